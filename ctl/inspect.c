@@ -1,0 +1,173 @@
+/*
+ * inspect: commissionctl's commands that read the store directly (LMDB lets
+ * readers in other processes work while the daemon writes): status,
+ * deadletters, events, backup.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commissioning.pb-c.h"
+#include "ctl.h"
+#include "store.h"
+
+static struct store *
+inspect_open(const struct config *cfg)
+{
+	struct store_options opt = {
+		.path = cfg->store_path,
+		.map_size_bytes = cfg->store_map_size_bytes,
+		.map_max_bytes = cfg->store_map_max_bytes,
+		.read_only = true,
+	};
+	char err[768];
+	struct store *store = store_open(&opt, err, sizeof(err));
+
+	if (store == NULL)
+		fprintf(stderr, "commissionctl: %s\n", err);
+	return store;
+}
+
+/* --from N and --limit N, the options of the listing commands. */
+static int
+inspect_range_options(int argc, char **argv, const char *usage, uint64_t *from, uint64_t *limit)
+{
+	static const struct option longopts[] = {
+		{ "from", required_argument, NULL, 'f' },
+		{ "limit", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "f:l:", longopts, NULL)) != -1) {
+		uint64_t *dst = ch == 'f' ? from : limit;
+		if ((ch != 'f' && ch != 'l') || ctl_parse_u64(optarg, dst) < 0) {
+			fprintf(stderr, "usage: %s\n", usage);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: %s\n", usage);
+		return -1;
+	}
+	return 0;
+}
+
+int
+ctl_status(const struct config *cfg, int argc, char **argv)
+{
+	struct store *store;
+	struct store_counts c;
+	json_t *json;
+
+	(void)argv;
+	if (argc != 1) {
+		fprintf(stderr, "usage: commissionctl status\n");
+		return CTL_USAGE;
+	}
+	if ((store = inspect_open(cfg)) == NULL)
+		return CTL_STORE;
+	if (store_read_counts(store, &c) != STORE_OK) {
+		fprintf(stderr, "commissionctl: %s\n", store_error(store));
+		store_close(&store);
+		return CTL_STORE;
+	}
+	json = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "store", cfg->store_path,
+	    "lastSequence", (json_int_t)c.last_event_sequence,
+	    "events", (json_int_t)c.last_event_sequence,
+	    "duplicates", (json_int_t)c.duplicates,
+	    "rejected", (json_int_t)c.rejected,
+	    "deadLetters", (json_int_t)c.dead_letters,
+	    "lastUpdateSequence", (json_int_t)c.last_update_sequence,
+	    "firstUpdateSequence", (json_int_t)c.first_update_sequence,
+	    "storeBytes", (json_int_t)c.used_bytes,
+	    "mapBytes", (json_int_t)c.map_size_bytes);
+	ctl_print_json(json);
+	json_decref(json);
+	store_close(&store);
+	return CTL_OK;
+}
+
+struct inspect_print {
+	const ProtobufCMessageDescriptor *desc;
+	uint64_t bad;
+};
+
+static int
+inspect_print_record(void *arg, uint64_t key, const uint8_t *bytes, size_t len)
+{
+	struct inspect_print *p = arg;
+	ProtobufCMessage *msg = protobuf_c_message_unpack(p->desc, NULL, len, bytes);
+
+	if (msg == NULL) {
+		fprintf(stderr, "commissionctl: record %llu is not a %s\n",
+		    (unsigned long long)key, p->desc->name);
+		p->bad++;
+		return 0;
+	}
+	ctl_print_message(msg);
+	protobuf_c_message_free_unpacked(msg, NULL);
+	return 0;
+}
+
+typedef enum store_result (*inspect_scan_fn)(struct store *, uint64_t, uint64_t,
+    store_record_fn, void *, uint64_t *);
+
+static int
+inspect_list(const struct config *cfg, int argc, char **argv, const char *usage,
+    inspect_scan_fn scan, const ProtobufCMessageDescriptor *desc, uint64_t default_limit)
+{
+	uint64_t from = 1, limit = default_limit;
+	struct inspect_print p = { .desc = desc };
+	struct store *store;
+	enum store_result r;
+
+	if (inspect_range_options(argc, argv, usage, &from, &limit) < 0)
+		return CTL_USAGE;
+	if ((store = inspect_open(cfg)) == NULL)
+		return CTL_STORE;
+	r = scan(store, from, limit, inspect_print_record, &p, NULL);
+	if (r != STORE_OK)
+		fprintf(stderr, "commissionctl: %s\n", store_error(store));
+	store_close(&store);
+	return r != STORE_OK ? CTL_STORE : p.bad > 0 ? CTL_REFUSED : CTL_OK;
+}
+
+int
+ctl_deadletters(const struct config *cfg, int argc, char **argv)
+{
+	return inspect_list(cfg, argc, argv, "commissionctl deadletters [--from ID] [--limit N]",
+	    store_scan_dead_letters, &commissioning__dead_letter__descriptor, 100);
+}
+
+int
+ctl_events(const struct config *cfg, int argc, char **argv)
+{
+	return inspect_list(cfg, argc, argv, "commissionctl events [--from SEQ] [--limit N]",
+	    store_scan_events, &commissioning__envelope__descriptor, UINT64_MAX);
+}
+
+int
+ctl_backup(const struct config *cfg, int argc, char **argv)
+{
+	struct store *store;
+	enum store_result r;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: commissionctl backup DIR\n");
+		return CTL_USAGE;
+	}
+	if ((store = inspect_open(cfg)) == NULL)
+		return CTL_STORE;
+	r = store_backup(store, argv[1]);
+	if (r != STORE_OK)
+		fprintf(stderr, "commissionctl: backup: %s\n", store_error(store));
+	else
+		fprintf(stderr, "commissionctl: backup of %s written to %s\n", cfg->store_path,
+		    argv[1]);
+	store_close(&store);
+	return r == STORE_OK ? CTL_OK : CTL_STORE;
+}

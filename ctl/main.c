@@ -1,0 +1,138 @@
+/*
+ * main: commissionctl, the operator's tool. Global options, then one
+ * command from the table below.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "ctl.h"
+#include "pbjson.h"
+#include "log.h"
+
+static const struct ctl_command {
+	const char *name;
+	int (*run)(const struct config *cfg, int argc, char **argv);
+	const char *args;
+	const char *summary;
+} ctl_commands[] = {
+	{ "send", ctl_send, "[--timeout MS] [FILE|-]",
+	    "send events (JSON lines, proto3 JSON of Envelope); print each Ack" },
+	{ "tail", ctl_tail, "[--from SEQ] [--count N] [TOPIC-PREFIX]",
+	    "print updates as JSON lines, filling any gap from the replay socket" },
+	{ "status", ctl_status, "", "counts and store size, read from the store, as JSON" },
+	{ "deadletters", ctl_deadletters, "[--from ID] [--limit N]",
+	    "list rejected input with reasons" },
+	{ "events", ctl_events, "[--from SEQ] [--limit N]", "list the event log" },
+	{ "backup", ctl_backup, "DIR", "compacted consistent copy of the store into DIR" },
+};
+#define N_COMMANDS (sizeof(ctl_commands) / sizeof(ctl_commands[0]))
+
+static void
+usage(FILE *out)
+{
+	fprintf(out, "usage: commissionctl [--config FILE] [--set SECTION.KEY=VALUE]... COMMAND [ARGS]\n"
+		     "\ncommands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(out, "  %-12s %-38s %s\n", ctl_commands[i].name, ctl_commands[i].args,
+		    ctl_commands[i].summary);
+	fprintf(out, "\nThe config file and --set are those of commissiond, so that both\n"
+		     "find the same store and endpoints.\n");
+}
+
+void
+ctl_print_json(json_t *json)
+{
+	char *text = json ? json_dumps(json, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+
+	if (text == NULL) {
+		fprintf(stderr, "commissionctl: out of memory printing JSON\n");
+		return;
+	}
+	puts(text);
+	fflush(stdout);
+	free(text);
+}
+
+void
+ctl_print_message(const ProtobufCMessage *msg)
+{
+	json_t *json = pbjson_from_message(msg);
+
+	ctl_print_json(json);
+	json_decref(json);
+}
+
+int
+ctl_parse_u64(const char *text, uint64_t *out)
+{
+	char *end;
+
+	if (text[0] < '0' || text[0] > '9')
+		return -1;
+	errno = 0;
+	*out = strtoull(text, &end, 10);
+	return errno != 0 || *end != '\0' ? -1 : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "set", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct config cfg;
+	char err[768];
+	int ch;
+
+	log_init("commissionctl", LOG_LEVEL_WARNING);
+	config_defaults(&cfg);
+	/* "+": stop at the command, whose options are its own. */
+	while ((ch = getopt_long(argc, argv, "+c:s:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			if (config_load(&cfg, optarg, err, sizeof(err)) < 0) {
+				fprintf(stderr, "commissionctl: config: %s\n", err);
+				return CTL_USAGE;
+			}
+			break;
+		case 's':
+			if (config_set_argument(&cfg, optarg, err, sizeof(err)) < 0) {
+				fprintf(stderr, "commissionctl: %s\n", err);
+				return CTL_USAGE;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return CTL_OK;
+		default:
+			usage(stderr);
+			return CTL_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return CTL_USAGE;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "commissionctl: libsodium failed to initialise\n");
+		return CTL_USAGE;
+	}
+	for (size_t i = 0; i < N_COMMANDS; i++) {
+		if (strcmp(argv[optind], ctl_commands[i].name) == 0) {
+			optind++;
+			/* Commands parse their own options from here. */
+			return ctl_commands[i].run(&cfg, argc - optind + 1, argv + optind - 1);
+		}
+	}
+	fprintf(stderr, "commissionctl: no such command: %s\n\n", argv[optind]);
+	usage(stderr);
+	return CTL_USAGE;
+}

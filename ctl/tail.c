@@ -1,0 +1,234 @@
+/*
+ * tail: commissionctl's subscriber. Prints updates from the PUB socket in
+ * sequence order; a gap (a dropped or missed message) or a quiet second is
+ * filled from the replay socket (the Clone pattern of the ZeroMQ guide).
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "commissioning.pb-c.h"
+#include "ctl.h"
+
+#define TAIL_IDLE_MS 1000
+#define TAIL_REPLY_TIMEOUT_MS 5000
+/* Sequence "after everything": asking from here returns only last_sequence. */
+#define TAIL_FROM_END (UINT64_MAX / 2)
+
+struct tail {
+	const struct config *cfg;
+	void *ctx;
+	void *sub;
+	void *replay;
+	const char *prefix;
+	uint64_t expected; /* the next sequence to print */
+	uint64_t printed;
+	uint64_t count; /* stop after this many (0: never) */
+};
+
+static int
+tail_replay_connect(struct tail *t)
+{
+	int linger = 0;
+
+	if (t->replay != NULL)
+		zmq_close(t->replay);
+	t->replay = zmq_socket(t->ctx, ZMQ_DEALER);
+	if (t->replay == NULL ||
+	    zmq_setsockopt(t->replay, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
+	    zmq_connect(t->replay, t->cfg->replay_endpoint) < 0) {
+		fprintf(stderr, "commissionctl: cannot connect to %s: %s\n", t->cfg->replay_endpoint,
+		    zmq_strerror(zmq_errno()));
+		return -1;
+	}
+	return 0;
+}
+
+static bool
+tail_done(const struct tail *t)
+{
+	return t->count != 0 && t->printed >= t->count;
+}
+
+static void
+tail_print(struct tail *t, const Commissioning__Update *update)
+{
+	if (update->sequence < t->expected || tail_done(t))
+		return;
+	ctl_print_message(&update->base);
+	t->expected = update->sequence + 1;
+	t->printed++;
+}
+
+/* One request and its reply. NULL when the daemon did not answer: the
+ * socket is then made afresh, so a late reply cannot be taken for the
+ * answer to the next request (the Lazy Pirate pattern). */
+static Commissioning__ReplayReply *
+tail_replay_ask(struct tail *t, uint64_t from)
+{
+	Commissioning__ReplayRequest req = COMMISSIONING__REPLAY_REQUEST__INIT;
+	zmq_pollitem_t item;
+	uint8_t buf[512];
+	size_t len;
+	zmq_msg_t msg;
+	Commissioning__ReplayReply *reply;
+
+	req.from_sequence = from;
+	req.topic_prefix = (char *)t->prefix;
+	len = commissioning__replay_request__pack(&req, buf);
+	if (zmq_send(t->replay, buf, len, 0) < 0)
+		return NULL;
+	item = (zmq_pollitem_t){ t->replay, 0, ZMQ_POLLIN, 0 };
+	if (zmq_poll(&item, 1, TAIL_REPLY_TIMEOUT_MS) <= 0) {
+		fprintf(stderr, "commissionctl: no answer from %s; trying again\n",
+		    t->cfg->replay_endpoint);
+		tail_replay_connect(t);
+		return NULL;
+	}
+	zmq_msg_init(&msg);
+	if (zmq_msg_recv(&msg, t->replay, 0) < 0) {
+		zmq_msg_close(&msg);
+		return NULL;
+	}
+	reply = commissioning__replay_reply__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+	zmq_msg_close(&msg);
+	if (reply == NULL)
+		fprintf(stderr, "commissionctl: the replay socket sent something unreadable\n");
+	else if (reply->error[0] != '\0')
+		fprintf(stderr, "commissionctl: replay: %s\n", reply->error);
+	return reply;
+}
+
+/* Print every stored update from t->expected to the newest. -1 when the
+ * daemon stopped answering. */
+static int
+tail_catch_up(struct tail *t)
+{
+	for (;;) {
+		Commissioning__ReplayReply *reply = tail_replay_ask(t, t->expected);
+		bool end;
+
+		if (reply == NULL)
+			return -1;
+		if (reply->first_sequence > t->expected && reply->n_updates > 0 &&
+		    reply->updates[0]->sequence > t->expected)
+			fprintf(stderr,
+			    "commissionctl: updates %" PRIu64 " to %" PRIu64 " are past retention "
+			    "and cannot be replayed\n",
+			    t->expected, reply->updates[0]->sequence - 1);
+		for (size_t i = 0; i < reply->n_updates; i++)
+			tail_print(t, reply->updates[i]);
+		/* With a topic filter the replay skips what does not match:
+		 * everything below next_sequence has been seen. */
+		if (reply->next_sequence > t->expected)
+			t->expected = reply->next_sequence;
+		end = reply->end || tail_done(t);
+		commissioning__replay_reply__free_unpacked(reply, NULL);
+		if (end)
+			return 0;
+	}
+}
+
+/* Where to start when no --from is given: after the newest update. */
+static int
+tail_find_end(struct tail *t)
+{
+	Commissioning__ReplayReply *reply = tail_replay_ask(t, TAIL_FROM_END);
+
+	if (reply == NULL)
+		return -1;
+	t->expected = reply->last_sequence + 1;
+	commissioning__replay_reply__free_unpacked(reply, NULL);
+	return 0;
+}
+
+static void
+tail_on_message(struct tail *t)
+{
+	zmq_msg_t topic, body;
+	Commissioning__Update *update;
+
+	zmq_msg_init(&topic);
+	zmq_msg_init(&body);
+	if (zmq_msg_recv(&topic, t->sub, 0) < 0 || !zmq_msg_more(&topic) ||
+	    zmq_msg_recv(&body, t->sub, 0) < 0) {
+		zmq_msg_close(&topic);
+		zmq_msg_close(&body);
+		return;
+	}
+	update = commissioning__update__unpack(NULL, zmq_msg_size(&body), zmq_msg_data(&body));
+	zmq_msg_close(&topic);
+	zmq_msg_close(&body);
+	if (update == NULL) {
+		fprintf(stderr, "commissionctl: an unreadable update was published; skipped\n");
+		return;
+	}
+	if (update->sequence > t->expected)
+		tail_catch_up(t); /* the gap, and this one with it */
+	tail_print(t, update);
+	commissioning__update__free_unpacked(update, NULL);
+}
+
+int
+ctl_tail(const struct config *cfg, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "from", required_argument, NULL, 'f' },
+		{ "count", required_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct tail t = { .cfg = cfg, .prefix = "" };
+	bool from_given = false;
+	int ch, linger = 0, status = CTL_OK;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "f:n:", longopts, NULL)) != -1) {
+		uint64_t *dst = ch == 'f' ? &t.expected : &t.count;
+		if ((ch != 'f' && ch != 'n') || ctl_parse_u64(optarg, dst) < 0) {
+			fprintf(stderr, "usage: commissionctl tail [--from SEQ] [--count N] [TOPIC-PREFIX]\n");
+			return CTL_USAGE;
+		}
+		from_given |= ch == 'f';
+	}
+	if (optind < argc)
+		t.prefix = argv[optind];
+	if (t.expected == 0)
+		t.expected = 1;
+
+	t.ctx = zmq_ctx_new();
+	t.sub = zmq_socket(t.ctx, ZMQ_SUB);
+	if (t.sub == NULL || zmq_setsockopt(t.sub, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
+	    zmq_setsockopt(t.sub, ZMQ_SUBSCRIBE, t.prefix, strlen(t.prefix)) < 0 ||
+	    zmq_connect(t.sub, cfg->publish_endpoint) < 0 || tail_replay_connect(&t) < 0) {
+		fprintf(stderr, "commissionctl: cannot connect to %s: %s\n", cfg->publish_endpoint,
+		    zmq_strerror(zmq_errno()));
+		status = CTL_UNREACHABLE;
+		goto out;
+	}
+	/* Subscribe first, then find where to start: whatever is published
+	 * in between arrives live or is fetched when its gap shows. */
+	while ((from_given ? tail_catch_up(&t) : tail_find_end(&t)) < 0)
+		;
+	while (!tail_done(&t)) {
+		zmq_pollitem_t item = { t.sub, 0, ZMQ_POLLIN, 0 };
+		int rc = zmq_poll(&item, 1, TAIL_IDLE_MS);
+		if (rc < 0)
+			break;
+		if (rc == 0)
+			tail_catch_up(&t); /* the last messages may have been lost */
+		else
+			tail_on_message(&t);
+	}
+out:
+	if (t.sub != NULL)
+		zmq_close(t.sub);
+	if (t.replay != NULL)
+		zmq_close(t.replay);
+	zmq_ctx_term(t.ctx);
+	return status;
+}

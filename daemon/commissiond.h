@@ -1,0 +1,57 @@
+/*
+ * commissiond.h: the daemon's modules and what they share. Read this first:
+ * main wires a libevent loop to three ZeroMQ sockets (ingest, publish,
+ * replay) and the store.
+ */
+#ifndef COMMISSIOND_H
+#define COMMISSIOND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event.h>
+
+#include "commissioning.pb-c.h"
+#include "config.h"
+#include "store.h"
+
+/* ---- zwatch.c: a ZeroMQ socket in the libevent loop.
+ * ZMQ_FD is edge-triggered: after every callback and every send or receive
+ * the socket's ZMQ_EVENTS must be read again, or the loop stalls. */
+struct zwatch;
+typedef void (*zwatch_fn)(void *arg);
+
+struct zwatch *zwatch_new(struct event_base *base, void *socket, zwatch_fn on_readable,
+    void *arg);
+void zwatch_destroy(struct zwatch **watch);
+/* Schedule on_readable again if the socket has input waiting. */
+void zwatch_kick(struct zwatch *watch);
+
+/* ---- publish.c: the PUB socket, frames [topic][Update]. */
+struct publish;
+struct publish *publish_new(void *zmq_ctx, const struct config *cfg, char *err, size_t errlen);
+void publish_destroy(struct publish **pub);
+/* Send one packed Update under topic; never blocks (PUB drops at its HWM
+ * and the subscriber heals the gap from replay). */
+void publish_send(struct publish *pub, const char *topic, const uint8_t *update, size_t len);
+uint64_t publish_sent_count(const struct publish *pub);
+
+/* ---- ingest.c: the ROUTER of Envelopes and Acks, with group commit. */
+struct ingest;
+struct ingest *ingest_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
+    struct store *store, struct publish *pub, char *err, size_t errlen);
+/* Stop reading input; what was read has already been committed and acked. */
+void ingest_stop(struct ingest *ingest);
+void ingest_destroy(struct ingest **ingest);
+
+/* ---- replay.c: the ROUTER answering ReplayRequest with ReplayReply. */
+struct replay;
+struct replay *replay_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
+    struct store *store, char *err, size_t errlen);
+void replay_destroy(struct replay **replay);
+
+/* ---- util */
+int64_t clock_now_ms(void);
+
+#endif

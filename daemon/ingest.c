@@ -1,0 +1,473 @@
+/*
+ * ingest: the ROUTER where adapters send Envelopes. Owns the socket and the
+ * batch in hand: drain up to batch_limit, one LMDB transaction, commit with
+ * fsync, and only then the acks and the updates (an ack means durable).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <zmq.h>
+
+#include "commissiond.h"
+#include "event_check.h"
+#include "log.h"
+
+/* Routing frames a request may carry before its payload: the ROUTER's
+ * identity, and the empty delimiter a REQ socket adds. */
+#define INGEST_MAX_ROUTE_FRAMES 4
+#define INGEST_TOPIC_MAX 256
+/* A store that stays full is tried again at most this often per batch. */
+#define INGEST_GROW_ATTEMPTS 8
+
+struct ingest_item {
+	zmq_msg_t route[INGEST_MAX_ROUTE_FRAMES];
+	int n_route;
+	zmq_msg_t payload;
+	/* the outcome */
+	Commissioning__AckStatus status;
+	uint64_t sequence;
+	char source[EVENT_SOURCE_MAX_BYTES + 1];
+	char event_id[EVENT_ID_MAX_BYTES + 1];
+	struct check_error why;
+	/* ACCEPTED: the update to publish after commit */
+	char topic[INGEST_TOPIC_MAX];
+	uint8_t *update;
+	size_t update_len;
+};
+
+struct ingest {
+	void *socket;
+	struct zwatch *watch;
+	struct store *store;
+	struct publish *pub;
+	const struct config *cfg;
+	struct ingest_item *items;
+	size_t n_items;
+	bool stopped;
+	uint64_t accepted, duplicates, rejected, retry_later, batches;
+};
+
+static void
+item_reset_outcome(struct ingest_item *item)
+{
+	item->status = COMMISSIONING__ACK_STATUS__ACK_STATUS_UNSPECIFIED;
+	item->sequence = 0;
+	item->source[0] = item->event_id[0] = '\0';
+	memset(&item->why, 0, sizeof(item->why));
+	item->topic[0] = '\0';
+	free(item->update);
+	item->update = NULL;
+	item->update_len = 0;
+}
+
+static void
+item_release(struct ingest_item *item)
+{
+	for (int i = 0; i < item->n_route; i++)
+		zmq_msg_close(&item->route[i]);
+	zmq_msg_close(&item->payload);
+	item->n_route = 0;
+	item_reset_outcome(item);
+}
+
+static void __attribute__((format(printf, 3, 4)))
+item_reject(struct ingest_item *item, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	item->status = COMMISSIONING__ACK_STATUS__ACK_STATUS_REJECTED;
+	snprintf(item->why.field, sizeof(item->why.field), "%s", field);
+	va_start(ap, fmt);
+	vsnprintf(item->why.reason, sizeof(item->why.reason), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * Receive one multipart message into item. Returns 1 when an item was
+ * read, 0 when nothing is waiting, -1 for a message that cannot be answered
+ * (too many frames): it is dropped and logged.
+ */
+static int
+ingest_receive(struct ingest *ingest, struct ingest_item *item)
+{
+	zmq_msg_t frame;
+	int more, n = 0;
+	size_t len = sizeof(more);
+	bool overflow = false;
+
+	zmq_msg_init(&frame);
+	if (zmq_msg_recv(&frame, ingest->socket, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&frame);
+		return 0;
+	}
+	for (;;) {
+		zmq_getsockopt(ingest->socket, ZMQ_RCVMORE, &more, &len);
+		if (!more)
+			break;
+		if (n < INGEST_MAX_ROUTE_FRAMES) {
+			zmq_msg_init(&item->route[n]);
+			zmq_msg_move(&item->route[n], &frame);
+			n++;
+		} else {
+			overflow = true;
+		}
+		zmq_msg_close(&frame);
+		zmq_msg_init(&frame);
+		/* The rest of a multipart message is already here. */
+		if (zmq_msg_recv(&frame, ingest->socket, 0) < 0)
+			break;
+	}
+	item->n_route = n;
+	zmq_msg_init(&item->payload);
+	zmq_msg_move(&item->payload, &frame);
+	zmq_msg_close(&frame);
+	if (overflow || n == 0) {
+		log_warning("ingest: dropped a message with %s routing frames",
+		    overflow ? "too many" : "no");
+		item_release(item);
+		return -1;
+	}
+	return 1;
+}
+
+/* The content hash that tells a harmless repeat from a reused event id:
+ * every field and occurred_at, schema version aside (DOMAIN.md). */
+static void
+envelope_content_hash(Commissioning__Envelope *env, uint8_t hash[STORE_HASH_BYTES])
+{
+	uint32_t version = env->schema_version;
+	size_t len;
+	uint8_t stack[4096], *buf = stack;
+
+	env->schema_version = 0;
+	len = protobuf_c_message_get_packed_size(&env->base);
+	if (len > sizeof(stack) && (buf = malloc(len)) == NULL) {
+		/* Cannot happen with the envelope size limit far below what
+		 * malloc fails at; hash the identity so the path is defined. */
+		buf = stack;
+		len = 0;
+	} else {
+		protobuf_c_message_pack(&env->base, buf);
+	}
+	crypto_generichash(hash, STORE_HASH_BYTES, buf, len, NULL, 0);
+	if (buf != stack)
+		free(buf);
+	env->schema_version = version;
+}
+
+static enum store_result
+ingest_dead_letter(struct store_batch *batch, struct ingest_item *item, int64_t now_ms)
+{
+	Commissioning__DeadLetter dead = COMMISSIONING__DEAD_LETTER__INIT;
+
+	dead.received_at = now_ms;
+	dead.source = item->source;
+	dead.event_id = item->event_id;
+	dead.field = item->why.field;
+	dead.reason = item->why.reason;
+	dead.raw.data = zmq_msg_data(&item->payload);
+	dead.raw.len = zmq_msg_size(&item->payload);
+	return store_batch_append_dead_letter(batch, &dead);
+}
+
+/* Store an accepted event and its "event accepted" update. */
+static enum store_result
+ingest_accept(struct store_batch *batch, struct ingest_item *item,
+    Commissioning__Envelope *env, const uint8_t hash[STORE_HASH_BYTES], int64_t now_ms)
+{
+	Commissioning__Update update = COMMISSIONING__UPDATE__INIT;
+	Commissioning__EventAccepted accepted = COMMISSIONING__EVENT_ACCEPTED__INIT;
+	enum store_result r;
+
+	r = store_batch_append_event(batch, env->source, env->event_id, hash,
+	    zmq_msg_data(&item->payload), zmq_msg_size(&item->payload), &item->sequence);
+	if (r != STORE_OK)
+		return r;
+	snprintf(item->topic, sizeof(item->topic), "event.%s.%s", event_kind_name(env),
+	    env->source);
+	accepted.envelope = env;
+	update.topic = item->topic;
+	update.commit_time = now_ms;
+	update.event_sequence = item->sequence;
+	update.body_case = COMMISSIONING__UPDATE__BODY_EVENT_ACCEPTED;
+	update.event_accepted = &accepted;
+	r = store_batch_append_update(batch, &update);
+	if (r != STORE_OK)
+		return r;
+	item->update_len = protobuf_c_message_get_packed_size(&update.base);
+	item->update = malloc(item->update_len);
+	if (item->update == NULL) {
+		item->update_len = 0;
+		log_error("ingest: out of memory packing update %" PRIu64, update.sequence);
+	} else {
+		protobuf_c_message_pack(&update.base, item->update);
+	}
+	item->status = COMMISSIONING__ACK_STATUS__ACK_STATUS_ACCEPTED;
+	return STORE_OK;
+}
+
+/* Decide one item inside the batch's transaction. */
+static enum store_result
+ingest_decide(struct ingest *ingest, struct store_batch *batch, struct ingest_item *item,
+    int64_t now_ms)
+{
+	size_t size = zmq_msg_size(&item->payload);
+	Commissioning__Envelope *env = NULL;
+	uint8_t hash[STORE_HASH_BYTES], stored_hash[STORE_HASH_BYTES];
+	enum store_result r = STORE_OK;
+
+	if (size == 0) {
+		item_reject(item, "envelope", "envelope: the frame is empty");
+		goto reject;
+	}
+	if (size > ingest->cfg->ingest_max_envelope_bytes) {
+		item_reject(item, "envelope",
+		    "envelope: the frame is %zu bytes, above the limit of %" PRIu64
+		    " bytes ([ingest] max_envelope_bytes)",
+		    size, ingest->cfg->ingest_max_envelope_bytes);
+		goto reject;
+	}
+	env = commissioning__envelope__unpack(NULL, size, zmq_msg_data(&item->payload));
+	if (env == NULL) {
+		item_reject(item, "envelope",
+		    "envelope: the frame is not a commissioning.Envelope (protobuf decoding failed)");
+		goto reject;
+	}
+	/* Echo what can be read, bounded, so that the sender can match the ack. */
+	snprintf(item->source, sizeof(item->source), "%s", env->source);
+	snprintf(item->event_id, sizeof(item->event_id), "%s", env->event_id);
+	if (event_check(env, &item->why) < 0) {
+		item->status = COMMISSIONING__ACK_STATUS__ACK_STATUS_REJECTED;
+		goto reject;
+	}
+	envelope_content_hash(env, hash);
+	if (store_batch_find_event(batch, env->source, env->event_id, &item->sequence,
+		stored_hash)) {
+		if (memcmp(hash, stored_hash, sizeof(hash)) == 0) {
+			item->status = COMMISSIONING__ACK_STATUS__ACK_STATUS_DUPLICATE;
+			store_batch_count_duplicate(batch);
+			goto done;
+		}
+		item->sequence = 0;
+		item_reject(item, "event_id",
+		    "event_id: event id reused with different content (the event stored "
+		    "under it stands)");
+		goto reject;
+	}
+	r = ingest_accept(batch, item, env, hash, now_ms);
+	goto done;
+reject:
+	r = ingest_dead_letter(batch, item, now_ms);
+done:
+	if (env != NULL)
+		commissioning__envelope__free_unpacked(env, NULL);
+	return r;
+}
+
+/* Run the whole batch as one transaction. */
+static enum store_result
+ingest_write_batch(struct ingest *ingest, int64_t now_ms)
+{
+	struct store_batch *batch;
+	enum store_result r;
+
+	r = store_batch_begin(ingest->store, &batch);
+	if (r != STORE_OK)
+		return r;
+	for (size_t i = 0; i < ingest->n_items; i++) {
+		item_reset_outcome(&ingest->items[i]);
+		r = ingest_decide(ingest, batch, &ingest->items[i], now_ms);
+		if (r != STORE_OK) {
+			store_batch_abort(&batch);
+			return r;
+		}
+	}
+	return store_batch_commit(&batch);
+}
+
+static void
+ingest_send_ack(struct ingest *ingest, struct ingest_item *item)
+{
+	Commissioning__Ack ack = COMMISSIONING__ACK__INIT;
+	uint8_t buf[1024];
+	size_t len;
+
+	ack.event_id = item->event_id;
+	ack.source = item->source;
+	ack.status = item->status;
+	ack.sequence = item->sequence;
+	ack.reason = item->why.reason;
+	ack.field = item->why.field;
+	len = commissioning__ack__pack(&ack, buf); /* bounded fields: fits */
+	for (int i = 0; i < item->n_route; i++) {
+		if (zmq_msg_send(&item->route[i], ingest->socket, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
+			goto lost;
+	}
+	/* The ROUTER drops when the peer is gone or full; the sender's resend
+	 * and the dedupe make that harmless. */
+	if (zmq_send(ingest->socket, buf, len, ZMQ_DONTWAIT) < 0)
+		goto lost;
+	item->n_route = 0; /* zmq_msg_send took the frames */
+	return;
+lost:
+	log_debug("ingest: ack for %s/%s not delivered: %s", item->source, item->event_id,
+	    zmq_strerror(zmq_errno()));
+}
+
+static void
+ingest_count(struct ingest *ingest, const struct ingest_item *item)
+{
+	switch (item->status) {
+	case COMMISSIONING__ACK_STATUS__ACK_STATUS_ACCEPTED:
+		ingest->accepted++;
+		break;
+	case COMMISSIONING__ACK_STATUS__ACK_STATUS_DUPLICATE:
+		ingest->duplicates++;
+		break;
+	case COMMISSIONING__ACK_STATUS__ACK_STATUS_REJECTED:
+		ingest->rejected++;
+		log_info("ingest: rejected source=%s event_id=%s field=%s: %s",
+		    item->source[0] ? item->source : "-", item->event_id[0] ? item->event_id : "-",
+		    item->why.field, item->why.reason);
+		break;
+	default:
+		ingest->retry_later++;
+		break;
+	}
+}
+
+/* The store could not take the batch: every item is answered RETRY_LATER,
+ * so that each sender keeps its copy and sends again. */
+static void
+ingest_refuse_batch(struct ingest *ingest, enum store_result r)
+{
+	const char *why = r == STORE_MAP_FULL
+	    ? "store: the store map is full ([store] map_max); send again later"
+	    : r == STORE_DISK_FULL ? "store: the disk is full; send again later"
+				   : "store: the store failed to write; send again later";
+
+	log_error("ingest: %zu envelope(s) answered RETRY_LATER: %s", ingest->n_items,
+	    store_error(ingest->store));
+	for (size_t i = 0; i < ingest->n_items; i++) {
+		struct ingest_item *item = &ingest->items[i];
+		item_reset_outcome(item);
+		item->status = COMMISSIONING__ACK_STATUS__ACK_STATUS_RETRY_LATER;
+		snprintf(item->why.field, sizeof(item->why.field), "store");
+		snprintf(item->why.reason, sizeof(item->why.reason), "%s", why);
+	}
+}
+
+static void
+ingest_on_readable(void *arg)
+{
+	struct ingest *ingest = arg;
+	enum store_result r;
+	int64_t now_ms;
+
+	if (ingest->stopped)
+		return;
+	ingest->n_items = 0;
+	while (ingest->n_items < ingest->cfg->ingest_batch_limit) {
+		int got = ingest_receive(ingest, &ingest->items[ingest->n_items]);
+		if (got == 0)
+			break;
+		if (got > 0)
+			ingest->n_items++;
+	}
+	if (ingest->n_items == 0)
+		return;
+
+	now_ms = clock_now_ms();
+	r = ingest_write_batch(ingest, now_ms);
+	for (int attempt = 0; r == STORE_MAP_FULL && attempt < INGEST_GROW_ATTEMPTS; attempt++) {
+		if (store_grow(ingest->store) != STORE_OK)
+			break;
+		log_info("ingest: store map grown; writing the batch again");
+		r = ingest_write_batch(ingest, now_ms);
+	}
+	if (r != STORE_OK)
+		ingest_refuse_batch(ingest, r);
+	ingest->batches++;
+
+	/* Committed: now, and only now, the acks and the updates. */
+	for (size_t i = 0; i < ingest->n_items; i++) {
+		struct ingest_item *item = &ingest->items[i];
+		ingest_send_ack(ingest, item);
+		ingest_count(ingest, item);
+		if (item->update != NULL)
+			publish_send(ingest->pub, item->topic, item->update, item->update_len);
+		item_release(item);
+	}
+	ingest->n_items = 0;
+}
+
+struct ingest *
+ingest_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
+    struct store *store, struct publish *pub, char *err, size_t errlen)
+{
+	struct ingest *ingest = calloc(1, sizeof(*ingest));
+	int hwm = (int)cfg->ingest_high_water_mark, linger = 2000;
+	/* Frames far above the envelope limit are cut off by ZeroMQ itself
+	 * (the peer is disconnected) so that one sender cannot exhaust memory;
+	 * those up to 16 times the limit get a REJECTED ack. */
+	int64_t max_frame = (int64_t)cfg->ingest_max_envelope_bytes * 16;
+
+	if (ingest == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	ingest->cfg = cfg;
+	ingest->store = store;
+	ingest->pub = pub;
+	ingest->items = calloc(cfg->ingest_batch_limit, sizeof(*ingest->items));
+	ingest->socket = zmq_socket(zmq_ctx, ZMQ_ROUTER);
+	if (ingest->items == NULL || ingest->socket == NULL ||
+	    zmq_setsockopt(ingest->socket, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
+	    zmq_setsockopt(ingest->socket, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0 ||
+	    zmq_setsockopt(ingest->socket, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
+	    zmq_setsockopt(ingest->socket, ZMQ_MAXMSGSIZE, &max_frame, sizeof(max_frame)) < 0 ||
+	    zmq_bind(ingest->socket, cfg->ingest_endpoint) < 0) {
+		snprintf(err, errlen, "ingest: cannot bind %s: %s", cfg->ingest_endpoint,
+		    zmq_strerror(zmq_errno()));
+		goto fail;
+	}
+	ingest->watch = zwatch_new(base, ingest->socket, ingest_on_readable, ingest);
+	if (ingest->watch == NULL) {
+		snprintf(err, errlen, "ingest: cannot watch the socket");
+		goto fail;
+	}
+	return ingest;
+fail:
+	if (ingest->socket != NULL)
+		zmq_close(ingest->socket);
+	free(ingest->items);
+	free(ingest);
+	return NULL;
+}
+
+void
+ingest_stop(struct ingest *ingest)
+{
+	ingest->stopped = true;
+	log_info("ingest: stopped after %" PRIu64 " batches: %" PRIu64 " accepted, %" PRIu64
+		 " duplicate, %" PRIu64 " rejected, %" PRIu64 " retry later",
+	    ingest->batches, ingest->accepted, ingest->duplicates, ingest->rejected,
+	    ingest->retry_later);
+}
+
+void
+ingest_destroy(struct ingest **ingestp)
+{
+	struct ingest *ingest = *ingestp;
+
+	if (ingest == NULL)
+		return;
+	zwatch_destroy(&ingest->watch);
+	zmq_close(ingest->socket);
+	free(ingest->items);
+	free(ingest);
+	*ingestp = NULL;
+}

@@ -1,0 +1,239 @@
+/*
+ * main: commissiond's start-up, signals and shutdown. Owns the event base,
+ * the ZeroMQ context and the store; wires ingest, publish and replay to them.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+#include <systemd/sd-daemon.h>
+#include <zmq.h>
+
+#include "commissiond.h"
+#include "log.h"
+
+struct daemon {
+	struct config cfg;
+	const char *config_path;
+	struct event_base *base;
+	void *zmq_ctx;
+	struct store *store;
+	struct publish *pub;
+	struct ingest *ingest;
+	struct replay *replay;
+	struct event *sigterm, *sigint, *sighup, *watchdog;
+};
+
+int64_t
+clock_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: commissiond [--config FILE] [--set SECTION.KEY=VALUE]... [--print-config]\n"
+	    "\n"
+	    "The commissioning integration daemon: takes Envelopes on a ZeroMQ ROUTER,\n"
+	    "stores them durably in LMDB, acknowledges, and publishes updates.\n"
+	    "\n"
+	    "  -c, --config FILE    read settings from FILE (INI) over the embedded defaults\n"
+	    "  -s, --set S.K=V      set one setting, after the file (e.g. store.path=/tmp/s)\n"
+	    "  -p, --print-config   print the effective settings, documented, and exit\n"
+	    "  -h, --help           this text\n");
+}
+
+static void
+on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	(void)what;
+	/* Callbacks run one at a time: the batch in hand was committed,
+	 * acked and published before this one runs. */
+	log_info("signal %d: stopping", (int)sig);
+	sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
+	ingest_stop(d->ingest);
+	event_base_loopbreak(d->base);
+}
+
+static void
+on_reload_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	struct config fresh = d->cfg;
+	enum log_level level;
+	char err[512];
+
+	(void)sig;
+	(void)what;
+	sd_notify(0, "RELOADING=1");
+	if (d->config_path != NULL && config_load(&fresh, d->config_path, err, sizeof(err)) < 0) {
+		log_error("reload: %s; keeping the running configuration", err);
+	} else if (log_level_parse(fresh.log_level, &level) == 0) {
+		/* Only the log level changes without a restart: endpoints and
+		 * the store are bound for the life of the process. */
+		log_set_level(level);
+		memcpy(d->cfg.log_level, fresh.log_level, sizeof(d->cfg.log_level));
+		log_info("reload: log level %s", log_level_name(level));
+	}
+	sd_notify(0, "READY=1");
+}
+
+static void
+on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	/* Sent from the loop itself: a stuck loop stops the pings and systemd
+	 * restarts the service. */
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static void
+daemon_start(struct daemon *d)
+{
+	struct store_options opt = {
+		.path = d->cfg.store_path,
+		.map_size_bytes = d->cfg.store_map_size_bytes,
+		.map_max_bytes = d->cfg.store_map_max_bytes,
+		.sync_mode = (int)d->cfg.store_sync,
+		.update_retention = d->cfg.store_update_retention,
+		.dead_letter_keep_bytes = d->cfg.store_dead_letter_keep_bytes,
+	};
+	struct store_counts counts;
+	char err[768];
+	uint64_t watchdog_usec = 0;
+
+	d->store = store_open(&opt, err, sizeof(err));
+	if (d->store == NULL)
+		fatal("%s", err);
+	if (store_read_counts(d->store, &counts) != STORE_OK)
+		fatal("store: %s", store_error(d->store));
+	d->base = event_base_new();
+	d->zmq_ctx = zmq_ctx_new();
+	if (d->base == NULL || d->zmq_ctx == NULL)
+		fatal("cannot create the event loop or the ZeroMQ context");
+	if ((d->pub = publish_new(d->zmq_ctx, &d->cfg, err, sizeof(err))) == NULL ||
+	    (d->replay = replay_new(d->base, d->zmq_ctx, &d->cfg, d->store, err, sizeof(err))) == NULL ||
+	    (d->ingest = ingest_new(d->base, d->zmq_ctx, &d->cfg, d->store, d->pub, err,
+		 sizeof(err))) == NULL)
+		fatal("%s", err);
+
+	d->sigterm = evsignal_new(d->base, SIGTERM, on_stop_signal, d);
+	d->sigint = evsignal_new(d->base, SIGINT, on_stop_signal, d);
+	d->sighup = evsignal_new(d->base, SIGHUP, on_reload_signal, d);
+	if (d->sigterm == NULL || d->sigint == NULL || d->sighup == NULL ||
+	    evsignal_add(d->sigterm, NULL) < 0 || evsignal_add(d->sigint, NULL) < 0 ||
+	    evsignal_add(d->sighup, NULL) < 0)
+		fatal("cannot install signal handlers");
+	if (sd_watchdog_enabled(0, &watchdog_usec) > 0) {
+		struct timeval half = { (time_t)(watchdog_usec / 2000000),
+			(suseconds_t)(watchdog_usec / 2 % 1000000) };
+		d->watchdog = event_new(d->base, -1, EV_PERSIST, on_watchdog, NULL);
+		if (d->watchdog == NULL || event_add(d->watchdog, &half) < 0)
+			fatal("cannot start the watchdog timer");
+	}
+	log_info("ready: store %s (%" PRIu64 " events, last update %" PRIu64
+		 ", sync %s); ingest %s; publish %s; replay %s",
+	    d->cfg.store_path, counts.last_event_sequence, counts.last_update_sequence,
+	    config_sync_name(d->cfg.store_sync), d->cfg.ingest_endpoint,
+	    d->cfg.publish_endpoint, d->cfg.replay_endpoint);
+	sd_notifyf(0, "READY=1\nSTATUS=Serving: %" PRIu64 " events stored",
+	    counts.last_event_sequence);
+}
+
+static void
+daemon_stop(struct daemon *d)
+{
+	ingest_destroy(&d->ingest);
+	replay_destroy(&d->replay);
+	publish_destroy(&d->pub);
+	/* zmq_ctx_term waits up to each socket's linger for the last acks. */
+	zmq_ctx_term(d->zmq_ctx);
+	if (d->watchdog != NULL)
+		event_free(d->watchdog);
+	event_free(d->sigterm);
+	event_free(d->sigint);
+	event_free(d->sighup);
+	event_base_free(d->base);
+	store_close(&d->store);
+	log_info("stopped cleanly");
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "set", required_argument, NULL, 's' },
+		{ "print-config", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon d = { 0 };
+	const char *sets[64];
+	int n_sets = 0, ch;
+	bool print = false;
+	enum log_level level;
+	char err[768];
+
+	log_init("commissiond", LOG_LEVEL_INFO);
+	config_defaults(&d.cfg);
+	while ((ch = getopt_long(argc, argv, "c:s:ph", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			d.config_path = optarg;
+			break;
+		case 's':
+			if (n_sets == (int)(sizeof(sets) / sizeof(sets[0])))
+				fatal("too many --set options (at most 64)");
+			sets[n_sets++] = optarg;
+			break;
+		case 'p':
+			print = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (d.config_path != NULL && config_load(&d.cfg, d.config_path, err, sizeof(err)) < 0)
+		fatal("config: %s", err);
+	for (int i = 0; i < n_sets; i++)
+		if (config_set_argument(&d.cfg, sets[i], err, sizeof(err)) < 0)
+			fatal("config: %s", err);
+	if (print) {
+		config_print(&d.cfg, stdout);
+		return 0;
+	}
+	if (log_level_parse(d.cfg.log_level, &level) == 0)
+		log_set_level(level);
+	if (sodium_init() < 0)
+		fatal("libsodium failed to initialise");
+	/* A subscriber or adapter that goes away must not kill the daemon. */
+	signal(SIGPIPE, SIG_IGN);
+
+	daemon_start(&d);
+	event_base_dispatch(d.base);
+	daemon_stop(&d);
+	return 0;
+}

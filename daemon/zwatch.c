@@ -1,0 +1,89 @@
+/*
+ * zwatch: joins a ZeroMQ socket to libevent through ZMQ_FD. Owns the event;
+ * the socket stays its caller's.
+ */
+#include <stdlib.h>
+
+#include <zmq.h>
+
+#include "commissiond.h"
+#include "log.h"
+
+struct zwatch {
+	void *socket;
+	struct event *ev;
+	zwatch_fn on_readable;
+	void *arg;
+};
+
+static bool
+zwatch_readable(struct zwatch *watch)
+{
+	int events = 0;
+	size_t len = sizeof(events);
+
+	if (zmq_getsockopt(watch->socket, ZMQ_EVENTS, &events, &len) < 0) {
+		log_warning("zmq_getsockopt(ZMQ_EVENTS): %s", zmq_strerror(zmq_errno()));
+		return false;
+	}
+	return (events & ZMQ_POLLIN) != 0;
+}
+
+void
+zwatch_kick(struct zwatch *watch)
+{
+	/* event_active runs the callback on the next loop turn, so other
+	 * sockets and signals get their turn between batches. */
+	if (zwatch_readable(watch))
+		event_active(watch->ev, EV_READ, 0);
+}
+
+static void
+zwatch_on_fd(evutil_socket_t fd, short what, void *arg)
+{
+	struct zwatch *watch = arg;
+
+	(void)fd;
+	(void)what;
+	if (zwatch_readable(watch))
+		watch->on_readable(watch->arg);
+	zwatch_kick(watch);
+}
+
+struct zwatch *
+zwatch_new(struct event_base *base, void *socket, zwatch_fn on_readable, void *arg)
+{
+	struct zwatch *watch;
+	int fd;
+	size_t len = sizeof(fd);
+
+	if (zmq_getsockopt(socket, ZMQ_FD, &fd, &len) < 0)
+		return NULL;
+	watch = calloc(1, sizeof(*watch));
+	if (watch == NULL)
+		return NULL;
+	watch->socket = socket;
+	watch->on_readable = on_readable;
+	watch->arg = arg;
+	watch->ev = event_new(base, fd, EV_READ | EV_PERSIST, zwatch_on_fd, watch);
+	if (watch->ev == NULL || event_add(watch->ev, NULL) < 0) {
+		if (watch->ev != NULL)
+			event_free(watch->ev);
+		free(watch);
+		return NULL;
+	}
+	zwatch_kick(watch);
+	return watch;
+}
+
+void
+zwatch_destroy(struct zwatch **watchp)
+{
+	struct zwatch *watch = *watchp;
+
+	if (watch == NULL)
+		return;
+	event_free(watch->ev);
+	free(watch);
+	*watchp = NULL;
+}

@@ -1,0 +1,278 @@
+/*
+ * config: one table of keys (section, name, type, default, meaning) drives
+ * defaults, INI parsing (libinih) and --print-config.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "config.h"
+#include "log.h"
+
+enum config_type { CONFIG_TEXT, CONFIG_COUNT, CONFIG_BYTES, CONFIG_SYNC, CONFIG_LEVEL };
+
+struct config_key {
+	const char *section;
+	const char *name;
+	enum config_type type;
+	size_t offset;
+	const char *default_value;
+	const char *meaning;
+};
+
+#define KEY(section, name, type, member, def, meaning) \
+	{ section, name, type, offsetof(struct config, member), def, meaning }
+
+static const struct config_key config_keys[] = {
+	KEY("ingest", "endpoint", CONFIG_TEXT, ingest_endpoint, "tcp://127.0.0.1:7601",
+	    "ZeroMQ ROUTER where adapters send Envelopes and get Acks"),
+	KEY("ingest", "batch_limit", CONFIG_COUNT, ingest_batch_limit, "1024",
+	    "most envelopes written in one LMDB transaction (group commit)"),
+	KEY("ingest", "max_envelope_bytes", CONFIG_BYTES, ingest_max_envelope_bytes, "1048576",
+	    "larger frames are REJECTED without being decoded"),
+	KEY("ingest", "high_water_mark", CONFIG_COUNT, ingest_high_water_mark, "10000",
+	    "ZeroMQ send and receive high-water mark of the ingest socket"),
+	KEY("publish", "endpoint", CONFIG_TEXT, publish_endpoint, "tcp://127.0.0.1:7602",
+	    "ZeroMQ PUB of [topic][Update]"),
+	KEY("publish", "high_water_mark", CONFIG_COUNT, publish_high_water_mark, "100000",
+	    "updates queued for a slow subscriber before PUB drops (replay heals)"),
+	KEY("replay", "endpoint", CONFIG_TEXT, replay_endpoint, "tcp://127.0.0.1:7603",
+	    "ZeroMQ ROUTER answering ReplayRequest with ReplayReply"),
+	KEY("replay", "max_updates", CONFIG_COUNT, replay_max_updates, "1000",
+	    "most updates in one ReplayReply"),
+	KEY("store", "path", CONFIG_TEXT, store_path, "var/store",
+	    "directory of the LMDB store (created if missing)"),
+	KEY("store", "map_size", CONFIG_BYTES, store_map_size_bytes, "1073741824",
+	    "initial LMDB map size in bytes"),
+	KEY("store", "map_max", CONFIG_BYTES, store_map_max_bytes, "17179869184",
+	    "the map doubles up to this when full; equal to map_size: never grow"),
+	KEY("store", "sync", CONFIG_SYNC, store_sync, "full",
+	    "full: fsync every commit (an ACCEPTED ack means durable); nometa: "
+	    "skip the meta-page sync (a crash may lose the last batch, never "
+	    "corrupt); none: no fsync (tests and benchmarks only)"),
+	KEY("store", "update_retention", CONFIG_COUNT, store_update_retention, "10000000",
+	    "updates kept for replay; older ones are removed"),
+	KEY("store", "dead_letter_keep_bytes", CONFIG_BYTES, store_dead_letter_keep_bytes, "65536",
+	    "raw bytes kept of each dead letter (its full size is recorded)"),
+	KEY("log", "level", CONFIG_LEVEL, log_level, "info",
+	    "error, warning, info or debug"),
+};
+
+#define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+static const char *const config_sync_names[] = {
+	[STORE_SYNC_FULL] = "full",
+	[STORE_SYNC_NOMETA] = "nometa",
+	[STORE_SYNC_NONE] = "none",
+};
+
+const char *
+config_sync_name(enum store_sync_mode mode)
+{
+	return config_sync_names[mode];
+}
+
+/* Whole decimal number, optionally followed by k, M or G (powers of 1024
+ * for byte sizes only). */
+static int
+config_parse_number(const char *value, bool bytes, uint64_t *out)
+{
+	char *end;
+	unsigned long long n;
+
+	if (value[0] < '0' || value[0] > '9')
+		return -1;
+	errno = 0;
+	n = strtoull(value, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (bytes && *end != '\0' && end[1] == '\0') {
+		unsigned shift = *end == 'k' || *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0;
+		if (shift == 0 || n > (UINT64_MAX >> shift))
+			return -1;
+		n <<= shift;
+		end++;
+	}
+	if (*end != '\0')
+		return -1;
+	*out = n;
+	return 0;
+}
+
+static int
+config_apply(struct config *cfg, const struct config_key *k, const char *value,
+    char *err, size_t errlen)
+{
+	void *dst = (char *)cfg + k->offset;
+
+	switch (k->type) {
+	case CONFIG_TEXT:
+		if (value[0] == '\0' || strlen(value) >= CONFIG_TEXT_MAX) {
+			snprintf(err, errlen, "[%s] %s: must be 1 to %d characters",
+			    k->section, k->name, CONFIG_TEXT_MAX - 1);
+			return -1;
+		}
+		strcpy(dst, value);
+		return 0;
+	case CONFIG_COUNT:
+	case CONFIG_BYTES:
+		if (config_parse_number(value, k->type == CONFIG_BYTES, dst) < 0 ||
+		    *(uint64_t *)dst == 0) {
+			snprintf(err, errlen, "[%s] %s: \"%s\" is not a positive whole number%s",
+			    k->section, k->name, value,
+			    k->type == CONFIG_BYTES ? " of bytes (k, M and G allowed)" : "");
+			return -1;
+		}
+		return 0;
+	case CONFIG_SYNC:
+		for (size_t i = 0; i < sizeof(config_sync_names) / sizeof(config_sync_names[0]); i++) {
+			if (strcmp(value, config_sync_names[i]) == 0) {
+				*(enum store_sync_mode *)dst = (enum store_sync_mode)i;
+				return 0;
+			}
+		}
+		snprintf(err, errlen, "[%s] %s: \"%s\" is not full, nometa or none",
+		    k->section, k->name, value);
+		return -1;
+	case CONFIG_LEVEL: {
+		enum log_level level;
+		if (strlen(value) >= sizeof(cfg->log_level) || log_level_parse(value, &level) < 0) {
+			snprintf(err, errlen, "[%s] %s: \"%s\" is not error, warning, info or debug",
+			    k->section, k->name, value);
+			return -1;
+		}
+		strcpy(dst, value);
+		return 0;
+	}
+	}
+	return -1;
+}
+
+int
+config_set(struct config *cfg, const char *section, const char *key,
+    const char *value, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (strcmp(config_keys[i].section, section) == 0 &&
+		    strcmp(config_keys[i].name, key) == 0)
+			return config_apply(cfg, &config_keys[i], value, err, errlen);
+	}
+	snprintf(err, errlen, "[%s] %s: no such setting", section, key);
+	return -1;
+}
+
+int
+config_set_argument(struct config *cfg, const char *arg, char *err, size_t errlen)
+{
+	char section[64], key[64];
+	const char *dot = strchr(arg, '.'), *eq = strchr(arg, '=');
+
+	if (dot == NULL || eq == NULL || dot > eq || (size_t)(dot - arg) >= sizeof(section) ||
+	    (size_t)(eq - dot - 1) >= sizeof(key)) {
+		snprintf(err, errlen, "--set %s: expected SECTION.KEY=VALUE", arg);
+		return -1;
+	}
+	memcpy(section, arg, (size_t)(dot - arg));
+	section[dot - arg] = '\0';
+	memcpy(key, dot + 1, (size_t)(eq - dot - 1));
+	key[eq - dot - 1] = '\0';
+	return config_set(cfg, section, key, eq + 1, err, errlen);
+}
+
+void
+config_defaults(struct config *cfg)
+{
+	char err[256];
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (config_apply(cfg, &config_keys[i], config_keys[i].default_value,
+			err, sizeof(err)) < 0)
+			fatal("built-in default is invalid: %s", err);
+	}
+}
+
+struct config_load_state {
+	struct config *cfg;
+	char *err;
+	size_t errlen;
+	bool failed;
+};
+
+static int
+config_on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct config_load_state *st = user;
+	char why[384];
+
+	if (st->failed)
+		return 0;
+	if (config_set(st->cfg, section, name, value, why, sizeof(why)) < 0) {
+		snprintf(st->err, st->errlen, "%s", why);
+		st->failed = true;
+		return 0;
+	}
+	return 1;
+}
+
+int
+config_load(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	struct config_load_state st = { cfg, err, errlen, false };
+	struct config saved = *cfg;
+	char why[384] = "";
+	int rc;
+
+	st.err = why;
+	st.errlen = sizeof(why);
+	rc = ini_parse(path, config_on_key, &st);
+	if (rc == 0 && !st.failed)
+		return 0;
+	*cfg = saved; /* all or nothing: a bad file changes no setting */
+	if (rc == -1)
+		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+	else if (rc == -2)
+		snprintf(err, errlen, "%s: out of memory", path);
+	else if (st.failed)
+		snprintf(err, errlen, "%s:%d: %s", path, rc, why);
+	else
+		snprintf(err, errlen, "%s:%d: not an INI line (expected [section] or key = value)",
+		    path, rc);
+	return -1;
+}
+
+void
+config_print(const struct config *cfg, FILE *out)
+{
+	const char *section = "";
+
+	fprintf(out, "# commissiond configuration (effective values; see docs/CONFIG.md)\n");
+	for (size_t i = 0; i < N_KEYS; i++) {
+		const struct config_key *k = &config_keys[i];
+		const void *src = (const char *)cfg + k->offset;
+
+		if (strcmp(section, k->section) != 0) {
+			section = k->section;
+			fprintf(out, "\n[%s]\n", section);
+		}
+		fprintf(out, "# %s (default: %s)\n%s = ", k->meaning, k->default_value, k->name);
+		switch (k->type) {
+		case CONFIG_TEXT:
+		case CONFIG_LEVEL:
+			fprintf(out, "%s\n", (const char *)src);
+			break;
+		case CONFIG_COUNT:
+		case CONFIG_BYTES:
+			fprintf(out, "%" PRIu64 "\n", *(const uint64_t *)src);
+			break;
+		case CONFIG_SYNC:
+			fprintf(out, "%s\n", config_sync_name(*(const enum store_sync_mode *)src));
+			break;
+		}
+	}
+}

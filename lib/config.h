@@ -1,0 +1,55 @@
+/*
+ * config: commissiond's settings, read from an INI file over embedded
+ * defaults. Owns the key table, so parsing, --print-config and the docs agree.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_TEXT_MAX 512
+
+enum store_sync_mode { STORE_SYNC_FULL, STORE_SYNC_NOMETA, STORE_SYNC_NONE };
+
+struct config {
+	char ingest_endpoint[CONFIG_TEXT_MAX];
+	char publish_endpoint[CONFIG_TEXT_MAX];
+	char replay_endpoint[CONFIG_TEXT_MAX];
+	uint64_t ingest_batch_limit;
+	uint64_t ingest_max_envelope_bytes;
+	uint64_t ingest_high_water_mark;
+	uint64_t publish_high_water_mark;
+	uint64_t replay_max_updates;
+	char store_path[CONFIG_TEXT_MAX];
+	uint64_t store_map_size_bytes;
+	uint64_t store_map_max_bytes;
+	enum store_sync_mode store_sync;
+	uint64_t store_update_retention;
+	uint64_t store_dead_letter_keep_bytes;
+	char log_level[16];
+};
+
+/* Fill cfg with the embedded defaults. */
+void config_defaults(struct config *cfg);
+
+/*
+ * Read path over what cfg holds. Returns 0, or -1 with err naming the line,
+ * the key and what is wrong (unknown section or key, bad value).
+ */
+int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/* Set one "section.key" to a text value, as the file would; -1 with err. */
+int config_set(struct config *cfg, const char *section, const char *key,
+    const char *value, char *err, size_t errlen);
+
+/* Set one setting from "section.key=value" (the --set option); -1 with err. */
+int config_set_argument(struct config *cfg, const char *arg, char *err, size_t errlen);
+
+/* Write the effective configuration as an INI file, every key documented. */
+void config_print(const struct config *cfg, FILE *out);
+
+const char *config_sync_name(enum store_sync_mode mode);
+
+#endif

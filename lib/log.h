@@ -1,0 +1,23 @@
+/*
+ * log: one line a fact on stderr, with the sd-daemon priority prefix
+ * ("<3>") journald reads. No patient data ever goes through here.
+ */
+#ifndef LOG_H
+#define LOG_H
+
+enum log_level { LOG_LEVEL_ERROR = 3, LOG_LEVEL_WARNING = 4, LOG_LEVEL_INFO = 6, LOG_LEVEL_DEBUG = 7 };
+
+void log_init(const char *progname, enum log_level level);
+void log_set_level(enum log_level level);
+/* Parse "error", "warning", "info" or "debug"; -1 if none of those. */
+int log_level_parse(const char *name, enum log_level *level);
+const char *log_level_name(enum log_level level);
+
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Start-up failures only: log and exit(1). */
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+#endif

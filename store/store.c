@@ -1,0 +1,678 @@
+/*
+ * store: LMDB environment, tables and the write batch. Sequence-keyed tables
+ * use 8-byte big-endian keys so that key order is number order (MDB_APPEND).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lmdb.h>
+
+#include "config.h"
+#include "store.h"
+
+#define STORE_MAX_TABLES 8
+#define DEDUPE_VALUE_BYTES (8 + STORE_HASH_BYTES)
+
+/* Meta keys: each holds a big-endian u64. */
+static const char *const meta_format = "format_version";
+static const char *const meta_names[] = {
+	"last_event_sequence",
+	"last_update_sequence",
+	"first_update_sequence",
+	"duplicates",
+	"rejected",
+	"dead_letters",
+};
+
+/* The counters, in the order of meta_names. */
+struct store_meta {
+	uint64_t last_event;
+	uint64_t last_update;
+	uint64_t first_update;
+	uint64_t duplicates;
+	uint64_t rejected;
+	uint64_t dead_letters;
+};
+#define META_COUNT (sizeof(meta_names) / sizeof(meta_names[0]))
+
+struct store {
+	MDB_env *env;
+	MDB_dbi meta, events, dedupe, updates, dead_letters;
+	struct store_options opt;
+	char path[CONFIG_TEXT_MAX];
+	uint64_t map_size;
+	struct store_meta counters; /* as of the last commit (writer only) */
+	char error[512];
+};
+
+struct store_batch {
+	struct store *store;
+	MDB_txn *txn;
+	struct store_meta counters; /* copy, made real by commit */
+	enum store_result failed;
+	uint64_t appended_updates;
+};
+
+static void __attribute__((format(printf, 2, 3)))
+store_set_error(struct store *store, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(store->error, sizeof(store->error), fmt, ap);
+	va_end(ap);
+}
+
+const char *
+store_error(const struct store *store)
+{
+	return store->error;
+}
+
+static void
+key_from_u64(uint8_t out[8], uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		out[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static uint64_t
+u64_from_key(const uint8_t in[8])
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | in[i];
+	return v;
+}
+
+/* Map an LMDB return code to what the caller can act on. */
+static enum store_result
+store_result_of(struct store *store, int rc, const char *what)
+{
+	if (rc == MDB_SUCCESS)
+		return STORE_OK;
+	store_set_error(store, "%s: %s", what, mdb_strerror(rc));
+	if (rc == MDB_MAP_FULL)
+		return STORE_MAP_FULL;
+	if (rc == ENOSPC || rc == EDQUOT)
+		return STORE_DISK_FULL;
+	return STORE_FAILED;
+}
+
+static int
+meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t *v)
+{
+	MDB_val key = { strlen(name), (void *)name }, val;
+	int rc = mdb_get(txn, dbi, &key, &val);
+
+	if (rc != MDB_SUCCESS)
+		return rc;
+	if (val.mv_size != 8)
+		return MDB_CORRUPTED;
+	*v = u64_from_key(val.mv_data);
+	return MDB_SUCCESS;
+}
+
+static int
+meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t v)
+{
+	uint8_t buf[8];
+	MDB_val key = { strlen(name), (void *)name }, val = { 8, buf };
+
+	key_from_u64(buf, v);
+	return mdb_put(txn, dbi, &key, &val, 0);
+}
+
+static int
+meta_load(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m)
+{
+	uint64_t *fields = (uint64_t *)m;
+
+	for (size_t i = 0; i < META_COUNT; i++) {
+		int rc = meta_get_u64(txn, dbi, meta_names[i], &fields[i]);
+		if (rc == MDB_NOTFOUND)
+			fields[i] = 0;
+		else if (rc != MDB_SUCCESS)
+			return rc;
+	}
+	return MDB_SUCCESS;
+}
+
+static int
+meta_save(MDB_txn *txn, MDB_dbi dbi, const struct store_meta *m)
+{
+	const uint64_t *fields = (const uint64_t *)m;
+
+	for (size_t i = 0; i < META_COUNT; i++) {
+		int rc = meta_put_u64(txn, dbi, meta_names[i], fields[i]);
+		if (rc != MDB_SUCCESS)
+			return rc;
+	}
+	return MDB_SUCCESS;
+}
+
+/* A reader whose map is smaller than the writer's grew it: adopt. */
+static int
+store_txn_begin(struct store *store, unsigned flags, MDB_txn **txn)
+{
+	int rc = mdb_txn_begin(store->env, NULL, flags, txn);
+
+	if (rc == MDB_MAP_RESIZED) {
+		rc = mdb_env_set_mapsize(store->env, 0);
+		if (rc == MDB_SUCCESS)
+			rc = mdb_txn_begin(store->env, NULL, flags, txn);
+	}
+	return rc;
+}
+
+/* Create or check the format version and open every table. */
+static int
+store_open_tables(struct store *store)
+{
+	unsigned create = store->opt.read_only ? 0 : MDB_CREATE;
+	MDB_txn *txn;
+	uint64_t format;
+	int rc;
+
+	rc = store_txn_begin(store, store->opt.read_only ? MDB_RDONLY : 0, &txn);
+	if (rc != MDB_SUCCESS) {
+		store_set_error(store, "%s: cannot begin a transaction: %s", store->path,
+		    mdb_strerror(rc));
+		return -1;
+	}
+	if ((rc = mdb_dbi_open(txn, "meta", create, &store->meta)) != MDB_SUCCESS ||
+	    (rc = mdb_dbi_open(txn, "events", create, &store->events)) != MDB_SUCCESS ||
+	    (rc = mdb_dbi_open(txn, "dedupe", create, &store->dedupe)) != MDB_SUCCESS ||
+	    (rc = mdb_dbi_open(txn, "updates", create, &store->updates)) != MDB_SUCCESS ||
+	    (rc = mdb_dbi_open(txn, "dead_letters", create, &store->dead_letters)) != MDB_SUCCESS) {
+		store_set_error(store, "%s: cannot open tables: %s%s", store->path,
+		    mdb_strerror(rc),
+		    rc == MDB_NOTFOUND ? " (not a commissiond store, or never written)" : "");
+		goto fail;
+	}
+	rc = meta_get_u64(txn, store->meta, meta_format, &format);
+	if (rc == MDB_NOTFOUND && !store->opt.read_only) {
+		format = STORE_FORMAT_VERSION;
+		rc = meta_put_u64(txn, store->meta, meta_format, format);
+	}
+	if (rc != MDB_SUCCESS) {
+		store_set_error(store, "%s: cannot read the format version: %s", store->path,
+		    mdb_strerror(rc));
+		goto fail;
+	}
+	if (format > STORE_FORMAT_VERSION) {
+		store_set_error(store,
+		    "%s: store format version %llu was written by a newer commissiond; "
+		    "this one reads up to version %d: upgrade commissiond, or restore a backup",
+		    store->path, (unsigned long long)format, STORE_FORMAT_VERSION);
+		goto fail;
+	}
+	if ((rc = meta_load(txn, store->meta, &store->counters)) != MDB_SUCCESS) {
+		store_set_error(store, "%s: cannot read counters: %s", store->path,
+		    mdb_strerror(rc));
+		goto fail;
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc != MDB_SUCCESS) {
+		store_set_error(store, "%s: cannot commit: %s", store->path, mdb_strerror(rc));
+		return -1;
+	}
+	return 0;
+fail:
+	mdb_txn_abort(txn);
+	return -1;
+}
+
+struct store *
+store_open(const struct store_options *opt, char *err, size_t errlen)
+{
+	struct store *store;
+	unsigned flags = MDB_NOTLS;
+	int rc;
+
+	store = calloc(1, sizeof(*store));
+	if (store == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	store->opt = *opt;
+	if (snprintf(store->path, sizeof(store->path), "%s", opt->path) >= (int)sizeof(store->path)) {
+		snprintf(err, errlen, "store path is too long");
+		free(store);
+		return NULL;
+	}
+	store->opt.path = store->path;
+	store->map_size = opt->map_size_bytes;
+
+	if (opt->read_only) {
+		flags |= MDB_RDONLY;
+	} else {
+		if (mkdir(opt->path, 0750) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "%s: cannot create the store directory: %s",
+			    opt->path, strerror(errno));
+			free(store);
+			return NULL;
+		}
+		if (opt->sync_mode == STORE_SYNC_NOMETA)
+			flags |= MDB_NOMETASYNC;
+		else if (opt->sync_mode == STORE_SYNC_NONE)
+			flags |= MDB_NOSYNC;
+	}
+	if ((rc = mdb_env_create(&store->env)) != MDB_SUCCESS ||
+	    (rc = mdb_env_set_maxdbs(store->env, STORE_MAX_TABLES)) != MDB_SUCCESS ||
+	    (!opt->read_only &&
+		(rc = mdb_env_set_mapsize(store->env, opt->map_size_bytes)) != MDB_SUCCESS) ||
+	    (rc = mdb_env_open(store->env, opt->path, flags, 0640)) != MDB_SUCCESS) {
+		snprintf(err, errlen, "%s: cannot open the LMDB store: %s%s", opt->path,
+		    mdb_strerror(rc),
+		    rc == ENOENT ? " (no store there: has commissiond run with this path?)" : "");
+		if (store->env != NULL)
+			mdb_env_close(store->env);
+		free(store);
+		return NULL;
+	}
+	if (store_open_tables(store) < 0) {
+		snprintf(err, errlen, "%s", store->error);
+		mdb_env_close(store->env);
+		free(store);
+		return NULL;
+	}
+	{
+		MDB_envinfo info;
+		if (mdb_env_info(store->env, &info) == MDB_SUCCESS)
+			store->map_size = info.me_mapsize;
+	}
+	return store;
+}
+
+void
+store_close(struct store **storep)
+{
+	struct store *store = *storep;
+
+	if (store == NULL)
+		return;
+	mdb_env_close(store->env);
+	free(store);
+	*storep = NULL;
+}
+
+enum store_result
+store_grow(struct store *store)
+{
+	uint64_t next = store->map_size * 2;
+	int rc;
+
+	if (store->map_size >= store->opt.map_max_bytes) {
+		store_set_error(store, "the store map is full at its limit of %llu bytes "
+				       "([store] map_max)",
+		    (unsigned long long)store->map_size);
+		return STORE_MAP_FULL;
+	}
+	if (next > store->opt.map_max_bytes)
+		next = store->opt.map_max_bytes;
+	rc = mdb_env_set_mapsize(store->env, next);
+	if (rc != MDB_SUCCESS)
+		return store_result_of(store, rc, "growing the map");
+	store->map_size = next;
+	return STORE_OK;
+}
+
+/* ------------------------------------------------------------ the batch */
+
+enum store_result
+store_batch_begin(struct store *store, struct store_batch **batchp)
+{
+	struct store_batch *batch;
+	int rc;
+
+	batch = calloc(1, sizeof(*batch));
+	if (batch == NULL) {
+		store_set_error(store, "out of memory");
+		return STORE_FAILED;
+	}
+	rc = mdb_txn_begin(store->env, NULL, 0, &batch->txn);
+	if (rc != MDB_SUCCESS) {
+		free(batch);
+		return store_result_of(store, rc, "beginning a write transaction");
+	}
+	batch->store = store;
+	batch->counters = store->counters;
+	*batchp = batch;
+	return STORE_OK;
+}
+
+/* Remember the first failure: once a put fails the transaction is spoilt
+ * and commit reports it. */
+static enum store_result
+batch_check(struct store_batch *batch, int rc, const char *what)
+{
+	enum store_result r = store_result_of(batch->store, rc, what);
+
+	if (r != STORE_OK && batch->failed == STORE_OK)
+		batch->failed = r;
+	return r;
+}
+
+static int
+dedupe_key(const char *source, const char *event_id, uint8_t *buf, size_t buflen, MDB_val *key)
+{
+	size_t ls = strlen(source), le = strlen(event_id);
+
+	/* source, NUL, event_id: NUL cannot occur in either (proto strings
+	 * are checked UTF-8 without NUL before they get here). */
+	if (ls + 1 + le > buflen)
+		return -1;
+	memcpy(buf, source, ls);
+	buf[ls] = '\0';
+	memcpy(buf + ls + 1, event_id, le);
+	key->mv_size = ls + 1 + le;
+	key->mv_data = buf;
+	return 0;
+}
+
+bool
+store_batch_find_event(struct store_batch *batch, const char *source, const char *event_id,
+    uint64_t *sequence, uint8_t hash[STORE_HASH_BYTES])
+{
+	uint8_t buf[511];
+	MDB_val key, val;
+
+	if (batch->failed != STORE_OK)
+		return false;
+	if (dedupe_key(source, event_id, buf, sizeof(buf), &key) < 0)
+		return false;
+	if (mdb_get(batch->txn, batch->store->dedupe, &key, &val) != MDB_SUCCESS ||
+	    val.mv_size != DEDUPE_VALUE_BYTES)
+		return false;
+	*sequence = u64_from_key(val.mv_data);
+	memcpy(hash, (uint8_t *)val.mv_data + 8, STORE_HASH_BYTES);
+	return true;
+}
+
+enum store_result
+store_batch_append_event(struct store_batch *batch, const char *source, const char *event_id,
+    const uint8_t hash[STORE_HASH_BYTES], const uint8_t *bytes, size_t len, uint64_t *sequence)
+{
+	uint8_t keybuf[8], dkbuf[511], dvbuf[DEDUPE_VALUE_BYTES];
+	uint64_t seq = batch->counters.last_event + 1;
+	MDB_val key = { 8, keybuf }, val = { len, (void *)bytes }, dkey, dval = { sizeof(dvbuf), dvbuf };
+	enum store_result r;
+
+	if (batch->failed != STORE_OK)
+		return batch->failed;
+	if (dedupe_key(source, event_id, dkbuf, sizeof(dkbuf), &dkey) < 0) {
+		store_set_error(batch->store, "source and event_id are too long for a key");
+		return batch->failed = STORE_FAILED;
+	}
+	key_from_u64(keybuf, seq);
+	r = batch_check(batch, mdb_put(batch->txn, batch->store->events, &key, &val, MDB_APPEND),
+	    "appending an event");
+	if (r != STORE_OK)
+		return r;
+	key_from_u64(dvbuf, seq);
+	memcpy(dvbuf + 8, hash, STORE_HASH_BYTES);
+	r = batch_check(batch, mdb_put(batch->txn, batch->store->dedupe, &dkey, &dval, 0),
+	    "recording a dedupe key");
+	if (r != STORE_OK)
+		return r;
+	batch->counters.last_event = seq;
+	*sequence = seq;
+	return STORE_OK;
+}
+
+/* Pack msg and append it under a new key of a sequence table. */
+static enum store_result
+batch_append_packed(struct store_batch *batch, MDB_dbi dbi, uint64_t seq,
+    const ProtobufCMessage *msg, const char *what)
+{
+	uint8_t keybuf[8];
+	MDB_val key = { 8, keybuf }, val;
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	int rc;
+
+	key_from_u64(keybuf, seq);
+	/* MDB_RESERVE: pack straight into the page, no copy. */
+	val.mv_size = len;
+	rc = mdb_put(batch->txn, dbi, &key, &val, MDB_APPEND | MDB_RESERVE);
+	if (rc == MDB_SUCCESS)
+		protobuf_c_message_pack(msg, val.mv_data);
+	return batch_check(batch, rc, what);
+}
+
+enum store_result
+store_batch_append_update(struct store_batch *batch, Commissioning__Update *update)
+{
+	uint64_t seq = batch->counters.last_update + 1;
+	enum store_result r;
+
+	if (batch->failed != STORE_OK)
+		return batch->failed;
+	update->sequence = seq;
+	r = batch_append_packed(batch, batch->store->updates, seq, &update->base,
+	    "appending an update");
+	if (r != STORE_OK)
+		return r;
+	batch->counters.last_update = seq;
+	if (batch->counters.first_update == 0)
+		batch->counters.first_update = seq;
+	batch->appended_updates++;
+	return STORE_OK;
+}
+
+enum store_result
+store_batch_append_dead_letter(struct store_batch *batch, Commissioning__DeadLetter *dead)
+{
+	uint64_t id = batch->counters.dead_letters + 1;
+	size_t keep = batch->store->opt.dead_letter_keep_bytes;
+	enum store_result r;
+
+	if (batch->failed != STORE_OK)
+		return batch->failed;
+	dead->id = id;
+	dead->raw_size = dead->raw.len;
+	if (dead->raw.len > keep)
+		dead->raw.len = keep;
+	r = batch_append_packed(batch, batch->store->dead_letters, id, &dead->base,
+	    "appending a dead letter");
+	dead->raw.len = dead->raw_size;
+	if (r != STORE_OK)
+		return r;
+	batch->counters.dead_letters = id;
+	batch->counters.rejected++;
+	return STORE_OK;
+}
+
+void
+store_batch_count_duplicate(struct store_batch *batch)
+{
+	batch->counters.duplicates++;
+}
+
+/* Drop the oldest updates past the retention limit: at most twice as many
+ * as this batch added, so that pruning keeps pace without a long stall. */
+static void
+batch_prune_updates(struct store_batch *batch)
+{
+	struct store_meta *m = &batch->counters;
+	uint64_t budget = batch->appended_updates * 2;
+	uint8_t keybuf[8];
+	MDB_val key = { 8, keybuf };
+
+	while (budget-- > 0 && m->first_update != 0 &&
+	    m->last_update - m->first_update + 1 > batch->store->opt.update_retention) {
+		key_from_u64(keybuf, m->first_update);
+		int rc = mdb_del(batch->txn, batch->store->updates, &key, NULL);
+		if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+			batch_check(batch, rc, "removing an update past retention");
+			return;
+		}
+		m->first_update++;
+	}
+}
+
+enum store_result
+store_batch_commit(struct store_batch **batchp)
+{
+	struct store_batch *batch = *batchp;
+	struct store *store = batch->store;
+	enum store_result r = batch->failed;
+	int rc;
+
+	*batchp = NULL;
+	if (r == STORE_OK)
+		batch_prune_updates(batch);
+	if (batch->failed == STORE_OK)
+		batch_check(batch, meta_save(batch->txn, store->meta, &batch->counters),
+		    "saving counters");
+	r = batch->failed;
+	if (r != STORE_OK) {
+		mdb_txn_abort(batch->txn);
+		free(batch);
+		return r;
+	}
+	/* mdb_txn_commit frees the transaction whatever it returns. */
+	rc = mdb_txn_commit(batch->txn);
+	r = store_result_of(store, rc, "committing");
+	if (r == STORE_OK)
+		store->counters = batch->counters;
+	free(batch);
+	return r;
+}
+
+void
+store_batch_abort(struct store_batch **batchp)
+{
+	struct store_batch *batch = *batchp;
+
+	if (batch == NULL)
+		return;
+	mdb_txn_abort(batch->txn);
+	free(batch);
+	*batchp = NULL;
+}
+
+/* ------------------------------------------------------------ reads */
+
+enum store_result
+store_read_counts(struct store *store, struct store_counts *c)
+{
+	struct store_meta m;
+	MDB_txn *txn;
+	MDB_envinfo info;
+	MDB_stat st;
+	int rc;
+
+	rc = store_txn_begin(store, MDB_RDONLY, &txn);
+	if (rc != MDB_SUCCESS)
+		return store_result_of(store, rc, "beginning a read transaction");
+	rc = meta_load(txn, store->meta, &m);
+	mdb_txn_abort(txn);
+	if (rc != MDB_SUCCESS)
+		return store_result_of(store, rc, "reading counters");
+	memset(c, 0, sizeof(*c));
+	c->last_event_sequence = m.last_event;
+	c->last_update_sequence = m.last_update;
+	c->first_update_sequence = m.first_update;
+	c->duplicates = m.duplicates;
+	c->rejected = m.rejected;
+	c->dead_letters = m.dead_letters;
+	if (mdb_env_info(store->env, &info) == MDB_SUCCESS &&
+	    mdb_env_stat(store->env, &st) == MDB_SUCCESS) {
+		c->map_size_bytes = info.me_mapsize;
+		c->used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+	}
+	return STORE_OK;
+}
+
+static enum store_result
+store_scan(struct store *store, MDB_dbi dbi, uint64_t from, uint64_t max_visit,
+    store_record_fn fn, void *arg, uint64_t *next)
+{
+	uint8_t keybuf[8];
+	MDB_val key = { 8, keybuf }, val;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	uint64_t visited = 0, at = from;
+	int rc;
+
+	rc = store_txn_begin(store, MDB_RDONLY, &txn);
+	if (rc != MDB_SUCCESS)
+		return store_result_of(store, rc, "beginning a read transaction");
+	rc = mdb_cursor_open(txn, dbi, &cur);
+	if (rc != MDB_SUCCESS) {
+		mdb_txn_abort(txn);
+		return store_result_of(store, rc, "opening a cursor");
+	}
+	key_from_u64(keybuf, from);
+	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	while (rc == MDB_SUCCESS && visited < max_visit) {
+		if (key.mv_size != 8) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		at = u64_from_key(key.mv_data);
+		visited++;
+		if (fn(arg, at, val.mv_data, val.mv_size) != 0) {
+			at++;
+			rc = MDB_NOTFOUND;
+			goto done;
+		}
+		at++;
+		rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+	}
+done:
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (next != NULL)
+		*next = at;
+	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+		return store_result_of(store, rc, "reading");
+	return STORE_OK;
+}
+
+enum store_result
+store_scan_updates(struct store *store, uint64_t from, uint64_t max_visit,
+    store_record_fn fn, void *arg, uint64_t *next)
+{
+	return store_scan(store, store->updates, from, max_visit, fn, arg, next);
+}
+
+enum store_result
+store_scan_events(struct store *store, uint64_t from, uint64_t max_visit,
+    store_record_fn fn, void *arg, uint64_t *next)
+{
+	return store_scan(store, store->events, from, max_visit, fn, arg, next);
+}
+
+enum store_result
+store_scan_dead_letters(struct store *store, uint64_t from, uint64_t max_visit,
+    store_record_fn fn, void *arg, uint64_t *next)
+{
+	return store_scan(store, store->dead_letters, from, max_visit, fn, arg, next);
+}
+
+enum store_result
+store_backup(struct store *store, const char *dir)
+{
+	int rc;
+
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		store_set_error(store, "%s: cannot create the backup directory: %s", dir,
+		    strerror(errno));
+		return STORE_FAILED;
+	}
+	/* A read transaction inside mdb_env_copy2 gives the consistent
+	 * snapshot; the writer goes on meanwhile. */
+	rc = mdb_env_copy2(store->env, dir, MDB_CP_COMPACT);
+	if (rc == EEXIST)
+		store_set_error(store, "%s: already holds a store: back up into an empty directory", dir);
+	return rc == EEXIST ? STORE_FAILED : store_result_of(store, rc, "copying the store");
+}

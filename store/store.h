@@ -1,0 +1,107 @@
+/*
+ * store: the LMDB environment and its tables (meta, events, dedupe, updates,
+ * dead letters). The only module that calls mdb_*. One write batch is one
+ * transaction; read helpers are shared by commissiond and commissionctl.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "commissioning.pb-c.h"
+
+/* On-disk format of the tables. Bump when a layout changes. */
+#define STORE_FORMAT_VERSION 1
+#define STORE_HASH_BYTES 16
+
+enum store_result {
+	STORE_OK = 0,
+	STORE_MAP_FULL = -1,  /* the map is full: grow it, or answer RETRY_LATER */
+	STORE_DISK_FULL = -2, /* the file system is full: RETRY_LATER */
+	STORE_FAILED = -3,    /* anything else; the message says what */
+};
+
+struct store_options {
+	const char *path;
+	uint64_t map_size_bytes;
+	uint64_t map_max_bytes;
+	int sync_mode;	/* enum store_sync_mode of config.h */
+	bool read_only; /* commissionctl: never writes, creates nothing */
+	uint64_t update_retention;
+	uint64_t dead_letter_keep_bytes;
+};
+
+struct store_counts {
+	uint64_t last_event_sequence; /* events accepted: sequences are gap-free */
+	uint64_t last_update_sequence;
+	uint64_t first_update_sequence; /* oldest update kept (0: none yet) */
+	uint64_t duplicates;
+	uint64_t rejected;
+	uint64_t dead_letters;
+	uint64_t map_size_bytes;
+	uint64_t used_bytes;
+};
+
+struct store;
+struct store_batch;
+
+/* Open (creating for a writer) the store at opt->path. NULL with err set. */
+struct store *store_open(const struct store_options *opt, char *err, size_t errlen);
+void store_close(struct store **store);
+const char *store_error(const struct store *store);
+
+/* Double the map size, up to map_max. STORE_OK, or STORE_MAP_FULL at the
+ * limit. No transaction may be open. */
+enum store_result store_grow(struct store *store);
+
+/* ---- the write batch: everything between begin and commit is one
+ * transaction; nothing is visible or durable until commit returns STORE_OK. */
+enum store_result store_batch_begin(struct store *store, struct store_batch **batch);
+
+/* Look up (source, event_id): true and *sequence, hash filled when stored. */
+bool store_batch_find_event(struct store_batch *batch, const char *source,
+    const char *event_id, uint64_t *sequence, uint8_t hash[STORE_HASH_BYTES]);
+
+/* Append an accepted event under the next sequence number (returned in
+ * *sequence) and record its dedupe key with its content hash. */
+enum store_result store_batch_append_event(struct store_batch *batch, const char *source,
+    const char *event_id, const uint8_t hash[STORE_HASH_BYTES], const uint8_t *bytes,
+    size_t len, uint64_t *sequence);
+
+/* Give update the next update sequence number and append it. */
+enum store_result store_batch_append_update(struct store_batch *batch,
+    Commissioning__Update *update);
+
+/* Give dead the next dead-letter id, keep at most dead_letter_keep_bytes of
+ * its raw bytes (raw_size keeps the full size) and append it. Counts a
+ * rejection. */
+enum store_result store_batch_append_dead_letter(struct store_batch *batch,
+    Commissioning__DeadLetter *dead);
+
+void store_batch_count_duplicate(struct store_batch *batch);
+
+/* Commit with the configured sync; frees the batch either way. */
+enum store_result store_batch_commit(struct store_batch **batch);
+void store_batch_abort(struct store_batch **batch);
+
+/* ---- reads: each opens and closes its own read transaction. */
+enum store_result store_read_counts(struct store *store, struct store_counts *counts);
+
+/* Called for each record in order; return non-zero to stop. */
+typedef int (*store_record_fn)(void *arg, uint64_t key, const uint8_t *bytes, size_t len);
+
+/* Visit updates from sequence from, at most max_visit of them; *next gets
+ * the sequence after the last one visited. */
+enum store_result store_scan_updates(struct store *store, uint64_t from, uint64_t max_visit,
+    store_record_fn fn, void *arg, uint64_t *next);
+enum store_result store_scan_events(struct store *store, uint64_t from, uint64_t max_visit,
+    store_record_fn fn, void *arg, uint64_t *next);
+enum store_result store_scan_dead_letters(struct store *store, uint64_t from,
+    uint64_t max_visit, store_record_fn fn, void *arg, uint64_t *next);
+
+/* A compacted, consistent copy of the store into the empty directory dir. */
+enum store_result store_backup(struct store *store, const char *dir);
+
+#endif
