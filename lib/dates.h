@@ -1,0 +1,74 @@
+/*
+ * dates: strict calendar dates ("YYYY-MM-DD"), periods ("YYYY-MM") and
+ * financial years ("2026-27") as the wire carries them. Pure: no locale, no clock.
+ */
+#ifndef DATES_H
+#define DATES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Buffer sizes for the formatters, terminating NUL included. */
+#define DATES_DATE_BUFSIZE 11		  /* "2026-05-10" */
+#define DATES_PERIOD_BUFSIZE 8		  /* "2026-05" */
+#define DATES_FINANCIAL_YEAR_BUFSIZE 8	  /* "2026-27" */
+
+/* The years a date may name: four digits, and no year 0 (there is none). */
+#define DATES_YEAR_MIN 1
+#define DATES_YEAR_MAX 9999
+
+/* Proleptic Gregorian calendar. */
+bool dates_is_leap_year(int year);
+
+/* Days in month (1-12) of year; 0 when month is out of range. */
+int dates_days_in_month(int year, int month);
+
+/*
+ * Day number (days since 1970-01-01, negative before) of a civil date.
+ * The date is not checked: use dates_parse_date for text from outside.
+ */
+int32_t dates_day_from_civil(int year, int month, int day);
+
+/* The civil date of a day number. */
+void dates_civil_from_day(int32_t day_number, int *year, int *month, int *day);
+
+/*
+ * Parse exactly "YYYY-MM-DD" naming a real date (2026-02-30 is not one).
+ * Return 0 and set *day_number, or -EINVAL (nothing set).
+ */
+int dates_parse_date(const char *text, int32_t *day_number);
+
+/*
+ * Write day_number as "YYYY-MM-DD". Return 0, or -ERANGE for a year outside
+ * DATES_YEAR_MIN..MAX, or -ENOSPC when size < DATES_DATE_BUFSIZE.
+ */
+int dates_format_date(int32_t day_number, char *buf, size_t size);
+
+/*
+ * Parse exactly "YYYY-MM" (month 01-12). Return 0 and set *year and *month,
+ * or -EINVAL.
+ */
+int dates_parse_period(const char *text, int *year, int *month);
+
+/* Write "YYYY-MM". Return 0, -ERANGE or -ENOSPC as dates_format_date. */
+int dates_format_period(int year, int month, char *buf, size_t size);
+
+/*
+ * Parse exactly "YYYY-YY" where the second part is the first year plus one,
+ * modulo 100 ("2026-27", "1999-00"; "2026-28" is not a financial year).
+ * Return 0 and set *first_year (2026), or -EINVAL.
+ */
+int dates_parse_financial_year(const char *text, int *first_year);
+
+/* Write "YYYY-YY" for the year starting 1 April first_year. */
+int dates_format_financial_year(int first_year, char *buf, size_t size);
+
+/* Financial years run 1 April to 31 March: the first year of day_number's. */
+int dates_financial_year_of_day(int32_t day_number);
+
+/* The first (1 April) and last (31 March) day of a financial year. */
+int32_t dates_financial_year_first_day(int first_year);
+int32_t dates_financial_year_last_day(int first_year);
+
+#endif
