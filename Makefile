@@ -88,10 +88,7 @@ test: deps
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@mkdir -p var
-	@echo "commissiond: store under ./var; ingest tcp://127.0.0.1:7601," \
-	      "updates tcp://127.0.0.1:7602, replay tcp://127.0.0.1:7603 (Ctrl-C stops)"
-	exec $(BUILD)/bin/commissiond
+	tools/run-local $(BUILD)
 
 release:
 	@$(MAKE) --no-print-directory SAN=0 all

@@ -102,12 +102,13 @@ sender_send_line(struct sender *s, const char *line, size_t lineno)
 	}
 	protobuf_c_message_pack(msg, buf);
 	protobuf_c_message_free_unpacked(msg, NULL);
+	/* A DEALER with no peer blocks; ZMQ_SNDTIMEO bounds that wait. */
 	rc = zmq_send(s->socket, buf, len, 0);
 	free(buf);
 	if (rc < 0) {
 		fprintf(stderr, "commissionctl: line %zu: cannot send: %s\n", lineno,
 		    zmq_strerror(zmq_errno()));
-		return -1;
+		return zmq_errno() == EAGAIN ? -2 : -1;
 	}
 	s->sent++;
 	s->in_flight++;
@@ -133,7 +134,7 @@ ctl_send(const struct config *cfg, int argc, char **argv)
 	char *line = NULL;
 	size_t cap = 0, lineno = 0, bad_lines = 0;
 	ssize_t n;
-	int ch, linger = 0, status = CTL_OK;
+	int ch, rc, linger = 0, status = CTL_OK;
 
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "t:", longopts, NULL)) != -1) {
@@ -154,6 +155,7 @@ ctl_send(const struct config *cfg, int argc, char **argv)
 	s.socket = zmq_socket(s.ctx, ZMQ_DEALER);
 	if (s.socket == NULL ||
 	    zmq_setsockopt(s.socket, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
+	    zmq_setsockopt(s.socket, ZMQ_SNDTIMEO, &s.timeout_ms, sizeof(s.timeout_ms)) < 0 ||
 	    zmq_connect(s.socket, cfg->ingest_endpoint) < 0) {
 		fprintf(stderr, "commissionctl: cannot connect to %s: %s\n", cfg->ingest_endpoint,
 		    zmq_strerror(zmq_errno()));
@@ -170,7 +172,10 @@ ctl_send(const struct config *cfg, int argc, char **argv)
 		}
 		if (line_is_blank(line))
 			continue;
-		if (sender_send_line(&s, line, lineno) < 0) {
+		rc = sender_send_line(&s, line, lineno);
+		if (rc == -2)
+			goto silent;
+		if (rc < 0) {
 			bad_lines++;
 			continue;
 		}

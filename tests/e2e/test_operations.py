@@ -1,0 +1,115 @@
+"""Configuration, signals, backup and a full store: the daemon as operators meet it."""
+import json
+import os
+import subprocess
+
+from harness import CTL, DAEMON, DaemonTestCase, event_mix, json_lines
+
+
+
+
+class Configuration(DaemonTestCase):
+
+    def test_print_config_shows_every_setting_with_its_default(self):
+        out = subprocess.run([DAEMON, "--print-config"], capture_output=True, text=True, check=True).stdout
+        for section in ("[ingest]", "[publish]", "[replay]", "[store]", "[log]"):
+            self.assertIn(section, out)
+        for key in ("endpoint =", "batch_limit = 1024", "max_envelope_bytes = 1048576",
+                    "path = var/store", "sync = full", "map_max =", "level = info"):
+            self.assertIn(key, out)
+
+    def test_print_config_shows_the_file_and_set_options_applied(self):
+        out = subprocess.run([DAEMON, "--config", self.daemon.config, "--set", "ingest.batch_limit=7",
+                              "--print-config"], capture_output=True, text=True, check=True).stdout
+        self.assertIn("batch_limit = 7", out)
+        self.assertIn(f"path = {self.workdir}/store", out)
+
+    def test_a_bad_config_is_refused_with_the_line_and_key(self):
+        bad = os.path.join(self.workdir, "bad.conf")
+        with open(bad, "w") as f:
+            f.write("[store]\nsync = sometimes\n")
+        proc = subprocess.run([DAEMON, "--config", bad], capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("bad.conf:2: [store] sync: \"sometimes\" is not full, nometa or none", proc.stderr)
+        with open(bad, "w") as f:
+            f.write("[store]\npaht = /x\n")
+        proc = subprocess.run([DAEMON, "--config", bad], capture_output=True, text=True)
+        self.assertIn("[store] paht: no such setting", proc.stderr)
+        proc = subprocess.run([DAEMON, "--config", "/nonexistent.conf"], capture_output=True, text=True)
+        self.assertIn("/nonexistent.conf: cannot open", proc.stderr)
+
+
+class Lifecycle(DaemonTestCase):
+
+    def test_sigterm_stops_cleanly_and_a_restart_keeps_everything(self):
+        self.daemon.send(event_mix(50))
+        self.assertEqual(self.daemon.stop(), 0)
+        self.assertIn("stopped cleanly", self.daemon.log_text())
+        self.daemon.start()
+        self.assertEqual(self.daemon.status()["events"], 50)
+        acks, _ = self.daemon.send(event_mix(51))
+        self.assertEqual(int(acks[-1]["sequence"]), 51)
+
+    def test_backup_while_running_is_a_consistent_copy(self):
+        self.daemon.send(event_mix(300))
+        backup = os.path.join(self.workdir, "backup")
+        proc = self.daemon.ctl("backup", backup)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        copy = subprocess.run([CTL, "--set", f"store.path={backup}", "status"],
+                              capture_output=True, text=True, check=True)
+        status = json.loads(copy.stdout)
+        self.assertEqual(status["events"], 300)
+        # Backing up over an existing store is refused, not a silent overwrite.
+        again = self.daemon.ctl("backup", backup)
+        self.assertNotEqual(again.returncode, 0)
+        self.assertIn("empty directory", again.stderr)
+
+    def test_status_of_a_missing_store_says_so(self):
+        proc = subprocess.run([CTL, "--set", f"store.path={self.workdir}/nothing", "status"],
+                              capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 4)
+        self.assertIn("nothing", proc.stderr)
+
+
+class FullStore(DaemonTestCase):
+    # A map that may not grow: the store fills and must refuse, not crash.
+    settings = {"store.map_size": "262144", "store.map_max": "262144"}
+
+    def test_a_full_map_answers_retry_later_and_keeps_serving(self):
+        acks, proc = self.daemon.send(event_mix(3000))
+        statuses = [a["status"] for a in acks]
+        self.assertIn("ACK_STATUS_RETRY_LATER", statuses)
+        accepted = statuses.count("ACK_STATUS_ACCEPTED")
+        self.assertGreater(accepted, 0)
+        retry = next(a for a in acks if a["status"] == "ACK_STATUS_RETRY_LATER")
+        self.assertIn("map is full", retry["reason"])
+        self.assertEqual(self.daemon.status()["events"], accepted)
+        # Room returns (a bigger map_max and a restart): what was refused is
+        # accepted on resend, and nothing accepted before is lost.
+        self.daemon.stop()
+        self.daemon.settings["store.map_max"] = "64M"
+        self.daemon.write_config()
+        self.daemon.start()
+        acks, proc = self.daemon.send(event_mix(3000))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual([a["status"] for a in acks].count("ACK_STATUS_DUPLICATE"), accepted)
+        self.assertEqual(self.daemon.status()["events"], 3000)
+
+
+class GrowingStore(DaemonTestCase):
+    settings = {"store.map_size": "262144", "store.map_max": "256M"}
+
+    def test_the_map_grows_up_to_map_max_instead_of_refusing(self):
+        acks, proc = self.daemon.send(event_mix(5000))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual({a["status"] for a in acks}, {"ACK_STATUS_ACCEPTED"})
+        self.assertGreater(self.daemon.status()["mapBytes"], 262144)
+
+
+class Documentation(DaemonTestCase):
+
+    def test_docs_config_md_shows_the_embedded_defaults_as_print_config_prints_them(self):
+        out = subprocess.run([DAEMON, "--print-config"], capture_output=True, text=True,
+                             check=True).stdout
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "CONFIG.md")) as f:
+            self.assertIn(out, f.read(), "docs/CONFIG.md is out of date: paste --print-config into it")

@@ -1,0 +1,89 @@
+"""Bad input gets a clear REJECTED ack, lands in the dead letters, and the
+daemon goes on serving."""
+import json
+
+import zmq
+
+from harness import DaemonTestCase, decode_ack, event_mix, json_lines, pb_field
+
+
+class Rejections(DaemonTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.ctx = zmq.Context()
+        self.sock = self.ctx.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(self.daemon.settings["ingest.endpoint"])
+
+    def tearDown(self):
+        self.sock.close()
+        self.ctx.term()
+        super().tearDown()
+
+    def ask(self, frame):
+        self.sock.send(frame)
+        self.assertTrue(self.sock.poll(10000), "no ack within 10 s")
+        return decode_ack(self.sock.recv())
+
+    def assert_still_serving(self):
+        acks, proc = self.daemon.send(event_mix(1))
+        self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED", proc.stderr)
+
+    def test_malformed_frames_are_rejected_with_a_reason_and_kept_as_dead_letters(self):
+        no_event = (pb_field(1, "feed") + pb_field(2, "X1") + pb_field(3, 1778371200000))
+        unknown_kind = no_event + pb_field(99, b"\x0a\x01x")  # a field from a newer schema
+        cases = [
+            ("garbage bytes", b"\xff\xfe\xfd garbage \x00\x01", "not a commissioning.Envelope"),
+            ("an empty frame", b"", "empty"),
+            ("a 10 MB frame", b"\x0a" * (10 * 1024 * 1024), "above the limit"),
+            ("an envelope with no event set", no_event, "no known event set"),
+            ("an unknown event kind", unknown_kind, "no known event set"),
+        ]
+        for name, frame, words in cases:
+            with self.subTest(name):
+                ack = self.ask(frame)
+                self.assertEqual(ack["status"], "REJECTED", name)
+                self.assertIn(words, ack["reason"])
+                self.assertTrue(ack["field"])
+        dead = json_lines(self.daemon.ctl("deadletters", check=True).stdout)
+        self.assertEqual(len(dead), len(cases))
+        for letter, (name, frame, words) in zip(dead, cases):
+            self.assertIn(words, letter["reason"], name)
+            self.assertEqual(int(letter.get("rawSize", "0")), len(frame), name)
+        self.assertEqual(self.daemon.status()["rejected"], len(cases))
+        self.assert_still_serving()
+
+    def test_a_request_from_a_req_socket_is_answered_too(self):
+        req = self.ctx.socket(zmq.REQ)
+        req.setsockopt(zmq.LINGER, 0)
+        req.connect(self.daemon.settings["ingest.endpoint"])
+        req.send(b"not protobuf")
+        self.assertTrue(req.poll(10000))
+        self.assertEqual(decode_ack(req.recv())["status"], "REJECTED")
+        req.close()
+
+    def test_invalid_identifiers_are_rejected_naming_the_field(self):
+        good = event_mix(1)[0]
+        bad_provider = json.loads(json.dumps(good))
+        bad_provider["patientAdmitted"]["provider"] = "XYZ"
+        bad_site = json.loads(json.dumps(good))
+        bad_site["eventId"] = "other"
+        bad_site["patientAdmitted"]["site"] = "RBB01"
+        bad_pseudonym = json.loads(json.dumps(good))
+        bad_pseudonym["eventId"] = "third"
+        bad_pseudonym["patientAdmitted"]["patientPseudonym"] = "AAAA"
+        acks, proc = self.daemon.send([bad_provider, bad_site, bad_pseudonym])
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual([a["status"] for a in acks], ["ACK_STATUS_REJECTED"] * 3)
+        self.assertEqual([a["field"] for a in acks], ["provider", "site", "patient_pseudonym"])
+        self.assertEqual(self.daemon.status()["events"], 0)
+        # A corrected resend under the same id is judged afresh.
+        acks, proc = self.daemon.send([good])
+        self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED")
+
+    def test_a_line_that_is_not_an_envelope_is_reported_by_commissionctl(self):
+        proc = self.daemon.ctl("send", input='{"source": "x", "noSuchField": 1}\nnot json\n')
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("line 1: not an Envelope: noSuchField: no such field", proc.stderr)
+        self.assertIn("line 2: not JSON", proc.stderr)
