@@ -29,12 +29,12 @@ CFLAGS ?= $(OPTFLAGS)
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wformat=2 -Wno-format-nonliteral
 CPPFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	       -I$(BUILD)/gen -Ilib -Istore -Idaemon $(PKG_CFLAGS) -MMD -MP
+	       -I$(BUILD)/gen -Ilib -Istore -Iprojections -Idaemon $(PKG_CFLAGS) -MMD -MP
 ALL_CFLAGS = $(CPPFLAGS_ALL) $(WARN) $(SANFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 GEN = $(BUILD)/gen/commissioning.pb-c.c
-LIB_SRC = $(wildcard lib/*.c) $(wildcard store/*.c)
+LIB_SRC = $(wildcard lib/*.c) $(wildcard store/*.c) $(wildcard projections/*.c)
 DAEMON_SRC = $(wildcard daemon/*.c)
 CTL_SRC = $(wildcard ctl/*.c)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)

@@ -40,7 +40,7 @@ inspect_range_options(int argc, char **argv, const char *usage, uint64_t *from, 
 	};
 	int ch;
 
-	optind = 1;
+	optind = 0; /* 0: glibc starts afresh, forgetting the "+" of the global options */
 	while ((ch = getopt_long(argc, argv, "f:l:", longopts, NULL)) != -1) {
 		uint64_t *dst = ch == 'f' ? from : limit;
 		if ((ch != 'f' && ch != 'l') || ctl_parse_u64(optarg, dst) < 0) {

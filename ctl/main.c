@@ -28,6 +28,8 @@ static const struct ctl_command {
 	{ "deadletters", ctl_deadletters, "[--from ID] [--limit N]",
 	    "list rejected input with reasons" },
 	{ "events", ctl_events, "[--from SEQ] [--limit N]", "list the event log" },
+	{ "show", ctl_show, "AREA [--as-of MS] [--icb CODE] [--org CODE]",
+	    "the integrated-care figures of an area (or all) as JSON" },
 	{ "backup", ctl_backup, "DIR", "compacted consistent copy of the store into DIR" },
 };
 #define N_COMMANDS (sizeof(ctl_commands) / sizeof(ctl_commands[0]))

@@ -136,7 +136,7 @@ ctl_send(const struct config *cfg, int argc, char **argv)
 	ssize_t n;
 	int ch, rc, linger = 0, status = CTL_OK;
 
-	optind = 1;
+	optind = 0; /* 0: glibc starts afresh, forgetting the "+" of the global options */
 	while ((ch = getopt_long(argc, argv, "t:", longopts, NULL)) != -1) {
 		if (ch != 't' || ctl_parse_u64(optarg, &timeout) < 0 || timeout > 3600000) {
 			fprintf(stderr, "usage: commissionctl send [--timeout MS] [FILE|-]\n");

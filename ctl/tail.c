@@ -186,7 +186,7 @@ ctl_tail(const struct config *cfg, int argc, char **argv)
 	bool from_given = false;
 	int ch, linger = 0, status = CTL_OK;
 
-	optind = 1;
+	optind = 0; /* 0: glibc starts afresh, forgetting the "+" of the global options */
 	while ((ch = getopt_long(argc, argv, "f:n:", longopts, NULL)) != -1) {
 		uint64_t *dst = ch == 'f' ? &t.expected : &t.count;
 		if ((ch != 'f' && ch != 'n') || ctl_parse_u64(optarg, dst) < 0) {

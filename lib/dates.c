@@ -203,3 +203,37 @@ dates_financial_year_last_day(int first_year)
 {
 	return dates_financial_year_first_day(first_year + 1) - 1;
 }
+
+/* The day number of the last Sunday of month in year. 1970-01-01 was a
+ * Thursday: day 0 has weekday 4 (Sunday = 0). */
+static int32_t
+dates_last_sunday(int year, int month)
+{
+	int32_t last = dates_day_from_civil(year, month, dates_days_in_month(year, month));
+	int32_t weekday = ((last % 7) + 7 + 4) % 7;
+
+	return last - weekday;
+}
+
+int64_t
+dates_london_offset_ms(int64_t utc_ms)
+{
+	const int64_t day_ms = 86400000, hour_ms = 3600000;
+	int64_t day = utc_ms >= 0 ? utc_ms / day_ms : -((-utc_ms + day_ms - 1) / day_ms);
+	int year, month, mday;
+	int64_t starts, ends;
+
+	dates_civil_from_day((int32_t)day, &year, &month, &mday);
+	starts = (int64_t)dates_last_sunday(year, 3) * day_ms + hour_ms;
+	ends = (int64_t)dates_last_sunday(year, 10) * day_ms + hour_ms;
+	return utc_ms >= starts && utc_ms < ends ? hour_ms : 0;
+}
+
+int32_t
+dates_london_day_of_ms(int64_t utc_ms)
+{
+	const int64_t day_ms = 86400000;
+	int64_t local = utc_ms + dates_london_offset_ms(utc_ms);
+
+	return (int32_t)(local >= 0 ? local / day_ms : -((-local + day_ms - 1) / day_ms));
+}

@@ -71,4 +71,14 @@ int dates_financial_year_of_day(int32_t day_number);
 int32_t dates_financial_year_first_day(int first_year);
 int32_t dates_financial_year_last_day(int first_year);
 
+/*
+ * The Europe/London calendar day of a UTC time in milliseconds: British
+ * Summer Time (UTC+1) runs from 01:00 UTC on the last Sunday of March to
+ * 01:00 UTC on the last Sunday of October; GMT otherwise.
+ */
+int32_t dates_london_day_of_ms(int64_t utc_ms);
+
+/* The UTC offset of Europe/London at utc_ms, in milliseconds (0 or 3600000). */
+int64_t dates_london_offset_ms(int64_t utc_ms);
+
 #endif

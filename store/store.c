@@ -41,7 +41,7 @@ struct store_meta {
 
 struct store {
 	MDB_env *env;
-	MDB_dbi meta, events, dedupe, updates, dead_letters;
+	MDB_dbi meta, events, dedupe, updates, dead_letters, histories;
 	struct store_options opt;
 	char path[CONFIG_TEXT_MAX];
 	uint64_t map_size;
@@ -191,7 +191,8 @@ store_open_tables(struct store *store)
 	    (rc = mdb_dbi_open(txn, "events", create, &store->events)) != MDB_SUCCESS ||
 	    (rc = mdb_dbi_open(txn, "dedupe", create, &store->dedupe)) != MDB_SUCCESS ||
 	    (rc = mdb_dbi_open(txn, "updates", create, &store->updates)) != MDB_SUCCESS ||
-	    (rc = mdb_dbi_open(txn, "dead_letters", create, &store->dead_letters)) != MDB_SUCCESS) {
+	    (rc = mdb_dbi_open(txn, "dead_letters", create, &store->dead_letters)) != MDB_SUCCESS ||
+	    (rc = mdb_dbi_open(txn, "histories", create, &store->histories)) != MDB_SUCCESS) {
 		store_set_error(store, "%s: cannot open tables: %s%s", store->path,
 		    mdb_strerror(rc),
 		    rc == MDB_NOTFOUND ? " (not a commissiond store, or never written)" : "");
@@ -559,6 +560,39 @@ store_batch_abort(struct store_batch **batchp)
 	*batchp = NULL;
 }
 
+enum store_result
+store_batch_get_history(struct store_batch *batch, const uint8_t *key, size_t keylen,
+    const uint8_t **bytes, size_t *len)
+{
+	MDB_val k = { keylen, (void *)key }, v;
+	int rc;
+
+	*bytes = NULL;
+	*len = 0;
+	if (batch->failed != STORE_OK)
+		return batch->failed;
+	rc = mdb_get(batch->txn, batch->store->histories, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		return STORE_OK;
+	if (batch_check(batch, rc, "reading a history") != STORE_OK)
+		return batch->failed;
+	*bytes = v.mv_data;
+	*len = v.mv_size;
+	return STORE_OK;
+}
+
+enum store_result
+store_batch_put_history(struct store_batch *batch, const uint8_t *key, size_t keylen,
+    const uint8_t *bytes, size_t len)
+{
+	MDB_val k = { keylen, (void *)key }, v = { len, (void *)bytes };
+
+	if (batch->failed != STORE_OK)
+		return batch->failed;
+	return batch_check(batch, mdb_put(batch->txn, batch->store->histories, &k, &v, 0),
+	    "writing a history");
+}
+
 /* ------------------------------------------------------------ reads */
 
 enum store_result
@@ -657,6 +691,34 @@ store_scan_dead_letters(struct store *store, uint64_t from, uint64_t max_visit,
     store_record_fn fn, void *arg, uint64_t *next)
 {
 	return store_scan(store, store->dead_letters, from, max_visit, fn, arg, next);
+}
+
+enum store_result
+store_scan_histories(struct store *store, store_keyed_fn fn, void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val key, val;
+	int rc;
+
+	rc = store_txn_begin(store, MDB_RDONLY, &txn);
+	if (rc != MDB_SUCCESS)
+		return store_result_of(store, rc, "beginning a read transaction");
+	rc = mdb_cursor_open(txn, store->histories, &cur);
+	if (rc != MDB_SUCCESS) {
+		mdb_txn_abort(txn);
+		return store_result_of(store, rc, "opening a cursor");
+	}
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == MDB_SUCCESS;
+	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		if (fn(arg, key.mv_data, key.mv_size, val.mv_data, val.mv_size) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+		return store_result_of(store, rc, "reading histories");
+	return STORE_OK;
 }
 
 enum store_result

@@ -1,6 +1,6 @@
 /*
  * store: the LMDB environment and its tables (meta, events, dedupe, updates,
- * dead letters). The only module that calls mdb_*. One write batch is one
+ * dead letters, histories). The only module that calls mdb_*. One write batch is one
  * transaction; read helpers are shared by commissiond and commissionctl.
  */
 #ifndef STORE_H
@@ -86,6 +86,16 @@ void store_batch_count_duplicate(struct store_batch *batch);
 enum store_result store_batch_commit(struct store_batch **batch);
 void store_batch_abort(struct store_batch **batch);
 
+/* ---- projection state: one History (see the proto) per thing, under a
+ * binary key the projections make. */
+
+/* The stored history of key: *bytes points into the transaction and stays
+ * valid until the batch's next write; *len is 0 when there is none. */
+enum store_result store_batch_get_history(struct store_batch *batch, const uint8_t *key,
+    size_t keylen, const uint8_t **bytes, size_t *len);
+enum store_result store_batch_put_history(struct store_batch *batch, const uint8_t *key,
+    size_t keylen, const uint8_t *bytes, size_t len);
+
 /* ---- reads: each opens and closes its own read transaction. */
 enum store_result store_read_counts(struct store *store, struct store_counts *counts);
 
@@ -100,6 +110,11 @@ enum store_result store_scan_events(struct store *store, uint64_t from, uint64_t
     store_record_fn fn, void *arg, uint64_t *next);
 enum store_result store_scan_dead_letters(struct store *store, uint64_t from,
     uint64_t max_visit, store_record_fn fn, void *arg, uint64_t *next);
+
+/* Visit every history in key order. */
+typedef int (*store_keyed_fn)(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes,
+    size_t len);
+enum store_result store_scan_histories(struct store *store, store_keyed_fn fn, void *arg);
 
 /* A compacted, consistent copy of the store into the empty directory dir. */
 enum store_result store_backup(struct store *store, const char *dir);

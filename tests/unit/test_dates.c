@@ -214,6 +214,26 @@ test_financial_year_runs_1_april_to_31_march(void **state)
 	    dates_financial_year_first_day(2027) + 1, 366);
 }
 
+/* 2026: BST from 29 March 01:00 UTC to 25 October 01:00 UTC. */
+static void
+test_london_day_follows_british_summer_time(void **state)
+{
+	int32_t day;
+	(void)state;
+	/* 2026-03-29T00:59:59.999Z is still GMT: London date 2026-03-29. */
+	assert_int_equal(dates_london_offset_ms(1774745999999), 0);
+	assert_int_equal(dates_london_offset_ms(1774746000000), 3600000);
+	/* 2026-05-09T23:30Z is 00:30 BST on 10 May. */
+	assert_int_equal(dates_parse_date("2026-05-10", &day), 0);
+	assert_int_equal(dates_london_day_of_ms(1778369400000), day);
+	/* 2026-10-25T00:59:59.999Z is 01:59:59 BST; 01:00Z is 01:00 GMT. */
+	assert_int_equal(dates_london_offset_ms(1792889999999), 3600000);
+	assert_int_equal(dates_london_offset_ms(1792890000000), 0);
+	/* 2026-12-31T23:30Z is still 31 December in London (GMT). */
+	assert_int_equal(dates_parse_date("2026-12-31", &day), 0);
+	assert_int_equal(dates_london_day_of_ms(1798759800000), day);
+}
+
 int
 main(void)
 {
@@ -229,6 +249,7 @@ main(void)
 		cmocka_unit_test(test_financial_year_second_part_is_next_year_mod_100),
 		cmocka_unit_test(test_financial_year_formats_as_yyyy_yy),
 		cmocka_unit_test(test_financial_year_runs_1_april_to_31_march),
+		cmocka_unit_test(test_london_day_follows_british_summer_time),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

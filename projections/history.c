@@ -1,0 +1,255 @@
+/*
+ * history: the write side of the projections. Which thing an event
+ * concerns, and the sorted set of a thing's events (DOMAIN.md, Order and
+ * repetition).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "projections.h"
+
+static void
+key_begin(struct thing_key *key, enum thing_kind kind)
+{
+	key->bytes[0] = (uint8_t)kind;
+	key->len = 1;
+}
+
+/* Append one part and its NUL; -1 when the key would pass LMDB's limit. */
+static int
+key_part(struct thing_key *key, const char *part)
+{
+	size_t n = strlen(part);
+
+	if (key->len + n + 1 > sizeof(key->bytes))
+		return -1;
+	memcpy(key->bytes + key->len, part, n + 1);
+	key->len += n + 1;
+	return 0;
+}
+
+void
+pseudonym_hex(const ProtobufCBinaryData *pseudonym, char out[65])
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t n = pseudonym->len < 32 ? pseudonym->len : 32;
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[pseudonym->data[i] >> 4];
+		out[2 * i + 1] = digits[pseudonym->data[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static const char *
+enum_name(const ProtobufCEnumDescriptor *desc, int value)
+{
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(desc, value);
+
+	return v != NULL ? v->name : "?";
+}
+
+int
+thing_key_of(const Commissioning__Envelope *env, struct thing_key *key)
+{
+	char hex[65];
+	int rc;
+
+	switch (env->event_case) {
+	case COMMISSIONING__ENVELOPE__EVENT_ORGANISATION_REGISTERED:
+	case COMMISSIONING__ENVELOPE__EVENT_ORGANISATION_UPDATED: {
+		const Commissioning__Organisation *o = env->event_case ==
+			COMMISSIONING__ENVELOPE__EVENT_ORGANISATION_REGISTERED
+		    ? env->organisation_registered
+		    : env->organisation_updated;
+		key_begin(key, THING_ORGANISATION);
+		return key_part(key, o->code);
+	}
+	case COMMISSIONING__ENVELOPE__EVENT_SERVICE_STATUS_CHANGED:
+		key_begin(key, THING_SERVICE);
+		return key_part(key, env->service_status_changed->service_id);
+	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_AWARDED:
+		key_begin(key, THING_CONTRACT);
+		return key_part(key, env->contract_awarded->contract_id);
+	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_VARIED:
+		key_begin(key, THING_CONTRACT);
+		return key_part(key, env->contract_varied->contract_id);
+	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_TERMINATED:
+		key_begin(key, THING_CONTRACT);
+		return key_part(key, env->contract_terminated->contract_id);
+	case COMMISSIONING__ENVELOPE__EVENT_SPEND_RECORDED:
+		key_begin(key, THING_SPEND);
+		rc = key_part(key, env->spend_recorded->contract_id);
+		return rc < 0 ? rc : key_part(key, env->spend_recorded->period);
+	case COMMISSIONING__ENVELOPE__EVENT_BUDGET_ALLOCATED: {
+		const Commissioning__BudgetAllocated *b = env->budget_allocated;
+		key_begin(key, THING_BUDGET);
+		if (key_part(key, b->commissioner) < 0 || key_part(key, b->financial_year) < 0)
+			return -1;
+		return key_part(key, enum_name(&commissioning__budget_pool__descriptor, (int)b->pool));
+	}
+	case COMMISSIONING__ENVELOPE__EVENT_PATIENT_ADMITTED:
+	case COMMISSIONING__ENVELOPE__EVENT_PATIENT_TRANSFERRED:
+	case COMMISSIONING__ENVELOPE__EVENT_PATIENT_DISCHARGED:
+	case COMMISSIONING__ENVELOPE__EVENT_PATIENT_UPDATED: {
+		/* The four movements share one message, in the same union slot. */
+		const Commissioning__PatientMovement *m = env->patient_admitted;
+		key_begin(key, THING_SPELL);
+		pseudonym_hex(&m->spell_pseudonym, hex);
+		return key_part(key, m->provider) < 0 ? -1 : key_part(key, hex);
+	}
+	case COMMISSIONING__ENVELOPE__EVENT_PATIENT_CANCELLED:
+		key_begin(key, THING_SPELL);
+		pseudonym_hex(&env->patient_cancelled->spell_pseudonym, hex);
+		return key_part(key, env->patient_cancelled->provider) < 0 ? -1 : key_part(key, hex);
+	case COMMISSIONING__ENVELOPE__EVENT_READY_FOR_DISCHARGE:
+		key_begin(key, THING_READY);
+		pseudonym_hex(&env->ready_for_discharge->patient_pseudonym, hex);
+		return key_part(key, hex) < 0 ? -1 : key_part(key, env->ready_for_discharge->provider);
+	case COMMISSIONING__ENVELOPE__EVENT_CARE_PACKAGE_STARTED:
+	case COMMISSIONING__ENVELOPE__EVENT_CARE_PACKAGE_ENDED: {
+		const Commissioning__CarePackage *p = env->care_package_started;
+		key_begin(key, THING_PACKAGE);
+		return key_part(key, p->council) < 0 ? -1 : key_part(key, p->package_id);
+	}
+	case COMMISSIONING__ENVELOPE__EVENT_CAPACITY_REPORTED: {
+		const Commissioning__CapacityReported *c = env->capacity_reported;
+		key_begin(key, THING_CAPACITY);
+		if (key_part(key, c->organisation) < 0)
+			return -1;
+		return key_part(key, enum_name(&commissioning__sector__descriptor, (int)c->sector));
+	}
+	case COMMISSIONING__ENVELOPE__EVENT_INTEREST_DECLARED:
+		key_begin(key, THING_DECLARATION);
+		return key_part(key, env->interest_declared->declaration_id);
+	case COMMISSIONING__ENVELOPE__EVENT_INTEREST_WITHDRAWN:
+		key_begin(key, THING_DECLARATION);
+		return key_part(key, env->interest_withdrawn->declaration_id);
+	default:
+		return -1;
+	}
+}
+
+static int
+order_fields(int64_t at_a, const char *source_a, const char *id_a, int64_t at_b,
+    const char *source_b, const char *id_b)
+{
+	int c;
+
+	if (at_a != at_b)
+		return at_a < at_b ? -1 : 1;
+	if ((c = strcmp(source_a, source_b)) != 0)
+		return c;
+	return strcmp(id_a, id_b);
+}
+
+int
+event_order(const Commissioning__Envelope *a, const Commissioning__Envelope *b)
+{
+	return order_fields(a->occurred_at, a->source, a->event_id, b->occurred_at, b->source,
+	    b->event_id);
+}
+
+static int
+entry_order(const Commissioning__HistoryEntry *a, const Commissioning__HistoryEntry *b)
+{
+	return order_fields(a->occurred_at, a->source, a->event_id, b->occurred_at, b->source,
+	    b->event_id);
+}
+
+/* The capacity report's own time decides which stands; fold order breaks ties. */
+static int
+capacity_order(const Commissioning__HistoryEntry *a, const Commissioning__HistoryEntry *b)
+{
+	Commissioning__Envelope *ea, *eb;
+	int c = 0;
+
+	ea = commissioning__envelope__unpack(NULL, a->envelope.len, a->envelope.data);
+	eb = commissioning__envelope__unpack(NULL, b->envelope.len, b->envelope.data);
+	if (ea != NULL && eb != NULL && ea->capacity_reported != NULL && eb->capacity_reported != NULL &&
+	    ea->capacity_reported->as_of != eb->capacity_reported->as_of)
+		c = ea->capacity_reported->as_of < eb->capacity_reported->as_of ? -1 : 1;
+	if (ea != NULL)
+		commissioning__envelope__free_unpacked(ea, NULL);
+	if (eb != NULL)
+		commissioning__envelope__free_unpacked(eb, NULL);
+	return c != 0 ? c : entry_order(a, b);
+}
+
+/* Things where one event stands: their history keeps just that one. */
+static int (*last_stands_order(enum thing_kind kind))(const Commissioning__HistoryEntry *,
+    const Commissioning__HistoryEntry *)
+{
+	switch (kind) {
+	case THING_ORGANISATION:
+	case THING_BUDGET:
+	case THING_SPEND:
+		return entry_order;
+	case THING_CAPACITY:
+		return capacity_order;
+	default:
+		return NULL;
+	}
+}
+
+int
+history_insert(const struct thing_key *key, const uint8_t *old, size_t old_len,
+    const Commissioning__Envelope *env, const uint8_t *env_bytes, size_t env_len,
+    ProtobufCBuffer *out)
+{
+	Commissioning__History empty = COMMISSIONING__HISTORY__INIT, *history = &empty, fresh;
+	Commissioning__HistoryEntry entry = COMMISSIONING__HISTORY_ENTRY__INIT;
+	Commissioning__HistoryEntry **entries;
+	int (*stands)(const Commissioning__HistoryEntry *, const Commissioning__HistoryEntry *);
+	size_t n = 0, at;
+
+	entry.occurred_at = env->occurred_at;
+	entry.source = env->source;
+	entry.event_id = env->event_id;
+	entry.envelope.data = (uint8_t *)env_bytes;
+	entry.envelope.len = env_len;
+	if (old != NULL && old_len > 0) {
+		history = commissioning__history__unpack(NULL, old_len, old);
+		if (history == NULL)
+			return -1;
+	}
+	entries = malloc((history->n_entries + 1) * sizeof(*entries));
+	if (entries == NULL)
+		goto fail;
+	stands = last_stands_order((enum thing_kind)key->bytes[0]);
+	if (stands != NULL) {
+		/* Keep whichever stands of the stored one and the new one. */
+		entries[n++] = history->n_entries > 0 && stands(history->entries[0], &entry) > 0
+		    ? history->entries[0]
+		    : &entry;
+	} else {
+		bool placed = false;
+		for (at = 0; at < history->n_entries; at++) {
+			Commissioning__HistoryEntry *e = history->entries[at];
+			int c = entry_order(e, &entry);
+			if (!placed && c >= 0) {
+				entries[n++] = &entry;
+				placed = true;
+			}
+			/* The same (source, event_id) is the same event. */
+			if (strcmp(e->source, entry.source) == 0 &&
+			    strcmp(e->event_id, entry.event_id) == 0)
+				continue;
+			entries[n++] = e;
+		}
+		if (!placed)
+			entries[n++] = &entry;
+	}
+	commissioning__history__init(&fresh);
+	fresh.n_entries = n;
+	fresh.entries = entries;
+	protobuf_c_message_pack_to_buffer(&fresh.base, out);
+	free(entries);
+	if (history != &empty)
+		commissioning__history__free_unpacked(history, NULL);
+	return 0;
+fail:
+	if (history != &empty)
+		commissioning__history__free_unpacked(history, NULL);
+	return -1;
+}

@@ -1,0 +1,377 @@
+/*
+ * picture: the read side of the projections. Owns every history loaded from
+ * the store, indexed by thing, and the hierarchy lookups every area shares;
+ * dispatches to the areas through a table.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dates.h"
+#include "ids.h"
+#include "projections.h"
+
+#define PICTURE_PARENT_DEPTH 8 /* site -> trust -> ICB is 2; this is plenty */
+
+struct picture_item {
+	struct thing thing;
+	char *parts;			  /* the key's parts, NUL-separated */
+	Commissioning__History *history;  /* owns the packed envelopes */
+};
+
+struct picture {
+	struct picture_item *items;
+	size_t n_items, cap_items;
+	bool sealed;
+	size_t kind_first[128], kind_count[128]; /* by kind byte, set by seal */
+};
+
+struct picture *
+picture_new(void)
+{
+	return calloc(1, sizeof(struct picture));
+}
+
+void
+picture_destroy(struct picture **picturep)
+{
+	struct picture *p = *picturep;
+
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->n_items; i++) {
+		struct picture_item *it = &p->items[i];
+		for (size_t k = 0; k < it->thing.n_events; k++)
+			commissioning__envelope__free_unpacked(it->thing.events[k], NULL);
+		free(it->thing.events);
+		free(it->parts);
+		commissioning__history__free_unpacked(it->history, NULL);
+	}
+	free(p->items);
+	free(p);
+	*picturep = NULL;
+}
+
+int
+picture_add_history(struct picture *p, const uint8_t *key, size_t keylen, const uint8_t *bytes,
+    size_t len)
+{
+	struct picture_item it = { 0 };
+	size_t at = 0;
+
+	if (keylen < 2 || key[keylen - 1] != '\0')
+		return -1;
+	it.thing.kind = (enum thing_kind)key[0];
+	it.parts = malloc(keylen - 1);
+	if (it.parts == NULL)
+		return -1;
+	memcpy(it.parts, key + 1, keylen - 1);
+	for (int i = 0; i < 3 && at < keylen - 1; i++) {
+		it.thing.part[i] = it.parts + at;
+		at += strlen(it.parts + at) + 1;
+	}
+	it.history = commissioning__history__unpack(NULL, len, bytes);
+	if (it.history == NULL)
+		goto fail;
+	it.thing.events = calloc(it.history->n_entries ? it.history->n_entries : 1,
+	    sizeof(*it.thing.events));
+	if (it.thing.events == NULL)
+		goto fail;
+	for (size_t k = 0; k < it.history->n_entries; k++) {
+		const ProtobufCBinaryData *b = &it.history->entries[k]->envelope;
+		Commissioning__Envelope *env = commissioning__envelope__unpack(NULL, b->len, b->data);
+		if (env == NULL)
+			goto fail;
+		it.thing.events[it.thing.n_events++] = env;
+	}
+	if (p->n_items == p->cap_items) {
+		size_t cap = p->cap_items ? p->cap_items * 2 : 256;
+		struct picture_item *grown = realloc(p->items, cap * sizeof(*grown));
+		if (grown == NULL)
+			goto fail;
+		p->items = grown;
+		p->cap_items = cap;
+	}
+	p->items[p->n_items++] = it;
+	p->sealed = false;
+	return 0;
+fail:
+	for (size_t k = 0; k < it.thing.n_events; k++)
+		commissioning__envelope__free_unpacked(it.thing.events[k], NULL);
+	free(it.thing.events);
+	free(it.parts);
+	if (it.history != NULL)
+		commissioning__history__free_unpacked(it.history, NULL);
+	return -1;
+}
+
+static int
+part_cmp(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "");
+}
+
+static int
+item_cmp(const void *pa, const void *pb)
+{
+	const struct thing *a = &((const struct picture_item *)pa)->thing;
+	const struct thing *b = &((const struct picture_item *)pb)->thing;
+	int c;
+
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	for (int i = 0; i < 3; i++)
+		if ((c = part_cmp(a->part[i], b->part[i])) != 0)
+			return c;
+	return 0;
+}
+
+void
+picture_seal(struct picture *p)
+{
+	qsort(p->items, p->n_items, sizeof(*p->items), item_cmp);
+	memset(p->kind_count, 0, sizeof(p->kind_count));
+	for (size_t i = p->n_items; i-- > 0;) {
+		uint8_t k = (uint8_t)p->items[i].thing.kind & 127;
+		p->kind_first[k] = i;
+		p->kind_count[k]++;
+	}
+	p->sealed = true;
+}
+
+/* The first item of kind, by binary search; n_items when none. */
+static size_t
+picture_lower_bound(const struct picture *p, enum thing_kind kind, const char *part0,
+    const char *part1)
+{
+	size_t lo = 0, hi = p->n_items;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct thing *t = &p->items[mid].thing;
+		int c = t->kind != kind ? (t->kind < kind ? -1 : 1) : 0;
+		if (c == 0 && part0 != NULL)
+			c = part_cmp(t->part[0], part0);
+		if (c == 0 && part1 != NULL)
+			c = part_cmp(t->part[1], part1);
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+size_t
+picture_count(const struct picture *p, enum thing_kind kind)
+{
+	return p->kind_count[(uint8_t)kind & 127];
+}
+
+const struct thing *
+picture_thing(const struct picture *p, enum thing_kind kind, size_t i)
+{
+	return &p->items[p->kind_first[(uint8_t)kind & 127] + i].thing;
+}
+
+const struct thing *
+picture_find(const struct picture *p, enum thing_kind kind, const char *part0, const char *part1)
+{
+	size_t at = picture_lower_bound(p, kind, part0, part1);
+	const struct thing *t;
+
+	if (at >= p->n_items)
+		return NULL;
+	t = &p->items[at].thing;
+	if (t->kind != kind || part_cmp(t->part[0], part0) != 0 ||
+	    (part1 != NULL && part_cmp(t->part[1], part1) != 0))
+		return NULL;
+	return t;
+}
+
+const Commissioning__Organisation *
+picture_organisation(const struct picture *p, const char *code)
+{
+	const struct thing *t = picture_find(p, THING_ORGANISATION, code, NULL);
+	const Commissioning__Envelope *env;
+
+	if (t == NULL || t->n_events == 0)
+		return NULL;
+	env = t->events[t->n_events - 1]; /* the last one stands */
+	return env->organisation_registered; /* registered and updated share the slot */
+}
+
+/* Follow registered parents to an ICB. */
+static const char *
+icb_by_parents(const struct picture *p, const char *code, int depth)
+{
+	const Commissioning__Organisation *org;
+
+	if (ids_is_icb(code))
+		return code;
+	if (depth >= PICTURE_PARENT_DEPTH)
+		return NULL;
+	org = picture_organisation(p, code);
+	if (org == NULL || org->parent_code[0] == '\0')
+		return NULL;
+	return icb_by_parents(p, org->parent_code, depth + 1);
+}
+
+const char *
+picture_icb_of(const struct picture *p, const char *code)
+{
+	const char *icb = icb_by_parents(p, code, 0);
+	char provider[8];
+
+	if (icb != NULL)
+		return icb;
+	/* A site's ICB is next that of the provider its code extends
+	 * (RXC01 -> RXC; NV701 -> NV7); an older-frame provider is its own. */
+	if (strlen(code) == 5 && ids_is_site(code) && !ids_is_older_frame_provider(code)) {
+		snprintf(provider, sizeof(provider), "%.3s", code);
+		return icb_by_parents(p, provider, 1);
+	}
+	return NULL;
+}
+
+const char *
+picture_commissioner_icb(const struct picture *p, const char *code)
+{
+	return icb_by_parents(p, code, 0);
+}
+
+const char *
+picture_council_of(const struct picture *p, const char *code)
+{
+	const Commissioning__Organisation *org = picture_organisation(p, code);
+
+	if (org == NULL || !ids_is_local_authority(org->parent_code))
+		return NULL;
+	return org->parent_code;
+}
+
+/* ------------------------------------------------------------ figures */
+
+static const struct {
+	const char *name;
+	area_figures_fn fn;
+} picture_area_table[] = {
+	{ "organisations", organisations_figures },
+	{ "flow", flow_figures },
+	{ "discharges", discharges_figures },
+	{ "capacity", capacity_figures },
+	{ "services", services_figures },
+	{ "finance", finance_figures },
+	{ "governance", governance_figures },
+};
+#define N_AREAS (sizeof(picture_area_table) / sizeof(picture_area_table[0]))
+
+const char *const picture_areas[] = { "all", "organisations", "flow", "discharges", "capacity",
+	"services", "finance", "governance", NULL };
+
+json_t *
+picture_figures(const struct picture *p, const char *area, int64_t as_of_ms)
+{
+	struct figures fig = { .picture = p, .as_of_ms = as_of_ms };
+	bool all = strcmp(area, "all") == 0, known = all;
+
+	fig.as_of_day = dates_london_day_of_ms(as_of_ms);
+	fig.root = json_object();
+	if (fig.root == NULL)
+		return NULL;
+	json_object_set_new(fig.root, "unmapped", json_array());
+	json_object_set_new(fig.root, "pending", json_object());
+	for (size_t i = 0; i < N_AREAS; i++) {
+		if (all || strcmp(area, picture_area_table[i].name) == 0) {
+			picture_area_table[i].fn(&fig);
+			known = true;
+		}
+	}
+	if (!known) {
+		json_decref(fig.root);
+		return NULL;
+	}
+	return fig.root;
+}
+
+static bool
+array_has_string(json_t *array, const char *s)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(array, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+			return true;
+	return false;
+}
+
+/* Insert s keeping the array sorted, so the output does not depend on the
+ * order the areas met the codes. */
+static void
+array_add_sorted(json_t *array, const char *s)
+{
+	size_t i;
+	json_t *v;
+
+	if (array_has_string(array, s))
+		return;
+	json_array_foreach(array, i, v)
+		if (strcmp(json_string_value(v), s) > 0)
+			break;
+	json_array_insert_new(array, i, json_string(s));
+}
+
+void
+figures_add_unmapped(struct figures *fig, const char *code)
+{
+	array_add_sorted(json_object_get(fig->root, "unmapped"), code);
+}
+
+void
+figures_add_pending(struct figures *fig, const char *list, const char *item)
+{
+	json_t *pending = json_object_get(fig->root, "pending");
+	json_t *array = json_object_get(pending, list);
+
+	if (array == NULL) {
+		array = json_array();
+		json_object_set_new(pending, list, array);
+	}
+	array_add_sorted(array, item);
+}
+
+json_t *
+figures_object(json_t *parent, ...)
+{
+	va_list ap;
+	const char *key;
+
+	va_start(ap, parent);
+	while ((key = va_arg(ap, const char *)) != NULL) {
+		json_t *child = json_object_get(parent, key);
+		if (child == NULL) {
+			child = json_object();
+			json_object_set_new(parent, key, child);
+		}
+		parent = child;
+	}
+	va_end(ap);
+	return parent;
+}
+
+void
+figures_add_count(json_t *obj, const char *key, json_int_t n)
+{
+	json_t *v = json_object_get(obj, key);
+
+	json_object_set_new(obj, key, json_integer((v ? json_integer_value(v) : 0) + n));
+}
+
+void
+figures_date(int32_t day, char out[11])
+{
+	if (dates_format_date(day, out, 11) < 0)
+		snprintf(out, 11, "?");
+}

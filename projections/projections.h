@@ -1,0 +1,151 @@
+/*
+ * projections.h: the integrated-care picture of DOMAIN.md ("How every figure
+ * is worked out"). Pure: no I/O, no clock; the as-of is a parameter.
+ *
+ * Write side (history.c): each accepted event concerns one thing (a spell,
+ * a contract, a capacity line...). The thing's state is the set of its
+ * events sorted by (occurred_at, source, event_id), kept as a History in
+ * the store in the same transaction as the event. The same set of events
+ * gives the same bytes in any arrival order.
+ *
+ * Read side (picture.c and one file per area): every history is loaded into
+ * a picture, and each area folds its things, for an as-of, into the figures
+ * DOMAIN.md defines, as JSON under the names of shared/examples/README.md.
+ */
+#ifndef PROJECTIONS_H
+#define PROJECTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "commissioning.pb-c.h"
+
+/* The first byte of a thing's key says what it is. */
+enum thing_kind {
+	THING_ORGANISATION = 'O', /* code */
+	THING_SERVICE = 'S',	  /* service id */
+	THING_CONTRACT = 'K',	  /* contract id: award, variations, termination */
+	THING_SPEND = 'X',	  /* contract id, period: the last spend stands */
+	THING_BUDGET = 'B',	  /* commissioner, year, pool: the last stands */
+	THING_SPELL = 'A',	  /* provider, spell pseudonym: ADT events */
+	THING_READY = 'R',	  /* patient pseudonym, provider: ready reports */
+	THING_PACKAGE = 'P',	  /* council, package id */
+	THING_CAPACITY = 'C',	  /* organisation, sector: the latest as-of stands */
+	THING_DECLARATION = 'D',  /* declaration id: declared, withdrawn */
+};
+
+#define THING_KEY_MAX 511 /* LMDB's key limit */
+
+/* Kind byte, then the key's parts, each followed by a NUL. */
+struct thing_key {
+	uint8_t bytes[THING_KEY_MAX];
+	size_t len;
+};
+
+/* The thing env concerns. 0, or -1 when env has no event set. */
+int thing_key_of(const Commissioning__Envelope *env, struct thing_key *key);
+
+/*
+ * Put the accepted event env (packed as env_bytes) into the packed history
+ * old (NULL or empty: none) and write the new packed history into out.
+ * Entries stay sorted by (occurred_at, source, event_id); an entry with the
+ * same (source, event_id) is replaced. For the things where the last one
+ * stands (organisations, budgets, spend, capacity lines) only the one that
+ * stands is kept. Returns 0, or -1 when old does not decode.
+ */
+int history_insert(const struct thing_key *key, const uint8_t *old, size_t old_len,
+    const Commissioning__Envelope *env, const uint8_t *env_bytes, size_t env_len,
+    ProtobufCBuffer *out);
+
+/* Order of two events: (occurred_at, source, event_id). */
+int event_order(const Commissioning__Envelope *a, const Commissioning__Envelope *b);
+
+/* ------------------------------------------------------------ read side */
+
+struct thing {
+	enum thing_kind kind;
+	const char *part[3]; /* the key's parts (binary pseudonyms as hex) */
+	size_t n_events;
+	Commissioning__Envelope **events; /* sorted by event_order */
+};
+
+struct picture;
+
+struct picture *picture_new(void);
+void picture_destroy(struct picture **picture);
+
+/* Add one stored history (in any order). -1 when it does not decode. */
+int picture_add_history(struct picture *picture, const uint8_t *key, size_t keylen,
+    const uint8_t *bytes, size_t len);
+
+/* Call once every history is added: sorts and indexes. */
+void picture_seal(struct picture *picture);
+
+/* The things of one kind, sorted by key:
+ * for (i = 0; i < picture_count(p, kind); i++) t = picture_thing(p, kind, i); */
+size_t picture_count(const struct picture *picture, enum thing_kind kind);
+const struct thing *picture_thing(const struct picture *picture, enum thing_kind kind, size_t i);
+/* One thing by its first one or two parts (NULL for an unused part). */
+const struct thing *picture_find(const struct picture *picture, enum thing_kind kind,
+    const char *part0, const char *part1);
+
+/* The registered record of code (the last one stands), or NULL. */
+const Commissioning__Organisation *picture_organisation(const struct picture *picture,
+    const char *code);
+/* Where code rolls up (DOMAIN.md, Places in the hierarchy), or NULL when
+ * unknown. A code in ICB format is its own ICB. */
+const char *picture_icb_of(const struct picture *picture, const char *code);
+/* The ICB of a code named in a commissioner field: an ICB is its own; a
+ * sub-ICB location or council from its registered parents only. */
+const char *picture_commissioner_icb(const struct picture *picture, const char *code);
+/* The council a care home is in (its registered parent), or NULL. */
+const char *picture_council_of(const struct picture *picture, const char *code);
+
+/* Lowercase hex of a 32-byte pseudonym into out (65 bytes). */
+void pseudonym_hex(const ProtobufCBinaryData *pseudonym, char out[65]);
+
+/* ------------------------------------------------------------ figures */
+
+/*
+ * Every area adds its sections to root: "flow", "discharges", "capacity",
+ * "services", "finance", "governance", "organisations", and its codes to
+ * root["unmapped"] and its items to root["pending"][...] (helpers below).
+ */
+struct figures {
+	const struct picture *picture;
+	int64_t as_of_ms;
+	int32_t as_of_day; /* the Europe/London date of as_of_ms */
+	json_t *root;
+};
+
+typedef void (*area_figures_fn)(struct figures *fig);
+
+void organisations_figures(struct figures *fig);
+void flow_figures(struct figures *fig);
+void discharges_figures(struct figures *fig);
+void capacity_figures(struct figures *fig);
+void services_figures(struct figures *fig);
+void finance_figures(struct figures *fig);
+void governance_figures(struct figures *fig);
+
+/* The figures of one area ("flow", ... or "all") as of as_of_ms: a new JSON
+ * object, or NULL for an unknown area. */
+json_t *picture_figures(const struct picture *picture, const char *area, int64_t as_of_ms);
+/* The names picture_figures accepts, NULL-terminated. */
+extern const char *const picture_areas[];
+
+/* Record code as used where its ICB is not known (once). */
+void figures_add_unmapped(struct figures *fig, const char *code);
+/* Append item (a string) to root["pending"][list] (once). */
+void figures_add_pending(struct figures *fig, const char *list, const char *item);
+/* root[a][b]... created as objects on the way: figures_object(root, "flow", "providers", NULL). */
+json_t *figures_object(json_t *parent, ...);
+/* Add n to the integer at obj[key] (created at 0). */
+void figures_add_count(json_t *obj, const char *key, json_int_t n);
+/* "YYYY-MM-DD" of a day number into out (11 bytes). */
+void figures_date(int32_t day, char out[11]);
+
+#endif
