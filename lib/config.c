@@ -120,15 +120,18 @@ config_apply(struct config *cfg, const struct config_key *k, const char *value,
 		strcpy(dst, value);
 		return 0;
 	case CONFIG_COUNT:
-	case CONFIG_BYTES:
-		if (config_parse_number(value, k->type == CONFIG_BYTES, dst) < 0 ||
-		    *(uint64_t *)dst == 0) {
+	case CONFIG_BYTES: {
+		uint64_t n;
+		/* Parsed aside: a refused value leaves the setting as it was. */
+		if (config_parse_number(value, k->type == CONFIG_BYTES, &n) < 0 || n == 0) {
 			snprintf(err, errlen, "[%s] %s: \"%s\" is not a positive whole number%s",
 			    k->section, k->name, value,
 			    k->type == CONFIG_BYTES ? " of bytes (k, M and G allowed)" : "");
 			return -1;
 		}
+		*(uint64_t *)dst = n;
 		return 0;
+	}
 	case CONFIG_SYNC:
 		for (size_t i = 0; i < sizeof(config_sync_names) / sizeof(config_sync_names[0]); i++) {
 			if (strcmp(value, config_sync_names[i]) == 0) {
@@ -246,6 +249,31 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	return -1;
 }
 
+/* "# meaning (default: x)", wrapped at 76 columns: every line stays far
+ * below what the INI reader takes. */
+static void
+config_print_comment(FILE *out, const char *meaning, const char *default_value)
+{
+	char text[512];
+	const char *p = text;
+
+	snprintf(text, sizeof(text), "%s (default: %s)", meaning, default_value);
+	while (*p != '\0') {
+		size_t len = strlen(p), cut = len;
+		if (len > 74) {
+			cut = 74;
+			while (cut > 0 && p[cut] != ' ')
+				cut--;
+			if (cut == 0)
+				cut = 74;
+		}
+		fprintf(out, "# %.*s\n", (int)cut, p);
+		p += cut;
+		while (*p == ' ')
+			p++;
+	}
+}
+
 void
 config_print(const struct config *cfg, FILE *out)
 {
@@ -260,7 +288,8 @@ config_print(const struct config *cfg, FILE *out)
 			section = k->section;
 			fprintf(out, "\n[%s]\n", section);
 		}
-		fprintf(out, "# %s (default: %s)\n%s = ", k->meaning, k->default_value, k->name);
+		config_print_comment(out, k->meaning, k->default_value);
+		fprintf(out, "%s = ", k->name);
 		switch (k->type) {
 		case CONFIG_TEXT:
 		case CONFIG_LEVEL:

@@ -9,7 +9,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CONFIG_TEXT_MAX 512
+/* Debian's libinih reads lines of up to 199 characters: a setting and its
+ * value must fit on one, so that what --print-config writes loads back. */
+#define CONFIG_TEXT_MAX 161
 
 enum store_sync_mode { STORE_SYNC_FULL, STORE_SYNC_NOMETA, STORE_SYNC_NONE };
 

@@ -2,6 +2,7 @@
  * pbjson: proto3 JSON mapping over protobuf-c descriptors and jansson.
  * One pair of walkers serves every message type of commissioning.proto.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <inttypes.h>
@@ -113,20 +114,34 @@ pbjson_parse_int(struct pbjson_parse *ps, const json_t *v, bool is_signed,
 	}
 	if (json_is_real(v)) {
 		double d = json_real_value(v);
-		/* JSON has one number type: 3.0 is the integer 3, 3.5 is not. */
-		if (d != floor(d) || d < -9.2e18 || d > 1.8e19 ||
-		    (!is_signed && d < 0)) {
+		/* JSON has one number type: 3.0 is the integer 3, 3.5 is not.
+		 * The bounds are exact powers of two, so the comparisons are
+		 * exact and the conversion below is defined. */
+		if (d != floor(d)) {
 			pbjson_fail(ps, "must be a whole number");
 			return -1;
 		}
-		*sval = (int64_t)d;
-		*uval = (uint64_t)d;
+		if (is_signed ? (d < -9223372036854775808.0 || d >= 9223372036854775808.0)
+			      : (d < 0 || d >= 18446744073709551616.0)) {
+			pbjson_fail(ps, "out of range for a 64-bit integer%s",
+			    is_signed ? "" : " (must not be negative)");
+			return -1;
+		}
+		if (is_signed) {
+			*sval = (int64_t)d;
+			*uval = (uint64_t)*sval;
+		} else {
+			*uval = (uint64_t)d;
+			*sval = (int64_t)*uval;
+		}
 		return 0;
 	}
 	if (json_is_string(v)) {
 		const char *s = json_string_value(v);
 		char *end;
-		if (*s == '\0' || *s == ' ' || *s == '+') {
+		/* strtoll would skip any leading white space: refuse it, and a
+		 * sign other than '-', so that "12" is the only spelling of 12. */
+		if (*s == '\0' || isspace((unsigned char)*s) || *s == '+') {
 			pbjson_fail(ps, "must be an integer");
 			return -1;
 		}
@@ -384,6 +399,7 @@ pbjson_parse_message(struct pbjson_parse *ps, const json_t *json,
     const ProtobufCMessageDescriptor *desc, int depth)
 {
 	ProtobufCMessage *msg;
+	bool *seen;
 	const char *key;
 	json_t *v;
 	size_t pathlen = strlen(ps->path);
@@ -397,7 +413,10 @@ pbjson_parse_message(struct pbjson_parse *ps, const json_t *json,
 		return NULL;
 	}
 	msg = malloc(desc->sizeof_message);
-	if (msg == NULL) {
+	seen = calloc(desc->n_fields ? desc->n_fields : 1, sizeof(*seen));
+	if (msg == NULL || seen == NULL) {
+		free(msg);
+		free(seen);
 		pbjson_fail(ps, "out of memory");
 		return NULL;
 	}
@@ -414,6 +433,13 @@ pbjson_parse_message(struct pbjson_parse *ps, const json_t *json,
 			pbjson_fail(ps, "no such field in %s", desc->name);
 			goto fail;
 		}
+		/* A field given twice (as "eventId" and "event_id") is an
+		 * error, as in Google's parser: neither value is taken. */
+		if (seen[fd - desc->fields]) {
+			pbjson_fail(ps, "the field %s is given twice", fd->name);
+			goto fail;
+		}
+		seen[fd - desc->fields] = true;
 		if (json_is_null(v))
 			continue; /* proto3 JSON: null is the default */
 		if (fd->label == PROTOBUF_C_LABEL_REPEATED) {
@@ -440,8 +466,10 @@ pbjson_parse_message(struct pbjson_parse *ps, const json_t *json,
 			*(protobuf_c_boolean *)FIELD_PTR(msg, fd->quantifier_offset) = 1;
 	}
 	ps->path[pathlen] = '\0';
+	free(seen);
 	return msg;
 fail:
+	free(seen);
 	protobuf_c_message_free_unpacked(msg, NULL);
 	return NULL;
 }

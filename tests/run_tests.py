@@ -21,7 +21,7 @@ ROOT = os.path.dirname(HERE)
 def run_unit(binary):
     """Run one cmocka binary; return (passed, failed)."""
     env = dict(os.environ, CMOCKA_MESSAGE_OUTPUT="STDOUT")
-    proc = subprocess.run([binary], capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run([binary], capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
     out = proc.stdout + proc.stderr
     passed = re.search(r"\[  PASSED  \] (\d+) test", out)
     failed = re.search(r"\[  FAILED  \] (\d+) test", out)
