@@ -27,6 +27,8 @@ int ctl_deadletters(const struct config *cfg, int argc, char **argv);
 int ctl_events(const struct config *cfg, int argc, char **argv);
 int ctl_backup(const struct config *cfg, int argc, char **argv);
 int ctl_show(const struct config *cfg, int argc, char **argv);
+int ctl_rebuild(const struct config *cfg, int argc, char **argv);
+int ctl_digest(const struct config *cfg, int argc, char **argv);
 
 /* Print msg as one line of canonical proto3 JSON on stdout. */
 void ctl_print_message(const ProtobufCMessage *msg);

@@ -30,6 +30,9 @@ static const struct ctl_command {
 	{ "events", ctl_events, "[--from SEQ] [--limit N]", "list the event log" },
 	{ "show", ctl_show, "AREA [--as-of MS] [--icb CODE] [--org CODE]",
 	    "the integrated-care figures of an area (or all) as JSON" },
+	{ "rebuild", ctl_rebuild, "[--check]",
+	    "remake the projections' state from the event log (--check: compare only)" },
+	{ "digest", ctl_digest, "", "a digest of the projections' state, per kind of thing" },
 	{ "backup", ctl_backup, "DIR", "compacted consistent copy of the store into DIR" },
 };
 #define N_COMMANDS (sizeof(ctl_commands) / sizeof(ctl_commands[0]))

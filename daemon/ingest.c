@@ -14,7 +14,7 @@
 #include "commissiond.h"
 #include "event_check.h"
 #include "log.h"
-#include "projections.h"
+#include "state.h"
 
 /* Routing frames a request may carry before its payload: the ROUTER's
  * identity, and the empty delimiter a REQ socket adds. */
@@ -174,39 +174,6 @@ ingest_dead_letter(struct store_batch *batch, struct ingest_item *item, int64_t 
 	return store_batch_append_dead_letter(batch, &dead);
 }
 
-/* Put the event into the history of the thing it concerns, in the same
- * transaction as the event itself (so state and log never disagree). */
-static enum store_result
-ingest_project(struct store_batch *batch, const Commissioning__Envelope *env,
-    const uint8_t *bytes, size_t len)
-{
-	struct thing_key key;
-	const uint8_t *old;
-	size_t old_len;
-	uint8_t stack[4096];
-	ProtobufCBufferSimple out = PROTOBUF_C_BUFFER_SIMPLE_INIT(stack);
-	enum store_result r;
-
-	/* event_check bounds every text, so the key always fits. */
-	if (thing_key_of(env, &key) < 0) {
-		log_error("ingest: no projection key for %s/%s", env->source, env->event_id);
-		return STORE_OK;
-	}
-	r = store_batch_get_history(batch, key.bytes, key.len, &old, &old_len);
-	if (r != STORE_OK)
-		return r;
-	if (history_insert(&key, old, old_len, env, bytes, len, &out.base) < 0) {
-		/* A history this build cannot read: keep it, say so. */
-		log_error("ingest: unreadable history for %s/%s; not updated", env->source,
-		    env->event_id);
-		PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
-		return STORE_OK;
-	}
-	r = store_batch_put_history(batch, key.bytes, key.len, out.data, out.len);
-	PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
-	return r;
-}
-
 /* Store an accepted event and its "event accepted" update. */
 static enum store_result
 ingest_accept(struct store_batch *batch, struct ingest_item *item,
@@ -220,7 +187,8 @@ ingest_accept(struct store_batch *batch, struct ingest_item *item,
 	    zmq_msg_data(&item->payload), zmq_msg_size(&item->payload), &item->sequence);
 	if (r != STORE_OK)
 		return r;
-	r = ingest_project(batch, env, zmq_msg_data(&item->payload), zmq_msg_size(&item->payload));
+	/* The projections' state moves in the same transaction as the log. */
+	r = state_apply(batch, env, zmq_msg_data(&item->payload), zmq_msg_size(&item->payload));
 	if (r != STORE_OK)
 		return r;
 	snprintf(item->topic, sizeof(item->topic), "event.%s.%s", event_kind_name(env),

@@ -8,6 +8,26 @@
 
 #include "projections.h"
 
+static const struct {
+	enum thing_kind kind;
+	const char *name;
+} thing_kinds[] = {
+	{ THING_ORGANISATION, "organisation" }, { THING_SERVICE, "service" },
+	{ THING_CONTRACT, "contract" }, { THING_SPEND, "spend" }, { THING_BUDGET, "budget" },
+	{ THING_SPELL, "spell" }, { THING_READY, "ready_for_discharge" },
+	{ THING_PACKAGE, "care_package" }, { THING_CAPACITY, "capacity_line" },
+	{ THING_DECLARATION, "declaration" },
+};
+
+const char *
+thing_kind_name(int kind)
+{
+	for (size_t i = 0; i < sizeof(thing_kinds) / sizeof(thing_kinds[0]); i++)
+		if ((int)thing_kinds[i].kind == kind)
+			return thing_kinds[i].name;
+	return NULL;
+}
+
 static void
 key_begin(struct thing_key *key, enum thing_kind kind)
 {

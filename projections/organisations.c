@@ -3,18 +3,7 @@
  * up (DOMAIN.md, Places in the hierarchy). Registered and updated carry the
  * whole record; the last one stands.
  */
-#include "ids.h"
 #include "projections.h"
-
-static const char *
-role_name(Commissioning__OrgRole role)
-{
-	const ProtobufCEnumValue *v =
-	    protobuf_c_enum_descriptor_get_value(&commissioning__org_role__descriptor, (int)role);
-
-	/* "ORG_ROLE_TRUST_SITE" is shown as "trust_site". */
-	return v != NULL ? v->name + sizeof("ORG_ROLE_") - 1 : "unknown";
-}
 
 void
 organisations_figures(struct figures *fig)
@@ -26,11 +15,14 @@ organisations_figures(struct figures *fig)
 		const struct thing *t = picture_thing(p, THING_ORGANISATION, i);
 		const Commissioning__Organisation *org = picture_organisation(p, t->part[0]);
 		const char *icb = picture_icb_of(p, t->part[0]);
+		char role[32];
 		json_t *o;
 
 		if (org == NULL)
 			continue;
-		o = json_pack("{s:s, s:s}", "code", org->code, "role", role_name(org->role));
+		o = json_pack("{s:s, s:s}", "code", org->code, "role",
+		    figures_enum_label(&commissioning__org_role__descriptor, (int)org->role,
+			"ORG_ROLE_", role, sizeof(role)));
 		if (org->name[0] != '\0')
 			json_object_set_new(o, "name", json_string(org->name));
 		if (org->parent_code[0] != '\0')

@@ -369,6 +369,22 @@ figures_add_count(json_t *obj, const char *key, json_int_t n)
 	json_object_set_new(obj, key, json_integer((v ? json_integer_value(v) : 0) + n));
 }
 
+const char *
+figures_enum_label(const ProtobufCEnumDescriptor *desc, int value, const char *prefix, char *out,
+    size_t outlen)
+{
+	const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(desc, value);
+	const char *name = v != NULL ? v->name : "unknown";
+	size_t n = strlen(prefix), i;
+
+	if (strncmp(name, prefix, n) == 0)
+		name += n;
+	for (i = 0; name[i] != '\0' && i + 1 < outlen; i++)
+		out[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+	out[i] = '\0';
+	return out;
+}
+
 void
 figures_date(int32_t day, char out[11])
 {

@@ -39,6 +39,9 @@ enum thing_kind {
 
 #define THING_KEY_MAX 511 /* LMDB's key limit */
 
+/* "spell", "contract"...: the name of a kind, or NULL for an unknown byte. */
+const char *thing_kind_name(int kind);
+
 /* Kind byte, then the key's parts, each followed by a NUL. */
 struct thing_key {
 	uint8_t bytes[THING_KEY_MAX];
@@ -145,6 +148,10 @@ void figures_add_pending(struct figures *fig, const char *list, const char *item
 json_t *figures_object(json_t *parent, ...);
 /* Add n to the integer at obj[key] (created at 0). */
 void figures_add_count(json_t *obj, const char *key, json_int_t n);
+/* An enum value as the notation writes it: the name without prefix, in
+ * lower case (ORG_ROLE_TRUST_SITE -> "trust_site"), into out. */
+const char *figures_enum_label(const ProtobufCEnumDescriptor *desc, int value,
+    const char *prefix, char *out, size_t outlen);
 /* "YYYY-MM-DD" of a day number into out (11 bytes). */
 void figures_date(int32_t day, char out[11]);
 

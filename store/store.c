@@ -593,6 +593,44 @@ store_batch_put_history(struct store_batch *batch, const uint8_t *key, size_t ke
 	    "writing a history");
 }
 
+enum store_result
+store_batch_clear_histories(struct store_batch *batch)
+{
+	if (batch->failed != STORE_OK)
+		return batch->failed;
+	return batch_check(batch, mdb_drop(batch->txn, batch->store->histories, 0),
+	    "clearing histories");
+}
+
+enum store_result
+store_batch_scan_events(struct store_batch *batch, store_record_fn fn, void *arg)
+{
+	MDB_cursor *cur;
+	MDB_val key, val;
+	int rc;
+
+	if (batch->failed != STORE_OK)
+		return batch->failed;
+	rc = mdb_cursor_open(batch->txn, batch->store->events, &cur);
+	if (batch_check(batch, rc, "opening a cursor") != STORE_OK)
+		return batch->failed;
+	for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == MDB_SUCCESS;
+	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		if (key.mv_size != 8) {
+			rc = MDB_CORRUPTED;
+			break;
+		}
+		if (fn(arg, u64_from_key(key.mv_data), val.mv_data, val.mv_size) != 0)
+			break;
+		if (batch->failed != STORE_OK)
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+		batch_check(batch, rc, "reading the event log");
+	return batch->failed;
+}
+
 /* ------------------------------------------------------------ reads */
 
 enum store_result

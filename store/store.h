@@ -47,6 +47,9 @@ struct store_counts {
 struct store;
 struct store_batch;
 
+/* Called for each record in order; return non-zero to stop. */
+typedef int (*store_record_fn)(void *arg, uint64_t key, const uint8_t *bytes, size_t len);
+
 /* Open (creating for a writer) the store at opt->path. NULL with err set. */
 struct store *store_open(const struct store_options *opt, char *err, size_t errlen);
 void store_close(struct store **store);
@@ -96,11 +99,16 @@ enum store_result store_batch_get_history(struct store_batch *batch, const uint8
 enum store_result store_batch_put_history(struct store_batch *batch, const uint8_t *key,
     size_t keylen, const uint8_t *bytes, size_t len);
 
+/* Remove every history (rebuild starts from nothing). */
+enum store_result store_batch_clear_histories(struct store_batch *batch);
+
+/* Visit the event log in sequence order inside the batch's transaction. */
+enum store_result store_batch_scan_events(struct store_batch *batch, store_record_fn fn,
+    void *arg);
+
 /* ---- reads: each opens and closes its own read transaction. */
 enum store_result store_read_counts(struct store *store, struct store_counts *counts);
 
-/* Called for each record in order; return non-zero to stop. */
-typedef int (*store_record_fn)(void *arg, uint64_t key, const uint8_t *bytes, size_t len);
 
 /* Visit updates from sequence from, at most max_visit of them; *next gets
  * the sequence after the last one visited. */
