@@ -171,7 +171,7 @@ rebuild_apply(void *arg, uint64_t seq, const uint8_t *bytes, size_t len)
 		rs->undecodable++;
 		return 0;
 	}
-	rs->failed = state_apply(rs->batch, env, bytes, len);
+	rs->failed = state_apply(rs->batch, env, bytes, len, NULL);
 	commissioning__envelope__free_unpacked(env, NULL);
 	if (++rs->done % REBUILD_PROGRESS_EVERY == 0 && rs->progress)
 		fprintf(stderr, "\rrebuild: %" PRIu64 " of %" PRIu64 " events (%d%%)", rs->done,

@@ -19,7 +19,10 @@
 /* Routing frames a request may carry before its payload: the ROUTER's
  * identity, and the empty delimiter a REQ socket adds. */
 #define INGEST_MAX_ROUTE_FRAMES 4
-#define INGEST_TOPIC_MAX 256
+#define INGEST_TOPIC_MAX 320
+/* An accepted event's updates: the event itself, and each place of the
+ * picture it changes (state.h). */
+#define INGEST_UPDATES_MAX (1 + PLACES_MAX)
 /* A store that stays full is tried again at most this often per batch. */
 #define INGEST_GROW_ATTEMPTS 8
 
@@ -33,10 +36,13 @@ struct ingest_item {
 	char source[EVENT_SOURCE_MAX_BYTES + 1];
 	char event_id[EVENT_ID_MAX_BYTES + 1];
 	struct check_error why;
-	/* ACCEPTED: the update to publish after commit */
-	char topic[INGEST_TOPIC_MAX];
-	uint8_t *update;
-	size_t update_len;
+	/* ACCEPTED: the updates to publish after commit */
+	struct ingest_update {
+		char topic[INGEST_TOPIC_MAX];
+		uint8_t *bytes;
+		size_t len;
+	} updates[INGEST_UPDATES_MAX];
+	int n_updates;
 };
 
 struct ingest {
@@ -58,10 +64,9 @@ item_reset_outcome(struct ingest_item *item)
 	item->sequence = 0;
 	item->source[0] = item->event_id[0] = '\0';
 	memset(&item->why, 0, sizeof(item->why));
-	item->topic[0] = '\0';
-	free(item->update);
-	item->update = NULL;
-	item->update_len = 0;
+	for (int i = 0; i < item->n_updates; i++)
+		free(item->updates[i].bytes);
+	item->n_updates = 0;
 }
 
 static void
@@ -174,13 +179,43 @@ ingest_dead_letter(struct store_batch *batch, struct ingest_item *item, int64_t 
 	return store_batch_append_dead_letter(batch, &dead);
 }
 
-/* Store an accepted event and its "event accepted" update. */
+/* Append update under topic, and keep its bytes to publish after commit. */
+static enum store_result
+ingest_add_update(struct store_batch *batch, struct ingest_item *item,
+    Commissioning__Update *update, const char *topic)
+{
+	struct ingest_update *u = &item->updates[item->n_updates];
+	enum store_result r;
+
+	snprintf(u->topic, sizeof(u->topic), "%s", topic);
+	update->topic = u->topic;
+	update->event_sequence = item->sequence;
+	r = store_batch_append_update(batch, update);
+	if (r != STORE_OK)
+		return r;
+	u->len = protobuf_c_message_get_packed_size(&update->base);
+	u->bytes = malloc(u->len);
+	if (u->bytes == NULL) {
+		/* Stored all the same: a subscriber heals the gap by replay. */
+		log_error("ingest: out of memory packing update %" PRIu64, update->sequence);
+		return STORE_OK;
+	}
+	protobuf_c_message_pack(&update->base, u->bytes);
+	item->n_updates++;
+	return STORE_OK;
+}
+
+/* Store an accepted event, its place in the picture, and its updates: the
+ * event itself (event.<kind>.<source>) and one per place of the picture it
+ * changes (<area>.<icb>.<code>). */
 static enum store_result
 ingest_accept(struct store_batch *batch, struct ingest_item *item,
     Commissioning__Envelope *env, const uint8_t hash[STORE_HASH_BYTES], int64_t now_ms)
 {
 	Commissioning__Update update = COMMISSIONING__UPDATE__INIT;
 	Commissioning__EventAccepted accepted = COMMISSIONING__EVENT_ACCEPTED__INIT;
+	struct state_change change;
+	char topic[INGEST_TOPIC_MAX];
 	enum store_result r;
 
 	r = store_batch_append_event(batch, env->source, env->event_id, hash,
@@ -188,30 +223,31 @@ ingest_accept(struct store_batch *batch, struct ingest_item *item,
 	if (r != STORE_OK)
 		return r;
 	/* The projections' state moves in the same transaction as the log. */
-	r = state_apply(batch, env, zmq_msg_data(&item->payload), zmq_msg_size(&item->payload));
+	r = state_apply(batch, env, zmq_msg_data(&item->payload), zmq_msg_size(&item->payload),
+	    &change);
 	if (r != STORE_OK)
 		return r;
-	snprintf(item->topic, sizeof(item->topic), "event.%s.%s", event_kind_name(env),
-	    env->source);
-	accepted.envelope = env;
-	update.topic = item->topic;
+
 	update.commit_time = now_ms;
-	update.event_sequence = item->sequence;
 	update.body_case = COMMISSIONING__UPDATE__BODY_EVENT_ACCEPTED;
+	accepted.envelope = env;
 	update.event_accepted = &accepted;
-	r = store_batch_append_update(batch, &update);
-	if (r != STORE_OK)
-		return r;
-	item->update_len = protobuf_c_message_get_packed_size(&update.base);
-	item->update = malloc(item->update_len);
-	if (item->update == NULL) {
-		item->update_len = 0;
-		log_error("ingest: out of memory packing update %" PRIu64, update.sequence);
-	} else {
-		protobuf_c_message_pack(&update.base, item->update);
+	snprintf(topic, sizeof(topic), "event.%s.%s", event_kind_name(env), env->source);
+	r = ingest_add_update(batch, item, &update, topic);
+	for (int i = 0; r == STORE_OK && i < change.n_places; i++) {
+		Commissioning__StateChanged changed = COMMISSIONING__STATE_CHANGED__INIT;
+		changed.area = change.places[i].area;
+		changed.icb = change.places[i].icb;
+		changed.code = change.places[i].code;
+		changed.thing = change.thing;
+		update.body_case = COMMISSIONING__UPDATE__BODY_STATE_CHANGED;
+		update.state_changed = &changed;
+		snprintf(topic, sizeof(topic), "%s.%s.%s", changed.area, changed.icb, changed.code);
+		r = ingest_add_update(batch, item, &update, topic);
 	}
-	item->status = COMMISSIONING__ACK_STATUS__ACK_STATUS_ACCEPTED;
-	return STORE_OK;
+	if (r == STORE_OK)
+		item->status = COMMISSIONING__ACK_STATUS__ACK_STATUS_ACCEPTED;
+	return r;
 }
 
 /* Decide one item inside the batch's transaction. */
@@ -402,8 +438,9 @@ ingest_on_readable(void *arg)
 		struct ingest_item *item = &ingest->items[i];
 		ingest_send_ack(ingest, item);
 		ingest_count(ingest, item);
-		if (item->update != NULL)
-			publish_send(ingest->pub, item->topic, item->update, item->update_len);
+		for (int u = 0; u < item->n_updates; u++)
+			publish_send(ingest->pub, item->updates[u].topic, item->updates[u].bytes,
+			    item->updates[u].len);
 		item_release(item);
 	}
 	ingest->n_items = 0;

@@ -12,7 +12,6 @@
 #include "ids.h"
 #include "projections.h"
 
-#define PICTURE_PARENT_DEPTH 8 /* site -> trust -> ICB is 2; this is plenty */
 
 struct picture_item {
 	struct thing thing;
@@ -202,43 +201,24 @@ picture_organisation(const struct picture *p, const char *code)
 	return env->organisation_registered; /* registered and updated share the slot */
 }
 
-/* Follow registered parents to an ICB. */
 static const char *
-icb_by_parents(const struct picture *p, const char *code, int depth)
+picture_parent_of(void *arg, const char *code)
 {
-	const Commissioning__Organisation *org;
+	const Commissioning__Organisation *org = picture_organisation(arg, code);
 
-	if (ids_is_icb(code))
-		return code;
-	if (depth >= PICTURE_PARENT_DEPTH)
-		return NULL;
-	org = picture_organisation(p, code);
-	if (org == NULL || org->parent_code[0] == '\0')
-		return NULL;
-	return icb_by_parents(p, org->parent_code, depth + 1);
+	return org != NULL ? org->parent_code : NULL;
 }
 
 const char *
 picture_icb_of(const struct picture *p, const char *code)
 {
-	const char *icb = icb_by_parents(p, code, 0);
-	char provider[8];
-
-	if (icb != NULL)
-		return icb;
-	/* A site's ICB is next that of the provider its code extends
-	 * (RXC01 -> RXC; NV701 -> NV7); an older-frame provider is its own. */
-	if (strlen(code) == 5 && ids_is_site(code) && !ids_is_older_frame_provider(code)) {
-		snprintf(provider, sizeof(provider), "%.3s", code);
-		return icb_by_parents(p, provider, 1);
-	}
-	return NULL;
+	return hierarchy_icb_of(picture_parent_of, (void *)p, code);
 }
 
 const char *
 picture_commissioner_icb(const struct picture *p, const char *code)
 {
-	return icb_by_parents(p, code, 0);
+	return hierarchy_commissioner_icb(picture_parent_of, (void *)p, code);
 }
 
 const char *

@@ -63,8 +63,43 @@ int history_insert(const struct thing_key *key, const uint8_t *old, size_t old_l
     const Commissioning__Envelope *env, const uint8_t *env_bytes, size_t env_len,
     ProtobufCBuffer *out);
 
+/* Where an event's change shows: an area of the picture and the code of
+ * the place it is about (the place's ICB is looked up by the caller). */
+#define PLACES_MAX 2
+
+struct place {
+	const char *area;
+	const char *code;      /* points into the event, or into its history */
+	bool commissioner;     /* code is in a commissioner field */
+};
+
+/*
+ * The places env changes (1, or 2 for a service: its services and its
+ * capacity at risk). history is the thing's history after env went in (for
+ * a variation, termination or withdrawal, whose place is on the award or
+ * declaration). Returns how many places were filled.
+ */
+int thing_places(const Commissioning__Envelope *env, const Commissioning__History *history,
+    struct place places[PLACES_MAX], Commissioning__Envelope **scratch);
+
+/* The thing's key as text: "spell RXC/6f1e...". */
+void thing_key_text(const struct thing_key *key, char *out, size_t outlen);
+
 /* Order of two events: (occurred_at, source, event_id). */
 int event_order(const Commissioning__Envelope *a, const Commissioning__Envelope *b);
+
+/* ------------------------------------------------------------ hierarchy */
+
+/* The registered parent code of code, or NULL when code is not registered
+ * or has none. The string must stay valid until the lookup that asked ends. */
+typedef const char *(*parent_of_fn)(void *arg, const char *code);
+
+/* Where code rolls up, or NULL when unknown: its registered parent chain,
+ * else (a site) the provider its code extends. A code in ICB format is its
+ * own ICB. Returns code itself or one of parent_of's strings. */
+const char *hierarchy_icb_of(parent_of_fn parent_of, void *arg, const char *code);
+/* The same for a code in a commissioner field: registered parents only. */
+const char *hierarchy_commissioner_icb(parent_of_fn parent_of, void *arg, const char *code);
 
 /* ------------------------------------------------------------ read side */
 

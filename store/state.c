@@ -1,14 +1,95 @@
 /*
  * state: the one place where the pure projections (thing keys, history
- * insertion) meet the store's write batch.
+ * insertion, places, the hierarchy) meet the store's write batch.
  */
+#include <stdio.h>
+#include <string.h>
+
 #include "log.h"
-#include "projections.h"
 #include "state.h"
+
+#define STATE_PARENTS_MAX 8 /* the hierarchy's depth limit */
+
+/* Registered parents read from the batch, kept until the lookup ends. */
+struct state_parents {
+	struct store_batch *batch;
+	char names[STATE_PARENTS_MAX][THING_KEY_MAX];
+	int used;
+};
+
+static const char *
+state_parent_of(void *arg, const char *code)
+{
+	struct state_parents *sp = arg;
+	struct thing_key key;
+	const uint8_t *bytes;
+	size_t len, n = strlen(code);
+	Commissioning__History *history;
+	Commissioning__Envelope *env;
+	const char *parent = NULL;
+
+	if (sp->used == STATE_PARENTS_MAX || n + 2 > sizeof(key.bytes))
+		return NULL;
+	key.bytes[0] = THING_ORGANISATION;
+	memcpy(key.bytes + 1, code, n + 1);
+	key.len = n + 2;
+	if (store_batch_get_history(sp->batch, key.bytes, key.len, &bytes, &len) != STORE_OK ||
+	    len == 0)
+		return NULL;
+	history = commissioning__history__unpack(NULL, len, bytes);
+	if (history == NULL || history->n_entries == 0) {
+		if (history != NULL)
+			commissioning__history__free_unpacked(history, NULL);
+		return NULL;
+	}
+	/* An organisation's history keeps only the record that stands. */
+	env = commissioning__envelope__unpack(NULL, history->entries[0]->envelope.len,
+	    history->entries[0]->envelope.data);
+	if (env != NULL && env->organisation_registered != NULL &&
+	    env->organisation_registered->parent_code[0] != '\0') {
+		snprintf(sp->names[sp->used], sizeof(sp->names[0]), "%s",
+		    env->organisation_registered->parent_code);
+		parent = sp->names[sp->used++];
+	}
+	if (env != NULL)
+		commissioning__envelope__free_unpacked(env, NULL);
+	commissioning__history__free_unpacked(history, NULL);
+	return parent;
+}
+
+static void
+state_describe(struct store_batch *batch, const Commissioning__Envelope *env,
+    const struct thing_key *key, const uint8_t *history_bytes, size_t history_len,
+    struct state_change *change)
+{
+	Commissioning__History *history = commissioning__history__unpack(NULL, history_len,
+	    history_bytes);
+	Commissioning__Envelope *scratch = NULL;
+	struct place places[PLACES_MAX];
+	int n = thing_places(env, history, places, &scratch);
+
+	change->n_places = 0;
+	thing_key_text(key, change->thing, sizeof(change->thing));
+	for (int i = 0; i < n; i++) {
+		struct state_parents sp = { .batch = batch };
+		const char *icb = places[i].commissioner
+		    ? hierarchy_commissioner_icb(state_parent_of, &sp, places[i].code)
+		    : hierarchy_icb_of(state_parent_of, &sp, places[i].code);
+		snprintf(change->places[i].area, sizeof(change->places[i].area), "%s", places[i].area);
+		snprintf(change->places[i].icb, sizeof(change->places[i].icb), "%s",
+		    icb != NULL ? icb : "unmapped");
+		snprintf(change->places[i].code, sizeof(change->places[i].code), "%s", places[i].code);
+		change->n_places++;
+	}
+	if (scratch != NULL)
+		commissioning__envelope__free_unpacked(scratch, NULL);
+	if (history != NULL)
+		commissioning__history__free_unpacked(history, NULL);
+}
 
 enum store_result
 state_apply(struct store_batch *batch, const Commissioning__Envelope *env, const uint8_t *bytes,
-    size_t len)
+    size_t len, struct state_change *change)
 {
 	struct thing_key key;
 	const uint8_t *old;
@@ -17,6 +98,8 @@ state_apply(struct store_batch *batch, const Commissioning__Envelope *env, const
 	ProtobufCBufferSimple out = PROTOBUF_C_BUFFER_SIMPLE_INIT(stack);
 	enum store_result r;
 
+	if (change != NULL)
+		change->n_places = 0;
 	/* event_check bounds every text, so the key always fits. */
 	if (thing_key_of(env, &key) < 0) {
 		log_error("state: no projection key for %s/%s", env->source, env->event_id);
@@ -34,6 +117,8 @@ state_apply(struct store_batch *batch, const Commissioning__Envelope *env, const
 		return STORE_OK;
 	}
 	r = store_batch_put_history(batch, key.bytes, key.len, out.data, out.len);
+	if (r == STORE_OK && change != NULL)
+		state_describe(batch, env, &key, out.data, out.len, change);
 	PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
 	return r;
 }

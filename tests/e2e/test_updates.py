@@ -1,0 +1,72 @@
+"""Integrated-care updates: each accepted event is published on
+<area>.<icb>.<code> for every place of the picture it changes, with the ICB
+as the registrations stand when it is committed (DOMAIN.md, What the daemon
+publishes)."""
+from harness import DaemonTestCase, admission, json_lines, pseudonym
+
+
+def org(n, code, role, parent):
+    return {"source": "ods", "eventId": f"O{n}", "occurredAt": "1767225600000",
+            "organisationRegistered": {"code": code, "role": role, "parentCode": parent}}
+
+
+class Updates(DaemonTestCase):
+
+    def state_updates(self, prefix=""):
+        status = self.daemon.status()
+        out = self.daemon.ctl("tail", "--from", "1", "--count", str(status["lastUpdateSequence"]),
+                              timeout=60).stdout
+        return [u for u in json_lines(out) if "stateChanged" in u and u["topic"].startswith(prefix)]
+
+    def test_a_provider_rolls_up_to_unmapped_until_it_is_registered_then_to_its_icb(self):
+        first = admission(1)
+        first["patientAdmitted"].update(provider="RCC", site="RCC01")
+        self.daemon.send([first])
+        self.daemon.send([org(1, "QNX", "ORG_ROLE_ICB", "Y59"), org(2, "RCC", "ORG_ROLE_TRUST", "QNX")])
+        second = admission(2)
+        second["patientAdmitted"].update(provider="RCC", site="RCC01")
+        self.daemon.send([second])
+        topics = [u["topic"] for u in self.state_updates("flow.")]
+        self.assertEqual(topics, ["flow.unmapped.RCC", "flow.QNX.RCC"])
+        update = self.state_updates("flow.QNX.")[0]
+        self.assertEqual(update["stateChanged"]["area"], "flow")
+        self.assertEqual(update["stateChanged"]["code"], "RCC")
+        self.assertTrue(update["stateChanged"]["thing"].startswith("spell RCC/"))
+        # The update carries the sequence number of the event that caused it.
+        acks, _ = self.daemon.send([second])
+        self.assertEqual(update["eventSequence"], acks[0]["sequence"])
+
+    def test_a_service_going_to_consultation_publishes_services_and_capacity_at_risk(self):
+        self.daemon.send([org(1, "QNX", "ORG_ROLE_ICB", "Y59"),
+                          org(2, "E10000011", "ORG_ROLE_LOCAL_AUTHORITY", "QNX")])
+        service = {"source": "commissioner", "eventId": "S1", "occurredAt": "1778407200000",
+                   "serviceStatusChanged": {
+                       "serviceId": "EMI-1", "commissioner": "E10000011", "provider": "1-123039495",
+                       "category": "SERVICE_CATEGORY_DEMENTIA_AND_RESPITE",
+                       "fromStatus": "SERVICE_STATUS_COMMISSIONED",
+                       "toStatus": "SERVICE_STATUS_CONSULTATION", "effectiveDate": "2026-05-10",
+                       "places": "12", "proposedChange": {"type": "PROPOSED_CHANGE_TYPE_CLOSE"}}}
+        acks, proc = self.daemon.send([service])
+        self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED", proc.stderr)
+        topics = sorted(u["topic"] for u in self.state_updates())
+        self.assertIn("services.QNX.E10000011", topics)
+        self.assertIn("capacity.QNX.E10000011", topics)
+
+    def test_a_variation_before_its_award_is_published_under_the_contract_then_the_commissioner(self):
+        self.daemon.send([org(1, "QNX", "ORG_ROLE_ICB", "Y59")])
+        varied = {"source": "commissioner", "eventId": "V1", "occurredAt": "1778407200000",
+                  "contractVaried": {"contractId": "K-9", "variationNumber": "1",
+                                     "newAnnualValue": "100", "effectiveDate": "2026-06-01",
+                                     "decidedOn": "2026-05-01", "decisionMakers": ["S1"]}}
+        award = {"source": "commissioner", "eventId": "A1", "occurredAt": "1778407300000",
+                 "contractAwarded": {"contractId": "K-9", "commissioner": "QNX", "provider": "RXC",
+                                     "annualValue": "120", "startDate": "2026-04-01",
+                                     "endDate": "2027-03-31", "decidedOn": "2026-03-01",
+                                     "decisionMakers": ["S1"]}}
+        later = dict(varied, eventId="V2")
+        later["contractVaried"] = dict(varied["contractVaried"], variationNumber="2")
+        for event in (varied, award, later):
+            acks, proc = self.daemon.send([event])
+            self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED", proc.stderr)
+        topics = [u["topic"] for u in self.state_updates("finance.")]
+        self.assertEqual(topics, ["finance.unmapped.K-9", "finance.QNX.QNX", "finance.QNX.QNX"])
