@@ -79,3 +79,21 @@ class IngestAndPublish(DaemonTestCase):
         acks3, _ = self.daemon.send([first])
         self.assertEqual(acks3[0]["status"], "ACK_STATUS_DUPLICATE")
         self.assertEqual(acks3[0]["sequence"], acks[0]["sequence"])
+
+
+class SlowSubscriber(DaemonTestCase):
+    # A tiny PUB high-water mark: the daemon drops updates for a subscriber
+    # that cannot keep up, as it must rather than grow without bound.
+    settings = {"publish.high_water_mark": "10"}
+
+    def test_tail_fills_dropped_updates_from_replay_and_prints_every_one_in_order(self):
+        events = event_mix(3000)
+        expected_updates = 2 * len(events)  # the event, and the place it changes
+        live = self.daemon.ctl_popen("tail", "--count", str(expected_updates))
+        acks, proc = self.daemon.send(events)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(self.daemon.status()["lastUpdateSequence"], expected_updates)
+        out, err = live.communicate(timeout=120)
+        self.assertEqual(live.returncode, 0, err)
+        sequences = [int(u["sequence"]) for u in json_lines(out)]
+        self.assertEqual(sequences, list(range(1, expected_updates + 1)))
