@@ -1,0 +1,52 @@
+/*
+ * spell: the fold of one hospital spell's ADT events (DOMAIN.md, Flow), the
+ * state flow.c counts and discharges.c reads its inpatient discharges from.
+ */
+#ifndef SPELL_H
+#define SPELL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "projections.h"
+
+/*
+ * A spell as its events leave it. The strings point into the picture's
+ * envelopes and the thing's key: valid while the picture lives.
+ */
+struct spell {
+	const char *provider;  /* the key's provider */
+	const char *spell_hex; /* the key's spell pseudonym */
+	char patient[65];      /* the latest event that names one; "" when none */
+	const char *site;      /* the latest given; "" when never given */
+	const char *ward;      /* the latest given; "" when never given */
+	Commissioning__PatientClass patient_class; /* the latest given */
+	bool is_void;                              /* cancelled, and no admission since */
+	bool admitted;                             /* an admission is on record */
+	int64_t admitted_at_ms;                    /* the latest admission's time */
+	bool discharged;
+	int64_t discharged_at_ms; /* the discharge that stands */
+};
+
+/* Fold the THING_SPELL t into *spell. 0, or -1 when out of memory. */
+int spell_fold(const struct thing *t, struct spell *spell);
+
+/*
+ * Fold every spell of the picture, in picture order: a new array of *n
+ * spells (free it with free()), or NULL when out of memory (*n is then 0).
+ */
+struct spell *spell_fold_all(const struct picture *picture, size_t *n);
+
+/* Classes I and B are inpatient classes. */
+bool spell_is_inpatient(const struct spell *spell);
+/* Classes E and O are attendances. */
+bool spell_is_attendance(const struct spell *spell);
+/* An inpatient spell, not void, admitted at or before at_ms and not
+ * discharged at or before it. */
+bool spell_in_hospital_at(const struct spell *spell, int64_t at_ms);
+/* An inpatient spell, not void, whose discharge stands: the discharges
+ * that count, and the only ones that close delayed-discharge cases. */
+bool spell_has_inpatient_discharge(const struct spell *spell);
+
+#endif
