@@ -14,6 +14,7 @@
 
 #include "commissioning.pb-c.h"
 #include "config.h"
+#include "projections.h"
 #include "store.h"
 
 /* ---- zwatch.c: a ZeroMQ socket in the libevent loop.
@@ -37,10 +38,26 @@ void publish_destroy(struct publish **pub);
 void publish_send(struct publish *pub, const char *topic, const uint8_t *update, size_t len);
 uint64_t publish_sent_count(const struct publish *pub);
 
+/* ---- live.c: the projections' state in memory, kept in step with the
+ * store, so that updates carry their place's figures as of the commit. */
+struct live;
+struct live *live_new(struct store *store, char *err, size_t errlen);
+void live_destroy(struct live **live);
+/* A batch: begin, note the alerts before any governance change, set each
+ * changed history, ask for figures, end (or fail, and it reloads). */
+void live_batch_begin(struct live *live, int64_t as_of_ms);
+void live_note_alerts(struct live *live);
+void live_set(struct live *live, const struct thing_key *key, const uint8_t *bytes, size_t len);
+/* The place's figures as JSON text (free it), NULL when out of memory. */
+char *live_place_figures(struct live *live, const char *area, const char *icb, const char *code,
+    const Commissioning__Envelope *env);
+void live_batch_end(struct live *live);
+void live_batch_failed(struct live *live);
+
 /* ---- ingest.c: the ROUTER of Envelopes and Acks, with group commit. */
 struct ingest;
 struct ingest *ingest_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
-    struct store *store, struct publish *pub, char *err, size_t errlen);
+    struct store *store, struct publish *pub, struct live *live, char *err, size_t errlen);
 /* Stop reading input; what was read has already been committed and acked. */
 void ingest_stop(struct ingest *ingest);
 void ingest_destroy(struct ingest **ingest);

@@ -36,7 +36,10 @@ struct ingest_item {
 	char source[EVENT_SOURCE_MAX_BYTES + 1];
 	char event_id[EVENT_ID_MAX_BYTES + 1];
 	struct check_error why;
-	/* ACCEPTED: the updates to publish after commit */
+	/* ACCEPTED: the event, where it changed the picture, and the
+	 * updates to publish after commit */
+	Commissioning__Envelope *env;
+	struct state_change change;
 	struct ingest_update {
 		char topic[INGEST_TOPIC_MAX];
 		uint8_t *bytes;
@@ -50,6 +53,7 @@ struct ingest {
 	struct zwatch *watch;
 	struct store *store;
 	struct publish *pub;
+	struct live *live;
 	const struct config *cfg;
 	struct ingest_item *items;
 	size_t n_items;
@@ -67,6 +71,10 @@ item_reset_outcome(struct ingest_item *item)
 	for (int i = 0; i < item->n_updates; i++)
 		free(item->updates[i].bytes);
 	item->n_updates = 0;
+	if (item->env != NULL)
+		commissioning__envelope__free_unpacked(item->env, NULL);
+	item->env = NULL;
+	item->change.n_places = 0;
 }
 
 static void
@@ -205,48 +213,112 @@ ingest_add_update(struct store_batch *batch, struct ingest_item *item,
 	return STORE_OK;
 }
 
-/* Store an accepted event, its place in the picture, and its updates: the
- * event itself (event.<kind>.<source>) and one per place of the picture it
- * changes (<area>.<icb>.<code>). */
+/* Store an accepted event and move the projections' state with it, in the
+ * same transaction. The item keeps the event for its updates. */
 static enum store_result
 ingest_accept(struct store_batch *batch, struct ingest_item *item,
-    Commissioning__Envelope *env, const uint8_t hash[STORE_HASH_BYTES], int64_t now_ms)
+    Commissioning__Envelope *env, const uint8_t hash[STORE_HASH_BYTES])
 {
-	Commissioning__Update update = COMMISSIONING__UPDATE__INIT;
-	Commissioning__EventAccepted accepted = COMMISSIONING__EVENT_ACCEPTED__INIT;
-	struct state_change change;
-	char topic[INGEST_TOPIC_MAX];
 	enum store_result r;
 
 	r = store_batch_append_event(batch, env->source, env->event_id, hash,
 	    zmq_msg_data(&item->payload), zmq_msg_size(&item->payload), &item->sequence);
 	if (r != STORE_OK)
 		return r;
-	/* The projections' state moves in the same transaction as the log. */
 	r = state_apply(batch, env, zmq_msg_data(&item->payload), zmq_msg_size(&item->payload),
-	    &change);
+	    &item->change);
 	if (r != STORE_OK)
 		return r;
+	item->env = env;
+	item->status = COMMISSIONING__ACK_STATUS__ACK_STATUS_ACCEPTED;
+	return STORE_OK;
+}
+
+/* An accepted event's updates: the event itself (event.<kind>.<source>)
+ * and one per place of the picture it changed (<area>.<icb>.<code>), with
+ * the place's figures as the whole batch leaves them, which is as of the
+ * commit. */
+static enum store_result
+ingest_add_updates(struct ingest *ingest, struct store_batch *batch, struct ingest_item *item,
+    int64_t now_ms)
+{
+	Commissioning__Update update = COMMISSIONING__UPDATE__INIT;
+	Commissioning__EventAccepted accepted = COMMISSIONING__EVENT_ACCEPTED__INIT;
+	const struct state_change *change = &item->change;
+	char topic[INGEST_TOPIC_MAX];
+	enum store_result r;
 
 	update.commit_time = now_ms;
 	update.body_case = COMMISSIONING__UPDATE__BODY_EVENT_ACCEPTED;
-	accepted.envelope = env;
+	accepted.envelope = item->env;
 	update.event_accepted = &accepted;
-	snprintf(topic, sizeof(topic), "event.%s.%s", event_kind_name(env), env->source);
+	snprintf(topic, sizeof(topic), "event.%s.%s", event_kind_name(item->env), item->env->source);
 	r = ingest_add_update(batch, item, &update, topic);
-	for (int i = 0; r == STORE_OK && i < change.n_places; i++) {
+	for (int i = 0; r == STORE_OK && i < change->n_places; i++) {
 		Commissioning__StateChanged changed = COMMISSIONING__STATE_CHANGED__INIT;
-		changed.area = change.places[i].area;
-		changed.icb = change.places[i].icb;
-		changed.code = change.places[i].code;
-		changed.thing = change.thing;
+		char *figures = live_place_figures(ingest->live, change->places[i].area,
+		    change->places[i].icb, change->places[i].code, item->env);
+		changed.area = (char *)change->places[i].area;
+		changed.icb = (char *)change->places[i].icb;
+		changed.code = (char *)change->places[i].code;
+		changed.thing = (char *)change->thing;
+		changed.figures = figures != NULL ? figures : "{}";
 		update.body_case = COMMISSIONING__UPDATE__BODY_STATE_CHANGED;
 		update.state_changed = &changed;
 		snprintf(topic, sizeof(topic), "%s.%s.%s", changed.area, changed.icb, changed.code);
 		r = ingest_add_update(batch, item, &update, topic);
+		free(figures);
 	}
-	if (r == STORE_OK)
-		item->status = COMMISSIONING__ACK_STATUS__ACK_STATUS_ACCEPTED;
+	return r;
+}
+
+/* Does env change who holds which interest, or a decision? Then the
+ * conflict alerts before the batch are noted, to publish what it raises
+ * and clears. */
+static bool
+event_touches_alerts(const Commissioning__Envelope *env)
+{
+	switch (env->event_case) {
+	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_AWARDED:
+	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_VARIED:
+	case COMMISSIONING__ENVELOPE__EVENT_INTEREST_DECLARED:
+	case COMMISSIONING__ENVELOPE__EVENT_INTEREST_WITHDRAWN:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* After every item is decided: bring the live picture up to the batch,
+ * then write each accepted event's updates. */
+static enum store_result
+ingest_write_updates(struct ingest *ingest, struct store_batch *batch, int64_t now_ms)
+{
+	enum store_result r = STORE_OK;
+
+	live_batch_begin(ingest->live, now_ms);
+	for (size_t i = 0; i < ingest->n_items; i++) {
+		struct ingest_item *item = &ingest->items[i];
+		if (item->env != NULL && event_touches_alerts(item->env)) {
+			live_note_alerts(ingest->live);
+			break;
+		}
+	}
+	for (size_t i = 0; i < ingest->n_items; i++) {
+		const struct thing_key *key = &ingest->items[i].change.key;
+		const uint8_t *bytes;
+		size_t len;
+		if (ingest->items[i].env == NULL || key->len == 0)
+			continue;
+		r = store_batch_get_history(batch, key->bytes, key->len, &bytes, &len);
+		if (r != STORE_OK)
+			return r;
+		live_set(ingest->live, key, bytes, len);
+	}
+	for (size_t i = 0; r == STORE_OK && i < ingest->n_items; i++)
+		if (ingest->items[i].env != NULL)
+			r = ingest_add_updates(ingest, batch, &ingest->items[i], now_ms);
+	live_batch_end(ingest->live);
 	return r;
 }
 
@@ -298,7 +370,9 @@ ingest_decide(struct ingest *ingest, struct store_batch *batch, struct ingest_it
 		    "under it stands)");
 		goto reject;
 	}
-	r = ingest_accept(batch, item, env, hash, now_ms);
+	r = ingest_accept(batch, item, env, hash);
+	if (item->env == env)
+		return r; /* the item keeps the event for its updates */
 	goto done;
 reject:
 	r = ingest_dead_letter(batch, item, now_ms);
@@ -321,12 +395,20 @@ ingest_write_batch(struct ingest *ingest, int64_t now_ms)
 	for (size_t i = 0; i < ingest->n_items; i++) {
 		item_reset_outcome(&ingest->items[i]);
 		r = ingest_decide(ingest, batch, &ingest->items[i], now_ms);
-		if (r != STORE_OK) {
-			store_batch_abort(&batch);
-			return r;
-		}
+		if (r != STORE_OK)
+			goto fail;
 	}
-	return store_batch_commit(&batch);
+	r = ingest_write_updates(ingest, batch, now_ms);
+	if (r != STORE_OK)
+		goto fail;
+	r = store_batch_commit(&batch);
+	if (r != STORE_OK)
+		live_batch_failed(ingest->live);
+	return r;
+fail:
+	store_batch_abort(&batch);
+	live_batch_failed(ingest->live);
+	return r;
 }
 
 static void
@@ -448,7 +530,7 @@ ingest_on_readable(void *arg)
 
 struct ingest *
 ingest_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
-    struct store *store, struct publish *pub, char *err, size_t errlen)
+    struct store *store, struct publish *pub, struct live *live, char *err, size_t errlen)
 {
 	struct ingest *ingest = calloc(1, sizeof(*ingest));
 	int hwm = (int)cfg->ingest_high_water_mark, linger = 2000;
@@ -464,6 +546,7 @@ ingest_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
 	ingest->cfg = cfg;
 	ingest->store = store;
 	ingest->pub = pub;
+	ingest->live = live;
 	ingest->items = calloc(cfg->ingest_batch_limit, sizeof(*ingest->items));
 	ingest->socket = zmq_socket(zmq_ctx, ZMQ_ROUTER);
 	if (ingest->items == NULL || ingest->socket == NULL ||

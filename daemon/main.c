@@ -24,6 +24,7 @@ struct daemon {
 	void *zmq_ctx;
 	struct store *store;
 	struct publish *pub;
+	struct live *live;
 	struct ingest *ingest;
 	struct replay *replay;
 	struct event *sigterm, *sigint, *sighup, *watchdog;
@@ -125,9 +126,12 @@ daemon_start(struct daemon *d)
 	d->zmq_ctx = zmq_ctx_new();
 	if (d->base == NULL || d->zmq_ctx == NULL)
 		fatal("cannot create the event loop or the ZeroMQ context");
+	/* The picture in memory, so that updates carry figures. */
+	if ((d->live = live_new(d->store, err, sizeof(err))) == NULL)
+		fatal("%s", err);
 	if ((d->pub = publish_new(d->zmq_ctx, &d->cfg, err, sizeof(err))) == NULL ||
 	    (d->replay = replay_new(d->base, d->zmq_ctx, &d->cfg, d->store, err, sizeof(err))) == NULL ||
-	    (d->ingest = ingest_new(d->base, d->zmq_ctx, &d->cfg, d->store, d->pub, err,
+	    (d->ingest = ingest_new(d->base, d->zmq_ctx, &d->cfg, d->store, d->pub, d->live, err,
 		 sizeof(err))) == NULL)
 		fatal("%s", err);
 
@@ -160,6 +164,7 @@ daemon_stop(struct daemon *d)
 	ingest_destroy(&d->ingest);
 	replay_destroy(&d->replay);
 	publish_destroy(&d->pub);
+	live_destroy(&d->live);
 	/* zmq_ctx_term waits up to each socket's linger for the last acks. */
 	zmq_ctx_term(d->zmq_ctx);
 	if (d->watchdog != NULL)

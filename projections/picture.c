@@ -22,9 +22,22 @@ struct picture_item {
 struct picture {
 	struct picture_item *items;
 	size_t n_items, cap_items;
+	size_t n_sorted; /* items[0, n_sorted) are in key order */
 	bool sealed;
 	size_t kind_first[128], kind_count[128]; /* by kind byte, set by seal */
 };
+
+static void
+item_free(struct picture_item *it)
+{
+	for (size_t k = 0; k < it->thing.n_events; k++)
+		commissioning__envelope__free_unpacked(it->thing.events[k], NULL);
+	free(it->thing.events);
+	free(it->parts);
+	if (it->history != NULL)
+		commissioning__history__free_unpacked(it->history, NULL);
+	memset(it, 0, sizeof(*it));
+}
 
 struct picture *
 picture_new(void)
@@ -39,70 +52,109 @@ picture_destroy(struct picture **picturep)
 
 	if (p == NULL)
 		return;
-	for (size_t i = 0; i < p->n_items; i++) {
-		struct picture_item *it = &p->items[i];
-		for (size_t k = 0; k < it->thing.n_events; k++)
-			commissioning__envelope__free_unpacked(it->thing.events[k], NULL);
-		free(it->thing.events);
-		free(it->parts);
-		commissioning__history__free_unpacked(it->history, NULL);
-	}
+	for (size_t i = 0; i < p->n_items; i++)
+		item_free(&p->items[i]);
 	free(p->items);
 	free(p);
 	*picturep = NULL;
+}
+
+/* Decode one stored history into an item. */
+static int
+item_make(struct picture_item *it, const uint8_t *key, size_t keylen, const uint8_t *bytes,
+    size_t len)
+{
+	size_t at = 0;
+
+	memset(it, 0, sizeof(*it));
+	if (keylen < 2 || key[keylen - 1] != '\0')
+		return -1;
+	it->thing.kind = (enum thing_kind)key[0];
+	it->parts = malloc(keylen - 1);
+	if (it->parts == NULL)
+		return -1;
+	memcpy(it->parts, key + 1, keylen - 1);
+	for (int i = 0; i < 3 && at < keylen - 1; i++) {
+		it->thing.part[i] = it->parts + at;
+		at += strlen(it->parts + at) + 1;
+	}
+	it->history = commissioning__history__unpack(NULL, len, bytes);
+	if (it->history == NULL)
+		goto fail;
+	it->thing.events = calloc(it->history->n_entries ? it->history->n_entries : 1,
+	    sizeof(*it->thing.events));
+	if (it->thing.events == NULL)
+		goto fail;
+	for (size_t k = 0; k < it->history->n_entries; k++) {
+		const ProtobufCBinaryData *b = &it->history->entries[k]->envelope;
+		Commissioning__Envelope *env = commissioning__envelope__unpack(NULL, b->len, b->data);
+		if (env == NULL)
+			goto fail;
+		it->thing.events[it->thing.n_events++] = env;
+	}
+	return 0;
+fail:
+	item_free(it);
+	return -1;
+}
+
+static int
+picture_append(struct picture *p, struct picture_item *it)
+{
+	if (p->n_items == p->cap_items) {
+		size_t cap = p->cap_items ? p->cap_items * 2 : 256;
+		struct picture_item *grown = realloc(p->items, cap * sizeof(*grown));
+		if (grown == NULL)
+			return -1;
+		p->items = grown;
+		p->cap_items = cap;
+	}
+	p->items[p->n_items++] = *it;
+	p->sealed = false;
+	return 0;
 }
 
 int
 picture_add_history(struct picture *p, const uint8_t *key, size_t keylen, const uint8_t *bytes,
     size_t len)
 {
-	struct picture_item it = { 0 };
-	size_t at = 0;
+	struct picture_item it;
 
-	if (keylen < 2 || key[keylen - 1] != '\0')
+	if (item_make(&it, key, keylen, bytes, len) < 0)
 		return -1;
-	it.thing.kind = (enum thing_kind)key[0];
-	it.parts = malloc(keylen - 1);
-	if (it.parts == NULL)
+	if (picture_append(p, &it) < 0) {
+		item_free(&it);
 		return -1;
-	memcpy(it.parts, key + 1, keylen - 1);
-	for (int i = 0; i < 3 && at < keylen - 1; i++) {
-		it.thing.part[i] = it.parts + at;
-		at += strlen(it.parts + at) + 1;
 	}
-	it.history = commissioning__history__unpack(NULL, len, bytes);
-	if (it.history == NULL)
-		goto fail;
-	it.thing.events = calloc(it.history->n_entries ? it.history->n_entries : 1,
-	    sizeof(*it.thing.events));
-	if (it.thing.events == NULL)
-		goto fail;
-	for (size_t k = 0; k < it.history->n_entries; k++) {
-		const ProtobufCBinaryData *b = &it.history->entries[k]->envelope;
-		Commissioning__Envelope *env = commissioning__envelope__unpack(NULL, b->len, b->data);
-		if (env == NULL)
-			goto fail;
-		it.thing.events[it.thing.n_events++] = env;
-	}
-	if (p->n_items == p->cap_items) {
-		size_t cap = p->cap_items ? p->cap_items * 2 : 256;
-		struct picture_item *grown = realloc(p->items, cap * sizeof(*grown));
-		if (grown == NULL)
-			goto fail;
-		p->items = grown;
-		p->cap_items = cap;
-	}
-	p->items[p->n_items++] = it;
-	p->sealed = false;
 	return 0;
-fail:
-	for (size_t k = 0; k < it.thing.n_events; k++)
-		commissioning__envelope__free_unpacked(it.thing.events[k], NULL);
-	free(it.thing.events);
-	free(it.parts);
-	if (it.history != NULL)
-		commissioning__history__free_unpacked(it.history, NULL);
-	return -1;
+}
+
+static int item_cmp(const void *pa, const void *pb);
+
+int
+picture_set_history(struct picture *p, const uint8_t *key, size_t keylen, const uint8_t *bytes,
+    size_t len)
+{
+	struct picture_item it, *found = NULL;
+
+	if (item_make(&it, key, keylen, bytes, len) < 0)
+		return -1;
+	/* The sorted part by binary search, what was added since by a scan. */
+	if (p->n_sorted > 0)
+		found = bsearch(&it, p->items, p->n_sorted, sizeof(*p->items), item_cmp);
+	for (size_t i = p->n_sorted; found == NULL && i < p->n_items; i++)
+		if (item_cmp(&it, &p->items[i]) == 0)
+			found = &p->items[i];
+	if (found != NULL) {
+		item_free(found);
+		*found = it;
+		return 0;
+	}
+	if (picture_append(p, &it) < 0) {
+		item_free(&it);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -129,13 +181,17 @@ item_cmp(const void *pa, const void *pb)
 void
 picture_seal(struct picture *p)
 {
-	qsort(p->items, p->n_items, sizeof(*p->items), item_cmp);
+	if (p->sealed)
+		return;
+	if (p->n_items > 1) /* qsort's base may not be NULL, even for nothing */
+		qsort(p->items, p->n_items, sizeof(*p->items), item_cmp);
 	memset(p->kind_count, 0, sizeof(p->kind_count));
 	for (size_t i = p->n_items; i-- > 0;) {
 		uint8_t k = (uint8_t)p->items[i].thing.kind & 127;
 		p->kind_first[k] = i;
 		p->kind_count[k]++;
 	}
+	p->n_sorted = p->n_items;
 	p->sealed = true;
 }
 

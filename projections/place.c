@@ -54,18 +54,21 @@ thing_places(const Commissioning__Envelope *env, const Commissioning__History *h
 		return 1 + place_set(&places[1], "capacity", env->service_status_changed->commissioner,
 			       true);
 	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_AWARDED:
-		return place_set(&places[0], "finance", env->contract_awarded->commissioner, true);
+		/* A decision: its money, and the conflict alerts it may raise. */
+		place_set(&places[0], "finance", env->contract_awarded->commissioner, true);
+		return 1 + place_set(&places[1], "governance", env->contract_awarded->commissioner, true);
 	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_VARIED:
-	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_TERMINATED:
+	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_TERMINATED: {
+		bool decision = env->event_case == COMMISSIONING__ENVELOPE__EVENT_CONTRACT_VARIED;
+		const char *code;
 		found = history_find(history, COMMISSIONING__ENVELOPE__EVENT_CONTRACT_AWARDED, scratch);
-		if (found != NULL)
-			return place_set(&places[0], "finance", found->contract_awarded->commissioner, true);
 		/* Pending until its award: known by the contract alone. */
-		return place_set(&places[0], "finance",
-		    env->event_case == COMMISSIONING__ENVELOPE__EVENT_CONTRACT_VARIED
-			? env->contract_varied->contract_id
-			: env->contract_terminated->contract_id,
-		    true);
+		code = found != NULL ? found->contract_awarded->commissioner
+		    : decision	     ? env->contract_varied->contract_id
+				     : env->contract_terminated->contract_id;
+		place_set(&places[0], "finance", code, true);
+		return decision ? 1 + place_set(&places[1], "governance", code, true) : 1;
+	}
 	case COMMISSIONING__ENVELOPE__EVENT_BUDGET_ALLOCATED:
 		return place_set(&places[0], "finance", env->budget_allocated->commissioner, true);
 	case COMMISSIONING__ENVELOPE__EVENT_SPEND_RECORDED:
@@ -111,4 +114,101 @@ thing_key_text(const struct thing_key *key, char *out, size_t outlen)
 	for (size_t i = 1; i + 1 < key->len && at + 1 < outlen; i++)
 		out[at++] = key->bytes[i] == '\0' ? '/' : (char)key->bytes[i];
 	out[at] = '\0';
+}
+
+/* ---- the figures an update carries */
+
+static json_t *
+copy_or_null(json_t *v)
+{
+	return v != NULL ? json_deep_copy(v) : json_null();
+}
+
+/* A flow object (a provider's, an ICB's) cut to the as-of count and the
+ * counts of one day. */
+static json_t *
+flow_slice(json_t *obj, const char *code, const char *day)
+{
+	json_t *days = json_object_get(obj, "days");
+	json_t *counts = days ? json_object_get(days, day) : NULL;
+
+	return json_pack("{s:s, s:O?, s:s, s:o}", "code", code, "in_hospital",
+	    json_object_get(obj, "in_hospital"), "day", day, "counts",
+	    counts ? json_deep_copy(counts) : json_object());
+}
+
+/* The items of a list whose field equals value. */
+static json_t *
+list_where(json_t *list, const char *field, const char *value, const char *field2,
+    const char *value2)
+{
+	json_t *out = json_array(), *item;
+	size_t i;
+
+	json_array_foreach(list, i, item) {
+		json_t *a = json_object_get(item, field);
+		json_t *b = field2 ? json_object_get(item, field2) : NULL;
+		if (json_is_string(a) && strcmp(json_string_value(a), value) == 0 &&
+		    (field2 == NULL || (json_is_string(b) && strcmp(json_string_value(b), value2) == 0)))
+			json_array_append(out, item);
+	}
+	return out;
+}
+
+static json_t *
+figures_at(json_t *area, const char *a, const char *b)
+{
+	json_t *v = json_object_get(area, a);
+
+	return b != NULL ? json_object_get(v, b) : v;
+}
+
+json_t *
+place_figures(json_t *figures, const char *area, const char *icb, const char *code,
+    const Commissioning__Envelope *env, int32_t event_day)
+{
+	json_t *top = json_object_get(figures, area);
+	char day[11], hex[65];
+
+	figures_date(event_day, day);
+	if (strcmp(area, "flow") == 0) {
+		json_t *provider = figures_at(figures_at(top, "providers", NULL), code, NULL);
+		json_t *roll = figures_at(figures_at(top, "icbs", NULL), icb, NULL);
+		return json_pack("{s:o, s:o}", "provider", flow_slice(provider, code, day), "icb",
+		    flow_slice(roll, icb, day));
+	}
+	if (strcmp(area, "discharges") == 0) {
+		json_t *cases;
+		if (env->event_case == COMMISSIONING__ENVELOPE__EVENT_READY_FOR_DISCHARGE) {
+			pseudonym_hex(&env->ready_for_discharge->patient_pseudonym, hex);
+			cases = list_where(json_object_get(top, "cases"), "patient", hex, "provider", code);
+		} else {
+			pseudonym_hex(&env->care_package_started->patient_pseudonym, hex);
+			cases = list_where(json_object_get(top, "cases"), "patient", hex, NULL, NULL);
+		}
+		return json_pack("{s:o, s:o, s:o}", "cases", cases, "icb",
+		    copy_or_null(figures_at(figures_at(top, "icbs", NULL), icb, NULL)), "councils",
+		    json_deep_copy(figures_at(top, "councils", NULL) ? figures_at(top, "councils", NULL)
+								      : json_object()));
+	}
+	if (strcmp(area, "capacity") == 0) {
+		json_t *lines = list_where(json_object_get(top, "lines"), "organisation", code, NULL, NULL);
+		return json_pack("{s:o, s:o, s:o}", "lines", lines, "icb",
+		    copy_or_null(figures_at(figures_at(top, "icbs", NULL), icb, NULL)), "council",
+		    copy_or_null(figures_at(figures_at(top, "councils", NULL), code, NULL)));
+	}
+	if (strcmp(area, "services") == 0) {
+		const char *id = env->service_status_changed->service_id;
+		return json_pack("{s:s, s:o}", "service_id", id, "service",
+		    copy_or_null(figures_at(top, id, NULL)));
+	}
+	if (strcmp(area, "finance") == 0)
+		return json_pack("{s:s, s:o}", "commissioner", code, "years",
+		    copy_or_null(figures_at(figures_at(top, "commissioners", NULL), code, NULL)));
+	if (strcmp(area, "governance") == 0)
+		return json_pack("{s:s, s:o}", "organisation", code, "register",
+		    copy_or_null(figures_at(figures_at(top, "register", NULL), code, NULL)));
+	if (strcmp(area, "organisations") == 0)
+		return json_pack("{s:o}", "organisation", copy_or_null(figures_at(top, code, NULL)));
+	return json_object();
 }

@@ -82,6 +82,19 @@ struct place {
 int thing_places(const Commissioning__Envelope *env, const Commissioning__History *history,
     struct place places[PLACES_MAX], Commissioning__Envelope **scratch);
 
+/*
+ * The figures an update about a place carries (DOMAIN.md, What the daemon
+ * publishes), cut from figures (picture_figures of the area, as of the
+ * commit): flow: the provider's and the ICB's patients in hospital and the
+ * counts of the day the event fell on; discharges: the person's cases, the
+ * ICB and council roll-ups; capacity: the organisation's lines, the ICB's
+ * and the council's roll-ups with capacity at risk; services: the service;
+ * finance: the commissioner's years; governance: the organisation's
+ * register; organisations: the organisation. A new JSON object.
+ */
+json_t *place_figures(json_t *figures, const char *area, const char *icb, const char *code,
+    const Commissioning__Envelope *env, int32_t event_day);
+
 /* The thing's key as text: "spell RXC/6f1e...". */
 void thing_key_text(const struct thing_key *key, char *out, size_t outlen);
 
@@ -119,7 +132,12 @@ void picture_destroy(struct picture **picture);
 int picture_add_history(struct picture *picture, const uint8_t *key, size_t keylen,
     const uint8_t *bytes, size_t len);
 
-/* Call once every history is added: sorts and indexes. */
+/* Replace the history of key, or add it: a picture kept up to date as
+ * events are applied. Seal again before reading. -1 when it does not decode. */
+int picture_set_history(struct picture *picture, const uint8_t *key, size_t keylen,
+    const uint8_t *bytes, size_t len);
+
+/* Call once every history is added or set: sorts and indexes. */
 void picture_seal(struct picture *picture);
 
 /* The things of one kind, sorted by key:

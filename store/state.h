@@ -19,6 +19,7 @@ struct state_change {
 		char code[260];
 	} places[PLACES_MAX];
 	char thing[THING_KEY_MAX + 32];
+	struct thing_key key;	/* the thing whose history changed */
 };
 
 /* Put env (packed as bytes) into its thing's history; when change is not

@@ -70,3 +70,70 @@ class Updates(DaemonTestCase):
             self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED", proc.stderr)
         topics = [u["topic"] for u in self.state_updates("finance.")]
         self.assertEqual(topics, ["finance.unmapped.K-9", "finance.QNX.QNX", "finance.QNX.QNX"])
+
+
+def figures_of(update):
+    import json
+    return json.loads(update["stateChanged"]["figures"])
+
+
+class UpdateFigures(DaemonTestCase):
+    """Each update carries its place's figures as of the commit."""
+
+    def state_updates(self, prefix):
+        status = self.daemon.status()
+        out = self.daemon.ctl("tail", "--from", "1", "--count", str(status["lastUpdateSequence"]),
+                              timeout=60).stdout
+        return [u for u in json_lines(out) if "stateChanged" in u and u["topic"].startswith(prefix)]
+
+    def test_flow_updates_carry_the_providers_and_icbs_patients_in_hospital_and_the_days_counts(self):
+        self.daemon.send([org(1, "QNX", "ORG_ROLE_ICB", "Y59"), org(2, "RXC", "ORG_ROLE_TRUST", "QNX")])
+        self.daemon.send([admission(1), admission(2)])
+        last = figures_of(self.state_updates("flow.QNX.RXC")[-1])
+        self.assertEqual(last["provider"]["code"], "RXC")
+        self.assertEqual(last["provider"]["in_hospital"], 2)
+        self.assertEqual(last["provider"]["day"], "2026-05-10")
+        self.assertEqual(last["provider"]["counts"]["admissions"], 2)
+        self.assertEqual(last["icb"]["code"], "QNX")
+        self.assertEqual(last["icb"]["in_hospital"], 2)
+
+    def test_capacity_at_risk_is_published_when_a_closure_reaches_consultation(self):
+        self.daemon.send([org(1, "QNX", "ORG_ROLE_ICB", "Y59"),
+                          org(2, "E10000011", "ORG_ROLE_LOCAL_AUTHORITY", "QNX")])
+        service = {"source": "commissioner", "eventId": "S1", "occurredAt": "1778407200000",
+                   "serviceStatusChanged": {
+                       "serviceId": "EMI-1", "commissioner": "E10000011", "provider": "1-123039495",
+                       "category": "SERVICE_CATEGORY_DEMENTIA_AND_RESPITE",
+                       "fromStatus": "SERVICE_STATUS_COMMISSIONED",
+                       "toStatus": "SERVICE_STATUS_CONSULTATION", "effectiveDate": "2026-05-10",
+                       "places": "12", "proposedChange": {"type": "PROPOSED_CHANGE_TYPE_CLOSE"}}}
+        self.daemon.send([service])
+        capacity = figures_of(self.state_updates("capacity.QNX.E10000011")[-1])
+        self.assertEqual(capacity["icb"]["at_risk_places"], 12)
+        self.assertEqual(capacity["council"]["at_risk_places"], 12)
+        services = figures_of(self.state_updates("services.QNX.E10000011")[-1])
+        self.assertEqual(services["service"]["status"], "consultation")
+
+    def test_a_conflict_alert_is_published_when_raised_and_when_a_backdated_withdrawal_clears_it(self):
+        self.daemon.send([org(1, "QNX", "ORG_ROLE_ICB", "Y59"), org(2, "RXC", "ORG_ROLE_TRUST", "QNX")])
+        declared = {"source": "governance", "eventId": "D1", "occurredAt": "1767225600000",
+                    "interestDeclared": {"declarationId": "DOI-1", "person": "S7", "organisation": "QNX",
+                                         "type": "INTEREST_TYPE_FINANCIAL", "interestIn": "RXC",
+                                         "fromDate": "2026-01-01"}}
+        award = {"source": "commissioner", "eventId": "A1", "occurredAt": "1778407200000",
+                 "contractAwarded": {"contractId": "K-1", "commissioner": "QNX", "provider": "RXC01",
+                                     "annualValue": "1000", "startDate": "2026-04-01",
+                                     "endDate": "2027-03-31", "decidedOn": "2026-03-01",
+                                     "decisionMakers": ["S7", "S8"]}}
+        withdrawn = {"source": "governance", "eventId": "W1", "occurredAt": "1778407300000",
+                     "interestWithdrawn": {"declarationId": "DOI-1", "toDate": "2026-02-01"}}
+        for event in (declared, award, withdrawn):
+            acks, proc = self.daemon.send([event])
+            self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED", proc.stderr)
+        updates = self.state_updates("governance.QNX.QNX")
+        raised = figures_of(updates[-2])["alerts_raised"]  # the award's
+        self.assertEqual([(a["contract_id"], a["decision_maker"], a["declaration_id"]) for a in raised],
+                         [("K-1", "S7", "DOI-1")])
+        cleared = figures_of(updates[-1])["alerts_cleared"]  # the withdrawal's
+        self.assertEqual([a["declaration_id"] for a in cleared], ["DOI-1"])
+        self.assertEqual(figures_of(updates[-1])["alerts_raised"], [])
