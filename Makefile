@@ -84,6 +84,8 @@ $(BUILD)/test/%: $(BUILD)/obj/tests/unit/%.o $(LIBA)
 
 test: deps
 	@$(MAKE) --no-print-directory all
+	@# The optimised build warns about things -O1 does not see: build it too.
+	@$(MAKE) --no-print-directory SAN=0 build/release/bin/commissiond build/release/bin/commissionctl
 	@/usr/bin/python3 tests/run_tests.py --build $(BUILD)
 
 run: deps

@@ -30,19 +30,22 @@ const char *
 hierarchy_icb_of(parent_of_fn parent_of, void *arg, const char *code)
 {
 	const char *icb = hierarchy_by_parents(parent_of, arg, code, 0);
+	const char *parent;
 	char provider[4];
 
 	if (icb != NULL)
 		return icb;
 	/* A site's ICB is next that of the provider its code extends
 	 * (RXC01 -> RXC, NV701 -> NV7); an older-frame provider is its own
-	 * site. The provider is never in ICB format, so what comes back is
-	 * a parent's string, not this buffer. */
-	if (ids_is_site(code) && !ids_is_older_frame_provider(code)) {
-		snprintf(provider, sizeof(provider), "%.3s", code);
-		return hierarchy_by_parents(parent_of, arg, provider, 1);
-	}
-	return NULL;
+	 * site. The provider code (R, T or N and two) is never in ICB format:
+	 * go straight to its registered parent. */
+	if (!ids_is_site(code) || ids_is_older_frame_provider(code))
+		return NULL;
+	snprintf(provider, sizeof(provider), "%.3s", code);
+	parent = parent_of(arg, provider);
+	if (parent == NULL || parent[0] == '\0')
+		return NULL;
+	return hierarchy_by_parents(parent_of, arg, parent, 2);
 }
 
 const char *
