@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "projections.h"
+#include "picture_fixture.h"
 
 #define ROLE(x) COMMISSIONING__ORG_ROLE__ORG_ROLE_##x
 #define EVENT(x) COMMISSIONING__ENVELOPE__EVENT_PATIENT_##x
@@ -26,172 +27,18 @@
 #define MAY_10_UTC 1778371200000LL /* 2026-05-10T00:00Z, 01:00 in London */
 #define AT(h) (MAY_10_UTC + (int64_t)((h)*HOUR_MS))
 #define AS_OF AT(24) /* 2026-05-11T00:00Z, as in tests/examples/flow */
-#define MAX_THINGS 64
-#define MAX_EVENTS 64
-
-/* ------------------------------------------------------------ a store in memory */
-
-/* The events of a case, packed, so they can be put in any order. */
-struct events {
-	uint8_t *bytes[MAX_EVENTS];
-	size_t len[MAX_EVENTS];
-	size_t n;
-};
-
-/* The histories as the store keeps them: one packed History per thing. */
-struct histories {
-	struct {
-		struct thing_key key;
-		uint8_t *bytes;
-		size_t len;
-	} item[MAX_THINGS];
-	size_t n;
-};
-
-static void
-events_add(struct events *ev, Commissioning__Envelope *env, const char *source,
-    const char *event_id, int64_t at_ms)
-{
-	size_t len;
-
-	env->source = (char *)source;
-	env->event_id = (char *)event_id;
-	env->occurred_at = at_ms;
-	len = protobuf_c_message_get_packed_size(&env->base);
-	assert_true(ev->n < MAX_EVENTS);
-	ev->bytes[ev->n] = malloc(len ? len : 1);
-	assert_non_null(ev->bytes[ev->n]);
-	ev->len[ev->n] = protobuf_c_message_pack(&env->base, ev->bytes[ev->n]);
-	ev->n++;
-}
-
-static void
-events_free(struct events *ev)
-{
-	for (size_t i = 0; i < ev->n; i++)
-		free(ev->bytes[i]);
-	ev->n = 0;
-}
-
-/* What the ingest transaction does with one accepted event. */
-static void
-histories_put(struct histories *h, const uint8_t *bytes, size_t len)
-{
-	Commissioning__Envelope *env = commissioning__envelope__unpack(NULL, len, bytes);
-	uint8_t stack[256];
-	ProtobufCBufferSimple out = PROTOBUF_C_BUFFER_SIMPLE_INIT(stack);
-	struct thing_key key;
-	size_t at;
-
-	assert_non_null(env);
-	assert_int_equal(thing_key_of(env, &key), 0);
-	for (at = 0; at < h->n; at++)
-		if (h->item[at].key.len == key.len &&
-		    memcmp(h->item[at].key.bytes, key.bytes, key.len) == 0)
-			break;
-	if (at == h->n) {
-		assert_true(h->n < MAX_THINGS);
-		h->item[h->n].key = key;
-		h->item[h->n].bytes = NULL;
-		h->item[h->n].len = 0;
-		h->n++;
-	}
-	assert_int_equal(
-	    history_insert(&key, h->item[at].bytes, h->item[at].len, env, bytes, len, &out.base),
-	    0);
-	free(h->item[at].bytes);
-	h->item[at].bytes = malloc(out.len ? out.len : 1);
-	assert_non_null(h->item[at].bytes);
-	memcpy(h->item[at].bytes, out.data, out.len);
-	h->item[at].len = out.len;
-	PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
-	commissioning__envelope__free_unpacked(env, NULL);
-}
-
-/* The figures of area as of as_of_ms, the events arriving in their own
- * order, or reversed. */
-static json_t *
-figures_of(const struct events *ev, bool reversed, const char *area, int64_t as_of_ms)
-{
-	struct histories h = {.n = 0};
-	struct picture *p = picture_new();
-	json_t *figures;
-
-	assert_non_null(p);
-	for (size_t i = 0; i < ev->n; i++) {
-		size_t k = reversed ? ev->n - 1 - i : i;
-		histories_put(&h, ev->bytes[k], ev->len[k]);
-	}
-	/* The store hands histories over in key order; shuffle that too. */
-	for (size_t i = 0; i < h.n; i++) {
-		size_t k = reversed ? h.n - 1 - i : i;
-		assert_int_equal(picture_add_history(p, h.item[k].key.bytes, h.item[k].key.len,
-		                     h.item[k].bytes, h.item[k].len),
-		    0);
-	}
-	picture_seal(p);
-	figures = picture_figures(p, area, as_of_ms);
-	assert_non_null(figures);
-	picture_destroy(&p);
-	for (size_t i = 0; i < h.n; i++)
-		free(h.item[i].bytes);
-	return figures;
-}
+#define REFERENCE_MS 1767225600000LL /* 2026-01-01T00:00Z, the ODS load */
 
 /* ------------------------------------------------------------ events */
-
-static ProtobufCBinaryData
-pseudonym(uint8_t storage[32], uint8_t fill)
-{
-	memset(storage, fill, 32);
-	return (ProtobufCBinaryData){32, storage};
-}
-
-static void
-org(struct events *ev, const char *id, const char *code, Commissioning__OrgRole role,
-    const char *parent)
-{
-	Commissioning__Envelope env = COMMISSIONING__ENVELOPE__INIT;
-	Commissioning__Organisation o = COMMISSIONING__ORGANISATION__INIT;
-
-	o.code = (char *)code;
-	o.role = role;
-	o.parent_code = (char *)parent;
-	env.event_case = COMMISSIONING__ENVELOPE__EVENT_ORGANISATION_REGISTERED;
-	env.organisation_registered = &o;
-	events_add(ev, &env, "ods", id, 1767225600000LL);
-}
 
 /* RAA with two sites, under the ICB QNX, as in tests/examples/flow. */
 static void
 orgs_raa(struct events *ev)
 {
-	org(ev, "O1", "QNX", ROLE(ICB), "");
-	org(ev, "O2", "RAA", ROLE(TRUST), "QNX");
-	org(ev, "O3", "RAA01", ROLE(TRUST_SITE), "RAA");
-	org(ev, "O4", "RAA02", ROLE(TRUST_SITE), "RAA");
-}
-
-static Commissioning__PatientClass
-class_of(char letter)
-{
-	static const struct {
-		char letter;
-		Commissioning__PatientClass value;
-	} classes[] = {
-	    {'I', COMMISSIONING__PATIENT_CLASS__PATIENT_CLASS_INPATIENT},
-	    {'E', COMMISSIONING__PATIENT_CLASS__PATIENT_CLASS_EMERGENCY},
-	    {'O', COMMISSIONING__PATIENT_CLASS__PATIENT_CLASS_OUTPATIENT},
-	    {'P', COMMISSIONING__PATIENT_CLASS__PATIENT_CLASS_PREADMIT},
-	    {'R', COMMISSIONING__PATIENT_CLASS__PATIENT_CLASS_RECURRING},
-	    {'B', COMMISSIONING__PATIENT_CLASS__PATIENT_CLASS_OBSTETRICS},
-	    {'U', COMMISSIONING__PATIENT_CLASS__PATIENT_CLASS_UNKNOWN},
-	};
-
-	for (size_t i = 0; i < sizeof(classes) / sizeof(classes[0]); i++)
-		if (classes[i].letter == letter)
-			return classes[i].value;
-	return COMMISSIONING__PATIENT_CLASS__PATIENT_CLASS_UNSPECIFIED;
+	org(ev, "ods", "O1", REFERENCE_MS, "QNX", ROLE(ICB), "");
+	org(ev, "ods", "O2", REFERENCE_MS, "RAA", ROLE(TRUST), "QNX");
+	org(ev, "ods", "O3", REFERENCE_MS, "RAA01", ROLE(TRUST_SITE), "RAA");
+	org(ev, "ods", "O4", REFERENCE_MS, "RAA02", ROLE(TRUST_SITE), "RAA");
 }
 
 /* An admission, transfer, update or discharge of spell (a fill byte; the
@@ -240,61 +87,10 @@ cancel(struct events *ev, const char *id, int64_t at_ms, uint8_t spell,
 
 /* ------------------------------------------------------------ reading figures */
 
-/* The hex of a pseudonym made by pseudonym(fill). */
-static void
-hex_of(uint8_t fill, char out[65])
-{
-	for (int i = 0; i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", fill);
-}
-
-/* root at a dotted path ("flow.providers.RAA.in_hospital"), or NULL. */
-static json_t *
-at_path(json_t *root, const char *path)
-{
-	char buf[256];
-	char *save = NULL;
-
-	assert_true(strlen(path) < sizeof(buf));
-	strcpy(buf, path);
-	for (char *key = strtok_r(buf, ".", &save); key != NULL && root != NULL;
-	     key = strtok_r(NULL, ".", &save))
-		root = json_object_get(root, key);
-	return root;
-}
-
-/* The count at path; a count left out is 0. */
-static json_int_t
-count_at(json_t *root, const char *path)
-{
-	json_t *v = at_path(root, path);
-
-	if (v == NULL)
-		return 0;
-	assert_true(json_is_integer(v));
-	return json_integer_value(v);
-}
-
 static bool
 pending_has(json_t *root, const char *item)
 {
-	json_t *list = at_path(root, "pending.discharge_only_spells");
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(list, i, v) if (strcmp(json_string_value(v), item) == 0) return true;
-	return false;
-}
-
-static bool
-unmapped_has(json_t *root, const char *code)
-{
-	size_t i;
-	json_t *v;
-
-	json_array_foreach(json_object_get(root, "unmapped"), i,
-	    v) if (strcmp(json_string_value(v), code) == 0) return true;
-	return false;
+	return list_has_string(at_path(root, "pending.discharge_only_spells"), item);
 }
 
 /* ------------------------------------------------------------ tests */
@@ -311,7 +107,7 @@ test_flow_cancel_transfer_puts_site_and_ward_back(void **state)
 	adt(&ev, EVENT(ADMITTED), "A1", AT(10), 1, "RAA01", "W1", 'I');
 	adt(&ev, EVENT(TRANSFERRED), "A2", AT(11), 1, "RAA02", "W2", 'I');
 	cancel(&ev, "A3", AT(11.5), 1, CANCELS(TRANSFER));
-	f = figures_of(&ev, false, "flow", AS_OF);
+	f = figures_of(&ev, NULL, false, "flow", AS_OF);
 	assert_int_equal(count_at(f, "flow.providers.RAA.sites.RAA01.wards.W1"), 1);
 	assert_int_equal(count_at(f, "flow.providers.RAA.sites.RAA01.in_hospital"), 1);
 	assert_null(at_path(f, "flow.providers.RAA.sites.RAA02"));
@@ -332,7 +128,7 @@ test_flow_cancel_transfer_undoes_only_the_latest_standing(void **state)
 	adt(&ev, EVENT(TRANSFERRED), "A2", AT(9), 1, "RAA01", "W2", 'I');
 	adt(&ev, EVENT(TRANSFERRED), "A3", AT(10), 1, "RAA01", "W3", 'I');
 	cancel(&ev, "A4", AT(10.5), 1, CANCELS(TRANSFER));
-	f = figures_of(&ev, false, "flow", AS_OF);
+	f = figures_of(&ev, NULL, false, "flow", AS_OF);
 	assert_int_equal(count_at(f, "flow.providers.RAA.sites.RAA01.wards.W2"), 1);
 	assert_int_equal(count_at(f, "flow.providers.RAA.sites.RAA01.wards.W3"), 0);
 	json_decref(f);
@@ -350,7 +146,7 @@ test_flow_cancel_admission_voids_the_spell(void **state)
 	orgs_raa(&ev);
 	adt(&ev, EVENT(ADMITTED), "A1", AT(10), 1, "RAA01", "W1", 'I');
 	cancel(&ev, "A2", AT(10.25), 1, CANCELS(ADMISSION));
-	f = figures_of(&ev, false, "flow", AS_OF);
+	f = figures_of(&ev, NULL, false, "flow", AS_OF);
 	assert_int_equal(count_at(f, "flow.providers.RAA.in_hospital"), 0);
 	assert_int_equal(count_at(f, "flow.providers.RAA.days.2026-05-10.admissions"), 0);
 	assert_int_equal(count_at(f, "flow.icbs.QNX.in_hospital"), 0);
@@ -371,7 +167,7 @@ test_flow_admission_after_cancel_admission_reopens_the_spell(void **state)
 	adt(&ev, EVENT(ADMITTED), "A1", AT(5), 1, "RAA01", "W4", 'I');
 	cancel(&ev, "A2", AT(5.25), 1, CANCELS(ADMISSION));
 	adt(&ev, EVENT(ADMITTED), "A3", AT(6.5), 1, "RAA01", "W4", 'I');
-	f = figures_of(&ev, false, "flow", AS_OF);
+	f = figures_of(&ev, NULL, false, "flow", AS_OF);
 	assert_int_equal(count_at(f, "flow.providers.RAA.in_hospital"), 1);
 	assert_int_equal(count_at(f, "flow.providers.RAA.days.2026-05-10.admissions"), 1);
 	assert_int_equal(count_at(f, "flow.providers.RAA.sites.RAA01.wards.W4"), 1);
@@ -393,7 +189,7 @@ test_flow_cancel_admission_leaves_a_standing_discharge(void **state)
 	adt(&ev, EVENT(DISCHARGED), "A2", AT(6), 1, "RAA01", "W1", 'I');
 	cancel(&ev, "A3", AT(7), 1, CANCELS(ADMISSION));
 	adt(&ev, EVENT(ADMITTED), "A4", AT(8), 1, "RAA01", "W1", 'I');
-	f = figures_of(&ev, false, "flow", AS_OF);
+	f = figures_of(&ev, NULL, false, "flow", AS_OF);
 	assert_int_equal(count_at(f, "flow.providers.RAA.in_hospital"), 0);
 	assert_int_equal(count_at(f, "flow.providers.RAA.days.2026-05-10.admissions"), 1);
 	assert_int_equal(count_at(f, "flow.providers.RAA.days.2026-05-10.discharges"), 1);
@@ -413,7 +209,7 @@ test_flow_cancel_discharge_reopens_the_spell(void **state)
 	adt(&ev, EVENT(ADMITTED), "A1", AT(9), 1, "RAA01", "W3", 'I');
 	adt(&ev, EVENT(DISCHARGED), "A2", AT(15), 1, "RAA01", "W3", 'I');
 	cancel(&ev, "A3", AT(15.5), 1, CANCELS(DISCHARGE));
-	f = figures_of(&ev, false, "flow", AS_OF);
+	f = figures_of(&ev, NULL, false, "flow", AS_OF);
 	assert_int_equal(count_at(f, "flow.providers.RAA.in_hospital"), 1);
 	assert_int_equal(count_at(f, "flow.providers.RAA.days.2026-05-10.discharges"), 0);
 	json_decref(f);
@@ -434,7 +230,7 @@ test_flow_discharge_without_admission_counts_as_discharge_only(void **state)
 	orgs_raa(&ev);
 	adt(&ev, EVENT(DISCHARGED), "A1", AT(12), 0x16, "RAA01", "W1", 'I');
 	adt(&ev, EVENT(DISCHARGED), "A2", AT(13), 0x17, "", "", 'I');
-	f = figures_of(&ev, false, "flow", AS_OF);
+	f = figures_of(&ev, NULL, false, "flow", AS_OF);
 	assert_int_equal(count_at(f, "flow.providers.RAA.days.2026-05-10.discharges"), 2);
 	assert_int_equal(count_at(f, "flow.icbs.QNX.days.2026-05-10.discharges"), 2);
 	assert_int_equal(
@@ -465,7 +261,7 @@ test_flow_patient_classes_decide_what_counts(void **state)
 		adt(&ev, EVENT(ADMITTED), id, AT(3 + (double)i), (uint8_t)(i + 1), "RAA01", "W1",
 		    letters[i]);
 	}
-	f = figures_of(&ev, false, "flow", AS_OF);
+	f = figures_of(&ev, NULL, false, "flow", AS_OF);
 	assert_int_equal(count_at(f, "flow.providers.RAA.in_hospital"), 2);
 	assert_int_equal(count_at(f, "flow.providers.RAA.days.2026-05-10.admissions"), 2);
 	assert_int_equal(count_at(f, "flow.providers.RAA.days.2026-05-10.attendances"), 2);
@@ -486,7 +282,7 @@ test_flow_attendance_that_becomes_inpatient_is_an_admission(void **state)
 	orgs_raa(&ev);
 	adt(&ev, EVENT(ADMITTED), "A1", AT(4), 1, "RAA01", "ED", 'E');
 	adt(&ev, EVENT(UPDATED), "A2", AT(5), 1, "RAA01", "AMU", 'I');
-	f = figures_of(&ev, false, "flow", AS_OF);
+	f = figures_of(&ev, NULL, false, "flow", AS_OF);
 	assert_int_equal(count_at(f, "flow.providers.RAA.days.2026-05-10.admissions"), 1);
 	assert_int_equal(count_at(f, "flow.providers.RAA.days.2026-05-10.attendances"), 0);
 	assert_int_equal(count_at(f, "flow.providers.RAA.sites.RAA01.wards.AMU"), 1);
@@ -507,7 +303,7 @@ test_flow_class_set_by_a_discharge_stands(void **state)
 	orgs_raa(&ev);
 	adt(&ev, EVENT(ADMITTED), "A1", AT(9), 1, "RAA01", "W1", 'I');
 	adt(&ev, EVENT(DISCHARGED), "A2", AT(10), 1, "RAA01", "W1", 'O');
-	f = figures_of(&ev, false, "flow", AS_OF);
+	f = figures_of(&ev, NULL, false, "flow", AS_OF);
 	assert_int_equal(count_at(f, "flow.providers.RAA.days.2026-05-10.attendances"), 1);
 	assert_int_equal(count_at(f, "flow.providers.RAA.days.2026-05-10.admissions"), 0);
 	assert_int_equal(count_at(f, "flow.providers.RAA.days.2026-05-10.discharges"), 0);
@@ -527,7 +323,7 @@ test_flow_per_site_figures_use_the_latest_site(void **state)
 	orgs_raa(&ev);
 	adt(&ev, EVENT(ADMITTED), "A1", AT(10), 1, "RAA01", "W1", 'I');
 	adt(&ev, EVENT(TRANSFERRED), "A2", AT(14), 1, "RAA02", "W5", 'I');
-	f = figures_of(&ev, false, "flow", AS_OF);
+	f = figures_of(&ev, NULL, false, "flow", AS_OF);
 	assert_int_equal(
 	    count_at(f, "flow.providers.RAA.sites.RAA02.days.2026-05-10.admissions"), 1);
 	assert_int_equal(count_at(f, "flow.providers.RAA.sites.RAA02.wards.W5"), 1);
@@ -549,7 +345,7 @@ test_flow_admission_never_clears_a_standing_discharge(void **state)
 	adt(&ev, EVENT(ADMITTED), "A1", AT(5), 1, "RAA01", "W2", 'I');
 	adt(&ev, EVENT(DISCHARGED), "A2", AT(6), 1, "RAA01", "W2", 'I');
 	adt(&ev, EVENT(ADMITTED), "A3", AT(12), 1, "RAA01", "W2", 'I');
-	f = figures_of(&ev, false, "flow", AT(22));
+	f = figures_of(&ev, NULL, false, "flow", AT(22));
 	assert_int_equal(count_at(f, "flow.providers.RAA.in_hospital"), 0);
 	assert_int_equal(count_at(f, "flow.providers.RAA.days.2026-05-10.admissions"), 1);
 	assert_int_equal(count_at(f, "flow.providers.RAA.days.2026-05-10.discharges"), 1);
@@ -570,12 +366,12 @@ test_flow_in_hospital_is_read_at_the_as_of(void **state)
 	adt(&ev, EVENT(ADMITTED), "A1", AT(2), 1, "RAA01", "W1", 'I');
 	adt(&ev, EVENT(DISCHARGED), "A2", AT(20), 1, "RAA01", "W1", 'I');
 	adt(&ev, EVENT(ADMITTED), "A3", AT(15), 2, "RAA01", "W1", 'I');
-	f = figures_of(&ev, false, "flow", AT(12));
+	f = figures_of(&ev, NULL, false, "flow", AT(12));
 	assert_int_equal(count_at(f, "flow.providers.RAA.in_hospital"), 1);
 	assert_int_equal(count_at(f, "flow.providers.RAA.days.2026-05-10.admissions"), 2);
 	assert_int_equal(count_at(f, "flow.providers.RAA.days.2026-05-10.discharges"), 1);
 	json_decref(f);
-	f = figures_of(&ev, false, "flow", AT(20));
+	f = figures_of(&ev, NULL, false, "flow", AT(20));
 	assert_int_equal(count_at(f, "flow.providers.RAA.in_hospital"), 1);
 	json_decref(f);
 	events_free(&ev);
@@ -596,7 +392,7 @@ test_flow_days_are_london_dates(void **state)
 	adt(&ev, EVENT(ADMITTED), "A2", 1774745999999LL, 2, "RAA01", "W1", 'I');
 	adt(&ev, EVENT(ADMITTED), "A3", 1774740600000LL, 3, "RAA01", "W1", 'I');
 	adt(&ev, EVENT(ADMITTED), "A4", 1792882800000LL, 4, "RAA01", "W1", 'I');
-	f = figures_of(&ev, false, "flow", AS_OF);
+	f = figures_of(&ev, NULL, false, "flow", AS_OF);
 	assert_int_equal(count_at(f, "flow.providers.RAA.days.2026-05-11.attendances"), 1);
 	assert_int_equal(count_at(f, "flow.providers.RAA.days.2026-03-29.admissions"), 1);
 	assert_int_equal(count_at(f, "flow.providers.RAA.days.2026-03-28.admissions"), 1);
@@ -614,15 +410,15 @@ test_flow_provider_rolls_up_by_the_mapping_as_it_stands(void **state)
 	json_t *f;
 
 	(void)state;
-	org(&ev, "O1", "QNX", ROLE(ICB), "");
+	org(&ev, "ods", "O1", REFERENCE_MS, "QNX", ROLE(ICB), "");
 	adt_at(&ev, EVENT(ADMITTED), "A1", AT(10), "RCC", 1, "RCC01", "W1", 'I');
-	f = figures_of(&ev, false, "flow", AS_OF);
+	f = figures_of(&ev, NULL, false, "flow", AS_OF);
 	assert_string_equal(json_string_value(at_path(f, "flow.providers.RCC.icb")), "unmapped");
 	assert_true(unmapped_has(f, "RCC"));
 	assert_int_equal(count_at(f, "flow.icbs.unmapped.in_hospital"), 1);
 	json_decref(f);
-	org(&ev, "O2", "RCC", ROLE(TRUST), "QNX");
-	f = figures_of(&ev, false, "flow", AS_OF);
+	org(&ev, "ods", "O2", REFERENCE_MS, "RCC", ROLE(TRUST), "QNX");
+	f = figures_of(&ev, NULL, false, "flow", AS_OF);
 	assert_string_equal(json_string_value(at_path(f, "flow.providers.RCC.icb")), "QNX");
 	assert_false(unmapped_has(f, "RCC"));
 	assert_int_equal(count_at(f, "flow.icbs.QNX.in_hospital"), 1);
@@ -637,6 +433,7 @@ static void
 test_flow_same_events_in_any_order_give_the_same_figures(void **state)
 {
 	struct events ev = {.n = 0};
+	size_t *backwards;
 	json_t *forward, *backward;
 
 	(void)state;
@@ -650,8 +447,10 @@ test_flow_same_events_in_any_order_give_the_same_figures(void **state)
 	adt(&ev, EVENT(DISCHARGED), "A7", AT(12), 3, "RAA01", "W1", 'I');
 	adt(&ev, EVENT(ADMITTED), "A8", AT(1), 4, "RAA01", "W4", 'I');
 	cancel(&ev, "A9", AT(1.5), 4, CANCELS(ADMISSION));
-	forward = figures_of(&ev, false, "flow", AS_OF);
-	backward = figures_of(&ev, true, "flow", AS_OF);
+	forward = figures_of(&ev, NULL, false, "flow", AS_OF);
+	backwards = order_new(ev.n, true);
+	backward = figures_of(&ev, backwards, true, "flow", AS_OF);
+	free(backwards);
 	assert_true(json_equal(forward, backward));
 	assert_int_equal(count_at(forward, "flow.providers.RAA.in_hospital"), 2);
 	json_decref(forward);

@@ -16,131 +16,17 @@
 #include <string.h>
 
 #include "projections.h"
-
-#define nitems(a) (sizeof(a) / sizeof((a)[0]))
+#include "picture_fixture.h"
 
 /* 2026-01-05T10:00Z, and the as-of 2026-10-01T00:00Z. */
 #define WHEN_MS 1767607200000LL
 #define AS_OF_MS 1790812800000LL
 #define DAY_MS 86400000LL
 
+#define ROLE(x) COMMISSIONING__ORG_ROLE__ORG_ROLE_##x
 #define EVENT(x) COMMISSIONING__ENVELOPE__EVENT_##x
 
-/* ------------------------------------------------------------ a tiny store */
-
-struct stored {
-	struct thing_key key;
-	uint8_t *bytes;
-	size_t len;
-};
-
-/* The histories of the things events concern, as the store keeps them. */
-struct world {
-	struct stored things[64];
-	size_t n;
-	int next_id;
-};
-
-static void
-world_clear(struct world *w)
-{
-	for (size_t i = 0; i < w->n; i++)
-		free(w->things[i].bytes);
-	memset(w, 0, sizeof(*w));
-}
-
-/* Accept env (its event id given, or a fresh one) into its thing's history. */
-static void
-world_add(struct world *w, Commissioning__Envelope *env, const char *event_id, int64_t at_ms)
-{
-	uint8_t scratch[256];
-	ProtobufCBufferSimple out = PROTOBUF_C_BUFFER_SIMPLE_INIT(scratch);
-	char fresh[16];
-	struct thing_key key;
-	struct stored *s = NULL;
-	uint8_t *packed;
-	size_t len;
-
-	if (event_id == NULL) {
-		snprintf(fresh, sizeof(fresh), "T%04d", ++w->next_id);
-		event_id = fresh;
-	}
-	env->source = (char *)"test";
-	env->event_id = (char *)event_id;
-	env->occurred_at = at_ms;
-	len = commissioning__envelope__get_packed_size(env);
-	packed = malloc(len ? len : 1);
-	assert_non_null(packed);
-	commissioning__envelope__pack(env, packed);
-	assert_int_equal(thing_key_of(env, &key), 0);
-	for (size_t i = 0; i < w->n; i++)
-		if (w->things[i].key.len == key.len &&
-		    memcmp(w->things[i].key.bytes, key.bytes, key.len) == 0)
-			s = &w->things[i];
-	if (s == NULL) {
-		assert_true(w->n < nitems(w->things));
-		s = &w->things[w->n++];
-		s->key = key;
-	}
-	assert_int_equal(history_insert(&key, s->bytes, s->len, env, packed, len, &out.base), 0);
-	free(s->bytes);
-	s->bytes = malloc(out.len ? out.len : 1);
-	assert_non_null(s->bytes);
-	memcpy(s->bytes, out.data, out.len);
-	s->len = out.len;
-	PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
-	free(packed);
-}
-
-/* The figures of area as of as_of_ms; the histories added in reverse order
- * when reversed (the picture must not care). */
-static json_t *
-world_figures(const struct world *w, const char *area, int64_t as_of_ms, bool reversed)
-{
-	struct picture *p = picture_new();
-	json_t *root;
-
-	assert_non_null(p);
-	for (size_t k = 0; k < w->n; k++) {
-		const struct stored *s = &w->things[reversed ? w->n - 1 - k : k];
-		assert_int_equal(picture_add_history(p, s->key.bytes, s->key.len, s->bytes, s->len), 0);
-	}
-	picture_seal(p);
-	root = picture_figures(p, area, as_of_ms);
-	picture_destroy(&p);
-	assert_non_null(root);
-	return root;
-}
-
-/* root at a dotted path ("finance.commissioners.QNX.2026-27"), or NULL. */
-static json_t *
-at(json_t *root, const char *path)
-{
-	char buf[256], *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", path);
-	for (char *k = strtok_r(buf, ".", &save); k != NULL && root != NULL;
-	     k = strtok_r(NULL, ".", &save))
-		root = json_object_get(root, k);
-	return root;
-}
-
 /* ------------------------------------------------------------ events */
-
-static void
-organisation(struct world *w, const char *code, Commissioning__OrgRole role, const char *parent,
-    int64_t at_ms)
-{
-	Commissioning__Envelope env = COMMISSIONING__ENVELOPE__INIT;
-	Commissioning__Organisation o = COMMISSIONING__ORGANISATION__INIT;
-
-	o.code = (char *)code;
-	o.role = role;
-	o.parent_code = (char *)parent;
-	env.event_case = EVENT(ORGANISATION_REGISTERED);
-	env.organisation_registered = &o;
-	world_add(w, &env, NULL, at_ms);
-}
 
 /* A NULL-terminated list of staff ids. */
 #define STAFF(...) ((const char *[]){ __VA_ARGS__, NULL })
@@ -157,7 +43,7 @@ staff_count(const char **list)
 }
 
 static void
-declaration(struct world *w, const char *id, const char *person, const char *organisation,
+declaration(struct events *w, const char *id, const char *person, const char *organisation,
     const char *interest_in, const char *from, const char *to, int64_t at_ms)
 {
 	Commissioning__Envelope env = COMMISSIONING__ENVELOPE__INIT;
@@ -173,11 +59,11 @@ declaration(struct world *w, const char *id, const char *person, const char *org
 	d.to_date = (char *)to;
 	env.event_case = EVENT(INTEREST_DECLARED);
 	env.interest_declared = &d;
-	world_add(w, &env, NULL, at_ms);
+	events_add(w, &env, "test", NULL, at_ms);
 }
 
 static void
-withdrawal(struct world *w, const char *id, const char *to, int64_t at_ms)
+withdrawal(struct events *w, const char *id, const char *to, int64_t at_ms)
 {
 	Commissioning__Envelope env = COMMISSIONING__ENVELOPE__INIT;
 	Commissioning__InterestWithdrawn x = COMMISSIONING__INTEREST_WITHDRAWN__INIT;
@@ -186,11 +72,11 @@ withdrawal(struct world *w, const char *id, const char *to, int64_t at_ms)
 	x.to_date = (char *)to;
 	env.event_case = EVENT(INTEREST_WITHDRAWN);
 	env.interest_withdrawn = &x;
-	world_add(w, &env, NULL, at_ms);
+	events_add(w, &env, "test", NULL, at_ms);
 }
 
 static void
-award(struct world *w, const char *id, const char *provider, const char *decided_on,
+award(struct events *w, const char *id, const char *provider, const char *decided_on,
     const char **makers, const char **recused, int64_t at_ms)
 {
 	Commissioning__Envelope env = COMMISSIONING__ENVELOPE__INIT;
@@ -210,11 +96,11 @@ award(struct world *w, const char *id, const char *provider, const char *decided
 	a.recused = (char **)recused;
 	env.event_case = EVENT(CONTRACT_AWARDED);
 	env.contract_awarded = &a;
-	world_add(w, &env, NULL, at_ms);
+	events_add(w, &env, "test", NULL, at_ms);
 }
 
 static void
-variation(struct world *w, const char *id, int64_t number, const char *decided_on,
+variation(struct events *w, const char *id, int64_t number, const char *decided_on,
     const char **makers, const char **recused, int64_t at_ms)
 {
 	Commissioning__Envelope env = COMMISSIONING__ENVELOPE__INIT;
@@ -233,13 +119,13 @@ variation(struct world *w, const char *id, int64_t number, const char *decided_o
 	v.recused = (char **)recused;
 	env.event_case = EVENT(CONTRACT_VARIED);
 	env.contract_varied = &v;
-	world_add(w, &env, NULL, at_ms);
+	events_add(w, &env, "test", NULL, at_ms);
 }
 
 static json_t *
-governance_of(struct world *w)
+governance_of(struct events *w)
 {
-	return world_figures(w, "governance", AS_OF_MS, false);
+	return figures_of(w, NULL, false, "governance", AS_OF_MS);
 }
 
 /* How many alerts match (contract, decision, maker, declaration). */
@@ -247,7 +133,7 @@ static size_t
 alerts_matching(json_t *fig, const char *contract, const char *decision, const char *maker,
     const char *declaration_id)
 {
-	json_t *alerts = at(fig, "governance.conflict_alerts"), *a;
+	json_t *alerts = at_path(fig, "governance.conflict_alerts"), *a;
 	size_t i, n = 0;
 
 	assert_true(json_is_array(alerts));
@@ -264,7 +150,7 @@ alerts_matching(json_t *fig, const char *contract, const char *decision, const c
 static size_t
 alert_count(json_t *fig)
 {
-	return json_array_size(at(fig, "governance.conflict_alerts"));
+	return json_array_size(at_path(fig, "governance.conflict_alerts"));
 }
 
 /* The register entry of declaration_id under organisation, or NULL. */
@@ -276,7 +162,7 @@ register_entry(json_t *fig, const char *organisation, const char *declaration_id
 	size_t i;
 
 	snprintf(path, sizeof(path), "governance.register.%s", organisation);
-	list = at(fig, path);
+	list = at_path(fig, path);
 	json_array_foreach(list, i, e)
 		if (strcmp(json_string_value(json_object_get(e, "declaration_id")), declaration_id) == 0)
 			return e;
@@ -284,11 +170,11 @@ register_entry(json_t *fig, const char *organisation, const char *declaration_id
 }
 
 static void
-hierarchy(struct world *w)
+hierarchy(struct events *w)
 {
-	organisation(w, "QNX", COMMISSIONING__ORG_ROLE__ORG_ROLE_ICB, "", WHEN_MS);
-	organisation(w, "RAA", COMMISSIONING__ORG_ROLE__ORG_ROLE_TRUST, "QNX", WHEN_MS);
-	organisation(w, "RAA01", COMMISSIONING__ORG_ROLE__ORG_ROLE_TRUST_SITE, "RAA", WHEN_MS);
+	org(w, "test", NULL, WHEN_MS, "QNX", ROLE(ICB), "");
+	org(w, "test", NULL, WHEN_MS, "RAA", ROLE(TRUST), "QNX");
+	org(w, "test", NULL, WHEN_MS, "RAA01", ROLE(TRUST_SITE), "RAA");
 }
 
 /* ------------------------------------------------------------ the rules */
@@ -296,7 +182,7 @@ hierarchy(struct world *w)
 static void
 an_alert_stands_for_a_declaration_current_on_the_decision_date(void **state)
 {
-	struct world w = { 0 };
+	struct events w = { 0 };
 	json_t *f;
 
 	(void)state;
@@ -307,17 +193,17 @@ an_alert_stands_for_a_declaration_current_on_the_decision_date(void **state)
 	assert_int_equal(alert_count(f), 1);
 	assert_int_equal(alerts_matching(f, "C1", "award", "S1", "D1"), 1);
 	assert_string_equal(
-	    json_string_value(json_object_get(json_array_get(at(f, "governance.conflict_alerts"), 0),
+	    json_string_value(json_object_get(json_array_get(at_path(f, "governance.conflict_alerts"), 0),
 		"decided_on")),
 	    "2026-06-15");
 	json_decref(f);
-	world_clear(&w);
+	events_free(&w);
 }
 
 static void
 a_decision_maker_who_recused_raises_no_alert(void **state)
 {
-	struct world w = { 0 };
+	struct events w = { 0 };
 	json_t *f;
 
 	(void)state;
@@ -329,13 +215,13 @@ a_decision_maker_who_recused_raises_no_alert(void **state)
 	assert_int_equal(alert_count(f), 1);
 	assert_int_equal(alerts_matching(f, "C1", "award", "S1", "D1"), 1);
 	json_decref(f);
-	world_clear(&w);
+	events_free(&w);
 }
 
 static void
 a_declaration_naming_a_trust_covers_its_sites(void **state)
 {
-	struct world w = { 0 };
+	struct events w = { 0 };
 	json_t *f;
 
 	(void)state;
@@ -351,13 +237,13 @@ a_declaration_naming_a_trust_covers_its_sites(void **state)
 	assert_int_equal(alerts_matching(f, "C5", "award", "S5", "D5"), 1);
 	assert_int_equal(alerts_matching(f, "C9", "award", "S5", "D5"), 1);
 	json_decref(f);
-	world_clear(&w);
+	events_free(&w);
 }
 
 static void
 a_declaration_naming_an_independent_provider_covers_its_sites(void **state)
 {
-	struct world w = { 0 };
+	struct events w = { 0 };
 	json_t *f;
 
 	(void)state;
@@ -366,13 +252,13 @@ a_declaration_naming_an_independent_provider_covers_its_sites(void **state)
 	f = governance_of(&w);
 	assert_int_equal(alerts_matching(f, "K2", "award", "S1", "D1"), 1);
 	json_decref(f);
-	world_clear(&w);
+	events_free(&w);
 }
 
 static void
 a_declaration_naming_a_site_covers_that_site_only(void **state)
 {
-	struct world w = { 0 };
+	struct events w = { 0 };
 	json_t *f;
 
 	(void)state;
@@ -385,30 +271,29 @@ a_declaration_naming_a_site_covers_that_site_only(void **state)
 	assert_int_equal(alert_count(f), 1);
 	assert_int_equal(alerts_matching(f, "C8", "award", "S6", "D6"), 1);
 	json_decref(f);
-	world_clear(&w);
+	events_free(&w);
 }
 
 static void
 a_declaration_naming_a_council_does_not_cover_its_care_homes(void **state)
 {
-	struct world w = { 0 };
+	struct events w = { 0 };
 	json_t *f;
 
 	(void)state;
-	organisation(&w, "1-100000001", COMMISSIONING__ORG_ROLE__ORG_ROLE_CARE_HOME, "E10000011",
-	    WHEN_MS);
+	org(&w, "test", NULL, WHEN_MS, "1-100000001", ROLE(CARE_HOME), "E10000011");
 	declaration(&w, "D4", "S4", "QNX", "E10000011", "2026-01-01", "", WHEN_MS);
 	award(&w, "C4", "1-100000001", "2026-06-20", STAFF("S4"), NOBODY, WHEN_MS);
 	f = governance_of(&w);
 	assert_int_equal(alert_count(f), 0);
 	json_decref(f);
-	world_clear(&w);
+	events_free(&w);
 }
 
 static void
 a_declaration_arriving_after_the_decision_raises_the_alert_then(void **state)
 {
-	struct world w = { 0 };
+	struct events w = { 0 };
 	json_t *f;
 
 	(void)state;
@@ -422,13 +307,13 @@ a_declaration_arriving_after_the_decision_raises_the_alert_then(void **state)
 	f = governance_of(&w);
 	assert_int_equal(alerts_matching(f, "C3", "award", "S3", "D3"), 1);
 	json_decref(f);
-	world_clear(&w);
+	events_free(&w);
 }
 
 static void
 a_backdated_withdrawal_clears_the_alert(void **state)
 {
-	struct world w = { 0 };
+	struct events w = { 0 };
 	json_t *f;
 
 	(void)state;
@@ -445,18 +330,17 @@ a_backdated_withdrawal_clears_the_alert(void **state)
 				"to_date")),
 	    "2026-05-31");
 	json_decref(f);
-	world_clear(&w);
+	events_free(&w);
 }
 
 static void
 a_declaration_is_current_through_its_to_date_and_from_its_from_date(void **state)
 {
-	struct world w = { 0 };
+	struct events w = { 0 };
 	json_t *f;
 
 	(void)state;
-	organisation(&w, "1-100000001", COMMISSIONING__ORG_ROLE__ORG_ROLE_CARE_HOME, "E10000011",
-	    WHEN_MS);
+	org(&w, "test", NULL, WHEN_MS, "1-100000001", ROLE(CARE_HOME), "E10000011");
 	hierarchy(&w);
 	/* Ends on 16 June: a decision of 15 June alerts. */
 	declaration(&w, "D7", "S7", "QNX", "1-100000001", "2026-01-01", "2026-06-16", WHEN_MS);
@@ -472,13 +356,13 @@ a_declaration_is_current_through_its_to_date_and_from_its_from_date(void **state
 	assert_int_equal(alerts_matching(f, "C7", "award", "S7", "D7"), 1);
 	assert_int_equal(alerts_matching(f, "C9", "award", "S9", "D9"), 1);
 	json_decref(f);
-	world_clear(&w);
+	events_free(&w);
 }
 
 static void
 a_variation_is_a_decision_with_its_own_date_and_makers(void **state)
 {
-	struct world w = { 0 };
+	struct events w = { 0 };
 	json_t *f;
 
 	(void)state;
@@ -491,13 +375,13 @@ a_variation_is_a_decision_with_its_own_date_and_makers(void **state)
 	assert_int_equal(alert_count(f), 1);
 	assert_int_equal(alerts_matching(f, "C3", "variation 1", "S3", "D3"), 1);
 	json_decref(f);
-	world_clear(&w);
+	events_free(&w);
 }
 
 static void
 a_variation_before_its_award_raises_no_alert_until_the_award(void **state)
 {
-	struct world w = { 0 };
+	struct events w = { 0 };
 	json_t *f;
 
 	(void)state;
@@ -512,39 +396,39 @@ a_variation_before_its_award_raises_no_alert_until_the_award(void **state)
 	assert_int_equal(alert_count(f), 1);
 	assert_int_equal(alerts_matching(f, "C3", "variation 2", "S3", "D3"), 1);
 	json_decref(f);
-	world_clear(&w);
+	events_free(&w);
 }
 
 static void
 a_withdrawal_before_its_declaration_is_pending_then_applies(void **state)
 {
-	struct world w = { 0 };
+	struct events w = { 0 };
 	json_t *f, *e;
 
 	(void)state;
 	hierarchy(&w);
 	withdrawal(&w, "D1", "2026-05-31", WHEN_MS);
 	f = governance_of(&w);
-	assert_int_equal(json_array_size(at(f, "pending.withdrawals_without_declaration")), 1);
-	assert_null(at(f, "governance.register.QNX"));
+	assert_int_equal(json_array_size(at_path(f, "pending.withdrawals_without_declaration")), 1);
+	assert_null(at_path(f, "governance.register.QNX"));
 	json_decref(f);
 	/* The declaration happened later, yet the withdrawal still ends it. */
 	declaration(&w, "D1", "S1", "QNX", "RAA", "2026-01-01", "", WHEN_MS + DAY_MS);
 	award(&w, "C1", "RAA", "2026-06-15", STAFF("S1"), NOBODY, WHEN_MS);
 	f = governance_of(&w);
-	assert_int_equal(json_array_size(at(f, "pending.withdrawals_without_declaration")), 0);
+	assert_int_equal(json_array_size(at_path(f, "pending.withdrawals_without_declaration")), 0);
 	e = register_entry(f, "QNX", "D1");
 	assert_non_null(e);
 	assert_false(json_boolean_value(json_object_get(e, "current")));
 	assert_int_equal(alert_count(f), 0);
 	json_decref(f);
-	world_clear(&w);
+	events_free(&w);
 }
 
 static void
 the_latest_withdrawal_sets_the_to_date(void **state)
 {
-	struct world w = { 0 };
+	struct events w = { 0 };
 	json_t *f;
 
 	(void)state;
@@ -557,13 +441,13 @@ the_latest_withdrawal_sets_the_to_date(void **state)
 	    "2026-03-31");
 	assert_false(json_boolean_value(json_object_get(register_entry(f, "QNX", "D1"), "current")));
 	json_decref(f);
-	world_clear(&w);
+	events_free(&w);
 }
 
 static void
 the_register_lists_every_declaration_current_on_the_as_of_or_not(void **state)
 {
-	struct world w = { 0 };
+	struct events w = { 0 };
 	json_t *f, *e;
 
 	(void)state;
@@ -571,7 +455,7 @@ the_register_lists_every_declaration_current_on_the_as_of_or_not(void **state)
 	declaration(&w, "D2", "S2", "QNX", "RAA", "2026-01-01", "", WHEN_MS);
 	declaration(&w, "D3", "S3", "QNX", "RAA", "2026-11-01", "", WHEN_MS); /* not yet */
 	f = governance_of(&w);
-	assert_int_equal(json_array_size(at(f, "governance.register.QNX")), 3);
+	assert_int_equal(json_array_size(at_path(f, "governance.register.QNX")), 3);
 	assert_false(json_boolean_value(json_object_get(register_entry(f, "QNX", "D1"), "current")));
 	e = register_entry(f, "QNX", "D2");
 	assert_true(json_boolean_value(json_object_get(e, "current")));
@@ -580,13 +464,13 @@ the_register_lists_every_declaration_current_on_the_as_of_or_not(void **state)
 	assert_string_equal(json_string_value(json_object_get(e, "type")), "financial");
 	assert_false(json_boolean_value(json_object_get(register_entry(f, "QNX", "D3"), "current")));
 	json_decref(f);
-	world_clear(&w);
+	events_free(&w);
 }
 
 static void
 a_person_who_sits_in_two_organisations_is_on_both_registers(void **state)
 {
-	struct world w = { 0 };
+	struct events w = { 0 };
 	json_t *f;
 
 	(void)state;
@@ -594,46 +478,45 @@ a_person_who_sits_in_two_organisations_is_on_both_registers(void **state)
 	declaration(&w, "D2", "S1", "E10000011", "NV7", "2026-01-01", "", WHEN_MS);
 	declaration(&w, "D3", "S2", "E10000011", "RAA", "2026-01-01", "", WHEN_MS);
 	f = governance_of(&w);
-	assert_int_equal(json_array_size(at(f, "governance.register.QNX")), 2);
+	assert_int_equal(json_array_size(at_path(f, "governance.register.QNX")), 2);
 	assert_non_null(register_entry(f, "QNX", "D2"));
-	assert_int_equal(json_array_size(at(f, "governance.register.E10000011")), 3);
+	assert_int_equal(json_array_size(at_path(f, "governance.register.E10000011")), 3);
 	json_decref(f);
-	world_clear(&w);
+	events_free(&w);
 }
 
 static void
 governance_keeps_what_other_areas_put_in_its_section(void **state)
 {
-	struct world w = { 0 };
-	struct picture *p = picture_new();
+	struct events w = { 0 };
+	struct histories h = { 0 };
+	struct picture *p;
 	struct figures fig = { .as_of_ms = AS_OF_MS };
 	json_t *closures = json_array();
 
 	(void)state;
 	declaration(&w, "D1", "S1", "QNX", "RAA", "2026-01-01", "", WHEN_MS);
-	for (size_t i = 0; i < w.n; i++)
-		assert_int_equal(picture_add_history(p, w.things[i].key.bytes, w.things[i].key.len,
-				     w.things[i].bytes, w.things[i].len),
-		    0);
-	picture_seal(p);
+	histories_load(&h, &w, NULL);
+	p = picture_of(&h, false);
 	fig.picture = p;
 	fig.root = json_pack("{s:[], s:{}}", "unmapped", "pending");
 	json_object_set_new(figures_object(fig.root, "governance", NULL),
 	    "closure_without_consultation", closures);
 	json_array_append_new(closures, json_string("S1"));
 	governance_figures(&fig);
-	assert_ptr_equal(at(fig.root, "governance.closure_without_consultation"), closures);
+	assert_ptr_equal(at_path(fig.root, "governance.closure_without_consultation"), closures);
 	assert_int_equal(json_array_size(closures), 1);
-	assert_non_null(at(fig.root, "governance.register.QNX"));
+	assert_non_null(at_path(fig.root, "governance.register.QNX"));
 	json_decref(fig.root);
 	picture_destroy(&p);
-	world_clear(&w);
+	histories_free(&h);
+	events_free(&w);
 }
 
 static void
 the_same_events_in_any_order_give_the_same_alerts_and_register(void **state)
 {
-	struct world a = { 0 }, b = { 0 };
+	struct events a = { 0 }, b = { 0 };
 	json_t *fa, *fb;
 	char *ja, *jb;
 
@@ -652,8 +535,8 @@ the_same_events_in_any_order_give_the_same_alerts_and_register(void **state)
 	declaration(&b, "D1", "S1", "QNX", "RAA", "2026-01-01", "", WHEN_MS);
 	hierarchy(&b);
 
-	fa = world_figures(&a, "governance", AS_OF_MS, false);
-	fb = world_figures(&b, "governance", AS_OF_MS, true);
+	fa = figures_of(&a, NULL, false, "governance", AS_OF_MS);
+	fb = figures_of(&b, NULL, true, "governance", AS_OF_MS);
 	assert_int_equal(alert_count(fa), 3); /* award: D1, D2; variation: D1 */
 	ja = json_dumps(fa, JSON_SORT_KEYS);
 	jb = json_dumps(fb, JSON_SORT_KEYS);
@@ -662,8 +545,8 @@ the_same_events_in_any_order_give_the_same_alerts_and_register(void **state)
 	free(jb);
 	json_decref(fa);
 	json_decref(fb);
-	world_clear(&a);
-	world_clear(&b);
+	events_free(&a);
+	events_free(&b);
 }
 
 int

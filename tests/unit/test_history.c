@@ -16,65 +16,16 @@
 
 #include "pbjson.h"
 #include "projections.h"
+#include "picture_fixture.h"
 
 #define PERMUTATIONS 50
 
-/* ---- a state table in memory: key -> packed history */
-
-struct entry {
-	struct thing_key key;
-	uint8_t *bytes;
-	size_t len;
-};
-
-struct table {
-	struct entry *entries;
-	size_t n, cap;
-};
-
-static struct entry *
-table_find(struct table *t, const struct thing_key *key)
-{
-	for (size_t i = 0; i < t->n; i++)
-		if (t->entries[i].key.len == key->len &&
-		    memcmp(t->entries[i].key.bytes, key->bytes, key->len) == 0)
-			return &t->entries[i];
-	if (t->n == t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 64;
-		t->entries = realloc(t->entries, t->cap * sizeof(*t->entries));
-		assert_non_null(t->entries);
-	}
-	t->entries[t->n] = (struct entry){ .key = *key };
-	return &t->entries[t->n++];
-}
-
-/* Apply one packed envelope, as the daemon's ingest does. */
-static void
-table_apply(struct table *t, const uint8_t *bytes, size_t len)
-{
-	Commissioning__Envelope *env = commissioning__envelope__unpack(NULL, len, bytes);
-	struct thing_key key;
-	struct entry *e;
-	uint8_t stack[512];
-	ProtobufCBufferSimple out = PROTOBUF_C_BUFFER_SIMPLE_INIT(stack);
-
-	assert_non_null(env);
-	assert_int_equal(thing_key_of(env, &key), 0);
-	e = table_find(t, &key);
-	assert_int_equal(history_insert(&key, e->bytes, e->len, env, bytes, len, &out.base), 0);
-	free(e->bytes);
-	e->bytes = malloc(out.len);
-	assert_non_null(e->bytes);
-	memcpy(e->bytes, out.data, out.len);
-	e->len = out.len;
-	PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
-	commissioning__envelope__free_unpacked(env, NULL);
-}
+/* ---- the state table as bytes */
 
 static int
-entry_cmp(const void *a, const void *b)
+stored_cmp(const void *a, const void *b)
 {
-	const struct entry *x = a, *y = b;
+	const struct stored *x = a, *y = b;
 	size_t n = x->key.len < y->key.len ? x->key.len : y->key.len;
 	int c = memcmp(x->key.bytes, y->key.bytes, n);
 
@@ -83,18 +34,18 @@ entry_cmp(const void *a, const void *b)
 
 /* The whole table as bytes, in key order, the way LMDB keeps it. */
 static uint8_t *
-table_serialise(struct table *t, size_t *len)
+table_serialise(struct histories *t, size_t *len)
 {
 	size_t total = 0, at = 0;
 	uint8_t *out;
 
-	qsort(t->entries, t->n, sizeof(*t->entries), entry_cmp);
+	qsort(t->item, t->n, sizeof(*t->item), stored_cmp);
 	for (size_t i = 0; i < t->n; i++)
-		total += t->entries[i].key.len + t->entries[i].len + 16;
+		total += t->item[i].key.len + t->item[i].len + 16;
 	out = malloc(total ? total : 1);
 	assert_non_null(out);
 	for (size_t i = 0; i < t->n; i++) {
-		const struct entry *e = &t->entries[i];
+		const struct stored *e = &t->item[i];
 		memcpy(out + at, &e->key.len, 8);
 		memcpy(out + at + 8, e->key.bytes, e->key.len);
 		at += 8 + e->key.len;
@@ -106,104 +57,46 @@ table_serialise(struct table *t, size_t *len)
 	return out;
 }
 
-static void
-table_free(struct table *t)
-{
-	for (size_t i = 0; i < t->n; i++)
-		free(t->entries[i].bytes);
-	free(t->entries);
-	memset(t, 0, sizeof(*t));
-}
-
 /* ---- events */
-
-struct packed {
-	uint8_t *bytes;
-	size_t len;
-};
-
-static struct packed
-pack_json(const char *text)
-{
-	json_error_t jerr;
-	json_t *json = json_loads(text, 0, &jerr);
-	char err[256];
-	ProtobufCMessage *msg;
-	struct packed p;
-
-	assert_non_null(json);
-	msg = pbjson_to_message(json, &commissioning__envelope__descriptor, err, sizeof(err));
-	json_decref(json);
-	if (msg == NULL)
-		fail_msg("%s: %s", text, err);
-	p.len = protobuf_c_message_get_packed_size(msg);
-	p.bytes = malloc(p.len);
-	assert_non_null(p.bytes);
-	protobuf_c_message_pack(msg, p.bytes);
-	protobuf_c_message_free_unpacked(msg, NULL);
-	return p;
-}
 
 /* The scenario: a generated day (tools/sample-day) with cancels, transfers,
  * updates, variations, a termination and a withdrawal. */
-static struct packed *
-load_scenario(size_t *count)
+static void
+load_scenario(struct events *ev)
 {
 	FILE *f = fopen("tests/data/scenario-day.jsonl", "r");
-	struct packed *events = NULL;
-	size_t n = 0, cap = 0, linecap = 0;
+	size_t linecap = 0;
 	char *line = NULL;
 
 	assert_non_null(f);
-	while (getline(&line, &linecap, f) > 0) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			events = realloc(events, cap * sizeof(*events));
-			assert_non_null(events);
-		}
-		events[n++] = pack_json(line);
-	}
+	while (getline(&line, &linecap, f) > 0)
+		events_add_json(ev, line);
 	free(line);
 	fclose(f);
-	*count = n;
-	return events;
-}
-
-/* A reproducible shuffle (Fisher-Yates over a fixed LCG). */
-static void
-shuffle(size_t *order, size_t n, uint64_t *seed)
-{
-	for (size_t i = n; i > 1; i--) {
-		*seed = *seed * 6364136223846793005ULL + 1442695040888963407ULL;
-		size_t j = (size_t)((*seed >> 33) % i);
-		size_t tmp = order[i - 1];
-		order[i - 1] = order[j];
-		order[j] = tmp;
-	}
 }
 
 static void
 test_any_arrival_order_gives_byte_identical_state(void **state)
 {
+	struct events ev = { 0 };
 	size_t n, first_len = 0;
-	struct packed *events = load_scenario(&n);
-	size_t *order = malloc(n * sizeof(*order));
+	size_t *order;
 	uint8_t *first = NULL;
 	uint64_t seed = 2026;
 
 	(void)state;
+	load_scenario(&ev);
+	n = ev.n;
 	assert_true(n > 200);
-	for (size_t i = 0; i < n; i++)
-		order[i] = i;
+	order = order_new(n, false);
 	for (int perm = 0; perm < PERMUTATIONS; perm++) {
-		struct table t = { 0 };
+		struct histories t = { 0 };
 		uint8_t *bytes;
 		size_t len;
 
 		if (perm > 0)
-			shuffle(order, n, &seed);
-		for (size_t i = 0; i < n; i++)
-			table_apply(&t, events[order[i]].bytes, events[order[i]].len);
+			order_shuffle(order, n, &seed);
+		histories_load(&t, &ev, order);
 		bytes = table_serialise(&t, &len);
 		if (first == NULL) {
 			first = bytes;
@@ -214,39 +107,40 @@ test_any_arrival_order_gives_byte_identical_state(void **state)
 			assert_memory_equal(bytes, first, len);
 			free(bytes);
 		}
-		table_free(&t);
+		histories_free(&t);
 	}
 	free(first);
 	free(order);
-	for (size_t i = 0; i < n; i++)
-		free(events[i].bytes);
-	free(events);
+	events_free(&ev);
 }
 
 /* ---- the rules of the write side, one by one */
 
 static Commissioning__History *
-history_of(struct table *t, const char *json_event)
+history_of(struct histories *t, const char *json_event)
 {
-	struct packed p = pack_json(json_event);
-	Commissioning__Envelope *env = commissioning__envelope__unpack(NULL, p.len, p.bytes);
+	struct events ev = { 0 };
+	Commissioning__Envelope *env;
 	struct thing_key key;
-	struct entry *e;
+	struct stored *e;
 
+	events_add_json(&ev, json_event);
+	env = commissioning__envelope__unpack(NULL, ev.item[0].len, ev.item[0].bytes);
 	assert_int_equal(thing_key_of(env, &key), 0);
 	commissioning__envelope__free_unpacked(env, NULL);
-	free(p.bytes);
-	e = table_find(t, &key);
+	events_free(&ev);
+	e = histories_find(t, &key);
 	return commissioning__history__unpack(NULL, e->len, e->bytes);
 }
 
 static void
-apply_json(struct table *t, const char *json_event)
+apply_json(struct histories *t, const char *json_event)
 {
-	struct packed p = pack_json(json_event);
+	struct events ev = { 0 };
 
-	table_apply(t, p.bytes, p.len);
-	free(p.bytes);
+	events_add_json(&ev, json_event);
+	histories_load(t, &ev, NULL);
+	events_free(&ev);
 }
 
 #define SPELL "\"spellPseudonym\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\",\"provider\":\"RXC\""
@@ -254,7 +148,7 @@ apply_json(struct table *t, const char *json_event)
 static void
 test_a_spell_keeps_its_events_sorted_by_time_source_and_id(void **state)
 {
-	struct table t = { 0 };
+	struct histories t = { 0 };
 	Commissioning__History *h;
 
 	(void)state;
@@ -274,13 +168,13 @@ test_a_spell_keeps_its_events_sorted_by_time_source_and_id(void **state)
 	assert_string_equal(h->entries[2]->event_id, "2b");
 	assert_string_equal(h->entries[3]->event_id, "3");
 	commissioning__history__free_unpacked(h, NULL);
-	table_free(&t);
+	histories_free(&t);
 }
 
 static void
 test_an_organisation_keeps_only_the_record_that_stands(void **state)
 {
-	struct table t = { 0 };
+	struct histories t = { 0 };
 	Commissioning__History *h;
 
 	(void)state;
@@ -293,7 +187,7 @@ test_an_organisation_keeps_only_the_record_that_stands(void **state)
 	assert_int_equal(h->n_entries, 1);
 	assert_string_equal(h->entries[0]->event_id, "b"); /* the last one stands */
 	commissioning__history__free_unpacked(h, NULL);
-	table_free(&t);
+	histories_free(&t);
 }
 
 #define LINE "\"organisation\":\"RXC01\",\"sector\":\"SECTOR_MATERNITY\""
@@ -301,7 +195,7 @@ test_an_organisation_keeps_only_the_record_that_stands(void **state)
 static void
 test_a_capacity_line_keeps_the_report_with_the_latest_as_of(void **state)
 {
-	struct table t = { 0 };
+	struct histories t = { 0 };
 	Commissioning__History *h;
 
 	(void)state;
@@ -315,7 +209,7 @@ test_a_capacity_line_keeps_the_report_with_the_latest_as_of(void **state)
 	assert_int_equal(h->n_entries, 1);
 	assert_string_equal(h->entries[0]->event_id, "new");
 	commissioning__history__free_unpacked(h, NULL);
-	table_free(&t);
+	histories_free(&t);
 }
 
 static void
@@ -344,15 +238,15 @@ test_every_event_kind_has_a_thing_key(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
-		struct packed p;
+		struct events ev = { 0 };
 		Commissioning__Envelope *env;
 		snprintf(text, sizeof(text), "{\"source\":\"s\",\"eventId\":\"e\",%s}", events[i]);
-		p = pack_json(text);
-		env = commissioning__envelope__unpack(NULL, p.len, p.bytes);
+		events_add_json(&ev, text);
+		env = commissioning__envelope__unpack(NULL, ev.item[0].len, ev.item[0].bytes);
 		assert_int_equal(thing_key_of(env, &key), 0);
 		assert_non_null(thing_kind_name(key.bytes[0]));
 		commissioning__envelope__free_unpacked(env, NULL);
-		free(p.bytes);
+		events_free(&ev);
 	}
 	/* Cancels and movements of one spell share its key; started and
 	 * ended of one package share theirs. */
