@@ -29,7 +29,8 @@ CFLAGS ?= $(OPTFLAGS)
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wformat=2 -Wno-format-nonliteral
 CPPFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-	       -I$(BUILD)/gen -Ilib -Istore -Iprojections -Idaemon $(PKG_CFLAGS) -MMD -MP
+	       -I$(BUILD)/gen -Ilib -Istore -Iprojections -Idaemon \
+	       -Iadapters/common -Iadapters/hl7 -Iadapters/spool $(PKG_CFLAGS) -MMD -MP
 ALL_CFLAGS = $(CPPFLAGS_ALL) $(WARN) $(SANFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
@@ -37,12 +38,17 @@ GEN = $(BUILD)/gen/commissioning.pb-c.c
 LIB_SRC = $(wildcard lib/*.c) $(wildcard store/*.c) $(wildcard projections/*.c)
 DAEMON_SRC = $(wildcard daemon/*.c)
 CTL_SRC = $(wildcard ctl/*.c)
+# The adapters' code, all but their mains, is a library the unit tests link.
+ADAPTER_SRC = $(filter-out %/main.c,$(wildcard adapters/common/*.c adapters/hl7/*.c adapters/spool/*.c))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB_OBJ = $(call obj,$(LIB_SRC)) $(BUILD)/obj/gen/commissioning.pb-c.o
 LIBA = $(BUILD)/libcommissioning.a
-BINS = $(BUILD)/bin/commissiond $(BUILD)/bin/commissionctl
+ADAPTER_LIBA = $(BUILD)/libadapters.a
+BINS = $(BUILD)/bin/commissiond $(BUILD)/bin/commissionctl \
+       $(if $(wildcard adapters/hl7/main.c),$(BUILD)/bin/commissiond-hl7) \
+       $(if $(wildcard adapters/spool/main.c),$(BUILD)/bin/commissiond-spool)
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/test/%,$(UNIT_SRC))
 
 .PHONY: all deps test run release bench clean format
@@ -70,6 +76,18 @@ $(LIBA): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(ADAPTER_LIBA): $(call obj,$(ADAPTER_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/bin/commissiond-hl7: $(BUILD)/obj/adapters/hl7/main.o $(ADAPTER_LIBA) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(BUILD)/bin/commissiond-spool: $(BUILD)/obj/adapters/spool/main.o $(ADAPTER_LIBA) $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
 $(BUILD)/bin/commissiond: $(call obj,$(DAEMON_SRC)) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
@@ -78,7 +96,7 @@ $(BUILD)/bin/commissionctl: $(call obj,$(CTL_SRC)) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(BUILD)/test/%: $(BUILD)/obj/tests/unit/%.o $(LIBA)
+$(BUILD)/test/%: $(BUILD)/obj/tests/unit/%.o $(ADAPTER_LIBA) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka -lm
 
