@@ -16,18 +16,7 @@
 #include "config.h"
 #include "projections.h"
 #include "store.h"
-
-/* ---- zwatch.c: a ZeroMQ socket in the libevent loop.
- * ZMQ_FD is edge-triggered: after every callback and every send or receive
- * the socket's ZMQ_EVENTS must be read again, or the loop stalls. */
-struct zwatch;
-typedef void (*zwatch_fn)(void *arg);
-
-struct zwatch *zwatch_new(struct event_base *base, void *socket, zwatch_fn on_readable,
-    void *arg);
-void zwatch_destroy(struct zwatch **watch);
-/* Schedule on_readable again if the socket has input waiting. */
-void zwatch_kick(struct zwatch *watch);
+#include "zwatch.h"
 
 /* ---- publish.c: the PUB socket, frames [topic][Update]. */
 struct publish;

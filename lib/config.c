@@ -14,7 +14,15 @@
 #include "config.h"
 #include "log.h"
 
-enum config_type { CONFIG_TEXT, CONFIG_COUNT, CONFIG_BYTES, CONFIG_SYNC, CONFIG_LEVEL };
+enum config_type {
+	CONFIG_TEXT,
+	CONFIG_COUNT,
+	CONFIG_BYTES,
+	CONFIG_SYNC,
+	CONFIG_LEVEL,
+	CONFIG_BOOL,
+	CONFIG_PROVIDER, /* FACILITY=CODE, the key repeated once a mapping */
+};
 
 struct config_key {
 	const char *section;
@@ -61,6 +69,38 @@ static const struct config_key config_keys[] = {
 	    "raw bytes kept of each dead letter (its full size is recorded)"),
 	KEY("log", "level", CONFIG_LEVEL, log_level, "info",
 	    "error, warning, info or debug"),
+	KEY("pseudonym", "key_file", CONFIG_TEXT, pseudonym_key_file, "var/pseudonym.key",
+	    "the adapters' shared key: 64 hex characters, mode 0600 (make one with "
+	    "commissiond-hl7 keygen FILE)"),
+	KEY("adapter", "window", CONFIG_COUNT, adapter_window, "256",
+	    "envelopes an adapter keeps in flight to commissiond"),
+	KEY("adapter", "resend_ms", CONFIG_COUNT, adapter_resend_ms, "3000",
+	    "an envelope not acknowledged in this time is sent again"),
+	KEY("adapter", "outbox_map_size", CONFIG_BYTES, adapter_outbox_map_bytes, "268435456",
+	    "size of an adapter's outbox; when full the source is told to resend later"),
+	KEY("hl7", "listen", CONFIG_TEXT, hl7_listen, "127.0.0.1:2575",
+	    "address:port of the MLLP listener"),
+	KEY("hl7", "outbox", CONFIG_TEXT, hl7_outbox, "var/hl7-outbox",
+	    "directory of commissiond-hl7's outbox (LMDB)"),
+	KEY("hl7", "max_message_bytes", CONFIG_BYTES, hl7_max_message_bytes, "1048576",
+	    "larger HL7 messages are refused (AE) and the connection closed"),
+	KEY("hl7", "max_connections", CONFIG_COUNT, hl7_max_connections, "256",
+	    "MLLP connections open at once; more wait in the listen queue"),
+	KEY("hl7", "provider_from_facility", CONFIG_BOOL, hl7_provider_from_facility, "yes",
+	    "take MSH-4 itself as the provider when it is an ODS provider code and no "
+	    "provider line names it"),
+	KEY("hl7", "provider", CONFIG_PROVIDER, hl7_providers, "",
+	    "FACILITY=CODE: messages from sending facility FACILITY (MSH-4) are for "
+	    "provider CODE; repeat the line for each facility"),
+	KEY("spool", "directory", CONFIG_TEXT, spool_directory, "var/spool",
+	    "councils' CSV extracts are dropped here (see docs/SPOOL.md); done/ and "
+	    "failed/ are made inside it"),
+	KEY("spool", "outbox", CONFIG_TEXT, spool_outbox, "var/spool-outbox",
+	    "directory of commissiond-spool's outbox (LMDB)"),
+	KEY("spool", "poll_ms", CONFIG_COUNT, spool_poll_ms, "1000",
+	    "how often the spool directory is looked at"),
+	KEY("spool", "max_file_bytes", CONFIG_BYTES, spool_max_file_bytes, "67108864",
+	    "larger files go to failed/ with the reason"),
 };
 
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -104,6 +144,38 @@ config_parse_number(const char *value, bool bytes, uint64_t *out)
 	return 0;
 }
 
+/* "FACILITY=CODE": one more sending facility and its provider. */
+static int
+config_add_provider(struct config *cfg, const struct config_key *k, const char *value,
+    char *err, size_t errlen)
+{
+	const char *eq = strchr(value, '=');
+	struct config_provider *p;
+	size_t flen;
+
+	if (value[0] == '\0')
+		return 0; /* the default: none */
+	if (cfg->n_hl7_providers == CONFIG_PROVIDERS_MAX) {
+		snprintf(err, errlen, "[%s] %s: more than %d lines", k->section, k->name,
+		    CONFIG_PROVIDERS_MAX);
+		return -1;
+	}
+	p = &cfg->hl7_providers[cfg->n_hl7_providers];
+	flen = eq ? (size_t)(eq - value) : 0;
+	if (eq == NULL || flen == 0 || flen >= sizeof(p->facility) || strlen(eq + 1) == 0 ||
+	    strlen(eq + 1) >= sizeof(p->provider)) {
+		snprintf(err, errlen, "[%s] %s: \"%s\" is not FACILITY=CODE (a facility of up to "
+				      "63 characters, an ODS code of up to 7)",
+		    k->section, k->name, value);
+		return -1;
+	}
+	memcpy(p->facility, value, flen);
+	p->facility[flen] = '\0';
+	strcpy(p->provider, eq + 1);
+	cfg->n_hl7_providers++;
+	return 0;
+}
+
 static int
 config_apply(struct config *cfg, const struct config_key *k, const char *value,
     char *err, size_t errlen)
@@ -142,6 +214,15 @@ config_apply(struct config *cfg, const struct config_key *k, const char *value,
 		snprintf(err, errlen, "[%s] %s: \"%s\" is not full, nometa or none",
 		    k->section, k->name, value);
 		return -1;
+	case CONFIG_BOOL:
+		if (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0) {
+			*(bool *)dst = value[0] == 'y';
+			return 0;
+		}
+		snprintf(err, errlen, "[%s] %s: \"%s\" is not yes or no", k->section, k->name, value);
+		return -1;
+	case CONFIG_PROVIDER:
+		return config_add_provider(cfg, k, value, err, errlen);
 	case CONFIG_LEVEL: {
 		enum log_level level;
 		if (strlen(value) >= sizeof(cfg->log_level) || log_level_parse(value, &level) < 0) {
@@ -301,6 +382,17 @@ config_print(const struct config *cfg, FILE *out)
 			break;
 		case CONFIG_SYNC:
 			fprintf(out, "%s\n", config_sync_name(*(const enum store_sync_mode *)src));
+			break;
+		case CONFIG_BOOL:
+			fprintf(out, "%s\n", *(const bool *)src ? "yes" : "no");
+			break;
+		case CONFIG_PROVIDER:
+			/* One line a mapping; none: the key shown empty. */
+			for (size_t p = 0; p < cfg->n_hl7_providers; p++)
+				fprintf(out, "%s%s=%s\n", p ? "provider = " : "",
+				    cfg->hl7_providers[p].facility, cfg->hl7_providers[p].provider);
+			if (cfg->n_hl7_providers == 0)
+				fprintf(out, "\n");
 			break;
 		}
 	}

@@ -1,10 +1,12 @@
 /*
- * config: commissiond's settings, read from an INI file over embedded
- * defaults. Owns the key table, so parsing, --print-config and the docs agree.
+ * config: the settings of commissiond and its adapters (one file serves
+ * them all), read from an INI file over embedded defaults. Owns the key
+ * table, so parsing, --print-config and the docs agree.
  */
 #ifndef CONFIG_H
 #define CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,6 +16,14 @@
 #define CONFIG_TEXT_MAX 161
 
 enum store_sync_mode { STORE_SYNC_FULL, STORE_SYNC_NOMETA, STORE_SYNC_NONE };
+
+#define CONFIG_PROVIDERS_MAX 64
+
+/* An HL7 sending facility (MSH-4) and the ODS provider it sends for. */
+struct config_provider {
+	char facility[64];
+	char provider[8];
+};
 
 struct config {
 	char ingest_endpoint[CONFIG_TEXT_MAX];
@@ -31,6 +41,22 @@ struct config {
 	uint64_t store_update_retention;
 	uint64_t store_dead_letter_keep_bytes;
 	char log_level[16];
+	/* the adapters (commissiond-hl7, commissiond-spool) */
+	char pseudonym_key_file[CONFIG_TEXT_MAX];
+	uint64_t adapter_window;
+	uint64_t adapter_resend_ms;
+	uint64_t adapter_outbox_map_bytes;
+	char hl7_listen[CONFIG_TEXT_MAX];
+	char hl7_outbox[CONFIG_TEXT_MAX];
+	uint64_t hl7_max_message_bytes;
+	uint64_t hl7_max_connections;
+	bool hl7_provider_from_facility;
+	struct config_provider hl7_providers[CONFIG_PROVIDERS_MAX];
+	size_t n_hl7_providers;
+	char spool_directory[CONFIG_TEXT_MAX];
+	char spool_outbox[CONFIG_TEXT_MAX];
+	uint64_t spool_poll_ms;
+	uint64_t spool_max_file_bytes;
 };
 
 /* Fill cfg with the embedded defaults. */

@@ -6,8 +6,10 @@
 
 #include <zmq.h>
 
-#include "commissiond.h"
+#include <stdbool.h>
+
 #include "log.h"
+#include "zwatch.h"
 
 struct zwatch {
 	void *socket;

@@ -1,0 +1,212 @@
+/*
+ * adapter: the program around an adapter's source side. Owns the event
+ * base, the ZeroMQ context, the pseudonymiser, the outbox and the client.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+#include <systemd/sd-daemon.h>
+#include <zmq.h>
+
+#include "adapter.h"
+#include "log.h"
+
+static void
+adapter_usage(const struct adapter_spec *spec, FILE *out)
+{
+	fprintf(out,
+	    "usage: %s [--config FILE] [--set SECTION.KEY=VALUE]... [--print-config]\n"
+	    "       %s keygen FILE\n"
+	    "\n%s\n\n"
+	    "  -c, --config FILE    read settings from FILE (INI; the file commissiond reads)\n"
+	    "  -s, --set S.K=V      set one setting after the file\n"
+	    "  -p, --print-config   print the effective settings, documented, and exit\n"
+	    "  -h, --help           this text\n"
+	    "  keygen FILE          write a new pseudonym key (mode 0600) to FILE; every\n"
+	    "                       adapter of an ICS must use the same key\n",
+	    spec->name, spec->name, spec->summary);
+}
+
+enum outbox_result
+adapter_put(struct adapter *a, const struct outbox_item *items, size_t n)
+{
+	enum outbox_result r = outbox_put(a->outbox, items, n, NULL);
+
+	if (r == OUTBOX_OK)
+		client_kick(a->client);
+	else
+		log_error("%s", outbox_error(a->outbox));
+	return r;
+}
+
+struct adapter_run {
+	struct adapter a;
+	const struct adapter_spec *spec;
+	struct event *sigterm, *sigint, *watchdog;
+};
+
+static void
+adapter_on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct adapter_run *run = arg;
+	struct client_stats st;
+
+	(void)what;
+	sd_notify(0, "STOPPING=1");
+	run->spec->stop(&run->a);
+	client_get_stats(run->a.client, &st);
+	log_info("signal %d: stopping; %" PRIu64 " accepted, %" PRIu64 " duplicate, %" PRIu64
+		 " rejected, %" PRIu64 " in flight (kept in the outbox)",
+	    (int)sig, st.accepted, st.duplicates, st.rejected, st.in_flight);
+	event_base_loopbreak(run->a.base);
+}
+
+static void
+adapter_on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static int
+adapter_run(struct adapter_run *run)
+{
+	const struct config *cfg = run->a.cfg;
+	struct client_options copt = {
+		.endpoint = cfg->ingest_endpoint,
+		.window = cfg->adapter_window,
+		.resend_ms = cfg->adapter_resend_ms,
+		.name = run->spec->name,
+	};
+	struct outbox_counts counts = { 0 };
+	uint64_t watchdog_usec;
+	char err[768];
+
+	run->a.pseudonymiser = pseudonymiser_open(cfg->pseudonym_key_file, err, sizeof(err));
+	if (run->a.pseudonymiser == NULL)
+		fatal("%s", err);
+	run->a.outbox = outbox_open(run->spec->outbox_path(cfg), cfg->adapter_outbox_map_bytes,
+	    err, sizeof(err));
+	if (run->a.outbox == NULL)
+		fatal("%s", err);
+	run->a.base = event_base_new();
+	run->a.zmq_ctx = zmq_ctx_new();
+	if (run->a.base == NULL || run->a.zmq_ctx == NULL)
+		fatal("cannot create the event loop or the ZeroMQ context");
+	run->a.client = client_new(run->a.base, run->a.zmq_ctx, run->a.outbox, &copt, err,
+	    sizeof(err));
+	if (run->a.client == NULL)
+		fatal("%s", err);
+	if (run->spec->start(&run->a, err, sizeof(err)) < 0)
+		fatal("%s", err);
+	run->sigterm = evsignal_new(run->a.base, SIGTERM, adapter_on_stop, run);
+	run->sigint = evsignal_new(run->a.base, SIGINT, adapter_on_stop, run);
+	if (run->sigterm == NULL || run->sigint == NULL || evsignal_add(run->sigterm, NULL) < 0 ||
+	    evsignal_add(run->sigint, NULL) < 0)
+		fatal("cannot install signal handlers");
+	if (sd_watchdog_enabled(0, &watchdog_usec) > 0) {
+		struct timeval half = { (time_t)(watchdog_usec / 2000000),
+			(suseconds_t)(watchdog_usec / 2 % 1000000) };
+		run->watchdog = event_new(run->a.base, -1, EV_PERSIST, adapter_on_watchdog, NULL);
+		if (run->watchdog == NULL || event_add(run->watchdog, &half) < 0)
+			fatal("cannot start the watchdog timer");
+	}
+	outbox_counts(run->a.outbox, &counts);
+	log_info("ready: delivering to %s; outbox %s (%" PRIu64 " pending, %" PRIu64
+		 " dead letters)",
+	    cfg->ingest_endpoint, run->spec->outbox_path(cfg), counts.pending,
+	    counts.dead_letters);
+	sd_notifyf(0, "READY=1\nSTATUS=Ready: %" PRIu64 " envelopes pending", counts.pending);
+	client_kick(run->a.client);
+
+	event_base_dispatch(run->a.base);
+
+	run->spec->destroy(&run->a);
+	client_destroy(&run->a.client);
+	if (run->watchdog != NULL)
+		event_free(run->watchdog);
+	event_free(run->sigterm);
+	event_free(run->sigint);
+	zmq_ctx_term(run->a.zmq_ctx);
+	event_base_free(run->a.base);
+	outbox_close(&run->a.outbox);
+	pseudonymiser_destroy(&run->a.pseudonymiser);
+	log_info("stopped cleanly");
+	return 0;
+}
+
+int
+adapter_main(int argc, char **argv, const struct adapter_spec *spec)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "set", required_argument, NULL, 's' },
+		{ "print-config", no_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct config cfg;
+	struct adapter_run run = { .spec = spec };
+	enum log_level level;
+	bool print = false;
+	char err[768];
+	int ch;
+
+	log_init(spec->name, LOG_LEVEL_INFO);
+	config_defaults(&cfg);
+	while ((ch = getopt_long(argc, argv, "+c:s:ph", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			if (config_load(&cfg, optarg, err, sizeof(err)) < 0)
+				fatal("config: %s", err);
+			break;
+		case 's':
+			if (config_set_argument(&cfg, optarg, err, sizeof(err)) < 0)
+				fatal("config: %s", err);
+			break;
+		case 'p':
+			print = true;
+			break;
+		case 'h':
+			adapter_usage(spec, stdout);
+			return 0;
+		default:
+			adapter_usage(spec, stderr);
+			return 2;
+		}
+	}
+	if (sodium_init() < 0)
+		fatal("libsodium failed to initialise");
+	if (optind < argc && strcmp(argv[optind], "keygen") == 0) {
+		if (optind + 2 != argc) {
+			adapter_usage(spec, stderr);
+			return 2;
+		}
+		if (pseudonym_keygen(argv[optind + 1], err, sizeof(err)) < 0) {
+			fprintf(stderr, "%s: keygen: %s\n", spec->name, err);
+			return 1;
+		}
+		fprintf(stderr, "%s: wrote a new pseudonym key to %s\n", spec->name, argv[optind + 1]);
+		return 0;
+	}
+	if (optind != argc) {
+		adapter_usage(spec, stderr);
+		return 2;
+	}
+	if (print) {
+		config_print(&cfg, stdout);
+		return 0;
+	}
+	if (log_level_parse(cfg.log_level, &level) == 0)
+		log_set_level(level);
+	signal(SIGPIPE, SIG_IGN);
+	run.a.cfg = &cfg;
+	return adapter_run(&run);
+}

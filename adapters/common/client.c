@@ -1,0 +1,326 @@
+/*
+ * client: owns the DEALER to commissiond and the window of envelopes in
+ * flight. The outbox holds the bytes; the window holds only what is needed
+ * to match an Ack (source, event_id) and to know when to send again.
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <zmq.h>
+
+#include "client.h"
+#include "commissioning.pb-c.h"
+#include "event_check.h"
+#include "log.h"
+#include "zwatch.h"
+
+#define CLIENT_TICK_MS 200
+#define CLIENT_BACKOFF_MAX_MS 30000
+
+struct flight {
+	bool used;
+	uint64_t seq;
+	int64_t due_ms; /* send (again) at this time */
+	unsigned tries;
+	char source[EVENT_SOURCE_MAX_BYTES + 1];
+	char event_id[EVENT_ID_MAX_BYTES + 1];
+};
+
+struct client {
+	struct client_options opt;
+	struct outbox *outbox;
+	void *socket;
+	struct zwatch *watch;
+	struct event *tick;
+	struct flight *flights;
+	size_t n_used;
+	uint64_t scan_from; /* outbox sequences below this are in flight or settled */
+	struct outbox_settlement *settle;
+	char (*reasons)[256];
+	size_t n_settle;
+	struct client_stats stats;
+};
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Send bytes now; if the daemon cannot take it, it stays due for later. */
+static void
+client_send(struct client *c, struct flight *f, const uint8_t *bytes, size_t len)
+{
+	f->tries++;
+	f->due_ms = now_ms() + (int64_t)c->opt.resend_ms;
+	/* ZMQ_IMMEDIATE: with no daemon connected this fails at once
+	 * rather than queueing; the tick sends it again. */
+	if (zmq_send(c->socket, bytes, len, ZMQ_DONTWAIT) < 0)
+		return;
+	if (f->tries > 1)
+		c->stats.resent++;
+	else
+		c->stats.sent++;
+}
+
+static struct flight *
+client_free_flight(struct client *c)
+{
+	for (size_t i = 0; i < c->opt.window; i++)
+		if (!c->flights[i].used)
+			return &c->flights[i];
+	return NULL;
+}
+
+static int
+client_load(void *arg, uint64_t seq, const uint8_t *bytes, size_t len)
+{
+	struct client *c = arg;
+	struct flight *f = client_free_flight(c);
+	Commissioning__Envelope *env;
+
+	if (f == NULL)
+		return 1;
+	env = commissioning__envelope__unpack(NULL, len, bytes);
+	memset(f, 0, sizeof(*f));
+	f->used = true;
+	f->seq = seq;
+	if (env != NULL) {
+		snprintf(f->source, sizeof(f->source), "%s", env->source);
+		snprintf(f->event_id, sizeof(f->event_id), "%s", env->event_id);
+		commissioning__envelope__free_unpacked(env, NULL);
+	}
+	c->n_used++;
+	client_send(c, f, bytes, len);
+	return c->n_used >= c->opt.window;
+}
+
+/* Take more of the outbox into the window. */
+static void
+client_fill(struct client *c)
+{
+	uint64_t next = c->scan_from;
+
+	if (c->n_used >= c->opt.window)
+		return;
+	if (outbox_scan(c->outbox, c->scan_from, c->opt.window - c->n_used, client_load, c,
+		&next) != OUTBOX_OK)
+		log_error("%s: %s", c->opt.name, outbox_error(c->outbox));
+	c->scan_from = next;
+}
+
+struct resend_ctx {
+	struct client *c;
+	struct flight *f;
+	bool found;
+};
+
+static int
+client_resend_cb(void *arg, uint64_t seq, const uint8_t *bytes, size_t len)
+{
+	struct resend_ctx *rc = arg;
+
+	if (seq == rc->f->seq) {
+		client_send(rc->c, rc->f, bytes, len);
+		rc->found = true;
+	}
+	return 1; /* one record is all we asked for */
+}
+
+static void
+client_resend_due(struct client *c)
+{
+	int64_t now = now_ms();
+
+	for (size_t i = 0; i < c->opt.window; i++) {
+		struct flight *f = &c->flights[i];
+		struct resend_ctx rc = { c, f, false };
+		if (!f->used || f->due_ms > now)
+			continue;
+		outbox_scan(c->outbox, f->seq, 1, client_resend_cb, &rc, NULL);
+		if (!rc.found) { /* settled meanwhile: let it go */
+			f->used = false;
+			c->n_used--;
+		}
+	}
+}
+
+static void
+client_flush_settlements(struct client *c)
+{
+	if (c->n_settle == 0)
+		return;
+	if (outbox_settle(c->outbox, c->settle, c->n_settle) != OUTBOX_OK)
+		/* Not settled: they will be sent again and answered DUPLICATE. */
+		log_error("%s: %s", c->opt.name, outbox_error(c->outbox));
+	c->n_settle = 0;
+}
+
+static void
+client_on_ack(struct client *c, const Commissioning__Ack *ack)
+{
+	struct flight *f = NULL;
+
+	for (size_t i = 0; i < c->opt.window && f == NULL; i++)
+		if (c->flights[i].used && strcmp(c->flights[i].source, ack->source) == 0 &&
+		    strcmp(c->flights[i].event_id, ack->event_id) == 0)
+			f = &c->flights[i];
+	if (f == NULL)
+		return; /* an answer to a resend already settled */
+	switch (ack->status) {
+	case COMMISSIONING__ACK_STATUS__ACK_STATUS_ACCEPTED:
+	case COMMISSIONING__ACK_STATUS__ACK_STATUS_DUPLICATE:
+	case COMMISSIONING__ACK_STATUS__ACK_STATUS_REJECTED: {
+		bool rejected = ack->status == COMMISSIONING__ACK_STATUS__ACK_STATUS_REJECTED;
+		struct outbox_settlement *s = &c->settle[c->n_settle];
+		if (rejected) {
+			c->stats.rejected++;
+			log_warning("%s: REJECTED by commissiond: source=%s event_id=%s: %s",
+			    c->opt.name, ack->source, ack->event_id, ack->reason);
+			snprintf(c->reasons[c->n_settle], sizeof(c->reasons[0]), "%s", ack->reason);
+		} else if (ack->status == COMMISSIONING__ACK_STATUS__ACK_STATUS_ACCEPTED) {
+			c->stats.accepted++;
+		} else {
+			c->stats.duplicates++;
+		}
+		s->seq = f->seq;
+		s->rejected = rejected;
+		s->reason = c->reasons[c->n_settle];
+		c->n_settle++;
+		f->used = false;
+		c->n_used--;
+		break;
+	}
+	default: {
+		/* RETRY_LATER: the daemon's store is full; back off. */
+		int64_t wait = (int64_t)c->opt.resend_ms << (f->tries < 5 ? f->tries : 5);
+		c->stats.retry_later++;
+		f->due_ms = now_ms() + (wait < CLIENT_BACKOFF_MAX_MS ? wait : CLIENT_BACKOFF_MAX_MS);
+		break;
+	}
+	}
+}
+
+static void
+client_on_readable(void *arg)
+{
+	struct client *c = arg;
+	zmq_msg_t msg;
+
+	for (size_t n = 0; n < c->opt.window; n++) {
+		Commissioning__Ack *ack;
+		zmq_msg_init(&msg);
+		if (zmq_msg_recv(&msg, c->socket, ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&msg);
+			break;
+		}
+		ack = commissioning__ack__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
+		zmq_msg_close(&msg);
+		if (ack == NULL) {
+			log_warning("%s: commissiond sent something that is not an Ack", c->opt.name);
+			continue;
+		}
+		client_on_ack(c, ack);
+		commissioning__ack__free_unpacked(ack, NULL);
+	}
+	client_flush_settlements(c);
+	client_fill(c);
+}
+
+static void
+client_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+
+	(void)fd;
+	(void)what;
+	client_resend_due(c);
+	client_fill(c);
+	zwatch_kick(c->watch);
+}
+
+void
+client_kick(struct client *c)
+{
+	client_fill(c);
+	zwatch_kick(c->watch);
+}
+
+struct client *
+client_new(struct event_base *base, void *zmq_ctx, struct outbox *outbox,
+    const struct client_options *opt, char *err, size_t errlen)
+{
+	struct client *c = calloc(1, sizeof(*c));
+	int one = 1, linger = 0;
+	struct timeval tick = { 0, CLIENT_TICK_MS * 1000 };
+
+	if (c == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->opt = *opt;
+	c->outbox = outbox;
+	c->scan_from = 1;
+	c->flights = calloc(opt->window, sizeof(*c->flights));
+	c->settle = calloc(opt->window, sizeof(*c->settle));
+	c->reasons = calloc(opt->window, sizeof(*c->reasons));
+	c->socket = zmq_socket(zmq_ctx, ZMQ_DEALER);
+	if (c->flights == NULL || c->settle == NULL || c->reasons == NULL || c->socket == NULL ||
+	    zmq_setsockopt(c->socket, ZMQ_IMMEDIATE, &one, sizeof(one)) < 0 ||
+	    zmq_setsockopt(c->socket, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
+	    zmq_connect(c->socket, opt->endpoint) < 0) {
+		snprintf(err, errlen, "%s: cannot connect to commissiond at %s: %s", opt->name,
+		    opt->endpoint, zmq_strerror(zmq_errno()));
+		goto fail;
+	}
+	c->watch = zwatch_new(base, c->socket, client_on_readable, c);
+	c->tick = event_new(base, -1, EV_PERSIST, client_on_tick, c);
+	if (c->watch == NULL || c->tick == NULL || event_add(c->tick, &tick) < 0) {
+		snprintf(err, errlen, "%s: cannot watch the socket", opt->name);
+		goto fail;
+	}
+	return c;
+fail:
+	if (c->tick != NULL)
+		event_free(c->tick);
+	zwatch_destroy(&c->watch);
+	if (c->socket != NULL)
+		zmq_close(c->socket);
+	free(c->flights);
+	free(c->settle);
+	free(c->reasons);
+	free(c);
+	return NULL;
+}
+
+void
+client_destroy(struct client **cp)
+{
+	struct client *c = *cp;
+
+	if (c == NULL)
+		return;
+	client_flush_settlements(c);
+	event_free(c->tick);
+	zwatch_destroy(&c->watch);
+	zmq_close(c->socket);
+	free(c->flights);
+	free(c->settle);
+	free(c->reasons);
+	free(c);
+	*cp = NULL;
+}
+
+void
+client_get_stats(const struct client *c, struct client_stats *stats)
+{
+	*stats = c->stats;
+	stats->in_flight = c->n_used;
+}

@@ -1,0 +1,306 @@
+/*
+ * outbox: owns an adapter's LMDB environment: "pending" (sequence ->
+ * packed Envelope), "dead" (sequence -> reason, NUL, packed Envelope) and
+ * "meta" (next_seq). Keys are 8-byte big-endian so that byte order is
+ * number order.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <lmdb.h>
+
+#include "outbox.h"
+
+struct outbox {
+	MDB_env *env;
+	MDB_dbi pending, dead, meta;
+	uint64_t next_seq;
+	char error[512];
+};
+
+static void __attribute__((format(printf, 2, 3)))
+outbox_fail(struct outbox *o, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(o->error, sizeof(o->error), fmt, ap);
+	va_end(ap);
+}
+
+const char *
+outbox_error(const struct outbox *o)
+{
+	return o->error;
+}
+
+static void
+seq_key(uint8_t out[8], uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		out[i] = (uint8_t)v;
+}
+
+static uint64_t
+seq_of(const void *key)
+{
+	const uint8_t *k = key;
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | k[i];
+	return v;
+}
+
+static enum outbox_result
+outbox_result_of(struct outbox *o, int rc, const char *what)
+{
+	if (rc == MDB_SUCCESS)
+		return OUTBOX_OK;
+	outbox_fail(o, "outbox: %s: %s", what, mdb_strerror(rc));
+	return rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT ? OUTBOX_FULL : OUTBOX_FAILED;
+}
+
+static const char meta_next_seq[] = "next_seq";
+
+/* The next sequence is kept in meta and moves with every put, so that a
+ * sequence is never reused, even once everything was settled. */
+static int
+outbox_find_next(struct outbox *o, MDB_txn *txn)
+{
+	MDB_val k = { sizeof(meta_next_seq) - 1, (void *)meta_next_seq }, v;
+	int rc = mdb_get(txn, o->meta, &k, &v);
+
+	o->next_seq = 1;
+	if (rc == MDB_NOTFOUND)
+		return MDB_SUCCESS;
+	if (rc != MDB_SUCCESS)
+		return rc;
+	if (v.mv_size != 8)
+		return MDB_CORRUPTED;
+	o->next_seq = seq_of(v.mv_data);
+	return MDB_SUCCESS;
+}
+
+struct outbox *
+outbox_open(const char *path, uint64_t map_bytes, char *err, size_t errlen)
+{
+	struct outbox *o = calloc(1, sizeof(*o));
+	MDB_txn *txn = NULL;
+	int rc;
+
+	if (o == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: cannot create the outbox directory: %s", path,
+		    strerror(errno));
+		free(o);
+		return NULL;
+	}
+	if ((rc = mdb_env_create(&o->env)) != MDB_SUCCESS ||
+	    (rc = mdb_env_set_maxdbs(o->env, 4)) != MDB_SUCCESS ||
+	    (rc = mdb_env_set_mapsize(o->env, map_bytes)) != MDB_SUCCESS ||
+	    (rc = mdb_env_open(o->env, path, MDB_NOTLS, 0640)) != MDB_SUCCESS ||
+	    (rc = mdb_txn_begin(o->env, NULL, 0, &txn)) != MDB_SUCCESS ||
+	    (rc = mdb_dbi_open(txn, "pending", MDB_CREATE, &o->pending)) != MDB_SUCCESS ||
+	    (rc = mdb_dbi_open(txn, "dead", MDB_CREATE, &o->dead)) != MDB_SUCCESS ||
+	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &o->meta)) != MDB_SUCCESS ||
+	    (rc = outbox_find_next(o, txn)) != MDB_SUCCESS ||
+	    (rc = mdb_txn_commit(txn)) != MDB_SUCCESS) {
+		snprintf(err, errlen, "%s: cannot open the outbox: %s", path, mdb_strerror(rc));
+		if (txn != NULL && rc != MDB_SUCCESS)
+			mdb_txn_abort(txn);
+		mdb_env_close(o->env);
+		free(o);
+		return NULL;
+	}
+	return o;
+}
+
+void
+outbox_close(struct outbox **op)
+{
+	if (*op == NULL)
+		return;
+	mdb_env_close((*op)->env);
+	free(*op);
+	*op = NULL;
+}
+
+enum outbox_result
+outbox_put(struct outbox *o, const struct outbox_item *items, size_t n, uint64_t *first_seq)
+{
+	MDB_txn *txn;
+	uint8_t key[8];
+	MDB_val k = { 8, key };
+	uint64_t seq = o->next_seq;
+	int rc;
+
+	rc = mdb_txn_begin(o->env, NULL, 0, &txn);
+	if (rc != MDB_SUCCESS)
+		return outbox_result_of(o, rc, "beginning a transaction");
+	for (size_t i = 0; i < n; i++) {
+		MDB_val v = { items[i].len, (void *)items[i].bytes };
+		seq_key(key, seq + i);
+		rc = mdb_put(txn, o->pending, &k, &v, MDB_APPEND);
+		if (rc != MDB_SUCCESS) {
+			mdb_txn_abort(txn);
+			return outbox_result_of(o, rc, "storing an envelope");
+		}
+	}
+	{
+		uint8_t next[8];
+		MDB_val mk = { sizeof(meta_next_seq) - 1, (void *)meta_next_seq }, mv = { 8, next };
+		seq_key(next, seq + n);
+		rc = mdb_put(txn, o->meta, &mk, &mv, 0);
+		if (rc != MDB_SUCCESS) {
+			mdb_txn_abort(txn);
+			return outbox_result_of(o, rc, "storing the next sequence");
+		}
+	}
+	/* The commit fsyncs: only after it may the source be answered. */
+	rc = mdb_txn_commit(txn);
+	if (rc != MDB_SUCCESS)
+		return outbox_result_of(o, rc, "committing");
+	o->next_seq = seq + n;
+	if (first_seq != NULL)
+		*first_seq = seq;
+	return OUTBOX_OK;
+}
+
+enum outbox_result
+outbox_scan(struct outbox *o, uint64_t from, size_t max, outbox_fn fn, void *arg, uint64_t *next)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	uint8_t key[8];
+	MDB_val k = { 8, key }, v;
+	size_t visited = 0;
+	uint64_t at = from;
+	int rc;
+
+	rc = mdb_txn_begin(o->env, NULL, MDB_RDONLY, &txn);
+	if (rc != MDB_SUCCESS)
+		return outbox_result_of(o, rc, "beginning a read");
+	rc = mdb_cursor_open(txn, o->pending, &cur);
+	if (rc != MDB_SUCCESS) {
+		mdb_txn_abort(txn);
+		return outbox_result_of(o, rc, "opening a cursor");
+	}
+	seq_key(key, from);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS && visited < max;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		at = seq_of(k.mv_data);
+		visited++;
+		if (fn(arg, at, v.mv_data, v.mv_size) != 0)
+			break;
+		at++;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (next != NULL)
+		*next = at;
+	return OUTBOX_OK;
+}
+
+enum outbox_result
+outbox_settle(struct outbox *o, const struct outbox_settlement *s, size_t n)
+{
+	MDB_txn *txn;
+	uint8_t key[8];
+	MDB_val k = { 8, key }, v;
+	int rc;
+
+	if (n == 0)
+		return OUTBOX_OK;
+	rc = mdb_txn_begin(o->env, NULL, 0, &txn);
+	if (rc != MDB_SUCCESS)
+		return outbox_result_of(o, rc, "beginning a transaction");
+	for (size_t i = 0; i < n; i++) {
+		seq_key(key, s[i].seq);
+		rc = mdb_get(txn, o->pending, &k, &v);
+		if (rc == MDB_NOTFOUND)
+			continue; /* settled already (a repeated ack) */
+		if (rc == MDB_SUCCESS && s[i].rejected) {
+			const char *reason = s[i].reason ? s[i].reason : "";
+			size_t rlen = strlen(reason) + 1;
+			MDB_val dv = { rlen + v.mv_size, NULL };
+			uint8_t *copy = malloc(v.mv_size ? v.mv_size : 1);
+			if (copy == NULL) {
+				rc = ENOMEM;
+			} else {
+				memcpy(copy, v.mv_data, v.mv_size);
+				rc = mdb_put(txn, o->dead, &k, &dv, MDB_RESERVE);
+				if (rc == MDB_SUCCESS) {
+					memcpy(dv.mv_data, reason, rlen);
+					memcpy((uint8_t *)dv.mv_data + rlen, copy, v.mv_size);
+				}
+				free(copy);
+			}
+		}
+		if (rc == MDB_SUCCESS)
+			rc = mdb_del(txn, o->pending, &k, NULL);
+		if (rc != MDB_SUCCESS) {
+			mdb_txn_abort(txn);
+			return outbox_result_of(o, rc, "settling");
+		}
+	}
+	rc = mdb_txn_commit(txn);
+	return outbox_result_of(o, rc, "committing");
+}
+
+enum outbox_result
+outbox_counts(struct outbox *o, struct outbox_counts *c)
+{
+	MDB_txn *txn;
+	MDB_stat st;
+	int rc;
+
+	rc = mdb_txn_begin(o->env, NULL, MDB_RDONLY, &txn);
+	if (rc != MDB_SUCCESS)
+		return outbox_result_of(o, rc, "beginning a read");
+	rc = mdb_stat(txn, o->pending, &st);
+	c->pending = rc == MDB_SUCCESS ? st.ms_entries : 0;
+	if (rc == MDB_SUCCESS)
+		rc = mdb_stat(txn, o->dead, &st);
+	c->dead_letters = rc == MDB_SUCCESS ? st.ms_entries : 0;
+	mdb_txn_abort(txn);
+	return outbox_result_of(o, rc, "counting");
+}
+
+enum outbox_result
+outbox_scan_dead(struct outbox *o, outbox_dead_fn fn, void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	rc = mdb_txn_begin(o->env, NULL, MDB_RDONLY, &txn);
+	if (rc != MDB_SUCCESS)
+		return outbox_result_of(o, rc, "beginning a read");
+	rc = mdb_cursor_open(txn, o->dead, &cur);
+	if (rc != MDB_SUCCESS) {
+		mdb_txn_abort(txn);
+		return outbox_result_of(o, rc, "opening a cursor");
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const char *reason = v.mv_data;
+		size_t rlen = strnlen(reason, v.mv_size);
+		if (rlen == v.mv_size)
+			continue; /* not a dead letter of ours */
+		if (fn(arg, seq_of(k.mv_data), reason, (const uint8_t *)v.mv_data + rlen + 1,
+			v.mv_size - rlen - 1) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	return OUTBOX_OK;
+}

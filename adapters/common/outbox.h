@@ -1,0 +1,65 @@
+/*
+ * outbox: an adapter's store-and-forward queue, its own small LMDB store.
+ * What an adapter takes from a source is put here (fsync) before the source
+ * is answered, and stays until commissiond acknowledges it: then it is
+ * removed (ACCEPTED, DUPLICATE) or kept as a dead letter (REJECTED).
+ */
+#ifndef OUTBOX_H
+#define OUTBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum outbox_result {
+	OUTBOX_OK = 0,
+	OUTBOX_FULL = -1,   /* map or disk full: tell the source to resend later */
+	OUTBOX_FAILED = -2, /* anything else; outbox_error says what */
+};
+
+struct outbox;
+
+struct outbox_item {
+	const uint8_t *bytes; /* a packed Envelope */
+	size_t len;
+};
+
+/* What became of one envelope the daemon answered. */
+struct outbox_settlement {
+	uint64_t seq;
+	bool rejected;	    /* REJECTED: kept as a dead letter */
+	const char *reason; /* the daemon's reason, when rejected */
+};
+
+/* Open (creating) the outbox in directory path, map_bytes large. */
+struct outbox *outbox_open(const char *path, uint64_t map_bytes, char *err, size_t errlen);
+void outbox_close(struct outbox **outbox);
+const char *outbox_error(const struct outbox *outbox);
+
+/* Make items durable, all or none, in one transaction with fsync; the
+ * first one's sequence number in *first_seq (the rest follow it). */
+enum outbox_result outbox_put(struct outbox *outbox, const struct outbox_item *items, size_t n,
+    uint64_t *first_seq);
+
+/* Visit pending envelopes from sequence from on, at most max; *next gets
+ * the sequence after the last visited. */
+typedef int (*outbox_fn)(void *arg, uint64_t seq, const uint8_t *bytes, size_t len);
+enum outbox_result outbox_scan(struct outbox *outbox, uint64_t from, size_t max, outbox_fn fn,
+    void *arg, uint64_t *next);
+
+/* Settle answered envelopes in one transaction. */
+enum outbox_result outbox_settle(struct outbox *outbox, const struct outbox_settlement *s,
+    size_t n);
+
+struct outbox_counts {
+	uint64_t pending;
+	uint64_t dead_letters;
+};
+enum outbox_result outbox_counts(struct outbox *outbox, struct outbox_counts *counts);
+
+/* Visit dead letters: fn(arg, seq, reason, envelope bytes, len). */
+typedef int (*outbox_dead_fn)(void *arg, uint64_t seq, const char *reason, const uint8_t *bytes,
+    size_t len);
+enum outbox_result outbox_scan_dead(struct outbox *outbox, outbox_dead_fn fn, void *arg);
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * zwatch: a ZeroMQ socket in a libevent loop. ZMQ_FD is edge-triggered:
+ * after every callback and every send or receive the socket's ZMQ_EVENTS
+ * must be read again, or the loop stalls. zwatch does that.
+ */
+#ifndef ZWATCH_H
+#define ZWATCH_H
+
+#include <event2/event.h>
+
+struct zwatch;
+typedef void (*zwatch_fn)(void *arg);
+
+/* Call on_readable(arg) whenever socket has input; NULL on failure. */
+struct zwatch *zwatch_new(struct event_base *base, void *socket, zwatch_fn on_readable,
+    void *arg);
+void zwatch_destroy(struct zwatch **watch);
+/* Schedule on_readable again if the socket has input waiting (after a
+ * send or receive made outside the callback). */
+void zwatch_kick(struct zwatch *watch);
+
+#endif

@@ -1,0 +1,200 @@
+/*
+ * test_outbox: an adapter's store-and-forward queue. What is put stays until
+ * settled; a rejection is kept as a dead letter; sequences are never reused;
+ * a full outbox says so instead of losing anything.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "outbox.h"
+
+struct seen {
+	uint64_t seqs[64];
+	char texts[64][32];
+	size_t n;
+};
+
+static int
+remember(void *arg, uint64_t seq, const uint8_t *bytes, size_t len)
+{
+	struct seen *s = arg;
+
+	s->seqs[s->n] = seq;
+	snprintf(s->texts[s->n], sizeof(s->texts[0]), "%.*s", (int)len, (const char *)bytes);
+	s->n++;
+	return 0;
+}
+
+static int
+remember_dead(void *arg, uint64_t seq, const char *reason, const uint8_t *bytes, size_t len)
+{
+	struct seen *s = arg;
+
+	s->seqs[s->n] = seq;
+	snprintf(s->texts[s->n], sizeof(s->texts[0]), "%s|%.*s", reason, (int)len,
+	    (const char *)bytes);
+	s->n++;
+	return 0;
+}
+
+static char *
+make_dir(void)
+{
+	char *dir = strdup("/tmp/test-outbox-XXXXXX");
+
+	assert_non_null(mkdtemp(dir));
+	return dir;
+}
+
+static void
+remove_dir(char *dir)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+	unlink(path);
+	rmdir(dir);
+	free(dir);
+}
+
+static void
+put_texts(struct outbox *o, const char *const *texts, size_t n, uint64_t *first)
+{
+	struct outbox_item items[8];
+
+	for (size_t i = 0; i < n; i++)
+		items[i] = (struct outbox_item){ (const uint8_t *)texts[i], strlen(texts[i]) };
+	assert_int_equal(outbox_put(o, items, n, first), OUTBOX_OK);
+}
+
+static void
+test_put_items_are_pending_in_order_until_settled(void **state)
+{
+	static const char *const texts[] = { "a", "b", "c" };
+	char *dir = make_dir(), err[256];
+	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	struct seen seen = { 0 };
+	struct outbox_settlement done[] = { { .seq = 2 } };
+	struct outbox_counts counts;
+	uint64_t first, next;
+
+	(void)state;
+	assert_non_null(o);
+	put_texts(o, texts, 3, &first);
+	assert_int_equal(first, 1);
+	assert_int_equal(outbox_scan(o, 1, 10, remember, &seen, &next), OUTBOX_OK);
+	assert_int_equal(seen.n, 3);
+	assert_string_equal(seen.texts[2], "c");
+	assert_int_equal(next, 4);
+	assert_int_equal(outbox_settle(o, done, 1), OUTBOX_OK);
+	memset(&seen, 0, sizeof(seen));
+	outbox_scan(o, 1, 10, remember, &seen, NULL);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.seqs[0], 1);
+	assert_int_equal(seen.seqs[1], 3);
+	assert_int_equal(outbox_counts(o, &counts), OUTBOX_OK);
+	assert_int_equal(counts.pending, 2);
+	/* A repeated answer settles nothing twice. */
+	assert_int_equal(outbox_settle(o, done, 1), OUTBOX_OK);
+	outbox_close(&o);
+	remove_dir(dir);
+}
+
+static void
+test_a_rejection_is_kept_as_a_dead_letter_with_the_reason(void **state)
+{
+	static const char *const texts[] = { "bad", "good" };
+	char *dir = make_dir(), err[256];
+	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	struct seen seen = { 0 };
+	struct outbox_settlement s[] = {
+		{ .seq = 1, .rejected = true, .reason = "site: not a site of RXC" },
+		{ .seq = 2 },
+	};
+	struct outbox_counts counts;
+
+	(void)state;
+	put_texts(o, texts, 2, NULL);
+	assert_int_equal(outbox_settle(o, s, 2), OUTBOX_OK);
+	assert_int_equal(outbox_scan_dead(o, remember_dead, &seen), OUTBOX_OK);
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(seen.texts[0], "site: not a site of RXC|bad");
+	outbox_counts(o, &counts);
+	assert_int_equal(counts.pending, 0);
+	assert_int_equal(counts.dead_letters, 1);
+	outbox_close(&o);
+	remove_dir(dir);
+}
+
+static void
+test_reopening_keeps_pending_items_and_never_reuses_a_sequence(void **state)
+{
+	static const char *const texts[] = { "x", "y" };
+	char *dir = make_dir(), err[256];
+	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	struct outbox_settlement all[] = { { .seq = 1 }, { .seq = 2 } };
+	struct seen seen = { 0 };
+	uint64_t first;
+
+	(void)state;
+	put_texts(o, texts, 2, NULL);
+	outbox_close(&o);
+	o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	assert_non_null(o);
+	outbox_scan(o, 1, 10, remember, &seen, NULL);
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(outbox_settle(o, all, 2), OUTBOX_OK);
+	outbox_close(&o);
+	/* Empty now, but the daemon may still answer 1 and 2: new items
+	 * must not take their numbers. */
+	o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	put_texts(o, texts, 1, &first);
+	assert_int_equal(first, 3);
+	outbox_close(&o);
+	remove_dir(dir);
+}
+
+static void
+test_a_full_outbox_says_full_and_keeps_what_it_had(void **state)
+{
+	char *dir = make_dir(), err[256];
+	struct outbox *o = outbox_open(dir, 64 * 1024, err, sizeof(err));
+	static uint8_t big[16 * 1024];
+	struct outbox_item item = { big, sizeof(big) };
+	struct outbox_counts counts;
+	enum outbox_result r = OUTBOX_OK;
+	int stored = 0;
+
+	(void)state;
+	assert_non_null(o);
+	while (stored < 100 && (r = outbox_put(o, &item, 1, NULL)) == OUTBOX_OK)
+		stored++;
+	assert_int_equal(r, OUTBOX_FULL);
+	assert_true(stored > 0);
+	outbox_counts(o, &counts);
+	assert_int_equal(counts.pending, (uint64_t)stored);
+	outbox_close(&o);
+	remove_dir(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_put_items_are_pending_in_order_until_settled),
+		cmocka_unit_test(test_a_rejection_is_kept_as_a_dead_letter_with_the_reason),
+		cmocka_unit_test(test_reopening_keeps_pending_items_and_never_reuses_a_sequence),
+		cmocka_unit_test(test_a_full_outbox_says_full_and_keeps_what_it_had),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
