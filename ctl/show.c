@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "ctl.h"
 #include "projections.h"
 #include "store.h"
@@ -94,7 +95,6 @@ ctl_show(const struct config *cfg, int argc, char **argv)
 		.read_only = true,
 	};
 	struct show_filter filter = { 0 };
-	struct timespec now;
 	uint64_t as_of;
 	struct picture *picture;
 	struct store *store;
@@ -102,8 +102,7 @@ ctl_show(const struct config *cfg, int argc, char **argv)
 	char err[768];
 	int ch;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	as_of = (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000;
+	as_of = (uint64_t)clock_now_ms();
 	optind = 0; /* 0: glibc starts afresh, forgetting the "+" of the global options */
 	while ((ch = getopt_long(argc, argv, "a:i:o:", longopts, NULL)) != -1) {
 		switch (ch) {

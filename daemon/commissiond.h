@@ -13,6 +13,7 @@
 #include <event2/event.h>
 
 #include "commissioning.pb-c.h"
+#include "clock.h"
 #include "config.h"
 #include "projections.h"
 #include "store.h"
@@ -57,7 +58,5 @@ struct replay *replay_new(struct event_base *base, void *zmq_ctx, const struct c
     struct store *store, char *err, size_t errlen);
 void replay_destroy(struct replay **replay);
 
-/* ---- util */
-int64_t clock_now_ms(void);
 
 #endif

@@ -30,15 +30,6 @@ struct daemon {
 	struct event *sigterm, *sigint, *sighup, *watchdog;
 };
 
-int64_t
-clock_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 usage(FILE *out)
 {

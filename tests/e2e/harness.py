@@ -234,3 +234,179 @@ def decode_ack(data):
     text = lambda n: f[n][0].decode() if n in f else ""
     return {"eventId": text(1), "status": ACK_STATUS.get(f.get(2, [0])[0], "UNSPECIFIED"),
             "sequence": f.get(3, [0])[0], "reason": text(4), "field": text(5)}
+
+
+# ---------------------------------------------------------------- adapters
+
+HL7 = os.path.join(BUILD, "bin", "commissiond-hl7")
+SPOOL = os.path.join(BUILD, "bin", "commissiond-spool")
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def adapter_settings(workdir):
+    """The adapters' part of the one config file, under workdir."""
+    return {
+        "pseudonym.key_file": f"{workdir}/pseudonym.key",
+        "hl7.listen": f"127.0.0.1:{free_port()}",
+        "hl7.outbox": f"{workdir}/hl7-outbox",
+        "spool.directory": f"{workdir}/spool",
+        "spool.outbox": f"{workdir}/spool-outbox",
+        "spool.poll_ms": "100",
+        "adapter.resend_ms": "500",
+    }
+
+
+class Adapter:
+    """commissiond-hl7 or commissiond-spool on the daemon's config file."""
+
+    def __init__(self, daemon, program):
+        self.daemon = daemon
+        self.program = program
+        self.log = os.path.join(daemon.dir, os.path.basename(program) + ".log")
+        self.proc = None
+        self.starts = 0
+        key = daemon.settings["pseudonym.key_file"]
+        if not os.path.exists(key):
+            subprocess.run([program, "keygen", key], check=True, capture_output=True)
+
+    def log_text(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def start(self, timeout=20):
+        logf = open(self.log, "a")
+        self.proc = subprocess.Popen([self.program, "--config", self.daemon.config],
+                                     stdout=logf, stderr=logf)
+        logf.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.program} exited at start:\n{self.log_text()}")
+            if self.log_text().count("ready:") > self.starts:
+                self.starts += 1
+                return self
+            time.sleep(0.02)
+        raise AssertionError(f"{self.program} did not become ready")
+
+    def stop(self):
+        if self.proc is None:
+            return 0
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(timeout=30)
+        self.proc = None
+        return rc
+
+    def sanitizer_report(self):
+        text = self.log_text()
+        return next((m for m in SANITIZER_MARKS if m in text), None)
+
+
+def wait_for(predicate, timeout=30, interval=0.05, what="a condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+# ---------------------------------------------------------------- HL7 v2
+
+def nhs_number(n):
+    """A valid NHS number (modulus 11) from a seed, in the 999 test range."""
+    base = 999000000 + n * 7
+    while True:
+        digits = str(base).zfill(9)[-9:]
+        total = sum(int(d) * w for d, w in zip(digits, range(10, 1, -1)))
+        check = 11 - total % 11
+        check = 0 if check == 11 else check
+        if check != 10:
+            return digits + str(check)
+        base += 1
+
+
+class MllpClient:
+    """A minimal third-party MLLP sender: frames messages, reads ACKs."""
+
+    def __init__(self, address):
+        import socket
+        host, port = address.rsplit(":", 1)
+        self.sock = socket.create_connection((host, int(port)), timeout=30)
+        self.buffer = b""
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def send(self, message):
+        self.sock.sendall(b"\x0b" + message.encode() + b"\x1c\x0d")
+
+    def ack(self):
+        while b"\x1c\x0d" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise AssertionError("the adapter closed the connection")
+            self.buffer += chunk
+        frame, self.buffer = self.buffer.split(b"\x1c\x0d", 1)
+        return frame.lstrip(b"\x0b").decode()
+
+    def close(self):
+        self.sock.close()
+
+
+def ack_fields(ack):
+    """{'MSA': [...fields], 'ERR': [...]} of an ACK (segments split on CR)."""
+    out = {}
+    for segment in ack.replace("\n", "\r").split("\r"):
+        if segment:
+            fields = segment.split("|")
+            out[fields[0]] = fields
+    return out
+
+
+def adt(trigger, control_id, nhs, visit, *, facility="RXC_PAS", when="20260510093000",
+        patient_class="I", ward="W1", site="RXC01", event_time=None, extra_pv1=None):
+    """An ADT message in the shape a typical PAS sends (v2.4, CR separators)."""
+    pv1 = ["PV1", "1", patient_class, f"{ward}^^^{site}", "", "", "", "", "", "", "300",
+           "", "", "", "", "", "", "", "", visit]
+    pv1 += [""] * (46 - len(pv1))
+    if trigger in ("A01", "A04"):
+        pv1[44] = when
+    if trigger == "A03":
+        pv1[45] = when
+    if extra_pv1:
+        for index, value in extra_pv1.items():
+            pv1[index] = value
+    segments = [
+        f"MSH|^~\\&|PAS|{facility}|COMMISSIOND|ICS|{when}||ADT^{trigger}^ADT_{trigger}|{control_id}|P|2.4",
+        f"EVN|{trigger}|{event_time or when}",
+        f"PID|1||{visit}^^^RXC^MR~{nhs}^^^NHS^NH||SURNAME^GIVEN||19450101|F",
+        "|".join(pv1),
+        "ZXT|custom|segment",
+    ]
+    return "\r".join(segments) + "\r"
+
+
+MLLP_PEER = os.path.join(os.path.dirname(__file__), "mllp-peer")
+
+
+def third_party_mllp_send(address, messages):
+    """Send messages with Medplum's Hl7Client (npm), installed here on first
+    use from the committed lockfile; returns [{"msa1", "msa2"}]."""
+    if not os.path.isdir(os.path.join(MLLP_PEER, "node_modules", "@medplum", "hl7")):
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                       cwd=MLLP_PEER, check=True, capture_output=True, timeout=600)
+    host, port = address.rsplit(":", 1)
+    proc = subprocess.run(["node", "send.mjs", host, port], cwd=MLLP_PEER,
+                          input=json.dumps(messages), capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        raise AssertionError(f"the npm MLLP client failed: {proc.stderr}")
+    return json_lines(proc.stdout)

@@ -1,0 +1,166 @@
+"""commissiond-hl7 with the real daemon: a third-party MLLP client sends ADT
+messages; ACK codes, the flow figures, rejections at the source, and that no
+NHS number leaves the adapter."""
+import glob
+import json
+import os
+import shutil
+import tempfile
+import threading
+import unittest
+
+from harness import (HL7, Adapter, Daemon, MllpClient, ack_fields, adapter_settings, adt,
+                     nhs_number, wait_for)
+
+AS_OF = "1778450400000"  # 2026-05-10T22:00:00Z
+
+
+def register(daemon):
+    orgs = [("QNX", "ORG_ROLE_ICB", "Y59"), ("RXC", "ORG_ROLE_TRUST", "QNX"),
+            ("RXC01", "ORG_ROLE_TRUST_SITE", "RXC")]
+    events = [{"source": "ods", "eventId": f"O-{code}", "occurredAt": "1767225600000",
+               "organisationRegistered": {"code": code, "role": role, "parentCode": parent}}
+              for code, role, parent in orgs]
+    acks, proc = daemon.send(events)
+    assert proc.returncode == 0, proc.stderr
+
+
+class Hl7Case(unittest.TestCase):
+    """A daemon with the organisations registered, and commissiond-hl7."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cd-hl7-")
+        self.daemon = Daemon(self.workdir, **adapter_settings(self.workdir),
+                             **{"hl7.provider": "RXC_PAS=RXC"})
+        self.daemon.start()
+        register(self.daemon)
+        self.adapter = Adapter(self.daemon, HL7).start()
+        self.address = self.daemon.settings["hl7.listen"]
+
+    def tearDown(self):
+        try:
+            for proc in (self.adapter, self.daemon):
+                rc = proc.stop()
+                self.assertIsNone(proc.sanitizer_report(), proc.log_text())
+                self.assertEqual(rc, 0, proc.log_text())
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def events_stored(self):
+        return self.daemon.status()["events"]
+
+
+class Hl7Adapter(Hl7Case):
+
+    def test_admissions_transfers_and_discharges_give_the_flow_figures(self):
+        client = MllpClient(self.address)
+        messages = [
+            adt("A01", "C1", nhs_number(1), "V1", ward="W1"),
+            adt("A01", "C2", nhs_number(2), "V2", ward="W1"),
+            adt("A01", "C3", nhs_number(3), "V3", ward="W2"),
+            adt("A02", "C4", nhs_number(2), "V2", ward="W2", when="20260510110000"),
+            adt("A03", "C5", nhs_number(3), "V3", ward="W2", when="20260510150000"),
+        ]
+        for message in messages:
+            client.send(message)
+            ack = ack_fields(client.ack())
+            self.assertEqual(ack["MSA"][1], "AA", ack)
+        client.close()
+        wait_for(lambda: self.events_stored() == 3 + len(messages), what="delivery")
+        flow = json.loads(self.daemon.ctl("show", "flow", "--as-of", AS_OF, check=True).stdout)
+        rxc = flow["flow"]["providers"]["RXC"]
+        self.assertEqual(rxc["in_hospital"], 2)
+        self.assertEqual(rxc["days"]["2026-05-10"]["admissions"], 3)
+        self.assertEqual(rxc["days"]["2026-05-10"]["discharges"], 1)
+        self.assertEqual(rxc["sites"]["RXC01"]["wards"], {"W1": 1, "W2": 1})
+        self.assertEqual(flow["flow"]["icbs"]["QNX"]["in_hospital"], 2)
+
+    def test_msa_2_echoes_the_control_id_and_msh_mirrors_sender_and_receiver(self):
+        client = MllpClient(self.address)
+        client.send(adt("A01", "CTRL-77", nhs_number(7), "V7"))
+        ack = ack_fields(client.ack())
+        client.close()
+        self.assertEqual(ack["MSA"][2], "CTRL-77")
+        msh = ack["MSH"]
+        self.assertEqual((msh[2], msh[3], msh[4], msh[5]), ("COMMISSIOND", "ICS", "PAS", "RXC_PAS"))
+
+    def test_wrong_messages_get_ae_naming_the_field_and_nothing_reaches_the_daemon(self):
+        bad_check_digit = nhs_number(5)[:-1] + str((int(nhs_number(5)[-1]) + 1) % 10)
+        cases = [
+            ("an invalid NHS number", adt("A01", "E1", bad_check_digit, "V1"), "PID"),
+            ("an unknown trigger", adt("A01", "E2", nhs_number(1), "V1").replace("ADT^A01^ADT_A01", "ADT^A99^ADT_A99"), "MSH"),
+            ("an unparseable time", adt("A01", "E3", nhs_number(1), "V1", when="2026051X"), "PV1"),
+        ]
+        before = self.events_stored()
+        client = MllpClient(self.address)
+        for name, message, segment in cases:
+            with self.subTest(name):
+                client.send(message)
+                ack = ack_fields(client.ack())
+                self.assertEqual(ack["MSA"][1], "AE", ack)
+                self.assertIn("ERR", ack)
+                self.assertIn(segment, "|".join(ack["ERR"]))
+        client.close()
+        self.assertEqual(self.events_stored(), before)
+
+    def test_a_resent_message_is_one_event(self):
+        client = MllpClient(self.address)
+        message = adt("A01", "SAME-1", nhs_number(9), "V9")
+        for _ in range(3):
+            client.send(message)
+            self.assertEqual(ack_fields(client.ack())["MSA"][1], "AA")
+        client.close()
+        wait_for(lambda: self.daemon.status()["duplicates"] == 2, what="the resends")
+        self.assertEqual(self.events_stored(), 3 + 1)
+
+    def test_many_connections_and_messages_split_across_writes_or_sent_together(self):
+        def sender(k):
+            client = MllpClient(self.address)
+            frames = b"".join(b"\x0b" + adt("A01", f"K{k}-{i}", nhs_number(100 * k + i), f"V{k}-{i}").encode() + b"\x1c\x0d"
+                              for i in range(20))
+            # Half in one write, the rest byte-split at an awkward place.
+            client.send_raw(frames[: len(frames) // 2 + 7])
+            client.send_raw(frames[len(frames) // 2 + 7:])
+            codes = [ack_fields(client.ack())["MSA"][1] for _ in range(20)]
+            client.close()
+            results[k] = codes
+        results = {}
+        threads = [threading.Thread(target=sender, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        self.assertEqual(sorted(results), list(range(8)))
+        self.assertTrue(all(codes == ["AA"] * 20 for codes in results.values()), results)
+        wait_for(lambda: self.events_stored() == 3 + 160, what="160 admissions")
+
+    def test_no_nhs_number_is_kept_or_logged_anywhere(self):
+        numbers = [nhs_number(n) for n in range(40, 45)]
+        client = MllpClient(self.address)
+        for i, number in enumerate(numbers):
+            client.send(adt("A01", f"P{i}", number, f"VP{i}"))
+            self.assertEqual(ack_fields(client.ack())["MSA"][1], "AA")
+        client.close()
+        wait_for(lambda: self.events_stored() == 3 + len(numbers), what="delivery")
+        files = [p for p in glob.glob(f"{self.workdir}/**", recursive=True) if os.path.isfile(p)]
+        for path in files:
+            with open(path, "rb") as f:
+                data = f.read()
+            for number in numbers:
+                self.assertNotIn(number.encode(), data, f"{number} found in {path}")
+
+
+class ThirdPartyClient(Hl7Case):
+    """The same adapter driven by a real third-party MLLP client: Medplum's
+    Hl7Client from the npm registry."""
+
+    def test_a_third_party_mllp_client_gets_aa_and_its_events_arrive(self):
+        from harness import third_party_mllp_send
+        messages = [adt("A01", f"NPM-{i}", nhs_number(200 + i), f"VN{i}") for i in range(5)]
+        messages.append(adt("A03", "NPM-D", nhs_number(200), "VN0", when="20260510170000"))
+        answers = third_party_mllp_send(self.address, messages)
+        self.assertEqual([a["msa1"] for a in answers], ["AA"] * 6)
+        self.assertEqual([a["msa2"] for a in answers], [f"NPM-{i}" for i in range(5)] + ["NPM-D"])
+        wait_for(lambda: self.events_stored() == 3 + 6, what="delivery")
+        flow = json.loads(self.daemon.ctl("show", "flow", "--as-of", AS_OF, check=True).stdout)
+        self.assertEqual(flow["flow"]["providers"]["RXC"]["in_hospital"], 4)
