@@ -55,3 +55,48 @@ class Outage(unittest.TestCase):
         keys = [(e["source"], e["eventId"]) for e in log]
         self.assertEqual(len(keys), expected)
         self.assertEqual(len(set(keys)), expected)
+
+
+class FullOutbox(unittest.TestCase):
+    """An outbox that fills while the daemon is away: the source hears AR
+    (send it again later), never AA for what was not stored."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cd-full-")
+        self.daemon = Daemon(self.workdir, **adapter_settings(self.workdir),
+                             **{"hl7.provider": "RXC_PAS=RXC", "adapter.outbox_map_size": "65536"})
+        self.daemon.start()
+        self.hl7 = Adapter(self.daemon, HL7).start()
+
+    def tearDown(self):
+        try:
+            for proc in (self.hl7, self.daemon):
+                rc = proc.stop()
+                self.assertIsNone(proc.sanitizer_report(), proc.log_text())
+                self.assertEqual(rc, 0, proc.log_text())
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def test_a_full_outbox_answers_ar_and_a_resend_is_taken_once_there_is_room(self):
+        self.assertEqual(self.daemon.stop(), 0)
+        client = MllpClient(self.daemon.settings["hl7.listen"])
+        codes = []
+        for i in range(400):
+            client.send(adt("A01", f"FULL-{i}", nhs_number(500 + i), f"VF{i}"))
+            ack = ack_fields(client.ack())
+            codes.append(ack["MSA"][1])
+            if codes[-1] == "AR":
+                self.assertIn("again later", "|".join(ack.get("ERR", [])) + "|".join(ack["MSA"]))
+                break
+        self.assertEqual(codes[-1], "AR", "the outbox never filled")
+        accepted = codes.count("AA")
+        self.assertGreater(accepted, 0)
+        refused = len(codes) - 1
+        # The daemon returns, the outbox drains; the sender resends.
+        self.daemon.start()
+        wait_for(lambda: self.daemon.status()["events"] == accepted, timeout=60,
+                 what=f"{accepted} events")
+        client.send(adt("A01", f"FULL-{refused}", nhs_number(500 + refused), f"VF{refused}"))
+        self.assertEqual(ack_fields(client.ack())["MSA"][1], "AA")
+        client.close()
+        wait_for(lambda: self.daemon.status()["events"] == accepted + 1, what="the resend")
