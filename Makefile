@@ -30,7 +30,7 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wformat=2 -Wno-format-nonliteral
 CPPFLAGS_ALL = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
 	       -I$(BUILD)/gen -Ilib -Istore -Iprojections -Idaemon \
-	       -Iadapters/common -Iadapters/hl7 -Iadapters/spool $(PKG_CFLAGS) -MMD -MP
+	       -Iadapters/common -Iadapters/hl7 -Iadapters/spool -Idashboard $(PKG_CFLAGS) -MMD -MP
 ALL_CFLAGS = $(CPPFLAGS_ALL) $(WARN) $(SANFLAGS) $(CFLAGS)
 ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
@@ -88,7 +88,23 @@ $(BUILD)/bin/commissiond-spool: $(BUILD)/obj/adapters/spool/main.o $(ADAPTER_LIB
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-$(BUILD)/bin/commissiond: $(call obj,$(DAEMON_SRC)) $(LIBA)
+# The dashboard's files are embedded in commissiond at build time: nothing
+# is fetched from elsewhere when it runs. Chart.js is Debian's.
+CHARTJS = /usr/share/javascript/chart.js/chart.min.js
+DASHBOARD_FILES = dashboard/index.html dashboard/dashboard.js dashboard/dashboard.css
+$(BUILD)/gen/embedded_files.c: tools/embed $(DASHBOARD_FILES) $(CHARTJS)
+	@mkdir -p $(dir $@)
+	/usr/bin/python3 tools/embed $@ \
+		"dashboard/index.html:/index.html:text/html; charset=utf-8" \
+		"dashboard/dashboard.js:/dashboard.js:text/javascript; charset=utf-8" \
+		"dashboard/dashboard.css:/dashboard.css:text/css; charset=utf-8" \
+		"$(CHARTJS):/chart.js:text/javascript; charset=utf-8"
+
+$(BUILD)/obj/gen/embedded_files.o: $(BUILD)/gen/embedded_files.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(SANFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/bin/commissiond: $(call obj,$(DAEMON_SRC)) $(BUILD)/obj/gen/embedded_files.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 

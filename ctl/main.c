@@ -28,7 +28,7 @@ static const struct ctl_command {
 	{ "deadletters", ctl_deadletters, "[--from ID] [--limit N]",
 	    "list rejected input with reasons" },
 	{ "events", ctl_events, "[--from SEQ] [--limit N]", "list the event log" },
-	{ "show", ctl_show, "AREA [--as-of MS] [--icb CODE] [--org CODE]",
+	{ "show", ctl_show, "AREA [--as-of MS] [--icb|--org|--council CODE]",
 	    "the integrated-care figures of an area (or all) as JSON" },
 	{ "rebuild", ctl_rebuild, "[--check]",
 	    "remake the projections' state from the event log (--check: compare only)" },

@@ -19,6 +19,29 @@
 #include "store.h"
 #include "zwatch.h"
 
+struct ingest;
+
+/* ---- metrics.c: counters and histograms, rendered for Prometheus. */
+struct metrics;
+struct evbuffer;
+struct metrics_gauges {
+	uint64_t last_sequence, last_update_sequence, store_used_bytes, store_map_bytes;
+	uint64_t dead_letters, duplicates, refusing_input, stream_clients;
+};
+struct metrics *metrics_new(void);
+void metrics_destroy(struct metrics **m);
+void metrics_count_event(struct metrics *m, const char *source, const char *kind,
+    const char *status);
+void metrics_observe_batch(struct metrics *m, size_t size, double commit_seconds);
+void metrics_observe_ack_latency(struct metrics *m, double seconds);
+void metrics_count_http(struct metrics *m, const char *route, int status);
+void metrics_count_replay(struct metrics *m);
+void metrics_count_published(struct metrics *m, uint64_t n);
+void metrics_count_map_grown(struct metrics *m);
+void metrics_count_stream_dropped(struct metrics *m);
+void metrics_render(const struct metrics *m, const struct metrics_gauges *g,
+    struct evbuffer *out);
+
 /* ---- publish.c: the PUB socket, frames [topic][Update]. */
 struct publish;
 struct publish *publish_new(void *zmq_ctx, const struct config *cfg, char *err, size_t errlen);
@@ -43,11 +66,42 @@ char *live_place_figures(struct live *live, const char *area, const char *icb, c
     const Commissioning__Envelope *env);
 void live_batch_end(struct live *live);
 void live_batch_failed(struct live *live);
+/* An area's figures as of as_of_ms, as committed (a new reference). */
+json_t *live_figures(struct live *live, const char *area, int64_t as_of_ms);
+
+/* ---- stream.c: /api/v1/stream, Server-Sent Events served from the
+ * stored updates, each client by its own cursor. */
+struct stream;
+struct evhttp_request;
+struct stream *stream_new(struct event_base *base, const struct config *cfg, struct store *store,
+    struct metrics *metrics);
+void stream_destroy(struct stream **stream);
+/* Start streaming to req the updates after after_seq whose topic starts
+ * with prefix; -1 (answer 503) when there are too many clients. */
+int stream_add(struct stream *stream, struct evhttp_request *req, uint64_t after_seq,
+    const char *prefix);
+/* Send every client what has been stored since (after each commit). */
+void stream_pump(struct stream *stream);
+size_t stream_clients(const struct stream *stream);
+
+/* ---- http.c: the HTTP API, metrics and dashboard (docs/HTTP.md). */
+struct http;
+struct http *http_new(struct event_base *base, const struct config *cfg, struct store *store,
+    struct live *live, struct ingest *ingest, struct metrics *metrics, struct stream *stream,
+    char *err, size_t errlen);
+void http_destroy(struct http **http);
 
 /* ---- ingest.c: the ROUTER of Envelopes and Acks, with group commit. */
 struct ingest;
 struct ingest *ingest_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
-    struct store *store, struct publish *pub, struct live *live, char *err, size_t errlen);
+    struct store *store, struct publish *pub, struct live *live, struct metrics *metrics,
+    char *err, size_t errlen);
+/* Call fn(arg) after every batch is committed, acked and published. */
+void ingest_on_committed(struct ingest *ingest, void (*fn)(void *arg), void *arg);
+/* Is the store refusing input (the last batch answered RETRY_LATER)? */
+bool ingest_refusing(const struct ingest *ingest);
+/* The commit time of the last batch that stored events (0: none yet). */
+int64_t ingest_last_commit_ms(const struct ingest *ingest);
 /* Stop reading input; what was read has already been committed and acked. */
 void ingest_stop(struct ingest *ingest);
 void ingest_destroy(struct ingest **ingest);
@@ -55,7 +109,7 @@ void ingest_destroy(struct ingest **ingest);
 /* ---- replay.c: the ROUTER answering ReplayRequest with ReplayReply. */
 struct replay;
 struct replay *replay_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
-    struct store *store, char *err, size_t errlen);
+    struct store *store, struct metrics *metrics, char *err, size_t errlen);
 void replay_destroy(struct replay **replay);
 
 

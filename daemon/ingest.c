@@ -35,6 +35,7 @@ struct ingest_item {
 	uint64_t sequence;
 	char source[EVENT_SOURCE_MAX_BYTES + 1];
 	char event_id[EVENT_ID_MAX_BYTES + 1];
+	const char *kind; /* the event kind's name, for metrics */
 	struct check_error why;
 	/* ACCEPTED: the event, where it changed the picture, and the
 	 * updates to publish after commit */
@@ -54,10 +55,15 @@ struct ingest {
 	struct store *store;
 	struct publish *pub;
 	struct live *live;
+	struct metrics *metrics;
+	void (*on_committed)(void *arg); /* after each batch: the stream pumps */
+	void *on_committed_arg;
 	const struct config *cfg;
 	struct ingest_item *items;
 	size_t n_items;
 	bool stopped;
+	bool refusing;		/* the last batch was answered RETRY_LATER */
+	int64_t last_commit_ms; /* of the last batch that stored events */
 	uint64_t accepted, duplicates, rejected, retry_later, batches;
 };
 
@@ -67,6 +73,7 @@ item_reset_outcome(struct ingest_item *item)
 	item->status = COMMISSIONING__ACK_STATUS__ACK_STATUS_UNSPECIFIED;
 	item->sequence = 0;
 	item->source[0] = item->event_id[0] = '\0';
+	item->kind = "unknown";
 	memset(&item->why, 0, sizeof(item->why));
 	for (int i = 0; i < item->n_updates; i++)
 		free(item->updates[i].bytes);
@@ -352,6 +359,7 @@ ingest_decide(struct ingest *ingest, struct store_batch *batch, struct ingest_it
 	/* Echo what can be read, bounded, so that the sender can match the ack. */
 	snprintf(item->source, sizeof(item->source), "%s", env->source);
 	snprintf(item->event_id, sizeof(item->event_id), "%s", env->event_id);
+	item->kind = event_kind_name(env);
 	if (event_check(env, &item->why) < 0) {
 		item->status = COMMISSIONING__ACK_STATUS__ACK_STATUS_REJECTED;
 		goto reject;
@@ -440,9 +448,26 @@ lost:
 	    zmq_strerror(zmq_errno()));
 }
 
+static const char *
+ack_status_label(Commissioning__AckStatus status)
+{
+	switch (status) {
+	case COMMISSIONING__ACK_STATUS__ACK_STATUS_ACCEPTED:
+		return "accepted";
+	case COMMISSIONING__ACK_STATUS__ACK_STATUS_DUPLICATE:
+		return "duplicate";
+	case COMMISSIONING__ACK_STATUS__ACK_STATUS_REJECTED:
+		return "rejected";
+	default:
+		return "retry_later";
+	}
+}
+
 static void
 ingest_count(struct ingest *ingest, const struct ingest_item *item)
 {
+	metrics_count_event(ingest->metrics, item->source, item->kind,
+	    ack_status_label(item->status));
 	switch (item->status) {
 	case COMMISSIONING__ACK_STATUS__ACK_STATUS_ACCEPTED:
 		ingest->accepted++;
@@ -489,6 +514,7 @@ ingest_on_readable(void *arg)
 	struct ingest *ingest = arg;
 	enum store_result r;
 	int64_t now_ms;
+	double started, answered;
 
 	if (ingest->stopped)
 		return;
@@ -504,15 +530,21 @@ ingest_on_readable(void *arg)
 		return;
 
 	now_ms = clock_now_ms();
+	started = clock_monotonic_seconds();
 	r = ingest_write_batch(ingest, now_ms);
 	for (int attempt = 0; r == STORE_MAP_FULL && attempt < INGEST_GROW_ATTEMPTS; attempt++) {
 		if (store_grow(ingest->store) != STORE_OK)
 			break;
+		metrics_count_map_grown(ingest->metrics);
 		log_info("ingest: store map grown; writing the batch again");
 		r = ingest_write_batch(ingest, now_ms);
 	}
+	metrics_observe_batch(ingest->metrics, ingest->n_items, clock_monotonic_seconds() - started);
+	ingest->refusing = r != STORE_OK;
 	if (r != STORE_OK)
 		ingest_refuse_batch(ingest, r);
+	else
+		ingest->last_commit_ms = now_ms;
 	ingest->batches++;
 
 	/* Committed: now, and only now, the acks and the updates. */
@@ -523,14 +555,22 @@ ingest_on_readable(void *arg)
 		for (int u = 0; u < item->n_updates; u++)
 			publish_send(ingest->pub, item->updates[u].topic, item->updates[u].bytes,
 			    item->updates[u].len);
+		metrics_count_published(ingest->metrics, (uint64_t)item->n_updates);
 		item_release(item);
 	}
+	/* Every envelope of the batch waited from its read to this answer. */
+	answered = clock_monotonic_seconds() - started;
+	for (size_t i = 0; i < ingest->n_items; i++)
+		metrics_observe_ack_latency(ingest->metrics, answered);
 	ingest->n_items = 0;
+	if (ingest->on_committed != NULL)
+		ingest->on_committed(ingest->on_committed_arg);
 }
 
 struct ingest *
 ingest_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
-    struct store *store, struct publish *pub, struct live *live, char *err, size_t errlen)
+    struct store *store, struct publish *pub, struct live *live, struct metrics *metrics,
+    char *err, size_t errlen)
 {
 	struct ingest *ingest = calloc(1, sizeof(*ingest));
 	int hwm = (int)cfg->ingest_high_water_mark, linger = 2000;
@@ -547,6 +587,7 @@ ingest_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
 	ingest->store = store;
 	ingest->pub = pub;
 	ingest->live = live;
+	ingest->metrics = metrics;
 	ingest->items = calloc(cfg->ingest_batch_limit, sizeof(*ingest->items));
 	ingest->socket = zmq_socket(zmq_ctx, ZMQ_ROUTER);
 	if (ingest->items == NULL || ingest->socket == NULL ||
@@ -595,4 +636,23 @@ ingest_destroy(struct ingest **ingestp)
 	free(ingest->items);
 	free(ingest);
 	*ingestp = NULL;
+}
+
+void
+ingest_on_committed(struct ingest *ingest, void (*fn)(void *arg), void *arg)
+{
+	ingest->on_committed = fn;
+	ingest->on_committed_arg = arg;
+}
+
+bool
+ingest_refusing(const struct ingest *ingest)
+{
+	return ingest->refusing;
+}
+
+int64_t
+ingest_last_commit_ms(const struct ingest *ingest)
+{
+	return ingest->last_commit_ms;
 }

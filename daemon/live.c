@@ -219,3 +219,16 @@ live_batch_failed(struct live *live)
 	/* The picture holds changes that never committed: read it afresh. */
 	live->stale = true;
 }
+
+json_t *
+live_figures(struct live *live, const char *area, int64_t as_of_ms)
+{
+	/* Between batches the picture is what the store holds, unless the
+	 * last batch failed: then it is read afresh first. */
+	if (live->stale && live_load(live) < 0) {
+		log_error("live: cannot reload the state: %s", store_error(live->store));
+		return NULL;
+	}
+	picture_seal(live->picture);
+	return picture_figures(live->picture, area, as_of_ms);
+}

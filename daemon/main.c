@@ -25,6 +25,9 @@ struct daemon {
 	struct store *store;
 	struct publish *pub;
 	struct live *live;
+	struct metrics *metrics;
+	struct stream *stream;
+	struct http *http;
 	struct ingest *ingest;
 	struct replay *replay;
 	struct event *sigterm, *sigint, *sighup, *watchdog;
@@ -93,6 +96,13 @@ on_watchdog(evutil_socket_t fd, short what, void *arg)
 	sd_notify(0, "WATCHDOG=1");
 }
 
+/* After each committed batch: stream it at once. */
+static void
+on_committed(void *stream)
+{
+	stream_pump(stream);
+}
+
 static void
 daemon_start(struct daemon *d)
 {
@@ -120,10 +130,20 @@ daemon_start(struct daemon *d)
 	/* The picture in memory, so that updates carry figures. */
 	if ((d->live = live_new(d->store, err, sizeof(err))) == NULL)
 		fatal("%s", err);
+	if ((d->metrics = metrics_new()) == NULL)
+		fatal("out of memory");
 	if ((d->pub = publish_new(d->zmq_ctx, &d->cfg, err, sizeof(err))) == NULL ||
-	    (d->replay = replay_new(d->base, d->zmq_ctx, &d->cfg, d->store, err, sizeof(err))) == NULL ||
-	    (d->ingest = ingest_new(d->base, d->zmq_ctx, &d->cfg, d->store, d->pub, d->live, err,
-		 sizeof(err))) == NULL)
+	    (d->replay = replay_new(d->base, d->zmq_ctx, &d->cfg, d->store, d->metrics, err,
+		 sizeof(err))) == NULL ||
+	    (d->ingest = ingest_new(d->base, d->zmq_ctx, &d->cfg, d->store, d->pub, d->live,
+		 d->metrics, err, sizeof(err))) == NULL)
+		fatal("%s", err);
+	if ((d->stream = stream_new(d->base, &d->cfg, d->store, d->metrics)) == NULL)
+		fatal("cannot start the stream");
+	/* A committed batch is streamed at once, not at the next tick. */
+	ingest_on_committed(d->ingest, on_committed, d->stream);
+	if ((d->http = http_new(d->base, &d->cfg, d->store, d->live, d->ingest, d->metrics,
+		 d->stream, err, sizeof(err))) == NULL)
 		fatal("%s", err);
 
 	d->sigterm = evsignal_new(d->base, SIGTERM, on_stop_signal, d);
@@ -141,10 +161,10 @@ daemon_start(struct daemon *d)
 			fatal("cannot start the watchdog timer");
 	}
 	log_info("ready: store %s (%" PRIu64 " events, last update %" PRIu64
-		 ", sync %s); ingest %s; publish %s; replay %s",
+		 ", sync %s); ingest %s; publish %s; replay %s; http %s",
 	    d->cfg.store_path, counts.last_event_sequence, counts.last_update_sequence,
 	    config_sync_name(d->cfg.store_sync), d->cfg.ingest_endpoint,
-	    d->cfg.publish_endpoint, d->cfg.replay_endpoint);
+	    d->cfg.publish_endpoint, d->cfg.replay_endpoint, d->cfg.http_listen);
 	sd_notifyf(0, "READY=1\nSTATUS=Serving: %" PRIu64 " events stored",
 	    counts.last_event_sequence);
 }
@@ -152,10 +172,13 @@ daemon_start(struct daemon *d)
 static void
 daemon_stop(struct daemon *d)
 {
+	stream_destroy(&d->stream);
+	http_destroy(&d->http);
 	ingest_destroy(&d->ingest);
 	replay_destroy(&d->replay);
 	publish_destroy(&d->pub);
 	live_destroy(&d->live);
+	metrics_destroy(&d->metrics);
 	/* zmq_ctx_term waits up to each socket's linger for the last acks. */
 	zmq_ctx_term(d->zmq_ctx);
 	if (d->watchdog != NULL)

@@ -24,6 +24,7 @@ struct replay {
 	void *socket;
 	struct zwatch *watch;
 	struct store *store;
+	struct metrics *metrics;
 	const struct config *cfg;
 	uint64_t requests;
 };
@@ -157,6 +158,7 @@ replay_on_readable(void *arg)
 		if (replay_receive(replay, route, &n_route, &body) == 0)
 			return;
 		replay->requests++;
+		metrics_count_replay(replay->metrics);
 		if (zmq_msg_size(&body) <= REPLAY_REQUEST_MAX_BYTES)
 			req = commissioning__replay_request__unpack(NULL, zmq_msg_size(&body),
 			    zmq_msg_data(&body));
@@ -181,7 +183,7 @@ replay_on_readable(void *arg)
 
 struct replay *
 replay_new(struct event_base *base, void *zmq_ctx, const struct config *cfg, struct store *store,
-    char *err, size_t errlen)
+    struct metrics *metrics, char *err, size_t errlen)
 {
 	struct replay *replay = calloc(1, sizeof(*replay));
 	int linger = 0;
@@ -192,6 +194,7 @@ replay_new(struct event_base *base, void *zmq_ctx, const struct config *cfg, str
 	}
 	replay->cfg = cfg;
 	replay->store = store;
+	replay->metrics = metrics;
 	replay->socket = zmq_socket(zmq_ctx, ZMQ_ROUTER);
 	if (replay->socket == NULL ||
 	    zmq_setsockopt(replay->socket, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||

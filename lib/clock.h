@@ -10,4 +10,7 @@
 /* UTC milliseconds since the epoch. */
 int64_t clock_now_ms(void);
 
+/* Seconds on a clock that never jumps, for durations. */
+double clock_monotonic_seconds(void);
+
 #endif

@@ -22,6 +22,7 @@ enum config_type {
 	CONFIG_LEVEL,
 	CONFIG_BOOL,
 	CONFIG_PROVIDER, /* FACILITY=CODE, the key repeated once a mapping */
+	CONFIG_SECRET,	 /* text that may be empty, never printed */
 };
 
 struct config_key {
@@ -69,6 +70,19 @@ static const struct config_key config_keys[] = {
 	    "raw bytes kept of each dead letter (its full size is recorded)"),
 	KEY("log", "level", CONFIG_LEVEL, log_level, "info",
 	    "error, warning, info or debug"),
+	KEY("http", "listen", CONFIG_TEXT, http_listen, "127.0.0.1:7680",
+	    "address:port of the HTTP API, stream, metrics and dashboard (docs/HTTP.md)"),
+	KEY("http", "token", CONFIG_SECRET, http_token, "",
+	    "a bearer token every route but /healthz then needs; empty: none (loopback "
+	    "only); printed as (set) when set"),
+	KEY("http", "timeout_ms", CONFIG_COUNT, http_timeout_ms, "10000",
+	    "a request must arrive and be answered within this; idle connections close"),
+	KEY("http", "max_request_bytes", CONFIG_BYTES, http_max_request_bytes, "16384",
+	    "request line and headers; larger requests are refused (413)"),
+	KEY("http", "sse_max_clients", CONFIG_COUNT, http_sse_max_clients, "32",
+	    "/api/v1/stream clients at once; more get 503"),
+	KEY("http", "sse_buffer_bytes", CONFIG_BYTES, http_sse_buffer_bytes, "1048576",
+	    "a stream client further behind than this is dropped with its position"),
 	KEY("pseudonym", "key_file", CONFIG_TEXT, pseudonym_key_file, "var/pseudonym.key",
 	    "the adapters' shared key: 64 hex characters, mode 0600 (make one with "
 	    "commissiond-hl7 keygen FILE)"),
@@ -183,6 +197,14 @@ config_apply(struct config *cfg, const struct config_key *k, const char *value,
 	void *dst = (char *)cfg + k->offset;
 
 	switch (k->type) {
+	case CONFIG_SECRET:
+		if (strlen(value) >= CONFIG_TEXT_MAX) {
+			snprintf(err, errlen, "[%s] %s: at most %d characters", k->section, k->name,
+			    CONFIG_TEXT_MAX - 1);
+			return -1;
+		}
+		strcpy(dst, value);
+		return 0;
 	case CONFIG_TEXT:
 		if (value[0] == '\0' || strlen(value) >= CONFIG_TEXT_MAX) {
 			snprintf(err, errlen, "[%s] %s: must be 1 to %d characters",
@@ -385,6 +407,10 @@ config_print(const struct config *cfg, FILE *out)
 			break;
 		case CONFIG_BOOL:
 			fprintf(out, "%s\n", *(const bool *)src ? "yes" : "no");
+			break;
+		case CONFIG_SECRET:
+			/* Never print a secret: say whether one is set. */
+			fprintf(out, "%s\n", *(const char *)src ? "(set)" : "");
 			break;
 		case CONFIG_PROVIDER:
 			/* One line a mapping; none: the key shown empty. */

@@ -57,6 +57,13 @@ struct config {
 	char spool_outbox[CONFIG_TEXT_MAX];
 	uint64_t spool_poll_ms;
 	uint64_t spool_max_file_bytes;
+	/* commissiond's HTTP interface (docs/HTTP.md) */
+	char http_listen[CONFIG_TEXT_MAX];
+	char http_token[CONFIG_TEXT_MAX];
+	uint64_t http_timeout_ms;
+	uint64_t http_max_request_bytes;
+	uint64_t http_sse_max_clients;
+	uint64_t http_sse_buffer_bytes;
 };
 
 /* Fill cfg with the embedded defaults. */

@@ -193,6 +193,14 @@ json_t *picture_figures(const struct picture *picture, const char *area, int64_t
 /* The names picture_figures accepts, NULL-terminated. */
 extern const char *const picture_areas[];
 
+/* Keep only the figures of one ICB, organisation or council (NULL: any). */
+struct figures_filter_spec {
+	const char *icb;
+	const char *org;
+	const char *council;
+};
+void figures_filter(json_t *figures, const struct figures_filter_spec *f);
+
 /* Record code as used where its ICB is not known (once). */
 void figures_add_unmapped(struct figures *fig, const char *code);
 /* Append item (a string) to root["pending"][list] (once). */

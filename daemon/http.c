@@ -1,0 +1,834 @@
+/*
+ * http: commissiond's HTTP interface (docs/HTTP.md) on libevent's evhttp:
+ * health, readiness, Prometheus metrics, the integrated-care figures as
+ * JSON and CSV, the live stream and the embedded dashboard. Owns the evhttp
+ * server; every answer is made in its callback from the live picture.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/http.h>
+#include <sys/queue.h>
+
+#include <event2/keyvalq_struct.h>
+#include <sodium.h>
+
+#include "commissiond.h"
+#include "embedded.h"
+#include "log.h"
+#include "pbjson.h"
+
+#define HTTP_PAGE_DEFAULT 100
+#define HTTP_PAGE_MAX 1000
+#define HTTP_PARAM_MAX 256
+
+struct http {
+	const struct config *cfg;
+	struct store *store;
+	struct live *live;
+	struct ingest *ingest;
+	struct metrics *metrics;
+	struct stream *stream;
+	struct evhttp *server;
+};
+
+/* The parameters of one request, checked against what its route takes. */
+struct http_params {
+	struct evkeyvalq q;
+	int64_t as_of_ms;
+	struct figures_filter_spec filter;
+	uint64_t limit, offset;
+	bool csv;
+	const char *topic;
+	uint64_t last_event_id;
+};
+
+/* ---------------------------------------------------------------- answers */
+
+static void
+http_reply(struct http *h, struct evhttp_request *req, const char *route, int status,
+    const char *content_type, struct evbuffer *body)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+
+	evhttp_add_header(out, "Content-Type", content_type);
+	evhttp_add_header(out, "Cache-Control", "no-store");
+	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+	metrics_count_http(h->metrics, route, status);
+	evhttp_send_reply(req, status, NULL, body);
+}
+
+static void
+http_reply_json(struct http *h, struct evhttp_request *req, const char *route, int status,
+    json_t *json)
+{
+	struct evbuffer *body = evbuffer_new();
+	char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+
+	if (body == NULL || text == NULL) {
+		free(text);
+		if (body != NULL)
+			evbuffer_free(body);
+		metrics_count_http(h->metrics, route, 500);
+		evhttp_send_error(req, 500, "out of memory");
+		return;
+	}
+	evbuffer_add(body, text, strlen(text));
+	evbuffer_add(body, "\n", 1);
+	free(text);
+	http_reply(h, req, route, status, "application/json", body);
+	evbuffer_free(body);
+}
+
+static void __attribute__((format(printf, 6, 7)))
+http_error(struct http *h, struct evhttp_request *req, const char *route, int status,
+    const char *parameter, const char *fmt, ...)
+{
+	char message[512];
+	json_t *json;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	json = json_pack("{s:{s:i, s:s, s:s?}}", "error", "status", status, "message", message,
+	    "parameter", parameter);
+	http_reply_json(h, req, route, status, json);
+	json_decref(json);
+}
+
+/* How fresh an answer is: the last event stored and the commit time of
+ * the last update (kept in the store, so it survives a restart). */
+static int
+http_last_update_time(void *arg, uint64_t seq, const uint8_t *bytes, size_t len)
+{
+	Commissioning__Update *u = commissioning__update__unpack(NULL, len, bytes);
+
+	(void)seq;
+	if (u != NULL) {
+		*(int64_t *)arg = u->commit_time;
+		commissioning__update__free_unpacked(u, NULL);
+	}
+	return 1;
+}
+
+static void
+http_freshness(struct http *h, json_t *obj, int64_t as_of_ms)
+{
+	struct store_counts c = { 0 };
+	int64_t last_time = 0;
+
+	store_read_counts(h->store, &c);
+	if (c.last_update_sequence > 0)
+		store_scan_updates(h->store, c.last_update_sequence, 1, http_last_update_time,
+		    &last_time, NULL);
+	json_object_set_new(obj, "as_of", json_integer(as_of_ms));
+	json_object_set_new(obj, "last_sequence", json_integer((json_int_t)c.last_event_sequence));
+	json_object_set_new(obj, "last_event_time", last_time ? json_integer(last_time) : json_null());
+}
+
+/* ---------------------------------------------------------------- parameters */
+
+enum {
+	P_AS_OF = 1 << 0,
+	P_FILTER = 1 << 1, /* icb, org, council */
+	P_PAGE = 1 << 2,   /* limit, cursor, format */
+	P_STREAM = 1 << 3, /* topic, last_event_id */
+	P_DASHBOARD = 1 << 4,
+};
+
+static int
+param_u64(const char *text, uint64_t *out)
+{
+	char *end;
+
+	if (text[0] < '0' || text[0] > '9')
+		return -1;
+	errno = 0;
+	*out = strtoull(text, &end, 10);
+	return errno || *end ? -1 : 0;
+}
+
+/* Parse and check the query; -1 after answering 400. */
+static int
+http_params_parse(struct http *h, struct evhttp_request *req, const char *route, unsigned allowed,
+    struct http_params *p)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
+	const char *last_id =
+	    evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
+	struct evkeyval *kv;
+
+	memset(p, 0, sizeof(*p));
+	TAILQ_INIT(&p->q);
+	p->as_of_ms = clock_now_ms();
+	p->limit = HTTP_PAGE_DEFAULT;
+	p->topic = "";
+	p->csv = accept != NULL && strstr(accept, "text/csv") != NULL && (allowed & P_PAGE);
+	if (query != NULL && evhttp_parse_query_str(query, &p->q) < 0) {
+		http_error(h, req, route, 400, NULL, "the query string is not well formed");
+		return -1;
+	}
+	TAILQ_FOREACH(kv, &p->q, next) {
+		const char *k = kv->key, *v = kv->value;
+		uint64_t n;
+		if (strlen(v) >= HTTP_PARAM_MAX) {
+			http_error(h, req, route, 400, k, "%s: longer than %d characters", k,
+			    HTTP_PARAM_MAX - 1);
+			return -1;
+		}
+		if ((allowed & P_AS_OF) && strcmp(k, "as_of") == 0) {
+			if (param_u64(v, &n) < 0 || n > INT64_MAX) {
+				http_error(h, req, route, 400, k, "as_of: \"%s\" is not UTC milliseconds", v);
+				return -1;
+			}
+			p->as_of_ms = (int64_t)n;
+		} else if ((allowed & P_FILTER) && strcmp(k, "icb") == 0) {
+			p->filter.icb = v;
+		} else if ((allowed & P_FILTER) && strcmp(k, "org") == 0) {
+			p->filter.org = v;
+		} else if ((allowed & P_FILTER) && strcmp(k, "council") == 0) {
+			p->filter.council = v;
+		} else if ((allowed & P_PAGE) && strcmp(k, "limit") == 0) {
+			if (param_u64(v, &n) < 0 || n < 1 || n > HTTP_PAGE_MAX) {
+				http_error(h, req, route, 400, k, "limit: \"%s\" is not 1 to %d", v,
+				    HTTP_PAGE_MAX);
+				return -1;
+			}
+			p->limit = n;
+		} else if ((allowed & P_PAGE) && strcmp(k, "cursor") == 0) {
+			if (param_u64(v, &p->offset) < 0) {
+				http_error(h, req, route, 400, k,
+				    "cursor: \"%s\" is not a cursor this server gave", v);
+				return -1;
+			}
+		} else if (((allowed & P_PAGE) || (allowed & P_AS_OF)) && strcmp(k, "format") == 0) {
+			if (strcmp(v, "csv") != 0 && strcmp(v, "json") != 0) {
+				http_error(h, req, route, 400, k, "format: \"%s\" is not json or csv", v);
+				return -1;
+			}
+			if (strcmp(v, "csv") == 0 && !(allowed & P_PAGE)) {
+				http_error(h, req, route, 400, k,
+				    "format: csv is for tables (e.g. /api/v1/flow/providers), not for "
+				    "a whole area");
+				return -1;
+			}
+			p->csv = strcmp(v, "csv") == 0;
+		} else if ((allowed & P_STREAM) && strcmp(k, "topic") == 0) {
+			p->topic = v;
+		} else if ((allowed & P_STREAM) && strcmp(k, "last_event_id") == 0) {
+			last_id = v;
+		} else if ((allowed & P_DASHBOARD) &&
+		    (strcmp(k, "icb") == 0 || strcmp(k, "token") == 0 || strcmp(k, "as_of") == 0)) {
+			/* read by the page's script */
+		} else {
+			http_error(h, req, route, 400, k, "%s: no such parameter here", k);
+			return -1;
+		}
+	}
+	if ((allowed & P_STREAM) && last_id != NULL && param_u64(last_id, &p->last_event_id) < 0) {
+		http_error(h, req, route, 400, "last_event_id",
+		    "Last-Event-ID: \"%s\" is not a sequence number", last_id);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- tables */
+
+enum table_shape {
+	TABLE_LIST,	    /* path -> [ {..} ] */
+	TABLE_KEYED,	    /* path -> { key: {..} } */
+	TABLE_KEYED2,	    /* path -> { key: { key2: {..} } } */
+	TABLE_KEYED_LISTS,  /* path -> { key: [ {..} ] } */
+};
+
+static const struct http_table {
+	const char *name; /* after /api/v1/ */
+	const char *area;
+	const char *path[2];
+	enum table_shape shape;
+	const char *key[2];
+} http_tables[] = {
+	{ "flow/providers", "flow", { "flow", "providers" }, TABLE_KEYED, { "provider" } },
+	{ "flow/icbs", "flow", { "flow", "icbs" }, TABLE_KEYED, { "icb" } },
+	{ "discharges/cases", "discharges", { "discharges", "cases" }, TABLE_LIST, { NULL } },
+	{ "discharges/icbs", "discharges", { "discharges", "icbs" }, TABLE_KEYED, { "icb" } },
+	{ "discharges/councils", "discharges", { "discharges", "councils" }, TABLE_KEYED,
+	    { "council" } },
+	{ "capacity/lines", "capacity", { "capacity", "lines" }, TABLE_LIST, { NULL } },
+	{ "capacity/icbs", "capacity", { "capacity", "icbs" }, TABLE_KEYED, { "icb" } },
+	{ "capacity/councils", "capacity", { "capacity", "councils" }, TABLE_KEYED, { "council" } },
+	{ "services", "services", { "services", NULL }, TABLE_KEYED, { "service_id" } },
+	{ "finance/commissioners", "finance", { "finance", "commissioners" }, TABLE_KEYED2,
+	    { "commissioner", "financial_year" } },
+	{ "finance/contracts", "finance", { "finance", "contracts" }, TABLE_KEYED,
+	    { "contract_id" } },
+	{ "governance/alerts", "governance", { "governance", "conflict_alerts" }, TABLE_LIST,
+	    { NULL } },
+	{ "governance/closures", "governance", { "governance", "closure_without_consultation" },
+	    TABLE_LIST, { NULL } },
+	{ "governance/register", "governance", { "governance", "register" }, TABLE_KEYED_LISTS,
+	    { "organisation" } },
+	{ "organisations", "organisations", { "organisations", NULL }, TABLE_KEYED, { NULL } },
+};
+#define N_TABLES (sizeof(http_tables) / sizeof(http_tables[0]))
+
+/* A row: the key columns first, then the item's own fields. */
+static json_t *
+table_row(const struct http_table *t, const char *k0, const char *k1, json_t *item)
+{
+	json_t *row = json_object();
+
+	if (t->key[0] != NULL && k0 != NULL)
+		json_object_set_new(row, t->key[0], json_string(k0));
+	if (t->key[1] != NULL && k1 != NULL)
+		json_object_set_new(row, t->key[1], json_string(k1));
+	if (json_is_object(item))
+		json_object_update_missing(row, item);
+	return row;
+}
+
+static json_t *
+table_rows(const struct http_table *t, json_t *figures)
+{
+	json_t *node = json_object_get(figures, t->path[0]), *rows = json_array();
+	const char *k, *k2;
+	json_t *v, *v2;
+	size_t i;
+
+	if (t->path[1] != NULL)
+		node = json_object_get(node, t->path[1]);
+	switch (t->shape) {
+	case TABLE_LIST:
+		json_array_foreach(node, i, v)
+			json_array_append_new(rows, table_row(t, NULL, NULL, v));
+		break;
+	case TABLE_KEYED:
+		json_object_foreach(node, k, v)
+			json_array_append_new(rows, table_row(t, k, NULL, v));
+		break;
+	case TABLE_KEYED2:
+		json_object_foreach(node, k, v)
+			json_object_foreach(v, k2, v2)
+				json_array_append_new(rows, table_row(t, k, k2, v2));
+		break;
+	case TABLE_KEYED_LISTS:
+		json_object_foreach(node, k, v)
+			json_array_foreach(v, i, v2)
+				json_array_append_new(rows, table_row(t, k, NULL, v2));
+		break;
+	}
+	return rows;
+}
+
+/* Flatten a row: nested objects give dotted names, lists JSON text. */
+static void
+csv_flatten(json_t *out, const char *prefix, json_t *obj)
+{
+	const char *k;
+	json_t *v;
+	char name[512];
+
+	json_object_foreach(obj, k, v) {
+		snprintf(name, sizeof(name), "%s%s%s", prefix, prefix[0] ? "." : "", k);
+		if (json_is_object(v))
+			csv_flatten(out, name, v);
+		else
+			json_object_set(out, name, v);
+	}
+}
+
+/* One field, quoted per RFC 4180 when it must be. */
+static void
+csv_text(struct evbuffer *out, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n") == NULL) {
+		evbuffer_add(out, s, strlen(s));
+		return;
+	}
+	evbuffer_add(out, "\"", 1);
+	for (; *s; s++) {
+		if (*s == '"')
+			evbuffer_add(out, "\"", 1);
+		evbuffer_add(out, s, 1);
+	}
+	evbuffer_add(out, "\"", 1);
+}
+
+/* A value: null is empty, text as it is, anything else as JSON. */
+static void
+csv_field(struct evbuffer *out, json_t *v)
+{
+	char *text;
+
+	if (v == NULL || json_is_null(v))
+		return;
+	if (json_is_string(v)) {
+		csv_text(out, json_string_value(v));
+		return;
+	}
+	text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (text != NULL)
+		csv_text(out, text);
+	free(text);
+}
+
+static int
+csv_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static void
+csv_write(struct evbuffer *out, const struct http_table *t, json_t *page)
+{
+	json_t *flat = json_array(), *columns = json_object(), *row;
+	const char **names, *k;
+	size_t n = 0, i, c;
+	json_t *v;
+
+	json_array_foreach(page, i, row) {
+		json_t *f = json_object();
+		csv_flatten(f, "", row);
+		json_object_foreach(f, k, v)
+			json_object_set_new(columns, k, json_true());
+		json_array_append_new(flat, f);
+	}
+	names = calloc(json_object_size(columns) + 1, sizeof(*names));
+	json_object_foreach(columns, k, v) {
+		if ((t->key[0] && strcmp(k, t->key[0]) == 0) || (t->key[1] && strcmp(k, t->key[1]) == 0))
+			continue;
+		names[n++] = k;
+	}
+	qsort(names, n, sizeof(*names), csv_name_cmp);
+	/* The key columns first, in their order. */
+	for (c = 0; c < 2; c++) {
+		if (t->key[c] == NULL || json_object_get(columns, t->key[c]) == NULL)
+			continue;
+		memmove(names + c + 1, names + c, (n - c) * sizeof(*names));
+		names[c] = t->key[c];
+		n++;
+	}
+	for (c = 0; c < n; c++) {
+		if (c)
+			evbuffer_add(out, ",", 1);
+		csv_text(out, names[c]);
+	}
+	evbuffer_add(out, "\r\n", 2);
+	json_array_foreach(flat, i, row) {
+		for (c = 0; c < n; c++) {
+			if (c)
+				evbuffer_add(out, ",", 1);
+			csv_field(out, json_object_get(row, names[c]));
+		}
+		evbuffer_add(out, "\r\n", 2);
+	}
+	free(names);
+	json_decref(flat);
+	json_decref(columns);
+}
+
+/* ---------------------------------------------------------------- handlers */
+
+static void
+http_healthz(struct http *h, struct evhttp_request *req, const char *rest)
+{
+	json_t *json = json_pack("{s:s}", "status", "ok");
+
+	(void)rest;
+	http_reply_json(h, req, "/healthz", 200, json);
+	json_decref(json);
+}
+
+static void
+http_readyz(struct http *h, struct evhttp_request *req, const char *rest)
+{
+	bool refusing = ingest_refusing(h->ingest);
+	json_t *json = json_pack("{s:b, s:s, s:s, s:b}", "ready", !refusing, "store", "open",
+	    "sockets", "bound", "refusing_input", refusing);
+
+	(void)rest;
+	http_reply_json(h, req, "/readyz", refusing ? 503 : 200, json);
+	json_decref(json);
+}
+
+static void
+http_metrics(struct http *h, struct evhttp_request *req, const char *rest)
+{
+	struct metrics_gauges g = { 0 };
+	struct store_counts c = { 0 };
+	struct evbuffer *body = evbuffer_new();
+
+	(void)rest;
+	if (body == NULL) {
+		evhttp_send_error(req, 500, "out of memory");
+		return;
+	}
+	store_read_counts(h->store, &c);
+	g.last_sequence = c.last_event_sequence;
+	g.last_update_sequence = c.last_update_sequence;
+	g.store_used_bytes = c.used_bytes;
+	g.store_map_bytes = c.map_size_bytes;
+	g.dead_letters = c.dead_letters;
+	g.duplicates = c.duplicates;
+	g.refusing_input = ingest_refusing(h->ingest);
+	g.stream_clients = stream_clients(h->stream);
+	/* Counted before rendering, so that this request shows in it. */
+	metrics_count_http(h->metrics, "/metrics", 200);
+	metrics_render(h->metrics, &g, body);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "text/plain; version=0.0.4; charset=utf-8");
+	evhttp_send_reply(req, 200, NULL, body);
+	evbuffer_free(body);
+}
+
+static const char *const http_areas[] = { "flow", "discharges", "capacity", "services",
+	"finance", "governance", "organisations", NULL };
+
+/* The figures of an area as of the request, filtered; NULL after 500. */
+static json_t *
+http_area_figures(struct http *h, struct evhttp_request *req, const char *route,
+    const char *area, const struct http_params *p)
+{
+	json_t *figures = live_figures(h->live, area, p->as_of_ms);
+
+	if (figures == NULL) {
+		http_error(h, req, route, 500, NULL, "the figures could not be worked out");
+		return NULL;
+	}
+	figures_filter(figures, &p->filter);
+	return figures;
+}
+
+static void
+http_table(struct http *h, struct evhttp_request *req, const struct http_table *t,
+    const char *route)
+{
+	struct http_params p;
+	json_t *figures, *rows, *page, *answer;
+	size_t total;
+
+	if (http_params_parse(h, req, route, P_AS_OF | P_FILTER | P_PAGE, &p) < 0)
+		goto out;
+	if ((figures = http_area_figures(h, req, route, t->area, &p)) == NULL)
+		goto out;
+	rows = table_rows(t, figures);
+	json_decref(figures);
+	total = json_array_size(rows);
+	if (p.offset > total) {
+		json_decref(rows);
+		http_error(h, req, route, 400, "cursor", "cursor: past the end of the table");
+		goto out;
+	}
+	page = json_array();
+	for (size_t i = p.offset; i < total && i < p.offset + p.limit; i++)
+		json_array_append(page, json_array_get(rows, i));
+	json_decref(rows);
+	answer = json_pack("{s:s, s:I}", "table", t->name, "total", (json_int_t)total);
+	http_freshness(h, answer, p.as_of_ms);
+	if (p.offset + p.limit < total) {
+		char next[32];
+		snprintf(next, sizeof(next), "%" PRIu64, p.offset + p.limit);
+		json_object_set_new(answer, "next_cursor", json_string(next));
+	} else {
+		json_object_set_new(answer, "next_cursor", json_null());
+	}
+	if (p.csv) {
+		struct evbuffer *body = evbuffer_new();
+		struct evkeyvalq *hdr = evhttp_request_get_output_headers(req);
+		char v[32];
+		json_t *t_last = json_object_get(answer, "last_event_time");
+		csv_write(body, t, page);
+		snprintf(v, sizeof(v), "%" JSON_INTEGER_FORMAT,
+		    json_integer_value(json_object_get(answer, "last_sequence")));
+		evhttp_add_header(hdr, "X-Last-Sequence", v);
+		snprintf(v, sizeof(v), "%" JSON_INTEGER_FORMAT, json_integer_value(t_last));
+		evhttp_add_header(hdr, "X-Last-Event-Time", json_is_null(t_last) ? "" : v);
+		snprintf(v, sizeof(v), "%" PRId64, p.as_of_ms);
+		evhttp_add_header(hdr, "X-As-Of", v);
+		if (json_is_string(json_object_get(answer, "next_cursor")))
+			evhttp_add_header(hdr, "X-Next-Cursor",
+			    json_string_value(json_object_get(answer, "next_cursor")));
+		http_reply(h, req, route, 200, "text/csv; charset=utf-8", body);
+		evbuffer_free(body);
+		json_decref(page);
+	} else {
+		json_object_set_new(answer, "items", page);
+		http_reply_json(h, req, route, 200, answer);
+	}
+	json_decref(answer);
+out:
+	evhttp_clear_headers(&p.q);
+}
+
+static void
+http_area(struct http *h, struct evhttp_request *req, const char *area)
+{
+	char route[64];
+	struct http_params p;
+	json_t *figures, *answer;
+
+	snprintf(route, sizeof(route), "/api/v1/%s", area);
+	if (http_params_parse(h, req, route, P_AS_OF | P_FILTER, &p) < 0)
+		goto out;
+	if ((figures = http_area_figures(h, req, route, area, &p)) == NULL)
+		goto out;
+	answer = json_pack("{s:s}", "area", area);
+	http_freshness(h, answer, p.as_of_ms);
+	json_object_set_new(answer, "figures", figures);
+	http_reply_json(h, req, route, 200, answer);
+	json_decref(answer);
+out:
+	evhttp_clear_headers(&p.q);
+}
+
+static void
+http_organisation(struct http *h, struct evhttp_request *req, const char *code)
+{
+	const char *route = "/api/v1/organisations/{code}";
+	struct http_params p;
+	json_t *figures, *org, *answer;
+
+	if (http_params_parse(h, req, route, P_AS_OF, &p) < 0)
+		goto out;
+	if ((figures = live_figures(h->live, "organisations", p.as_of_ms)) == NULL) {
+		http_error(h, req, route, 500, NULL, "the figures could not be worked out");
+		goto out;
+	}
+	org = json_object_get(json_object_get(figures, "organisations"), code);
+	if (org == NULL) {
+		json_decref(figures);
+		http_error(h, req, route, 404, NULL, "no organisation %s is registered", code);
+		goto out;
+	}
+	answer = json_pack("{s:O}", "organisation", org);
+	json_decref(figures);
+	http_freshness(h, answer, p.as_of_ms);
+	http_reply_json(h, req, route, 200, answer);
+	json_decref(answer);
+out:
+	evhttp_clear_headers(&p.q);
+}
+
+/* /api/v1/...: an area, a table, or an organisation. */
+static void
+http_api(struct http *h, struct evhttp_request *req, const char *rest)
+{
+	for (size_t i = 0; i < N_TABLES; i++) {
+		if (strcmp(rest, http_tables[i].name) != 0)
+			continue;
+		/* /api/v1/organisations is the area unless it is paged or CSV. */
+		if (strcmp(rest, "organisations") == 0) {
+			const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+			const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req),
+			    "Accept");
+			if ((q == NULL || (strstr(q, "format=csv") == NULL && strstr(q, "limit=") == NULL &&
+					      strstr(q, "cursor=") == NULL)) &&
+			    (accept == NULL || strstr(accept, "text/csv") == NULL))
+				break;
+		}
+		char route[64];
+		snprintf(route, sizeof(route), "/api/v1/%s", http_tables[i].name);
+		http_table(h, req, &http_tables[i], route);
+		return;
+	}
+	for (int i = 0; http_areas[i] != NULL; i++) {
+		if (strcmp(rest, http_areas[i]) == 0) {
+			http_area(h, req, http_areas[i]);
+			return;
+		}
+	}
+	if (strncmp(rest, "organisations/", 14) == 0 && rest[14] != '\0' &&
+	    strchr(rest + 14, '/') == NULL) {
+		http_organisation(h, req, rest + 14);
+		return;
+	}
+	http_error(h, req, "other", 404, NULL, "no such route: /api/v1/%s", rest);
+}
+
+static void
+http_stream(struct http *h, struct evhttp_request *req, const char *rest)
+{
+	const char *route = "/api/v1/stream";
+	struct http_params p;
+
+	(void)rest;
+	if (http_params_parse(h, req, route, P_STREAM, &p) < 0)
+		goto out;
+	if (stream_add(h->stream, req, p.last_event_id, p.topic) < 0) {
+		http_error(h, req, route, 503, NULL,
+		    "too many stream clients ([http] sse_max_clients); try again later");
+		goto out;
+	}
+	metrics_count_http(h->metrics, route, 200);
+out:
+	evhttp_clear_headers(&p.q);
+}
+
+static void
+http_static(struct http *h, struct evhttp_request *req, const char *path)
+{
+	struct http_params p;
+
+	if (http_params_parse(h, req, "/", P_DASHBOARD, &p) < 0)
+		goto out;
+	for (size_t i = 0; i < n_embedded_files; i++) {
+		const struct embedded_file *f = &embedded_files[i];
+		if (strcmp(f->path, path) == 0) {
+			struct evbuffer *body = evbuffer_new();
+			evbuffer_add_reference(body, f->data, f->len, NULL, NULL);
+			http_reply(h, req, "/", 200, f->content_type, body);
+			evbuffer_free(body);
+			goto out;
+		}
+	}
+	http_error(h, req, "other", 404, NULL, "no such route: %s", path);
+out:
+	evhttp_clear_headers(&p.q);
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+typedef void (*http_handler)(struct http *h, struct evhttp_request *req, const char *rest);
+
+static const struct {
+	const char *prefix;
+	bool exact;
+	bool open; /* no token needed */
+	http_handler fn;
+} http_routes[] = {
+	{ "/healthz", true, true, http_healthz },
+	{ "/readyz", true, false, http_readyz },
+	{ "/metrics", true, false, http_metrics },
+	{ "/api/v1/stream", true, false, http_stream },
+	{ "/api/v1/", false, false, http_api },
+};
+
+/* Authorization: Bearer <token>, compared in constant time. */
+static bool
+http_authorised(struct http *h, struct evhttp_request *req)
+{
+	const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Authorization");
+	size_t n = strlen(h->cfg->http_token);
+
+	if (n == 0)
+		return true;
+	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0 || strlen(auth + 7) != n)
+		return false;
+	return sodium_memcmp(auth + 7, h->cfg->http_token, n) == 0;
+}
+
+static void
+http_on_request(struct evhttp_request *req, void *arg)
+{
+	struct http *h = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	char *decoded;
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+		http_error(h, req, "other", 405, NULL, "only GET is served here");
+		return;
+	}
+	if (path == NULL || path[0] == '\0')
+		path = "/";
+	decoded = evhttp_uridecode(path, 0, NULL);
+	if (decoded == NULL) {
+		http_error(h, req, "other", 400, NULL, "the path is not well formed");
+		return;
+	}
+	for (size_t i = 0; i < sizeof(http_routes) / sizeof(http_routes[0]); i++) {
+		size_t n = strlen(http_routes[i].prefix);
+		if (http_routes[i].exact ? strcmp(decoded, http_routes[i].prefix) != 0
+					 : strncmp(decoded, http_routes[i].prefix, n) != 0)
+			continue;
+		if (!http_routes[i].open && !http_authorised(h, req)) {
+			evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+			    "Bearer");
+			http_error(h, req, "other", 401, NULL,
+			    "a bearer token is needed (Authorization: Bearer ...)");
+			free(decoded);
+			return;
+		}
+		http_routes[i].fn(h, req, decoded + n);
+		free(decoded);
+		return;
+	}
+	/* The dashboard's own files; the page sends the token on its calls. */
+	http_static(h, req, strcmp(decoded, "/") == 0 ? "/index.html" : decoded);
+	free(decoded);
+}
+
+struct http *
+http_new(struct event_base *base, const struct config *cfg, struct store *store,
+    struct live *live, struct ingest *ingest, struct metrics *metrics, struct stream *stream,
+    char *err, size_t errlen)
+{
+	struct http *h = calloc(1, sizeof(*h));
+	char host[CONFIG_TEXT_MAX];
+	const char *colon = strrchr(cfg->http_listen, ':');
+	uint64_t port;
+	struct timeval timeout = { (time_t)(cfg->http_timeout_ms / 1000),
+		(suseconds_t)(cfg->http_timeout_ms % 1000 * 1000) };
+
+	if (h == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	h->cfg = cfg;
+	h->store = store;
+	h->live = live;
+	h->ingest = ingest;
+	h->metrics = metrics;
+	h->stream = stream;
+	if (colon == NULL || param_u64(colon + 1, &port) < 0 || port == 0 || port > 65535) {
+		snprintf(err, errlen, "[http] listen: \"%s\" is not ADDRESS:PORT", cfg->http_listen);
+		free(h);
+		return NULL;
+	}
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - cfg->http_listen), cfg->http_listen);
+	h->server = evhttp_new(base);
+	if (h->server == NULL ||
+	    evhttp_bind_socket(h->server, host, (ev_uint16_t)port) < 0) {
+		snprintf(err, errlen, "[http] listen: cannot listen on %s: %s", cfg->http_listen,
+		    strerror(errno));
+		if (h->server != NULL)
+			evhttp_free(h->server);
+		free(h);
+		return NULL;
+	}
+	evhttp_set_allowed_methods(h->server, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+		EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+	evhttp_set_max_headers_size(h->server, (ev_ssize_t)cfg->http_max_request_bytes);
+	evhttp_set_max_body_size(h->server, (ev_ssize_t)cfg->http_max_request_bytes);
+	evhttp_set_timeout_tv(h->server, &timeout);
+	evhttp_set_gencb(h->server, http_on_request, h);
+	if (strncmp(host, "127.", 4) != 0 && strcmp(host, "::1") != 0 &&
+	    strcmp(host, "localhost") != 0 && cfg->http_token[0] == '\0')
+		log_warning("http: listening on %s, beyond loopback, with no [http] token",
+		    cfg->http_listen);
+	log_info("http: listening on %s", cfg->http_listen);
+	return h;
+}
+
+void
+http_destroy(struct http **hp)
+{
+	struct http *h = *hp;
+
+	if (h == NULL)
+		return;
+	evhttp_free(h->server);
+	free(h);
+	*hp = NULL;
+}

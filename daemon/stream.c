@@ -1,0 +1,246 @@
+/*
+ * stream: /api/v1/stream, Server-Sent Events of the published updates.
+ * Every client is served from the stored updates log by its own cursor, so
+ * a resume (Last-Event-ID) and the live feed are one path, and nothing is
+ * missed or sent twice. Owns the clients; a client that falls too far
+ * behind is dropped with its position rather than buffered without bound.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/http.h>
+
+#include "commissiond.h"
+#include "log.h"
+#include "pbjson.h"
+
+#define STREAM_UPDATES_PER_PUMP 512
+#define STREAM_PUMP_MS 200
+#define STREAM_PING_S 15
+#define STREAM_PREFIX_MAX 256
+
+struct stream_client {
+	struct stream *stream;
+	struct evhttp_request *req;
+	uint64_t next_seq;
+	char prefix[STREAM_PREFIX_MAX];
+	int64_t last_write_ms;
+	struct stream_client *prev, *next;
+};
+
+struct stream {
+	const struct config *cfg;
+	struct store *store;
+	struct metrics *metrics;
+	struct event *tick;
+	struct stream_client *clients;
+	size_t n_clients;
+};
+
+static void
+stream_remove(struct stream_client *c)
+{
+	struct stream *s = c->stream;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		s->clients = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	s->n_clients--;
+	free(c);
+}
+
+static void
+stream_on_close(struct evhttp_connection *conn, void *arg)
+{
+	struct stream_client *c = arg;
+
+	(void)conn;
+	/* The client went away mid-stream: evhttp frees a started reply's
+	 * request only when told the reply is over. */
+	evhttp_send_reply_end(c->req);
+	stream_remove(c);
+}
+
+struct stream_batch {
+	struct stream_client *c;
+	struct evbuffer *out;
+	size_t sent;
+};
+
+static int
+stream_write_update(void *arg, uint64_t seq, const uint8_t *bytes, size_t len)
+{
+	struct stream_batch *b = arg;
+	Commissioning__Update *update = commissioning__update__unpack(NULL, len, bytes);
+	json_t *json;
+	char *text;
+
+	if (update == NULL)
+		return 0;
+	if (strncmp(update->topic, b->c->prefix, strlen(b->c->prefix)) == 0) {
+		json = pbjson_from_message(&update->base);
+		text = json ? json_dumps(json, JSON_COMPACT) : NULL;
+		if (text != NULL) {
+			evbuffer_add_printf(b->out, "id: %" PRIu64 "\nevent: update\ndata: %s\n\n", seq,
+			    text);
+			b->sent++;
+		}
+		free(text);
+		json_decref(json);
+	}
+	commissioning__update__free_unpacked(update, NULL);
+	return 0;
+}
+
+/* Bytes waiting to go out to the client. */
+static size_t
+stream_backlog(struct stream_client *c)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(c->req);
+	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+
+	return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+}
+
+/* Send the client what is stored past its cursor, a bounded amount. */
+static void
+stream_pump_client(struct stream_client *c, int64_t now_ms)
+{
+	struct stream *s = c->stream;
+	struct stream_batch b = { c, evbuffer_new(), 0 };
+	uint64_t next = c->next_seq;
+
+	if (b.out == NULL)
+		return;
+	if (stream_backlog(c) > s->cfg->http_sse_buffer_bytes) {
+		/* Too far behind: say where it was, let it resume from there. */
+		struct evhttp_connection *conn = evhttp_request_get_connection(c->req);
+		evbuffer_add_printf(b.out, "event: dropped\ndata: {\"resume_after\":%" PRIu64 "}\n\n",
+		    c->next_seq - 1);
+		evhttp_send_reply_chunk(c->req, b.out);
+		evbuffer_free(b.out);
+		metrics_count_stream_dropped(s->metrics);
+		log_info("stream: dropped a client %zu bytes behind; it may resume after %" PRIu64,
+		    stream_backlog(c), c->next_seq - 1);
+		/* The request is done with here; the connection ("Connection:
+		 * close") goes when its last bytes are out. */
+		evhttp_connection_set_closecb(conn, NULL, NULL);
+		evhttp_send_reply_end(c->req);
+		stream_remove(c);
+		return;
+	}
+	if (store_scan_updates(s->store, c->next_seq, STREAM_UPDATES_PER_PUMP, stream_write_update,
+		&b, &next) == STORE_OK)
+		c->next_seq = next > c->next_seq ? next : c->next_seq;
+	if (b.sent == 0 && now_ms - c->last_write_ms >= STREAM_PING_S * 1000)
+		evbuffer_add_printf(b.out, ": ping\n\n");
+	if (evbuffer_get_length(b.out) > 0) {
+		evhttp_send_reply_chunk(c->req, b.out);
+		c->last_write_ms = now_ms;
+	}
+	evbuffer_free(b.out);
+}
+
+void
+stream_pump(struct stream *s)
+{
+	int64_t now = clock_now_ms();
+	struct stream_client *c = s->clients, *next;
+
+	for (; c != NULL; c = next) {
+		next = c->next; /* a dropped client goes away on its close */
+		stream_pump_client(c, now);
+	}
+}
+
+static void
+stream_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	stream_pump(arg);
+}
+
+int
+stream_add(struct stream *s, struct evhttp_request *req, uint64_t after_seq, const char *prefix)
+{
+	struct stream_client *c;
+	struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
+
+	if (s->n_clients >= s->cfg->http_sse_max_clients)
+		return -1;
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -1;
+	c->stream = s;
+	c->req = req;
+	c->next_seq = after_seq + 1;
+	snprintf(c->prefix, sizeof(c->prefix), "%s", prefix);
+	c->last_write_ms = clock_now_ms();
+	c->next = s->clients;
+	if (s->clients != NULL)
+		s->clients->prev = c;
+	s->clients = c;
+	s->n_clients++;
+	evhttp_add_header(headers, "Content-Type", "text/event-stream");
+	evhttp_add_header(headers, "Cache-Control", "no-store");
+	evhttp_add_header(headers, "Connection", "close");
+	evhttp_send_reply_start(req, 200, "OK");
+	evhttp_connection_set_closecb(evhttp_request_get_connection(req), stream_on_close, c);
+	stream_pump_client(c, c->last_write_ms);
+	return 0;
+}
+
+size_t
+stream_clients(const struct stream *s)
+{
+	return s->n_clients;
+}
+
+struct stream *
+stream_new(struct event_base *base, const struct config *cfg, struct store *store,
+    struct metrics *metrics)
+{
+	struct stream *s = calloc(1, sizeof(*s));
+	struct timeval every = { 0, STREAM_PUMP_MS * 1000 };
+
+	if (s == NULL)
+		return NULL;
+	s->cfg = cfg;
+	s->store = store;
+	s->metrics = metrics;
+	s->tick = event_new(base, -1, EV_PERSIST, stream_on_tick, s);
+	if (s->tick == NULL || event_add(s->tick, &every) < 0) {
+		if (s->tick != NULL)
+			event_free(s->tick);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+stream_destroy(struct stream **sp)
+{
+	struct stream *s = *sp;
+
+	if (s == NULL)
+		return;
+	/* The connections are freed with the HTTP server; forget them. */
+	while (s->clients != NULL) {
+		struct evhttp_connection *conn = evhttp_request_get_connection(s->clients->req);
+		if (conn != NULL)
+			evhttp_connection_set_closecb(conn, NULL, NULL);
+		stream_remove(s->clients);
+	}
+	event_free(s->tick);
+	free(s);
+	*sp = NULL;
+}
