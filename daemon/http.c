@@ -20,6 +20,7 @@
 
 #include "commissiond.h"
 #include "embedded.h"
+#include "ids.h"
 #include "log.h"
 #include "pbjson.h"
 
@@ -191,10 +192,26 @@ http_params_parse(struct http *h, struct evhttp_request *req, const char *route,
 			}
 			p->as_of_ms = (int64_t)n;
 		} else if ((allowed & P_FILTER) && strcmp(k, "icb") == 0) {
+			if (!ids_is_icb(v) && strcmp(v, "unmapped") != 0) {
+				http_error(h, req, route, 400, k,
+				    "icb: \"%s\" is not an ICB code (Q and two letters or digits)", v);
+				return -1;
+			}
 			p->filter.icb = v;
 		} else if ((allowed & P_FILTER) && strcmp(k, "org") == 0) {
+			if (ids_kinds_of(v) == 0) {
+				http_error(h, req, route, 400, k, "org: \"%s\" is not an organisation code", v);
+				return -1;
+			}
 			p->filter.org = v;
 		} else if ((allowed & P_FILTER) && strcmp(k, "council") == 0) {
+			if (!ids_is_local_authority(v) && strcmp(v, "unmapped") != 0 &&
+			    strcmp(v, "unattributed") != 0) {
+				http_error(h, req, route, 400, k,
+				    "council: \"%s\" is not a local authority code (E06, E08, E09 or E10 "
+				    "and six digits)", v);
+				return -1;
+			}
 			p->filter.council = v;
 		} else if ((allowed & P_PAGE) && strcmp(k, "limit") == 0) {
 			if (param_u64(v, &n) < 0 || n < 1 || n > HTTP_PAGE_MAX) {
@@ -625,8 +642,9 @@ http_api(struct http *h, struct evhttp_request *req, const char *rest)
 	for (size_t i = 0; i < N_TABLES; i++) {
 		if (strcmp(rest, http_tables[i].name) != 0)
 			continue;
-		/* /api/v1/organisations is the area unless it is paged or CSV. */
-		if (strcmp(rest, "organisations") == 0) {
+		/* A name that is an area too (organisations, services) is the
+		 * area unless the request is paged or asks for CSV. */
+		if (strcmp(rest, "organisations") == 0 || strcmp(rest, "services") == 0) {
 			const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
 			const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req),
 			    "Accept");

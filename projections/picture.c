@@ -289,17 +289,21 @@ picture_council_of(const struct picture *p, const char *code)
 
 /* ------------------------------------------------------------ figures */
 
+/* Each area, and the area whose fold it needs first: governance lists the
+ * closures without consultation that the services' fold finds. */
 static const struct {
 	const char *name;
 	area_figures_fn fn;
+	area_figures_fn needs;
+	const char *needs_section;
 } picture_area_table[] = {
-	{ "organisations", organisations_figures },
-	{ "flow", flow_figures },
-	{ "discharges", discharges_figures },
-	{ "capacity", capacity_figures },
-	{ "services", services_figures },
-	{ "finance", finance_figures },
-	{ "governance", governance_figures },
+	{ "organisations", organisations_figures, NULL, NULL },
+	{ "flow", flow_figures, NULL, NULL },
+	{ "discharges", discharges_figures, NULL, NULL },
+	{ "capacity", capacity_figures, NULL, NULL },
+	{ "services", services_figures, NULL, NULL },
+	{ "finance", finance_figures, NULL, NULL },
+	{ "governance", governance_figures, services_figures, "services" },
 };
 #define N_AREAS (sizeof(picture_area_table) / sizeof(picture_area_table[0]))
 
@@ -320,6 +324,11 @@ picture_figures(const struct picture *p, const char *area, int64_t as_of_ms)
 	json_object_set_new(fig.root, "pending", json_object());
 	for (size_t i = 0; i < N_AREAS; i++) {
 		if (all || strcmp(area, picture_area_table[i].name) == 0) {
+			if (!all && picture_area_table[i].needs != NULL) {
+				/* Run what it needs, keep only what it adds here. */
+				picture_area_table[i].needs(&fig);
+				json_object_del(fig.root, picture_area_table[i].needs_section);
+			}
 			picture_area_table[i].fn(&fig);
 			known = true;
 		}

@@ -1,0 +1,386 @@
+"""The ICS dashboard in a real browser: Debian's headless Chromium, driven
+with playwright-core (tests/e2e/browser/check.mjs, JSON lines in and out),
+against a real commissiond serving the page and its API on [http] listen.
+
+Set-up, done here on first use: /usr/bin/chromium is installed with
+apt-get when absent (as root, as CI runs), and playwright-core from the
+committed tests/e2e/browser/package-lock.json with `npm ci`. No browser is
+downloaded by npm: Playwright drives Debian's Chromium.
+
+What is checked, with the sample day (tools/sample-day --date 2026-05-11
+--patients 200) sent:
+- the page loads with no console error, no uncaught exception, no failed
+  or error request and no request to another origin (Chart.js included:
+  the daemon serves it);
+- the figures it shows equal what the API answers (patients in hospital
+  for the ICB and per provider, delayed-discharge cases and those waiting
+  on social care, per council, beds, capacity at risk, a commissioner's
+  allocation, the conflict alerts);
+- accessibility basics: landmarks, one h1, labelled controls, captioned
+  tables with column headers, every chart also given as a table, the
+  "last updated" line in an aria-live region, keyboard reach (Tab);
+- one more admission sent changes the page within a few seconds, live
+  from the SSE stream;
+- with an [http] token, the page opened as /?token=... (and no icb) picks
+  the first ICB, takes the token out of the address bar, sends it, and
+  stays live (the stream read with fetch, since EventSource cannot send
+  headers); when the daemon stops the page says the API cannot be reached,
+  and it recovers when the daemon is back.
+Screenshots go to build/test-output/dashboard/ (under $COMMISSIOND_BUILD;
+$DASHBOARD_TEST_OUTPUT overrides), and their paths are printed."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+from harness import BUILD, DaemonTestCase, free_port, pseudonym
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.join(HERE, "..", "..")
+BROWSER_DIR = os.path.join(HERE, "browser")
+OUTPUT = os.environ.get("DASHBOARD_TEST_OUTPUT",
+                        os.path.join(BUILD, "test-output", "dashboard"))
+CHROMIUM = "/usr/bin/chromium"
+SAMPLE_DAY = os.path.join(ROOT, "tools", "sample-day")
+
+# The last instant of 2026-05-11 in London (BST): the sample day's figures.
+AS_OF = 1778540399999
+# 2026-05-11 20:30 London: when the extra admission happens.
+EXTRA_ADMISSION_AT = 1778527800000
+LIVE_WITHIN_MS = 5000
+TOKEN = "s3cret-dashboard-token"
+
+
+# ---------------------------------------------------------------- set-up
+
+def ensure_chromium():
+    if os.path.exists(CHROMIUM):
+        return
+    if os.geteuid() != 0:
+        raise AssertionError(f"{CHROMIUM} is missing and this test is not root: "
+                             "apt-get install -y chromium")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    proc = subprocess.run(["apt-get", "install", "-y", "chromium"], env=env,
+                          capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        subprocess.run(["apt-get", "update"], env=env, capture_output=True, timeout=600)
+        subprocess.run(["apt-get", "install", "-y", "chromium"], env=env, check=True,
+                       capture_output=True, timeout=1800)
+
+
+def ensure_playwright():
+    with open(os.path.join(BROWSER_DIR, "package-lock.json")) as f:
+        want = json.load(f)["packages"]["node_modules/playwright-core"]["version"]
+    installed = os.path.join(BROWSER_DIR, "node_modules", "playwright-core", "package.json")
+    try:
+        with open(installed) as f:
+            if json.load(f)["version"] == want:
+                return
+    except (OSError, ValueError, KeyError):
+        pass
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                   cwd=BROWSER_DIR, check=True, capture_output=True, timeout=600)
+
+
+def sample_day():
+    proc = subprocess.run(["/usr/bin/python3", SAMPLE_DAY, "--date", "2026-05-11",
+                           "--patients", "200"],
+                          capture_output=True, text=True, check=True, timeout=120)
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+
+def admission(n, provider="RXC", site="RXC01", at=EXTRA_ADMISSION_AT):
+    return {
+        "source": f"hl7:{provider}", "eventId": f"DASH-{n:04d}", "occurredAt": str(at),
+        "patientAdmitted": {
+            "patientPseudonym": pseudonym(n, "dash-p"), "spellPseudonym": pseudonym(n, "dash-s"),
+            "provider": provider, "site": site, "ward": "WARD-9",
+            "patientClass": "PATIENT_CLASS_INPATIENT", "treatmentFunction": "300",
+        },
+    }
+
+
+def count(n):
+    """A count as the page writes it (en-GB)."""
+    return f"{n:,}"
+
+
+def money(pence):
+    sign = "−" if pence < 0 else ""
+    pence = abs(pence)
+    return f"{sign}£{pence // 100:,}.{pence % 100:02d}"
+
+
+# ---------------------------------------------------------------- the browser
+
+class Browser:
+    """check.mjs: one command a line, one JSON answer a line."""
+
+    def __init__(self, user_data_dir):
+        self.proc = subprocess.Popen(["node", "check.mjs"], cwd=BROWSER_DIR, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.problems = []
+        self.do("launch", user_data_dir=user_data_dir, width=1366, height=900)
+
+    def do(self, cmd, **args):
+        self.proc.stdin.write(json.dumps(dict(args, cmd=cmd)) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"check.mjs ended: {self.proc.stderr.read()}")
+        answer = json.loads(line)
+        self.problems.extend(answer.get("problems", []))
+        if not answer["ok"]:
+            raise AssertionError(f"browser {cmd}: {answer['error']}")
+        return answer
+
+    def read(self, **selectors):
+        return self.do("read", selectors=selectors)["values"]
+
+    def close(self):
+        try:
+            self.do("close")
+        except (AssertionError, BrokenPipeError, ValueError):
+            pass
+        for pipe in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                pipe.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def cell(table, key, col):
+    return f'#{table} tbody tr[data-key="{key}"] [data-col="{col}"]'
+
+
+class DashboardCase(DaemonTestCase):
+    token = None
+
+    @classmethod
+    def setUpClass(cls):
+        ensure_chromium()
+        ensure_playwright()
+        os.makedirs(OUTPUT, exist_ok=True)
+
+    def setUp(self):
+        self.port = free_port()
+        self.settings = {"http.listen": f"127.0.0.1:{self.port}"}
+        if self.token:
+            self.settings["http.token"] = self.token
+        super().setUp()
+        self.base = f"http://127.0.0.1:{self.port}"
+        acks, proc = self.daemon.send(sample_day())
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.accepted = sum(1 for a in acks if a["status"] == "ACK_STATUS_ACCEPTED")
+        self.profile = tempfile.mkdtemp(prefix="cd-chromium-")
+        self.browser = Browser(self.profile)
+
+    def tearDown(self):
+        try:
+            self.browser.close()
+            shutil.rmtree(self.profile, ignore_errors=True)
+        finally:
+            super().tearDown()
+
+    def api(self, path, **query):
+        url = f"{self.base}/api/v1/{path}"
+        if query:
+            url += "?" + "&".join(f"{k}={v}" for k, v in query.items())
+        req = urllib.request.Request(url)
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        with urllib.request.urlopen(req, timeout=10) as res:
+            return json.loads(res.read())
+
+    def screenshot(self, name):
+        path = os.path.abspath(os.path.join(OUTPUT, name))
+        self.browser.do("screenshot", path=path)
+        print(f"\ndashboard screenshot: {path}", flush=True)
+        return path
+
+    def assert_no_problems(self):
+        problems, self.browser.problems = self.browser.problems, []
+        self.assertEqual(problems, [], "the page had problems")
+
+
+class Dashboard(DashboardCase):
+
+    def test_figures_accessibility_and_live_update(self):
+        # The daemon serves the page, its files and Chart.js itself.
+        with urllib.request.urlopen(f"{self.base}/chart.js", timeout=10) as res:
+            self.assertIn(b"Chart.js v", res.read(400))
+        b = self.browser
+        b.do("open", url=f"{self.base}/?icb=QNX&as_of={AS_OF}",
+             wait_for="html[data-loaded=yes][data-live=yes]", timeout_ms=30000)
+        self.assert_no_problems()
+
+        q = {"icb": "QNX", "as_of": AS_OF}
+        flow = self.api("flow", **q)
+        discharges = self.api("discharges", **q)
+        capacity = self.api("capacity", **q)
+        finance = self.api("finance", **q)
+        governance = self.api("governance", **q)
+        self.assertEqual(flow["last_sequence"], self.accepted)
+
+        fl = flow["figures"]["flow"]
+        dq = discharges["figures"]["discharges"]["icbs"]["QNX"]["open"]
+        councils = discharges["figures"]["discharges"]["councils"]
+        cap = capacity["figures"]["capacity"]["icbs"]["QNX"]
+        qnx_budget = finance["figures"]["finance"]["commissioners"]["QNX"]["2026-27"]
+        alerts = governance["figures"]["governance"]["conflict_alerts"]
+        day = fl["icbs"]["QNX"]["days"]["2026-05-11"]
+        self.assertGreater(fl["icbs"]["QNX"]["in_hospital"], 0)
+        self.assertGreater(dq["cases"], 0)
+        self.assertGreater(cap["at_risk_places"], 0)
+
+        shown = b.read(
+            title="h1",
+            in_hospital="#kpi-in-hospital",
+            admissions="#kpi-admissions",
+            discharges="#kpi-discharges",
+            rxc_in_hospital=cell("flow-providers", "RXC", "in_hospital"),
+            rxc_admissions=cell("flow-providers", "RXC", "admissions"),
+            total_in_hospital=cell("flow-providers", "total", "in_hospital"),
+            delayed="#kpi-delayed",
+            waiting="#kpi-waiting-social-care",
+            days_delayed="#kpi-days-delayed",
+            council_cases=cell("discharges-councils", "E10000011", "cases"),
+            council_waiting=cell("discharges-councils", "E10000011", "waiting"),
+            beds="#kpi-beds",
+            at_risk="#kpi-at-risk",
+            icb_at_risk=cell("capacity-at-risk", "QNX", "at_risk"),
+            allocated=cell("finance-commissioners", "QNX/2026-27", "allocated"),
+            committed=cell("finance-commissioners", "QNX/2026-27", "committed"),
+            alerts="#kpi-alerts",
+            alert_rows="#governance-alerts tbody",
+            status="#status",
+        )
+        self.assertIn("NHS Sussex Integrated Care Board (QNX)", shown["title"])
+        self.assertEqual(shown["in_hospital"], count(fl["icbs"]["QNX"]["in_hospital"]))
+        self.assertEqual(shown["total_in_hospital"], count(fl["icbs"]["QNX"]["in_hospital"]))
+        self.assertEqual(shown["admissions"], count(day["admissions"]))
+        self.assertEqual(shown["discharges"], count(day["discharges"]))
+        self.assertEqual(shown["rxc_in_hospital"], count(fl["providers"]["RXC"]["in_hospital"]))
+        self.assertEqual(shown["rxc_admissions"],
+                         count(fl["providers"]["RXC"]["days"]["2026-05-11"]["admissions"]))
+        self.assertEqual(shown["delayed"], count(dq["cases"]))
+        self.assertEqual(shown["waiting"], count(dq["waiting_on_social_care"]))
+        self.assertEqual(shown["days_delayed"], count(dq["days_delayed"]))
+        self.assertEqual(shown["council_cases"], count(councils["E10000011"]["open"]["cases"]))
+        self.assertEqual(shown["council_waiting"],
+                         count(councils["E10000011"]["open"]["waiting_on_social_care"]))
+        self.assertEqual(shown["beds"], f"{count(cap['occupied'])} / {count(cap['available'])}")
+        self.assertTrue(shown["at_risk"].startswith(count(cap["at_risk_places"])), shown["at_risk"])
+        self.assertEqual(shown["icb_at_risk"], count(cap["at_risk_places"]))
+        self.assertEqual(shown["allocated"], money(qnx_budget["allocated"]))
+        self.assertEqual(shown["committed"], money(qnx_budget["committed"]))
+        self.assertEqual(shown["alerts"], count(len(alerts)))
+        for alert in alerts:
+            self.assertIn(alert["contract_id"], shown["alert_rows"])
+        # Freshness: the last event stored, and the as-of.
+        self.assertIn(f"#{flow['last_sequence']}", shown["status"])
+        self.assertIn("11 May 2026, 23:59:59", shown["status"])
+
+        audit = b.do("audit")["audit"]
+        self.assertEqual(audit["lang"], "en-GB")
+        self.assertEqual(audit["landmarks"], {"header": 1, "nav": 1, "main": 1, "footer": 1})
+        self.assertEqual(audit["headings"][0], 1)
+        self.assertEqual(audit["headings"].count(1), 1)
+        self.assertTrue(all(h in (2, 3) for h in audit["headings"][1:]), audit["headings"])
+        self.assertEqual(audit["unlabelled_controls"], [])
+        self.assertEqual(audit["tables_without_caption"], [])
+        self.assertEqual(audit["tables_without_headers"], [])
+        self.assertIsNotNone(audit["chart_js"], "Chart.js did not load")
+        self.assertGreaterEqual(len(audit["canvases"]), 4)
+        for canvas in audit["canvases"]:
+            self.assertEqual(canvas["role"], "img", canvas)
+            self.assertTrue(canvas["name"], canvas)
+            self.assertTrue(canvas["table"] and canvas["table_rows"] > 0,
+                            f"chart {canvas['id']} is not also given as a table")
+            self.assertTrue(canvas["drawn"], canvas)
+        self.assertEqual(audit["live_region"]["id"], "status")
+        self.assertEqual(audit["live_region"]["value"], "polite")
+        focused = b.do("tab", count=4)["focused"]
+        self.assertEqual(focused[0]["href"], "#main", focused)
+        self.assertIn("icb-select", [f and f["id"] for f in focused])
+
+        self.screenshot("dashboard-as-of.png")
+        self.assert_no_problems()
+
+        # Live: one more admission at RXC, inside the day shown.
+        old = int(shown["rxc_in_hospital"].replace(",", ""))
+        acks, proc = self.daemon.send([admission(1)])
+        self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED", acks)
+        changed = b.do("wait_text", selector=cell("flow-providers", "RXC", "in_hospital"),
+                       **{"not": shown["rxc_in_hospital"]}, timeout_ms=LIVE_WITHIN_MS)
+        self.assertEqual(changed["value"], count(old + 1))
+        after = self.api("flow", **q)["figures"]["flow"]
+        self.assertEqual(after["providers"]["RXC"]["in_hospital"], old + 1)
+        b.do("wait_text", selector="#kpi-in-hospital", **{"not": shown["in_hospital"]},
+             timeout_ms=LIVE_WITHIN_MS)
+        # The "last updated" line (an aria-live region) follows within its 5 s.
+        b.do("wait_for", selector=f'#status[data-text*="#{self.accepted + 1} at"]',
+             timeout_ms=LIVE_WITHIN_MS + 5000)
+        now = b.read(in_hospital="#kpi-in-hospital")
+        self.assertEqual(now["in_hospital"], count(after["icbs"]["QNX"]["in_hospital"]))
+        self.screenshot("dashboard-after-admission.png")
+        self.assert_no_problems()
+
+
+class DashboardWithToken(DashboardCase):
+    token = TOKEN
+
+    def test_token_default_icb_live_and_outage(self):
+        # The API wants the token; the page's own files do not.
+        with self.assertRaises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(f"{self.base}/api/v1/flow", timeout=10)
+        self.assertEqual(e.exception.code, 401)
+
+        b = self.browser
+        opened = b.do("open", url=f"{self.base}/?token={TOKEN}",
+                      wait_for="html[data-loaded=yes][data-live=yes]", timeout_ms=30000)
+        self.assertNotIn(TOKEN, opened["url"])
+        self.assertIn("icb=QNX", opened["url"])
+        self.assert_no_problems()
+
+        flow = self.api("flow", icb="QNX")["figures"]["flow"]
+        shown = b.read(in_hospital="#kpi-in-hospital",
+                       nmj=cell("flow-providers", "NMJ", "in_hospital"))
+        self.assertEqual(shown["in_hospital"], count(flow["icbs"]["QNX"]["in_hospital"]))
+        self.assertEqual(shown["nmj"], count(flow["providers"]["NMJ"]["in_hospital"]))
+
+        # Live through the fetch()-read stream, with the token.
+        acks, _ = self.daemon.send([admission(2, provider="NMJ", site="NMJ01",
+                                              at=int(time.time() * 1000) - 60000)])
+        self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED", acks)
+        changed = b.do("wait_text", selector=cell("flow-providers", "NMJ", "in_hospital"),
+                       **{"not": shown["nmj"]}, timeout_ms=LIVE_WITHIN_MS)
+        self.assertEqual(changed["value"], count(flow["providers"]["NMJ"]["in_hospital"] + 1))
+        self.screenshot("dashboard-live.png")
+        self.assert_no_problems()
+
+        # The daemon goes away: the page says so, then recovers.
+        self.assertEqual(self.daemon.stop(), 0)
+        b.do("wait_for", selector="#error:not([hidden])", timeout_ms=15000)
+        message = b.read(error="#error")["error"]
+        self.assertIn("cannot be reached", message)
+        self.screenshot("dashboard-unreachable.png")
+        b.problems = []         # refused connections are expected now
+        self.daemon.start()
+        b.do("wait_for", selector="#error[hidden]", timeout_ms=30000)
+        b.do("wait_for", selector="html[data-live=yes]", timeout_ms=30000)
+        b.problems = []
+
+
+if __name__ == "__main__":
+    unittest.main()
