@@ -5,7 +5,9 @@
  * missed or sent twice. Owns the clients; a client that falls too far
  * behind is dropped with its position rather than buffered without bound.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,10 +31,12 @@ struct stream_client {
 	uint64_t next_seq;
 	char prefix[STREAM_PREFIX_MAX];
 	int64_t last_write_ms;
+	struct event *leave; /* the socket readable: the client left, or spoke */
 	struct stream_client *prev, *next;
 };
 
 struct stream {
+	struct event_base *base;
 	const struct config *cfg;
 	struct store *store;
 	struct metrics *metrics;
@@ -53,7 +57,41 @@ stream_remove(struct stream_client *c)
 	if (c->next != NULL)
 		c->next->prev = c->prev;
 	s->n_clients--;
+	if (c->leave != NULL)
+		event_free(c->leave);
 	free(c);
+}
+
+/* End a client's stream ourselves and forget it: the request is done,
+ * and with "Connection: close" the connection goes once its bytes are out. */
+static void
+stream_end(struct stream_client *c)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(c->req);
+
+	if (conn != NULL)
+		evhttp_connection_set_closecb(conn, NULL, NULL);
+	evhttp_send_reply_end(c->req);
+	stream_remove(c);
+}
+
+static void
+stream_on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct stream_client *c = arg;
+	char byte;
+	ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	(void)what;
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+		stream_end(c); /* it left */
+		return;
+	}
+	if (n > 0) {
+		/* A client has nothing to say on a stream: stop listening
+		 * rather than spin; a failed write will tell if it leaves. */
+		event_del(c->leave);
+	}
 }
 
 static void
@@ -129,11 +167,8 @@ stream_pump_client(struct stream_client *c, int64_t now_ms)
 		metrics_count_stream_dropped(s->metrics);
 		log_info("stream: dropped a client %zu bytes behind; it may resume after %" PRIu64,
 		    stream_backlog(c), c->next_seq - 1);
-		/* The request is done with here; the connection ("Connection:
-		 * close") goes when its last bytes are out. */
-		evhttp_connection_set_closecb(conn, NULL, NULL);
-		evhttp_send_reply_end(c->req);
-		stream_remove(c);
+		(void)conn;
+		stream_end(c);
 		return;
 	}
 	if (store_scan_updates(s->store, c->next_seq, STREAM_UPDATES_PER_PUMP, stream_write_update,
@@ -156,6 +191,12 @@ stream_pump(struct stream *s)
 
 	for (; c != NULL; c = next) {
 		next = c->next; /* a dropped client goes away on its close */
+		/* A connection that failed while streaming leaves its request
+		 * detached (libevent 2.1): end it here if the close did not. */
+		if (evhttp_request_get_connection(c->req) == NULL) {
+			stream_end(c);
+			continue;
+		}
 		stream_pump_client(c, now);
 	}
 }
@@ -194,6 +235,17 @@ stream_add(struct stream *s, struct evhttp_request *req, uint64_t after_seq, con
 	evhttp_add_header(headers, "Connection", "close");
 	evhttp_send_reply_start(req, 200, "OK");
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req), stream_on_close, c);
+	/* A stream is quiet between updates: its pings keep it, not the
+	 * request time-out, which would close it. */
+	bufferevent_set_timeouts(
+	    evhttp_connection_get_bufferevent(evhttp_request_get_connection(req)), NULL, NULL);
+	/* Watch the socket for the client leaving (EOF), so that its place
+	 * frees at once rather than at the next write that fails. */
+	c->leave = event_new(s->base,
+	    bufferevent_getfd(evhttp_connection_get_bufferevent(evhttp_request_get_connection(req))),
+	    EV_READ | EV_PERSIST, stream_on_readable, c);
+	if (c->leave != NULL)
+		event_add(c->leave, NULL);
 	stream_pump_client(c, c->last_write_ms);
 	return 0;
 }
@@ -213,6 +265,7 @@ stream_new(struct event_base *base, const struct config *cfg, struct store *stor
 
 	if (s == NULL)
 		return NULL;
+	s->base = base;
 	s->cfg = cfg;
 	s->store = store;
 	s->metrics = metrics;

@@ -4,11 +4,12 @@
  */
 #include <string.h>
 
+#include "ids.h"
 #include "projections.h"
 
 /* Objects keyed by organisation code, where --org keeps one key. */
 static const char *const org_keyed[] = { "providers", "councils", "commissioners", "register",
-	"organisations", "sites", NULL };
+	"organisations", NULL };
 
 static bool
 in_list(const char *key, const char *const *list)
@@ -27,14 +28,26 @@ field_is_not(json_t *item, const char *field, const char *value)
 	return json_is_string(v) && strcmp(json_string_value(v), value) != 0;
 }
 
+/* Is the item's field the organisation, or one of its sites? */
+static bool
+field_is_org(json_t *item, const char *field, const char *org)
+{
+	json_t *v = json_object_get(item, field);
+
+	return json_is_string(v) &&
+	    (strcmp(json_string_value(v), org) == 0 || ids_is_site_of(json_string_value(v), org));
+}
+
 /* Does a list item belong to another ICB, organisation or council? */
 static bool
 item_excluded(json_t *item, const struct figures_filter_spec *f)
 {
 	if (f->icb && field_is_not(item, "icb", f->icb))
 		return true;
-	if (f->org && field_is_not(item, "organisation", f->org) &&
-	    field_is_not(item, "provider", f->org))
+	/* An item about organisations (a line, a case, an alert) stays when
+	 * one of them is the one asked for; others are not about one. */
+	if (f->org && (json_object_get(item, "organisation") || json_object_get(item, "provider")) &&
+	    !field_is_org(item, "organisation", f->org) && !field_is_org(item, "provider", f->org))
 		return true;
 	if (f->council) {
 		json_t *c = json_object_get(item, "council");
@@ -60,11 +73,14 @@ filter_node(json_t *node, const struct figures_filter_spec *f, const char *paren
 		bool by_org = f->org && parent_key && in_list(parent_key, org_keyed);
 		json_object_foreach_safe(node, tmp, key, child) {
 			json_t *icb = json_object_get(child, "icb");
+			/* Under icbs, the key is the ICB; elsewhere an entry that says
+			 * its ICB (a provider, a service, an organisation) is kept
+			 * only for the one asked for. */
 			if ((by_icb && strcmp(key, f->icb) != 0) ||
 			    (by_council && strcmp(key, f->council) != 0) ||
 			    (by_org && strcmp(key, f->org) != 0) ||
-			    (f->icb && parent_key && strcmp(parent_key, "providers") == 0 &&
-				json_is_string(icb) && strcmp(json_string_value(icb), f->icb) != 0)) {
+			    (f->icb && !by_icb && json_is_object(child) && json_is_string(icb) &&
+				strcmp(json_string_value(icb), f->icb) != 0)) {
 				json_object_del(node, key);
 				continue;
 			}
