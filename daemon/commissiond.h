@@ -83,6 +83,11 @@ int stream_add(struct stream *stream, struct evhttp_request *req, uint64_t after
 /* Send every client what has been stored since (after each commit). */
 void stream_pump(struct stream *stream);
 size_t stream_clients(const struct stream *stream);
+/* Tell fn when a stream's connection goes (the stream holds its close
+ * callback; the HTTP server counts connections). */
+struct evhttp_connection;
+void stream_on_connection_close(struct stream *stream,
+    void (*fn)(void *arg, struct evhttp_connection *conn), void *arg);
 
 /* ---- http.c: the HTTP API, metrics and dashboard (docs/HTTP.md). */
 struct http;

@@ -36,6 +36,10 @@ struct http {
 	struct metrics *metrics;
 	struct stream *stream;
 	struct evhttp *server;
+	/* The connections that have made a request, for max_connections.
+	 * A pointer is dropped when its connection closes. */
+	struct evhttp_connection **conns;
+	size_t n_conns;
 };
 
 /* The parameters of one request, checked against what its route takes. */
@@ -749,6 +753,44 @@ http_authorised(struct http *h, struct evhttp_request *req)
 	return sodium_memcmp(auth + 7, h->cfg->http_token, n) == 0;
 }
 
+static void
+http_forget_connection(void *arg, struct evhttp_connection *conn)
+{
+	struct http *h = arg;
+
+	for (size_t i = 0; i < h->n_conns; i++) {
+		if (h->conns[i] == conn) {
+			h->conns[i] = h->conns[--h->n_conns];
+			return;
+		}
+	}
+}
+
+static void
+http_on_connection_close(struct evhttp_connection *conn, void *arg)
+{
+	http_forget_connection(arg, conn);
+}
+
+/* Count a request's connection the first time it is seen: false when it
+ * is one more than max_connections. */
+static bool
+http_admit_connection(struct http *h, struct evhttp_request *req)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+
+	if (conn == NULL)
+		return true;
+	for (size_t i = 0; i < h->n_conns; i++)
+		if (h->conns[i] == conn)
+			return true;
+	if (h->n_conns >= h->cfg->http_max_connections)
+		return false;
+	h->conns[h->n_conns++] = conn;
+	evhttp_connection_set_closecb(conn, http_on_connection_close, h);
+	return true;
+}
+
 /* The size of the request line and headers as sent (near enough). */
 static uint64_t
 http_request_bytes(struct evhttp_request *req)
@@ -770,6 +812,13 @@ http_on_request(struct evhttp_request *req, void *arg)
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	char *decoded;
 
+	if (!http_admit_connection(h, req)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		http_error(h, req, "other", 503, NULL,
+		    "too many connections ([http] max_connections is %" PRIu64 "); try again later",
+		    h->cfg->http_max_connections);
+		return;
+	}
 	if (http_request_bytes(req) > h->cfg->http_max_request_bytes) {
 		http_error(h, req, "other", 413, NULL,
 		    "the request line and headers are over %" PRIu64 " bytes ([http] max_request_bytes)",
@@ -832,8 +881,16 @@ http_new(struct event_base *base, const struct config *cfg, struct store *store,
 	h->ingest = ingest;
 	h->metrics = metrics;
 	h->stream = stream;
+	h->conns = calloc(cfg->http_max_connections, sizeof(*h->conns));
+	if (h->conns == NULL) {
+		snprintf(err, errlen, "out of memory");
+		free(h);
+		return NULL;
+	}
+	stream_on_connection_close(stream, http_forget_connection, h);
 	if (colon == NULL || param_u64(colon + 1, &port) < 0 || port == 0 || port > 65535) {
 		snprintf(err, errlen, "[http] listen: \"%s\" is not ADDRESS:PORT", cfg->http_listen);
+		free(h->conns);
 		free(h);
 		return NULL;
 	}
@@ -845,6 +902,7 @@ http_new(struct event_base *base, const struct config *cfg, struct store *store,
 		    strerror(errno));
 		if (h->server != NULL)
 			evhttp_free(h->server);
+		free(h->conns);
 		free(h);
 		return NULL;
 	}
@@ -872,6 +930,7 @@ http_destroy(struct http **hp)
 	if (h == NULL)
 		return;
 	evhttp_free(h->server);
+	free(h->conns);
 	free(h);
 	*hp = NULL;
 }

@@ -41,6 +41,8 @@ struct stream {
 	struct store *store;
 	struct metrics *metrics;
 	struct event *tick;
+	void (*on_close)(void *arg, struct evhttp_connection *conn);
+	void *on_close_arg;
 	struct stream_client *clients;
 	size_t n_clients;
 };
@@ -49,6 +51,11 @@ static void
 stream_remove(struct stream_client *c)
 {
 	struct stream *s = c->stream;
+	struct evhttp_connection *conn = evhttp_request_get_connection(c->req);
+
+	/* The stream took the connection's close callback: pass it on. */
+	if (s->on_close != NULL && conn != NULL)
+		s->on_close(s->on_close_arg, conn);
 
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -98,8 +105,10 @@ static void
 stream_on_close(struct evhttp_connection *conn, void *arg)
 {
 	struct stream_client *c = arg;
+	struct stream *s = c->stream;
 
-	(void)conn;
+	if (s->on_close != NULL)
+		s->on_close(s->on_close_arg, conn);
 	/* The client went away mid-stream: evhttp frees a started reply's
 	 * request only when told the reply is over. */
 	evhttp_send_reply_end(c->req);
@@ -296,4 +305,12 @@ stream_destroy(struct stream **sp)
 	event_free(s->tick);
 	free(s);
 	*sp = NULL;
+}
+
+void
+stream_on_connection_close(struct stream *s, void (*fn)(void *arg, struct evhttp_connection *conn),
+    void *arg)
+{
+	s->on_close = fn;
+	s->on_close_arg = arg;
 }

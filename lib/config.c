@@ -75,6 +75,9 @@ static const struct config_key config_keys[] = {
 	KEY("http", "token", CONFIG_SECRET, http_token, "",
 	    "a bearer token every route but /healthz then needs; empty: none (loopback "
 	    "only); printed as (set) when set"),
+	KEY("http", "max_connections", CONFIG_COUNT, http_max_connections, "64",
+	    "connections that have made a request, open at once; a request on one more "
+	    "gets 503 and that connection is closed"),
 	KEY("http", "timeout_ms", CONFIG_COUNT, http_timeout_ms, "10000",
 	    "a request must arrive and be answered within this; idle connections close"),
 	KEY("http", "max_request_bytes", CONFIG_BYTES, http_max_request_bytes, "16384",

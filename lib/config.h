@@ -60,6 +60,7 @@ struct config {
 	/* commissiond's HTTP interface (docs/HTTP.md) */
 	char http_listen[CONFIG_TEXT_MAX];
 	char http_token[CONFIG_TEXT_MAX];
+	uint64_t http_max_connections;
 	uint64_t http_timeout_ms;
 	uint64_t http_max_request_bytes;
 	uint64_t http_sse_max_clients;
