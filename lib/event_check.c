@@ -103,8 +103,8 @@ text_is_empty(const char *text)
  * never echoed, nor ten digits that could be an NHS number (a CQC
  * location's "1-" prefix tells it apart).
  */
-static const char *
-value_shown(const char *text, char *buf, size_t size)
+const char *
+event_value_shown(const char *text, char *buf, size_t size)
 {
 	size_t len = strlen(text);
 	bool plain = len <= EVENT_SHOWN_VALUE_MAX_BYTES;
@@ -234,7 +234,7 @@ check_code(struct check_error *err, const char *field, const char *code,
 		return 0;
 	(void)ids_format_kinds(kinds, expected, sizeof(expected));
 	return check_fail(err, field, "%s is not the code of %s",
-	    value_shown(code, shown, sizeof(shown)), expected);
+	    event_value_shown(code, shown, sizeof(shown)), expected);
 }
 
 static int
@@ -271,7 +271,7 @@ check_date(struct check_error *err, const char *field, const char *text,
 	if (dates_parse_date(text, day) != 0)
 		return check_fail(err, field,
 		    "%s is not a real calendar date written YYYY-MM-DD",
-		    value_shown(text, shown, sizeof(shown)));
+		    event_value_shown(text, shown, sizeof(shown)));
 	*given = true;
 	return 0;
 }
@@ -310,7 +310,7 @@ check_period(struct check_error *err, const char *field, const char *text)
 	if (dates_parse_period(text, &year, &month) != 0)
 		return check_fail(err, field,
 		    "%s is not a period written YYYY-MM (month 01-12)",
-		    value_shown(text, shown, sizeof(shown)));
+		    event_value_shown(text, shown, sizeof(shown)));
 	return 0;
 }
 
@@ -326,7 +326,7 @@ check_financial_year(struct check_error *err, const char *field,
 	if (dates_parse_financial_year(text, &first_year) != 0)
 		return check_fail(err, field, "%s is not a financial year "
 		    "written YYYY-YY with consecutive years (2026-27)",
-		    value_shown(text, shown, sizeof(shown)));
+		    event_value_shown(text, shown, sizeof(shown)));
 	return 0;
 }
 
@@ -438,7 +438,7 @@ check_organisation_parent(struct check_error *err,
 	    ids_is_older_frame_provider(org->parent_code))
 		return check_fail(err, "parent_code", "%s is in the older "
 		    "frame, which is its own site and has no others",
-		    value_shown(org->parent_code, shown, sizeof(shown)));
+		    event_value_shown(org->parent_code, shown, sizeof(shown)));
 	return 0;
 }
 
@@ -465,7 +465,7 @@ check_organisation(const ProtobufCMessage *event, unsigned flags,
 		(void)ids_format_kinds(role->code_kinds, expected,
 		    sizeof(expected));
 		return check_fail(err, "code", "%s is not the code of %s, "
-		    "as its role says", value_shown(org->code, shown,
+		    "as its role says", event_value_shown(org->code, shown,
 		    sizeof(shown)), expected);
 	}
 	if (check_text(err, "name", org->name, OPTIONAL) != 0)
@@ -548,7 +548,7 @@ check_proposed_change(struct check_error *err,
 	    !ids_is_kind(change->to_provider, IDS_KINDS_CARE_PROVIDER))
 		return check_fail(err, field, "to_provider %s is not a "
 		    "provider's code (trust, site, independent provider or "
-		    "care home)", value_shown(change->to_provider, shown,
+		    "care home)", event_value_shown(change->to_provider, shown,
 		    sizeof(shown)));
 	return 0;
 }
@@ -732,13 +732,13 @@ check_budget_contributors(struct check_error *err,
 			return check_fail(err, field, "contributor %zu, %s, "
 			    "is not a commissioner (ICB, sub-ICB location or "
 			    "local authority)", i + 1,
-			    value_shown(c->code, shown, sizeof(shown)));
+			    event_value_shown(c->code, shown, sizeof(shown)));
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(budget->contributors[j]->code,
 			    c->code) == 0)
 				return check_fail(err, field, "contributor "
 				    "%zu, %s, is listed twice", i + 1,
-				    value_shown(c->code, shown,
+				    event_value_shown(c->code, shown,
 				    sizeof(shown)));
 		if (c->opt_share_case !=
 		    COMMISSIONING__BUDGET_CONTRIBUTOR__OPT_SHARE_SHARE)
@@ -815,8 +815,8 @@ check_site_of_provider(struct check_error *err, const char *site,
 
 	if (ids_is_site_of(site, provider))
 		return 0;
-	value_shown(site, shown_site, sizeof(shown_site));
-	value_shown(provider, shown_provider, sizeof(shown_provider));
+	event_value_shown(site, shown_site, sizeof(shown_site));
+	event_value_shown(provider, shown_provider, sizeof(shown_provider));
 	if (ids_is_older_frame_provider(provider))
 		return check_fail(err, "site", "%s is not a site of provider "
 		    "%s (a provider in the older frame is its own site)",

@@ -27,6 +27,13 @@ struct check_error {
 int event_check(const Commissioning__Envelope *env, struct check_error *err);
 
 /*
+ * A value as it may appear in a reason (logs, acks, dead letters, errors
+ * files): quoted when short plain ASCII, else only its length, and never
+ * ten digits that could be an NHS number. Written into buf; returns buf.
+ */
+const char *event_value_shown(const char *text, char *buf, size_t size);
+
+/*
  * The snake_case name of the event set in env ("patient_admitted"), or
  * "unknown" when none is set.
  */

@@ -109,23 +109,13 @@ static int adt_fail(struct adt_context *cx, unsigned code, const char *field,
 static int
 adt_fail(struct adt_context *cx, unsigned code, const char *field, const char *fmt, ...)
 {
-	struct hl7_error *err = cx->err;
-	char text[sizeof(err->text)];
 	va_list ap;
-	int n, text_len;
+	int rc;
 
 	va_start(ap, fmt);
-	text_len = vsnprintf(text, sizeof(text), fmt, ap);
+	rc = hl7_error_vset(cx->err, code, field, fmt, ap);
 	va_end(ap);
-	err->code = code;
-	(void)snprintf(err->field, sizeof(err->field), "%s", field);
-	n = snprintf(err->text, sizeof(err->text), "%s%s%s", field, field[0] != '\0' ? ": " : "",
-	    text);
-	/* A sentence cut short ends in "..." so that nobody reads it as whole. */
-	if (text_len < 0 || (size_t)text_len >= sizeof(text) || n < 0 ||
-	    (size_t)n >= sizeof(err->text))
-		memcpy(err->text + sizeof(err->text) - 4, "...", 4);
-	return -EBADMSG;
+	return rc;
 }
 
 /*

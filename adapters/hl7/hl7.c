@@ -26,22 +26,16 @@ struct span {
 	size_t len;
 };
 
-static int hl7_fail(struct hl7_error *err, unsigned code, const char *field,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-/* Fill err (when given) with the code, field and "field: sentence". */
-static int
-hl7_fail(struct hl7_error *err, unsigned code, const char *field, const char *fmt, ...)
+int
+hl7_error_vset(struct hl7_error *err, unsigned code, const char *field, const char *fmt,
+    va_list ap)
 {
 	char text[sizeof(err->text)];
-	va_list ap;
 	int n, text_len;
 
 	if (err == NULL)
 		return -EBADMSG;
-	va_start(ap, fmt);
 	text_len = vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
 	err->code = code;
 	(void)snprintf(err->field, sizeof(err->field), "%s", field);
 	n = snprintf(err->text, sizeof(err->text), "%s%s%s", field, field[0] != '\0' ? ": " : "",
@@ -51,6 +45,22 @@ hl7_fail(struct hl7_error *err, unsigned code, const char *field, const char *fm
 	    (size_t)n >= sizeof(err->text))
 		memcpy(err->text + sizeof(err->text) - 4, "...", 4);
 	return -EBADMSG;
+}
+
+static int hl7_fail(struct hl7_error *err, unsigned code, const char *field,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Fill err (when given) with the code, field and "field: sentence". */
+static int
+hl7_fail(struct hl7_error *err, unsigned code, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = hl7_error_vset(err, code, field, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 static bool

@@ -5,6 +5,7 @@
 #ifndef HL7_H
 #define HL7_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -86,6 +87,11 @@ struct hl7_message {
  * stay indexed, and has_header tells whether the encoding is known, so an
  * AE acknowledgement can still mirror the header.
  */
+/* Fill err (when given) with code, field and "field: sentence", the
+ * sentence cut with "..." when it does not fit; returns -EBADMSG. */
+int hl7_error_vset(struct hl7_error *err, unsigned code, const char *field, const char *fmt,
+    va_list ap) __attribute__((format(printf, 4, 0)));
+
 int hl7_parse(struct hl7_message *msg, const char *buf, size_t len, struct hl7_error *err);
 
 /* How many segments with this id (3 characters) the message has. */

@@ -291,34 +291,6 @@ rows_copy_trimmed(const char *text, char *out, size_t size)
 	out[len] = '\0';
 }
 
-/*
- * A value from a fixed set as it may be shown in a reason: plain ASCII,
- * short, and never ten digits or more (an NHS number typed in the wrong
- * column); otherwise only its length.
- */
-static const char *
-rows_value_shown(const char *text, char *buf, size_t size)
-{
-	size_t len = strlen(text), digits = 0;
-	bool plain = len <= 48;
-
-	for (size_t i = 0; plain && i < len; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		if (c < 0x20 || c > 0x7e || c == '"')
-			plain = false;
-		if (rows_is_digit((char)c))
-			digits++;
-	}
-	if (digits >= IDS_NHS_NUMBER_DIGITS)
-		plain = false;
-	if (plain)
-		(void)snprintf(buf, size, "\"%s\"", text);
-	else
-		(void)snprintf(buf, size, "a %zu-byte value", len);
-	return buf;
-}
-
 /* The header's name of a column, or the kind's own name when absent. */
 static const char *
 row_column_label(const struct row_context *ctx, int column)
@@ -922,7 +894,7 @@ row_enum(struct row_context *ctx, int column, const struct rows_name *names, siz
 	}
 	if (rows_lookup(names, n, prefix, ctx->value[column], value) != 0)
 		return row_fail(ctx, column, "%s is not %s this feed knows (docs/SPOOL.md)",
-		    rows_value_shown(ctx->value[column], shown, sizeof(shown)), what);
+		    event_value_shown(ctx->value[column], shown, sizeof(shown)), what);
 	(void)snprintf(row_canonical_buf(ctx, column), ROWS_CANONICAL_BUFSIZE, "%d", *value);
 	return 0;
 }
@@ -944,7 +916,7 @@ row_pathway(struct row_context *ctx, int column, int64_t *pathway)
 		p++;
 	if (!(p[0] >= '0' && p[0] <= '3' && p[1] == '\0'))
 		return row_fail(ctx, column, "%s is not a discharge pathway (0, 1, 2 or 3)",
-		    rows_value_shown(ctx->value[column], shown, sizeof(shown)));
+		    event_value_shown(ctx->value[column], shown, sizeof(shown)));
 	*pathway = p[0] - '0';
 	(void)snprintf(
 	    row_canonical_buf(ctx, column), ROWS_CANONICAL_BUFSIZE, "%lld", (long long)*pathway);

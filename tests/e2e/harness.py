@@ -32,6 +32,8 @@ class Daemon:
             "publish.endpoint": f"ipc://{workdir}/publish",
             "replay.endpoint": f"ipc://{workdir}/replay",
             "store.path": f"{workdir}/store",
+            # A free loopback port: runs side by side must not collide.
+            "http.listen": f"127.0.0.1:{free_port()}",
             # Tests are about behaviour; fsync stays on as in production.
         }
         self.settings.update(settings)
