@@ -103,7 +103,8 @@ struct ingest *ingest_new(struct event_base *base, void *zmq_ctx, const struct c
     char *err, size_t errlen);
 /* Call fn(arg) after every batch is committed, acked and published. */
 void ingest_on_committed(struct ingest *ingest, void (*fn)(void *arg), void *arg);
-/* Is the store refusing input (the last batch answered RETRY_LATER)? */
+/* Is the store refusing input (a batch answered RETRY_LATER in the last
+ * 10 seconds)? */
 bool ingest_refusing(const struct ingest *ingest);
 /* The commit time of the last batch that stored events (0: none yet). */
 int64_t ingest_last_commit_ms(const struct ingest *ingest);

@@ -62,7 +62,7 @@ struct ingest {
 	struct ingest_item *items;
 	size_t n_items;
 	bool stopped;
-	bool refusing;		/* the last batch was answered RETRY_LATER */
+	int64_t refused_at_ms;	/* the last batch answered RETRY_LATER (0: never) */
 	int64_t last_commit_ms; /* of the last batch that stored events */
 	uint64_t accepted, duplicates, rejected, retry_later, batches;
 };
@@ -540,9 +540,10 @@ ingest_on_readable(void *arg)
 		r = ingest_write_batch(ingest, now_ms);
 	}
 	metrics_observe_batch(ingest->metrics, ingest->n_items, clock_monotonic_seconds() - started);
-	ingest->refusing = r != STORE_OK;
-	if (r != STORE_OK)
+	if (r != STORE_OK) {
+		ingest->refused_at_ms = clock_now_ms();
 		ingest_refuse_batch(ingest, r);
+	}
 	else
 		ingest->last_commit_ms = now_ms;
 	ingest->batches++;
@@ -645,10 +646,15 @@ ingest_on_committed(struct ingest *ingest, void (*fn)(void *arg), void *arg)
 	ingest->on_committed_arg = arg;
 }
 
+/* A nearly full store refuses a large batch and may still take a small
+ * one after it: readiness must not flap with every batch. */
+#define INGEST_REFUSING_WINDOW_MS 10000
+
 bool
 ingest_refusing(const struct ingest *ingest)
 {
-	return ingest->refusing;
+	return ingest->refused_at_ms != 0 &&
+	    clock_now_ms() - ingest->refused_at_ms < INGEST_REFUSING_WINDOW_MS;
 }
 
 int64_t
