@@ -47,8 +47,32 @@ adapter_put(struct adapter *a, const struct outbox_item *items, size_t n)
 struct adapter_run {
 	struct adapter a;
 	const struct adapter_spec *spec;
-	struct event *sigterm, *sigint, *watchdog;
+	const char *config_path;
+	struct event *sigterm, *sigint, *sighup, *watchdog;
 };
+
+/* SIGHUP: read the file again; the log level changes live, the rest
+ * (endpoints, paths, keys) needs a restart. A bad file changes nothing. */
+static void
+adapter_on_reload(evutil_socket_t sig, short what, void *arg)
+{
+	struct adapter_run *run = arg;
+	struct config fresh;
+	enum log_level level;
+	char err[768];
+
+	(void)sig;
+	(void)what;
+	sd_notify(0, "RELOADING=1");
+	config_defaults(&fresh);
+	if (run->config_path != NULL && config_load(&fresh, run->config_path, err, sizeof(err)) < 0)
+		log_error("reload: %s; keeping the running configuration", err);
+	else if (log_level_parse(fresh.log_level, &level) == 0) {
+		log_set_level(level);
+		log_info("reload: log level %s", log_level_name(level));
+	}
+	sd_notify(0, "READY=1");
+}
 
 static void
 adapter_on_stop(evutil_socket_t sig, short what, void *arg)
@@ -108,8 +132,10 @@ adapter_run(struct adapter_run *run)
 		fatal("%s", err);
 	run->sigterm = evsignal_new(run->a.base, SIGTERM, adapter_on_stop, run);
 	run->sigint = evsignal_new(run->a.base, SIGINT, adapter_on_stop, run);
-	if (run->sigterm == NULL || run->sigint == NULL || evsignal_add(run->sigterm, NULL) < 0 ||
-	    evsignal_add(run->sigint, NULL) < 0)
+	run->sighup = evsignal_new(run->a.base, SIGHUP, adapter_on_reload, run);
+	if (run->sigterm == NULL || run->sigint == NULL || run->sighup == NULL ||
+	    evsignal_add(run->sigterm, NULL) < 0 || evsignal_add(run->sigint, NULL) < 0 ||
+	    evsignal_add(run->sighup, NULL) < 0)
 		fatal("cannot install signal handlers");
 	if (sd_watchdog_enabled(0, &watchdog_usec) > 0) {
 		struct timeval half = { (time_t)(watchdog_usec / 2000000),
@@ -134,6 +160,7 @@ adapter_run(struct adapter_run *run)
 		event_free(run->watchdog);
 	event_free(run->sigterm);
 	event_free(run->sigint);
+	event_free(run->sighup);
 	zmq_ctx_term(run->a.zmq_ctx);
 	event_base_free(run->a.base);
 	outbox_close(&run->a.outbox);
@@ -166,6 +193,7 @@ adapter_main(int argc, char **argv, const struct adapter_spec *spec)
 		case 'c':
 			if (config_load(&cfg, optarg, err, sizeof(err)) < 0)
 				fatal("config: %s", err);
+			run.config_path = optarg;
 			break;
 		case 's':
 			if (config_set_argument(&cfg, optarg, err, sizeof(err)) < 0)
