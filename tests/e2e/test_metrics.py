@@ -2,9 +2,11 @@
 traffic (accepted, duplicate and rejected events, HTTP requests, a replay),
 checked with promtool (Debian package prometheus) and for every figure an
 operator needs, named as Prometheus conventions say."""
+import os
 import re
 import shutil
 import subprocess
+import unittest
 
 from harness import json_lines, pseudonym
 from test_http_api import SharedDaemon, sample_day
@@ -213,3 +215,14 @@ class Metrics(SharedDaemon):
         # Routes are templates, not paths with their parameters or codes.
         for _, labels, _ in requests["samples"]:
             self.assertNotIn("?", labels["route"])
+
+
+class AlertRules(unittest.TestCase):
+    """The example alert rules of docs/OPERATIONS.md load in Prometheus."""
+
+    def test_promtool_accepts_the_example_alert_rules(self):
+        rules = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "prometheus",
+                             "commissiond-alerts.yml")
+        proc = subprocess.run(["promtool", "check", "rules", rules], capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertIn("SUCCESS", proc.stdout + proc.stderr)
