@@ -156,26 +156,29 @@ ingest_receive(struct ingest *ingest, struct ingest_item *item)
 
 /* The content hash that tells a harmless repeat from a reused event id:
  * every field and occurred_at, schema version aside (DOMAIN.md). */
+/* A ProtobufCBuffer that feeds what is packed into a hash: the content
+ * is hashed as it is encoded, with no copy and nothing to allocate. */
+struct hash_buffer {
+	ProtobufCBuffer base;
+	crypto_generichash_state state;
+};
+
+static void
+hash_buffer_append(ProtobufCBuffer *buffer, size_t len, const uint8_t *data)
+{
+	crypto_generichash_update(&((struct hash_buffer *)(void *)buffer)->state, data, len);
+}
+
 static void
 envelope_content_hash(Commissioning__Envelope *env, uint8_t hash[STORE_HASH_BYTES])
 {
+	struct hash_buffer hb = { .base = { hash_buffer_append } };
 	uint32_t version = env->schema_version;
-	size_t len;
-	uint8_t stack[4096], *buf = stack;
 
 	env->schema_version = 0;
-	len = protobuf_c_message_get_packed_size(&env->base);
-	if (len > sizeof(stack) && (buf = malloc(len)) == NULL) {
-		/* Cannot happen with the envelope size limit far below what
-		 * malloc fails at; hash the identity so the path is defined. */
-		buf = stack;
-		len = 0;
-	} else {
-		protobuf_c_message_pack(&env->base, buf);
-	}
-	crypto_generichash(hash, STORE_HASH_BYTES, buf, len, NULL, 0);
-	if (buf != stack)
-		free(buf);
+	crypto_generichash_init(&hb.state, NULL, 0, STORE_HASH_BYTES);
+	protobuf_c_message_pack_to_buffer(&env->base, &hb.base);
+	crypto_generichash_final(&hb.state, hash, STORE_HASH_BYTES);
 	env->schema_version = version;
 }
 
