@@ -643,6 +643,26 @@ out:
 	evhttp_clear_headers(&p.q);
 }
 
+/* Does the request ask for a table: paged (limit, cursor) or CSV? */
+static bool
+http_wants_table(struct evhttp_request *req)
+{
+	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
+	struct evkeyvalq q;
+	bool table = accept != NULL && strstr(accept, "text/csv") != NULL;
+
+	TAILQ_INIT(&q);
+	if (query != NULL && evhttp_parse_query_str(query, &q) == 0) {
+		const char *format = evhttp_find_header(&q, "format");
+		table = table || evhttp_find_header(&q, "limit") != NULL ||
+		    evhttp_find_header(&q, "cursor") != NULL ||
+		    (format != NULL && strcmp(format, "csv") == 0);
+	}
+	evhttp_clear_headers(&q);
+	return table;
+}
+
 /* /api/v1/...: an area, a table, or an organisation. */
 static void
 http_api(struct http *h, struct evhttp_request *req, const char *rest)
@@ -652,15 +672,9 @@ http_api(struct http *h, struct evhttp_request *req, const char *rest)
 			continue;
 		/* A name that is an area too (organisations, services) is the
 		 * area unless the request is paged or asks for CSV. */
-		if (strcmp(rest, "organisations") == 0 || strcmp(rest, "services") == 0) {
-			const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-			const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req),
-			    "Accept");
-			if ((q == NULL || (strstr(q, "format=csv") == NULL && strstr(q, "limit=") == NULL &&
-					      strstr(q, "cursor=") == NULL)) &&
-			    (accept == NULL || strstr(accept, "text/csv") == NULL))
-				break;
-		}
+		if ((strcmp(rest, "organisations") == 0 || strcmp(rest, "services") == 0) &&
+		    !http_wants_table(req))
+			break;
 		char route[64];
 		snprintf(route, sizeof(route), "/api/v1/%s", http_tables[i].name);
 		http_table(h, req, &http_tables[i], route);
