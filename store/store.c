@@ -11,6 +11,7 @@
 
 #include <lmdb.h>
 
+#include "be64.h"
 #include "config.h"
 #include "store.h"
 
@@ -73,25 +74,6 @@ store_error(const struct store *store)
 	return store->error;
 }
 
-static void
-key_from_u64(uint8_t out[8], uint64_t v)
-{
-	for (int i = 7; i >= 0; i--) {
-		out[i] = (uint8_t)v;
-		v >>= 8;
-	}
-}
-
-static uint64_t
-u64_from_key(const uint8_t in[8])
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | in[i];
-	return v;
-}
-
 /* Map an LMDB return code to what the caller can act on. */
 static enum store_result
 store_result_of(struct store *store, int rc, const char *what)
@@ -116,7 +98,7 @@ meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t *v)
 		return rc;
 	if (val.mv_size != 8)
 		return MDB_CORRUPTED;
-	*v = u64_from_key(val.mv_data);
+	*v = be64_get(val.mv_data);
 	return MDB_SUCCESS;
 }
 
@@ -126,7 +108,7 @@ meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t v)
 	uint8_t buf[8];
 	MDB_val key = { strlen(name), (void *)name }, val = { 8, buf };
 
-	key_from_u64(buf, v);
+	be64_put(buf, v);
 	return mdb_put(txn, dbi, &key, &val, 0);
 }
 
@@ -393,7 +375,7 @@ store_batch_find_event(struct store_batch *batch, const char *source, const char
 	if (mdb_get(batch->txn, batch->store->dedupe, &key, &val) != MDB_SUCCESS ||
 	    val.mv_size != DEDUPE_VALUE_BYTES)
 		return false;
-	*sequence = u64_from_key(val.mv_data);
+	*sequence = be64_get(val.mv_data);
 	memcpy(hash, (uint8_t *)val.mv_data + 8, STORE_HASH_BYTES);
 	return true;
 }
@@ -413,12 +395,12 @@ store_batch_append_event(struct store_batch *batch, const char *source, const ch
 		store_set_error(batch->store, "source and event_id are too long for a key");
 		return batch->failed = STORE_FAILED;
 	}
-	key_from_u64(keybuf, seq);
+	be64_put(keybuf, seq);
 	r = batch_check(batch, mdb_put(batch->txn, batch->store->events, &key, &val, MDB_APPEND),
 	    "appending an event");
 	if (r != STORE_OK)
 		return r;
-	key_from_u64(dvbuf, seq);
+	be64_put(dvbuf, seq);
 	memcpy(dvbuf + 8, hash, STORE_HASH_BYTES);
 	r = batch_check(batch, mdb_put(batch->txn, batch->store->dedupe, &dkey, &dval, 0),
 	    "recording a dedupe key");
@@ -439,7 +421,7 @@ batch_append_packed(struct store_batch *batch, MDB_dbi dbi, uint64_t seq,
 	size_t len = protobuf_c_message_get_packed_size(msg);
 	int rc;
 
-	key_from_u64(keybuf, seq);
+	be64_put(keybuf, seq);
 	/* MDB_RESERVE: pack straight into the page, no copy. */
 	val.mv_size = len;
 	rc = mdb_put(batch->txn, dbi, &key, &val, MDB_APPEND | MDB_RESERVE);
@@ -509,7 +491,7 @@ batch_prune_updates(struct store_batch *batch)
 
 	while (budget-- > 0 && m->first_update != 0 &&
 	    m->last_update - m->first_update + 1 > batch->store->opt.update_retention) {
-		key_from_u64(keybuf, m->first_update);
+		be64_put(keybuf, m->first_update);
 		int rc = mdb_del(batch->txn, batch->store->updates, &key, NULL);
 		if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
 			batch_check(batch, rc, "removing an update past retention");
@@ -620,7 +602,7 @@ store_batch_scan_events(struct store_batch *batch, store_record_fn fn, void *arg
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		if (fn(arg, u64_from_key(key.mv_data), val.mv_data, val.mv_size) != 0)
+		if (fn(arg, be64_get(key.mv_data), val.mv_data, val.mv_size) != 0)
 			break;
 		if (batch->failed != STORE_OK)
 			break;
@@ -683,14 +665,14 @@ store_scan(struct store *store, MDB_dbi dbi, uint64_t from, uint64_t max_visit,
 		mdb_txn_abort(txn);
 		return store_result_of(store, rc, "opening a cursor");
 	}
-	key_from_u64(keybuf, from);
+	be64_put(keybuf, from);
 	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
 	while (rc == MDB_SUCCESS && visited < max_visit) {
 		if (key.mv_size != 8) {
 			rc = MDB_CORRUPTED;
 			break;
 		}
-		at = u64_from_key(key.mv_data);
+		at = be64_get(key.mv_data);
 		visited++;
 		if (fn(arg, at, val.mv_data, val.mv_size) != 0) {
 			at++;

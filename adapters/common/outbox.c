@@ -13,6 +13,7 @@
 
 #include <lmdb.h>
 
+#include "be64.h"
 #include "outbox.h"
 
 struct outbox {
@@ -36,24 +37,6 @@ const char *
 outbox_error(const struct outbox *o)
 {
 	return o->error;
-}
-
-static void
-seq_key(uint8_t out[8], uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		out[i] = (uint8_t)v;
-}
-
-static uint64_t
-seq_of(const void *key)
-{
-	const uint8_t *k = key;
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | k[i];
-	return v;
 }
 
 static enum outbox_result
@@ -82,7 +65,7 @@ outbox_find_next(struct outbox *o, MDB_txn *txn)
 		return rc;
 	if (v.mv_size != 8)
 		return MDB_CORRUPTED;
-	o->next_seq = seq_of(v.mv_data);
+	o->next_seq = be64_get(v.mv_data);
 	return MDB_SUCCESS;
 }
 
@@ -147,7 +130,7 @@ outbox_put(struct outbox *o, const struct outbox_item *items, size_t n, uint64_t
 		return outbox_result_of(o, rc, "beginning a transaction");
 	for (size_t i = 0; i < n; i++) {
 		MDB_val v = { items[i].len, (void *)items[i].bytes };
-		seq_key(key, seq + i);
+		be64_put(key, seq + i);
 		rc = mdb_put(txn, o->pending, &k, &v, MDB_APPEND);
 		if (rc != MDB_SUCCESS) {
 			mdb_txn_abort(txn);
@@ -157,7 +140,7 @@ outbox_put(struct outbox *o, const struct outbox_item *items, size_t n, uint64_t
 	{
 		uint8_t next[8];
 		MDB_val mk = { sizeof(meta_next_seq) - 1, (void *)meta_next_seq }, mv = { 8, next };
-		seq_key(next, seq + n);
+		be64_put(next, seq + n);
 		rc = mdb_put(txn, o->meta, &mk, &mv, 0);
 		if (rc != MDB_SUCCESS) {
 			mdb_txn_abort(txn);
@@ -193,10 +176,10 @@ outbox_scan(struct outbox *o, uint64_t from, size_t max, outbox_fn fn, void *arg
 		mdb_txn_abort(txn);
 		return outbox_result_of(o, rc, "opening a cursor");
 	}
-	seq_key(key, from);
+	be64_put(key, from);
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS && visited < max;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		at = seq_of(k.mv_data);
+		at = be64_get(k.mv_data);
 		visited++;
 		if (fn(arg, at, v.mv_data, v.mv_size) != 0)
 			break;
@@ -223,7 +206,7 @@ outbox_settle(struct outbox *o, const struct outbox_settlement *s, size_t n)
 	if (rc != MDB_SUCCESS)
 		return outbox_result_of(o, rc, "beginning a transaction");
 	for (size_t i = 0; i < n; i++) {
-		seq_key(key, s[i].seq);
+		be64_put(key, s[i].seq);
 		rc = mdb_get(txn, o->pending, &k, &v);
 		if (rc == MDB_NOTFOUND)
 			continue; /* settled already (a repeated ack) */
@@ -296,7 +279,7 @@ outbox_scan_dead(struct outbox *o, outbox_dead_fn fn, void *arg)
 		size_t rlen = strnlen(reason, v.mv_size);
 		if (rlen == v.mv_size)
 			continue; /* not a dead letter of ours */
-		if (fn(arg, seq_of(k.mv_data), reason, (const uint8_t *)v.mv_data + rlen + 1,
+		if (fn(arg, be64_get(k.mv_data), reason, (const uint8_t *)v.mv_data + rlen + 1,
 			v.mv_size - rlen - 1) != 0)
 			break;
 	}
