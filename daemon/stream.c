@@ -23,6 +23,8 @@
 #define STREAM_UPDATES_PER_PUMP 512
 #define STREAM_PUMP_MS 200
 #define STREAM_PING_S 15
+#define STREAM_STALL_MS 2000 /* full and not reading this long: dropped */
+#define STREAM_SOCKET_SNDBUF (64 * 1024)
 #define STREAM_PREFIX_MAX 256
 
 struct stream_client {
@@ -31,6 +33,8 @@ struct stream_client {
 	uint64_t next_seq;
 	char prefix[STREAM_PREFIX_MAX];
 	int64_t last_write_ms;
+	int64_t full_since_ms; /* its buffer full and not draining since (0: not) */
+	size_t full_backlog;
 	struct event *leave; /* the socket readable: the client left, or spoke */
 	struct stream_client *prev, *next;
 };
@@ -119,6 +123,7 @@ struct stream_batch {
 	struct stream_client *c;
 	struct evbuffer *out;
 	size_t sent;
+	size_t room; /* bytes this pump may add before the client's buffer is full */
 };
 
 static int
@@ -143,7 +148,9 @@ stream_write_update(void *arg, uint64_t seq, const uint8_t *bytes, size_t len)
 		json_decref(json);
 	}
 	commissioning__update__free_unpacked(update, NULL);
-	return 0;
+	/* Never fill a client's buffer past its bound: the rest stays in
+	 * the store until it has read. */
+	return evbuffer_get_length(b->out) >= b->room;
 }
 
 /* Bytes waiting to go out to the client. */
@@ -161,25 +168,34 @@ static void
 stream_pump_client(struct stream_client *c, int64_t now_ms)
 {
 	struct stream *s = c->stream;
-	struct stream_batch b = { c, evbuffer_new(), 0 };
+	struct stream_batch b = { c, evbuffer_new(), 0, 0 };
 	uint64_t next = c->next_seq;
+	size_t backlog = stream_backlog(c), bound = s->cfg->http_sse_buffer_bytes;
 
 	if (b.out == NULL)
 		return;
-	if (stream_backlog(c) > s->cfg->http_sse_buffer_bytes) {
-		/* Too far behind: say where it was, let it resume from there. */
-		struct evhttp_connection *conn = evhttp_request_get_connection(c->req);
-		evbuffer_add_printf(b.out, "event: dropped\ndata: {\"resume_after\":%" PRIu64 "}\n\n",
-		    c->next_seq - 1);
-		evhttp_send_reply_chunk(c->req, b.out);
+	if (backlog >= bound) {
+		/* Full: wait for it to read. One that reads nothing for a while
+		 * is dropped with where to resume, so a stalled client holds
+		 * neither memory nor a place for ever. */
+		if (backlog < c->full_backlog || c->full_since_ms == 0) {
+			c->full_since_ms = now_ms;
+			c->full_backlog = backlog;
+		}
+		if (now_ms - c->full_since_ms >= STREAM_STALL_MS) {
+			evbuffer_add_printf(b.out,
+			    "event: dropped\ndata: {\"resume_after\":%" PRIu64 "}\n\n", c->next_seq - 1);
+			evhttp_send_reply_chunk(c->req, b.out);
+			metrics_count_stream_dropped(s->metrics);
+			log_info("stream: dropped a client that read nothing for %d ms; it may resume "
+				 "after %" PRIu64, STREAM_STALL_MS, c->next_seq - 1);
+			stream_end(c);
+		}
 		evbuffer_free(b.out);
-		metrics_count_stream_dropped(s->metrics);
-		log_info("stream: dropped a client %zu bytes behind; it may resume after %" PRIu64,
-		    stream_backlog(c), c->next_seq - 1);
-		(void)conn;
-		stream_end(c);
 		return;
 	}
+	c->full_since_ms = 0;
+	b.room = bound - backlog;
 	if (store_scan_updates(s->store, c->next_seq, STREAM_UPDATES_PER_PUMP, stream_write_update,
 		&b, &next) == STORE_OK)
 		c->next_seq = next > c->next_seq ? next : c->next_seq;
@@ -248,6 +264,14 @@ stream_add(struct stream *s, struct evhttp_request *req, uint64_t after_seq, con
 	 * request time-out, which would close it. */
 	bufferevent_set_timeouts(
 	    evhttp_connection_get_bufferevent(evhttp_request_get_connection(req)), NULL, NULL);
+	/* The kernel's send buffer would otherwise absorb megabytes for a
+	 * client that reads nothing, out of sight of the bound below. */
+	{
+		int fd = bufferevent_getfd(
+		    evhttp_connection_get_bufferevent(evhttp_request_get_connection(req)));
+		int sndbuf = STREAM_SOCKET_SNDBUF;
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	}
 	/* Watch the socket for the client leaving (EOF), so that its place
 	 * frees at once rather than at the next write that fails. */
 	c->leave = event_new(s->base,

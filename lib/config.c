@@ -85,7 +85,8 @@ static const struct config_key config_keys[] = {
 	KEY("http", "sse_max_clients", CONFIG_COUNT, http_sse_max_clients, "32",
 	    "/api/v1/stream clients at once; more get 503"),
 	KEY("http", "sse_buffer_bytes", CONFIG_BYTES, http_sse_buffer_bytes, "1048576",
-	    "a stream client further behind than this is dropped with its position"),
+	    "bytes waiting unread for one stream client at most; one full for 2 s is "
+	    "dropped with its position"),
 	KEY("pseudonym", "key_file", CONFIG_TEXT, pseudonym_key_file, "var/pseudonym.key",
 	    "the adapters' shared key: 64 hex characters, mode 0600 (make one with "
 	    "commissiond-hl7 keygen FILE)"),
