@@ -88,8 +88,8 @@ static const struct config_key config_keys[] = {
 	    "bytes waiting unread for one stream client at most; one full for 2 s is "
 	    "dropped with its position"),
 	KEY("pseudonym", "key_file", CONFIG_TEXT, pseudonym_key_file, "var/pseudonym.key",
-	    "the adapters' shared key: 64 hex characters, mode 0600 (make one with "
-	    "commissiond-hl7 keygen FILE)"),
+	    "the adapters' shared key: 64 hex characters, mode 0600, or 0640 owned by "
+	    "root (make one with commissiond-hl7 keygen FILE)"),
 	KEY("adapter", "window", CONFIG_COUNT, adapter_window, "256",
 	    "envelopes an adapter keeps in flight to commissiond"),
 	KEY("adapter", "resend_ms", CONFIG_COUNT, adapter_resend_ms, "3000",

@@ -46,9 +46,13 @@ pseudonymiser_open(const char *key_path, char *err, size_t errlen)
 				      "the keygen command)", key_path, strerror(errno));
 		return NULL;
 	}
-	if (fstat(fd, &st) < 0 || (st.st_mode & 077) != 0) {
+	/* The rule PostgreSQL applies to its key: others never; the group only
+	 * when root owns the file, so that the adapters' services, each its own
+	 * user, can share one key through a group (systemd/commissiond.tmpfiles). */
+	if (fstat(fd, &st) < 0 || (st.st_mode & 007) != 0 ||
+	    (st.st_uid != 0 && (st.st_mode & 070) != 0)) {
 		snprintf(err, errlen, "%s: the pseudonym key must be readable by its owner only "
-				      "(chmod 600)", key_path);
+				      "(chmod 600), or by root and a group (chmod 640)", key_path);
 		close(fd);
 		return NULL;
 	}

@@ -15,8 +15,9 @@
 struct pseudonymiser;
 
 /* Read the key file: exactly 64 hex characters (a trailing newline
- * allowed), readable by its owner only. NULL with err when it is missing,
- * malformed, or open to group or others. */
+ * allowed), readable by its owner only, or by root and a group. NULL with
+ * err when it is missing, malformed, open to others, or open to a group
+ * while someone other than root owns it. */
 struct pseudonymiser *pseudonymiser_open(const char *key_path, char *err, size_t errlen);
 /* A pseudonymiser over a key in memory (tests). */
 struct pseudonymiser *pseudonymiser_from_key(const uint8_t key[PSEUDONYM_KEY_BYTES]);
