@@ -41,6 +41,7 @@ static void
 usage(FILE *out)
 {
 	fprintf(out, "usage: commissionctl [--config FILE] [--set SECTION.KEY=VALUE]... COMMAND [ARGS]\n"
+		     "       commissionctl --help\n"
 		     "\ncommands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(out, "  %-12s %-38s %s\n", ctl_commands[i].name, ctl_commands[i].args,
