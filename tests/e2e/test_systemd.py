@@ -35,8 +35,10 @@ class Units(unittest.TestCase):
                     self.assertIn(directive, text, f"{unit} lacks {directive.strip()}")
                 # verify checks that ExecStart exists: point it at the build.
                 with open(os.path.join(workdir, unit), "w") as f:
-                    f.write(text.replace("/usr/bin/", os.path.join(BUILD, "bin") + "/"))
-            proc = subprocess.run(["systemd-analyze", "verify", *units], cwd=workdir,
+                    f.write(text.replace("/usr/sbin/", os.path.join(BUILD, "bin") + "/"))
+            # The man: links are checked where the pages are installed
+            # (test_install.py).
+            proc = subprocess.run(["systemd-analyze", "verify", "--man=no", *units], cwd=workdir,
                                   capture_output=True, text=True)
             self.assertEqual(proc.returncode, 0, proc.stderr)
             self.assertEqual(proc.stderr.strip(), "", proc.stderr)
