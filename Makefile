@@ -5,7 +5,6 @@
 #   make run        install deps, build, start the daemon on embedded defaults
 #   make deps       install missing Debian packages (deps/debian-packages.txt)
 #   make release    optimised build without sanitizers into build/release/
-#   make install    install.mk: programs, man pages, units (PREFIX, DESTDIR)
 #   make clean
 
 SAN ?= 1
