@@ -139,6 +139,10 @@ def sandbox_unavailable():
     proc = run_sandboxed("commissiond.service", DAEMON_ID, ["/bin/true"])
     if proc.returncode != 0 and "unshare" in proc.stderr:
         return f"no mount namespace here: {proc.stderr.strip()}"
+    # The services' users must reach the build (not so under a private home).
+    proc = run_sandboxed("commissiond.service", DAEMON_ID, [DAEMON, "--help"])
+    if proc.returncode != 0 and "Permission denied" in proc.stderr:
+        return f"other users cannot run {DAEMON}: {proc.stderr.strip().splitlines()[-1]}"
     return None
 
 
