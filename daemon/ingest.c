@@ -573,8 +573,8 @@ ingest_on_readable(void *arg)
 
 struct ingest *
 ingest_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
-    struct store *store, struct publish *pub, struct live *live, struct metrics *metrics,
-    char *err, size_t errlen)
+    const struct zap *zap, struct store *store, struct publish *pub, struct live *live,
+    struct metrics *metrics, char *err, size_t errlen)
 {
 	struct ingest *ingest = calloc(1, sizeof(*ingest));
 	int hwm = (int)cfg->ingest_high_water_mark, linger = 2000;
@@ -599,7 +599,7 @@ ingest_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
 	    zmq_setsockopt(ingest->socket, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0 ||
 	    zmq_setsockopt(ingest->socket, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
 	    zmq_setsockopt(ingest->socket, ZMQ_MAXMSGSIZE, &max_frame, sizeof(max_frame)) < 0 ||
-	    zmq_bind(ingest->socket, cfg->ingest_endpoint) < 0) {
+	    zap_bind(zap, ingest->socket, ZAP_DOMAIN_INGEST, cfg->ingest_endpoint) < 0) {
 		snprintf(err, errlen, "ingest: cannot bind %s: %s", cfg->ingest_endpoint,
 		    zmq_strerror(zmq_errno()));
 		goto fail;

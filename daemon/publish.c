@@ -17,7 +17,8 @@ struct publish {
 };
 
 struct publish *
-publish_new(void *zmq_ctx, const struct config *cfg, char *err, size_t errlen)
+publish_new(void *zmq_ctx, const struct config *cfg, const struct zap *zap, char *err,
+    size_t errlen)
 {
 	struct publish *pub = calloc(1, sizeof(*pub));
 	int hwm = (int)cfg->publish_high_water_mark, linger = 0;
@@ -30,7 +31,7 @@ publish_new(void *zmq_ctx, const struct config *cfg, char *err, size_t errlen)
 	if (pub->socket == NULL ||
 	    zmq_setsockopt(pub->socket, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
 	    zmq_setsockopt(pub->socket, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
-	    zmq_bind(pub->socket, cfg->publish_endpoint) < 0) {
+	    zap_bind(zap, pub->socket, ZAP_DOMAIN_SUBSCRIBE, cfg->publish_endpoint) < 0) {
 		snprintf(err, errlen, "publish: cannot bind %s: %s", cfg->publish_endpoint,
 		    zmq_strerror(zmq_errno()));
 		if (pub->socket != NULL)

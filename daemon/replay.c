@@ -182,8 +182,8 @@ replay_on_readable(void *arg)
 }
 
 struct replay *
-replay_new(struct event_base *base, void *zmq_ctx, const struct config *cfg, struct store *store,
-    struct metrics *metrics, char *err, size_t errlen)
+replay_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
+    const struct zap *zap, struct store *store, struct metrics *metrics, char *err, size_t errlen)
 {
 	struct replay *replay = calloc(1, sizeof(*replay));
 	int linger = 0;
@@ -198,7 +198,7 @@ replay_new(struct event_base *base, void *zmq_ctx, const struct config *cfg, str
 	replay->socket = zmq_socket(zmq_ctx, ZMQ_ROUTER);
 	if (replay->socket == NULL ||
 	    zmq_setsockopt(replay->socket, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
-	    zmq_bind(replay->socket, cfg->replay_endpoint) < 0) {
+	    zap_bind(zap, replay->socket, ZAP_DOMAIN_SUBSCRIBE, cfg->replay_endpoint) < 0) {
 		snprintf(err, errlen, "replay: cannot bind %s: %s", cfg->replay_endpoint,
 		    zmq_strerror(zmq_errno()));
 		goto fail;

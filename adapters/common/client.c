@@ -275,6 +275,7 @@ client_new(struct event_base *base, void *zmq_ctx, struct outbox *outbox,
 	if (c->flights == NULL || c->settle == NULL || c->reasons == NULL || c->socket == NULL ||
 	    zmq_setsockopt(c->socket, ZMQ_IMMEDIATE, &one, sizeof(one)) < 0 ||
 	    zmq_setsockopt(c->socket, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
+	    curve_client_socket(c->socket, opt->curve, err, errlen) < 0 ||
 	    zmq_connect(c->socket, opt->endpoint) < 0) {
 		snprintf(err, errlen, "%s: cannot connect to commissiond at %s: %s", opt->name,
 		    opt->endpoint, zmq_strerror(zmq_errno()));
