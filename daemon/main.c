@@ -254,8 +254,10 @@ main(int argc, char **argv)
 		log_set_level(level);
 	if (sodium_init() < 0)
 		fatal("libsodium failed to initialise");
-	/* The store, its lock file and ipc:// sockets: the daemon's alone. */
-	umask(077);
+	/* Others never get at what it makes (ipc:// sockets); the group gets
+	 * what the umask it was given allows (the unit's UMask). The store is
+	 * 0700 and 0600 whatever the umask (store.c). */
+	umask(umask(0) | 007);
 	/* The keys are read first: they may be readable by root only. */
 	if ((d.zap = zap_load(&d.cfg, err, sizeof(err))) == NULL)
 		fatal("%s", err);

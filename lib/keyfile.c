@@ -34,10 +34,14 @@ keyfile_read(const char *path, enum keyfile_kind kind, size_t max_bytes, size_t 
 		close(fd);
 		return NULL;
 	}
-	if (kind == KEYFILE_SECRET && (st.st_mode & 077) != 0) {
+	/* PostgreSQL's rule for its key: others never; a group only when root
+	 * owns the file, so that services running as different users can
+	 * share one key through a group (systemd/commissiond.tmpfiles). */
+	if (kind == KEYFILE_SECRET &&
+	    ((st.st_mode & 007) != 0 || (st.st_uid != 0 && (st.st_mode & 070) != 0))) {
 		snprintf(err, errlen,
 		    "%s: mode %04o: a secret key must be readable by its owner only "
-		    "(chmod 600 %s)",
+		    "(chmod 600 %s), or by root and a group (chmod 640, owned by root)",
 		    path, (unsigned)(st.st_mode & 07777), path);
 		close(fd);
 		return NULL;
@@ -141,8 +145,7 @@ keyfile_create(const char *path, const char *text, mode_t mode, char *err, size_
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s%s", path, strerror(errno),
-		    errno == EEXIST ? " (a key is there already: keep it, or move it away first)"
-				    : "");
+		    errno == EEXIST ? " (a key exists: keep it, or move it away first)" : "");
 		return -1;
 	}
 	/* The mode asked for, whatever the umask. */

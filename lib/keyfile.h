@@ -10,15 +10,16 @@
 #include <sys/types.h>
 
 enum keyfile_kind {
-	KEYFILE_SECRET, /* no permission for group or others (mode 0600 or 0400) */
+	KEYFILE_SECRET, /* none for others; for a group only when root owns it */
 	KEYFILE_PUBLIC, /* anyone may read it; others may not write it */
 };
 
 /*
  * Read the whole of path, a regular file of at most max_bytes, into a new
  * NUL-terminated buffer (free it with keyfile_free, which zeroes it). A
- * secret file with any group or other permission, or a public one others
- * may write, is refused. NULL with err naming the file and the rule.
+ * secret file others may use, or a group while someone other than root
+ * owns it, is refused, as is a public one others may write. NULL with err
+ * naming the file and the rule.
  */
 char *keyfile_read(const char *path, enum keyfile_kind kind, size_t max_bytes, size_t *len,
     char *err, size_t errlen);

@@ -257,10 +257,17 @@ class CurveStartUp(unittest.TestCase):
         return proc.stderr
 
     def test_a_server_key_others_can_read_is_refused(self):
-        os.chmod(f"{self.keys}/server.key", 0o640)
+        os.chmod(f"{self.keys}/server.key", 0o644)
         err = self.start_fails()
-        self.assertIn("server.key: mode 0640: a secret key must be readable by its owner only",
+        self.assertIn("server.key: mode 0644: a secret key must be readable by its owner only",
                       err)
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to give the key away")
+    def test_a_group_readable_server_key_is_refused_unless_root_owns_it(self):
+        os.chmod(f"{self.keys}/server.key", 0o640)
+        os.chown(f"{self.keys}/server.key", pwd.getpwnam("nobody").pw_uid, -1)
+        err = self.start_fails()
+        self.assertIn("or by root and a group (chmod 640, owned by root)", err)
 
     def test_a_secret_key_in_an_allow_list_is_refused(self):
         with open(self.allow, "a") as f:
