@@ -10,6 +10,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "config.h"
+#include "curve.h"
 
 /* Exit statuses shared by every command. */
 enum ctl_exit {
@@ -29,6 +30,13 @@ int ctl_backup(const struct config *cfg, int argc, char **argv);
 int ctl_show(const struct config *cfg, int argc, char **argv);
 int ctl_rebuild(const struct config *cfg, int argc, char **argv);
 int ctl_digest(const struct config *cfg, int argc, char **argv);
+int ctl_keygen(const struct config *cfg, int argc, char **argv);
+
+/* The [curve] client keys of cfg; prints why and returns -1 when wrong. */
+int ctl_curve_client(const struct config *cfg, struct curve_client *client);
+/* Connect socket to endpoint, as a CURVE client when client is enabled;
+ * prints why and returns -1 on failure. */
+int ctl_connect(void *socket, const struct curve_client *client, const char *endpoint);
 
 /* Print msg as one line of canonical proto3 JSON on stdout. */
 void ctl_print_message(const ProtobufCMessage *msg);

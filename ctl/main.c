@@ -7,8 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <sodium.h>
+#include <zmq.h>
 
 #include "ctl.h"
 #include "pbjson.h"
@@ -34,6 +36,8 @@ static const struct ctl_command {
 	    "remake the projections' state from the event log (--check: compare only)" },
 	{ "digest", ctl_digest, "", "a digest of the projections' state, per kind of thing" },
 	{ "backup", ctl_backup, "DIR", "compacted consistent copy of the store into DIR" },
+	{ "keygen", ctl_keygen, "[DIR/]NAME",
+	    "a CURVE key pair: NAME.key (secret, 0600) and NAME.pub (public)" },
 };
 #define N_COMMANDS (sizeof(ctl_commands) / sizeof(ctl_commands[0]))
 
@@ -74,6 +78,35 @@ ctl_print_message(const ProtobufCMessage *msg)
 }
 
 int
+ctl_curve_client(const struct config *cfg, struct curve_client *client)
+{
+	char err[768];
+
+	if (curve_client_load(cfg, client, err, sizeof(err)) < 0) {
+		fprintf(stderr, "commissionctl: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+int
+ctl_connect(void *socket, const struct curve_client *client, const char *endpoint)
+{
+	char err[256];
+
+	if (curve_client_socket(socket, client, err, sizeof(err)) < 0) {
+		fprintf(stderr, "commissionctl: %s\n", err);
+		return -1;
+	}
+	if (zmq_connect(socket, endpoint) < 0) {
+		fprintf(stderr, "commissionctl: cannot connect to %s: %s\n", endpoint,
+		    zmq_strerror(zmq_errno()));
+		return -1;
+	}
+	return 0;
+}
+
+int
 ctl_parse_u64(const char *text, uint64_t *out)
 {
 	char *end;
@@ -99,6 +132,8 @@ main(int argc, char **argv)
 	int ch;
 
 	log_init("commissionctl", LOG_LEVEL_WARNING);
+	/* Backups and key files it writes are its user's alone. */
+	umask(077);
 	config_defaults(&cfg);
 	/* "+": stop at the command, whose options are its own. */
 	while ((ch = getopt_long(argc, argv, "+c:s:h", longopts, NULL)) != -1) {

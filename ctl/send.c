@@ -129,6 +129,7 @@ ctl_send(const struct config *cfg, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sender s = { .timeout_ms = 30000 };
+	struct curve_client curve;
 	uint64_t timeout;
 	FILE *in = stdin;
 	char *line = NULL;
@@ -151,14 +152,17 @@ ctl_send(const struct config *cfg, int argc, char **argv)
 			return CTL_USAGE;
 		}
 	}
+	if (ctl_curve_client(cfg, &curve) < 0) {
+		if (in != stdin)
+			fclose(in);
+		return CTL_USAGE;
+	}
 	s.ctx = zmq_ctx_new();
 	s.socket = zmq_socket(s.ctx, ZMQ_DEALER);
 	if (s.socket == NULL ||
 	    zmq_setsockopt(s.socket, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
 	    zmq_setsockopt(s.socket, ZMQ_SNDTIMEO, &s.timeout_ms, sizeof(s.timeout_ms)) < 0 ||
-	    zmq_connect(s.socket, cfg->ingest_endpoint) < 0) {
-		fprintf(stderr, "commissionctl: cannot connect to %s: %s\n", cfg->ingest_endpoint,
-		    zmq_strerror(zmq_errno()));
+	    ctl_connect(s.socket, &curve, cfg->ingest_endpoint) < 0) {
 		status = CTL_UNREACHABLE;
 		goto out;
 	}
@@ -199,8 +203,10 @@ ctl_send(const struct config *cfg, int argc, char **argv)
 silent:
 	fprintf(stderr,
 	    "commissionctl: no ack within %d ms for %" PRIu64 " envelope(s): is commissiond "
-	    "running at %s? Send them again; the daemon drops repeats.\n",
-	    s.timeout_ms, s.in_flight, cfg->ingest_endpoint);
+	    "running at %s%s? Send them again; the daemon drops repeats.\n",
+	    s.timeout_ms, s.in_flight, cfg->ingest_endpoint,
+	    curve.enabled ? ", and is this client's public key in its [curve] ingest_allow"
+			  : " without CURVE");
 	status = CTL_UNREACHABLE;
 summary:
 	fprintf(stderr,
@@ -217,5 +223,6 @@ out:
 	if (s.socket != NULL)
 		zmq_close(s.socket);
 	zmq_ctx_term(s.ctx);
+	curve_pair_wipe(&curve.own);
 	return status;
 }

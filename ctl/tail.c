@@ -25,6 +25,7 @@ struct tail {
 	void *ctx;
 	void *sub;
 	void *replay;
+	struct curve_client curve;
 	const char *prefix;
 	uint64_t expected; /* the next sequence to print */
 	uint64_t printed;
@@ -41,11 +42,8 @@ tail_replay_connect(struct tail *t)
 	t->replay = zmq_socket(t->ctx, ZMQ_DEALER);
 	if (t->replay == NULL ||
 	    zmq_setsockopt(t->replay, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
-	    zmq_connect(t->replay, t->cfg->replay_endpoint) < 0) {
-		fprintf(stderr, "commissionctl: cannot connect to %s: %s\n", t->cfg->replay_endpoint,
-		    zmq_strerror(zmq_errno()));
+	    ctl_connect(t->replay, &t->curve, t->cfg->replay_endpoint) < 0)
 		return -1;
-	}
 	return 0;
 }
 
@@ -199,14 +197,14 @@ ctl_tail(const struct config *cfg, int argc, char **argv)
 		t.prefix = argv[optind];
 	if (t.expected == 0)
 		t.expected = 1;
+	if (ctl_curve_client(cfg, &t.curve) < 0)
+		return CTL_USAGE;
 
 	t.ctx = zmq_ctx_new();
 	t.sub = zmq_socket(t.ctx, ZMQ_SUB);
 	if (t.sub == NULL || zmq_setsockopt(t.sub, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
 	    zmq_setsockopt(t.sub, ZMQ_SUBSCRIBE, t.prefix, strlen(t.prefix)) < 0 ||
-	    zmq_connect(t.sub, cfg->publish_endpoint) < 0 || tail_replay_connect(&t) < 0) {
-		fprintf(stderr, "commissionctl: cannot connect to %s: %s\n", cfg->publish_endpoint,
-		    zmq_strerror(zmq_errno()));
+	    ctl_connect(t.sub, &t.curve, cfg->publish_endpoint) < 0 || tail_replay_connect(&t) < 0) {
 		status = CTL_UNREACHABLE;
 		goto out;
 	}
@@ -230,5 +228,6 @@ out:
 	if (t.replay != NULL)
 		zmq_close(t.replay);
 	zmq_ctx_term(t.ctx);
+	curve_pair_wipe(&t.curve.own);
 	return status;
 }

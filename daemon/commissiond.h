@@ -21,6 +21,30 @@
 
 struct ingest;
 
+/* ---- zap.c: CURVE on the daemon's sockets when [curve] server_key_file is
+ * set, and the ZAP handler admitting only the client keys of each socket's
+ * allow-list: "ingest" may send, "subscribe" may read (docs/SECURITY.md). */
+enum zap_domain { ZAP_DOMAIN_INGEST, ZAP_DOMAIN_SUBSCRIBE };
+struct zap;
+/* Read the server key pair and the allow-lists (before privileges are
+ * dropped: the key may be root's). Plain when no key is configured. */
+struct zap *zap_load(const struct config *cfg, char *err, size_t errlen);
+/* Bind the ZAP handler in zmq_ctx, before any CURVE socket binds. */
+int zap_start(struct zap *zap, struct event_base *base, void *zmq_ctx, char *err, size_t errlen);
+/* Make socket a CURVE server of domain (when on) and bind it to endpoint;
+ * a plain endpoint other hosts can reach is logged as a warning. -1 with
+ * zmq_errno() set. */
+int zap_bind(const struct zap *zap, void *socket, enum zap_domain domain, const char *endpoint);
+/* SIGHUP: read cfg's allow-lists again; a broken one keeps the running one. */
+void zap_reload(struct zap *zap, const struct config *cfg);
+bool zap_enabled(const struct zap *zap);
+void zap_destroy(struct zap **zap);
+
+/* ---- privilege.c: who the daemon runs as. */
+/* Refuse root unless [daemon] user names the account to switch to (it
+ * switches, for good) or [daemon] allow_root is yes. -1 with err. */
+int privilege_settle(const struct config *cfg, char *err, size_t errlen);
+
 /* ---- metrics.c: counters and histograms, rendered for Prometheus. */
 struct metrics;
 struct evbuffer;
@@ -44,7 +68,8 @@ void metrics_render(const struct metrics *m, const struct metrics_gauges *g,
 
 /* ---- publish.c: the PUB socket, frames [topic][Update]. */
 struct publish;
-struct publish *publish_new(void *zmq_ctx, const struct config *cfg, char *err, size_t errlen);
+struct publish *publish_new(void *zmq_ctx, const struct config *cfg, const struct zap *zap,
+    char *err, size_t errlen);
 void publish_destroy(struct publish **pub);
 /* Send one packed Update under topic; never blocks (PUB drops at its HWM
  * and the subscriber heals the gap from replay). */
@@ -99,7 +124,7 @@ void http_destroy(struct http **http);
 /* ---- ingest.c: the ROUTER of Envelopes and Acks, with group commit. */
 struct ingest;
 struct ingest *ingest_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
-    struct store *store, struct publish *pub, struct live *live, struct metrics *metrics,
+    const struct zap *zap, struct store *store, struct publish *pub, struct live *live, struct metrics *metrics,
     char *err, size_t errlen);
 /* Call fn(arg) after every batch is committed, acked and published. */
 void ingest_on_committed(struct ingest *ingest, void (*fn)(void *arg), void *arg);
@@ -115,7 +140,7 @@ void ingest_destroy(struct ingest **ingest);
 /* ---- replay.c: the ROUTER answering ReplayRequest with ReplayReply. */
 struct replay;
 struct replay *replay_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
-    struct store *store, struct metrics *metrics, char *err, size_t errlen);
+    const struct zap *zap, struct store *store, struct metrics *metrics, char *err, size_t errlen);
 void replay_destroy(struct replay **replay);
 
 

@@ -14,6 +14,7 @@
 #include "commissiond.h"
 #include "event_check.h"
 #include "log.h"
+#include "pbbudget.h"
 #include "state.h"
 
 /* Routing frames a request may carry before its payload: the ROUTER's
@@ -25,6 +26,9 @@
 #define INGEST_UPDATES_MAX (1 + PLACES_MAX)
 /* A store that stays full is tried again at most this often per batch. */
 #define INGEST_GROW_ATTEMPTS 8
+/* Frame bytes read into one batch at most (always at least one frame):
+ * with each unpack's budget (pbbudget.h) it bounds a batch's memory. */
+#define INGEST_BATCH_MAX_BYTES (16 * 1024 * 1024)
 
 struct ingest_item {
 	zmq_msg_t route[INGEST_MAX_ROUTE_FRAMES];
@@ -338,6 +342,7 @@ ingest_decide(struct ingest *ingest, struct store_batch *batch, struct ingest_it
     int64_t now_ms)
 {
 	size_t size = zmq_msg_size(&item->payload);
+	struct pb_budget budget;
 	Commissioning__Envelope *env = NULL;
 	uint8_t hash[STORE_HASH_BYTES], stored_hash[STORE_HASH_BYTES];
 	enum store_result r = STORE_OK;
@@ -353,7 +358,18 @@ ingest_decide(struct ingest *ingest, struct store_batch *batch, struct ingest_it
 		    size, ingest->cfg->ingest_max_envelope_bytes);
 		goto reject;
 	}
-	env = commissioning__envelope__unpack(NULL, size, zmq_msg_data(&item->payload));
+	/* protobuf-c has no limits: a frame of many tiny fields would unpack
+	 * into far more memory than its size. The budget's memory is malloc's,
+	 * so the envelope is freed with the default allocator later. */
+	env = commissioning__envelope__unpack(pb_budget_init(&budget, pb_budget_for_frame(size)),
+	    size, zmq_msg_data(&item->payload));
+	if (env == NULL && budget.exceeded) {
+		item_reject(item, "envelope",
+		    "envelope: decoding the frame would take more than %zu bytes of memory "
+		    "(too many fields for its size)",
+		    budget.limit);
+		goto reject;
+	}
 	if (env == NULL) {
 		item_reject(item, "envelope",
 		    "envelope: the frame is not a commissioning.Envelope (protobuf decoding failed)");
@@ -518,16 +534,18 @@ ingest_on_readable(void *arg)
 	enum store_result r;
 	int64_t now_ms;
 	double started, answered;
+	size_t batch_bytes = 0;
 
 	if (ingest->stopped)
 		return;
 	ingest->n_items = 0;
-	while (ingest->n_items < ingest->cfg->ingest_batch_limit) {
+	while (ingest->n_items < ingest->cfg->ingest_batch_limit &&
+	    batch_bytes < INGEST_BATCH_MAX_BYTES) {
 		int got = ingest_receive(ingest, &ingest->items[ingest->n_items]);
 		if (got == 0)
 			break;
 		if (got > 0)
-			ingest->n_items++;
+			batch_bytes += zmq_msg_size(&ingest->items[ingest->n_items++].payload);
 	}
 	if (ingest->n_items == 0)
 		return;
@@ -573,8 +591,8 @@ ingest_on_readable(void *arg)
 
 struct ingest *
 ingest_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
-    struct store *store, struct publish *pub, struct live *live, struct metrics *metrics,
-    char *err, size_t errlen)
+    const struct zap *zap, struct store *store, struct publish *pub, struct live *live,
+    struct metrics *metrics, char *err, size_t errlen)
 {
 	struct ingest *ingest = calloc(1, sizeof(*ingest));
 	int hwm = (int)cfg->ingest_high_water_mark, linger = 2000;
@@ -599,7 +617,7 @@ ingest_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
 	    zmq_setsockopt(ingest->socket, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0 ||
 	    zmq_setsockopt(ingest->socket, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
 	    zmq_setsockopt(ingest->socket, ZMQ_MAXMSGSIZE, &max_frame, sizeof(max_frame)) < 0 ||
-	    zmq_bind(ingest->socket, cfg->ingest_endpoint) < 0) {
+	    zap_bind(zap, ingest->socket, ZAP_DOMAIN_INGEST, cfg->ingest_endpoint) < 0) {
 		snprintf(err, errlen, "ingest: cannot bind %s: %s", cfg->ingest_endpoint,
 		    zmq_strerror(zmq_errno()));
 		goto fail;

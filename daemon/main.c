@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <sodium.h>
@@ -30,6 +31,7 @@ struct daemon {
 	struct http *http;
 	struct ingest *ingest;
 	struct replay *replay;
+	struct zap *zap;
 	struct event *sigterm, *sigint, *sighup, *watchdog;
 };
 
@@ -76,6 +78,7 @@ on_reload_signal(evutil_socket_t sig, short what, void *arg)
 	if (d->config_path != NULL && config_load(&fresh, d->config_path, err, sizeof(err)) < 0) {
 		log_error("reload: %s; keeping the running configuration", err);
 	} else if (log_level_parse(fresh.log_level, &level) == 0) {
+		zap_reload(d->zap, &fresh);
 		/* Only the log level changes without a restart: endpoints and
 		 * the store are bound for the life of the process. */
 		log_set_level(level);
@@ -127,15 +130,17 @@ daemon_start(struct daemon *d)
 	d->zmq_ctx = zmq_ctx_new();
 	if (d->base == NULL || d->zmq_ctx == NULL)
 		fatal("cannot create the event loop or the ZeroMQ context");
+	if (zap_start(d->zap, d->base, d->zmq_ctx, err, sizeof(err)) < 0)
+		fatal("%s", err);
 	/* The picture in memory, so that updates carry figures. */
 	if ((d->live = live_new(d->store, err, sizeof(err))) == NULL)
 		fatal("%s", err);
 	if ((d->metrics = metrics_new()) == NULL)
 		fatal("out of memory");
-	if ((d->pub = publish_new(d->zmq_ctx, &d->cfg, err, sizeof(err))) == NULL ||
-	    (d->replay = replay_new(d->base, d->zmq_ctx, &d->cfg, d->store, d->metrics, err,
+	if ((d->pub = publish_new(d->zmq_ctx, &d->cfg, d->zap, err, sizeof(err))) == NULL ||
+	    (d->replay = replay_new(d->base, d->zmq_ctx, &d->cfg, d->zap, d->store, d->metrics, err,
 		 sizeof(err))) == NULL ||
-	    (d->ingest = ingest_new(d->base, d->zmq_ctx, &d->cfg, d->store, d->pub, d->live,
+	    (d->ingest = ingest_new(d->base, d->zmq_ctx, &d->cfg, d->zap, d->store, d->pub, d->live,
 		 d->metrics, err, sizeof(err))) == NULL)
 		fatal("%s", err);
 	if ((d->stream = stream_new(d->base, &d->cfg, d->store, d->metrics)) == NULL)
@@ -179,6 +184,7 @@ daemon_stop(struct daemon *d)
 	publish_destroy(&d->pub);
 	live_destroy(&d->live);
 	metrics_destroy(&d->metrics);
+	zap_destroy(&d->zap); /* its socket too: zmq_ctx_term waits for every socket */
 	/* zmq_ctx_term waits up to each socket's linger for the last acks. */
 	zmq_ctx_term(d->zmq_ctx);
 	if (d->watchdog != NULL)
@@ -248,6 +254,15 @@ main(int argc, char **argv)
 		log_set_level(level);
 	if (sodium_init() < 0)
 		fatal("libsodium failed to initialise");
+	/* Others never get at what it makes (ipc:// sockets); the group gets
+	 * what the umask it was given allows (the unit's UMask). The store is
+	 * 0700 and 0600 whatever the umask (store.c). */
+	umask(umask(0) | 007);
+	/* The keys are read first: they may be readable by root only. */
+	if ((d.zap = zap_load(&d.cfg, err, sizeof(err))) == NULL)
+		fatal("%s", err);
+	if (privilege_settle(&d.cfg, err, sizeof(err)) < 0)
+		fatal("%s", err);
 	/* A subscriber or adapter that goes away must not kill the daemon. */
 	signal(SIGPIPE, SIG_IGN);
 

@@ -10,6 +10,8 @@
 #include "commissiond.h"
 #include "log.h"
 
+#define PUBLISH_SUBSCRIPTION_MAX_BYTES 4096
+
 struct publish {
 	void *socket;
 	uint64_t sent;
@@ -17,10 +19,14 @@ struct publish {
 };
 
 struct publish *
-publish_new(void *zmq_ctx, const struct config *cfg, char *err, size_t errlen)
+publish_new(void *zmq_ctx, const struct config *cfg, const struct zap *zap, char *err,
+    size_t errlen)
 {
 	struct publish *pub = calloc(1, sizeof(*pub));
 	int hwm = (int)cfg->publish_high_water_mark, linger = 0;
+	/* What subscribers send is subscriptions (a topic prefix): a larger
+	 * frame is no subscription, and is cut off before it takes memory. */
+	int64_t max_frame = PUBLISH_SUBSCRIPTION_MAX_BYTES;
 
 	if (pub == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -30,7 +36,8 @@ publish_new(void *zmq_ctx, const struct config *cfg, char *err, size_t errlen)
 	if (pub->socket == NULL ||
 	    zmq_setsockopt(pub->socket, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
 	    zmq_setsockopt(pub->socket, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
-	    zmq_bind(pub->socket, cfg->publish_endpoint) < 0) {
+	    zmq_setsockopt(pub->socket, ZMQ_MAXMSGSIZE, &max_frame, sizeof(max_frame)) < 0 ||
+	    zap_bind(zap, pub->socket, ZAP_DOMAIN_SUBSCRIBE, cfg->publish_endpoint) < 0) {
 		snprintf(err, errlen, "publish: cannot bind %s: %s", cfg->publish_endpoint,
 		    zmq_strerror(zmq_errno()));
 		if (pub->socket != NULL)

@@ -19,6 +19,11 @@
 #define REPLAY_REQUESTS_PER_TURN 16
 /* Records looked at per reply when a topic filter skips most of them. */
 #define REPLAY_SCAN_FACTOR 64
+/* Replies queued for one client that does not read them (more are
+ * dropped: it asks again), and requests queued from one client. A client
+ * has one request in flight (the Lazy Pirate pattern). */
+#define REPLAY_SEND_HIGH_WATER_MARK 8
+#define REPLAY_RECEIVE_HIGH_WATER_MARK 64
 
 struct replay {
 	void *socket;
@@ -182,11 +187,15 @@ replay_on_readable(void *arg)
 }
 
 struct replay *
-replay_new(struct event_base *base, void *zmq_ctx, const struct config *cfg, struct store *store,
-    struct metrics *metrics, char *err, size_t errlen)
+replay_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
+    const struct zap *zap, struct store *store, struct metrics *metrics, char *err, size_t errlen)
 {
 	struct replay *replay = calloc(1, sizeof(*replay));
-	int linger = 0;
+	int linger = 0, sndhwm = REPLAY_SEND_HIGH_WATER_MARK,
+	    rcvhwm = REPLAY_RECEIVE_HIGH_WATER_MARK;
+	/* Larger requests get an error reply; far larger ones are cut off by
+	 * ZeroMQ before they take memory. */
+	int64_t max_frame = REPLAY_REQUEST_MAX_BYTES * 4;
 
 	if (replay == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -198,7 +207,10 @@ replay_new(struct event_base *base, void *zmq_ctx, const struct config *cfg, str
 	replay->socket = zmq_socket(zmq_ctx, ZMQ_ROUTER);
 	if (replay->socket == NULL ||
 	    zmq_setsockopt(replay->socket, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
-	    zmq_bind(replay->socket, cfg->replay_endpoint) < 0) {
+	    zmq_setsockopt(replay->socket, ZMQ_MAXMSGSIZE, &max_frame, sizeof(max_frame)) < 0 ||
+	    zmq_setsockopt(replay->socket, ZMQ_SNDHWM, &sndhwm, sizeof(sndhwm)) < 0 ||
+	    zmq_setsockopt(replay->socket, ZMQ_RCVHWM, &rcvhwm, sizeof(rcvhwm)) < 0 ||
+	    zap_bind(zap, replay->socket, ZAP_DOMAIN_SUBSCRIBE, cfg->replay_endpoint) < 0) {
 		snprintf(err, errlen, "replay: cannot bind %s: %s", cfg->replay_endpoint,
 		    zmq_strerror(zmq_errno()));
 		goto fail;

@@ -23,6 +23,7 @@ enum config_type {
 	CONFIG_BOOL,
 	CONFIG_PROVIDER, /* FACILITY=CODE, the key repeated once a mapping */
 	CONFIG_SECRET,	 /* text that may be empty, never printed */
+	CONFIG_OPTIONAL, /* text that may be empty */
 };
 
 struct config_key {
@@ -87,6 +88,26 @@ static const struct config_key config_keys[] = {
 	KEY("http", "sse_buffer_bytes", CONFIG_BYTES, http_sse_buffer_bytes, "1048576",
 	    "bytes waiting unread for one stream client at most; one full for 2 s is "
 	    "dropped with its position"),
+	KEY("curve", "server_key_file", CONFIG_OPTIONAL, curve_server_key_file, "",
+	    "commissiond's CURVE key pair (NAME.key of commissionctl keygen NAME, mode "
+	    "0600): the ingest, publish and replay sockets then take only clients whose "
+	    "public key is allowed; empty: plain ZeroMQ, for loopback only"),
+	KEY("curve", "ingest_allow", CONFIG_OPTIONAL, curve_ingest_allow, "",
+	    "file of the client public keys that may send to the ingest socket (the "
+	    "adapters' NAME.pub, one a line); read again on SIGHUP"),
+	KEY("curve", "subscribe_allow", CONFIG_OPTIONAL, curve_subscribe_allow, "",
+	    "file of the client public keys that may read the publish and replay sockets; "
+	    "read again on SIGHUP"),
+	KEY("curve", "client_key_file", CONFIG_OPTIONAL, curve_client_key_file, "",
+	    "the adapters' and commissionctl's CURVE key pair (NAME.key, mode 0600) when "
+	    "commissiond uses CURVE"),
+	KEY("curve", "server_public_key_file", CONFIG_OPTIONAL, curve_server_public_key_file, "",
+	    "commissiond's public key (its NAME.pub), for the adapters and commissionctl"),
+	KEY("daemon", "user", CONFIG_OPTIONAL, daemon_user, "",
+	    "started as root, commissiond reads its keys and then runs as this account; "
+	    "empty: it refuses to run as root"),
+	KEY("daemon", "allow_root", CONFIG_BOOL, daemon_allow_root, "no",
+	    "yes: run as root all the same (development and throwaway containers only)"),
 	KEY("pseudonym", "key_file", CONFIG_TEXT, pseudonym_key_file, "var/pseudonym.key",
 	    "the adapters' shared key: 64 hex characters, mode 0600, or 0640 owned by "
 	    "root (make one with commissiond-hl7 keygen FILE)"),
@@ -202,6 +223,7 @@ config_apply(struct config *cfg, const struct config_key *k, const char *value,
 
 	switch (k->type) {
 	case CONFIG_SECRET:
+	case CONFIG_OPTIONAL:
 		if (strlen(value) >= CONFIG_TEXT_MAX) {
 			snprintf(err, errlen, "[%s] %s: at most %d characters", k->section, k->name,
 			    CONFIG_TEXT_MAX - 1);
@@ -399,6 +421,7 @@ config_print(const struct config *cfg, FILE *out)
 		fprintf(out, "%s = ", k->name);
 		switch (k->type) {
 		case CONFIG_TEXT:
+		case CONFIG_OPTIONAL:
 		case CONFIG_LEVEL:
 			fprintf(out, "%s\n", (const char *)src);
 			break;

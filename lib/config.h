@@ -65,6 +65,15 @@ struct config {
 	uint64_t http_max_request_bytes;
 	uint64_t http_sse_max_clients;
 	uint64_t http_sse_buffer_bytes;
+	/* ZeroMQ CURVE (docs/SECURITY.md): the daemon's side, then the clients' */
+	char curve_server_key_file[CONFIG_TEXT_MAX];
+	char curve_ingest_allow[CONFIG_TEXT_MAX];
+	char curve_subscribe_allow[CONFIG_TEXT_MAX];
+	char curve_client_key_file[CONFIG_TEXT_MAX];
+	char curve_server_public_key_file[CONFIG_TEXT_MAX];
+	/* who commissiond runs as */
+	char daemon_user[CONFIG_TEXT_MAX];
+	bool daemon_allow_root;
 };
 
 /* Fill cfg with the embedded defaults. */

@@ -237,7 +237,8 @@ store_open(const struct store_options *opt, char *err, size_t errlen)
 	if (opt->read_only) {
 		flags |= MDB_RDONLY;
 	} else {
-		if (mkdir(opt->path, 0750) < 0 && errno != EEXIST) {
+		/* The store is the daemon's alone: 0700, its files 0600. */
+		if (mkdir(opt->path, 0700) < 0 && errno != EEXIST) {
 			snprintf(err, errlen, "%s: cannot create the store directory: %s",
 			    opt->path, strerror(errno));
 			free(store);
@@ -252,7 +253,7 @@ store_open(const struct store_options *opt, char *err, size_t errlen)
 	    (rc = mdb_env_set_maxdbs(store->env, STORE_MAX_TABLES)) != MDB_SUCCESS ||
 	    (!opt->read_only &&
 		(rc = mdb_env_set_mapsize(store->env, opt->map_size_bytes)) != MDB_SUCCESS) ||
-	    (rc = mdb_env_open(store->env, opt->path, flags, 0640)) != MDB_SUCCESS) {
+	    (rc = mdb_env_open(store->env, opt->path, flags, 0600)) != MDB_SUCCESS) {
 		snprintf(err, errlen, "%s: cannot open the LMDB store: %s%s", opt->path,
 		    mdb_strerror(rc),
 		    rc == ENOENT ? " (no store there: has commissiond run with this path?)" : "");
@@ -746,7 +747,7 @@ store_backup(struct store *store, const char *dir)
 {
 	int rc;
 
-	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		store_set_error(store, "%s: cannot create the backup directory: %s", dir,
 		    strerror(errno));
 		return STORE_FAILED;

@@ -110,9 +110,13 @@ adapter_run(struct adapter_run *run)
 		.name = run->spec->name,
 	};
 	struct outbox_counts counts = { 0 };
+	struct curve_client curve;
 	uint64_t watchdog_usec;
 	char err[768];
 
+	if (curve_client_load(cfg, &curve, err, sizeof(err)) < 0)
+		fatal("%s", err);
+	copt.curve = &curve;
 	run->a.pseudonymiser = pseudonymiser_open(cfg->pseudonym_key_file, err, sizeof(err));
 	if (run->a.pseudonymiser == NULL)
 		fatal("%s", err);
@@ -145,9 +149,10 @@ adapter_run(struct adapter_run *run)
 			fatal("cannot start the watchdog timer");
 	}
 	outbox_counts(run->a.outbox, &counts);
-	log_info("ready: delivering to %s; outbox %s (%" PRIu64 " pending, %" PRIu64
+	log_info("ready: delivering to %s%s; outbox %s (%" PRIu64 " pending, %" PRIu64
 		 " dead letters)",
-	    cfg->ingest_endpoint, run->spec->outbox_path(cfg), counts.pending,
+	    cfg->ingest_endpoint, curve.enabled ? " with CURVE" : "", run->spec->outbox_path(cfg),
+	    counts.pending,
 	    counts.dead_letters);
 	sd_notifyf(0, "READY=1\nSTATUS=Ready: %" PRIu64 " envelopes pending", counts.pending);
 	client_kick(run->a.client);
@@ -156,6 +161,7 @@ adapter_run(struct adapter_run *run)
 
 	run->spec->destroy(&run->a);
 	client_destroy(&run->a.client);
+	curve_pair_wipe(&curve.own);
 	if (run->watchdog != NULL)
 		event_free(run->watchdog);
 	event_free(run->sigterm);

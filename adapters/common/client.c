@@ -20,6 +20,7 @@
 
 #define CLIENT_TICK_MS 200
 #define CLIENT_BACKOFF_MAX_MS 30000
+#define CLIENT_ACK_MAX_BYTES 65536
 
 struct flight {
 	bool used;
@@ -259,6 +260,8 @@ client_new(struct event_base *base, void *zmq_ctx, struct outbox *outbox,
 {
 	struct client *c = calloc(1, sizeof(*c));
 	int one = 1, linger = 0;
+	/* The daemon answers with Acks of a few hundred bytes. */
+	int64_t max_frame = CLIENT_ACK_MAX_BYTES;
 	struct timeval tick = { 0, CLIENT_TICK_MS * 1000 };
 
 	if (c == NULL) {
@@ -275,6 +278,8 @@ client_new(struct event_base *base, void *zmq_ctx, struct outbox *outbox,
 	if (c->flights == NULL || c->settle == NULL || c->reasons == NULL || c->socket == NULL ||
 	    zmq_setsockopt(c->socket, ZMQ_IMMEDIATE, &one, sizeof(one)) < 0 ||
 	    zmq_setsockopt(c->socket, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
+	    zmq_setsockopt(c->socket, ZMQ_MAXMSGSIZE, &max_frame, sizeof(max_frame)) < 0 ||
+	    curve_client_socket(c->socket, opt->curve, err, errlen) < 0 ||
 	    zmq_connect(c->socket, opt->endpoint) < 0) {
 		snprintf(err, errlen, "%s: cannot connect to commissiond at %s: %s", opt->name,
 		    opt->endpoint, zmq_strerror(zmq_errno()));

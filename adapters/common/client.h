@@ -10,6 +10,7 @@
 
 #include <event2/event.h>
 
+#include "curve.h"
 #include "outbox.h"
 
 struct client_options {
@@ -17,6 +18,7 @@ struct client_options {
 	uint64_t window;	/* envelopes in flight at most */
 	uint64_t resend_ms;	/* not acknowledged in this time: sent again */
 	const char *name;	/* for logs: "hl7", "spool" */
+	const struct curve_client *curve; /* the keys when commissiond uses CURVE */
 };
 
 struct client_stats {

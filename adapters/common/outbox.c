@@ -80,7 +80,8 @@ outbox_open(const char *path, uint64_t map_bytes, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (mkdir(path, 0750) < 0 && errno != EEXIST) {
+	/* What waits in it is the adapter's alone: 0700, its files 0600. */
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "%s: cannot create the outbox directory: %s", path,
 		    strerror(errno));
 		free(o);
@@ -89,7 +90,7 @@ outbox_open(const char *path, uint64_t map_bytes, char *err, size_t errlen)
 	if ((rc = mdb_env_create(&o->env)) != MDB_SUCCESS ||
 	    (rc = mdb_env_set_maxdbs(o->env, 4)) != MDB_SUCCESS ||
 	    (rc = mdb_env_set_mapsize(o->env, map_bytes)) != MDB_SUCCESS ||
-	    (rc = mdb_env_open(o->env, path, MDB_NOTLS, 0640)) != MDB_SUCCESS ||
+	    (rc = mdb_env_open(o->env, path, MDB_NOTLS, 0600)) != MDB_SUCCESS ||
 	    (rc = mdb_txn_begin(o->env, NULL, 0, &txn)) != MDB_SUCCESS ||
 	    (rc = mdb_dbi_open(txn, "pending", MDB_CREATE, &o->pending)) != MDB_SUCCESS ||
 	    (rc = mdb_dbi_open(txn, "dead", MDB_CREATE, &o->dead)) != MDB_SUCCESS ||

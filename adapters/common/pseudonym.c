@@ -3,17 +3,14 @@
  * NHS numbers and of visit numbers. The key never leaves this module.
  */
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
 #include "ids.h"
+#include "keyfile.h"
 #include "pseudonym.h"
 
 struct pseudonymiser {
@@ -33,44 +30,28 @@ pseudonymiser_from_key(const uint8_t key[PSEUDONYM_KEY_BYTES])
 struct pseudonymiser *
 pseudonymiser_open(const char *key_path, char *err, size_t errlen)
 {
-	char text[2 * PSEUDONYM_KEY_BYTES + 3];
 	uint8_t key[PSEUDONYM_KEY_BYTES];
 	struct pseudonymiser *ps;
-	struct stat st;
-	size_t n, bin_len;
-	int fd;
+	size_t n, len, bin_len;
+	char why[512];
+	char *text = keyfile_read(key_path, KEYFILE_SECRET, 4 * PSEUDONYM_KEY_BYTES, &len, why,
+	    sizeof(why));
 
-	fd = open(key_path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: cannot open the pseudonym key: %s (make one with "
-				      "the keygen command)", key_path, strerror(errno));
+	if (text == NULL) {
+		snprintf(err, errlen, "[pseudonym] key_file: %s (the keygen command makes one)", why);
 		return NULL;
 	}
-	/* The rule PostgreSQL applies to its key: others never; the group only
-	 * when root owns the file, so that the adapters' services, each its own
-	 * user, can share one key through a group (systemd/commissiond.tmpfiles). */
-	if (fstat(fd, &st) < 0 || (st.st_mode & 007) != 0 ||
-	    (st.st_uid != 0 && (st.st_mode & 070) != 0)) {
-		snprintf(err, errlen, "%s: the pseudonym key must be readable by its owner only "
-				      "(chmod 600), or by root and a group (chmod 640)", key_path);
-		close(fd);
-		return NULL;
-	}
-	n = (size_t)read(fd, text, sizeof(text) - 1);
-	close(fd);
-	if (n == (size_t)-1)
-		n = 0;
+	n = len;
 	while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r'))
 		n--;
-	text[n] = '\0';
 	if (n != 2 * PSEUDONYM_KEY_BYTES ||
 	    sodium_hex2bin(key, sizeof(key), text, n, NULL, &bin_len, NULL) != 0 ||
 	    bin_len != sizeof(key)) {
 		snprintf(err, errlen, "%s: the pseudonym key must be 64 hex characters", key_path);
-		sodium_memzero(text, sizeof(text));
+		keyfile_free(&text, len);
 		return NULL;
 	}
-	sodium_memzero(text, sizeof(text));
+	keyfile_free(&text, len);
 	ps = pseudonymiser_from_key(key);
 	sodium_memzero(key, sizeof(key));
 	if (ps == NULL)
@@ -91,27 +72,16 @@ pseudonym_keygen(const char *path, char *err, size_t errlen)
 {
 	uint8_t key[PSEUDONYM_KEY_BYTES];
 	char text[2 * PSEUDONYM_KEY_BYTES + 2];
-	int fd;
-	ssize_t w;
+	int rc;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s%s", path, strerror(errno),
-		    errno == EEXIST ? " (a key exists: pseudonyms depend on it, keep it)" : "");
-		return -1;
-	}
 	randombytes_buf(key, sizeof(key));
 	sodium_bin2hex(text, sizeof(text) - 1, key, sizeof(key));
 	strcat(text, "\n");
-	w = write(fd, text, strlen(text));
+	/* Never over an existing key: the stored pseudonyms depend on it. */
+	rc = keyfile_create(path, text, 0600, err, errlen);
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(text, sizeof(text));
-	if (w != 2 * PSEUDONYM_KEY_BYTES + 1 || fsync(fd) < 0 || close(fd) < 0) {
-		snprintf(err, errlen, "%s: cannot write the key: %s", path, strerror(errno));
-		unlink(path);
-		return -1;
-	}
-	return 0;
+	return rc;
 }
 
 static void

@@ -26,6 +26,12 @@
 
 /* Messages answered per read: the rest wait in the connection's buffer. */
 #define HL7_MESSAGES_PER_READ 256
+/* A connection's input stops being read past one whole message and this
+ * (libevent's read high-water mark), so its buffer stays bounded. */
+#define HL7_READ_SLACK_BYTES (64 * 1024)
+/* ACKs waiting for a sender that does not read them: past this, its input
+ * is no longer read until they drain to half. */
+#define HL7_OUTPUT_MAX_BYTES (1024 * 1024)
 
 struct hl7_conn;
 
@@ -151,6 +157,12 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 
 	if (srv->stopping)
 		return;
+	if (evbuffer_get_length(bufferevent_get_output(bev)) > HL7_OUTPUT_MAX_BYTES) {
+		/* It sends and does not read its ACKs: hear it again once it
+		 * has (hl7_on_write). */
+		bufferevent_disable(bev, EV_READ);
+		return;
+	}
 	taken = calloc(HL7_MESSAGES_PER_READ, sizeof(*taken));
 	items = calloc(HL7_MESSAGES_PER_READ, sizeof(*items));
 	if (taken == NULL || items == NULL) {
@@ -214,6 +226,20 @@ out:
 	free(items);
 }
 
+/* The ACKs have drained to the write low-water mark: read again, what is
+ * already buffered first. */
+static void
+hl7_on_write(struct bufferevent *bev, void *arg)
+{
+	struct hl7_conn *c = arg;
+
+	if (c->srv->stopping || (bufferevent_get_enabled(bev) & EV_READ))
+		return;
+	bufferevent_enable(bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+		bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
 static void
 hl7_on_event(struct bufferevent *bev, short events, void *arg)
 {
@@ -268,7 +294,10 @@ hl7_on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockad
 		free(c);
 		return;
 	}
-	bufferevent_setcb(c->bev, hl7_on_read, NULL, hl7_on_event, c);
+	bufferevent_setcb(c->bev, hl7_on_read, hl7_on_write, hl7_on_event, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0,
+	    (size_t)srv->a->cfg->hl7_max_message_bytes + HL7_READ_SLACK_BYTES);
+	bufferevent_setwatermark(c->bev, EV_WRITE, HL7_OUTPUT_MAX_BYTES / 2, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	c->next = srv->conns;
 	if (srv->conns != NULL)

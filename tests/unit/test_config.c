@@ -579,6 +579,54 @@ test_print_values_load_back_to_the_same_settings(void **state)
 	assert_config_equal(&back, &cfg);
 }
 
+/* [curve] and [daemon]: empty by default (plain ZeroMQ, root refused), and
+ * what is set, or set back to empty, prints and loads back. */
+static void
+test_curve_and_daemon_settings_are_empty_by_default_and_load_back(void **state)
+{
+	struct fixture *fx = *state;
+	struct config cfg, back;
+	char err[512] = "", *text;
+
+	config_defaults(&cfg);
+	assert_string_equal(cfg.curve_server_key_file, "");
+	assert_string_equal(cfg.curve_ingest_allow, "");
+	assert_string_equal(cfg.curve_subscribe_allow, "");
+	assert_string_equal(cfg.curve_client_key_file, "");
+	assert_string_equal(cfg.curve_server_public_key_file, "");
+	assert_string_equal(cfg.daemon_user, "");
+	assert_false(cfg.daemon_allow_root);
+	assert_int_equal(config_set_argument(&cfg, "curve.server_key_file=/etc/c/server.key", err,
+			     sizeof(err)), 0);
+	assert_int_equal(
+	    config_set_argument(&cfg, "curve.ingest_allow=/etc/c/ingest.allow", err, sizeof(err)), 0);
+	assert_int_equal(config_set_argument(&cfg, "curve.subscribe_allow=/etc/c/sub.allow", err,
+			     sizeof(err)), 0);
+	assert_int_equal(
+	    config_set_argument(&cfg, "curve.client_key_file=/etc/c/hl7.key", err, sizeof(err)), 0);
+	assert_int_equal(config_set_argument(&cfg, "curve.server_public_key_file=/etc/c/server.pub",
+			     err, sizeof(err)), 0);
+	assert_int_equal(config_set_argument(&cfg, "daemon.user=commissiond", err, sizeof(err)), 0);
+	assert_int_equal(config_set_argument(&cfg, "daemon.allow_root=yes", err, sizeof(err)), 0);
+	assert_int_equal(config_set_argument(&cfg, "daemon.allow_root=maybe", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "[daemon] allow_root: \"maybe\" is not yes or no"));
+	text = print_to_text(&cfg, fx->file);
+	write_without_comments(fx->file, text);
+	free(text);
+	config_defaults(&back);
+	assert_int_equal(config_load(&back, fx->file, err, sizeof(err)), 0);
+	assert_string_equal(back.curve_server_key_file, "/etc/c/server.key");
+	assert_string_equal(back.curve_ingest_allow, "/etc/c/ingest.allow");
+	assert_string_equal(back.curve_subscribe_allow, "/etc/c/sub.allow");
+	assert_string_equal(back.curve_client_key_file, "/etc/c/hl7.key");
+	assert_string_equal(back.curve_server_public_key_file, "/etc/c/server.pub");
+	assert_string_equal(back.daemon_user, "commissiond");
+	assert_true(back.daemon_allow_root);
+	/* An empty value turns CURVE off again. */
+	assert_int_equal(config_set_argument(&back, "curve.server_key_file=", err, sizeof(err)), 0);
+	assert_string_equal(back.curve_server_key_file, "");
+}
+
 /*
  * What --print-config writes must load as it is. Known bug (reported, not
  * fixed here): the comment of [store] sync is 200 characters, more than
@@ -634,6 +682,9 @@ main(void)
 	    cmocka_unit_test(test_set_argument_rejects_malformed_arguments),
 	    cmocka_unit_test(test_set_argument_names_an_unknown_setting_or_bad_value),
 	    cmocka_unit_test(test_text_values_longer_than_160_characters_are_refused),
+	    cmocka_unit_test_setup_teardown(
+		test_curve_and_daemon_settings_are_empty_by_default_and_load_back, fixture_setup,
+		fixture_teardown),
 	    CONFIG_TEST(test_print_lists_every_section_and_key),
 	    CONFIG_TEST(test_print_values_load_back_to_the_same_settings),
 	    CONFIG_TEST(test_print_output_loads_back_as_it_is),
