@@ -29,6 +29,31 @@ int ctl_backup(const struct config *cfg, int argc, char **argv);
 int ctl_show(const struct config *cfg, int argc, char **argv);
 int ctl_rebuild(const struct config *cfg, int argc, char **argv);
 int ctl_digest(const struct config *cfg, int argc, char **argv);
+int ctl_archive(const struct config *cfg, int argc, char **argv);
+int ctl_load(const struct config *cfg, int argc, char **argv);
+int ctl_restore(const struct config *cfg, int argc, char **argv);
+int ctl_verify(const struct config *cfg, int argc, char **argv);
+
+/* ---- archive.c: the archive file (docs/ARCHIVE.md). */
+struct archive_info {
+	uint64_t count, first, last;
+	char checksum[2 * 32 + 1]; /* BLAKE2b-256, hex */
+};
+typedef int (*archive_record_fn)(void *arg, uint64_t seq, int64_t received_ms,
+    const uint8_t *bytes, size_t len);
+/* Read path whole and check it: the header, records in gap-free sequence
+ * order, the trailer's count, range and checksum. fn (may be NULL) sees
+ * each record as it is read (before the checksum is known: check a file
+ * with fn NULL first), and stops the read by returning non-zero. -1 with
+ * err naming what is wrong. */
+int archive_read(const char *path, archive_record_fn fn, void *arg, struct archive_info *info,
+    char *err, size_t errlen);
+
+/* ---- rebuild.c: replaying the log (and its archives) into a scratch
+ * copy and comparing digests. Fills *report; returns CTL_OK when clean,
+ * CTL_REFUSED when the state differs or the archives do not fit the log. */
+int rebuild_check(const struct config *cfg, char *const *archives, int n_archives,
+    json_t **report);
 
 /* Print msg as one line of canonical proto3 JSON on stdout. */
 void ctl_print_message(const ProtobufCMessage *msg);

@@ -74,8 +74,11 @@ ctl_status(const struct config *cfg, int argc, char **argv)
 		store_close(&store);
 		return CTL_STORE;
 	}
-	json = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	json = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "store", cfg->store_path,
+	    "formatVersion", (json_int_t)c.format_version,
+	    "firstSequence", (json_int_t)c.first_event_sequence,
+	    "firstDeadLetter", (json_int_t)c.first_dead_letter,
 	    "lastSequence", (json_int_t)c.last_event_sequence,
 	    "events", (json_int_t)c.last_event_sequence,
 	    "duplicates", (json_int_t)c.duplicates,

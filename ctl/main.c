@@ -30,10 +30,17 @@ static const struct ctl_command {
 	{ "events", ctl_events, "[--from SEQ] [--limit N]", "list the event log" },
 	{ "show", ctl_show, "AREA [--as-of MS] [--icb|--org|--council CODE]",
 	    "the integrated-care figures of an area (or all) as JSON" },
-	{ "rebuild", ctl_rebuild, "[--check]",
+	{ "rebuild", ctl_rebuild, "[--check] [--archive FILE]...",
 	    "remake the projections' state from the event log (--check: compare only)" },
 	{ "digest", ctl_digest, "", "a digest of the projections' state, per kind of thing" },
 	{ "backup", ctl_backup, "DIR", "compacted consistent copy of the store into DIR" },
+	{ "restore", ctl_restore, "DIR",
+	    "put a backup in place of the store (commissiond stopped)" },
+	{ "verify", ctl_verify, "[--archive FILE]...",
+	    "check every table of the store, then the state against a replay" },
+	{ "archive", ctl_archive, "--before DATE --out FILE [--prune]",
+	    "write the events committed before DATE to FILE (--prune: then drop them from the log)" },
+	{ "load", ctl_load, "FILE", "put an archive's events back into the log (commissiond stopped)" },
 };
 #define N_COMMANDS (sizeof(ctl_commands) / sizeof(ctl_commands[0]))
 
