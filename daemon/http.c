@@ -502,7 +502,7 @@ http_metrics(struct http *h, struct evhttp_request *req, const char *rest)
 	g.last_update_sequence = c.last_update_sequence;
 	g.store_used_bytes = c.used_bytes;
 	g.store_map_bytes = c.map_size_bytes;
-	g.dead_letters = c.dead_letters;
+	g.dead_letters = c.first_dead_letter ? c.dead_letters - c.first_dead_letter + 1 : 0;
 	g.duplicates = c.duplicates;
 	g.refusing_input = ingest_refusing(h->ingest);
 	g.stream_clients = stream_clients(h->stream);
