@@ -88,15 +88,9 @@ static int
 sync_directory_of(const char *path)
 {
 	char copy[4096];
-	int fd, rc;
 
 	snprintf(copy, sizeof(copy), "%s", path);
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
+	return ctl_fsync_path(dirname(copy), O_RDONLY | O_DIRECTORY);
 }
 
 /* ---------------------------------------------------------------- reading */
@@ -224,26 +218,6 @@ parse_before(const char *text, int64_t *ms)
 	return 0;
 }
 
-static struct store *
-archive_open_store(const struct config *cfg, bool read_only)
-{
-	struct store_options opt = {
-		.path = cfg->store_path,
-		.map_size_bytes = cfg->store_map_size_bytes,
-		.map_max_bytes = cfg->store_map_max_bytes,
-		.sync_mode = STORE_SYNC_FULL,
-		.read_only = read_only,
-		.update_retention = cfg->store_update_retention,
-		.dead_letter_keep_bytes = cfg->store_dead_letter_keep_bytes,
-	};
-	char err[768];
-	struct store *store = store_open(&opt, err, sizeof(err));
-
-	if (store == NULL)
-		fprintf(stderr, "commissionctl: %s\n", err);
-	return store;
-}
-
 /* Write events first..last of store to out, durably: a .part file made
  * whole, fsynced, then linked to its name (never over an existing file). */
 static int
@@ -335,7 +309,7 @@ ctl_archive(const struct config *cfg, int argc, char **argv)
 		    before_text);
 		return CTL_USAGE;
 	}
-	if ((store = archive_open_store(cfg, true)) == NULL)
+	if ((store = ctl_open_store(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
 		return CTL_STORE;
 	if (store_events_before(store, before_ms, &first, &last) != STORE_OK) {
 		fprintf(stderr, "commissionctl: archive: %s\n", store_error(store));
@@ -361,7 +335,7 @@ ctl_archive(const struct config *cfg, int argc, char **argv)
 		return CTL_STORE;
 	}
 	if (prune) {
-		if ((store = archive_open_store(cfg, false)) == NULL)
+		if ((store = ctl_open_store(cfg, cfg->store_path, false, STORE_SYNC_FULL)) == NULL)
 			return CTL_STORE;
 		if (store_remove_events(store, last, cfg->store_prune_batch_limit, &removed) !=
 		    STORE_OK) {
@@ -422,7 +396,7 @@ ctl_load(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "commissionctl: load: %s\n", err);
 		return CTL_REFUSED;
 	}
-	if ((store = archive_open_store(cfg, false)) == NULL) {
+	if ((store = ctl_open_store(cfg, cfg->store_path, false, STORE_SYNC_FULL)) == NULL) {
 		store_lock_release(&lock);
 		return CTL_STORE;
 	}

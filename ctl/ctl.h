@@ -59,6 +59,12 @@ int rebuild_check(const struct config *cfg, char *const *archives, int n_archive
 void ctl_print_message(const ProtobufCMessage *msg);
 /* Print a JSON value as one line on stdout, then flush. */
 void ctl_print_json(json_t *json);
+/* Open the store at path with cfg's sizes (a writer with sync_mode);
+ * NULL after saying why on stderr. */
+struct store *ctl_open_store(const struct config *cfg, const char *path, bool read_only,
+    int sync_mode);
+/* fsync the file or directory (flags O_RDONLY | O_DIRECTORY) at path. */
+int ctl_fsync_path(const char *path, int flags);
 /* Parse a whole decimal number; -1 if it is not one. */
 int ctl_parse_u64(const char *text, uint64_t *out);
 

@@ -3,15 +3,18 @@
  * command from the table below.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
 #include "ctl.h"
 #include "pbjson.h"
+#include "store.h"
 #include "log.h"
 
 static const struct ctl_command {
@@ -77,6 +80,38 @@ ctl_print_message(const ProtobufCMessage *msg)
 
 	ctl_print_json(json);
 	json_decref(json);
+}
+
+struct store *
+ctl_open_store(const struct config *cfg, const char *path, bool read_only, int sync_mode)
+{
+	struct store_options opt = {
+		.path = path,
+		.map_size_bytes = cfg->store_map_size_bytes,
+		.map_max_bytes = cfg->store_map_max_bytes,
+		.sync_mode = sync_mode,
+		.read_only = read_only,
+		.update_retention = cfg->store_update_retention,
+		.dead_letter_keep_bytes = cfg->store_dead_letter_keep_bytes,
+	};
+	char err[768];
+	struct store *store = store_open(&opt, err, sizeof(err));
+
+	if (store == NULL)
+		fprintf(stderr, "commissionctl: %s\n", err);
+	return store;
+}
+
+int
+ctl_fsync_path(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
 }
 
 int

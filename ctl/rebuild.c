@@ -108,26 +108,6 @@ digest_of(struct store *store)
 	return json;
 }
 
-static struct store *
-rebuild_open(const struct config *cfg, const char *path, bool read_only, int sync_mode)
-{
-	struct store_options opt = {
-		.path = path,
-		.map_size_bytes = cfg->store_map_size_bytes,
-		.map_max_bytes = cfg->store_map_max_bytes,
-		.sync_mode = sync_mode,
-		.read_only = read_only,
-		.update_retention = cfg->store_update_retention,
-		.dead_letter_keep_bytes = cfg->store_dead_letter_keep_bytes,
-	};
-	char err[768];
-	struct store *store = store_open(&opt, err, sizeof(err));
-
-	if (store == NULL)
-		fprintf(stderr, "commissionctl: %s\n", err);
-	return store;
-}
-
 int
 ctl_digest(const struct config *cfg, int argc, char **argv)
 {
@@ -139,7 +119,7 @@ ctl_digest(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "usage: commissionctl digest\n");
 		return CTL_USAGE;
 	}
-	if ((store = rebuild_open(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
+	if ((store = ctl_open_store(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
 		return CTL_STORE;
 	json = digest_of(store);
 	if (json == NULL)
@@ -300,7 +280,7 @@ rebuild_check(const struct config *cfg, char *const *archives, int n, json_t **r
 	enum store_result r;
 
 	*report = NULL;
-	if ((live = rebuild_open(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
+	if ((live = ctl_open_store(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
 		return CTL_STORE;
 	if (mkdtemp(dir) == NULL) {
 		fprintf(stderr, "commissionctl: cannot make a scratch directory: %s\n", strerror(errno));
@@ -309,7 +289,7 @@ rebuild_check(const struct config *cfg, char *const *archives, int n, json_t **r
 	}
 	r = store_backup(live, dir); /* a consistent snapshot of the log and state */
 	store_close(&live);
-	scratch = r == STORE_OK ? rebuild_open(cfg, dir, false, STORE_SYNC_NONE) : NULL;
+	scratch = r == STORE_OK ? ctl_open_store(cfg, dir, false, STORE_SYNC_NONE) : NULL;
 	if (scratch == NULL) {
 		fprintf(stderr, "commissionctl: rebuild --check: cannot make the scratch store\n");
 		remove_scratch(dir);
@@ -357,7 +337,7 @@ rebuild_in_place(const struct config *cfg, char *const *archives, int n)
 	json_t *before, *after, *report;
 	enum store_result r;
 
-	if ((live = rebuild_open(cfg, cfg->store_path, false, STORE_SYNC_FULL)) == NULL)
+	if ((live = ctl_open_store(cfg, cfg->store_path, false, STORE_SYNC_FULL)) == NULL)
 		return CTL_STORE;
 	store_read_counts(live, &counts);
 	if (rebuild_archives_fit(archives, n, counts.first_event_sequence, order, err,

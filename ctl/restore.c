@@ -14,31 +14,6 @@
 #include "ctl.h"
 #include "store.h"
 
-static struct store *
-restore_open(const struct config *cfg, const char *path, char *err, size_t errlen)
-{
-	struct store_options opt = {
-		.path = path,
-		.map_size_bytes = cfg->store_map_size_bytes,
-		.map_max_bytes = cfg->store_map_max_bytes,
-		.read_only = true,
-	};
-
-	return store_open(&opt, err, errlen);
-}
-
-static int
-fsync_path(const char *path, int flags)
-{
-	int fd = open(path, flags | O_CLOEXEC), rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
 /* Copy the backup into store_path/.restore, make it durable, then swap it
  * in by rename. */
 static int
@@ -58,9 +33,9 @@ restore_swap(struct store *backup, const char *store_path, char *err, size_t err
 		snprintf(err, errlen, "copying: %s", store_error(backup));
 		return -1;
 	}
-	if (fsync_path(staged, O_RDONLY) < 0 ||
+	if (ctl_fsync_path(staged, O_RDONLY) < 0 ||
 	    (access(live, F_OK) == 0 && rename(live, kept) < 0) || rename(staged, live) < 0 ||
-	    fsync_path(store_path, O_RDONLY | O_DIRECTORY) < 0) {
+	    ctl_fsync_path(store_path, O_RDONLY | O_DIRECTORY) < 0) {
 		snprintf(err, errlen, "putting the copy in place: %s", strerror(errno));
 		return -1;
 	}
@@ -83,9 +58,8 @@ ctl_restore(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "usage: commissionctl restore DIR\n");
 		return CTL_USAGE;
 	}
-	if ((backup = restore_open(cfg, argv[1], err, sizeof(err))) == NULL) {
-		fprintf(stderr, "commissionctl: restore: %s is not a readable store: %s\n", argv[1],
-		    err);
+	if ((backup = ctl_open_store(cfg, argv[1], true, STORE_SYNC_FULL)) == NULL) {
+		fprintf(stderr, "commissionctl: restore: %s is not a readable store\n", argv[1]);
 		return CTL_REFUSED;
 	}
 	if (store_read_counts(backup, &c) != STORE_OK) {

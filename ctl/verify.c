@@ -30,17 +30,10 @@ ctl_verify(const struct config *cfg, int argc, char **argv)
 		{ "archive", required_argument, NULL, 'a' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct store_options opt = {
-		.path = cfg->store_path,
-		.map_size_bytes = cfg->store_map_size_bytes,
-		.map_max_bytes = cfg->store_map_max_bytes,
-		.read_only = true,
-	};
 	struct store_verify_report v;
 	struct store_counts c;
 	struct store *store;
 	char *archives[VERIFY_ARCHIVES_MAX];
-	char err[768];
 	uint64_t shown = 0;
 	int n = 0, ch, replay_status;
 	json_t *replay = NULL, *report;
@@ -58,10 +51,8 @@ ctl_verify(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "usage: commissionctl verify [--archive FILE]...\n");
 		return CTL_USAGE;
 	}
-	if ((store = store_open(&opt, err, sizeof(err))) == NULL) {
-		fprintf(stderr, "commissionctl: verify: %s\n", err);
+	if ((store = ctl_open_store(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
 		return CTL_STORE;
-	}
 	r = store_verify(store, verify_print_problem, &shown, &v);
 	if (r == STORE_OK)
 		r = store_read_counts(store, &c);
