@@ -22,6 +22,18 @@ need_received(struct store *store)
 	return STORE_FAILED;
 }
 
+/* A read transaction on a store that keeps commit times. */
+static enum store_result
+read_begin(struct store *store, MDB_txn **txn)
+{
+	int rc;
+
+	if (need_received(store) != STORE_OK)
+		return STORE_FAILED;
+	rc = store_txn_begin(store, MDB_RDONLY, txn);
+	return store_result_of(store, rc, "beginning a read transaction");
+}
+
 enum store_result
 store_events_before(struct store *store, int64_t before_ms, uint64_t *first, uint64_t *last)
 {
@@ -32,11 +44,8 @@ store_events_before(struct store *store, int64_t before_ms, uint64_t *first, uin
 	uint64_t last_event = 0;
 	int rc;
 
-	if (need_received(store) != STORE_OK)
+	if (read_begin(store, &txn) != STORE_OK)
 		return STORE_FAILED;
-	rc = store_txn_begin(store, MDB_RDONLY, &txn);
-	if (rc != MDB_SUCCESS)
-		return store_result_of(store, rc, "beginning a read transaction");
 	rc = store_meta_get_u64(txn, store->meta, "last_event_sequence", &last_event);
 	if (rc == MDB_NOTFOUND)
 		rc = MDB_SUCCESS;
@@ -96,11 +105,8 @@ store_scan_events_received(struct store *store, uint64_t first, uint64_t last,
 	bool stopped = false;
 	int rc;
 
-	if (need_received(store) != STORE_OK)
+	if (read_begin(store, &txn) != STORE_OK)
 		return STORE_FAILED;
-	rc = store_txn_begin(store, MDB_RDONLY, &txn);
-	if (rc != MDB_SUCCESS)
-		return store_result_of(store, rc, "beginning a read transaction");
 	rc = store_received_at(txn, store->received, first, &time_ms);
 	if (rc == MDB_SUCCESS)
 		rc = mdb_cursor_open(txn, store->events, &events);
