@@ -37,11 +37,42 @@ int ctl_curve_client(const struct config *cfg, struct curve_client *client);
 /* Connect socket to endpoint, as a CURVE client when client is enabled;
  * prints why and returns -1 on failure. */
 int ctl_connect(void *socket, const struct curve_client *client, const char *endpoint);
+int ctl_archive(const struct config *cfg, int argc, char **argv);
+int ctl_load(const struct config *cfg, int argc, char **argv);
+int ctl_restore(const struct config *cfg, int argc, char **argv);
+int ctl_verify(const struct config *cfg, int argc, char **argv);
+
+/* ---- archive.c: the archive file (docs/ARCHIVE.md). */
+struct archive_info {
+	uint64_t count, first, last;
+	char checksum[2 * 32 + 1]; /* BLAKE2b-256, hex */
+};
+typedef int (*archive_record_fn)(void *arg, uint64_t seq, int64_t received_ms,
+    const uint8_t *bytes, size_t len);
+/* Read path whole and check it: the header, records in gap-free sequence
+ * order, the trailer's count, range and checksum. fn (may be NULL) sees
+ * each record as it is read (before the checksum is known: check a file
+ * with fn NULL first), and stops the read by returning non-zero. -1 with
+ * err naming what is wrong. */
+int archive_read(const char *path, archive_record_fn fn, void *arg, struct archive_info *info,
+    char *err, size_t errlen);
+
+/* ---- rebuild.c: replaying the log (and its archives) into a scratch
+ * copy and comparing digests. Fills *report; returns CTL_OK when clean,
+ * CTL_REFUSED when the state differs or the archives do not fit the log. */
+int rebuild_check(const struct config *cfg, char *const *archives, int n_archives,
+    json_t **report);
 
 /* Print msg as one line of canonical proto3 JSON on stdout. */
 void ctl_print_message(const ProtobufCMessage *msg);
 /* Print a JSON value as one line on stdout, then flush. */
 void ctl_print_json(json_t *json);
+/* Open the store at path with cfg's sizes (a writer with sync_mode);
+ * NULL after saying why on stderr. */
+struct store *ctl_open_store(const struct config *cfg, const char *path, bool read_only,
+    int sync_mode);
+/* fsync the file or directory (flags O_RDONLY | O_DIRECTORY) at path. */
+int ctl_fsync_path(const char *path, int flags);
 /* Parse a whole decimal number; -1 if it is not one. */
 int ctl_parse_u64(const char *text, uint64_t *out);
 

@@ -12,23 +12,6 @@
 #include "ctl.h"
 #include "store.h"
 
-static struct store *
-inspect_open(const struct config *cfg)
-{
-	struct store_options opt = {
-		.path = cfg->store_path,
-		.map_size_bytes = cfg->store_map_size_bytes,
-		.map_max_bytes = cfg->store_map_max_bytes,
-		.read_only = true,
-	};
-	char err[768];
-	struct store *store = store_open(&opt, err, sizeof(err));
-
-	if (store == NULL)
-		fprintf(stderr, "commissionctl: %s\n", err);
-	return store;
-}
-
 /* --from N and --limit N, the options of the listing commands. */
 static int
 inspect_range_options(int argc, char **argv, const char *usage, uint64_t *from, uint64_t *limit)
@@ -67,15 +50,18 @@ ctl_status(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "usage: commissionctl status\n");
 		return CTL_USAGE;
 	}
-	if ((store = inspect_open(cfg)) == NULL)
+	if ((store = ctl_open_store(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
 		return CTL_STORE;
 	if (store_read_counts(store, &c) != STORE_OK) {
 		fprintf(stderr, "commissionctl: %s\n", store_error(store));
 		store_close(&store);
 		return CTL_STORE;
 	}
-	json = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	json = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "store", cfg->store_path,
+	    "formatVersion", (json_int_t)c.format_version,
+	    "firstSequence", (json_int_t)c.first_event_sequence,
+	    "firstDeadLetter", (json_int_t)c.first_dead_letter,
 	    "lastSequence", (json_int_t)c.last_event_sequence,
 	    "events", (json_int_t)c.last_event_sequence,
 	    "duplicates", (json_int_t)c.duplicates,
@@ -127,7 +113,7 @@ inspect_list(const struct config *cfg, int argc, char **argv, const char *usage,
 
 	if (inspect_range_options(argc, argv, usage, &from, &limit) < 0)
 		return CTL_USAGE;
-	if ((store = inspect_open(cfg)) == NULL)
+	if ((store = ctl_open_store(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
 		return CTL_STORE;
 	r = scan(store, from, limit, inspect_print_record, &p, NULL);
 	if (r != STORE_OK)
@@ -160,7 +146,7 @@ ctl_backup(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "usage: commissionctl backup DIR\n");
 		return CTL_USAGE;
 	}
-	if ((store = inspect_open(cfg)) == NULL)
+	if ((store = ctl_open_store(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
 		return CTL_STORE;
 	r = store_backup(store, argv[1]);
 	if (r != STORE_OK)

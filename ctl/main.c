@@ -3,17 +3,20 @@
  * command from the table below.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <zmq.h>
 
 #include "ctl.h"
 #include "pbjson.h"
+#include "store.h"
 #include "log.h"
 
 static const struct ctl_command {
@@ -32,12 +35,19 @@ static const struct ctl_command {
 	{ "events", ctl_events, "[--from SEQ] [--limit N]", "list the event log" },
 	{ "show", ctl_show, "AREA [--as-of MS] [--icb|--org|--council CODE]",
 	    "the integrated-care figures of an area (or all) as JSON" },
-	{ "rebuild", ctl_rebuild, "[--check]",
+	{ "rebuild", ctl_rebuild, "[--check] [--archive FILE]...",
 	    "remake the projections' state from the event log (--check: compare only)" },
 	{ "digest", ctl_digest, "", "a digest of the projections' state, per kind of thing" },
 	{ "backup", ctl_backup, "DIR", "compacted consistent copy of the store into DIR" },
 	{ "keygen", ctl_keygen, "[DIR/]NAME",
 	    "a CURVE key pair: NAME.key (secret, 0600) and NAME.pub (public)" },
+	{ "restore", ctl_restore, "DIR",
+	    "put a backup in place of the store (commissiond stopped)" },
+	{ "verify", ctl_verify, "[--archive FILE]...",
+	    "check every table of the store, then the state against a replay" },
+	{ "archive", ctl_archive, "--before DATE --out FILE [--prune]",
+	    "write the events committed before DATE to FILE (--prune: then drop them from the log)" },
+	{ "load", ctl_load, "FILE", "put an archive's events back into the log (commissiond stopped)" },
 };
 #define N_COMMANDS (sizeof(ctl_commands) / sizeof(ctl_commands[0]))
 
@@ -75,6 +85,38 @@ ctl_print_message(const ProtobufCMessage *msg)
 
 	ctl_print_json(json);
 	json_decref(json);
+}
+
+struct store *
+ctl_open_store(const struct config *cfg, const char *path, bool read_only, int sync_mode)
+{
+	struct store_options opt = {
+		.path = path,
+		.map_size_bytes = cfg->store_map_size_bytes,
+		.map_max_bytes = cfg->store_map_max_bytes,
+		.sync_mode = sync_mode,
+		.read_only = read_only,
+		.update_retention = cfg->store_update_retention,
+		.dead_letter_keep_bytes = cfg->store_dead_letter_keep_bytes,
+	};
+	char err[768];
+	struct store *store = store_open(&opt, err, sizeof(err));
+
+	if (store == NULL)
+		fprintf(stderr, "commissionctl: %s\n", err);
+	return store;
+}
+
+int
+ctl_fsync_path(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
 }
 
 int

@@ -108,26 +108,6 @@ digest_of(struct store *store)
 	return json;
 }
 
-static struct store *
-rebuild_open(const struct config *cfg, const char *path, bool read_only, int sync_mode)
-{
-	struct store_options opt = {
-		.path = path,
-		.map_size_bytes = cfg->store_map_size_bytes,
-		.map_max_bytes = cfg->store_map_max_bytes,
-		.sync_mode = sync_mode,
-		.read_only = read_only,
-		.update_retention = cfg->store_update_retention,
-		.dead_letter_keep_bytes = cfg->store_dead_letter_keep_bytes,
-	};
-	char err[768];
-	struct store *store = store_open(&opt, err, sizeof(err));
-
-	if (store == NULL)
-		fprintf(stderr, "commissionctl: %s\n", err);
-	return store;
-}
-
 int
 ctl_digest(const struct config *cfg, int argc, char **argv)
 {
@@ -139,7 +119,7 @@ ctl_digest(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "usage: commissionctl digest\n");
 		return CTL_USAGE;
 	}
-	if ((store = rebuild_open(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
+	if ((store = ctl_open_store(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
 		return CTL_STORE;
 	json = digest_of(store);
 	if (json == NULL)
@@ -152,6 +132,8 @@ ctl_digest(const struct config *cfg, int argc, char **argv)
 }
 
 /* ---- replaying the log */
+
+#define REBUILD_ARCHIVES_MAX 64
 
 struct replay_state {
 	struct store_batch *batch;
@@ -179,12 +161,69 @@ rebuild_apply(void *arg, uint64_t seq, const uint8_t *bytes, size_t len)
 	return rs->failed != STORE_OK;
 }
 
-/* Remake target's state from target's own event log, in one transaction,
- * growing the map when it fills. */
+static int
+rebuild_apply_archived(void *arg, uint64_t seq, int64_t received_ms, const uint8_t *bytes,
+    size_t len)
+{
+	(void)received_ms;
+	return rebuild_apply(arg, seq, bytes, len);
+}
+
+/* The archives to replay before the log, in order: together they must
+ * hold events 1 to first_event - 1 with no gap and no overlap. *order
+ * gets their indexes in sequence order; -1 with err when they do not fit. */
+static int
+rebuild_archives_fit(char *const *archives, int n, uint64_t first_event, int *order, char *err,
+    size_t errlen)
+{
+	struct archive_info info[REBUILD_ARCHIVES_MAX];
+	uint64_t expect = 1;
+
+	for (int i = 0; i < n; i++) {
+		if (archive_read(archives[i], NULL, NULL, &info[i], err, errlen) < 0)
+			return -1;
+		/* Insertion by first sequence: a handful of files. */
+		int j = i;
+		while (j > 0 && info[order[j - 1]].first > info[i].first) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = i;
+	}
+	for (int k = 0; k < n; k++) {
+		const struct archive_info *a = &info[order[k]];
+		if (a->count == 0 || a->first != expect) {
+			snprintf(err, errlen, "%s holds events %" PRIu64 " to %" PRIu64
+					      "; the replay needs the archive beginning at %" PRIu64,
+			    archives[order[k]], a->first, a->last, expect);
+			return -1;
+		}
+		expect = a->last + 1;
+	}
+	if (expect != first_event) {
+		if (n == 0)
+			snprintf(err, errlen, "the log begins at sequence %" PRIu64 ": events 1 to "
+					      "%" PRIu64 " are archived; give their archive files "
+					      "with --archive FILE, or put them back with commissionctl "
+					      "load",
+			    first_event, first_event - 1);
+		else
+			snprintf(err, errlen, "the archives end at %" PRIu64 " but the log begins at "
+					      "%" PRIu64,
+			    expect - 1, first_event);
+		return -1;
+	}
+	return 0;
+}
+
+/* Remake target's state from the archives (in order) and target's own
+ * event log, in one transaction, growing the map when it fills. */
 static enum store_result
-rebuild_state(struct store *target, struct replay_state *rs)
+rebuild_state(struct store *target, struct replay_state *rs, char *const *archives,
+    const int *order, int n)
 {
 	enum store_result r;
+	char err[768];
 
 	for (;;) {
 		rs->done = rs->undecodable = 0;
@@ -193,8 +232,22 @@ rebuild_state(struct store *target, struct replay_state *rs)
 		if (r != STORE_OK)
 			return r;
 		store_batch_clear_histories(rs->batch);
-		store_batch_scan_events(rs->batch, rebuild_apply, rs);
-		r = store_batch_commit(&rs->batch);
+		for (int i = 0; i < n && rs->failed == STORE_OK; i++) {
+			if (archive_read(archives[order[i]], rebuild_apply_archived, rs, &(struct archive_info){ 0 },
+				err, sizeof(err)) < 0 &&
+			    rs->failed == STORE_OK) {
+				fprintf(stderr, "commissionctl: %s\n", err);
+				rs->failed = STORE_FAILED;
+			}
+		}
+		if (rs->failed == STORE_OK)
+			store_batch_scan_events(rs->batch, rebuild_apply, rs);
+		if (rs->failed != STORE_OK) {
+			store_batch_abort(&rs->batch);
+			r = rs->failed;
+		} else {
+			r = store_batch_commit(&rs->batch);
+		}
 		if (rs->progress)
 			fprintf(stderr, "\n");
 		if (r != STORE_MAP_FULL || store_grow(target) != STORE_OK)
@@ -202,57 +255,32 @@ rebuild_state(struct store *target, struct replay_state *rs)
 	}
 }
 
-int
-ctl_rebuild(const struct config *cfg, int argc, char **argv)
+static void
+remove_scratch(const char *dir)
 {
-	static const struct option longopts[] = {
-		{ "check", no_argument, NULL, 'c' },
-		{ NULL, 0, NULL, 0 },
-	};
+	static const char *const files[] = { "data.mdb", "lock.mdb" };
+	char path[4096];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+}
+
+int
+rebuild_check(const struct config *cfg, char *const *archives, int n, json_t **report)
+{
 	struct replay_state rs = { .progress = isatty(STDERR_FILENO) };
 	struct store_counts counts;
 	struct store *live, *scratch;
-	char dir[] = "/tmp/commissiond-rebuild-XXXXXX";
-	bool check = false;
-	json_t *before, *after, *report;
+	char dir[] = "/tmp/commissiond-rebuild-XXXXXX", err[768];
+	int order[REBUILD_ARCHIVES_MAX], status;
+	json_t *before, *after;
 	enum store_result r;
-	int ch, status;
 
-	optind = 0; /* 0: glibc starts afresh, forgetting the "+" of the global options */
-	while ((ch = getopt_long(argc, argv, "c", longopts, NULL)) != -1) {
-		if (ch != 'c') {
-			fprintf(stderr, "usage: commissionctl rebuild [--check]\n");
-			return CTL_USAGE;
-		}
-		check = true;
-	}
-	if (!check) {
-		/* One write transaction: the daemon's ingest waits for it, and
-		 * never sees half-rebuilt state. */
-		if ((live = rebuild_open(cfg, cfg->store_path, false, STORE_SYNC_FULL)) == NULL)
-			return CTL_STORE;
-		store_read_counts(live, &counts);
-		rs.total = counts.last_event_sequence;
-		before = digest_of(live);
-		r = rebuild_state(live, &rs);
-		after = r == STORE_OK ? digest_of(live) : NULL;
-		if (r != STORE_OK)
-			fprintf(stderr, "commissionctl: rebuild: %s\n", store_error(live));
-		report = json_pack("{s:I, s:I, s:b, s:O?, s:O?}", "events", (json_int_t)rs.done,
-		    "undecodable", (json_int_t)rs.undecodable, "changed",
-		    before && after && !json_equal(json_object_get(before, "digest"),
-					     json_object_get(after, "digest")),
-		    "before", before, "after", after);
-		ctl_print_json(report);
-		json_decref(report);
-		json_decref(before);
-		json_decref(after);
-		store_close(&live);
-		return r == STORE_OK ? CTL_OK : CTL_STORE;
-	}
-
-	/* --check: the same replay into a scratch copy of the log. */
-	if ((live = rebuild_open(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
+	*report = NULL;
+	if ((live = ctl_open_store(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
 		return CTL_STORE;
 	if (mkdtemp(dir) == NULL) {
 		fprintf(stderr, "commissionctl: cannot make a scratch directory: %s\n", strerror(errno));
@@ -260,41 +288,122 @@ ctl_rebuild(const struct config *cfg, int argc, char **argv)
 		return CTL_STORE;
 	}
 	r = store_backup(live, dir); /* a consistent snapshot of the log and state */
-	before = r == STORE_OK ? digest_of(live) : NULL;
 	store_close(&live);
-	scratch = r == STORE_OK ? rebuild_open(cfg, dir, false, STORE_SYNC_NONE) : NULL;
+	scratch = r == STORE_OK ? ctl_open_store(cfg, dir, false, STORE_SYNC_NONE) : NULL;
 	if (scratch == NULL) {
 		fprintf(stderr, "commissionctl: rebuild --check: cannot make the scratch store\n");
-		json_decref(before);
+		remove_scratch(dir);
 		return CTL_STORE;
 	}
 	/* The snapshot's own digest, not the live one: the daemon may have
 	 * moved on since. */
-	json_decref(before);
 	before = digest_of(scratch);
 	store_read_counts(scratch, &counts);
+	if (rebuild_archives_fit(archives, n, counts.first_event_sequence, order, err,
+		sizeof(err)) < 0) {
+		*report = json_pack("{s:b, s:s}", "clean", false, "reason", err);
+		json_decref(before);
+		store_close(&scratch);
+		remove_scratch(dir);
+		return CTL_REFUSED;
+	}
 	rs.total = counts.last_event_sequence;
-	r = rebuild_state(scratch, &rs);
+	r = rebuild_state(scratch, &rs, archives, order, n);
 	after = r == STORE_OK ? digest_of(scratch) : NULL;
 	if (r != STORE_OK)
 		fprintf(stderr, "commissionctl: rebuild --check: %s\n", store_error(scratch));
 	status = r != STORE_OK ? CTL_STORE
 				: json_equal(before, after) ? CTL_OK
 							     : CTL_REFUSED;
-	report = json_pack("{s:I, s:b, s:O?, s:O?}", "events", (json_int_t)rs.done, "clean",
+	*report = json_pack("{s:I, s:b, s:O?, s:O?}", "events", (json_int_t)rs.done, "clean",
 	    status == CTL_OK, "stored", before, "rebuilt", after);
+	json_decref(before);
+	json_decref(after);
+	store_close(&scratch);
+	remove_scratch(dir);
+	return status;
+}
+
+/* Replace the store's state by the replay, in one write transaction: the
+ * daemon's ingest waits for it, and never sees half-rebuilt state. */
+static int
+rebuild_in_place(const struct config *cfg, char *const *archives, int n)
+{
+	struct replay_state rs = { .progress = isatty(STDERR_FILENO) };
+	struct store_counts counts;
+	struct store *live;
+	int order[REBUILD_ARCHIVES_MAX];
+	char err[768];
+	json_t *before, *after, *report;
+	enum store_result r;
+
+	if ((live = ctl_open_store(cfg, cfg->store_path, false, STORE_SYNC_FULL)) == NULL)
+		return CTL_STORE;
+	store_read_counts(live, &counts);
+	if (rebuild_archives_fit(archives, n, counts.first_event_sequence, order, err,
+		sizeof(err)) < 0) {
+		fprintf(stderr, "commissionctl: rebuild: %s\n", err);
+		store_close(&live);
+		return CTL_REFUSED;
+	}
+	rs.total = counts.last_event_sequence;
+	before = digest_of(live);
+	r = rebuild_state(live, &rs, archives, order, n);
+	after = r == STORE_OK ? digest_of(live) : NULL;
+	if (r != STORE_OK)
+		fprintf(stderr, "commissionctl: rebuild: %s\n", store_error(live));
+	report = json_pack("{s:I, s:I, s:b, s:O?, s:O?}", "events", (json_int_t)rs.done,
+	    "undecodable", (json_int_t)rs.undecodable, "changed",
+	    before && after && !json_equal(json_object_get(before, "digest"),
+				     json_object_get(after, "digest")),
+	    "before", before, "after", after);
 	ctl_print_json(report);
 	json_decref(report);
 	json_decref(before);
 	json_decref(after);
-	store_close(&scratch);
-	{
-		char path[sizeof(dir) + 16];
-		snprintf(path, sizeof(path), "%s/data.mdb", dir);
-		unlink(path);
-		snprintf(path, sizeof(path), "%s/lock.mdb", dir);
-		unlink(path);
-		rmdir(dir);
+	store_close(&live);
+	return r == STORE_OK ? CTL_OK : CTL_STORE;
+}
+
+int
+ctl_rebuild(const struct config *cfg, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "check", no_argument, NULL, 'c' },
+		{ "archive", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 },
+	};
+	char *archives[REBUILD_ARCHIVES_MAX];
+	int n = 0, ch, status;
+	bool check = false;
+	json_t *report;
+
+	optind = 0; /* 0: glibc starts afresh, forgetting the "+" of the global options */
+	while ((ch = getopt_long(argc, argv, "ca:", longopts, NULL)) != -1) {
+		if (ch == 'c') {
+			check = true;
+		} else if (ch == 'a' && n < REBUILD_ARCHIVES_MAX) {
+			archives[n++] = optarg;
+		} else {
+			fprintf(stderr, "usage: commissionctl rebuild [--check] [--archive FILE]... "
+					"(at most %d archives)\n",
+			    REBUILD_ARCHIVES_MAX);
+			return CTL_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "usage: commissionctl rebuild [--check] [--archive FILE]...\n");
+		return CTL_USAGE;
+	}
+	if (!check)
+		return rebuild_in_place(cfg, archives, n);
+	status = rebuild_check(cfg, archives, n, &report);
+	if (report != NULL) {
+		if (json_object_get(report, "reason") != NULL)
+			fprintf(stderr, "commissionctl: rebuild --check: %s\n",
+			    json_string_value(json_object_get(report, "reason")));
+		ctl_print_json(report);
+		json_decref(report);
 	}
 	return status;
 }

@@ -63,6 +63,9 @@ void metrics_count_replay(struct metrics *m);
 void metrics_count_published(struct metrics *m, uint64_t n);
 void metrics_count_map_grown(struct metrics *m);
 void metrics_count_stream_dropped(struct metrics *m);
+/* One retention transaction and what it removed. */
+void metrics_count_pruned(struct metrics *m, uint64_t updates, uint64_t dead_letters);
+void metrics_count_stale_readers(struct metrics *m, uint64_t cleared);
 void metrics_render(const struct metrics *m, const struct metrics_gauges *g,
     struct evbuffer *out);
 
@@ -120,6 +123,8 @@ struct http *http_new(struct event_base *base, const struct config *cfg, struct 
     struct live *live, struct ingest *ingest, struct metrics *metrics, struct stream *stream,
     char *err, size_t errlen);
 void http_destroy(struct http **http);
+/* Apply the limits of cfg as they are now (after a reload). */
+int http_reconfigure(struct http *http);
 
 /* ---- ingest.c: the ROUTER of Envelopes and Acks, with group commit. */
 struct ingest;
@@ -136,6 +141,9 @@ int64_t ingest_last_commit_ms(const struct ingest *ingest);
 /* Stop reading input; what was read has already been committed and acked. */
 void ingest_stop(struct ingest *ingest);
 void ingest_destroy(struct ingest **ingest);
+/* Apply batch_limit and max_envelope_bytes as they are now (after a
+ * reload; between batches). */
+int ingest_reconfigure(struct ingest *ingest);
 
 /* ---- replay.c: the ROUTER answering ReplayRequest with ReplayReply. */
 struct replay;
@@ -143,5 +151,41 @@ struct replay *replay_new(struct event_base *base, void *zmq_ctx, const struct c
     const struct zap *zap, struct store *store, struct metrics *metrics, char *err, size_t errlen);
 void replay_destroy(struct replay **replay);
 
+/* ---- housekeeping.c: retention and the LMDB reader table, on a timer,
+ * one small transaction at a time between batches. */
+struct housekeeping;
+struct housekeeping *housekeeping_new(struct event_base *base, const struct config *cfg,
+    struct store *store, struct metrics *metrics);
+void housekeeping_destroy(struct housekeeping **hk);
+/* The interval or the limits changed (reload). */
+void housekeeping_reconfigure(struct housekeeping *hk);
+
+/* ---- service.c: what systemd is told (sd_notify): STATUS= lines, READY=1,
+ * the watchdog, STOPPING=1. */
+struct service;
+struct service *service_new(struct event_base *base, struct store *store);
+void service_destroy(struct service **service);
+/* Stream clients to count in the periodic STATUS (NULL: none yet). */
+void service_watch_stream(struct service *service, struct stream *stream);
+void service_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* READY=1: the store is open and every socket is bound. */
+void service_ready(struct service *service);
+void service_stopping(struct service *service);
+
+/* ---- reload.c: SIGHUP. The file is read again from the defaults, the
+ * --set options applied over it, and each setting that changed is applied
+ * live or reported as needing a restart. */
+struct reload_targets {
+	struct config *running;
+	const char *config_path;
+	char *const *sets;
+	int n_sets;
+	struct http *http;
+	struct ingest *ingest;
+	struct store *store;
+	struct housekeeping *housekeeping;
+	struct zap *zap;
+};
+void reload_config(const struct reload_targets *t);
 
 #endif

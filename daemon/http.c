@@ -39,7 +39,7 @@ struct http {
 	/* The connections that have made a request, for max_connections.
 	 * A pointer is dropped when its connection closes. */
 	struct evhttp_connection **conns;
-	size_t n_conns;
+	size_t n_conns, conns_size;
 };
 
 /* The parameters of one request, checked against what its route takes. */
@@ -502,7 +502,7 @@ http_metrics(struct http *h, struct evhttp_request *req, const char *rest)
 	g.last_update_sequence = c.last_update_sequence;
 	g.store_used_bytes = c.used_bytes;
 	g.store_map_bytes = c.map_size_bytes;
-	g.dead_letters = c.dead_letters;
+	g.dead_letters = c.first_dead_letter ? c.dead_letters - c.first_dead_letter + 1 : 0;
 	g.duplicates = c.duplicates;
 	g.refusing_input = ingest_refusing(h->ingest);
 	g.stream_clients = stream_clients(h->stream);
@@ -873,6 +873,33 @@ http_on_request(struct evhttp_request *req, void *arg)
 	free(decoded);
 }
 
+int
+http_reconfigure(struct http *h)
+{
+	const struct config *cfg = h->cfg;
+	struct timeval timeout = { (time_t)(cfg->http_timeout_ms / 1000),
+		(suseconds_t)(cfg->http_timeout_ms % 1000 * 1000) };
+
+	/* The table of counted connections only grows: a lower limit admits
+	 * no new one until enough have closed. */
+	if (cfg->http_max_connections > h->conns_size) {
+		struct evhttp_connection **conns = realloc(h->conns,
+		    cfg->http_max_connections * sizeof(*conns));
+		if (conns == NULL)
+			return -1;
+		h->conns = conns;
+		h->conns_size = cfg->http_max_connections;
+	}
+	if (h->server == NULL)
+		return 0;
+	/* libevent 2.1 answers its own limit with a bare 400: its limit is
+	 * set well above ours, which http_on_request answers 413 in JSON. */
+	evhttp_set_max_headers_size(h->server, (ev_ssize_t)cfg->http_max_request_bytes * 4 + 65536);
+	evhttp_set_max_body_size(h->server, (ev_ssize_t)cfg->http_max_request_bytes);
+	evhttp_set_timeout_tv(h->server, &timeout);
+	return 0;
+}
+
 struct http *
 http_new(struct event_base *base, const struct config *cfg, struct store *store,
     struct live *live, struct ingest *ingest, struct metrics *metrics, struct stream *stream,
@@ -882,8 +909,6 @@ http_new(struct event_base *base, const struct config *cfg, struct store *store,
 	char host[CONFIG_TEXT_MAX];
 	const char *colon = strrchr(cfg->http_listen, ':');
 	uint64_t port;
-	struct timeval timeout = { (time_t)(cfg->http_timeout_ms / 1000),
-		(suseconds_t)(cfg->http_timeout_ms % 1000 * 1000) };
 
 	if (h == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -895,8 +920,7 @@ http_new(struct event_base *base, const struct config *cfg, struct store *store,
 	h->ingest = ingest;
 	h->metrics = metrics;
 	h->stream = stream;
-	h->conns = calloc(cfg->http_max_connections, sizeof(*h->conns));
-	if (h->conns == NULL) {
+	if (http_reconfigure(h) < 0) {
 		snprintf(err, errlen, "out of memory");
 		free(h);
 		return NULL;
@@ -922,11 +946,7 @@ http_new(struct event_base *base, const struct config *cfg, struct store *store,
 	}
 	evhttp_set_allowed_methods(h->server, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
 		EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
-	/* libevent 2.1 answers its own limit with a bare 400: its limit is
-	 * set well above ours, which http_on_request answers 413 in JSON. */
-	evhttp_set_max_headers_size(h->server, (ev_ssize_t)cfg->http_max_request_bytes * 4 + 65536);
-	evhttp_set_max_body_size(h->server, (ev_ssize_t)cfg->http_max_request_bytes);
-	evhttp_set_timeout_tv(h->server, &timeout);
+	http_reconfigure(h);
 	evhttp_set_gencb(h->server, http_on_request, h);
 	if (strncmp(host, "127.", 4) != 0 && strcmp(host, "::1") != 0 &&
 	    strcmp(host, "localhost") != 0 && cfg->http_token[0] == '\0')

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
 #include <zmq.h>
 
 #include "commissiond.h"
+#include "envelope_hash.h"
 #include "event_check.h"
 #include "log.h"
 #include "pbbudget.h"
@@ -64,7 +64,7 @@ struct ingest {
 	void *on_committed_arg;
 	const struct config *cfg;
 	struct ingest_item *items;
-	size_t n_items;
+	size_t n_items, items_size;
 	bool stopped;
 	int64_t refused_at_ms;	/* the last batch answered RETRY_LATER (0: never) */
 	int64_t last_commit_ms; /* of the last batch that stored events */
@@ -156,34 +156,6 @@ ingest_receive(struct ingest *ingest, struct ingest_item *item)
 		return -1;
 	}
 	return 1;
-}
-
-/* The content hash that tells a harmless repeat from a reused event id:
- * every field and occurred_at, schema version aside (DOMAIN.md). */
-/* A ProtobufCBuffer that feeds what is packed into a hash: the content
- * is hashed as it is encoded, with no copy and nothing to allocate. */
-struct hash_buffer {
-	ProtobufCBuffer base;
-	crypto_generichash_state state;
-};
-
-static void
-hash_buffer_append(ProtobufCBuffer *buffer, size_t len, const uint8_t *data)
-{
-	crypto_generichash_update(&((struct hash_buffer *)(void *)buffer)->state, data, len);
-}
-
-static void
-envelope_content_hash(Commissioning__Envelope *env, uint8_t hash[STORE_HASH_BYTES])
-{
-	struct hash_buffer hb = { .base = { hash_buffer_append } };
-	uint32_t version = env->schema_version;
-
-	env->schema_version = 0;
-	crypto_generichash_init(&hb.state, NULL, 0, STORE_HASH_BYTES);
-	protobuf_c_message_pack_to_buffer(&env->base, &hb.base);
-	crypto_generichash_final(&hb.state, hash, STORE_HASH_BYTES);
-	env->schema_version = version;
 }
 
 static enum store_result
@@ -610,9 +582,8 @@ ingest_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
 	ingest->pub = pub;
 	ingest->live = live;
 	ingest->metrics = metrics;
-	ingest->items = calloc(cfg->ingest_batch_limit, sizeof(*ingest->items));
 	ingest->socket = zmq_socket(zmq_ctx, ZMQ_ROUTER);
-	if (ingest->items == NULL || ingest->socket == NULL ||
+	if (ingest_reconfigure(ingest) < 0 || ingest->socket == NULL ||
 	    zmq_setsockopt(ingest->socket, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
 	    zmq_setsockopt(ingest->socket, ZMQ_RCVHWM, &hwm, sizeof(hwm)) < 0 ||
 	    zmq_setsockopt(ingest->socket, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
@@ -634,6 +605,28 @@ fail:
 	free(ingest->items);
 	free(ingest);
 	return NULL;
+}
+
+int
+ingest_reconfigure(struct ingest *ingest)
+{
+	int64_t max_frame = (int64_t)ingest->cfg->ingest_max_envelope_bytes * 16;
+
+	/* Called between batches: no item is in hand. The items only grow. */
+	if (ingest->cfg->ingest_batch_limit > ingest->items_size) {
+		struct ingest_item *items = realloc(ingest->items,
+		    ingest->cfg->ingest_batch_limit * sizeof(*items));
+		if (items == NULL)
+			return -1;
+		memset(items + ingest->items_size, 0,
+		    (ingest->cfg->ingest_batch_limit - ingest->items_size) * sizeof(*items));
+		ingest->items = items;
+		ingest->items_size = ingest->cfg->ingest_batch_limit;
+	}
+	/* ZeroMQ applies this to connections made from now on. */
+	if (ingest->socket != NULL)
+		zmq_setsockopt(ingest->socket, ZMQ_MAXMSGSIZE, &max_frame, sizeof(max_frame));
+	return 0;
 }
 
 void

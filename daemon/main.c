@@ -32,7 +32,12 @@ struct daemon {
 	struct ingest *ingest;
 	struct replay *replay;
 	struct zap *zap;
-	struct event *sigterm, *sigint, *sighup, *watchdog;
+	struct housekeeping *housekeeping;
+	struct service *service;
+	struct store_lock *lock;
+	char **sets;
+	int n_sets;
+	struct event *sigterm, *sigint, *sighup;
 };
 
 static void
@@ -59,7 +64,7 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 	/* Callbacks run one at a time: the batch in hand was committed,
 	 * acked and published before this one runs. */
 	log_info("signal %d: stopping", (int)sig);
-	sd_notify(0, "STOPPING=1\nSTATUS=Stopping");
+	service_stopping(d->service);
 	ingest_stop(d->ingest);
 	event_base_loopbreak(d->base);
 }
@@ -68,35 +73,23 @@ static void
 on_reload_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
-	struct config fresh = d->cfg;
-	enum log_level level;
-	char err[512];
+	struct reload_targets t = {
+		.running = &d->cfg,
+		.config_path = d->config_path,
+		.sets = d->sets,
+		.n_sets = d->n_sets,
+		.http = d->http,
+		.ingest = d->ingest,
+		.store = d->store,
+		.housekeeping = d->housekeeping,
+		.zap = d->zap,
+	};
 
 	(void)sig;
 	(void)what;
 	sd_notify(0, "RELOADING=1");
-	if (d->config_path != NULL && config_load(&fresh, d->config_path, err, sizeof(err)) < 0) {
-		log_error("reload: %s; keeping the running configuration", err);
-	} else if (log_level_parse(fresh.log_level, &level) == 0) {
-		zap_reload(d->zap, &fresh);
-		/* Only the log level changes without a restart: endpoints and
-		 * the store are bound for the life of the process. */
-		log_set_level(level);
-		memcpy(d->cfg.log_level, fresh.log_level, sizeof(d->cfg.log_level));
-		log_info("reload: log level %s", log_level_name(level));
-	}
+	reload_config(&t);
 	sd_notify(0, "READY=1");
-}
-
-static void
-on_watchdog(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-	/* Sent from the loop itself: a stuck loop stops the pings and systemd
-	 * restarts the service. */
-	sd_notify(0, "WATCHDOG=1");
 }
 
 /* After each committed batch: stream it at once. */
@@ -104,6 +97,22 @@ static void
 on_committed(void *stream)
 {
 	stream_pump(stream);
+}
+
+/* A socket that is readable again after each batch is made active at
+ * once (zwatch): without a bound, libevent would run it again and again in
+ * one pass under steady load, and never look at signals, timers or HTTP. */
+static struct event_base *
+daemon_event_base(void)
+{
+	struct event_config *ec = event_config_new();
+	struct event_base *base;
+
+	if (ec == NULL || event_config_set_max_dispatch_interval(ec, NULL, 8, 0) < 0)
+		fatal("cannot configure the event loop");
+	base = event_base_new_with_config(ec);
+	event_config_free(ec);
+	return base;
 }
 
 static void
@@ -119,14 +128,19 @@ daemon_start(struct daemon *d)
 	};
 	struct store_counts counts;
 	char err[768];
-	uint64_t watchdog_usec = 0;
 
+	service_status("starting");
+	/* One daemon a store: a second one, or a restore, must not write
+	 * under this one. */
+	if ((d->lock = store_lock_take(d->cfg.store_path, "commissiond", err, sizeof(err))) == NULL)
+		fatal("%s", err);
+	service_status("opening store %s", d->cfg.store_path);
 	d->store = store_open(&opt, err, sizeof(err));
 	if (d->store == NULL)
 		fatal("%s", err);
 	if (store_read_counts(d->store, &counts) != STORE_OK)
 		fatal("store: %s", store_error(d->store));
-	d->base = event_base_new();
+	d->base = daemon_event_base();
 	d->zmq_ctx = zmq_ctx_new();
 	if (d->base == NULL || d->zmq_ctx == NULL)
 		fatal("cannot create the event loop or the ZeroMQ context");
@@ -135,7 +149,9 @@ daemon_start(struct daemon *d)
 	/* The picture in memory, so that updates carry figures. */
 	if ((d->live = live_new(d->store, err, sizeof(err))) == NULL)
 		fatal("%s", err);
-	if ((d->metrics = metrics_new()) == NULL)
+	if ((d->metrics = metrics_new()) == NULL ||
+	    (d->service = service_new(d->base, d->store)) == NULL ||
+	    (d->housekeeping = housekeeping_new(d->base, &d->cfg, d->store, d->metrics)) == NULL)
 		fatal("out of memory");
 	if ((d->pub = publish_new(d->zmq_ctx, &d->cfg, d->zap, err, sizeof(err))) == NULL ||
 	    (d->replay = replay_new(d->base, d->zmq_ctx, &d->cfg, d->zap, d->store, d->metrics, err,
@@ -147,6 +163,7 @@ daemon_start(struct daemon *d)
 		fatal("cannot start the stream");
 	/* A committed batch is streamed at once, not at the next tick. */
 	ingest_on_committed(d->ingest, on_committed, d->stream);
+	service_watch_stream(d->service, d->stream);
 	if ((d->http = http_new(d->base, &d->cfg, d->store, d->live, d->ingest, d->metrics,
 		 d->stream, err, sizeof(err))) == NULL)
 		fatal("%s", err);
@@ -158,25 +175,19 @@ daemon_start(struct daemon *d)
 	    evsignal_add(d->sigterm, NULL) < 0 || evsignal_add(d->sigint, NULL) < 0 ||
 	    evsignal_add(d->sighup, NULL) < 0)
 		fatal("cannot install signal handlers");
-	if (sd_watchdog_enabled(0, &watchdog_usec) > 0) {
-		struct timeval half = { (time_t)(watchdog_usec / 2000000),
-			(suseconds_t)(watchdog_usec / 2 % 1000000) };
-		d->watchdog = event_new(d->base, -1, EV_PERSIST, on_watchdog, NULL);
-		if (d->watchdog == NULL || event_add(d->watchdog, &half) < 0)
-			fatal("cannot start the watchdog timer");
-	}
 	log_info("ready: store %s (%" PRIu64 " events, last update %" PRIu64
 		 ", sync %s); ingest %s; publish %s; replay %s; http %s",
 	    d->cfg.store_path, counts.last_event_sequence, counts.last_update_sequence,
 	    config_sync_name(d->cfg.store_sync), d->cfg.ingest_endpoint,
 	    d->cfg.publish_endpoint, d->cfg.replay_endpoint, d->cfg.http_listen);
-	sd_notifyf(0, "READY=1\nSTATUS=Serving: %" PRIu64 " events stored",
-	    counts.last_event_sequence);
+	service_ready(d->service);
 }
 
 static void
 daemon_stop(struct daemon *d)
 {
+	service_status("stopping: closing the store");
+	housekeeping_destroy(&d->housekeeping);
 	stream_destroy(&d->stream);
 	http_destroy(&d->http);
 	ingest_destroy(&d->ingest);
@@ -187,13 +198,14 @@ daemon_stop(struct daemon *d)
 	zap_destroy(&d->zap); /* its socket too: zmq_ctx_term waits for every socket */
 	/* zmq_ctx_term waits up to each socket's linger for the last acks. */
 	zmq_ctx_term(d->zmq_ctx);
-	if (d->watchdog != NULL)
-		event_free(d->watchdog);
+	service_destroy(&d->service);
 	event_free(d->sigterm);
 	event_free(d->sigint);
 	event_free(d->sighup);
 	event_base_free(d->base);
 	store_close(&d->store);
+	store_lock_release(&d->lock);
+	log_flush_suppressed(true);
 	log_info("stopped cleanly");
 }
 
@@ -208,7 +220,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct daemon d = { 0 };
-	const char *sets[64];
+	char *sets[64];
 	int n_sets = 0, ch;
 	bool print = false;
 	enum log_level level;
@@ -246,6 +258,8 @@ main(int argc, char **argv)
 	for (int i = 0; i < n_sets; i++)
 		if (config_set_argument(&d.cfg, sets[i], err, sizeof(err)) < 0)
 			fatal("config: %s", err);
+	d.sets = sets;
+	d.n_sets = n_sets;
 	if (print) {
 		config_print(&d.cfg, stdout);
 		return 0;

@@ -46,6 +46,8 @@ struct metrics {
 	uint64_t updates_published;
 	uint64_t map_grown;
 	uint64_t stream_dropped;
+	uint64_t pruned_updates, pruned_dead_letters, prune_transactions;
+	uint64_t stale_readers_cleared;
 };
 
 struct metrics *
@@ -171,6 +173,20 @@ metrics_count_stream_dropped(struct metrics *m)
 	m->stream_dropped++;
 }
 
+void
+metrics_count_pruned(struct metrics *m, uint64_t updates, uint64_t dead_letters)
+{
+	m->pruned_updates += updates;
+	m->pruned_dead_letters += dead_letters;
+	m->prune_transactions++;
+}
+
+void
+metrics_count_stale_readers(struct metrics *m, uint64_t cleared)
+{
+	m->stale_readers_cleared += cleared;
+}
+
 /* A label value with \, " and newline escaped, as the format wants. */
 static void
 label_value(struct evbuffer *out, const char *v)
@@ -261,6 +277,16 @@ metrics_render(const struct metrics *m, const struct metrics_gauges *g, struct e
 	    "Clients of /api/v1/stream connected now.", g->stream_clients);
 	render_gauge(out, "commissiond_stream_dropped_total", "counter",
 	    "Stream clients dropped for falling too far behind.", m->stream_dropped);
+	render_header(out, "commissiond_pruned_total", "counter",
+	    "Records removed by retention, by table.");
+	evbuffer_add_printf(out, "commissiond_pruned_total{table=\"updates\"} %" PRIu64 "\n"
+				 "commissiond_pruned_total{table=\"dead_letters\"} %" PRIu64 "\n",
+	    m->pruned_updates, m->pruned_dead_letters);
+	render_gauge(out, "commissiond_prune_transactions_total", "counter",
+	    "Retention transactions committed (each removes at most [store] prune_batch_limit).",
+	    m->prune_transactions);
+	render_gauge(out, "commissiond_stale_readers_cleared_total", "counter",
+	    "LMDB reader slots of dead processes cleared.", m->stale_readers_cleared);
 	render_header(out, "commissiond_http_requests_total", "counter",
 	    "HTTP requests answered, by route and status.");
 	for (size_t i = 0; i < m->http.n; i++) {

@@ -24,6 +24,7 @@ enum config_type {
 	CONFIG_PROVIDER, /* FACILITY=CODE, the key repeated once a mapping */
 	CONFIG_SECRET,	 /* text that may be empty, never printed */
 	CONFIG_OPTIONAL, /* text that may be empty */
+	CONFIG_LIMIT,	 /* a whole number where 0 means no limit */
 };
 
 struct config_key {
@@ -69,6 +70,17 @@ static const struct config_key config_keys[] = {
 	    "updates kept for replay; older ones are removed"),
 	KEY("store", "dead_letter_keep_bytes", CONFIG_BYTES, store_dead_letter_keep_bytes, "65536",
 	    "raw bytes kept of each dead letter (its full size is recorded)"),
+	KEY("store", "update_max_age_days", CONFIG_LIMIT, store_update_max_age_days, "0",
+	    "updates older than this many days are removed too; 0: no age limit"),
+	KEY("store", "dead_letter_max_count", CONFIG_LIMIT, store_dead_letter_max_count, "1000000",
+	    "dead letters kept; older ones are removed; 0: no limit"),
+	KEY("store", "dead_letter_max_age_days", CONFIG_LIMIT, store_dead_letter_max_age_days, "0",
+	    "dead letters older than this many days are removed; 0: no age limit"),
+	KEY("store", "prune_batch_limit", CONFIG_COUNT, store_prune_batch_limit, "1000",
+	    "most records one pruning transaction removes; ingest waits for at most one"),
+	KEY("store", "housekeeping_ms", CONFIG_COUNT, store_housekeeping_ms, "10000",
+	    "how often retention is applied and dead readers are cleared from the LMDB "
+	    "reader table"),
 	KEY("log", "level", CONFIG_LEVEL, log_level, "info",
 	    "error, warning, info or debug"),
 	KEY("http", "listen", CONFIG_TEXT, http_listen, "127.0.0.1:7680",
@@ -240,13 +252,16 @@ config_apply(struct config *cfg, const struct config_key *k, const char *value,
 		strcpy(dst, value);
 		return 0;
 	case CONFIG_COUNT:
-	case CONFIG_BYTES: {
+	case CONFIG_BYTES:
+	case CONFIG_LIMIT: {
 		uint64_t n;
 		/* Parsed aside: a refused value leaves the setting as it was. */
-		if (config_parse_number(value, k->type == CONFIG_BYTES, &n) < 0 || n == 0) {
-			snprintf(err, errlen, "[%s] %s: \"%s\" is not a positive whole number%s",
-			    k->section, k->name, value,
-			    k->type == CONFIG_BYTES ? " of bytes (k, M and G allowed)" : "");
+		if (config_parse_number(value, k->type == CONFIG_BYTES, &n) < 0 ||
+		    (n == 0 && k->type != CONFIG_LIMIT)) {
+			snprintf(err, errlen, "[%s] %s: \"%s\" is not a %swhole number%s",
+			    k->section, k->name, value, k->type == CONFIG_LIMIT ? "" : "positive ",
+			    k->type == CONFIG_BYTES ? " of bytes (k, M and G allowed)"
+			    : k->type == CONFIG_LIMIT ? " (0: no limit)" : "");
 			return -1;
 		}
 		*(uint64_t *)dst = n;
@@ -407,46 +422,131 @@ void
 config_print(const struct config *cfg, FILE *out)
 {
 	const char *section = "";
+	char value[CONFIG_TEXT_MAX + 16];
 
 	fprintf(out, "# commissiond configuration (effective values; see docs/CONFIG.md)\n");
 	for (size_t i = 0; i < N_KEYS; i++) {
 		const struct config_key *k = &config_keys[i];
-		const void *src = (const char *)cfg + k->offset;
 
 		if (strcmp(section, k->section) != 0) {
 			section = k->section;
 			fprintf(out, "\n[%s]\n", section);
 		}
 		config_print_comment(out, k->meaning, k->default_value);
-		fprintf(out, "%s = ", k->name);
-		switch (k->type) {
-		case CONFIG_TEXT:
-		case CONFIG_OPTIONAL:
-		case CONFIG_LEVEL:
-			fprintf(out, "%s\n", (const char *)src);
-			break;
-		case CONFIG_COUNT:
-		case CONFIG_BYTES:
-			fprintf(out, "%" PRIu64 "\n", *(const uint64_t *)src);
-			break;
-		case CONFIG_SYNC:
-			fprintf(out, "%s\n", config_sync_name(*(const enum store_sync_mode *)src));
-			break;
-		case CONFIG_BOOL:
-			fprintf(out, "%s\n", *(const bool *)src ? "yes" : "no");
-			break;
-		case CONFIG_SECRET:
-			/* Never print a secret: say whether one is set. */
-			fprintf(out, "%s\n", *(const char *)src ? "(set)" : "");
-			break;
-		case CONFIG_PROVIDER:
+		if (k->type == CONFIG_PROVIDER) {
 			/* One line a mapping; none: the key shown empty. */
 			for (size_t p = 0; p < cfg->n_hl7_providers; p++)
-				fprintf(out, "%s%s=%s\n", p ? "provider = " : "",
-				    cfg->hl7_providers[p].facility, cfg->hl7_providers[p].provider);
+				fprintf(out, "%s = %s=%s\n", k->name, cfg->hl7_providers[p].facility,
+				    cfg->hl7_providers[p].provider);
 			if (cfg->n_hl7_providers == 0)
-				fprintf(out, "\n");
-			break;
+				fprintf(out, "%s = \n", k->name);
+			continue;
 		}
+		config_setting_value(cfg, i, value, sizeof(value));
+		fprintf(out, "%s = %s\n", k->name, value);
+	}
+}
+
+/* ---------------------------------------------------------------- reload */
+
+size_t
+config_setting_count(void)
+{
+	return N_KEYS;
+}
+
+void
+config_setting_name(size_t i, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s.%s", config_keys[i].section, config_keys[i].name);
+}
+
+bool
+config_setting_is_secret(size_t i)
+{
+	return config_keys[i].type == CONFIG_SECRET;
+}
+
+/* Where setting i lives in a config, and how many bytes it takes. */
+static size_t
+config_setting_size(size_t i)
+{
+	switch (config_keys[i].type) {
+	case CONFIG_TEXT:
+	case CONFIG_OPTIONAL:
+	case CONFIG_SECRET:
+		return CONFIG_TEXT_MAX;
+	case CONFIG_LEVEL:
+		return sizeof(((struct config *)0)->log_level);
+	case CONFIG_COUNT:
+	case CONFIG_BYTES:
+	case CONFIG_LIMIT:
+		return sizeof(uint64_t);
+	case CONFIG_SYNC:
+		return sizeof(enum store_sync_mode);
+	case CONFIG_BOOL:
+		return sizeof(bool);
+	case CONFIG_PROVIDER:
+		return sizeof(((struct config *)0)->hl7_providers);
+	}
+	return 0;
+}
+
+bool
+config_setting_differs(const struct config *a, const struct config *b, size_t i)
+{
+	const struct config_key *k = &config_keys[i];
+	const char *pa = (const char *)a + k->offset, *pb = (const char *)b + k->offset;
+
+	if (k->type == CONFIG_TEXT || k->type == CONFIG_OPTIONAL || k->type == CONFIG_SECRET ||
+	    k->type == CONFIG_LEVEL)
+		return strcmp(pa, pb) != 0;
+	if (k->type == CONFIG_PROVIDER && a->n_hl7_providers != b->n_hl7_providers)
+		return true;
+	return memcmp(pa, pb, k->type == CONFIG_PROVIDER
+		? a->n_hl7_providers * sizeof(a->hl7_providers[0])
+		: config_setting_size(i)) != 0;
+}
+
+void
+config_setting_copy(struct config *dst, const struct config *src, size_t i)
+{
+	const struct config_key *k = &config_keys[i];
+
+	memcpy((char *)dst + k->offset, (const char *)src + k->offset, config_setting_size(i));
+	if (k->type == CONFIG_PROVIDER)
+		dst->n_hl7_providers = src->n_hl7_providers;
+}
+
+void
+config_setting_value(const struct config *cfg, size_t i, char *buf, size_t size)
+{
+	const struct config_key *k = &config_keys[i];
+	const void *src = (const char *)cfg + k->offset;
+
+	switch (k->type) {
+	case CONFIG_TEXT:
+	case CONFIG_OPTIONAL:
+	case CONFIG_LEVEL:
+		snprintf(buf, size, "%s", (const char *)src);
+		break;
+	case CONFIG_COUNT:
+	case CONFIG_BYTES:
+	case CONFIG_LIMIT:
+		snprintf(buf, size, "%" PRIu64, *(const uint64_t *)src);
+		break;
+	case CONFIG_SYNC:
+		snprintf(buf, size, "%s", config_sync_name(*(const enum store_sync_mode *)src));
+		break;
+	case CONFIG_BOOL:
+		snprintf(buf, size, "%s", *(const bool *)src ? "yes" : "no");
+		break;
+	case CONFIG_SECRET:
+		/* Never show a secret: say whether one is set. */
+		snprintf(buf, size, "%s", *(const char *)src ? "(set)" : "");
+		break;
+	case CONFIG_PROVIDER:
+		snprintf(buf, size, "%zu mapping(s)", cfg->n_hl7_providers);
+		break;
 	}
 }

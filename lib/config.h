@@ -40,6 +40,11 @@ struct config {
 	enum store_sync_mode store_sync;
 	uint64_t store_update_retention;
 	uint64_t store_dead_letter_keep_bytes;
+	uint64_t store_update_max_age_days;	/* 0: no limit */
+	uint64_t store_dead_letter_max_count;	/* 0: no limit */
+	uint64_t store_dead_letter_max_age_days; /* 0: no limit */
+	uint64_t store_prune_batch_limit;
+	uint64_t store_housekeeping_ms;
 	char log_level[16];
 	/* the adapters (commissiond-hl7, commissiond-spool) */
 	char pseudonym_key_file[CONFIG_TEXT_MAX];
@@ -96,5 +101,18 @@ int config_set_argument(struct config *cfg, const char *arg, char *err, size_t e
 void config_print(const struct config *cfg, FILE *out);
 
 const char *config_sync_name(enum store_sync_mode mode);
+
+/* ---- comparing two configurations setting by setting (reload). */
+size_t config_setting_count(void);
+/* "section.name" of setting i into buf. */
+void config_setting_name(size_t i, char *buf, size_t size);
+/* Is setting i a secret, whose value is never shown? */
+bool config_setting_is_secret(size_t i);
+bool config_setting_differs(const struct config *a, const struct config *b, size_t i);
+/* Copy setting i from src to dst. */
+void config_setting_copy(struct config *dst, const struct config *src, size_t i);
+/* Setting i of cfg as text, as --print-config shows it ("(set)" for a
+ * secret). */
+void config_setting_value(const struct config *cfg, size_t i, char *buf, size_t size);
 
 #endif

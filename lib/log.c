@@ -2,12 +2,15 @@
  * log: stderr logging with sd-daemon priority prefixes, filtered by level.
  * Owns the program name and the current level.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "log.h"
+#include "ratelimit.h"
 
 static const char *log_progname = "commissiond";
 static enum log_level log_current = LOG_LEVEL_INFO;
@@ -56,16 +59,57 @@ log_level_name(enum log_level level)
 	return "info";
 }
 
+/* Lines of one kind (one format string) beyond LOG_BURST in
+ * LOG_WINDOW_SECONDS are counted, not written: a sender flooding garbage
+ * must not flood the journal. */
+#define LOG_BURST 20
+#define LOG_WINDOW_SECONDS 10.0
+
+static struct ratelimit log_limit = { .burst = LOG_BURST, .window_seconds = LOG_WINDOW_SECONDS };
+
+static void
+log_write(enum log_level level, const char *line)
+{
+	/* One fact is one write, never interleaved. */
+	fprintf(stderr, "<%d>%s: %s\n", (int)level, log_progname, line);
+}
+
+static void
+log_report_suppressed(void *arg, const void *kind, uint64_t suppressed)
+{
+	char line[1024];
+	const char *fmt = kind;
+
+	(void)arg;
+	/* The format, not the values: no identifier of anyone in it. */
+	snprintf(line, sizeof(line), "log: suppressed %llu similar messages like \"%.200s\"",
+	    (unsigned long long)suppressed, fmt);
+	log_write(LOG_LEVEL_WARNING, line);
+}
+
 static void
 log_emit(enum log_level level, const char *fmt, va_list ap)
 {
 	char line[1024];
+	struct ratelimit_verdict v;
 
 	if (level > log_current)
 		return;
-	/* Format first so that one fact is one write, never interleaved. */
+	v = ratelimit_check(&log_limit, fmt, clock_monotonic_seconds());
+	if (v.report_suppressed > 0)
+		log_report_suppressed(NULL, v.report_kind, v.report_suppressed);
+	if (!v.allow)
+		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
-	fprintf(stderr, "<%d>%s: %s\n", (int)level, log_progname, line);
+	log_write(level, line);
+}
+
+void
+log_flush_suppressed(bool all)
+{
+	/* all: as if every window were over (at exit). */
+	ratelimit_flush(&log_limit, all ? HUGE_VAL : clock_monotonic_seconds(),
+	    log_report_suppressed, NULL);
 }
 
 #define LOG_DEFINE(fn, level)                  \
@@ -82,13 +126,23 @@ LOG_DEFINE(log_warning, LOG_LEVEL_WARNING)
 LOG_DEFINE(log_info, LOG_LEVEL_INFO)
 LOG_DEFINE(log_debug, LOG_LEVEL_DEBUG)
 
+/* Never suppressed: the last words of the process. */
+static void
+log_vfatal(const char *fmt, va_list ap)
+{
+	char line[1024];
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	log_write(LOG_LEVEL_ERROR, line);
+}
+
 void
 fatal(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_emit(LOG_LEVEL_ERROR, fmt, ap);
+	log_vfatal(fmt, ap);
 	va_end(ap);
 	exit(1);
 }

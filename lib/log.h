@@ -5,6 +5,8 @@
 #ifndef LOG_H
 #define LOG_H
 
+#include <stdbool.h>
+
 enum log_level { LOG_LEVEL_ERROR = 3, LOG_LEVEL_WARNING = 4, LOG_LEVEL_INFO = 6, LOG_LEVEL_DEBUG = 7 };
 
 void log_init(const char *progname, enum log_level level);
@@ -17,6 +19,10 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Lines of one kind beyond 20 in 10 s are counted, not written; this
+ * writes "log: suppressed N similar messages" for the kinds whose window
+ * is over (all: every kind, at exit). Call it now and then. */
+void log_flush_suppressed(bool all);
 /* Start-up failures only: log and exit(1). */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

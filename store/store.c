@@ -12,11 +12,8 @@
 #include <lmdb.h>
 
 #include "be64.h"
-#include "config.h"
-#include "store.h"
-
-#define STORE_MAX_TABLES 8
-#define DEDUPE_VALUE_BYTES (8 + STORE_HASH_BYTES)
+#include "clock.h"
+#include "store_internal.h"
 
 /* Meta keys: each holds a big-endian u64. */
 static const char *const meta_format = "format_version";
@@ -28,37 +25,9 @@ static const char *const meta_names[] = {
 	"rejected",
 	"dead_letters",
 };
-
-/* The counters, in the order of meta_names. */
-struct store_meta {
-	uint64_t last_event;
-	uint64_t last_update;
-	uint64_t first_update;
-	uint64_t duplicates;
-	uint64_t rejected;
-	uint64_t dead_letters;
-};
 #define META_COUNT (sizeof(meta_names) / sizeof(meta_names[0]))
 
-struct store {
-	MDB_env *env;
-	MDB_dbi meta, events, dedupe, updates, dead_letters, histories;
-	struct store_options opt;
-	char path[CONFIG_TEXT_MAX];
-	uint64_t map_size;
-	struct store_meta counters; /* as of the last commit (writer only) */
-	char error[512];
-};
-
-struct store_batch {
-	struct store *store;
-	MDB_txn *txn;
-	struct store_meta counters; /* copy, made real by commit */
-	enum store_result failed;
-	uint64_t appended_updates;
-};
-
-static void __attribute__((format(printf, 2, 3)))
+void
 store_set_error(struct store *store, const char *fmt, ...)
 {
 	va_list ap;
@@ -74,8 +43,7 @@ store_error(const struct store *store)
 	return store->error;
 }
 
-/* Map an LMDB return code to what the caller can act on. */
-static enum store_result
+enum store_result
 store_result_of(struct store *store, int rc, const char *what)
 {
 	if (rc == MDB_SUCCESS)
@@ -88,8 +56,8 @@ store_result_of(struct store *store, int rc, const char *what)
 	return STORE_FAILED;
 }
 
-static int
-meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t *v)
+int
+store_meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t *v)
 {
 	MDB_val key = { strlen(name), (void *)name }, val;
 	int rc = mdb_get(txn, dbi, &key, &val);
@@ -102,8 +70,8 @@ meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t *v)
 	return MDB_SUCCESS;
 }
 
-static int
-meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t v)
+int
+store_meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t v)
 {
 	uint8_t buf[8];
 	MDB_val key = { strlen(name), (void *)name }, val = { 8, buf };
@@ -112,13 +80,13 @@ meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t v)
 	return mdb_put(txn, dbi, &key, &val, 0);
 }
 
-static int
-meta_load(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m)
+int
+store_meta_load(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m)
 {
 	uint64_t *fields = (uint64_t *)m;
 
 	for (size_t i = 0; i < META_COUNT; i++) {
-		int rc = meta_get_u64(txn, dbi, meta_names[i], &fields[i]);
+		int rc = store_meta_get_u64(txn, dbi, meta_names[i], &fields[i]);
 		if (rc == MDB_NOTFOUND)
 			fields[i] = 0;
 		else if (rc != MDB_SUCCESS)
@@ -133,7 +101,7 @@ meta_save(MDB_txn *txn, MDB_dbi dbi, const struct store_meta *m)
 	const uint64_t *fields = (const uint64_t *)m;
 
 	for (size_t i = 0; i < META_COUNT; i++) {
-		int rc = meta_put_u64(txn, dbi, meta_names[i], fields[i]);
+		int rc = store_meta_put_u64(txn, dbi, meta_names[i], fields[i]);
 		if (rc != MDB_SUCCESS)
 			return rc;
 	}
@@ -141,7 +109,7 @@ meta_save(MDB_txn *txn, MDB_dbi dbi, const struct store_meta *m)
 }
 
 /* A reader whose map is smaller than the writer's grew it: adopt. */
-static int
+int
 store_txn_begin(struct store *store, unsigned flags, MDB_txn **txn)
 {
 	int rc = mdb_txn_begin(store->env, NULL, flags, txn);
@@ -154,13 +122,105 @@ store_txn_begin(struct store *store, unsigned flags, MDB_txn **txn)
 	return rc;
 }
 
+int
+store_first_key(MDB_txn *txn, MDB_dbi dbi, uint64_t *first)
+{
+	MDB_cursor *cur;
+	MDB_val key, val;
+	int rc = mdb_cursor_open(txn, dbi, &cur);
+
+	if (rc != MDB_SUCCESS)
+		return rc;
+	rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+	mdb_cursor_close(cur);
+	*first = 0;
+	if (rc == MDB_NOTFOUND)
+		return MDB_SUCCESS;
+	if (rc == MDB_SUCCESS && key.mv_size != 8)
+		rc = MDB_CORRUPTED;
+	if (rc == MDB_SUCCESS)
+		*first = be64_get(key.mv_data);
+	return rc;
+}
+
+int
+store_received_at(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, int64_t *ms)
+{
+	uint8_t keybuf[8];
+	MDB_val key = { 8, keybuf }, val;
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(txn, dbi, &cur);
+
+	if (rc != MDB_SUCCESS)
+		return rc;
+	*ms = 0;
+	be64_put(keybuf, seq);
+	/* The run holding seq starts at the greatest key <= seq. */
+	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+	if (rc == MDB_SUCCESS && be64_get(key.mv_data) != seq)
+		rc = mdb_cursor_get(cur, &key, &val, MDB_PREV);
+	else if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		return MDB_SUCCESS;
+	if (rc == MDB_SUCCESS && (key.mv_size != 8 || val.mv_size != 8))
+		rc = MDB_CORRUPTED;
+	if (rc == MDB_SUCCESS)
+		*ms = (int64_t)be64_get(val.mv_data);
+	return rc;
+}
+
+/* Check the format version: create it in a new store, migrate an older
+ * one (writers only, in this same transaction), refuse what this build
+ * cannot read. */
+static int
+store_check_format(struct store *store, MDB_txn *txn)
+{
+	uint64_t format;
+	int rc = store_meta_get_u64(txn, store->meta, meta_format, &format);
+
+	if (rc == MDB_NOTFOUND && !store->opt.read_only) {
+		format = STORE_FORMAT_VERSION;
+		rc = store_meta_put_u64(txn, store->meta, meta_format, format);
+	}
+	if (rc != MDB_SUCCESS) {
+		store_set_error(store, "%s: cannot read the format version: %s", store->path,
+		    mdb_strerror(rc));
+		return -1;
+	}
+	if (format > STORE_FORMAT_VERSION) {
+		store_set_error(store,
+		    "%s: store format version %llu was written by a newer commissiond; "
+		    "this one reads up to version %d: upgrade commissiond, or restore a backup",
+		    store->path, (unsigned long long)format, STORE_FORMAT_VERSION);
+		return -1;
+	}
+	if (format < STORE_FORMAT_OLDEST) {
+		store_set_error(store,
+		    "%s: store format version %llu is older than any this commissiond can "
+		    "migrate (%d to %d): restore a backup made by a release that reads it, "
+		    "or start that release once to migrate the store first",
+		    store->path, (unsigned long long)format, STORE_FORMAT_OLDEST,
+		    STORE_FORMAT_VERSION);
+		return -1;
+	}
+	store->format_version = format;
+	if (format < STORE_FORMAT_VERSION && !store->opt.read_only) {
+		if (store_migrate(store, txn, format) < 0)
+			return -1;
+		store->migrated_from = format;
+		store->format_version = STORE_FORMAT_VERSION;
+	}
+	return 0;
+}
+
 /* Create or check the format version and open every table. */
 static int
 store_open_tables(struct store *store)
 {
 	unsigned create = store->opt.read_only ? 0 : MDB_CREATE;
 	MDB_txn *txn;
-	uint64_t format;
 	int rc;
 
 	rc = store_txn_begin(store, store->opt.read_only ? MDB_RDONLY : 0, &txn);
@@ -180,24 +240,17 @@ store_open_tables(struct store *store)
 		    rc == MDB_NOTFOUND ? " (not a commissiond store, or never written)" : "");
 		goto fail;
 	}
-	rc = meta_get_u64(txn, store->meta, meta_format, &format);
-	if (rc == MDB_NOTFOUND && !store->opt.read_only) {
-		format = STORE_FORMAT_VERSION;
-		rc = meta_put_u64(txn, store->meta, meta_format, format);
-	}
-	if (rc != MDB_SUCCESS) {
-		store_set_error(store, "%s: cannot read the format version: %s", store->path,
-		    mdb_strerror(rc));
+	/* Format 1 had no received table: a reader of such a store goes
+	 * without it; a writer makes it and migrates. */
+	rc = mdb_dbi_open(txn, "received", create, &store->received);
+	store->has_received = rc == MDB_SUCCESS;
+	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
+		store_set_error(store, "%s: cannot open tables: %s", store->path, mdb_strerror(rc));
 		goto fail;
 	}
-	if (format > STORE_FORMAT_VERSION) {
-		store_set_error(store,
-		    "%s: store format version %llu was written by a newer commissiond; "
-		    "this one reads up to version %d: upgrade commissiond, or restore a backup",
-		    store->path, (unsigned long long)format, STORE_FORMAT_VERSION);
+	if (store_check_format(store, txn) < 0)
 		goto fail;
-	}
-	if ((rc = meta_load(txn, store->meta, &store->counters)) != MDB_SUCCESS) {
+	if ((rc = store_meta_load(txn, store->meta, &store->counters)) != MDB_SUCCESS) {
 		store_set_error(store, "%s: cannot read counters: %s", store->path,
 		    mdb_strerror(rc));
 		goto fail;
@@ -288,6 +341,23 @@ store_close(struct store **storep)
 	*storep = NULL;
 }
 
+void
+store_reconfigure(struct store *store, const struct store_options *opt)
+{
+	store->opt.map_max_bytes = opt->map_max_bytes;
+	store->opt.update_retention = opt->update_retention;
+	store->opt.dead_letter_keep_bytes = opt->dead_letter_keep_bytes;
+}
+
+enum store_result
+store_check_readers(struct store *store, int *cleared)
+{
+	int dead = 0, rc = mdb_reader_check(store->env, &dead);
+
+	*cleared = dead;
+	return store_result_of(store, rc, "checking the reader table");
+}
+
 enum store_result
 store_grow(struct store *store)
 {
@@ -328,15 +398,28 @@ store_batch_begin(struct store *store, struct store_batch **batchp)
 		return store_result_of(store, rc, "beginning a write transaction");
 	}
 	batch->store = store;
-	batch->counters = store->counters;
+	/* From the transaction, not the cache: another process (commissionctl
+	 * rebuild) may have committed since this one's last commit. */
+	rc = store_meta_load(batch->txn, store->meta, &batch->counters);
+	if (rc != MDB_SUCCESS) {
+		mdb_txn_abort(batch->txn);
+		free(batch);
+		return store_result_of(store, rc, "reading counters");
+	}
 	*batchp = batch;
 	return STORE_OK;
 }
 
+void
+store_batch_set_received_at(struct store_batch *batch, int64_t ms)
+{
+	batch->received_at_ms = ms;
+}
+
 /* Remember the first failure: once a put fails the transaction is spoilt
  * and commit reports it. */
-static enum store_result
-batch_check(struct store_batch *batch, int rc, const char *what)
+enum store_result
+store_batch_check(struct store_batch *batch, int rc, const char *what)
 {
 	enum store_result r = store_result_of(batch->store, rc, what);
 
@@ -374,7 +457,7 @@ store_batch_find_event(struct store_batch *batch, const char *source, const char
 	if (dedupe_key(source, event_id, buf, sizeof(buf), &key) < 0)
 		return false;
 	if (mdb_get(batch->txn, batch->store->dedupe, &key, &val) != MDB_SUCCESS ||
-	    val.mv_size != DEDUPE_VALUE_BYTES)
+	    val.mv_size != STORE_DEDUPE_VALUE_BYTES)
 		return false;
 	*sequence = be64_get(val.mv_data);
 	memcpy(hash, (uint8_t *)val.mv_data + 8, STORE_HASH_BYTES);
@@ -385,7 +468,7 @@ enum store_result
 store_batch_append_event(struct store_batch *batch, const char *source, const char *event_id,
     const uint8_t hash[STORE_HASH_BYTES], const uint8_t *bytes, size_t len, uint64_t *sequence)
 {
-	uint8_t keybuf[8], dkbuf[511], dvbuf[DEDUPE_VALUE_BYTES];
+	uint8_t keybuf[8], dkbuf[511], dvbuf[STORE_DEDUPE_VALUE_BYTES];
 	uint64_t seq = batch->counters.last_event + 1;
 	MDB_val key = { 8, keybuf }, val = { len, (void *)bytes }, dkey, dval = { sizeof(dvbuf), dvbuf };
 	enum store_result r;
@@ -397,17 +480,19 @@ store_batch_append_event(struct store_batch *batch, const char *source, const ch
 		return batch->failed = STORE_FAILED;
 	}
 	be64_put(keybuf, seq);
-	r = batch_check(batch, mdb_put(batch->txn, batch->store->events, &key, &val, MDB_APPEND),
+	r = store_batch_check(batch, mdb_put(batch->txn, batch->store->events, &key, &val, MDB_APPEND),
 	    "appending an event");
 	if (r != STORE_OK)
 		return r;
 	be64_put(dvbuf, seq);
 	memcpy(dvbuf + 8, hash, STORE_HASH_BYTES);
-	r = batch_check(batch, mdb_put(batch->txn, batch->store->dedupe, &dkey, &dval, 0),
+	r = store_batch_check(batch, mdb_put(batch->txn, batch->store->dedupe, &dkey, &dval, 0),
 	    "recording a dedupe key");
 	if (r != STORE_OK)
 		return r;
 	batch->counters.last_event = seq;
+	if (batch->first_appended_event == 0)
+		batch->first_appended_event = seq;
 	*sequence = seq;
 	return STORE_OK;
 }
@@ -428,7 +513,7 @@ batch_append_packed(struct store_batch *batch, MDB_dbi dbi, uint64_t seq,
 	rc = mdb_put(batch->txn, dbi, &key, &val, MDB_APPEND | MDB_RESERVE);
 	if (rc == MDB_SUCCESS)
 		protobuf_c_message_pack(msg, val.mv_data);
-	return batch_check(batch, rc, what);
+	return store_batch_check(batch, rc, what);
 }
 
 enum store_result
@@ -485,21 +570,24 @@ store_batch_count_duplicate(struct store_batch *batch)
 static void
 batch_prune_updates(struct store_batch *batch)
 {
-	struct store_meta *m = &batch->counters;
-	uint64_t budget = batch->appended_updates * 2;
-	uint8_t keybuf[8];
-	MDB_val key = { 8, keybuf };
+	struct store_retention count_only = { .update_max_count = batch->store->opt.update_retention };
 
-	while (budget-- > 0 && m->first_update != 0 &&
-	    m->last_update - m->first_update + 1 > batch->store->opt.update_retention) {
-		be64_put(keybuf, m->first_update);
-		int rc = mdb_del(batch->txn, batch->store->updates, &key, NULL);
-		if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) {
-			batch_check(batch, rc, "removing an update past retention");
-			return;
-		}
-		m->first_update++;
-	}
+	store_retention_prune_updates(batch, &count_only, 0, batch->appended_updates * 2);
+}
+
+/* The commit time of this batch's events, under its first sequence: what
+ * `archive --before` goes by. */
+static void
+batch_note_received(struct store_batch *batch)
+{
+	uint8_t keybuf[8], valbuf[8];
+	MDB_val key = { 8, keybuf }, val = { 8, valbuf };
+	int64_t ms = batch->received_at_ms != 0 ? batch->received_at_ms : clock_now_ms();
+
+	be64_put(keybuf, batch->first_appended_event);
+	be64_put(valbuf, (uint64_t)ms);
+	store_batch_check(batch, mdb_put(batch->txn, batch->store->received, &key, &val, 0),
+	    "recording the commit time");
 }
 
 enum store_result
@@ -513,8 +601,10 @@ store_batch_commit(struct store_batch **batchp)
 	*batchp = NULL;
 	if (r == STORE_OK)
 		batch_prune_updates(batch);
+	if (batch->failed == STORE_OK && batch->first_appended_event != 0)
+		batch_note_received(batch);
 	if (batch->failed == STORE_OK)
-		batch_check(batch, meta_save(batch->txn, store->meta, &batch->counters),
+		store_batch_check(batch, meta_save(batch->txn, store->meta, &batch->counters),
 		    "saving counters");
 	r = batch->failed;
 	if (r != STORE_OK) {
@@ -557,7 +647,7 @@ store_batch_get_history(struct store_batch *batch, const uint8_t *key, size_t ke
 	rc = mdb_get(batch->txn, batch->store->histories, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return STORE_OK;
-	if (batch_check(batch, rc, "reading a history") != STORE_OK)
+	if (store_batch_check(batch, rc, "reading a history") != STORE_OK)
 		return batch->failed;
 	*bytes = v.mv_data;
 	*len = v.mv_size;
@@ -572,7 +662,7 @@ store_batch_put_history(struct store_batch *batch, const uint8_t *key, size_t ke
 
 	if (batch->failed != STORE_OK)
 		return batch->failed;
-	return batch_check(batch, mdb_put(batch->txn, batch->store->histories, &k, &v, 0),
+	return store_batch_check(batch, mdb_put(batch->txn, batch->store->histories, &k, &v, 0),
 	    "writing a history");
 }
 
@@ -581,7 +671,7 @@ store_batch_clear_histories(struct store_batch *batch)
 {
 	if (batch->failed != STORE_OK)
 		return batch->failed;
-	return batch_check(batch, mdb_drop(batch->txn, batch->store->histories, 0),
+	return store_batch_check(batch, mdb_drop(batch->txn, batch->store->histories, 0),
 	    "clearing histories");
 }
 
@@ -595,7 +685,7 @@ store_batch_scan_events(struct store_batch *batch, store_record_fn fn, void *arg
 	if (batch->failed != STORE_OK)
 		return batch->failed;
 	rc = mdb_cursor_open(batch->txn, batch->store->events, &cur);
-	if (batch_check(batch, rc, "opening a cursor") != STORE_OK)
+	if (store_batch_check(batch, rc, "opening a cursor") != STORE_OK)
 		return batch->failed;
 	for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == MDB_SUCCESS;
 	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
@@ -610,7 +700,7 @@ store_batch_scan_events(struct store_batch *batch, store_record_fn fn, void *arg
 	}
 	mdb_cursor_close(cur);
 	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
-		batch_check(batch, rc, "reading the event log");
+		store_batch_check(batch, rc, "reading the event log");
 	return batch->failed;
 }
 
@@ -628,11 +718,19 @@ store_read_counts(struct store *store, struct store_counts *c)
 	rc = store_txn_begin(store, MDB_RDONLY, &txn);
 	if (rc != MDB_SUCCESS)
 		return store_result_of(store, rc, "beginning a read transaction");
-	rc = meta_load(txn, store->meta, &m);
+	memset(c, 0, sizeof(*c));
+	rc = store_meta_load(txn, store->meta, &m);
+	if (rc == MDB_SUCCESS)
+		rc = store_first_key(txn, store->events, &c->first_event_sequence);
+	if (rc == MDB_SUCCESS)
+		rc = store_first_key(txn, store->dead_letters, &c->first_dead_letter);
 	mdb_txn_abort(txn);
 	if (rc != MDB_SUCCESS)
 		return store_result_of(store, rc, "reading counters");
-	memset(c, 0, sizeof(*c));
+	/* A log emptied by archiving begins after its last. */
+	if (c->first_event_sequence == 0)
+		c->first_event_sequence = m.last_event + 1;
+	c->format_version = store->format_version;
 	c->last_event_sequence = m.last_event;
 	c->last_update_sequence = m.last_update;
 	c->first_update_sequence = m.first_update;

@@ -12,8 +12,11 @@
 
 #include "commissioning.pb-c.h"
 
-/* On-disk format of the tables. Bump when a layout changes. */
-#define STORE_FORMAT_VERSION 1
+/* On-disk format of the tables. Bump when a layout changes, and add the
+ * migration from the version before to migrate.c. */
+#define STORE_FORMAT_VERSION 2
+/* The oldest format this build migrates. */
+#define STORE_FORMAT_OLDEST 1
 #define STORE_HASH_BYTES 16
 
 enum store_result {
@@ -39,7 +42,10 @@ struct store_counts {
 	uint64_t first_update_sequence; /* oldest update kept (0: none yet) */
 	uint64_t duplicates;
 	uint64_t rejected;
-	uint64_t dead_letters;
+	uint64_t dead_letters;	       /* the last dead letter's id */
+	uint64_t first_event_sequence; /* the log begins here (older ones archived) */
+	uint64_t first_dead_letter;    /* oldest dead letter kept (0: none) */
+	uint64_t format_version;
 	uint64_t map_size_bytes;
 	uint64_t used_bytes;
 };
@@ -55,6 +61,14 @@ struct store *store_open(const struct store_options *opt, char *err, size_t errl
 void store_close(struct store **store);
 const char *store_error(const struct store *store);
 
+/* The settings that may change while the store is open (on SIGHUP):
+ * map_max_bytes, update_retention, dead_letter_keep_bytes. */
+void store_reconfigure(struct store *store, const struct store_options *opt);
+
+/* Clear reader slots left by processes that died in a read transaction
+ * (they pin old pages, so the file grows). *cleared gets how many. */
+enum store_result store_check_readers(struct store *store, int *cleared);
+
 /* Double the map size, up to map_max. STORE_OK, or STORE_MAP_FULL at the
  * limit. No transaction may be open. */
 enum store_result store_grow(struct store *store);
@@ -62,6 +76,10 @@ enum store_result store_grow(struct store *store);
 /* ---- the write batch: everything between begin and commit is one
  * transaction; nothing is visible or durable until commit returns STORE_OK. */
 enum store_result store_batch_begin(struct store *store, struct store_batch **batch);
+
+/* The commit time recorded for this batch's events (what `archive
+ * --before` goes by); without it, the clock at commit. */
+void store_batch_set_received_at(struct store_batch *batch, int64_t ms);
 
 /* Look up (source, event_id): true and *sequence, hash filled when stored. */
 bool store_batch_find_event(struct store_batch *batch, const char *source,
@@ -126,5 +144,60 @@ enum store_result store_scan_histories(struct store *store, store_keyed_fn fn, v
 
 /* A compacted, consistent copy of the store into the empty directory dir. */
 enum store_result store_backup(struct store *store, const char *dir);
+
+/* ---- retention (retention.c): pruning in small transactions. */
+struct store_retention {
+	uint64_t update_max_count;	/* 0: no limit */
+	int64_t update_max_age_ms;	/* 0: no limit */
+	uint64_t dead_letter_max_count; /* 0: no limit */
+	int64_t dead_letter_max_age_ms; /* 0: no limit */
+};
+struct store_pruned {
+	uint64_t updates, dead_letters;
+	bool more; /* the budget ran out with more to remove */
+};
+/* One transaction removing the oldest updates and dead letters past the
+ * limits as of now_ms, at most max_removals of them. */
+enum store_result store_prune(struct store *store, const struct store_retention *retention,
+    int64_t now_ms, uint64_t max_removals, struct store_pruned *pruned);
+
+/* ---- archive (archive.c): moving the oldest events out of the log. */
+
+/* The oldest events kept that were all committed before before_ms:
+ * *first..*last (*last < *first: none). */
+enum store_result store_events_before(struct store *store, int64_t before_ms, uint64_t *first,
+    uint64_t *last);
+/* Visit events first..last with their commit times (0: not known), in
+ * one read transaction; fn returns non-zero to stop. */
+typedef int (*store_event_fn)(void *arg, uint64_t seq, int64_t received_ms, const uint8_t *bytes,
+    size_t len);
+enum store_result store_scan_events_received(struct store *store, uint64_t first,
+    uint64_t last, store_event_fn fn, void *arg);
+/* Remove the oldest events of the log up to and including through, at
+ * most max_per_txn a transaction; their dedupe keys and the state stay.
+ * *removed counts them. */
+enum store_result store_remove_events(struct store *store, uint64_t through,
+    uint64_t max_per_txn, uint64_t *removed);
+/* Put an archived event back at its sequence, which must be free and
+ * below the log's last. */
+enum store_result store_batch_put_archived_event(struct store_batch *batch, uint64_t seq,
+    int64_t received_ms, const uint8_t *bytes, size_t len);
+
+/* ---- verify (verify.c): what can be checked without the projections. */
+/* Called once a problem; the check goes on to find the rest. */
+typedef void (*store_problem_fn)(void *arg, const char *problem);
+struct store_verify_report {
+	uint64_t events, dedupe_keys, updates, dead_letters, histories, problems;
+};
+enum store_result store_verify(struct store *store, store_problem_fn fn, void *arg,
+    struct store_verify_report *report);
+
+/* ---- lock (lock.c): one commissiond, or one offline tool, a store. */
+struct store_lock;
+/* Take the exclusive lock of store directory dir (made if missing) for
+ * holder; NULL with err saying who holds it. */
+struct store_lock *store_lock_take(const char *dir, const char *holder, char *err,
+    size_t errlen);
+void store_lock_release(struct store_lock **lock);
 
 #endif

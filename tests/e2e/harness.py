@@ -53,10 +53,12 @@ class Daemon:
             for section, lines in sections.items():
                 f.write(f"[{section}]\n" + "\n".join(lines) + "\n")
 
-    def start(self, timeout=20):
+    def start(self, timeout=20, env=None):
+        """Start and wait for the ready line; env: extra environment."""
         logf = open(self.log, "a")
         self.proc = subprocess.Popen([DAEMON, "--config", self.config],
-                                     stdout=logf, stderr=logf)
+                                     stdout=logf, stderr=logf,
+                                     env=dict(os.environ, **env) if env else None)
         logf.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

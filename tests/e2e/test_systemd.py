@@ -56,7 +56,8 @@ class Reload(DaemonTestCase):
     def test_sighup_applies_a_new_log_level_and_refuses_a_broken_file(self):
         self.daemon.settings["log.level"] = "debug"
         self.daemon.write_config()
-        self.hup_and_wait(self.daemon.proc, self.daemon.log_text, "reload: log level debug")
+        self.hup_and_wait(self.daemon.proc, self.daemon.log_text,
+                          'reload: log.level changed from "info" to "debug"')
         with open(self.daemon.config, "a") as f:
             f.write("[store]\nsync = sometimes\n")
         self.hup_and_wait(self.daemon.proc, self.daemon.log_text,

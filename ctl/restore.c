@@ -1,0 +1,90 @@
+/*
+ * restore: commissionctl restore DIR puts a backup (commissionctl backup)
+ * in place of the configured store, holding the store's lock so that no
+ * commissiond can start meanwhile, and refusing while one runs. The store
+ * it replaces is kept beside it as data.mdb.before-restore.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "store.h"
+
+/* Copy the backup into store_path/.restore, make it durable, then swap it
+ * in by rename. */
+static int
+restore_swap(struct store *backup, const char *store_path, char *err, size_t errlen)
+{
+	char staging[4096], staged[4096 + 16], live[4096], kept[4096], lockfile[4096];
+
+	snprintf(staging, sizeof(staging), "%s/.restore", store_path);
+	snprintf(staged, sizeof(staged), "%s/data.mdb", staging);
+	snprintf(live, sizeof(live), "%s/data.mdb", store_path);
+	snprintf(kept, sizeof(kept), "%s/data.mdb.before-restore", store_path);
+	snprintf(lockfile, sizeof(lockfile), "%s/lock.mdb", store_path);
+	/* What an earlier restore left half done. */
+	unlink(staged);
+	rmdir(staging);
+	if (store_backup(backup, staging) != STORE_OK) {
+		snprintf(err, errlen, "copying: %s", store_error(backup));
+		return -1;
+	}
+	if (ctl_fsync_path(staged, O_RDONLY) < 0 ||
+	    (access(live, F_OK) == 0 && rename(live, kept) < 0) || rename(staged, live) < 0 ||
+	    ctl_fsync_path(store_path, O_RDONLY | O_DIRECTORY) < 0) {
+		snprintf(err, errlen, "putting the copy in place: %s", strerror(errno));
+		return -1;
+	}
+	rmdir(staging);
+	/* The old reader table described the old file. */
+	unlink(lockfile);
+	return 0;
+}
+
+int
+ctl_restore(const struct config *cfg, int argc, char **argv)
+{
+	struct store *backup;
+	struct store_counts c;
+	struct store_lock *lock;
+	char err[768];
+	json_t *report;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: commissionctl restore DIR\n");
+		return CTL_USAGE;
+	}
+	if ((backup = ctl_open_store(cfg, argv[1], true, STORE_SYNC_FULL)) == NULL) {
+		fprintf(stderr, "commissionctl: restore: %s is not a readable store\n", argv[1]);
+		return CTL_REFUSED;
+	}
+	if (store_read_counts(backup, &c) != STORE_OK) {
+		fprintf(stderr, "commissionctl: restore: %s\n", store_error(backup));
+		store_close(&backup);
+		return CTL_STORE;
+	}
+	if ((lock = store_lock_take(cfg->store_path, "commissionctl restore", err, sizeof(err))) ==
+	    NULL) {
+		fprintf(stderr, "commissionctl: restore: %s\n", err);
+		store_close(&backup);
+		return CTL_REFUSED;
+	}
+	if (restore_swap(backup, cfg->store_path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "commissionctl: restore: %s: %s\n", cfg->store_path, err);
+		store_close(&backup);
+		store_lock_release(&lock);
+		return CTL_STORE;
+	}
+	store_close(&backup);
+	store_lock_release(&lock);
+	report = json_pack("{s:s, s:s, s:I, s:I, s:I}", "restored", argv[1], "store",
+	    cfg->store_path, "events", (json_int_t)c.last_event_sequence, "lastUpdateSequence",
+	    (json_int_t)c.last_update_sequence, "formatVersion", (json_int_t)c.format_version);
+	ctl_print_json(report);
+	json_decref(report);
+	return CTL_OK;
+}

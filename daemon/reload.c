@@ -1,0 +1,131 @@
+/*
+ * reload: SIGHUP. The configuration is made afresh (defaults, the file,
+ * the --set options) and compared with the running one setting by setting.
+ * Those in the table below change live, each logged; the rest (endpoints,
+ * the store path, socket options) are bound for the life of the process:
+ * each is logged as needing a restart and keeps its running value. A file
+ * that does not parse changes nothing.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "commissiond.h"
+#include "log.h"
+
+/* Settings commissiond applies without a restart: those its modules read
+ * from the running config at each use, and those the *_reconfigure
+ * functions apply. */
+static const char *const live_settings[] = {
+	"log.level",
+	"http.token",
+	"http.max_connections",
+	"http.timeout_ms",
+	"http.max_request_bytes",
+	"http.sse_max_clients",
+	"http.sse_buffer_bytes",
+	"ingest.batch_limit",
+	"ingest.max_envelope_bytes",
+	"replay.max_updates",
+	"store.map_max",
+	"store.update_retention",
+	"store.update_max_age_days",
+	"store.dead_letter_keep_bytes",
+	"store.dead_letter_max_count",
+	"store.dead_letter_max_age_days",
+	"store.prune_batch_limit",
+	"store.housekeeping_ms",
+	"curve.ingest_allow",
+	"curve.subscribe_allow",
+};
+
+/* Sections only the adapters read: commissiond has nothing to apply. */
+static const char *const adapter_sections[] = { "pseudonym.", "adapter.", "hl7.", "spool.",
+	"curve.client_key_file", "curve.server_public_key_file" };
+
+static bool
+name_in(const char *name, const char *const *list, size_t n, bool prefix)
+{
+	for (size_t i = 0; i < n; i++)
+		if (prefix ? strncmp(name, list[i], strlen(list[i])) == 0 : strcmp(name, list[i]) == 0)
+			return true;
+	return false;
+}
+
+#define IN(name, list, prefix) name_in(name, list, sizeof(list) / sizeof(list[0]), prefix)
+
+/* The configuration as a fresh start would read it; -1 with err. */
+static int
+reload_read(const struct reload_targets *t, struct config *fresh, char *err, size_t errlen)
+{
+	config_defaults(fresh);
+	if (t->config_path != NULL && config_load(fresh, t->config_path, err, errlen) < 0)
+		return -1;
+	for (int i = 0; i < t->n_sets; i++)
+		if (config_set_argument(fresh, t->sets[i], err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
+static void
+reload_apply(const struct reload_targets *t)
+{
+	struct store_options opt = {
+		.map_max_bytes = t->running->store_map_max_bytes,
+		.update_retention = t->running->store_update_retention,
+		.dead_letter_keep_bytes = t->running->store_dead_letter_keep_bytes,
+	};
+	enum log_level level;
+
+	if (log_level_parse(t->running->log_level, &level) == 0)
+		log_set_level(level);
+	store_reconfigure(t->store, &opt);
+	if (http_reconfigure(t->http) < 0 || ingest_reconfigure(t->ingest) < 0)
+		log_error("reload: out of memory applying new limits; the old ones stay in force");
+	housekeeping_reconfigure(t->housekeeping);
+	/* The allow-lists are read again even when their paths are the same:
+	 * the usual change is a key added to the file. */
+	zap_reload(t->zap, t->running);
+}
+
+void
+reload_config(const struct reload_targets *t)
+{
+	struct config fresh;
+	char err[768], name[96], was[CONFIG_TEXT_MAX + 16], now[CONFIG_TEXT_MAX + 16];
+	int changed = 0;
+
+	if (reload_read(t, &fresh, err, sizeof(err)) < 0) {
+		log_error("reload: %s; keeping the running configuration", err);
+		return;
+	}
+	for (size_t i = 0; i < config_setting_count(); i++) {
+		if (!config_setting_differs(t->running, &fresh, i))
+			continue;
+		config_setting_name(i, name, sizeof(name));
+		if (IN(name, adapter_sections, true))
+			continue;
+		changed++;
+		config_setting_value(t->running, i, was, sizeof(was));
+		config_setting_value(&fresh, i, now, sizeof(now));
+		if (!IN(name, live_settings, false)) {
+			if (config_setting_is_secret(i))
+				log_warning("reload: %s changed, but it needs a restart; the running "
+					    "value stays",
+				    name);
+			else
+				log_warning("reload: %s changed to \"%s\", but it needs a restart; "
+					    "keeping \"%s\"",
+				    name, now, was);
+			continue;
+		}
+		config_setting_copy(t->running, &fresh, i);
+		/* A secret is named, never shown. */
+		if (config_setting_is_secret(i))
+			log_info("reload: %s changed", name);
+		else
+			log_info("reload: %s changed from \"%s\" to \"%s\"", name, was, now);
+	}
+	reload_apply(t);
+	if (changed == 0)
+		log_info("reload: the configuration is unchanged");
+}

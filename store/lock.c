@@ -1,0 +1,86 @@
+/*
+ * lock: the store directory's lock file (commissiond.lock), held with an
+ * exclusive flock by the one process that may own the store: a running
+ * commissiond, or commissionctl restore or load. The kernel drops it when
+ * the process dies, so a crash leaves nothing to clean up.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store.h"
+
+#define STORE_LOCK_FILE "commissiond.lock"
+
+struct store_lock {
+	int fd;
+};
+
+struct store_lock *
+store_lock_take(const char *dir, const char *holder, char *err, size_t errlen)
+{
+	char path[4096], who[128] = "";
+	struct store_lock *lock;
+	int fd;
+	ssize_t n;
+
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: cannot create the store directory: %s", dir,
+		    strerror(errno));
+		return NULL;
+	}
+	if (snprintf(path, sizeof(path), "%s/%s", dir, STORE_LOCK_FILE) >= (int)sizeof(path)) {
+		snprintf(err, errlen, "%s: the store path is too long", dir);
+		return NULL;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: cannot open the lock file: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+		n = pread(fd, who, sizeof(who) - 1, 0);
+		who[n > 0 ? n : 0] = '\0';
+		who[strcspn(who, "\n")] = '\0';
+		close(fd);
+		if (e == EWOULDBLOCK)
+			snprintf(err, errlen, "%s: the store is in use by %s: stop it first", dir,
+			    who[0] ? who : "another process");
+		else
+			snprintf(err, errlen, "%s: cannot lock: %s", path, strerror(e));
+		return NULL;
+	}
+	/* Who holds it, for the message of the next one to try. */
+	n = snprintf(who, sizeof(who), "%s (pid %ld)\n", holder, (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, who, (size_t)n, 0) != n) {
+		snprintf(err, errlen, "%s: cannot write the lock file: %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	lock = malloc(sizeof(*lock));
+	if (lock == NULL) {
+		snprintf(err, errlen, "out of memory");
+		close(fd);
+		return NULL;
+	}
+	lock->fd = fd;
+	return lock;
+}
+
+void
+store_lock_release(struct store_lock **lockp)
+{
+	struct store_lock *lock = *lockp;
+
+	if (lock == NULL)
+		return;
+	close(lock->fd); /* drops the flock */
+	free(lock);
+	*lockp = NULL;
+}

@@ -1,0 +1,81 @@
+/*
+ * store_internal: what the store's own files (store.c, retention.c,
+ * archive.c, verify.c, migrate.c, lock.c) share: the environment, the
+ * tables and the batch. Nothing outside store/ includes this.
+ */
+#ifndef STORE_INTERNAL_H
+#define STORE_INTERNAL_H
+
+#include <lmdb.h>
+
+#include "config.h"
+#include "store.h"
+
+#define STORE_MAX_TABLES 10
+#define STORE_DEDUPE_VALUE_BYTES (8 + STORE_HASH_BYTES)
+
+/* The counters kept in meta, each a big-endian u64 under its name. */
+struct store_meta {
+	uint64_t last_event;
+	uint64_t last_update;
+	uint64_t first_update;
+	uint64_t duplicates;
+	uint64_t rejected;
+	uint64_t dead_letters;
+};
+
+struct store {
+	MDB_env *env;
+	MDB_dbi meta, events, dedupe, updates, dead_letters, histories;
+	/* received: the commit time of each run of events, keyed by the
+	 * first sequence of the run (format 2). */
+	MDB_dbi received;
+	bool has_received; /* false in a format 1 store opened read-only */
+	struct store_options opt;
+	char path[CONFIG_TEXT_MAX];
+	uint64_t map_size;
+	uint64_t format_version; /* as found on open (after any migration) */
+	uint64_t migrated_from;	 /* 0: no migration on this open */
+	struct store_meta counters; /* as of the last commit (writer only) */
+	char error[512];
+};
+
+struct store_batch {
+	struct store *store;
+	MDB_txn *txn;
+	struct store_meta counters; /* copy, made real by commit */
+	enum store_result failed;
+	uint64_t appended_updates;
+	uint64_t first_appended_event; /* 0: none in this batch */
+	int64_t received_at_ms;	       /* 0: the clock at commit */
+};
+
+void store_set_error(struct store *store, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Map an LMDB return code to what the caller can act on, with the error
+ * message set when it is not MDB_SUCCESS. */
+enum store_result store_result_of(struct store *store, int rc, const char *what);
+/* mdb_txn_begin, adopting a map the writer grew meanwhile. */
+int store_txn_begin(struct store *store, unsigned flags, MDB_txn **txn);
+int store_meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t *v);
+int store_meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t v);
+int store_meta_load(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m);
+
+/* Note rc in the batch: the first failure spoils it and commit reports it. */
+enum store_result store_batch_check(struct store_batch *batch, int rc, const char *what);
+
+/* retention.c: remove the oldest updates past r (count, and age as of
+ * now_ms), at most budget of them; returns how many went. */
+uint64_t store_retention_prune_updates(struct store_batch *batch, const struct store_retention *r,
+    int64_t now_ms, uint64_t budget);
+
+/* The first key of a sequence-keyed table (0: empty). */
+int store_first_key(MDB_txn *txn, MDB_dbi dbi, uint64_t *first);
+/* The commit time of event seq from the received table (0: unknown). */
+int store_received_at(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, int64_t *ms);
+
+/* migrate.c: bring a store of an older format to STORE_FORMAT_VERSION in
+ * txn; -1 with the store's error set when it cannot be. */
+int store_migrate(struct store *store, MDB_txn *txn, uint64_t from);
+
+#endif

@@ -1,0 +1,335 @@
+"""The store as an operator looks after it: retention while ingesting,
+archive and load, backup, restore and verify, format migrations, and the
+LMDB reader table. Raw LMDB (python3-lmdb) is used only to forge what the
+tools must detect: an old or new format, a damaged store, a dead reader."""
+import datetime
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+import urllib.request
+
+import lmdb
+import zmq
+
+from harness import (CTL, DAEMON, Daemon, DaemonTestCase, admission, decode_ack, event_mix,
+                     json_lines, wait_for)
+from test_metrics import parse_metrics
+
+
+def raw_env(daemon, readonly=False):
+    return lmdb.open(daemon.settings["store.path"], max_dbs=16, map_size=1 << 30,
+                     readonly=readonly, lock=not readonly)
+
+
+def raw_events(daemon):
+    """{sequence: stored bytes} of the event log, straight from LMDB."""
+    env = raw_env(daemon, readonly=True)
+    try:
+        with env.begin() as txn:
+            return {int.from_bytes(k, "big"): bytes(v)
+                    for k, v in txn.cursor(env.open_db(b"events", txn=txn))}
+    finally:
+        env.close()
+
+
+def metrics(daemon):
+    with urllib.request.urlopen(f"http://{daemon.settings['http.listen']}/metrics",
+                                timeout=30) as answer:
+        return parse_metrics(answer.read().decode())
+
+
+def sample(families, family, **labels):
+    for _, got, value in families[family]["samples"]:
+        if got == labels:
+            return value
+    raise AssertionError(f"no {family} {labels}")
+
+
+def utc_text(seconds):
+    return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+class Retention(DaemonTestCase):
+    settings = {"store.dead_letter_max_count": "100", "store.prune_batch_limit": "50",
+                "store.housekeeping_ms": "100"}
+
+    def test_dead_letters_are_pruned_in_small_transactions_while_ingest_flows(self):
+        context = zmq.Context()
+        garbage = context.socket(zmq.DEALER)
+        garbage.setsockopt(zmq.LINGER, 0)
+        garbage.connect(self.daemon.settings["ingest.endpoint"])
+        stop = threading.Event()
+        rejected = []
+
+        def flood():
+            while not stop.is_set():
+                for i in range(200):
+                    garbage.send(b"junk %d" % i)
+                for _ in range(200):
+                    if garbage.poll(30000):
+                        rejected.append(decode_ack(garbage.recv())["status"])
+        thread = threading.Thread(target=flood, daemon=True)
+        thread.start()
+        # Good events meanwhile, one at a time: the largest wait between
+        # acks shows whether pruning ever held ingest up.
+        try:
+            wait_for(lambda: len(rejected) > 3000, timeout=120, what="a flood of dead letters")
+            largest_gap, last = 0.0, time.monotonic()
+            for n in range(300):
+                acks, _ = self.daemon.send([admission(100 + n)])
+                now = time.monotonic()
+                largest_gap, last = max(largest_gap, now - last), now
+                self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED")
+                if n > 20 and sample(metrics(self.daemon),
+                                     "commissiond_prune_transactions_total") > 10:
+                    break
+        finally:
+            stop.set()
+            thread.join(timeout=60)
+            garbage.close()
+            context.term()
+        self.assertEqual(set(rejected), {"REJECTED"})
+        # Each pass removes at most 50: many transactions, and at the end
+        # no more than 100 dead letters are kept.
+        def settled():
+            s = self.daemon.status()
+            return s["deadLetters"] - s["firstDeadLetter"] + 1 <= 100
+        wait_for(settled, timeout=60, what="retention to catch up")
+        families = metrics(self.daemon)
+        transactions = sample(families, "commissiond_prune_transactions_total")
+        pruned = sample(families, "commissiond_pruned_total", table="dead_letters")
+        status = self.daemon.status()
+        self.assertEqual(pruned, status["firstDeadLetter"] - 1)
+        self.assertGreaterEqual(transactions, pruned / 50)
+        self.assertGreater(transactions, 10)
+        self.assertLessEqual(sample(families, "commissiond_dead_letters"), 100)
+        # A behaviour check, not a benchmark: no ack waited for pruning.
+        self.assertLess(largest_gap, 2.0)
+
+
+class Archive(DaemonTestCase):
+
+    def test_archive_prune_and_load_give_back_the_same_log_and_dedupe_holds(self):
+        self.daemon.send(event_mix(300))
+        time.sleep(1.1)
+        cut = int(time.time()) + 1
+        while time.time() < cut + 0.1:
+            time.sleep(0.05)
+        self.daemon.send([admission(1000 + i) for i in range(200)])
+        original = raw_events(self.daemon)
+        self.assertEqual(sorted(original), list(range(1, 501)))
+        archive = os.path.join(self.workdir, "before.arc")
+        proc = self.daemon.ctl("archive", "--before", utc_text(cut), "--out", archive, "--prune")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        report = json_lines(proc.stdout)[0]
+        self.assertEqual((report["first"], report["last"], report["events"], report["removed"]),
+                         (1, 300, 300, 300))
+        self.assertEqual(sorted(raw_events(self.daemon)), list(range(301, 501)))
+        status = self.daemon.status()
+        self.assertEqual((status["firstSequence"], status["events"]), (301, 500))
+        # The archived events are still known: a resend is a duplicate.
+        acks, _ = self.daemon.send(event_mix(300))
+        self.assertEqual({a["status"] for a in acks}, {"ACK_STATUS_DUPLICATE"})
+        # The replay needs the archive, and says so; with it, it is clean.
+        proc = self.daemon.ctl("rebuild", "--check")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("the log begins at sequence 301", proc.stderr)
+        proc = self.daemon.ctl("rebuild", "--check", "--archive", archive)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertTrue(json_lines(proc.stdout)[0]["clean"])
+        proc = self.daemon.ctl("verify")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("skipped", json_lines(proc.stdout)[0]["replay"])
+        # An archive for nothing writes nothing.
+        proc = self.daemon.ctl("archive", "--before", "2001-01-01", "--out", archive + "2")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertFalse(os.path.exists(archive + "2"))
+        # load writes the log: refused while the daemon holds the store.
+        proc = self.daemon.ctl("load", archive)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("in use by commissiond", proc.stderr)
+        self.assertEqual(self.daemon.stop(), 0)
+        proc = self.daemon.ctl("load", archive)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(raw_events(self.daemon), original)
+        proc = self.daemon.ctl("verify")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertTrue(json_lines(proc.stdout)[0]["replay"]["clean"])
+        # Twice is refused: the events are back in the log.
+        proc = self.daemon.ctl("load", archive)
+        self.assertEqual(proc.returncode, 1)
+        self.daemon.start()
+
+    def test_a_damaged_archive_is_refused(self):
+        self.daemon.send(event_mix(50))
+        archive = os.path.join(self.workdir, "all.arc")
+        proc = self.daemon.ctl("archive", "--before", utc_text(time.time() + 3600), "--out", archive)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(archive, "r+b") as f:
+            f.seek(os.path.getsize(archive) // 2)
+            byte = f.read(1)
+            f.seek(-1, os.SEEK_CUR)
+            f.write(bytes([byte[0] ^ 0x40]))
+        proc = self.daemon.ctl("rebuild", "--check", "--archive", archive)
+        self.assertEqual(proc.returncode, 1)
+        self.assertRegex(proc.stderr, r"checksum does not match|damaged|cut short")
+        # An existing file is never overwritten.
+        proc = self.daemon.ctl("archive", "--before", utc_text(time.time() + 3600), "--out", archive)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("already exists", proc.stderr)
+
+
+class RestoreAndVerify(DaemonTestCase):
+
+    def test_a_backup_taken_during_ingest_restores_to_a_store_that_verifies(self):
+        self.daemon.send(event_mix(500))
+        proc = subprocess.Popen([CTL, "--config", self.daemon.config, "send"], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True)
+        writer = threading.Thread(target=self.feed, args=(proc,), daemon=True)
+        writer.start()
+        wait_for(lambda: self.daemon.status()["events"] > 1000, timeout=60, what="ingest")
+        backup = os.path.join(self.workdir, "backup")
+        copy = self.daemon.ctl("backup", backup)
+        self.assertEqual(copy.returncode, 0, copy.stderr)
+        writer.join(timeout=120)
+        proc.wait(timeout=120)
+        in_backup = subprocess.run([CTL, "--set", f"store.path={backup}", "status"],
+                                   capture_output=True, text=True, check=True)
+        backed_up = json_lines(in_backup.stdout)[0]["events"]
+        self.assertGreater(backed_up, 1000)
+        # Not while the daemon holds the store.
+        refused = self.daemon.ctl("restore", backup)
+        self.assertEqual(refused.returncode, 1)
+        self.assertIn("in use by commissiond", refused.stderr)
+        self.assertEqual(self.daemon.stop(), 0)
+        restored = self.daemon.ctl("restore", backup)
+        self.assertEqual(restored.returncode, 0, restored.stderr)
+        self.assertTrue(os.path.exists(f"{self.workdir}/store/data.mdb.before-restore"))
+        self.assertEqual(self.daemon.status()["events"], backed_up)
+        verify = self.daemon.ctl("verify")
+        self.assertEqual(verify.returncode, 0, verify.stderr)
+        report = json_lines(verify.stdout)[0]
+        self.assertTrue(report["clean"])
+        self.assertEqual(report["events"], backed_up)
+        self.daemon.start()
+        acks, _ = self.daemon.send([admission(10000 + i) for i in range(5000)])
+        # What came after the backup is accepted again, with no gap.
+        self.assertEqual(self.daemon.status()["events"], 5500)
+
+    @staticmethod
+    def feed(proc):
+        import json
+        try:
+            for i in range(5000):
+                proc.stdin.write(json.dumps(admission(10000 + i)) + "\n")
+            proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+
+    def test_a_second_daemon_on_the_same_store_is_refused(self):
+        other = Daemon(self.workdir, **{"store.path": self.daemon.settings["store.path"]})
+        other.config = os.path.join(self.workdir, "other.conf")
+        other.log = os.path.join(self.workdir, "other.log")
+        other.write_config()
+        proc = subprocess.run([DAEMON, "--config", other.config], capture_output=True, text=True,
+                              timeout=30)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("the store is in use by commissiond (pid", proc.stderr)
+
+    def damage_and_verify(self, damage):
+        self.daemon.send(event_mix(100))
+        self.assertEqual(self.daemon.stop(), 0)
+        env = raw_env(self.daemon)
+        with env.begin(write=True) as txn:
+            damage(txn, env.open_db(b"events", txn=txn))
+        env.close()
+        return self.daemon.ctl("verify")
+
+    def test_verify_finds_a_missing_event(self):
+        proc = self.damage_and_verify(lambda txn, db: txn.delete((42).to_bytes(8, "big"), db=db))
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("events: 43 follows 41 (a gap)", proc.stderr)
+        self.assertFalse(json_lines(proc.stdout)[0]["clean"])
+        self.daemon.start()
+
+    def test_verify_finds_an_event_whose_bytes_changed(self):
+        def flip(txn, db):
+            key = (7).to_bytes(8, "big")
+            value = bytearray(txn.get(key, db=db))
+            value[-3] ^= 0x01
+            txn.put(key, bytes(value), db=db)
+        proc = self.damage_and_verify(flip)
+        self.assertEqual(proc.returncode, 1)
+        self.assertRegex(proc.stderr, r"event 7 (\(.*\): its content does not match|does not decode)")
+        self.daemon.start()
+
+
+class Migration(DaemonTestCase):
+
+    def set_format(self, version, drop_received=False):
+        self.assertEqual(self.daemon.stop(), 0)
+        env = raw_env(self.daemon)
+        with env.begin(write=True) as txn:
+            meta = env.open_db(b"meta", txn=txn)
+            txn.put(b"format_version", version.to_bytes(8, "big"), db=meta)
+            if drop_received:
+                txn.drop(env.open_db(b"received", txn=txn), delete=True)
+        env.close()
+
+    def test_a_format_1_store_is_migrated_on_start_and_archives_by_its_recovered_times(self):
+        self.daemon.send(event_mix(100))
+        self.set_format(1, drop_received=True)
+        # commissionctl reads it as it is, and says what is missing.
+        self.assertEqual(self.daemon.status()["formatVersion"], 1)
+        proc = self.daemon.ctl("archive", "--before", utc_text(time.time() + 60), "--out",
+                               os.path.join(self.workdir, "x.arc"))
+        self.assertEqual(proc.returncode, 4)
+        self.assertIn("start commissiond once", proc.stderr)
+        self.daemon.start()
+        self.assertIn("migrated from format 1 to 2", self.daemon.log_text())
+        self.assertEqual(self.daemon.status()["formatVersion"], 2)
+        proc = self.daemon.ctl("verify")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        # The commit times came back from the updates: a date before the
+        # events takes none of them, a date after takes all.
+        proc = self.daemon.ctl("archive", "--before", "2020-01-01", "--out",
+                               os.path.join(self.workdir, "none.arc"))
+        self.assertIn("nothing written", proc.stderr)
+        proc = self.daemon.ctl("archive", "--before", utc_text(time.time() + 60), "--out",
+                               os.path.join(self.workdir, "all.arc"))
+        self.assertEqual(json_lines(proc.stdout)[0]["events"], 100)
+
+    def test_a_newer_or_unknown_older_format_is_refused_with_what_to_do(self):
+        for version, words in ((99, "written by a newer commissiond"),
+                               (0, "older than any this commissiond can migrate")):
+            self.set_format(version)
+            proc = subprocess.run([DAEMON, "--config", self.daemon.config], capture_output=True,
+                                  text=True, timeout=30)
+            self.assertEqual(proc.returncode, 1)
+            self.assertIn(words, proc.stderr)
+            self.assertRegex(proc.stderr, r"restore a backup")
+            env = raw_env(self.daemon)
+            with env.begin(write=True) as txn:
+                txn.put(b"format_version", (2).to_bytes(8, "big"), db=env.open_db(b"meta", txn=txn))
+            env.close()
+            self.daemon.start()
+
+
+class Readers(DaemonTestCase):
+    settings = {"store.housekeeping_ms": "200"}
+
+    def test_a_reader_that_died_in_a_transaction_is_cleared_and_counted(self):
+        # A process that dies holding a read transaction leaves its slot.
+        code = ("import lmdb, os, signal, sys\n"
+                "env = lmdb.open(sys.argv[1], max_dbs=16, readonly=True)\n"
+                "txn = env.begin()\n"
+                "os.kill(os.getpid(), signal.SIGKILL)\n")
+        proc = subprocess.run(["/usr/bin/python3", "-c", code, self.daemon.settings["store.path"]])
+        self.assertEqual(proc.returncode, -signal.SIGKILL)
+        wait_for(lambda: "cleared 1 stale reader slot(s)" in self.daemon.log_text(), timeout=30,
+                 what="the reader check")
+        self.assertEqual(sample(metrics(self.daemon), "commissiond_stale_readers_cleared_total"), 1)
