@@ -29,7 +29,8 @@ store_lock_take(const char *dir, const char *holder, char *err, size_t errlen)
 	int fd;
 	ssize_t n;
 
-	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+	/* The store is the daemon's alone (docs/SECURITY.md). */
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "%s: cannot create the store directory: %s", dir,
 		    strerror(errno));
 		return NULL;
@@ -38,7 +39,7 @@ store_lock_take(const char *dir, const char *holder, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: the store path is too long", dir);
 		return NULL;
 	}
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: cannot open the lock file: %s", path, strerror(errno));
 		return NULL;

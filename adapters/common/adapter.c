@@ -48,7 +48,7 @@ struct adapter_run {
 	struct adapter a;
 	const struct adapter_spec *spec;
 	const char *config_path;
-	struct event *sigterm, *sigint, *sighup, *watchdog;
+	struct event *sigterm, *sigint, *sighup, *watchdog, *log_flush;
 };
 
 /* SIGHUP: read the file again; the log level changes live, the rest
@@ -97,6 +97,16 @@ adapter_on_watchdog(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	sd_notify(0, "WATCHDOG=1");
+}
+
+/* The rate-limited log's counts of what it held back, now and then. */
+static void
+adapter_on_log_flush(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_flush_suppressed(false);
 }
 
 static int
@@ -148,6 +158,9 @@ adapter_run(struct adapter_run *run)
 		if (run->watchdog == NULL || event_add(run->watchdog, &half) < 0)
 			fatal("cannot start the watchdog timer");
 	}
+	run->log_flush = event_new(run->a.base, -1, EV_PERSIST, adapter_on_log_flush, NULL);
+	if (run->log_flush == NULL || event_add(run->log_flush, &(struct timeval){ 5, 0 }) < 0)
+		fatal("cannot start the log timer");
 	outbox_counts(run->a.outbox, &counts);
 	log_info("ready: delivering to %s%s; outbox %s (%" PRIu64 " pending, %" PRIu64
 		 " dead letters)",
@@ -164,6 +177,7 @@ adapter_run(struct adapter_run *run)
 	curve_pair_wipe(&curve.own);
 	if (run->watchdog != NULL)
 		event_free(run->watchdog);
+	event_free(run->log_flush);
 	event_free(run->sigterm);
 	event_free(run->sigint);
 	event_free(run->sighup);
@@ -171,6 +185,7 @@ adapter_run(struct adapter_run *run)
 	event_base_free(run->a.base);
 	outbox_close(&run->a.outbox);
 	pseudonymiser_destroy(&run->a.pseudonymiser);
+	log_flush_suppressed(true);
 	log_info("stopped cleanly");
 	return 0;
 }

@@ -62,12 +62,13 @@ class Hl7Backpressure(DaemonTestCase):
     megabyte of them waits, instead of the adapter's buffers growing."""
 
     def test_a_sender_that_does_not_read_its_acks_is_paused_then_resumed(self):
+        # What the adapter answers is counted on the socket, not in its log:
+        # the log holds back repeated lines of one kind (docs/OPERATIONS.md).
         import socket
         import time
         self.daemon.settings.update(adapter_settings(self.workdir))
         self.daemon.write_config()
         adapter = Adapter(self.daemon, HL7).start()
-        answered = lambda: adapter.log_text().count(" AE field=")
         try:
             host, port = self.daemon.settings["hl7.listen"].rsplit(":", 1)
             sock = socket.create_connection((host, int(port)), timeout=30)
@@ -75,38 +76,43 @@ class Hl7Backpressure(DaemonTestCase):
             # No PID segment: each gets an AE of about 300 bytes.
             message = (b"\x0bMSH|^~\\&|PAS|RXC_PAS|COMMISSIOND|ICS|20260510093000||"
                        b"ADT^A01^ADT_A01|C1|P|2.4\r\x1c\x0d")
+            offered = 100000 * len(message)
             data, buf, total = message * 1000, b"", 0
-            while total < 100000 * len(message):
-                buf = buf or data
+            stalled_since = None
+            # Send until the adapter has taken nothing for 3 s: it has
+            # stopped reading a sender that reads none of its ACKs.
+            while total < offered:
+                buf = buf or data[:offered - total]
                 try:
                     n = sock.send(buf)
+                    total, buf, stalled_since = total + n, buf[n:], None
                 except BlockingIOError:
-                    break  # the adapter stopped reading
-                total, buf = total + n, buf[n:]
+                    stalled_since = stalled_since or time.monotonic()
+                    if time.monotonic() - stalled_since > 3:
+                        break
+                    time.sleep(0.05)
+            self.assertLess(total, offered,
+                            "the adapter read all 100,000 messages while their ACKs went unread")
+            # Whole messages were sent; a part message stays unanswered.
             whole = total // len(message)
-            # Wait until the adapter stops answering.
-            last, still_since = -1, time.monotonic()
-            deadline = time.monotonic() + 120
-            while time.monotonic() < deadline:
-                now = answered()
-                if now != last:
-                    last, still_since = now, time.monotonic()
-                elif time.monotonic() - still_since > 3:
-                    break
-                time.sleep(0.2)
-            self.assertGreater(last, 1000)
-            self.assertLess(last, whole // 2,
-                            f"{last} of {whole} messages answered while the sender read nothing")
+            self.assertGreater(whole, 1000)
             # Read the ACKs: it reads and answers again, every whole message.
             sock.setblocking(True)
             sock.settimeout(1)
+            acks, got = 0, b""
             deadline = time.monotonic() + 120
-            while answered() < whole and time.monotonic() < deadline:
+            while acks < whole and time.monotonic() < deadline:
                 try:
-                    sock.recv(1 << 20)
+                    chunk = sock.recv(1 << 20)
                 except socket.timeout:
-                    pass
-            self.assertEqual(answered(), whole)
+                    continue
+                if not chunk:
+                    break
+                got += chunk
+                acks += got.count(b"\x1c\x0d")
+                got = got[got.rfind(b"\x1c\x0d") + 2:] if b"\x1c\x0d" in got else got
+            self.assertEqual(acks, whole)
+            self.assertIn(b"MSA|AE", chunk)
             sock.close()
         finally:
             self.assertEqual(adapter.stop(), 0, adapter.log_text())
