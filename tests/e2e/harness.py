@@ -635,3 +635,35 @@ def process_rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise AssertionError(f"no VmRSS for {pid}")
+
+
+def kill9(owner):
+    """kill -9 a Daemon's or an Adapter's process and reap it."""
+    owner.proc.send_signal(signal.SIGKILL)
+    owner.proc.wait(timeout=10)
+    owner.proc = None
+
+
+def pause(owner):
+    """SIGSTOP: the process holds its sockets but answers nothing."""
+    owner.proc.send_signal(signal.SIGSTOP)
+
+
+def resume(owner):
+    owner.proc.send_signal(signal.SIGCONT)
+
+
+def drop_spool_file(directory, name, text):
+    """Put a file in the spool as a sender should: write it, then rename."""
+    path = os.path.join(directory, name)
+    with open(path + ".part", "w", newline="") as f:
+        f.write(text)
+    os.rename(path + ".part", path)
+
+
+def discharge_ready_csv(numbers, ready_date="2026-05-08", report_date="2026-05-10"):
+    """A discharge-ready list (docs/SPOOL.md), one row per NHS number."""
+    rows = ["NHS Number,Provider Code,Discharge Ready Date,Pathway,LA Code,Report Date"]
+    rows += [f"{n},RXC,{ready_date},{i % 4},E10000011,{report_date}"
+             for i, n in enumerate(numbers)]
+    return "\r\n".join(rows) + "\r\n"
