@@ -496,6 +496,7 @@ class WindowSender:
         self.in_flight = {}  # key -> time sent
         self.acks = {}  # key -> last ack (decode_ack dict)
         self.retry_later = 0
+        self.resent = 0  # sent again for want of an answer in resend_after
         self.stopping = False
         self.thread = None
         self.error = None
@@ -546,6 +547,7 @@ class WindowSender:
                         if now - sent > self.resend_after:
                             sock.send(self.packed[key])
                             self.in_flight[key] = now
+                            self.resent += 1
                 if not sock.poll(20):
                     continue
                 while True:
@@ -628,13 +630,15 @@ def sample_day(date, patients, seed=1):
     return json_lines(out)
 
 
-def process_rss_kib(pid):
-    """VmRSS of a process, in KiB, from /proc."""
+def process_rss_kib(pid, field="RssAnon"):
+    """A process's resident memory in KiB, from /proc/PID/status: RssAnon
+    by default, its own memory, leaving out the pages of the LMDB map
+    (RssFile), which the kernel may drop at will."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
-    raise AssertionError(f"no VmRSS for {pid}")
+    raise AssertionError(f"no {field} for {pid}")
 
 
 def kill9(owner):
