@@ -341,5 +341,172 @@ class Flooder(MemoryCase):
               f"memory +{growth >> 20} MiB", file=sys.stderr)
 
 
+# ------------------------------------------------------------ the clock
+
+FAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+AS_OF = 1778450400000  # 2026-05-10T22:00:00Z, after every event of event_mix(300)
+
+
+class ClockCase(unittest.TestCase):
+    """The optimised daemon under libfaketime (LD_PRELOAD; ASan wants to be
+    first in that list): its wall clock is what the file self.clock says,
+    read again at every call, and may be moved while it runs. The monotonic
+    clock is left alone, as when an operator or NTP sets the time."""
+
+    settings = {}
+
+    def setUp(self):
+        if not os.path.exists(FAKETIME):
+            self.skipTest(f"{FAKETIME} missing: make deps installs faketime")
+        self.workdir = tempfile.mkdtemp(prefix="cd-clock-")
+        self.clock = os.path.join(self.workdir, "faketime")
+        self.set_clock("+0")
+        self.daemon = ReleaseDaemon(self.workdir, **http_settings(**self.settings))
+        saved = dict(os.environ)
+        os.environ.update({"LD_PRELOAD": FAKETIME, "FAKETIME_TIMESTAMP_FILE": self.clock,
+                           "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+                           "FAKETIME_DONT_RESET": "1"})
+        try:
+            self.daemon.start()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def tearDown(self):
+        try:
+            rc = self.daemon.stop()
+            self.assertEqual(rc, 0, self.daemon.log_text())
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def set_clock(self, spec):
+        """A libfaketime spec: "+0", "-10y", "+5y", "-1d", "@2031-01-01 00:00:00"."""
+        with open(self.clock + ".new", "w") as f:
+            f.write(spec + "\n")
+        os.rename(self.clock + ".new", self.clock)
+
+    def http_get(self, path):
+        import http.client
+        import json
+        host, port = self.daemon.settings["http.listen"].rsplit(":", 1)
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        try:
+            conn.request("GET", path)
+            response = conn.getresponse()
+            return response.status, json.loads(response.read())
+        finally:
+            conn.close()
+
+
+def http_settings(**extra):
+    from harness import free_port
+    return dict({"http.listen": f"127.0.0.1:{free_port()}"}, **extra)
+
+
+YEAR_MS = 365 * 86400 * 1000
+
+
+class ClockJumps(ClockCase):
+
+    def test_a_clock_years_off_and_jumping_loses_reorders_and_refigures_nothing(self):
+        events = event_mix(300)
+        batches = [("-10y", events[:100]), ("+5y", events[100:200]), ("-1d", events[200:])]
+        commit_times = []
+        for spec, batch in batches:
+            self.set_clock(spec)
+            wall = time.time() * 1000
+            offset = {"-10y": -10 * YEAR_MS, "+5y": 5 * YEAR_MS, "-1d": -86400 * 1000}[spec]
+            first = self.daemon.status()["lastUpdateSequence"] + 1
+            acks, proc = self.daemon.send(batch)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertEqual({a["status"] for a in acks}, {"ACK_STATUS_ACCEPTED"})
+            updates, _ = replay_updates(self.daemon.settings["replay.endpoint"], first)
+            # Commit times are the daemon's clock, whatever it says.
+            for u in updates:
+                self.assertLess(abs(u["commitTime"] - (wall + offset)), 86400 * 1000,
+                                f"{spec}: commit time {u['commitTime']}")
+            commit_times.append(updates[0]["commitTime"])
+        self.assertGreater(commit_times[1], commit_times[0])
+        self.assertLess(commit_times[2], commit_times[1])  # the clock went back
+        # Sequences follow arrival, not the clock: gap-free, in send order.
+        log = json_lines(self.daemon.ctl("events", check=True).stdout)
+        self.assertEqual([e["eventId"] for e in log], [e["eventId"] for e in events])
+        updates, reply = replay_updates(self.daemon.settings["replay.endpoint"], 0)
+        assert_gap_free_once(updates, 1, reply.get(4, [0])[0])
+        check = self.daemon.ctl("rebuild", "--check")
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+        # Figures as of a given time are those of a daemon with a true clock.
+        honest_dir = tempfile.mkdtemp(prefix="cd-clock-true-")
+        honest = ReleaseDaemon(honest_dir, **http_settings())
+        try:
+            honest.start()
+            honest.send(events)
+            for area in ("flow", "capacity"):
+                path = f"/api/v1/{area}?as_of={AS_OF}"
+                status, skewed = self.http_get(path)
+                host, port = honest.settings["http.listen"].rsplit(":", 1)
+                import http.client
+                import json
+                conn = http.client.HTTPConnection(host, int(port), timeout=30)
+                conn.request("GET", path)
+                answer = conn.getresponse()
+                truth = json.loads(answer.read())
+                conn.close()
+                self.assertEqual((status, answer.status), (200, 200))
+                self.assertEqual(skewed["figures"], truth["figures"], area)
+                self.assertEqual(skewed["as_of"], AS_OF)
+        finally:
+            honest.stop()
+            shutil.rmtree(honest_dir, ignore_errors=True)
+
+
+class ClockJumpsAfterARefusal(ClockCase):
+    # A map that cannot grow: the store fills and refuses.
+    settings = {"store.map_size": "262144", "store.map_max": "262144"}
+
+    def test_readiness_comes_back_ten_seconds_after_a_refusal_whatever_the_clock_does(self):
+        acks, proc = self.daemon.send(event_mix(3000))
+        self.assertIn("ACK_STATUS_RETRY_LATER", [a["status"] for a in acks])
+        refused_at = time.monotonic()
+        status, body = self.http_get("/readyz")
+        self.assertEqual((status, body["refusing_input"]), (503, True))
+        # The clock is set back a day; ten seconds on, nothing refused since,
+        # the daemon is ready again (DOCS: HTTP.md, /readyz).
+        self.set_clock("-1d")
+        time.sleep(max(0.0, refused_at + 11 - time.monotonic()))
+        status, body = self.http_get("/readyz")
+        self.assertEqual((status, body["refusing_input"]), (200, False),
+                         "readiness follows the wall clock: a clock set back keeps it 503")
+
+
+class ClockJumpsUnderAStream(ClockCase):
+
+    def test_a_stream_is_still_pinged_when_the_clock_is_set_back(self):
+        import socket
+        host, port = self.daemon.settings["http.listen"].rsplit(":", 1)
+        sock = socket.create_connection((host, int(port)), timeout=40)
+        sock.sendall(f"GET /api/v1/stream HTTP/1.1\r\nHost: {host}\r\n"
+                     "Accept: text/event-stream\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(4096)
+        self.assertIn(b" 200 ", head.split(b"\r\n", 1)[0])
+        self.set_clock("-1d")
+        # A ping every 15 s keeps proxies from closing a quiet stream
+        # (docs/HTTP.md); a day back on the wall clock must not stop them.
+        received = head
+        deadline = time.monotonic() + 40
+        while b": ping" not in received and time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(4096)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            received += chunk
+        sock.close()
+        self.assertIn(b": ping", received, "no ping in 40 s after the clock was set back")
+
+
 if __name__ == "__main__":
     unittest.main()
