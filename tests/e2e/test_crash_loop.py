@@ -14,7 +14,8 @@ end everything sent is stored once, and a replay from 0 gives every update
 exactly once.
 
     COMMISSIOND_CRASH_LOOPS=5     kills (make test; the default)
-    COMMISSIOND_CRASH_LOOPS=500   the long run (2-4 s a kill)
+    COMMISSIOND_CRASH_LOOPS=500   the long run (2-4 s a kill; progress every 50)
+    COMMISSIOND_CRASH_PATIENTS=20 tools/sample-day patients a loop (~3 events each)
     COMMISSIOND_CRASH_SEED=N      rerun a failure (the seed is printed)
     COMMISSIOND_BUILD=build/release   against the optimised binaries
 """
@@ -35,7 +36,9 @@ LOOPS = int(os.environ.get("COMMISSIOND_CRASH_LOOPS", "5"))
 SEED = int(os.environ.get("COMMISSIOND_CRASH_SEED", str(random.randrange(1 << 32))))
 SENDERS = 4
 WINDOW = 32
-PATIENTS_PER_LOOP = 150  # about 400 events a loop from tools/sample-day
+# About 60 events a loop from tools/sample-day: the store stays small enough
+# for a restart and a rebuild --check to take a second after 500 kills.
+PATIENTS_PER_LOOP = int(os.environ.get("COMMISSIOND_CRASH_PATIENTS", "20"))
 RESEND_ACKED_PER_LOOP = 20
 
 
@@ -169,6 +172,9 @@ class CrashLoop(unittest.TestCase):
             unanswered += len(carried)
             self.daemon.start()
             self.check_store(loop)
+            if (loop + 1) % 50 == 0:
+                print(f"crash loop: {loop + 1} kills, {len(self.stored)} events, "
+                      f"{time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
 
         # The last resend: nothing is left unanswered, everything is stored once.
         sender = WindowSender(self.daemon.settings["ingest.endpoint"], carried, WINDOW,
