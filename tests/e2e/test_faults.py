@@ -101,9 +101,9 @@ class FullDisk(FullDiskCase):
         self.assertIsNone(daemon.proc.poll(), f"commissiond died:\n{daemon.log_text()}")
         retry = next(a for a in acks if a["status"] == "ACK_STATUS_RETRY_LATER")
         self.assertEqual(retry["field"], "store")
-        # LMDB reports a write cut short by a full disk as EIO, so the
-        # reason is the store's failure to write, not the disk by name.
-        self.assertIn("send again later", retry["reason"])
+        # LMDB reports a write cut short by a full disk as EIO: the daemon
+        # must still name the disk, not a failing write.
+        self.assertEqual(retry["reason"], "store: the disk is full; send again later")
         accepted = {a["eventId"]: int(a["sequence"]) for a in acks
                     if a["status"] == "ACK_STATUS_ACCEPTED"}
         self.assertGreater(len(accepted), 0)
@@ -112,7 +112,7 @@ class FullDisk(FullDiskCase):
         self.assertEqual(len(keys), len(accepted))
         for event_id, sequence in accepted.items():
             self.assertEqual(keys[sequence - 1][1], event_id)
-        self.assertIn("answered RETRY_LATER", daemon.log_text())
+        self.assertIn("committing: No space left on device", daemon.log_text())
 
         # Room again, the daemon still running: the refused are taken, the
         # accepted come back DUPLICATE under their sequence.
@@ -156,6 +156,7 @@ class FullDisk(FullDiskCase):
         self.assertEqual(ack["MSA"][1], "AR", ack)
         self.assertIn("again later", "|".join(ack.get("ERR", [])) + "|".join(ack["MSA"]))
         self.assertIsNone(hl7.proc.poll(), f"commissiond-hl7 died:\n{hl7.log_text()}")
+        self.assertIn("outbox: committing: No space left on device", hl7.log_text())
         accepted = codes.count("AA")
         self.assertGreater(accepted, 0)
         # Room again (the filler goes), the daemon returns, the outbox
