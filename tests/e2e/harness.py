@@ -671,3 +671,27 @@ def discharge_ready_csv(numbers, ready_date="2026-05-08", report_date="2026-05-1
     rows += [f"{n},RXC,{ready_date},{i % 4},E10000011,{report_date}"
              for i, n in enumerate(numbers)]
     return "\r\n".join(rows) + "\r\n"
+
+
+def stop_cleanly(test, *owners):
+    """SIGTERM each running Daemon or Adapter in turn; each must exit 0
+    with no sanitizer report (test: the unittest.TestCase asserting)."""
+    for owner in owners:
+        if owner is None or owner.proc is None:
+            continue
+        rc = owner.stop()
+        test.assertIsNone(owner.sanitizer_report(), owner.log_text())
+        test.assertEqual(rc, 0, owner.log_text())
+
+
+def http_get(daemon, path, timeout=30):
+    """GET path from the daemon's HTTP listener: (status, body as text)."""
+    import http.client
+    host, port = daemon.settings["http.listen"].rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conn.close()

@@ -12,6 +12,8 @@ import os
 import re
 import struct
 
+from harness import _varint
+
 PROTO = os.path.join(os.path.dirname(__file__), "..", "..", "proto", "commissioning.proto")
 
 VARINT_TYPES = {"int64", "uint64", "int32", "uint32", "bool"}
@@ -98,16 +100,6 @@ class Schema:
 
 def _key(number, wire):
     return _varint(number << 3 | wire)
-
-
-def _varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
 
 
 _schema = None

@@ -18,7 +18,7 @@ import unittest
 
 from harness import (HL7, SPOOL, Adapter, Daemon, MllpClient, ack_fields, adapter_settings, adt,
                      discharge_ready_csv, drop_spool_file, json_lines, kill9, nhs_number, pause,
-                     resume, wait_for)
+                     resume, stop_cleanly, wait_for)
 
 LOOPS = int(os.environ.get("COMMISSIOND_ADAPTER_CRASH_LOOPS", "3"))
 SEED = int(os.environ.get("COMMISSIOND_CRASH_SEED", str(random.randrange(1 << 32))))
@@ -41,10 +41,7 @@ class AdapterCrashCase(unittest.TestCase):
         try:
             if self.daemon.proc is not None:
                 resume(self.daemon)  # harmless when it runs
-            for proc in (self.adapter, self.daemon):
-                rc = proc.stop()
-                self.assertIsNone(proc.sanitizer_report(), proc.log_text())
-                self.assertEqual(rc, 0, proc.log_text())
+            stop_cleanly(self, self.adapter, self.daemon)
         finally:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

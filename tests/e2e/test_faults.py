@@ -2,6 +2,7 @@
 that floods, a wall clock that jumps. In each the daemon (and the adapters)
 must refuse clearly, keep its memory bounded, lose nothing it acknowledged
 and carry on when the fault goes."""
+import json
 import os
 import shutil
 import subprocess
@@ -13,7 +14,8 @@ import unittest
 import harness
 from harness import (HL7, Adapter, Daemon, DaemonTestCase, MllpClient, Subscriber, WindowSender,
                      ack_fields, adapter_settings, adt, assert_gap_free_once, event_key, event_mix,
-                     json_lines, nhs_number, process_rss_kib, replay_updates, wait_for)
+                     http_get, json_lines, nhs_number, process_rss_kib, replay_updates,
+                     stop_cleanly, wait_for)
 
 
 def mount_tmpfs(directory, size):
@@ -77,11 +79,7 @@ class FullDiskCase(unittest.TestCase):
 
     def tearDown(self):
         try:
-            for proc in getattr(self, "procs", []):
-                if proc.proc is not None:
-                    rc = proc.stop()
-                    self.assertIsNone(proc.sanitizer_report(), proc.log_text())
-                    self.assertEqual(rc, 0, proc.log_text())
+            stop_cleanly(self, *getattr(self, "procs", []))
         finally:
             if self.mounted:
                 umount(self.small)
@@ -386,17 +384,9 @@ class ClockCase(unittest.TestCase):
             f.write(spec + "\n")
         os.rename(self.clock + ".new", self.clock)
 
-    def http_get(self, path):
-        import http.client
-        import json
-        host, port = self.daemon.settings["http.listen"].rsplit(":", 1)
-        conn = http.client.HTTPConnection(host, int(port), timeout=30)
-        try:
-            conn.request("GET", path)
-            response = conn.getresponse()
-            return response.status, json.loads(response.read())
-        finally:
-            conn.close()
+    def http_get(self, path, daemon=None):
+        status, body = http_get(daemon or self.daemon, path)
+        return status, json.loads(body)
 
 
 def http_settings(**extra):
@@ -445,15 +435,8 @@ class ClockJumps(ClockCase):
             for area in ("flow", "capacity"):
                 path = f"/api/v1/{area}?as_of={AS_OF}"
                 status, skewed = self.http_get(path)
-                host, port = honest.settings["http.listen"].rsplit(":", 1)
-                import http.client
-                import json
-                conn = http.client.HTTPConnection(host, int(port), timeout=30)
-                conn.request("GET", path)
-                answer = conn.getresponse()
-                truth = json.loads(answer.read())
-                conn.close()
-                self.assertEqual((status, answer.status), (200, 200))
+                true_status, truth = self.http_get(path, honest)
+                self.assertEqual((status, true_status), (200, 200))
                 self.assertEqual(skewed["figures"], truth["figures"], area)
                 self.assertEqual(skewed["as_of"], AS_OF)
         finally:

@@ -17,17 +17,15 @@ its errors.csv and reason.txt are searched.
 commissionctl archive is searched too when this tree has it."""
 import base64
 import hashlib
-import json
 import os
 import shutil
 import struct
 import subprocess
 import tempfile
-import time
 import unittest
 
 from harness import (CTL, HL7, SPOOL, Adapter, Daemon, MllpClient, ack_fields, adapter_settings,
-                     drop_spool_file, json_lines, nhs_number, wait_for)
+                     adt, drop_spool_file, http_get, nhs_number, stop_cleanly, wait_for)
 
 # Patients: made-up names unlikely to occur by chance, valid NHS numbers.
 PATIENTS = [
@@ -134,21 +132,14 @@ def pid(p, nhs=None, visit="V1"):
 
 
 def adt_message(trigger, control_id, p, visit, nhs=None, when="20260510093000"):
-    pv1 = ["PV1", "1", "I", f"W1^^^RXC01", "", "", "", "C123^Heart^Harry", "", "", "300",
-           "", "", "", "", "", "", "", "", visit]
-    pv1 += [""] * (46 - len(pv1))
-    if trigger in ("A01", "A04"):
-        pv1[44] = when
-    if trigger == "A03":
-        pv1[45] = when
-    segments = [
-        f"MSH|^~\\&|PAS|RXC_PAS|COMMISSIOND|ICS|{when}||ADT^{trigger}^ADT_{trigger}|{control_id}|P|2.4",
-        f"EVN|{trigger}|{when}",
-        pid(p, nhs, visit),
-        f"NK1|1|{p['family'].upper()}^Kin|SPO^Spouse|{p['street']}^^Eastbourne^^{p['postcode']}",
-        "|".join(pv1),
-    ]
-    return "\r".join(segments) + "\r"
+    """harness.adt's message with the patient's own PID, a next of kin and
+    an attending doctor: the person data a PAS sends."""
+    segments = adt(trigger, control_id, nhs or p["nhs"], visit, when=when,
+                   extra_pv1={7: "C123^Heart^Harry"}).split("\r")
+    at = next(i for i, s in enumerate(segments) if s.startswith("PID|"))
+    segments[at:at + 1] = [pid(p, nhs, visit), f"NK1|1|{p['family'].upper()}^Kin|SPO^Spouse|"
+                           f"{p['street']}^^Eastbourne^^{p['postcode']}"]
+    return "\r".join(segments)
 
 
 def uk_date(iso):
@@ -169,10 +160,7 @@ class PatientData(unittest.TestCase):
 
     def tearDown(self):
         try:
-            for proc in (self.hl7, self.spool, self.daemon):
-                rc = proc.stop()
-                self.assertIsNone(proc.sanitizer_report(), proc.log_text())
-                self.assertEqual(rc, 0, proc.log_text())
+            stop_cleanly(self, self.hl7, self.spool, self.daemon)
         finally:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -324,17 +312,9 @@ class PatientData(unittest.TestCase):
         self.daemon.start()  # tearDown stops it again
 
     def http_get(self, path):
-        import http.client
-        host, port = self.daemon.settings["http.listen"].rsplit(":", 1)
-        conn = http.client.HTTPConnection(host, int(port), timeout=30)
-        try:
-            conn.request("GET", path)
-            response = conn.getresponse()
-            body = response.read().decode()
-            self.assertEqual(response.status, 200, f"{path}: {body}")
-            return body
-        finally:
-            conn.close()
+        status, body = http_get(self.daemon, path)
+        self.assertEqual(status, 200, f"{path}: {body}")
+        return body
 
     def archive_if_any(self):
         """commissionctl archive, when this tree has it (it is being added
