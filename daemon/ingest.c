@@ -66,7 +66,7 @@ struct ingest {
 	struct ingest_item *items;
 	size_t n_items, items_size;
 	bool stopped;
-	int64_t refused_at_ms;	/* the last batch answered RETRY_LATER (0: never) */
+	int64_t refused_at_ms;	/* the last batch answered RETRY_LATER, monotonic (0: never) */
 	int64_t last_commit_ms; /* of the last batch that stored events */
 	uint64_t accepted, duplicates, rejected, retry_later, batches;
 };
@@ -534,7 +534,7 @@ ingest_on_readable(void *arg)
 	}
 	metrics_observe_batch(ingest->metrics, ingest->n_items, clock_monotonic_seconds() - started);
 	if (r != STORE_OK) {
-		ingest->refused_at_ms = clock_now_ms();
+		ingest->refused_at_ms = clock_monotonic_ms();
 		ingest_refuse_batch(ingest, r);
 	}
 	else
@@ -668,7 +668,7 @@ bool
 ingest_refusing(const struct ingest *ingest)
 {
 	return ingest->refused_at_ms != 0 &&
-	    clock_now_ms() - ingest->refused_at_ms < INGEST_REFUSING_WINDOW_MS;
+	    clock_monotonic_ms() - ingest->refused_at_ms < INGEST_REFUSING_WINDOW_MS;
 }
 
 int64_t

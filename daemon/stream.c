@@ -32,6 +32,8 @@ struct stream_client {
 	struct evhttp_request *req;
 	uint64_t next_seq;
 	char prefix[STREAM_PREFIX_MAX];
+	/* Both on the monotonic clock: the ping and the stall time-out
+	 * must not follow the wall clock when it is set. */
 	int64_t last_write_ms;
 	int64_t full_since_ms; /* its buffer full and not draining since (0: not) */
 	size_t full_backlog;
@@ -211,7 +213,7 @@ stream_pump_client(struct stream_client *c, int64_t now_ms)
 void
 stream_pump(struct stream *s)
 {
-	int64_t now = clock_now_ms();
+	int64_t now = clock_monotonic_ms();
 	struct stream_client *c = s->clients, *next;
 
 	for (; c != NULL; c = next) {
@@ -249,7 +251,7 @@ stream_add(struct stream *s, struct evhttp_request *req, uint64_t after_seq, con
 	c->req = req;
 	c->next_seq = after_seq + 1;
 	snprintf(c->prefix, sizeof(c->prefix), "%s", prefix);
-	c->last_write_ms = clock_now_ms();
+	c->last_write_ms = clock_monotonic_ms();
 	c->next = s->clients;
 	if (s->clients != NULL)
 		s->clients->prev = c;

@@ -13,4 +13,8 @@ int64_t clock_now_ms(void);
 /* Seconds on a clock that never jumps, for durations. */
 double clock_monotonic_seconds(void);
 
+/* Milliseconds on that clock, for time-outs and intervals: a wall clock
+ * set back or forward must not stretch or cut them. */
+int64_t clock_monotonic_ms(void);
+
 #endif

@@ -13,6 +13,7 @@
 
 #include "be64.h"
 #include "clock.h"
+#include "diskroom.h"
 #include "store_internal.h"
 
 /* Meta keys: each holds a big-endian u64. */
@@ -614,6 +615,11 @@ store_batch_commit(struct store_batch **batchp)
 	}
 	/* mdb_txn_commit frees the transaction whatever it returns. */
 	rc = mdb_txn_commit(batch->txn);
+	if (rc == EIO) {
+		mdb_filehandle_t fd;
+		if (mdb_env_get_fd(store->env, &fd) == MDB_SUCCESS)
+			rc = diskroom_errno(fd, rc);
+	}
 	r = store_result_of(store, rc, "committing");
 	if (r == STORE_OK)
 		store->counters = batch->counters;

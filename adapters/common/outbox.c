@@ -14,6 +14,7 @@
 #include <lmdb.h>
 
 #include "be64.h"
+#include "diskroom.h"
 #include "outbox.h"
 
 struct outbox {
@@ -44,6 +45,11 @@ outbox_result_of(struct outbox *o, int rc, const char *what)
 {
 	if (rc == MDB_SUCCESS)
 		return OUTBOX_OK;
+	if (rc == EIO) {
+		mdb_filehandle_t fd;
+		if (mdb_env_get_fd(o->env, &fd) == MDB_SUCCESS)
+			rc = diskroom_errno(fd, rc);
+	}
 	outbox_fail(o, "outbox: %s: %s", what, mdb_strerror(rc));
 	return rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT ? OUTBOX_FULL : OUTBOX_FAILED;
 }

@@ -419,3 +419,286 @@ def third_party_mllp_send(address, messages):
     if proc.returncode != 0:
         raise AssertionError(f"the npm MLLP client failed: {proc.stderr}")
     return json_lines(proc.stdout)
+
+
+# ---------------------------------------------------------------- raw sockets
+# For the crash and fault tests, which drive the sockets the way adapters and
+# subscribers do: many senders each with a window in flight, a SUB that
+# heals its gaps from the replay socket.
+
+def ack_source(data):
+    """The source an Ack echoes (field 6), to key acks by (source, event id)."""
+    f = pb_fields(data)
+    return f[6][0].decode() if 6 in f else ""
+
+
+def event_key(event):
+    return (event["source"], event["eventId"])
+
+
+def decode_update(data):
+    f = pb_fields(data)
+    return {"sequence": f.get(1, [0])[0], "topic": f[2][0].decode() if 2 in f else "",
+            "commitTime": f.get(3, [0])[0], "eventSequence": f.get(4, [0])[0],
+            "eventAccepted": 10 in f, "raw": bytes(data)}
+
+
+def replay_updates(endpoint, from_sequence=0, prefix="", timeout=30):
+    """Every stored update from from_sequence on (asking until `end`), as
+    decode_update dicts, and the last ReplayReply's fields."""
+    import zmq
+    sock = zmq.Context.instance().socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    updates, nxt = [], from_sequence
+    try:
+        while True:
+            request = pb_field(1, nxt) + (pb_field(2, prefix) if prefix else b"")
+            sock.send(request)
+            if not sock.poll(timeout * 1000):
+                raise AssertionError(f"no ReplayReply from {endpoint} in {timeout} s")
+            reply = pb_fields(sock.recv())
+            if 5 in reply:
+                raise AssertionError(f"replay error: {reply[5][0].decode()}")
+            updates += [decode_update(u) for u in reply.get(1, [])]
+            nxt = reply.get(2, [nxt])[0]
+            if reply.get(3, [0])[0]:
+                return updates, reply
+    finally:
+        sock.close()
+
+
+def assert_gap_free_once(updates, first=None, last=None):
+    """Updates' sequences run first..last, each exactly once, in order."""
+    sequences = [u["sequence"] for u in updates]
+    if not sequences:
+        if first is not None and last is not None and last >= first:
+            raise AssertionError(f"no updates, expected {first}..{last}")
+        return
+    first = sequences[0] if first is None else first
+    last = sequences[-1] if last is None else last
+    expected = list(range(first, last + 1))
+    if sequences != expected:
+        missing = sorted(set(expected) - set(sequences))[:10]
+        extra = sorted(s for s in set(sequences) if sequences.count(s) > 1)[:10]
+        raise AssertionError(f"update sequences {first}..{last} not gap-free once: "
+                             f"missing {missing}, twice {extra}, got {len(sequences)}")
+
+
+class WindowSender:
+    """One sender as an adapter is one: a DEALER keeping up to `window`
+    envelopes in flight, acks matched by (source, event id), RETRY_LATER
+    sent again after a pause. Runs in a thread; `stop` ends it with what is
+    still unanswered left in `unanswered`."""
+
+    def __init__(self, endpoint, events, window=64, on_ack=None, resend_after=None):
+        from protopack import pack_envelope
+        self.endpoint = endpoint
+        self.queue = list(events)
+        self.packed = {event_key(e): pack_envelope(e) for e in self.queue}
+        self.events = {event_key(e): e for e in self.queue}
+        self.window = window
+        self.on_ack = on_ack
+        self.resend_after = resend_after  # seconds; None: never resend unanswered
+        self.in_flight = {}  # key -> time sent
+        self.acks = {}  # key -> last ack (decode_ack dict)
+        self.retry_later = 0
+        self.resent = 0  # sent again for want of an answer in resend_after
+        self.stopping = False
+        self.thread = None
+        self.error = None
+
+    def start(self):
+        import threading
+        self.thread = threading.Thread(target=self._guarded, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self, timeout=30):
+        self.stopping = True
+        self.thread.join(timeout)
+        if self.thread.is_alive():
+            raise AssertionError("a sender thread did not stop")
+        if self.error:
+            raise self.error
+
+    def done(self):
+        return not self.queue and not self.in_flight
+
+    def unanswered(self):
+        """Events not finally answered: in flight, or never sent."""
+        keys = list(self.in_flight) + [event_key(e) for e in self.queue]
+        return [self.events[k] for k in keys]
+
+    def _guarded(self):
+        try:
+            self.run()
+        except BaseException as e:  # handed to stop()
+            self.error = e
+
+    def run(self):
+        import zmq
+        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.connect(self.endpoint)
+        try:
+            while not self.stopping and not self.done():
+                now = time.monotonic()
+                while self.queue and len(self.in_flight) < self.window:
+                    event = self.queue.pop(0)
+                    key = event_key(event)
+                    sock.send(self.packed[key])
+                    self.in_flight[key] = now
+                if self.resend_after is not None:
+                    for key, sent in list(self.in_flight.items()):
+                        if now - sent > self.resend_after:
+                            sock.send(self.packed[key])
+                            self.in_flight[key] = now
+                            self.resent += 1
+                if not sock.poll(20):
+                    continue
+                while True:
+                    try:
+                        data = sock.recv(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    ack = decode_ack(data)
+                    key = (ack_source(data), ack["eventId"])
+                    if key not in self.in_flight:
+                        continue  # a late answer to a resend already answered
+                    if ack["status"] == "RETRY_LATER":
+                        self.retry_later += 1
+                        del self.in_flight[key]
+                        self.queue.append(self.events[key])
+                        time.sleep(0.01)
+                        continue
+                    del self.in_flight[key]
+                    self.acks[key] = ack
+                    if self.on_ack:
+                        self.on_ack(key, ack)
+        finally:
+            sock.close()
+
+
+class Subscriber:
+    """A SUB on the publish socket in a thread, keeping every update it
+    receives by sequence (across daemon restarts: ZeroMQ reconnects)."""
+
+    def __init__(self, endpoint, receive_hwm=None):
+        self.endpoint = endpoint
+        self.receive_hwm = receive_hwm
+        self.received = {}  # sequence -> raw bytes
+        self.repeats = []  # sequences received twice with other bytes
+        self.stopping = False
+        self.paused = False
+        self.thread = None
+
+    def start(self):
+        import threading
+        import zmq
+        self.sock = zmq.Context.instance().socket(zmq.SUB)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        if self.receive_hwm is not None:
+            self.sock.setsockopt(zmq.RCVHWM, self.receive_hwm)
+        self.sock.setsockopt(zmq.SUBSCRIBE, b"")
+        self.sock.connect(self.endpoint)
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+        return self
+
+    def run(self):
+        import zmq
+        while not self.stopping:
+            if self.paused or not self.sock.poll(20):
+                time.sleep(0.005 if self.paused else 0)
+                continue
+            while not self.paused:
+                try:
+                    _topic, body = self.sock.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+                update = decode_update(body)
+                seen = self.received.get(update["sequence"])
+                if seen is not None and seen != update["raw"]:
+                    self.repeats.append(update["sequence"])
+                self.received[update["sequence"]] = update["raw"]
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(10)
+        self.sock.close()
+
+
+def sample_day(date, patients, seed=1):
+    """tools/sample-day's events (dicts) for one day."""
+    tool = os.path.join(os.path.dirname(__file__), "..", "..", "tools", "sample-day")
+    out = subprocess.run([tool, "--date", date, "--patients", str(patients), "--seed", str(seed)],
+                         capture_output=True, text=True, check=True).stdout
+    return json_lines(out)
+
+
+def process_rss_kib(pid, field="RssAnon"):
+    """A process's resident memory in KiB, from /proc/PID/status: RssAnon
+    by default, its own memory, leaving out the pages of the LMDB map
+    (RssFile), which the kernel may drop at will."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field} for {pid}")
+
+
+def kill9(owner):
+    """kill -9 a Daemon's or an Adapter's process and reap it."""
+    owner.proc.send_signal(signal.SIGKILL)
+    owner.proc.wait(timeout=10)
+    owner.proc = None
+
+
+def pause(owner):
+    """SIGSTOP: the process holds its sockets but answers nothing."""
+    owner.proc.send_signal(signal.SIGSTOP)
+
+
+def resume(owner):
+    owner.proc.send_signal(signal.SIGCONT)
+
+
+def drop_spool_file(directory, name, text):
+    """Put a file in the spool as a sender should: write it, then rename."""
+    path = os.path.join(directory, name)
+    with open(path + ".part", "w", newline="") as f:
+        f.write(text)
+    os.rename(path + ".part", path)
+
+
+def discharge_ready_csv(numbers, ready_date="2026-05-08", report_date="2026-05-10"):
+    """A discharge-ready list (docs/SPOOL.md), one row per NHS number."""
+    rows = ["NHS Number,Provider Code,Discharge Ready Date,Pathway,LA Code,Report Date"]
+    rows += [f"{n},RXC,{ready_date},{i % 4},E10000011,{report_date}"
+             for i, n in enumerate(numbers)]
+    return "\r\n".join(rows) + "\r\n"
+
+
+def stop_cleanly(test, *owners):
+    """SIGTERM each running Daemon or Adapter in turn; each must exit 0
+    with no sanitizer report (test: the unittest.TestCase asserting)."""
+    for owner in owners:
+        if owner is None or owner.proc is None:
+            continue
+        rc = owner.stop()
+        test.assertIsNone(owner.sanitizer_report(), owner.log_text())
+        test.assertEqual(rc, 0, owner.log_text())
+
+
+def http_get(daemon, path, timeout=30):
+    """GET path from the daemon's HTTP listener: (status, body as text)."""
+    import http.client
+    host, port = daemon.settings["http.listen"].rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conn.close()
