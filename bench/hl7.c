@@ -149,7 +149,7 @@ connect_to(const char *address)
 static void
 send_message(struct connection *c)
 {
-	struct message m;
+	struct message m = { .len = 0 };
 
 	message_make(&m, c->id, c->next);
 	memcpy(c->in_flight[c->next % c->window], m.control_id, CONTROL_ID_MAX);

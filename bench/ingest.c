@@ -7,7 +7,7 @@
  * corpus or --seconds runs out; counts ACCEPTED acks a second.
  *
  *   bench-ingest --endpoint E --corpus F [--senders N] [--window W]
- *                [--count N] [--seconds T]
+ *                [--count N] [--seconds T] [--ack-timeout-seconds S]
  *
  * Fixed rate (--rate R): one DEALER sends at R envelopes a second, open
  * loop (never waiting for acks), and records each envelope's latency from
@@ -39,12 +39,11 @@
 #include "commissioning.pb-c.h"
 
 #define PROG "bench-ingest"
-#define ACK_TIMEOUT_MS 60000
 #define STATUSES 5
 
 struct options {
 	const char *endpoint, *corpus, *subscribe;
-	uint64_t senders, window, count, rate, drain_seconds;
+	uint64_t senders, window, count, rate, drain_seconds, ack_timeout_seconds;
 	double seconds;
 };
 
@@ -143,7 +142,7 @@ sender_run(void *arg)
 		if (in_flight == 0)
 			break;
 		zmq_pollitem_t item = {s->socket, 0, ZMQ_POLLIN, 0};
-		if (zmq_poll(&item, 1, ACK_TIMEOUT_MS) <= 0) {
+		if (zmq_poll(&item, 1, (long)opt->ack_timeout_seconds * 1000) <= 0) {
 			s->silent = true;
 			break;
 		}
@@ -422,7 +421,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: " PROG " --endpoint E --corpus F [--senders N] [--window W] [--count N] "
-	    "[--seconds T]\n"
+	    "[--seconds T] [--ack-timeout-seconds S]\n"
 	    "       " PROG " --endpoint E --corpus F --rate R [--seconds T] [--subscribe PUB] "
 	    "[--drain-seconds D]\n");
 	exit(2);
@@ -441,9 +440,11 @@ main(int argc, char **argv)
 	    {"rate", required_argument, NULL, 'r'},
 	    {"subscribe", required_argument, NULL, 'u'},
 	    {"drain-seconds", required_argument, NULL, 'd'},
+	    {"ack-timeout-seconds", required_argument, NULL, 'a'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct options opt = {.senders = 1, .window = 256, .seconds = 10, .drain_seconds = 30};
+	struct options opt = {
+	    .senders = 1, .window = 256, .seconds = 10, .drain_seconds = 30, .ack_timeout_seconds = 60};
 	struct corpus c;
 	char err[512];
 	void *ctx;
@@ -478,12 +479,16 @@ main(int argc, char **argv)
 		case 'd':
 			opt.drain_seconds = bench_parse_u64(PROG, "--drain-seconds", optarg);
 			break;
+		case 'a':
+			opt.ack_timeout_seconds =
+			    bench_parse_u64(PROG, "--ack-timeout-seconds", optarg);
+			break;
 		default:
 			usage();
 		}
 	}
 	if (opt.endpoint == NULL || opt.corpus == NULL || opt.senders == 0 || opt.window == 0 ||
-	    opt.seconds <= 0 || optind != argc)
+	    opt.seconds <= 0 || opt.ack_timeout_seconds == 0 || optind != argc)
 		usage();
 	if (corpus_load(&c, opt.corpus, opt.count, err, sizeof(err)) < 0)
 		bench_fail(PROG, "%s", err);
