@@ -4,11 +4,11 @@
 # runs them); `make bench` builds the optimised ones and runs bench/run.
 
 BENCH_PROGRAMS = pack floor_zmq floor_lmdb ingest hl7 replay load
-BENCH_BINS = $(patsubst %,$(BUILD)/bench/bin/%,$(BENCH_PROGRAMS))
+BENCH_BINS = $(patsubst %,$(BUILD)/bench/bin/bench-%,$(BENCH_PROGRAMS))
 
 all: $(BENCH_BINS)
 
-$(BUILD)/bench/bin/%: $(BUILD)/obj/bench/%.o $(BUILD)/obj/bench/bench.o $(LIBA)
+$(BUILD)/bench/bin/bench-%: $(BUILD)/obj/bench/%.o $(BUILD)/obj/bench/bench.o $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 

@@ -7,7 +7,7 @@
  * program of the project besides store/ that calls mdb_* itself: measuring
  * LMDB with nothing around it is its purpose.
  *
- *   bench-floor-lmdb --dir EMPTY-DIR (--size BYTES | --corpus FILE) --count N --batch B
+ *   bench-floor_lmdb --dir EMPTY-DIR (--size BYTES | --corpus FILE) --count N --batch B
  *
  * Prints {"values", "bytes", "batch", "commits", "seconds", "values_per_second"}.
  */
@@ -21,9 +21,9 @@
 #include <lmdb.h>
 
 #include "be64.h"
-#include "bench.h"
+#include "floor.h"
 
-#define PROG "bench-floor-lmdb"
+#define PROG "bench-floor_lmdb"
 
 static void
 usage(void)
@@ -82,18 +82,7 @@ main(int argc, char **argv)
 	}
 	if (dir == NULL || (size == 0) == (corpus_path == NULL) || count == 0 || batch == 0)
 		usage();
-	if (corpus_path != NULL) {
-		struct corpus c;
-		char err[512];
-		if (corpus_load(&c, corpus_path, 0, err, sizeof(err)) < 0)
-			bench_fail(PROG, "%s", err);
-		size = corpus_median_bytes(&c);
-		corpus_free(&c);
-	}
-	payload = malloc(size);
-	if (payload == NULL)
-		bench_fail(PROG, "out of memory");
-	memset(payload, 0xa5, size);
+	payload = floor_payload(PROG, corpus_path, &size);
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		bench_fail(PROG, "%s: %s", dir, strerror(errno));
 

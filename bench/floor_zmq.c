@@ -3,8 +3,8 @@
  * two threads of one process, messages the size of a typical envelope:
  * the most messages a second any design on this machine's ZeroMQ can move.
  *
- *   bench-floor-zmq --endpoint ipc://DIR/floor --size BYTES --count N
- *   bench-floor-zmq --endpoint ipc://DIR/floor --corpus FILE.jsonl --count N
+ *   bench-floor_zmq --endpoint ipc://DIR/floor --size BYTES --count N
+ *   bench-floor_zmq --endpoint ipc://DIR/floor --corpus FILE.jsonl --count N
  *
  * Prints {"messages", "bytes", "seconds", "messages_per_second"}.
  */
@@ -16,9 +16,9 @@
 
 #include <zmq.h>
 
-#include "bench.h"
+#include "floor.h"
 
-#define PROG "bench-floor-zmq"
+#define PROG "bench-floor_zmq"
 
 struct puller {
 	void *socket;
@@ -91,18 +91,7 @@ main(int argc, char **argv)
 	}
 	if (endpoint == NULL || (size == 0) == (corpus_path == NULL) || count == 0)
 		usage();
-	if (corpus_path != NULL) {
-		struct corpus c;
-		char err[512];
-		if (corpus_load(&c, corpus_path, 0, err, sizeof(err)) < 0)
-			bench_fail(PROG, "%s", err);
-		size = corpus_median_bytes(&c);
-		corpus_free(&c);
-	}
-	payload = malloc(size);
-	if (payload == NULL)
-		bench_fail(PROG, "out of memory");
-	memset(payload, 0xa5, size);
+	payload = floor_payload(PROG, corpus_path, &size);
 
 	ctx = zmq_ctx_new();
 	push = zmq_socket(ctx, ZMQ_PUSH);

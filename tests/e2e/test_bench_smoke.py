@@ -18,7 +18,7 @@ import corpus  # noqa: E402  (bench/corpus.py)
 
 
 def bench(program, *args):
-    proc = subprocess.run([os.path.join(BENCH_BIN, program), *map(str, args)],
+    proc = subprocess.run([os.path.join(BENCH_BIN, "bench-" + program), *map(str, args)],
                           capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
         raise AssertionError(f"{program} {args}: exit {proc.returncode}\n{proc.stderr}")
@@ -88,7 +88,7 @@ class BenchSmoke(unittest.TestCase):
         self.assertEqual(out["acks"]["accepted"], 600)
         loaded = self.daemon("loaded")
         with open(self.events) as f:
-            proc = subprocess.run([os.path.join(BENCH_BIN, "load"), "--store",
+            proc = subprocess.run([os.path.join(BENCH_BIN, "bench-load"), "--store",
                                    loaded.settings["store.path"], "--batch", "64"], stdin=f,
                                   capture_output=True, text=True, timeout=120)
         self.assertEqual(proc.returncode, 0, proc.stderr)
