@@ -174,6 +174,9 @@ run_throughput(struct corpus *c, const struct options *opt, void *ctx)
 
 	if (senders == NULL)
 		bench_fail(PROG, "out of memory");
+	/* The senders look acks up in the corpus's index: made here, once,
+	 * before they start (corpus_find makes it on its first call). */
+	corpus_find(c, "", "");
 	pthread_barrier_init(&start_line, NULL, (unsigned)opt->senders + 1);
 	for (uint64_t i = 0; i < opt->senders; i++) {
 		senders[i] = (struct sender){
