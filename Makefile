@@ -5,6 +5,7 @@
 #   make run        install deps, build, start the daemon on embedded defaults
 #   make deps       install missing Debian packages (deps/debian-packages.txt)
 #   make release    optimised build without sanitizers into build/release/
+#   make bench      build optimised, run the benchmarks (bench.mk, bench/README.md)
 #   make clean
 
 SAN ?= 1
@@ -137,5 +138,6 @@ clean:
 	rm -rf build
 
 include install.mk
+include bench.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,147 @@
+"""The benchmark programs of bench/ (make bench), run small against the
+sanitized build so that they never rot: each counts what it claims to
+count, and bench-load writes the store the daemon writes."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+from harness import BUILD, HL7, Adapter, Daemon, adapter_settings, wait_for
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+BENCH_BIN = os.path.join(BUILD, "bench", "bin")
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import corpus  # noqa: E402  (bench/corpus.py)
+
+
+def bench(program, *args):
+    proc = subprocess.run([os.path.join(BENCH_BIN, "bench-" + program), *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        raise AssertionError(f"{program} {args}: exit {proc.returncode}\n{proc.stderr}")
+    return json.loads(proc.stdout)
+
+
+class BenchSmoke(unittest.TestCase):
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cd-bench-")
+        self.events = os.path.join(self.workdir, "events.jsonl")
+        corpus.write(self.events, 600)
+        self.daemons = []
+
+    def tearDown(self):
+        try:
+            for d in self.daemons:
+                rc = d.stop()
+                self.assertIsNone(d.sanitizer_report(), d.log_text())
+                self.assertEqual(rc, 0, d.log_text())
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def daemon(self, name, **settings):
+        os.makedirs(os.path.join(self.workdir, name))
+        d = Daemon(os.path.join(self.workdir, name), **settings)
+        self.daemons.append(d)
+        return d
+
+    def test_floors_move_and_store_every_message(self):
+        z = bench("floor_zmq", "--endpoint", f"ipc://{self.workdir}/floor", "--corpus",
+                  self.events, "--count", 2000)
+        self.assertEqual(z["messages"], 2000)
+        self.assertGreater(z["messages_per_second"], 0)
+        # The floor's values are the mix's typical (median) envelope.
+        packed = bench("pack", "--out", os.path.join(self.workdir, "p"), self.events)
+        self.assertEqual(z["bytes"], packed["median_bytes"])
+        self.assertEqual(packed["envelopes"], 600)
+        m = bench("floor_lmdb", "--dir", os.path.join(self.workdir, "lmdb"), "--size", 100,
+                  "--count", 1050, "--batch", 100)
+        self.assertEqual((m["values"], m["commits"]), (1050, 11))
+
+    def test_ingest_counts_accepted_acks_and_latencies_to_ack_and_update(self):
+        d = self.daemon("a").start()
+        packed = os.path.join(self.workdir, "events.packed")
+        bench("pack", "--out", packed, self.events)
+        out = bench("ingest", "--endpoint", d.settings["ingest.endpoint"], "--corpus", packed,
+                    "--senders", 3, "--window", 16, "--count", 400)
+        self.assertEqual(out["acks"]["accepted"], 400, out)
+        self.assertEqual((out["out_of_order"], out["silent"]), (0, False))
+        self.assertEqual(d.status()["events"], 400)
+
+        d2 = self.daemon("b").start()
+        out = bench("ingest", "--endpoint", d2.settings["ingest.endpoint"], "--corpus", packed,
+                    "--rate", 400, "--seconds", 0.5, "--subscribe",
+                    d2.settings["publish.endpoint"], "--drain-seconds", 30)
+        self.assertEqual((out["sent"], out["acks"]["accepted"], out["updates"]), (200, 200, 200))
+        self.assertLessEqual(out["ack_p50_ms"], out["ack_p99_ms"])
+        self.assertLessEqual(out["ack_p99_ms"], out["ack_p999_ms"])
+        self.assertGreater(out["e2e_p50_ms"], 0)
+        self.assertEqual(d2.status()["events"], 200)
+
+    def test_load_writes_what_the_daemon_writes_and_replay_reads_it_all(self):
+        fed = self.daemon("fed").start()
+        out = bench("ingest", "--endpoint", fed.settings["ingest.endpoint"], "--corpus",
+                    self.events, "--window", 50)
+        self.assertEqual(out["acks"]["accepted"], 600)
+        loaded = self.daemon("loaded")
+        with open(self.events) as f:
+            proc = subprocess.run([os.path.join(BENCH_BIN, "bench-load"), "--store",
+                                   loaded.settings["store.path"], "--batch", "64"], stdin=f,
+                                  capture_output=True, text=True, timeout=120)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(json.loads(proc.stdout)["events"], 600)
+        loaded.start()
+        # The same histories, counts and updates: only the figures differ.
+        digest = lambda d: json.loads(d.ctl("digest", check=True).stdout)
+        self.assertEqual(digest(fed), digest(loaded))
+        count = lambda d: {k: v for k, v in d.status().items() if k in (
+            "events", "lastSequence", "lastUpdateSequence", "firstUpdateSequence")}
+        self.assertEqual(count(fed), count(loaded))
+        n = fed.status()["lastUpdateSequence"]
+
+        def updates(d):
+            text = d.ctl("tail", "--from", "1", "--count", str(n), check=True).stdout
+            rows = [json.loads(line) for line in text.splitlines()]
+            for u in rows:
+                u.pop("commitTime")
+                u.get("stateChanged", {}).pop("figures", None)
+            return rows
+        self.assertEqual(updates(fed), updates(loaded))
+        out = bench("replay", "--endpoint", loaded.settings["replay.endpoint"], "--max", 100)
+        self.assertEqual((out["updates"], out["gaps"]), (n, 0))
+
+    def test_hl7_counts_aa_for_messages_that_reach_the_daemon(self):
+        d = self.daemon("h", **adapter_settings(os.path.join(self.workdir, "h"))).start()
+        adapter = Adapter(d, HL7).start()
+        try:
+            out = bench("hl7", "--address", d.settings["hl7.listen"], "--connections", 2,
+                        "--window", 4, "--count", 40)
+            self.assertEqual((out["aa"], out["ae"], out["ar"], out["out_of_order"]),
+                             (40, 0, 0, 0), out)
+            wait_for(lambda: d.status()["events"] == 40, what="40 events in commissiond")
+        finally:
+            rc = adapter.stop()
+            self.assertIsNone(adapter.sanitizer_report(), adapter.log_text())
+            self.assertEqual(rc, 0, adapter.log_text())
+
+    def test_driver_quick_floor_writes_a_report(self):
+        results = os.path.join(self.workdir, "results.md")
+        env = dict(os.environ, BENCH_QUICK="1", BENCH_ONLY="floor", BENCH_RUNS="1",
+                   BENCH_BUILD=os.path.relpath(BUILD, ROOT), BENCH_RESULTS=results,
+                   BENCH_CACHE=os.path.join(self.workdir, "cache"),
+                   BENCH_TMP=os.path.join(self.workdir, "tmp"))
+        proc = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "bench", "run")], env=env,
+                              capture_output=True, text=True, timeout=300)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        with open(results) as f:
+            text = f.read()
+        self.assertIn("Floor: ZeroMQ PUSH/PULL over ipc://", text)
+        self.assertIn("Floor: LMDB appends", text)
+        self.assertIn("BENCH_QUICK=1", text)
+
+
+if __name__ == "__main__":
+    unittest.main()
