@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "config.h"
 #include "ctl.h"
 #include "projections.h"
@@ -171,12 +172,24 @@ rebuild_apply(void *arg, uint64_t seq, const uint8_t *bytes, size_t len)
 		rs->undecodable++;
 		return 0;
 	}
-	rs->failed = state_apply(rs->batch, env, bytes, len, NULL);
+	rs->failed = state_apply(rs->batch, NULL, env, bytes, len, NULL);
 	commissioning__envelope__free_unpacked(env, NULL);
 	if (++rs->done % REBUILD_PROGRESS_EVERY == 0 && rs->progress)
 		fprintf(stderr, "\rrebuild: %" PRIu64 " of %" PRIu64 " events (%d%%)", rs->done,
 		    rs->total, (int)(rs->total ? rs->done * 100 / rs->total : 100));
 	return rs->failed != STORE_OK;
+}
+
+static enum store_result
+rebuild_derived(struct store_batch *batch)
+{
+	struct tallies *tallies = tallies_new();
+	enum store_result r = tallies != NULL
+	    ? state_rebuild_derived(batch, tallies, clock_now_ms())
+	    : STORE_FAILED;
+
+	tallies_destroy(&tallies);
+	return r;
 }
 
 /* Remake target's state from target's own event log, in one transaction,
@@ -194,6 +207,9 @@ rebuild_state(struct store *target, struct replay_state *rs)
 			return r;
 		store_batch_clear_histories(rs->batch);
 		store_batch_scan_events(rs->batch, rebuild_apply, rs);
+		/* Then what is kept beside the histories, from them. */
+		if (rs->failed == STORE_OK)
+			rs->failed = rebuild_derived(rs->batch);
 		r = store_batch_commit(&rs->batch);
 		if (rs->progress)
 			fprintf(stderr, "\n");

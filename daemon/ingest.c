@@ -226,7 +226,7 @@ ingest_add_update(struct store_batch *batch, struct ingest_item *item,
 /* Store an accepted event and move the projections' state with it, in the
  * same transaction. The item keeps the event for its updates. */
 static enum store_result
-ingest_accept(struct store_batch *batch, struct ingest_item *item,
+ingest_accept(struct ingest *ingest, struct store_batch *batch, struct ingest_item *item,
     Commissioning__Envelope *env, const uint8_t hash[STORE_HASH_BYTES])
 {
 	enum store_result r;
@@ -235,8 +235,8 @@ ingest_accept(struct store_batch *batch, struct ingest_item *item,
 	    zmq_msg_data(&item->payload), zmq_msg_size(&item->payload), &item->sequence);
 	if (r != STORE_OK)
 		return r;
-	r = state_apply(batch, env, zmq_msg_data(&item->payload), zmq_msg_size(&item->payload),
-	    &item->change);
+	r = state_apply(batch, live_context(ingest->live), env, zmq_msg_data(&item->payload),
+	    zmq_msg_size(&item->payload), &item->change);
 	if (r != STORE_OK)
 		return r;
 	item->env = env;
@@ -299,36 +299,16 @@ event_touches_alerts(const Commissioning__Envelope *env)
 	}
 }
 
-/* After every item is decided: bring the live picture up to the batch,
- * then write each accepted event's updates. */
+/* After every item is decided: keep the tallies, then write each accepted
+ * event's updates, with the figures as the whole batch leaves them. */
 static enum store_result
 ingest_write_updates(struct ingest *ingest, struct store_batch *batch, int64_t now_ms)
 {
-	enum store_result r = STORE_OK;
+	enum store_result r = live_batch_flush(ingest->live);
 
-	live_batch_begin(ingest->live, now_ms);
-	for (size_t i = 0; i < ingest->n_items; i++) {
-		struct ingest_item *item = &ingest->items[i];
-		if (item->env != NULL && event_touches_alerts(item->env)) {
-			live_note_alerts(ingest->live);
-			break;
-		}
-	}
-	for (size_t i = 0; i < ingest->n_items; i++) {
-		const struct thing_key *key = &ingest->items[i].change.key;
-		const uint8_t *bytes;
-		size_t len;
-		if (ingest->items[i].env == NULL || key->len == 0)
-			continue;
-		r = store_batch_get_history(batch, key->bytes, key->len, &bytes, &len);
-		if (r != STORE_OK)
-			return r;
-		live_set(ingest->live, key, bytes, len);
-	}
 	for (size_t i = 0; r == STORE_OK && i < ingest->n_items; i++)
 		if (ingest->items[i].env != NULL)
 			r = ingest_add_updates(ingest, batch, &ingest->items[i], now_ms);
-	live_batch_end(ingest->live);
 	return r;
 }
 
@@ -381,7 +361,12 @@ ingest_decide(struct ingest *ingest, struct store_batch *batch, struct ingest_it
 		    "under it stands)");
 		goto reject;
 	}
-	r = ingest_accept(batch, item, env, hash);
+	/* The conflict alerts before the batch, to publish what it raises and
+	 * clears: noted before its first change to who holds which interest
+	 * or to a decision. */
+	if (event_touches_alerts(env))
+		live_note_alerts(ingest->live);
+	r = ingest_accept(ingest, batch, item, env, hash);
 	if (item->env == env)
 		return r; /* the item keeps the event for its updates */
 	goto done;
@@ -403,6 +388,9 @@ ingest_write_batch(struct ingest *ingest, int64_t now_ms)
 	r = store_batch_begin(ingest->store, &batch);
 	if (r != STORE_OK)
 		return r;
+	r = live_batch_begin(ingest->live, batch, now_ms);
+	if (r != STORE_OK)
+		goto fail;
 	for (size_t i = 0; i < ingest->n_items; i++) {
 		item_reset_outcome(&ingest->items[i]);
 		r = ingest_decide(ingest, batch, &ingest->items[i], now_ms);
@@ -415,6 +403,8 @@ ingest_write_batch(struct ingest *ingest, int64_t now_ms)
 	r = store_batch_commit(&batch);
 	if (r != STORE_OK)
 		live_batch_failed(ingest->live);
+	else
+		live_batch_end(ingest->live);
 	return r;
 fail:
 	store_batch_abort(&batch);

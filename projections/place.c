@@ -36,6 +36,19 @@ history_find(const Commissioning__History *history, Commissioning__Envelope__Eve
 	return NULL;
 }
 
+bool
+thing_places_need_history(const Commissioning__Envelope *env)
+{
+	switch (env->event_case) {
+	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_VARIED:
+	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_TERMINATED:
+	case COMMISSIONING__ENVELOPE__EVENT_INTEREST_WITHDRAWN:
+		return true;
+	default:
+		return false;
+	}
+}
+
 int
 thing_places(const Commissioning__Envelope *env, const Commissioning__History *history,
     struct place places[PLACES_MAX], Commissioning__Envelope **scratch)

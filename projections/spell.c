@@ -229,3 +229,18 @@ spell_has_inpatient_discharge(const struct spell *spell)
 {
 	return !spell->is_void && spell_is_inpatient(spell) && spell->discharged;
 }
+
+int64_t
+spell_next_change_ms(const struct spell *spell, int64_t after_ms)
+{
+	int64_t next = INT64_MAX;
+
+	if (spell->is_void || !spell_is_inpatient(spell) || !spell->admitted)
+		return next;
+	if (spell->admitted_at_ms > after_ms)
+		next = spell->admitted_at_ms;
+	if (spell->discharged && spell->discharged_at_ms > after_ms &&
+	    spell->discharged_at_ms < next)
+		next = spell->discharged_at_ms;
+	return next;
+}

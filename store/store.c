@@ -42,11 +42,12 @@ struct store_meta {
 
 struct store {
 	MDB_env *env;
-	MDB_dbi meta, events, dedupe, updates, dead_letters, histories;
+	MDB_dbi meta, events, dedupe, updates, dead_letters, histories, derived;
 	struct store_options opt;
 	char path[CONFIG_TEXT_MAX];
 	uint64_t map_size;
 	struct store_meta counters; /* as of the last commit (writer only) */
+	bool has_derived;	    /* false: a read-only store written before it */
 	char error[512];
 };
 
@@ -154,6 +155,21 @@ store_txn_begin(struct store *store, unsigned flags, MDB_txn **txn)
 	return rc;
 }
 
+/* The derived table came after the others: a reader of a store written
+ * before it finds none, and reads nothing from it. */
+static int
+store_open_derived(struct store *store, MDB_txn *txn, unsigned create)
+{
+	int rc = mdb_dbi_open(txn, "derived", create, &store->derived);
+
+	if (rc == MDB_NOTFOUND && store->opt.read_only) {
+		store->has_derived = false;
+		return MDB_SUCCESS;
+	}
+	store->has_derived = rc == MDB_SUCCESS;
+	return rc;
+}
+
 /* Create or check the format version and open every table. */
 static int
 store_open_tables(struct store *store)
@@ -174,7 +190,8 @@ store_open_tables(struct store *store)
 	    (rc = mdb_dbi_open(txn, "dedupe", create, &store->dedupe)) != MDB_SUCCESS ||
 	    (rc = mdb_dbi_open(txn, "updates", create, &store->updates)) != MDB_SUCCESS ||
 	    (rc = mdb_dbi_open(txn, "dead_letters", create, &store->dead_letters)) != MDB_SUCCESS ||
-	    (rc = mdb_dbi_open(txn, "histories", create, &store->histories)) != MDB_SUCCESS) {
+	    (rc = mdb_dbi_open(txn, "histories", create, &store->histories)) != MDB_SUCCESS ||
+	    (rc = store_open_derived(store, txn, create)) != MDB_SUCCESS) {
 		store_set_error(store, "%s: cannot open tables: %s%s", store->path,
 		    mdb_strerror(rc),
 		    rc == MDB_NOTFOUND ? " (not a commissiond store, or never written)" : "");
@@ -542,9 +559,9 @@ store_batch_abort(struct store_batch **batchp)
 	*batchp = NULL;
 }
 
-enum store_result
-store_batch_get_history(struct store_batch *batch, const uint8_t *key, size_t keylen,
-    const uint8_t **bytes, size_t *len)
+static enum store_result
+batch_get(struct store_batch *batch, MDB_dbi dbi, const uint8_t *key, size_t keylen,
+    const uint8_t **bytes, size_t *len, const char *what)
 {
 	MDB_val k = { keylen, (void *)key }, v;
 	int rc;
@@ -553,26 +570,124 @@ store_batch_get_history(struct store_batch *batch, const uint8_t *key, size_t ke
 	*len = 0;
 	if (batch->failed != STORE_OK)
 		return batch->failed;
-	rc = mdb_get(batch->txn, batch->store->histories, &k, &v);
+	rc = mdb_get(batch->txn, dbi, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return STORE_OK;
-	if (batch_check(batch, rc, "reading a history") != STORE_OK)
+	if (batch_check(batch, rc, what) != STORE_OK)
 		return batch->failed;
 	*bytes = v.mv_data;
 	*len = v.mv_size;
 	return STORE_OK;
 }
 
-enum store_result
-store_batch_put_history(struct store_batch *batch, const uint8_t *key, size_t keylen,
-    const uint8_t *bytes, size_t len)
+static enum store_result
+batch_put(struct store_batch *batch, MDB_dbi dbi, const uint8_t *key, size_t keylen,
+    const uint8_t *bytes, size_t len, const char *what)
 {
 	MDB_val k = { keylen, (void *)key }, v = { len, (void *)bytes };
 
 	if (batch->failed != STORE_OK)
 		return batch->failed;
-	return batch_check(batch, mdb_put(batch->txn, batch->store->histories, &k, &v, 0),
+	return batch_check(batch, mdb_put(batch->txn, dbi, &k, &v, 0), what);
+}
+
+enum store_result
+store_batch_get_history(struct store_batch *batch, const uint8_t *key, size_t keylen,
+    const uint8_t **bytes, size_t *len)
+{
+	return batch_get(batch, batch->store->histories, key, keylen, bytes, len,
+	    "reading a history");
+}
+
+enum store_result
+store_batch_put_history(struct store_batch *batch, const uint8_t *key, size_t keylen,
+    const uint8_t *bytes, size_t len)
+{
+	return batch_put(batch, batch->store->histories, key, keylen, bytes, len,
 	    "writing a history");
+}
+
+enum store_result
+store_batch_get_derived(struct store_batch *batch, const uint8_t *key, size_t keylen,
+    const uint8_t **bytes, size_t *len)
+{
+	return batch_get(batch, batch->store->derived, key, keylen, bytes, len,
+	    "reading derived state");
+}
+
+enum store_result
+store_batch_put_derived(struct store_batch *batch, const uint8_t *key, size_t keylen,
+    const uint8_t *bytes, size_t len)
+{
+	return batch_put(batch, batch->store->derived, key, keylen, bytes, len,
+	    "writing derived state");
+}
+
+enum store_result
+store_batch_del_derived(struct store_batch *batch, const uint8_t *key, size_t keylen)
+{
+	MDB_val k = { keylen, (void *)key };
+	int rc;
+
+	if (batch->failed != STORE_OK)
+		return batch->failed;
+	rc = mdb_del(batch->txn, batch->store->derived, &k, NULL);
+	return rc == MDB_NOTFOUND ? STORE_OK : batch_check(batch, rc, "removing derived state");
+}
+
+enum store_result
+store_batch_clear_derived(struct store_batch *batch)
+{
+	if (batch->failed != STORE_OK)
+		return batch->failed;
+	return batch_check(batch, mdb_drop(batch->txn, batch->store->derived, 0),
+	    "clearing derived state");
+}
+
+uint64_t
+store_batch_last_event_sequence(const struct store_batch *batch)
+{
+	return batch->counters.last_event;
+}
+
+static MDB_dbi
+store_keyed_dbi(const struct store *store, enum store_keyed_table table)
+{
+	return table == STORE_DERIVED ? store->derived : store->histories;
+}
+
+/* Visit the keys of dbi that start with prefix, with a cursor of txn. */
+static int
+scan_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t prefixlen,
+    store_keyed_fn fn, void *arg)
+{
+	MDB_cursor *cur;
+	MDB_val key = { prefixlen, (void *)prefix }, val;
+	int rc = mdb_cursor_open(txn, dbi, &cur);
+
+	if (rc != MDB_SUCCESS)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &key, &val, prefixlen > 0 ? MDB_SET_RANGE : MDB_FIRST);
+	     rc == MDB_SUCCESS; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		if (prefixlen > 0 &&
+		    (key.mv_size < prefixlen || memcmp(key.mv_data, prefix, prefixlen) != 0))
+			break;
+		if (fn(arg, key.mv_data, key.mv_size, val.mv_data, val.mv_size) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+}
+
+enum store_result
+store_batch_scan_prefix(struct store_batch *batch, enum store_keyed_table table,
+    const uint8_t *prefix, size_t prefixlen, store_keyed_fn fn, void *arg)
+{
+	if (batch->failed != STORE_OK)
+		return batch->failed;
+	return batch_check(batch,
+	    scan_prefix(batch->txn, store_keyed_dbi(batch->store, table), prefix, prefixlen, fn, arg),
+	    "reading by key prefix");
 }
 
 enum store_result
@@ -739,6 +854,23 @@ store_scan_histories(struct store *store, store_keyed_fn fn, void *arg)
 	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
 		return store_result_of(store, rc, "reading histories");
 	return STORE_OK;
+}
+
+enum store_result
+store_scan_prefix(struct store *store, enum store_keyed_table table, const uint8_t *prefix,
+    size_t prefixlen, store_keyed_fn fn, void *arg)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if (table == STORE_DERIVED && !store->has_derived)
+		return STORE_OK; /* written before the table was: nothing in it */
+	rc = store_txn_begin(store, MDB_RDONLY, &txn);
+	if (rc != MDB_SUCCESS)
+		return store_result_of(store, rc, "beginning a read transaction");
+	rc = scan_prefix(txn, store_keyed_dbi(store, table), prefix, prefixlen, fn, arg);
+	mdb_txn_abort(txn);
+	return store_result_of(store, rc, "reading by key prefix");
 }
 
 enum store_result
