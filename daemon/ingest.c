@@ -197,30 +197,62 @@ ingest_dead_letter(struct store_batch *batch, struct ingest_item *item, int64_t 
 	return store_batch_append_dead_letter(batch, &dead);
 }
 
-/* Append update under topic, and keep its bytes to publish after commit. */
+/* The topic of the item's next update, to write into. */
+static char *
+ingest_next_topic(struct ingest_item *item)
+{
+	return item->updates[item->n_updates].topic;
+}
+
+/* Append update under the topic written at ingest_next_topic, and keep its
+ * bytes to publish after commit. */
 static enum store_result
 ingest_add_update(struct store_batch *batch, struct ingest_item *item,
-    Commissioning__Update *update, const char *topic)
+    Commissioning__Update *update)
 {
 	struct ingest_update *u = &item->updates[item->n_updates];
 	enum store_result r;
 
-	snprintf(u->topic, sizeof(u->topic), "%s", topic);
 	update->topic = u->topic;
 	update->event_sequence = item->sequence;
-	r = store_batch_append_update(batch, update);
+	r = store_batch_append_update_copy(batch, update, &u->bytes, &u->len);
 	if (r != STORE_OK)
 		return r;
-	u->len = protobuf_c_message_get_packed_size(&update->base);
-	u->bytes = malloc(u->len);
 	if (u->bytes == NULL) {
 		/* Stored all the same: a subscriber heals the gap by replay. */
 		log_error("ingest: out of memory packing update %" PRIu64, update->sequence);
 		return STORE_OK;
 	}
-	protobuf_c_message_pack(&update->base, u->bytes);
 	item->n_updates++;
 	return STORE_OK;
+}
+
+/*
+ * The EventAccepted of an envelope as it was received: its bytes go on the
+ * wire as the sub-message they are (field 1, length-prefixed), carried as
+ * protobuf-c's unknown field, so that they are not unpacked and packed
+ * again. *buf holds them (free it); NULL when out of memory.
+ */
+static void
+event_accepted_raw(Commissioning__EventAccepted *accepted, ProtobufCMessageUnknownField *field,
+    const uint8_t *envelope, size_t len, uint8_t **buf)
+{
+	uint8_t prefix[10];
+	size_t n = 0;
+
+	for (size_t v = len; n == 0 || v > 0; v >>= 7)
+		prefix[n++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+	*buf = malloc(n + len);
+	if (*buf == NULL)
+		return;
+	memcpy(*buf, prefix, n);
+	memcpy(*buf + n, envelope, len);
+	field->tag = 1; /* EventAccepted.envelope */
+	field->wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+	field->len = n + len;
+	field->data = *buf;
+	accepted->base.n_unknown_fields = 1;
+	accepted->base.unknown_fields = field;
 }
 
 /* Store an accepted event and move the projections' state with it, in the
@@ -254,16 +286,22 @@ ingest_add_updates(struct ingest *ingest, struct store_batch *batch, struct inge
 {
 	Commissioning__Update update = COMMISSIONING__UPDATE__INIT;
 	Commissioning__EventAccepted accepted = COMMISSIONING__EVENT_ACCEPTED__INIT;
+	ProtobufCMessageUnknownField raw;
 	const struct state_change *change = &item->change;
-	char topic[INGEST_TOPIC_MAX];
+	uint8_t *raw_bytes;
 	enum store_result r;
 
 	update.commit_time = now_ms;
 	update.body_case = COMMISSIONING__UPDATE__BODY_EVENT_ACCEPTED;
-	accepted.envelope = item->env;
+	event_accepted_raw(&accepted, &raw, zmq_msg_data(&item->payload),
+	    zmq_msg_size(&item->payload), &raw_bytes);
+	if (raw_bytes == NULL)
+		accepted.envelope = item->env; /* out of memory: packed again */
 	update.event_accepted = &accepted;
-	snprintf(topic, sizeof(topic), "event.%s.%s", event_kind_name(item->env), item->env->source);
-	r = ingest_add_update(batch, item, &update, topic);
+	snprintf(ingest_next_topic(item), INGEST_TOPIC_MAX, "event.%s.%s",
+	    event_kind_name(item->env), item->env->source);
+	r = ingest_add_update(batch, item, &update);
+	free(raw_bytes);
 	for (int i = 0; r == STORE_OK && i < change->n_places; i++) {
 		Commissioning__StateChanged changed = COMMISSIONING__STATE_CHANGED__INIT;
 		char *figures = live_place_figures(ingest->live, change->places[i].area,
@@ -275,8 +313,9 @@ ingest_add_updates(struct ingest *ingest, struct store_batch *batch, struct inge
 		changed.figures = figures != NULL ? figures : "{}";
 		update.body_case = COMMISSIONING__UPDATE__BODY_STATE_CHANGED;
 		update.state_changed = &changed;
-		snprintf(topic, sizeof(topic), "%s.%s.%s", changed.area, changed.icb, changed.code);
-		r = ingest_add_update(batch, item, &update, topic);
+		snprintf(ingest_next_topic(item), INGEST_TOPIC_MAX, "%s.%s.%s", changed.area,
+		    changed.icb, changed.code);
+		r = ingest_add_update(batch, item, &update);
 		free(figures);
 	}
 	return r;

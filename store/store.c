@@ -428,10 +428,11 @@ store_batch_append_event(struct store_batch *batch, const char *source, const ch
 	return STORE_OK;
 }
 
-/* Pack msg and append it under a new key of a sequence table. */
+/* Pack msg and append it under a new key of a sequence table; a copy of
+ * what was packed in *copy when copy is not NULL. */
 static enum store_result
 batch_append_packed(struct store_batch *batch, MDB_dbi dbi, uint64_t seq,
-    const ProtobufCMessage *msg, const char *what)
+    const ProtobufCMessage *msg, const char *what, uint8_t **copy, size_t *copy_len)
 {
 	uint8_t keybuf[8];
 	MDB_val key = { 8, keybuf }, val;
@@ -444,20 +445,35 @@ batch_append_packed(struct store_batch *batch, MDB_dbi dbi, uint64_t seq,
 	rc = mdb_put(batch->txn, dbi, &key, &val, MDB_APPEND | MDB_RESERVE);
 	if (rc == MDB_SUCCESS)
 		protobuf_c_message_pack(msg, val.mv_data);
+	if (rc == MDB_SUCCESS && copy != NULL) {
+		*copy = malloc(len ? len : 1);
+		*copy_len = len;
+		if (*copy != NULL)
+			memcpy(*copy, val.mv_data, len);
+	}
 	return batch_check(batch, rc, what);
 }
 
 enum store_result
 store_batch_append_update(struct store_batch *batch, Commissioning__Update *update)
 {
+	return store_batch_append_update_copy(batch, update, NULL, NULL);
+}
+
+enum store_result
+store_batch_append_update_copy(struct store_batch *batch, Commissioning__Update *update,
+    uint8_t **copy, size_t *len)
+{
 	uint64_t seq = batch->counters.last_update + 1;
 	enum store_result r;
 
+	if (copy != NULL)
+		*copy = NULL;
 	if (batch->failed != STORE_OK)
 		return batch->failed;
 	update->sequence = seq;
 	r = batch_append_packed(batch, batch->store->updates, seq, &update->base,
-	    "appending an update");
+	    "appending an update", copy, len);
 	if (r != STORE_OK)
 		return r;
 	batch->counters.last_update = seq;
@@ -481,7 +497,7 @@ store_batch_append_dead_letter(struct store_batch *batch, Commissioning__DeadLet
 	if (dead->raw.len > keep)
 		dead->raw.len = keep;
 	r = batch_append_packed(batch, batch->store->dead_letters, id, &dead->base,
-	    "appending a dead letter");
+	    "appending a dead letter", NULL, NULL);
 	dead->raw.len = dead->raw_size;
 	if (r != STORE_OK)
 		return r;
