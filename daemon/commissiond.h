@@ -66,8 +66,9 @@ enum store_result live_batch_begin(struct live *live, struct store_batch *batch,
 const struct state_context *live_context(struct live *live);
 void live_note_alerts(struct live *live);
 enum store_result live_batch_flush(struct live *live);
-/* The place's figures as JSON text (free it), NULL when out of memory. */
-char *live_place_figures(struct live *live, const char *area, const char *icb, const char *code,
+/* The place's figures as JSON text, valid until the next call or the
+ * batch's end; NULL when out of memory. */
+const char *live_place_figures(struct live *live, const char *area, const char *icb, const char *code,
     const Commissioning__Envelope *env);
 void live_batch_end(struct live *live);
 void live_batch_failed(struct live *live);

@@ -15,6 +15,7 @@
 #include "event_check.h"
 #include "log.h"
 #include "state.h"
+#include "text.h"
 
 /* Routing frames a request may carry before its payload: the ROUTER's
  * identity, and the empty delimiter a REQ socket adds. */
@@ -298,25 +299,24 @@ ingest_add_updates(struct ingest *ingest, struct store_batch *batch, struct inge
 	if (raw_bytes == NULL)
 		accepted.envelope = item->env; /* out of memory: packed again */
 	update.event_accepted = &accepted;
-	snprintf(ingest_next_topic(item), INGEST_TOPIC_MAX, "event.%s.%s",
+	text_join(ingest_next_topic(item), INGEST_TOPIC_MAX, '.', "event",
 	    event_kind_name(item->env), item->env->source);
 	r = ingest_add_update(batch, item, &update);
 	free(raw_bytes);
 	for (int i = 0; r == STORE_OK && i < change->n_places; i++) {
 		Commissioning__StateChanged changed = COMMISSIONING__STATE_CHANGED__INIT;
-		char *figures = live_place_figures(ingest->live, change->places[i].area,
+		const char *figures = live_place_figures(ingest->live, change->places[i].area,
 		    change->places[i].icb, change->places[i].code, item->env);
 		changed.area = (char *)change->places[i].area;
 		changed.icb = (char *)change->places[i].icb;
 		changed.code = (char *)change->places[i].code;
 		changed.thing = (char *)change->thing;
-		changed.figures = figures != NULL ? figures : "{}";
+		changed.figures = (char *)(figures != NULL ? figures : "{}");
 		update.body_case = COMMISSIONING__UPDATE__BODY_STATE_CHANGED;
 		update.state_changed = &changed;
-		snprintf(ingest_next_topic(item), INGEST_TOPIC_MAX, "%s.%s.%s", changed.area,
-		    changed.icb, changed.code);
+		text_join(ingest_next_topic(item), INGEST_TOPIC_MAX, '.', changed.area, changed.icb,
+		    changed.code);
 		r = ingest_add_update(batch, item, &update);
-		free(figures);
 	}
 	return r;
 }
@@ -379,8 +379,8 @@ ingest_decide(struct ingest *ingest, struct store_batch *batch, struct ingest_it
 		goto reject;
 	}
 	/* Echo what can be read, bounded, so that the sender can match the ack. */
-	snprintf(item->source, sizeof(item->source), "%s", env->source);
-	snprintf(item->event_id, sizeof(item->event_id), "%s", env->event_id);
+	text_copy(item->source, sizeof(item->source), env->source);
+	text_copy(item->event_id, sizeof(item->event_id), env->event_id);
 	item->kind = event_kind_name(env);
 	if (event_check(env, &item->why) < 0) {
 		item->status = COMMISSIONING__ACK_STATUS__ACK_STATUS_REJECTED;

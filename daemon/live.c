@@ -19,6 +19,7 @@
 #include "commissiond.h"
 #include "dates.h"
 #include "log.h"
+#include "text.h"
 
 /* The kinds of thing the picture in memory holds. */
 static const uint8_t live_small_kinds[] = { THING_ORGANISATION, THING_SERVICE, THING_CONTRACT,
@@ -34,6 +35,7 @@ struct live {
 	json_t *figures;	   /* area -> that area's figures, for this batch */
 	json_t *slices;		   /* key -> figures text already cut, for this batch */
 	json_t *alerts_before;	   /* conflict alerts before the batch, when asked */
+	char *scratch;		   /* the last figures cut that are not in slices */
 	bool stale;		   /* a batch failed: reload before the next */
 };
 
@@ -263,7 +265,7 @@ alerts_about(json_t *list, const Commissioning__Envelope *env)
 	return out;
 }
 
-/* The figures of a small kind's place, cut from its area's. */
+/* The figures of a small kind's place, cut from its area's: a new text. */
 static char *
 live_picture_slice(struct live *live, const char *area, const char *icb, const char *code,
     const Commissioning__Envelope *env)
@@ -291,23 +293,24 @@ live_picture_slice(struct live *live, const char *area, const char *icb, const c
 }
 
 /* The text under key in this batch's slices, made by make when not yet
- * there; a new copy (free it), or NULL when out of memory. */
-static char *
+ * there; it lives until the batch ends. NULL when out of memory. */
+static const char *
 live_cached(struct live *live, const char *key, json_t *(*make)(struct live *, void *), void *arg)
 {
 	json_t *text = json_object_get(live->slices, key);
-	char *dumped;
 
 	if (text == NULL) {
 		json_t *made = make(live, arg);
-		dumped = made != NULL ? json_dumps(made, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+		char *dumped = made != NULL ? json_dumps(made, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 		json_decref(made);
 		if (dumped == NULL)
 			return NULL;
-		json_object_set_new(live->slices, key, json_string(dumped));
-		return dumped;
+		text = json_string_nocheck(dumped); /* jansson wrote it: UTF-8 */
+		free(dumped);
+		if (text == NULL || json_object_set_new(live->slices, key, text) < 0)
+			return NULL;
 	}
-	return strdup(json_string_value(text));
+	return json_string_value(text);
 }
 
 struct flow_place {
@@ -338,14 +341,14 @@ make_delays_councils(struct live *live, void *arg)
 }
 
 /* discharges: the person's cases (at the provider, for a ready report),
- * and the roll-ups, each roll-up worked out once per batch. */
+ * and the roll-ups, each roll-up worked out once per batch: a new text. */
 static char *
 live_discharges_slice(struct live *live, const char *icb, const char *code,
     const Commissioning__Envelope *env)
 {
 	bool ready = env->event_case == COMMISSIONING__ENVELOPE__EVENT_READY_FOR_DISCHARGE;
-	char hex[65], key[64], *cases_text = NULL, *icb_text = NULL, *councils_text = NULL;
-	char *out = NULL;
+	char hex[65], key[64], *cases_text, *out = NULL;
+	const char *icb_text, *councils_text;
 	json_t *cases;
 	size_t n;
 
@@ -358,7 +361,7 @@ live_discharges_slice(struct live *live, const char *icb, const char *code,
 		return NULL;
 	cases_text = json_dumps(cases, JSON_COMPACT);
 	json_decref(cases);
-	snprintf(key, sizeof(key), "discharges.icb.%s", icb);
+	text_join(key, sizeof(key), '.', "discharges", "icb", icb);
 	icb_text = live_cached(live, key, make_delays_icb, (void *)icb);
 	councils_text = live_cached(live, "discharges.councils", make_delays_councils, NULL);
 	if (cases_text != NULL && icb_text != NULL && councils_text != NULL) {
@@ -369,24 +372,44 @@ live_discharges_slice(struct live *live, const char *icb, const char *code,
 			    icb_text, councils_text);
 	}
 	free(cases_text);
-	free(icb_text);
-	free(councils_text);
 	return out;
 }
 
-char *
+/* A day number as the decimal text of a key. */
+static void
+day_text(int32_t day, char out[12])
+{
+	char digits[12];
+	int64_t v = day < 0 ? -(int64_t)day : day;
+	size_t n = 0, at = 0;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	if (day < 0)
+		out[at++] = '-';
+	while (n > 0)
+		out[at++] = digits[--n];
+	out[at] = '\0';
+}
+
+const char *
 live_place_figures(struct live *live, const char *area, const char *icb, const char *code,
     const Commissioning__Envelope *env)
 {
+	char key[THING_KEY_MAX + 64], day[12];
+
 	if (strcmp(area, "flow") == 0) {
 		struct flow_place fp = { code, icb, dates_london_day_of_ms(env->occurred_at) };
-		char key[THING_KEY_MAX + 64];
-		snprintf(key, sizeof(key), "flow.%s.%s.%ld", icb, code, (long)fp.day);
+		day_text(fp.day, day);
+		text_join(key, sizeof(key), '|', icb, code, day); /* '|' is in no code */
 		return live_cached(live, key, make_flow, &fp);
 	}
-	if (strcmp(area, "discharges") == 0)
-		return live_discharges_slice(live, icb, code, env);
-	return live_picture_slice(live, area, icb, code, env);
+	free(live->scratch);
+	live->scratch = strcmp(area, "discharges") == 0
+	    ? live_discharges_slice(live, icb, code, env)
+	    : live_picture_slice(live, area, icb, code, env);
+	return live->scratch;
 }
 
 enum store_result
@@ -402,6 +425,8 @@ live_batch_end(struct live *live)
 	json_object_clear(live->slices);
 	json_decref(live->alerts_before);
 	live->alerts_before = NULL;
+	free(live->scratch);
+	live->scratch = NULL;
 	live->batch = NULL;
 }
 

@@ -25,6 +25,7 @@
 #include "discharges.h"
 #include "log.h"
 #include "state.h"
+#include "text.h"
 
 #define STATE_PARENTS_MAX 8 /* the hierarchy's depth limit */
 #define DERIVED_KEY_MAX THING_KEY_MAX /* LMDB's key limit */
@@ -234,7 +235,7 @@ person_take_discharge(void *arg, const uint8_t *key, size_t keylen, const uint8_
 		return 0;
 	s = &p->spells[p->n_spells++];
 	memset(s, 0, sizeof(*s));
-	snprintf(s->patient, sizeof(s->patient), "%s", part[0]);
+	text_copy(s->patient, sizeof(s->patient), part[0]);
 	s->provider = part[1];
 	s->spell_hex = part[2];
 	s->site = s->ward = "";
@@ -264,7 +265,7 @@ person_take_package(void *arg, const uint8_t *key, size_t keylen, const uint8_t 
 	if (key_parts(copy, keylen - 1, part) < 0)
 		return 0;
 	pk = &p->packages[p->n_packages];
-	snprintf(pk->patient, sizeof(pk->patient), "%s", part[0]);
+	text_copy(pk->patient, sizeof(pk->patient), part[0]);
 	pk->council = part[1];
 	pk->package_id = part[2];
 	pk->start_date = date;
@@ -297,7 +298,7 @@ person_load(struct store_batch *batch, const char *patient, struct person *p)
 	enum store_result r;
 
 	memset(p, 0, sizeof(*p));
-	snprintf(p->patient, sizeof(p->patient), "%s", patient);
+	text_copy(p->patient, sizeof(p->patient), patient);
 	dkey_begin(&k, THING_READY);
 	thing_key_add_part(&k, patient);
 	r = store_batch_scan_prefix(batch, STORE_HISTORIES, k.bytes, k.len, person_take_ready, p);
@@ -398,7 +399,7 @@ persons_add(struct persons *ps, const char *patient)
 	for (int i = 0; i < ps->n; i++)
 		if (strcmp(ps->patient[i], patient) == 0)
 			return;
-	snprintf(ps->patient[ps->n++], sizeof(ps->patient[0]), "%s", patient);
+	text_copy(ps->patient[ps->n++], sizeof(ps->patient[0]), patient);
 }
 
 static enum store_result
@@ -585,10 +586,10 @@ state_describe(struct store_batch *batch, const struct state_context *ctx,
 		const char *icb = places[i].commissioner
 		    ? hierarchy_commissioner_icb(parent_of, arg, places[i].code)
 		    : hierarchy_icb_of(parent_of, arg, places[i].code);
-		snprintf(change->places[i].area, sizeof(change->places[i].area), "%s", places[i].area);
-		snprintf(change->places[i].icb, sizeof(change->places[i].icb), "%s",
+		text_copy(change->places[i].area, sizeof(change->places[i].area), places[i].area);
+		text_copy(change->places[i].icb, sizeof(change->places[i].icb),
 		    icb != NULL ? icb : "unmapped");
-		snprintf(change->places[i].code, sizeof(change->places[i].code), "%s", places[i].code);
+		text_copy(change->places[i].code, sizeof(change->places[i].code), places[i].code);
 		change->n_places++;
 	}
 	if (scratch != NULL)
