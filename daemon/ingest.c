@@ -580,21 +580,23 @@ ingest_on_readable(void *arg)
 		ingest->last_commit_ms = now_ms;
 	ingest->batches++;
 
-	/* Committed: now, and only now, the acks and the updates. */
+	/* Committed: now, and only now, the acks, every one before the
+	 * updates so that none waits for the publishing. */
+	for (size_t i = 0; i < ingest->n_items; i++) {
+		ingest_send_ack(ingest, &ingest->items[i]);
+		ingest_count(ingest, &ingest->items[i]);
+	}
+	/* Every envelope of the batch waited from its read to this answer. */
+	answered = clock_monotonic_seconds() - started;
 	for (size_t i = 0; i < ingest->n_items; i++) {
 		struct ingest_item *item = &ingest->items[i];
-		ingest_send_ack(ingest, item);
-		ingest_count(ingest, item);
 		for (int u = 0; u < item->n_updates; u++)
 			publish_send(ingest->pub, item->updates[u].topic, item->updates[u].bytes,
 			    item->updates[u].len);
 		metrics_count_published(ingest->metrics, (uint64_t)item->n_updates);
+		metrics_observe_ack_latency(ingest->metrics, answered);
 		item_release(item);
 	}
-	/* Every envelope of the batch waited from its read to this answer. */
-	answered = clock_monotonic_seconds() - started;
-	for (size_t i = 0; i < ingest->n_items; i++)
-		metrics_observe_ack_latency(ingest->metrics, answered);
 	ingest->n_items = 0;
 	if (ingest->on_committed != NULL)
 		ingest->on_committed(ingest->on_committed_arg);
