@@ -365,11 +365,20 @@ live_discharges_slice(struct live *live, const char *icb, const char *code,
 	icb_text = live_cached(live, key, make_delays_icb, (void *)icb);
 	councils_text = live_cached(live, "discharges.councils", make_delays_councils, NULL);
 	if (cases_text != NULL && icb_text != NULL && councils_text != NULL) {
-		n = strlen(cases_text) + strlen(icb_text) + strlen(councils_text) + 40;
+		const char *parts[] = { "{\"cases\":", cases_text, ",\"icb\":", icb_text,
+			",\"councils\":", councils_text, "}" };
+		size_t at = 0, lens[sizeof(parts) / sizeof(parts[0])];
+
+		n = 1;
+		for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+			n += lens[i] = strlen(parts[i]);
 		out = malloc(n);
+		for (size_t i = 0; out != NULL && i < sizeof(parts) / sizeof(parts[0]); i++) {
+			memcpy(out + at, parts[i], lens[i]);
+			at += lens[i];
+		}
 		if (out != NULL)
-			snprintf(out, n, "{\"cases\":%s,\"icb\":%s,\"councils\":%s}", cases_text,
-			    icb_text, councils_text);
+			out[at] = '\0';
 	}
 	free(cases_text);
 	return out;
