@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <zmq.h>
@@ -26,6 +27,12 @@
 #define INGEST_UPDATES_MAX (1 + PLACES_MAX)
 /* A store that stays full is tried again at most this often per batch. */
 #define INGEST_GROW_ATTEMPTS 8
+/* The store's pages a batch reads stay mapped, and count in the RSS,
+ * until let go (each read maps its neighbours too: the kernel's fault
+ * around): beyond this many bytes of them, they are, looked at every
+ * INGEST_MAPPED_CHECK_EVERY envelopes. */
+#define INGEST_MAPPED_MAX_BYTES (16u << 20)
+#define INGEST_MAPPED_CHECK_EVERY 64
 
 struct ingest_item {
 	zmq_msg_t route[INGEST_MAX_ROUTE_FRAMES];
@@ -417,6 +424,31 @@ done:
 	return r;
 }
 
+/* The bytes of file pages mapped into this process (statm's "shared"). */
+static uint64_t
+mapped_file_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long size, resident, shared = 0;
+
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%lu %lu %lu", &size, &resident, &shared) != 3)
+		shared = 0;
+	fclose(f);
+	return (uint64_t)shared * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Keep the store's mapped pages from growing the RSS with the store: they
+ * are the page cache's, not ours. */
+static void
+ingest_bound_mapped(struct ingest *ingest)
+{
+	if (mapped_file_bytes() > INGEST_MAPPED_MAX_BYTES &&
+	    store_unmap_cached_pages(ingest->store) != STORE_OK)
+		log_warning("ingest: %s", store_error(ingest->store));
+}
+
 /* Run the whole batch as one transaction. */
 static enum store_result
 ingest_write_batch(struct ingest *ingest, int64_t now_ms)
@@ -435,6 +467,8 @@ ingest_write_batch(struct ingest *ingest, int64_t now_ms)
 		r = ingest_decide(ingest, batch, &ingest->items[i], now_ms);
 		if (r != STORE_OK)
 			goto fail;
+		if (i % INGEST_MAPPED_CHECK_EVERY == INGEST_MAPPED_CHECK_EVERY - 1)
+			ingest_bound_mapped(ingest);
 	}
 	r = ingest_write_updates(ingest, batch, now_ms);
 	if (r != STORE_OK)
@@ -598,6 +632,7 @@ ingest_on_readable(void *arg)
 		item_release(item);
 	}
 	ingest->n_items = 0;
+	ingest_bound_mapped(ingest);
 	if (ingest->on_committed != NULL)
 		ingest->on_committed(ingest->on_committed_arg);
 }

@@ -3,10 +3,12 @@
  * use 8-byte big-endian keys so that key order is number order (MDB_APPEND).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <lmdb.h>
@@ -48,6 +50,10 @@ struct store {
 	uint64_t map_size;
 	struct store_meta counters; /* as of the last commit (writer only) */
 	bool has_derived;	    /* false: a read-only store written before it */
+	char data_file[PATH_MAX];   /* the map's file as /proc/self/maps names it */
+	uintptr_t map_start;	    /* where it is mapped, found for map_found_size */
+	size_t map_length;
+	uint64_t map_found_size;
 	char error[512];
 };
 
@@ -286,8 +292,13 @@ store_open(const struct store_options *opt, char *err, size_t errlen)
 	}
 	{
 		MDB_envinfo info;
+		char real[PATH_MAX];
 		if (mdb_env_info(store->env, &info) == MDB_SUCCESS)
 			store->map_size = info.me_mapsize;
+		if (realpath(opt->path, real) == NULL ||
+		    snprintf(store->data_file, sizeof(store->data_file), "%s/data.mdb", real) >=
+			(int)sizeof(store->data_file))
+			store->data_file[0] = '\0';
 	}
 	return store;
 }
@@ -887,6 +898,51 @@ store_scan_prefix(struct store *store, enum store_keyed_table table, const uint8
 	rc = scan_prefix(txn, store_keyed_dbi(store, table), prefix, prefixlen, fn, arg);
 	mdb_txn_abort(txn);
 	return store_result_of(store, rc, "reading by key prefix");
+}
+
+/* Find where LMDB mapped the data file: LMDB does not say, /proc/self/maps
+ * does. Found again when the map has been resized. */
+static int
+store_find_map(struct store *store)
+{
+	FILE *maps;
+	char line[PATH_MAX + 128];
+	size_t want = strlen(store->data_file);
+
+	if (store->map_start != 0 && store->map_found_size == store->map_size)
+		return 0;
+	store->map_start = 0;
+	if (want == 0 || (maps = fopen("/proc/self/maps", "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), maps) != NULL) {
+		unsigned long start, end;
+		size_t n = strlen(line);
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (n < want || strcmp(line + n - want, store->data_file) != 0 ||
+		    sscanf(line, "%lx-%lx", &start, &end) != 2)
+			continue;
+		store->map_start = start;
+		store->map_length = end - start;
+		store->map_found_size = store->map_size;
+		break;
+	}
+	fclose(maps);
+	return store->map_start != 0 ? 0 : -1;
+}
+
+enum store_result
+store_unmap_cached_pages(struct store *store)
+{
+	/* The map is read-only (no MDB_WRITEMAP): no page is dirty in it, and
+	 * the pages stay in the page cache for the next read. */
+	if (store_find_map(store) < 0)
+		return STORE_OK;
+	if (madvise((void *)store->map_start, store->map_length, MADV_DONTNEED) < 0) {
+		store_set_error(store, "letting go of mapped pages: %s", strerror(errno));
+		return STORE_FAILED;
+	}
+	return STORE_OK;
 }
 
 enum store_result

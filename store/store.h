@@ -155,6 +155,11 @@ enum store_result store_scan_histories(struct store *store, store_keyed_fn fn, v
 enum store_result store_scan_prefix(struct store *store, enum store_keyed_table table,
     const uint8_t *prefix, size_t prefixlen, store_keyed_fn fn, void *arg);
 
+/* Let go of the store's file pages mapped into this process: they stay in
+ * the page cache and are mapped again when next read, so this costs page
+ * faults, never reads; the process's RSS is then what it holds itself. */
+enum store_result store_unmap_cached_pages(struct store *store);
+
 /* A compacted, consistent copy of the store into the empty directory dir. */
 enum store_result store_backup(struct store *store, const char *dir);
 
