@@ -576,7 +576,6 @@ state_describe(struct store_batch *batch, const struct state_context *ctx,
 	int n = thing_places(env, history, places, &scratch);
 
 	change->n_places = 0;
-	change->key = *key;
 	thing_key_text(key, change->thing, sizeof(change->thing));
 	for (int i = 0; i < n; i++) {
 		struct state_parents sp = { .batch = batch };

@@ -21,8 +21,7 @@ struct state_change {
 		char icb[16];	/* "unmapped" when not known */
 		char code[260];
 	} places[PLACES_MAX];
-	char thing[THING_KEY_MAX + 32];
-	struct thing_key key;	/* the thing whose history changed */
+	char thing[THING_KEY_MAX + 32]; /* the thing whose history changed, as text */
 };
 
 /* What state_apply keeps beside the histories, and where it looks up the
