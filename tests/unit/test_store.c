@@ -25,6 +25,7 @@
 #include "commissioning.pb-c.h"
 #include "config.h"
 #include "store.h"
+#include "tmpdir_fixture.h"
 
 /* One temporary directory per test; the store lives in dir/store. */
 struct fixture {
@@ -33,27 +34,6 @@ struct fixture {
 	struct store_options opt;
 };
 
-static void
-remove_tree(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-
-	if (d == NULL) {
-		(void)unlink(path);
-		return;
-	}
-	while ((e = readdir(d)) != NULL) {
-		char child[512];
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		if (snprintf(child, sizeof(child), "%s/%s", path, e->d_name) >= (int)sizeof(child))
-			continue;
-		remove_tree(child);
-	}
-	closedir(d);
-	(void)rmdir(path);
-}
 
 static int
 fixture_setup(void **state)

@@ -24,6 +24,7 @@
 #include "picture_fixture.h"
 #include "state.h"
 #include "store.h"
+#include "tmpdir_fixture.h"
 #include "tallies.h"
 
 #define ROLE(x) COMMISSIONING__ORG_ROLE__ORG_ROLE_##x
@@ -52,27 +53,6 @@ struct fixture {
 	int next_id;
 };
 
-static void
-remove_tree(const char *path)
-{
-	DIR *d = opendir(path);
-	struct dirent *e;
-
-	if (d == NULL) {
-		(void)unlink(path);
-		return;
-	}
-	while ((e = readdir(d)) != NULL) {
-		char child[512];
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		if (snprintf(child, sizeof(child), "%s/%s", path, e->d_name) >= (int)sizeof(child))
-			continue;
-		remove_tree(child);
-	}
-	closedir(d);
-	(void)rmdir(path);
-}
 
 static int
 setup(void **state)
