@@ -345,6 +345,31 @@ event_touches_alerts(const Commissioning__Envelope *env)
 	}
 }
 
+/* The bytes of file pages mapped into this process (statm's "shared"). */
+static uint64_t
+mapped_file_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long size, resident, shared = 0;
+
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%lu %lu %lu", &size, &resident, &shared) != 3)
+		shared = 0;
+	fclose(f);
+	return (uint64_t)shared * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Keep the store's mapped pages from growing the RSS with the store: they
+ * are the page cache's, not ours. */
+static void
+ingest_bound_mapped(struct ingest *ingest)
+{
+	if (mapped_file_bytes() > INGEST_MAPPED_MAX_BYTES &&
+	    store_unmap_cached_pages(ingest->store) != STORE_OK)
+		log_warning("ingest: %s", store_error(ingest->store));
+}
+
 /* After every item is decided: keep the tallies, then write each accepted
  * event's updates, with the figures as the whole batch leaves them. */
 static enum store_result
@@ -352,9 +377,12 @@ ingest_write_updates(struct ingest *ingest, struct store_batch *batch, int64_t n
 {
 	enum store_result r = live_batch_flush(ingest->live);
 
-	for (size_t i = 0; r == STORE_OK && i < ingest->n_items; i++)
+	for (size_t i = 0; r == STORE_OK && i < ingest->n_items; i++) {
 		if (ingest->items[i].env != NULL)
 			r = ingest_add_updates(ingest, batch, &ingest->items[i], now_ms);
+		if (i % INGEST_MAPPED_CHECK_EVERY == INGEST_MAPPED_CHECK_EVERY - 1)
+			ingest_bound_mapped(ingest);
+	}
 	return r;
 }
 
@@ -422,31 +450,6 @@ done:
 	if (env != NULL)
 		commissioning__envelope__free_unpacked(env, NULL);
 	return r;
-}
-
-/* The bytes of file pages mapped into this process (statm's "shared"). */
-static uint64_t
-mapped_file_bytes(void)
-{
-	FILE *f = fopen("/proc/self/statm", "r");
-	unsigned long size, resident, shared = 0;
-
-	if (f == NULL)
-		return 0;
-	if (fscanf(f, "%lu %lu %lu", &size, &resident, &shared) != 3)
-		shared = 0;
-	fclose(f);
-	return (uint64_t)shared * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
-/* Keep the store's mapped pages from growing the RSS with the store: they
- * are the page cache's, not ours. */
-static void
-ingest_bound_mapped(struct ingest *ingest)
-{
-	if (mapped_file_bytes() > INGEST_MAPPED_MAX_BYTES &&
-	    store_unmap_cached_pages(ingest->store) != STORE_OK)
-		log_warning("ingest: %s", store_error(ingest->store));
 }
 
 /* Run the whole batch as one transaction. */

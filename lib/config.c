@@ -40,7 +40,7 @@ struct config_key {
 static const struct config_key config_keys[] = {
 	KEY("ingest", "endpoint", CONFIG_TEXT, ingest_endpoint, "tcp://127.0.0.1:7601",
 	    "ZeroMQ ROUTER where adapters send Envelopes and get Acks"),
-	KEY("ingest", "batch_limit", CONFIG_COUNT, ingest_batch_limit, "2048",
+	KEY("ingest", "batch_limit", CONFIG_COUNT, ingest_batch_limit, "1024",
 	    "most envelopes written in one LMDB transaction (group commit)"),
 	KEY("ingest", "max_envelope_bytes", CONFIG_BYTES, ingest_max_envelope_bytes, "1048576",
 	    "larger frames are REJECTED without being decoded"),

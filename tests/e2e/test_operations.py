@@ -14,7 +14,7 @@ class Configuration(DaemonTestCase):
         out = subprocess.run([DAEMON, "--print-config"], capture_output=True, text=True, check=True).stdout
         for section in ("[ingest]", "[publish]", "[replay]", "[store]", "[log]"):
             self.assertIn(section, out)
-        for key in ("endpoint =", "batch_limit = 2048", "max_envelope_bytes = 1048576",
+        for key in ("endpoint =", "batch_limit = 1024", "max_envelope_bytes = 1048576",
                     "path = var/store", "sync = full", "map_max =", "level = info"):
             self.assertIn(key, out)
 

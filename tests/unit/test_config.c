@@ -125,7 +125,7 @@ test_defaults_are_the_documented_values(void **state)
 	assert_string_equal(cfg.ingest_endpoint, "tcp://127.0.0.1:7601");
 	assert_string_equal(cfg.publish_endpoint, "tcp://127.0.0.1:7602");
 	assert_string_equal(cfg.replay_endpoint, "tcp://127.0.0.1:7603");
-	assert_int_equal(cfg.ingest_batch_limit, 2048);
+	assert_int_equal(cfg.ingest_batch_limit, 1024);
 	assert_int_equal(cfg.ingest_max_envelope_bytes, 1048576);
 	assert_int_equal(cfg.ingest_high_water_mark, 10000);
 	assert_int_equal(cfg.publish_high_water_mark, 100000);
@@ -495,7 +495,7 @@ test_print_lists_every_section_and_key(void **state)
 	    "\n[store]\n",
 	    "\n[log]\n",
 	    "\nendpoint = tcp://127.0.0.1:7601\n",
-	    "\nbatch_limit = 2048\n",
+	    "\nbatch_limit = 1024\n",
 	    "\nmax_envelope_bytes = 1048576\n",
 	    "\nhigh_water_mark = 10000\n",
 	    "\nendpoint = tcp://127.0.0.1:7602\n",
