@@ -14,6 +14,7 @@
 
 #include <sodium.h>
 
+#include "clock.h"
 #include "config.h"
 #include "ctl.h"
 #include "projections.h"
@@ -153,7 +154,7 @@ rebuild_apply(void *arg, uint64_t seq, const uint8_t *bytes, size_t len)
 		rs->undecodable++;
 		return 0;
 	}
-	rs->failed = state_apply(rs->batch, env, bytes, len, NULL);
+	rs->failed = state_apply(rs->batch, NULL, env, bytes, len, NULL);
 	commissioning__envelope__free_unpacked(env, NULL);
 	if (++rs->done % REBUILD_PROGRESS_EVERY == 0 && rs->progress)
 		fprintf(stderr, "\rrebuild: %" PRIu64 " of %" PRIu64 " events (%d%%)", rs->done,
@@ -216,6 +217,18 @@ rebuild_archives_fit(char *const *archives, int n, uint64_t first_event, int *or
 	return 0;
 }
 
+static enum store_result
+rebuild_derived(struct store_batch *batch)
+{
+	struct tallies *tallies = tallies_new();
+	enum store_result r = tallies != NULL
+	    ? state_rebuild_derived(batch, tallies, clock_now_ms())
+	    : STORE_FAILED;
+
+	tallies_destroy(&tallies);
+	return r;
+}
+
 /* Remake target's state from the archives (in order) and target's own
  * event log, in one transaction, growing the map when it fills. */
 static enum store_result
@@ -242,6 +255,9 @@ rebuild_state(struct store *target, struct replay_state *rs, char *const *archiv
 		}
 		if (rs->failed == STORE_OK)
 			store_batch_scan_events(rs->batch, rebuild_apply, rs);
+		/* Then what is kept beside the histories, from them. */
+		if (rs->failed == STORE_OK)
+			rs->failed = rebuild_derived(rs->batch);
 		if (rs->failed != STORE_OK) {
 			store_batch_abort(&rs->batch);
 			r = rs->failed;

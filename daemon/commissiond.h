@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "config.h"
 #include "projections.h"
+#include "state.h"
 #include "store.h"
 #include "zwatch.h"
 
@@ -79,18 +80,23 @@ void publish_destroy(struct publish **pub);
 void publish_send(struct publish *pub, const char *topic, const uint8_t *update, size_t len);
 uint64_t publish_sent_count(const struct publish *pub);
 
-/* ---- live.c: the projections' state in memory, kept in step with the
- * store, so that updates carry their place's figures as of the commit. */
+/* ---- live.c: what the daemon keeps in memory (the tallies of flow and
+ * delayed discharges, the picture of the small kinds of thing) so that
+ * updates carry their place's figures as of the commit. */
 struct live;
 struct live *live_new(struct store *store, char *err, size_t errlen);
 void live_destroy(struct live **live);
-/* A batch: begin, note the alerts before any governance change, set each
- * changed history, ask for figures, end (or fail, and it reloads). */
-void live_batch_begin(struct live *live, int64_t as_of_ms);
+/* A batch: begin (the tallies move to as_of_ms), note the alerts before
+ * the first governance change, apply each event with live_context, flush,
+ * ask for figures, end (or fail, and it reloads). */
+enum store_result live_batch_begin(struct live *live, struct store_batch *batch,
+    int64_t as_of_ms);
+const struct state_context *live_context(struct live *live);
 void live_note_alerts(struct live *live);
-void live_set(struct live *live, const struct thing_key *key, const uint8_t *bytes, size_t len);
-/* The place's figures as JSON text (free it), NULL when out of memory. */
-char *live_place_figures(struct live *live, const char *area, const char *icb, const char *code,
+enum store_result live_batch_flush(struct live *live);
+/* The place's figures as JSON text, valid until the next call or the
+ * batch's end; NULL when out of memory. */
+const char *live_place_figures(struct live *live, const char *area, const char *icb, const char *code,
     const Commissioning__Envelope *env);
 void live_batch_end(struct live *live);
 void live_batch_failed(struct live *live);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <zmq.h>
 
@@ -16,6 +17,7 @@
 #include "log.h"
 #include "pbbudget.h"
 #include "state.h"
+#include "text.h"
 
 /* Routing frames a request may carry before its payload: the ROUTER's
  * identity, and the empty delimiter a REQ socket adds. */
@@ -29,6 +31,12 @@
 /* Frame bytes read into one batch at most (always at least one frame):
  * with each unpack's budget (pbbudget.h) it bounds a batch's memory. */
 #define INGEST_BATCH_MAX_BYTES (16 * 1024 * 1024)
+/* The store's pages a batch reads stay mapped, and count in the RSS,
+ * until let go (each read maps its neighbours too: the kernel's fault
+ * around): beyond this many bytes of them, they are, looked at every
+ * INGEST_MAPPED_CHECK_EVERY envelopes. */
+#define INGEST_MAPPED_MAX_BYTES (16u << 20)
+#define INGEST_MAPPED_CHECK_EVERY 64
 
 struct ingest_item {
 	zmq_msg_t route[INGEST_MAX_ROUTE_FRAMES];
@@ -173,36 +181,68 @@ ingest_dead_letter(struct store_batch *batch, struct ingest_item *item, int64_t 
 	return store_batch_append_dead_letter(batch, &dead);
 }
 
-/* Append update under topic, and keep its bytes to publish after commit. */
+/* The topic of the item's next update, to write into. */
+static char *
+ingest_next_topic(struct ingest_item *item)
+{
+	return item->updates[item->n_updates].topic;
+}
+
+/* Append update under the topic written at ingest_next_topic, and keep its
+ * bytes to publish after commit. */
 static enum store_result
 ingest_add_update(struct store_batch *batch, struct ingest_item *item,
-    Commissioning__Update *update, const char *topic)
+    Commissioning__Update *update)
 {
 	struct ingest_update *u = &item->updates[item->n_updates];
 	enum store_result r;
 
-	snprintf(u->topic, sizeof(u->topic), "%s", topic);
 	update->topic = u->topic;
 	update->event_sequence = item->sequence;
-	r = store_batch_append_update(batch, update);
+	r = store_batch_append_update_copy(batch, update, &u->bytes, &u->len);
 	if (r != STORE_OK)
 		return r;
-	u->len = protobuf_c_message_get_packed_size(&update->base);
-	u->bytes = malloc(u->len);
 	if (u->bytes == NULL) {
 		/* Stored all the same: a subscriber heals the gap by replay. */
 		log_error("ingest: out of memory packing update %" PRIu64, update->sequence);
 		return STORE_OK;
 	}
-	protobuf_c_message_pack(&update->base, u->bytes);
 	item->n_updates++;
 	return STORE_OK;
+}
+
+/*
+ * The EventAccepted of an envelope as it was received: its bytes go on the
+ * wire as the sub-message they are (field 1, length-prefixed), carried as
+ * protobuf-c's unknown field, so that they are not unpacked and packed
+ * again. *buf holds them (free it); NULL when out of memory.
+ */
+static void
+event_accepted_raw(Commissioning__EventAccepted *accepted, ProtobufCMessageUnknownField *field,
+    const uint8_t *envelope, size_t len, uint8_t **buf)
+{
+	uint8_t prefix[10];
+	size_t n = 0;
+
+	for (size_t v = len; n == 0 || v > 0; v >>= 7)
+		prefix[n++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
+	*buf = malloc(n + len);
+	if (*buf == NULL)
+		return;
+	memcpy(*buf, prefix, n);
+	memcpy(*buf + n, envelope, len);
+	field->tag = 1; /* EventAccepted.envelope */
+	field->wire_type = PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+	field->len = n + len;
+	field->data = *buf;
+	accepted->base.n_unknown_fields = 1;
+	accepted->base.unknown_fields = field;
 }
 
 /* Store an accepted event and move the projections' state with it, in the
  * same transaction. The item keeps the event for its updates. */
 static enum store_result
-ingest_accept(struct store_batch *batch, struct ingest_item *item,
+ingest_accept(struct ingest *ingest, struct store_batch *batch, struct ingest_item *item,
     Commissioning__Envelope *env, const uint8_t hash[STORE_HASH_BYTES])
 {
 	enum store_result r;
@@ -211,8 +251,8 @@ ingest_accept(struct store_batch *batch, struct ingest_item *item,
 	    zmq_msg_data(&item->payload), zmq_msg_size(&item->payload), &item->sequence);
 	if (r != STORE_OK)
 		return r;
-	r = state_apply(batch, env, zmq_msg_data(&item->payload), zmq_msg_size(&item->payload),
-	    &item->change);
+	r = state_apply(batch, live_context(ingest->live), env, zmq_msg_data(&item->payload),
+	    zmq_msg_size(&item->payload), &item->change);
 	if (r != STORE_OK)
 		return r;
 	item->env = env;
@@ -230,30 +270,36 @@ ingest_add_updates(struct ingest *ingest, struct store_batch *batch, struct inge
 {
 	Commissioning__Update update = COMMISSIONING__UPDATE__INIT;
 	Commissioning__EventAccepted accepted = COMMISSIONING__EVENT_ACCEPTED__INIT;
+	ProtobufCMessageUnknownField raw;
 	const struct state_change *change = &item->change;
-	char topic[INGEST_TOPIC_MAX];
+	uint8_t *raw_bytes;
 	enum store_result r;
 
 	update.commit_time = now_ms;
 	update.body_case = COMMISSIONING__UPDATE__BODY_EVENT_ACCEPTED;
-	accepted.envelope = item->env;
+	event_accepted_raw(&accepted, &raw, zmq_msg_data(&item->payload),
+	    zmq_msg_size(&item->payload), &raw_bytes);
+	if (raw_bytes == NULL)
+		accepted.envelope = item->env; /* out of memory: packed again */
 	update.event_accepted = &accepted;
-	snprintf(topic, sizeof(topic), "event.%s.%s", event_kind_name(item->env), item->env->source);
-	r = ingest_add_update(batch, item, &update, topic);
+	text_join(ingest_next_topic(item), INGEST_TOPIC_MAX, '.', "event",
+	    event_kind_name(item->env), item->env->source);
+	r = ingest_add_update(batch, item, &update);
+	free(raw_bytes);
 	for (int i = 0; r == STORE_OK && i < change->n_places; i++) {
 		Commissioning__StateChanged changed = COMMISSIONING__STATE_CHANGED__INIT;
-		char *figures = live_place_figures(ingest->live, change->places[i].area,
+		const char *figures = live_place_figures(ingest->live, change->places[i].area,
 		    change->places[i].icb, change->places[i].code, item->env);
 		changed.area = (char *)change->places[i].area;
 		changed.icb = (char *)change->places[i].icb;
 		changed.code = (char *)change->places[i].code;
 		changed.thing = (char *)change->thing;
-		changed.figures = figures != NULL ? figures : "{}";
+		changed.figures = (char *)(figures != NULL ? figures : "{}");
 		update.body_case = COMMISSIONING__UPDATE__BODY_STATE_CHANGED;
 		update.state_changed = &changed;
-		snprintf(topic, sizeof(topic), "%s.%s.%s", changed.area, changed.icb, changed.code);
-		r = ingest_add_update(batch, item, &update, topic);
-		free(figures);
+		text_join(ingest_next_topic(item), INGEST_TOPIC_MAX, '.', changed.area, changed.icb,
+		    changed.code);
+		r = ingest_add_update(batch, item, &update);
 	}
 	return r;
 }
@@ -275,36 +321,44 @@ event_touches_alerts(const Commissioning__Envelope *env)
 	}
 }
 
-/* After every item is decided: bring the live picture up to the batch,
- * then write each accepted event's updates. */
+/* The bytes of file pages mapped into this process (statm's "shared"). */
+static uint64_t
+mapped_file_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long size, resident, shared = 0;
+
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%lu %lu %lu", &size, &resident, &shared) != 3)
+		shared = 0;
+	fclose(f);
+	return (uint64_t)shared * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Keep the store's mapped pages from growing the RSS with the store: they
+ * are the page cache's, not ours. */
+static void
+ingest_bound_mapped(struct ingest *ingest)
+{
+	if (mapped_file_bytes() > INGEST_MAPPED_MAX_BYTES &&
+	    store_unmap_cached_pages(ingest->store) != STORE_OK)
+		log_warning("ingest: %s", store_error(ingest->store));
+}
+
+/* After every item is decided: keep the tallies, then write each accepted
+ * event's updates, with the figures as the whole batch leaves them. */
 static enum store_result
 ingest_write_updates(struct ingest *ingest, struct store_batch *batch, int64_t now_ms)
 {
-	enum store_result r = STORE_OK;
+	enum store_result r = live_batch_flush(ingest->live);
 
-	live_batch_begin(ingest->live, now_ms);
-	for (size_t i = 0; i < ingest->n_items; i++) {
-		struct ingest_item *item = &ingest->items[i];
-		if (item->env != NULL && event_touches_alerts(item->env)) {
-			live_note_alerts(ingest->live);
-			break;
-		}
-	}
-	for (size_t i = 0; i < ingest->n_items; i++) {
-		const struct thing_key *key = &ingest->items[i].change.key;
-		const uint8_t *bytes;
-		size_t len;
-		if (ingest->items[i].env == NULL || key->len == 0)
-			continue;
-		r = store_batch_get_history(batch, key->bytes, key->len, &bytes, &len);
-		if (r != STORE_OK)
-			return r;
-		live_set(ingest->live, key, bytes, len);
-	}
-	for (size_t i = 0; r == STORE_OK && i < ingest->n_items; i++)
+	for (size_t i = 0; r == STORE_OK && i < ingest->n_items; i++) {
 		if (ingest->items[i].env != NULL)
 			r = ingest_add_updates(ingest, batch, &ingest->items[i], now_ms);
-	live_batch_end(ingest->live);
+		if (i % INGEST_MAPPED_CHECK_EVERY == INGEST_MAPPED_CHECK_EVERY - 1)
+			ingest_bound_mapped(ingest);
+	}
 	return r;
 }
 
@@ -348,8 +402,8 @@ ingest_decide(struct ingest *ingest, struct store_batch *batch, struct ingest_it
 		goto reject;
 	}
 	/* Echo what can be read, bounded, so that the sender can match the ack. */
-	snprintf(item->source, sizeof(item->source), "%s", env->source);
-	snprintf(item->event_id, sizeof(item->event_id), "%s", env->event_id);
+	text_copy(item->source, sizeof(item->source), env->source);
+	text_copy(item->event_id, sizeof(item->event_id), env->event_id);
 	item->kind = event_kind_name(env);
 	if (event_check(env, &item->why) < 0) {
 		item->status = COMMISSIONING__ACK_STATUS__ACK_STATUS_REJECTED;
@@ -369,7 +423,12 @@ ingest_decide(struct ingest *ingest, struct store_batch *batch, struct ingest_it
 		    "under it stands)");
 		goto reject;
 	}
-	r = ingest_accept(batch, item, env, hash);
+	/* The conflict alerts before the batch, to publish what it raises and
+	 * clears: noted before its first change to who holds which interest
+	 * or to a decision. */
+	if (event_touches_alerts(env))
+		live_note_alerts(ingest->live);
+	r = ingest_accept(ingest, batch, item, env, hash);
 	if (item->env == env)
 		return r; /* the item keeps the event for its updates */
 	goto done;
@@ -391,11 +450,16 @@ ingest_write_batch(struct ingest *ingest, int64_t now_ms)
 	r = store_batch_begin(ingest->store, &batch);
 	if (r != STORE_OK)
 		return r;
+	r = live_batch_begin(ingest->live, batch, now_ms);
+	if (r != STORE_OK)
+		goto fail;
 	for (size_t i = 0; i < ingest->n_items; i++) {
 		item_reset_outcome(&ingest->items[i]);
 		r = ingest_decide(ingest, batch, &ingest->items[i], now_ms);
 		if (r != STORE_OK)
 			goto fail;
+		if (i % INGEST_MAPPED_CHECK_EVERY == INGEST_MAPPED_CHECK_EVERY - 1)
+			ingest_bound_mapped(ingest);
 	}
 	r = ingest_write_updates(ingest, batch, now_ms);
 	if (r != STORE_OK)
@@ -403,6 +467,8 @@ ingest_write_batch(struct ingest *ingest, int64_t now_ms)
 	r = store_batch_commit(&batch);
 	if (r != STORE_OK)
 		live_batch_failed(ingest->live);
+	else
+		live_batch_end(ingest->live);
 	return r;
 fail:
 	store_batch_abort(&batch);
@@ -541,22 +607,25 @@ ingest_on_readable(void *arg)
 		ingest->last_commit_ms = now_ms;
 	ingest->batches++;
 
-	/* Committed: now, and only now, the acks and the updates. */
+	/* Committed: now, and only now, the acks, every one before the
+	 * updates so that none waits for the publishing. */
+	for (size_t i = 0; i < ingest->n_items; i++) {
+		ingest_send_ack(ingest, &ingest->items[i]);
+		ingest_count(ingest, &ingest->items[i]);
+	}
+	/* Every envelope of the batch waited from its read to this answer. */
+	answered = clock_monotonic_seconds() - started;
 	for (size_t i = 0; i < ingest->n_items; i++) {
 		struct ingest_item *item = &ingest->items[i];
-		ingest_send_ack(ingest, item);
-		ingest_count(ingest, item);
 		for (int u = 0; u < item->n_updates; u++)
 			publish_send(ingest->pub, item->updates[u].topic, item->updates[u].bytes,
 			    item->updates[u].len);
 		metrics_count_published(ingest->metrics, (uint64_t)item->n_updates);
+		metrics_observe_ack_latency(ingest->metrics, answered);
 		item_release(item);
 	}
-	/* Every envelope of the batch waited from its read to this answer. */
-	answered = clock_monotonic_seconds() - started;
-	for (size_t i = 0; i < ingest->n_items; i++)
-		metrics_observe_ack_latency(ingest->metrics, answered);
 	ingest->n_items = 0;
+	ingest_bound_mapped(ingest);
 	if (ingest->on_committed != NULL)
 		ingest->on_committed(ingest->on_committed_arg);
 }

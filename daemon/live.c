@@ -1,8 +1,16 @@
 /*
- * live: the daemon's picture of the projections' state, kept in step with
- * the store so that every update can carry its place's figures as of the
- * commit (DOMAIN.md, What the daemon publishes). Owns the picture and, for
- * the batch in hand, each area's figures, worked out at most once.
+ * live: what the daemon keeps in memory so that every update carries its
+ * place's figures as of the commit (DOMAIN.md, What the daemon publishes),
+ * without folding the whole state for each batch. Owns:
+ *   - the tallies of flow and delayed discharges (projections/tallies.h),
+ *     kept in step with the store by store/state.c, as events apply;
+ *   - the picture of the small kinds of thing (organisations, services,
+ *     contracts, budgets, spend, capacity lines, declarations: reference
+ *     and commissioners' records, not patients), whose areas are folded
+ *     whole, at most once per batch;
+ *   - for the batch in hand, the figures and slices already worked out.
+ * Spells, ready reports and packages stay in the store: the figures for
+ * any as-of (the HTTP API) read them from there when asked.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,15 +19,59 @@
 #include "commissiond.h"
 #include "dates.h"
 #include "log.h"
+#include "text.h"
+
+/* The kinds of thing the picture in memory holds. */
+static const uint8_t live_small_kinds[] = { THING_ORGANISATION, THING_SERVICE, THING_CONTRACT,
+	THING_SPEND, THING_BUDGET, THING_CAPACITY, THING_DECLARATION };
 
 struct live {
 	struct store *store;
-	struct picture *picture;
-	int64_t as_of_ms;
-	json_t *figures;	/* area -> that area's figures, for this batch */
-	json_t *alerts_before;	/* conflict alerts before the batch, when asked */
-	bool stale;		/* a batch failed: reload before the next */
+	struct picture *picture; /* the small kinds only */
+	struct tallies *tallies;
+	uint64_t generation;	 /* of the derived state the tallies were loaded from */
+	struct state_context context;
+	struct store_batch *batch; /* the batch in hand, between begin and end */
+	json_t *figures;	   /* area -> that area's figures, for this batch */
+	json_t *slices;		   /* key -> figures text already cut, for this batch */
+	json_t *alerts_before;	   /* conflict alerts before the batch, when asked */
+	char *scratch;		   /* the last figures cut that are not in slices */
+	bool stale;		   /* a batch failed: reload before the next */
 };
+
+static bool
+live_is_small_kind(uint8_t kind)
+{
+	return memchr(live_small_kinds, kind, sizeof(live_small_kinds)) != NULL;
+}
+
+static const char *
+live_parent_of(void *arg, const char *code)
+{
+	const Commissioning__Organisation *org = picture_organisation(arg, code);
+
+	return org != NULL ? org->parent_code : NULL;
+}
+
+static const char *
+live_icb_of(void *arg, const char *provider)
+{
+	return picture_icb_of(arg, provider);
+}
+
+/* state_apply tells of each history it writes: the picture follows at
+ * once, so the next event's topic sees the organisations it registered. */
+static void
+live_history_changed(void *arg, const struct thing_key *key, const uint8_t *bytes, size_t len)
+{
+	struct live *live = arg;
+
+	if (!live_is_small_kind(key->bytes[0]))
+		return;
+	if (picture_set_history(live->picture, key->bytes, key->len, bytes, len) < 0)
+		log_error("live: a history does not decode; its figures are left out");
+	json_object_clear(live->figures); /* figures from here on see it */
+}
 
 static int
 live_load_one(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
@@ -29,38 +81,65 @@ live_load_one(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes
 	return 0;
 }
 
-static int
-live_load(struct live *live)
+/* Load the tallies (remaking the derived state when it does not match the
+ * histories) and the small kinds' picture, inside batch. */
+static enum store_result
+live_load(struct live *live, struct store_batch *batch, int64_t now_ms, bool *remade)
 {
 	struct picture *picture = picture_new();
+	enum store_result r = picture != NULL ? STORE_OK : STORE_FAILED;
 
-	if (picture == NULL || store_scan_histories(live->store, live_load_one, picture) != STORE_OK) {
+	if (r == STORE_OK)
+		r = state_load(batch, live->tallies, now_ms, remade);
+	for (size_t i = 0; r == STORE_OK && i < sizeof(live_small_kinds); i++)
+		r = store_batch_scan_prefix(batch, STORE_HISTORIES, &live_small_kinds[i], 1,
+		    live_load_one, picture);
+	if (r != STORE_OK) {
 		picture_destroy(&picture);
-		return -1;
+		return r;
 	}
 	picture_seal(picture);
 	picture_destroy(&live->picture);
 	live->picture = picture;
+	live->context.parent_arg = picture;
+	live->generation = state_generation(batch);
 	live->stale = false;
-	return 0;
+	return STORE_OK;
 }
 
 struct live *
 live_new(struct store *store, char *err, size_t errlen)
 {
 	struct live *live = calloc(1, sizeof(*live));
+	struct store_batch *batch = NULL;
+	enum store_result r;
+	bool remade = false;
 
-	if (live == NULL) {
+	if (live == NULL || (live->tallies = tallies_new()) == NULL ||
+	    (live->figures = json_object()) == NULL || (live->slices = json_object()) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		return NULL;
+		goto fail;
 	}
 	live->store = store;
-	if (live_load(live) < 0) {
+	live->context.tallies = live->tallies;
+	live->context.parent_of = live_parent_of;
+	live->context.history_changed = live_history_changed;
+	live->context.history_arg = live;
+	r = store_batch_begin(store, &batch);
+	if (r == STORE_OK)
+		r = live_load(live, batch, clock_now_ms(), &remade);
+	if (r == STORE_OK && remade)
+		r = store_batch_commit(&batch);
+	else
+		store_batch_abort(&batch);
+	if (r != STORE_OK) {
 		snprintf(err, errlen, "live: cannot load the state: %s", store_error(store));
-		free(live);
-		return NULL;
+		goto fail;
 	}
 	return live;
+fail:
+	live_destroy(&live);
+	return NULL;
 }
 
 void
@@ -72,18 +151,37 @@ live_destroy(struct live **livep)
 		return;
 	live_batch_end(live);
 	picture_destroy(&live->picture);
+	tallies_destroy(&live->tallies);
+	json_decref(live->figures);
+	json_decref(live->slices);
 	free(live);
 	*livep = NULL;
 }
 
-void
-live_batch_begin(struct live *live, int64_t as_of_ms)
+enum store_result
+live_batch_begin(struct live *live, struct store_batch *batch, int64_t as_of_ms)
 {
+	enum store_result r = STORE_OK;
+	bool remade;
+
 	live_batch_end(live);
-	if (live->stale && live_load(live) < 0)
-		log_error("live: cannot reload the state: %s", store_error(live->store));
-	live->as_of_ms = as_of_ms;
-	live->figures = json_object();
+	/* A failed batch left changes that never committed; commissionctl
+	 * rebuild may have remade the state meanwhile: read it afresh. */
+	if (live->stale || state_generation(batch) != live->generation)
+		r = live_load(live, batch, as_of_ms, &remade);
+	if (r == STORE_OK)
+		r = state_advance(batch, live->tallies, as_of_ms);
+	if (r == STORE_OK)
+		live->batch = batch;
+	else
+		live->stale = true;
+	return r;
+}
+
+const struct state_context *
+live_context(struct live *live)
+{
+	return &live->context;
 }
 
 /* The area's figures for the batch in hand, worked out once. */
@@ -93,8 +191,7 @@ live_area(struct live *live, const char *area)
 	json_t *f = json_object_get(live->figures, area);
 
 	if (f == NULL) {
-		picture_seal(live->picture);
-		f = picture_figures(live->picture, area, live->as_of_ms);
+		f = picture_figures(live->picture, area, tallies_as_of_ms(live->tallies));
 		if (f == NULL)
 			return NULL;
 		json_object_set_new(live->figures, area, f);
@@ -114,16 +211,6 @@ live_note_alerts(struct live *live)
 	    json_object_get(json_object_get(gov, "governance"), "conflict_alerts"));
 	if (live->alerts_before == NULL)
 		live->alerts_before = json_array();
-	/* Figures from here on must see the batch's changes. */
-	json_object_clear(live->figures);
-}
-
-void
-live_set(struct live *live, const struct thing_key *key, const uint8_t *bytes, size_t len)
-{
-	if (picture_set_history(live->picture, key->bytes, key->len, bytes, len) < 0)
-		log_error("live: a history does not decode; its figures are left out");
-	json_object_clear(live->figures);
 }
 
 /* Items of a that are not in b. */
@@ -178,8 +265,9 @@ alerts_about(json_t *list, const Commissioning__Envelope *env)
 	return out;
 }
 
-char *
-live_place_figures(struct live *live, const char *area, const char *icb, const char *code,
+/* The figures of a small kind's place, cut from its area's: a new text. */
+static char *
+live_picture_slice(struct live *live, const char *area, const char *icb, const char *code,
     const Commissioning__Envelope *env)
 {
 	json_t *figures = live_area(live, area), *slice;
@@ -204,31 +292,186 @@ live_place_figures(struct live *live, const char *area, const char *icb, const c
 	return text;
 }
 
+/* The text under key in this batch's slices, made by make when not yet
+ * there; it lives until the batch ends. NULL when out of memory. */
+static const char *
+live_cached(struct live *live, const char *key, json_t *(*make)(struct live *, void *), void *arg)
+{
+	json_t *text = json_object_get(live->slices, key);
+
+	if (text == NULL) {
+		json_t *made = make(live, arg);
+		char *dumped = made != NULL ? json_dumps(made, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+		json_decref(made);
+		if (dumped == NULL)
+			return NULL;
+		text = json_string_nocheck(dumped); /* jansson wrote it: UTF-8 */
+		free(dumped);
+		if (text == NULL || json_object_set_new(live->slices, key, text) < 0)
+			return NULL;
+	}
+	return json_string_value(text);
+}
+
+struct flow_place {
+	const char *code, *icb;
+	int32_t day;
+};
+
+static json_t *
+make_flow(struct live *live, void *arg)
+{
+	const struct flow_place *fp = arg;
+
+	return tallies_flow_figures(live->tallies, fp->code, fp->icb, fp->day, live_icb_of,
+	    live->picture);
+}
+
+static json_t *
+make_delays_icb(struct live *live, void *arg)
+{
+	return tallies_delays_icb(live->tallies, arg, live_icb_of, live->picture);
+}
+
+static json_t *
+make_delays_councils(struct live *live, void *arg)
+{
+	(void)arg;
+	return tallies_delays_councils(live->tallies);
+}
+
+/* discharges: the person's cases (at the provider, for a ready report),
+ * and the roll-ups, each roll-up worked out once per batch: a new text. */
+static char *
+live_discharges_slice(struct live *live, const char *icb, const char *code,
+    const Commissioning__Envelope *env)
+{
+	bool ready = env->event_case == COMMISSIONING__ENVELOPE__EVENT_READY_FOR_DISCHARGE;
+	char hex[65], key[64], *cases_text, *out = NULL;
+	const char *icb_text, *councils_text;
+	json_t *cases;
+	size_t n;
+
+	pseudonym_hex(ready ? &env->ready_for_discharge->patient_pseudonym
+			    : &env->care_package_started->patient_pseudonym,
+	    hex);
+	cases = state_person_cases(live->batch, live->tallies, hex, ready ? code : NULL,
+	    live_icb_of, live->picture);
+	if (cases == NULL)
+		return NULL;
+	cases_text = json_dumps(cases, JSON_COMPACT);
+	json_decref(cases);
+	text_join(key, sizeof(key), '.', "discharges", "icb", icb);
+	icb_text = live_cached(live, key, make_delays_icb, (void *)icb);
+	councils_text = live_cached(live, "discharges.councils", make_delays_councils, NULL);
+	if (cases_text != NULL && icb_text != NULL && councils_text != NULL) {
+		const char *parts[] = { "{\"cases\":", cases_text, ",\"icb\":", icb_text,
+			",\"councils\":", councils_text, "}" };
+		size_t at = 0, lens[sizeof(parts) / sizeof(parts[0])];
+
+		n = 1;
+		for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+			n += lens[i] = strlen(parts[i]);
+		out = malloc(n);
+		for (size_t i = 0; out != NULL && i < sizeof(parts) / sizeof(parts[0]); i++) {
+			memcpy(out + at, parts[i], lens[i]);
+			at += lens[i];
+		}
+		if (out != NULL)
+			out[at] = '\0';
+	}
+	free(cases_text);
+	return out;
+}
+
+/* A day number as the decimal text of a key. */
+static void
+day_text(int32_t day, char out[12])
+{
+	char digits[12];
+	int64_t v = day < 0 ? -(int64_t)day : day;
+	size_t n = 0, at = 0;
+
+	do
+		digits[n++] = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	if (day < 0)
+		out[at++] = '-';
+	while (n > 0)
+		out[at++] = digits[--n];
+	out[at] = '\0';
+}
+
+const char *
+live_place_figures(struct live *live, const char *area, const char *icb, const char *code,
+    const Commissioning__Envelope *env)
+{
+	char key[THING_KEY_MAX + 64], day[12];
+
+	if (strcmp(area, "flow") == 0) {
+		struct flow_place fp = { code, icb, dates_london_day_of_ms(env->occurred_at) };
+		day_text(fp.day, day);
+		text_join(key, sizeof(key), '|', icb, code, day); /* '|' is in no code */
+		return live_cached(live, key, make_flow, &fp);
+	}
+	free(live->scratch);
+	live->scratch = strcmp(area, "discharges") == 0
+	    ? live_discharges_slice(live, icb, code, env)
+	    : live_picture_slice(live, area, icb, code, env);
+	return live->scratch;
+}
+
+enum store_result
+live_batch_flush(struct live *live)
+{
+	return state_flush(live->batch, live->tallies);
+}
+
 void
 live_batch_end(struct live *live)
 {
-	json_decref(live->figures);
+	json_object_clear(live->figures);
+	json_object_clear(live->slices);
 	json_decref(live->alerts_before);
-	live->figures = NULL;
 	live->alerts_before = NULL;
+	free(live->scratch);
+	live->scratch = NULL;
+	live->batch = NULL;
 }
 
 void
 live_batch_failed(struct live *live)
 {
-	/* The picture holds changes that never committed: read it afresh. */
+	/* The picture and the tallies hold changes that never committed:
+	 * read them afresh. */
 	live->stale = true;
+	live_batch_end(live);
+}
+
+/* The figures of area from the whole state in the store, as commissionctl
+ * show works them out. */
+static json_t *
+live_figures_from_store(struct live *live, const char *area, int64_t as_of_ms)
+{
+	struct picture *picture = picture_new();
+	json_t *figures = NULL;
+
+	if (picture != NULL && store_scan_histories(live->store, live_load_one, picture) == STORE_OK) {
+		picture_seal(picture);
+		figures = picture_figures(picture, area, as_of_ms);
+	}
+	picture_destroy(&picture);
+	return figures;
 }
 
 json_t *
 live_figures(struct live *live, const char *area, int64_t as_of_ms)
 {
-	/* Between batches the picture is what the store holds, unless the
-	 * last batch failed: then it is read afresh first. */
-	if (live->stale && live_load(live) < 0) {
-		log_error("live: cannot reload the state: %s", store_error(live->store));
-		return NULL;
-	}
-	picture_seal(live->picture);
+	/* Flow and delayed discharges need every spell and case: those are
+	 * read from the store. Between batches the small picture is what the
+	 * store holds, unless the last batch failed. */
+	if (strcmp(area, "flow") == 0 || strcmp(area, "discharges") == 0 ||
+	    strcmp(area, "all") == 0 || live->stale)
+		return live_figures_from_store(live, area, as_of_ms);
 	return picture_figures(live->picture, area, as_of_ms);
 }

@@ -237,3 +237,15 @@ dates_london_day_of_ms(int64_t utc_ms)
 
 	return (int32_t)(local >= 0 ? local / day_ms : -((-local + day_ms - 1) / day_ms));
 }
+
+int64_t
+dates_london_midnight_ms(int32_t day_number)
+{
+	const int64_t day_ms = 86400000, hour_ms = 3600000;
+	int64_t utc_midnight = (int64_t)day_number * day_ms;
+
+	/* Local midnight is 00:00 UTC in winter and 23:00 UTC the evening
+	 * before in summer; the clocks change at 01:00 UTC, an hour after
+	 * either, so the offset an hour before UTC midnight is the one. */
+	return utc_midnight - dates_london_offset_ms(utc_midnight - hour_ms);
+}

@@ -81,4 +81,8 @@ int32_t dates_london_day_of_ms(int64_t utc_ms);
 /* The UTC offset of Europe/London at utc_ms, in milliseconds (0 or 3600000). */
 int64_t dates_london_offset_ms(int64_t utc_ms);
 
+/* The first UTC millisecond of the Europe/London calendar day day_number:
+ * dates_london_day_of_ms of it is day_number, of the one before it is not. */
+int64_t dates_london_midnight_ms(int32_t day_number);
+
 #endif

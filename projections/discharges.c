@@ -9,51 +9,12 @@
 #include <string.h>
 
 #include "dates.h"
-#include "spell.h"
+#include "discharges.h"
 
-#define DISCHARGES_UNATTRIBUTED "unattributed" /* no council from a report or package */
-#define DISCHARGES_UNMAPPED "unmapped"         /* the ICB of a provider not known */
-#define DISCHARGES_PATHWAY_MAX 3
+#define DISCHARGES_UNMAPPED "unmapped" /* the ICB of a provider not known */
 
 /* The keys of the roll-ups by pathway, 0-3. */
 static const char *const discharges_pathway_key[DISCHARGES_PATHWAY_MAX + 1] = {"0", "1", "2", "3"};
-
-/* A care package as its last "started" event gives it. */
-struct discharges_package {
-	char patient[65];
-	const char *council;
-	const char *package_id;
-	const char *start_date;
-	int32_t start_day;
-};
-
-/* What the read side shares across cases: built once per figures call. */
-struct discharges_world {
-	const struct spell **discharges; /* inpatient discharges, by discharges_spell_cmp */
-	size_t n_discharges;
-	struct discharges_package *packages; /* by discharges_package_cmp */
-	size_t n_packages;
-};
-
-struct discharges_case {
-	const char *patient;
-	const char *provider;
-	size_t n_reports;
-	bool closed;
-	int32_t discharge_day;
-	int32_t ready_day; /* the earliest of its reports' */
-	bool has_pathway;
-	int64_t pathway;     /* that of its latest report */
-	const char *council; /* that of the latest report naming one, or NULL */
-	/* Worked out for the as-of by discharges_case_settle. */
-	int32_t days_delayed;
-	bool has_social_care_wait;                /* pathways 1-3 */
-	const struct discharges_package *package; /* the one that ended the wait */
-	const char *wait_ended_by;                /* "package", "discharge" or NULL */
-	bool waiting_on_social_care;
-	int32_t days_waiting;
-	const char *rollup_council;
-};
 
 /* ------------------------------------------------------------ the world */
 
@@ -100,15 +61,13 @@ discharges_index_spells(struct discharges_world *world, const struct spell *spel
 	for (size_t i = 0; i < n; i++)
 		if (spell_has_inpatient_discharge(&spells[i]) && spells[i].patient[0] != '\0')
 			world->discharges[world->n_discharges++] = &spells[i];
-	qsort(world->discharges, world->n_discharges, sizeof(*world->discharges),
-	    discharges_spell_cmp);
 	return 0;
 }
 
 /* The last "started" of a package gives its start date (a package never
  * started has none and ends no wait); its patient is the one its latest
  * event names. */
-static bool
+bool
 discharges_package_of(const struct thing *t, struct discharges_package *package)
 {
 	const Commissioning__CarePackage *started = NULL;
@@ -147,8 +106,18 @@ discharges_index_packages(struct discharges_world *world, const struct picture *
 		if (discharges_package_of(picture_thing(picture, THING_PACKAGE, i),
 		        &world->packages[world->n_packages]))
 			world->n_packages++;
-	qsort(world->packages, world->n_packages, sizeof(*world->packages), discharges_package_cmp);
 	return 0;
+}
+
+void
+discharges_world_sort(struct discharges_world *world)
+{
+	if (world->n_discharges > 1)
+		qsort(world->discharges, world->n_discharges, sizeof(*world->discharges),
+		    discharges_spell_cmp);
+	if (world->n_packages > 1)
+		qsort(world->packages, world->n_packages, sizeof(*world->packages),
+		    discharges_package_cmp);
 }
 
 /* The person's inpatient discharges at provider, in time order. */
@@ -256,6 +225,9 @@ discharges_case_social_care(
 	if (!c->has_social_care_wait)
 		return;
 	first = discharges_first_package(world, c->patient, c->ready_day);
+	if (first != NULL && first->start_day > limit_day && !c->closed &&
+	    first->start_day < c->changes_on_day)
+		c->changes_on_day = first->start_day; /* its start will end the wait */
 	if (first != NULL && first->start_day <= limit_day) {
 		c->package = first;
 		c->wait_ended_by = "package";
@@ -274,6 +246,9 @@ static void
 discharges_case_settle(
     struct discharges_case *c, const struct discharges_world *world, int32_t as_of_day)
 {
+	c->changes_on_day = INT32_MAX;
+	if (!c->closed && c->ready_day > as_of_day)
+		c->changes_on_day = c->ready_day; /* its days delayed start counting */
 	c->days_delayed =
 	    discharges_days_between(c->ready_day, c->closed ? c->discharge_day : as_of_day);
 	discharges_case_social_care(c, world, as_of_day);
@@ -302,7 +277,7 @@ discharges_date_json(int32_t day)
 	return json_string(date);
 }
 
-static json_t *
+json_t *
 discharges_case_json(const struct discharges_case *c, const char *icb)
 {
 	json_t *o = json_object();
@@ -416,15 +391,9 @@ discharges_note_unmapped(struct figures *fig)
 		discharges_note_council(fig, picture_thing(p, THING_PACKAGE, i)->part[0]);
 }
 
-/*
- * The cases of one (patient, provider): each ready report joins the case
- * closed by the person's first inpatient discharge at the provider on or
- * after its ready date, else the open case. Published closed cases first,
- * in discharge order, then the open one.
- */
-static int
-discharges_cases_of(
-    struct figures *fig, const struct discharges_world *world, const struct thing *t)
+int
+discharges_cases_each(const struct discharges_world *world, const struct thing *t,
+    int32_t as_of_day, discharges_case_fn fn, void *arg)
 {
 	const char *patient = t->part[0], *provider = t->part[1];
 	size_t n_discharges;
@@ -456,11 +425,17 @@ discharges_cases_of(
 		c->closed = i < n_discharges;
 		if (c->closed)
 			c->discharge_day = dates_london_day_of_ms(discharges[i]->discharged_at_ms);
-		discharges_case_settle(c, world, fig->as_of_day);
-		discharges_publish_case(fig, c);
+		discharges_case_settle(c, world, as_of_day);
+		fn(arg, c);
 	}
 	free(cases);
 	return 0;
+}
+
+static void
+discharges_publish_each(void *arg, const struct discharges_case *c)
+{
+	discharges_publish_case(arg, c);
 }
 
 void
@@ -479,8 +454,10 @@ discharges_figures(struct figures *fig)
 	if (spells == NULL || discharges_index_spells(&world, spells, n_spells) < 0 ||
 	    discharges_index_packages(&world, p) < 0)
 		goto done; /* out of memory: the figures stay empty */
+	discharges_world_sort(&world);
 	for (size_t i = 0; i < picture_count(p, THING_READY); i++)
-		if (discharges_cases_of(fig, &world, picture_thing(p, THING_READY, i)) < 0)
+		if (discharges_cases_each(&world, picture_thing(p, THING_READY, i), fig->as_of_day,
+		        discharges_publish_each, fig) < 0)
 			break;
 done:
 	free(world.packages);

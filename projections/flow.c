@@ -11,23 +11,11 @@
 #include "spell.h"
 
 #define FLOW_UNMAPPED "unmapped" /* the ICB roll-up of a provider with no known ICB */
-#define FLOW_MAX_DAY_COUNTS 2    /* an admission and a discharge */
-
-/* What one spell adds to each place it counts in. */
-struct flow_tally {
-	bool listed; /* an inpatient or attendance spell, not void */
-	bool in_hospital;
-	size_t n_counts;
-	struct {
-		const char *name; /* "admissions", "discharges" or "attendances" */
-		int32_t day;      /* the London date it falls on */
-	} counts[FLOW_MAX_DAY_COUNTS];
-};
 
 static void
-flow_tally_add(struct flow_tally *tally, const char *name, int64_t at_ms)
+flow_tally_add(struct flow_tally *tally, enum flow_count count, int64_t at_ms)
 {
-	tally->counts[tally->n_counts].name = name;
+	tally->counts[tally->n_counts].count = count;
 	tally->counts[tally->n_counts].day = dates_london_day_of_ms(at_ms);
 	tally->n_counts++;
 }
@@ -38,7 +26,7 @@ flow_tally_add(struct flow_tally *tally, const char *name, int64_t at_ms)
  * at the as-of; attendances count on their admission date; other classes
  * and void spells count nowhere.
  */
-static struct flow_tally
+struct flow_tally
 flow_tally_of(const struct spell *spell, int64_t as_of_ms)
 {
 	struct flow_tally tally = {0};
@@ -48,15 +36,21 @@ flow_tally_of(const struct spell *spell, int64_t as_of_ms)
 	tally.listed = spell_is_inpatient(spell) || spell_is_attendance(spell);
 	if (spell_is_inpatient(spell)) {
 		if (spell->admitted)
-			flow_tally_add(&tally, "admissions", spell->admitted_at_ms);
+			flow_tally_add(&tally, FLOW_ADMISSIONS, spell->admitted_at_ms);
 		if (spell->discharged)
-			flow_tally_add(&tally, "discharges", spell->discharged_at_ms);
+			flow_tally_add(&tally, FLOW_DISCHARGES, spell->discharged_at_ms);
 		tally.in_hospital = spell_in_hospital_at(spell, as_of_ms);
 	} else if (spell_is_attendance(spell) && spell->admitted) {
-		flow_tally_add(&tally, "attendances", spell->admitted_at_ms);
+		flow_tally_add(&tally, FLOW_ATTENDANCES, spell->admitted_at_ms);
 	}
 	return tally;
 }
+
+const char *const flow_count_names[FLOW_N_COUNTS] = {
+	[FLOW_ADMISSIONS] = "admissions",
+	[FLOW_DISCHARGES] = "discharges",
+	[FLOW_ATTENDANCES] = "attendances",
+};
 
 /* A place's figures start at zero, so every place listed has them all. */
 static json_t *
@@ -80,8 +74,8 @@ flow_place_count(json_t *place, const struct flow_tally *tally)
 		figures_add_count(place, "in_hospital", 1);
 	for (size_t i = 0; i < tally->n_counts; i++) {
 		figures_date(tally->counts[i].day, date);
-		figures_add_count(
-		    figures_object(place, "days", date, NULL), tally->counts[i].name, 1);
+		figures_add_count(figures_object(place, "days", date, NULL),
+		    flow_count_names[tally->counts[i].count], 1);
 	}
 }
 

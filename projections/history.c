@@ -35,9 +35,8 @@ key_begin(struct thing_key *key, enum thing_kind kind)
 	key->len = 1;
 }
 
-/* Append one part and its NUL; -1 when the key would pass LMDB's limit. */
-static int
-key_part(struct thing_key *key, const char *part)
+int
+thing_key_add_part(struct thing_key *key, const char *part)
 {
 	size_t n = strlen(part);
 
@@ -83,30 +82,30 @@ thing_key_of(const Commissioning__Envelope *env, struct thing_key *key)
 		    ? env->organisation_registered
 		    : env->organisation_updated;
 		key_begin(key, THING_ORGANISATION);
-		return key_part(key, o->code);
+		return thing_key_add_part(key, o->code);
 	}
 	case COMMISSIONING__ENVELOPE__EVENT_SERVICE_STATUS_CHANGED:
 		key_begin(key, THING_SERVICE);
-		return key_part(key, env->service_status_changed->service_id);
+		return thing_key_add_part(key, env->service_status_changed->service_id);
 	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_AWARDED:
 		key_begin(key, THING_CONTRACT);
-		return key_part(key, env->contract_awarded->contract_id);
+		return thing_key_add_part(key, env->contract_awarded->contract_id);
 	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_VARIED:
 		key_begin(key, THING_CONTRACT);
-		return key_part(key, env->contract_varied->contract_id);
+		return thing_key_add_part(key, env->contract_varied->contract_id);
 	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_TERMINATED:
 		key_begin(key, THING_CONTRACT);
-		return key_part(key, env->contract_terminated->contract_id);
+		return thing_key_add_part(key, env->contract_terminated->contract_id);
 	case COMMISSIONING__ENVELOPE__EVENT_SPEND_RECORDED:
 		key_begin(key, THING_SPEND);
-		rc = key_part(key, env->spend_recorded->contract_id);
-		return rc < 0 ? rc : key_part(key, env->spend_recorded->period);
+		rc = thing_key_add_part(key, env->spend_recorded->contract_id);
+		return rc < 0 ? rc : thing_key_add_part(key, env->spend_recorded->period);
 	case COMMISSIONING__ENVELOPE__EVENT_BUDGET_ALLOCATED: {
 		const Commissioning__BudgetAllocated *b = env->budget_allocated;
 		key_begin(key, THING_BUDGET);
-		if (key_part(key, b->commissioner) < 0 || key_part(key, b->financial_year) < 0)
+		if (thing_key_add_part(key, b->commissioner) < 0 || thing_key_add_part(key, b->financial_year) < 0)
 			return -1;
-		return key_part(key, enum_name(&commissioning__budget_pool__descriptor, (int)b->pool));
+		return thing_key_add_part(key, enum_name(&commissioning__budget_pool__descriptor, (int)b->pool));
 	}
 	case COMMISSIONING__ENVELOPE__EVENT_PATIENT_ADMITTED:
 	case COMMISSIONING__ENVELOPE__EVENT_PATIENT_TRANSFERRED:
@@ -116,35 +115,35 @@ thing_key_of(const Commissioning__Envelope *env, struct thing_key *key)
 		const Commissioning__PatientMovement *m = env->patient_admitted;
 		key_begin(key, THING_SPELL);
 		pseudonym_hex(&m->spell_pseudonym, hex);
-		return key_part(key, m->provider) < 0 ? -1 : key_part(key, hex);
+		return thing_key_add_part(key, m->provider) < 0 ? -1 : thing_key_add_part(key, hex);
 	}
 	case COMMISSIONING__ENVELOPE__EVENT_PATIENT_CANCELLED:
 		key_begin(key, THING_SPELL);
 		pseudonym_hex(&env->patient_cancelled->spell_pseudonym, hex);
-		return key_part(key, env->patient_cancelled->provider) < 0 ? -1 : key_part(key, hex);
+		return thing_key_add_part(key, env->patient_cancelled->provider) < 0 ? -1 : thing_key_add_part(key, hex);
 	case COMMISSIONING__ENVELOPE__EVENT_READY_FOR_DISCHARGE:
 		key_begin(key, THING_READY);
 		pseudonym_hex(&env->ready_for_discharge->patient_pseudonym, hex);
-		return key_part(key, hex) < 0 ? -1 : key_part(key, env->ready_for_discharge->provider);
+		return thing_key_add_part(key, hex) < 0 ? -1 : thing_key_add_part(key, env->ready_for_discharge->provider);
 	case COMMISSIONING__ENVELOPE__EVENT_CARE_PACKAGE_STARTED:
 	case COMMISSIONING__ENVELOPE__EVENT_CARE_PACKAGE_ENDED: {
 		const Commissioning__CarePackage *p = env->care_package_started;
 		key_begin(key, THING_PACKAGE);
-		return key_part(key, p->council) < 0 ? -1 : key_part(key, p->package_id);
+		return thing_key_add_part(key, p->council) < 0 ? -1 : thing_key_add_part(key, p->package_id);
 	}
 	case COMMISSIONING__ENVELOPE__EVENT_CAPACITY_REPORTED: {
 		const Commissioning__CapacityReported *c = env->capacity_reported;
 		key_begin(key, THING_CAPACITY);
-		if (key_part(key, c->organisation) < 0)
+		if (thing_key_add_part(key, c->organisation) < 0)
 			return -1;
-		return key_part(key, enum_name(&commissioning__sector__descriptor, (int)c->sector));
+		return thing_key_add_part(key, enum_name(&commissioning__sector__descriptor, (int)c->sector));
 	}
 	case COMMISSIONING__ENVELOPE__EVENT_INTEREST_DECLARED:
 		key_begin(key, THING_DECLARATION);
-		return key_part(key, env->interest_declared->declaration_id);
+		return thing_key_add_part(key, env->interest_declared->declaration_id);
 	case COMMISSIONING__ENVELOPE__EVENT_INTEREST_WITHDRAWN:
 		key_begin(key, THING_DECLARATION);
-		return key_part(key, env->interest_withdrawn->declaration_id);
+		return thing_key_add_part(key, env->interest_withdrawn->declaration_id);
 	default:
 		return -1;
 	}
@@ -196,6 +195,18 @@ capacity_order(const Commissioning__HistoryEntry *a, const Commissioning__Histor
 	return c != 0 ? c : entry_order(a, b);
 }
 
+/* Where entry goes among the n sorted entries: before the first that does
+ * not sort before it. */
+static size_t
+history_position(Commissioning__HistoryEntry *const *entries, size_t n,
+    const Commissioning__HistoryEntry *entry)
+{
+	for (size_t at = 0; at < n; at++)
+		if (entry_order(entries[at], entry) >= 0)
+			return at;
+	return n;
+}
+
 /* Things where one event stands: their history keeps just that one. */
 static int (*last_stands_order(enum thing_kind kind))(const Commissioning__HistoryEntry *,
     const Commissioning__HistoryEntry *)
@@ -213,13 +224,14 @@ static int (*last_stands_order(enum thing_kind kind))(const Commissioning__Histo
 }
 
 int
-history_insert(const struct thing_key *key, const uint8_t *old, size_t old_len,
+history_insert_into(const struct thing_key *key, const Commissioning__History *old,
     const Commissioning__Envelope *env, const uint8_t *env_bytes, size_t env_len,
     ProtobufCBuffer *out)
 {
-	Commissioning__History empty = COMMISSIONING__HISTORY__INIT, *history = &empty, fresh;
+	Commissioning__History empty = COMMISSIONING__HISTORY__INIT, fresh;
 	Commissioning__HistoryEntry entry = COMMISSIONING__HISTORY_ENTRY__INIT;
-	Commissioning__HistoryEntry **entries;
+	Commissioning__HistoryEntry *stack[64], **entries = stack;
+	const Commissioning__History *history = old != NULL ? old : &empty;
 	int (*stands)(const Commissioning__HistoryEntry *, const Commissioning__HistoryEntry *);
 	size_t n = 0, at;
 
@@ -228,14 +240,11 @@ history_insert(const struct thing_key *key, const uint8_t *old, size_t old_len,
 	entry.event_id = env->event_id;
 	entry.envelope.data = (uint8_t *)env_bytes;
 	entry.envelope.len = env_len;
-	if (old != NULL && old_len > 0) {
-		history = commissioning__history__unpack(NULL, old_len, old);
-		if (history == NULL)
+	if (history->n_entries + 1 > sizeof(stack) / sizeof(stack[0])) {
+		entries = malloc((history->n_entries + 1) * sizeof(*entries));
+		if (entries == NULL)
 			return -1;
 	}
-	entries = malloc((history->n_entries + 1) * sizeof(*entries));
-	if (entries == NULL)
-		goto fail;
 	stands = last_stands_order((enum thing_kind)key->bytes[0]);
 	if (stands != NULL) {
 		/* Keep whichever stands of the stored one and the new one. */
@@ -243,33 +252,44 @@ history_insert(const struct thing_key *key, const uint8_t *old, size_t old_len,
 		    ? history->entries[0]
 		    : &entry;
 	} else {
-		bool placed = false;
-		for (at = 0; at < history->n_entries; at++) {
-			Commissioning__HistoryEntry *e = history->entries[at];
-			int c = entry_order(e, &entry);
-			if (!placed && c >= 0) {
+		at = history_position(history->entries, history->n_entries, &entry);
+		for (size_t i = 0; i < history->n_entries; i++) {
+			Commissioning__HistoryEntry *e = history->entries[i];
+			if (i == at)
 				entries[n++] = &entry;
-				placed = true;
-			}
 			/* The same (source, event_id) is the same event. */
 			if (strcmp(e->source, entry.source) == 0 &&
 			    strcmp(e->event_id, entry.event_id) == 0)
 				continue;
 			entries[n++] = e;
 		}
-		if (!placed)
+		if (at == history->n_entries)
 			entries[n++] = &entry;
 	}
 	commissioning__history__init(&fresh);
 	fresh.n_entries = n;
 	fresh.entries = entries;
 	protobuf_c_message_pack_to_buffer(&fresh.base, out);
-	free(entries);
-	if (history != &empty)
-		commissioning__history__free_unpacked(history, NULL);
+	if (entries != stack)
+		free(entries);
 	return 0;
-fail:
-	if (history != &empty)
+}
+
+int
+history_insert(const struct thing_key *key, const uint8_t *old, size_t old_len,
+    const Commissioning__Envelope *env, const uint8_t *env_bytes, size_t env_len,
+    ProtobufCBuffer *out)
+{
+	Commissioning__History *history = NULL;
+	int rc;
+
+	if (old != NULL && old_len > 0) {
+		history = commissioning__history__unpack(NULL, old_len, old);
+		if (history == NULL)
+			return -1;
+	}
+	rc = history_insert_into(key, history, env, env_bytes, env_len, out);
+	if (history != NULL)
 		commissioning__history__free_unpacked(history, NULL);
-	return -1;
+	return rc;
 }

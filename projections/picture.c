@@ -13,22 +13,15 @@
 #include "projections.h"
 
 
-struct picture_item {
-	struct thing thing;
-	char *parts;			  /* the key's parts, NUL-separated */
-	Commissioning__History *history;  /* owns the packed envelopes */
-};
-
 struct picture {
-	struct picture_item *items;
+	struct thing_view *items;
 	size_t n_items, cap_items;
-	size_t n_sorted; /* items[0, n_sorted) are in key order */
-	bool sealed;
+	bool sealed; /* items are in key order and the kind index is set */
 	size_t kind_first[128], kind_count[128]; /* by kind byte, set by seal */
 };
 
-static void
-item_free(struct picture_item *it)
+void
+thing_view_release(struct thing_view *it)
 {
 	for (size_t k = 0; k < it->thing.n_events; k++)
 		commissioning__envelope__free_unpacked(it->thing.events[k], NULL);
@@ -53,40 +46,37 @@ picture_destroy(struct picture **picturep)
 	if (p == NULL)
 		return;
 	for (size_t i = 0; i < p->n_items; i++)
-		item_free(&p->items[i]);
+		thing_view_release(&p->items[i]);
 	free(p->items);
 	free(p);
 	*picturep = NULL;
 }
 
-/* Decode one stored history into an item. */
-static int
-item_make(struct picture_item *it, const uint8_t *key, size_t keylen, const uint8_t *bytes,
-    size_t len)
+int
+thing_view_adopt(struct thing_view *it, const uint8_t *key, size_t keylen,
+    Commissioning__History *history)
 {
 	size_t at = 0;
 
 	memset(it, 0, sizeof(*it));
-	if (keylen < 2 || key[keylen - 1] != '\0')
-		return -1;
+	it->history = history;
+	if (history == NULL || keylen < 2 || key[keylen - 1] != '\0')
+		goto fail;
 	it->thing.kind = (enum thing_kind)key[0];
 	it->parts = malloc(keylen - 1);
 	if (it->parts == NULL)
-		return -1;
+		goto fail;
 	memcpy(it->parts, key + 1, keylen - 1);
 	for (int i = 0; i < 3 && at < keylen - 1; i++) {
 		it->thing.part[i] = it->parts + at;
 		at += strlen(it->parts + at) + 1;
 	}
-	it->history = commissioning__history__unpack(NULL, len, bytes);
-	if (it->history == NULL)
-		goto fail;
-	it->thing.events = calloc(it->history->n_entries ? it->history->n_entries : 1,
+	it->thing.events = calloc(history->n_entries ? history->n_entries : 1,
 	    sizeof(*it->thing.events));
 	if (it->thing.events == NULL)
 		goto fail;
-	for (size_t k = 0; k < it->history->n_entries; k++) {
-		const ProtobufCBinaryData *b = &it->history->entries[k]->envelope;
+	for (size_t k = 0; k < history->n_entries; k++) {
+		const ProtobufCBinaryData *b = &history->entries[k]->envelope;
 		Commissioning__Envelope *env = commissioning__envelope__unpack(NULL, b->len, b->data);
 		if (env == NULL)
 			goto fail;
@@ -94,23 +84,56 @@ item_make(struct picture_item *it, const uint8_t *key, size_t keylen, const uint
 	}
 	return 0;
 fail:
-	item_free(it);
+	thing_view_release(it);
 	return -1;
 }
 
+int
+thing_view_load(struct thing_view *it, const uint8_t *key, size_t keylen, const uint8_t *bytes,
+    size_t len)
+{
+	return thing_view_adopt(it, key, keylen, commissioning__history__unpack(NULL, len, bytes));
+}
+
+int
+thing_with_event(const struct thing *t, const Commissioning__Envelope *env, struct thing *with)
+{
+	size_t n = 0;
+	bool placed = false;
+
+	*with = *t;
+	with->events = malloc((t->n_events + 1) * sizeof(*with->events));
+	if (with->events == NULL)
+		return -1;
+	/* As history_insert orders them; the same (source, event_id) is the
+	 * same event. */
+	for (size_t i = 0; i < t->n_events; i++) {
+		Commissioning__Envelope *e = t->events[i];
+		if (!placed && event_order(e, env) >= 0) {
+			with->events[n++] = (Commissioning__Envelope *)env;
+			placed = true;
+		}
+		if (strcmp(e->source, env->source) == 0 && strcmp(e->event_id, env->event_id) == 0)
+			continue;
+		with->events[n++] = e;
+	}
+	if (!placed)
+		with->events[n++] = (Commissioning__Envelope *)env;
+	with->n_events = n;
+	return 0;
+}
+
 static int
-picture_append(struct picture *p, struct picture_item *it)
+picture_reserve(struct picture *p)
 {
 	if (p->n_items == p->cap_items) {
 		size_t cap = p->cap_items ? p->cap_items * 2 : 256;
-		struct picture_item *grown = realloc(p->items, cap * sizeof(*grown));
+		struct thing_view *grown = realloc(p->items, cap * sizeof(*grown));
 		if (grown == NULL)
 			return -1;
 		p->items = grown;
 		p->cap_items = cap;
 	}
-	p->items[p->n_items++] = *it;
-	p->sealed = false;
 	return 0;
 }
 
@@ -118,14 +141,16 @@ int
 picture_add_history(struct picture *p, const uint8_t *key, size_t keylen, const uint8_t *bytes,
     size_t len)
 {
-	struct picture_item it;
+	struct thing_view it;
 
-	if (item_make(&it, key, keylen, bytes, len) < 0)
+	if (thing_view_load(&it, key, keylen, bytes, len) < 0)
 		return -1;
-	if (picture_append(p, &it) < 0) {
-		item_free(&it);
+	if (picture_reserve(p) < 0) {
+		thing_view_release(&it);
 		return -1;
 	}
+	p->items[p->n_items++] = it;
+	p->sealed = false;
 	return 0;
 }
 
@@ -135,25 +160,41 @@ int
 picture_set_history(struct picture *p, const uint8_t *key, size_t keylen, const uint8_t *bytes,
     size_t len)
 {
-	struct picture_item it, *found = NULL;
+	struct thing_view it;
+	size_t lo = 0, hi, k;
+	int c = 1;
 
-	if (item_make(&it, key, keylen, bytes, len) < 0)
+	if (thing_view_load(&it, key, keylen, bytes, len) < 0)
 		return -1;
-	/* The sorted part by binary search, what was added since by a scan. */
-	if (p->n_sorted > 0)
-		found = bsearch(&it, p->items, p->n_sorted, sizeof(*p->items), item_cmp);
-	for (size_t i = p->n_sorted; found == NULL && i < p->n_items; i++)
-		if (item_cmp(&it, &p->items[i]) == 0)
-			found = &p->items[i];
-	if (found != NULL) {
-		item_free(found);
-		*found = it;
-		return 0;
+	picture_seal(p);
+	/* Replace the thing where it is, or insert it in its place, so the
+	 * picture stays sealed. */
+	for (hi = p->n_items; lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+		c = item_cmp(&p->items[mid], &it);
+		if (c == 0) {
+			thing_view_release(&p->items[mid]);
+			p->items[mid] = it;
+			return 0;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	if (picture_append(p, &it) < 0) {
-		item_free(&it);
+	if (picture_reserve(p) < 0) {
+		thing_view_release(&it);
 		return -1;
 	}
+	memmove(&p->items[lo + 1], &p->items[lo], (p->n_items - lo) * sizeof(*p->items));
+	p->items[lo] = it;
+	p->n_items++;
+	k = (uint8_t)it.thing.kind & 127;
+	for (size_t j = 0; j < 128; j++)
+		if (j != k && p->kind_count[j] > 0 && p->kind_first[j] >= lo)
+			p->kind_first[j]++;
+	if (p->kind_count[k]++ == 0)
+		p->kind_first[k] = lo;
 	return 0;
 }
 
@@ -166,8 +207,8 @@ part_cmp(const char *a, const char *b)
 static int
 item_cmp(const void *pa, const void *pb)
 {
-	const struct thing *a = &((const struct picture_item *)pa)->thing;
-	const struct thing *b = &((const struct picture_item *)pb)->thing;
+	const struct thing *a = &((const struct thing_view *)pa)->thing;
+	const struct thing *b = &((const struct thing_view *)pb)->thing;
 	int c;
 
 	if (a->kind != b->kind)
@@ -191,7 +232,6 @@ picture_seal(struct picture *p)
 		p->kind_first[k] = i;
 		p->kind_count[k]++;
 	}
-	p->n_sorted = p->n_items;
 	p->sealed = true;
 }
 

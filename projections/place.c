@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "projections.h"
+#include "text.h"
 
 static int
 place_set(struct place *p, const char *area, const char *code, bool commissioner)
@@ -34,6 +35,19 @@ history_find(const Commissioning__History *history, Commissioning__Envelope__Eve
 		commissioning__envelope__free_unpacked(env, NULL);
 	}
 	return NULL;
+}
+
+bool
+thing_places_need_history(const Commissioning__Envelope *env)
+{
+	switch (env->event_case) {
+	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_VARIED:
+	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_TERMINATED:
+	case COMMISSIONING__ENVELOPE__EVENT_INTEREST_WITHDRAWN:
+		return true;
+	default:
+		return false;
+	}
 }
 
 int
@@ -105,11 +119,10 @@ thing_key_text(const struct thing_key *key, char *out, size_t outlen)
 {
 	const char *name = thing_kind_name(key->bytes[0]);
 	size_t at;
-	int n = snprintf(out, outlen, "%s ", name ? name : "thing");
 
-	if (n < 0 || (size_t)n >= outlen)
+	if (!text_join(out, outlen, ' ', name ? name : "thing", "", NULL))
 		return;
-	at = (size_t)n;
+	at = strlen(out);
 	/* The parts, NUL-separated in the key, joined by '/'. */
 	for (size_t i = 1; i + 1 < key->len && at + 1 < outlen; i++)
 		out[at++] = key->bytes[i] == '\0' ? '/' : (char)key->bytes[i];

@@ -48,6 +48,9 @@ struct thing_key {
 	size_t len;
 };
 
+/* Append one part and its NUL; -1 when the key would pass LMDB's limit. */
+int thing_key_add_part(struct thing_key *key, const char *part);
+
 /* The thing env concerns. 0, or -1 when env has no event set. */
 int thing_key_of(const Commissioning__Envelope *env, struct thing_key *key);
 
@@ -60,6 +63,11 @@ int thing_key_of(const Commissioning__Envelope *env, struct thing_key *key);
  * stands is kept. Returns 0, or -1 when old does not decode.
  */
 int history_insert(const struct thing_key *key, const uint8_t *old, size_t old_len,
+    const Commissioning__Envelope *env, const uint8_t *env_bytes, size_t env_len,
+    ProtobufCBuffer *out);
+/* The same over the old history already unpacked (NULL: none). -1 when out
+ * of memory. */
+int history_insert_into(const struct thing_key *key, const Commissioning__History *old,
     const Commissioning__Envelope *env, const uint8_t *env_bytes, size_t env_len,
     ProtobufCBuffer *out);
 
@@ -81,6 +89,9 @@ struct place {
  */
 int thing_places(const Commissioning__Envelope *env, const Commissioning__History *history,
     struct place places[PLACES_MAX], Commissioning__Envelope **scratch);
+/* Does thing_places need the history for env (its place is on another
+ * event of the thing)? Without it, history may be NULL. */
+bool thing_places_need_history(const Commissioning__Envelope *env);
 
 /*
  * The figures an update about a place carries (DOMAIN.md, What the daemon
@@ -123,6 +134,28 @@ struct thing {
 	Commissioning__Envelope **events; /* sorted by event_order */
 };
 
+/* One thing decoded from its stored history: owns its parts and envelopes. */
+struct thing_view {
+	struct thing thing;
+	char *parts; /* the key's parts, NUL-separated */
+	Commissioning__History *history;
+};
+
+/* Decode the history of key. 0, or -1 when it does not decode (nothing to
+ * release then). */
+int thing_view_load(struct thing_view *view, const uint8_t *key, size_t keylen,
+    const uint8_t *bytes, size_t len);
+/* The same from a history already unpacked: the view takes it (it is freed
+ * with the view, or at once on failure). */
+int thing_view_adopt(struct thing_view *view, const uint8_t *key, size_t keylen,
+    Commissioning__History *history);
+/* The events of t with env put in its place (a borrowed list: free
+ * events->events only): what t becomes when env goes into its history,
+ * for the kinds that keep every event. -1 when out of memory. */
+int thing_with_event(const struct thing *t, const Commissioning__Envelope *env,
+    struct thing *with);
+void thing_view_release(struct thing_view *view);
+
 struct picture;
 
 struct picture *picture_new(void);
@@ -132,8 +165,8 @@ void picture_destroy(struct picture **picture);
 int picture_add_history(struct picture *picture, const uint8_t *key, size_t keylen,
     const uint8_t *bytes, size_t len);
 
-/* Replace the history of key, or add it: a picture kept up to date as
- * events are applied. Seal again before reading. -1 when it does not decode. */
+/* Replace the history of key, or add it in its place: a picture kept up to
+ * date as events are applied, sealed still. -1 when it does not decode. */
 int picture_set_history(struct picture *picture, const uint8_t *key, size_t keylen,
     const uint8_t *bytes, size_t len);
 

@@ -35,14 +35,6 @@ spell_take_movement(struct spell *spell, const Commissioning__PatientMovement *m
 		spell->ward = m->ward;
 }
 
-/* The spell's patient is the one its latest event names. */
-static void
-spell_take_patient(struct spell *spell, const ProtobufCBinaryData *patient)
-{
-	if (patient->len > 0)
-		pseudonym_hex(patient, spell->patient);
-}
-
 /* The only event that sets the admission time. After a cancel-admission it
  * reopens the spell; it never clears a discharge that stands. */
 static void
@@ -158,6 +150,7 @@ int
 spell_fold(const struct thing *t, struct spell *spell)
 {
 	struct spell_fold_state state = {.spell = spell};
+	const ProtobufCBinaryData *patient = NULL;
 
 	memset(spell, 0, sizeof(*spell));
 	spell->provider = t->part[0] != NULL ? t->part[0] : "";
@@ -174,9 +167,13 @@ spell_fold(const struct thing *t, struct spell *spell)
 
 		if (step == NULL)
 			continue;
-		spell_take_patient(spell, spell_event_patient(env));
+		/* The spell's patient is the one its latest event names. */
+		if (spell_event_patient(env)->len > 0)
+			patient = spell_event_patient(env);
 		step(&state, env);
 	}
+	if (patient != NULL)
+		pseudonym_hex(patient, spell->patient);
 	free(state.undo);
 	return 0;
 }
@@ -228,4 +225,19 @@ bool
 spell_has_inpatient_discharge(const struct spell *spell)
 {
 	return !spell->is_void && spell_is_inpatient(spell) && spell->discharged;
+}
+
+int64_t
+spell_next_change_ms(const struct spell *spell, int64_t after_ms)
+{
+	int64_t next = INT64_MAX;
+
+	if (spell->is_void || !spell_is_inpatient(spell) || !spell->admitted)
+		return next;
+	if (spell->admitted_at_ms > after_ms)
+		next = spell->admitted_at_ms;
+	if (spell->discharged && spell->discharged_at_ms > after_ms &&
+	    spell->discharged_at_ms < next)
+		next = spell->discharged_at_ms;
+	return next;
 }

@@ -49,4 +49,29 @@ bool spell_in_hospital_at(const struct spell *spell, int64_t at_ms);
  * that count, and the only ones that close delayed-discharge cases. */
 bool spell_has_inpatient_discharge(const struct spell *spell);
 
+/* The first instant after after_ms at which spell_in_hospital_at changes,
+ * or INT64_MAX when it never does. */
+int64_t spell_next_change_ms(const struct spell *spell, int64_t after_ms);
+
+/* ---- what one spell adds to the flow figures of its provider (flow.c) */
+
+enum flow_count { FLOW_ADMISSIONS, FLOW_DISCHARGES, FLOW_ATTENDANCES, FLOW_N_COUNTS };
+/* "admissions", "discharges", "attendances": the names the figures use. */
+extern const char *const flow_count_names[FLOW_N_COUNTS];
+
+#define FLOW_MAX_DAY_COUNTS 2 /* an admission and a discharge */
+
+struct flow_tally {
+	bool listed; /* an inpatient or attendance spell, not void */
+	bool in_hospital;
+	size_t n_counts;
+	struct {
+		enum flow_count count;
+		int32_t day; /* the London date it falls on */
+	} counts[FLOW_MAX_DAY_COUNTS];
+};
+
+/* The spell's tally as of as_of_ms (DOMAIN.md, Flow). */
+struct flow_tally flow_tally_of(const struct spell *spell, int64_t as_of_ms);
+
 #endif

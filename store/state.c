@@ -1,14 +1,521 @@
 /*
  * state: the one place where the pure projections (thing keys, history
- * insertion, places, the hierarchy) meet the store's write batch.
+ * insertion, places, the hierarchy, the tallies) meet the store's write
+ * batch.
+ *
+ * The derived table holds, beside the tallies' own records (tallies.h):
+ *   'd' patient NUL provider NUL spell NUL -> discharged at (be64 ms): the
+ *       inpatient discharges with a patient, by person (DOMAIN.md, Delayed
+ *       discharges: only those close cases);
+ *   'k' patient NUL council NUL package NUL -> start date: the started
+ *       packages, by person;
+ *   'T' at (be64, sign bit flipped) unit -> nothing: a unit whose part of
+ *       the tallies changes at that instant; a unit is a spell (its history
+ *       key) or a person ('p' patient NUL);
+ *   'M' name -> be64: as_of (the tallies'), events (the last event
+ *       sequence they include), generation.
+ * Patients are the 64 hex characters of their pseudonym.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "be64.h"
+#include "dates.h"
+#include "discharges.h"
 #include "log.h"
 #include "state.h"
+#include "text.h"
 
 #define STATE_PARENTS_MAX 8 /* the hierarchy's depth limit */
+#define DERIVED_KEY_MAX THING_KEY_MAX /* LMDB's key limit */
+
+#define KEY_DISCHARGE 'd'
+#define KEY_PACKAGE 'k'
+#define KEY_TIMER 'T'
+#define KEY_META 'M'
+#define UNIT_PERSON 'p'
+
+static const char meta_as_of[] = "Mas_of";
+static const char meta_events[] = "Mevents";
+static const char meta_generation[] = "Mgeneration";
+
+/* ------------------------------------------------------------ keys */
+
+/* Derived keys are made as thing keys are: a kind byte, then parts. */
+static void
+dkey_begin(struct thing_key *k, uint8_t kind)
+{
+	k->bytes[0] = kind;
+	k->len = 1;
+}
+
+static enum store_result
+meta_get(struct store_batch *batch, const char *name, uint64_t *v, bool *found)
+{
+	const uint8_t *bytes;
+	size_t len;
+	enum store_result r = store_batch_get_derived(batch, (const uint8_t *)name, strlen(name),
+	    &bytes, &len);
+
+	*found = r == STORE_OK && len == 8;
+	*v = *found ? be64_get(bytes) : 0;
+	return r;
+}
+
+static enum store_result
+meta_put(struct store_batch *batch, const char *name, uint64_t v)
+{
+	uint8_t buf[8];
+
+	be64_put(buf, v);
+	return store_batch_put_derived(batch, (const uint8_t *)name, strlen(name), buf, 8);
+}
+
+/* ------------------------------------------------------------ timers */
+
+/* Turn the timer of unit at at_ms on or off; INT64_MAX is never. */
+static enum store_result
+timer_set(struct store_batch *batch, int64_t at_ms, const uint8_t *unit, size_t unitlen, bool on)
+{
+	struct thing_key k;
+
+	if (at_ms == INT64_MAX)
+		return STORE_OK;
+	if (unitlen + 9 > sizeof(k.bytes))
+		return STORE_OK; /* cannot happen: units are thing keys or patients */
+	k.bytes[0] = KEY_TIMER;
+	be64_put(k.bytes + 1, (uint64_t)at_ms ^ (1ULL << 63));
+	memcpy(k.bytes + 9, unit, unitlen);
+	k.len = unitlen + 9;
+	if (on)
+		return store_batch_put_derived(batch, k.bytes, k.len, (const uint8_t *)"", 0);
+	return store_batch_del_derived(batch, k.bytes, k.len);
+}
+
+static void
+person_unit(struct thing_key *k, const char *patient)
+{
+	dkey_begin(k, UNIT_PERSON);
+	thing_key_add_part(k, patient); /* 64 characters: fits */
+}
+
+/* ------------------------------------------------------------ spells */
+
+/* A spell as its history leaves it. */
+struct spell_view {
+	struct thing_view view;
+	struct spell spell;
+};
+
+static int
+spell_view_load(struct spell_view *sv, const uint8_t *key, size_t keylen, const uint8_t *bytes,
+    size_t len)
+{
+	if (thing_view_load(&sv->view, key, keylen, bytes, len) < 0)
+		return -1;
+	if (spell_fold(&sv->view.thing, &sv->spell) < 0) {
+		thing_view_release(&sv->view);
+		return -1;
+	}
+	return 0;
+}
+
+/* The spell's entry in the discharges by person, or false for none. */
+static bool
+spell_discharge_key(const struct spell *spell, struct thing_key *k)
+{
+	if (!spell_has_inpatient_discharge(spell) || spell->patient[0] == '\0')
+		return false;
+	dkey_begin(k, KEY_DISCHARGE);
+	return thing_key_add_part(k, spell->patient) == 0 && thing_key_add_part(k, spell->provider) == 0 &&
+	    thing_key_add_part(k, spell->spell_hex) == 0;
+}
+
+/* ------------------------------------------------------------ persons */
+
+/* One person's ready reports, inpatient discharges and started packages,
+ * read from the batch, and the world their cases are made from. */
+struct person {
+	char patient[65];
+	struct thing_view *ready;
+	size_t n_ready, cap_ready;
+	struct spell *spells;
+	size_t n_spells, cap_spells;
+	char **strings; /* owned copies the spells and packages point into */
+	size_t n_strings, cap_strings;
+	struct discharges_package *packages;
+	size_t n_packages, cap_packages;
+	struct discharges_world world;
+	bool failed; /* out of memory, or a stored record does not decode */
+};
+
+static void *
+grow(void *array, size_t *cap, size_t n, size_t size)
+{
+	void *grown;
+	size_t want;
+
+	if (n < *cap)
+		return array;
+	want = *cap ? *cap * 2 : 4;
+	grown = realloc(array, want * size);
+	if (grown != NULL)
+		*cap = want;
+	return grown;
+}
+
+static char *
+person_keep(struct person *p, const void *bytes, size_t len)
+{
+	char **strings = grow(p->strings, &p->cap_strings, p->n_strings, sizeof(*strings));
+	char *s;
+
+	if (strings == NULL)
+		return NULL;
+	p->strings = strings;
+	s = malloc(len + 1);
+	if (s == NULL)
+		return NULL;
+	memcpy(s, bytes, len);
+	s[len] = '\0';
+	p->strings[p->n_strings++] = s;
+	return s;
+}
+
+static int
+person_take_ready(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
+{
+	struct person *p = arg;
+	struct thing_view *ready = grow(p->ready, &p->cap_ready, p->n_ready, sizeof(*ready));
+
+	if (ready == NULL) {
+		p->failed = true;
+		return 1;
+	}
+	p->ready = ready;
+	if (thing_view_load(&p->ready[p->n_ready], key, keylen, bytes, len) < 0) {
+		log_error("state: a stored history does not decode; skipped (run commissionctl rebuild)");
+		return 0;
+	}
+	p->n_ready++;
+	return 0;
+}
+
+/* The parts of a derived key after its kind byte, NUL-separated. */
+static int
+key_parts(char *copy, size_t len, const char *part[3])
+{
+	size_t at = 0;
+
+	for (int i = 0; i < 3; i++) {
+		if (at >= len)
+			return -1;
+		part[i] = copy + at;
+		at += strlen(copy + at) + 1;
+	}
+	return 0;
+}
+
+static int
+person_take_discharge(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes,
+    size_t len)
+{
+	struct person *p = arg;
+	struct spell *spells = grow(p->spells, &p->cap_spells, p->n_spells, sizeof(*spells));
+	char *copy;
+	const char *part[3];
+	struct spell *s;
+
+	if (spells == NULL || (p->spells = spells, copy = person_keep(p, key + 1, keylen - 1)) == NULL) {
+		p->failed = true;
+		return 1;
+	}
+	if (len != 8 || key_parts(copy, keylen - 1, part) < 0)
+		return 0;
+	s = &p->spells[p->n_spells++];
+	memset(s, 0, sizeof(*s));
+	text_copy(s->patient, sizeof(s->patient), part[0]);
+	s->provider = part[1];
+	s->spell_hex = part[2];
+	s->site = s->ward = "";
+	/* What spell_has_inpatient_discharge asked of it when indexed. */
+	s->patient_class = COMMISSIONING__PATIENT_CLASS__PATIENT_CLASS_INPATIENT;
+	s->discharged = true;
+	s->discharged_at_ms = (int64_t)be64_get(bytes);
+	return 0;
+}
+
+static int
+person_take_package(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes,
+    size_t len)
+{
+	struct person *p = arg;
+	struct discharges_package *packages =
+	    grow(p->packages, &p->cap_packages, p->n_packages, sizeof(*packages));
+	char *copy, *date;
+	const char *part[3];
+	struct discharges_package *pk;
+
+	if (packages == NULL || (p->packages = packages, copy = person_keep(p, key + 1, keylen - 1)) == NULL ||
+	    (date = person_keep(p, bytes, len)) == NULL) {
+		p->failed = true;
+		return 1;
+	}
+	if (key_parts(copy, keylen - 1, part) < 0)
+		return 0;
+	pk = &p->packages[p->n_packages];
+	text_copy(pk->patient, sizeof(pk->patient), part[0]);
+	pk->council = part[1];
+	pk->package_id = part[2];
+	pk->start_date = date;
+	if (dates_parse_date(date, &pk->start_day) == 0)
+		p->n_packages++;
+	return 0;
+}
+
+static void
+person_release(struct person *p)
+{
+	for (size_t i = 0; i < p->n_ready; i++)
+		thing_view_release(&p->ready[i]);
+	for (size_t i = 0; i < p->n_strings; i++)
+		free(p->strings[i]);
+	free(p->ready);
+	free(p->spells);
+	free(p->strings);
+	free(p->packages);
+	free(p->world.discharges);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Read the person's things from the batch. One with no ready report has
+ * no case: nothing more is read then. */
+static enum store_result
+person_load(struct store_batch *batch, const char *patient, struct person *p)
+{
+	struct thing_key k;
+	enum store_result r;
+
+	memset(p, 0, sizeof(*p));
+	text_copy(p->patient, sizeof(p->patient), patient);
+	dkey_begin(&k, THING_READY);
+	thing_key_add_part(&k, patient);
+	r = store_batch_scan_prefix(batch, STORE_HISTORIES, k.bytes, k.len, person_take_ready, p);
+	if (r != STORE_OK || p->n_ready == 0)
+		return r;
+	dkey_begin(&k, KEY_DISCHARGE);
+	thing_key_add_part(&k, patient);
+	r = store_batch_scan_prefix(batch, STORE_DERIVED, k.bytes, k.len, person_take_discharge, p);
+	if (r != STORE_OK)
+		return r;
+	k.bytes[0] = KEY_PACKAGE;
+	r = store_batch_scan_prefix(batch, STORE_DERIVED, k.bytes, k.len, person_take_package, p);
+	if (r != STORE_OK)
+		return r;
+	p->world.discharges = calloc(p->n_spells ? p->n_spells : 1, sizeof(*p->world.discharges));
+	if (p->world.discharges == NULL) {
+		p->failed = true;
+		return STORE_OK;
+	}
+	for (size_t i = 0; i < p->n_spells; i++)
+		p->world.discharges[i] = &p->spells[i];
+	p->world.n_discharges = p->n_spells;
+	p->world.packages = p->packages;
+	p->world.n_packages = p->n_packages;
+	discharges_world_sort(&p->world);
+	return STORE_OK;
+}
+
+/* The person's cases at provider (NULL: every provider) for as_of_day. */
+static void
+person_cases_each(struct person *p, const char *provider, int32_t as_of_day,
+    discharges_case_fn fn, void *arg)
+{
+	for (size_t i = 0; i < p->n_ready && !p->failed; i++)
+		if (provider == NULL || strcmp(p->ready[i].thing.part[1], provider) == 0)
+			if (discharges_cases_each(&p->world, &p->ready[i].thing, as_of_day, fn, arg) < 0)
+				p->failed = true;
+}
+
+struct person_part {
+	struct tallies *tallies;
+	int32_t as_of_day;
+	int sign;
+	int32_t next_day;
+};
+
+static void
+person_part_case(void *arg, const struct discharges_case *c)
+{
+	struct person_part *part = arg;
+
+	tallies_add_case(part->tallies, c, part->as_of_day, part->sign);
+	if (c->changes_on_day < part->next_day)
+		part->next_day = c->changes_on_day;
+}
+
+/*
+ * Add (sign 1) or take away (-1) the person's part of the tallies as of
+ * as_of_ms, and turn its timer on or off with it.
+ */
+static enum store_result
+person_apply(struct store_batch *batch, struct tallies *tallies, const char *patient,
+    int64_t as_of_ms, int sign)
+{
+	struct person p;
+	struct person_part part = { tallies, dates_london_day_of_ms(as_of_ms), sign, INT32_MAX };
+	struct thing_key unit;
+	enum store_result r = person_load(batch, patient, &p);
+
+	if (r == STORE_OK && p.failed) {
+		log_error("state: out of memory reading the cases of a person; the figures may be off "
+			  "until commissionctl rebuild");
+	}
+	if (r == STORE_OK && !p.failed) {
+		person_cases_each(&p, NULL, part.as_of_day, person_part_case, &part);
+		if (part.next_day != INT32_MAX) {
+			person_unit(&unit, patient);
+			r = timer_set(batch, dates_london_midnight_ms(part.next_day), unit.bytes,
+			    unit.len, sign > 0);
+		}
+	}
+	person_release(&p);
+	return r;
+}
+
+/* Persons whose cases one change moves: at most the one before and the
+ * one after. */
+struct persons {
+	char patient[2][65];
+	int n;
+};
+
+static void
+persons_add(struct persons *ps, const char *patient)
+{
+	if (patient[0] == '\0')
+		return;
+	for (int i = 0; i < ps->n; i++)
+		if (strcmp(ps->patient[i], patient) == 0)
+			return;
+	text_copy(ps->patient[ps->n++], sizeof(ps->patient[0]), patient);
+}
+
+static enum store_result
+persons_apply(struct store_batch *batch, struct tallies *tallies, const struct persons *ps,
+    int sign)
+{
+	enum store_result r = STORE_OK;
+
+	for (int i = 0; r == STORE_OK && i < ps->n; i++)
+		r = person_apply(batch, tallies, ps->patient[i], tallies_as_of_ms(tallies), sign);
+	return r;
+}
+
+/* Move one index entry of the cases' world from old to new (either may be
+ * absent: len 0), taking the persons' parts away before and adding them
+ * after. */
+static enum store_result
+index_move(struct store_batch *batch, struct tallies *tallies, const struct persons *ps,
+    const struct thing_key *old, const struct thing_key *new, const uint8_t *value,
+    size_t value_len)
+{
+	enum store_result r = persons_apply(batch, tallies, ps, -1);
+
+	if (r == STORE_OK && old->len > 0)
+		r = store_batch_del_derived(batch, old->bytes, old->len);
+	if (r == STORE_OK && new->len > 0)
+		r = store_batch_put_derived(batch, new->bytes, new->len, value, value_len);
+	if (r == STORE_OK)
+		r = persons_apply(batch, tallies, ps, 1);
+	return r;
+}
+
+static bool
+dkey_equal(const struct thing_key *a, const struct thing_key *b)
+{
+	return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
+}
+
+/* ------------------------------------------------------------ changes */
+
+/* A spell's history changed: its flow part, its timer, and its entry in
+ * the discharges by person, moving the persons' parts with it unless
+ * move_persons is false (remaking: the persons come after). */
+static enum store_result
+state_spell_changed(struct store_batch *batch, struct tallies *tallies, const uint8_t *unit,
+    size_t unitlen, const struct spell *old, const struct spell *new, bool move_persons)
+{
+	int64_t as_of = tallies_as_of_ms(tallies);
+	struct flow_tally before = flow_tally_of(old, as_of);
+	struct flow_tally after = flow_tally_of(new, as_of);
+	int64_t next_before = spell_next_change_ms(old, as_of);
+	int64_t next_after = spell_next_change_ms(new, as_of);
+	struct thing_key old_key = { .len = 0 }, new_key = { .len = 0 };
+	struct persons ps = { .n = 0 };
+	uint8_t at[8];
+	enum store_result r = STORE_OK;
+
+	tallies_add_spell(tallies, old->provider, &before, -1);
+	tallies_add_spell(tallies, new->provider, &after, 1);
+	if (next_before != next_after) {
+		r = timer_set(batch, next_before, unit, unitlen, false);
+		if (r == STORE_OK)
+			r = timer_set(batch, next_after, unit, unitlen, true);
+	}
+	if (!spell_discharge_key(old, &old_key))
+		old_key.len = 0;
+	if (!spell_discharge_key(new, &new_key))
+		new_key.len = 0;
+	if (r != STORE_OK ||
+	    (dkey_equal(&old_key, &new_key) &&
+		(new_key.len == 0 || old->discharged_at_ms == new->discharged_at_ms)))
+		return r;
+	if (old_key.len > 0 && move_persons)
+		persons_add(&ps, old->patient);
+	if (new_key.len > 0 && move_persons)
+		persons_add(&ps, new->patient);
+	be64_put(at, (uint64_t)new->discharged_at_ms);
+	return index_move(batch, tallies, &ps, &old_key, &new_key, at, sizeof(at));
+}
+
+/* A package's entry in the packages by person, or false for none. */
+static bool
+package_key(const struct thing *t, struct discharges_package *pk, struct thing_key *k)
+{
+	if (!discharges_package_of(t, pk))
+		return false;
+	dkey_begin(k, KEY_PACKAGE);
+	return thing_key_add_part(k, pk->patient) == 0 && thing_key_add_part(k, pk->council) == 0 &&
+	    thing_key_add_part(k, pk->package_id) == 0;
+}
+
+static enum store_result
+state_package_changed(struct store_batch *batch, struct tallies *tallies,
+    const struct thing *old, const struct thing *new)
+{
+	struct discharges_package before, after;
+	struct thing_key old_key = { .len = 0 }, new_key = { .len = 0 };
+	struct persons ps = { .n = 0 };
+
+	if (!package_key(old, &before, &old_key))
+		old_key.len = 0;
+	if (!package_key(new, &after, &new_key))
+		new_key.len = 0;
+	if (dkey_equal(&old_key, &new_key) &&
+	    (new_key.len == 0 || strcmp(before.start_date, after.start_date) == 0))
+		return STORE_OK;
+	if (old_key.len > 0)
+		persons_add(&ps, before.patient);
+	if (new_key.len > 0)
+		persons_add(&ps, after.patient);
+	return index_move(batch, tallies, &ps, &old_key, &new_key,
+	    new_key.len > 0 ? (const uint8_t *)after.start_date : NULL,
+	    new_key.len > 0 ? strlen(after.start_date) : 0);
+}
+
+/* ------------------------------------------------------------ topics */
 
 /* Registered parents read from the batch, kept until the lookup ends. */
 struct state_parents {
@@ -58,28 +565,30 @@ state_parent_of(void *arg, const char *code)
 }
 
 static void
-state_describe(struct store_batch *batch, const Commissioning__Envelope *env,
-    const struct thing_key *key, const uint8_t *history_bytes, size_t history_len,
-    struct state_change *change)
+state_describe(struct store_batch *batch, const struct state_context *ctx,
+    const Commissioning__Envelope *env, const struct thing_key *key, const uint8_t *bytes,
+    size_t len, struct state_change *change)
 {
-	Commissioning__History *history = commissioning__history__unpack(NULL, history_len,
-	    history_bytes);
 	Commissioning__Envelope *scratch = NULL;
+	Commissioning__History *history =
+	    thing_places_need_history(env) ? commissioning__history__unpack(NULL, len, bytes) : NULL;
 	struct place places[PLACES_MAX];
 	int n = thing_places(env, history, places, &scratch);
 
 	change->n_places = 0;
-	change->key = *key;
 	thing_key_text(key, change->thing, sizeof(change->thing));
 	for (int i = 0; i < n; i++) {
 		struct state_parents sp = { .batch = batch };
+		parent_of_fn parent_of = ctx != NULL && ctx->parent_of != NULL ? ctx->parent_of
+									      : state_parent_of;
+		void *arg = ctx != NULL && ctx->parent_of != NULL ? ctx->parent_arg : &sp;
 		const char *icb = places[i].commissioner
-		    ? hierarchy_commissioner_icb(state_parent_of, &sp, places[i].code)
-		    : hierarchy_icb_of(state_parent_of, &sp, places[i].code);
-		snprintf(change->places[i].area, sizeof(change->places[i].area), "%s", places[i].area);
-		snprintf(change->places[i].icb, sizeof(change->places[i].icb), "%s",
+		    ? hierarchy_commissioner_icb(parent_of, arg, places[i].code)
+		    : hierarchy_icb_of(parent_of, arg, places[i].code);
+		text_copy(change->places[i].area, sizeof(change->places[i].area), places[i].area);
+		text_copy(change->places[i].icb, sizeof(change->places[i].icb),
 		    icb != NULL ? icb : "unmapped");
-		snprintf(change->places[i].code, sizeof(change->places[i].code), "%s", places[i].code);
+		text_copy(change->places[i].code, sizeof(change->places[i].code), places[i].code);
 		change->n_places++;
 	}
 	if (scratch != NULL)
@@ -88,15 +597,124 @@ state_describe(struct store_batch *batch, const Commissioning__Envelope *env,
 		commissioning__history__free_unpacked(history, NULL);
 }
 
+/* ------------------------------------------------------------ apply */
+
+/*
+ * A thing's history as it was and as the event leaves it, for the derived
+ * state: the old history decoded once, and (spells and packages, whose
+ * parts are folded from their events) the thing before and after, the
+ * latter borrowing the former's events and the new one.
+ */
+struct state_edit {
+	enum thing_kind kind;
+	Commissioning__History *old; /* NULL: none yet; owned by view when viewed */
+	bool viewed;
+	struct thing_view view;
+	struct thing with;	/* view's thing with the event in its place */
+	struct persons persons; /* whose cases the change may move */
+};
+
+static bool
+state_edit_folds(enum thing_kind kind)
+{
+	return kind == THING_SPELL || kind == THING_PACKAGE;
+}
+
+/* Decode the old history (-1: it does not decode) and view the thing
+ * before and after, when the derived state folds it. */
+static int
+state_edit_begin(struct state_edit *edit, const struct state_context *ctx,
+    const struct thing_key *key, const Commissioning__Envelope *env, const uint8_t *old,
+    size_t old_len)
+{
+	memset(edit, 0, sizeof(*edit));
+	edit->kind = (enum thing_kind)key->bytes[0];
+	if (old_len > 0 && (edit->old = commissioning__history__unpack(NULL, old_len, old)) == NULL)
+		return -1;
+	if (ctx == NULL || ctx->tallies == NULL || !state_edit_folds(edit->kind))
+		return 0;
+	if (edit->old == NULL) {
+		edit->old = malloc(sizeof(*edit->old));
+		if (edit->old == NULL)
+			return -1;
+		commissioning__history__init(edit->old);
+	}
+	/* The view takes the history, and frees it even when it fails. */
+	if (thing_view_adopt(&edit->view, key->bytes, key->len, edit->old) < 0) {
+		edit->old = NULL;
+		return -1;
+	}
+	edit->old = edit->view.history;
+	if (thing_with_event(&edit->view.thing, env, &edit->with) < 0) {
+		thing_view_release(&edit->view);
+		edit->old = NULL;
+		return -1;
+	}
+	edit->viewed = true;
+	return 0;
+}
+
+static void
+state_edit_end(struct state_edit *edit)
+{
+	if (edit->viewed) {
+		free(edit->with.events);
+		thing_view_release(&edit->view);
+	} else if (edit->old != NULL) {
+		commissioning__history__free_unpacked(edit->old, NULL);
+	}
+	memset(edit, 0, sizeof(*edit));
+}
+
+/* Before the history is written: a ready report's person loses their part,
+ * which comes back once the history holds the report. */
+static enum store_result
+state_before_change(struct store_batch *batch, const struct state_context *ctx,
+    const Commissioning__Envelope *env, struct state_edit *edit)
+{
+	char hex[65];
+
+	if (ctx == NULL || ctx->tallies == NULL || edit->kind != THING_READY)
+		return STORE_OK;
+	pseudonym_hex(&env->ready_for_discharge->patient_pseudonym, hex);
+	persons_add(&edit->persons, hex);
+	return persons_apply(batch, ctx->tallies, &edit->persons, -1);
+}
+
+static enum store_result
+state_after_change(struct store_batch *batch, const struct state_context *ctx,
+    const struct thing_key *key, struct state_edit *edit)
+{
+	struct spell before, after;
+
+	if (ctx == NULL || ctx->tallies == NULL)
+		return STORE_OK;
+	switch (edit->kind) {
+	case THING_SPELL:
+		if (spell_fold(&edit->view.thing, &before) < 0 || spell_fold(&edit->with, &after) < 0)
+			return STORE_FAILED;
+		return state_spell_changed(batch, ctx->tallies, key->bytes, key->len, &before, &after,
+		    true);
+	case THING_PACKAGE:
+		return state_package_changed(batch, ctx->tallies, &edit->view.thing, &edit->with);
+	case THING_READY:
+		return persons_apply(batch, ctx->tallies, &edit->persons, 1);
+	default:
+		return STORE_OK;
+	}
+}
+
 enum store_result
-state_apply(struct store_batch *batch, const Commissioning__Envelope *env, const uint8_t *bytes,
-    size_t len, struct state_change *change)
+state_apply(struct store_batch *batch, const struct state_context *ctx,
+    const Commissioning__Envelope *env, const uint8_t *bytes, size_t len,
+    struct state_change *change)
 {
 	struct thing_key key;
 	const uint8_t *old;
 	size_t old_len;
 	uint8_t stack[4096];
 	ProtobufCBufferSimple out = PROTOBUF_C_BUFFER_SIMPLE_INIT(stack);
+	struct state_edit edit;
 	enum store_result r;
 
 	if (change != NULL)
@@ -109,17 +727,336 @@ state_apply(struct store_batch *batch, const Commissioning__Envelope *env, const
 	r = store_batch_get_history(batch, key.bytes, key.len, &old, &old_len);
 	if (r != STORE_OK)
 		return r;
-	if (history_insert(&key, old, old_len, env, bytes, len, &out.base) < 0) {
+	if (state_edit_begin(&edit, ctx, &key, env, old, old_len) < 0) {
 		/* Written by a build that this one cannot read: keep it as it is
 		 * and say so; `commissionctl rebuild` remakes it from the log. */
 		log_error("state: unreadable history for %s/%s; not updated", env->source,
 		    env->event_id);
-		PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
+		state_edit_end(&edit);
 		return STORE_OK;
 	}
-	r = store_batch_put_history(batch, key.bytes, key.len, out.data, out.len);
+	if (history_insert_into(&key, edit.old, env, bytes, len, &out.base) < 0) {
+		log_error("state: out of memory putting %s/%s in its history", env->source,
+		    env->event_id);
+		state_edit_end(&edit);
+		PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
+		return STORE_FAILED;
+	}
+	r = state_before_change(batch, ctx, env, &edit);
+	if (r == STORE_OK)
+		r = store_batch_put_history(batch, key.bytes, key.len, out.data, out.len);
+	if (r == STORE_OK)
+		r = state_after_change(batch, ctx, &key, &edit);
+	state_edit_end(&edit);
+	if (r == STORE_OK && ctx != NULL && ctx->history_changed != NULL)
+		ctx->history_changed(ctx->history_arg, &key, out.data, out.len);
 	if (r == STORE_OK && change != NULL)
-		state_describe(batch, env, &key, out.data, out.len, change);
+		state_describe(batch, ctx, env, &key, out.data, out.len, change);
 	PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
 	return r;
+}
+
+/* ------------------------------------------------------------ time */
+
+struct due_timers {
+	int64_t until_ms;
+	struct thing_key *keys;
+	size_t n, cap;
+	bool failed;
+};
+
+static int
+due_take(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
+{
+	struct due_timers *due = arg;
+	struct thing_key *keys;
+
+	(void)bytes;
+	(void)len;
+	if (keylen < 10 || keylen > DERIVED_KEY_MAX)
+		return 0;
+	if ((int64_t)(be64_get(key + 1) ^ (1ULL << 63)) > due->until_ms)
+		return 1; /* timers are in time order: the rest are later */
+	keys = grow(due->keys, &due->cap, due->n, sizeof(*keys));
+	if (keys == NULL) {
+		due->failed = true;
+		return 1;
+	}
+	due->keys = keys;
+	memcpy(due->keys[due->n].bytes, key, keylen);
+	due->keys[due->n++].len = keylen;
+	return 0;
+}
+
+/* A spell's part moves from as-of from_ms to to_ms. */
+static enum store_result
+spell_advance(struct store_batch *batch, struct tallies *tallies, const uint8_t *unit,
+    size_t unitlen, int64_t from_ms, int64_t to_ms)
+{
+	const uint8_t *bytes;
+	size_t len;
+	struct spell_view sv;
+	struct flow_tally before, after;
+	enum store_result r = store_batch_get_history(batch, unit, unitlen, &bytes, &len);
+
+	if (r != STORE_OK || len == 0 || spell_view_load(&sv, unit, unitlen, bytes, len) < 0)
+		return r;
+	before = flow_tally_of(&sv.spell, from_ms);
+	after = flow_tally_of(&sv.spell, to_ms);
+	tallies_add_spell(tallies, sv.spell.provider, &before, -1);
+	tallies_add_spell(tallies, sv.spell.provider, &after, 1);
+	r = timer_set(batch, spell_next_change_ms(&sv.spell, to_ms), unit, unitlen, true);
+	thing_view_release(&sv.view);
+	return r;
+}
+
+enum store_result
+state_advance(struct store_batch *batch, struct tallies *tallies, int64_t as_of_ms)
+{
+	int64_t from = tallies_as_of_ms(tallies);
+	const uint8_t prefix = KEY_TIMER;
+	struct due_timers due = { .until_ms = as_of_ms };
+	enum store_result r;
+
+	if (as_of_ms <= from)
+		return STORE_OK; /* never back: a clock stepped back does not move figures */
+	r = store_batch_scan_prefix(batch, STORE_DERIVED, &prefix, 1, due_take, &due);
+	if (r == STORE_OK && due.failed) {
+		log_error("state: out of memory reading timers");
+		r = STORE_FAILED;
+	}
+	for (size_t i = 0; r == STORE_OK && i < due.n; i++) {
+		const uint8_t *unit = due.keys[i].bytes + 9;
+		size_t unitlen = due.keys[i].len - 9;
+		char patient[65];
+
+		r = store_batch_del_derived(batch, due.keys[i].bytes, due.keys[i].len);
+		if (r != STORE_OK)
+			break;
+		if (unit[0] == THING_SPELL) {
+			r = spell_advance(batch, tallies, unit, unitlen, from, as_of_ms);
+		} else if (unit[0] == UNIT_PERSON && unitlen == 66) {
+			memcpy(patient, unit + 1, 64);
+			patient[64] = '\0';
+			r = person_apply(batch, tallies, patient, from, -1);
+			if (r == STORE_OK)
+				r = person_apply(batch, tallies, patient, as_of_ms, 1);
+		}
+	}
+	free(due.keys);
+	if (r == STORE_OK)
+		tallies_set_as_of_ms(tallies, as_of_ms);
+	return r;
+}
+
+/* ------------------------------------------------------------ keeping */
+
+static int
+flush_record(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
+{
+	struct store_batch *batch = arg;
+	enum store_result r = len == 0 ? store_batch_del_derived(batch, key, keylen)
+				       : store_batch_put_derived(batch, key, keylen, bytes, len);
+
+	return r != STORE_OK;
+}
+
+enum store_result
+state_flush(struct store_batch *batch, struct tallies *tallies)
+{
+	enum store_result r;
+	int rc = tallies_flush(tallies, flush_record, batch);
+
+	if (rc < 0) {
+		log_error("state: out of memory writing the tallies");
+		return STORE_FAILED;
+	}
+	r = meta_put(batch, meta_as_of, (uint64_t)tallies_as_of_ms(tallies));
+	if (r == STORE_OK)
+		r = meta_put(batch, meta_events, store_batch_last_event_sequence(batch));
+	return r;
+}
+
+static int
+load_record(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
+{
+	if (tallies_load_record(arg, key, keylen, bytes, len) < 0)
+		log_error("state: a stored tally does not decode; skipped (run commissionctl rebuild)");
+	return 0;
+}
+
+static enum store_result
+state_load_tallies(struct store_batch *batch, struct tallies *tallies)
+{
+	static const uint8_t groups[] = { TALLY_FLOW, TALLY_DELAYS_BY_PROVIDER,
+		TALLY_DELAYS_BY_COUNCIL };
+	enum store_result r = STORE_OK;
+	uint64_t as_of;
+	bool found;
+
+	tallies_clear(tallies);
+	for (size_t i = 0; r == STORE_OK && i < sizeof(groups); i++)
+		r = store_batch_scan_prefix(batch, STORE_DERIVED, &groups[i], 1, load_record, tallies);
+	if (r == STORE_OK)
+		r = meta_get(batch, meta_as_of, &as_of, &found);
+	if (r == STORE_OK)
+		tallies_set_as_of_ms(tallies, (int64_t)as_of);
+	return r;
+}
+
+enum store_result
+state_load(struct store_batch *batch, struct tallies *tallies, int64_t as_of_ms, bool *remade)
+{
+	uint64_t events;
+	bool found;
+	enum store_result r = meta_get(batch, meta_events, &events, &found);
+
+	*remade = false;
+	if (r != STORE_OK)
+		return r;
+	if (!found || events != store_batch_last_event_sequence(batch)) {
+		*remade = true;
+		log_info("state: the derived state does not match the histories; remaking it");
+		return state_rebuild_derived(batch, tallies, as_of_ms);
+	}
+	return state_load_tallies(batch, tallies);
+}
+
+uint64_t
+state_generation(struct store_batch *batch)
+{
+	uint64_t generation;
+	bool found;
+
+	meta_get(batch, meta_generation, &generation, &found);
+	return generation;
+}
+
+/* ------------------------------------------------------------ remaking */
+
+struct rebuild {
+	struct store_batch *batch;
+	struct tallies *tallies;
+	char last_patient[65];
+	enum store_result r;
+};
+
+static int
+rebuild_spell(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
+{
+	struct rebuild *rb = arg;
+	struct spell_view empty, sv;
+
+	memset(&empty, 0, sizeof(empty));
+	empty.spell.provider = empty.spell.spell_hex = empty.spell.site = empty.spell.ward = "";
+	if (spell_view_load(&sv, key, keylen, bytes, len) < 0) {
+		log_error("state: a stored history does not decode; skipped (run commissionctl rebuild)");
+		return 0;
+	}
+	rb->r = state_spell_changed(rb->batch, rb->tallies, key, keylen, &empty.spell, &sv.spell,
+	    false);
+	thing_view_release(&sv.view);
+	return rb->r != STORE_OK;
+}
+
+static int
+rebuild_package(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
+{
+	struct rebuild *rb = arg;
+	struct discharges_package pk;
+	struct thing_key k;
+	struct thing_view view;
+
+	if (thing_view_load(&view, key, keylen, bytes, len) < 0) {
+		log_error("state: a stored history does not decode; skipped (run commissionctl rebuild)");
+		return 0;
+	}
+	if (package_key(&view.thing, &pk, &k))
+		rb->r = store_batch_put_derived(rb->batch, k.bytes, k.len,
+		    (const uint8_t *)pk.start_date, strlen(pk.start_date));
+	thing_view_release(&view);
+	return rb->r != STORE_OK;
+}
+
+static int
+rebuild_person(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
+{
+	struct rebuild *rb = arg;
+	char patient[65];
+
+	(void)bytes;
+	(void)len;
+	if (keylen < 66)
+		return 0;
+	memcpy(patient, key + 1, 64);
+	patient[64] = '\0';
+	if (strcmp(patient, rb->last_patient) == 0)
+		return 0; /* ready things are by patient, then provider */
+	memcpy(rb->last_patient, patient, sizeof(patient));
+	rb->r = person_apply(rb->batch, rb->tallies, patient, tallies_as_of_ms(rb->tallies), 1);
+	return rb->r != STORE_OK;
+}
+
+enum store_result
+state_rebuild_derived(struct store_batch *batch, struct tallies *tallies, int64_t as_of_ms)
+{
+	struct rebuild rb = { batch, tallies, "", STORE_OK };
+	const uint8_t spells = THING_SPELL, packages = THING_PACKAGE, ready = THING_READY;
+	uint64_t generation = state_generation(batch);
+	enum store_result r;
+
+	tallies_clear(tallies);
+	tallies_set_as_of_ms(tallies, as_of_ms);
+	r = store_batch_clear_derived(batch);
+	/* Spells write the discharges by person, packages the packages by
+	 * person; persons read both, so their parts go in last. */
+	if (r == STORE_OK)
+		r = store_batch_scan_prefix(batch, STORE_HISTORIES, &packages, 1, rebuild_package, &rb);
+	if (r == STORE_OK)
+		r = store_batch_scan_prefix(batch, STORE_HISTORIES, &spells, 1, rebuild_spell, &rb);
+	if (r == STORE_OK)
+		r = store_batch_scan_prefix(batch, STORE_HISTORIES, &ready, 1, rebuild_person, &rb);
+	if (r == STORE_OK)
+		r = rb.r;
+	if (r == STORE_OK)
+		r = state_flush(batch, tallies);
+	if (r == STORE_OK)
+		r = meta_put(batch, meta_generation, generation + 1);
+	return r;
+}
+
+/* ------------------------------------------------------------ cases */
+
+struct cases_json {
+	json_t *list;
+	tallies_icb_fn icb_of;
+	void *arg;
+};
+
+static void
+cases_json_add(void *arg, const struct discharges_case *c)
+{
+	struct cases_json *cj = arg;
+	const char *icb = cj->icb_of(cj->arg, c->provider);
+
+	json_array_append_new(cj->list, discharges_case_json(c, icb != NULL ? icb : "unmapped"));
+}
+
+json_t *
+state_person_cases(struct store_batch *batch, const struct tallies *tallies,
+    const char *patient_hex, const char *provider, tallies_icb_fn icb_of, void *arg)
+{
+	struct person p;
+	struct cases_json cj = { json_array(), icb_of, arg };
+	enum store_result r = person_load(batch, patient_hex, &p);
+
+	if (r == STORE_OK && !p.failed)
+		person_cases_each(&p, provider, dates_london_day_of_ms(tallies_as_of_ms(tallies)),
+		    cases_json_add, &cj);
+	if (r != STORE_OK || p.failed) {
+		json_decref(cj.list);
+		cj.list = NULL;
+	}
+	person_release(&p);
+	return cj.list;
 }

@@ -1,7 +1,9 @@
 /*
  * state: applies an accepted event to the projections' state inside a
- * write batch: the history of the thing it concerns (projections.h), and
- * where in the picture that change shows. Shared by the daemon's ingest and
+ * write batch: the history of the thing it concerns (projections.h), where
+ * in the picture that change shows, and the derived state kept beside the
+ * histories (the tallies of flow and delayed discharges, and what keeps
+ * them: indexes by person, timers). Shared by the daemon's ingest and
  * commissionctl rebuild, so both build state the same way.
  */
 #ifndef STATE_H
@@ -9,6 +11,7 @@
 
 #include "projections.h"
 #include "store.h"
+#include "tallies.h"
 
 /* Where one applied event shows: the topics of its updates. */
 struct state_change {
@@ -18,13 +21,61 @@ struct state_change {
 		char icb[16];	/* "unmapped" when not known */
 		char code[260];
 	} places[PLACES_MAX];
-	char thing[THING_KEY_MAX + 32];
-	struct thing_key key;	/* the thing whose history changed */
+	char thing[THING_KEY_MAX + 32]; /* the thing whose history changed, as text */
 };
 
-/* Put env (packed as bytes) into its thing's history; when change is not
- * NULL, say where the change shows (ICBs as registered in this batch). */
-enum store_result state_apply(struct store_batch *batch, const Commissioning__Envelope *env,
-    const uint8_t *bytes, size_t len, struct state_change *change);
+/* What state_apply keeps beside the histories, and where it looks up the
+ * topics' ICBs. */
+struct state_context {
+	struct tallies *tallies; /* kept as of their as-of (state_advance first) */
+	parent_of_fn parent_of;	 /* registered parents; NULL: read from the batch */
+	void *parent_arg;
+	/* Told of each history written, before the change is described:
+	 * whoever serves parent_of keeps up with it. May be NULL. */
+	void (*history_changed)(void *arg, const struct thing_key *key, const uint8_t *bytes,
+	    size_t len);
+	void *history_arg;
+};
+
+/* Put env (packed as bytes) into its thing's history; when ctx is not NULL,
+ * keep the derived state with it; when change is not NULL, say where the
+ * change shows. With ctx NULL only the histories move: remake the derived
+ * state after (state_rebuild_derived). */
+enum store_result state_apply(struct store_batch *batch, const struct state_context *ctx,
+    const Commissioning__Envelope *env, const uint8_t *bytes, size_t len,
+    struct state_change *change);
+
+/* Bring the tallies to as_of_ms (never back: the later of it and theirs):
+ * every unit whose part changes by then is worked out again. */
+enum store_result state_advance(struct store_batch *batch, struct tallies *tallies,
+    int64_t as_of_ms);
+
+/* Write the tallies changed since the last flush, and their as-of. */
+enum store_result state_flush(struct store_batch *batch, struct tallies *tallies);
+
+/*
+ * Load the tallies as the store holds them. When the derived state does not
+ * match the histories (a store written before it existed, or by a program
+ * that moved only the histories), remake it first, as of as_of_ms; *remade
+ * says so. The batch must then be committed.
+ */
+enum store_result state_load(struct store_batch *batch, struct tallies *tallies,
+    int64_t as_of_ms, bool *remade);
+
+/* Remake the whole derived state from the histories, as of as_of_ms, and
+ * write it. */
+enum store_result state_rebuild_derived(struct store_batch *batch, struct tallies *tallies,
+    int64_t as_of_ms);
+
+/* Incremented by every state_rebuild_derived: a writer that holds tallies
+ * from an older generation must load them again. */
+uint64_t state_generation(struct store_batch *batch);
+
+/* The delayed-discharge cases of one person (pseudonym as 64 hex), at one
+ * provider or (NULL) all, as of the tallies' as-of: a JSON array as the
+ * figures list them, icb_of giving each provider's ICB. NULL when out of
+ * memory or the store fails. */
+json_t *state_person_cases(struct store_batch *batch, const struct tallies *tallies,
+    const char *patient_hex, const char *provider, tallies_icb_fn icb_of, void *arg);
 
 #endif

@@ -3,10 +3,12 @@
  * use 8-byte big-endian keys so that key order is number order (MDB_APPEND).
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <lmdb.h>
@@ -216,6 +218,21 @@ store_check_format(struct store *store, MDB_txn *txn)
 	return 0;
 }
 
+/* The derived table came after the others: a reader of a store written
+ * before it finds none, and reads nothing from it. */
+static int
+store_open_derived(struct store *store, MDB_txn *txn, unsigned create)
+{
+	int rc = mdb_dbi_open(txn, "derived", create, &store->derived);
+
+	if (rc == MDB_NOTFOUND && store->opt.read_only) {
+		store->has_derived = false;
+		return MDB_SUCCESS;
+	}
+	store->has_derived = rc == MDB_SUCCESS;
+	return rc;
+}
+
 /* Create or check the format version and open every table. */
 static int
 store_open_tables(struct store *store)
@@ -235,7 +252,8 @@ store_open_tables(struct store *store)
 	    (rc = mdb_dbi_open(txn, "dedupe", create, &store->dedupe)) != MDB_SUCCESS ||
 	    (rc = mdb_dbi_open(txn, "updates", create, &store->updates)) != MDB_SUCCESS ||
 	    (rc = mdb_dbi_open(txn, "dead_letters", create, &store->dead_letters)) != MDB_SUCCESS ||
-	    (rc = mdb_dbi_open(txn, "histories", create, &store->histories)) != MDB_SUCCESS) {
+	    (rc = mdb_dbi_open(txn, "histories", create, &store->histories)) != MDB_SUCCESS ||
+	    (rc = store_open_derived(store, txn, create)) != MDB_SUCCESS) {
 		store_set_error(store, "%s: cannot open tables: %s%s", store->path,
 		    mdb_strerror(rc),
 		    rc == MDB_NOTFOUND ? " (not a commissiond store, or never written)" : "");
@@ -324,8 +342,13 @@ store_open(const struct store_options *opt, char *err, size_t errlen)
 	}
 	{
 		MDB_envinfo info;
+		char real[PATH_MAX];
 		if (mdb_env_info(store->env, &info) == MDB_SUCCESS)
 			store->map_size = info.me_mapsize;
+		if (realpath(opt->path, real) == NULL ||
+		    snprintf(store->data_file, sizeof(store->data_file), "%s/data.mdb", real) >=
+			(int)sizeof(store->data_file))
+			store->data_file[0] = '\0';
 	}
 	return store;
 }
@@ -498,10 +521,11 @@ store_batch_append_event(struct store_batch *batch, const char *source, const ch
 	return STORE_OK;
 }
 
-/* Pack msg and append it under a new key of a sequence table. */
+/* Pack msg and append it under a new key of a sequence table; a copy of
+ * what was packed in *copy when copy is not NULL. */
 static enum store_result
 batch_append_packed(struct store_batch *batch, MDB_dbi dbi, uint64_t seq,
-    const ProtobufCMessage *msg, const char *what)
+    const ProtobufCMessage *msg, const char *what, uint8_t **copy, size_t *copy_len)
 {
 	uint8_t keybuf[8];
 	MDB_val key = { 8, keybuf }, val;
@@ -514,20 +538,35 @@ batch_append_packed(struct store_batch *batch, MDB_dbi dbi, uint64_t seq,
 	rc = mdb_put(batch->txn, dbi, &key, &val, MDB_APPEND | MDB_RESERVE);
 	if (rc == MDB_SUCCESS)
 		protobuf_c_message_pack(msg, val.mv_data);
+	if (rc == MDB_SUCCESS && copy != NULL) {
+		*copy = malloc(len ? len : 1);
+		*copy_len = len;
+		if (*copy != NULL)
+			memcpy(*copy, val.mv_data, len);
+	}
 	return store_batch_check(batch, rc, what);
 }
 
 enum store_result
 store_batch_append_update(struct store_batch *batch, Commissioning__Update *update)
 {
+	return store_batch_append_update_copy(batch, update, NULL, NULL);
+}
+
+enum store_result
+store_batch_append_update_copy(struct store_batch *batch, Commissioning__Update *update,
+    uint8_t **copy, size_t *len)
+{
 	uint64_t seq = batch->counters.last_update + 1;
 	enum store_result r;
 
+	if (copy != NULL)
+		*copy = NULL;
 	if (batch->failed != STORE_OK)
 		return batch->failed;
 	update->sequence = seq;
 	r = batch_append_packed(batch, batch->store->updates, seq, &update->base,
-	    "appending an update");
+	    "appending an update", copy, len);
 	if (r != STORE_OK)
 		return r;
 	batch->counters.last_update = seq;
@@ -551,7 +590,7 @@ store_batch_append_dead_letter(struct store_batch *batch, Commissioning__DeadLet
 	if (dead->raw.len > keep)
 		dead->raw.len = keep;
 	r = batch_append_packed(batch, batch->store->dead_letters, id, &dead->base,
-	    "appending a dead letter");
+	    "appending a dead letter", NULL, NULL);
 	dead->raw.len = dead->raw_size;
 	if (r != STORE_OK)
 		return r;
@@ -639,9 +678,9 @@ store_batch_abort(struct store_batch **batchp)
 	*batchp = NULL;
 }
 
-enum store_result
-store_batch_get_history(struct store_batch *batch, const uint8_t *key, size_t keylen,
-    const uint8_t **bytes, size_t *len)
+static enum store_result
+batch_get(struct store_batch *batch, MDB_dbi dbi, const uint8_t *key, size_t keylen,
+    const uint8_t **bytes, size_t *len, const char *what)
 {
 	MDB_val k = { keylen, (void *)key }, v;
 	int rc;
@@ -650,26 +689,124 @@ store_batch_get_history(struct store_batch *batch, const uint8_t *key, size_t ke
 	*len = 0;
 	if (batch->failed != STORE_OK)
 		return batch->failed;
-	rc = mdb_get(batch->txn, batch->store->histories, &k, &v);
+	rc = mdb_get(batch->txn, dbi, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return STORE_OK;
-	if (store_batch_check(batch, rc, "reading a history") != STORE_OK)
+	if (store_batch_check(batch, rc, what) != STORE_OK)
 		return batch->failed;
 	*bytes = v.mv_data;
 	*len = v.mv_size;
 	return STORE_OK;
 }
 
-enum store_result
-store_batch_put_history(struct store_batch *batch, const uint8_t *key, size_t keylen,
-    const uint8_t *bytes, size_t len)
+static enum store_result
+batch_put(struct store_batch *batch, MDB_dbi dbi, const uint8_t *key, size_t keylen,
+    const uint8_t *bytes, size_t len, const char *what)
 {
 	MDB_val k = { keylen, (void *)key }, v = { len, (void *)bytes };
 
 	if (batch->failed != STORE_OK)
 		return batch->failed;
-	return store_batch_check(batch, mdb_put(batch->txn, batch->store->histories, &k, &v, 0),
+	return store_batch_check(batch, mdb_put(batch->txn, dbi, &k, &v, 0), what);
+}
+
+enum store_result
+store_batch_get_history(struct store_batch *batch, const uint8_t *key, size_t keylen,
+    const uint8_t **bytes, size_t *len)
+{
+	return batch_get(batch, batch->store->histories, key, keylen, bytes, len,
+	    "reading a history");
+}
+
+enum store_result
+store_batch_put_history(struct store_batch *batch, const uint8_t *key, size_t keylen,
+    const uint8_t *bytes, size_t len)
+{
+	return batch_put(batch, batch->store->histories, key, keylen, bytes, len,
 	    "writing a history");
+}
+
+enum store_result
+store_batch_get_derived(struct store_batch *batch, const uint8_t *key, size_t keylen,
+    const uint8_t **bytes, size_t *len)
+{
+	return batch_get(batch, batch->store->derived, key, keylen, bytes, len,
+	    "reading derived state");
+}
+
+enum store_result
+store_batch_put_derived(struct store_batch *batch, const uint8_t *key, size_t keylen,
+    const uint8_t *bytes, size_t len)
+{
+	return batch_put(batch, batch->store->derived, key, keylen, bytes, len,
+	    "writing derived state");
+}
+
+enum store_result
+store_batch_del_derived(struct store_batch *batch, const uint8_t *key, size_t keylen)
+{
+	MDB_val k = { keylen, (void *)key };
+	int rc;
+
+	if (batch->failed != STORE_OK)
+		return batch->failed;
+	rc = mdb_del(batch->txn, batch->store->derived, &k, NULL);
+	return rc == MDB_NOTFOUND ? STORE_OK : store_batch_check(batch, rc, "removing derived state");
+}
+
+enum store_result
+store_batch_clear_derived(struct store_batch *batch)
+{
+	if (batch->failed != STORE_OK)
+		return batch->failed;
+	return store_batch_check(batch, mdb_drop(batch->txn, batch->store->derived, 0),
+	    "clearing derived state");
+}
+
+uint64_t
+store_batch_last_event_sequence(const struct store_batch *batch)
+{
+	return batch->counters.last_event;
+}
+
+static MDB_dbi
+store_keyed_dbi(const struct store *store, enum store_keyed_table table)
+{
+	return table == STORE_DERIVED ? store->derived : store->histories;
+}
+
+/* Visit the keys of dbi that start with prefix, with a cursor of txn. */
+static int
+scan_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t prefixlen,
+    store_keyed_fn fn, void *arg)
+{
+	MDB_cursor *cur;
+	MDB_val key = { prefixlen, (void *)prefix }, val;
+	int rc = mdb_cursor_open(txn, dbi, &cur);
+
+	if (rc != MDB_SUCCESS)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &key, &val, prefixlen > 0 ? MDB_SET_RANGE : MDB_FIRST);
+	     rc == MDB_SUCCESS; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		if (prefixlen > 0 &&
+		    (key.mv_size < prefixlen || memcmp(key.mv_data, prefix, prefixlen) != 0))
+			break;
+		if (fn(arg, key.mv_data, key.mv_size, val.mv_data, val.mv_size) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
+}
+
+enum store_result
+store_batch_scan_prefix(struct store_batch *batch, enum store_keyed_table table,
+    const uint8_t *prefix, size_t prefixlen, store_keyed_fn fn, void *arg)
+{
+	if (batch->failed != STORE_OK)
+		return batch->failed;
+	return store_batch_check(batch,
+	    scan_prefix(batch->txn, store_keyed_dbi(batch->store, table), prefix, prefixlen, fn, arg),
+	    "reading by key prefix");
 }
 
 enum store_result
@@ -843,6 +980,68 @@ store_scan_histories(struct store *store, store_keyed_fn fn, void *arg)
 	mdb_txn_abort(txn);
 	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
 		return store_result_of(store, rc, "reading histories");
+	return STORE_OK;
+}
+
+enum store_result
+store_scan_prefix(struct store *store, enum store_keyed_table table, const uint8_t *prefix,
+    size_t prefixlen, store_keyed_fn fn, void *arg)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if (table == STORE_DERIVED && !store->has_derived)
+		return STORE_OK; /* written before the table was: nothing in it */
+	rc = store_txn_begin(store, MDB_RDONLY, &txn);
+	if (rc != MDB_SUCCESS)
+		return store_result_of(store, rc, "beginning a read transaction");
+	rc = scan_prefix(txn, store_keyed_dbi(store, table), prefix, prefixlen, fn, arg);
+	mdb_txn_abort(txn);
+	return store_result_of(store, rc, "reading by key prefix");
+}
+
+/* Find where LMDB mapped the data file: LMDB does not say, /proc/self/maps
+ * does. Found again when the map has been resized. */
+static int
+store_find_map(struct store *store)
+{
+	FILE *maps;
+	char line[PATH_MAX + 128];
+	size_t want = strlen(store->data_file);
+
+	if (store->map_start != 0 && store->map_found_size == store->map_size)
+		return 0;
+	store->map_start = 0;
+	if (want == 0 || (maps = fopen("/proc/self/maps", "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), maps) != NULL) {
+		unsigned long start, end;
+		size_t n = strlen(line);
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (n < want || strcmp(line + n - want, store->data_file) != 0 ||
+		    sscanf(line, "%lx-%lx", &start, &end) != 2)
+			continue;
+		store->map_start = start;
+		store->map_length = end - start;
+		store->map_found_size = store->map_size;
+		break;
+	}
+	fclose(maps);
+	return store->map_start != 0 ? 0 : -1;
+}
+
+enum store_result
+store_unmap_cached_pages(struct store *store)
+{
+	/* The map is read-only (no MDB_WRITEMAP): no page is dirty in it, and
+	 * the pages stay in the page cache for the next read. */
+	if (store_find_map(store) < 0)
+		return STORE_OK;
+	if (madvise((void *)store->map_start, store->map_length, MADV_DONTNEED) < 0) {
+		store_set_error(store, "letting go of mapped pages: %s", strerror(errno));
+		return STORE_FAILED;
+	}
 	return STORE_OK;
 }
 

@@ -94,6 +94,10 @@ enum store_result store_batch_append_event(struct store_batch *batch, const char
 /* Give update the next update sequence number and append it. */
 enum store_result store_batch_append_update(struct store_batch *batch,
     Commissioning__Update *update);
+/* The same, and a copy of the bytes stored in *copy (free it; NULL when out
+ * of memory, the update stored all the same), for publishing after commit. */
+enum store_result store_batch_append_update_copy(struct store_batch *batch,
+    Commissioning__Update *update, uint8_t **copy, size_t *len);
 
 /* Give dead the next dead-letter id, keep at most dead_letter_keep_bytes of
  * its raw bytes (raw_size keeps the full size) and append it. Counts a
@@ -120,6 +124,32 @@ enum store_result store_batch_put_history(struct store_batch *batch, const uint8
 /* Remove every history (rebuild starts from nothing). */
 enum store_result store_batch_clear_histories(struct store_batch *batch);
 
+/* ---- derived state: records store/state.c keeps beside the histories
+ * (running totals, indexes, timers), under keys it makes; remade from the
+ * histories whenever in doubt. The same contract as the histories'. */
+enum store_result store_batch_get_derived(struct store_batch *batch, const uint8_t *key,
+    size_t keylen, const uint8_t **bytes, size_t *len);
+enum store_result store_batch_put_derived(struct store_batch *batch, const uint8_t *key,
+    size_t keylen, const uint8_t *bytes, size_t len);
+/* Remove the record of key; one that is not there is no error. */
+enum store_result store_batch_del_derived(struct store_batch *batch, const uint8_t *key,
+    size_t keylen);
+enum store_result store_batch_clear_derived(struct store_batch *batch);
+
+/* The tables whose records can be visited by key prefix. */
+enum store_keyed_table { STORE_HISTORIES, STORE_DERIVED };
+
+/* Visit, in key order, the records of table whose key starts with prefix
+ * (fn as store_scan_histories'; pointers valid during the call only). */
+typedef int (*store_keyed_fn)(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes,
+    size_t len);
+enum store_result store_batch_scan_prefix(struct store_batch *batch,
+    enum store_keyed_table table, const uint8_t *prefix, size_t prefixlen, store_keyed_fn fn,
+    void *arg);
+
+/* The sequence number of the last event accepted, this batch's included. */
+uint64_t store_batch_last_event_sequence(const struct store_batch *batch);
+
 /* Visit the event log in sequence order inside the batch's transaction. */
 enum store_result store_batch_scan_events(struct store_batch *batch, store_record_fn fn,
     void *arg);
@@ -138,9 +168,15 @@ enum store_result store_scan_dead_letters(struct store *store, uint64_t from,
     uint64_t max_visit, store_record_fn fn, void *arg, uint64_t *next);
 
 /* Visit every history in key order. */
-typedef int (*store_keyed_fn)(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes,
-    size_t len);
 enum store_result store_scan_histories(struct store *store, store_keyed_fn fn, void *arg);
+/* Visit the records of table whose key starts with prefix, in key order. */
+enum store_result store_scan_prefix(struct store *store, enum store_keyed_table table,
+    const uint8_t *prefix, size_t prefixlen, store_keyed_fn fn, void *arg);
+
+/* Let go of the store's file pages mapped into this process: they stay in
+ * the page cache and are mapped again when next read, so this costs page
+ * faults, never reads; the process's RSS is then what it holds itself. */
+enum store_result store_unmap_cached_pages(struct store *store);
 
 /* A compacted, consistent copy of the store into the empty directory dir. */
 enum store_result store_backup(struct store *store, const char *dir);

@@ -6,6 +6,9 @@
 #ifndef STORE_INTERNAL_H
 #define STORE_INTERNAL_H
 
+#include <limits.h>
+#include <stdint.h>
+
 #include <lmdb.h>
 
 #include "config.h"
@@ -26,7 +29,8 @@ struct store_meta {
 
 struct store {
 	MDB_env *env;
-	MDB_dbi meta, events, dedupe, updates, dead_letters, histories;
+	MDB_dbi meta, events, dedupe, updates, dead_letters, histories, derived;
+	bool has_derived; /* false: a read-only store written before it */
 	/* received: the commit time of each run of events, keyed by the
 	 * first sequence of the run (format 2). */
 	MDB_dbi received;
@@ -37,6 +41,10 @@ struct store {
 	uint64_t format_version; /* as found on open (after any migration) */
 	uint64_t migrated_from;	 /* 0: no migration on this open */
 	struct store_meta counters; /* as of the last commit (writer only) */
+	char data_file[PATH_MAX];   /* the map's file as /proc/self/maps names it */
+	uintptr_t map_start;	    /* where it is mapped, found for map_found_size */
+	size_t map_length;
+	uint64_t map_found_size;
 	char error[512];
 };
 

@@ -46,6 +46,8 @@ class IngestAndPublish(DaemonTestCase):
         self.assertEqual([u["eventAccepted"]["envelope"]["eventId"] for u in live_updates],
                          [e["eventId"] for e in events])
         self.assertEqual(live_updates[0]["topic"], "event.patient_admitted.hl7:RXC")
+        # Each carries its envelope whole, as it was sent.
+        self.assertEqual([u["eventAccepted"]["envelope"] for u in live_updates], events)
 
         # One started after replays from the start and gets the same.
         late = self.daemon.ctl("tail", "--from", "0", "--count", str(N), "event.", timeout=120)

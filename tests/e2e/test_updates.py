@@ -2,6 +2,8 @@
 <area>.<icb>.<code> for every place of the picture it changes, with the ICB
 as the registrations stand when it is committed (DOMAIN.md, What the daemon
 publishes)."""
+import json
+
 from harness import DaemonTestCase, admission, json_lines, pseudonym
 
 
@@ -137,3 +139,85 @@ class UpdateFigures(DaemonTestCase):
         cleared = figures_of(updates[-1])["alerts_cleared"]  # the withdrawal's
         self.assertEqual([a["declaration_id"] for a in cleared], ["DOI-1"])
         self.assertEqual(figures_of(updates[-1])["alerts_raised"], [])
+
+
+def sample_day(seed, patients):
+    import os
+    import subprocess
+    tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tools", "sample-day")
+    out = subprocess.run(["/usr/bin/python3", tool, "--patients", str(patients), "--seed", seed],
+                         capture_output=True, text=True, check=True, timeout=120).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+class UpdatesFromRunningTotals(DaemonTestCase):
+    """Flow and discharges updates are cut from running totals kept as events
+    apply (projections/tallies.c), not from the whole state: after a restart
+    and a `commissionctl rebuild` while the daemon runs, an update's figures
+    are still those `commissionctl show` works out from the whole store for
+    the update's commit time."""
+
+    def update_of(self, ack, prefix):
+        last = self.daemon.status()["lastUpdateSequence"]  # the event's are the last ones
+        out = self.daemon.ctl("tail", "--from", str(last - 4), "--count", "5", timeout=60).stdout
+        mine = [u for u in json_lines(out) if u["eventSequence"] == ack["sequence"]
+                and u["topic"].startswith(prefix)]
+        self.assertEqual(len(mine), 1, f"one {prefix} update of event {ack['sequence']}")
+        return mine[0]
+
+    def show(self, area, as_of):
+        out = self.daemon.ctl("show", area, "--as-of", as_of, check=True).stdout
+        return json.loads(out)[area]
+
+    def send_one(self, event):
+        acks, proc = self.daemon.send([event])
+        self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED", proc.stderr)
+        return acks[0]
+
+    def test_updates_after_a_restart_and_a_rebuild_give_the_figures_of_the_whole_store(self):
+        events = sample_day("totals", 400)
+        half = len(events) // 2
+        self.daemon.send(events[:half])
+        self.assertEqual(self.daemon.stop(), 0)
+        self.daemon.start()
+        self.daemon.send(events[half:half + 200])
+        self.daemon.ctl("rebuild", check=True)
+        acks, _ = self.daemon.send(events[half + 200:])
+        self.assertEqual({a["status"] for a in acks}, {"ACK_STATUS_ACCEPTED"})
+
+        # One more admission, then one more ready report, each its own
+        # batch, the last ones: their figures are the whole store's.
+        admitted = next(e for e in events if "patientAdmitted" in e
+                        and e["patientAdmitted"]["patientClass"] == "PATIENT_CLASS_INPATIENT")
+        admission_again = json.loads(json.dumps(admitted))
+        admission_again["eventId"] = "late-admission"
+        admission_again["patientAdmitted"]["spellPseudonym"] = pseudonym(1, "late-spell")
+        admission_again["patientAdmitted"]["patientPseudonym"] = pseudonym(1, "late-patient")
+        ready = next(e for e in reversed(events) if "readyForDischarge" in e)
+        ready_again = json.loads(json.dumps(ready))
+        ready_again["eventId"] = "late-ready"
+        ready_again["readyForDischarge"]["pathway"] = "2"
+
+        ack = self.send_one(admission_again)
+        provider = admitted["patientAdmitted"]["provider"]
+        update = self.update_of(ack, f"flow.QNX.{provider}")
+        figures = json.loads(update["stateChanged"]["figures"])
+        flow = self.show("flow", update["commitTime"])
+        day = figures["provider"]["day"]
+        for place, shown in (("provider", flow["providers"][provider]), ("icb", flow["icbs"]["QNX"])):
+            self.assertEqual(figures[place]["in_hospital"], shown["in_hospital"], place)
+            self.assertEqual(figures[place]["counts"], shown["days"].get(day, {}), place)
+        self.assertGreater(figures["icb"]["in_hospital"], 0)
+
+        ack = self.send_one(ready_again)
+        rprovider = ready["readyForDischarge"]["provider"]
+        update = self.update_of(ack, f"discharges.QNX.{rprovider}")
+        figures = json.loads(update["stateChanged"]["figures"])
+        discharges = self.show("discharges", update["commitTime"])
+        import base64
+        patient = base64.b64decode(ready["readyForDischarge"]["patientPseudonym"]).hex()
+        self.assertEqual(figures["cases"], [c for c in discharges["cases"]
+                                            if c["patient"] == patient and c["provider"] == rprovider])
+        self.assertEqual(figures["icb"], discharges["icbs"]["QNX"])
+        self.assertEqual(figures["councils"], discharges["councils"])
+        self.assertGreater(figures["icb"]["open"]["cases"], 0)

@@ -234,6 +234,25 @@ test_london_day_follows_british_summer_time(void **state)
 	assert_int_equal(dates_london_day_of_ms(1798759800000), day);
 }
 
+/* The first instant of each London day of 2026, across both clock changes:
+ * its day is that day, the instant before it the day before. */
+static void
+test_london_midnight_starts_each_london_day(void **state)
+{
+	int32_t first, last;
+	(void)state;
+	assert_int_equal(dates_parse_date("2026-01-01", &first), 0);
+	assert_int_equal(dates_parse_date("2027-01-01", &last), 0);
+	for (int32_t day = first; day <= last; day++) {
+		int64_t at = dates_london_midnight_ms(day);
+		assert_int_equal(dates_london_day_of_ms(at), day);
+		assert_int_equal(dates_london_day_of_ms(at - 1), day - 1);
+	}
+	/* 10 May 2026 (BST) starts at 23:00 UTC on 9 May. */
+	assert_int_equal(dates_parse_date("2026-05-10", &first), 0);
+	assert_int_equal(dates_london_midnight_ms(first), 1778367600000);
+}
+
 int
 main(void)
 {
@@ -250,6 +269,7 @@ main(void)
 		cmocka_unit_test(test_financial_year_formats_as_yyyy_yy),
 		cmocka_unit_test(test_financial_year_runs_1_april_to_31_march),
 		cmocka_unit_test(test_london_day_follows_british_summer_time),
+		cmocka_unit_test(test_london_midnight_starts_each_london_day),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
