@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
 #include <zmq.h>
 
 #include "commissiond.h"
+#include "envelope.h"
 #include "event_check.h"
 #include "log.h"
 #include "state.h"
@@ -154,33 +154,8 @@ ingest_receive(struct ingest *ingest, struct ingest_item *item)
 	return 1;
 }
 
-/* The content hash that tells a harmless repeat from a reused event id:
- * every field and occurred_at, schema version aside (DOMAIN.md). */
-/* A ProtobufCBuffer that feeds what is packed into a hash: the content
- * is hashed as it is encoded, with no copy and nothing to allocate. */
-struct hash_buffer {
-	ProtobufCBuffer base;
-	crypto_generichash_state state;
-};
-
-static void
-hash_buffer_append(ProtobufCBuffer *buffer, size_t len, const uint8_t *data)
-{
-	crypto_generichash_update(&((struct hash_buffer *)(void *)buffer)->state, data, len);
-}
-
-static void
-envelope_content_hash(Commissioning__Envelope *env, uint8_t hash[STORE_HASH_BYTES])
-{
-	struct hash_buffer hb = { .base = { hash_buffer_append } };
-	uint32_t version = env->schema_version;
-
-	env->schema_version = 0;
-	crypto_generichash_init(&hb.state, NULL, 0, STORE_HASH_BYTES);
-	protobuf_c_message_pack_to_buffer(&env->base, &hb.base);
-	crypto_generichash_final(&hb.state, hash, STORE_HASH_BYTES);
-	env->schema_version = version;
-}
+/* The daemon keeps the content hash that envelope.c works out. */
+_Static_assert(STORE_HASH_BYTES == ENVELOPE_HASH_BYTES, "one content hash size");
 
 static enum store_result
 ingest_dead_letter(struct store_batch *batch, struct ingest_item *item, int64_t now_ms)
@@ -332,38 +307,30 @@ ingest_write_updates(struct ingest *ingest, struct store_batch *batch, int64_t n
 	return r;
 }
 
+/* Echo what can be read, bounded, so that the sender can match the ack. */
+static void
+ingest_echo(struct ingest_item *item, const Commissioning__Envelope *env)
+{
+	snprintf(item->source, sizeof(item->source), "%s", env->source);
+	snprintf(item->event_id, sizeof(item->event_id), "%s", env->event_id);
+	item->kind = event_kind_name(env);
+}
+
 /* Decide one item inside the batch's transaction. */
 static enum store_result
 ingest_decide(struct ingest *ingest, struct store_batch *batch, struct ingest_item *item,
     int64_t now_ms)
 {
-	size_t size = zmq_msg_size(&item->payload);
 	Commissioning__Envelope *env = NULL;
 	uint8_t hash[STORE_HASH_BYTES], stored_hash[STORE_HASH_BYTES];
 	enum store_result r = STORE_OK;
+	int rc;
 
-	if (size == 0) {
-		item_reject(item, "envelope", "envelope: the frame is empty");
-		goto reject;
-	}
-	if (size > ingest->cfg->ingest_max_envelope_bytes) {
-		item_reject(item, "envelope",
-		    "envelope: the frame is %zu bytes, above the limit of %" PRIu64
-		    " bytes ([ingest] max_envelope_bytes)",
-		    size, ingest->cfg->ingest_max_envelope_bytes);
-		goto reject;
-	}
-	env = commissioning__envelope__unpack(NULL, size, zmq_msg_data(&item->payload));
-	if (env == NULL) {
-		item_reject(item, "envelope",
-		    "envelope: the frame is not a commissioning.Envelope (protobuf decoding failed)");
-		goto reject;
-	}
-	/* Echo what can be read, bounded, so that the sender can match the ack. */
-	snprintf(item->source, sizeof(item->source), "%s", env->source);
-	snprintf(item->event_id, sizeof(item->event_id), "%s", env->event_id);
-	item->kind = event_kind_name(env);
-	if (event_check(env, &item->why) < 0) {
+	rc = envelope_decode_frame(zmq_msg_data(&item->payload), zmq_msg_size(&item->payload),
+	    ingest->cfg->ingest_max_envelope_bytes, &env, &item->why);
+	if (env != NULL)
+		ingest_echo(item, env);
+	if (rc < 0) {
 		item->status = COMMISSIONING__ACK_STATUS__ACK_STATUS_REJECTED;
 		goto reject;
 	}
