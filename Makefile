@@ -136,4 +136,6 @@ format:
 clean:
 	rm -rf build
 
+include fuzz.mk
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
