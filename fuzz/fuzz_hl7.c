@@ -11,8 +11,10 @@
  *   what it consumes;
  * - a message adt_to_envelope maps is one the daemon takes;
  * - the ACK of any message, even one hl7_parse refused, fits ACK_BUFSIZE,
- *   is itself a message hl7_parse reads, and its MSA-1 is the code given.
+ *   is itself a message hl7_parse reads, its MSA-1 is the code given and
+ *   its ERR-8 (MSA-3 before v2.5) reads as the error's text.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,6 +55,24 @@ answer(const struct hl7_message *msg, enum ack_code code, const struct hl7_error
 	FUZZ_ASSERT(hl7_get(&ack_msg, "MSA", 1, 1, 1, 1, 1, msa1, sizeof(msa1)) == 2 &&
 		strcmp(msa1, code_text[code]) == 0,
 	    "an ACK's MSA-1 is the code it was built with");
+	if (err != NULL && err->text[0] != '\0') {
+		/* ERR-8 from v2.5 on, MSA-3 before: one of them says the text,
+		 * with a delimiter as a space when there is no escape character. */
+		char text[sizeof(err->text)], err8[sizeof(err->text)], msa3[sizeof(err->text)];
+		const struct hl7_encoding *enc = &ack_msg.encoding;
+		bool said;
+
+		memcpy(text, err->text, sizeof(text));
+		for (char *p = text; enc->escape == '\0' && *p != '\0'; p++)
+			if (*p == enc->field || *p == enc->component || *p == enc->repetition ||
+			    *p == '\r' || *p == '\n')
+				*p = ' ';
+		said = (hl7_get(&ack_msg, "ERR", 1, 8, 1, 1, 1, err8, sizeof(err8)) > 0 &&
+			   strcmp(err8, text) == 0) ||
+		    (hl7_get(&ack_msg, "MSA", 1, 3, 1, 1, 1, msa3, sizeof(msa3)) > 0 &&
+			strcmp(msa3, text) == 0);
+		FUZZ_ASSERT(said, "an ACK's ERR-8 or MSA-3 reads as the error's text");
+	}
 }
 
 /* What hl7_decide and hl7_answer do with one message. */
