@@ -71,3 +71,9 @@ fuzz-run-%: fuzz-build
 	$(FUZZ_DIR)/fuzz-bin/$* -max_total_time=$(FUZZ_SECONDS) -max_len=$(FUZZ_MAX_LEN) \
 		-print_final_stats=1 -artifact_prefix=$(FUZZ_DIR)/crashes/$*- $(FUZZ_DICT_$*) \
 		$(FUZZ_DIR)/corpus/$* fuzz/corpus/$*
+
+# make format covers the fuzz sources too.
+.PHONY: fuzz-format
+format: fuzz-format
+fuzz-format:
+	clang-format -i $(wildcard fuzz/*.c fuzz/*.h)

@@ -84,8 +84,10 @@ replay(const char *path, size_t *count)
 			char sub[4096];
 			if (de->d_name[0] == '.')
 				continue;
-			if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >= (int)sizeof(sub)) {
-				fprintf(stderr, "fuzz-replay: %s/%s: path too long\n", path, de->d_name);
+			if (snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name) >=
+			    (int)sizeof(sub)) {
+				fprintf(stderr, "fuzz-replay: %s/%s: path too long\n", path,
+				    de->d_name);
 				rc = -1;
 				continue;
 			}

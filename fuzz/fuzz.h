@@ -21,10 +21,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* An invariant the code under test promises: abort naming it when false,
  * so that libFuzzer keeps the input as a crash. */
-#define FUZZ_ASSERT(cond, what)                                                  \
-	do {                                                                     \
-		if (!(cond))                                                     \
-			fuzz_fail(__FILE__, __LINE__, #cond, (what));            \
+#define FUZZ_ASSERT(cond, what)                                                                    \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			fuzz_fail(__FILE__, __LINE__, #cond, (what));                              \
 	} while (0)
 
 void fuzz_fail(const char *file, int line, const char *cond, const char *what)

@@ -44,7 +44,7 @@ fuzz_pseudonymiser(void)
 	static struct pseudonymiser *ps;
 
 	if (ps == NULL) {
-		static const uint8_t key[PSEUDONYM_KEY_BYTES] = { 0x0f, 0x1e, 0x2d, 0x3c, 0x4b };
+		static const uint8_t key[PSEUDONYM_KEY_BYTES] = {0x0f, 0x1e, 0x2d, 0x3c, 0x4b};
 		ps = pseudonymiser_from_key(key);
 		FUZZ_ASSERT(ps != NULL, "a pseudonymiser over a key in memory");
 	}
@@ -62,7 +62,8 @@ fuzz_daemon_takes(const Commissioning__Envelope *env)
 
 	FUZZ_ASSERT(bytes != NULL, "memory for a packed envelope");
 	commissioning__envelope__pack(env, bytes);
-	rc = envelope_decode_frame(bytes, len, fuzz_config()->ingest_max_envelope_bytes, &back, &why);
+	rc = envelope_decode_frame(
+	    bytes, len, fuzz_config()->ingest_max_envelope_bytes, &back, &why);
 	if (rc != 0)
 		fprintf(stderr, "fuzz: the daemon refuses an adapter's envelope: %s\n", why.reason);
 	FUZZ_ASSERT(rc == 0, "an envelope an adapter sends is one the daemon takes");

@@ -60,8 +60,8 @@ read_records(const char *buf, size_t len)
 		for (size_t i = 0; i < row.n_fields; i++)
 			FUZZ_ASSERT(strlen(csv_row_field(&row, i)) <= CSV_MAX_FIELD_BYTES,
 			    "a field holds at most CSV_MAX_FIELD_BYTES");
-		FUZZ_ASSERT(csv_row_field(&row, row.n_fields)[0] == '\0',
-		    "a field past the last is empty");
+		FUZZ_ASSERT(
+		    csv_row_field(&row, row.n_fields)[0] == '\0', "a field past the last is empty");
 		(void)csv_row_is_blank(&row);
 	}
 }
@@ -105,8 +105,8 @@ on_error(void *ctx, const struct spool_row_error *err)
 	    "an errors-file line is one CSV record of three fields");
 	snprintf(number, sizeof(number), "%zu", err->line);
 	FUZZ_ASSERT(strcmp(csv_row_field(&row, 0), number) == 0 &&
-		reads_as(csv_row_field(&row, 1), err->column) &&
-		reads_as(csv_row_field(&row, 2), err->reason),
+	                reads_as(csv_row_field(&row, 1), err->column) &&
+	                reads_as(csv_row_field(&row, 2), err->reason),
 	    "an errors-file line reads back as what was written");
 	counts->errors++;
 	return 0;
@@ -115,7 +115,7 @@ on_error(void *ctx, const struct spool_row_error *err)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_counts counts = { 0, 0 };
+	struct fuzz_counts counts = {0, 0};
 	struct spool_file_summary summary;
 	char err[512];
 	int rc;
@@ -131,7 +131,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	FUZZ_ASSERT(rc == 0, "the callbacks never stop the reading here");
 	FUZZ_ASSERT(summary.envelopes == counts.envelopes && summary.bad_rows == counts.errors &&
-		summary.bad_rows <= summary.rows,
+	                summary.bad_rows <= summary.rows,
 	    "the summary counts what the callbacks were given");
 	return 0;
 }

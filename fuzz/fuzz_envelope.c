@@ -87,8 +87,8 @@ fuzz_parent_of(void *arg, const char *code)
 	memcpy(key.bytes + 1, code, n + 1);
 	key.len = n + 2;
 	h = batch_history(fp->batch, &key);
-	if (h == NULL ||
-	    !history_organisation_parent(h->bytes, h->len, fp->names[fp->used], sizeof(fp->names[0])))
+	if (h == NULL || !history_organisation_parent(
+	                     h->bytes, h->len, fp->names[fp->used], sizeof(fp->names[0])))
 		return NULL;
 	return fp->names[fp->used++];
 }
@@ -153,10 +153,11 @@ apply(struct fuzz_batch *b, struct fuzz_accepted *a)
 	FUZZ_ASSERT(history != NULL, "a history written decodes");
 	n = thing_places(a->env, history, places, &scratch);
 	for (int i = 0; i < n; i++) {
-		struct fuzz_parents fp = { .batch = b };
-		const char *icb = places[i].commissioner
-		    ? hierarchy_commissioner_icb(fuzz_parent_of, &fp, places[i].code)
-		    : hierarchy_icb_of(fuzz_parent_of, &fp, places[i].code);
+		struct fuzz_parents fp = {.batch = b};
+		const char *icb =
+		    places[i].commissioner
+		        ? hierarchy_commissioner_icb(fuzz_parent_of, &fp, places[i].code)
+		        : hierarchy_icb_of(fuzz_parent_of, &fp, places[i].code);
 		json_t *figures = picture_figures(b->picture, places[i].area, a->env->occurred_at);
 		json_t *slice;
 
@@ -216,8 +217,8 @@ decide(struct fuzz_batch *b, const uint8_t *frame, size_t len)
 	struct check_error why;
 	uint8_t again[ENVELOPE_HASH_BYTES];
 
-	if (envelope_decode_frame(frame, len, fuzz_config()->ingest_max_envelope_bytes, &env,
-		&why) < 0) {
+	if (envelope_decode_frame(
+	        frame, len, fuzz_config()->ingest_max_envelope_bytes, &env, &why) < 0) {
 		FUZZ_ASSERT(why.field[0] != '\0' && why.reason[0] != '\0',
 		    "a refused frame says which field and why");
 		if (env != NULL) {
@@ -253,7 +254,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const size_t sep_len = sizeof(FUZZ_FRAME_SEPARATOR) - 1;
-	struct fuzz_batch b = { .picture = picture_new() };
+	struct fuzz_batch b = {.picture = picture_new()};
 	const uint8_t *at = data, *end = data + size;
 	size_t n_frames = 0;
 

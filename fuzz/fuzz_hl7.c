@@ -29,15 +29,15 @@
 #define FUZZ_SMALL_MESSAGE_MAX 64
 
 static const struct adt_facility facilities[] = {
-	{ "ESHT", "RXC" },
-	{ "SYSTMONE-CHS", "NMJ" },
+    {"ESHT", "RXC"},
+    {"SYSTMONE-CHS", "NMJ"},
 };
 
 /* The ACK of msg with code, checked: it fits, parses and says code. */
 static void
 answer(const struct hl7_message *msg, enum ack_code code, const struct hl7_error *err)
 {
-	static const char *const code_text[] = { "AA", "AE", "AR" };
+	static const char *const code_text[] = {"AA", "AE", "AR"};
 	static struct hl7_message ack_msg; /* large: not on the stack */
 	char ack[ACK_BUFSIZE], msa1[8];
 	uint8_t framed[ACK_BUFSIZE + 3];
@@ -53,7 +53,7 @@ answer(const struct hl7_message *msg, enum ack_code code, const struct hl7_error
 	FUZZ_ASSERT(hl7_parse(&ack_msg, ack, (size_t)len, &ack_err) == 0,
 	    "an ACK is an HL7 message hl7_parse reads");
 	FUZZ_ASSERT(hl7_get(&ack_msg, "MSA", 1, 1, 1, 1, 1, msa1, sizeof(msa1)) == 2 &&
-		strcmp(msa1, code_text[code]) == 0,
+	                strcmp(msa1, code_text[code]) == 0,
 	    "an ACK's MSA-1 is the code it was built with");
 	if (err != NULL && err->text[0] != '\0') {
 		/* ERR-8 from v2.5 on, MSA-3 before: one of them says the text,
@@ -68,9 +68,9 @@ answer(const struct hl7_message *msg, enum ack_code code, const struct hl7_error
 			    *p == '\r' || *p == '\n')
 				*p = ' ';
 		said = (hl7_get(&ack_msg, "ERR", 1, 8, 1, 1, 1, err8, sizeof(err8)) > 0 &&
-			   strcmp(err8, text) == 0) ||
-		    (hl7_get(&ack_msg, "MSA", 1, 3, 1, 1, 1, msa3, sizeof(msa3)) > 0 &&
-			strcmp(msa3, text) == 0);
+		           strcmp(err8, text) == 0) ||
+		       (hl7_get(&ack_msg, "MSA", 1, 3, 1, 1, 1, msa3, sizeof(msa3)) > 0 &&
+		           strcmp(msa3, text) == 0);
 		FUZZ_ASSERT(said, "an ACK's ERR-8 or MSA-3 reads as the error's text");
 	}
 }
@@ -81,8 +81,8 @@ decide(const char *text, size_t len)
 {
 	static struct hl7_message msg; /* large: not on the stack */
 	const struct config *cfg = fuzz_config();
-	struct adt_options opts = { facilities, sizeof(facilities) / sizeof(facilities[0]),
-		cfg->hl7_provider_from_facility };
+	struct adt_options opts = {facilities, sizeof(facilities) / sizeof(facilities[0]),
+	    cfg->hl7_provider_from_facility};
 	struct hl7_error err, reject;
 	struct adt_event event;
 	bool parsed;
@@ -113,8 +113,8 @@ read_stream(const uint8_t *data, size_t size, size_t max_message, bool decide_fr
 
 	while (done <= size) {
 		size_t at = 0, msg_len = 0, consumed = 0, skipped = 0;
-		enum mllp_status st = mllp_find(data + done, size - done, max_message, &at,
-		    &msg_len, &consumed, &skipped);
+		enum mllp_status st = mllp_find(
+		    data + done, size - done, max_message, &at, &msg_len, &consumed, &skipped);
 
 		FUZZ_ASSERT(consumed <= size - done && skipped <= consumed,
 		    "mllp_find consumes only what it has");

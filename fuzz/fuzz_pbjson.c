@@ -22,12 +22,12 @@
 #include "pbjson.h"
 
 static const ProtobufCMessageDescriptor *const descriptors[] = {
-	&commissioning__envelope__descriptor,
-	&commissioning__update__descriptor,
-	&commissioning__ack__descriptor,
-	&commissioning__replay_request__descriptor,
-	&commissioning__dead_letter__descriptor,
-	&commissioning__history__descriptor,
+    &commissioning__envelope__descriptor,
+    &commissioning__update__descriptor,
+    &commissioning__ack__descriptor,
+    &commissioning__replay_request__descriptor,
+    &commissioning__dead_letter__descriptor,
+    &commissioning__history__descriptor,
 };
 
 /* msg packed into a new buffer; *len its length. */

@@ -30,7 +30,8 @@ envelope_decode_frame(const uint8_t *frame, size_t len, uint64_t max_bytes,
 	*env = commissioning__envelope__unpack(NULL, len, frame);
 	if (*env == NULL) {
 		snprintf(why->reason, sizeof(why->reason),
-		    "envelope: the frame is not a commissioning.Envelope (protobuf decoding failed)");
+		    "envelope: the frame is not a commissioning.Envelope (protobuf decoding "
+		    "failed)");
 		return -1;
 	}
 	return event_check(*env, why);
@@ -52,7 +53,7 @@ hash_buffer_append(ProtobufCBuffer *buffer, size_t len, const uint8_t *data)
 void
 envelope_content_hash(Commissioning__Envelope *env, uint8_t hash[ENVELOPE_HASH_BYTES])
 {
-	struct hash_buffer hb = { .base = { hash_buffer_append } };
+	struct hash_buffer hb = {.base = {hash_buffer_append}};
 	uint32_t version = env->schema_version;
 
 	env->schema_version = 0;
