@@ -12,6 +12,7 @@
 
 #include "commissiond.h"
 #include "envelope.h"
+#include "envelope_hash.h"
 #include "event_check.h"
 #include "log.h"
 #include "state.h"
@@ -154,7 +155,7 @@ ingest_receive(struct ingest *ingest, struct ingest_item *item)
 	return 1;
 }
 
-/* The daemon keeps the content hash that envelope.c works out. */
+/* The store keeps the content hash that envelope_hash.c works out. */
 _Static_assert(STORE_HASH_BYTES == ENVELOPE_HASH_BYTES, "one content hash size");
 
 static enum store_result

@@ -26,6 +26,7 @@
 
 #include "dates.h"
 #include "envelope.h"
+#include "envelope_hash.h"
 #include "fuzz.h"
 #include "projections.h"
 
