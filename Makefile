@@ -139,5 +139,6 @@ clean:
 
 include install.mk
 include bench.mk
+include fuzz.mk
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

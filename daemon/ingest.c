@@ -12,6 +12,7 @@
 #include <zmq.h>
 
 #include "commissiond.h"
+#include "envelope.h"
 #include "envelope_hash.h"
 #include "event_check.h"
 #include "log.h"
@@ -165,6 +166,9 @@ ingest_receive(struct ingest *ingest, struct ingest_item *item)
 	}
 	return 1;
 }
+
+/* The store keeps the content hash that envelope_hash.c works out. */
+_Static_assert(STORE_HASH_BYTES == ENVELOPE_HASH_BYTES, "one content hash size");
 
 static enum store_result
 ingest_dead_letter(struct store_batch *batch, struct ingest_item *item, int64_t now_ms)
@@ -362,50 +366,30 @@ ingest_write_updates(struct ingest *ingest, struct store_batch *batch, int64_t n
 	return r;
 }
 
+/* Echo what can be read, bounded, so that the sender can match the ack. */
+static void
+ingest_echo(struct ingest_item *item, const Commissioning__Envelope *env)
+{
+	snprintf(item->source, sizeof(item->source), "%s", env->source);
+	snprintf(item->event_id, sizeof(item->event_id), "%s", env->event_id);
+	item->kind = event_kind_name(env);
+}
+
 /* Decide one item inside the batch's transaction. */
 static enum store_result
 ingest_decide(struct ingest *ingest, struct store_batch *batch, struct ingest_item *item,
     int64_t now_ms)
 {
-	size_t size = zmq_msg_size(&item->payload);
-	struct pb_budget budget;
 	Commissioning__Envelope *env = NULL;
 	uint8_t hash[STORE_HASH_BYTES], stored_hash[STORE_HASH_BYTES];
 	enum store_result r = STORE_OK;
+	int rc;
 
-	if (size == 0) {
-		item_reject(item, "envelope", "envelope: the frame is empty");
-		goto reject;
-	}
-	if (size > ingest->cfg->ingest_max_envelope_bytes) {
-		item_reject(item, "envelope",
-		    "envelope: the frame is %zu bytes, above the limit of %" PRIu64
-		    " bytes ([ingest] max_envelope_bytes)",
-		    size, ingest->cfg->ingest_max_envelope_bytes);
-		goto reject;
-	}
-	/* protobuf-c has no limits: a frame of many tiny fields would unpack
-	 * into far more memory than its size. The budget's memory is malloc's,
-	 * so the envelope is freed with the default allocator later. */
-	env = commissioning__envelope__unpack(pb_budget_init(&budget, pb_budget_for_frame(size)),
-	    size, zmq_msg_data(&item->payload));
-	if (env == NULL && budget.exceeded) {
-		item_reject(item, "envelope",
-		    "envelope: decoding the frame would take more than %zu bytes of memory "
-		    "(too many fields for its size)",
-		    budget.limit);
-		goto reject;
-	}
-	if (env == NULL) {
-		item_reject(item, "envelope",
-		    "envelope: the frame is not a commissioning.Envelope (protobuf decoding failed)");
-		goto reject;
-	}
-	/* Echo what can be read, bounded, so that the sender can match the ack. */
-	text_copy(item->source, sizeof(item->source), env->source);
-	text_copy(item->event_id, sizeof(item->event_id), env->event_id);
-	item->kind = event_kind_name(env);
-	if (event_check(env, &item->why) < 0) {
+	rc = envelope_decode_frame(zmq_msg_data(&item->payload), zmq_msg_size(&item->payload),
+	    ingest->cfg->ingest_max_envelope_bytes, &env, &item->why);
+	if (env != NULL)
+		ingest_echo(item, env);
+	if (rc < 0) {
 		item->status = COMMISSIONING__ACK_STATUS__ACK_STATUS_REJECTED;
 		goto reject;
 	}

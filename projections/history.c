@@ -3,6 +3,7 @@
  * concerns, and the sorted set of a thing's events (DOMAIN.md, Order and
  * repetition).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -292,4 +293,28 @@ history_insert(const struct thing_key *key, const uint8_t *old, size_t old_len,
 	if (history != NULL)
 		commissioning__history__free_unpacked(history, NULL);
 	return rc;
+}
+
+bool
+history_organisation_parent(const uint8_t *bytes, size_t len, char *out, size_t outlen)
+{
+	Commissioning__History *history = commissioning__history__unpack(NULL, len, bytes);
+	Commissioning__Envelope *env = NULL;
+	bool found = false;
+
+	if (history == NULL)
+		return false;
+	/* An organisation's history keeps only the record that stands. */
+	if (history->n_entries > 0)
+		env = commissioning__envelope__unpack(NULL, history->entries[0]->envelope.len,
+		    history->entries[0]->envelope.data);
+	if (env != NULL && env->organisation_registered != NULL &&
+	    env->organisation_registered->parent_code[0] != '\0') {
+		snprintf(out, outlen, "%s", env->organisation_registered->parent_code);
+		found = true;
+	}
+	if (env != NULL)
+		commissioning__envelope__free_unpacked(env, NULL);
+	commissioning__history__free_unpacked(history, NULL);
+	return found;
 }

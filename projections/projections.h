@@ -71,6 +71,10 @@ int history_insert_into(const struct thing_key *key, const Commissioning__Histor
     const Commissioning__Envelope *env, const uint8_t *env_bytes, size_t env_len,
     ProtobufCBuffer *out);
 
+/* The registered parent code of the organisation whose packed history is
+ * bytes, into out: false when it has none, or the history does not decode. */
+bool history_organisation_parent(const uint8_t *bytes, size_t len, char *out, size_t outlen);
+
 /* Where an event's change shows: an area of the picture and the code of
  * the place it is about (the place's ICB is looked up by the caller). */
 #define PLACES_MAX 2

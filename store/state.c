@@ -531,9 +531,6 @@ state_parent_of(void *arg, const char *code)
 	struct thing_key key;
 	const uint8_t *bytes;
 	size_t len, n = strlen(code);
-	Commissioning__History *history;
-	Commissioning__Envelope *env;
-	const char *parent = NULL;
 
 	if (sp->used == STATE_PARENTS_MAX || n + 2 > sizeof(key.bytes))
 		return NULL;
@@ -541,27 +538,10 @@ state_parent_of(void *arg, const char *code)
 	memcpy(key.bytes + 1, code, n + 1);
 	key.len = n + 2;
 	if (store_batch_get_history(sp->batch, key.bytes, key.len, &bytes, &len) != STORE_OK ||
-	    len == 0)
+	    len == 0 ||
+	    !history_organisation_parent(bytes, len, sp->names[sp->used], sizeof(sp->names[0])))
 		return NULL;
-	history = commissioning__history__unpack(NULL, len, bytes);
-	if (history == NULL || history->n_entries == 0) {
-		if (history != NULL)
-			commissioning__history__free_unpacked(history, NULL);
-		return NULL;
-	}
-	/* An organisation's history keeps only the record that stands. */
-	env = commissioning__envelope__unpack(NULL, history->entries[0]->envelope.len,
-	    history->entries[0]->envelope.data);
-	if (env != NULL && env->organisation_registered != NULL &&
-	    env->organisation_registered->parent_code[0] != '\0') {
-		snprintf(sp->names[sp->used], sizeof(sp->names[0]), "%s",
-		    env->organisation_registered->parent_code);
-		parent = sp->names[sp->used++];
-	}
-	if (env != NULL)
-		commissioning__envelope__free_unpacked(env, NULL);
-	commissioning__history__free_unpacked(history, NULL);
-	return parent;
+	return sp->names[sp->used++];
 }
 
 static void

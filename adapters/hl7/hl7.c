@@ -534,12 +534,17 @@ hl7_escape(const struct hl7_encoding *enc, const char *text, char *out, size_t o
 		for (k = 0; k < sizeof(delims); k++)
 			if (delims[k] != '\0' && c == delims[k])
 				break;
-		if (k < sizeof(delims) && enc->escape != '\0') {
+		if ((k < sizeof(delims) || is_segment_terminator(c)) && enc->escape == '\0') {
+			/* Nothing can carry it as data: written raw it would
+			 * split the field or the segment. */
+			seq[0] = ' ';
+			seq_len = 1;
+		} else if (k < sizeof(delims)) {
 			seq[0] = enc->escape;
 			seq[1] = letters[k];
 			seq[2] = enc->escape;
 			seq_len = 3;
-		} else if (is_segment_terminator(c) && enc->escape != '\0') {
+		} else if (is_segment_terminator(c)) {
 			seq_len = (size_t)snprintf(seq, sizeof(seq), "%cX%02X%c", enc->escape,
 			    (unsigned char)c, enc->escape);
 		} else {

@@ -413,6 +413,25 @@ test_escape_is_the_inverse_of_get(void **state)
 	free(msg);
 }
 
+static void
+test_escape_without_an_escape_character_writes_delimiters_as_spaces(void **state)
+{
+	/* MSH:^~: gives no escape character: the ':' of our own text must not
+	 * split the field it goes in. */
+	struct hl7_encoding enc = { ':', '^', '~', '\0', '\0', '\0' };
+	char escaped[64], message[128];
+	struct hl7_message *msg;
+
+	(void)state;
+	assert_int_equal(hl7_escape(&enc, "PID-3: a^b~c\rd\\e", escaped, sizeof(escaped)), 16);
+	assert_string_equal(escaped, "PID-3  a b c d\\e");
+	snprintf(message, sizeof(message), "MSH:^~:A:B\rZZZ:%s:next\r", escaped);
+	msg = parse_ok(message);
+	assert_get(msg, "ZZZ", 1, 1, 1, 1, "PID-3  a b c d\\e");
+	assert_get(msg, "ZZZ", 2, 1, 1, 1, "next");
+	free(msg);
+}
+
 /* ------------------------------------------------------------ errors */
 
 static void
@@ -721,6 +740,7 @@ main(void)
 		cmocka_unit_test(test_z_segments_and_repeated_segments_are_indexed),
 		cmocka_unit_test(test_raw_field_points_into_the_buffer),
 		cmocka_unit_test(test_escapes_give_the_delimiters),
+		cmocka_unit_test(test_escape_without_an_escape_character_writes_delimiters_as_spaces),
 		cmocka_unit_test(test_escapes_follow_the_message_delimiters),
 		cmocka_unit_test(test_hex_escape_gives_bytes),
 		cmocka_unit_test(test_ward_name_escapes_are_unescaped),
