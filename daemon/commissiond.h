@@ -27,11 +27,14 @@ struct ingest;
  * allow-list: "ingest" may send, "subscribe" may read (docs/SECURITY.md). */
 enum zap_domain { ZAP_DOMAIN_INGEST, ZAP_DOMAIN_SUBSCRIBE };
 struct zap;
+struct metrics;
 /* Read the server key pair and the allow-lists (before privileges are
  * dropped: the key may be root's). Plain when no key is configured. */
 struct zap *zap_load(const struct config *cfg, char *err, size_t errlen);
-/* Bind the ZAP handler in zmq_ctx, before any CURVE socket binds. */
-int zap_start(struct zap *zap, struct event_base *base, void *zmq_ctx, char *err, size_t errlen);
+/* Bind the ZAP handler in zmq_ctx, before any CURVE socket binds; each
+ * decision is counted in metrics. */
+int zap_start(struct zap *zap, struct event_base *base, void *zmq_ctx, struct metrics *metrics,
+    char *err, size_t errlen);
 /* Make socket a CURVE server of domain (when on) and bind it to endpoint;
  * a plain endpoint other hosts can reach is logged as a warning. -1 with
  * zmq_errno() set. */
@@ -64,6 +67,9 @@ void metrics_count_replay(struct metrics *m);
 void metrics_count_published(struct metrics *m, uint64_t n);
 void metrics_count_map_grown(struct metrics *m);
 void metrics_count_stream_dropped(struct metrics *m);
+/* One CURVE handshake decided by ZAP on domain ("ingest", "subscribe" or
+ * "unknown"). */
+void metrics_count_zap(struct metrics *m, const char *domain, bool admitted);
 /* One retention transaction and what it removed. */
 void metrics_count_pruned(struct metrics *m, uint64_t updates, uint64_t dead_letters);
 void metrics_count_stale_readers(struct metrics *m, uint64_t cleared);

@@ -144,13 +144,14 @@ daemon_start(struct daemon *d)
 	d->zmq_ctx = zmq_ctx_new();
 	if (d->base == NULL || d->zmq_ctx == NULL)
 		fatal("cannot create the event loop or the ZeroMQ context");
-	if (zap_start(d->zap, d->base, d->zmq_ctx, err, sizeof(err)) < 0)
+	if ((d->metrics = metrics_new()) == NULL)
+		fatal("out of memory");
+	if (zap_start(d->zap, d->base, d->zmq_ctx, d->metrics, err, sizeof(err)) < 0)
 		fatal("%s", err);
 	/* The picture in memory, so that updates carry figures. */
 	if ((d->live = live_new(d->store, err, sizeof(err))) == NULL)
 		fatal("%s", err);
-	if ((d->metrics = metrics_new()) == NULL ||
-	    (d->service = service_new(d->base, d->store)) == NULL ||
+	if ((d->service = service_new(d->base, d->store)) == NULL ||
 	    (d->housekeeping = housekeeping_new(d->base, &d->cfg, d->store, d->metrics)) == NULL)
 		fatal("out of memory");
 	if ((d->pub = publish_new(d->zmq_ctx, &d->cfg, d->zap, err, sizeof(err))) == NULL ||

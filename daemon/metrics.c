@@ -39,6 +39,7 @@ static const double seconds_bounds[] = { 0.0001, 0.0005, 0.001, 0.002, 0.005, 0.
 struct metrics {
 	struct counter_family events; /* source, kind, status */
 	struct counter_family http;   /* route, status */
+	struct counter_family zap;    /* domain, result */
 	struct histogram batch_size;
 	struct histogram commit_seconds;
 	struct histogram ack_latency_seconds;
@@ -50,6 +51,9 @@ struct metrics {
 	uint64_t stale_readers_cleared;
 };
 
+static void family_add(struct counter_family *f, const char *a, const char *b, const char *c,
+    uint64_t n);
+
 struct metrics *
 metrics_new(void)
 {
@@ -59,10 +63,16 @@ metrics_new(void)
 		return NULL;
 	m->events.sets = calloc(METRICS_LABEL_SETS_MAX, sizeof(struct labelled));
 	m->http.sets = calloc(METRICS_LABEL_SETS_MAX, sizeof(struct labelled));
-	if (m->events.sets == NULL || m->http.sets == NULL) {
+	m->zap.sets = calloc(METRICS_LABEL_SETS_MAX, sizeof(struct labelled));
+	if (m->events.sets == NULL || m->http.sets == NULL || m->zap.sets == NULL) {
 		metrics_destroy(&m);
 		return NULL;
 	}
+	/* The known label sets start at zero, so that a rate over them is
+	 * defined before the first handshake (and with CURVE off). */
+	for (size_t i = 0; i < 4; i++)
+		family_add(&m->zap, i < 2 ? "ingest" : "subscribe", i % 2 ? "refused" : "admitted",
+		    "", 0);
 	m->batch_size.bounds = batch_bounds;
 	m->batch_size.n_bounds = sizeof(batch_bounds) / sizeof(batch_bounds[0]);
 	m->commit_seconds.bounds = seconds_bounds;
@@ -78,6 +88,7 @@ metrics_destroy(struct metrics **mp)
 		return;
 	free((*mp)->events.sets);
 	free((*mp)->http.sets);
+	free((*mp)->zap.sets);
 	free(*mp);
 	*mp = NULL;
 }
@@ -147,6 +158,12 @@ metrics_count_http(struct metrics *m, const char *route, int status)
 
 	snprintf(s, sizeof(s), "%d", status);
 	family_add(&m->http, route, s, "", 1);
+}
+
+void
+metrics_count_zap(struct metrics *m, const char *domain, bool admitted)
+{
+	family_add(&m->zap, domain, admitted ? "admitted" : "refused", "", 1);
 }
 
 void
@@ -287,6 +304,16 @@ metrics_render(const struct metrics *m, const struct metrics_gauges *g, struct e
 	    m->prune_transactions);
 	render_gauge(out, "commissiond_stale_readers_cleared_total", "counter",
 	    "LMDB reader slots of dead processes cleared.", m->stale_readers_cleared);
+	render_header(out, "commissiond_zap_decisions_total", "counter",
+	    "CURVE handshakes admitted or refused by the ZAP handler, by domain.");
+	for (size_t i = 0; i < m->zap.n; i++) {
+		const struct labelled *l = &m->zap.sets[i];
+		evbuffer_add(out, "commissiond_zap_decisions_total{domain=\"", 40);
+		label_value(out, l->a);
+		evbuffer_add(out, "\",result=\"", 10);
+		label_value(out, l->b);
+		evbuffer_add_printf(out, "\"} %" PRIu64 "\n", l->value);
+	}
 	render_header(out, "commissiond_http_requests_total", "counter",
 	    "HTTP requests answered, by route and status.");
 	for (size_t i = 0; i < m->http.n; i++) {

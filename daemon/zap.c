@@ -47,6 +47,7 @@ struct zap {
 	unsigned logged_in_window;
 	uint64_t not_logged;
 	uint64_t admitted, refused;
+	struct metrics *metrics;
 };
 
 static const char *
@@ -167,11 +168,14 @@ zap_frame_text(zmq_msg_t *frame, char *out, size_t cap)
  * Returns the status code ("200" admits).
  */
 static const char *
-zap_decide(struct zap *zap, zmq_msg_t *frames, int n, const char **text)
+zap_decide(struct zap *zap, zmq_msg_t *frames, int n, const char **text,
+    const char **domain_label)
 {
 	char version[8], domain_name[64], address[64], mechanism[16];
 	char key_z85[CURVE_Z85_CHARS + 1] = "";
 	enum zap_domain domain = ZAP_N_DOMAINS;
+
+	*domain_label = "unknown";
 
 	if (n < 6) {
 		*text = "malformed request";
@@ -183,8 +187,10 @@ zap_decide(struct zap *zap, zmq_msg_t *frames, int n, const char **text)
 	zap_frame_text(&frames[3], address, sizeof(address));
 	zap_frame_text(&frames[5], mechanism, sizeof(mechanism));
 	for (size_t d = 0; d < ZAP_N_DOMAINS; d++)
-		if (strcmp(domain_name, zap_domains[d].name) == 0)
+		if (strcmp(domain_name, zap_domains[d].name) == 0) {
 			domain = (enum zap_domain)d;
+			*domain_label = zap_domains[d].name;
+		}
 	if (strcmp(version, "1.0") != 0 || strcmp(mechanism, "CURVE") != 0 || n != 7 ||
 	    zmq_msg_size(&frames[6]) != CURVE_KEY_BYTES) {
 		*text = "only CURVE is accepted";
@@ -251,16 +257,17 @@ zap_on_readable(void *arg)
 
 	for (int turn = 0; turn < ZAP_REQUESTS_PER_TURN; turn++) {
 		zmq_msg_t frames[ZAP_FRAMES_MAX];
-		const char *status, *text = "";
+		const char *status, *text = "", *domain;
 		int n;
 
 		if (zap_receive(zap, frames, &n) == 0)
 			return;
-		status = zap_decide(zap, frames, n, &text);
+		status = zap_decide(zap, frames, n, &text, &domain);
 		if (status[0] == '2')
 			zap->admitted++;
 		else
 			zap->refused++;
+		metrics_count_zap(zap->metrics, domain, status[0] == '2');
 		/* The reply: version, request id, status code and text, user
 		 * id, metadata. The REP socket routes it back to libzmq. */
 		zmq_send(zap->socket, "1.0", 3, ZMQ_SNDMORE);
@@ -280,13 +287,15 @@ zap_on_readable(void *arg)
 }
 
 int
-zap_start(struct zap *zap, struct event_base *base, void *zmq_ctx, char *err, size_t errlen)
+zap_start(struct zap *zap, struct event_base *base, void *zmq_ctx, struct metrics *metrics,
+    char *err, size_t errlen)
 {
 	char public_z85[CURVE_Z85_CHARS + 1];
 	int linger = 0;
 
 	if (!zap->enabled)
 		return 0;
+	zap->metrics = metrics;
 	zap->socket = zmq_socket(zmq_ctx, ZMQ_REP);
 	if (zap->socket == NULL ||
 	    zmq_setsockopt(zap->socket, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||

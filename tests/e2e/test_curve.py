@@ -6,6 +6,7 @@ refusal to run as root unless it switches to [daemon] user."""
 import json
 import os
 import pwd
+import re
 import shutil
 import signal
 import subprocess
@@ -17,7 +18,7 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from harness import (CTL, DAEMON, HL7, Adapter, Daemon, DaemonTestCase, MllpClient,
-                     adapter_settings, adt, decode_ack, free_port, json_lines, nhs_number,
+                     adapter_settings, adt, decode_ack, free_port, http_get, json_lines, nhs_number,
                      pb_field, pb_fields, wait_for)
 
 HAS_CURVE = zmq.has("curve")
@@ -157,6 +158,41 @@ class Curve(DaemonTestCase):
         self.assertIn(f"refused public key {self.stranger['public']}", log)
         self.assertIn("not in [curve] ingest_allow", log)
         self.assertNotIn(self.server["secret"], log)
+
+    def zap_decisions(self):
+        """commissiond_zap_decisions_total from /metrics: {(domain, result): n}."""
+        status, text = http_get(self.daemon, "/metrics")
+        self.assertEqual(status, 200, text)
+        found = {}
+        for line in text.splitlines():
+            m = re.fullmatch(r'commissiond_zap_decisions_total\{domain="(\w+)",'
+                             r'result="(\w+)"\} (\d+)', line)
+            if m:
+                found[(m.group(1), m.group(2))] = int(m.group(3))
+        return found
+
+    def test_zap_decisions_are_counted_by_domain_in_the_metrics(self):
+        self.assertIn("# TYPE commissiond_zap_decisions_total counter",
+                      http_get(self.daemon, "/metrics")[1])
+        self.assertEqual(self.zap_decisions(), {
+            (d, r): 0 for d in ("ingest", "subscribe") for r in ("admitted", "refused")})
+        stranger, monitor = self.socket(zmq.DEALER, "ingest.endpoint", self.stranger)
+        self.assert_refused(monitor)
+        stranger.close(0)
+        _, sub_monitor = self.socket(zmq.SUB, "publish.endpoint", self.sender, subscribe=b"")
+        self.assert_refused(sub_monitor)
+        dealer, monitor = self.socket(zmq.DEALER, "ingest.endpoint", self.sender)
+        dealer.send(capacity_envelope("K1"))
+        self.assertEqual(self.handshake(monitor), zmq.EVENT_HANDSHAKE_SUCCEEDED)
+        # A refused socket retries its handshake: at least one of each.
+        wanted = {("ingest", "admitted"), ("ingest", "refused"), ("subscribe", "refused")}
+        wait_for(lambda: all(self.zap_decisions().get(k) for k in wanted),
+                 what="the ZAP decisions counted")
+        found = self.zap_decisions()
+        self.assertEqual(found[("ingest", "admitted")], 1)
+        self.assertGreaterEqual(found[("ingest", "refused")], 1)
+        self.assertGreaterEqual(found[("subscribe", "refused")], 1)
+        self.assertEqual(found[("subscribe", "admitted")], 0)
 
     def test_a_reader_key_cannot_send_and_a_sender_key_cannot_read(self):
         dealer, monitor = self.socket(zmq.DEALER, "ingest.endpoint", self.reader)
