@@ -79,14 +79,20 @@ adapter_on_stop(evutil_socket_t sig, short what, void *arg)
 {
 	struct adapter_run *run = arg;
 	struct client_stats st;
+	struct outbox_stats ost;
 
 	(void)what;
 	sd_notify(0, "STOPPING=1");
 	run->spec->stop(&run->a);
 	client_get_stats(run->a.client, &st);
+	outbox_get_stats(run->a.outbox, &ost);
 	log_info("signal %d: stopping; %" PRIu64 " accepted, %" PRIu64 " duplicate, %" PRIu64
 		 " rejected, %" PRIu64 " in flight (kept in the outbox)",
 	    (int)sig, st.accepted, st.duplicates, st.rejected, st.in_flight);
+	/* Group commit at work: envelopes and settlements per fsync. */
+	log_info("outbox: %" PRIu64 " envelopes put and %" PRIu64 " settled in %" PRIu64
+		 " commits (fsyncs)",
+	    ost.put, ost.settled, ost.commits);
 	event_base_loopbreak(run->a.base);
 }
 

@@ -43,6 +43,7 @@ struct client {
 	struct outbox_settlement *settle;
 	char (*reasons)[256];
 	size_t n_settle;
+	uint64_t commits_at_tick; /* the outbox's commit count at the last tick */
 	struct client_stats stats;
 };
 
@@ -153,6 +154,8 @@ client_resend_due(struct client *c)
 	}
 }
 
+/* Hand the answered envelopes to the outbox, which commits them with its
+ * next put (or client_on_tick's flush). */
 static void
 client_flush_settlements(struct client *c)
 {
@@ -162,6 +165,20 @@ client_flush_settlements(struct client *c)
 		/* Not settled: they will be sent again and answered DUPLICATE. */
 		log_error("%s: %s", c->opt.name, outbox_error(c->outbox));
 	c->n_settle = 0;
+}
+
+/* No put committed the held settlements for a whole tick: commit them
+ * alone, so that a quiet source does not leave them held. */
+static void
+client_commit_idle_settlements(struct client *c)
+{
+	struct outbox_stats st;
+
+	outbox_get_stats(c->outbox, &st);
+	if (st.commits == c->commits_at_tick && outbox_flush(c->outbox) != OUTBOX_OK)
+		log_error("%s: %s", c->opt.name, outbox_error(c->outbox));
+	outbox_get_stats(c->outbox, &st);
+	c->commits_at_tick = st.commits;
 }
 
 static void
@@ -242,6 +259,7 @@ client_on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	client_commit_idle_settlements(c);
 	client_resend_due(c);
 	client_fill(c);
 	zwatch_kick(c->watch);

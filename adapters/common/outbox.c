@@ -17,10 +17,19 @@
 #include "diskroom.h"
 #include "outbox.h"
 
+/* A settlement held for the next commit; reason is NULL unless REJECTED. */
+struct outbox_held {
+	uint64_t seq;
+	char *reason;
+};
+
 struct outbox {
 	MDB_env *env;
 	MDB_dbi pending, dead, meta;
 	uint64_t next_seq;
+	struct outbox_held *held; /* OUTBOX_SETTLE_HELD_MAX of them */
+	size_t n_held;
+	struct outbox_stats stats;
 	char error[512];
 };
 
@@ -56,6 +65,8 @@ outbox_result_of(struct outbox *o, int rc, const char *what)
 
 static const char meta_next_seq[] = "next_seq";
 
+static void outbox_drop_held(struct outbox *o);
+
 /* The next sequence is kept in meta and moves with every put, so that a
  * sequence is never reused, even once everything was settled. */
 static int
@@ -82,14 +93,16 @@ outbox_open(const char *path, uint64_t map_bytes, char *err, size_t errlen)
 	MDB_txn *txn = NULL;
 	int rc;
 
-	if (o == NULL) {
+	if (o == NULL || (o->held = calloc(OUTBOX_SETTLE_HELD_MAX, sizeof(*o->held))) == NULL) {
 		snprintf(err, errlen, "out of memory");
+		free(o);
 		return NULL;
 	}
 	/* What waits in it is the adapter's alone: 0700, its files 0600. */
 	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "%s: cannot create the outbox directory: %s", path,
 		    strerror(errno));
+		free(o->held);
 		free(o);
 		return NULL;
 	}
@@ -107,6 +120,7 @@ outbox_open(const char *path, uint64_t map_bytes, char *err, size_t errlen)
 		if (txn != NULL && rc != MDB_SUCCESS)
 			mdb_txn_abort(txn);
 		mdb_env_close(o->env);
+		free(o->held);
 		free(o);
 		return NULL;
 	}
@@ -118,23 +132,86 @@ outbox_close(struct outbox **op)
 {
 	if (*op == NULL)
 		return;
+	/* Not committed is still safe (sent again, DUPLICATE): no error here. */
+	outbox_flush(*op);
+	outbox_drop_held(*op);
 	mdb_env_close((*op)->env);
+	free((*op)->held);
 	free(*op);
 	*op = NULL;
 }
 
-enum outbox_result
-outbox_put(struct outbox *o, const struct outbox_item *items, size_t n, uint64_t *first_seq)
+/* Apply the held settlements in txn: remove each (ACCEPTED, DUPLICATE)
+ * or move it to the dead letters (REJECTED). */
+static int
+outbox_apply_held(struct outbox *o, MDB_txn *txn)
+{
+	uint8_t key[8];
+	MDB_val k = { 8, key }, v;
+	int rc;
+
+	for (size_t i = 0; i < o->n_held; i++) {
+		const char *reason = o->held[i].reason;
+		be64_put(key, o->held[i].seq);
+		rc = mdb_get(txn, o->pending, &k, &v);
+		if (rc == MDB_NOTFOUND)
+			continue; /* settled already (a repeated ack) */
+		if (rc == MDB_SUCCESS && reason != NULL) {
+			size_t rlen = strlen(reason) + 1;
+			MDB_val dv = { rlen + v.mv_size, NULL };
+			uint8_t *copy = malloc(v.mv_size ? v.mv_size : 1);
+			if (copy == NULL) {
+				rc = ENOMEM;
+			} else {
+				memcpy(copy, v.mv_data, v.mv_size);
+				rc = mdb_put(txn, o->dead, &k, &dv, MDB_RESERVE);
+				if (rc == MDB_SUCCESS) {
+					memcpy(dv.mv_data, reason, rlen);
+					memcpy((uint8_t *)dv.mv_data + rlen, copy, v.mv_size);
+				}
+				free(copy);
+			}
+		}
+		if (rc == MDB_SUCCESS)
+			rc = mdb_del(txn, o->pending, &k, NULL);
+		if (rc != MDB_SUCCESS)
+			return rc;
+	}
+	return MDB_SUCCESS;
+}
+
+static void
+outbox_drop_held(struct outbox *o)
+{
+	for (size_t i = 0; i < o->n_held; i++)
+		free(o->held[i].reason);
+	o->n_held = 0;
+}
+
+/* One write transaction, fsynced by its commit: the held settlements, then
+ * items appended (n may be 0). */
+static enum outbox_result
+outbox_commit(struct outbox *o, const struct outbox_item *items, size_t n, uint64_t *first_seq)
 {
 	MDB_txn *txn;
 	uint8_t key[8];
 	MDB_val k = { 8, key };
 	uint64_t seq = o->next_seq;
+	size_t settled = o->n_held;
 	int rc;
 
 	rc = mdb_txn_begin(o->env, NULL, 0, &txn);
 	if (rc != MDB_SUCCESS)
 		return outbox_result_of(o, rc, "beginning a transaction");
+	rc = outbox_apply_held(o, txn);
+	if (rc != MDB_SUCCESS) {
+		enum outbox_result r = outbox_result_of(o, rc, "settling");
+		mdb_txn_abort(txn);
+		/* Not settled: they will be sent again and answered DUPLICATE.
+		 * The items are stored without them. */
+		outbox_drop_held(o);
+		return n > 0 ? outbox_commit(o, items, n, first_seq) : r;
+	}
 	for (size_t i = 0; i < n; i++) {
 		MDB_val v = { items[i].len, (void *)items[i].bytes };
 		be64_put(key, seq + i);
@@ -144,7 +221,7 @@ outbox_put(struct outbox *o, const struct outbox_item *items, size_t n, uint64_t
 			return outbox_result_of(o, rc, "storing an envelope");
 		}
 	}
-	{
+	if (n > 0) {
 		uint8_t next[8];
 		MDB_val mk = { sizeof(meta_next_seq) - 1, (void *)meta_next_seq }, mv = { 8, next };
 		be64_put(next, seq + n);
@@ -158,10 +235,26 @@ outbox_put(struct outbox *o, const struct outbox_item *items, size_t n, uint64_t
 	rc = mdb_txn_commit(txn);
 	if (rc != MDB_SUCCESS)
 		return outbox_result_of(o, rc, "committing");
+	outbox_drop_held(o);
 	o->next_seq = seq + n;
+	o->stats.commits++;
+	o->stats.put += n;
+	o->stats.settled += settled;
 	if (first_seq != NULL)
 		*first_seq = seq;
 	return OUTBOX_OK;
+}
+
+enum outbox_result
+outbox_put(struct outbox *o, const struct outbox_item *items, size_t n, uint64_t *first_seq)
+{
+	enum outbox_result r = outbox_commit(o, items, n, first_seq);
+
+	/* Full: what the held settlements free, committed alone first, may
+	 * make room (LMDB reuses a page only after the commit that freed it). */
+	if (r == OUTBOX_FULL && o->n_held > 0 && outbox_flush(o) == OUTBOX_OK)
+		r = outbox_commit(o, items, n, first_seq);
+	return r;
 }
 
 enum outbox_result
@@ -202,47 +295,38 @@ outbox_scan(struct outbox *o, uint64_t from, size_t max, outbox_fn fn, void *arg
 enum outbox_result
 outbox_settle(struct outbox *o, const struct outbox_settlement *s, size_t n)
 {
-	MDB_txn *txn;
-	uint8_t key[8];
-	MDB_val k = { 8, key }, v;
-	int rc;
-
-	if (n == 0)
-		return OUTBOX_OK;
-	rc = mdb_txn_begin(o->env, NULL, 0, &txn);
-	if (rc != MDB_SUCCESS)
-		return outbox_result_of(o, rc, "beginning a transaction");
 	for (size_t i = 0; i < n; i++) {
-		be64_put(key, s[i].seq);
-		rc = mdb_get(txn, o->pending, &k, &v);
-		if (rc == MDB_NOTFOUND)
-			continue; /* settled already (a repeated ack) */
-		if (rc == MDB_SUCCESS && s[i].rejected) {
-			const char *reason = s[i].reason ? s[i].reason : "";
-			size_t rlen = strlen(reason) + 1;
-			MDB_val dv = { rlen + v.mv_size, NULL };
-			uint8_t *copy = malloc(v.mv_size ? v.mv_size : 1);
-			if (copy == NULL) {
-				rc = ENOMEM;
-			} else {
-				memcpy(copy, v.mv_data, v.mv_size);
-				rc = mdb_put(txn, o->dead, &k, &dv, MDB_RESERVE);
-				if (rc == MDB_SUCCESS) {
-					memcpy(dv.mv_data, reason, rlen);
-					memcpy((uint8_t *)dv.mv_data + rlen, copy, v.mv_size);
-				}
-				free(copy);
-			}
+		struct outbox_held *h;
+		if (o->n_held == OUTBOX_SETTLE_HELD_MAX) {
+			enum outbox_result r = outbox_flush(o);
+			if (r != OUTBOX_OK)
+				return r;
 		}
-		if (rc == MDB_SUCCESS)
-			rc = mdb_del(txn, o->pending, &k, NULL);
-		if (rc != MDB_SUCCESS) {
-			mdb_txn_abort(txn);
-			return outbox_result_of(o, rc, "settling");
+		h = &o->held[o->n_held];
+		h->seq = s[i].seq;
+		h->reason = NULL;
+		if (s[i].rejected && (h->reason = strdup(s[i].reason ? s[i].reason : "")) == NULL) {
+			/* Left pending: sent again after a restart, rejected again. */
+			outbox_fail(o, "outbox: out of memory holding a settlement");
+			return OUTBOX_FAILED;
 		}
+		o->n_held++;
 	}
-	rc = mdb_txn_commit(txn);
-	return outbox_result_of(o, rc, "committing");
+	return OUTBOX_OK;
+}
+
+enum outbox_result
+outbox_flush(struct outbox *o)
+{
+	if (o->n_held == 0)
+		return OUTBOX_OK;
+	return outbox_commit(o, NULL, 0, NULL);
+}
+
+void
+outbox_get_stats(const struct outbox *o, struct outbox_stats *stats)
+{
+	*stats = o->stats;
 }
 
 enum outbox_result

@@ -33,11 +33,14 @@ struct outbox_settlement {
 
 /* Open (creating) the outbox in directory path, map_bytes large. */
 struct outbox *outbox_open(const char *path, uint64_t map_bytes, char *err, size_t errlen);
+/* Close, committing held settlements first (outbox_flush). */
 void outbox_close(struct outbox **outbox);
 const char *outbox_error(const struct outbox *outbox);
 
 /* Make items durable, all or none, in one transaction with fsync; the
- * first one's sequence number in *first_seq (the rest follow it). */
+ * first one's sequence number in *first_seq (the rest follow it). The
+ * settlements outbox_settle holds are committed in the same transaction:
+ * one fsync for both. */
 enum outbox_result outbox_put(struct outbox *outbox, const struct outbox_item *items, size_t n,
     uint64_t *first_seq);
 
@@ -47,9 +50,28 @@ typedef int (*outbox_fn)(void *arg, uint64_t seq, const uint8_t *bytes, size_t l
 enum outbox_result outbox_scan(struct outbox *outbox, uint64_t from, size_t max, outbox_fn fn,
     void *arg, uint64_t *next);
 
-/* Settle answered envelopes in one transaction. */
+/*
+ * Settle answered envelopes: they are held and committed with the next
+ * outbox_put, or by outbox_flush (the caller's timer), or here once
+ * OUTBOX_SETTLE_HELD_MAX are held, so that settling costs no fsync of its
+ * own while sources keep putting. Until committed an envelope is still
+ * pending on disk: after a crash it is sent again and commissiond answers
+ * DUPLICATE. Scans still visit held ones.
+ */
+#define OUTBOX_SETTLE_HELD_MAX 4096
 enum outbox_result outbox_settle(struct outbox *outbox, const struct outbox_settlement *s,
     size_t n);
+
+/* Commit the held settlements now (nothing to do when none are held). */
+enum outbox_result outbox_flush(struct outbox *outbox);
+
+/* Counts since open: an operator's view of group commit. */
+struct outbox_stats {
+	uint64_t commits; /* fsynced write transactions */
+	uint64_t put;	  /* envelopes made durable */
+	uint64_t settled; /* settlements committed */
+};
+void outbox_get_stats(const struct outbox *outbox, struct outbox_stats *stats);
 
 struct outbox_counts {
 	uint64_t pending;
