@@ -44,6 +44,21 @@ struct hl7_taken {
 	size_t packed_at, packed_len; /* the Envelope in the server's packed bytes (AA) */
 };
 
+/*
+ * A group of messages from any connections, made durable by one outbox
+ * commit (one fsync). One group commits on the outbox's thread while the
+ * next fills from what the connections send meanwhile: group commit.
+ */
+struct hl7_group {
+	struct hl7_taken *taken;
+	size_t n_taken, taken_cap;
+	uint8_t *packed; /* the Envelopes, one after another */
+	size_t packed_len, packed_cap;
+	struct outbox_item *items;
+	size_t items_cap;
+	struct hl7_conn *conns, **tail; /* in the order they were read */
+};
+
 struct hl7_server {
 	struct adapter *a;
 	struct evconnlistener *listener;
@@ -54,18 +69,10 @@ struct hl7_server {
 	bool paused; /* at max_connections: the listen queue holds the rest */
 	bool stopping;
 	uint64_t aa, ae, ar;
-	/* Group commit: what every connection's read of this turn took waits
-	 * here; one outbox_put (one fsync) makes it durable, then each
-	 * connection is answered in its order. Bounded by
-	 * HL7_MESSAGES_PER_READ a connection. */
-	struct event *commit;
-	struct hl7_conn *waiting, **waiting_tail;
-	struct hl7_taken *taken;
-	size_t n_taken, taken_cap;
-	uint8_t *packed;
-	size_t packed_len, packed_cap;
-	struct outbox_item *items;
-	size_t items_cap;
+	struct hl7_group groups[2];
+	struct hl7_group *filling;    /* taking this turn's messages */
+	struct hl7_group *committing; /* on the outbox's thread, or NULL */
+	struct event *turn_end;	      /* after this turn's reads: commit */
 	/* Scratch for deciding and answering one message at a time. */
 	struct hl7_message msg;
 	struct adt_event event;
@@ -76,11 +83,11 @@ struct hl7_conn {
 	struct bufferevent *bev;
 	char peer[64];
 	struct hl7_conn *prev, *next;
-	/* Waiting for the group commit: its messages are srv->taken[first,
-	 * first + n), the first taken_bytes of its input (drained once they
-	 * are answered). It is not read again until then. */
-	bool waiting;
-	struct hl7_conn *next_waiting;
+	/* In a group (filling or committing): its messages are group->taken
+	 * [first, first + n), the first taken_bytes of its input (drained
+	 * once they are answered). It is not read again until then. */
+	struct hl7_group *group;
+	struct hl7_conn *next_in_group;
 	size_t first, n, taken_bytes;
 	bool close_after; /* a message too large follows: close once answered */
 };
@@ -104,41 +111,42 @@ hl7_resume_listening(struct hl7_server *srv)
 
 /* Make room for one more taken message. */
 static int
-hl7_reserve_taken(struct hl7_server *srv)
+hl7_reserve_taken(struct hl7_group *g)
 {
-	size_t cap = srv->taken_cap ? 2 * srv->taken_cap : HL7_MESSAGES_PER_READ;
+	size_t cap = g->taken_cap ? 2 * g->taken_cap : HL7_MESSAGES_PER_READ;
 	struct hl7_taken *grown;
 
-	if (srv->n_taken < srv->taken_cap)
+	if (g->n_taken < g->taken_cap)
 		return 0;
-	if ((grown = realloc(srv->taken, cap * sizeof(*grown))) == NULL)
+	if ((grown = realloc(g->taken, cap * sizeof(*grown))) == NULL)
 		return -1;
-	srv->taken = grown;
-	srv->taken_cap = cap;
+	g->taken = grown;
+	g->taken_cap = cap;
 	return 0;
 }
 
 /* Make room for len more bytes of packed Envelopes. */
 static int
-hl7_reserve_packed(struct hl7_server *srv, size_t len)
+hl7_reserve_packed(struct hl7_group *g, size_t len)
 {
-	size_t cap = srv->packed_cap ? srv->packed_cap : 64 * 1024;
+	size_t cap = g->packed_cap ? g->packed_cap : 64 * 1024;
 	uint8_t *grown;
 
-	if (srv->packed_cap - srv->packed_len >= len)
+	if (g->packed_cap - g->packed_len >= len)
 		return 0;
-	while (cap - srv->packed_len < len)
+	while (cap - g->packed_len < len)
 		cap *= 2;
-	if ((grown = realloc(srv->packed, cap)) == NULL)
+	if ((grown = realloc(g->packed, cap)) == NULL)
 		return -1;
-	srv->packed = grown;
-	srv->packed_cap = cap;
+	g->packed = grown;
+	g->packed_cap = cap;
 	return 0;
 }
 
 /* Decide one message: parse, map and pack it; wrong ones get AE. */
 static void
-hl7_decide(struct hl7_server *srv, struct hl7_taken *t, const char *text, size_t len)
+hl7_decide(struct hl7_server *srv, struct hl7_group *g, struct hl7_taken *t, const char *text,
+    size_t len)
 {
 	struct adt_event *ev = &srv->event;
 
@@ -150,7 +158,7 @@ hl7_decide(struct hl7_server *srv, struct hl7_taken *t, const char *text, size_t
 		return;
 	}
 	t->packed_len = commissioning__envelope__get_packed_size(&ev->envelope);
-	if (hl7_reserve_packed(srv, t->packed_len) < 0) {
+	if (hl7_reserve_packed(g, t->packed_len) < 0) {
 		t->packed_len = 0;
 		t->code = ACK_CODE_REJECT;
 		snprintf(t->err.field, sizeof(t->err.field), "MSH-10");
@@ -159,9 +167,9 @@ hl7_decide(struct hl7_server *srv, struct hl7_taken *t, const char *text, size_t
 		t->err.code = HL7_ERROR_APPLICATION_INTERNAL;
 		return;
 	}
-	t->packed_at = srv->packed_len;
-	commissioning__envelope__pack(&ev->envelope, srv->packed + t->packed_at);
-	srv->packed_len += t->packed_len;
+	t->packed_at = g->packed_len;
+	commissioning__envelope__pack(&ev->envelope, g->packed + t->packed_at);
+	g->packed_len += t->packed_len;
 	t->code = ACK_CODE_ACCEPT;
 }
 
@@ -215,11 +223,12 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 	struct hl7_conn *c = arg;
 	struct hl7_server *srv = c->srv;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	struct hl7_group *g = srv->filling;
 	const uint8_t *data;
 	size_t len, done = 0;
 
-	if (srv->stopping || c->waiting)
-		return; /* a waiting one is read again after its commit */
+	if (srv->stopping || c->group != NULL)
+		return; /* one in a group is read again once answered */
 	if (evbuffer_get_length(bufferevent_get_output(bev)) > HL7_OUTPUT_MAX_BYTES) {
 		/* It sends and does not read its ACKs: hear it again once it
 		 * has (hl7_on_write). */
@@ -228,7 +237,7 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 	}
 	len = evbuffer_get_length(in);
 	data = len ? evbuffer_pullup(in, -1) : NULL;
-	c->first = srv->n_taken;
+	c->first = g->n_taken;
 	c->n = 0;
 	while (data != NULL && c->n < HL7_MESSAGES_PER_READ) {
 		size_t at, msg_len, consumed, skipped;
@@ -250,14 +259,14 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 			done += consumed; /* junk only */
 			break;
 		}
-		if (hl7_reserve_taken(srv) < 0) {
+		if (hl7_reserve_taken(g) < 0) {
 			log_error("hl7: %s: out of memory; the sender will resend", c->peer);
 			break;
 		}
-		t = &srv->taken[srv->n_taken++];
+		t = &g->taken[g->n_taken++];
 		t->at = done + at;
 		t->len = msg_len;
-		hl7_decide(srv, t, (const char *)data + t->at, msg_len);
+		hl7_decide(srv, g, t, (const char *)data + t->at, msg_len);
 		c->n++;
 		done += consumed;
 	}
@@ -268,24 +277,24 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	c->taken_bytes = done;
-	c->waiting = true;
-	c->next_waiting = NULL;
-	*srv->waiting_tail = c;
-	srv->waiting_tail = &c->next_waiting;
+	c->group = g;
+	c->next_in_group = NULL;
+	*g->tail = c;
+	g->tail = &c->next_in_group;
 	/* After every read callback of this turn, which are queued already. */
-	event_active(srv->commit, EV_TIMEOUT, 0);
+	event_active(srv->turn_end, EV_TIMEOUT, 0);
 }
 
-/* Answer a waiting connection: its messages in order, then drain them. */
+/* Answer a connection of a group: its messages in order, then drain them. */
 static void
-hl7_answer_waiting(struct hl7_conn *c, bool durable)
+hl7_answer_conn(struct hl7_conn *c, bool durable)
 {
-	struct hl7_server *srv = c->srv;
+	struct hl7_group *g = c->group;
 	struct evbuffer *in = bufferevent_get_input(c->bev);
 	const char *data = (const char *)evbuffer_pullup(in, (ev_ssize_t)c->taken_bytes);
 
 	for (size_t i = c->first; i < c->first + c->n; i++) {
-		struct hl7_taken *t = &srv->taken[i];
+		struct hl7_taken *t = &g->taken[i];
 		if (t->code == ACK_CODE_ACCEPT && !durable) {
 			/* Not durable: the sender must keep its copy and resend. */
 			t->code = ACK_CODE_REJECT;
@@ -297,7 +306,7 @@ hl7_answer_waiting(struct hl7_conn *c, bool durable)
 		hl7_answer(c, t, data + t->at);
 	}
 	evbuffer_drain(in, c->taken_bytes);
-	c->waiting = false;
+	c->group = NULL;
 	c->n = 0;
 	if (c->close_after) {
 		hl7_conn_close(c);
@@ -309,42 +318,82 @@ hl7_answer_waiting(struct hl7_conn *c, bool durable)
 		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
 }
 
-/* The group commit: every message taken this turn, from every connection,
- * into the outbox in one transaction (one fsync), then the ACKs. */
+/* Answer every connection of a group, in the order they were read, and
+ * empty it for the turn after next. */
 static void
-hl7_on_commit(evutil_socket_t fd, short what, void *arg)
+hl7_answer_group(struct hl7_group *g, bool durable)
+{
+	while (g->conns != NULL) {
+		struct hl7_conn *c = g->conns;
+		g->conns = c->next_in_group;
+		hl7_answer_conn(c, durable);
+	}
+	g->tail = &g->conns;
+	g->n_taken = 0;
+	g->packed_len = 0;
+}
+
+static void hl7_commit(struct hl7_server *srv);
+
+/* The outbox's thread has committed the group (or failed to). */
+static void
+hl7_on_committed(void *arg, enum outbox_result r)
 {
 	struct hl7_server *srv = arg;
-	size_t n_items = 0;
-	bool durable = true;
+	struct hl7_group *g = srv->committing;
 
+	srv->committing = NULL;
+	hl7_answer_group(g, r == OUTBOX_OK);
+	/* What came while it committed: the next group, at once. */
+	if (!srv->stopping)
+		hl7_commit(srv);
+}
+
+/* The group commit: the filling group, from every connection, into the
+ * outbox in one transaction (one fsync) on the outbox's thread, unless one
+ * commits already: then it goes when that one is done. */
+static void
+hl7_commit(struct hl7_server *srv)
+{
+	struct hl7_group *g = srv->filling;
+	size_t n_items = 0;
+
+	if (srv->committing != NULL || g->conns == NULL)
+		return;
+	if (g->items_cap < g->n_taken) {
+		struct outbox_item *grown = realloc(g->items, g->taken_cap * sizeof(*grown));
+		if (grown == NULL) {
+			log_error("hl7: out of memory; the senders will resend");
+			hl7_answer_group(g, false);
+			return;
+		}
+		g->items = grown;
+		g->items_cap = g->taken_cap;
+	}
+	for (struct hl7_conn *c = g->conns; c != NULL; c = c->next_in_group)
+		for (size_t i = c->first; i < c->first + c->n; i++)
+			if (g->taken[i].code == ACK_CODE_ACCEPT)
+				g->items[n_items++] = (struct outbox_item){
+					g->packed + g->taken[i].packed_at, g->taken[i].packed_len
+				};
+	if (n_items == 0) {
+		hl7_answer_group(g, true); /* AE only: nothing to store */
+		return;
+	}
+	if (adapter_put_start(srv->a, g->items, n_items, hl7_on_committed, srv) != OUTBOX_OK) {
+		hl7_answer_group(g, false);
+		return;
+	}
+	srv->committing = g;
+	srv->filling = g == &srv->groups[0] ? &srv->groups[1] : &srv->groups[0];
+}
+
+static void
+hl7_on_turn_end(evutil_socket_t fd, short what, void *arg)
+{
 	(void)fd;
 	(void)what;
-	if (srv->items_cap < srv->n_taken) {
-		struct outbox_item *grown = realloc(srv->items, srv->taken_cap * sizeof(*grown));
-		if (grown == NULL) {
-			durable = false;
-		} else {
-			srv->items = grown;
-			srv->items_cap = srv->taken_cap;
-		}
-	}
-	for (struct hl7_conn *c = srv->waiting; durable && c != NULL; c = c->next_waiting)
-		for (size_t i = c->first; i < c->first + c->n; i++)
-			if (srv->taken[i].code == ACK_CODE_ACCEPT)
-				srv->items[n_items++] = (struct outbox_item){
-					srv->packed + srv->taken[i].packed_at, srv->taken[i].packed_len
-				};
-	if (durable && n_items > 0)
-		durable = adapter_put(srv->a, srv->items, n_items) == OUTBOX_OK;
-	while (srv->waiting != NULL) {
-		struct hl7_conn *c = srv->waiting;
-		srv->waiting = c->next_waiting;
-		hl7_answer_waiting(c, durable);
-	}
-	srv->waiting_tail = &srv->waiting;
-	srv->n_taken = 0;
-	srv->packed_len = 0;
+	hl7_commit(arg);
 }
 
 /* The ACKs have drained to the write low-water mark: read again, what is
@@ -376,14 +425,16 @@ hl7_conn_close(struct hl7_conn *c)
 {
 	struct hl7_server *srv = c->srv;
 
-	/* Taken but not answered: nothing of it is put; the sender resends. */
-	if (c->waiting) {
-		struct hl7_conn **p = &srv->waiting;
+	/* Taken but not answered: the sender resends (should its group be
+	 * committing, the resend is a duplicate, which commissiond drops). */
+	if (c->group != NULL) {
+		struct hl7_group *g = c->group;
+		struct hl7_conn **p = &g->conns;
 		while (*p != c)
-			p = &(*p)->next_waiting;
-		*p = c->next_waiting;
-		if (srv->waiting_tail == &c->next_waiting)
-			srv->waiting_tail = p;
+			p = &(*p)->next_in_group;
+		*p = c->next_in_group;
+		if (g->tail == &c->next_in_group)
+			g->tail = p;
 	}
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -453,9 +504,11 @@ hl7_start(struct adapter *a, char *err, size_t errlen)
 	}
 	srv->a = a;
 	a->source = srv;
-	srv->waiting_tail = &srv->waiting;
-	srv->commit = event_new(a->base, -1, 0, hl7_on_commit, srv);
-	if (srv->commit == NULL) {
+	for (size_t i = 0; i < 2; i++)
+		srv->groups[i].tail = &srv->groups[i].conns;
+	srv->filling = &srv->groups[0];
+	srv->turn_end = event_new(a->base, -1, 0, hl7_on_turn_end, srv);
+	if (srv->turn_end == NULL) {
 		snprintf(err, errlen, "cannot create the commit event");
 		return -1;
 	}
@@ -505,15 +558,19 @@ hl7_destroy(struct adapter *a)
 
 	if (srv == NULL)
 		return;
+	/* The group committing points at its memory: let it end first. */
+	adapter_put_wait(a);
 	while (srv->conns != NULL)
 		hl7_conn_close(srv->conns);
 	if (srv->listener != NULL)
 		evconnlistener_free(srv->listener);
-	if (srv->commit != NULL)
-		event_free(srv->commit);
-	free(srv->taken);
-	free(srv->packed);
-	free(srv->items);
+	if (srv->turn_end != NULL)
+		event_free(srv->turn_end);
+	for (size_t i = 0; i < 2; i++) {
+		free(srv->groups[i].taken);
+		free(srv->groups[i].packed);
+		free(srv->groups[i].items);
+	}
 	free(srv);
 	a->source = NULL;
 }
