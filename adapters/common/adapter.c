@@ -147,10 +147,10 @@ adapter_on_stop(evutil_socket_t sig, short what, void *arg)
 		 " retry later, %" PRIu64 " in flight (kept in the outbox)",
 	    (int)sig, st.sent, st.resent, st.accepted, st.duplicates, st.rejected, st.retry_later,
 	    st.in_flight);
-	/* Group commit at work: envelopes and settlements per fsync. */
-	log_info("outbox: %" PRIu64 " envelopes put and %" PRIu64 " settled in %" PRIu64
-		 " commits (fsyncs)",
-	    ost.put, ost.settled, ost.commits);
+	/* Group commit at work: envelopes per fsync (docs/OPERATIONS.md). */
+	log_info("outbox: %" PRIu64 " envelopes put in %" PRIu64 " commits; %" PRIu64
+		 " settled; %" PRIu64 " commits (fsyncs) in all",
+	    ost.put, ost.put_commits, ost.settled, ost.commits);
 	event_base_loopbreak(run->a.base);
 }
 

@@ -424,6 +424,7 @@ outbox_put_finish(struct outbox *o, uint64_t *first_seq)
 		return b->result;
 	}
 	o->stats.put += b->n;
+	o->stats.put_commits += b->n > 0;
 	o->next_seq = b->first_seq + b->n;
 	if (first_seq != NULL)
 		*first_seq = b->first_seq;

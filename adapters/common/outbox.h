@@ -85,9 +85,10 @@ enum outbox_result outbox_flush(struct outbox *outbox);
 
 /* Counts since open: an operator's view of group commit. */
 struct outbox_stats {
-	uint64_t commits; /* fsynced write transactions */
-	uint64_t put;	  /* envelopes made durable */
-	uint64_t settled; /* settlements committed */
+	uint64_t commits;     /* fsynced write transactions, in all */
+	uint64_t put_commits; /* of them, those that made envelopes durable */
+	uint64_t put;	      /* envelopes made durable */
+	uint64_t settled;     /* settlements committed */
 };
 void outbox_get_stats(const struct outbox *outbox, struct outbox_stats *stats);
 

@@ -192,6 +192,7 @@ test_settlements_are_committed_with_the_next_put(void **state)
 	put_texts(o, texts + 3, 1, NULL);
 	outbox_get_stats(o, &st);
 	assert_int_equal(st.commits, 2);
+	assert_int_equal(st.put_commits, 2);
 	assert_int_equal(st.put, 4);
 	assert_int_equal(st.settled, 2);
 	outbox_counts(o, &counts);
