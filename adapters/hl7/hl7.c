@@ -260,6 +260,18 @@ hl7_parse(struct hl7_message *msg, const char *buf, size_t len, struct hl7_error
 	return 0;
 }
 
+size_t
+hl7_header_length(const char *buf, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && is_segment_terminator(buf[i]))
+		i++;
+	while (i < len && !is_segment_terminator(buf[i]))
+		i++;
+	return i;
+}
+
 /* ------------------------------------------------------------ access */
 
 static const struct hl7_segment *

@@ -186,8 +186,11 @@ hl7_answer(struct hl7_conn *c, const struct hl7_taken *t, const char *text)
 	int len;
 	size_t n;
 
-	/* A refused message is mirrored as far as its header was read. */
-	hl7_parse(&srv->msg, text, t->len, &ignored);
+	/* The ACK mirrors the header: of a message taken, that is all there
+	 * is to parse again; a refused one is mirrored as far as its header
+	 * was read when it was parsed whole. */
+	hl7_parse(&srv->msg, text,
+	    t->code == ACK_CODE_ERROR ? t->len : hl7_header_length(text, t->len), &ignored);
 	/* Each ACK gets a control id of its own (MSH-10, at most 20). */
 	snprintf(control_id, sizeof(control_id), "CD%" PRIx64 "%04" PRIx64, (uint64_t)now,
 	    (srv->aa + srv->ae + srv->ar) & 0xffff);

@@ -179,6 +179,9 @@ class Hl7Adapter(Hl7Case):
         self.assertIsNotNone(m, self.adapter.log_text())
         put, commits = int(m.group(1)), int(m.group(2))
         self.assertEqual(put, accepted)
+        # Each of the daemon's acks was matched to its envelope and settled.
+        m = re.search(r"(\d+) accepted, (\d+) duplicate", self.adapter.log_text())
+        self.assertEqual(int(m.group(1)) + int(m.group(2)), put, self.adapter.log_text())
         # Without group commit each connection's read is a commit of its
         # own: at least one for every message of those waiting for each ACK.
         waiting = sum(code == "AA" for k, (_, expected) in results.items() if k < 6
