@@ -561,7 +561,9 @@ hl7_destroy(struct adapter *a)
 
 	if (srv == NULL)
 		return;
-	/* The group committing points at its memory: let it end first. */
+	/* The group committing points at its memory: let it end first, and
+	 * start no other. */
+	srv->stopping = true;
 	adapter_put_wait(a);
 	while (srv->conns != NULL)
 		hl7_conn_close(srv->conns);
