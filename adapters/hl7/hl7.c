@@ -310,17 +310,18 @@ span_part(struct span in, char delim, unsigned n, struct span *out)
 		*out = in;
 		return n == 1;
 	}
-	for (size_t i = 0; i <= in.len; i++) {
-		if (i < in.len && in.text[i] != delim)
-			continue;
+	for (;;) {
+		const char *at = memchr(in.text + start, delim, in.len - start);
+		size_t end = at != NULL ? (size_t)(at - in.text) : in.len;
 		if (--n == 0) {
 			out->text = in.text + start;
-			out->len = i - start;
+			out->len = end - start;
 			return true;
 		}
-		start = i + 1;
+		if (at == NULL)
+			return false;
+		start = end + 1;
 	}
-	return false;
 }
 
 /*
