@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -211,6 +212,44 @@ test_settlements_are_committed_with_the_next_put(void **state)
 	remove_dir(dir);
 }
 
+/* The put's commit runs on the outbox's thread: one at a time, its end
+ * signalled on the fd, nothing visible as durable before the finish. */
+static void
+test_a_put_started_commits_on_its_thread_and_signals_its_end(void **state)
+{
+	static const char *const texts[] = { "a", "b" };
+	char *dir = make_dir(), err[256];
+	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	struct outbox_item items[2];
+	struct pollfd pfd;
+	struct outbox_stats st;
+	uint64_t first = 0;
+
+	(void)state;
+	assert_non_null(o);
+	put_texts(o, texts, 1, NULL);
+	for (size_t i = 0; i < 2; i++)
+		items[i] = (struct outbox_item){ (const uint8_t *)texts[i], strlen(texts[i]) };
+	assert_false(outbox_put_busy(o));
+	assert_int_equal(outbox_put_start(o, items, 2), OUTBOX_OK);
+	assert_true(outbox_put_busy(o));
+	/* One at a time; a flush waits for the next commit instead. */
+	assert_int_equal(outbox_put_start(o, items, 2), OUTBOX_FAILED);
+	assert_int_equal(outbox_flush(o), OUTBOX_OK);
+	pfd = (struct pollfd){ .fd = outbox_put_fd(o), .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, 30000), 1);
+	assert_int_equal(outbox_put_finish(o, &first), OUTBOX_OK);
+	assert_int_equal(first, 2);
+	assert_false(outbox_put_busy(o));
+	/* The signal is consumed with the finish. */
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	outbox_get_stats(o, &st);
+	assert_int_equal(st.put, 3);
+	assert_int_equal(st.put_commits, 2);
+	outbox_close(&o);
+	remove_dir(dir);
+}
+
 static void
 test_a_full_outbox_says_full_and_keeps_what_it_had(void **state)
 {
@@ -242,6 +281,7 @@ main(void)
 		cmocka_unit_test(test_a_rejection_is_kept_as_a_dead_letter_with_the_reason),
 		cmocka_unit_test(test_reopening_keeps_pending_items_and_never_reuses_a_sequence),
 		cmocka_unit_test(test_settlements_are_committed_with_the_next_put),
+		cmocka_unit_test(test_a_put_started_commits_on_its_thread_and_signals_its_end),
 		cmocka_unit_test(test_a_full_outbox_says_full_and_keeps_what_it_had),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
