@@ -32,16 +32,72 @@ adapter_usage(const struct adapter_spec *spec, FILE *out)
 	    spec->name, spec->name, spec->summary);
 }
 
-enum outbox_result
-adapter_put(struct adapter *a, const struct outbox_item *items, size_t n)
+/* What a put's end means whoever waited for it: deliver, or say why not. */
+static enum outbox_result
+adapter_put_done(struct adapter *a, enum outbox_result r)
 {
-	enum outbox_result r = outbox_put(a->outbox, items, n, NULL);
-
 	if (r == OUTBOX_OK)
 		client_kick(a->client);
 	else
 		log_error("%s", outbox_error(a->outbox));
 	return r;
+}
+
+enum outbox_result
+adapter_put(struct adapter *a, const struct outbox_item *items, size_t n)
+{
+	return adapter_put_done(a, outbox_put(a->outbox, items, n, NULL));
+}
+
+void
+adapter_put_wait(struct adapter *a)
+{
+	void (*done)(void *, enum outbox_result) = a->put_done_fn;
+	enum outbox_result r;
+
+	if (!outbox_put_busy(a->outbox))
+		return;
+	r = adapter_put_done(a, outbox_put_finish(a->outbox, NULL));
+	a->put_done_fn = NULL;
+	if (done != NULL)
+		done(a->put_done_arg, r);
+}
+
+/* The outbox's commit thread is done. */
+static void
+adapter_on_put_done(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	adapter_put_wait(arg);
+}
+
+enum outbox_result
+adapter_put_start(struct adapter *a, const struct outbox_item *items, size_t n,
+    void (*done)(void *arg, enum outbox_result r), void *arg)
+{
+	enum outbox_result r;
+
+	if (a->put_done == NULL) {
+		a->put_done = event_new(a->base, outbox_put_fd(a->outbox), EV_READ | EV_PERSIST,
+		    adapter_on_put_done, a);
+		if (a->put_done == NULL || event_add(a->put_done, NULL) < 0) {
+			log_error("cannot watch the outbox's commit thread");
+			return OUTBOX_FAILED;
+		}
+	}
+	r = outbox_put_start(a->outbox, items, n);
+	if (r != OUTBOX_OK)
+		return adapter_put_done(a, r);
+	a->put_done_fn = done;
+	a->put_done_arg = arg;
+	return OUTBOX_OK;
+}
+
+bool
+adapter_put_busy(const struct adapter *a)
+{
+	return outbox_put_busy(a->outbox);
 }
 
 struct adapter_run {
@@ -79,14 +135,22 @@ adapter_on_stop(evutil_socket_t sig, short what, void *arg)
 {
 	struct adapter_run *run = arg;
 	struct client_stats st;
+	struct outbox_stats ost;
 
 	(void)what;
 	sd_notify(0, "STOPPING=1");
 	run->spec->stop(&run->a);
 	client_get_stats(run->a.client, &st);
-	log_info("signal %d: stopping; %" PRIu64 " accepted, %" PRIu64 " duplicate, %" PRIu64
-		 " rejected, %" PRIu64 " in flight (kept in the outbox)",
-	    (int)sig, st.accepted, st.duplicates, st.rejected, st.in_flight);
+	outbox_get_stats(run->a.outbox, &ost);
+	log_info("signal %d: stopping; %" PRIu64 " sent, %" PRIu64 " sent again, %" PRIu64
+		 " accepted, %" PRIu64 " duplicate, %" PRIu64 " rejected, %" PRIu64
+		 " retry later, %" PRIu64 " in flight (kept in the outbox)",
+	    (int)sig, st.sent, st.resent, st.accepted, st.duplicates, st.rejected, st.retry_later,
+	    st.in_flight);
+	/* Group commit at work: envelopes per fsync (docs/OPERATIONS.md). */
+	log_info("outbox: %" PRIu64 " envelopes put in %" PRIu64 " commits; %" PRIu64
+		 " settled; %" PRIu64 " commits (fsyncs) in all",
+	    ost.put, ost.put_commits, ost.settled, ost.commits);
 	event_base_loopbreak(run->a.base);
 }
 
@@ -173,6 +237,9 @@ adapter_run(struct adapter_run *run)
 	event_base_dispatch(run->a.base);
 
 	run->spec->destroy(&run->a);
+	adapter_put_wait(&run->a);
+	if (run->a.put_done != NULL)
+		event_free(run->a.put_done);
 	client_destroy(&run->a.client);
 	curve_pair_wipe(&curve.own);
 	if (run->watchdog != NULL)

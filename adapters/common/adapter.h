@@ -22,6 +22,10 @@ struct adapter {
 	struct outbox *outbox;
 	struct client *client;
 	void *source; /* the adapter's own state */
+	/* The put committing on the outbox's thread (adapter_put_start). */
+	struct event *put_done;
+	void (*put_done_fn)(void *arg, enum outbox_result r);
+	void *put_done_arg;
 };
 
 struct adapter_spec {
@@ -42,5 +46,17 @@ int adapter_main(int argc, char **argv, const struct adapter_spec *spec);
 
 /* Make items durable in the outbox and start delivering them. */
 enum outbox_result adapter_put(struct adapter *a, const struct outbox_item *items, size_t n);
+
+/*
+ * The same without waiting for the fsync: the commit runs on the outbox's
+ * thread while the loop goes on, and done(arg, result) is called from the
+ * loop once it is over (OUTBOX_OK: durable, the source may be answered).
+ * One at a time (adapter_put_busy); items must stay untouched until done.
+ */
+enum outbox_result adapter_put_start(struct adapter *a, const struct outbox_item *items,
+    size_t n, void (*done)(void *arg, enum outbox_result r), void *arg);
+bool adapter_put_busy(const struct adapter *a);
+/* Wait for the put that commits, if any, and call its done (at shutdown). */
+void adapter_put_wait(struct adapter *a);
 
 #endif

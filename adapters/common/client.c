@@ -43,6 +43,7 @@ struct client {
 	struct outbox_settlement *settle;
 	char (*reasons)[256];
 	size_t n_settle;
+	uint64_t commits_at_tick; /* the outbox's commit count at the last tick */
 	struct client_stats stats;
 };
 
@@ -80,27 +81,94 @@ client_free_flight(struct client *c)
 	return NULL;
 }
 
+/* A protobuf varint at *p (before end); false when there is none. */
+static bool
+client_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *value)
+{
+	*value = 0;
+	for (unsigned shift = 0; *p < end && shift < 64; shift += 7) {
+		uint8_t b = *(*p)++;
+		*value |= (uint64_t)(b & 0x7f) << shift;
+		if ((b & 0x80) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Copy a string field into out (cut to fit: an id over the limit matches
+ * nothing the daemon would send back). */
+static void
+client_copy_text(char *out, size_t outlen, const uint8_t *text, uint64_t len)
+{
+	size_t n = len < outlen - 1 ? (size_t)len : outlen - 1;
+
+	memcpy(out, text, n);
+	out[n] = '\0';
+}
+
+/*
+ * The Envelope's source (field 1) and event_id (field 2), what an Ack is
+ * matched by, read from its wire form: unpacking the whole Envelope (and
+ * freeing it) for two strings was a tenth of the adapter's work. The
+ * outbox holds only Envelopes this adapter packed; on anything malformed
+ * both stay empty, as they did when unpacking failed.
+ */
+static void
+client_envelope_key(const uint8_t *bytes, size_t len, char *source, size_t source_len,
+    char *event_id, size_t event_id_len)
+{
+	const uint8_t *p = bytes, *end = bytes + len;
+	uint64_t key, n;
+
+	source[0] = event_id[0] = '\0';
+	while (p < end && client_read_varint(&p, end, &key)) {
+		switch (key & 7) {
+		case 0:
+			if (!client_read_varint(&p, end, &n))
+				goto bad;
+			break;
+		case 1:
+		case 5:
+			if ((size_t)(end - p) < ((key & 7) == 1 ? 8u : 4u))
+				goto bad;
+			p += (key & 7) == 1 ? 8 : 4;
+			break;
+		case 2:
+			if (!client_read_varint(&p, end, &n) || n > (uint64_t)(end - p))
+				goto bad;
+			if (key >> 3 == 1)
+				client_copy_text(source, source_len, p, n);
+			else if (key >> 3 == 2)
+				client_copy_text(event_id, event_id_len, p, n);
+			p += n;
+			break;
+		default:
+			goto bad;
+		}
+	}
+	return;
+bad:
+	source[0] = event_id[0] = '\0';
+}
+
 static int
 client_load(void *arg, uint64_t seq, const uint8_t *bytes, size_t len)
 {
 	struct client *c = arg;
 	struct flight *f = client_free_flight(c);
-	Commissioning__Envelope *env;
 
 	if (f == NULL)
 		return 1;
-	env = commissioning__envelope__unpack(NULL, len, bytes);
 	memset(f, 0, sizeof(*f));
 	f->used = true;
 	f->seq = seq;
-	if (env != NULL) {
-		snprintf(f->source, sizeof(f->source), "%s", env->source);
-		snprintf(f->event_id, sizeof(f->event_id), "%s", env->event_id);
-		commissioning__envelope__free_unpacked(env, NULL);
-	}
+	client_envelope_key(bytes, len, f->source, sizeof(f->source), f->event_id,
+	    sizeof(f->event_id));
 	c->n_used++;
 	client_send(c, f, bytes, len);
-	return c->n_used >= c->opt.window;
+	/* Go on: outbox_scan's max stops at the window. Stopping here would
+	 * leave *next at this envelope, which the next fill would send again. */
+	return 0;
 }
 
 /* Take more of the outbox into the window. */
@@ -153,6 +221,8 @@ client_resend_due(struct client *c)
 	}
 }
 
+/* Hand the answered envelopes to the outbox, which commits them with its
+ * next put (or client_on_tick's flush). */
 static void
 client_flush_settlements(struct client *c)
 {
@@ -164,14 +234,29 @@ client_flush_settlements(struct client *c)
 	c->n_settle = 0;
 }
 
+/* No put committed the held settlements for a whole tick: commit them
+ * alone, so that a quiet source does not leave them held. */
+static void
+client_commit_idle_settlements(struct client *c)
+{
+	struct outbox_stats st;
+
+	outbox_get_stats(c->outbox, &st);
+	if (st.commits == c->commits_at_tick && outbox_flush(c->outbox) != OUTBOX_OK)
+		log_error("%s: %s", c->opt.name, outbox_error(c->outbox));
+	outbox_get_stats(c->outbox, &st);
+	c->commits_at_tick = st.commits;
+}
+
 static void
 client_on_ack(struct client *c, const Commissioning__Ack *ack)
 {
 	struct flight *f = NULL;
 
+	/* The event id first: the source is the same for most flights. */
 	for (size_t i = 0; i < c->opt.window && f == NULL; i++)
-		if (c->flights[i].used && strcmp(c->flights[i].source, ack->source) == 0 &&
-		    strcmp(c->flights[i].event_id, ack->event_id) == 0)
+		if (c->flights[i].used && strcmp(c->flights[i].event_id, ack->event_id) == 0 &&
+		    strcmp(c->flights[i].source, ack->source) == 0)
 			f = &c->flights[i];
 	if (f == NULL)
 		return; /* an answer to a resend already settled */
@@ -242,6 +327,7 @@ client_on_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	client_commit_idle_settlements(c);
 	client_resend_due(c);
 	client_fill(c);
 	zwatch_kick(c->watch);

@@ -33,13 +33,33 @@ struct outbox_settlement {
 
 /* Open (creating) the outbox in directory path, map_bytes large. */
 struct outbox *outbox_open(const char *path, uint64_t map_bytes, char *err, size_t errlen);
+/* Close, finishing a put that commits and committing held settlements
+ * first (outbox_flush). */
 void outbox_close(struct outbox **outbox);
 const char *outbox_error(const struct outbox *outbox);
 
 /* Make items durable, all or none, in one transaction with fsync; the
- * first one's sequence number in *first_seq (the rest follow it). */
+ * first one's sequence number in *first_seq (the rest follow it). The
+ * settlements outbox_settle holds are committed in the same transaction:
+ * one fsync for both. Waits for the commit: outbox_put_start and
+ * outbox_put_finish are the same in two halves. */
 enum outbox_result outbox_put(struct outbox *outbox, const struct outbox_item *items, size_t n,
     uint64_t *first_seq);
+
+/*
+ * Start outbox_put on the outbox's commit thread and return at once, so
+ * that the caller's loop goes on (taking the next group) while it fsyncs.
+ * One at a time: OUTBOX_FAILED while one is committing. items and the
+ * bytes they point to must stay untouched until outbox_put_finish.
+ * outbox_put_fd (an eventfd) is readable once the commit is done.
+ */
+enum outbox_result outbox_put_start(struct outbox *outbox, const struct outbox_item *items,
+    size_t n);
+bool outbox_put_busy(const struct outbox *outbox);
+int outbox_put_fd(const struct outbox *outbox);
+/* The result of the put started (waiting for it if it is not done yet);
+ * only after OUTBOX_OK may the source be answered. */
+enum outbox_result outbox_put_finish(struct outbox *outbox, uint64_t *first_seq);
 
 /* Visit pending envelopes from sequence from on, at most max; *next gets
  * the sequence after the last visited. */
@@ -47,9 +67,30 @@ typedef int (*outbox_fn)(void *arg, uint64_t seq, const uint8_t *bytes, size_t l
 enum outbox_result outbox_scan(struct outbox *outbox, uint64_t from, size_t max, outbox_fn fn,
     void *arg, uint64_t *next);
 
-/* Settle answered envelopes in one transaction. */
+/*
+ * Settle answered envelopes: they are held and committed with the next
+ * outbox_put, or by outbox_flush (the caller's timer), or here once
+ * OUTBOX_SETTLE_HELD_MAX are held, so that settling costs no fsync of its
+ * own while sources keep putting. Until committed an envelope is still
+ * pending on disk: after a crash it is sent again and commissiond answers
+ * DUPLICATE. Scans still visit held ones.
+ */
+#define OUTBOX_SETTLE_HELD_MAX 4096
 enum outbox_result outbox_settle(struct outbox *outbox, const struct outbox_settlement *s,
     size_t n);
+
+/* Commit the held settlements now (nothing to do when none are held, or
+ * while a put commits: they go with the next). */
+enum outbox_result outbox_flush(struct outbox *outbox);
+
+/* Counts since open: an operator's view of group commit. */
+struct outbox_stats {
+	uint64_t commits;     /* fsynced write transactions, in all */
+	uint64_t put_commits; /* of them, those that made envelopes durable */
+	uint64_t put;	      /* envelopes made durable */
+	uint64_t settled;     /* settlements committed */
+};
+void outbox_get_stats(const struct outbox *outbox, struct outbox_stats *stats);
 
 struct outbox_counts {
 	uint64_t pending;

@@ -260,6 +260,18 @@ hl7_parse(struct hl7_message *msg, const char *buf, size_t len, struct hl7_error
 	return 0;
 }
 
+size_t
+hl7_header_length(const char *buf, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && is_segment_terminator(buf[i]))
+		i++;
+	while (i < len && !is_segment_terminator(buf[i]))
+		i++;
+	return i;
+}
+
 /* ------------------------------------------------------------ access */
 
 static const struct hl7_segment *
@@ -298,17 +310,18 @@ span_part(struct span in, char delim, unsigned n, struct span *out)
 		*out = in;
 		return n == 1;
 	}
-	for (size_t i = 0; i <= in.len; i++) {
-		if (i < in.len && in.text[i] != delim)
-			continue;
+	for (;;) {
+		const char *at = memchr(in.text + start, delim, in.len - start);
+		size_t end = at != NULL ? (size_t)(at - in.text) : in.len;
 		if (--n == 0) {
 			out->text = in.text + start;
-			out->len = i - start;
+			out->len = end - start;
 			return true;
 		}
-		start = i + 1;
+		if (at == NULL)
+			return false;
+		start = end + 1;
 	}
-	return false;
 }
 
 /*

@@ -94,6 +94,13 @@ int hl7_error_vset(struct hl7_error *err, unsigned code, const char *field, cons
 
 int hl7_parse(struct hl7_message *msg, const char *buf, size_t len, struct hl7_error *err);
 
+/*
+ * How much of buf (len bytes) hl7_parse needs to index the first segment
+ * alone (the header): up to the end of it. Parsing that much of a message
+ * hl7_parse accepted gives the same MSH, which is all an ACK mirrors.
+ */
+size_t hl7_header_length(const char *buf, size_t len);
+
 /* How many segments with this id (3 characters) the message has. */
 size_t hl7_count_segments(const struct hl7_message *msg, const char *segment);
 

@@ -24,7 +24,8 @@
 #include "log.h"
 #include "mllp.h"
 
-/* Messages answered per read: the rest wait in the connection's buffer. */
+/* Messages taken from one connection per turn of the event loop: the rest
+ * wait in its buffer for the next turn. */
 #define HL7_MESSAGES_PER_READ 256
 /* A connection's input stops being read past one whole message and this
  * (libevent's read high-water mark), so its buffer stays bounded. */
@@ -34,6 +35,29 @@
 #define HL7_OUTPUT_MAX_BYTES (1024 * 1024)
 
 struct hl7_conn;
+
+/* One message taken from a connection, waiting for the group commit. */
+struct hl7_taken {
+	size_t at, len;		  /* the message in its connection's input buffer */
+	enum ack_code code;
+	struct hl7_error err;	  /* why, for AE and AR */
+	size_t packed_at, packed_len; /* the Envelope in the server's packed bytes (AA) */
+};
+
+/*
+ * A group of messages from any connections, made durable by one outbox
+ * commit (one fsync). One group commits on the outbox's thread while the
+ * next fills from what the connections send meanwhile: group commit.
+ */
+struct hl7_group {
+	struct hl7_taken *taken;
+	size_t n_taken, taken_cap;
+	uint8_t *packed; /* the Envelopes, one after another */
+	size_t packed_len, packed_cap;
+	struct outbox_item *items;
+	size_t items_cap;
+	struct hl7_conn *conns, **tail; /* in the order they were read */
+};
 
 struct hl7_server {
 	struct adapter *a;
@@ -45,6 +69,13 @@ struct hl7_server {
 	bool paused; /* at max_connections: the listen queue holds the rest */
 	bool stopping;
 	uint64_t aa, ae, ar;
+	struct hl7_group groups[2];
+	struct hl7_group *filling;    /* taking this turn's messages */
+	struct hl7_group *committing; /* on the outbox's thread, or NULL */
+	struct event *turn_end;	      /* after this turn's reads: commit */
+	/* Scratch for deciding and answering one message at a time. */
+	struct hl7_message msg;
+	struct adt_event event;
 };
 
 struct hl7_conn {
@@ -52,17 +83,13 @@ struct hl7_conn {
 	struct bufferevent *bev;
 	char peer[64];
 	struct hl7_conn *prev, *next;
-};
-
-/* One message of a read, and what it gets. */
-struct hl7_taken {
-	struct hl7_message msg;
-	bool parsed;
-	struct hl7_error err;
-	struct adt_event event;
-	uint8_t *packed;
-	size_t packed_len;
-	enum ack_code code;
+	/* In a group (filling or committing): its messages are group->taken
+	 * [first, first + n), the first taken_bytes of its input (drained
+	 * once they are answered). It is not read again until then. */
+	struct hl7_group *group;
+	struct hl7_conn *next_in_group;
+	size_t first, n, taken_bytes;
+	bool close_after; /* a message too large follows: close once answered */
 };
 
 static const char *
@@ -82,44 +109,93 @@ hl7_resume_listening(struct hl7_server *srv)
 	}
 }
 
-/* Decide one message: parse and map it; wrong ones get AE now. */
-static void
-hl7_decide(struct hl7_server *srv, struct hl7_taken *t, const char *text, size_t len)
+/* Make room for one more taken message. */
+static int
+hl7_reserve_taken(struct hl7_group *g)
 {
+	size_t cap = g->taken_cap ? 2 * g->taken_cap : HL7_MESSAGES_PER_READ;
+	struct hl7_taken *grown;
+
+	if (g->n_taken < g->taken_cap)
+		return 0;
+	if ((grown = realloc(g->taken, cap * sizeof(*grown))) == NULL)
+		return -1;
+	g->taken = grown;
+	g->taken_cap = cap;
+	return 0;
+}
+
+/* Make room for len more bytes of packed Envelopes. */
+static int
+hl7_reserve_packed(struct hl7_group *g, size_t len)
+{
+	size_t cap = g->packed_cap ? g->packed_cap : 64 * 1024;
+	uint8_t *grown;
+
+	if (g->packed_cap - g->packed_len >= len)
+		return 0;
+	while (cap - g->packed_len < len)
+		cap *= 2;
+	if ((grown = realloc(g->packed, cap)) == NULL)
+		return -1;
+	g->packed = grown;
+	g->packed_cap = cap;
+	return 0;
+}
+
+/* Decide one message: parse, map and pack it; wrong ones get AE. */
+static void
+hl7_decide(struct hl7_server *srv, struct hl7_group *g, struct hl7_taken *t, const char *text,
+    size_t len)
+{
+	struct adt_event *ev = &srv->event;
+
 	memset(&t->err, 0, sizeof(t->err));
-	t->packed = NULL;
-	t->parsed = hl7_parse(&t->msg, text, len, &t->err) == 0;
-	/* The ACK mirrors what of a refused message's header could be read. */
-	if (!t->parsed ||
-	    adt_to_envelope(&t->msg, &srv->options, srv->a->pseudonymiser, &t->event, &t->err) < 0) {
+	t->packed_len = 0;
+	if (hl7_parse(&srv->msg, text, len, &t->err) < 0 ||
+	    adt_to_envelope(&srv->msg, &srv->options, srv->a->pseudonymiser, ev, &t->err) < 0) {
 		t->code = ACK_CODE_ERROR;
 		return;
 	}
-	t->packed_len = commissioning__envelope__get_packed_size(&t->event.envelope);
-	t->packed = malloc(t->packed_len);
-	if (t->packed == NULL) {
+	t->packed_len = commissioning__envelope__get_packed_size(&ev->envelope);
+	if (hl7_reserve_packed(g, t->packed_len) < 0) {
+		t->packed_len = 0;
 		t->code = ACK_CODE_REJECT;
+		snprintf(t->err.field, sizeof(t->err.field), "MSH-10");
+		snprintf(t->err.text, sizeof(t->err.text),
+		    "out of memory in the adapter; send the message again later");
+		t->err.code = HL7_ERROR_APPLICATION_INTERNAL;
 		return;
 	}
-	commissioning__envelope__pack(&t->event.envelope, t->packed);
+	t->packed_at = g->packed_len;
+	commissioning__envelope__pack(&ev->envelope, g->packed + t->packed_at);
+	g->packed_len += t->packed_len;
 	t->code = ACK_CODE_ACCEPT;
 }
 
+/* Write the ACK of one message; text is the message itself (parsed again
+ * here, so that no parse is kept per message while the commit waits). */
 static void
-hl7_answer(struct hl7_conn *c, struct hl7_taken *t)
+hl7_answer(struct hl7_conn *c, const struct hl7_taken *t, const char *text)
 {
 	struct hl7_server *srv = c->srv;
+	struct hl7_error ignored;
 	char ack[ACK_BUFSIZE], control_id[24];
 	uint8_t framed[ACK_BUFSIZE + 3];
 	int64_t now = clock_now_ms();
 	int len;
 	size_t n;
 
+	/* The ACK mirrors the header: of a message taken, that is all there
+	 * is to parse again; a refused one is mirrored as far as its header
+	 * was read when it was parsed whole. */
+	hl7_parse(&srv->msg, text,
+	    t->code == ACK_CODE_ERROR ? t->len : hl7_header_length(text, t->len), &ignored);
 	/* Each ACK gets a control id of its own (MSH-10, at most 20). */
 	snprintf(control_id, sizeof(control_id), "CD%" PRIx64 "%04" PRIx64, (uint64_t)now,
 	    (srv->aa + srv->ae + srv->ar) & 0xffff);
-	len = ack_build(&t->msg, t->code, t->code == ACK_CODE_ACCEPT ? NULL : &t->err, control_id,
-	    now, ack, sizeof(ack));
+	len = ack_build(&srv->msg, t->code, t->code == ACK_CODE_ACCEPT ? NULL : &t->err,
+	    control_id, now, ack, sizeof(ack));
 	if (len < 0) {
 		log_error("hl7: %s: cannot build an ACK", c->peer);
 		return;
@@ -141,89 +217,186 @@ hl7_answer(struct hl7_conn *c, struct hl7_taken *t)
 	}
 }
 
-/* Take every whole message in the connection's buffer: decide each, make
- * the good ones durable in one outbox transaction, then answer in order. */
+/* Take the whole messages in a connection's buffer (at most
+ * HL7_MESSAGES_PER_READ), decide each, and leave them for the group commit
+ * of this turn. */
 static void
 hl7_on_read(struct bufferevent *bev, void *arg)
 {
 	struct hl7_conn *c = arg;
 	struct hl7_server *srv = c->srv;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	struct hl7_taken *taken = NULL;
-	struct outbox_item *items = NULL;
+	struct hl7_group *g = srv->filling;
 	const uint8_t *data;
-	size_t n = 0, n_items = 0, len, done = 0;
-	bool too_large = false;
+	size_t len, done = 0;
 
-	if (srv->stopping)
-		return;
+	if (srv->stopping || c->group != NULL)
+		return; /* one in a group is read again once answered */
 	if (evbuffer_get_length(bufferevent_get_output(bev)) > HL7_OUTPUT_MAX_BYTES) {
 		/* It sends and does not read its ACKs: hear it again once it
 		 * has (hl7_on_write). */
 		bufferevent_disable(bev, EV_READ);
 		return;
 	}
-	taken = calloc(HL7_MESSAGES_PER_READ, sizeof(*taken));
-	items = calloc(HL7_MESSAGES_PER_READ, sizeof(*items));
-	if (taken == NULL || items == NULL) {
-		log_error("hl7: %s: out of memory; the sender will resend", c->peer);
-		goto out;
-	}
-	/* The parsed messages index this memory: it is drained only after
-	 * they are answered. */
 	len = evbuffer_get_length(in);
 	data = len ? evbuffer_pullup(in, -1) : NULL;
-	while (data != NULL && n < HL7_MESSAGES_PER_READ) {
+	c->first = g->n_taken;
+	c->n = 0;
+	while (data != NULL && c->n < HL7_MESSAGES_PER_READ) {
 		size_t at, msg_len, consumed, skipped;
 		enum mllp_status st = mllp_find(data + done, len - done,
 		    srv->a->cfg->hl7_max_message_bytes, &at, &msg_len, &consumed, &skipped);
+		struct hl7_taken *t;
 
 		if (skipped > 0)
 			log_debug("hl7: %s: skipped %zu bytes outside MLLP frames", c->peer, skipped);
 		if (st == MLLP_TOO_LARGE) {
-			too_large = true;
+			/* What came before it is answered first. */
+			log_warning("hl7: %s: a message longer than %" PRIu64 " bytes ([hl7] "
+				    "max_message_bytes): closing the connection",
+			    c->peer, srv->a->cfg->hl7_max_message_bytes);
+			c->close_after = true;
 			break;
 		}
 		if (st == MLLP_MORE) {
 			done += consumed; /* junk only */
 			break;
 		}
-		hl7_decide(srv, &taken[n], (const char *)data + done + at, msg_len);
-		if (taken[n].packed != NULL)
-			items[n_items++] = (struct outbox_item){ taken[n].packed, taken[n].packed_len };
-		n++;
+		if (hl7_reserve_taken(g) < 0) {
+			log_error("hl7: %s: out of memory; the sender will resend", c->peer);
+			break;
+		}
+		t = &g->taken[g->n_taken++];
+		t->at = done + at;
+		t->len = msg_len;
+		hl7_decide(srv, g, t, (const char *)data + t->at, msg_len);
+		c->n++;
 		done += consumed;
 	}
-	if (n_items > 0 && adapter_put(srv->a, items, n_items) != OUTBOX_OK) {
-		/* Not durable: the sender must keep its copy and resend. */
-		for (size_t i = 0; i < n; i++) {
-			if (taken[i].packed == NULL)
-				continue;
-			taken[i].code = ACK_CODE_REJECT;
-			snprintf(taken[i].err.field, sizeof(taken[i].err.field), "MSH-10");
-			snprintf(taken[i].err.text, sizeof(taken[i].err.text),
-			    "the message cannot be stored now (outbox full or disk full); send it again later");
-			taken[i].err.code = HL7_ERROR_APPLICATION_INTERNAL;
-		}
+	if (c->n == 0) {
+		evbuffer_drain(in, done);
+		if (c->close_after)
+			hl7_conn_close(c);
+		return;
 	}
-	for (size_t i = 0; i < n; i++)
-		hl7_answer(c, &taken[i]);
-	evbuffer_drain(in, done);
+	c->taken_bytes = done;
+	c->group = g;
+	c->next_in_group = NULL;
+	*g->tail = c;
+	g->tail = &c->next_in_group;
+	/* After every read callback of this turn, which are queued already. */
+	event_active(srv->turn_end, EV_TIMEOUT, 0);
+}
+
+/* Answer a connection of a group: its messages in order, then drain them. */
+static void
+hl7_answer_conn(struct hl7_conn *c, bool durable)
+{
+	struct hl7_group *g = c->group;
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	const char *data = (const char *)evbuffer_pullup(in, (ev_ssize_t)c->taken_bytes);
+
+	for (size_t i = c->first; i < c->first + c->n; i++) {
+		struct hl7_taken *t = &g->taken[i];
+		if (t->code == ACK_CODE_ACCEPT && !durable) {
+			/* Not durable: the sender must keep its copy and resend. */
+			t->code = ACK_CODE_REJECT;
+			snprintf(t->err.field, sizeof(t->err.field), "MSH-10");
+			snprintf(t->err.text, sizeof(t->err.text),
+			    "the message cannot be stored now (outbox full or disk full); send it again later");
+			t->err.code = HL7_ERROR_APPLICATION_INTERNAL;
+		}
+		hl7_answer(c, t, data + t->at);
+	}
+	evbuffer_drain(in, c->taken_bytes);
+	c->group = NULL;
+	c->n = 0;
+	if (c->close_after) {
+		hl7_conn_close(c);
+		return;
+	}
 	/* More whole messages may be waiting: come back for them on the next
 	 * turn, rather than when the sender writes again. */
-	if (!too_large && n == HL7_MESSAGES_PER_READ && evbuffer_get_length(in) > 0)
-		bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
-	if (too_large) {
-		log_warning("hl7: %s: a message longer than %" PRIu64 " bytes ([hl7] "
-			    "max_message_bytes): closing the connection",
-		    c->peer, srv->a->cfg->hl7_max_message_bytes);
-		hl7_conn_close(c);
+	if (evbuffer_get_length(in) > 0)
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/* Answer every connection of a group, in the order they were read, and
+ * empty it for the turn after next. */
+static void
+hl7_answer_group(struct hl7_group *g, bool durable)
+{
+	while (g->conns != NULL) {
+		struct hl7_conn *c = g->conns;
+		g->conns = c->next_in_group;
+		hl7_answer_conn(c, durable);
 	}
-out:
-	for (size_t i = 0; i < n; i++)
-		free(taken[i].packed);
-	free(taken);
-	free(items);
+	g->tail = &g->conns;
+	g->n_taken = 0;
+	g->packed_len = 0;
+}
+
+static void hl7_commit(struct hl7_server *srv);
+
+/* The outbox's thread has committed the group (or failed to). */
+static void
+hl7_on_committed(void *arg, enum outbox_result r)
+{
+	struct hl7_server *srv = arg;
+	struct hl7_group *g = srv->committing;
+
+	srv->committing = NULL;
+	hl7_answer_group(g, r == OUTBOX_OK);
+	/* What came while it committed: the next group, at once. */
+	if (!srv->stopping)
+		hl7_commit(srv);
+}
+
+/* The group commit: the filling group, from every connection, into the
+ * outbox in one transaction (one fsync) on the outbox's thread, unless one
+ * commits already: then it goes when that one is done. */
+static void
+hl7_commit(struct hl7_server *srv)
+{
+	struct hl7_group *g = srv->filling;
+	size_t n_items = 0;
+
+	if (srv->committing != NULL || g->conns == NULL)
+		return;
+	if (g->items_cap < g->n_taken) {
+		struct outbox_item *grown = realloc(g->items, g->taken_cap * sizeof(*grown));
+		if (grown == NULL) {
+			log_error("hl7: out of memory; the senders will resend");
+			hl7_answer_group(g, false);
+			return;
+		}
+		g->items = grown;
+		g->items_cap = g->taken_cap;
+	}
+	for (struct hl7_conn *c = g->conns; c != NULL; c = c->next_in_group)
+		for (size_t i = c->first; i < c->first + c->n; i++)
+			if (g->taken[i].code == ACK_CODE_ACCEPT)
+				g->items[n_items++] = (struct outbox_item){
+					g->packed + g->taken[i].packed_at, g->taken[i].packed_len
+				};
+	if (n_items == 0) {
+		hl7_answer_group(g, true); /* AE only: nothing to store */
+		return;
+	}
+	if (adapter_put_start(srv->a, g->items, n_items, hl7_on_committed, srv) != OUTBOX_OK) {
+		hl7_answer_group(g, false);
+		return;
+	}
+	srv->committing = g;
+	srv->filling = g == &srv->groups[0] ? &srv->groups[1] : &srv->groups[0];
+}
+
+static void
+hl7_on_turn_end(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	hl7_commit(arg);
 }
 
 /* The ACKs have drained to the write low-water mark: read again, what is
@@ -255,6 +428,17 @@ hl7_conn_close(struct hl7_conn *c)
 {
 	struct hl7_server *srv = c->srv;
 
+	/* Taken but not answered: the sender resends (should its group be
+	 * committing, the resend is a duplicate, which commissiond drops). */
+	if (c->group != NULL) {
+		struct hl7_group *g = c->group;
+		struct hl7_conn **p = &g->conns;
+		while (*p != c)
+			p = &(*p)->next_in_group;
+		*p = c->next_in_group;
+		if (g->tail == &c->next_in_group)
+			g->tail = p;
+	}
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -323,6 +507,14 @@ hl7_start(struct adapter *a, char *err, size_t errlen)
 	}
 	srv->a = a;
 	a->source = srv;
+	for (size_t i = 0; i < 2; i++)
+		srv->groups[i].tail = &srv->groups[i].conns;
+	srv->filling = &srv->groups[0];
+	srv->turn_end = event_new(a->base, -1, 0, hl7_on_turn_end, srv);
+	if (srv->turn_end == NULL) {
+		snprintf(err, errlen, "cannot create the commit event");
+		return -1;
+	}
 	for (size_t i = 0; i < cfg->n_hl7_providers; i++) {
 		srv->facilities[i].facility = cfg->hl7_providers[i].facility;
 		srv->facilities[i].provider = cfg->hl7_providers[i].provider;
@@ -369,10 +561,21 @@ hl7_destroy(struct adapter *a)
 
 	if (srv == NULL)
 		return;
+	/* The group committing points at its memory: let it end first, and
+	 * start no other. */
+	srv->stopping = true;
+	adapter_put_wait(a);
 	while (srv->conns != NULL)
 		hl7_conn_close(srv->conns);
 	if (srv->listener != NULL)
 		evconnlistener_free(srv->listener);
+	if (srv->turn_end != NULL)
+		event_free(srv->turn_end);
+	for (size_t i = 0; i < 2; i++) {
+		free(srv->groups[i].taken);
+		free(srv->groups[i].packed);
+		free(srv->groups[i].items);
+	}
 	free(srv);
 	a->source = NULL;
 }

@@ -13,6 +13,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -109,6 +110,89 @@ class Hl7AdapterCrash(AdapterCrashCase):
                 self.assertEqual(ack_fields(client.ack())["MSA"][1], "AA")
                 promised.add(("hl7:RXC_PAS", control_id))
             client.close()
+            self.assert_each_stored_once(promised, f"loop {loop}, daemon stopped: {daemon_stopped}")
+
+
+class Hl7GroupCommitCrash(AdapterCrashCase):
+    """kill -9 while eight connections keep messages in flight, so that the
+    adapter dies with one group committing and the next filling."""
+    program = HL7
+    connections, per_connection, window = 8, 100, 8
+
+    def send_all(self, messages, answered, out_of_order, lock, kill_after):
+        """Send messages keeping self.window in flight; every AA's control id
+        goes into answered, until the adapter dies: the sender whose AA makes
+        kill_after kills it at once. Returns how many were answered (in
+        order, first to last)."""
+        try:
+            client = MllpClient(self.daemon.settings["hl7.listen"])
+        except OSError:
+            return 0
+        client.sock.settimeout(30)
+        sent = acked = 0
+        try:
+            while acked < len(messages):
+                while sent < len(messages) and sent - acked < self.window:
+                    client.send(messages[sent][1])
+                    sent += 1
+                msa = ack_fields(client.ack())["MSA"]
+                with lock:
+                    if msa[2] != messages[acked][0]:
+                        out_of_order.append((msa[2], messages[acked][0]))
+                    elif msa[1] == "AA":
+                        answered.add(messages[acked][0])
+                        if len(answered) == kill_after:
+                            kill9(self.adapter)
+                acked += 1
+        except (AssertionError, OSError, socket.timeout):
+            pass  # the adapter was killed
+        finally:
+            client.close()
+        return acked
+
+    def run_senders(self, per_sender, kill_after=None):
+        """One thread per connection; with kill_after, kill -9 the adapter
+        once that many AAs have arrived. Returns (answered, acked counts)."""
+        answered, out_of_order, lock, acked = set(), [], threading.Lock(), {}
+
+        def run(k):
+            acked[k] = self.send_all(per_sender[k], answered, out_of_order, lock, kill_after)
+
+        threads = [threading.Thread(target=run, args=(k,)) for k in range(len(per_sender))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        if kill_after is not None:
+            self.assertIsNone(self.adapter.proc, f"never {kill_after} AAs")
+        self.assertEqual(out_of_order, [], "an ACK answered another message than the next one")
+        return answered, acked
+
+    def test_every_aa_reaches_the_daemon_once_when_killed_with_connections_in_flight(self):
+        promised = set()
+        for loop in range(2):
+            daemon_stopped = loop == 0
+            per_sender = [[(f"G{loop}-{k}-{i}",
+                            adt("A01", f"G{loop}-{k}-{i}",
+                                nhs_number(100000 + 10000 * loop + 1000 * k + i),
+                                f"VG{loop}-{k}-{i}"))
+                           for i in range(self.per_connection)]
+                          for k in range(self.connections)]
+            if daemon_stopped:
+                pause(self.daemon)
+            kill_after = self.rng.randint(20, self.connections * self.per_connection // 2)
+            answered, acked = self.run_senders(per_sender, kill_after)
+            promised |= {("hl7:RXC_PAS", c) for c in answered}
+            if daemon_stopped:
+                resume(self.daemon)
+            self.adapter.start()
+            # The senders send again what got no answer, as MLLP senders do.
+            rest = [msgs[acked.get(k, 0):] for k, msgs in enumerate(per_sender)]
+            print(f"loop {loop}: killed with {len(answered)} AAs; "
+                  f"{sum(map(len, rest))} sent again", file=sys.stderr)
+            again, _ = self.run_senders(rest)
+            self.assertEqual(again, {c for msgs in rest for c, _ in msgs})
+            promised |= {("hl7:RXC_PAS", c) for c in again}
             self.assert_each_stored_once(promised, f"loop {loop}, daemon stopped: {daemon_stopped}")
 
 

@@ -4,6 +4,7 @@ NHS number leaves the adapter."""
 import glob
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -133,6 +134,60 @@ class Hl7Adapter(Hl7Case):
         self.assertEqual(sorted(results), list(range(8)))
         self.assertTrue(all(codes == ["AA"] * 20 for codes in results.values()), results)
         wait_for(lambda: self.events_stored() == 3 + 160, what="160 admissions")
+
+    def test_concurrent_connections_get_acks_in_their_order_and_share_fsyncs(self):
+        """Group commit: messages from many connections at once are made
+        durable together (fewer outbox commits than messages), and each
+        connection still gets its ACKs in its own order, AE and AA mixed."""
+        per_sender, window = 30, 6
+
+        def sender(k):
+            client = MllpClient(self.address)
+            msgs = []
+            for i in range(per_sender):
+                control_id = f"G{k}-{i}"
+                # Every seventh has no NHS number: AE, answered in its place.
+                nhs = "" if i % 7 == 3 else nhs_number(1000 + 100 * k + i)
+                msgs.append((control_id, adt("A01", control_id, nhs, f"VG{k}-{i}"),
+                             "AE" if not nhs else "AA"))
+            got, sent = [], 0
+            # Senders 0-5 wait for each ACK (as a PAS does); 6-7 keep a window.
+            w = 1 if k < 6 else window
+            while len(got) < per_sender:
+                while sent < per_sender and sent - len(got) < w:
+                    client.send(msgs[sent][1])
+                    sent += 1
+                fields = ack_fields(client.ack())
+                got.append((fields["MSA"][2], fields["MSA"][1]))
+            client.close()
+            results[k] = (got, [(c, code) for c, _, code in msgs])
+
+        results = {}
+        threads = [threading.Thread(target=sender, args=(k,)) for k in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        self.assertEqual(sorted(results), list(range(8)))
+        for k, (got, expected) in results.items():
+            self.assertEqual(got, expected, f"connection {k}: ACKs out of order or wrong")
+        accepted = sum(code == "AA" for _, expected in results.values() for _, code in expected)
+        wait_for(lambda: self.events_stored() == 3 + accepted, timeout=60,
+                 what=f"{accepted} admissions")
+        self.assertEqual(self.adapter.stop(), 0)
+        m = re.search(r"outbox: (\d+) envelopes put in (\d+) commits", self.adapter.log_text())
+        self.assertIsNotNone(m, self.adapter.log_text())
+        put, commits = int(m.group(1)), int(m.group(2))
+        self.assertEqual(put, accepted)
+        # Each of the daemon's acks was matched to its envelope and settled.
+        m = re.search(r"(\d+) accepted, (\d+) duplicate", self.adapter.log_text())
+        self.assertEqual(int(m.group(1)) + int(m.group(2)), put, self.adapter.log_text())
+        # Without group commit each connection's read is a commit of its
+        # own: at least one for every message of those waiting for each ACK.
+        waiting = sum(code == "AA" for k, (_, expected) in results.items() if k < 6
+                      for _, code in expected)
+        self.assertLess(commits, waiting, f"{put} envelopes in {commits} fsyncs")
+        self.adapter.start()  # for tearDown
 
     def test_no_nhs_number_is_kept_or_logged_anywhere(self):
         numbers = [nhs_number(n) for n in range(40, 45)]

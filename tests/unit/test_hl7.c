@@ -101,6 +101,26 @@ test_parse_reads_default_encoding_from_msh_1_and_msh_2(void **state)
 	free(text);
 }
 
+/* What an ACK needs of a message taken: its header, found again cheaply. */
+static void
+test_header_length_covers_the_first_segment_alone(void **state)
+{
+	static const char text[] = "\r\nMSH|^~\\&|PAS|RXC|||20260510||ADT^A01|C1|P|2.4\r"
+				   "EVN|A01|20260510\rPID|1\r";
+	size_t len = hl7_header_length(text, strlen(text));
+	struct hl7_message *msg = malloc(sizeof(*msg));
+	struct hl7_error err;
+
+	(void)state;
+	assert_int_equal(len, strchr(text + 2, '\r') - text);
+	assert_int_equal(hl7_parse(msg, text, len, &err), 0);
+	assert_int_equal(msg->n_segments, 1);
+	assert_get(msg, "MSH", 10, 1, 1, 1, "C1");
+	assert_int_equal(hl7_header_length("MSH|^~\\&", 9), 9);
+	assert_int_equal(hl7_header_length("\n\r", 2), 2);
+	free(msg);
+}
+
 static void
 test_get_reads_repetitions_components_and_subcomponents(void **state)
 {
@@ -730,6 +750,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_reads_default_encoding_from_msh_1_and_msh_2),
+		cmocka_unit_test(test_header_length_covers_the_first_segment_alone),
 		cmocka_unit_test(test_get_reads_repetitions_components_and_subcomponents),
 		cmocka_unit_test(test_field_without_separators_is_its_own_first_part),
 		cmocka_unit_test(test_non_default_component_separator_is_read_from_msh_2),

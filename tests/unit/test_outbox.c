@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -97,6 +98,7 @@ test_put_items_are_pending_in_order_until_settled(void **state)
 	assert_string_equal(seen.texts[2], "c");
 	assert_int_equal(next, 4);
 	assert_int_equal(outbox_settle(o, done, 1), OUTBOX_OK);
+	assert_int_equal(outbox_flush(o), OUTBOX_OK);
 	memset(&seen, 0, sizeof(seen));
 	outbox_scan(o, 1, 10, remember, &seen, NULL);
 	assert_int_equal(seen.n, 2);
@@ -126,6 +128,7 @@ test_a_rejection_is_kept_as_a_dead_letter_with_the_reason(void **state)
 	(void)state;
 	put_texts(o, texts, 2, NULL);
 	assert_int_equal(outbox_settle(o, s, 2), OUTBOX_OK);
+	assert_int_equal(outbox_flush(o), OUTBOX_OK);
 	assert_int_equal(outbox_scan_dead(o, remember_dead, &seen), OUTBOX_OK);
 	assert_int_equal(seen.n, 1);
 	assert_string_equal(seen.texts[0], "site: not a site of RXC|bad");
@@ -164,6 +167,89 @@ test_reopening_keeps_pending_items_and_never_reuses_a_sequence(void **state)
 	remove_dir(dir);
 }
 
+/* Settling costs no fsync of its own while envelopes keep being put: the
+ * held settlements ride on the next put's commit; close commits the rest. */
+static void
+test_settlements_are_committed_with_the_next_put(void **state)
+{
+	static const char *const texts[] = { "a", "b", "c", "d" };
+	char *dir = make_dir(), err[256];
+	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	struct outbox_settlement s[] = { { .seq = 1 }, { .seq = 2 } };
+	struct outbox_settlement last[] = { { .seq = 3 } };
+	struct outbox_stats st;
+	struct outbox_counts counts;
+
+	(void)state;
+	assert_non_null(o);
+	put_texts(o, texts, 3, NULL);
+	assert_int_equal(outbox_settle(o, s, 2), OUTBOX_OK);
+	outbox_get_stats(o, &st);
+	assert_int_equal(st.commits, 1);
+	assert_int_equal(st.settled, 0);
+	/* Held, not yet committed: still pending on disk. */
+	outbox_counts(o, &counts);
+	assert_int_equal(counts.pending, 3);
+	put_texts(o, texts + 3, 1, NULL);
+	outbox_get_stats(o, &st);
+	assert_int_equal(st.commits, 2);
+	assert_int_equal(st.put_commits, 2);
+	assert_int_equal(st.put, 4);
+	assert_int_equal(st.settled, 2);
+	outbox_counts(o, &counts);
+	assert_int_equal(counts.pending, 2);
+	/* Nothing held: a flush commits nothing. */
+	assert_int_equal(outbox_flush(o), OUTBOX_OK);
+	outbox_get_stats(o, &st);
+	assert_int_equal(st.commits, 2);
+	assert_int_equal(outbox_settle(o, last, 1), OUTBOX_OK);
+	outbox_close(&o);
+	o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	assert_non_null(o);
+	outbox_counts(o, &counts);
+	assert_int_equal(counts.pending, 1);
+	outbox_close(&o);
+	remove_dir(dir);
+}
+
+/* The put's commit runs on the outbox's thread: one at a time, its end
+ * signalled on the fd, nothing visible as durable before the finish. */
+static void
+test_a_put_started_commits_on_its_thread_and_signals_its_end(void **state)
+{
+	static const char *const texts[] = { "a", "b" };
+	char *dir = make_dir(), err[256];
+	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	struct outbox_item items[2];
+	struct pollfd pfd;
+	struct outbox_stats st;
+	uint64_t first = 0;
+
+	(void)state;
+	assert_non_null(o);
+	put_texts(o, texts, 1, NULL);
+	for (size_t i = 0; i < 2; i++)
+		items[i] = (struct outbox_item){ (const uint8_t *)texts[i], strlen(texts[i]) };
+	assert_false(outbox_put_busy(o));
+	assert_int_equal(outbox_put_start(o, items, 2), OUTBOX_OK);
+	assert_true(outbox_put_busy(o));
+	/* One at a time; a flush waits for the next commit instead. */
+	assert_int_equal(outbox_put_start(o, items, 2), OUTBOX_FAILED);
+	assert_int_equal(outbox_flush(o), OUTBOX_OK);
+	pfd = (struct pollfd){ .fd = outbox_put_fd(o), .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, 30000), 1);
+	assert_int_equal(outbox_put_finish(o, &first), OUTBOX_OK);
+	assert_int_equal(first, 2);
+	assert_false(outbox_put_busy(o));
+	/* The signal is consumed with the finish. */
+	assert_int_equal(poll(&pfd, 1, 0), 0);
+	outbox_get_stats(o, &st);
+	assert_int_equal(st.put, 3);
+	assert_int_equal(st.put_commits, 2);
+	outbox_close(&o);
+	remove_dir(dir);
+}
+
 static void
 test_a_full_outbox_says_full_and_keeps_what_it_had(void **state)
 {
@@ -194,6 +280,8 @@ main(void)
 		cmocka_unit_test(test_put_items_are_pending_in_order_until_settled),
 		cmocka_unit_test(test_a_rejection_is_kept_as_a_dead_letter_with_the_reason),
 		cmocka_unit_test(test_reopening_keeps_pending_items_and_never_reuses_a_sequence),
+		cmocka_unit_test(test_settlements_are_committed_with_the_next_put),
+		cmocka_unit_test(test_a_put_started_commits_on_its_thread_and_signals_its_end),
 		cmocka_unit_test(test_a_full_outbox_says_full_and_keeps_what_it_had),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
