@@ -127,7 +127,7 @@ replay_take(void *arg, uint64_t seq, const uint8_t *bytes, size_t len)
  * `from` on whose topic starts with prefix; *end when it holds the newest. */
 static void
 replay_answer(struct replay *replay, uint64_t from, const char *prefix, uint32_t max_updates,
-    uint64_t *next, bool *end)
+    bool streamed, uint64_t *next, bool *end)
 {
 	Commissioning__ReplayReply reply = COMMISSIONING__REPLAY_REPLY__INIT;
 	struct store_counts counts = { 0 };
@@ -155,6 +155,7 @@ replay_answer(struct replay *replay, uint64_t from, const char *prefix, uint32_t
 	/* The last update is the one counted before the scan began, or later:
 	 * either way, past it there is nothing more to send now. */
 	reply.next_sequence = *next;
+	reply.streamed = streamed;
 	reply.end = *end = r != STORE_OK || *next > counts.last_update_sequence;
 	protobuf_c_message_pack_to_buffer(&reply.base, &replay->out.base);
 }
@@ -344,7 +345,7 @@ replay_stream_serve(struct replay *replay, struct replay_stream *s)
 	uint64_t next;
 	bool end;
 
-	replay_answer(replay, s->next, s->prefix, s->max_updates, &next, &end);
+	replay_answer(replay, s->next, s->prefix, s->max_updates, true, &next, &end);
 	s->last_served = ++replay->clock;
 	if (replay_send(replay, &s->route, replay->out.data, replay->out.len) < 0) {
 		log_debug("replay: stream closed, reply not delivered: %s", zmq_strerror(zmq_errno()));
@@ -413,8 +414,8 @@ replay_handle(struct replay *replay, const struct replay_route *route,
 	} else if (req->credit != 0) {
 		replay_stream_open(replay, route, req);
 	} else {
-		replay_answer(replay, req->from_sequence, req->topic_prefix, req->max_updates, &next,
-		    &end);
+		replay_answer(replay, req->from_sequence, req->topic_prefix, req->max_updates, false,
+		    &next, &end);
 		if (replay_send(replay, route, replay->out.data, replay->out.len) < 0)
 			log_debug("replay: reply not delivered: %s", zmq_strerror(zmq_errno()));
 	}
