@@ -1,13 +1,17 @@
 /*
  * replay: a subscriber catching up. Pulls stored updates from the replay
- * ROUTER (docs/PROTOCOL.md, Replay) from a sequence on, one request in
- * flight as the protocol has it: ask, decode the whole reply as a client
- * would, ask again from next_sequence, until --count updates or the end.
+ * ROUTER (docs/PROTOCOL.md, Replay) from a sequence on through a stream of
+ * --credit replies granted ahead (4), granting one more for each taken; or,
+ * with --credit 0, one request in flight: ask, decode, ask again from
+ * next_sequence. Each reply is decoded whole as a client would, until
+ * --count updates or the end.
  *
  *   bench-replay --endpoint REPLAY-ENDPOINT [--from SEQ] [--count N] [--max M]
+ *                [--credit C]
  *
  * Prints {"updates", "bytes", "requests", "seconds", "updates_per_second",
- * "gaps"}; exits 1 when the daemon does not answer or answers an error.
+ * "gaps", "credit"}; exits 1 when the daemon does not answer or answers an
+ * error.
  */
 #include <getopt.h>
 #include <stdio.h>
