@@ -14,6 +14,7 @@
  * error.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +177,13 @@ main(int argc, char **argv)
 	if (endpoint == NULL || max == 0 || max > UINT32_MAX || credit > UINT32_MAX ||
 	    optind != argc)
 		usage();
+	/* ZeroMQ takes each reply (about 1 MB) in a buffer of its own. Above
+	 * glibc's mmap threshold, or freed at the top of a heap past the trim
+	 * threshold, every reply would be fresh pages from the kernel, zeroed
+	 * and faulted in: keep them in the heap, as a long-lived subscriber
+	 * would tune it. */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	ctx = zmq_ctx_new();
 	dealer = zmq_socket(ctx, ZMQ_DEALER);
 	if (dealer == NULL || zmq_setsockopt(dealer, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||

@@ -6,6 +6,8 @@
  * replies come back to back, one per unit of credit it grants.
  */
 #include <inttypes.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,10 @@
  * to open another). */
 #define REPLAY_MAX_CREDIT 8
 #define REPLAY_MAX_STREAMS 64
+/* A reply this large is handed to ZeroMQ, not copied into its message;
+ * the buffers ZeroMQ has sent are kept for the next replies, this many. */
+#define REPLAY_HAND_OVER_BYTES 65536
+#define REPLAY_POOL_BUFFERS 8
 
 struct replay_route {
 	int n;
@@ -72,6 +78,7 @@ struct replay {
 	/* Each reply is built here; it keeps the size of the largest reply. */
 	ProtobufCBufferSimple out;
 	uint8_t out_first[4096];
+	struct replay_pool *pool;
 	struct replay_stream streams[REPLAY_MAX_STREAMS];
 };
 
@@ -160,12 +167,99 @@ replay_answer(struct replay *replay, uint64_t from, const char *prefix, uint32_t
 	protobuf_c_message_pack_to_buffer(&reply.base, &replay->out.base);
 }
 
-/* Send data to the route. With ZMQ_ROUTER_MANDATORY the routing frame
- * fails when the client is gone or its queue is full: nothing is sent. */
-static int
-replay_send(struct replay *replay, const struct replay_route *route, const void *data, size_t len)
+/* Reply buffers handed to ZeroMQ come back here once it has sent them
+ * (from its I/O thread, hence the lock), to build the next replies in: a
+ * fresh megabyte for each reply would be fresh pages, faulted in and
+ * zeroed, every time. At most REPLAY_POOL_BUFFERS are kept. The pool
+ * lives until the replay and every buffer out with ZeroMQ let it go. */
+struct replay_pool {
+	pthread_mutex_t lock;
+	int refs;
+	size_t n;
+	uint8_t *free[REPLAY_POOL_BUFFERS];
+};
+
+static struct replay_pool *
+replay_pool_new(void)
 {
+	struct replay_pool *pool = calloc(1, sizeof(*pool));
+
+	if (pool == NULL)
+		return NULL;
+	if (pthread_mutex_init(&pool->lock, NULL) != 0) {
+		free(pool);
+		return NULL;
+	}
+	pool->refs = 1;
+	return pool;
+}
+
+static void
+replay_pool_hold(struct replay_pool *pool)
+{
+	pthread_mutex_lock(&pool->lock);
+	pool->refs++;
+	pthread_mutex_unlock(&pool->lock);
+}
+
+/* Let the pool go, with a buffer to keep (or NULL); the last one frees it. */
+static void
+replay_pool_release(struct replay_pool *pool, uint8_t *buffer)
+{
+	bool last;
+
+	pthread_mutex_lock(&pool->lock);
+	if (buffer != NULL && pool->n < REPLAY_POOL_BUFFERS && pool->refs > 1) {
+		pool->free[pool->n++] = buffer;
+		buffer = NULL;
+	}
+	last = --pool->refs == 0;
+	pthread_mutex_unlock(&pool->lock);
+	free(buffer);
+	if (!last)
+		return;
+	for (size_t i = 0; i < pool->n; i++)
+		free(pool->free[i]);
+	pthread_mutex_destroy(&pool->lock);
+	free(pool);
+}
+
+/* ZeroMQ's free function for a reply handed over. */
+static void
+replay_pool_give_back(void *data, void *hint)
+{
+	replay_pool_release(hint, data);
+}
+
+/* A buffer of at least size bytes (its usable size in *got), or NULL. */
+static uint8_t *
+replay_pool_take(struct replay_pool *pool, size_t size, size_t *got)
+{
+	uint8_t *buffer = NULL;
+
+	pthread_mutex_lock(&pool->lock);
+	if (pool->n > 0)
+		buffer = pool->free[--pool->n];
+	pthread_mutex_unlock(&pool->lock);
+	if (buffer == NULL)
+		buffer = malloc(size);
+	if (buffer != NULL)
+		*got = malloc_usable_size(buffer);
+	return buffer;
+}
+
+/* Send the reply built in replay->out to the route. With
+ * ZMQ_ROUTER_MANDATORY the routing frame fails when the client is gone or
+ * its queue is full: nothing is sent. A large reply's buffer is handed to
+ * ZeroMQ rather than copied, and another taken from the pool. */
+static int
+replay_send(struct replay *replay, const struct replay_route *route)
+{
+	ProtobufCBufferSimple *out = &replay->out;
 	const uint8_t *frame = route->bytes;
+	uint8_t *fresh = NULL;
+	size_t size = 0;
+	zmq_msg_t msg;
 
 	if (route->n == 0)
 		return -1;
@@ -174,7 +268,23 @@ replay_send(struct replay *replay, const struct replay_route *route, const void 
 			return -1;
 		frame += route->len[i];
 	}
-	return zmq_send(replay->socket, data, len, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+	if (out->must_free_data && out->len >= REPLAY_HAND_OVER_BYTES)
+		fresh = replay_pool_take(replay->pool, out->alloced, &size);
+	if (fresh == NULL)
+		return zmq_send(replay->socket, out->data, out->len, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+	replay_pool_hold(replay->pool);
+	if (zmq_msg_init_data(&msg, out->data, out->len, replay_pool_give_back, replay->pool) < 0) {
+		replay_pool_release(replay->pool, fresh);
+		return zmq_send(replay->socket, out->data, out->len, ZMQ_DONTWAIT) < 0 ? -1 : 0;
+	}
+	out->data = fresh;
+	out->alloced = size;
+	out->len = 0;
+	if (zmq_msg_send(&msg, replay->socket, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&msg); /* the buffer goes back to the pool */
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -186,7 +296,7 @@ replay_send_error(struct replay *replay, const struct replay_route *route, const
 	reply.end = true;
 	replay->out.len = 0;
 	protobuf_c_message_pack_to_buffer(&reply.base, &replay->out.base);
-	if (replay_send(replay, route, replay->out.data, replay->out.len) < 0)
+	if (replay_send(replay, route) < 0)
 		log_debug("replay: reply not delivered: %s", zmq_strerror(zmq_errno()));
 }
 
@@ -347,7 +457,7 @@ replay_stream_serve(struct replay *replay, struct replay_stream *s)
 
 	replay_answer(replay, s->next, s->prefix, s->max_updates, true, &next, &end);
 	s->last_served = ++replay->clock;
-	if (replay_send(replay, &s->route, replay->out.data, replay->out.len) < 0) {
+	if (replay_send(replay, &s->route) < 0) {
 		log_debug("replay: stream closed, reply not delivered: %s", zmq_strerror(zmq_errno()));
 		replay_stream_close(s);
 		return;
@@ -416,7 +526,7 @@ replay_handle(struct replay *replay, const struct replay_route *route,
 	} else {
 		replay_answer(replay, req->from_sequence, req->topic_prefix, req->max_updates, false,
 		    &next, &end);
-		if (replay_send(replay, route, replay->out.data, replay->out.len) < 0)
+		if (replay_send(replay, route) < 0)
 			log_debug("replay: reply not delivered: %s", zmq_strerror(zmq_errno()));
 	}
 }
@@ -473,8 +583,9 @@ replay_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
 	replay->metrics = metrics;
 	replay->out = (ProtobufCBufferSimple)PROTOBUF_C_BUFFER_SIMPLE_INIT(replay->out_first);
 	replay->pump = evtimer_new(base, replay_pump, replay);
-	if (replay->pump == NULL) {
-		snprintf(err, errlen, "replay: cannot make the stream timer");
+	replay->pool = replay_pool_new();
+	if (replay->pump == NULL || replay->pool == NULL) {
+		snprintf(err, errlen, "replay: out of memory");
 		goto fail;
 	}
 	replay->socket = zmq_socket(zmq_ctx, ZMQ_ROUTER);
@@ -500,6 +611,8 @@ fail:
 		zmq_close(replay->socket);
 	if (replay->pump != NULL)
 		event_free(replay->pump);
+	if (replay->pool != NULL)
+		replay_pool_release(replay->pool, NULL);
 	free(replay);
 	return NULL;
 }
@@ -517,6 +630,8 @@ replay_destroy(struct replay **replayp)
 		replay_stream_close(&replay->streams[i]);
 	PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&replay->out);
 	zmq_close(replay->socket);
+	/* Buffers still queued in ZeroMQ come back when the context ends. */
+	replay_pool_release(replay->pool, NULL);
 	free(replay);
 	*replayp = NULL;
 }
