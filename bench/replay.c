@@ -145,7 +145,8 @@ main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	const char *endpoint = NULL;
-	uint64_t from = 1, count = 0, max = 1000, credit = DEFAULT_CREDIT, updates = 0, bytes = 0, requests = 0, gaps = 0;
+	uint64_t from = 1, count = 0, max = 1000, credit = DEFAULT_CREDIT, updates = 0, bytes = 0,
+	         requests = 0, gaps = 0;
 	uint64_t expect, start, end;
 	void *ctx, *dealer;
 	int ch, linger = 0;
@@ -203,8 +204,9 @@ main(int argc, char **argv)
 		zmq_pollitem_t item = {dealer, 0, ZMQ_POLLIN, 0};
 
 		if (credit == 0) {
-			replay_ask(dealer, from,
-			    (uint32_t)(count && count - updates < max ? count - updates : max), 0, 0);
+			uint64_t want = count && count - updates < max ? count - updates : max;
+
+			replay_ask(dealer, from, (uint32_t)want, 0, 0);
 			requests++;
 		}
 		if (zmq_poll(&item, 1, REPLY_TIMEOUT_MS) <= 0)

@@ -163,7 +163,8 @@ tail_find_end(struct tail *t)
 {
 	Commissioning__ReplayReply *reply;
 
-	if (tail_replay_send(t, TAIL_FROM_END, 0, 0) < 0 || (reply = tail_replay_receive(t)) == NULL)
+	if (tail_replay_send(t, TAIL_FROM_END, 0, 0) < 0 ||
+	    (reply = tail_replay_receive(t)) == NULL)
 		return -1;
 	t->expected = reply->last_sequence + 1;
 	commissioning__replay_reply__free_unpacked(reply, NULL);
