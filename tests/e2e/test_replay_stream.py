@@ -156,6 +156,20 @@ class ReplayStream(ReplayClient):
         self.assertEqual(self.receive(sock)["updates"][0]["sequence"], 1)
         sock.close()
 
+    def test_a_request_with_routing_frames_too_large_to_keep_is_dropped(self):
+        self.daemon.send(event_mix(5))
+        sock = self.dealer()
+        # An envelope frame of 2 KB before the request: more than the 1 KiB
+        # of routing frames a stream keeps, so it is not answered.
+        sock.send_multipart([b"x" * 2048, request(1, credit=2)])
+        self.assertFalse(sock.poll(1000), "a request with 2 KB of routing frames was answered")
+        sock.send_multipart([b"x" * 200, request(1)])
+        frames = sock.recv_multipart() if sock.poll(TIMEOUT_MS) else []
+        self.assertEqual(len(frames), 2, "no answer to a request with 200 bytes of routing")
+        self.assertEqual(frames[0], b"x" * 200)
+        self.assertEqual(reply_fields(frames[1])["updates"][0]["sequence"], 1)
+        sock.close()
+
 
 class ReplayStreamUnread(ReplayClient):
     """Replies of every update at once (the default [replay] max_updates)."""
