@@ -17,6 +17,8 @@
 
 #define TAIL_IDLE_MS 1000
 #define TAIL_REPLY_TIMEOUT_MS 5000
+/* Replies of a replay stream granted and not yet printed. */
+#define TAIL_CREDIT 4
 /* Sequence "after everything": asking from here returns only last_sequence. */
 #define TAIL_FROM_END (UINT64_MAX / 2)
 
@@ -30,6 +32,7 @@ struct tail {
 	uint64_t expected; /* the next sequence to print */
 	uint64_t printed;
 	uint64_t count; /* stop after this many (0: never) */
+	bool one_at_a_time; /* the daemon does not stream */
 };
 
 static int
@@ -63,25 +66,31 @@ tail_print(struct tail *t, const Commissioning__Update *update)
 	t->printed++;
 }
 
-/* One request and its reply. NULL when the daemon did not answer: the
- * socket is then made afresh, so a late reply cannot be taken for the
- * answer to the next request (the Lazy Pirate pattern). */
-static Commissioning__ReplayReply *
-tail_replay_ask(struct tail *t, uint64_t from)
+static int
+tail_replay_send(struct tail *t, uint64_t from, uint32_t credit, uint32_t more_credit)
 {
 	Commissioning__ReplayRequest req = COMMISSIONING__REPLAY_REQUEST__INIT;
-	zmq_pollitem_t item;
 	uint8_t buf[512];
 	size_t len;
-	zmq_msg_t msg;
-	Commissioning__ReplayReply *reply;
 
 	req.from_sequence = from;
 	req.topic_prefix = (char *)t->prefix;
+	req.credit = credit;
+	req.more_credit = more_credit;
 	len = commissioning__replay_request__pack(&req, buf);
-	if (zmq_send(t->replay, buf, len, 0) < 0)
-		return NULL;
-	item = (zmq_pollitem_t){ t->replay, 0, ZMQ_POLLIN, 0 };
+	return zmq_send(t->replay, buf, len, 0) < 0 ? -1 : 0;
+}
+
+/* The next reply. NULL when the daemon did not answer: the socket is then
+ * made afresh, so a late reply cannot be taken for the answer to the next
+ * request (the Lazy Pirate pattern). */
+static Commissioning__ReplayReply *
+tail_replay_receive(struct tail *t)
+{
+	zmq_pollitem_t item = { t->replay, 0, ZMQ_POLLIN, 0 };
+	zmq_msg_t msg;
+	Commissioning__ReplayReply *reply;
+
 	if (zmq_poll(&item, 1, TAIL_REPLY_TIMEOUT_MS) <= 0) {
 		fprintf(stderr, "commissionctl: no answer from %s; trying again\n",
 		    t->cfg->replay_endpoint);
@@ -102,17 +111,30 @@ tail_replay_ask(struct tail *t, uint64_t from)
 	return reply;
 }
 
-/* Print every stored update from t->expected to the newest. -1 when the
+/* Print every stored update from t->expected to the newest, through a
+ * stream (docs/PROTOCOL.md, Replay): the daemon builds the next replies
+ * while these are printed. A daemon that does not stream answers the
+ * opening with one reply: tail then asks one reply at a time. -1 when the
  * daemon stopped answering. */
 static int
 tail_catch_up(struct tail *t)
 {
+	if (tail_replay_send(t, t->expected, t->one_at_a_time ? 0 : TAIL_CREDIT, 0) < 0)
+		return -1;
 	for (;;) {
-		Commissioning__ReplayReply *reply = tail_replay_ask(t, t->expected);
+		Commissioning__ReplayReply *reply = tail_replay_receive(t);
+		int sent = 0;
 		bool end;
 
 		if (reply == NULL)
 			return -1;
+		end = reply->end || tail_done(t);
+		if (reply->error[0] == '\0')
+			t->one_at_a_time |= !reply->streamed;
+		/* Ask for more before printing these. */
+		if (!end)
+			sent = t->one_at_a_time ? tail_replay_send(t, reply->next_sequence, 0, 0)
+			                        : tail_replay_send(t, 0, 0, 1);
 		if (reply->first_sequence > t->expected && reply->n_updates > 0 &&
 		    reply->updates[0]->sequence > t->expected)
 			fprintf(stderr,
@@ -125,10 +147,13 @@ tail_catch_up(struct tail *t)
 		 * everything below next_sequence has been seen. */
 		if (reply->next_sequence > t->expected)
 			t->expected = reply->next_sequence;
-		end = reply->end || tail_done(t);
 		commissioning__replay_reply__free_unpacked(reply, NULL);
-		if (end)
+		if (end || tail_done(t))
 			return 0;
+		if (sent < 0) {
+			tail_replay_connect(t);
+			return -1;
+		}
 	}
 }
 
@@ -136,9 +161,10 @@ tail_catch_up(struct tail *t)
 static int
 tail_find_end(struct tail *t)
 {
-	Commissioning__ReplayReply *reply = tail_replay_ask(t, TAIL_FROM_END);
+	Commissioning__ReplayReply *reply;
 
-	if (reply == NULL)
+	if (tail_replay_send(t, TAIL_FROM_END, 0, 0) < 0 ||
+	    (reply = tail_replay_receive(t)) == NULL)
 		return -1;
 	t->expected = reply->last_sequence + 1;
 	commissioning__replay_reply__free_unpacked(reply, NULL);

@@ -110,8 +110,10 @@ class BenchSmoke(unittest.TestCase):
                 u.get("stateChanged", {}).pop("figures", None)
             return rows
         self.assertEqual(updates(fed), updates(loaded))
-        out = bench("replay", "--endpoint", loaded.settings["replay.endpoint"], "--max", 100)
-        self.assertEqual((out["updates"], out["gaps"]), (n, 0))
+        for credit in (4, 0):  # a stream, and one request at a time
+            out = bench("replay", "--endpoint", loaded.settings["replay.endpoint"], "--max", 100,
+                        "--credit", credit)
+            self.assertEqual((out["updates"], out["gaps"], out["credit"]), (n, 0, credit))
 
     def test_hl7_counts_aa_for_messages_that_reach_the_daemon(self):
         d = self.daemon("h", **adapter_settings(os.path.join(self.workdir, "h"))).start()
