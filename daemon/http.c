@@ -506,6 +506,8 @@ http_metrics(struct http *h, struct evhttp_request *req, const char *rest)
 	g.duplicates = c.duplicates;
 	g.refusing_input = ingest_refusing(h->ingest);
 	g.stream_clients = stream_clients(h->stream);
+	g.histories_read = store_histories_read(h->store);
+	g.figures_folds = live_figures_folds(h->live);
 	/* Counted before rendering, so that this request shows in it. */
 	metrics_count_http(h->metrics, "/metrics", 200);
 	metrics_render(h->metrics, &g, body);
@@ -533,6 +535,43 @@ http_area_figures(struct http *h, struct evhttp_request *req, const char *route,
 	return figures;
 }
 
+/* Is item one the filter keeps (a list item, as figures_filter judges)? */
+static bool
+http_item_kept(json_t *item, const struct figures_filter_spec *f)
+{
+	json_t *holder;
+	bool kept;
+
+	if (f->icb == NULL && f->org == NULL && f->council == NULL)
+		return true;
+	holder = json_pack("{s:[O]}", "items", item);
+	figures_filter(holder, f);
+	kept = json_array_size(json_object_get(holder, "items")) == 1;
+	json_decref(holder);
+	return kept;
+}
+
+/* A page of a list table, from its items handed one at a time. */
+struct case_page {
+	const struct http_params *p;
+	const struct http_table *t;
+	json_t *page;
+	size_t total;
+};
+
+static int
+case_page_take(void *arg, json_t *item)
+{
+	struct case_page *cp = arg;
+
+	if (!http_item_kept(item, &cp->p->filter))
+		return 0;
+	if (cp->total >= cp->p->offset && cp->total < cp->p->offset + cp->p->limit)
+		json_array_append_new(cp->page, table_row(cp->t, NULL, NULL, item));
+	cp->total++;
+	return 0;
+}
+
 static void
 http_table(struct http *h, struct evhttp_request *req, const struct http_table *t,
     const char *route)
@@ -543,20 +582,34 @@ http_table(struct http *h, struct evhttp_request *req, const struct http_table *
 
 	if (http_params_parse(h, req, route, P_AS_OF | P_FILTER | P_PAGE, &p) < 0)
 		goto out;
-	if ((figures = http_area_figures(h, req, route, t->area, &p)) == NULL)
-		goto out;
-	rows = table_rows(t, figures);
-	json_decref(figures);
-	total = json_array_size(rows);
-	if (p.offset > total) {
+	if (strcmp(t->name, "discharges/cases") == 0) {
+		/* Tens of thousands of cases: only the page is kept. */
+		struct case_page cp = { &p, t, json_array(), 0 };
+		figures = live_discharges_figures(h->live, p.as_of_ms, case_page_take, &cp);
+		if (figures == NULL) {
+			json_decref(cp.page);
+			http_error(h, req, route, 500, NULL, "the figures could not be worked out");
+			goto out;
+		}
+		json_decref(figures);
+		page = cp.page;
+		total = cp.total;
+	} else {
+		if ((figures = http_area_figures(h, req, route, t->area, &p)) == NULL)
+			goto out;
+		rows = table_rows(t, figures);
+		json_decref(figures);
+		total = json_array_size(rows);
+		page = json_array();
+		for (size_t i = p.offset; i < total && i < p.offset + p.limit; i++)
+			json_array_append(page, json_array_get(rows, i));
 		json_decref(rows);
+	}
+	if (p.offset > total) {
+		json_decref(page);
 		http_error(h, req, route, 400, "cursor", "cursor: past the end of the table");
 		goto out;
 	}
-	page = json_array();
-	for (size_t i = p.offset; i < total && i < p.offset + p.limit; i++)
-		json_array_append(page, json_array_get(rows, i));
-	json_decref(rows);
 	answer = json_pack("{s:s, s:I}", "table", t->name, "total", (json_int_t)total);
 	http_freshness(h, answer, p.as_of_ms);
 	if (p.offset + p.limit < total) {
@@ -594,6 +647,80 @@ out:
 	evhttp_clear_headers(&p.q);
 }
 
+/* The cases of the discharges area as JSON text, comma-separated, as they
+ * come: the area's answer holds them as text, not as a tree. */
+struct case_text {
+	const struct figures_filter_spec *filter;
+	struct evbuffer *out;
+	bool any, failed;
+};
+
+static int
+case_text_take(void *arg, json_t *item)
+{
+	struct case_text *ct = arg;
+	char *text;
+
+	if (!http_item_kept(item, ct->filter))
+		return 0;
+	text = json_dumps(item, JSON_COMPACT);
+	if (text == NULL || (ct->any && evbuffer_add(ct->out, ",", 1) < 0) ||
+	    evbuffer_add(ct->out, text, strlen(text)) < 0) {
+		free(text);
+		ct->failed = true;
+		return 1;
+	}
+	free(text);
+	ct->any = true;
+	return 0;
+}
+
+/* /api/v1/discharges: the answer as http_area makes it, with the cases
+ * spliced in as text where the list stands empty, so that the tens of
+ * thousands of cases are never a tree in memory. */
+static void
+http_discharges_area(struct http *h, struct evhttp_request *req, const char *route,
+    struct http_params *p)
+{
+	static const char list[] = "\"cases\":[";
+	struct case_text ct = { &p->filter, evbuffer_new(), false, false };
+	struct evbuffer *body = evbuffer_new();
+	json_t *figures = NULL, *answer;
+	char *text = NULL, *at;
+
+	if (ct.out == NULL || body == NULL ||
+	    (figures = live_discharges_figures(h->live, p->as_of_ms, case_text_take, &ct)) == NULL ||
+	    ct.failed) {
+		http_error(h, req, route, 500, NULL, "the figures could not be worked out");
+		goto out;
+	}
+	figures_filter(figures, &p->filter);
+	answer = json_pack("{s:s}", "area", "discharges");
+	http_freshness(h, answer, p->as_of_ms);
+	json_object_set(answer, "figures", figures);
+	text = json_dumps(answer, JSON_COMPACT);
+	json_decref(answer);
+	/* The first "cases":[ is the list: before it stand only the freshness
+	 * and the unmapped codes, which hold no quote. */
+	if (text == NULL || (at = strstr(text, list)) == NULL) {
+		http_error(h, req, route, 500, NULL, "out of memory");
+		goto out;
+	}
+	at += strlen(list);
+	evbuffer_add(body, text, (size_t)(at - text));
+	evbuffer_add_buffer(body, ct.out);
+	evbuffer_add(body, at, strlen(at));
+	evbuffer_add(body, "\n", 1);
+	http_reply(h, req, route, 200, "application/json", body);
+out:
+	free(text);
+	json_decref(figures);
+	if (ct.out != NULL)
+		evbuffer_free(ct.out);
+	if (body != NULL)
+		evbuffer_free(body);
+}
+
 static void
 http_area(struct http *h, struct evhttp_request *req, const char *area)
 {
@@ -604,6 +731,10 @@ http_area(struct http *h, struct evhttp_request *req, const char *area)
 	snprintf(route, sizeof(route), "/api/v1/%s", area);
 	if (http_params_parse(h, req, route, P_AS_OF | P_FILTER, &p) < 0)
 		goto out;
+	if (strcmp(area, "discharges") == 0) {
+		http_discharges_area(h, req, route, &p);
+		goto out;
+	}
 	if ((figures = http_area_figures(h, req, route, area, &p)) == NULL)
 		goto out;
 	answer = json_pack("{s:s}", "area", area);
