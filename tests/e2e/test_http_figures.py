@@ -20,6 +20,7 @@ import shutil
 import tempfile
 import time
 import unittest
+import urllib.error
 import urllib.request
 from zoneinfo import ZoneInfo
 
@@ -157,7 +158,8 @@ class AcrossDays(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.workdir = tempfile.mkdtemp(prefix="cd-hf-")
-        cls.daemon = Daemon(cls.workdir)
+        # Every past as_of here is folded: no interval between folds.
+        cls.daemon = Daemon(cls.workdir, **{"http.fold_interval_ms": "0"})
         cls.daemon.start()
         cls.today = datetime.datetime.now(LONDON).date()
         events = []
@@ -229,6 +231,40 @@ class AcrossDays(unittest.TestCase):
             self.fig.metric("commissiond_store_histories_read_total") - before, self.spells)
 
 
+class FoldInterval(unittest.TestCase):
+    """A past as_of for flow folds every spell while ingest waits: one such
+    fold each [http] fold_interval_ms, others 429 with Retry-After; the
+    present, and discharges at any as_of, are never held back."""
+
+    def test_a_second_fold_within_the_interval_is_429_and_the_present_is_not(self):
+        workdir = tempfile.mkdtemp(prefix="cd-hff-")
+        daemon = Daemon(workdir, **{"http.fold_interval_ms": "600000"})
+        try:
+            daemon.start()
+            daemon.send(sample_day(datetime.date.today().isoformat(), 20))
+            fig = Figures(daemon)
+            past = int(time.time() * 1000) - 86_400_000
+            self.assertEqual(fig.get(f"/api/v1/flow?as_of={past}")[0], 200)
+            for path in (f"/api/v1/flow?as_of={past}", f"/api/v1/flow/icbs?as_of={past}"):
+                with self.assertRaises(urllib.error.HTTPError) as caught:
+                    fig.get(path)
+                self.assertEqual(caught.exception.code, 429, path)
+                self.assertGreater(int(caught.exception.headers["Retry-After"]), 500)
+                error = json.loads(caught.exception.read())["error"]
+                self.assertEqual(error["parameter"], "as_of")
+                self.assertIn("fold_interval_ms", error["message"])
+            for path in ("/api/v1/flow", "/api/v1/flow/providers",
+                         f"/api/v1/discharges?as_of={past}",
+                         f"/api/v1/discharges/cases?as_of={past}"):
+                self.assertEqual(fig.get(path)[0], 200, path)
+            self.assertEqual(daemon.stop(), 0)
+            self.assertIsNone(daemon.sanitizer_report(), daemon.log_text())
+        finally:
+            if daemon.proc is not None:
+                daemon.kill9()
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
 class WorkedExamples(unittest.TestCase):
     """DOMAIN.md's worked examples: at their as_of (before or after the
     daemon's clock) and long after it, the HTTP answers are the fold's."""
@@ -239,7 +275,7 @@ class WorkedExamples(unittest.TestCase):
             events, as_of, _ = examples.load(name)
             with self.subTest(example=name):
                 workdir = tempfile.mkdtemp(prefix="cd-hfx-")
-                daemon = Daemon(workdir)
+                daemon = Daemon(workdir, **{"http.fold_interval_ms": "0"})
                 try:
                     daemon.start()
                     daemon.send([examples.to_envelope(e) for e in events])
