@@ -265,6 +265,64 @@ class FoldInterval(unittest.TestCase):
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+REMAKE = "the derived state does not match the histories; remaking it"
+
+
+class StoreOperations(unittest.TestCase):
+    """What writes the store outside ingest (archive --prune, load, a
+    migration of the store's format) leaves the derived state right: the
+    next start does not remake it, and the answers are still the fold's."""
+
+    def test_archive_prune_load_and_a_migration_keep_the_derived_state(self):
+        import lmdb
+        workdir = tempfile.mkdtemp(prefix="cd-hfs-")
+        daemon = Daemon(workdir, **{"http.fold_interval_ms": "0"})
+        try:
+            daemon.start()
+            self.assertEqual(daemon.log_text().count(REMAKE), 1)  # a new store: made once
+            today = datetime.datetime.now(LONDON).date()
+            daemon.send(sample_day((today - datetime.timedelta(days=1)).isoformat(), 30))
+            time.sleep(1.1)
+            cut = time.time()
+            time.sleep(1.1)
+            daemon.send(sample_day(today.isoformat(), 30, seed=2))
+            fig = Figures(daemon)
+            as_of = int(time.time() * 1000) + 3_600_000
+            before = check_at(self, fig, as_of)
+            archive = os.path.join(workdir, "before.arc")
+            stamp = datetime.datetime.fromtimestamp(cut, datetime.timezone.utc)
+            proc = daemon.ctl("archive", "--before", stamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                              "--out", archive, "--prune")
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertGreater(json.loads(proc.stdout)["removed"], 0)
+            self.assertEqual(daemon.stop(), 0)
+            daemon.start()
+            self.assertEqual(check_at(self, fig, as_of), before)
+            self.assertEqual(daemon.stop(), 0)
+            proc = daemon.ctl("load", archive)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            daemon.start()
+            self.assertEqual(check_at(self, fig, as_of), before)
+            self.assertEqual(daemon.stop(), 0)
+            # A store of format 1 (no commit times) is migrated at start.
+            env = lmdb.open(daemon.settings["store.path"], max_dbs=16, map_size=1 << 30)
+            with env.begin(write=True) as txn:
+                txn.put(b"format_version", (1).to_bytes(8, "big"),
+                        db=env.open_db(b"meta", txn=txn))
+                txn.drop(env.open_db(b"received", txn=txn), delete=True)
+            env.close()
+            daemon.start()
+            self.assertIn("migrated from format 1 to 2", daemon.log_text())
+            self.assertEqual(check_at(self, fig, as_of), before)
+            self.assertEqual(daemon.log_text().count(REMAKE), 1, daemon.log_text())
+            self.assertEqual(daemon.stop(), 0)
+            self.assertIsNone(daemon.sanitizer_report(), daemon.log_text())
+        finally:
+            if daemon.proc is not None:
+                daemon.kill9()
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
 class WorkedExamples(unittest.TestCase):
     """DOMAIN.md's worked examples: at their as_of (before or after the
     daemon's clock) and long after it, the HTTP answers are the fold's."""
