@@ -36,7 +36,7 @@ struct http {
 	struct metrics *metrics;
 	struct stream *stream;
 	struct evhttp *server;
-	int64_t last_fold_ms; /* monotonic, when the last fold ended; 0: none yet */
+	int64_t fold_ready_ms; /* monotonic: no fold before this (http_fold_admitted) */
 	/* The connections that have made a request, for max_connections.
 	 * A pointer is dropped when its connection closes. */
 	struct evhttp_connection **conns;
@@ -524,29 +524,25 @@ static const char *const http_areas[] = { "flow", "discharges", "capacity", "ser
 /*
  * May the figures of area as of as_of_ms be worked out now? Flow before the
  * running totals' as-of is folded from every spell, which holds up ingest
- * for as long: at most one fold in [http] fold_interval_ms. False after
- * answering 429 with Retry-After.
+ * for as long: after a fold that took T, the next waits T times [http]
+ * fold_wait_factor. False after answering 429 with Retry-After.
  */
 static bool
 http_fold_admitted(struct http *h, struct evhttp_request *req, const char *route,
     const char *area, int64_t as_of_ms)
 {
-	int64_t now = clock_monotonic_ms(), wait_ms;
+	int64_t wait_ms = h->fold_ready_ms - clock_monotonic_ms();
 	char retry[24];
 
-	if (!live_figures_fold(h->live, area, as_of_ms) || h->cfg->http_fold_interval_ms == 0 ||
-	    h->last_fold_ms == 0)
-		return true;
-	wait_ms = h->last_fold_ms + (int64_t)h->cfg->http_fold_interval_ms - now;
-	if (wait_ms <= 0)
+	if (!live_figures_fold(h->live, area, as_of_ms) || wait_ms <= 0)
 		return true;
 	snprintf(retry, sizeof(retry), "%" PRId64, (wait_ms + 999) / 1000);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", retry);
 	http_error(h, req, route, 429, "as_of",
-	    "%s as of %" PRId64 ", before the running totals' as-of, is folded from every spell; "
-	    "one such fold each [http] fold_interval_ms (%" PRIu64 "): try again in %s s, or use "
-	    "commissionctl show %s --as-of %" PRId64,
-	    area, as_of_ms, h->cfg->http_fold_interval_ms, retry, area, as_of_ms);
+	    "%s as of %" PRId64 ", before the running totals' as-of, is folded from every spell, "
+	    "which holds up ingest: the last fold was too recent ([http] fold_wait_factor); try "
+	    "again in %s s, or use commissionctl show %s --as-of %" PRId64,
+	    area, as_of_ms, retry, area, as_of_ms);
 	return false;
 }
 
@@ -556,13 +552,17 @@ http_area_figures(struct http *h, struct evhttp_request *req, const char *route,
     const char *area, const struct http_params *p)
 {
 	bool fold = live_figures_fold(h->live, area, p->as_of_ms);
+	int64_t started_ms = clock_monotonic_ms(), now_ms;
 	json_t *figures;
 
 	if (!http_fold_admitted(h, req, route, area, p->as_of_ms))
 		return NULL;
 	figures = live_figures(h->live, area, p->as_of_ms);
-	if (fold)
-		h->last_fold_ms = clock_monotonic_ms(); /* the interval runs from its end */
+	if (fold) {
+		now_ms = clock_monotonic_ms();
+		h->fold_ready_ms =
+		    now_ms + (now_ms - started_ms) * (int64_t)h->cfg->http_fold_wait_factor;
+	}
 	if (figures == NULL) {
 		http_error(h, req, route, 500, NULL, "the figures could not be worked out");
 		return NULL;

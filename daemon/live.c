@@ -41,6 +41,10 @@ struct live {
 	char *scratch;		   /* the last figures cut that are not in slices */
 	bool stale;		   /* a batch failed: reload before the next */
 	uint64_t folds;		   /* figures folded from every spell or history */
+	/* The last flow fold (before the tallies' as-of), until the next batch:
+	 * the tables and the area asked for one as-of fold once. */
+	json_t *fold_figures;
+	int64_t fold_as_of_ms;
 };
 
 static bool
@@ -434,6 +438,8 @@ live_batch_flush(struct live *live)
 void
 live_batch_end(struct live *live)
 {
+	json_decref(live->fold_figures); /* a batch may move any figure */
+	live->fold_figures = NULL;
 	json_object_clear(live->figures);
 	json_object_clear(live->slices);
 	json_decref(live->alerts_before);
@@ -475,11 +481,18 @@ live_refresh(struct live *live)
 	return r;
 }
 
+static bool
+live_fold_cached(const struct live *live, int64_t as_of_ms)
+{
+	return live->fold_figures != NULL && live->fold_as_of_ms == as_of_ms && !live->stale;
+}
+
 bool
 live_figures_fold(const struct live *live, const char *area, int64_t as_of_ms)
 {
 	return strcmp(area, "all") == 0 ||
-	    (strcmp(area, "flow") == 0 && as_of_ms < tallies_as_of_ms(live->tallies));
+	    (strcmp(area, "flow") == 0 && as_of_ms < tallies_as_of_ms(live->tallies) &&
+		!live_fold_cached(live, as_of_ms));
 }
 
 uint64_t
@@ -499,7 +512,11 @@ live_flow_area(struct live *live, struct store_batch *batch, struct figures *fig
 
 	if (live_figures_fold(live, "flow", fig->as_of_ms)) {
 		live->folds++;
-		return state_flow_fold(batch, fig);
+		r = state_flow_fold(batch, fig);
+		json_decref(live->fold_figures);
+		live->fold_figures = r == STORE_OK ? json_deep_copy(fig->root) : NULL;
+		live->fold_as_of_ms = fig->as_of_ms;
+		return r;
 	}
 	if ((copy = tallies_copy(live->tallies)) == NULL)
 		return STORE_FAILED;
@@ -527,7 +544,12 @@ live_area_from_store(struct live *live, const char *area, int64_t as_of_ms,
 	struct figures fig;
 	enum store_result r;
 
-	if (live_refresh(live) != STORE_OK || figures_begin(&fig, live->picture, as_of_ms) < 0)
+	if (live_refresh(live) != STORE_OK)
+		return NULL;
+	if (strcmp(area, "flow") == 0 && as_of_ms < tallies_as_of_ms(live->tallies) &&
+	    live_fold_cached(live, as_of_ms))
+		return json_deep_copy(live->fold_figures);
+	if (figures_begin(&fig, live->picture, as_of_ms) < 0)
 		return NULL;
 	r = store_batch_begin(live->store, &batch);
 	if (r == STORE_OK && strcmp(area, "flow") == 0)
