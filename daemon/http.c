@@ -552,16 +552,19 @@ http_area_figures(struct http *h, struct evhttp_request *req, const char *route,
     const char *area, const struct http_params *p)
 {
 	bool fold = live_figures_fold(h->live, area, p->as_of_ms);
-	int64_t started_ms = clock_monotonic_ms(), now_ms;
+	double started = clock_monotonic_seconds();
+	int64_t took_ms;
 	json_t *figures;
 
 	if (!http_fold_admitted(h, req, route, area, p->as_of_ms))
 		return NULL;
 	figures = live_figures(h->live, area, p->as_of_ms);
 	if (fold) {
-		now_ms = clock_monotonic_ms();
-		h->fold_ready_ms =
-		    now_ms + (now_ms - started_ms) * (int64_t)h->cfg->http_fold_wait_factor;
+		/* Whole milliseconds, at least one: a quick fold still waits. */
+		took_ms = (int64_t)((clock_monotonic_seconds() - started) * 1000.0) + 1;
+		h->fold_ready_ms = h->cfg->http_fold_wait_factor > (uint64_t)(INT64_MAX / 2 / took_ms)
+		    ? INT64_MAX / 2 /* no wait this long ends: no fold till a restart */
+		    : clock_monotonic_ms() + took_ms * (int64_t)h->cfg->http_fold_wait_factor;
 	}
 	if (figures == NULL) {
 		http_error(h, req, route, 500, NULL, "the figures could not be worked out");
