@@ -776,11 +776,16 @@ state_apply(struct store_batch *batch, const struct state_context *ctx,
 
 /* ------------------------------------------------------------ time */
 
+/* Timers are read and handled this many at a time, so that an as-of far
+ * ahead (a restart after a long stop, an HTTP as_of) holds no more. */
+#define DUE_TIMERS_AT_ONCE 1024
+
 struct due_timers {
 	int64_t until_ms;
 	struct thing_key *keys;
 	size_t n, cap;
 	bool failed;
+	bool more; /* DUE_TIMERS_AT_ONCE taken: there may be more due */
 };
 
 static int
@@ -795,6 +800,10 @@ due_take(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, siz
 		return 0;
 	if ((int64_t)(be64_get(key + 1) ^ (1ULL << 63)) > due->until_ms)
 		return 1; /* timers are in time order: the rest are later */
+	if (due->n == DUE_TIMERS_AT_ONCE) {
+		due->more = true;
+		return 1;
+	}
 	keys = grow(due->keys, &due->cap, due->n, sizeof(*keys));
 	if (keys == NULL) {
 		due->failed = true;
@@ -830,27 +839,51 @@ spell_advance(struct store_batch *batch, struct tallies *tallies, const uint8_t 
 	return r;
 }
 
+static enum store_result state_advance_due(struct store_batch *batch, struct tallies *tallies,
+    const struct due_timers *due, int64_t from, int64_t as_of_ms);
+
 enum store_result
 state_advance(struct store_batch *batch, struct tallies *tallies, int64_t as_of_ms)
 {
 	int64_t from = tallies_as_of_ms(tallies);
 	const uint8_t prefix = KEY_TIMER;
-	struct due_timers due = { .until_ms = as_of_ms };
-	enum store_result r;
+	struct due_timers due = { .until_ms = as_of_ms, .more = true };
+	enum store_result r = STORE_OK;
 
 	if (as_of_ms <= from)
 		return STORE_OK; /* never back: a clock stepped back does not move figures */
-	r = store_batch_scan_prefix(batch, STORE_DERIVED, &prefix, 1, due_take, &due);
-	if (r == STORE_OK && due.failed) {
-		log_error("state: out of memory reading timers");
-		r = STORE_FAILED;
+	/* A unit handled has its timer deleted and its next one after as_of:
+	 * each scan finds only timers not handled yet. */
+	while (r == STORE_OK && due.more) {
+		due.n = 0;
+		due.more = false;
+		r = store_batch_scan_prefix(batch, STORE_DERIVED, &prefix, 1, due_take, &due);
+		if (r == STORE_OK && due.failed) {
+			log_error("state: out of memory reading timers");
+			r = STORE_FAILED;
+		}
+		if (r == STORE_OK)
+			r = state_advance_due(batch, tallies, &due, from, as_of_ms);
 	}
-	for (size_t i = 0; r == STORE_OK && i < due.n; i++) {
-		const uint8_t *unit = due.keys[i].bytes + 9;
-		size_t unitlen = due.keys[i].len - 9;
+	free(due.keys);
+	if (r == STORE_OK)
+		tallies_set_as_of_ms(tallies, as_of_ms);
+	return r;
+}
+
+/* Move each due unit's part from as-of from to as_of_ms. */
+static enum store_result
+state_advance_due(struct store_batch *batch, struct tallies *tallies,
+    const struct due_timers *due, int64_t from, int64_t as_of_ms)
+{
+	enum store_result r = STORE_OK;
+
+	for (size_t i = 0; r == STORE_OK && i < due->n; i++) {
+		const uint8_t *unit = due->keys[i].bytes + 9;
+		size_t unitlen = due->keys[i].len - 9;
 		char patient[65];
 
-		r = store_batch_del_derived(batch, due.keys[i].bytes, due.keys[i].len);
+		r = store_batch_del_derived(batch, due->keys[i].bytes, due->keys[i].len);
 		if (r != STORE_OK)
 			break;
 		if (unit[0] == THING_SPELL) {
@@ -863,9 +896,6 @@ state_advance(struct store_batch *batch, struct tallies *tallies, int64_t as_of_
 				r = person_apply(batch, tallies, patient, as_of_ms, 1);
 		}
 	}
-	free(due.keys);
-	if (r == STORE_OK)
-		tallies_set_as_of_ms(tallies, as_of_ms);
 	return r;
 }
 
