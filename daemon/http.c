@@ -611,6 +611,15 @@ case_page_take(void *arg, json_t *item)
 	return 0;
 }
 
+/* The roll-ups' tables need no case: hand none. */
+static int
+case_skip(void *arg, json_t *item)
+{
+	(void)arg;
+	(void)item;
+	return 1;
+}
+
 static void
 http_table(struct http *h, struct evhttp_request *req, const struct http_table *t,
     const char *route)
@@ -621,21 +630,34 @@ http_table(struct http *h, struct evhttp_request *req, const struct http_table *
 
 	if (http_params_parse(h, req, route, P_AS_OF | P_FILTER | P_PAGE, &p) < 0)
 		goto out;
-	if (strcmp(t->name, "discharges/cases") == 0) {
-		/* Tens of thousands of cases: only the page is kept. */
+	figures = NULL;
+	page = NULL;
+	total = 0;
+	if (strcmp(t->area, "discharges") == 0) {
+		/* Tens of thousands of cases, never all in a tree: the cases
+		 * table keeps its page, the roll-ups' tables none of them. */
 		struct case_page cp = { &p, t, json_array(), 0 };
-		figures = live_discharges_figures(h->live, p.as_of_ms, case_page_take, &cp);
-		if (figures == NULL) {
+		bool cases = t->shape == TABLE_LIST;
+		json_t *area = live_discharges_figures(h->live, p.as_of_ms,
+		    cases ? case_page_take : case_skip, &cp);
+		if (area == NULL) {
 			json_decref(cp.page);
 			http_error(h, req, route, 500, NULL, "the figures could not be worked out");
 			goto out;
 		}
-		json_decref(figures);
-		page = cp.page;
-		total = cp.total;
-	} else {
-		if ((figures = http_area_figures(h, req, route, t->area, &p)) == NULL)
-			goto out;
+		if (cases) {
+			json_decref(area);
+			page = cp.page;
+			total = cp.total;
+		} else {
+			json_decref(cp.page);
+			figures_filter(area, &p.filter);
+			figures = area;
+		}
+	} else if ((figures = http_area_figures(h, req, route, t->area, &p)) == NULL) {
+		goto out;
+	}
+	if (figures != NULL) {
 		rows = table_rows(t, figures);
 		json_decref(figures);
 		total = json_array_size(rows);
