@@ -599,24 +599,35 @@ struct case_page {
 };
 
 static int
-case_page_take(void *arg, json_t *item)
+case_page_take(void *arg, const struct discharges_case *c, const char *icb)
 {
 	struct case_page *cp = arg;
+	const struct figures_filter_spec *f = &cp->p->filter;
+	bool on_page = cp->total >= cp->p->offset && cp->total < cp->p->offset + cp->p->limit;
+	json_t *item;
 
-	if (!http_item_kept(item, &cp->p->filter))
+	/* With no filter, a case off the page is only counted. */
+	if (!on_page && f->icb == NULL && f->org == NULL && f->council == NULL) {
+		cp->total++;
 		return 0;
-	if (cp->total >= cp->p->offset && cp->total < cp->p->offset + cp->p->limit)
-		json_array_append_new(cp->page, table_row(cp->t, NULL, NULL, item));
-	cp->total++;
+	}
+	item = discharges_case_json(c, icb);
+	if (http_item_kept(item, f)) {
+		if (on_page)
+			json_array_append_new(cp->page, table_row(cp->t, NULL, NULL, item));
+		cp->total++;
+	}
+	json_decref(item);
 	return 0;
 }
 
 /* The roll-ups' tables need no case: hand none. */
 static int
-case_skip(void *arg, json_t *item)
+case_skip(void *arg, const struct discharges_case *c, const char *icb)
 {
 	(void)arg;
-	(void)item;
+	(void)c;
+	(void)icb;
 	return 1;
 }
 
@@ -717,14 +728,16 @@ struct case_text {
 };
 
 static int
-case_text_take(void *arg, json_t *item)
+case_text_take(void *arg, const struct discharges_case *c, const char *icb)
 {
 	struct case_text *ct = arg;
-	char *text;
+	json_t *item = discharges_case_json(c, icb);
+	bool kept = http_item_kept(item, ct->filter);
+	char *text = kept ? json_dumps(item, JSON_COMPACT) : NULL;
 
-	if (!http_item_kept(item, ct->filter))
+	json_decref(item);
+	if (!kept)
 		return 0;
-	text = json_dumps(item, JSON_COMPACT);
 	if (text == NULL || (ct->any && evbuffer_add(ct->out, ",", 1) < 0) ||
 	    evbuffer_add(ct->out, text, strlen(text)) < 0) {
 		free(text);

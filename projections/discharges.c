@@ -347,7 +347,7 @@ discharges_rollup_count(json_t *place, const struct discharges_case *c)
 		    c);
 }
 
-json_t *
+const char *
 discharges_figures_count_case(struct figures *fig, const struct discharges_case *c)
 {
 	json_t *root = figures_object(fig->root, "discharges", NULL);
@@ -358,7 +358,7 @@ discharges_figures_count_case(struct figures *fig, const struct discharges_case 
 	discharges_rollup_count(discharges_rollup(json_object_get(root, "icbs"), icb), c);
 	discharges_rollup_count(
 	    discharges_rollup(json_object_get(root, "councils"), c->rollup_council), c);
-	return discharges_case_json(c, icb);
+	return icb;
 }
 
 /* Publish one case and count it for its provider's ICB and its council. */
@@ -367,7 +367,8 @@ discharges_publish_case(struct figures *fig, const struct discharges_case *c)
 {
 	json_t *root = figures_object(fig->root, "discharges", NULL);
 
-	json_array_append_new(json_object_get(root, "cases"), discharges_figures_count_case(fig, c));
+	json_array_append_new(json_object_get(root, "cases"),
+	    discharges_case_json(c, discharges_figures_count_case(fig, c)));
 }
 
 void

@@ -91,8 +91,8 @@ void discharges_figures_begin(struct figures *fig);
 void discharges_figures_note_ready(struct figures *fig, const struct thing *t);
 /* A package's council, where its ICB is not known. */
 void discharges_figures_note_council(struct figures *fig, const char *council);
-/* Count c in the ICB and council roll-ups; the case as listed (a new
- * reference: the caller appends it to discharges.cases, or pages it). */
-json_t *discharges_figures_count_case(struct figures *fig, const struct discharges_case *c);
+/* Count c in the ICB and council roll-ups; its provider's ICB (as
+ * discharges_case_json lists it), valid while fig's picture is. */
+const char *discharges_figures_count_case(struct figures *fig, const struct discharges_case *c);
 
 #endif

@@ -1190,15 +1190,14 @@ static void
 discharges_read_case(void *arg, const struct discharges_case *c)
 {
 	struct discharges_read *dr = arg;
-	json_t *item = discharges_figures_count_case(dr->fig, c);
+	const char *icb = discharges_figures_count_case(dr->fig, c);
 
 	if (dr->fn == NULL)
-		json_array_append(json_object_get(json_object_get(dr->fig->root, "discharges"),
-					 "cases"),
-		    item);
-	else if (!dr->stopped && item != NULL && dr->fn(dr->arg, item) != 0)
+		json_array_append_new(json_object_get(json_object_get(dr->fig->root, "discharges"),
+					  "cases"),
+		    discharges_case_json(c, icb));
+	else if (!dr->stopped && dr->fn(dr->arg, c, icb) != 0)
 		dr->stopped = true; /* the roll-ups still count every case */
-	json_decref(item);
 }
 
 /* One person, at their first ready thing: every ready thing of theirs

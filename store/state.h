@@ -94,12 +94,13 @@ enum store_result state_flow_fold(struct store_batch *batch, struct figures *fig
 /*
  * The discharges area, from the ready-for-discharge histories and the
  * indexes of discharges and packages by person (not every spell). With fn
- * NULL every case goes into discharges.cases; else each is handed to fn (a
- * borrowed reference, in order; non-zero: hand no more, the roll-ups still
- * count them all) and discharges.cases stays empty, so a caller can page
- * without holding them all.
+ * NULL every case goes into discharges.cases; else each is handed to fn
+ * with its provider's ICB (in order; discharges_case_json lists it;
+ * non-zero: hand no more, the roll-ups still count them all) and
+ * discharges.cases stays empty, so a caller can page without holding them
+ * all, or making the JSON of those it does not show.
  */
-typedef int (*state_case_fn)(void *arg, json_t *item);
+typedef int (*state_case_fn)(void *arg, const struct discharges_case *c, const char *icb);
 enum store_result state_discharges_figures(struct store_batch *batch, struct figures *fig,
     state_case_fn fn, void *arg);
 

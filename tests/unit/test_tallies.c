@@ -357,9 +357,9 @@ check_updates(struct store_batch *batch, struct tallies *t, struct packed *event
  * discharge-only spells, discharges from the ready reports and the indexes
  * by person; with the cases handed one at a time when paged. */
 static int
-case_take(void *arg, json_t *item)
+case_take(void *arg, const struct discharges_case *c, const char *icb)
 {
-	json_array_append(arg, item);
+	json_array_append_new(arg, discharges_case_json(c, icb));
 	return 0;
 }
 
