@@ -55,6 +55,7 @@ struct evbuffer;
 struct metrics_gauges {
 	uint64_t last_sequence, last_update_sequence, store_used_bytes, store_map_bytes;
 	uint64_t dead_letters, duplicates, refusing_input, stream_clients;
+	uint64_t histories_read, figures_folds;
 };
 struct metrics *metrics_new(void);
 void metrics_destroy(struct metrics **m);
@@ -106,8 +107,22 @@ const char *live_place_figures(struct live *live, const char *area, const char *
     const Commissioning__Envelope *env);
 void live_batch_end(struct live *live);
 void live_batch_failed(struct live *live);
-/* An area's figures as of as_of_ms, as committed (a new reference). */
+/*
+ * An area's figures as of as_of_ms, as committed (a new reference), or NULL
+ * when they cannot be worked out. Flow at or after the tallies' as-of comes
+ * from the tallies; flow before it is folded from every spell, one at a
+ * time; delayed discharges come from the ready reports and the indexes of
+ * discharges and packages by person, at any as-of. With case_fn, the
+ * discharges' cases are handed to it one at a time (state_discharges_figures)
+ * instead of listed.
+ */
 json_t *live_figures(struct live *live, const char *area, int64_t as_of_ms);
+json_t *live_discharges_figures(struct live *live, int64_t as_of_ms, state_case_fn case_fn,
+    void *arg);
+/* Would the figures of area as of as_of_ms fold every spell? */
+bool live_figures_fold(const struct live *live, const char *area, int64_t as_of_ms);
+/* How many figures have been folded from every spell or history so far. */
+uint64_t live_figures_folds(const struct live *live);
 
 /* ---- stream.c: /api/v1/stream, Server-Sent Events served from the
  * stored updates, each client by its own cursor. */

@@ -36,6 +36,7 @@ struct http {
 	struct metrics *metrics;
 	struct stream *stream;
 	struct evhttp *server;
+	int64_t fold_ready_ms; /* monotonic: no fold before this (http_fold_admitted) */
 	/* The connections that have made a request, for max_connections.
 	 * A pointer is dropped when its connection closes. */
 	struct evhttp_connection **conns;
@@ -506,6 +507,8 @@ http_metrics(struct http *h, struct evhttp_request *req, const char *rest)
 	g.duplicates = c.duplicates;
 	g.refusing_input = ingest_refusing(h->ingest);
 	g.stream_clients = stream_clients(h->stream);
+	g.histories_read = store_histories_read(h->store);
+	g.figures_folds = live_figures_folds(h->live);
 	/* Counted before rendering, so that this request shows in it. */
 	metrics_count_http(h->metrics, "/metrics", 200);
 	metrics_render(h->metrics, &g, body);
@@ -518,19 +521,114 @@ http_metrics(struct http *h, struct evhttp_request *req, const char *rest)
 static const char *const http_areas[] = { "flow", "discharges", "capacity", "services",
 	"finance", "governance", "organisations", NULL };
 
-/* The figures of an area as of the request, filtered; NULL after 500. */
+/*
+ * May the figures of area as of as_of_ms be worked out now? Flow before the
+ * running totals' as-of is folded from every spell, which holds up ingest
+ * for as long: after a fold that took T, the next waits T times [http]
+ * fold_wait_factor. False after answering 429 with Retry-After.
+ */
+static bool
+http_fold_admitted(struct http *h, struct evhttp_request *req, const char *route,
+    const char *area, int64_t as_of_ms)
+{
+	int64_t wait_ms = h->fold_ready_ms - clock_monotonic_ms();
+	char retry[24];
+
+	if (!live_figures_fold(h->live, area, as_of_ms) || wait_ms <= 0)
+		return true;
+	snprintf(retry, sizeof(retry), "%" PRId64, (wait_ms + 999) / 1000);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", retry);
+	http_error(h, req, route, 429, "as_of",
+	    "%s as of %" PRId64 ", before the running totals' as-of, is folded from every spell, "
+	    "which holds up ingest: the last fold was too recent ([http] fold_wait_factor); try "
+	    "again in %s s, or use commissionctl show %s --as-of %" PRId64,
+	    area, as_of_ms, retry, area, as_of_ms);
+	return false;
+}
+
+/* The figures of an area as of the request, filtered; NULL after an error. */
 static json_t *
 http_area_figures(struct http *h, struct evhttp_request *req, const char *route,
     const char *area, const struct http_params *p)
 {
-	json_t *figures = live_figures(h->live, area, p->as_of_ms);
+	bool fold = live_figures_fold(h->live, area, p->as_of_ms);
+	double started = clock_monotonic_seconds();
+	int64_t took_ms;
+	json_t *figures;
 
+	if (!http_fold_admitted(h, req, route, area, p->as_of_ms))
+		return NULL;
+	figures = live_figures(h->live, area, p->as_of_ms);
+	if (fold) {
+		/* Whole milliseconds, at least one: a quick fold still waits. */
+		took_ms = (int64_t)((clock_monotonic_seconds() - started) * 1000.0) + 1;
+		h->fold_ready_ms = h->cfg->http_fold_wait_factor > (uint64_t)(INT64_MAX / 2 / took_ms)
+		    ? INT64_MAX / 2 /* no wait this long ends: no fold till a restart */
+		    : clock_monotonic_ms() + took_ms * (int64_t)h->cfg->http_fold_wait_factor;
+	}
 	if (figures == NULL) {
 		http_error(h, req, route, 500, NULL, "the figures could not be worked out");
 		return NULL;
 	}
 	figures_filter(figures, &p->filter);
 	return figures;
+}
+
+/* Is item one the filter keeps (a list item, as figures_filter judges)? */
+static bool
+http_item_kept(json_t *item, const struct figures_filter_spec *f)
+{
+	json_t *holder;
+	bool kept;
+
+	if (f->icb == NULL && f->org == NULL && f->council == NULL)
+		return true;
+	holder = json_pack("{s:[O]}", "items", item);
+	figures_filter(holder, f);
+	kept = json_array_size(json_object_get(holder, "items")) == 1;
+	json_decref(holder);
+	return kept;
+}
+
+/* A page of a list table, from its items handed one at a time. */
+struct case_page {
+	const struct http_params *p;
+	const struct http_table *t;
+	json_t *page;
+	size_t total;
+};
+
+static int
+case_page_take(void *arg, const struct discharges_case *c, const char *icb)
+{
+	struct case_page *cp = arg;
+	const struct figures_filter_spec *f = &cp->p->filter;
+	bool on_page = cp->total >= cp->p->offset && cp->total < cp->p->offset + cp->p->limit;
+	json_t *item;
+
+	/* With no filter, a case off the page is only counted. */
+	if (!on_page && f->icb == NULL && f->org == NULL && f->council == NULL) {
+		cp->total++;
+		return 0;
+	}
+	item = discharges_case_json(c, icb);
+	if (http_item_kept(item, f)) {
+		if (on_page)
+			json_array_append_new(cp->page, table_row(cp->t, NULL, NULL, item));
+		cp->total++;
+	}
+	json_decref(item);
+	return 0;
+}
+
+/* The roll-ups' tables need no case: hand none. */
+static int
+case_skip(void *arg, const struct discharges_case *c, const char *icb)
+{
+	(void)arg;
+	(void)c;
+	(void)icb;
+	return 1;
 }
 
 static void
@@ -543,20 +641,47 @@ http_table(struct http *h, struct evhttp_request *req, const struct http_table *
 
 	if (http_params_parse(h, req, route, P_AS_OF | P_FILTER | P_PAGE, &p) < 0)
 		goto out;
-	if ((figures = http_area_figures(h, req, route, t->area, &p)) == NULL)
+	figures = NULL;
+	page = NULL;
+	total = 0;
+	if (strcmp(t->area, "discharges") == 0) {
+		/* Tens of thousands of cases, never all in a tree: the cases
+		 * table keeps its page, the roll-ups' tables none of them. */
+		struct case_page cp = { &p, t, json_array(), 0 };
+		bool cases = t->shape == TABLE_LIST;
+		json_t *area = live_discharges_figures(h->live, p.as_of_ms,
+		    cases ? case_page_take : case_skip, &cp);
+		if (area == NULL) {
+			json_decref(cp.page);
+			http_error(h, req, route, 500, NULL, "the figures could not be worked out");
+			goto out;
+		}
+		if (cases) {
+			json_decref(area);
+			page = cp.page;
+			total = cp.total;
+		} else {
+			json_decref(cp.page);
+			figures_filter(area, &p.filter);
+			figures = area;
+		}
+	} else if ((figures = http_area_figures(h, req, route, t->area, &p)) == NULL) {
 		goto out;
-	rows = table_rows(t, figures);
-	json_decref(figures);
-	total = json_array_size(rows);
-	if (p.offset > total) {
+	}
+	if (figures != NULL) {
+		rows = table_rows(t, figures);
+		json_decref(figures);
+		total = json_array_size(rows);
+		page = json_array();
+		for (size_t i = p.offset; i < total && i < p.offset + p.limit; i++)
+			json_array_append(page, json_array_get(rows, i));
 		json_decref(rows);
+	}
+	if (p.offset > total) {
+		json_decref(page);
 		http_error(h, req, route, 400, "cursor", "cursor: past the end of the table");
 		goto out;
 	}
-	page = json_array();
-	for (size_t i = p.offset; i < total && i < p.offset + p.limit; i++)
-		json_array_append(page, json_array_get(rows, i));
-	json_decref(rows);
 	answer = json_pack("{s:s, s:I}", "table", t->name, "total", (json_int_t)total);
 	http_freshness(h, answer, p.as_of_ms);
 	if (p.offset + p.limit < total) {
@@ -594,6 +719,82 @@ out:
 	evhttp_clear_headers(&p.q);
 }
 
+/* The cases of the discharges area as JSON text, comma-separated, as they
+ * come: the area's answer holds them as text, not as a tree. */
+struct case_text {
+	const struct figures_filter_spec *filter;
+	struct evbuffer *out;
+	bool any, failed;
+};
+
+static int
+case_text_take(void *arg, const struct discharges_case *c, const char *icb)
+{
+	struct case_text *ct = arg;
+	json_t *item = discharges_case_json(c, icb);
+	bool kept = http_item_kept(item, ct->filter);
+	char *text = kept ? json_dumps(item, JSON_COMPACT) : NULL;
+
+	json_decref(item);
+	if (!kept)
+		return 0;
+	if (text == NULL || (ct->any && evbuffer_add(ct->out, ",", 1) < 0) ||
+	    evbuffer_add(ct->out, text, strlen(text)) < 0) {
+		free(text);
+		ct->failed = true;
+		return 1;
+	}
+	free(text);
+	ct->any = true;
+	return 0;
+}
+
+/* /api/v1/discharges: the answer as http_area makes it, with the cases
+ * spliced in as text where the list stands empty, so that the tens of
+ * thousands of cases are never a tree in memory. */
+static void
+http_discharges_area(struct http *h, struct evhttp_request *req, const char *route,
+    struct http_params *p)
+{
+	static const char list[] = "\"cases\":[";
+	struct case_text ct = { &p->filter, evbuffer_new(), false, false };
+	struct evbuffer *body = evbuffer_new();
+	json_t *figures = NULL, *answer;
+	char *text = NULL, *at;
+
+	if (ct.out == NULL || body == NULL ||
+	    (figures = live_discharges_figures(h->live, p->as_of_ms, case_text_take, &ct)) == NULL ||
+	    ct.failed) {
+		http_error(h, req, route, 500, NULL, "the figures could not be worked out");
+		goto out;
+	}
+	figures_filter(figures, &p->filter);
+	answer = json_pack("{s:s}", "area", "discharges");
+	http_freshness(h, answer, p->as_of_ms);
+	json_object_set(answer, "figures", figures);
+	text = json_dumps(answer, JSON_COMPACT);
+	json_decref(answer);
+	/* The first "cases":[ is the list: before it stand only the freshness
+	 * and the unmapped codes, which hold no quote. */
+	if (text == NULL || (at = strstr(text, list)) == NULL) {
+		http_error(h, req, route, 500, NULL, "out of memory");
+		goto out;
+	}
+	at += strlen(list);
+	evbuffer_add(body, text, (size_t)(at - text));
+	evbuffer_add_buffer(body, ct.out);
+	evbuffer_add(body, at, strlen(at));
+	evbuffer_add(body, "\n", 1);
+	http_reply(h, req, route, 200, "application/json", body);
+out:
+	free(text);
+	json_decref(figures);
+	if (ct.out != NULL)
+		evbuffer_free(ct.out);
+	if (body != NULL)
+		evbuffer_free(body);
+}
+
 static void
 http_area(struct http *h, struct evhttp_request *req, const char *area)
 {
@@ -604,6 +805,10 @@ http_area(struct http *h, struct evhttp_request *req, const char *area)
 	snprintf(route, sizeof(route), "/api/v1/%s", area);
 	if (http_params_parse(h, req, route, P_AS_OF | P_FILTER, &p) < 0)
 		goto out;
+	if (strcmp(area, "discharges") == 0) {
+		http_discharges_area(h, req, route, &p);
+		goto out;
+	}
 	if ((figures = http_area_figures(h, req, route, area, &p)) == NULL)
 		goto out;
 	answer = json_pack("{s:s}", "area", area);

@@ -9,8 +9,11 @@
  *     and commissioners' records, not patients), whose areas are folded
  *     whole, at most once per batch;
  *   - for the batch in hand, the figures and slices already worked out.
- * Spells, ready reports and packages stay in the store: the figures for
- * any as-of (the HTTP API) read them from there when asked.
+ * Spells, ready reports and packages stay in the store. The HTTP API's
+ * flow figures come from a copy of the tallies moved to the as-of asked
+ * (or, for an as-of they have passed, a fold of the spells one at a time);
+ * its delayed-discharge figures from the ready reports and the indexes by
+ * person, never from every spell.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +40,11 @@ struct live {
 	json_t *alerts_before;	   /* conflict alerts before the batch, when asked */
 	char *scratch;		   /* the last figures cut that are not in slices */
 	bool stale;		   /* a batch failed: reload before the next */
+	uint64_t folds;		   /* figures folded from every spell or history */
+	/* The last flow fold (before the tallies' as-of), until the next batch:
+	 * the tables and the area asked for one as-of fold once. */
+	json_t *fold_figures;
+	int64_t fold_as_of_ms;
 };
 
 static bool
@@ -430,6 +438,8 @@ live_batch_flush(struct live *live)
 void
 live_batch_end(struct live *live)
 {
+	json_decref(live->fold_figures); /* a batch may move any figure */
+	live->fold_figures = NULL;
 	json_object_clear(live->figures);
 	json_object_clear(live->slices);
 	json_decref(live->alerts_before);
@@ -448,6 +458,114 @@ live_batch_failed(struct live *live)
 	live_batch_end(live);
 }
 
+/* After a failed batch the tallies and the picture hold changes that never
+ * committed: read them again before answering from them. */
+static enum store_result
+live_refresh(struct live *live)
+{
+	struct store_batch *batch = NULL;
+	enum store_result r;
+	bool remade = false;
+
+	if (!live->stale)
+		return STORE_OK;
+	r = store_batch_begin(live->store, &batch);
+	if (r == STORE_OK)
+		r = live_load(live, batch, clock_now_ms(), &remade);
+	if (r == STORE_OK && remade)
+		r = store_batch_commit(&batch);
+	else
+		store_batch_abort(&batch);
+	if (r != STORE_OK)
+		live->stale = true;
+	return r;
+}
+
+static bool
+live_fold_cached(const struct live *live, int64_t as_of_ms)
+{
+	return live->fold_figures != NULL && live->fold_as_of_ms == as_of_ms && !live->stale;
+}
+
+bool
+live_figures_fold(const struct live *live, const char *area, int64_t as_of_ms)
+{
+	return strcmp(area, "all") == 0 ||
+	    (strcmp(area, "flow") == 0 && as_of_ms < tallies_as_of_ms(live->tallies) &&
+		!live_fold_cached(live, as_of_ms));
+}
+
+uint64_t
+live_figures_folds(const struct live *live)
+{
+	return live->folds;
+}
+
+/* The flow area: from a copy of the tallies moved to as_of_ms (never the
+ * tallies themselves: the as-of a reader asks for may be any), or folded
+ * from every spell for an as-of they have passed. */
+static enum store_result
+live_flow_area(struct live *live, struct store_batch *batch, struct figures *fig)
+{
+	struct tallies *copy;
+	enum store_result r;
+
+	if (live_figures_fold(live, "flow", fig->as_of_ms)) {
+		live->folds++;
+		r = state_flow_fold(batch, fig);
+		json_decref(live->fold_figures);
+		live->fold_figures = r == STORE_OK ? json_deep_copy(fig->root) : NULL;
+		live->fold_as_of_ms = fig->as_of_ms;
+		return r;
+	}
+	if ((copy = tallies_copy(live->tallies)) == NULL)
+		return STORE_FAILED;
+	r = state_advance(batch, copy, fig->as_of_ms);
+	if (r == STORE_OK) {
+		tallies_flow_area(copy, fig);
+		r = state_flow_pending(batch, fig);
+	}
+	tallies_destroy(&copy);
+	return r;
+}
+
+/*
+ * The flow or discharges area as of as_of_ms, read from the store. The
+ * reading is done in a write batch that is never committed: the derived
+ * state's readers are the writers' own code, and moving a copy of the
+ * tallies forward deletes and sets timers, which the abort forgets. The
+ * daemon's batches run on this thread, so none is open meanwhile.
+ */
+static json_t *
+live_area_from_store(struct live *live, const char *area, int64_t as_of_ms,
+    state_case_fn case_fn, void *arg)
+{
+	struct store_batch *batch = NULL;
+	struct figures fig;
+	enum store_result r;
+
+	if (live_refresh(live) != STORE_OK)
+		return NULL;
+	if (strcmp(area, "flow") == 0 && as_of_ms < tallies_as_of_ms(live->tallies) &&
+	    live_fold_cached(live, as_of_ms))
+		return json_deep_copy(live->fold_figures);
+	if (figures_begin(&fig, live->picture, as_of_ms) < 0)
+		return NULL;
+	r = store_batch_begin(live->store, &batch);
+	if (r == STORE_OK && strcmp(area, "flow") == 0)
+		r = live_flow_area(live, batch, &fig);
+	else if (r == STORE_OK)
+		r = state_discharges_figures(batch, &fig, case_fn, arg);
+	store_batch_abort(&batch);
+	if (r != STORE_OK) {
+		log_error("live: the %s figures could not be worked out: %s", area,
+		    store_error(live->store));
+		json_decref(fig.root);
+		return NULL;
+	}
+	return fig.root;
+}
+
 /* The figures of area from the whole state in the store, as commissionctl
  * show works them out. */
 static json_t *
@@ -456,6 +574,7 @@ live_figures_from_store(struct live *live, const char *area, int64_t as_of_ms)
 	struct picture *picture = picture_new();
 	json_t *figures = NULL;
 
+	live->folds++;
 	if (picture != NULL && store_scan_histories(live->store, live_load_one, picture) == STORE_OK) {
 		picture_seal(picture);
 		figures = picture_figures(picture, area, as_of_ms);
@@ -465,13 +584,21 @@ live_figures_from_store(struct live *live, const char *area, int64_t as_of_ms)
 }
 
 json_t *
+live_discharges_figures(struct live *live, int64_t as_of_ms, state_case_fn case_fn, void *arg)
+{
+	return live_area_from_store(live, "discharges", as_of_ms, case_fn, arg);
+}
+
+json_t *
 live_figures(struct live *live, const char *area, int64_t as_of_ms)
 {
-	/* Flow and delayed discharges need every spell and case: those are
-	 * read from the store. Between batches the small picture is what the
-	 * store holds, unless the last batch failed. */
-	if (strcmp(area, "flow") == 0 || strcmp(area, "discharges") == 0 ||
-	    strcmp(area, "all") == 0 || live->stale)
+	/* Flow and delayed discharges need the spells and cases, which stay in
+	 * the store; every other area is of the small kinds, in the picture. */
+	if (strcmp(area, "flow") == 0 || strcmp(area, "discharges") == 0)
+		return live_area_from_store(live, area, as_of_ms, NULL, NULL);
+	if (strcmp(area, "all") == 0)
 		return live_figures_from_store(live, area, as_of_ms);
+	if (live_refresh(live) != STORE_OK)
+		return NULL;
 	return picture_figures(live->picture, area, as_of_ms);
 }

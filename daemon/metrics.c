@@ -292,6 +292,13 @@ metrics_render(const struct metrics *m, const struct metrics_gauges *g, struct e
 	    "Requests answered on the replay socket.", m->replay_requests);
 	render_gauge(out, "commissiond_stream_clients", "gauge",
 	    "Clients of /api/v1/stream connected now.", g->stream_clients);
+	render_gauge(out, "commissiond_store_histories_read_total", "counter",
+	    "History records read from the store since start (ingest, start-up and the figures).",
+	    g->histories_read);
+	render_gauge(out, "commissiond_figures_folds_total", "counter",
+	    "Figures worked out by folding every spell or history (an as_of before the running "
+	    "totals' for flow, or a reload).",
+	    g->figures_folds);
 	render_gauge(out, "commissiond_stream_dropped_total", "counter",
 	    "Stream clients dropped for falling too far behind.", m->stream_dropped);
 	render_header(out, "commissiond_pruned_total", "counter",

@@ -23,6 +23,7 @@ static const char *const live_settings[] = {
 	"http.max_request_bytes",
 	"http.sse_max_clients",
 	"http.sse_buffer_bytes",
+	"http.fold_wait_factor",
 	"ingest.batch_limit",
 	"ingest.max_envelope_bytes",
 	"replay.max_updates",

@@ -100,6 +100,11 @@ static const struct config_key config_keys[] = {
 	KEY("http", "sse_buffer_bytes", CONFIG_BYTES, http_sse_buffer_bytes, "1048576",
 	    "bytes waiting unread for one stream client at most; one full for 2 s is "
 	    "dropped with its position"),
+	KEY("http", "fold_wait_factor", CONFIG_LIMIT, http_fold_wait_factor, "9",
+	    "flow figures for an as_of before the running totals' are folded from every "
+	    "spell, holding up ingest meanwhile: after a fold that took T, the next waits "
+	    "T times this (others get 429 with Retry-After), so folds take at most "
+	    "1/(1+this) of the time; 0: no wait"),
 	KEY("curve", "server_key_file", CONFIG_OPTIONAL, curve_server_key_file, "",
 	    "commissiond's CURVE key pair (NAME.key of commissionctl keygen NAME, mode "
 	    "0600): the ingest, publish and replay sockets then take only clients whose "

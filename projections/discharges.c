@@ -347,27 +347,46 @@ discharges_rollup_count(json_t *place, const struct discharges_case *c)
 		    c);
 }
 
-/* Publish one case and count it for its provider's ICB and its council. */
-static void
-discharges_publish_case(struct figures *fig, const struct discharges_case *c)
+const char *
+discharges_figures_count_case(struct figures *fig, const struct discharges_case *c)
 {
 	json_t *root = figures_object(fig->root, "discharges", NULL);
 	const char *icb = picture_icb_of(fig->picture, c->provider);
 
 	if (icb == NULL)
 		icb = DISCHARGES_UNMAPPED;
-	json_array_append_new(json_object_get(root, "cases"), discharges_case_json(c, icb));
 	discharges_rollup_count(discharges_rollup(json_object_get(root, "icbs"), icb), c);
 	discharges_rollup_count(
 	    discharges_rollup(json_object_get(root, "councils"), c->rollup_council), c);
+	return icb;
 }
 
-/* A council's ICB comes from its registered parents only. */
+/* Publish one case and count it for its provider's ICB and its council. */
 static void
-discharges_note_council(struct figures *fig, const char *council)
+discharges_publish_case(struct figures *fig, const struct discharges_case *c)
 {
+	json_t *root = figures_object(fig->root, "discharges", NULL);
+
+	json_array_append_new(json_object_get(root, "cases"),
+	    discharges_case_json(c, discharges_figures_count_case(fig, c)));
+}
+
+void
+discharges_figures_note_council(struct figures *fig, const char *council)
+{
+	/* A council's ICB comes from its registered parents only. */
 	if (council[0] != '\0' && picture_commissioner_icb(fig->picture, council) == NULL)
 		figures_add_unmapped(fig, council);
+}
+
+void
+discharges_figures_note_ready(struct figures *fig, const struct thing *t)
+{
+	if (picture_icb_of(fig->picture, t->part[1]) == NULL)
+		figures_add_unmapped(fig, t->part[1]);
+	for (size_t k = 0; k < t->n_events; k++)
+		if (t->events[k]->event_case == COMMISSIONING__ENVELOPE__EVENT_READY_FOR_DISCHARGE)
+			discharges_figures_note_council(fig, t->events[k]->ready_for_discharge->council);
 }
 
 /* The codes of this area whose ICB is not known: every ready report's
@@ -377,18 +396,10 @@ discharges_note_unmapped(struct figures *fig)
 {
 	const struct picture *p = fig->picture;
 
-	for (size_t i = 0; i < picture_count(p, THING_READY); i++) {
-		const struct thing *t = picture_thing(p, THING_READY, i);
-		if (picture_icb_of(p, t->part[1]) == NULL)
-			figures_add_unmapped(fig, t->part[1]);
-		for (size_t k = 0; k < t->n_events; k++)
-			if (t->events[k]->event_case ==
-			    COMMISSIONING__ENVELOPE__EVENT_READY_FOR_DISCHARGE)
-				discharges_note_council(
-				    fig, t->events[k]->ready_for_discharge->council);
-	}
+	for (size_t i = 0; i < picture_count(p, THING_READY); i++)
+		discharges_figures_note_ready(fig, picture_thing(p, THING_READY, i));
 	for (size_t i = 0; i < picture_count(p, THING_PACKAGE); i++)
-		discharges_note_council(fig, picture_thing(p, THING_PACKAGE, i)->part[0]);
+		discharges_figures_note_council(fig, picture_thing(p, THING_PACKAGE, i)->part[0]);
 }
 
 int
@@ -432,6 +443,16 @@ discharges_cases_each(const struct discharges_world *world, const struct thing *
 	return 0;
 }
 
+void
+discharges_figures_begin(struct figures *fig)
+{
+	json_t *root = figures_object(fig->root, "discharges", NULL);
+
+	json_object_set_new(root, "cases", json_array());
+	json_object_set_new(root, "icbs", json_object());
+	json_object_set_new(root, "councils", json_object());
+}
+
 static void
 discharges_publish_each(void *arg, const struct discharges_case *c)
 {
@@ -442,14 +463,11 @@ void
 discharges_figures(struct figures *fig)
 {
 	const struct picture *p = fig->picture;
-	json_t *root = figures_object(fig->root, "discharges", NULL);
 	struct discharges_world world = {0};
 	size_t n_spells = 0;
 	struct spell *spells = spell_fold_all(p, &n_spells);
 
-	json_object_set_new(root, "cases", json_array());
-	json_object_set_new(root, "icbs", json_object());
-	json_object_set_new(root, "councils", json_object());
+	discharges_figures_begin(fig);
 	discharges_note_unmapped(fig);
 	if (spells == NULL || discharges_index_spells(&world, spells, n_spells) < 0 ||
 	    discharges_index_packages(&world, p) < 0)

@@ -81,4 +81,18 @@ int discharges_cases_each(const struct discharges_world *world, const struct thi
 /* A case as the figures list it; icb is its provider's. */
 json_t *discharges_case_json(const struct discharges_case *c, const char *icb);
 
+/* ---- the discharges area's figures, built by discharges_figures from the
+ * whole picture, or piece by piece from one person at a time (store/state.c):
+ * begin, then each ready thing noted and each case counted, in key order,
+ * and each package's council noted. fig's picture gives the hierarchy. */
+struct figures;
+void discharges_figures_begin(struct figures *fig);
+/* The ready thing's provider and councils, where their ICB is not known. */
+void discharges_figures_note_ready(struct figures *fig, const struct thing *t);
+/* A package's council, where its ICB is not known. */
+void discharges_figures_note_council(struct figures *fig, const char *council);
+/* Count c in the ICB and council roll-ups; its provider's ICB (as
+ * discharges_case_json lists it), valid while fig's picture is. */
+const char *discharges_figures_count_case(struct figures *fig, const struct discharges_case *c);
+
 #endif

@@ -53,7 +53,7 @@ const char *const flow_count_names[FLOW_N_COUNTS] = {
 };
 
 /* A place's figures start at zero, so every place listed has them all. */
-static json_t *
+json_t *
 flow_place(json_t *parent, const char *key)
 {
 	json_t *place = json_object_get(parent, key);
@@ -80,7 +80,7 @@ flow_place_count(json_t *place, const struct flow_tally *tally)
 }
 
 /* Where provider rolls up: its ICB, or unmapped (and listed there). */
-static const char *
+const char *
 flow_icb_of(struct figures *fig, const char *provider)
 {
 	const char *icb = picture_icb_of(fig->picture, provider);
@@ -92,7 +92,7 @@ flow_icb_of(struct figures *fig, const char *provider)
 }
 
 /* The provider's entry, created on first use. */
-static json_t *
+json_t *
 flow_provider(json_t *providers, const char *provider, const char *icb)
 {
 	json_t *place = json_object_get(providers, provider);
@@ -105,51 +105,61 @@ flow_provider(json_t *providers, const char *provider, const char *icb)
 	return place;
 }
 
+json_t *
+flow_site(json_t *provider, const char *code)
+{
+	json_t *sites = json_object_get(provider, "sites");
+	json_t *site = json_object_get(sites, code);
+
+	if (site == NULL) {
+		site = flow_place(sites, code);
+		json_object_set_new(site, "wards", json_object());
+	}
+	return site;
+}
+
 /* The spell's latest site and ward: every per-site figure uses them. */
 static void
 flow_site_count(json_t *provider, const struct spell *spell, const struct flow_tally *tally)
 {
-	json_t *sites = json_object_get(provider, "sites");
 	json_t *site;
 
 	if (spell->site[0] == '\0')
 		return;
-	site = json_object_get(sites, spell->site);
-	if (site == NULL) {
-		site = flow_place(sites, spell->site);
-		json_object_set_new(site, "wards", json_object());
-	}
+	site = flow_site(provider, spell->site);
 	flow_place_count(site, tally);
 	if (tally->in_hospital && spell->ward[0] != '\0')
 		figures_add_count(json_object_get(site, "wards"), spell->ward, 1);
 }
 
-/* A standing discharge with no admission on record waits for its
- * admission. */
-static void
-flow_note_discharge_only(struct figures *fig, const struct spell *spell)
+bool
+flow_is_discharge_only(const struct spell *spell)
+{
+	return !spell->admitted && spell->discharged;
+}
+
+void
+flow_note_discharge_only(struct figures *fig, const char *provider, const char *spell_hex)
 {
 	char item[THING_KEY_MAX + 2];
 
-	if (spell->admitted || !spell->discharged)
-		return;
-	if (snprintf(item, sizeof(item), "%s/%s", spell->provider, spell->spell_hex) >=
-	    (int)sizeof(item))
+	if (snprintf(item, sizeof(item), "%s/%s", provider, spell_hex) >= (int)sizeof(item))
 		return; /* cannot happen: the key fits THING_KEY_MAX */
 	figures_add_pending(fig, "discharge_only_spells", item);
 }
 
 /* Every provider used in ADT is checked for its ICB; only the spells that
  * can count (inpatient or attendance, not void) list their places. */
-static void
-flow_count_spell(struct figures *fig, const struct spell *spell)
+void
+flow_figures_add_spell(struct figures *fig, const struct spell *spell)
 {
 	json_t *flow = figures_object(fig->root, "flow", NULL);
 	struct flow_tally tally = flow_tally_of(spell, fig->as_of_ms);
 	const char *icb = flow_icb_of(fig, spell->provider);
 	json_t *provider;
 
-	flow_note_discharge_only(fig, spell);
+	if (flow_is_discharge_only(spell))
+		flow_note_discharge_only(fig, spell->provider, spell->spell_hex);
 	if (!tally.listed)
 		return;
 	provider = flow_provider(json_object_get(flow, "providers"), spell->provider, icb);
@@ -159,14 +169,20 @@ flow_count_spell(struct figures *fig, const struct spell *spell)
 }
 
 void
+flow_figures_begin(struct figures *fig)
+{
+	figures_object(fig->root, "flow", "providers", NULL);
+	figures_object(fig->root, "flow", "icbs", NULL);
+}
+
+void
 flow_figures(struct figures *fig)
 {
 	size_t n;
 	struct spell *spells = spell_fold_all(fig->picture, &n);
 
-	figures_object(fig->root, "flow", "providers", NULL);
-	figures_object(fig->root, "flow", "icbs", NULL);
+	flow_figures_begin(fig);
 	for (size_t i = 0; i < n; i++)
-		flow_count_spell(fig, &spells[i]);
+		flow_figures_add_spell(fig, &spells[i]);
 	free(spells);
 }

@@ -350,18 +350,28 @@ static const struct {
 const char *const picture_areas[] = { "all", "organisations", "flow", "discharges", "capacity",
 	"services", "finance", "governance", NULL };
 
+int
+figures_begin(struct figures *fig, const struct picture *p, int64_t as_of_ms)
+{
+	fig->picture = p;
+	fig->as_of_ms = as_of_ms;
+	fig->as_of_day = dates_london_day_of_ms(as_of_ms);
+	fig->root = json_object();
+	if (fig->root == NULL)
+		return -1;
+	json_object_set_new(fig->root, "unmapped", json_array());
+	json_object_set_new(fig->root, "pending", json_object());
+	return 0;
+}
+
 json_t *
 picture_figures(const struct picture *p, const char *area, int64_t as_of_ms)
 {
-	struct figures fig = { .picture = p, .as_of_ms = as_of_ms };
+	struct figures fig;
 	bool all = strcmp(area, "all") == 0, known = all;
 
-	fig.as_of_day = dates_london_day_of_ms(as_of_ms);
-	fig.root = json_object();
-	if (fig.root == NULL)
+	if (figures_begin(&fig, p, as_of_ms) < 0)
 		return NULL;
-	json_object_set_new(fig.root, "unmapped", json_array());
-	json_object_set_new(fig.root, "pending", json_object());
 	for (size_t i = 0; i < N_AREAS; i++) {
 		if (all || strcmp(area, picture_area_table[i].name) == 0) {
 			if (!all && picture_area_table[i].needs != NULL) {

@@ -216,6 +216,10 @@ struct figures {
 
 typedef void (*area_figures_fn)(struct figures *fig);
 
+/* Start fig for picture and as_of_ms: a root with its empty "unmapped" and
+ * "pending", to which areas add. -1 when out of memory. */
+int figures_begin(struct figures *fig, const struct picture *picture, int64_t as_of_ms);
+
 void organisations_figures(struct figures *fig);
 void flow_figures(struct figures *fig);
 void discharges_figures(struct figures *fig);

@@ -74,4 +74,24 @@ struct flow_tally {
 /* The spell's tally as of as_of_ms (DOMAIN.md, Flow). */
 struct flow_tally flow_tally_of(const struct spell *spell, int64_t as_of_ms);
 
+/* ---- the flow area's figures, built by flow_figures from every spell of
+ * the picture, or piece by piece: from spells read one at a time
+ * (flow_figures_begin, then flow_figures_add_spell for each in key order),
+ * or from running totals (tallies.c), with the same places. */
+struct figures;
+void flow_figures_begin(struct figures *fig);
+void flow_figures_add_spell(struct figures *fig, const struct spell *spell);
+/* A place of parent (a provider, site or ICB), made at zero on first use. */
+json_t *flow_place(json_t *parent, const char *key);
+/* Provider's entry under providers, made with its ICB on first use. */
+json_t *flow_provider(json_t *providers, const char *provider, const char *icb);
+/* The entry of site code under provider's sites, made on first use. */
+json_t *flow_site(json_t *provider, const char *code);
+/* Where provider rolls up: its ICB, or "unmapped" (listed in fig then). */
+const char *flow_icb_of(struct figures *fig, const char *provider);
+/* A standing discharge with no admission on record: it waits for its
+ * admission, listed in pending.discharge_only_spells as provider/spell. */
+bool flow_is_discharge_only(const struct spell *spell);
+void flow_note_discharge_only(struct figures *fig, const char *provider, const char *spell_hex);
+
 #endif

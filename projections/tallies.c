@@ -3,6 +3,7 @@
  * per council (tallies.h), their records in the store, and the figures an
  * update carries, cut the way place_figures cuts the whole picture's.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,12 +52,17 @@ struct tally_list {
 struct tallies {
 	int64_t as_of_ms;
 	struct tally_list flow, by_provider, by_council;
+	struct tally_list sites, wards, spells; /* the flow area's places */
 };
+
+#define TALLY_SEPARATOR '|' /* in no organisation code */
 
 static size_t
 tally_scalars(enum tally_group group)
 {
-	return group == TALLY_FLOW ? FLOW_SCALARS : DELAYS_SCALARS;
+	return group == TALLY_DELAYS_BY_PROVIDER || group == TALLY_DELAYS_BY_COUNCIL
+	    ? DELAYS_SCALARS
+	    : FLOW_SCALARS;
 }
 
 static struct tally_list *
@@ -69,6 +75,12 @@ tallies_list(struct tallies *t, enum tally_group group)
 		return &t->by_provider;
 	case TALLY_DELAYS_BY_COUNCIL:
 		return &t->by_council;
+	case TALLY_FLOW_SITE:
+		return &t->sites;
+	case TALLY_FLOW_WARD:
+		return &t->wards;
+	case TALLY_SPELLS:
+		return &t->spells;
 	default:
 		return NULL;
 	}
@@ -105,6 +117,9 @@ tallies_clear(struct tallies *t)
 	tally_list_clear(&t->flow);
 	tally_list_clear(&t->by_provider);
 	tally_list_clear(&t->by_council);
+	tally_list_clear(&t->sites);
+	tally_list_clear(&t->wards);
+	tally_list_clear(&t->spells);
 	t->as_of_ms = 0;
 }
 
@@ -260,6 +275,98 @@ tallies_add_spell(struct tallies *t, const char *provider, const struct flow_tal
 		if (v != NULL)
 			v[tally->counts[i].count] += sign;
 	}
+}
+
+/* The code of a site's or ward's total: parts joined by TALLY_SEPARATOR.
+ * False when it does not fit (cannot happen: codes and wards are bounded). */
+static bool
+tally_place_code(char *out, size_t outlen, const char *provider, const char *site,
+    const char *ward)
+{
+	int n = ward != NULL ? snprintf(out, outlen, "%s%c%s%c%s", provider, TALLY_SEPARATOR, site,
+				   TALLY_SEPARATOR, ward)
+			     : snprintf(out, outlen, "%s%c%s", provider, TALLY_SEPARATOR, site);
+
+	return n >= 0 && (size_t)n < outlen;
+}
+
+void
+tallies_add_spell_places(struct tallies *t, const struct spell *spell,
+    const struct flow_tally *tally, int sign)
+{
+	char code[THING_KEY_MAX * 2];
+	struct tally *total;
+
+	if (spell->provider[0] == '\0')
+		return; /* no event: no spell */
+	if ((total = tally_take(t, TALLY_SPELLS, spell->provider)) != NULL) {
+		total->dirty = true;
+		total->v[FLOW_LISTED] += sign;
+	}
+	if (!tally->listed || spell->site[0] == '\0')
+		return;
+	if (tally_place_code(code, sizeof(code), spell->provider, spell->site, NULL) &&
+	    (total = tally_take(t, TALLY_FLOW_SITE, code)) != NULL) {
+		total->dirty = true;
+		total->v[FLOW_LISTED] += sign;
+		total->v[FLOW_IN_HOSPITAL] += tally->in_hospital ? sign : 0;
+		for (size_t i = 0; i < tally->n_counts; i++) {
+			int64_t *v = tally_day(total, tally->counts[i].day);
+			if (v != NULL)
+				v[tally->counts[i].count] += sign;
+		}
+	}
+	if (!tally->in_hospital || spell->ward[0] == '\0')
+		return;
+	if (tally_place_code(code, sizeof(code), spell->provider, spell->site, spell->ward) &&
+	    (total = tally_take(t, TALLY_FLOW_WARD, code)) != NULL) {
+		total->dirty = true;
+		total->v[FLOW_IN_HOSPITAL] += sign;
+	}
+}
+
+static int
+tally_list_copy(struct tally_list *to, const struct tally_list *from)
+{
+	to->items = calloc(from->n ? from->n : 1, sizeof(*to->items));
+	if (to->items == NULL)
+		return -1;
+	to->cap = from->n ? from->n : 1;
+	for (size_t i = 0; i < from->n; i++) {
+		const struct tally *a = from->items[i];
+		struct tally *b = calloc(1, sizeof(*b));
+		if (b == NULL)
+			return -1;
+		to->items[to->n++] = b;
+		*b = *a;
+		b->code = strdup(a->code);
+		b->days = malloc((a->n_days ? a->n_days : 1) * sizeof(*b->days));
+		b->cap_days = a->n_days;
+		if (b->code == NULL || b->days == NULL) {
+			b->n_days = 0; /* so that clearing frees what there is */
+			return -1;
+		}
+		if (a->n_days > 0)
+			memcpy(b->days, a->days, a->n_days * sizeof(*b->days));
+	}
+	return 0;
+}
+
+struct tallies *
+tallies_copy(const struct tallies *t)
+{
+	struct tallies *c = tallies_new();
+
+	if (c == NULL)
+		return NULL;
+	c->as_of_ms = t->as_of_ms;
+	if (tally_list_copy(&c->flow, &t->flow) < 0 ||
+	    tally_list_copy(&c->by_provider, &t->by_provider) < 0 ||
+	    tally_list_copy(&c->by_council, &t->by_council) < 0 ||
+	    tally_list_copy(&c->sites, &t->sites) < 0 || tally_list_copy(&c->wards, &t->wards) < 0 ||
+	    tally_list_copy(&c->spells, &t->spells) < 0)
+		tallies_destroy(&c);
+	return c;
 }
 
 static void
@@ -437,6 +544,12 @@ tallies_flush(struct tallies *t, tallies_record_fn fn, void *arg)
 		rc = tally_list_flush(&t->by_provider, fn, arg);
 	if (rc == 0)
 		rc = tally_list_flush(&t->by_council, fn, arg);
+	if (rc == 0)
+		rc = tally_list_flush(&t->sites, fn, arg);
+	if (rc == 0)
+		rc = tally_list_flush(&t->wards, fn, arg);
+	if (rc == 0)
+		rc = tally_list_flush(&t->spells, fn, arg);
 	return rc;
 }
 
@@ -604,4 +717,109 @@ tallies_delays_councils(const struct tallies *t)
 			json_object_set_new(out, t->by_council.items[i]->code, rollup);
 	}
 	return out;
+}
+
+/* ------------------------------------------------------------ the flow area */
+
+/* The counts of each day of tally into the place's days, as flow.c counts
+ * them one spell at a time. */
+static void
+flow_area_days(json_t *place, const struct tally *tally)
+{
+	char date[DATES_DATE_BUFSIZE];
+
+	for (size_t d = 0; d < tally->n_days; d++) {
+		json_t *day = NULL;
+		for (size_t k = 0; k < FLOW_N_COUNTS; k++) {
+			if (tally->days[d].v[k] <= 0)
+				continue;
+			if (day == NULL) {
+				figures_date(tally->days[d].day, date);
+				day = figures_object(place, "days", date, NULL);
+			}
+			figures_add_count(day, flow_count_names[k], tally->days[d].v[k]);
+		}
+	}
+}
+
+static void
+flow_area_place(json_t *place, const struct tally *tally)
+{
+	figures_add_count(place, "in_hospital", tally->v[FLOW_IN_HOSPITAL]);
+	flow_area_days(place, tally);
+}
+
+/* The first total of list whose code starts with prefix, or list->n. */
+static size_t
+tally_list_prefix(const struct tally_list *list, const char *prefix)
+{
+	bool found;
+
+	return tally_list_find(list, prefix, &found);
+}
+
+static bool
+tally_has_prefix(const struct tally *tally, const char *prefix, size_t n)
+{
+	return strncmp(tally->code, prefix, n) == 0;
+}
+
+/* The sites of provider (with their wards) into its entry. */
+static void
+flow_area_sites(const struct tallies *t, json_t *entry, const char *provider)
+{
+	char prefix[THING_KEY_MAX + 2];
+	size_t n;
+	int len = snprintf(prefix, sizeof(prefix), "%s%c", provider, TALLY_SEPARATOR);
+
+	if (len < 0 || (size_t)len >= sizeof(prefix))
+		return;
+	n = (size_t)len;
+	for (size_t i = tally_list_prefix(&t->sites, prefix);
+	     i < t->sites.n && tally_has_prefix(t->sites.items[i], prefix, n); i++) {
+		const struct tally *s = t->sites.items[i];
+		if (s->v[FLOW_LISTED] > 0)
+			flow_area_place(flow_site(entry, s->code + n), s);
+	}
+	for (size_t i = tally_list_prefix(&t->wards, prefix);
+	     i < t->wards.n && tally_has_prefix(t->wards.items[i], prefix, n); i++) {
+		const struct tally *w = t->wards.items[i];
+		const char *site = w->code + n, *bar = strchr(site, TALLY_SEPARATOR);
+		char site_code[THING_KEY_MAX];
+		if (w->v[FLOW_IN_HOSPITAL] <= 0 || bar == NULL ||
+		    (size_t)(bar - site) >= sizeof(site_code))
+			continue;
+		memcpy(site_code, site, (size_t)(bar - site));
+		site_code[bar - site] = '\0';
+		figures_add_count(json_object_get(flow_site(entry, site_code), "wards"), bar + 1,
+		    w->v[FLOW_IN_HOSPITAL]);
+	}
+}
+
+void
+tallies_flow_area(const struct tallies *t, struct figures *fig)
+{
+	json_t *providers, *icbs;
+
+	flow_figures_begin(fig);
+	providers = figures_object(fig->root, "flow", "providers", NULL);
+	icbs = figures_object(fig->root, "flow", "icbs", NULL);
+	/* Every provider used in ADT is checked for its ICB. */
+	for (size_t i = 0; i < t->spells.n; i++)
+		if (t->spells.items[i]->v[FLOW_LISTED] > 0)
+			flow_icb_of(fig, t->spells.items[i]->code);
+	/* Providers in code order, as the spells are: each ICB is listed where
+	 * its first provider is. */
+	for (size_t i = 0; i < t->flow.n; i++) {
+		const struct tally *p = t->flow.items[i];
+		const char *icb;
+		json_t *entry;
+		if (p->v[FLOW_LISTED] <= 0)
+			continue;
+		icb = flow_icb_of(fig, p->code);
+		entry = flow_provider(providers, p->code, icb);
+		flow_area_place(entry, p);
+		flow_area_place(flow_place(icbs, icb), p);
+		flow_area_sites(t, entry, p->code);
+	}
 }

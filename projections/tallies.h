@@ -30,6 +30,10 @@ enum tally_group {
 	TALLY_FLOW = 'F',		 /* a provider's flow */
 	TALLY_DELAYS_BY_PROVIDER = 'I', /* a provider's cases: its ICB's roll-up */
 	TALLY_DELAYS_BY_COUNCIL = 'C',	 /* a council's cases (rollup_council) */
+	/* What the flow area adds to the updates' totals (tallies_add_spell_places): */
+	TALLY_FLOW_SITE = 'S',	/* a site's flow, code "provider|site" */
+	TALLY_FLOW_WARD = 'W',	/* a ward's patients in, code "provider|site|ward" */
+	TALLY_SPELLS = 'P',	/* a provider's spells of any class, void or not */
 };
 
 struct tallies;
@@ -49,6 +53,16 @@ void tallies_add_spell(struct tallies *tallies, const char *provider,
     const struct flow_tally *tally, int sign);
 void tallies_add_case(struct tallies *tallies, const struct discharges_case *c,
     int32_t as_of_day, int sign);
+
+/* Add (sign 1) or take away (-1) one spell's part of the flow area's
+ * places: its count in its provider's spells (none for a spell with no
+ * event: provider ""), and tally at its latest site and ward. */
+void tallies_add_spell_places(struct tallies *tallies, const struct spell *spell,
+    const struct flow_tally *tally, int sign);
+
+/* A copy of every total (to move it to another as-of without touching the
+ * original); NULL when out of memory. */
+struct tallies *tallies_copy(const struct tallies *tallies);
 
 /* ---- keeping them: one record per (group, code), key = group byte, code,
  * NUL. */
@@ -78,5 +92,11 @@ json_t *tallies_delays_icb(const struct tallies *tallies, const char *icb,
     tallies_icb_fn icb_of, void *arg);
 /* discharges: every council's roll-up, by council code. */
 json_t *tallies_delays_councils(const struct tallies *tallies);
+
+/* The flow area of the picture's figures (flow_figures), from the totals
+ * as of their as-of, the hierarchy from fig's picture: flow.providers with
+ * their sites and wards, flow.icbs, and every spell's provider with no
+ * known ICB in unmapped. (pending.discharge_only_spells is kept apart.) */
+void tallies_flow_area(const struct tallies *tallies, struct figures *fig);
 
 #endif

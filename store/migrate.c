@@ -2,6 +2,13 @@
  * migrate: bringing a store written by an older release to this release's
  * format, inside the transaction that opens it, so that a failed migration
  * leaves the store as it was. One function a step, in the table below.
+ *
+ * The derived table (running totals and indexes, store/state.c) is not
+ * migrated here: it is remade from the histories by the one code that
+ * keeps it (state_load, at the daemon's start) whenever its format
+ * ("Mformat") or the last event it includes ("Mevents") differs. A step
+ * that moves only the event log's tables, as 1 to 2 does, leaves it as it
+ * is (tests/e2e/test_http_figures.py, StoreOperations).
  */
 #include <inttypes.h>
 

@@ -12,8 +12,12 @@
  *   'T' at (be64, sign bit flipped) unit -> nothing: a unit whose part of
  *       the tallies changes at that instant; a unit is a spell (its history
  *       key) or a person ('p' patient NUL);
+ *   'o' provider NUL spell NUL -> nothing: the spells whose discharge
+ *       stands with no admission on record (the flow area's pending
+ *       discharge_only_spells), so that it is read without every spell;
  *   'M' name -> be64: as_of (the tallies'), events (the last event
- *       sequence they include), generation.
+ *       sequence they include), generation, format (of this table: a
+ *       store whose derived state is of another format is remade).
  * Patients are the 64 hex characters of their pseudonym.
  */
 #include <stdio.h>
@@ -34,11 +38,16 @@
 #define KEY_PACKAGE 'k'
 #define KEY_TIMER 'T'
 #define KEY_META 'M'
+#define KEY_DISCHARGE_ONLY 'o'
 #define UNIT_PERSON 'p'
+/* The derived table's format: 2 added the flow area's places (the tallies
+ * of sites, wards and spells, and the discharge-only spells). */
+#define DERIVED_FORMAT 2
 
 static const char meta_as_of[] = "Mas_of";
 static const char meta_events[] = "Mevents";
 static const char meta_generation[] = "Mgeneration";
+static const char meta_format[] = "Mformat";
 
 /* ------------------------------------------------------------ keys */
 
@@ -440,6 +449,30 @@ dkey_equal(const struct thing_key *a, const struct thing_key *b)
 
 /* ------------------------------------------------------------ changes */
 
+/* The spell's entry among the discharge-only spells, or false for none. */
+static bool
+discharge_only_key(const struct spell *spell, struct thing_key *k)
+{
+	if (spell->provider[0] == '\0' || !flow_is_discharge_only(spell))
+		return false;
+	dkey_begin(k, KEY_DISCHARGE_ONLY);
+	return thing_key_add_part(k, spell->provider) == 0 &&
+	    thing_key_add_part(k, spell->spell_hex) == 0;
+}
+
+static enum store_result
+discharge_only_move(struct store_batch *batch, const struct spell *old, const struct spell *new)
+{
+	struct thing_key old_key, new_key;
+	bool was = discharge_only_key(old, &old_key), is = discharge_only_key(new, &new_key);
+
+	if (was == is)
+		return STORE_OK; /* the key is the spell's: it does not move */
+	if (was)
+		return store_batch_del_derived(batch, old_key.bytes, old_key.len);
+	return store_batch_put_derived(batch, new_key.bytes, new_key.len, (const uint8_t *)"", 0);
+}
+
 /* A spell's history changed: its flow part, its timer, and its entry in
  * the discharges by person, moving the persons' parts with it unless
  * move_persons is false (remaking: the persons come after). */
@@ -459,7 +492,10 @@ state_spell_changed(struct store_batch *batch, struct tallies *tallies, const ui
 
 	tallies_add_spell(tallies, old->provider, &before, -1);
 	tallies_add_spell(tallies, new->provider, &after, 1);
-	if (next_before != next_after) {
+	tallies_add_spell_places(tallies, old, &before, -1);
+	tallies_add_spell_places(tallies, new, &after, 1);
+	r = discharge_only_move(batch, old, new);
+	if (r == STORE_OK && next_before != next_after) {
 		r = timer_set(batch, next_before, unit, unitlen, false);
 		if (r == STORE_OK)
 			r = timer_set(batch, next_after, unit, unitlen, true);
@@ -673,6 +709,8 @@ state_after_change(struct store_batch *batch, const struct state_context *ctx,
 	case THING_SPELL:
 		if (spell_fold(&edit->view.thing, &before) < 0 || spell_fold(&edit->with, &after) < 0)
 			return STORE_FAILED;
+		if (edit->view.thing.n_events == 0)
+			before.provider = ""; /* no spell before: nothing of it to take away */
 		return state_spell_changed(batch, ctx->tallies, key->bytes, key->len, &before, &after,
 		    true);
 	case THING_PACKAGE:
@@ -738,11 +776,16 @@ state_apply(struct store_batch *batch, const struct state_context *ctx,
 
 /* ------------------------------------------------------------ time */
 
+/* Timers are read and handled this many at a time, so that an as-of far
+ * ahead (a restart after a long stop, an HTTP as_of) holds no more. */
+#define DUE_TIMERS_AT_ONCE 1024
+
 struct due_timers {
 	int64_t until_ms;
 	struct thing_key *keys;
 	size_t n, cap;
 	bool failed;
+	bool more; /* DUE_TIMERS_AT_ONCE taken: there may be more due */
 };
 
 static int
@@ -757,6 +800,10 @@ due_take(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, siz
 		return 0;
 	if ((int64_t)(be64_get(key + 1) ^ (1ULL << 63)) > due->until_ms)
 		return 1; /* timers are in time order: the rest are later */
+	if (due->n == DUE_TIMERS_AT_ONCE) {
+		due->more = true;
+		return 1;
+	}
 	keys = grow(due->keys, &due->cap, due->n, sizeof(*keys));
 	if (keys == NULL) {
 		due->failed = true;
@@ -785,32 +832,58 @@ spell_advance(struct store_batch *batch, struct tallies *tallies, const uint8_t 
 	after = flow_tally_of(&sv.spell, to_ms);
 	tallies_add_spell(tallies, sv.spell.provider, &before, -1);
 	tallies_add_spell(tallies, sv.spell.provider, &after, 1);
+	tallies_add_spell_places(tallies, &sv.spell, &before, -1);
+	tallies_add_spell_places(tallies, &sv.spell, &after, 1);
 	r = timer_set(batch, spell_next_change_ms(&sv.spell, to_ms), unit, unitlen, true);
 	thing_view_release(&sv.view);
 	return r;
 }
+
+static enum store_result state_advance_due(struct store_batch *batch, struct tallies *tallies,
+    const struct due_timers *due, int64_t from, int64_t as_of_ms);
 
 enum store_result
 state_advance(struct store_batch *batch, struct tallies *tallies, int64_t as_of_ms)
 {
 	int64_t from = tallies_as_of_ms(tallies);
 	const uint8_t prefix = KEY_TIMER;
-	struct due_timers due = { .until_ms = as_of_ms };
-	enum store_result r;
+	struct due_timers due = { .until_ms = as_of_ms, .more = true };
+	enum store_result r = STORE_OK;
 
 	if (as_of_ms <= from)
 		return STORE_OK; /* never back: a clock stepped back does not move figures */
-	r = store_batch_scan_prefix(batch, STORE_DERIVED, &prefix, 1, due_take, &due);
-	if (r == STORE_OK && due.failed) {
-		log_error("state: out of memory reading timers");
-		r = STORE_FAILED;
+	/* A unit handled has its timer deleted and its next one after as_of:
+	 * each scan finds only timers not handled yet. */
+	while (r == STORE_OK && due.more) {
+		due.n = 0;
+		due.more = false;
+		r = store_batch_scan_prefix(batch, STORE_DERIVED, &prefix, 1, due_take, &due);
+		if (r == STORE_OK && due.failed) {
+			log_error("state: out of memory reading timers");
+			r = STORE_FAILED;
+		}
+		if (r == STORE_OK)
+			r = state_advance_due(batch, tallies, &due, from, as_of_ms);
 	}
-	for (size_t i = 0; r == STORE_OK && i < due.n; i++) {
-		const uint8_t *unit = due.keys[i].bytes + 9;
-		size_t unitlen = due.keys[i].len - 9;
+	free(due.keys);
+	if (r == STORE_OK)
+		tallies_set_as_of_ms(tallies, as_of_ms);
+	return r;
+}
+
+/* Move each due unit's part from as-of from to as_of_ms. */
+static enum store_result
+state_advance_due(struct store_batch *batch, struct tallies *tallies,
+    const struct due_timers *due, int64_t from, int64_t as_of_ms)
+{
+	enum store_result r = STORE_OK;
+
+	for (size_t i = 0; r == STORE_OK && i < due->n; i++) {
+		const uint8_t *unit = due->keys[i].bytes + 9;
+		size_t unitlen = due->keys[i].len - 9;
 		char patient[65];
 
-		r = store_batch_del_derived(batch, due.keys[i].bytes, due.keys[i].len);
+		r = store_batch_del_derived(batch, due->keys[i].bytes, due->keys[i].len);
 		if (r != STORE_OK)
 			break;
 		if (unit[0] == THING_SPELL) {
@@ -823,9 +896,6 @@ state_advance(struct store_batch *batch, struct tallies *tallies, int64_t as_of_
 				r = person_apply(batch, tallies, patient, as_of_ms, 1);
 		}
 	}
-	free(due.keys);
-	if (r == STORE_OK)
-		tallies_set_as_of_ms(tallies, as_of_ms);
 	return r;
 }
 
@@ -869,7 +939,7 @@ static enum store_result
 state_load_tallies(struct store_batch *batch, struct tallies *tallies)
 {
 	static const uint8_t groups[] = { TALLY_FLOW, TALLY_DELAYS_BY_PROVIDER,
-		TALLY_DELAYS_BY_COUNCIL };
+		TALLY_DELAYS_BY_COUNCIL, TALLY_FLOW_SITE, TALLY_FLOW_WARD, TALLY_SPELLS };
 	enum store_result r = STORE_OK;
 	uint64_t as_of;
 	bool found;
@@ -887,14 +957,17 @@ state_load_tallies(struct store_batch *batch, struct tallies *tallies)
 enum store_result
 state_load(struct store_batch *batch, struct tallies *tallies, int64_t as_of_ms, bool *remade)
 {
-	uint64_t events;
-	bool found;
+	uint64_t events, format;
+	bool found, found_format;
 	enum store_result r = meta_get(batch, meta_events, &events, &found);
 
 	*remade = false;
+	if (r == STORE_OK)
+		r = meta_get(batch, meta_format, &format, &found_format);
 	if (r != STORE_OK)
 		return r;
-	if (!found || events != store_batch_last_event_sequence(batch)) {
+	if (!found || events != store_batch_last_event_sequence(batch) || !found_format ||
+	    format != DERIVED_FORMAT) {
 		*remade = true;
 		log_info("state: the derived state does not match the histories; remaking it");
 		return state_rebuild_derived(batch, tallies, as_of_ms);
@@ -1002,6 +1075,8 @@ state_rebuild_derived(struct store_batch *batch, struct tallies *tallies, int64_
 		r = state_flush(batch, tallies);
 	if (r == STORE_OK)
 		r = meta_put(batch, meta_generation, generation + 1);
+	if (r == STORE_OK)
+		r = meta_put(batch, meta_format, DERIVED_FORMAT);
 	return r;
 }
 
@@ -1039,4 +1114,160 @@ state_person_cases(struct store_batch *batch, const struct tallies *tallies,
 	}
 	person_release(&p);
 	return cj.list;
+}
+
+/* ------------------------------------------------------------ areas */
+
+static int
+pending_take(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
+{
+	char copy[THING_KEY_MAX];
+	const char *provider, *spell;
+
+	(void)bytes;
+	(void)len;
+	if (keylen < 2 || keylen > sizeof(copy) || key[keylen - 1] != '\0')
+		return 0;
+	memcpy(copy, key + 1, keylen - 1);
+	provider = copy;
+	spell = copy + strlen(copy) + 1;
+	if ((size_t)(spell - copy) >= keylen - 1)
+		return 0;
+	flow_note_discharge_only(arg, provider, spell);
+	return 0;
+}
+
+enum store_result
+state_flow_pending(struct store_batch *batch, struct figures *fig)
+{
+	const uint8_t prefix = KEY_DISCHARGE_ONLY;
+
+	return store_batch_scan_prefix(batch, STORE_DERIVED, &prefix, 1, pending_take, fig);
+}
+
+struct flow_fold {
+	struct figures *fig;
+	bool failed;
+};
+
+static int
+flow_fold_spell(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
+{
+	struct flow_fold *ff = arg;
+	struct spell_view sv;
+
+	if (spell_view_load(&sv, key, keylen, bytes, len) < 0) {
+		log_error("state: a stored history does not decode; skipped (run commissionctl rebuild)");
+		return 0;
+	}
+	flow_figures_add_spell(ff->fig, &sv.spell);
+	thing_view_release(&sv.view);
+	return 0;
+}
+
+enum store_result
+state_flow_fold(struct store_batch *batch, struct figures *fig)
+{
+	const uint8_t prefix = THING_SPELL;
+	struct flow_fold ff = { fig, false };
+
+	flow_figures_begin(fig);
+	return store_batch_scan_prefix(batch, STORE_HISTORIES, &prefix, 1, flow_fold_spell, &ff);
+}
+
+struct discharges_read {
+	struct store_batch *batch;
+	struct figures *fig;
+	state_case_fn fn;
+	void *arg;
+	char last_patient[65];
+	char last_council[THING_KEY_MAX];
+	enum store_result r;
+	bool stopped;
+};
+
+static void
+discharges_read_case(void *arg, const struct discharges_case *c)
+{
+	struct discharges_read *dr = arg;
+	const char *icb = discharges_figures_count_case(dr->fig, c);
+
+	if (dr->fn == NULL)
+		json_array_append_new(json_object_get(json_object_get(dr->fig->root, "discharges"),
+					  "cases"),
+		    discharges_case_json(c, icb));
+	else if (!dr->stopped && dr->fn(dr->arg, c, icb) != 0)
+		dr->stopped = true; /* the roll-ups still count every case */
+}
+
+/* One person, at their first ready thing: every ready thing of theirs
+ * noted, every case counted, in key order. */
+static int
+discharges_read_ready(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes,
+    size_t len)
+{
+	struct discharges_read *dr = arg;
+	struct person p;
+	char patient[65];
+
+	(void)bytes;
+	(void)len;
+	if (keylen < 66)
+		return 0;
+	memcpy(patient, key + 1, 64);
+	patient[64] = '\0';
+	if (strcmp(patient, dr->last_patient) == 0)
+		return 0; /* ready things are by patient, then provider */
+	memcpy(dr->last_patient, patient, sizeof(patient));
+	dr->r = person_load(dr->batch, patient, &p);
+	if (dr->r == STORE_OK && p.failed)
+		dr->r = STORE_FAILED;
+	for (size_t i = 0; dr->r == STORE_OK && i < p.n_ready; i++) {
+		discharges_figures_note_ready(dr->fig, &p.ready[i].thing);
+		if (discharges_cases_each(&p.world, &p.ready[i].thing, dr->fig->as_of_day,
+			discharges_read_case, dr) < 0)
+			dr->r = STORE_FAILED;
+	}
+	person_release(&p);
+	return dr->r != STORE_OK;
+}
+
+static int
+discharges_read_package(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes,
+    size_t len)
+{
+	struct discharges_read *dr = arg;
+	const char *council = (const char *)key + 1;
+
+	(void)bytes;
+	(void)len;
+	if (keylen < 2 || memchr(council, '\0', keylen - 1) == NULL)
+		return 0;
+	if (strcmp(council, dr->last_council) != 0) { /* packages are by council */
+		discharges_figures_note_council(dr->fig, council);
+		text_copy(dr->last_council, sizeof(dr->last_council), council);
+	}
+	return 0;
+}
+
+enum store_result
+state_discharges_figures(struct store_batch *batch, struct figures *fig, state_case_fn fn,
+    void *arg)
+{
+	const uint8_t ready = THING_READY, packages = THING_PACKAGE;
+	struct discharges_read dr = { .batch = batch, .fig = fig, .fn = fn, .arg = arg,
+		.r = STORE_OK };
+	enum store_result r;
+
+	discharges_figures_begin(fig);
+	r = store_batch_scan_prefix(batch, STORE_HISTORIES, &ready, 1, discharges_read_ready, &dr);
+	if (r == STORE_OK)
+		r = dr.r;
+	if (r == STORE_OK)
+		r = store_batch_scan_prefix(batch, STORE_HISTORIES, &packages, 1,
+		    discharges_read_package, &dr);
+	if (r == STORE_FAILED && dr.r == STORE_FAILED)
+		log_error("state: out of memory, or a stored record does not decode, reading the "
+			  "delayed-discharge cases");
+	return r;
 }

@@ -78,4 +78,30 @@ uint64_t state_generation(struct store_batch *batch);
 json_t *state_person_cases(struct store_batch *batch, const struct tallies *tallies,
     const char *patient_hex, const char *provider, tallies_icb_fn icb_of, void *arg);
 
+/* ---- the flow and delayed-discharge areas of the figures (picture.h),
+ * read from the derived state and the few histories they need instead of
+ * from every history, for the HTTP API. fig's picture gives the hierarchy
+ * (the organisations), its as-of the cases' as-of. */
+
+/* pending.discharge_only_spells, from their index. */
+enum store_result state_flow_pending(struct store_batch *batch, struct figures *fig);
+
+/* The whole flow area folded from every spell's history, one spell at a
+ * time (memory: the figures, not the spells): for an as-of before the
+ * tallies', which only move forward. */
+enum store_result state_flow_fold(struct store_batch *batch, struct figures *fig);
+
+/*
+ * The discharges area, from the ready-for-discharge histories and the
+ * indexes of discharges and packages by person (not every spell). With fn
+ * NULL every case goes into discharges.cases; else each is handed to fn
+ * with its provider's ICB (in order; discharges_case_json lists it;
+ * non-zero: hand no more, the roll-ups still count them all) and
+ * discharges.cases stays empty, so a caller can page without holding them
+ * all, or making the JSON of those it does not show.
+ */
+typedef int (*state_case_fn)(void *arg, const struct discharges_case *c, const char *icb);
+enum store_result state_discharges_figures(struct store_batch *batch, struct figures *fig,
+    state_case_fn fn, void *arg);
+
 #endif

@@ -714,8 +714,12 @@ enum store_result
 store_batch_get_history(struct store_batch *batch, const uint8_t *key, size_t keylen,
     const uint8_t **bytes, size_t *len)
 {
-	return batch_get(batch, batch->store->histories, key, keylen, bytes, len,
+	enum store_result r = batch_get(batch, batch->store->histories, key, keylen, bytes, len,
 	    "reading a history");
+
+	if (r == STORE_OK && *len > 0)
+		batch->store->histories_read++;
+	return r;
 }
 
 enum store_result
@@ -764,6 +768,12 @@ store_batch_clear_derived(struct store_batch *batch)
 }
 
 uint64_t
+store_histories_read(const struct store *store)
+{
+	return store->histories_read;
+}
+
+uint64_t
 store_batch_last_event_sequence(const struct store_batch *batch)
 {
 	return batch->counters.last_event;
@@ -778,7 +788,7 @@ store_keyed_dbi(const struct store *store, enum store_keyed_table table)
 /* Visit the keys of dbi that start with prefix, with a cursor of txn. */
 static int
 scan_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t prefixlen,
-    store_keyed_fn fn, void *arg)
+    store_keyed_fn fn, void *arg, uint64_t *visited)
 {
 	MDB_cursor *cur;
 	MDB_val key = { prefixlen, (void *)prefix }, val;
@@ -791,6 +801,7 @@ scan_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t prefixlen,
 		if (prefixlen > 0 &&
 		    (key.mv_size < prefixlen || memcmp(key.mv_data, prefix, prefixlen) != 0))
 			break;
+		(*visited)++;
 		if (fn(arg, key.mv_data, key.mv_size, val.mv_data, val.mv_size) != 0)
 			break;
 	}
@@ -804,9 +815,13 @@ store_batch_scan_prefix(struct store_batch *batch, enum store_keyed_table table,
 {
 	if (batch->failed != STORE_OK)
 		return batch->failed;
-	return store_batch_check(batch,
-	    scan_prefix(batch->txn, store_keyed_dbi(batch->store, table), prefix, prefixlen, fn, arg),
-	    "reading by key prefix");
+	uint64_t visited = 0;
+	int rc = scan_prefix(batch->txn, store_keyed_dbi(batch->store, table), prefix, prefixlen,
+	    fn, arg, &visited);
+
+	if (table == STORE_HISTORIES)
+		batch->store->histories_read += visited;
+	return store_batch_check(batch, rc, "reading by key prefix");
 }
 
 enum store_result
@@ -973,6 +988,7 @@ store_scan_histories(struct store *store, store_keyed_fn fn, void *arg)
 	}
 	for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == MDB_SUCCESS;
 	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+		store->histories_read++;
 		if (fn(arg, key.mv_data, key.mv_size, val.mv_data, val.mv_size) != 0)
 			break;
 	}
@@ -995,7 +1011,11 @@ store_scan_prefix(struct store *store, enum store_keyed_table table, const uint8
 	rc = store_txn_begin(store, MDB_RDONLY, &txn);
 	if (rc != MDB_SUCCESS)
 		return store_result_of(store, rc, "beginning a read transaction");
-	rc = scan_prefix(txn, store_keyed_dbi(store, table), prefix, prefixlen, fn, arg);
+	uint64_t visited = 0;
+
+	rc = scan_prefix(txn, store_keyed_dbi(store, table), prefix, prefixlen, fn, arg, &visited);
+	if (table == STORE_HISTORIES)
+		store->histories_read += visited;
 	mdb_txn_abort(txn);
 	return store_result_of(store, rc, "reading by key prefix");
 }

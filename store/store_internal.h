@@ -45,6 +45,7 @@ struct store {
 	uintptr_t map_start;	    /* where it is mapped, found for map_found_size */
 	size_t map_length;
 	uint64_t map_found_size;
+	uint64_t histories_read; /* records read from the histories, by any reader */
 	char error[512];
 };
 

@@ -335,7 +335,10 @@ def second_icb_and_odd_cases():
 
 
 def http_settings(**extra):
-    settings = {"http.listen": f"127.0.0.1:{free_port()}"}
+    # These tests ask flow as of the sample day, before the daemon's running
+    # totals, many times in a row: no wait between its folds here
+    # (test_http_figures.py checks the wait).
+    settings = {"http.listen": f"127.0.0.1:{free_port()}", "http.fold_wait_factor": "0"}
     settings.update(extra)
     return settings
 
