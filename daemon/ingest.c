@@ -370,8 +370,8 @@ ingest_write_updates(struct ingest *ingest, struct store_batch *batch, int64_t n
 static void
 ingest_echo(struct ingest_item *item, const Commissioning__Envelope *env)
 {
-	snprintf(item->source, sizeof(item->source), "%s", env->source);
-	snprintf(item->event_id, sizeof(item->event_id), "%s", env->event_id);
+	text_copy(item->source, sizeof(item->source), env->source);
+	text_copy(item->event_id, sizeof(item->event_id), env->event_id);
 	item->kind = event_kind_name(env);
 }
 
