@@ -41,8 +41,8 @@
 #define INGEST_MAPPED_CHECK_EVERY 64
 /* The batch's envelopes and its updates' bytes live in one arena, given
  * back whole once the batch is answered; this much of it is kept for the
- * next batch (a batch of typical envelopes takes about 2 MB). */
-#define INGEST_ARENA_KEEP_BYTES (4u << 20)
+ * next batch, so that its pages are not faulted in afresh every batch. */
+#define INGEST_ARENA_KEEP_BYTES (16u << 20)
 
 struct ingest_item {
 	zmq_msg_t route[INGEST_MAX_ROUTE_FRAMES];
