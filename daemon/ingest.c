@@ -11,6 +11,7 @@
 
 #include <zmq.h>
 
+#include "arena.h"
 #include "commissiond.h"
 #include "envelope.h"
 #include "envelope_hash.h"
@@ -38,6 +39,10 @@
  * INGEST_MAPPED_CHECK_EVERY envelopes. */
 #define INGEST_MAPPED_MAX_BYTES (16u << 20)
 #define INGEST_MAPPED_CHECK_EVERY 64
+/* The batch's envelopes and its updates' bytes live in one arena, given
+ * back whole once the batch is answered; this much of it is kept for the
+ * next batch, so that its pages are not faulted in afresh every batch. */
+#define INGEST_ARENA_KEEP_BYTES (16u << 20)
 
 struct ingest_item {
 	zmq_msg_t route[INGEST_MAX_ROUTE_FRAMES];
@@ -51,7 +56,7 @@ struct ingest_item {
 	const char *kind; /* the event kind's name, for metrics */
 	struct check_error why;
 	/* ACCEPTED: the event, where it changed the picture, and the
-	 * updates to publish after commit */
+	 * updates to publish after commit (both in the batch's arena) */
 	Commissioning__Envelope *env;
 	struct state_change change;
 	struct ingest_update {
@@ -74,6 +79,7 @@ struct ingest {
 	const struct config *cfg;
 	struct ingest_item *items;
 	size_t n_items, items_size;
+	struct arena *arena; /* the batch's envelopes and updates */
 	bool stopped;
 	int64_t refused_at_ms;	/* the last batch answered RETRY_LATER, monotonic (0: never) */
 	int64_t last_commit_ms; /* of the last batch that stored events */
@@ -88,11 +94,8 @@ item_reset_outcome(struct ingest_item *item)
 	item->source[0] = item->event_id[0] = '\0';
 	item->kind = "unknown";
 	memset(&item->why, 0, sizeof(item->why));
-	for (int i = 0; i < item->n_updates; i++)
-		free(item->updates[i].bytes);
+	/* The envelope and the updates' bytes are the batch arena's. */
 	item->n_updates = 0;
-	if (item->env != NULL)
-		commissioning__envelope__free_unpacked(item->env, NULL);
 	item->env = NULL;
 	item->change.n_places = 0;
 }
@@ -195,7 +198,7 @@ ingest_next_topic(struct ingest_item *item)
 /* Append update under the topic written at ingest_next_topic, and keep its
  * bytes to publish after commit. */
 static enum store_result
-ingest_add_update(struct store_batch *batch, struct ingest_item *item,
+ingest_add_update(struct ingest *ingest, struct store_batch *batch, struct ingest_item *item,
     Commissioning__Update *update)
 {
 	struct ingest_update *u = &item->updates[item->n_updates];
@@ -203,7 +206,8 @@ ingest_add_update(struct store_batch *batch, struct ingest_item *item,
 
 	update->topic = u->topic;
 	update->event_sequence = item->sequence;
-	r = store_batch_append_update_copy(batch, update, &u->bytes, &u->len);
+	r = store_batch_append_update_copy(batch, update, arena_allocator(ingest->arena), &u->bytes,
+	    &u->len);
 	if (r != STORE_OK)
 		return r;
 	if (u->bytes == NULL) {
@@ -219,18 +223,18 @@ ingest_add_update(struct store_batch *batch, struct ingest_item *item,
  * The EventAccepted of an envelope as it was received: its bytes go on the
  * wire as the sub-message they are (field 1, length-prefixed), carried as
  * protobuf-c's unknown field, so that they are not unpacked and packed
- * again. *buf holds them (free it); NULL when out of memory.
+ * again. *buf holds them, in arena; NULL when out of memory.
  */
 static void
 event_accepted_raw(Commissioning__EventAccepted *accepted, ProtobufCMessageUnknownField *field,
-    const uint8_t *envelope, size_t len, uint8_t **buf)
+    const uint8_t *envelope, size_t len, struct arena *arena, uint8_t **buf)
 {
 	uint8_t prefix[10];
 	size_t n = 0;
 
 	for (size_t v = len; n == 0 || v > 0; v >>= 7)
 		prefix[n++] = (uint8_t)((v & 0x7f) | (v >= 0x80 ? 0x80 : 0));
-	*buf = malloc(n + len);
+	*buf = arena_alloc(arena, n + len);
 	if (*buf == NULL)
 		return;
 	memcpy(*buf, prefix, n);
@@ -282,14 +286,13 @@ ingest_add_updates(struct ingest *ingest, struct store_batch *batch, struct inge
 	update.commit_time = now_ms;
 	update.body_case = COMMISSIONING__UPDATE__BODY_EVENT_ACCEPTED;
 	event_accepted_raw(&accepted, &raw, zmq_msg_data(&item->payload),
-	    zmq_msg_size(&item->payload), &raw_bytes);
+	    zmq_msg_size(&item->payload), ingest->arena, &raw_bytes);
 	if (raw_bytes == NULL)
 		accepted.envelope = item->env; /* out of memory: packed again */
 	update.event_accepted = &accepted;
 	text_join(ingest_next_topic(item), INGEST_TOPIC_MAX, '.', "event",
 	    event_kind_name(item->env), item->env->source);
-	r = ingest_add_update(batch, item, &update);
-	free(raw_bytes);
+	r = ingest_add_update(ingest, batch, item, &update);
 	for (int i = 0; r == STORE_OK && i < change->n_places; i++) {
 		Commissioning__StateChanged changed = COMMISSIONING__STATE_CHANGED__INIT;
 		const char *figures = live_place_figures(ingest->live, change->places[i].area,
@@ -303,7 +306,7 @@ ingest_add_updates(struct ingest *ingest, struct store_batch *batch, struct inge
 		update.state_changed = &changed;
 		text_join(ingest_next_topic(item), INGEST_TOPIC_MAX, '.', changed.area, changed.icb,
 		    changed.code);
-		r = ingest_add_update(batch, item, &update);
+		r = ingest_add_update(ingest, batch, item, &update);
 	}
 	return r;
 }
@@ -370,8 +373,8 @@ ingest_write_updates(struct ingest *ingest, struct store_batch *batch, int64_t n
 static void
 ingest_echo(struct ingest_item *item, const Commissioning__Envelope *env)
 {
-	snprintf(item->source, sizeof(item->source), "%s", env->source);
-	snprintf(item->event_id, sizeof(item->event_id), "%s", env->event_id);
+	text_copy(item->source, sizeof(item->source), env->source);
+	text_copy(item->event_id, sizeof(item->event_id), env->event_id);
 	item->kind = event_kind_name(env);
 }
 
@@ -385,8 +388,9 @@ ingest_decide(struct ingest *ingest, struct store_batch *batch, struct ingest_it
 	enum store_result r = STORE_OK;
 	int rc;
 
-	rc = envelope_decode_frame(zmq_msg_data(&item->payload), zmq_msg_size(&item->payload),
-	    ingest->cfg->ingest_max_envelope_bytes, &env, &item->why);
+	rc = envelope_decode_frame_on(zmq_msg_data(&item->payload), zmq_msg_size(&item->payload),
+	    ingest->cfg->ingest_max_envelope_bytes, arena_allocator(ingest->arena), &env,
+	    &item->why);
 	if (env != NULL)
 		ingest_echo(item, env);
 	if (rc < 0) {
@@ -412,15 +416,11 @@ ingest_decide(struct ingest *ingest, struct store_batch *batch, struct ingest_it
 	 * or to a decision. */
 	if (event_touches_alerts(env))
 		live_note_alerts(ingest->live);
-	r = ingest_accept(ingest, batch, item, env, hash);
-	if (item->env == env)
-		return r; /* the item keeps the event for its updates */
-	goto done;
+	return ingest_accept(ingest, batch, item, env, hash);
 reject:
 	r = ingest_dead_letter(batch, item, now_ms);
 done:
-	if (env != NULL)
-		commissioning__envelope__free_unpacked(env, NULL);
+	/* env is the batch arena's: nothing to free. */
 	return r;
 }
 
@@ -431,6 +431,10 @@ ingest_write_batch(struct ingest *ingest, int64_t now_ms)
 	struct store_batch *batch;
 	enum store_result r;
 
+	/* A batch written again (the map grown) starts from nothing. */
+	for (size_t i = 0; i < ingest->n_items; i++)
+		item_reset_outcome(&ingest->items[i]);
+	arena_reset(ingest->arena);
 	r = store_batch_begin(ingest->store, &batch);
 	if (r != STORE_OK)
 		return r;
@@ -438,7 +442,6 @@ ingest_write_batch(struct ingest *ingest, int64_t now_ms)
 	if (r != STORE_OK)
 		goto fail;
 	for (size_t i = 0; i < ingest->n_items; i++) {
-		item_reset_outcome(&ingest->items[i]);
 		r = ingest_decide(ingest, batch, &ingest->items[i], now_ms);
 		if (r != STORE_OK)
 			goto fail;
@@ -609,6 +612,7 @@ ingest_on_readable(void *arg)
 		item_release(item);
 	}
 	ingest->n_items = 0;
+	arena_reset(ingest->arena);
 	ingest_bound_mapped(ingest);
 	if (ingest->on_committed != NULL)
 		ingest->on_committed(ingest->on_committed_arg);
@@ -635,6 +639,12 @@ ingest_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
 	ingest->pub = pub;
 	ingest->live = live;
 	ingest->metrics = metrics;
+	ingest->arena = arena_new(INGEST_ARENA_KEEP_BYTES);
+	if (ingest->arena == NULL) {
+		snprintf(err, errlen, "out of memory");
+		free(ingest);
+		return NULL;
+	}
 	ingest->socket = zmq_socket(zmq_ctx, ZMQ_ROUTER);
 	if (ingest_reconfigure(ingest) < 0 || ingest->socket == NULL ||
 	    zmq_setsockopt(ingest->socket, ZMQ_SNDHWM, &hwm, sizeof(hwm)) < 0 ||
@@ -655,6 +665,7 @@ ingest_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
 fail:
 	if (ingest->socket != NULL)
 		zmq_close(ingest->socket);
+	arena_destroy(&ingest->arena);
 	free(ingest->items);
 	free(ingest);
 	return NULL;
@@ -701,6 +712,7 @@ ingest_destroy(struct ingest **ingestp)
 		return;
 	zwatch_destroy(&ingest->watch);
 	zmq_close(ingest->socket);
+	arena_destroy(&ingest->arena);
 	free(ingest->items);
 	free(ingest);
 	*ingestp = NULL;

@@ -13,6 +13,13 @@ int
 envelope_decode_frame(const uint8_t *frame, size_t len, uint64_t max_bytes,
     Commissioning__Envelope **env, struct check_error *why)
 {
+	return envelope_decode_frame_on(frame, len, max_bytes, NULL, env, why);
+}
+
+int
+envelope_decode_frame_on(const uint8_t *frame, size_t len, uint64_t max_bytes,
+    ProtobufCAllocator *allocator, Commissioning__Envelope **env, struct check_error *why)
+{
 	struct pb_budget budget;
 
 	*env = NULL;
@@ -29,10 +36,10 @@ envelope_decode_frame(const uint8_t *frame, size_t len, uint64_t max_bytes,
 		return -1;
 	}
 	/* protobuf-c has no limits: a frame of many tiny fields would unpack
-	 * into far more memory than its size. The budget's memory is malloc's,
-	 * so the envelope is freed with the default allocator. */
-	*env = commissioning__envelope__unpack(pb_budget_init(&budget, pb_budget_for_frame(len)),
-	    len, frame);
+	 * into far more memory than its size. The budget's memory is
+	 * allocator's, so the envelope is freed with allocator. */
+	*env = commissioning__envelope__unpack(
+	    pb_budget_init_on(&budget, pb_budget_for_frame(len), allocator), len, frame);
 	if (*env == NULL && budget.exceeded) {
 		snprintf(why->reason, sizeof(why->reason),
 		    "envelope: decoding the frame would take more than %zu bytes of memory "

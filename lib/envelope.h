@@ -26,5 +26,9 @@
  */
 int envelope_decode_frame(const uint8_t *frame, size_t len, uint64_t max_bytes,
     Commissioning__Envelope **env, struct check_error *why);
+/* The same, the memory from allocator (NULL: malloc); *env is then freed
+ * as allocator frees: free_unpacked(*env, allocator). */
+int envelope_decode_frame_on(const uint8_t *frame, size_t len, uint64_t max_bytes,
+    ProtobufCAllocator *allocator, Commissioning__Envelope **env, struct check_error *why);
 
 #endif

@@ -14,5 +14,9 @@
 
 /* BLAKE2b-128 of env packed with schema_version 0 (env is restored). */
 void envelope_content_hash(Commissioning__Envelope *env, uint8_t hash[ENVELOPE_HASH_BYTES]);
+/* The same hash, fed to BLAKE2b field by field as it is packed: what
+ * envelope_content_hash does for an envelope too large for its stack. */
+void envelope_content_hash_streamed(Commissioning__Envelope *env,
+    uint8_t hash[ENVELOPE_HASH_BYTES]);
 
 #endif

@@ -22,18 +22,30 @@ pb_budget_alloc(void *data, size_t size)
 		return NULL;
 	}
 	b->used += cost;
+	if (b->backing != NULL)
+		return b->backing->alloc(b->backing->allocator_data, size);
 	return malloc(size);
 }
 
 static void
 pb_budget_free(void *data, void *pointer)
 {
-	(void)data;
-	free(pointer);
+	struct pb_budget *b = data;
+
+	if (b->backing != NULL)
+		b->backing->free(b->backing->allocator_data, pointer);
+	else
+		free(pointer);
 }
 
 ProtobufCAllocator *
 pb_budget_init(struct pb_budget *budget, size_t limit)
+{
+	return pb_budget_init_on(budget, limit, NULL);
+}
+
+ProtobufCAllocator *
+pb_budget_init_on(struct pb_budget *budget, size_t limit, ProtobufCAllocator *backing)
 {
 	budget->base.alloc = pb_budget_alloc;
 	budget->base.free = pb_budget_free;
@@ -41,6 +53,7 @@ pb_budget_init(struct pb_budget *budget, size_t limit)
 	budget->used = 0;
 	budget->limit = limit;
 	budget->exceeded = false;
+	budget->backing = backing;
 	return &budget->base;
 }
 

@@ -20,12 +20,17 @@ struct pb_budget {
 	size_t used;
 	size_t limit;
 	bool exceeded;
+	ProtobufCAllocator *backing; /* where the memory comes from (NULL: malloc) */
 };
 
 /* Start a budget of limit bytes; pass the result to *_unpack. Memory comes
  * from malloc, so what was unpacked may be freed with the default
  * allocator (free_unpacked(msg, NULL)) after the budget is gone. */
 ProtobufCAllocator *pb_budget_init(struct pb_budget *budget, size_t limit);
+/* The same, the memory from backing (NULL: malloc): what was unpacked is
+ * then freed as backing frees (free_unpacked(msg, backing)). */
+ProtobufCAllocator *pb_budget_init_on(struct pb_budget *budget, size_t limit,
+    ProtobufCAllocator *backing);
 
 /* The budget for unpacking a frame of frame_bytes: generous for any real
  * message (measured on the sample day in tests/unit/test_pbbudget.c), far

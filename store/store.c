@@ -525,7 +525,8 @@ store_batch_append_event(struct store_batch *batch, const char *source, const ch
  * what was packed in *copy when copy is not NULL. */
 static enum store_result
 batch_append_packed(struct store_batch *batch, MDB_dbi dbi, uint64_t seq,
-    const ProtobufCMessage *msg, const char *what, uint8_t **copy, size_t *copy_len)
+    const ProtobufCMessage *msg, const char *what, ProtobufCAllocator *alloc, uint8_t **copy,
+    size_t *copy_len)
 {
 	uint8_t keybuf[8];
 	MDB_val key = { 8, keybuf }, val;
@@ -539,7 +540,8 @@ batch_append_packed(struct store_batch *batch, MDB_dbi dbi, uint64_t seq,
 	if (rc == MDB_SUCCESS)
 		protobuf_c_message_pack(msg, val.mv_data);
 	if (rc == MDB_SUCCESS && copy != NULL) {
-		*copy = malloc(len ? len : 1);
+		*copy = alloc != NULL ? alloc->alloc(alloc->allocator_data, len ? len : 1)
+				      : malloc(len ? len : 1);
 		*copy_len = len;
 		if (*copy != NULL)
 			memcpy(*copy, val.mv_data, len);
@@ -550,12 +552,12 @@ batch_append_packed(struct store_batch *batch, MDB_dbi dbi, uint64_t seq,
 enum store_result
 store_batch_append_update(struct store_batch *batch, Commissioning__Update *update)
 {
-	return store_batch_append_update_copy(batch, update, NULL, NULL);
+	return store_batch_append_update_copy(batch, update, NULL, NULL, NULL);
 }
 
 enum store_result
 store_batch_append_update_copy(struct store_batch *batch, Commissioning__Update *update,
-    uint8_t **copy, size_t *len)
+    ProtobufCAllocator *alloc, uint8_t **copy, size_t *len)
 {
 	uint64_t seq = batch->counters.last_update + 1;
 	enum store_result r;
@@ -566,7 +568,7 @@ store_batch_append_update_copy(struct store_batch *batch, Commissioning__Update 
 		return batch->failed;
 	update->sequence = seq;
 	r = batch_append_packed(batch, batch->store->updates, seq, &update->base,
-	    "appending an update", copy, len);
+	    "appending an update", alloc, copy, len);
 	if (r != STORE_OK)
 		return r;
 	batch->counters.last_update = seq;
@@ -590,7 +592,7 @@ store_batch_append_dead_letter(struct store_batch *batch, Commissioning__DeadLet
 	if (dead->raw.len > keep)
 		dead->raw.len = keep;
 	r = batch_append_packed(batch, batch->store->dead_letters, id, &dead->base,
-	    "appending a dead letter", NULL, NULL);
+	    "appending a dead letter", NULL, NULL, NULL);
 	dead->raw.len = dead->raw_size;
 	if (r != STORE_OK)
 		return r;

@@ -94,10 +94,11 @@ enum store_result store_batch_append_event(struct store_batch *batch, const char
 /* Give update the next update sequence number and append it. */
 enum store_result store_batch_append_update(struct store_batch *batch,
     Commissioning__Update *update);
-/* The same, and a copy of the bytes stored in *copy (free it; NULL when out
- * of memory, the update stored all the same), for publishing after commit. */
+/* The same, and a copy of the bytes stored in *copy (from alloc, or malloc
+ * when alloc is NULL: free it so; NULL when out of memory, the update
+ * stored all the same), for publishing after commit. */
 enum store_result store_batch_append_update_copy(struct store_batch *batch,
-    Commissioning__Update *update, uint8_t **copy, size_t *len);
+    Commissioning__Update *update, ProtobufCAllocator *alloc, uint8_t **copy, size_t *len);
 
 /* Give dead the next dead-letter id, keep at most dead_letter_keep_bytes of
  * its raw bytes (raw_size keeps the full size) and append it. Counts a
