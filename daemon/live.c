@@ -115,13 +115,28 @@ live_load(struct live *live, struct store_batch *batch, int64_t now_ms, bool *re
 	return STORE_OK;
 }
 
+/* live_load in a batch of its own, committed only when the derived state
+ * was remade (else nothing was written). */
+static enum store_result
+live_load_afresh(struct live *live)
+{
+	struct store_batch *batch = NULL;
+	enum store_result r = store_batch_begin(live->store, &batch);
+	bool remade = false;
+
+	if (r == STORE_OK)
+		r = live_load(live, batch, clock_now_ms(), &remade);
+	if (r == STORE_OK && remade)
+		r = store_batch_commit(&batch);
+	else
+		store_batch_abort(&batch);
+	return r;
+}
+
 struct live *
 live_new(struct store *store, char *err, size_t errlen)
 {
 	struct live *live = calloc(1, sizeof(*live));
-	struct store_batch *batch = NULL;
-	enum store_result r;
-	bool remade = false;
 
 	if (live == NULL || (live->tallies = tallies_new()) == NULL ||
 	    (live->figures = json_object()) == NULL || (live->slices = json_object()) == NULL) {
@@ -133,14 +148,7 @@ live_new(struct store *store, char *err, size_t errlen)
 	live->context.parent_of = live_parent_of;
 	live->context.history_changed = live_history_changed;
 	live->context.history_arg = live;
-	r = store_batch_begin(store, &batch);
-	if (r == STORE_OK)
-		r = live_load(live, batch, clock_now_ms(), &remade);
-	if (r == STORE_OK && remade)
-		r = store_batch_commit(&batch);
-	else
-		store_batch_abort(&batch);
-	if (r != STORE_OK) {
+	if (live_load_afresh(live) != STORE_OK) {
 		snprintf(err, errlen, "live: cannot load the state: %s", store_error(store));
 		goto fail;
 	}
@@ -463,19 +471,11 @@ live_batch_failed(struct live *live)
 static enum store_result
 live_refresh(struct live *live)
 {
-	struct store_batch *batch = NULL;
 	enum store_result r;
-	bool remade = false;
 
 	if (!live->stale)
 		return STORE_OK;
-	r = store_batch_begin(live->store, &batch);
-	if (r == STORE_OK)
-		r = live_load(live, batch, clock_now_ms(), &remade);
-	if (r == STORE_OK && remade)
-		r = store_batch_commit(&batch);
-	else
-		store_batch_abort(&batch);
+	r = live_load_afresh(live);
 	if (r != STORE_OK)
 		live->stale = true;
 	return r;

@@ -256,17 +256,10 @@ tally_day_get(const struct tally *tally, int32_t day)
 	return NULL;
 }
 
-void
-tallies_add_spell(struct tallies *t, const char *provider, const struct flow_tally *tally,
-    int sign)
+/* Add (sign 1) or take away (-1) a listed spell's flow to one total. */
+static void
+tally_add_flow(struct tally *total, const struct flow_tally *tally, int sign)
 {
-	struct tally *total;
-
-	if (!tally->listed)
-		return; /* counts nowhere */
-	total = tally_take(t, TALLY_FLOW, provider);
-	if (total == NULL)
-		return;
 	total->dirty = true;
 	total->v[FLOW_LISTED] += sign;
 	total->v[FLOW_IN_HOSPITAL] += tally->in_hospital ? sign : 0;
@@ -275,6 +268,18 @@ tallies_add_spell(struct tallies *t, const char *provider, const struct flow_tal
 		if (v != NULL)
 			v[tally->counts[i].count] += sign;
 	}
+}
+
+void
+tallies_add_spell(struct tallies *t, const char *provider, const struct flow_tally *tally,
+    int sign)
+{
+	struct tally *total;
+
+	if (!tally->listed)
+		return; /* counts nowhere */
+	if ((total = tally_take(t, TALLY_FLOW, provider)) != NULL)
+		tally_add_flow(total, tally, sign);
 }
 
 /* The code of a site's or ward's total: parts joined by TALLY_SEPARATOR.
@@ -306,16 +311,8 @@ tallies_add_spell_places(struct tallies *t, const struct spell *spell,
 	if (!tally->listed || spell->site[0] == '\0')
 		return;
 	if (tally_place_code(code, sizeof(code), spell->provider, spell->site, NULL) &&
-	    (total = tally_take(t, TALLY_FLOW_SITE, code)) != NULL) {
-		total->dirty = true;
-		total->v[FLOW_LISTED] += sign;
-		total->v[FLOW_IN_HOSPITAL] += tally->in_hospital ? sign : 0;
-		for (size_t i = 0; i < tally->n_counts; i++) {
-			int64_t *v = tally_day(total, tally->counts[i].day);
-			if (v != NULL)
-				v[tally->counts[i].count] += sign;
-		}
-	}
+	    (total = tally_take(t, TALLY_FLOW_SITE, code)) != NULL)
+		tally_add_flow(total, tally, sign);
 	if (!tally->in_hospital || spell->ward[0] == '\0')
 		return;
 	if (tally_place_code(code, sizeof(code), spell->provider, spell->site, spell->ward) &&

@@ -1031,6 +1031,23 @@ rebuild_package(void *arg, const uint8_t *key, size_t keylen, const uint8_t *byt
 	return rb->r != STORE_OK;
 }
 
+/* A ready-thing key (kind byte, 64-hex pseudonym, ...) of a person not
+ * seen just before: ready things are by patient, then provider, so a scan
+ * meets each person's in a run. Copies the pseudonym to patient and to
+ * last; false for a short key or the same person again. */
+static bool
+ready_key_next_patient(const uint8_t *key, size_t keylen, char last[65], char patient[65])
+{
+	if (keylen < 66)
+		return false;
+	memcpy(patient, key + 1, 64);
+	patient[64] = '\0';
+	if (strcmp(patient, last) == 0)
+		return false;
+	memcpy(last, patient, 65);
+	return true;
+}
+
 static int
 rebuild_person(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
 {
@@ -1039,13 +1056,8 @@ rebuild_person(void *arg, const uint8_t *key, size_t keylen, const uint8_t *byte
 
 	(void)bytes;
 	(void)len;
-	if (keylen < 66)
+	if (!ready_key_next_patient(key, keylen, rb->last_patient, patient))
 		return 0;
-	memcpy(patient, key + 1, 64);
-	patient[64] = '\0';
-	if (strcmp(patient, rb->last_patient) == 0)
-		return 0; /* ready things are by patient, then provider */
-	memcpy(rb->last_patient, patient, sizeof(patient));
 	rb->r = person_apply(rb->batch, rb->tallies, patient, tallies_as_of_ms(rb->tallies), 1);
 	return rb->r != STORE_OK;
 }
@@ -1212,13 +1224,8 @@ discharges_read_ready(void *arg, const uint8_t *key, size_t keylen, const uint8_
 
 	(void)bytes;
 	(void)len;
-	if (keylen < 66)
+	if (!ready_key_next_patient(key, keylen, dr->last_patient, patient))
 		return 0;
-	memcpy(patient, key + 1, 64);
-	patient[64] = '\0';
-	if (strcmp(patient, dr->last_patient) == 0)
-		return 0; /* ready things are by patient, then provider */
-	memcpy(dr->last_patient, patient, sizeof(patient));
 	dr->r = person_load(dr->batch, patient, &p);
 	if (dr->r == STORE_OK && p.failed)
 		dr->r = STORE_FAILED;
