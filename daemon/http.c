@@ -1071,6 +1071,10 @@ http_on_request(struct evhttp_request *req, void *arg)
 		}
 		http_routes[i].fn(h, req, decoded + n);
 		free(decoded);
+		/* An answer may have read much of the store (the discharges
+		 * read every ready report): let its pages go. */
+		if (store_bound_mapped(h->store) != STORE_OK)
+			log_warning("http: %s", store_error(h->store));
 		return;
 	}
 	/* The dashboard's own files; the page sends the token on its calls. */

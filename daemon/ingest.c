@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <zmq.h>
 
@@ -35,9 +34,8 @@
 #define INGEST_BATCH_MAX_BYTES (16 * 1024 * 1024)
 /* The store's pages a batch reads stay mapped, and count in the RSS,
  * until let go (each read maps its neighbours too: the kernel's fault
- * around): beyond this many bytes of them, they are, looked at every
+ * around): beyond STORE_MAPPED_MAX_BYTES of them, they are, looked at every
  * INGEST_MAPPED_CHECK_EVERY envelopes. */
-#define INGEST_MAPPED_MAX_BYTES (16u << 20)
 #define INGEST_MAPPED_CHECK_EVERY 64
 /* The batch's envelopes and its updates' bytes live in one arena, given
  * back whole once the batch is answered; this much of it is kept for the
@@ -328,28 +326,12 @@ event_touches_alerts(const Commissioning__Envelope *env)
 	}
 }
 
-/* The bytes of file pages mapped into this process (statm's "shared"). */
-static uint64_t
-mapped_file_bytes(void)
-{
-	FILE *f = fopen("/proc/self/statm", "r");
-	unsigned long size, resident, shared = 0;
-
-	if (f == NULL)
-		return 0;
-	if (fscanf(f, "%lu %lu %lu", &size, &resident, &shared) != 3)
-		shared = 0;
-	fclose(f);
-	return (uint64_t)shared * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
 /* Keep the store's mapped pages from growing the RSS with the store: they
  * are the page cache's, not ours. */
 static void
 ingest_bound_mapped(struct ingest *ingest)
 {
-	if (mapped_file_bytes() > INGEST_MAPPED_MAX_BYTES &&
-	    store_unmap_cached_pages(ingest->store) != STORE_OK)
+	if (store_bound_mapped(ingest->store) != STORE_OK)
 		log_warning("ingest: %s", store_error(ingest->store));
 }
 

@@ -165,6 +165,10 @@ replay_answer(struct replay *replay, uint64_t from, const char *prefix, uint32_t
 	reply.streamed = streamed;
 	reply.end = *end = r != STORE_OK || *next > counts.last_update_sequence;
 	protobuf_c_message_pack_to_buffer(&reply.base, &replay->out.base);
+	/* A catch-up reads the store end to end: its pages must not stay
+	 * mapped and grow the RSS with it. */
+	if (store_bound_mapped(replay->store) != STORE_OK)
+		log_warning("replay: %s", store_error(replay->store));
 }
 
 /* Reply buffers handed to ZeroMQ come back here once it has sent them

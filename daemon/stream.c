@@ -201,6 +201,8 @@ stream_pump_client(struct stream_client *c, int64_t now_ms)
 	if (store_scan_updates(s->store, c->next_seq, STREAM_UPDATES_PER_PUMP, stream_write_update,
 		&b, &next) == STORE_OK)
 		c->next_seq = next > c->next_seq ? next : c->next_seq;
+	if (store_bound_mapped(s->store) != STORE_OK)
+		log_warning("stream: %s", store_error(s->store));
 	if (b.sent == 0 && now_ms - c->last_write_ms >= STREAM_PING_S * 1000)
 		evbuffer_add_printf(b.out, ": ping\n\n");
 	if (evbuffer_get_length(b.out) > 0) {

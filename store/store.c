@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 
@@ -1065,6 +1066,29 @@ store_unmap_cached_pages(struct store *store)
 		return STORE_FAILED;
 	}
 	return STORE_OK;
+}
+
+/* The bytes of file pages mapped into this process (statm's "shared"). */
+static uint64_t
+mapped_file_bytes(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	unsigned long size, resident, shared = 0;
+
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%lu %lu %lu", &size, &resident, &shared) != 3)
+		shared = 0;
+	fclose(f);
+	return (uint64_t)shared * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+enum store_result
+store_bound_mapped(struct store *store)
+{
+	if (mapped_file_bytes() <= STORE_MAPPED_MAX_BYTES)
+		return STORE_OK;
+	return store_unmap_cached_pages(store);
 }
 
 enum store_result

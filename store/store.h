@@ -182,6 +182,12 @@ enum store_result store_scan_prefix(struct store *store, enum store_keyed_table 
  * the page cache and are mapped again when next read, so this costs page
  * faults, never reads; the process's RSS is then what it holds itself. */
 enum store_result store_unmap_cached_pages(struct store *store);
+/* The same, only when more than STORE_MAPPED_MAX_BYTES of file pages are
+ * mapped into this process: called after reading much of the store (a
+ * batch, a replay reply, an HTTP answer), so that the RSS stays what the
+ * process holds itself, whatever the size of the store. */
+#define STORE_MAPPED_MAX_BYTES (16u << 20)
+enum store_result store_bound_mapped(struct store *store);
 
 /* A compacted, consistent copy of the store into the empty directory dir. */
 enum store_result store_backup(struct store *store, const char *dir);

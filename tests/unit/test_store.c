@@ -1172,6 +1172,71 @@ test_mapped_pages_let_go_are_read_again(void **state)
 	store_close(&store);
 }
 
+/* RssFile of this process in bytes (/proc/self/status). */
+static uint64_t
+rss_file_bytes(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned long long kib = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "RssFile: %llu kB", &kib) == 1)
+			break;
+	fclose(f);
+	return (uint64_t)kib * 1024;
+}
+
+static int
+touch_update(void *arg, uint64_t key, const uint8_t *bytes, size_t len)
+{
+	uint64_t *sum = arg;
+
+	(void)key;
+	for (size_t i = 0; i < len; i += 512)
+		*sum += bytes[i];
+	return 0;
+}
+
+/* Reading 48 MiB of the store maps its pages into the process; bounding
+ * lets them go, so that the RSS does not grow with what was read. */
+static void
+test_bound_mapped_lets_go_of_what_a_big_read_mapped(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *store;
+	struct store_batch *batch;
+	size_t big = 64 * 1024;
+	char *topic = malloc(big + 1);
+	uint64_t sum = 0, next = 0, before, after;
+
+	fx->opt.map_size_bytes = 128u << 20;
+	fx->opt.map_max_bytes = 128u << 20;
+	store = store_open_or_fail(&fx->opt);
+	assert_non_null(topic);
+	memset(topic, 't', big);
+	topic[big] = '\0';
+	assert_int_equal(store_batch_begin(store, &batch), STORE_OK);
+	for (unsigned i = 0; i < 768; i++) {
+		Commissioning__Update update = COMMISSIONING__UPDATE__INIT;
+		update.topic = topic;
+		assert_int_equal(store_batch_append_update(batch, &update), STORE_OK);
+	}
+	assert_int_equal(store_batch_commit(&batch), STORE_OK);
+	free(topic);
+	/* Nothing of the store mapped to start with, then all of it read. */
+	assert_int_equal(store_unmap_cached_pages(store), STORE_OK);
+	assert_int_equal(store_scan_updates(store, 1, 768, touch_update, &sum, &next), STORE_OK);
+	assert_int_equal(next, 769);
+	before = rss_file_bytes();
+	assert_int_equal(store_bound_mapped(store), STORE_OK);
+	after = rss_file_bytes();
+	assert_true(sum > 0);
+	assert_true(before > after + (32u << 20));
+	store_close(&store);
+}
+
 #define STORE_TEST(f) cmocka_unit_test_setup_teardown(f, fixture_setup, fixture_teardown)
 
 int
@@ -1204,6 +1269,7 @@ main(void)
 	    STORE_TEST(test_backup_into_a_directory_holding_a_store_fails),
 	    STORE_TEST(test_backup_into_a_directory_that_cannot_be_made_fails),
 	    STORE_TEST(test_mapped_pages_let_go_are_read_again),
+	    STORE_TEST(test_bound_mapped_lets_go_of_what_a_big_read_mapped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
