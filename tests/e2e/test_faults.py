@@ -308,6 +308,28 @@ class StalledSubscriber(MemoryCase):
         return seen
 
 
+class ReplayOfAWholeStore(MemoryCase):
+    settings = {}
+
+    def test_a_replay_of_the_whole_store_leaves_the_rss_bounded(self):
+        """A catch-up reads the updates table end to end through LMDB's map:
+        those pages are the page cache's, and must not stay in the daemon's
+        RSS (RssFile) with the size of what was read."""
+        start_file = process_rss_kib(self.daemon.proc.pid, "RssFile") * 1024
+        for part in range(3):
+            acks, proc = self.daemon.send(discharge_reports(f"r{part}", N_REPORTS, PEOPLE))
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+        updates, _ = replay_updates(self.daemon.settings["replay.endpoint"], 1, timeout=120)
+        replayed = sum(len(u["raw"]) for u in updates)
+        after_file = process_rss_kib(self.daemon.proc.pid, "RssFile") * 1024
+        # Without the bound, every page read stays mapped: the RssFile grows
+        # by about what was replayed.
+        self.assertGreater(replayed, 48 << 20, "too little replayed to tell")
+        self.assertLess(after_file - start_file, 24 << 20,
+                        f"RssFile grew {(after_file - start_file) >> 20} MiB after a replay "
+                        f"of {replayed >> 20} MiB")
+
+
 class Flooder(MemoryCase):
     settings = {"ingest.high_water_mark": "1000"}
 
