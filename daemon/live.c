@@ -365,18 +365,15 @@ live_discharges_slice(struct live *live, const char *icb, const char *code,
 	bool ready = env->event_case == COMMISSIONING__ENVELOPE__EVENT_READY_FOR_DISCHARGE;
 	char hex[65], key[64], *cases_text, *out = NULL;
 	const char *icb_text, *councils_text;
-	json_t *cases;
 	size_t n;
 
 	pseudonym_hex(ready ? &env->ready_for_discharge->patient_pseudonym
 			    : &env->care_package_started->patient_pseudonym,
 	    hex);
-	cases = state_person_cases(live->batch, live->tallies, hex, ready ? code : NULL,
+	cases_text = state_person_cases_text(live->batch, live->tallies, hex, ready ? code : NULL,
 	    live_icb_of, live->picture);
-	if (cases == NULL)
+	if (cases_text == NULL)
 		return NULL;
-	cases_text = json_dumps(cases, JSON_COMPACT);
-	json_decref(cases);
 	text_join(key, sizeof(key), '.', "discharges", "icb", icb);
 	icb_text = live_cached(live, key, make_delays_icb, (void *)icb);
 	councils_text = live_cached(live, "discharges.councils", make_delays_councils, NULL);

@@ -10,6 +10,7 @@
 
 #include "dates.h"
 #include "discharges.h"
+#include "jtext.h"
 
 #define DISCHARGES_UNMAPPED "unmapped" /* the ICB of a provider not known */
 
@@ -304,6 +305,103 @@ discharges_case_json(const struct discharges_case *c, const char *icb)
 	json_object_set_new(o, "days_waiting_for_social_care",
 	    c->has_social_care_wait ? json_integer(c->days_waiting) : json_null());
 	return o;
+}
+
+static bool
+discharges_dump_date(struct jtext *out, int32_t day)
+{
+	char date[DATES_DATE_BUFSIZE];
+
+	figures_date(day, date);
+	return jtext_string(out, date);
+}
+
+static bool
+discharges_dump_string_or_null(struct jtext *out, const char *s)
+{
+	if (s != NULL)
+		return jtext_string(out, s);
+	jtext_raw(out, "null");
+	return true;
+}
+
+/* The same text by the fast way; false when a string was not ASCII. */
+static bool
+discharges_case_dump_ascii(struct jtext *out, const struct discharges_case *c, const char *icb)
+{
+	bool ok = true;
+
+	jtext_raw(out, "{\"patient\":");
+	ok = ok && jtext_string(out, c->patient);
+	jtext_raw(out, ",\"provider\":");
+	ok = ok && jtext_string(out, c->provider);
+	jtext_raw(out, ",\"icb\":");
+	ok = ok && jtext_string(out, icb);
+	jtext_raw(out, c->closed ? ",\"status\":\"closed\",\"ready_date\":"
+	                         : ",\"status\":\"open\",\"ready_date\":");
+	ok = ok && discharges_dump_date(out, c->ready_day);
+	jtext_raw(out, ",\"discharge_date\":");
+	if (c->closed)
+		ok = ok && discharges_dump_date(out, c->discharge_day);
+	else
+		jtext_raw(out, "null");
+	jtext_raw(out, ",\"pathway\":");
+	if (c->has_pathway)
+		jtext_int(out, c->pathway);
+	else
+		jtext_raw(out, "null");
+	jtext_raw(out, ",\"council\":");
+	ok = ok && discharges_dump_string_or_null(out, c->council);
+	jtext_raw(out, ",\"rollup_council\":");
+	ok = ok && jtext_string(out, c->rollup_council);
+	jtext_raw(out, ",\"days_delayed\":");
+	jtext_int(out, c->days_delayed);
+	jtext_raw(out, c->waiting_on_social_care
+	        ? ",\"waiting_on_social_care\":true,\"social_care_wait_ended_by\":"
+	        : ",\"waiting_on_social_care\":false,\"social_care_wait_ended_by\":");
+	ok = ok && discharges_dump_string_or_null(out, c->wait_ended_by);
+	jtext_raw(out, ",\"package\":");
+	if (c->package != NULL) {
+		jtext_raw(out, "{\"council\":");
+		ok = ok && jtext_string(out, c->package->council);
+		jtext_raw(out, ",\"package_id\":");
+		ok = ok && jtext_string(out, c->package->package_id);
+		jtext_raw(out, ",\"start_date\":");
+		ok = ok && jtext_string(out, c->package->start_date);
+		jtext_raw(out, "}");
+	} else {
+		jtext_raw(out, "null");
+	}
+	jtext_raw(out, ",\"days_waiting_for_social_care\":");
+	if (c->has_social_care_wait)
+		jtext_int(out, c->days_waiting);
+	else
+		jtext_raw(out, "null");
+	jtext_raw(out, "}");
+	return ok;
+}
+
+void
+discharges_case_dump(struct jtext *out, const struct discharges_case *c, const char *icb)
+{
+	size_t start = out->len;
+	json_t *json;
+	char *text;
+
+	if (discharges_case_dump_ascii(out, c, icb) || out->failed)
+		return;
+	/* Not ASCII: jansson checks and writes it, as it always did. */
+	out->len = start;
+	if (out->text != NULL)
+		out->text[start] = '\0';
+	json = discharges_case_json(c, icb);
+	text = json != NULL ? json_dumps(json, JSON_COMPACT) : NULL;
+	json_decref(json);
+	if (text == NULL)
+		out->failed = true;
+	else
+		jtext_raw(out, text);
+	free(text);
 }
 
 /* A roll-up starts at zero, so every ICB and council listed has them all. */

@@ -81,6 +81,12 @@ int discharges_cases_each(const struct discharges_world *world, const struct thi
 /* A case as the figures list it; icb is its provider's. */
 json_t *discharges_case_json(const struct discharges_case *c, const char *icb);
 
+/* The same case appended to out as json_dumps(discharges_case_json(c, icb),
+ * JSON_COMPACT) would write it, byte for byte, without building the tree
+ * (jtext.h; out->failed when out of memory). */
+struct jtext;
+void discharges_case_dump(struct jtext *out, const struct discharges_case *c, const char *icb);
+
 /* ---- the discharges area's figures, built by discharges_figures from the
  * whole picture, or piece by piece from one person at a time (store/state.c):
  * begin, then each ready thing noted and each case counted, in key order,

@@ -27,6 +27,7 @@
 #include "be64.h"
 #include "dates.h"
 #include "discharges.h"
+#include "jtext.h"
 #include "log.h"
 #include "state.h"
 #include "text.h"
@@ -1094,38 +1095,78 @@ state_rebuild_derived(struct store_batch *batch, struct tallies *tallies, int64_
 
 /* ------------------------------------------------------------ cases */
 
-struct cases_json {
-	json_t *list;
+struct cases_out {
+	json_t *list;     /* the JSON array, or */
+	struct jtext *text; /* its text */
 	tallies_icb_fn icb_of;
 	void *arg;
 };
 
 static void
-cases_json_add(void *arg, const struct discharges_case *c)
+cases_out_add(void *arg, const struct discharges_case *c)
 {
-	struct cases_json *cj = arg;
-	const char *icb = cj->icb_of(cj->arg, c->provider);
+	struct cases_out *co = arg;
+	const char *icb = co->icb_of(co->arg, c->provider);
 
-	json_array_append_new(cj->list, discharges_case_json(c, icb != NULL ? icb : "unmapped"));
+	if (icb == NULL)
+		icb = "unmapped";
+	if (co->list != NULL) {
+		json_array_append_new(co->list, discharges_case_json(c, icb));
+		return;
+	}
+	if (co->text->len > 1)
+		jtext_raw(co->text, ",");
+	discharges_case_dump(co->text, c, icb);
+}
+
+/* The person's cases handed to co. False when the store fails. */
+static bool
+person_cases_out(struct store_batch *batch, const struct tallies *tallies,
+    const char *patient_hex, const char *provider, struct cases_out *co)
+{
+	struct person p;
+	enum store_result r = person_load(batch, patient_hex, &p);
+	bool ok;
+
+	if (r == STORE_OK && !p.failed)
+		person_cases_each(&p, provider, dates_london_day_of_ms(tallies_as_of_ms(tallies)),
+		    cases_out_add, co);
+	ok = r == STORE_OK && !p.failed;
+	person_release(&p);
+	return ok;
 }
 
 json_t *
 state_person_cases(struct store_batch *batch, const struct tallies *tallies,
     const char *patient_hex, const char *provider, tallies_icb_fn icb_of, void *arg)
 {
-	struct person p;
-	struct cases_json cj = { json_array(), icb_of, arg };
-	enum store_result r = person_load(batch, patient_hex, &p);
+	struct cases_out co = { json_array(), NULL, icb_of, arg };
 
-	if (r == STORE_OK && !p.failed)
-		person_cases_each(&p, provider, dates_london_day_of_ms(tallies_as_of_ms(tallies)),
-		    cases_json_add, &cj);
-	if (r != STORE_OK || p.failed) {
-		json_decref(cj.list);
-		cj.list = NULL;
+	if (co.list == NULL)
+		return NULL;
+	if (!person_cases_out(batch, tallies, patient_hex, provider, &co)) {
+		json_decref(co.list);
+		return NULL;
 	}
-	person_release(&p);
-	return cj.list;
+	return co.list;
+}
+
+char *
+state_person_cases_text(struct store_batch *batch, const struct tallies *tallies,
+    const char *patient_hex, const char *provider, tallies_icb_fn icb_of, void *arg)
+{
+	struct jtext text = { 0 };
+	struct cases_out co = { NULL, &text, icb_of, arg };
+
+	jtext_raw(&text, "[");
+	if (!person_cases_out(batch, tallies, patient_hex, provider, &co))
+		text.failed = true;
+	jtext_raw(&text, "]");
+	if (text.failed) {
+		free(text.text);
+		return NULL;
+	}
+	return text.text;
 }
 
 /* ------------------------------------------------------------ areas */

@@ -78,6 +78,12 @@ uint64_t state_generation(struct store_batch *batch);
 json_t *state_person_cases(struct store_batch *batch, const struct tallies *tallies,
     const char *patient_hex, const char *provider, tallies_icb_fn icb_of, void *arg);
 
+/* The same cases as the text json_dumps(JSON_COMPACT) makes of that array,
+ * written without the tree (for every update of the discharges area): a
+ * new string to free(), or NULL as above. */
+char *state_person_cases_text(struct store_batch *batch, const struct tallies *tallies,
+    const char *patient_hex, const char *provider, tallies_icb_fn icb_of, void *arg);
+
 /* ---- the flow and delayed-discharge areas of the figures (picture.h),
  * read from the derived state and the few histories they need instead of
  * from every history, for the HTTP API. fig's picture gives the hierarchy

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "discharges.h"
+#include "jtext.h"
 #include "projections.h"
 #include "picture_fixture.h"
 
@@ -573,11 +575,88 @@ test_discharges_same_events_in_any_order_give_the_same_figures(void **state)
 	events_free(&ev);
 }
 
+/* ------------------------------------------------------------ the text */
+
+/* discharges_case_dump against json_dumps(discharges_case_json) for c. */
+static void
+expect_dump_as_jansson(const struct discharges_case *c, const char *icb)
+{
+	json_t *json = discharges_case_json(c, icb);
+	char *dumped = json_dumps(json, JSON_COMPACT);
+	struct jtext text = { 0 };
+
+	jtext_raw(&text, "[");
+	discharges_case_dump(&text, c, icb);
+	jtext_raw(&text, "]");
+	assert_false(text.failed);
+	assert_non_null(dumped);
+	assert_int_equal(text.text[0], '[');
+	text.text[text.len - 1] = '\0';
+	assert_string_equal(text.text + 1, dumped);
+	free(text.text);
+	free(dumped);
+	json_decref(json);
+}
+
+/* Every field either way, every ASCII character (escaped as jansson
+ * escapes it), text that is not ASCII and numbers of every sign: the text
+ * written directly is the text jansson writes of the tree. */
+static void
+test_discharges_case_text_is_what_jansson_writes(void **state)
+{
+	struct discharges_package package = { "ab", "E10000011", "PK1", "2026-06-03", 0 };
+	const char *strange[] = { "", "a\"b\\c/d", "tab\there\nnl\rcr\bbs\fff", "\x01\x1f\x7f",
+		"caf\xc3\xa9", "\xe2\x80\x94 dash", "\xff not utf-8", "E10000011" };
+	char every[128];
+	size_t n = 0;
+
+	(void)state;
+	for (int ch = 1; ch < 128; ch++)
+		every[n++] = (char)ch;
+	every[n] = '\0';
+	for (unsigned bits = 0; bits < 64; bits++) {
+		struct discharges_case c = { 0 };
+		c.patient = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+		c.provider = "RAA";
+		c.closed = bits & 1;
+		c.ready_day = 20600 + (int32_t)bits;
+		c.discharge_day = 20610 - (int32_t)bits;
+		c.has_pathway = bits & 2;
+		c.pathway = bits & 4 ? 3 : -12345678901LL;
+		c.council = bits & 8 ? "E10000011" : NULL;
+		c.rollup_council = c.council != NULL ? c.council : DISCHARGES_UNATTRIBUTED;
+		c.days_delayed = bits & 16 ? -(int32_t)bits : (int32_t)bits * 1000;
+		c.waiting_on_social_care = bits & 32;
+		c.has_social_care_wait = bits & 4;
+		c.days_waiting = (int32_t)bits - 7;
+		c.package = bits & 16 ? &package : NULL;
+		c.wait_ended_by = bits & 8 ? "package" : NULL;
+		expect_dump_as_jansson(&c, bits & 1 ? "QNX" : "unmapped");
+	}
+	for (size_t i = 0; i < sizeof(strange) / sizeof(strange[0]) + 1; i++) {
+		const char *s = i < sizeof(strange) / sizeof(strange[0]) ? strange[i] : every;
+		struct discharges_case c = { 0 };
+		struct discharges_package odd = { "ab", s, s, s, 0 };
+		c.patient = s;
+		c.provider = s;
+		c.council = s;
+		c.rollup_council = s;
+		c.wait_ended_by = s;
+		c.package = &odd;
+		c.has_pathway = true;
+		c.pathway = 2;
+		expect_dump_as_jansson(&c, s);
+		c.patient = "ab";
+		expect_dump_as_jansson(&c, "QNX");
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_discharges_reports_after_the_discharge_join_its_case),
+	    cmocka_unit_test(test_discharges_case_text_is_what_jansson_writes),
 	    cmocka_unit_test(
 	        test_discharges_report_joins_the_first_discharge_on_or_after_its_ready_date),
 	    cmocka_unit_test(test_discharges_open_case_waits_until_a_package_starts_by_the_as_of),

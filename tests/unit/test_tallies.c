@@ -298,6 +298,17 @@ tallied(struct store_batch *batch, struct tallies *t, struct picture *p, const c
 	    hex);
 	cases = state_person_cases(batch, t, hex, ready ? code : NULL, batch_icb_of, p);
 	assert_non_null(cases);
+	/* The text the daemon publishes: the very bytes jansson makes of them. */
+	{
+		char *text = state_person_cases_text(batch, t, hex, ready ? code : NULL,
+		    batch_icb_of, p);
+		char *dumped = json_dumps(cases, JSON_COMPACT);
+		assert_non_null(text);
+		assert_non_null(dumped);
+		assert_string_equal(text, dumped);
+		free(text);
+		free(dumped);
+	}
 	return json_pack("{s:o, s:o, s:o}", "cases", cases, "icb",
 	    tallies_delays_icb(t, icb, batch_icb_of, p), "councils", tallies_delays_councils(t));
 }
