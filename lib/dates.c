@@ -128,7 +128,19 @@ dates_format_date(int32_t day_number, char *buf, size_t size)
 		return -ERANGE;
 	if (size < DATES_DATE_BUFSIZE)
 		return -ENOSPC;
-	(void)snprintf(buf, size, "%04d-%02d-%02d", year, month, day);
+	/* "%04d-%02d-%02d" without a format parse: this is on every update
+	 * that carries a date. The year is 1..9999, so four digits. */
+	buf[0] = (char)('0' + year / 1000);
+	buf[1] = (char)('0' + year / 100 % 10);
+	buf[2] = (char)('0' + year / 10 % 10);
+	buf[3] = (char)('0' + year % 10);
+	buf[4] = '-';
+	buf[5] = (char)('0' + month / 10);
+	buf[6] = (char)('0' + month % 10);
+	buf[7] = '-';
+	buf[8] = (char)('0' + day / 10);
+	buf[9] = (char)('0' + day % 10);
+	buf[10] = '\0';
 	return 0;
 }
 

@@ -97,6 +97,15 @@ test_date_formats_back_to_the_same_text(void **state)
 	}
 	assert_int_equal(dates_format_date(0, buf, sizeof(buf)), 0);
 	assert_string_equal(buf, "1970-01-01");
+	/* The ends of the range: four digits of year, zero-padded. */
+	assert_int_equal(dates_format_date(dates_day_from_civil(1, 1, 1), buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "0001-01-01");
+	assert_int_equal(
+	    dates_format_date(dates_day_from_civil(99, 10, 9), buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "0099-10-09");
+	assert_int_equal(
+	    dates_format_date(dates_day_from_civil(9999, 12, 31), buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "9999-12-31");
 }
 
 static void
