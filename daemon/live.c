@@ -28,12 +28,17 @@
 static const uint8_t live_small_kinds[] = { THING_ORGANISATION, THING_SERVICE, THING_CONTRACT,
 	THING_SPEND, THING_BUDGET, THING_CAPACITY, THING_DECLARATION };
 
+/* What the decode arena keeps between events: a spell's or a package's
+ * history and its events fit many times over. */
+#define LIVE_DECODE_KEEP_BYTES (256u << 10)
+
 struct live {
 	struct store *store;
 	struct picture *picture; /* the small kinds only */
 	struct tallies *tallies;
 	uint64_t generation;	 /* of the derived state the tallies were loaded from */
 	struct state_context context;
+	struct arena *decode; /* the context's scratch: one history decoded at a time */
 	struct store_batch *batch; /* the batch in hand, between begin and end */
 	json_t *figures;	   /* area -> that area's figures, for this batch */
 	json_t *slices;		   /* key -> figures text already cut, for this batch */
@@ -139,7 +144,8 @@ live_new(struct store *store, char *err, size_t errlen)
 	struct live *live = calloc(1, sizeof(*live));
 
 	if (live == NULL || (live->tallies = tallies_new()) == NULL ||
-	    (live->figures = json_object()) == NULL || (live->slices = json_object()) == NULL) {
+	    (live->figures = json_object()) == NULL || (live->slices = json_object()) == NULL ||
+	    (live->decode = arena_new(LIVE_DECODE_KEEP_BYTES)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -148,6 +154,7 @@ live_new(struct store *store, char *err, size_t errlen)
 	live->context.parent_of = live_parent_of;
 	live->context.history_changed = live_history_changed;
 	live->context.history_arg = live;
+	live->context.scratch = live->decode;
 	if (live_load_afresh(live) != STORE_OK) {
 		snprintf(err, errlen, "live: cannot load the state: %s", store_error(store));
 		goto fail;
@@ -170,6 +177,7 @@ live_destroy(struct live **livep)
 	tallies_destroy(&live->tallies);
 	json_decref(live->figures);
 	json_decref(live->slices);
+	arena_destroy(&live->decode);
 	free(live);
 	*livep = NULL;
 }

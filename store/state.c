@@ -624,6 +624,7 @@ state_describe(struct store_batch *batch, const struct state_context *ctx,
  */
 struct state_edit {
 	enum thing_kind kind;
+	ProtobufCAllocator *alloc;   /* old and the view's events: ctx's scratch, or NULL */
 	Commissioning__History *old; /* NULL: none yet; owned by view when viewed */
 	bool viewed;
 	struct thing_view view;
@@ -646,18 +647,27 @@ state_edit_begin(struct state_edit *edit, const struct state_context *ctx,
 {
 	memset(edit, 0, sizeof(*edit));
 	edit->kind = (enum thing_kind)key->bytes[0];
-	if (old_len > 0 && (edit->old = commissioning__history__unpack(NULL, old_len, old)) == NULL)
+	if (ctx != NULL && ctx->scratch != NULL) {
+		/* One history at a time: what the last state_apply decoded
+		 * there is done with. */
+		arena_reset(ctx->scratch);
+		edit->alloc = arena_allocator(ctx->scratch);
+	}
+	if (old_len > 0 &&
+	    (edit->old = commissioning__history__unpack(edit->alloc, old_len, old)) == NULL)
 		return -1;
 	if (ctx == NULL || ctx->tallies == NULL || !state_edit_folds(edit->kind))
 		return 0;
 	if (edit->old == NULL) {
-		edit->old = malloc(sizeof(*edit->old));
+		edit->old = edit->alloc != NULL
+		    ? edit->alloc->alloc(edit->alloc->allocator_data, sizeof(*edit->old))
+		    : malloc(sizeof(*edit->old));
 		if (edit->old == NULL)
 			return -1;
 		commissioning__history__init(edit->old);
 	}
 	/* The view takes the history, and frees it even when it fails. */
-	if (thing_view_adopt(&edit->view, key->bytes, key->len, edit->old) < 0) {
+	if (thing_view_adopt_with(&edit->view, key->bytes, key->len, edit->old, edit->alloc) < 0) {
 		edit->old = NULL;
 		return -1;
 	}
@@ -678,7 +688,7 @@ state_edit_end(struct state_edit *edit)
 		free(edit->with.events);
 		thing_view_release(&edit->view);
 	} else if (edit->old != NULL) {
-		commissioning__history__free_unpacked(edit->old, NULL);
+		commissioning__history__free_unpacked(edit->old, edit->alloc);
 	}
 	memset(edit, 0, sizeof(*edit));
 }

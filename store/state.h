@@ -9,6 +9,7 @@
 #ifndef STATE_H
 #define STATE_H
 
+#include "arena.h"
 #include "projections.h"
 #include "store.h"
 #include "tallies.h"
@@ -35,6 +36,10 @@ struct state_context {
 	void (*history_changed)(void *arg, const struct thing_key *key, const uint8_t *bytes,
 	    size_t len);
 	void *history_arg;
+	/* Where state_apply decodes the thing's old history and events
+	 * instead of malloc: reset at each state_apply, so it holds one
+	 * history at a time. May be NULL. */
+	struct arena *scratch;
 };
 
 /* Put env (packed as bytes) into its thing's history; when ctx is not NULL,
