@@ -245,18 +245,36 @@ event_accepted_raw(Commissioning__EventAccepted *accepted, ProtobufCMessageUnkno
 	accepted->base.unknown_fields = field;
 }
 
-/* Store an accepted event and move the projections' state with it, in the
- * same transaction. The item keeps the event for its updates. */
+/* Does env change who holds which interest, or a decision? Then the
+ * conflict alerts before the batch are noted, to publish what it raises
+ * and clears. */
+static bool
+event_touches_alerts(const Commissioning__Envelope *env)
+{
+	switch (env->event_case) {
+	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_AWARDED:
+	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_VARIED:
+	case COMMISSIONING__ENVELOPE__EVENT_INTEREST_DECLARED:
+	case COMMISSIONING__ENVELOPE__EVENT_INTEREST_WITHDRAWN:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Move the projections' state with an event just stored, in the same
+ * transaction. The item keeps the event for its updates. */
 static enum store_result
 ingest_accept(struct ingest *ingest, struct store_batch *batch, struct ingest_item *item,
-    Commissioning__Envelope *env, const uint8_t hash[STORE_HASH_BYTES])
+    Commissioning__Envelope *env)
 {
 	enum store_result r;
 
-	r = store_batch_append_event(batch, env->source, env->event_id, hash,
-	    zmq_msg_data(&item->payload), zmq_msg_size(&item->payload), &item->sequence);
-	if (r != STORE_OK)
-		return r;
+	/* The conflict alerts before the batch, to publish what it raises and
+	 * clears: noted before its first change to who holds which interest
+	 * or to a decision. */
+	if (event_touches_alerts(env))
+		live_note_alerts(ingest->live);
 	r = state_apply(batch, live_context(ingest->live), env, zmq_msg_data(&item->payload),
 	    zmq_msg_size(&item->payload), &item->change);
 	if (r != STORE_OK)
@@ -309,23 +327,6 @@ ingest_add_updates(struct ingest *ingest, struct store_batch *batch, struct inge
 	return r;
 }
 
-/* Does env change who holds which interest, or a decision? Then the
- * conflict alerts before the batch are noted, to publish what it raises
- * and clears. */
-static bool
-event_touches_alerts(const Commissioning__Envelope *env)
-{
-	switch (env->event_case) {
-	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_AWARDED:
-	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_VARIED:
-	case COMMISSIONING__ENVELOPE__EVENT_INTEREST_DECLARED:
-	case COMMISSIONING__ENVELOPE__EVENT_INTEREST_WITHDRAWN:
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* Keep the store's mapped pages from growing the RSS with the store: they
  * are the page cache's, not ours. */
 static void
@@ -368,6 +369,7 @@ ingest_decide(struct ingest *ingest, struct store_batch *batch, struct ingest_it
 	Commissioning__Envelope *env = NULL;
 	uint8_t hash[STORE_HASH_BYTES], stored_hash[STORE_HASH_BYTES];
 	enum store_result r = STORE_OK;
+	bool stored;
 	int rc;
 
 	rc = envelope_decode_frame_on(zmq_msg_data(&item->payload), zmq_msg_size(&item->payload),
@@ -380,8 +382,13 @@ ingest_decide(struct ingest *ingest, struct store_batch *batch, struct ingest_it
 		goto reject;
 	}
 	envelope_content_hash(env, hash);
-	if (store_batch_find_event(batch, env->source, env->event_id, &item->sequence,
-		stored_hash)) {
+	/* Stored at once unless its (source, event_id) already is. */
+	r = store_batch_append_new_event(batch, env->source, env->event_id, hash,
+	    zmq_msg_data(&item->payload), zmq_msg_size(&item->payload), &item->sequence, &stored,
+	    stored_hash);
+	if (r != STORE_OK)
+		return r;
+	if (stored) {
 		if (memcmp(hash, stored_hash, sizeof(hash)) == 0) {
 			item->status = COMMISSIONING__ACK_STATUS__ACK_STATUS_DUPLICATE;
 			store_batch_count_duplicate(batch);
@@ -393,12 +400,7 @@ ingest_decide(struct ingest *ingest, struct store_batch *batch, struct ingest_it
 		    "under it stands)");
 		goto reject;
 	}
-	/* The conflict alerts before the batch, to publish what it raises and
-	 * clears: noted before its first change to who holds which interest
-	 * or to a decision. */
-	if (event_touches_alerts(env))
-		live_note_alerts(ingest->live);
-	return ingest_accept(ingest, batch, item, env, hash);
+	return ingest_accept(ingest, batch, item, env);
 reject:
 	r = ingest_dead_letter(batch, item, now_ms);
 done:

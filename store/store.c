@@ -489,30 +489,50 @@ store_batch_find_event(struct store_batch *batch, const char *source, const char
 	return true;
 }
 
-enum store_result
-store_batch_append_event(struct store_batch *batch, const char *source, const char *event_id,
-    const uint8_t hash[STORE_HASH_BYTES], const uint8_t *bytes, size_t len, uint64_t *sequence)
+/* Append the event under the next sequence, its dedupe key put with
+ * flags: MDB_NOOVERWRITE finds one already there (*stored true, its value
+ * in *sequence and stored_hash, nothing written). */
+static enum store_result
+batch_append_event(struct store_batch *batch, const char *source, const char *event_id,
+    const uint8_t hash[STORE_HASH_BYTES], const uint8_t *bytes, size_t len, uint64_t *sequence,
+    unsigned flags, bool *stored, uint8_t stored_hash[STORE_HASH_BYTES])
 {
 	uint8_t keybuf[8], dkbuf[511], dvbuf[STORE_DEDUPE_VALUE_BYTES];
 	uint64_t seq = batch->counters.last_event + 1;
 	MDB_val key = { 8, keybuf }, val = { len, (void *)bytes }, dkey, dval = { sizeof(dvbuf), dvbuf };
 	enum store_result r;
+	int rc;
 
+	*stored = false;
 	if (batch->failed != STORE_OK)
 		return batch->failed;
 	if (dedupe_key(source, event_id, dkbuf, sizeof(dkbuf), &dkey) < 0) {
 		store_set_error(batch->store, "source and event_id are too long for a key");
 		return batch->failed = STORE_FAILED;
 	}
+	/* The dedupe key first: when it is there, nothing is written. */
+	be64_put(dvbuf, seq);
+	memcpy(dvbuf + 8, hash, STORE_HASH_BYTES);
+	rc = mdb_put(batch->txn, batch->store->dedupe, &dkey, &dval, flags);
+	if (rc == MDB_KEYEXIST && dval.mv_size == STORE_DEDUPE_VALUE_BYTES) {
+		*sequence = be64_get(dval.mv_data);
+		memcpy(stored_hash, (uint8_t *)dval.mv_data + 8, STORE_HASH_BYTES);
+		*stored = true;
+		return STORE_OK;
+	}
+	if (rc == MDB_KEYEXIST) {
+		/* A value of another size: not an event's, as find_event
+		 * reads it; record this one over it, as append_event does. */
+		dval.mv_size = sizeof(dvbuf);
+		dval.mv_data = dvbuf;
+		rc = mdb_put(batch->txn, batch->store->dedupe, &dkey, &dval, 0);
+	}
+	r = store_batch_check(batch, rc, "recording a dedupe key");
+	if (r != STORE_OK)
+		return r;
 	be64_put(keybuf, seq);
 	r = store_batch_check(batch, mdb_put(batch->txn, batch->store->events, &key, &val, MDB_APPEND),
 	    "appending an event");
-	if (r != STORE_OK)
-		return r;
-	be64_put(dvbuf, seq);
-	memcpy(dvbuf + 8, hash, STORE_HASH_BYTES);
-	r = store_batch_check(batch, mdb_put(batch->txn, batch->store->dedupe, &dkey, &dval, 0),
-	    "recording a dedupe key");
 	if (r != STORE_OK)
 		return r;
 	batch->counters.last_event = seq;
@@ -520,6 +540,26 @@ store_batch_append_event(struct store_batch *batch, const char *source, const ch
 		batch->first_appended_event = seq;
 	*sequence = seq;
 	return STORE_OK;
+}
+
+enum store_result
+store_batch_append_event(struct store_batch *batch, const char *source, const char *event_id,
+    const uint8_t hash[STORE_HASH_BYTES], const uint8_t *bytes, size_t len, uint64_t *sequence)
+{
+	uint8_t unused[STORE_HASH_BYTES];
+	bool stored;
+
+	return batch_append_event(batch, source, event_id, hash, bytes, len, sequence, 0, &stored,
+	    unused);
+}
+
+enum store_result
+store_batch_append_new_event(struct store_batch *batch, const char *source,
+    const char *event_id, const uint8_t hash[STORE_HASH_BYTES], const uint8_t *bytes,
+    size_t len, uint64_t *sequence, bool *stored, uint8_t stored_hash[STORE_HASH_BYTES])
+{
+	return batch_append_event(batch, source, event_id, hash, bytes, len, sequence,
+	    MDB_NOOVERWRITE, stored, stored_hash);
 }
 
 /* Pack msg and append it under a new key of a sequence table; a copy of

@@ -91,6 +91,16 @@ enum store_result store_batch_append_event(struct store_batch *batch, const char
     const char *event_id, const uint8_t hash[STORE_HASH_BYTES], const uint8_t *bytes,
     size_t len, uint64_t *sequence);
 
+/*
+ * The same when (source, event_id) is new, in one lookup of the dedupe key
+ * instead of store_batch_find_event's and then the append's: *stored false
+ * and the event appended; or *stored true, *sequence and stored_hash those
+ * of the event already stored under it, and nothing written.
+ */
+enum store_result store_batch_append_new_event(struct store_batch *batch, const char *source,
+    const char *event_id, const uint8_t hash[STORE_HASH_BYTES], const uint8_t *bytes,
+    size_t len, uint64_t *sequence, bool *stored, uint8_t stored_hash[STORE_HASH_BYTES]);
+
 /* Give update the next update sequence number and append it. */
 enum store_result store_batch_append_update(struct store_batch *batch,
     Commissioning__Update *update);

@@ -302,6 +302,61 @@ test_find_event_returns_sequence_and_hash(void **state)
 	store_close(&store);
 }
 
+/* append_new_event stores a new (source, event_id) and appends it; one
+ * already stored (before this batch or in it) is given back untouched. */
+static void
+test_append_new_event_finds_one_already_stored(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *store = store_open_or_fail(&fx->opt);
+	struct store_batch *batch;
+	uint8_t hash[STORE_HASH_BYTES], other[STORE_HASH_BYTES], got[STORE_HASH_BYTES];
+	uint64_t seq = 0;
+	bool stored = true;
+
+	commit_numbered_events(store, 1, 3, 1);
+	hash_for(hash, 2);
+	hash_for(other, 99);
+	assert_int_equal(store_batch_begin(store, &batch), STORE_OK);
+	/* Stored before the batch: its sequence and hash, nothing appended. */
+	assert_int_equal(store_batch_append_new_event(batch, "test", "e2", other,
+			     (const uint8_t *)"x", 1, &seq, &stored, got),
+	    STORE_OK);
+	assert_true(stored);
+	assert_int_equal(seq, 2);
+	assert_memory_equal(got, hash, STORE_HASH_BYTES);
+	/* New: appended under the next sequence and found after. */
+	hash_for(hash, 4);
+	assert_int_equal(store_batch_append_new_event(batch, "test", "e4", hash,
+			     (const uint8_t *)"body 4", 6, &seq, &stored, got),
+	    STORE_OK);
+	assert_false(stored);
+	assert_int_equal(seq, 4);
+	assert_true(store_batch_find_event(batch, "test", "e4", &seq, got));
+	assert_int_equal(seq, 4);
+	assert_memory_equal(got, hash, STORE_HASH_BYTES);
+	/* The same again in this batch: the first stands, the stored hash. */
+	assert_int_equal(store_batch_append_new_event(batch, "test", "e4", other,
+			     (const uint8_t *)"y", 1, &seq, &stored, got),
+	    STORE_OK);
+	assert_true(stored);
+	assert_int_equal(seq, 4);
+	assert_memory_equal(got, hash, STORE_HASH_BYTES);
+	/* The next new one follows on: nothing was appended for the repeat. */
+	hash_for(hash, 5);
+	assert_int_equal(store_batch_append_new_event(batch, "test", "e5", hash,
+			     (const uint8_t *)"body 5", 6, &seq, &stored, got),
+	    STORE_OK);
+	assert_false(stored);
+	assert_int_equal(seq, 5);
+	assert_int_equal(store_batch_commit(&batch), STORE_OK);
+	assert_int_equal(store_batch_begin(store, &batch), STORE_OK);
+	assert_true(store_batch_find_event(batch, "test", "e5", &seq, got));
+	assert_int_equal(seq, 5);
+	store_batch_abort(&batch);
+	store_close(&store);
+}
+
 static void
 test_aborted_batch_leaves_nothing(void **state)
 {
@@ -1248,6 +1303,7 @@ main(void)
 	    STORE_TEST(test_event_sequences_are_gap_free_across_batches),
 	    STORE_TEST(test_scan_visits_at_most_max_and_stops_when_asked),
 	    STORE_TEST(test_find_event_returns_sequence_and_hash),
+	    STORE_TEST(test_append_new_event_finds_one_already_stored),
 	    STORE_TEST(test_aborted_batch_leaves_nothing),
 	    STORE_TEST(test_updates_get_their_own_gap_free_sequence),
 	    STORE_TEST(test_stored_update_carries_its_sequence),
