@@ -23,12 +23,13 @@ struct picture {
 void
 thing_view_release(struct thing_view *it)
 {
-	for (size_t k = 0; k < it->thing.n_events; k++)
-		commissioning__envelope__free_unpacked(it->thing.events[k], it->alloc);
+	/* In an arena, the decoded messages go with its reset. */
+	for (size_t k = 0; it->arena == NULL && k < it->thing.n_events; k++)
+		commissioning__envelope__free_unpacked(it->thing.events[k], NULL);
 	free(it->thing.events);
 	free(it->parts);
-	if (it->history != NULL)
-		commissioning__history__free_unpacked(it->history, it->alloc);
+	if (it->history != NULL && it->arena == NULL)
+		commissioning__history__free_unpacked(it->history, NULL);
 	memset(it, 0, sizeof(*it));
 }
 
@@ -61,13 +62,13 @@ thing_view_adopt(struct thing_view *it, const uint8_t *key, size_t keylen,
 
 int
 thing_view_adopt_with(struct thing_view *it, const uint8_t *key, size_t keylen,
-    Commissioning__History *history, ProtobufCAllocator *alloc)
+    Commissioning__History *history, ProtobufCAllocator *arena)
 {
 	size_t at = 0;
 
 	memset(it, 0, sizeof(*it));
 	it->history = history;
-	it->alloc = alloc;
+	it->arena = arena;
 	if (history == NULL || keylen < 2 || key[keylen - 1] != '\0')
 		goto fail;
 	it->thing.kind = (enum thing_kind)key[0];
@@ -85,7 +86,7 @@ thing_view_adopt_with(struct thing_view *it, const uint8_t *key, size_t keylen,
 		goto fail;
 	for (size_t k = 0; k < history->n_entries; k++) {
 		const ProtobufCBinaryData *b = &history->entries[k]->envelope;
-		Commissioning__Envelope *env = commissioning__envelope__unpack(alloc, b->len, b->data);
+		Commissioning__Envelope *env = commissioning__envelope__unpack(arena, b->len, b->data);
 		if (env == NULL)
 			goto fail;
 		it->thing.events[it->thing.n_events++] = env;

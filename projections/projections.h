@@ -143,9 +143,9 @@ struct thing_view {
 	struct thing thing;
 	char *parts; /* the key's parts, NUL-separated */
 	Commissioning__History *history;
-	/* What the history and the envelopes were unpacked with (NULL:
-	 * malloc), and are freed with. */
-	ProtobufCAllocator *alloc;
+	/* The arena the history and the envelopes were unpacked in, whose
+	 * reset frees them (NULL: malloc, freed with the view). */
+	ProtobufCAllocator *arena;
 };
 
 /* Decode the history of key. 0, or -1 when it does not decode (nothing to
@@ -156,9 +156,10 @@ int thing_view_load(struct thing_view *view, const uint8_t *key, size_t keylen,
  * with the view, or at once on failure). */
 int thing_view_adopt(struct thing_view *view, const uint8_t *key, size_t keylen,
     Commissioning__History *history);
-/* The same with the history unpacked with alloc, and the envelopes too. */
+/* The same with the history unpacked in an arena (arena_allocator), where
+ * the envelopes go too: releasing the view leaves them to the arena. */
 int thing_view_adopt_with(struct thing_view *view, const uint8_t *key, size_t keylen,
-    Commissioning__History *history, ProtobufCAllocator *alloc);
+    Commissioning__History *history, ProtobufCAllocator *arena);
 /* The events of t with env put in its place (a borrowed list: free
  * events->events only): what t becomes when env goes into its history,
  * for the kinds that keep every event. -1 when out of memory. */

@@ -624,7 +624,7 @@ state_describe(struct store_batch *batch, const struct state_context *ctx,
  */
 struct state_edit {
 	enum thing_kind kind;
-	ProtobufCAllocator *alloc;   /* old and the view's events: ctx's scratch, or NULL */
+	ProtobufCAllocator *alloc;   /* old and the view's events: ctx's scratch arena, or NULL */
 	Commissioning__History *old; /* NULL: none yet; owned by view when viewed */
 	bool viewed;
 	struct thing_view view;
@@ -687,8 +687,8 @@ state_edit_end(struct state_edit *edit)
 	if (edit->viewed) {
 		free(edit->with.events);
 		thing_view_release(&edit->view);
-	} else if (edit->old != NULL) {
-		commissioning__history__free_unpacked(edit->old, edit->alloc);
+	} else if (edit->old != NULL && edit->alloc == NULL) {
+		commissioning__history__free_unpacked(edit->old, NULL); /* else the arena's */
 	}
 	memset(edit, 0, sizeof(*edit));
 }
