@@ -118,15 +118,22 @@ void
 thing_key_text(const struct thing_key *key, char *out, size_t outlen)
 {
 	const char *name = thing_kind_name(key->bytes[0]);
-	size_t at;
+	size_t at, n;
+	char *p, *end;
 
 	if (!text_join(out, outlen, ' ', name ? name : "thing", "", NULL))
 		return;
 	at = strlen(out);
-	/* The parts, NUL-separated in the key, joined by '/'. */
-	for (size_t i = 1; i + 1 < key->len && at + 1 < outlen; i++)
-		out[at++] = key->bytes[i] == '\0' ? '/' : (char)key->bytes[i];
-	out[at] = '\0';
+	/* The parts, NUL-separated in the key (bytes 1 to the last but one),
+	 * joined by '/', as much as fits. */
+	n = key->len > 2 ? key->len - 2 : 0;
+	if (n > outlen - 1 - at)
+		n = outlen - 1 - at;
+	memcpy(out + at, key->bytes + 1, n);
+	end = out + at + n;
+	*end = '\0';
+	for (p = out + at; (p = memchr(p, '\0', (size_t)(end - p))) != NULL; p++)
+		*p = '/';
 }
 
 /* ---- the figures an update carries */

@@ -252,11 +252,42 @@ test_every_event_kind_has_a_thing_key(void **state)
 	 * ended of one package share theirs. */
 }
 
+/* A thing's key as updates name it: "<kind> part/part/part", cut to fit. */
+static void
+test_thing_key_text_joins_the_parts_and_cuts_to_fit(void **state)
+{
+	struct thing_key key = { { THING_SPELL, 'R', 'A', 'A', '\0', 'S', '1', '\0', 'x', '\0' },
+		10 };
+	const char *name = thing_kind_name(THING_SPELL);
+	char out[64], want[64];
+	size_t full;
+
+	(void)state;
+	snprintf(want, sizeof(want), "%s RAA/S1/x", name);
+	thing_key_text(&key, out, sizeof(out));
+	assert_string_equal(out, want);
+	full = strlen(want);
+	/* Every smaller buffer holds as much of it as fits. */
+	for (size_t size = 1; size <= full; size++) {
+		memset(out, '#', sizeof(out));
+		thing_key_text(&key, out, size);
+		if (size > strlen(name) + 1)
+			assert_memory_equal(out, want, size - 1);
+		assert_true(strlen(out) < size);
+	}
+	/* A key of the kind alone. */
+	key.len = 1;
+	thing_key_text(&key, out, sizeof(out));
+	snprintf(want, sizeof(want), "%s ", name);
+	assert_string_equal(out, want);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_any_arrival_order_gives_byte_identical_state),
+		cmocka_unit_test(test_thing_key_text_joins_the_parts_and_cuts_to_fit),
 		cmocka_unit_test(test_a_spell_keeps_its_events_sorted_by_time_source_and_id),
 		cmocka_unit_test(test_an_organisation_keeps_only_the_record_that_stands),
 		cmocka_unit_test(test_a_capacity_line_keeps_the_report_with_the_latest_as_of),
