@@ -357,8 +357,8 @@ discharges_case_dump_ascii(struct jtext *out, const struct discharges_case *c, c
 	jtext_raw(out, ",\"days_delayed\":");
 	jtext_int(out, c->days_delayed);
 	jtext_raw(out, c->waiting_on_social_care
-	        ? ",\"waiting_on_social_care\":true,\"social_care_wait_ended_by\":"
-	        : ",\"waiting_on_social_care\":false,\"social_care_wait_ended_by\":");
+	                   ? ",\"waiting_on_social_care\":true,\"social_care_wait_ended_by\":"
+	                   : ",\"waiting_on_social_care\":false,\"social_care_wait_ended_by\":");
 	ok = ok && discharges_dump_string_or_null(out, c->wait_ended_by);
 	jtext_raw(out, ",\"package\":");
 	if (c->package != NULL) {

@@ -583,7 +583,7 @@ expect_dump_as_jansson(const struct discharges_case *c, const char *icb)
 {
 	json_t *json = discharges_case_json(c, icb);
 	char *dumped = json_dumps(json, JSON_COMPACT);
-	struct jtext text = { 0 };
+	struct jtext text = {0};
 
 	jtext_raw(&text, "[");
 	discharges_case_dump(&text, c, icb);
@@ -604,9 +604,9 @@ expect_dump_as_jansson(const struct discharges_case *c, const char *icb)
 static void
 test_discharges_case_text_is_what_jansson_writes(void **state)
 {
-	struct discharges_package package = { "ab", "E10000011", "PK1", "2026-06-03", 0 };
-	const char *strange[] = { "", "a\"b\\c/d", "tab\there\nnl\rcr\bbs\fff", "\x01\x1f\x7f",
-		"caf\xc3\xa9", "\xe2\x80\x94 dash", "\xff not utf-8", "E10000011" };
+	struct discharges_package package = {"ab", "E10000011", "PK1", "2026-06-03", 0};
+	const char *strange[] = {"", "a\"b\\c/d", "tab\there\nnl\rcr\bbs\fff", "\x01\x1f\x7f",
+	    "caf\xc3\xa9", "\xe2\x80\x94 dash", "\xff not utf-8", "E10000011"};
 	char every[128];
 	size_t n = 0;
 
@@ -615,7 +615,7 @@ test_discharges_case_text_is_what_jansson_writes(void **state)
 		every[n++] = (char)ch;
 	every[n] = '\0';
 	for (unsigned bits = 0; bits < 64; bits++) {
-		struct discharges_case c = { 0 };
+		struct discharges_case c = {0};
 		c.patient = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
 		c.provider = "RAA";
 		c.closed = bits & 1;
@@ -635,8 +635,8 @@ test_discharges_case_text_is_what_jansson_writes(void **state)
 	}
 	for (size_t i = 0; i < sizeof(strange) / sizeof(strange[0]) + 1; i++) {
 		const char *s = i < sizeof(strange) / sizeof(strange[0]) ? strange[i] : every;
-		struct discharges_case c = { 0 };
-		struct discharges_package odd = { "ab", s, s, s, 0 };
+		struct discharges_case c = {0};
+		struct discharges_package odd = {"ab", s, s, s, 0};
 		c.patient = s;
 		c.provider = s;
 		c.council = s;

@@ -320,7 +320,7 @@ test_append_new_event_finds_one_already_stored(void **state)
 	assert_int_equal(store_batch_begin(store, &batch), STORE_OK);
 	/* Stored before the batch: its sequence and hash, nothing appended. */
 	assert_int_equal(store_batch_append_new_event(batch, "test", "e2", other,
-			     (const uint8_t *)"x", 1, &seq, &stored, got),
+	                     (const uint8_t *)"x", 1, &seq, &stored, got),
 	    STORE_OK);
 	assert_true(stored);
 	assert_int_equal(seq, 2);
@@ -328,7 +328,7 @@ test_append_new_event_finds_one_already_stored(void **state)
 	/* New: appended under the next sequence and found after. */
 	hash_for(hash, 4);
 	assert_int_equal(store_batch_append_new_event(batch, "test", "e4", hash,
-			     (const uint8_t *)"body 4", 6, &seq, &stored, got),
+	                     (const uint8_t *)"body 4", 6, &seq, &stored, got),
 	    STORE_OK);
 	assert_false(stored);
 	assert_int_equal(seq, 4);
@@ -337,7 +337,7 @@ test_append_new_event_finds_one_already_stored(void **state)
 	assert_memory_equal(got, hash, STORE_HASH_BYTES);
 	/* The same again in this batch: the first stands, the stored hash. */
 	assert_int_equal(store_batch_append_new_event(batch, "test", "e4", other,
-			     (const uint8_t *)"y", 1, &seq, &stored, got),
+	                     (const uint8_t *)"y", 1, &seq, &stored, got),
 	    STORE_OK);
 	assert_true(stored);
 	assert_int_equal(seq, 4);
@@ -345,7 +345,7 @@ test_append_new_event_finds_one_already_stored(void **state)
 	/* The next new one follows on: nothing was appended for the repeat. */
 	hash_for(hash, 5);
 	assert_int_equal(store_batch_append_new_event(batch, "test", "e5", hash,
-			     (const uint8_t *)"body 5", 6, &seq, &stored, got),
+	                     (const uint8_t *)"body 5", 6, &seq, &stored, got),
 	    STORE_OK);
 	assert_false(stored);
 	assert_int_equal(seq, 5);
