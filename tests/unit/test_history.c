@@ -282,12 +282,36 @@ test_thing_key_text_joins_the_parts_and_cuts_to_fit(void **state)
 	assert_string_equal(out, want);
 }
 
+/* A pseudonym's hex: two lower-case digits a byte, at most 32 bytes. */
+static void
+test_pseudonym_hex_is_two_lower_case_digits_a_byte(void **state)
+{
+	uint8_t bytes[40];
+	ProtobufCBinaryData p = { 0, bytes };
+	char out[65], want[65];
+
+	(void)state;
+	for (unsigned first = 0; first < 256; first += 32) {
+		for (size_t i = 0; i < sizeof(bytes); i++)
+			bytes[i] = (uint8_t)(first + i * 7);
+		for (p.len = 0; p.len <= sizeof(bytes); p.len++) {
+			size_t n = p.len < 32 ? p.len : 32;
+			for (size_t i = 0; i < n; i++)
+				snprintf(want + 2 * i, 3, "%02x", bytes[i]);
+			want[2 * n] = '\0';
+			pseudonym_hex(&p, out);
+			assert_string_equal(out, want);
+		}
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_any_arrival_order_gives_byte_identical_state),
 		cmocka_unit_test(test_thing_key_text_joins_the_parts_and_cuts_to_fit),
+		cmocka_unit_test(test_pseudonym_hex_is_two_lower_case_digits_a_byte),
 		cmocka_unit_test(test_a_spell_keeps_its_events_sorted_by_time_source_and_id),
 		cmocka_unit_test(test_an_organisation_keeps_only_the_record_that_stands),
 		cmocka_unit_test(test_a_capacity_line_keeps_the_report_with_the_latest_as_of),
