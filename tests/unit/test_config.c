@@ -9,57 +9,25 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config.h"
-
-/* A temporary directory per test for the INI files it writes. */
-struct fixture {
-	char dir[64];
-	char file[128];
-};
+#include "tmpdir_fixture.h"
 
 static int
 fixture_setup(void **state)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
-
-	if (fx == NULL)
-		return -1;
-	strcpy(fx->dir, "/tmp/test_config.XXXXXX");
-	if (mkdtemp(fx->dir) == NULL) {
-		free(fx);
-		return -1;
-	}
-	snprintf(fx->file, sizeof(fx->file), "%s/commissiond.ini", fx->dir);
-	*state = fx;
-	return 0;
+	*state = tmpdir_fixture_new("test_config", "commissiond.ini");
+	return *state != NULL ? 0 : -1;
 }
 
 static int
 fixture_teardown(void **state)
 {
-	struct fixture *fx = *state;
-	DIR *d = opendir(fx->dir);
-	struct dirent *e;
-
-	if (d != NULL) {
-		while ((e = readdir(d)) != NULL) {
-			char path[512];
-			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-				continue;
-			if (snprintf(path, sizeof(path), "%s/%s", fx->dir, e->d_name) <
-			    (int)sizeof(path))
-				(void)unlink(path);
-		}
-		closedir(d);
-	}
-	(void)rmdir(fx->dir);
-	free(fx);
+	tmpdir_fixture_free(*state);
 	return 0;
 }
 
@@ -96,7 +64,7 @@ assert_config_equal(const struct config *a, const struct config *b)
 
 /* Load text as a config file over defaults: must fail, err holding both fragments. */
 static void
-assert_load_error(struct fixture *fx, const char *text, const char *fragment, const char *fragment2)
+assert_load_error(struct tmpdir_fixture *fx, const char *text, const char *fragment, const char *fragment2)
 {
 	struct config cfg, before;
 	char err[512] = "";
@@ -153,7 +121,7 @@ test_sync_modes_have_names(void **state)
 static void
 test_load_overrides_only_the_keys_in_the_file(void **state)
 {
-	struct fixture *fx = *state;
+	struct tmpdir_fixture *fx = *state;
 	struct config cfg, want;
 	char err[512] = "";
 
@@ -184,7 +152,7 @@ test_load_overrides_only_the_keys_in_the_file(void **state)
 static void
 test_load_goes_over_what_cfg_already_holds(void **state)
 {
-	struct fixture *fx = *state;
+	struct tmpdir_fixture *fx = *state;
 	struct config cfg;
 	char err[512] = "";
 
@@ -199,7 +167,7 @@ test_load_goes_over_what_cfg_already_holds(void **state)
 static void
 test_load_of_an_empty_file_changes_nothing(void **state)
 {
-	struct fixture *fx = *state;
+	struct tmpdir_fixture *fx = *state;
 	struct config cfg, want;
 	char err[512] = "";
 
@@ -213,7 +181,7 @@ test_load_of_an_empty_file_changes_nothing(void **state)
 static void
 test_load_unknown_section_names_it_and_the_line(void **state)
 {
-	struct fixture *fx = *state;
+	struct tmpdir_fixture *fx = *state;
 
 	assert_load_error(fx, "[store]\npath = /somewhere\n\n[storage]\npath = /x\n",
 	    "commissiond.ini:5:", "[storage] path: no such setting");
@@ -222,7 +190,7 @@ test_load_unknown_section_names_it_and_the_line(void **state)
 static void
 test_load_unknown_key_names_it_and_the_line(void **state)
 {
-	struct fixture *fx = *state;
+	struct tmpdir_fixture *fx = *state;
 
 	assert_load_error(fx, "[ingest]\nbatch_limit = 8\nbatch_size = 8\n",
 	    "commissiond.ini:3:", "[ingest] batch_size: no such setting");
@@ -233,7 +201,7 @@ test_load_unknown_key_names_it_and_the_line(void **state)
 static void
 test_load_reports_the_first_of_several_errors(void **state)
 {
-	struct fixture *fx = *state;
+	struct tmpdir_fixture *fx = *state;
 
 	assert_load_error(
 	    fx, "[store]\nsync = sometimes\nmap_size = 12Q\n", "commissiond.ini:2:", "sometimes");
@@ -264,7 +232,7 @@ test_load_bad_values_error_and_change_nothing(void **state)
 	    {"[log]\nlevel = verbose\n", "[log] level: \"verbose\""},
 	    {"[store]\npath =\n", "[store] path: must be 1 to 160 characters"},
 	};
-	struct fixture *fx = *state;
+	struct tmpdir_fixture *fx = *state;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		assert_load_error(fx, cases[i].text, cases[i].fragment, NULL);
@@ -273,7 +241,7 @@ test_load_bad_values_error_and_change_nothing(void **state)
 static void
 test_load_line_that_is_not_ini_is_an_error(void **state)
 {
-	struct fixture *fx = *state;
+	struct tmpdir_fixture *fx = *state;
 
 	assert_load_error(fx, "[store]\npath = /changed\nthis is not a setting\n",
 	    "commissiond.ini:3:", "not an INI line");
@@ -283,7 +251,7 @@ test_load_line_that_is_not_ini_is_an_error(void **state)
 static void
 test_load_of_a_missing_file_says_cannot_open(void **state)
 {
-	struct fixture *fx = *state;
+	struct tmpdir_fixture *fx = *state;
 	struct config cfg, before;
 	char path[160], err[512] = "";
 
@@ -299,7 +267,7 @@ test_load_of_a_missing_file_says_cannot_open(void **state)
 static void
 test_byte_sizes_take_k_m_g_suffixes(void **state)
 {
-	struct fixture *fx = *state;
+	struct tmpdir_fixture *fx = *state;
 	struct config cfg;
 	char err[512] = "";
 
@@ -510,7 +478,7 @@ test_print_lists_every_section_and_key(void **state)
 	    "\ndead_letter_keep_bytes = 65536\n",
 	    "\nlevel = info\n",
 	};
-	struct fixture *fx = *state;
+	struct tmpdir_fixture *fx = *state;
 	struct config cfg;
 	char *text;
 
@@ -532,7 +500,7 @@ test_print_lists_every_section_and_key(void **state)
 static void
 test_print_values_load_back_to_the_same_settings(void **state)
 {
-	struct fixture *fx = *state;
+	struct tmpdir_fixture *fx = *state;
 	struct config cfg, back;
 	char err[512] = "", *text;
 
@@ -584,7 +552,7 @@ test_print_values_load_back_to_the_same_settings(void **state)
 static void
 test_curve_and_daemon_settings_are_empty_by_default_and_load_back(void **state)
 {
-	struct fixture *fx = *state;
+	struct tmpdir_fixture *fx = *state;
 	struct config cfg, back;
 	char err[512] = "", *text;
 
@@ -637,7 +605,7 @@ test_curve_and_daemon_settings_are_empty_by_default_and_load_back(void **state)
 static void
 test_print_output_loads_back_as_it_is(void **state)
 {
-	struct fixture *fx = *state;
+	struct tmpdir_fixture *fx = *state;
 	struct config cfg, back;
 	char err[512] = "", *text;
 	size_t longest;

@@ -16,42 +16,19 @@
 #include <unistd.h>
 
 #include "keyfile.h"
-
-struct fixture {
-	char dir[64];
-	char file[128];
-};
+#include "tmpdir_fixture.h"
 
 static int
 fixture_setup(void **state)
 {
-	struct fixture *fx = calloc(1, sizeof(*fx));
-
-	if (fx == NULL)
-		return -1;
-	strcpy(fx->dir, "/tmp/test_keyfile.XXXXXX");
-	if (mkdtemp(fx->dir) == NULL) {
-		free(fx);
-		return -1;
-	}
-	snprintf(fx->file, sizeof(fx->file), "%s/sub/dir/key", fx->dir);
-	*state = fx;
-	return 0;
+	*state = tmpdir_fixture_new("test_keyfile", "sub/dir/key");
+	return *state != NULL ? 0 : -1;
 }
 
 static int
 fixture_teardown(void **state)
 {
-	struct fixture *fx = *state;
-	char path[160];
-
-	unlink(fx->file);
-	snprintf(path, sizeof(path), "%s/sub/dir", fx->dir);
-	rmdir(path);
-	snprintf(path, sizeof(path), "%s/sub", fx->dir);
-	rmdir(path);
-	rmdir(fx->dir);
-	free(fx);
+	tmpdir_fixture_free(*state);
 	return 0;
 }
 
@@ -80,7 +57,7 @@ assert_read_error(const char *path, enum keyfile_kind kind, size_t max, const ch
 static void
 test_a_new_key_file_gets_its_mode_and_0700_directories(void **state)
 {
-	struct fixture *fx = *state;
+	struct tmpdir_fixture *fx = *state;
 	char err[512], path[160];
 	size_t len;
 	char *text;
@@ -107,7 +84,7 @@ test_a_new_key_file_gets_its_mode_and_0700_directories(void **state)
 static void
 test_a_public_file_gets_its_mode_whatever_the_umask(void **state)
 {
-	struct fixture *fx = *state;
+	struct tmpdir_fixture *fx = *state;
 	char err[512];
 	mode_t old = umask(077);
 
@@ -119,7 +96,7 @@ test_a_public_file_gets_its_mode_whatever_the_umask(void **state)
 static void
 test_modes_that_expose_a_key_are_refused(void **state)
 {
-	struct fixture *fx = *state;
+	struct tmpdir_fixture *fx = *state;
 	char err[512];
 	size_t len;
 	char *text;
@@ -154,7 +131,7 @@ test_modes_that_expose_a_key_are_refused(void **state)
 static void
 test_files_too_large_missing_or_not_regular_are_refused(void **state)
 {
-	struct fixture *fx = *state;
+	struct tmpdir_fixture *fx = *state;
 	char err[512];
 
 	assert_int_equal(keyfile_create(fx->file, "0123456789\n", 0600, err, sizeof(err)), 0);
@@ -166,7 +143,7 @@ test_files_too_large_missing_or_not_regular_are_refused(void **state)
 static void
 test_a_nul_byte_is_refused(void **state)
 {
-	struct fixture *fx = *state;
+	struct tmpdir_fixture *fx = *state;
 	char err[512];
 	FILE *f;
 
