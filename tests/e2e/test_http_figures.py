@@ -25,7 +25,7 @@ import urllib.request
 from zoneinfo import ZoneInfo
 
 import examples
-from harness import Daemon, sample_day
+from harness import Daemon, DaemonTestCase, sample_day
 
 LONDON = ZoneInfo("Europe/London")
 # Each table: the area, the path in the figures, its shape, its key columns
@@ -237,108 +237,94 @@ class AcrossDays(unittest.TestCase):
             self.fig.metric("commissiond_store_histories_read_total") - before, self.spells)
 
 
-class FoldInterval(unittest.TestCase):
+class FoldInterval(DaemonTestCase):
     """A past as_of for flow folds every spell while ingest waits: after a
     fold that took T, another waits T x [http] fold_wait_factor (429 with
     Retry-After); the as_of just folded is answered from that fold until
     the next batch; the present, and discharges at any as_of, are never
     held back."""
 
+    # A factor so large that any fold's wait outlasts the test.
+    settings = {"http.fold_wait_factor": "100000000"}
+
     def test_a_fold_too_soon_is_429_and_the_last_fold_and_the_present_are_not(self):
-        workdir = tempfile.mkdtemp(prefix="cd-hff-")
-        # A factor so large that any fold's wait outlasts the test.
-        daemon = Daemon(workdir, **{"http.fold_wait_factor": "100000000"})
-        try:
-            daemon.start()
-            daemon.send(sample_day(datetime.date.today().isoformat(), 20))
-            fig = Figures(daemon)
-            folds = fig.metric("commissiond_figures_folds_total")
-            past = int(time.time() * 1000) - 86_400_000
-            for path in (f"/api/v1/flow?as_of={past}", f"/api/v1/flow/icbs?as_of={past}",
-                         f"/api/v1/flow/providers?as_of={past}&format=csv"):
-                self.assertEqual(fig.get(path)[0], 200, path)
-            self.assertEqual(fig.metric("commissiond_figures_folds_total"), folds + 1)
-            for path in (f"/api/v1/flow?as_of={past - 1}", f"/api/v1/flow/icbs?as_of={past + 1}"):
-                with self.assertRaises(urllib.error.HTTPError) as caught:
-                    fig.get(path)
-                self.assertEqual(caught.exception.code, 429, path)
-                self.assertGreaterEqual(int(caught.exception.headers["Retry-After"]), 1)
-                error = json.loads(caught.exception.read())["error"]
-                self.assertEqual(error["parameter"], "as_of")
-                self.assertIn("fold_wait_factor", error["message"])
-            for path in ("/api/v1/flow", "/api/v1/flow/providers",
-                         f"/api/v1/discharges?as_of={past}",
-                         f"/api/v1/discharges/cases?as_of={past}"):
-                self.assertEqual(fig.get(path)[0], 200, path)
-            # A batch may move any figure: the kept fold goes with it.
-            daemon.send(sample_day(datetime.date.today().isoformat(), 2, seed=9))
+        daemon = self.daemon
+        daemon.send(sample_day(datetime.date.today().isoformat(), 20))
+        fig = Figures(daemon)
+        folds = fig.metric("commissiond_figures_folds_total")
+        past = int(time.time() * 1000) - 86_400_000
+        for path in (f"/api/v1/flow?as_of={past}", f"/api/v1/flow/icbs?as_of={past}",
+                     f"/api/v1/flow/providers?as_of={past}&format=csv"):
+            self.assertEqual(fig.get(path)[0], 200, path)
+        self.assertEqual(fig.metric("commissiond_figures_folds_total"), folds + 1)
+        for path in (f"/api/v1/flow?as_of={past - 1}", f"/api/v1/flow/icbs?as_of={past + 1}"):
             with self.assertRaises(urllib.error.HTTPError) as caught:
-                fig.get(f"/api/v1/flow?as_of={past}")
-            self.assertEqual(caught.exception.code, 429)
-            self.assertEqual(daemon.stop(), 0)
-            self.assertIsNone(daemon.sanitizer_report(), daemon.log_text())
-        finally:
-            if daemon.proc is not None:
-                daemon.kill9()
-            shutil.rmtree(workdir, ignore_errors=True)
+                fig.get(path)
+            self.assertEqual(caught.exception.code, 429, path)
+            self.assertGreaterEqual(int(caught.exception.headers["Retry-After"]), 1)
+            error = json.loads(caught.exception.read())["error"]
+            self.assertEqual(error["parameter"], "as_of")
+            self.assertIn("fold_wait_factor", error["message"])
+        for path in ("/api/v1/flow", "/api/v1/flow/providers",
+                     f"/api/v1/discharges?as_of={past}",
+                     f"/api/v1/discharges/cases?as_of={past}"):
+            self.assertEqual(fig.get(path)[0], 200, path)
+        # A batch may move any figure: the kept fold goes with it.
+        daemon.send(sample_day(datetime.date.today().isoformat(), 2, seed=9))
+        with self.assertRaises(urllib.error.HTTPError) as caught:
+            fig.get(f"/api/v1/flow?as_of={past}")
+        self.assertEqual(caught.exception.code, 429)
 
 
 REMAKE = "the derived state does not match the histories; remaking it"
 
 
-class StoreOperations(unittest.TestCase):
+class StoreOperations(DaemonTestCase):
     """What writes the store outside ingest (archive --prune, load, a
     migration of the store's format) leaves the derived state right: the
     next start does not remake it, and the answers are still the fold's."""
 
+    settings = {"http.fold_wait_factor": "0"}
+
     def test_archive_prune_load_and_a_migration_keep_the_derived_state(self):
         import lmdb
-        workdir = tempfile.mkdtemp(prefix="cd-hfs-")
-        daemon = Daemon(workdir, **{"http.fold_wait_factor": "0"})
-        try:
-            daemon.start()
-            self.assertEqual(daemon.log_text().count(REMAKE), 1)  # a new store: made once
-            today = datetime.datetime.now(LONDON).date()
-            daemon.send(sample_day((today - datetime.timedelta(days=1)).isoformat(), 30))
-            time.sleep(1.1)
-            cut = time.time()
-            time.sleep(1.1)
-            daemon.send(sample_day(today.isoformat(), 30, seed=2))
-            fig = Figures(daemon)
-            as_of = int(time.time() * 1000) + 3_600_000
-            before = check_at(self, fig, as_of)
-            archive = os.path.join(workdir, "before.arc")
-            stamp = datetime.datetime.fromtimestamp(cut, datetime.timezone.utc)
-            proc = daemon.ctl("archive", "--before", stamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                              "--out", archive, "--prune")
-            self.assertEqual(proc.returncode, 0, proc.stderr)
-            self.assertGreater(json.loads(proc.stdout)["removed"], 0)
-            self.assertEqual(daemon.stop(), 0)
-            daemon.start()
-            self.assertEqual(check_at(self, fig, as_of), before)
-            self.assertEqual(daemon.stop(), 0)
-            proc = daemon.ctl("load", archive)
-            self.assertEqual(proc.returncode, 0, proc.stderr)
-            daemon.start()
-            self.assertEqual(check_at(self, fig, as_of), before)
-            self.assertEqual(daemon.stop(), 0)
-            # A store of format 1 (no commit times) is migrated at start.
-            env = lmdb.open(daemon.settings["store.path"], max_dbs=16, map_size=1 << 30)
-            with env.begin(write=True) as txn:
-                txn.put(b"format_version", (1).to_bytes(8, "big"),
-                        db=env.open_db(b"meta", txn=txn))
-                txn.drop(env.open_db(b"received", txn=txn), delete=True)
-            env.close()
-            daemon.start()
-            self.assertIn("migrated from format 1 to 2", daemon.log_text())
-            self.assertEqual(check_at(self, fig, as_of), before)
-            self.assertEqual(daemon.log_text().count(REMAKE), 1, daemon.log_text())
-            self.assertEqual(daemon.stop(), 0)
-            self.assertIsNone(daemon.sanitizer_report(), daemon.log_text())
-        finally:
-            if daemon.proc is not None:
-                daemon.kill9()
-            shutil.rmtree(workdir, ignore_errors=True)
+        daemon = self.daemon
+        self.assertEqual(daemon.log_text().count(REMAKE), 1)  # a new store: made once
+        today = datetime.datetime.now(LONDON).date()
+        daemon.send(sample_day((today - datetime.timedelta(days=1)).isoformat(), 30))
+        time.sleep(1.1)
+        cut = time.time()
+        time.sleep(1.1)
+        daemon.send(sample_day(today.isoformat(), 30, seed=2))
+        fig = Figures(daemon)
+        as_of = int(time.time() * 1000) + 3_600_000
+        before = check_at(self, fig, as_of)
+        archive = os.path.join(self.workdir, "before.arc")
+        stamp = datetime.datetime.fromtimestamp(cut, datetime.timezone.utc)
+        proc = daemon.ctl("archive", "--before", stamp.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                          "--out", archive, "--prune")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertGreater(json.loads(proc.stdout)["removed"], 0)
+        self.assertEqual(daemon.stop(), 0)
+        daemon.start()
+        self.assertEqual(check_at(self, fig, as_of), before)
+        self.assertEqual(daemon.stop(), 0)
+        proc = daemon.ctl("load", archive)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        daemon.start()
+        self.assertEqual(check_at(self, fig, as_of), before)
+        self.assertEqual(daemon.stop(), 0)
+        # A store of format 1 (no commit times) is migrated at start.
+        env = lmdb.open(daemon.settings["store.path"], max_dbs=16, map_size=1 << 30)
+        with env.begin(write=True) as txn:
+            txn.put(b"format_version", (1).to_bytes(8, "big"),
+                    db=env.open_db(b"meta", txn=txn))
+            txn.drop(env.open_db(b"received", txn=txn), delete=True)
+        env.close()
+        daemon.start()
+        self.assertIn("migrated from format 1 to 2", daemon.log_text())
+        self.assertEqual(check_at(self, fig, as_of), before)
+        self.assertEqual(daemon.log_text().count(REMAKE), 1, daemon.log_text())
 
 
 class WorkedExamples(unittest.TestCase):
