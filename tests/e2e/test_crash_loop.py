@@ -80,10 +80,10 @@ class CrashLoop(unittest.TestCase):
                 self.ack_faults.append((key, f"DUPLICATE under {sequence}, acked {self.acked[key]}"))
             self.acked[key] = sequence
 
-    def run_senders(self, events, kill_after_acks):
+    def run_senders(self, events, kill_after_acks, jitter=True):
         """Send events over SENDERS windows; kill -9 once kill_after_acks
-        acks have come (or all are answered). Returns the events left
-        unanswered."""
+        acks have come (or all are answered), after a random pause of up to
+        10 ms with jitter. Returns the events left unanswered."""
         shares = [events[i::SENDERS] for i in range(SENDERS)]
         senders = [WindowSender(self.daemon.settings["ingest.endpoint"], share, WINDOW,
                                 on_ack=self.on_ack).start() for share in shares]
@@ -94,7 +94,8 @@ class CrashLoop(unittest.TestCase):
             time.sleep(0.001)
         else:
             raise AssertionError(f"senders stalled:\n{self.daemon.log_text()[-2000:]}")
-        time.sleep(self.rng.uniform(0, 0.01))
+        if jitter:
+            time.sleep(self.rng.uniform(0, 0.01))
         self.daemon.kill9()
         left = []
         for s in senders:
@@ -167,7 +168,13 @@ class CrashLoop(unittest.TestCase):
                                                              min(RESEND_ACKED_PER_LOOP, len(acked_keys)))]
             batch = carried + again + fresh
             self.answered_this_loop = 0
-            carried = self.run_senders(batch, self.rng.randrange(len(batch) + 1))
+            if loop == 0:
+                # One kill surely mid-stream: at the 8th ack, no pause. (A
+                # random moment on a fast daemon mostly falls after the
+                # last ack of a loop's hundred events.)
+                carried = self.run_senders(batch, 8, jitter=False)
+            else:
+                carried = self.run_senders(batch, self.rng.randrange(len(batch) + 1))
             mid_stream += bool(carried)
             unanswered += len(carried)
             self.daemon.start()
