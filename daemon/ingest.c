@@ -598,6 +598,7 @@ ingest_on_readable(void *arg)
 	ingest->n_items = 0;
 	arena_reset(ingest->arena);
 	ingest_bound_mapped(ingest);
+	store_cache_ahead(ingest->store);
 	if (ingest->on_committed != NULL)
 		ingest->on_committed(ingest->on_committed_arg);
 }

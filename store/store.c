@@ -286,6 +286,13 @@ fail:
 	return -1;
 }
 
+void
+store_cache_ahead(struct store *store)
+{
+	if (!store->opt.read_only)
+		tailcache_follow_env(&store->tail, store->env);
+}
+
 struct store *
 store_open(const struct store_options *opt, char *err, size_t errlen)
 {
@@ -351,6 +358,7 @@ store_open(const struct store_options *opt, char *err, size_t errlen)
 			(int)sizeof(store->data_file))
 			store->data_file[0] = '\0';
 	}
+	store_cache_ahead(store);
 	return store;
 }
 

@@ -198,6 +198,11 @@ enum store_result store_unmap_cached_pages(struct store *store);
  * process holds itself, whatever the size of the store. */
 #define STORE_MAPPED_MAX_BYTES (16u << 20)
 enum store_result store_bound_mapped(struct store *store);
+/* The writer, between batches and after answering what the last one
+ * carried: the file's next pages put in the page cache as single pages,
+ * which makes LMDB's later rewrites of them a third of the kernel's CPU
+ * (lib/tailcache.h). Done on open too; a no-op on a read-only store. */
+void store_cache_ahead(struct store *store);
 
 /* A compacted, consistent copy of the store into the empty directory dir. */
 enum store_result store_backup(struct store *store, const char *dir);

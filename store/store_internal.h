@@ -11,6 +11,8 @@
 
 #include <lmdb.h>
 
+#include "tailcache.h"
+
 #include "config.h"
 #include "store.h"
 
@@ -46,6 +48,7 @@ struct store {
 	size_t map_length;
 	uint64_t map_found_size;
 	uint64_t histories_read; /* records read from the histories, by any reader */
+	struct tailcache tail;	 /* the writer's: lib/tailcache.h */
 	char error[512];
 };
 

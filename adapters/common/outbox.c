@@ -22,6 +22,7 @@
 #include "be64.h"
 #include "diskroom.h"
 #include "outbox.h"
+#include "tailcache.h"
 
 /* A settlement held for the next commit; reason is NULL unless REJECTED. */
 struct outbox_held {
@@ -62,6 +63,7 @@ struct outbox {
 	bool busy, started, done, quit;
 	int done_fd;
 	struct outbox_batch batch;
+	struct tailcache tail; /* the commit thread's, once started */
 };
 
 static void __attribute__((format(printf, 2, 3)))
@@ -254,6 +256,11 @@ outbox_thread_main(void *arg)
 		if (write(o->done_fd, &one, sizeof(one)) < 0) {
 			/* nothing to do: outbox_put_finish does not need it */
 		}
+		/* Answered: the file's next pages (lib/tailcache.h), before
+		 * the next batch's transaction. */
+		pthread_mutex_unlock(&o->lock);
+		tailcache_follow_env(&o->tail, o->env);
+		pthread_mutex_lock(&o->lock);
 	}
 	pthread_mutex_unlock(&o->lock);
 	return NULL;
@@ -325,6 +332,7 @@ outbox_open(const char *path, uint64_t map_bytes, char *err, size_t errlen)
 		outbox_free(o);
 		return NULL;
 	}
+	tailcache_follow_env(&o->tail, o->env);
 	o->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (o->done_fd < 0 || pthread_mutex_init(&o->lock, NULL) != 0) {
 		snprintf(err, errlen, "%s: cannot make the commit thread's signal: %s", path,

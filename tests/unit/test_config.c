@@ -17,19 +17,7 @@
 #include "config.h"
 #include "tmpdir_fixture.h"
 
-static int
-fixture_setup(void **state)
-{
-	*state = tmpdir_fixture_new("test_config", "commissiond.ini");
-	return *state != NULL ? 0 : -1;
-}
-
-static int
-fixture_teardown(void **state)
-{
-	tmpdir_fixture_free(*state);
-	return 0;
-}
+TMPDIR_FIXTURE_FUNCTIONS("test_config", "commissiond.ini")
 
 static void
 write_file(const char *path, const char *text)

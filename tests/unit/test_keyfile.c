@@ -18,19 +18,7 @@
 #include "keyfile.h"
 #include "tmpdir_fixture.h"
 
-static int
-fixture_setup(void **state)
-{
-	*state = tmpdir_fixture_new("test_keyfile", "sub/dir/key");
-	return *state != NULL ? 0 : -1;
-}
-
-static int
-fixture_teardown(void **state)
-{
-	tmpdir_fixture_free(*state);
-	return 0;
-}
+TMPDIR_FIXTURE_FUNCTIONS("test_keyfile", "sub/dir/key")
 
 static mode_t
 mode_of(const char *path)

@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include "commissioning.pb-c.h"
 #include "config.h"
 #include "store.h"
+#include "tailcache.h"
 #include "tmpdir_fixture.h"
 
 /* One temporary directory per test; the store lives in dir/store. */
@@ -214,6 +216,44 @@ test_committed_events_are_counted_from_sequence_1(void **state)
 		assert_string_equal(seen.bodies[i], want);
 	}
 	assert_int_equal(next, 4);
+	store_close(&store);
+}
+
+/* lib/tailcache.h: the file is kept longer than its data, sparsely, as
+ * far as the map lets it, and a store so extended opens again with
+ * everything in it. */
+static void
+test_the_file_is_prepared_ahead_of_the_writer(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *store;
+	char path[PATH_MAX];
+	struct stat st;
+	uint64_t used;
+
+	fx->opt.map_size_bytes = 64u << 20;
+	store = store_open_or_fail(&fx->opt);
+	commit_numbered_events(store, 1, 50, 1);
+	store_cache_ahead(store);
+	used = counts_of(store).used_bytes;
+	snprintf(path, sizeof(path), "%s/data.mdb", fx->opt.path);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true((uint64_t)st.st_size + TAILCACHE_STEP_BYTES >= used + TAILCACHE_AHEAD_BYTES);
+	assert_true((uint64_t)st.st_size <= used + TAILCACHE_AHEAD_BYTES);
+	assert_true((uint64_t)st.st_blocks * 512 < used + TAILCACHE_STEP_BYTES);
+	store_close(&store);
+
+	/* Opened again with a map smaller than the file: all there, and the
+	 * file is never shortened. */
+	fx->opt.map_size_bytes = 1u << 20;
+	store = store_open_or_fail(&fx->opt);
+	assert_int_equal(counts_of(store).last_event_sequence, 50);
+	assert_int_equal(counts_of(store).used_bytes, used);
+	commit_numbered_events(store, 51, 60, 51);
+	store_cache_ahead(store);
+	assert_int_equal(counts_of(store).last_event_sequence, 60);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true((uint64_t)st.st_size >= used + TAILCACHE_AHEAD_BYTES - TAILCACHE_STEP_BYTES);
 	store_close(&store);
 }
 
@@ -1301,6 +1341,7 @@ main(void)
 	    STORE_TEST(test_open_creates_an_empty_store),
 	    STORE_TEST(test_committed_events_are_counted_from_sequence_1),
 	    STORE_TEST(test_event_sequences_are_gap_free_across_batches),
+	    STORE_TEST(test_the_file_is_prepared_ahead_of_the_writer),
 	    STORE_TEST(test_scan_visits_at_most_max_and_stops_when_asked),
 	    STORE_TEST(test_find_event_returns_sequence_and_hash),
 	    STORE_TEST(test_append_new_event_finds_one_already_stored),

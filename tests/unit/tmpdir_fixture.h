@@ -66,4 +66,18 @@ tmpdir_fixture_free(struct tmpdir_fixture *fx)
 	free(fx);
 }
 
+/* The cmocka setup and teardown of a test file whose every test gets a
+ * fresh tmpdir_fixture: fixture_setup and fixture_teardown. */
+#define TMPDIR_FIXTURE_FUNCTIONS(name, file_name)                      \
+	static int fixture_setup(void **state)                         \
+	{                                                              \
+		*state = tmpdir_fixture_new((name), (file_name));      \
+		return *state != NULL ? 0 : -1;                        \
+	}                                                              \
+	static int fixture_teardown(void **state)                      \
+	{                                                              \
+		tmpdir_fixture_free(*state);                           \
+		return 0;                                              \
+	}
+
 #endif
