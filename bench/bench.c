@@ -469,8 +469,10 @@ bench_usage_read(const char *prog, pid_t pid, struct bench_usage *usage)
 		struct rusage ru;
 		if (getrusage(RUSAGE_SELF, &ru) < 0)
 			bench_fail(prog, "getrusage: %s", strerror(errno));
-		usage->user_seconds = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
-		usage->system_seconds = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+		usage->user_seconds =
+		    (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+		usage->system_seconds =
+		    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 		return;
 	}
 	/* pid (comm) state ... : the name may hold spaces and parentheses, so

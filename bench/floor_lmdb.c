@@ -169,7 +169,8 @@ floor_random(const char *dir, uint64_t keys_before, uint64_t puts, uint64_t batc
 	done = 0;
 	bench_usage_read(PROG, 0, &before);
 	while (done < puts) {
-		done += random_commit(env, dbi, puts - done < batch ? puts - done : batch, &rng, &tc);
+		done +=
+		    random_commit(env, dbi, puts - done < batch ? puts - done : batch, &rng, &tc);
 		commits++;
 	}
 	bench_usage_read(PROG, 0, &after);
@@ -297,7 +298,8 @@ main(int argc, char **argv)
 	    "single_p50_ms", bench_quantile(single_ms, singles, 0.50), "single_p99_ms",
 	    bench_quantile(single_ms, singles, 0.99));
 	if (random_puts > 0)
-		json_object_set_new(out, "random", floor_random(dir, random_keys, random_puts, batch));
+		json_object_set_new(
+		    out, "random", floor_random(dir, random_keys, random_puts, batch));
 	bench_print(out);
 	free(commit_ms);
 	free(single_ms);
