@@ -18,10 +18,10 @@
  * as the daemon's dedupe table takes its keys (a source, NUL, an event id:
  * RANDOM_KEY_BYTES bytes) with their 24-byte values, --batch puts a
  * fsynced commit: what one index written at random costs, where appends
- * write each page once. The table is filled first, in large transactions
- * not timed; the timed puts report puts a second and, from /proc/self/io
- * and /proc/self/stat over the timed part, the bytes written and the CPU
- * time a put. The file is kept in the page cache as single pages
+ * write each page once. The table is filled first, not timed, in commits
+ * of --batch without fsync; the timed puts report puts a second and, from
+ * /proc/self/io and getrusage over the timed part, the bytes written and
+ * the CPU time a put. The file is kept in the page cache as single pages
  * (lib/tailcache), as the daemon's store is, so that a rewritten page
  * counts 4 KiB in write_bytes as it does for the daemon.
  *
