@@ -3,11 +3,14 @@
  * owns its packed Envelopes and their keys; the rest owns nothing.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "commissioning.pb-c.h"
@@ -410,6 +413,87 @@ bench_parse_seconds(const char *prog, const char *what, const char *text)
 	if (errno != 0 || end == text || *end != '\0' || !(v > 0) || v > 1e6)
 		bench_fail(prog, "%s: \"%s\" is not a number of seconds", what, text);
 	return v;
+}
+
+/* The value of the line "name: N" of a /proc file's text, or -1. */
+static int
+proc_field(const char *text, const char *name, uint64_t *value)
+{
+	size_t len = strlen(name);
+
+	for (const char *line = text; line != NULL && *line != '\0'; line = strchr(line, '\n')) {
+		if (*line == '\n')
+			line++;
+		if (strncmp(line, name, len) == 0 && line[len] == ':')
+			return sscanf(line + len + 1, "%" SCNu64, value) == 1 ? 0 : -1;
+	}
+	return -1;
+}
+
+/* The whole of a small /proc file as text, NUL-terminated, or -1. */
+static int
+proc_read(pid_t pid, const char *name, char *buf, size_t buflen, char *path, size_t pathlen)
+{
+	FILE *in;
+	size_t got;
+
+	if (pid == 0)
+		snprintf(path, pathlen, "/proc/self/%s", name);
+	else
+		snprintf(path, pathlen, "/proc/%ld/%s", (long)pid, name);
+	in = fopen(path, "r");
+	if (in == NULL)
+		return -1;
+	got = fread(buf, 1, buflen - 1, in);
+	fclose(in);
+	buf[got] = '\0';
+	return got > 0 ? 0 : -1;
+}
+
+void
+bench_usage_read(const char *prog, pid_t pid, struct bench_usage *usage)
+{
+	char text[4096], path[64];
+	unsigned long long utime, stime;
+	const char *after_name;
+	long ticks = sysconf(_SC_CLK_TCK);
+
+	usage->at_ns = bench_now_ns();
+	errno = 0;
+	if (proc_read(pid, "io", text, sizeof(text), path, sizeof(path)) < 0 ||
+	    proc_field(text, "write_bytes", &usage->write_bytes) < 0)
+		bench_fail(prog, "%s: cannot read write_bytes: %s", path,
+		    errno ? strerror(errno) : "not there");
+	if (pid == 0) {
+		/* This process: to the microsecond, where /proc counts ticks. */
+		struct rusage ru;
+		if (getrusage(RUSAGE_SELF, &ru) < 0)
+			bench_fail(prog, "getrusage: %s", strerror(errno));
+		usage->user_seconds =
+		    (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+		usage->system_seconds =
+		    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+		return;
+	}
+	/* pid (comm) state ... : the name may hold spaces and parentheses, so
+	 * count from the last ')'; skip fields 3 to 13 to utime and stime, 14 and 15. */
+	if (proc_read(pid, "stat", text, sizeof(text), path, sizeof(path)) < 0 ||
+	    (after_name = strrchr(text, ')')) == NULL || ticks <= 0 ||
+	    sscanf(after_name + 1, "%*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu %llu", &utime,
+	        &stime) != 2)
+		bench_fail(prog, "%s: cannot read utime and stime", path);
+	usage->user_seconds = (double)utime / (double)ticks;
+	usage->system_seconds = (double)stime / (double)ticks;
+}
+
+json_t *
+bench_usage_json(const struct bench_usage *start, const struct bench_usage *end)
+{
+	return json_pack("{s:I, s:f, s:f, s:f}", "write_bytes",
+	    (json_int_t)(end->write_bytes - start->write_bytes), "user_seconds",
+	    end->user_seconds - start->user_seconds, "system_seconds",
+	    end->system_seconds - start->system_seconds, "seconds",
+	    (double)(end->at_ns - start->at_ns) / 1e9);
 }
 
 void

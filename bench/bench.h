@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -52,6 +53,24 @@ double bench_quantile(double *v, size_t n, double p);
 uint64_t bench_parse_u64(const char *prog, const char *what, const char *text);
 /* Parse a positive number of seconds (0.5, 10) or fail the program. */
 double bench_parse_seconds(const char *prog, const char *what, const char *text);
+
+/* What a process had used when read: from /proc/PID/io the bytes it
+ * caused to be written to storage (write_bytes: counted as it dirties the
+ * page cache, a whole page cache folio at a time), and from /proc/PID/stat
+ * its CPU time, every thread's, in user and in kernel mode (in clock ticks,
+ * 10 ms; this process's own from getrusage, to the microsecond). */
+struct bench_usage {
+	uint64_t at_ns; /* bench_now_ns() when read */
+	uint64_t write_bytes;
+	double user_seconds, system_seconds;
+};
+
+/* Read the usage of process pid (0: this process), or fail the program
+ * naming the file that could not be read. */
+void bench_usage_read(const char *prog, pid_t pid, struct bench_usage *usage);
+/* What was used from start to end, as JSON: {"write_bytes", "user_seconds",
+ * "system_seconds", "seconds"} (seconds: wall time between the readings). */
+json_t *bench_usage_json(const struct bench_usage *start, const struct bench_usage *end);
 
 /* Print the program's figures as one JSON line on stdout (takes obj). */
 void bench_print(json_t *obj);

@@ -19,6 +19,12 @@
  *   bench-ingest --endpoint E --corpus F --rate R [--seconds T]
  *                [--subscribe PUB-ENDPOINT] [--drain-seconds D]
  *
+ * With --daemon-pid PID (either mode), the daemon's usage over the timed
+ * part, read from /proc/PID/io and /proc/PID/stat as it starts and ends
+ * (bench.h, bench_usage_read), is in "daemon": the bytes it wrote
+ * (write_bytes: its store's pages, as it dirties them), its user and
+ * system CPU seconds, and the wall seconds between the readings.
+ *
  * Prints one JSON line of figures; exits 1 when the daemon did not answer.
  */
 #define _GNU_SOURCE /* ppoll: sleeping to the next send, to the nanosecond */
@@ -45,7 +51,25 @@ struct options {
 	const char *endpoint, *corpus, *subscribe;
 	uint64_t senders, window, count, rate, drain_seconds, ack_timeout_seconds;
 	double seconds;
+	pid_t daemon_pid; /* 0: not watched */
 };
+
+/* ---- the daemon's usage over the timed part */
+
+static void
+daemon_usage_read(const struct options *opt, struct bench_usage *usage)
+{
+	if (opt->daemon_pid != 0)
+		bench_usage_read(PROG, opt->daemon_pid, usage);
+}
+
+static void
+daemon_usage_add(const struct options *opt, json_t *out, const struct bench_usage *start,
+    const struct bench_usage *end)
+{
+	if (opt->daemon_pid != 0)
+		json_object_set_new(out, "daemon", bench_usage_json(start, end));
+}
 
 /* ---- acks */
 
@@ -169,6 +193,7 @@ run_throughput(struct corpus *c, const struct options *opt, void *ctx)
 {
 	struct sender *senders = calloc(opt->senders, sizeof(*senders));
 	pthread_barrier_t start_line;
+	struct bench_usage usage_start = {0}, usage_end = {0};
 	uint64_t start, last = 0, sent = 0, counts[STATUSES] = {0}, out_of_order = 0;
 	bool silent = false;
 
@@ -185,6 +210,7 @@ run_throughput(struct corpus *c, const struct options *opt, void *ctx)
 		if (pthread_create(&senders[i].thread, NULL, sender_run, &senders[i]) != 0)
 			bench_fail(PROG, "cannot start sender %llu", (unsigned long long)i);
 	}
+	daemon_usage_read(opt, &usage_start);
 	start = bench_now_ns();
 	for (uint64_t i = 0; i < opt->senders; i++)
 		senders[i].start_ns = start;
@@ -198,8 +224,11 @@ run_throughput(struct corpus *c, const struct options *opt, void *ctx)
 		silent |= senders[i].silent;
 		if (senders[i].last_ack_ns > last)
 			last = senders[i].last_ack_ns;
-		zmq_close(senders[i].socket);
 	}
+	/* Every ack is in: the timed part is over. */
+	daemon_usage_read(opt, &usage_end);
+	for (uint64_t i = 0; i < opt->senders; i++)
+		zmq_close(senders[i].socket);
 	pthread_barrier_destroy(&start_line);
 	free(senders);
 
@@ -211,6 +240,7 @@ run_throughput(struct corpus *c, const struct options *opt, void *ctx)
 	    (json_int_t)(counts[0] + counts[1] + counts[2] + counts[3] + counts[4]), "seconds",
 	    seconds, "accepted_per_second", seconds > 0 ? (double)accepted / seconds : 0.0, "acks",
 	    status_counts(counts), "out_of_order", (json_int_t)out_of_order, "silent", silent);
+	daemon_usage_add(opt, out, &usage_start, &usage_end);
 	bench_print(out);
 	return silent ? 1 : 0;
 }
@@ -295,6 +325,7 @@ run_rate(struct corpus *c, const struct options *opt, void *ctx)
 	uint64_t max_in_flight = opt->rate * 2 > 1000 ? opt->rate * 2 : 1000;
 	uint64_t counts[STATUSES] = {0}, stray = 0, start, send_end = 0, last_ack = 0;
 	uint64_t *sent_ns, *ack_ns, *update_ns;
+	struct bench_usage usage_start = {0}, usage_end = {0};
 	void *dealer, *sub = NULL;
 	bool saturated = false;
 	struct pollfd fds[2];
@@ -326,6 +357,7 @@ run_rate(struct corpus *c, const struct options *opt, void *ctx)
 	bench_sleep_ns(100000000ULL);
 	corpus_find(c, "", ""); /* build the index before timing */
 
+	daemon_usage_read(opt, &usage_start);
 	start = bench_now_ns();
 	for (;;) {
 		uint64_t now = bench_now_ns();
@@ -391,6 +423,8 @@ run_rate(struct corpus *c, const struct options *opt, void *ctx)
 			bench_fail(PROG, "ppoll: %s", strerror(errno));
 	}
 
+	/* Every answer is in, or the drain gave up: the timed part is over. */
+	daemon_usage_read(opt, &usage_end);
 	double seconds = (double)((send_end ? send_end : bench_now_ns()) - start) / 1e9;
 	double answered = last_ack > start ? (double)(last_ack - start) / 1e9 : 0;
 	json_t *out = json_pack("{s:s, s:I, s:f, s:I, s:I, s:o, s:I, s:b, s:f}", "mode", "rate",
@@ -411,6 +445,7 @@ run_rate(struct corpus *c, const struct options *opt, void *ctx)
 		    out, "e2e_p999_ms", latency_quantile(sent_ns, update_ns, sent, 0.999));
 		zmq_close(sub);
 	}
+	daemon_usage_add(opt, out, &usage_start, &usage_end);
 	zmq_close(dealer);
 	free(sent_ns);
 	free(ack_ns);
@@ -424,9 +459,9 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: " PROG " --endpoint E --corpus F [--senders N] [--window W] [--count N] "
-	    "[--seconds T] [--ack-timeout-seconds S]\n"
+	    "[--seconds T] [--ack-timeout-seconds S] [--daemon-pid PID]\n"
 	    "       " PROG " --endpoint E --corpus F --rate R [--seconds T] [--subscribe PUB] "
-	    "[--drain-seconds D]\n");
+	    "[--drain-seconds D] [--daemon-pid PID]\n");
 	exit(2);
 }
 
@@ -444,6 +479,7 @@ main(int argc, char **argv)
 	    {"subscribe", required_argument, NULL, 'u'},
 	    {"drain-seconds", required_argument, NULL, 'd'},
 	    {"ack-timeout-seconds", required_argument, NULL, 'a'},
+	    {"daemon-pid", required_argument, NULL, 'p'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct options opt = {
@@ -485,6 +521,9 @@ main(int argc, char **argv)
 		case 'a':
 			opt.ack_timeout_seconds =
 			    bench_parse_u64(PROG, "--ack-timeout-seconds", optarg);
+			break;
+		case 'p':
+			opt.daemon_pid = (pid_t)bench_parse_u64(PROG, "--daemon-pid", optarg);
 			break;
 		default:
 			usage();

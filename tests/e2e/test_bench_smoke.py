@@ -3,6 +3,7 @@ sanitized build so that they never rot: each counts what it claims to
 count, and bench-load writes the store the daemon writes."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,29 @@ def bench(program, *args):
     if proc.returncode != 0:
         raise AssertionError(f"{program} {args}: exit {proc.returncode}\n{proc.stderr}")
     return json.loads(proc.stdout)
+
+
+def figures(text, label):
+    """The medians of the rows of results.md whose label starts with label."""
+    out = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.split("|")]
+        if len(cells) > 3 and cells[1].startswith(label):
+            out.append(float(re.match(r"[0-9,.]+", cells[2]).group(0).replace(",", "")))
+    return out
+
+
+def figure(text, label):
+    values = figures(text, label)
+    if len(values) != 1:
+        raise AssertionError(f"{len(values)} rows {label!r} in:\n{text}")
+    return values[0]
+
+
+def lmdb_entries(path):
+    """Entries of the main table of the LMDB environment at path (mdb_stat)."""
+    out = subprocess.run(["mdb_stat", path], capture_output=True, text=True, check=True).stdout
+    return int(re.search(r"Entries: (\d+)", out).group(1))
 
 
 class BenchSmoke(unittest.TestCase):
@@ -60,26 +84,51 @@ class BenchSmoke(unittest.TestCase):
         m = bench("floor_lmdb", "--dir", os.path.join(self.workdir, "lmdb"), "--size", 100,
                   "--count", 1050, "--batch", 100)
         self.assertEqual((m["values"], m["commits"]), (1050, 11))
+        self.assertNotIn("random", m)
+
+    def test_random_key_floor_counts_its_puts_and_what_they_write(self):
+        m = bench("floor_lmdb", "--dir", os.path.join(self.workdir, "lmdb"), "--size", 100,
+                  "--count", 100, "--batch", 256, "--random-keys", 3000, "--random-puts", 1000)
+        r = m["random"]
+        self.assertEqual((r["keys_before"], r["puts"], r["commits"]), (3000, 1000, 4))
+        self.assertEqual((r["key_bytes"], r["value_bytes"]), (40, 24))
+        self.assertGreater(r["puts_per_second"], 0)
+        # Every fsynced commit rewrote at least a leaf and the meta page,
+        # each a whole 4 KiB page in write_bytes.
+        self.assertGreaterEqual(r["usage"]["write_bytes"], 4 * 2 * 4096)
+        self.assertAlmostEqual(r["write_bytes_per_put"], r["usage"]["write_bytes"] / 1000)
+        # The kernel splits CPU time between user and system by sampled
+        # ticks: over a short run one of them may be 0, never their sum.
+        self.assertGreater(r["user_us_per_put"] + r["system_us_per_put"], 0)
+        # Every key of the table is there: the ones put first and the timed.
+        self.assertEqual(lmdb_entries(os.path.join(self.workdir, "lmdb", "random")), 4000)
 
     def test_ingest_counts_accepted_acks_and_latencies_to_ack_and_update(self):
         d = self.daemon("a").start()
         packed = os.path.join(self.workdir, "events.packed")
         bench("pack", "--out", packed, self.events)
         out = bench("ingest", "--endpoint", d.settings["ingest.endpoint"], "--corpus", packed,
-                    "--senders", 3, "--window", 16, "--count", 400)
+                    "--senders", 3, "--window", 16, "--count", 400, "--daemon-pid", d.proc.pid)
         self.assertEqual(out["acks"]["accepted"], 400, out)
         self.assertEqual((out["out_of_order"], out["silent"]), (0, False))
         self.assertEqual(d.status()["events"], 400)
+        # The daemon's usage over the timed part: it wrote its store.
+        self.assertGreater(out["daemon"]["write_bytes"], 0, out)
+        self.assertGreater(out["daemon"]["seconds"], 0, out)
+        self.assertGreaterEqual(min(out["daemon"]["user_seconds"],
+                                    out["daemon"]["system_seconds"]), 0, out)
 
         d2 = self.daemon("b").start()
         out = bench("ingest", "--endpoint", d2.settings["ingest.endpoint"], "--corpus", packed,
                     "--rate", 400, "--seconds", 0.5, "--subscribe",
-                    d2.settings["publish.endpoint"], "--drain-seconds", 30)
+                    d2.settings["publish.endpoint"], "--drain-seconds", 30,
+                    "--daemon-pid", d2.proc.pid)
         self.assertEqual((out["sent"], out["acks"]["accepted"], out["updates"]), (200, 200, 200))
         self.assertLessEqual(out["ack_p50_ms"], out["ack_p99_ms"])
         self.assertLessEqual(out["ack_p99_ms"], out["ack_p999_ms"])
         self.assertGreater(out["e2e_p50_ms"], 0)
         self.assertEqual(d2.status()["events"], 200)
+        self.assertGreater(out["daemon"]["write_bytes"], 0, out)
 
     def test_load_writes_what_the_daemon_writes_and_replay_reads_it_all(self):
         fed = self.daemon("fed").start()
@@ -129,9 +178,9 @@ class BenchSmoke(unittest.TestCase):
             self.assertIsNone(adapter.sanitizer_report(), adapter.log_text())
             self.assertEqual(rc, 0, adapter.log_text())
 
-    def test_driver_quick_floor_writes_a_report(self):
+    def test_driver_quick_floor_ingest_latency_writes_a_report(self):
         results = os.path.join(self.workdir, "results.md")
-        env = dict(os.environ, BENCH_QUICK="1", BENCH_ONLY="floor", BENCH_RUNS="1",
+        env = dict(os.environ, BENCH_QUICK="1", BENCH_ONLY="floor,ingest,latency", BENCH_RUNS="1",
                    BENCH_BUILD=os.path.relpath(BUILD, ROOT), BENCH_RESULTS=results,
                    BENCH_CACHE=os.path.join(self.workdir, "cache"),
                    BENCH_TMP=os.path.join(self.workdir, "tmp"))
@@ -143,6 +192,22 @@ class BenchSmoke(unittest.TestCase):
         self.assertIn("Floor: ZeroMQ PUSH/PULL over ipc://", text)
         self.assertIn("Floor: LMDB appends", text)
         self.assertIn("BENCH_QUICK=1", text)
+        # The random-key floor, and the daemon's I/O and CPU in each run of
+        # ingest (1 and 4 senders) and of latency (3 rates), all positive.
+        for label in ("Floor: LMDB random-key puts into a table of 5,000 keys",
+                      "Floor: LMDB random-key puts, bytes written a put"):
+            self.assertGreater(figure(text, label), 0, text)
+        self.assertGreater(figure(text, "Floor: LMDB random-key puts, user CPU a put")
+                           + figure(text, "Floor: LMDB random-key puts, system CPU a put"), 0)
+        for label in ("(store bytes written an event", "(daemon on CPU, share of the wall time"):
+            self.assertEqual(len(figures(text, label)), 5, text)
+            self.assertTrue(all(v > 0 for v in figures(text, label)), text)
+        user = figures(text, "(daemon user CPU an event")
+        system = figures(text, "(daemon system CPU an event")
+        self.assertEqual((len(user), len(system)), (5, 5), text)
+        self.assertTrue(all(u + s > 0 for u, s in zip(user, system)), text)
+        self.assertRegex(text, r"Durable ingest, 4 sender\(s\).*% of the LMDB floor; "
+                         r"[0-9.]+% of the random-key floor")
 
 
 if __name__ == "__main__":
