@@ -771,11 +771,16 @@ state_apply(struct store_batch *batch, const struct state_context *ctx,
 		PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
 		return STORE_FAILED;
 	}
-	r = state_before_change(batch, ctx, env, &edit);
-	if (r == STORE_OK)
-		r = store_batch_put_history(batch, key.bytes, key.len, out.data, out.len);
-	if (r == STORE_OK)
-		r = state_after_change(batch, ctx, &key, &edit);
+	/* An event that leaves the history as it was (an older record where
+	 * the last one stands) changes nothing the derived state is made of:
+	 * neither is written, so that no page is copied for it. */
+	if (old_len != out.len || (out.len > 0 && memcmp(old, out.data, out.len) != 0)) {
+		r = state_before_change(batch, ctx, env, &edit);
+		if (r == STORE_OK)
+			r = store_batch_put_history(batch, key.bytes, key.len, out.data, out.len);
+		if (r == STORE_OK)
+			r = state_after_change(batch, ctx, &key, &edit);
+	}
 	state_edit_end(&edit);
 	if (r == STORE_OK && ctx != NULL && ctx->history_changed != NULL)
 		ctx->history_changed(ctx->history_arg, &key, out.data, out.len);

@@ -99,13 +99,16 @@ store_meta_load(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m)
 	return MDB_SUCCESS;
 }
 
+/* Save the counters that differ from those the transaction began with:
+ * a put of an unchanged value would still copy the table's page. */
 static int
-meta_save(MDB_txn *txn, MDB_dbi dbi, const struct store_meta *m)
+meta_save(MDB_txn *txn, MDB_dbi dbi, const struct store_meta *m, const struct store_meta *began)
 {
-	const uint64_t *fields = (const uint64_t *)m;
+	const uint64_t *fields = (const uint64_t *)m, *was = (const uint64_t *)began;
 
 	for (size_t i = 0; i < META_COUNT; i++) {
-		int rc = store_meta_put_u64(txn, dbi, meta_names[i], fields[i]);
+		int rc = fields[i] == was[i] ? MDB_SUCCESS
+					     : store_meta_put_u64(txn, dbi, meta_names[i], fields[i]);
 		if (rc != MDB_SUCCESS)
 			return rc;
 	}
@@ -439,6 +442,7 @@ store_batch_begin(struct store *store, struct store_batch **batchp)
 		free(batch);
 		return store_result_of(store, rc, "reading counters");
 	}
+	batch->began = batch->counters;
 	*batchp = batch;
 	return STORE_OK;
 }
@@ -695,7 +699,8 @@ store_batch_commit(struct store_batch **batchp)
 	if (batch->failed == STORE_OK && batch->first_appended_event != 0)
 		batch_note_received(batch);
 	if (batch->failed == STORE_OK)
-		store_batch_check(batch, meta_save(batch->txn, store->meta, &batch->counters),
+		store_batch_check(batch,
+		    meta_save(batch->txn, store->meta, &batch->counters, &batch->began),
 		    "saving counters");
 	r = batch->failed;
 	if (r != STORE_OK) {
@@ -761,6 +766,27 @@ batch_put(struct store_batch *batch, MDB_dbi dbi, const uint8_t *key, size_t key
 	return store_batch_check(batch, mdb_put(batch->txn, dbi, &k, &v, 0), what);
 }
 
+/* batch_put, unless the value stored under key is already bytes: LMDB
+ * copies the leaf page of every put, and the branch pages above it, even
+ * for an unchanged value, and the commit writes them all; reading the
+ * value costs no page. */
+static enum store_result
+batch_put_changed(struct store_batch *batch, MDB_dbi dbi, const uint8_t *key, size_t keylen,
+    const uint8_t *bytes, size_t len, const char *what)
+{
+	MDB_val k = { keylen, (void *)key }, v;
+	int rc;
+
+	if (batch->failed != STORE_OK)
+		return batch->failed;
+	rc = mdb_get(batch->txn, dbi, &k, &v);
+	if (rc == MDB_SUCCESS && v.mv_size == len && (len == 0 || memcmp(v.mv_data, bytes, len) == 0))
+		return STORE_OK;
+	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+		return store_batch_check(batch, rc, what);
+	return batch_put(batch, dbi, key, keylen, bytes, len, what);
+}
+
 enum store_result
 store_batch_get_history(struct store_batch *batch, const uint8_t *key, size_t keylen,
     const uint8_t **bytes, size_t *len)
@@ -793,7 +819,7 @@ enum store_result
 store_batch_put_derived(struct store_batch *batch, const uint8_t *key, size_t keylen,
     const uint8_t *bytes, size_t len)
 {
-	return batch_put(batch, batch->store->derived, key, keylen, bytes, len,
+	return batch_put_changed(batch, batch->store->derived, key, keylen, bytes, len,
 	    "writing derived state");
 }
 
@@ -952,6 +978,16 @@ store_read_counts(struct store *store, struct store_counts *c)
 		c->used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
 	}
 	return STORE_OK;
+}
+
+enum store_result
+store_last_write(struct store *store, uint64_t *txn_id)
+{
+	MDB_envinfo info;
+	int rc = mdb_env_info(store->env, &info);
+
+	*txn_id = rc == MDB_SUCCESS ? info.me_last_txnid : 0;
+	return store_result_of(store, rc, "reading the environment");
 }
 
 static enum store_result
