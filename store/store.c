@@ -766,27 +766,6 @@ batch_put(struct store_batch *batch, MDB_dbi dbi, const uint8_t *key, size_t key
 	return store_batch_check(batch, mdb_put(batch->txn, dbi, &k, &v, 0), what);
 }
 
-/* batch_put, unless the value stored under key is already bytes: LMDB
- * copies the leaf page of every put, and the branch pages above it, even
- * for an unchanged value, and the commit writes them all; reading the
- * value costs no page. */
-static enum store_result
-batch_put_changed(struct store_batch *batch, MDB_dbi dbi, const uint8_t *key, size_t keylen,
-    const uint8_t *bytes, size_t len, const char *what)
-{
-	MDB_val k = { keylen, (void *)key }, v;
-	int rc;
-
-	if (batch->failed != STORE_OK)
-		return batch->failed;
-	rc = mdb_get(batch->txn, dbi, &k, &v);
-	if (rc == MDB_SUCCESS && v.mv_size == len && (len == 0 || memcmp(v.mv_data, bytes, len) == 0))
-		return STORE_OK;
-	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
-		return store_batch_check(batch, rc, what);
-	return batch_put(batch, dbi, key, keylen, bytes, len, what);
-}
-
 enum store_result
 store_batch_get_history(struct store_batch *batch, const uint8_t *key, size_t keylen,
     const uint8_t **bytes, size_t *len)
@@ -819,7 +798,7 @@ enum store_result
 store_batch_put_derived(struct store_batch *batch, const uint8_t *key, size_t keylen,
     const uint8_t *bytes, size_t len)
 {
-	return batch_put_changed(batch, batch->store->derived, key, keylen, bytes, len,
+	return batch_put(batch, batch->store->derived, key, keylen, bytes, len,
 	    "writing derived state");
 }
 

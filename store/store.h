@@ -171,9 +171,9 @@ enum store_result store_batch_scan_events(struct store_batch *batch, store_recor
 
 /* ---- reads: each opens and closes its own read transaction. */
 enum store_result store_read_counts(struct store *store, struct store_counts *counts);
-/* The id of the last transaction that wrote pages: a batch whose puts all
- * found their values already stored commits without writing and leaves it
- * as it was. */
+/* The id of the last transaction that wrote pages: a batch that put
+ * nothing and moved no counter commits without writing and leaves it as
+ * it was. */
 enum store_result store_last_write(struct store *store, uint64_t *txn_id);
 
 
