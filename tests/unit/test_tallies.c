@@ -580,6 +580,19 @@ test_derived_state_behind_the_log_is_remade(void **state)
 	assert_int_equal(store_batch_begin(fx->store, &batch), STORE_OK);
 	assert_int_equal(state_load(batch, fx->tallies, DAY0, &remade), STORE_OK);
 	assert_true(remade);
+	assert_int_equal(store_batch_commit(&batch), STORE_OK);
+	/* Derived state of format 2 (the indexes by person keyed by hex) is
+	 * remade too. */
+	assert_int_equal(store_batch_begin(fx->store, &batch), STORE_OK);
+	{
+		const uint8_t two[8] = { 0, 0, 0, 0, 0, 0, 0, 2 };
+		assert_int_equal(store_batch_put_derived(batch, (const uint8_t *)"Mformat", 7, two, 8),
+		    STORE_OK);
+	}
+	assert_int_equal(store_batch_commit(&batch), STORE_OK);
+	assert_int_equal(store_batch_begin(fx->store, &batch), STORE_OK);
+	assert_int_equal(state_load(batch, fx->tallies, DAY0, &remade), STORE_OK);
+	assert_true(remade);
 	store_batch_abort(&batch);
 }
 
