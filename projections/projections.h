@@ -206,6 +206,9 @@ const char *picture_council_of(const struct picture *picture, const char *code);
 
 /* Lowercase hex of a 32-byte pseudonym into out (65 bytes). */
 void pseudonym_hex(const ProtobufCBinaryData *pseudonym, char out[65]);
+/* The 32 bytes of a pseudonym from its 64 hex digits (either case), as
+ * pseudonym_hex writes them; -1 when hex is not that. */
+int pseudonym_from_hex(const char *hex, uint8_t out[32]);
 
 /* ------------------------------------------------------------ figures */
 

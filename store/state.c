@@ -4,10 +4,10 @@
  * batch.
  *
  * The derived table holds, beside the tallies' own records (tallies.h):
- *   'd' patient NUL provider NUL spell NUL -> discharged at (be64 ms): the
- *       inpatient discharges with a patient, by person (DOMAIN.md, Delayed
+ *   'd' patient provider NUL spell -> discharged at (be64 ms): the inpatient
+ *       discharges with a patient, by person (DOMAIN.md, Delayed
  *       discharges: only those close cases);
- *   'k' patient NUL council NUL package NUL -> start date: the started
+ *   'k' patient council NUL package NUL -> start date: the started
  *       packages, by person;
  *   'T' at (be64, sign bit flipped) unit -> nothing: a unit whose part of
  *       the tallies changes at that instant; a unit is a spell (its history
@@ -18,7 +18,11 @@
  *   'M' name -> be64: as_of (the tallies'), events (the last event
  *       sequence they include), generation, format (of this table: a
  *       store whose derived state is of another format is remade).
- * Patients are the 64 hex characters of their pseudonym.
+ * In 'd' and 'k', the patient and the spell are their pseudonyms' 32 bytes:
+ * these indexes are written at random places, and every byte of a key is
+ * copied into the branch pages above its leaf, which the commit writes
+ * too (half the bytes of hex: about 5% fewer bytes written an event).
+ * Elsewhere, patients are the 64 hex characters of their pseudonym.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +31,7 @@
 #include "be64.h"
 #include "dates.h"
 #include "discharges.h"
+#include "ids.h"
 #include "jtext.h"
 #include "log.h"
 #include "state.h"
@@ -42,8 +47,9 @@
 #define KEY_DISCHARGE_ONLY 'o'
 #define UNIT_PERSON 'p'
 /* The derived table's format: 2 added the flow area's places (the tallies
- * of sites, wards and spells, and the discharge-only spells). */
-#define DERIVED_FORMAT 2
+ * of sites, wards and spells, and the discharge-only spells); 3 keys the
+ * indexes by person with the pseudonyms' bytes. */
+#define DERIVED_FORMAT 3
 
 static const char meta_as_of[] = "Mas_of";
 static const char meta_events[] = "Mevents";
@@ -58,6 +64,35 @@ dkey_begin(struct thing_key *k, uint8_t kind)
 {
 	k->bytes[0] = kind;
 	k->len = 1;
+}
+
+/* Add a pseudonym given as its 64 hex characters to k as its 32 bytes;
+ * -1 when it is not one. */
+static int
+dkey_add_pseudonym(struct thing_key *k, const char *hex)
+{
+	if (k->len + IDS_PSEUDONYM_BYTES > sizeof(k->bytes) ||
+	    pseudonym_from_hex(hex, k->bytes + k->len) < 0)
+		return -1;
+	k->len += IDS_PSEUDONYM_BYTES;
+	return 0;
+}
+
+/* A person's index key: kind, then the patient's pseudonym bytes. */
+static int
+dkey_begin_person(struct thing_key *k, uint8_t kind, const char *patient_hex)
+{
+	dkey_begin(k, kind);
+	return dkey_add_pseudonym(k, patient_hex);
+}
+
+/* The hex of the pseudonym bytes at bytes. */
+static void
+dkey_pseudonym_hex(const uint8_t *bytes, char out[65])
+{
+	ProtobufCBinaryData pseudonym = { IDS_PSEUDONYM_BYTES, (uint8_t *)bytes };
+
+	pseudonym_hex(&pseudonym, out);
 }
 
 static enum store_result
@@ -137,9 +172,8 @@ spell_discharge_key(const struct spell *spell, struct thing_key *k)
 {
 	if (!spell_has_inpatient_discharge(spell) || spell->patient[0] == '\0')
 		return false;
-	dkey_begin(k, KEY_DISCHARGE);
-	return thing_key_add_part(k, spell->patient) == 0 && thing_key_add_part(k, spell->provider) == 0 &&
-	    thing_key_add_part(k, spell->spell_hex) == 0;
+	return dkey_begin_person(k, KEY_DISCHARGE, spell->patient) == 0 &&
+	    thing_key_add_part(k, spell->provider) == 0 && dkey_add_pseudonym(k, spell->spell_hex) == 0;
 }
 
 /* ------------------------------------------------------------ persons */
@@ -212,19 +246,22 @@ person_take_ready(void *arg, const uint8_t *key, size_t keylen, const uint8_t *b
 	return 0;
 }
 
-/* The parts of a derived key after its kind byte, NUL-separated. */
+/* The parts of a person's index key after its kind byte and patient:
+ * rest (len bytes) is n NUL-terminated texts, then tail bytes; -1 when it
+ * is not. */
 static int
-key_parts(char *copy, size_t len, const char *part[3])
+key_parts(const uint8_t *rest, size_t len, int n, const char *part[2], size_t tail)
 {
 	size_t at = 0;
 
-	for (int i = 0; i < 3; i++) {
-		if (at >= len)
+	for (int i = 0; i < n; i++) {
+		const uint8_t *nul = at < len ? memchr(rest + at, '\0', len - at) : NULL;
+		if (nul == NULL)
 			return -1;
-		part[i] = copy + at;
-		at += strlen(copy + at) + 1;
+		part[i] = (const char *)rest + at;
+		at = (size_t)(nul - rest) + 1;
 	}
-	return 0;
+	return at + tail == len ? 0 : -1;
 }
 
 static int
@@ -233,21 +270,33 @@ person_take_discharge(void *arg, const uint8_t *key, size_t keylen, const uint8_
 {
 	struct person *p = arg;
 	struct spell *spells = grow(p->spells, &p->cap_spells, p->n_spells, sizeof(*spells));
-	char *copy;
-	const char *part[3];
+	const char *part[2];
+	char kept[THING_KEY_MAX + 2 * IDS_PSEUDONYM_BYTES + 1], *provider;
+	size_t at;
 	struct spell *s;
 
-	if (spells == NULL || (p->spells = spells, copy = person_keep(p, key + 1, keylen - 1)) == NULL) {
+	if (spells == NULL) {
 		p->failed = true;
 		return 1;
 	}
-	if (len != 8 || key_parts(copy, keylen - 1, part) < 0)
+	p->spells = spells;
+	if (len != 8 || keylen < 1 + IDS_PSEUDONYM_BYTES ||
+	    key_parts(key + 1 + IDS_PSEUDONYM_BYTES, keylen - 1 - IDS_PSEUDONYM_BYTES, 1, part,
+		IDS_PSEUDONYM_BYTES) < 0)
 		return 0;
+	/* The provider and the spell's hex, kept as one "provider NUL spell". */
+	at = strlen(part[0]) + 1;
+	memcpy(kept, part[0], at);
+	dkey_pseudonym_hex(key + keylen - IDS_PSEUDONYM_BYTES, kept + at);
+	if ((provider = person_keep(p, kept, at + 2 * IDS_PSEUDONYM_BYTES)) == NULL) {
+		p->failed = true;
+		return 1;
+	}
 	s = &p->spells[p->n_spells++];
 	memset(s, 0, sizeof(*s));
-	text_copy(s->patient, sizeof(s->patient), part[0]);
-	s->provider = part[1];
-	s->spell_hex = part[2];
+	dkey_pseudonym_hex(key + 1, s->patient);
+	s->provider = provider;
+	s->spell_hex = provider + at;
 	s->site = s->ward = "";
 	/* What spell_has_inpatient_discharge asked of it when indexed. */
 	s->patient_class = COMMISSIONING__PATIENT_CLASS__PATIENT_CLASS_INPATIENT;
@@ -263,21 +312,28 @@ person_take_package(void *arg, const uint8_t *key, size_t keylen, const uint8_t 
 	struct person *p = arg;
 	struct discharges_package *packages =
 	    grow(p->packages, &p->cap_packages, p->n_packages, sizeof(*packages));
-	char *copy, *date;
-	const char *part[3];
+	const char *part[2];
+	char *council, *date;
 	struct discharges_package *pk;
 
-	if (packages == NULL || (p->packages = packages, copy = person_keep(p, key + 1, keylen - 1)) == NULL ||
+	if (packages == NULL) {
+		p->failed = true;
+		return 1;
+	}
+	p->packages = packages;
+	if (keylen < 1 + IDS_PSEUDONYM_BYTES ||
+	    key_parts(key + 1 + IDS_PSEUDONYM_BYTES, keylen - 1 - IDS_PSEUDONYM_BYTES, 2, part, 0) < 0)
+		return 0;
+	/* "council NUL package NUL", kept as one. */
+	if ((council = person_keep(p, part[0], keylen - 1 - IDS_PSEUDONYM_BYTES)) == NULL ||
 	    (date = person_keep(p, bytes, len)) == NULL) {
 		p->failed = true;
 		return 1;
 	}
-	if (key_parts(copy, keylen - 1, part) < 0)
-		return 0;
 	pk = &p->packages[p->n_packages];
-	text_copy(pk->patient, sizeof(pk->patient), part[0]);
-	pk->council = part[1];
-	pk->package_id = part[2];
+	dkey_pseudonym_hex(key + 1, pk->patient);
+	pk->council = council;
+	pk->package_id = council + strlen(council) + 1;
 	pk->start_date = date;
 	if (dates_parse_date(date, &pk->start_day) == 0)
 		p->n_packages++;
@@ -314,8 +370,8 @@ person_load(struct store_batch *batch, const char *patient, struct person *p)
 	r = store_batch_scan_prefix(batch, STORE_HISTORIES, k.bytes, k.len, person_take_ready, p);
 	if (r != STORE_OK || p->n_ready == 0)
 		return r;
-	dkey_begin(&k, KEY_DISCHARGE);
-	thing_key_add_part(&k, patient);
+	if (dkey_begin_person(&k, KEY_DISCHARGE, patient) < 0)
+		return STORE_OK; /* not a pseudonym: no index entry can be its */
 	r = store_batch_scan_prefix(batch, STORE_DERIVED, k.bytes, k.len, person_take_discharge, p);
 	if (r != STORE_OK)
 		return r;
@@ -523,9 +579,8 @@ package_key(const struct thing *t, struct discharges_package *pk, struct thing_k
 {
 	if (!discharges_package_of(t, pk))
 		return false;
-	dkey_begin(k, KEY_PACKAGE);
-	return thing_key_add_part(k, pk->patient) == 0 && thing_key_add_part(k, pk->council) == 0 &&
-	    thing_key_add_part(k, pk->package_id) == 0;
+	return dkey_begin_person(k, KEY_PACKAGE, pk->patient) == 0 &&
+	    thing_key_add_part(k, pk->council) == 0 && thing_key_add_part(k, pk->package_id) == 0;
 }
 
 static enum store_result
@@ -771,11 +826,16 @@ state_apply(struct store_batch *batch, const struct state_context *ctx,
 		PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
 		return STORE_FAILED;
 	}
-	r = state_before_change(batch, ctx, env, &edit);
-	if (r == STORE_OK)
-		r = store_batch_put_history(batch, key.bytes, key.len, out.data, out.len);
-	if (r == STORE_OK)
-		r = state_after_change(batch, ctx, &key, &edit);
+	/* An event that leaves the history as it was (an older record where
+	 * the last one stands) changes nothing the derived state is made of:
+	 * neither is written, so that no page is copied for it. */
+	if (old_len != out.len || (out.len > 0 && memcmp(old, out.data, out.len) != 0)) {
+		r = state_before_change(batch, ctx, env, &edit);
+		if (r == STORE_OK)
+			r = store_batch_put_history(batch, key.bytes, key.len, out.data, out.len);
+		if (r == STORE_OK)
+			r = state_after_change(batch, ctx, &key, &edit);
+	}
 	state_edit_end(&edit);
 	if (r == STORE_OK && ctx != NULL && ctx->history_changed != NULL)
 		ctx->history_changed(ctx->history_arg, &key, out.data, out.len);

@@ -99,13 +99,16 @@ store_meta_load(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m)
 	return MDB_SUCCESS;
 }
 
+/* Save the counters that differ from those the transaction began with:
+ * a put of an unchanged value would still copy the table's page. */
 static int
-meta_save(MDB_txn *txn, MDB_dbi dbi, const struct store_meta *m)
+meta_save(MDB_txn *txn, MDB_dbi dbi, const struct store_meta *m, const struct store_meta *began)
 {
-	const uint64_t *fields = (const uint64_t *)m;
+	const uint64_t *fields = (const uint64_t *)m, *was = (const uint64_t *)began;
 
 	for (size_t i = 0; i < META_COUNT; i++) {
-		int rc = store_meta_put_u64(txn, dbi, meta_names[i], fields[i]);
+		int rc = fields[i] == was[i] ? MDB_SUCCESS
+					     : store_meta_put_u64(txn, dbi, meta_names[i], fields[i]);
 		if (rc != MDB_SUCCESS)
 			return rc;
 	}
@@ -439,6 +442,7 @@ store_batch_begin(struct store *store, struct store_batch **batchp)
 		free(batch);
 		return store_result_of(store, rc, "reading counters");
 	}
+	batch->began = batch->counters;
 	*batchp = batch;
 	return STORE_OK;
 }
@@ -695,7 +699,8 @@ store_batch_commit(struct store_batch **batchp)
 	if (batch->failed == STORE_OK && batch->first_appended_event != 0)
 		batch_note_received(batch);
 	if (batch->failed == STORE_OK)
-		store_batch_check(batch, meta_save(batch->txn, store->meta, &batch->counters),
+		store_batch_check(batch,
+		    meta_save(batch->txn, store->meta, &batch->counters, &batch->began),
 		    "saving counters");
 	r = batch->failed;
 	if (r != STORE_OK) {
@@ -952,6 +957,16 @@ store_read_counts(struct store *store, struct store_counts *c)
 		c->used_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
 	}
 	return STORE_OK;
+}
+
+enum store_result
+store_last_write(struct store *store, uint64_t *txn_id)
+{
+	MDB_envinfo info;
+	int rc = mdb_env_info(store->env, &info);
+
+	*txn_id = rc == MDB_SUCCESS ? info.me_last_txnid : 0;
+	return store_result_of(store, rc, "reading the environment");
 }
 
 static enum store_result

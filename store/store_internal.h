@@ -56,6 +56,7 @@ struct store_batch {
 	struct store *store;
 	MDB_txn *txn;
 	struct store_meta counters; /* copy, made real by commit */
+	struct store_meta began;    /* as the transaction began: commit saves what differs */
 	enum store_result failed;
 	uint64_t appended_updates;
 	uint64_t first_appended_event; /* 0: none in this batch */

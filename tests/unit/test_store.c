@@ -619,6 +619,50 @@ test_duplicates_are_counted_on_commit(void **state)
 	store_close(&store);
 }
 
+/* The id of the store's last transaction that wrote pages. */
+static uint64_t
+last_write_of(struct store *store)
+{
+	uint64_t id = 0;
+
+	assert_int_equal(store_last_write(store, &id), STORE_OK);
+	return id;
+}
+
+/* A put copies its leaf page and the branch pages above it even when the
+ * value does not change: a batch that moves no counter saves none, and
+ * writes no page at all; one that moves one saves it. */
+static void
+test_a_batch_that_moves_no_counter_writes_no_page(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *store = store_open_or_fail(&fx->opt);
+	struct store_batch *batch;
+	uint64_t written;
+
+	commit_numbered_events(store, 1, 3, 1);
+	commit_updates(store, 2, "t");
+	written = last_write_of(store);
+
+	assert_int_equal(store_batch_begin(store, &batch), STORE_OK);
+	assert_int_equal(store_batch_commit(&batch), STORE_OK);
+	assert_int_equal(last_write_of(store), written);
+
+	assert_int_equal(store_batch_begin(store, &batch), STORE_OK);
+	store_batch_count_duplicate(batch);
+	assert_int_equal(store_batch_commit(&batch), STORE_OK);
+	assert_true(last_write_of(store) > written);
+	store_close(&store);
+
+	/* The counters not saved again are all there when opened again. */
+	store = store_open_or_fail(&fx->opt);
+	assert_int_equal(counts_of(store).duplicates, 1);
+	assert_int_equal(counts_of(store).last_event_sequence, 3);
+	assert_int_equal(counts_of(store).last_update_sequence, 2);
+	assert_int_equal(counts_of(store).first_update_sequence, 1);
+	store_close(&store);
+}
+
 static void
 test_too_long_dedupe_key_fails_the_batch(void **state)
 {
@@ -1350,6 +1394,7 @@ main(void)
 	    STORE_TEST(test_stored_update_carries_its_sequence),
 	    STORE_TEST(test_dead_letter_keeps_at_most_keep_bytes_of_raw_and_its_full_size),
 	    STORE_TEST(test_duplicates_are_counted_on_commit),
+	    STORE_TEST(test_a_batch_that_moves_no_counter_writes_no_page),
 	    STORE_TEST(test_too_long_dedupe_key_fails_the_batch),
 	    STORE_TEST(test_update_retention_keeps_only_the_newest),
 	    STORE_TEST(test_update_retention_prunes_one_large_batch),

@@ -580,7 +580,100 @@ test_derived_state_behind_the_log_is_remade(void **state)
 	assert_int_equal(store_batch_begin(fx->store, &batch), STORE_OK);
 	assert_int_equal(state_load(batch, fx->tallies, DAY0, &remade), STORE_OK);
 	assert_true(remade);
+	assert_int_equal(store_batch_commit(&batch), STORE_OK);
+	/* Derived state of format 2 (the indexes by person keyed by hex) is
+	 * remade too. */
+	assert_int_equal(store_batch_begin(fx->store, &batch), STORE_OK);
+	{
+		const uint8_t two[8] = { 0, 0, 0, 0, 0, 0, 0, 2 };
+		assert_int_equal(store_batch_put_derived(batch, (const uint8_t *)"Mformat", 7, two, 8),
+		    STORE_OK);
+	}
+	assert_int_equal(store_batch_commit(&batch), STORE_OK);
+	assert_int_equal(store_batch_begin(fx->store, &batch), STORE_OK);
+	assert_int_equal(state_load(batch, fx->tallies, DAY0, &remade), STORE_OK);
+	assert_true(remade);
 	store_batch_abort(&batch);
+}
+
+static uint64_t
+last_write_of(struct store *store)
+{
+	uint64_t id = 0;
+
+	assert_int_equal(store_last_write(store, &id), STORE_OK);
+	return id;
+}
+
+/* One batch as the daemon's ingest makes it, without the event log: the
+ * tallies brought to as_of, the event applied, the tallies kept unless
+ * flush is false. */
+static void
+commit_state_batch(struct fixture *fx, struct packed ev, int64_t as_of, bool flush)
+{
+	struct state_context ctx = { .tallies = fx->tallies };
+	struct store_batch *batch;
+	Commissioning__Envelope *env = commissioning__envelope__unpack(NULL, ev.len, ev.bytes);
+	struct state_change change;
+
+	assert_non_null(env);
+	assert_int_equal(store_batch_begin(fx->store, &batch), STORE_OK);
+	assert_int_equal(state_advance(batch, fx->tallies, as_of), STORE_OK);
+	assert_int_equal(state_apply(batch, &ctx, env, ev.bytes, ev.len, &change), STORE_OK);
+	assert_true(change.n_places > 0); /* its places are published all the same */
+	if (flush)
+		assert_int_equal(state_flush(batch, fx->tallies), STORE_OK);
+	assert_int_equal(store_batch_commit(&batch), STORE_OK);
+	commissioning__envelope__free_unpacked(env, NULL);
+	free(ev.bytes);
+}
+
+/* An event that leaves its history as it was (an organisation's record
+ * older than the one that stands) writes no page: neither the history
+ * nor the derived state is put again. (The daemon's batch writes the
+ * tallies' as-of all the same: it moves with every commit.) */
+static void
+test_an_event_that_changes_no_history_writes_no_page(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_batch *batch;
+	const uint8_t key[] = { 'O', 'R', 'A', 'A', '\0' };
+	const uint8_t *bytes;
+	size_t len;
+	uint8_t *stood;
+	size_t stood_len;
+	bool remade;
+	uint64_t written;
+
+	assert_int_equal(store_batch_begin(fx->store, &batch), STORE_OK);
+	assert_int_equal(state_load(batch, fx->tallies, DAY0, &remade), STORE_OK);
+	assert_int_equal(store_batch_commit(&batch), STORE_OK);
+	commit_state_batch(fx, org_event(fx, "RAA", ROLE(TRUST), "QNX", DAY0), DAY0, true);
+	written = last_write_of(fx->store);
+
+	/* The same trust as it was registered an hour before: it does not stand. */
+	commit_state_batch(fx, org_event(fx, "RAA", ROLE(TRUST), "QNY", DAY0 - HOUR_MS), DAY0,
+	    false);
+	assert_int_equal(last_write_of(fx->store), written);
+
+	assert_int_equal(store_batch_begin(fx->store, &batch), STORE_OK);
+	assert_int_equal(store_batch_get_history(batch, key, sizeof(key), &bytes, &len), STORE_OK);
+	assert_true(len > 0);
+	stood = malloc(len);
+	assert_non_null(stood);
+	memcpy(stood, bytes, len);
+	stood_len = len;
+	store_batch_abort(&batch);
+
+	/* Registered again an hour after: it stands, and is written. */
+	commit_state_batch(fx, org_event(fx, "RAA", ROLE(TRUST), "QNY", DAY0 + HOUR_MS), DAY0,
+	    false);
+	assert_true(last_write_of(fx->store) > written);
+	assert_int_equal(store_batch_begin(fx->store, &batch), STORE_OK);
+	assert_int_equal(store_batch_get_history(batch, key, sizeof(key), &bytes, &len), STORE_OK);
+	assert_true(len != stood_len || memcmp(bytes, stood, len) != 0);
+	store_batch_abort(&batch);
+	free(stood);
 }
 
 int
@@ -591,6 +684,8 @@ main(void)
 		    test_tallied_figures_are_those_of_the_whole_picture, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_derived_state_behind_the_log_is_remade, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_an_event_that_changes_no_history_writes_no_page, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
