@@ -62,6 +62,9 @@ void metrics_destroy(struct metrics **m);
 void metrics_count_event(struct metrics *m, const char *source, const char *kind,
     const char *status);
 void metrics_observe_batch(struct metrics *m, size_t size, double commit_seconds);
+/* The store's commit of a batch alone (store_batch_commit), for each batch
+ * that reached it. */
+void metrics_observe_sync(struct metrics *m, double seconds);
 void metrics_observe_ack_latency(struct metrics *m, double seconds);
 void metrics_count_http(struct metrics *m, const char *route, int status);
 void metrics_count_replay(struct metrics *m);

@@ -414,6 +414,7 @@ ingest_write_batch(struct ingest *ingest, int64_t now_ms)
 {
 	struct store_batch *batch;
 	enum store_result r;
+	double synced;
 
 	/* A batch written again (the map grown) starts from nothing. */
 	for (size_t i = 0; i < ingest->n_items; i++)
@@ -435,7 +436,9 @@ ingest_write_batch(struct ingest *ingest, int64_t now_ms)
 	r = ingest_write_updates(ingest, batch, now_ms);
 	if (r != STORE_OK)
 		goto fail;
+	synced = clock_monotonic_seconds();
 	r = store_batch_commit(&batch);
+	metrics_observe_sync(ingest->metrics, clock_monotonic_seconds() - synced);
 	if (r != STORE_OK)
 		live_batch_failed(ingest->live);
 	else

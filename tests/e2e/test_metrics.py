@@ -171,7 +171,7 @@ class Metrics(SharedDaemon):
         self.assertGreater(count[0], 0)
         return count[0], total[0]
 
-    def test_batch_size_commit_duration_and_ack_latency_are_histograms(self):
+    def test_batch_size_commit_and_sync_durations_and_ack_latency_are_histograms(self):
         _, batch = self.family(r"batch", "histogram")
         batches, envelopes = self.check_histogram(batch)
         self.assertGreaterEqual(envelopes, self.statuses.count("ACK_STATUS_ACCEPTED"))
@@ -179,6 +179,12 @@ class Metrics(SharedDaemon):
         commits, seconds = self.check_histogram(commit)
         self.assertEqual(commits, batches, "one commit a batch")
         self.assertGreater(seconds, 0)
+        # The disk's part of each batch, within the batch's time.
+        _, sync = self.family(r"store_sync_seconds$", "histogram")
+        syncs, synced = self.check_histogram(sync)
+        self.assertEqual(syncs, batches, "one store commit a batch")
+        self.assertGreater(synced, 0)
+        self.assertLessEqual(synced, seconds)
         _, ack = self.family(r"ack.*_seconds$", "histogram")
         acks, _ = self.check_histogram(ack)
         self.assertGreaterEqual(acks, batches)
