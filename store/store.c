@@ -959,14 +959,12 @@ store_read_counts(struct store *store, struct store_counts *c)
 	return STORE_OK;
 }
 
-enum store_result
-store_last_write(struct store *store, uint64_t *txn_id)
+uint64_t
+store_last_write(struct store *store)
 {
 	MDB_envinfo info;
-	int rc = mdb_env_info(store->env, &info);
 
-	*txn_id = rc == MDB_SUCCESS ? info.me_last_txnid : 0;
-	return store_result_of(store, rc, "reading the environment");
+	return mdb_env_info(store->env, &info) == MDB_SUCCESS ? info.me_last_txnid : 0;
 }
 
 static enum store_result

@@ -171,10 +171,10 @@ enum store_result store_batch_scan_events(struct store_batch *batch, store_recor
 
 /* ---- reads: each opens and closes its own read transaction. */
 enum store_result store_read_counts(struct store *store, struct store_counts *counts);
-/* The id of the last transaction that wrote pages: a batch that put
- * nothing and moved no counter commits without writing and leaves it as
- * it was. */
-enum store_result store_last_write(struct store *store, uint64_t *txn_id);
+/* The id of the last transaction that wrote pages (0: it could not be
+ * read, which an open store never does): a batch that put nothing and
+ * moved no counter commits without writing and leaves it as it was. */
+uint64_t store_last_write(struct store *store);
 
 
 /* Visit updates from sequence from, at most max_visit of them; *next gets
