@@ -15,29 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <sodium.h>
 
 #include "commissioning.pb-c.h"
 #include "envelope_hash.h"
-#include "pbjson.h"
+#include "envelope_json.h"
 
 #define SCENARIO "tests/data/scenario-day.jsonl"
-
-static Commissioning__Envelope *
-envelope_of_line(const char *line)
-{
-	json_error_t jerr;
-	json_t *json = json_loads(line, 0, &jerr);
-	char err[256];
-	ProtobufCMessage *msg;
-
-	assert_non_null(json);
-	msg = pbjson_to_message(json, &commissioning__envelope__descriptor, err, sizeof(err));
-	json_decref(json);
-	assert_non_null(msg);
-	return (Commissioning__Envelope *)msg;
-}
 
 static void
 test_every_scenario_envelope_hashes_as_streamed(void **state)
@@ -49,7 +33,7 @@ test_every_scenario_envelope_hashes_as_streamed(void **state)
 	(void)state;
 	assert_non_null(f);
 	while (getline(&line, &cap, f) > 0) {
-		Commissioning__Envelope *env = envelope_of_line(line);
+		Commissioning__Envelope *env = envelope_of_json(line);
 		uint8_t flat[ENVELOPE_HASH_BYTES], streamed[ENVELOPE_HASH_BYTES];
 		uint32_t version = env->schema_version;
 
@@ -78,7 +62,7 @@ test_a_large_envelope_hashes_as_streamed(void **state)
 	assert_non_null(f);
 	assert_non_null(big);
 	assert_true(getline(&line, &cap, f) > 0);
-	env = envelope_of_line(line);
+	env = envelope_of_json(line);
 	memset(big, 'x', 4999);
 	big[4999] = '\0';
 	old = env->event_id;
@@ -106,7 +90,7 @@ test_schema_version_aside_content_counts(void **state)
 	(void)state;
 	assert_non_null(f);
 	assert_true(getline(&line, &cap, f) > 0);
-	env = envelope_of_line(line);
+	env = envelope_of_json(line);
 	envelope_content_hash(env, a);
 	env->schema_version += 7;
 	envelope_content_hash(env, b);
