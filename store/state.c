@@ -530,6 +530,18 @@ discharge_only_move(struct store_batch *batch, const struct spell *old, const st
 	return store_batch_put_derived(batch, new_key.bytes, new_key.len, (const uint8_t *)"", 0);
 }
 
+/* A spell's part of the tallies moves from before (old's, as it was) to
+ * after (new's): its provider's flow total and its places. */
+static void
+spell_tally_move(struct tallies *tallies, const struct spell *old,
+    const struct flow_tally *before, const struct spell *new, const struct flow_tally *after)
+{
+	tallies_add_spell(tallies, old->provider, before, -1);
+	tallies_add_spell(tallies, new->provider, after, 1);
+	tallies_add_spell_places(tallies, old, before, -1);
+	tallies_add_spell_places(tallies, new, after, 1);
+}
+
 /* A spell's history changed: its flow part, its timer, and its entry in
  * the discharges by person, moving the persons' parts with it unless
  * move_persons is false (remaking: the persons come after). */
@@ -547,10 +559,7 @@ state_spell_changed(struct store_batch *batch, struct tallies *tallies, const ui
 	uint8_t at[8];
 	enum store_result r = STORE_OK;
 
-	tallies_add_spell(tallies, old->provider, &before, -1);
-	tallies_add_spell(tallies, new->provider, &after, 1);
-	tallies_add_spell_places(tallies, old, &before, -1);
-	tallies_add_spell_places(tallies, new, &after, 1);
+	spell_tally_move(tallies, old, &before, new, &after);
 	r = discharge_only_move(batch, old, new);
 	if (r == STORE_OK && next_before != next_after) {
 		r = timer_set(batch, next_before, unit, unitlen, false);
@@ -901,10 +910,7 @@ spell_advance(struct store_batch *batch, struct tallies *tallies, const uint8_t 
 		return r;
 	before = flow_tally_of(&sv.spell, from_ms);
 	after = flow_tally_of(&sv.spell, to_ms);
-	tallies_add_spell(tallies, sv.spell.provider, &before, -1);
-	tallies_add_spell(tallies, sv.spell.provider, &after, 1);
-	tallies_add_spell_places(tallies, &sv.spell, &before, -1);
-	tallies_add_spell_places(tallies, &sv.spell, &after, 1);
+	spell_tally_move(tallies, &sv.spell, &before, &sv.spell, &after);
 	r = timer_set(batch, spell_next_change_ms(&sv.spell, to_ms), unit, unitlen, true);
 	thing_view_release(&sv.view);
 	return r;
