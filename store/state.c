@@ -1274,22 +1274,17 @@ state_flow_pending(struct store_batch *batch, struct figures *fig)
 	return store_batch_scan_prefix(batch, STORE_DERIVED, &prefix, 1, pending_take, fig);
 }
 
-struct flow_fold {
-	struct figures *fig;
-	bool failed;
-};
-
 static int
 flow_fold_spell(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
 {
-	struct flow_fold *ff = arg;
+	struct figures *fig = arg;
 	struct spell_view sv;
 
 	if (spell_view_load(&sv, key, keylen, bytes, len) < 0) {
 		log_error("state: a stored history does not decode; skipped (run commissionctl rebuild)");
 		return 0;
 	}
-	flow_figures_add_spell(ff->fig, &sv.spell);
+	flow_figures_add_spell(fig, &sv.spell);
 	thing_view_release(&sv.view);
 	return 0;
 }
@@ -1298,10 +1293,9 @@ enum store_result
 state_flow_fold(struct store_batch *batch, struct figures *fig)
 {
 	const uint8_t prefix = THING_SPELL;
-	struct flow_fold ff = { fig, false };
 
 	flow_figures_begin(fig);
-	return store_batch_scan_prefix(batch, STORE_HISTORIES, &prefix, 1, flow_fold_spell, &ff);
+	return store_batch_scan_prefix(batch, STORE_HISTORIES, &prefix, 1, flow_fold_spell, fig);
 }
 
 struct discharges_read {
