@@ -21,32 +21,28 @@
 #include "envelope_hash.h"
 #include "envelope_json.h"
 
-#define SCENARIO "tests/data/scenario-day.jsonl"
+#define SCENARIO ENVELOPE_JSON_SCENARIO
+
+static void
+hash_both_ways(void *arg, const char *line)
+{
+	Commissioning__Envelope *env = envelope_of_json(line);
+	uint8_t flat[ENVELOPE_HASH_BYTES], streamed[ENVELOPE_HASH_BYTES];
+	uint32_t version = env->schema_version;
+
+	(void)arg;
+	envelope_content_hash(env, flat);
+	assert_int_equal(env->schema_version, version);
+	envelope_content_hash_streamed(env, streamed);
+	assert_memory_equal(flat, streamed, sizeof(flat));
+	protobuf_c_message_free_unpacked(&env->base, NULL);
+}
 
 static void
 test_every_scenario_envelope_hashes_as_streamed(void **state)
 {
-	FILE *f = fopen(SCENARIO, "r");
-	char *line = NULL;
-	size_t cap = 0, n = 0;
-
 	(void)state;
-	assert_non_null(f);
-	while (getline(&line, &cap, f) > 0) {
-		Commissioning__Envelope *env = envelope_of_json(line);
-		uint8_t flat[ENVELOPE_HASH_BYTES], streamed[ENVELOPE_HASH_BYTES];
-		uint32_t version = env->schema_version;
-
-		envelope_content_hash(env, flat);
-		assert_int_equal(env->schema_version, version);
-		envelope_content_hash_streamed(env, streamed);
-		assert_memory_equal(flat, streamed, sizeof(flat));
-		protobuf_c_message_free_unpacked(&env->base, NULL);
-		n++;
-	}
-	free(line);
-	fclose(f);
-	assert_true(n > 100);
+	assert_true(envelope_json_each_line(SCENARIO, hash_both_ways, NULL) > 100);
 }
 
 static void

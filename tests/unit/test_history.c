@@ -17,6 +17,7 @@
 #include "pbjson.h"
 #include "projections.h"
 #include "picture_fixture.h"
+#include "envelope_json.h"
 
 #define PERMUTATIONS 50
 
@@ -59,20 +60,18 @@ table_serialise(struct histories *t, size_t *len)
 
 /* ---- events */
 
+static void
+add_line(void *arg, const char *line)
+{
+	events_add_json(arg, line);
+}
+
 /* The scenario: a generated day (tools/sample-day) with cancels, transfers,
  * updates, variations, a termination and a withdrawal. */
 static void
 load_scenario(struct events *ev)
 {
-	FILE *f = fopen("tests/data/scenario-day.jsonl", "r");
-	size_t linecap = 0;
-	char *line = NULL;
-
-	assert_non_null(f);
-	while (getline(&line, &linecap, f) > 0)
-		events_add_json(ev, line);
-	free(line);
-	fclose(f);
+	envelope_json_each_line(ENVELOPE_JSON_SCENARIO, add_line, ev);
 }
 
 static void
