@@ -1015,15 +1015,14 @@ load_record(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, 
 static enum store_result
 state_load_tallies(struct store_batch *batch, struct tallies *tallies)
 {
-	static const uint8_t groups[] = { TALLY_FLOW, TALLY_DELAYS_BY_PROVIDER,
-		TALLY_DELAYS_BY_COUNCIL, TALLY_FLOW_SITE, TALLY_FLOW_WARD, TALLY_SPELLS };
 	enum store_result r = STORE_OK;
 	uint64_t as_of;
 	bool found;
 
 	tallies_clear(tallies);
-	for (size_t i = 0; r == STORE_OK && i < sizeof(groups); i++)
-		r = store_batch_scan_prefix(batch, STORE_DERIVED, &groups[i], 1, load_record, tallies);
+	for (size_t i = 0; r == STORE_OK && i < TALLY_N_GROUPS; i++)
+		r = store_batch_scan_prefix(batch, STORE_DERIVED, &tally_groups[i], 1, load_record,
+		    tallies);
 	if (r == STORE_OK)
 		r = meta_get(batch, meta_as_of, &as_of, &found);
 	if (r == STORE_OK)
