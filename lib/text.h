@@ -2,6 +2,7 @@
  * text: copying and joining bounded strings on the hot path, where
  * snprintf("%s") costs a format parse per call. Like snprintf, the result
  * is always terminated and cut to fit; the return says whether it fitted.
+ * And the value of one hex digit, for hex read back on the hot path.
  */
 #ifndef TEXT_H
 #define TEXT_H
@@ -52,6 +53,19 @@ text_join(char *out, size_t size, char sep, const char *a, const char *b, const 
 cut:
 	out[at] = '\0';
 	return false;
+}
+
+/* The value of hex digit c (either case), or -1 when c is not one. */
+static inline int
+text_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
 }
 
 #endif

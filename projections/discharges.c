@@ -325,6 +325,15 @@ discharges_dump_string_or_null(struct jtext *out, const char *s)
 	return true;
 }
 
+static void
+discharges_dump_int_or_null(struct jtext *out, bool has, int64_t v)
+{
+	if (has)
+		jtext_int(out, v);
+	else
+		jtext_raw(out, "null");
+}
+
 /* The same text by the fast way; false when a string was not ASCII. */
 static bool
 discharges_case_dump_ascii(struct jtext *out, const struct discharges_case *c, const char *icb)
@@ -346,10 +355,7 @@ discharges_case_dump_ascii(struct jtext *out, const struct discharges_case *c, c
 	else
 		jtext_raw(out, "null");
 	jtext_raw(out, ",\"pathway\":");
-	if (c->has_pathway)
-		jtext_int(out, c->pathway);
-	else
-		jtext_raw(out, "null");
+	discharges_dump_int_or_null(out, c->has_pathway, c->pathway);
 	jtext_raw(out, ",\"council\":");
 	ok = ok && discharges_dump_string_or_null(out, c->council);
 	jtext_raw(out, ",\"rollup_council\":");
@@ -373,10 +379,7 @@ discharges_case_dump_ascii(struct jtext *out, const struct discharges_case *c, c
 		jtext_raw(out, "null");
 	}
 	jtext_raw(out, ",\"days_waiting_for_social_care\":");
-	if (c->has_social_care_wait)
-		jtext_int(out, c->days_waiting);
-	else
-		jtext_raw(out, "null");
+	discharges_dump_int_or_null(out, c->has_social_care_wait, c->days_waiting);
 	jtext_raw(out, "}");
 	return ok;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "projections.h"
+#include "text.h"
 
 static const struct {
 	enum thing_kind kind;
@@ -71,25 +72,13 @@ pseudonym_hex(const ProtobufCBinaryData *pseudonym, char out[65])
 	out[2 * n] = '\0';
 }
 
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 pseudonym_from_hex(const char *hex, uint8_t out[32])
 {
 	/* Not libsodium's sodium_hex2bin: constant time, it costs some 2,400
 	 * instructions a pseudonym, and these are pseudonyms already known. */
 	for (size_t i = 0; i < 32; i++) {
-		int hi = hex_digit(hex[2 * i]), lo = hi < 0 ? -1 : hex_digit(hex[2 * i + 1]);
+		int hi = text_hex_digit(hex[2 * i]), lo = hi < 0 ? -1 : text_hex_digit(hex[2 * i + 1]);
 		if (lo < 0)
 			return -1;
 		out[i] = (uint8_t)(hi << 4 | lo);

@@ -58,6 +58,9 @@ struct tallies {
 
 #define TALLY_SEPARATOR '|' /* in no organisation code */
 
+const uint8_t tally_groups[TALLY_N_GROUPS] = { TALLY_FLOW, TALLY_DELAYS_BY_PROVIDER,
+	TALLY_DELAYS_BY_COUNCIL, TALLY_FLOW_SITE, TALLY_FLOW_WARD, TALLY_SPELLS };
+
 static size_t
 tally_scalars(enum tally_group group)
 {
@@ -115,12 +118,8 @@ tallies_new(void)
 void
 tallies_clear(struct tallies *t)
 {
-	tally_list_clear(&t->flow);
-	tally_list_clear(&t->by_provider);
-	tally_list_clear(&t->by_council);
-	tally_list_clear(&t->sites);
-	tally_list_clear(&t->wards);
-	tally_list_clear(&t->spells);
+	for (size_t i = 0; i < TALLY_N_GROUPS; i++)
+		tally_list_clear(tallies_list(t, tally_groups[i]));
 	t->as_of_ms = 0;
 }
 
@@ -534,18 +533,10 @@ tally_list_flush(struct tally_list *list, tallies_record_fn fn, void *arg)
 int
 tallies_flush(struct tallies *t, tallies_record_fn fn, void *arg)
 {
-	int rc = tally_list_flush(&t->flow, fn, arg);
+	int rc = 0;
 
-	if (rc == 0)
-		rc = tally_list_flush(&t->by_provider, fn, arg);
-	if (rc == 0)
-		rc = tally_list_flush(&t->by_council, fn, arg);
-	if (rc == 0)
-		rc = tally_list_flush(&t->sites, fn, arg);
-	if (rc == 0)
-		rc = tally_list_flush(&t->wards, fn, arg);
-	if (rc == 0)
-		rc = tally_list_flush(&t->spells, fn, arg);
+	for (size_t i = 0; rc == 0 && i < TALLY_N_GROUPS; i++)
+		rc = tally_list_flush(tallies_list(t, tally_groups[i]), fn, arg);
 	return rc;
 }
 

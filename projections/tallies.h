@@ -36,6 +36,11 @@ enum tally_group {
 	TALLY_SPELLS = 'P',	/* a provider's spells of any class, void or not */
 };
 
+/* Every group, in the order tallies_flush writes them: what the store
+ * loads back (a record's first byte is its group). */
+#define TALLY_N_GROUPS 6
+extern const uint8_t tally_groups[TALLY_N_GROUPS];
+
 struct tallies;
 
 struct tallies *tallies_new(void);

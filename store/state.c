@@ -530,6 +530,18 @@ discharge_only_move(struct store_batch *batch, const struct spell *old, const st
 	return store_batch_put_derived(batch, new_key.bytes, new_key.len, (const uint8_t *)"", 0);
 }
 
+/* A spell's part of the tallies moves from before (old's, as it was) to
+ * after (new's): its provider's flow total and its places. */
+static void
+spell_tally_move(struct tallies *tallies, const struct spell *old,
+    const struct flow_tally *before, const struct spell *new, const struct flow_tally *after)
+{
+	tallies_add_spell(tallies, old->provider, before, -1);
+	tallies_add_spell(tallies, new->provider, after, 1);
+	tallies_add_spell_places(tallies, old, before, -1);
+	tallies_add_spell_places(tallies, new, after, 1);
+}
+
 /* A spell's history changed: its flow part, its timer, and its entry in
  * the discharges by person, moving the persons' parts with it unless
  * move_persons is false (remaking: the persons come after). */
@@ -547,10 +559,7 @@ state_spell_changed(struct store_batch *batch, struct tallies *tallies, const ui
 	uint8_t at[8];
 	enum store_result r = STORE_OK;
 
-	tallies_add_spell(tallies, old->provider, &before, -1);
-	tallies_add_spell(tallies, new->provider, &after, 1);
-	tallies_add_spell_places(tallies, old, &before, -1);
-	tallies_add_spell_places(tallies, new, &after, 1);
+	spell_tally_move(tallies, old, &before, new, &after);
 	r = discharge_only_move(batch, old, new);
 	if (r == STORE_OK && next_before != next_after) {
 		r = timer_set(batch, next_before, unit, unitlen, false);
@@ -901,10 +910,7 @@ spell_advance(struct store_batch *batch, struct tallies *tallies, const uint8_t 
 		return r;
 	before = flow_tally_of(&sv.spell, from_ms);
 	after = flow_tally_of(&sv.spell, to_ms);
-	tallies_add_spell(tallies, sv.spell.provider, &before, -1);
-	tallies_add_spell(tallies, sv.spell.provider, &after, 1);
-	tallies_add_spell_places(tallies, &sv.spell, &before, -1);
-	tallies_add_spell_places(tallies, &sv.spell, &after, 1);
+	spell_tally_move(tallies, &sv.spell, &before, &sv.spell, &after);
 	r = timer_set(batch, spell_next_change_ms(&sv.spell, to_ms), unit, unitlen, true);
 	thing_view_release(&sv.view);
 	return r;
@@ -1009,15 +1015,14 @@ load_record(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, 
 static enum store_result
 state_load_tallies(struct store_batch *batch, struct tallies *tallies)
 {
-	static const uint8_t groups[] = { TALLY_FLOW, TALLY_DELAYS_BY_PROVIDER,
-		TALLY_DELAYS_BY_COUNCIL, TALLY_FLOW_SITE, TALLY_FLOW_WARD, TALLY_SPELLS };
 	enum store_result r = STORE_OK;
 	uint64_t as_of;
 	bool found;
 
 	tallies_clear(tallies);
-	for (size_t i = 0; r == STORE_OK && i < sizeof(groups); i++)
-		r = store_batch_scan_prefix(batch, STORE_DERIVED, &groups[i], 1, load_record, tallies);
+	for (size_t i = 0; r == STORE_OK && i < TALLY_N_GROUPS; i++)
+		r = store_batch_scan_prefix(batch, STORE_DERIVED, &tally_groups[i], 1, load_record,
+		    tallies);
 	if (r == STORE_OK)
 		r = meta_get(batch, meta_as_of, &as_of, &found);
 	if (r == STORE_OK)
@@ -1268,22 +1273,17 @@ state_flow_pending(struct store_batch *batch, struct figures *fig)
 	return store_batch_scan_prefix(batch, STORE_DERIVED, &prefix, 1, pending_take, fig);
 }
 
-struct flow_fold {
-	struct figures *fig;
-	bool failed;
-};
-
 static int
 flow_fold_spell(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
 {
-	struct flow_fold *ff = arg;
+	struct figures *fig = arg;
 	struct spell_view sv;
 
 	if (spell_view_load(&sv, key, keylen, bytes, len) < 0) {
 		log_error("state: a stored history does not decode; skipped (run commissionctl rebuild)");
 		return 0;
 	}
-	flow_figures_add_spell(ff->fig, &sv.spell);
+	flow_figures_add_spell(fig, &sv.spell);
 	thing_view_release(&sv.view);
 	return 0;
 }
@@ -1292,10 +1292,9 @@ enum store_result
 state_flow_fold(struct store_batch *batch, struct figures *fig)
 {
 	const uint8_t prefix = THING_SPELL;
-	struct flow_fold ff = { fig, false };
 
 	flow_figures_begin(fig);
-	return store_batch_scan_prefix(batch, STORE_HISTORIES, &prefix, 1, flow_fold_spell, &ff);
+	return store_batch_scan_prefix(batch, STORE_HISTORIES, &prefix, 1, flow_fold_spell, fig);
 }
 
 struct discharges_read {

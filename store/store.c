@@ -841,14 +841,16 @@ store_keyed_dbi(const struct store *store, enum store_keyed_table table)
 	return table == STORE_DERIVED ? store->derived : store->histories;
 }
 
-/* Visit the keys of dbi that start with prefix, with a cursor of txn. */
+/* Visit the keys of table that start with prefix, with a cursor of txn;
+ * the histories visited counted in store_histories_read. */
 static int
-scan_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t prefixlen,
-    store_keyed_fn fn, void *arg, uint64_t *visited)
+scan_prefix(struct store *store, MDB_txn *txn, enum store_keyed_table table,
+    const uint8_t *prefix, size_t prefixlen, store_keyed_fn fn, void *arg)
 {
 	MDB_cursor *cur;
 	MDB_val key = { prefixlen, (void *)prefix }, val;
-	int rc = mdb_cursor_open(txn, dbi, &cur);
+	uint64_t visited = 0;
+	int rc = mdb_cursor_open(txn, store_keyed_dbi(store, table), &cur);
 
 	if (rc != MDB_SUCCESS)
 		return rc;
@@ -857,11 +859,13 @@ scan_prefix(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t prefixlen,
 		if (prefixlen > 0 &&
 		    (key.mv_size < prefixlen || memcmp(key.mv_data, prefix, prefixlen) != 0))
 			break;
-		(*visited)++;
+		visited++;
 		if (fn(arg, key.mv_data, key.mv_size, val.mv_data, val.mv_size) != 0)
 			break;
 	}
 	mdb_cursor_close(cur);
+	if (table == STORE_HISTORIES)
+		store->histories_read += visited;
 	return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
 }
 
@@ -871,13 +875,9 @@ store_batch_scan_prefix(struct store_batch *batch, enum store_keyed_table table,
 {
 	if (batch->failed != STORE_OK)
 		return batch->failed;
-	uint64_t visited = 0;
-	int rc = scan_prefix(batch->txn, store_keyed_dbi(batch->store, table), prefix, prefixlen,
-	    fn, arg, &visited);
-
-	if (table == STORE_HISTORIES)
-		batch->store->histories_read += visited;
-	return store_batch_check(batch, rc, "reading by key prefix");
+	return store_batch_check(batch,
+	    scan_prefix(batch->store, batch->txn, table, prefix, prefixlen, fn, arg),
+	    "reading by key prefix");
 }
 
 enum store_result
@@ -1075,11 +1075,7 @@ store_scan_prefix(struct store *store, enum store_keyed_table table, const uint8
 	rc = store_txn_begin(store, MDB_RDONLY, &txn);
 	if (rc != MDB_SUCCESS)
 		return store_result_of(store, rc, "beginning a read transaction");
-	uint64_t visited = 0;
-
-	rc = scan_prefix(txn, store_keyed_dbi(store, table), prefix, prefixlen, fn, arg, &visited);
-	if (table == STORE_HISTORIES)
-		store->histories_read += visited;
+	rc = scan_prefix(store, txn, table, prefix, prefixlen, fn, arg);
 	mdb_txn_abort(txn);
 	return store_result_of(store, rc, "reading by key prefix");
 }

@@ -158,11 +158,11 @@ enum store_result store_batch_scan_prefix(struct store_batch *batch,
     enum store_keyed_table table, const uint8_t *prefix, size_t prefixlen, store_keyed_fn fn,
     void *arg);
 
-/* The sequence number of the last event accepted, this batch's included. */
 /* How many history records this process has read from the store since it
  * opened it (got, scanned or visited), for the metrics. */
 uint64_t store_histories_read(const struct store *store);
 
+/* The sequence number of the last event accepted, this batch's included. */
 uint64_t store_batch_last_event_sequence(const struct store_batch *batch);
 
 /* Visit the event log in sequence order inside the batch's transaction. */

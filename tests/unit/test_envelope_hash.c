@@ -15,54 +15,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
 #include <sodium.h>
 
 #include "commissioning.pb-c.h"
 #include "envelope_hash.h"
-#include "pbjson.h"
+#include "envelope_json.h"
 
-#define SCENARIO "tests/data/scenario-day.jsonl"
+#define SCENARIO ENVELOPE_JSON_SCENARIO
 
-static Commissioning__Envelope *
-envelope_of_line(const char *line)
+static void
+hash_both_ways(void *arg, const char *line)
 {
-	json_error_t jerr;
-	json_t *json = json_loads(line, 0, &jerr);
-	char err[256];
-	ProtobufCMessage *msg;
+	Commissioning__Envelope *env = envelope_of_json(line);
+	uint8_t flat[ENVELOPE_HASH_BYTES], streamed[ENVELOPE_HASH_BYTES];
+	uint32_t version = env->schema_version;
 
-	assert_non_null(json);
-	msg = pbjson_to_message(json, &commissioning__envelope__descriptor, err, sizeof(err));
-	json_decref(json);
-	assert_non_null(msg);
-	return (Commissioning__Envelope *)msg;
+	(void)arg;
+	envelope_content_hash(env, flat);
+	assert_int_equal(env->schema_version, version);
+	envelope_content_hash_streamed(env, streamed);
+	assert_memory_equal(flat, streamed, sizeof(flat));
+	protobuf_c_message_free_unpacked(&env->base, NULL);
 }
 
 static void
 test_every_scenario_envelope_hashes_as_streamed(void **state)
 {
-	FILE *f = fopen(SCENARIO, "r");
-	char *line = NULL;
-	size_t cap = 0, n = 0;
-
 	(void)state;
-	assert_non_null(f);
-	while (getline(&line, &cap, f) > 0) {
-		Commissioning__Envelope *env = envelope_of_line(line);
-		uint8_t flat[ENVELOPE_HASH_BYTES], streamed[ENVELOPE_HASH_BYTES];
-		uint32_t version = env->schema_version;
-
-		envelope_content_hash(env, flat);
-		assert_int_equal(env->schema_version, version);
-		envelope_content_hash_streamed(env, streamed);
-		assert_memory_equal(flat, streamed, sizeof(flat));
-		protobuf_c_message_free_unpacked(&env->base, NULL);
-		n++;
-	}
-	free(line);
-	fclose(f);
-	assert_true(n > 100);
+	assert_true(envelope_json_each_line(SCENARIO, hash_both_ways, NULL) > 100);
 }
 
 static void
@@ -78,7 +58,7 @@ test_a_large_envelope_hashes_as_streamed(void **state)
 	assert_non_null(f);
 	assert_non_null(big);
 	assert_true(getline(&line, &cap, f) > 0);
-	env = envelope_of_line(line);
+	env = envelope_of_json(line);
 	memset(big, 'x', 4999);
 	big[4999] = '\0';
 	old = env->event_id;
@@ -106,7 +86,7 @@ test_schema_version_aside_content_counts(void **state)
 	(void)state;
 	assert_non_null(f);
 	assert_true(getline(&line, &cap, f) > 0);
-	env = envelope_of_line(line);
+	env = envelope_of_json(line);
 	envelope_content_hash(env, a);
 	env->schema_version += 7;
 	envelope_content_hash(env, b);

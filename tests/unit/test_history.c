@@ -17,6 +17,7 @@
 #include "pbjson.h"
 #include "projections.h"
 #include "picture_fixture.h"
+#include "envelope_json.h"
 
 #define PERMUTATIONS 50
 
@@ -59,20 +60,18 @@ table_serialise(struct histories *t, size_t *len)
 
 /* ---- events */
 
+static void
+add_line(void *arg, const char *line)
+{
+	events_add_json(arg, line);
+}
+
 /* The scenario: a generated day (tools/sample-day) with cancels, transfers,
  * updates, variations, a termination and a withdrawal. */
 static void
 load_scenario(struct events *ev)
 {
-	FILE *f = fopen("tests/data/scenario-day.jsonl", "r");
-	size_t linecap = 0;
-	char *line = NULL;
-
-	assert_non_null(f);
-	while (getline(&line, &linecap, f) > 0)
-		events_add_json(ev, line);
-	free(line);
-	fclose(f);
+	envelope_json_each_line(ENVELOPE_JSON_SCENARIO, add_line, ev);
 }
 
 static void
@@ -305,6 +304,40 @@ test_pseudonym_hex_is_two_lower_case_digits_a_byte(void **state)
 	}
 }
 
+/* pseudonym_from_hex reads back what pseudonym_hex wrote, in either case,
+ * and refuses anything that is not 64 hex digits. */
+static void
+test_pseudonym_from_hex_reads_back_either_case_and_refuses_non_hex(void **state)
+{
+	uint8_t bytes[32], got[32];
+	ProtobufCBinaryData p = { sizeof(bytes), bytes };
+	char hex[65], bad[65];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bytes); i++)
+		bytes[i] = (uint8_t)(i * 37 + 11);
+	pseudonym_hex(&p, hex);
+	assert_int_equal(pseudonym_from_hex(hex, got), 0);
+	assert_memory_equal(got, bytes, sizeof(bytes));
+	for (size_t i = 0; i < 64; i++)
+		bad[i] = hex[i] >= 'a' ? (char)(hex[i] - 'a' + 'A') : hex[i];
+	bad[64] = '\0';
+	memset(got, 0, sizeof(got));
+	assert_int_equal(pseudonym_from_hex(bad, got), 0);
+	assert_memory_equal(got, bytes, sizeof(bytes));
+	for (size_t at = 0; at < 64; at += 21) {
+		for (const char *c = "g/:@G`\0"; ; c++) {
+			memcpy(bad, hex, sizeof(hex));
+			bad[at] = *c;
+			assert_int_equal(pseudonym_from_hex(bad, got), -1);
+			if (*c == '\0')
+				break;
+		}
+	}
+	hex[63] = '\0'; /* 63 digits */
+	assert_int_equal(pseudonym_from_hex(hex, got), -1);
+}
+
 int
 main(void)
 {
@@ -312,6 +345,7 @@ main(void)
 		cmocka_unit_test(test_any_arrival_order_gives_byte_identical_state),
 		cmocka_unit_test(test_thing_key_text_joins_the_parts_and_cuts_to_fit),
 		cmocka_unit_test(test_pseudonym_hex_is_two_lower_case_digits_a_byte),
+		cmocka_unit_test(test_pseudonym_from_hex_reads_back_either_case_and_refuses_non_hex),
 		cmocka_unit_test(test_a_spell_keeps_its_events_sorted_by_time_source_and_id),
 		cmocka_unit_test(test_an_organisation_keeps_only_the_record_that_stands),
 		cmocka_unit_test(test_a_capacity_line_keeps_the_report_with_the_latest_as_of),

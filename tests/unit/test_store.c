@@ -342,6 +342,27 @@ test_find_event_returns_sequence_and_hash(void **state)
 	store_close(&store);
 }
 
+/* Appends event_id (body as its text) with append_new_event and checks what
+ * it gives back: whether it was stored already, the sequence and, for one
+ * stored already, its stored hash (want_hash NULL for a new one). */
+static void
+append_new_event_expect(struct store_batch *batch, const char *event_id,
+    const uint8_t hash[STORE_HASH_BYTES], const char *body, bool want_stored,
+    uint64_t want_seq, const uint8_t want_hash[STORE_HASH_BYTES])
+{
+	uint8_t got[STORE_HASH_BYTES];
+	uint64_t seq = 0;
+	bool stored = !want_stored;
+
+	assert_int_equal(store_batch_append_new_event(batch, "test", event_id, hash,
+	                     (const uint8_t *)body, strlen(body), &seq, &stored, got),
+	    STORE_OK);
+	assert_int_equal(stored, want_stored);
+	assert_int_equal(seq, want_seq);
+	if (want_hash != NULL)
+		assert_memory_equal(got, want_hash, STORE_HASH_BYTES);
+}
+
 /* append_new_event stores a new (source, event_id) and appends it; one
  * already stored (before this batch or in it) is given back untouched. */
 static void
@@ -352,43 +373,24 @@ test_append_new_event_finds_one_already_stored(void **state)
 	struct store_batch *batch;
 	uint8_t hash[STORE_HASH_BYTES], other[STORE_HASH_BYTES], got[STORE_HASH_BYTES];
 	uint64_t seq = 0;
-	bool stored = true;
 
 	commit_numbered_events(store, 1, 3, 1);
 	hash_for(hash, 2);
 	hash_for(other, 99);
 	assert_int_equal(store_batch_begin(store, &batch), STORE_OK);
 	/* Stored before the batch: its sequence and hash, nothing appended. */
-	assert_int_equal(store_batch_append_new_event(batch, "test", "e2", other,
-	                     (const uint8_t *)"x", 1, &seq, &stored, got),
-	    STORE_OK);
-	assert_true(stored);
-	assert_int_equal(seq, 2);
-	assert_memory_equal(got, hash, STORE_HASH_BYTES);
+	append_new_event_expect(batch, "e2", other, "x", true, 2, hash);
 	/* New: appended under the next sequence and found after. */
 	hash_for(hash, 4);
-	assert_int_equal(store_batch_append_new_event(batch, "test", "e4", hash,
-	                     (const uint8_t *)"body 4", 6, &seq, &stored, got),
-	    STORE_OK);
-	assert_false(stored);
-	assert_int_equal(seq, 4);
+	append_new_event_expect(batch, "e4", hash, "body 4", false, 4, NULL);
 	assert_true(store_batch_find_event(batch, "test", "e4", &seq, got));
 	assert_int_equal(seq, 4);
 	assert_memory_equal(got, hash, STORE_HASH_BYTES);
 	/* The same again in this batch: the first stands, the stored hash. */
-	assert_int_equal(store_batch_append_new_event(batch, "test", "e4", other,
-	                     (const uint8_t *)"y", 1, &seq, &stored, got),
-	    STORE_OK);
-	assert_true(stored);
-	assert_int_equal(seq, 4);
-	assert_memory_equal(got, hash, STORE_HASH_BYTES);
+	append_new_event_expect(batch, "e4", other, "y", true, 4, hash);
 	/* The next new one follows on: nothing was appended for the repeat. */
 	hash_for(hash, 5);
-	assert_int_equal(store_batch_append_new_event(batch, "test", "e5", hash,
-	                     (const uint8_t *)"body 5", 6, &seq, &stored, got),
-	    STORE_OK);
-	assert_false(stored);
-	assert_int_equal(seq, 5);
+	append_new_event_expect(batch, "e5", hash, "body 5", false, 5, NULL);
 	assert_int_equal(store_batch_commit(&batch), STORE_OK);
 	assert_int_equal(store_batch_begin(store, &batch), STORE_OK);
 	assert_true(store_batch_find_event(batch, "test", "e5", &seq, got));

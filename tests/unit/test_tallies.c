@@ -465,6 +465,9 @@ everything(struct store_batch *batch, struct tallies *t)
 	json_object_set_new(all, "icb QNX", tallies_delays_icb(t, "QNX", batch_icb_of, p));
 	json_object_set_new(all, "icb unmapped", tallies_delays_icb(t, "unmapped", batch_icb_of, p));
 	json_object_set_new(all, "councils", tallies_delays_councils(t));
+	/* The flow area: the sites', wards' and spells' totals. */
+	json_object_set_new(all, "flow area",
+	    area_read(batch, t, p, "flow", tallies_as_of_ms(t), false));
 	picture_destroy(&p);
 	return all;
 }
