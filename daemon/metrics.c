@@ -320,8 +320,8 @@ metrics_render(const struct metrics *m, const struct metrics_gauges *g, struct e
 	    "History records read from the store since start (ingest, start-up and the figures).",
 	    g->histories_read);
 	render_gauge(out, "commissiond_figures_folds_total", "counter",
-	    "Figures worked out by folding every spell or history (an as_of before the running "
-	    "totals' for flow, or a reload).",
+	    "Flow figures worked out by folding every spell (an as_of before the running "
+	    "totals').",
 	    g->figures_folds);
 	render_gauge(out, "commissiond_stream_dropped_total", "counter",
 	    "Stream clients dropped for falling too far behind.", m->stream_dropped);
