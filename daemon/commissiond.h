@@ -112,7 +112,8 @@ void live_batch_end(struct live *live);
 void live_batch_failed(struct live *live);
 /*
  * An area's figures as of as_of_ms, as committed (a new reference), or NULL
- * when they cannot be worked out. Flow at or after the tallies' as-of comes
+ * when they cannot be worked out: one area of the HTTP API, never "all"
+ * (the whole picture is commissionctl show's, outside the daemon). Flow at or after the tallies' as-of comes
  * from the tallies; flow before it is folded from every spell, one at a
  * time; delayed discharges come from the ready reports and the indexes of
  * discharges and packages by person, at any as-of. With case_fn, the
@@ -124,7 +125,7 @@ json_t *live_discharges_figures(struct live *live, int64_t as_of_ms, state_case_
     void *arg);
 /* Would the figures of area as of as_of_ms fold every spell? */
 bool live_figures_fold(const struct live *live, const char *area, int64_t as_of_ms);
-/* How many figures have been folded from every spell or history so far. */
+/* How many flow figures have been folded from every spell so far. */
 uint64_t live_figures_folds(const struct live *live);
 
 /* ---- stream.c: /api/v1/stream, Server-Sent Events served from the

@@ -21,6 +21,7 @@
 #include "commissiond.h"
 #include "embedded.h"
 #include "ids.h"
+#include "jtext.h"
 #include "log.h"
 #include "pbjson.h"
 
@@ -574,16 +575,17 @@ http_area_figures(struct http *h, struct evhttp_request *req, const char *route,
 	return figures;
 }
 
-/* Is item one the filter keeps (a list item, as figures_filter judges)? */
+/* Is the case one the filter keeps (a list item, as figures_filter judges)? */
 static bool
-http_item_kept(json_t *item, const struct figures_filter_spec *f)
+http_case_kept(const struct discharges_case *c, const char *icb,
+    const struct figures_filter_spec *f)
 {
 	json_t *holder;
 	bool kept;
 
 	if (f->icb == NULL && f->org == NULL && f->council == NULL)
 		return true;
-	holder = json_pack("{s:[O]}", "items", item);
+	holder = json_pack("{s:[o]}", "items", discharges_case_json(c, icb));
 	figures_filter(holder, f);
 	kept = json_array_size(json_object_get(holder, "items")) == 1;
 	json_decref(holder);
@@ -602,22 +604,18 @@ static int
 case_page_take(void *arg, const struct discharges_case *c, const char *icb)
 {
 	struct case_page *cp = arg;
-	const struct figures_filter_spec *f = &cp->p->filter;
 	bool on_page = cp->total >= cp->p->offset && cp->total < cp->p->offset + cp->p->limit;
 	json_t *item;
 
-	/* With no filter, a case off the page is only counted. */
-	if (!on_page && f->icb == NULL && f->org == NULL && f->council == NULL) {
-		cp->total++;
+	if (!http_case_kept(c, icb, &cp->p->filter))
 		return 0;
+	/* A case off the page is only counted. */
+	if (on_page) {
+		item = discharges_case_json(c, icb);
+		json_array_append_new(cp->page, table_row(cp->t, NULL, NULL, item));
+		json_decref(item);
 	}
-	item = discharges_case_json(c, icb);
-	if (http_item_kept(item, f)) {
-		if (on_page)
-			json_array_append_new(cp->page, table_row(cp->t, NULL, NULL, item));
-		cp->total++;
-	}
-	json_decref(item);
+	cp->total++;
 	return 0;
 }
 
@@ -720,33 +718,24 @@ out:
 }
 
 /* The cases of the discharges area as JSON text, comma-separated, as they
- * come: the area's answer holds them as text, not as a tree. */
+ * come (discharges_case_dump: as jansson would write them, without the
+ * tree): the area's answer holds them as text, not as a tree. */
 struct case_text {
 	const struct figures_filter_spec *filter;
-	struct evbuffer *out;
-	bool any, failed;
+	struct jtext out;
 };
 
 static int
 case_text_take(void *arg, const struct discharges_case *c, const char *icb)
 {
 	struct case_text *ct = arg;
-	json_t *item = discharges_case_json(c, icb);
-	bool kept = http_item_kept(item, ct->filter);
-	char *text = kept ? json_dumps(item, JSON_COMPACT) : NULL;
 
-	json_decref(item);
-	if (!kept)
+	if (!http_case_kept(c, icb, ct->filter))
 		return 0;
-	if (text == NULL || (ct->any && evbuffer_add(ct->out, ",", 1) < 0) ||
-	    evbuffer_add(ct->out, text, strlen(text)) < 0) {
-		free(text);
-		ct->failed = true;
-		return 1;
-	}
-	free(text);
-	ct->any = true;
-	return 0;
+	if (ct->out.len > 0)
+		jtext_raw(&ct->out, ",");
+	discharges_case_dump(&ct->out, c, icb);
+	return ct->out.failed ? 1 : 0;
 }
 
 /* /api/v1/discharges: the answer as http_area makes it, with the cases
@@ -757,14 +746,14 @@ http_discharges_area(struct http *h, struct evhttp_request *req, const char *rou
     struct http_params *p)
 {
 	static const char list[] = "\"cases\":[";
-	struct case_text ct = { &p->filter, evbuffer_new(), false, false };
+	struct case_text ct = { .filter = &p->filter };
 	struct evbuffer *body = evbuffer_new();
 	json_t *figures = NULL, *answer;
 	char *text = NULL, *at;
 
-	if (ct.out == NULL || body == NULL ||
+	if (body == NULL ||
 	    (figures = live_discharges_figures(h->live, p->as_of_ms, case_text_take, &ct)) == NULL ||
-	    ct.failed) {
+	    ct.out.failed) {
 		http_error(h, req, route, 500, NULL, "the figures could not be worked out");
 		goto out;
 	}
@@ -782,15 +771,15 @@ http_discharges_area(struct http *h, struct evhttp_request *req, const char *rou
 	}
 	at += strlen(list);
 	evbuffer_add(body, text, (size_t)(at - text));
-	evbuffer_add_buffer(body, ct.out);
+	if (ct.out.len > 0)
+		evbuffer_add(body, ct.out.text, ct.out.len);
 	evbuffer_add(body, at, strlen(at));
 	evbuffer_add(body, "\n", 1);
 	http_reply(h, req, route, 200, "application/json", body);
 out:
 	free(text);
 	json_decref(figures);
-	if (ct.out != NULL)
-		evbuffer_free(ct.out);
+	free(ct.out.text);
 	if (body != NULL)
 		evbuffer_free(body);
 }

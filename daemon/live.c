@@ -45,7 +45,7 @@ struct live {
 	json_t *alerts_before;	   /* conflict alerts before the batch, when asked */
 	char *scratch;		   /* the last figures cut that are not in slices */
 	bool stale;		   /* a batch failed: reload before the next */
-	uint64_t folds;		   /* figures folded from every spell or history */
+	uint64_t folds;		   /* flow figures folded from every spell */
 	/* The last flow fold (before the tallies' as-of), until the next batch:
 	 * the tables and the area asked for one as-of fold once. */
 	json_t *fold_figures;
@@ -495,9 +495,8 @@ live_fold_cached(const struct live *live, int64_t as_of_ms)
 bool
 live_figures_fold(const struct live *live, const char *area, int64_t as_of_ms)
 {
-	return strcmp(area, "all") == 0 ||
-	    (strcmp(area, "flow") == 0 && as_of_ms < tallies_as_of_ms(live->tallies) &&
-		!live_fold_cached(live, as_of_ms));
+	return strcmp(area, "flow") == 0 && as_of_ms < tallies_as_of_ms(live->tallies) &&
+	    !live_fold_cached(live, as_of_ms);
 }
 
 uint64_t
@@ -571,23 +570,6 @@ live_area_from_store(struct live *live, const char *area, int64_t as_of_ms,
 	return fig.root;
 }
 
-/* The figures of area from the whole state in the store, as commissionctl
- * show works them out. */
-static json_t *
-live_figures_from_store(struct live *live, const char *area, int64_t as_of_ms)
-{
-	struct picture *picture = picture_new();
-	json_t *figures = NULL;
-
-	live->folds++;
-	if (picture != NULL && store_scan_histories(live->store, live_load_one, picture) == STORE_OK) {
-		picture_seal(picture);
-		figures = picture_figures(picture, area, as_of_ms);
-	}
-	picture_destroy(&picture);
-	return figures;
-}
-
 json_t *
 live_discharges_figures(struct live *live, int64_t as_of_ms, state_case_fn case_fn, void *arg)
 {
@@ -601,8 +583,6 @@ live_figures(struct live *live, const char *area, int64_t as_of_ms)
 	 * the store; every other area is of the small kinds, in the picture. */
 	if (strcmp(area, "flow") == 0 || strcmp(area, "discharges") == 0)
 		return live_area_from_store(live, area, as_of_ms, NULL, NULL);
-	if (strcmp(area, "all") == 0)
-		return live_figures_from_store(live, area, as_of_ms);
 	if (live_refresh(live) != STORE_OK)
 		return NULL;
 	return picture_figures(live->picture, area, as_of_ms);

@@ -71,9 +71,10 @@ metrics_new(void)
 	}
 	/* The known label sets start at zero, so that a rate over them is
 	 * defined before the first handshake (and with CURVE off). */
-	for (size_t i = 0; i < 4; i++)
-		family_add(&m->zap, i < 2 ? "ingest" : "subscribe", i % 2 ? "refused" : "admitted",
-		    "", 0);
+	for (size_t d = 0; d < 2; d++)
+		for (size_t r = 0; r < 2; r++)
+			family_add(&m->zap, (const char *[]){ "ingest", "subscribe" }[d],
+			    (const char *[]){ "admitted", "refused" }[r], "", 0);
 	m->batch_size.bounds = batch_bounds;
 	m->batch_size.n_bounds = sizeof(batch_bounds) / sizeof(batch_bounds[0]);
 	m->commit_seconds.bounds = seconds_bounds;
@@ -257,21 +258,32 @@ render_gauge(struct evbuffer *out, const char *name, const char *type, const cha
 	evbuffer_add_printf(out, "%s %" PRIu64 "\n", name, v);
 }
 
+/* A counter family, one line per label set: the first n of a, b and c
+ * under the names given. */
+static void
+render_family(struct evbuffer *out, const char *name, const char *help,
+    const struct counter_family *f, const char *const *label_names, int n)
+{
+	render_header(out, name, "counter", help);
+	for (size_t i = 0; i < f->n; i++) {
+		const char *values[] = { f->sets[i].a, f->sets[i].b, f->sets[i].c };
+
+		evbuffer_add_printf(out, "%s{", name);
+		for (int k = 0; k < n; k++) {
+			evbuffer_add_printf(out, "%s%s=\"", k > 0 ? "," : "", label_names[k]);
+			label_value(out, values[k]);
+			evbuffer_add(out, "\"", 1);
+		}
+		evbuffer_add_printf(out, "} %" PRIu64 "\n", f->sets[i].value);
+	}
+}
+
 void
 metrics_render(const struct metrics *m, const struct metrics_gauges *g, struct evbuffer *out)
 {
-	render_header(out, "commissiond_events_total", "counter",
-	    "Envelopes answered, by source, event kind and ack status.");
-	for (size_t i = 0; i < m->events.n; i++) {
-		const struct labelled *l = &m->events.sets[i];
-		evbuffer_add(out, "commissiond_events_total{source=\"", 33);
-		label_value(out, l->a);
-		evbuffer_add(out, "\",kind=\"", 8);
-		label_value(out, l->b);
-		evbuffer_add(out, "\",status=\"", 10);
-		label_value(out, l->c);
-		evbuffer_add_printf(out, "\"} %" PRIu64 "\n", l->value);
-	}
+	render_family(out, "commissiond_events_total",
+	    "Envelopes answered, by source, event kind and ack status.", &m->events,
+	    (const char *[]){ "source", "kind", "status" }, 3);
 	render_histogram(out, "commissiond_batch_size", "Envelopes written per LMDB transaction.",
 	    &m->batch_size);
 	render_histogram(out, "commissiond_commit_duration_seconds",
@@ -308,8 +320,8 @@ metrics_render(const struct metrics *m, const struct metrics_gauges *g, struct e
 	    "History records read from the store since start (ingest, start-up and the figures).",
 	    g->histories_read);
 	render_gauge(out, "commissiond_figures_folds_total", "counter",
-	    "Figures worked out by folding every spell or history (an as_of before the running "
-	    "totals' for flow, or a reload).",
+	    "Flow figures worked out by folding every spell (an as_of before the running "
+	    "totals').",
 	    g->figures_folds);
 	render_gauge(out, "commissiond_stream_dropped_total", "counter",
 	    "Stream clients dropped for falling too far behind.", m->stream_dropped);
@@ -323,24 +335,10 @@ metrics_render(const struct metrics *m, const struct metrics_gauges *g, struct e
 	    m->prune_transactions);
 	render_gauge(out, "commissiond_stale_readers_cleared_total", "counter",
 	    "LMDB reader slots of dead processes cleared.", m->stale_readers_cleared);
-	render_header(out, "commissiond_zap_decisions_total", "counter",
-	    "CURVE handshakes admitted or refused by the ZAP handler, by domain.");
-	for (size_t i = 0; i < m->zap.n; i++) {
-		const struct labelled *l = &m->zap.sets[i];
-		evbuffer_add(out, "commissiond_zap_decisions_total{domain=\"", 40);
-		label_value(out, l->a);
-		evbuffer_add(out, "\",result=\"", 10);
-		label_value(out, l->b);
-		evbuffer_add_printf(out, "\"} %" PRIu64 "\n", l->value);
-	}
-	render_header(out, "commissiond_http_requests_total", "counter",
-	    "HTTP requests answered, by route and status.");
-	for (size_t i = 0; i < m->http.n; i++) {
-		const struct labelled *l = &m->http.sets[i];
-		evbuffer_add(out, "commissiond_http_requests_total{route=\"", 39);
-		label_value(out, l->a);
-		evbuffer_add(out, "\",status=\"", 10);
-		label_value(out, l->b);
-		evbuffer_add_printf(out, "\"} %" PRIu64 "\n", l->value);
-	}
+	render_family(out, "commissiond_zap_decisions_total",
+	    "CURVE handshakes admitted or refused by the ZAP handler, by domain.", &m->zap,
+	    (const char *[]){ "domain", "result" }, 2);
+	render_family(out, "commissiond_http_requests_total",
+	    "HTTP requests answered, by route and status.", &m->http,
+	    (const char *[]){ "route", "status" }, 2);
 }

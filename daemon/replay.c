@@ -235,7 +235,9 @@ replay_pool_give_back(void *data, void *hint)
 	replay_pool_release(hint, data);
 }
 
-/* A buffer of at least size bytes (its usable size in *got), or NULL. */
+/* A kept buffer, else a new one of size bytes; its usable size in *got (a
+ * kept one may be smaller: the reply's buffer grows as it must). NULL when
+ * out of memory. */
 static uint8_t *
 replay_pool_take(struct replay_pool *pool, size_t size, size_t *got)
 {

@@ -201,8 +201,6 @@ stream_pump_client(struct stream_client *c, int64_t now_ms)
 	if (store_scan_updates(s->store, c->next_seq, STREAM_UPDATES_PER_PUMP, stream_write_update,
 		&b, &next) == STORE_OK)
 		c->next_seq = next > c->next_seq ? next : c->next_seq;
-	if (store_bound_mapped(s->store) != STORE_OK)
-		log_warning("stream: %s", store_error(s->store));
 	if (b.sent == 0 && now_ms - c->last_write_ms >= STREAM_PING_S * 1000)
 		evbuffer_add_printf(b.out, ": ping\n\n");
 	if (evbuffer_get_length(b.out) > 0) {
@@ -212,11 +210,21 @@ stream_pump_client(struct stream_client *c, int64_t now_ms)
 	evbuffer_free(b.out);
 }
 
+/* Let go of the store's pages the reads mapped, once a pump: looking costs
+ * a read of /proc, not to be paid per client. */
+static void
+stream_bound_mapped(struct stream *s)
+{
+	if (store_bound_mapped(s->store) != STORE_OK)
+		log_warning("stream: %s", store_error(s->store));
+}
+
 void
 stream_pump(struct stream *s)
 {
 	int64_t now = clock_monotonic_ms();
 	struct stream_client *c = s->clients, *next;
+	bool pumped = false;
 
 	for (; c != NULL; c = next) {
 		next = c->next; /* a dropped client goes away on its close */
@@ -227,7 +235,10 @@ stream_pump(struct stream *s)
 			continue;
 		}
 		stream_pump_client(c, now);
+		pumped = true;
 	}
+	if (pumped)
+		stream_bound_mapped(s);
 }
 
 static void
@@ -284,6 +295,7 @@ stream_add(struct stream *s, struct evhttp_request *req, uint64_t after_seq, con
 	if (c->leave != NULL)
 		event_add(c->leave, NULL);
 	stream_pump_client(c, c->last_write_ms);
+	stream_bound_mapped(s);
 	return 0;
 }
 
