@@ -575,17 +575,21 @@ http_area_figures(struct http *h, struct evhttp_request *req, const char *route,
 	return figures;
 }
 
-/* Is the case one the filter keeps (a list item, as figures_filter judges)? */
-static bool
+/* Is the case one the filter keeps (a list item, as figures_filter judges)?
+ * 1 kept, 0 not, -1 out of memory: the request fails rather than answer
+ * without the case. */
+static int
 http_case_kept(const struct discharges_case *c, const char *icb,
     const struct figures_filter_spec *f)
 {
 	json_t *holder;
-	bool kept;
+	int kept;
 
 	if (f->icb == NULL && f->org == NULL && f->council == NULL)
-		return true;
+		return 1;
 	holder = json_pack("{s:[o]}", "items", discharges_case_json(c, icb));
+	if (holder == NULL)
+		return -1;
 	figures_filter(holder, f);
 	kept = json_array_size(json_object_get(holder, "items")) == 1;
 	json_decref(holder);
@@ -598,6 +602,7 @@ struct case_page {
 	const struct http_table *t;
 	json_t *page;
 	size_t total;
+	bool failed; /* out of memory: the answer would lack cases */
 };
 
 static int
@@ -605,14 +610,22 @@ case_page_take(void *arg, const struct discharges_case *c, const char *icb)
 {
 	struct case_page *cp = arg;
 	bool on_page = cp->total >= cp->p->offset && cp->total < cp->p->offset + cp->p->limit;
+	int kept = http_case_kept(c, icb, &cp->p->filter);
 	json_t *item;
 
-	if (!http_case_kept(c, icb, &cp->p->filter))
-		return 0;
+	if (kept <= 0) {
+		cp->failed = kept < 0;
+		return cp->failed ? 1 : 0;
+	}
 	/* A case off the page is only counted. */
 	if (on_page) {
 		item = discharges_case_json(c, icb);
-		json_array_append_new(cp->page, table_row(cp->t, NULL, NULL, item));
+		if (item == NULL || json_array_append_new(cp->page,
+					table_row(cp->t, NULL, NULL, item)) < 0) {
+			json_decref(item);
+			cp->failed = true;
+			return 1;
+		}
 		json_decref(item);
 	}
 	cp->total++;
@@ -645,11 +658,13 @@ http_table(struct http *h, struct evhttp_request *req, const struct http_table *
 	if (strcmp(t->area, "discharges") == 0) {
 		/* Tens of thousands of cases, never all in a tree: the cases
 		 * table keeps its page, the roll-ups' tables none of them. */
-		struct case_page cp = { &p, t, json_array(), 0 };
+		struct case_page cp = { &p, t, json_array(), 0, false };
 		bool cases = t->shape == TABLE_LIST;
-		json_t *area = live_discharges_figures(h->live, p.as_of_ms,
-		    cases ? case_page_take : case_skip, &cp);
-		if (area == NULL) {
+		json_t *area = cp.page == NULL ? NULL
+					       : live_discharges_figures(h->live, p.as_of_ms,
+						     cases ? case_page_take : case_skip, &cp);
+		if (area == NULL || cp.failed) {
+			json_decref(area);
 			json_decref(cp.page);
 			http_error(h, req, route, 500, NULL, "the figures could not be worked out");
 			goto out;
@@ -729,9 +744,12 @@ static int
 case_text_take(void *arg, const struct discharges_case *c, const char *icb)
 {
 	struct case_text *ct = arg;
+	int kept = http_case_kept(c, icb, ct->filter);
 
-	if (!http_case_kept(c, icb, ct->filter))
-		return 0;
+	if (kept < 0)
+		ct->out.failed = true; /* answered 500 */
+	if (kept <= 0)
+		return kept < 0 ? 1 : 0;
 	if (ct->out.len > 0)
 		jtext_raw(&ct->out, ",");
 	discharges_case_dump(&ct->out, c, icb);
