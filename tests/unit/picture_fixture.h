@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "dates.h"
+#include "envelope_json.h"
 #include "pbjson.h"
 #include "projections.h"
 
@@ -73,18 +74,10 @@ events_add(struct events *ev, Commissioning__Envelope *env, const char *source,
 static inline void
 events_add_json(struct events *ev, const char *text)
 {
-	json_error_t jerr;
-	json_t *json = json_loads(text, 0, &jerr);
-	char err[256];
-	ProtobufCMessage *msg;
+	Commissioning__Envelope *env = envelope_of_json(text);
 
-	assert_non_null(json);
-	msg = pbjson_to_message(json, &commissioning__envelope__descriptor, err, sizeof(err));
-	json_decref(json);
-	if (msg == NULL)
-		fail_msg("%s: %s", text, err);
-	events_push(ev, msg);
-	protobuf_c_message_free_unpacked(msg, NULL);
+	events_push(ev, &env->base);
+	protobuf_c_message_free_unpacked(&env->base, NULL);
 }
 
 static inline void
