@@ -680,6 +680,56 @@ def discharge_ready_csv(numbers, ready_date="2026-05-08", report_date="2026-05-1
     return "\r\n".join(rows) + "\r\n"
 
 
+# ---------------------------------------------------------------- HTTP tables
+
+# route -> (area, path in the area's figures, shape, key columns)
+# (daemon/http.c, http_tables)
+TABLES = {
+    "flow/providers": ("flow", ("flow", "providers"), "keyed", ("provider",)),
+    "flow/icbs": ("flow", ("flow", "icbs"), "keyed", ("icb",)),
+    "discharges/cases": ("discharges", ("discharges", "cases"), "list", ()),
+    "discharges/icbs": ("discharges", ("discharges", "icbs"), "keyed", ("icb",)),
+    "discharges/councils": ("discharges", ("discharges", "councils"), "keyed", ("council",)),
+    "capacity/lines": ("capacity", ("capacity", "lines"), "list", ()),
+    "capacity/icbs": ("capacity", ("capacity", "icbs"), "keyed", ("icb",)),
+    "capacity/councils": ("capacity", ("capacity", "councils"), "keyed", ("council",)),
+    "services": ("services", ("services",), "keyed", ("service_id",)),
+    "finance/commissioners": ("finance", ("finance", "commissioners"), "keyed2",
+                              ("commissioner", "financial_year")),
+    "finance/contracts": ("finance", ("finance", "contracts"), "keyed", ("contract_id",)),
+    "governance/alerts": ("governance", ("governance", "conflict_alerts"), "list", ()),
+    "governance/closures": ("governance", ("governance", "closure_without_consultation"), "list",
+                            ()),
+    "governance/register": ("governance", ("governance", "register"), "keyed_lists",
+                            ("organisation",)),
+    "organisations": ("organisations", ("organisations",), "keyed", ()),
+}
+
+
+def table_rows(route, figures):
+    """The rows of a table as docs/HTTP.md makes them from an area's figures."""
+    area, path, shape, keys = TABLES[route]
+    node = figures
+    for part in path:
+        node = node.get(part, {} if shape != "list" else [])
+    rows = []
+    if shape == "list":
+        rows = [dict(item) for item in node]
+    elif shape == "keyed":
+        for k, item in node.items():
+            rows.append(dict({keys[0]: k} if keys else {}, **{
+                f: v for f, v in item.items() if not keys or f != keys[0]}))
+    elif shape == "keyed2":
+        for k, years in node.items():
+            for k2, item in years.items():
+                rows.append(dict({keys[0]: k, keys[1]: k2}, **item))
+    elif shape == "keyed_lists":
+        for k, items in node.items():
+            for item in items:
+                rows.append(dict({keys[0]: k}, **{f: v for f, v in item.items() if f != keys[0]}))
+    return rows
+
+
 def stop_cleanly(test, *owners):
     """SIGTERM each running Daemon or Adapter in turn; each must exit 0
     with no sanitizer report (test: the unittest.TestCase asserting)."""
