@@ -2,6 +2,7 @@
 directory on ipc:// endpoints, commissionctl, event generators, and a small
 protobuf wire reader for tests that talk to the sockets directly."""
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -739,6 +740,24 @@ def stop_cleanly(test, *owners):
         rc = owner.stop()
         test.assertIsNone(owner.sanitizer_report(), owner.log_text())
         test.assertEqual(rc, 0, owner.log_text())
+
+
+@contextlib.contextmanager
+def fresh_daemon(test, prefix="cd-", **settings):
+    """A daemon started in a temporary directory of its own, for a test that
+    makes several (DaemonTestCase makes one): leaving the block, it must
+    stop cleanly (stop_cleanly); should the block fail, it is killed. The
+    directory is removed either way."""
+    workdir = tempfile.mkdtemp(prefix=prefix)
+    daemon = Daemon(workdir, **settings)
+    try:
+        daemon.start()
+        yield daemon
+        stop_cleanly(test, daemon)
+    finally:
+        if daemon.proc is not None:
+            daemon.kill9()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def http_get(daemon, path, timeout=30):

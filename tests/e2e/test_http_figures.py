@@ -25,7 +25,7 @@ import urllib.request
 from zoneinfo import ZoneInfo
 
 import examples
-from harness import TABLES, Daemon, DaemonTestCase, sample_day, table_rows
+from harness import TABLES, Daemon, DaemonTestCase, fresh_daemon, sample_day, table_rows
 
 LONDON = ZoneInfo("Europe/London")
 # The tables the fold makes (flow and discharges), as harness.TABLES says.
@@ -319,20 +319,12 @@ class WorkedExamples(unittest.TestCase):
         for name in examples.names():
             events, as_of, _ = examples.load(name)
             with self.subTest(example=name):
-                workdir = tempfile.mkdtemp(prefix="cd-hfx-")
-                daemon = Daemon(workdir, **{"http.fold_wait_factor": "0"})
-                try:
-                    daemon.start()
+                with fresh_daemon(self, prefix="cd-hfx-",
+                                  **{"http.fold_wait_factor": "0"}) as daemon:
                     daemon.send([examples.to_envelope(e) for e in events])
                     fig = Figures(daemon)
                     check_at(self, fig, as_of, with_csv=True)
                     check_at(self, fig, far)
-                    self.assertEqual(daemon.stop(), 0)
-                    self.assertIsNone(daemon.sanitizer_report(), daemon.log_text())
-                finally:
-                    if daemon.proc is not None:
-                        daemon.kill9()
-                    shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
