@@ -26,6 +26,17 @@ def register(daemon):
     assert proc.returncode == 0, proc.stderr
 
 
+def run_senders(sender, n, timeout):
+    """sender(k) for k in range(n), each on a thread of its own, all at
+    once; waits up to timeout seconds for each (the caller checks what they
+    left)."""
+    threads = [threading.Thread(target=sender, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+
+
 class Hl7Case(unittest.TestCase):
     """A daemon with the organisations registered, and commissiond-hl7."""
 
@@ -126,11 +137,7 @@ class Hl7Adapter(Hl7Case):
             client.close()
             results[k] = codes
         results = {}
-        threads = [threading.Thread(target=sender, args=(k,)) for k in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
+        run_senders(sender, 8, timeout=60)
         self.assertEqual(sorted(results), list(range(8)))
         self.assertTrue(all(codes == ["AA"] * 20 for codes in results.values()), results)
         wait_for(lambda: self.events_stored() == 3 + 160, what="160 admissions")
@@ -163,11 +170,7 @@ class Hl7Adapter(Hl7Case):
             results[k] = (got, [(c, code) for c, _, code in msgs])
 
         results = {}
-        threads = [threading.Thread(target=sender, args=(k,)) for k in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
+        run_senders(sender, 8, timeout=120)
         self.assertEqual(sorted(results), list(range(8)))
         for k, (got, expected) in results.items():
             self.assertEqual(got, expected, f"connection {k}: ACKs out of order or wrong")
