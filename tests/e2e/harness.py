@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -320,6 +321,17 @@ class Adapter:
         return next((m for m in SANITIZER_MARKS if m in text), None)
 
 
+def run_senders(sender, n, timeout):
+    """sender(k) for k in range(n), each on a thread of its own, all at
+    once; waits up to timeout seconds for each (the caller checks what they
+    left)."""
+    threads = [threading.Thread(target=sender, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+
+
 def wait_for(predicate, timeout=30, interval=0.05, what="a condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -510,7 +522,6 @@ class WindowSender:
         self.error = None
 
     def start(self):
-        import threading
         self.thread = threading.Thread(target=self._guarded, daemon=True)
         self.thread.start()
         return self
@@ -595,7 +606,6 @@ class Subscriber:
         self.thread = None
 
     def start(self):
-        import threading
         import zmq
         self.sock = zmq.Context.instance().socket(zmq.SUB)
         self.sock.setsockopt(zmq.LINGER, 0)

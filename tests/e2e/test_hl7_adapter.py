@@ -7,11 +7,10 @@ import os
 import re
 import shutil
 import tempfile
-import threading
 import unittest
 
 from harness import (HL7, Adapter, Daemon, MllpClient, ack_fields, adapter_settings, adt,
-                     nhs_number, wait_for)
+                     nhs_number, run_senders, wait_for)
 
 AS_OF = "1778450400000"  # 2026-05-10T22:00:00Z
 
@@ -24,17 +23,6 @@ def register(daemon):
               for code, role, parent in orgs]
     acks, proc = daemon.send(events)
     assert proc.returncode == 0, proc.stderr
-
-
-def run_senders(sender, n, timeout):
-    """sender(k) for k in range(n), each on a thread of its own, all at
-    once; waits up to timeout seconds for each (the caller checks what they
-    left)."""
-    threads = [threading.Thread(target=sender, args=(k,)) for k in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=timeout)
 
 
 class Hl7Case(unittest.TestCase):
