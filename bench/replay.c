@@ -21,6 +21,7 @@
 
 #include <zmq.h>
 
+#include "arena.h"
 #include "bench.h"
 #include "commissioning.pb-c.h"
 
@@ -29,83 +30,6 @@
 /* Replies granted at once: enough for the daemon to build the next while
  * this one is decoded. */
 #define DEFAULT_CREDIT 4
-
-/* A bump allocator for protobuf-c: every update of a reply is decoded
- * into it and it is rewound for the next reply, so a decode costs no
- * malloc and no free per field. The blocks a large reply needed are
- * merged into one on rewind, so memory stays that of the largest reply. */
-struct arena_block {
-	struct arena_block *next;
-	size_t size, used;
-	max_align_t data[];
-};
-
-struct arena {
-	struct arena_block *head;
-	size_t total;
-};
-
-#define ARENA_ALIGN sizeof(max_align_t)
-#define ARENA_FIRST_BYTES ((size_t)1 << 20)
-
-static void *
-arena_alloc(void *data, size_t size)
-{
-	struct arena *a = data;
-	struct arena_block *b = a->head;
-	size_t need = (size + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1), bytes;
-	void *p;
-
-	if (b == NULL || b->size - b->used < need) {
-		bytes = a->total > ARENA_FIRST_BYTES ? a->total : ARENA_FIRST_BYTES;
-		if (bytes < need)
-			bytes = need;
-		b = malloc(sizeof(*b) + bytes);
-		if (b == NULL)
-			return NULL;
-		b->next = a->head;
-		b->size = bytes;
-		b->used = 0;
-		a->head = b;
-		a->total += bytes;
-	}
-	p = (uint8_t *)b->data + b->used;
-	b->used += need;
-	return p;
-}
-
-static void
-arena_free(void *data, void *p)
-{
-	(void)data; /* freed all at once by arena_rewind */
-	(void)p;
-}
-
-static void
-arena_drop(struct arena *a)
-{
-	while (a->head != NULL) {
-		struct arena_block *b = a->head;
-
-		a->head = b->next;
-		free(b);
-	}
-	a->total = 0;
-}
-
-static void
-arena_rewind(struct arena *a)
-{
-	size_t total = a->total;
-
-	if (a->head != NULL && a->head->next == NULL) {
-		a->head->used = 0;
-		return;
-	}
-	arena_drop(a);
-	if (total > 0 && arena_alloc(a, total) != NULL)
-		a->head->used = 0;
-}
 
 static void
 usage(void)
@@ -151,8 +75,7 @@ main(int argc, char **argv)
 	void *ctx, *dealer;
 	int ch, linger = 0;
 	bool done = false;
-	struct arena arena = { 0 };
-	ProtobufCAllocator allocator = { arena_alloc, arena_free, &arena };
+	struct arena *arena;
 
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -178,6 +101,11 @@ main(int argc, char **argv)
 	if (endpoint == NULL || max == 0 || max > UINT32_MAX || credit > UINT32_MAX ||
 	    optind != argc)
 		usage();
+	/* Every update of a reply is decoded into it (lib/arena.h), reset for
+	 * the next: no malloc and free per field. It keeps all its chunks, so
+	 * its memory stays that of the largest reply. */
+	if ((arena = arena_new(SIZE_MAX)) == NULL)
+		bench_fail(PROG, "out of memory");
 	/* ZeroMQ takes each reply (about 1 MB) in a buffer of its own. Above
 	 * glibc's mmap threshold, or freed at the top of a heap past the trim
 	 * threshold, every reply would be fresh pages from the kernel, zeroed
@@ -216,9 +144,9 @@ main(int argc, char **argv)
 		if (zmq_msg_recv(&msg, dealer, 0) < 0)
 			bench_fail(PROG, "receive: %s", zmq_strerror(zmq_errno()));
 		bytes += zmq_msg_size(&msg);
-		arena_rewind(&arena);
+		arena_reset(arena);
 		reply = commissioning__replay_reply__unpack(
-		    &allocator, zmq_msg_size(&msg), zmq_msg_data(&msg));
+		    arena_allocator(arena), zmq_msg_size(&msg), zmq_msg_data(&msg));
 		zmq_msg_close(&msg);
 		if (reply == NULL)
 			bench_fail(PROG, "a reply that is not a ReplayReply");
@@ -240,7 +168,7 @@ main(int argc, char **argv)
 		from = reply->next_sequence;
 		done = reply->end || (count != 0 && updates >= count);
 	}
-	arena_drop(&arena);
+	arena_destroy(&arena);
 	end = bench_now_ns();
 	zmq_close(dealer);
 	zmq_ctx_term(ctx);

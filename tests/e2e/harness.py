@@ -2,12 +2,14 @@
 directory on ipc:// endpoints, commissionctl, event generators, and a small
 protobuf wire reader for tests that talk to the sockets directly."""
 import base64
+import contextlib
 import json
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -319,6 +321,17 @@ class Adapter:
         return next((m for m in SANITIZER_MARKS if m in text), None)
 
 
+def run_senders(sender, n, timeout):
+    """sender(k) for k in range(n), each on a thread of its own, all at
+    once; waits up to timeout seconds for each (the caller checks what they
+    left)."""
+    threads = [threading.Thread(target=sender, args=(k,)) for k in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+
+
 def wait_for(predicate, timeout=30, interval=0.05, what="a condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -509,7 +522,6 @@ class WindowSender:
         self.error = None
 
     def start(self):
-        import threading
         self.thread = threading.Thread(target=self._guarded, daemon=True)
         self.thread.start()
         return self
@@ -594,7 +606,6 @@ class Subscriber:
         self.thread = None
 
     def start(self):
-        import threading
         import zmq
         self.sock = zmq.Context.instance().socket(zmq.SUB)
         self.sock.setsockopt(zmq.LINGER, 0)
@@ -680,6 +691,56 @@ def discharge_ready_csv(numbers, ready_date="2026-05-08", report_date="2026-05-1
     return "\r\n".join(rows) + "\r\n"
 
 
+# ---------------------------------------------------------------- HTTP tables
+
+# route -> (area, path in the area's figures, shape, key columns)
+# (daemon/http.c, http_tables)
+TABLES = {
+    "flow/providers": ("flow", ("flow", "providers"), "keyed", ("provider",)),
+    "flow/icbs": ("flow", ("flow", "icbs"), "keyed", ("icb",)),
+    "discharges/cases": ("discharges", ("discharges", "cases"), "list", ()),
+    "discharges/icbs": ("discharges", ("discharges", "icbs"), "keyed", ("icb",)),
+    "discharges/councils": ("discharges", ("discharges", "councils"), "keyed", ("council",)),
+    "capacity/lines": ("capacity", ("capacity", "lines"), "list", ()),
+    "capacity/icbs": ("capacity", ("capacity", "icbs"), "keyed", ("icb",)),
+    "capacity/councils": ("capacity", ("capacity", "councils"), "keyed", ("council",)),
+    "services": ("services", ("services",), "keyed", ("service_id",)),
+    "finance/commissioners": ("finance", ("finance", "commissioners"), "keyed2",
+                              ("commissioner", "financial_year")),
+    "finance/contracts": ("finance", ("finance", "contracts"), "keyed", ("contract_id",)),
+    "governance/alerts": ("governance", ("governance", "conflict_alerts"), "list", ()),
+    "governance/closures": ("governance", ("governance", "closure_without_consultation"), "list",
+                            ()),
+    "governance/register": ("governance", ("governance", "register"), "keyed_lists",
+                            ("organisation",)),
+    "organisations": ("organisations", ("organisations",), "keyed", ()),
+}
+
+
+def table_rows(route, figures):
+    """The rows of a table as docs/HTTP.md makes them from an area's figures."""
+    area, path, shape, keys = TABLES[route]
+    node = figures
+    for part in path:
+        node = node.get(part, {} if shape != "list" else [])
+    rows = []
+    if shape == "list":
+        rows = [dict(item) for item in node]
+    elif shape == "keyed":
+        for k, item in node.items():
+            rows.append(dict({keys[0]: k} if keys else {}, **{
+                f: v for f, v in item.items() if not keys or f != keys[0]}))
+    elif shape == "keyed2":
+        for k, years in node.items():
+            for k2, item in years.items():
+                rows.append(dict({keys[0]: k, keys[1]: k2}, **item))
+    elif shape == "keyed_lists":
+        for k, items in node.items():
+            for item in items:
+                rows.append(dict({keys[0]: k}, **{f: v for f, v in item.items() if f != keys[0]}))
+    return rows
+
+
 def stop_cleanly(test, *owners):
     """SIGTERM each running Daemon or Adapter in turn; each must exit 0
     with no sanitizer report (test: the unittest.TestCase asserting)."""
@@ -689,6 +750,24 @@ def stop_cleanly(test, *owners):
         rc = owner.stop()
         test.assertIsNone(owner.sanitizer_report(), owner.log_text())
         test.assertEqual(rc, 0, owner.log_text())
+
+
+@contextlib.contextmanager
+def fresh_daemon(test, prefix="cd-", **settings):
+    """A daemon started in a temporary directory of its own, for a test that
+    makes several (DaemonTestCase makes one): leaving the block, it must
+    stop cleanly (stop_cleanly); should the block fail, it is killed. The
+    directory is removed either way."""
+    workdir = tempfile.mkdtemp(prefix=prefix)
+    daemon = Daemon(workdir, **settings)
+    try:
+        daemon.start()
+        yield daemon
+        stop_cleanly(test, daemon)
+    finally:
+        if daemon.proc is not None:
+            daemon.kill9()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def http_get(daemon, path, timeout=30):

@@ -19,7 +19,7 @@ import unittest
 
 from harness import (HL7, SPOOL, Adapter, Daemon, MllpClient, ack_fields, adapter_settings, adt,
                      discharge_ready_csv, drop_spool_file, json_lines, kill9, nhs_number, pause,
-                     resume, stop_cleanly, wait_for)
+                     resume, run_senders, stop_cleanly, wait_for)
 
 LOOPS = int(os.environ.get("COMMISSIOND_ADAPTER_CRASH_LOOPS", "3"))
 SEED = int(os.environ.get("COMMISSIOND_CRASH_SEED", str(random.randrange(1 << 32))))
@@ -158,11 +158,7 @@ class Hl7GroupCommitCrash(AdapterCrashCase):
         def run(k):
             acked[k] = self.send_all(per_sender[k], answered, out_of_order, lock, kill_after)
 
-        threads = [threading.Thread(target=run, args=(k,)) for k in range(len(per_sender))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
+        run_senders(run, len(per_sender), timeout=120)
         if kill_after is not None:
             self.assertIsNone(self.adapter.proc, f"never {kill_after} AAs")
         self.assertEqual(out_of_order, [], "an ACK answered another message than the next one")

@@ -3,12 +3,10 @@ case's events sent with commissionctl, then the REJECTED acks, the events
 stored and `commissionctl show all --as-of` compared with expected.json."""
 import json
 import random
-import shutil
-import tempfile
 import unittest
 
 import examples
-from harness import Daemon, json_lines
+from harness import fresh_daemon
 
 
 def run_case(test, name, shuffle_seed=None):
@@ -22,10 +20,7 @@ def run_case(test, name, shuffle_seed=None):
         rng.shuffle(keys)
         rank = {k: i for i, k in enumerate(keys)}
         events = sorted(events, key=lambda e: rank[(e["source"], e["event_id"])])
-    workdir = tempfile.mkdtemp(prefix="cd-ex-")
-    daemon = Daemon(workdir)
-    try:
-        daemon.start()
+    with fresh_daemon(test, prefix="cd-ex-") as daemon:
         envelopes = [examples.to_envelope(e) for e in events]
         acks, proc = daemon.send(envelopes)
         test.assertEqual(len(acks), len(events), proc.stderr)
@@ -41,12 +36,6 @@ def run_case(test, name, shuffle_seed=None):
         problems = examples.differences(expected, actual)
         if problems:
             test.fail(f"{name}: the figures differ from expected.json:\n  " + "\n  ".join(problems))
-        test.assertEqual(daemon.stop(), 0)
-        test.assertIsNone(daemon.sanitizer_report(), daemon.log_text())
-    finally:
-        if daemon.proc is not None:
-            daemon.kill9()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 class WorkedExamples(unittest.TestCase):

@@ -7,11 +7,10 @@ import os
 import re
 import shutil
 import tempfile
-import threading
 import unittest
 
 from harness import (HL7, Adapter, Daemon, MllpClient, ack_fields, adapter_settings, adt,
-                     nhs_number, wait_for)
+                     nhs_number, run_senders, wait_for)
 
 AS_OF = "1778450400000"  # 2026-05-10T22:00:00Z
 
@@ -126,11 +125,7 @@ class Hl7Adapter(Hl7Case):
             client.close()
             results[k] = codes
         results = {}
-        threads = [threading.Thread(target=sender, args=(k,)) for k in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
+        run_senders(sender, 8, timeout=60)
         self.assertEqual(sorted(results), list(range(8)))
         self.assertTrue(all(codes == ["AA"] * 20 for codes in results.values()), results)
         wait_for(lambda: self.events_stored() == 3 + 160, what="160 admissions")
@@ -163,11 +158,7 @@ class Hl7Adapter(Hl7Case):
             results[k] = (got, [(c, code) for c, _, code in msgs])
 
         results = {}
-        threads = [threading.Thread(target=sender, args=(k,)) for k in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
+        run_senders(sender, 8, timeout=120)
         self.assertEqual(sorted(results), list(range(8)))
         for k, (got, expected) in results.items():
             self.assertEqual(got, expected, f"connection {k}: ACKs out of order or wrong")

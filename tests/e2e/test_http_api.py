@@ -22,7 +22,7 @@ import urllib.parse
 
 import yaml
 
-from harness import DaemonTestCase, Daemon, admission, event_mix, free_port, json_lines
+from harness import DaemonTestCase, Daemon, TABLES, admission, event_mix, free_port, table_rows
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 OPENAPI = os.path.join(ROOT, "docs", "openapi.yaml")
@@ -394,53 +394,6 @@ def show(daemon, area, *args):
 # ---------------------------------------------------------------- the tables
 
 AREAS = ("flow", "discharges", "capacity", "services", "finance", "governance", "organisations")
-
-# route -> (area, path in the area's figures, shape, key columns)
-TABLES = {
-    "flow/providers": ("flow", ("flow", "providers"), "keyed", ("provider",)),
-    "flow/icbs": ("flow", ("flow", "icbs"), "keyed", ("icb",)),
-    "discharges/cases": ("discharges", ("discharges", "cases"), "list", ()),
-    "discharges/icbs": ("discharges", ("discharges", "icbs"), "keyed", ("icb",)),
-    "discharges/councils": ("discharges", ("discharges", "councils"), "keyed", ("council",)),
-    "capacity/lines": ("capacity", ("capacity", "lines"), "list", ()),
-    "capacity/icbs": ("capacity", ("capacity", "icbs"), "keyed", ("icb",)),
-    "capacity/councils": ("capacity", ("capacity", "councils"), "keyed", ("council",)),
-    "services": ("services", ("services",), "keyed", ("service_id",)),
-    "finance/commissioners": ("finance", ("finance", "commissioners"), "keyed2",
-                              ("commissioner", "financial_year")),
-    "finance/contracts": ("finance", ("finance", "contracts"), "keyed", ("contract_id",)),
-    "governance/alerts": ("governance", ("governance", "conflict_alerts"), "list", ()),
-    "governance/closures": ("governance", ("governance", "closure_without_consultation"), "list",
-                            ()),
-    "governance/register": ("governance", ("governance", "register"), "keyed_lists",
-                            ("organisation",)),
-    "organisations": ("organisations", ("organisations",), "keyed", ()),
-}
-
-
-def table_rows(route, figures):
-    """The rows of a table as docs/HTTP.md makes them from an area's figures."""
-    area, path, shape, keys = TABLES[route]
-    node = figures
-    for part in path:
-        node = node.get(part, {} if shape != "list" else [])
-    rows = []
-    if shape == "list":
-        rows = [dict(item) for item in node]
-    elif shape == "keyed":
-        for k, item in node.items():
-            rows.append(dict({keys[0]: k} if keys else {}, **{
-                f: v for f, v in item.items() if not keys or f != keys[0]}))
-    elif shape == "keyed2":
-        for k, years in node.items():
-            for k2, item in years.items():
-                rows.append(dict({keys[0]: k, keys[1]: k2}, **item))
-    elif shape == "keyed_lists":
-        for k, items in node.items():
-            for item in items:
-                rows.append(dict({keys[0]: k}, **{f: v for f, v in item.items() if f != keys[0]}))
-    return rows
-
 
 def canonical(rows):
     return sorted(json.dumps(r, sort_keys=True) for r in rows)

@@ -25,33 +25,16 @@ import urllib.request
 from zoneinfo import ZoneInfo
 
 import examples
-from harness import Daemon, DaemonTestCase, sample_day
+from harness import TABLES, Daemon, DaemonTestCase, fresh_daemon, sample_day, table_rows
 
 LONDON = ZoneInfo("Europe/London")
-# Each table: the area, the path in the figures, its shape, its key columns
-# (daemon/http.c, http_tables).
-TABLES = {
-    "flow/providers": ("flow", ("flow", "providers"), "keyed", ("provider",)),
-    "flow/icbs": ("flow", ("flow", "icbs"), "keyed", ("icb",)),
-    "discharges/cases": ("discharges", ("discharges", "cases"), "list", ()),
-    "discharges/icbs": ("discharges", ("discharges", "icbs"), "keyed", ("icb",)),
-    "discharges/councils": ("discharges", ("discharges", "councils"), "keyed", ("council",)),
-}
+# The tables the fold makes (flow and discharges), as harness.TABLES says.
+FOLD_AREAS = ("flow", "discharges")
+FOLD_TABLES = [route for route, (area, *_) in TABLES.items() if area in FOLD_AREAS]
 
 
 def london_midnight_ms(date):
     return int(datetime.datetime.combine(date, datetime.time(), LONDON).timestamp() * 1000)
-
-
-def fold_rows(figures, table):
-    """The table's rows as http.c makes them from the fold's figures."""
-    _, path, shape, keys = TABLES[table]
-    node = figures
-    for p in path:
-        node = node[p]
-    if shape == "list":
-        return list(node)
-    return [{keys[0]: k, **v} for k, v in node.items()]
 
 
 def csv_of(rows, keys):
@@ -127,18 +110,18 @@ class Figures:
         return int(m.group(1))
 
 
-def check_at(test, fig, as_of, tables=TABLES, with_csv=False, filters=()):
+def check_at(test, fig, as_of, tables=FOLD_TABLES, with_csv=False, filters=()):
     """Every table and both areas at as_of, against the fold."""
     query = "&".join([f"as_of={as_of}"] + [f"{k}={v}" for k, v in filters])
     show_filters = [x for k, v in filters for x in (f"--{k}", v)]
-    folds = {area: fig.fold(area, as_of, *show_filters) for area in ("flow", "discharges")}
+    folds = {area: fig.fold(area, as_of, *show_filters) for area in FOLD_AREAS}
     for area, fold in folds.items():
         answer = fig.get_json(f"/api/v1/{area}?{query}")
         test.assertEqual(answer["as_of"], as_of)
         test.assertEqual(answer["figures"], fold, f"/api/v1/{area} as of {as_of} {filters}")
     for table in tables:
         area, _, _, keys = TABLES[table]
-        want = fold_rows(folds[area], table)
+        want = table_rows(table, folds[area])
         rows, answered_as_of, total = fig.table(table, query)
         test.assertEqual(answered_as_of, as_of)
         test.assertEqual(total, len(want), f"{table} as of {as_of}")
@@ -336,20 +319,12 @@ class WorkedExamples(unittest.TestCase):
         for name in examples.names():
             events, as_of, _ = examples.load(name)
             with self.subTest(example=name):
-                workdir = tempfile.mkdtemp(prefix="cd-hfx-")
-                daemon = Daemon(workdir, **{"http.fold_wait_factor": "0"})
-                try:
-                    daemon.start()
+                with fresh_daemon(self, prefix="cd-hfx-",
+                                  **{"http.fold_wait_factor": "0"}) as daemon:
                     daemon.send([examples.to_envelope(e) for e in events])
                     fig = Figures(daemon)
                     check_at(self, fig, as_of, with_csv=True)
                     check_at(self, fig, far)
-                    self.assertEqual(daemon.stop(), 0)
-                    self.assertIsNone(daemon.sanitizer_report(), daemon.log_text())
-                finally:
-                    if daemon.proc is not None:
-                        daemon.kill9()
-                    shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "outbox.h"
+#include "tmpdir_fixture.h"
 
 struct seen {
 	uint64_t seqs[64];
@@ -46,26 +47,13 @@ remember_dead(void *arg, uint64_t seq, const char *reason, const uint8_t *bytes,
 	return 0;
 }
 
-static char *
-make_dir(void)
+/* Each test's outbox directory, made and removed by the fixture. */
+TMPDIR_FIXTURE_FUNCTIONS("test-outbox", "data.mdb")
+
+static const char *
+outbox_dir(void **state)
 {
-	char *dir = strdup("/tmp/test-outbox-XXXXXX");
-
-	assert_non_null(mkdtemp(dir));
-	return dir;
-}
-
-static void
-remove_dir(char *dir)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "%s/data.mdb", dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/lock.mdb", dir);
-	unlink(path);
-	rmdir(dir);
-	free(dir);
+	return ((const struct tmpdir_fixture *)*state)->dir;
 }
 
 static void
@@ -82,14 +70,14 @@ static void
 test_put_items_are_pending_in_order_until_settled(void **state)
 {
 	static const char *const texts[] = { "a", "b", "c" };
-	char *dir = make_dir(), err[256];
+	const char *dir = outbox_dir(state);
+	char err[256];
 	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
 	struct seen seen = { 0 };
 	struct outbox_settlement done[] = { { .seq = 2 } };
 	struct outbox_counts counts;
 	uint64_t first, next;
 
-	(void)state;
 	assert_non_null(o);
 	put_texts(o, texts, 3, &first);
 	assert_int_equal(first, 1);
@@ -109,14 +97,14 @@ test_put_items_are_pending_in_order_until_settled(void **state)
 	/* A repeated answer settles nothing twice. */
 	assert_int_equal(outbox_settle(o, done, 1), OUTBOX_OK);
 	outbox_close(&o);
-	remove_dir(dir);
 }
 
 static void
 test_a_rejection_is_kept_as_a_dead_letter_with_the_reason(void **state)
 {
 	static const char *const texts[] = { "bad", "good" };
-	char *dir = make_dir(), err[256];
+	const char *dir = outbox_dir(state);
+	char err[256];
 	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
 	struct seen seen = { 0 };
 	struct outbox_settlement s[] = {
@@ -125,7 +113,6 @@ test_a_rejection_is_kept_as_a_dead_letter_with_the_reason(void **state)
 	};
 	struct outbox_counts counts;
 
-	(void)state;
 	put_texts(o, texts, 2, NULL);
 	assert_int_equal(outbox_settle(o, s, 2), OUTBOX_OK);
 	assert_int_equal(outbox_flush(o), OUTBOX_OK);
@@ -136,20 +123,19 @@ test_a_rejection_is_kept_as_a_dead_letter_with_the_reason(void **state)
 	assert_int_equal(counts.pending, 0);
 	assert_int_equal(counts.dead_letters, 1);
 	outbox_close(&o);
-	remove_dir(dir);
 }
 
 static void
 test_reopening_keeps_pending_items_and_never_reuses_a_sequence(void **state)
 {
 	static const char *const texts[] = { "x", "y" };
-	char *dir = make_dir(), err[256];
+	const char *dir = outbox_dir(state);
+	char err[256];
 	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
 	struct outbox_settlement all[] = { { .seq = 1 }, { .seq = 2 } };
 	struct seen seen = { 0 };
 	uint64_t first;
 
-	(void)state;
 	put_texts(o, texts, 2, NULL);
 	outbox_close(&o);
 	o = outbox_open(dir, 1 << 20, err, sizeof(err));
@@ -164,7 +150,6 @@ test_reopening_keeps_pending_items_and_never_reuses_a_sequence(void **state)
 	put_texts(o, texts, 1, &first);
 	assert_int_equal(first, 3);
 	outbox_close(&o);
-	remove_dir(dir);
 }
 
 /* Settling costs no fsync of its own while envelopes keep being put: the
@@ -173,14 +158,14 @@ static void
 test_settlements_are_committed_with_the_next_put(void **state)
 {
 	static const char *const texts[] = { "a", "b", "c", "d" };
-	char *dir = make_dir(), err[256];
+	const char *dir = outbox_dir(state);
+	char err[256];
 	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
 	struct outbox_settlement s[] = { { .seq = 1 }, { .seq = 2 } };
 	struct outbox_settlement last[] = { { .seq = 3 } };
 	struct outbox_stats st;
 	struct outbox_counts counts;
 
-	(void)state;
 	assert_non_null(o);
 	put_texts(o, texts, 3, NULL);
 	assert_int_equal(outbox_settle(o, s, 2), OUTBOX_OK);
@@ -209,7 +194,6 @@ test_settlements_are_committed_with_the_next_put(void **state)
 	outbox_counts(o, &counts);
 	assert_int_equal(counts.pending, 1);
 	outbox_close(&o);
-	remove_dir(dir);
 }
 
 /* The put's commit runs on the outbox's thread: one at a time, its end
@@ -218,14 +202,14 @@ static void
 test_a_put_started_commits_on_its_thread_and_signals_its_end(void **state)
 {
 	static const char *const texts[] = { "a", "b" };
-	char *dir = make_dir(), err[256];
+	const char *dir = outbox_dir(state);
+	char err[256];
 	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
 	struct outbox_item items[2];
 	struct pollfd pfd;
 	struct outbox_stats st;
 	uint64_t first = 0;
 
-	(void)state;
 	assert_non_null(o);
 	put_texts(o, texts, 1, NULL);
 	for (size_t i = 0; i < 2; i++)
@@ -247,13 +231,13 @@ test_a_put_started_commits_on_its_thread_and_signals_its_end(void **state)
 	assert_int_equal(st.put, 3);
 	assert_int_equal(st.put_commits, 2);
 	outbox_close(&o);
-	remove_dir(dir);
 }
 
 static void
 test_a_full_outbox_says_full_and_keeps_what_it_had(void **state)
 {
-	char *dir = make_dir(), err[256];
+	const char *dir = outbox_dir(state);
+	char err[256];
 	struct outbox *o = outbox_open(dir, 64 * 1024, err, sizeof(err));
 	static uint8_t big[16 * 1024];
 	struct outbox_item item = { big, sizeof(big) };
@@ -261,7 +245,6 @@ test_a_full_outbox_says_full_and_keeps_what_it_had(void **state)
 	enum outbox_result r = OUTBOX_OK;
 	int stored = 0;
 
-	(void)state;
 	assert_non_null(o);
 	while (stored < 100 && (r = outbox_put(o, &item, 1, NULL)) == OUTBOX_OK)
 		stored++;
@@ -270,19 +253,24 @@ test_a_full_outbox_says_full_and_keeps_what_it_had(void **state)
 	outbox_counts(o, &counts);
 	assert_int_equal(counts.pending, (uint64_t)stored);
 	outbox_close(&o);
-	remove_dir(dir);
 }
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_put_items_are_pending_in_order_until_settled),
-		cmocka_unit_test(test_a_rejection_is_kept_as_a_dead_letter_with_the_reason),
-		cmocka_unit_test(test_reopening_keeps_pending_items_and_never_reuses_a_sequence),
-		cmocka_unit_test(test_settlements_are_committed_with_the_next_put),
-		cmocka_unit_test(test_a_put_started_commits_on_its_thread_and_signals_its_end),
-		cmocka_unit_test(test_a_full_outbox_says_full_and_keeps_what_it_had),
+		cmocka_unit_test_setup_teardown(test_put_items_are_pending_in_order_until_settled,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_a_rejection_is_kept_as_a_dead_letter_with_the_reason,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_reopening_keeps_pending_items_and_never_reuses_a_sequence,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_settlements_are_committed_with_the_next_put,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_a_put_started_commits_on_its_thread_and_signals_its_end,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_a_full_outbox_says_full_and_keeps_what_it_had,
+		    fixture_setup, fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
