@@ -12,6 +12,7 @@
 
 #include "dates.h"
 #include "hl7.h"
+#include "text.h"
 
 #define HL7_HEADER_ID "MSH"
 #define HL7_MS_PER_SECOND 1000LL
@@ -387,18 +388,6 @@ hl7_get_raw_field(const struct hl7_message *msg, const char *segment, unsigned o
 	return 0;
 }
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Append c to out unless full; false when full. */
 static bool
 out_put(char *out, size_t outlen, size_t *n, char c)
@@ -438,7 +427,7 @@ unescape_hex(struct span seq, char *out, size_t outlen, size_t *n)
 	if (seq.len == 0 || seq.len % 2 != 0)
 		return -EBADMSG;
 	for (size_t i = 0; i < seq.len; i += 2) {
-		int hi = hex_value(seq.text[i]), lo = hex_value(seq.text[i + 1]);
+		int hi = text_hex_digit(seq.text[i]), lo = text_hex_digit(seq.text[i + 1]);
 
 		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
 			return -EBADMSG;
