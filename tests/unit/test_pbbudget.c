@@ -13,63 +13,52 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "commissioning.pb-c.h"
+#include "envelope_json.h"
 #include "pbbudget.h"
-#include "pbjson.h"
-
-#define SCENARIO "tests/data/scenario-day.jsonl"
 
 /* Pack one JSON line as an Envelope; the caller frees. */
 static uint8_t *
 pack_line(const char *line, size_t *len)
 {
-	json_error_t jerr;
-	json_t *json = json_loads(line, 0, &jerr);
-	char err[256];
-	ProtobufCMessage *msg;
+	Commissioning__Envelope *env = envelope_of_json(line);
 	uint8_t *buf;
 
-	assert_non_null(json);
-	msg = pbjson_to_message(json, &commissioning__envelope__descriptor, err, sizeof(err));
-	json_decref(json);
-	assert_non_null(msg);
-	*len = protobuf_c_message_get_packed_size(msg);
+	*len = commissioning__envelope__get_packed_size(env);
 	buf = malloc(*len);
 	assert_non_null(buf);
-	protobuf_c_message_pack(msg, buf);
-	protobuf_c_message_free_unpacked(msg, NULL);
+	commissioning__envelope__pack(env, buf);
+	commissioning__envelope__free_unpacked(env, NULL);
 	return buf;
+}
+
+static void
+unpacks_within_its_budget(void *arg, const char *line)
+{
+	size_t *n = arg, len;
+	struct pb_budget budget;
+	uint8_t *buf = pack_line(line, &len);
+	Commissioning__Envelope *env = commissioning__envelope__unpack(
+	    pb_budget_init(&budget, pb_budget_for_frame(len)), len, buf);
+
+	++*n;
+	if (env == NULL)
+		fail_msg("line %zu (%zu bytes) did not unpack within %zu bytes", *n, len,
+		    budget.limit);
+	assert_false(budget.exceeded);
+	assert_true(budget.used > 0);
+	/* malloc's memory: the default allocator frees it. */
+	commissioning__envelope__free_unpacked(env, NULL);
+	free(buf);
 }
 
 static void
 test_every_scenario_envelope_unpacks_within_its_budget(void **state)
 {
-	FILE *f = fopen(SCENARIO, "r");
-	char *line = NULL;
-	size_t cap = 0, n = 0;
+	size_t n = 0;
 
 	(void)state;
-	assert_non_null(f);
-	while (getline(&line, &cap, f) > 0) {
-		struct pb_budget budget;
-		size_t len;
-		uint8_t *buf = pack_line(line, &len);
-		Commissioning__Envelope *env = commissioning__envelope__unpack(
-		    pb_budget_init(&budget, pb_budget_for_frame(len)), len, buf);
-		if (env == NULL)
-			fail_msg("line %zu (%zu bytes) did not unpack within %zu bytes", n + 1, len,
-			    budget.limit);
-		assert_false(budget.exceeded);
-		assert_true(budget.used > 0);
-		/* malloc's memory: the default allocator frees it. */
-		commissioning__envelope__free_unpacked(env, NULL);
-		free(buf);
-		n++;
-	}
-	free(line);
-	fclose(f);
+	envelope_json_each_line(ENVELOPE_JSON_SCENARIO, unpacks_within_its_budget, &n);
 	assert_true(n > 300);
 }
 
