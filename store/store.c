@@ -3,6 +3,7 @@
  * use 8-byte big-endian keys so that key order is number order (MDB_APPEND).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -373,6 +374,8 @@ store_close(struct store **storep)
 	if (store == NULL)
 		return;
 	mdb_env_close(store->env);
+	if (store->statm_opened && store->statm_fd >= 0)
+		close(store->statm_fd);
 	free(store);
 	*storep = NULL;
 }
@@ -1125,25 +1128,42 @@ store_unmap_cached_pages(struct store *store)
 	return STORE_OK;
 }
 
-/* The bytes of file pages mapped into this process (statm's "shared"). */
+/* The bytes of file pages mapped into this process (statm's "shared"); 0
+ * when statm cannot be read. Its file is opened once and read again with
+ * pread (the ingest batch asks every 64 envelopes): /proc makes the text
+ * afresh on each read. */
 static uint64_t
-mapped_file_bytes(void)
+mapped_file_bytes(struct store *store)
 {
-	FILE *f = fopen("/proc/self/statm", "r");
-	unsigned long size, resident, shared = 0;
+	char text[128];
+	unsigned long shared;
+	ssize_t n;
+	char *at;
 
-	if (f == NULL)
+	if (!store->statm_opened) {
+		store->statm_opened = true;
+		store->statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	}
+	if (store->statm_fd < 0 ||
+	    (n = pread(store->statm_fd, text, sizeof(text) - 1, 0)) <= 0)
 		return 0;
-	if (fscanf(f, "%lu %lu %lu", &size, &resident, &shared) != 3)
-		shared = 0;
-	fclose(f);
+	text[n] = '\0';
+	/* size resident shared ...: the third number. */
+	at = text;
+	for (int field = 0; field < 2; field++) {
+		at = strchr(at, ' ');
+		if (at == NULL)
+			return 0;
+		at++;
+	}
+	shared = strtoul(at, NULL, 10);
 	return (uint64_t)shared * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
 enum store_result
 store_bound_mapped(struct store *store)
 {
-	if (mapped_file_bytes() <= STORE_MAPPED_MAX_BYTES)
+	if (mapped_file_bytes(store) <= STORE_MAPPED_MAX_BYTES)
 		return STORE_OK;
 	return store_unmap_cached_pages(store);
 }

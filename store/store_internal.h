@@ -49,6 +49,8 @@ struct store {
 	uint64_t map_found_size;
 	uint64_t histories_read; /* records read from the histories, by any reader */
 	struct tailcache tail;	 /* the writer's: lib/tailcache.h */
+	bool statm_opened;	 /* statm_fd: /proc/self/statm, or -1 */
+	int statm_fd;
 	char error[512];
 };
 
