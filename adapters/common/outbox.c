@@ -59,6 +59,8 @@
  * not used: near full, LMDB may lack even the pages a deletion copies, and
  * a move of many envelopes could take the last of them. */
 #define outbox_table_half_full(o) ((o)->table_pages * 2 >= (o)->map_pages)
+/* (The file's pages are LMDB's high-water mark: a store that once grew to
+ * half its map stays in this mode; outbox_map_size is the way out.) */
 
 /* A settlement held for the next commit; reason is NULL unless REJECTED. */
 struct outbox_held {
@@ -280,7 +282,7 @@ log_record_get(const uint8_t *log, size_t at, size_t size, uint64_t *seq, const 
 	uint8_t check[LOG_CHECK_BYTES];
 	uint64_t n;
 
-	if (size - at < LOG_HEAD_BYTES || memcmp(log + at, LOG_MAGIC, 8) != 0)
+	if (at >= size || size - at < LOG_HEAD_BYTES || memcmp(log + at, LOG_MAGIC, 8) != 0)
 		return 0;
 	n = be64_get(log + at + 16);
 	if (n > size - at - LOG_HEAD_BYTES)
@@ -402,11 +404,13 @@ outbox_table_set_next(struct outbox *o, MDB_txn *txn, uint64_t next_seq)
 	return mdb_put(txn, o->meta, &mk, &mv, 0);
 }
 
-/* One write transaction, fsynced by its commit: n_held settlements, after
- * the kept envelopes to move and the batch's items when direct (puts).
- * Touches only the environment and b: it runs in the commit thread. */
+/* One write transaction, fsynced by its commit: n_held settlements from
+ * held, after the kept envelopes to move and the batch's items when direct
+ * (puts). Touches only the environment and b: it runs in the commit
+ * thread. */
 static enum outbox_result
-outbox_commit_once(struct outbox *o, struct outbox_batch *b, size_t n_held, bool puts)
+outbox_commit_once(struct outbox *o, struct outbox_batch *b, const struct outbox_held *held,
+    size_t n_held, bool puts)
 {
 	MDB_txn *txn;
 	size_t n = puts && b->direct ? b->n : 0;
@@ -428,7 +432,7 @@ outbox_commit_once(struct outbox *o, struct outbox_batch *b, size_t n_held, bool
 		}
 	}
 	/* After the puts: a settlement may be of an envelope just moved. */
-	rc = outbox_apply_held(o, txn, b->held, n_held);
+	rc = outbox_apply_held(o, txn, held, n_held);
 	if (rc != MDB_SUCCESS) {
 		mdb_txn_abort(txn);
 		return outbox_result_to(o, b->error, rc, "settling");
@@ -440,17 +444,38 @@ outbox_commit_once(struct outbox *o, struct outbox_batch *b, size_t n_held, bool
 	return outbox_result_to(o, b->error, rc, "committing");
 }
 
+/* Put the held settlements of envelopes the table has (below the first
+ * one being moved) first; return how many they are. */
+static size_t
+outbox_held_of_table(struct outbox_held *held, size_t n, const struct outbox_kept *move)
+{
+	size_t k = 0;
+
+	if (move->n == 0)
+		return n;
+	for (size_t i = 0; i < n; i++) {
+		if (held[i].seq < move->ones[0].seq) {
+			struct outbox_held t = held[k];
+			held[k++] = held[i];
+			held[i] = t;
+		}
+	}
+	return k;
+}
+
 /* The batch's transaction: the moved envelopes (and direct items) and the
- * settlements in one commit. Should that fail, the settlements alone (what
- * they free may make room: LMDB reuses a page only after the commit that
- * freed it), then the puts alone. Settlements not committed are let go:
- * their envelopes stay pending, are sent again after a restart and
- * answered DUPLICATE. */
+ * settlements in one commit. Should that fail, the settlements of what the
+ * table has alone (what they free may make room: LMDB reuses a freed page
+ * once no snapshot can read it, two commits after the one that freed it),
+ * then the puts with the settlements of what they move. Settlements not
+ * committed are let go: their envelopes stay pending, are sent again after
+ * a restart and answered DUPLICATE. */
 static enum outbox_result
 outbox_commit_table(struct outbox *o, struct outbox_batch *b)
 {
 	bool puts = b->move.n > 0 || (b->direct && b->n > 0);
-	enum outbox_result r = outbox_commit_once(o, b, b->n_held, puts);
+	enum outbox_result r = outbox_commit_once(o, b, b->held, b->n_held, puts);
+	size_t k;
 
 	if (r == OUTBOX_OK) {
 		b->settled = b->n_held;
@@ -460,12 +485,14 @@ outbox_commit_table(struct outbox *o, struct outbox_batch *b)
 	}
 	if (b->n_held == 0 || !puts)
 		return r;
-	if (outbox_commit_once(o, b, b->n_held, false) == OUTBOX_OK) {
-		b->settled = b->n_held;
+	k = outbox_held_of_table(b->held, b->n_held, &b->move);
+	if (k > 0 && outbox_commit_once(o, b, b->held, k, false) == OUTBOX_OK) {
+		b->settled += k;
 		b->commits++;
 	}
-	r = outbox_commit_once(o, b, 0, true);
+	r = outbox_commit_once(o, b, b->held + k, b->n_held - k, true);
 	if (r == OUTBOX_OK) {
+		b->settled += b->n_held - k;
 		b->moved = true;
 		b->commits++;
 	}
@@ -478,6 +505,8 @@ outbox_log_append(struct outbox *o, struct outbox_batch *b)
 {
 	size_t need = 0, at = 0;
 
+	size_t end;
+
 	for (size_t i = 0; i < b->n; i++)
 		need += log_record_bytes(b->items[i].len);
 	if (need > OUTBOX_LOG_BYTES - o->log_at) {
@@ -485,28 +514,33 @@ outbox_log_append(struct outbox *o, struct outbox_batch *b)
 		outbox_fail(b->error, "outbox: its log is full until what it holds is moved");
 		return OUTBOX_FULL;
 	}
-	if (need > b->log_cap) {
-		uint8_t *grown = realloc(b->log_buf, need);
+	/* After the records, a zero head where there is room: a record of
+	 * an earlier round (or of an append that failed) behind them can
+	 * never read as their continuation. */
+	end = need + LOG_HEAD_BYTES <= OUTBOX_LOG_BYTES - o->log_at ? need + LOG_HEAD_BYTES : need;
+	if (end > b->log_cap) {
+		uint8_t *grown = realloc(b->log_buf, end);
 		if (grown == NULL) {
 			outbox_fail(b->error, "outbox: out of memory writing its log");
 			return OUTBOX_FAILED;
 		}
 		b->log_buf = grown;
-		b->log_cap = need;
+		b->log_cap = end;
 	}
 	for (size_t i = 0; i < b->n; i++) {
 		log_record_put(b->log_buf + at, b->first_seq + i, b->items[i].bytes, b->items[i].len);
 		at += log_record_bytes(b->items[i].len);
 	}
-	for (size_t done = 0; done < need;) {
-		ssize_t w = pwrite(o->log_fd, b->log_buf + done, need - done,
+	memset(b->log_buf + need, 0, end - need);
+	for (size_t done = 0; done < end;) {
+		ssize_t w = pwrite(o->log_fd, b->log_buf + done, end - done,
 		    (off_t)(o->log_at + done));
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			outbox_fail(b->error, "outbox: writing its log: %s",
-			    w < 0 ? strerror(errno) : "nothing written");
-			return OUTBOX_FAILED;
+			int e = w < 0 ? errno : ENOSPC;
+			outbox_fail(b->error, "outbox: writing its log: %s", strerror(e));
+			return e == ENOSPC || e == EDQUOT ? OUTBOX_FULL : OUTBOX_FAILED;
 		}
 		done += (size_t)w;
 	}
@@ -613,15 +647,16 @@ outbox_free(struct outbox *o)
 	free(o);
 }
 
-/* Open the log at dir/log, making it (written whole with zeros, synced)
- * when it is missing or short. */
+/* Open the log at dir/log, making it (written whole with zeros) when it is
+ * missing or short, and sync it and its name in the directory: every
+ * time, as a run killed while making it may have synced neither. */
 static int
 outbox_log_open(struct outbox *o, const char *dir, char *err, size_t errlen)
 {
 	char path[4096];
 	static const uint8_t zeros[64 * 1024];
 	struct stat st;
-	bool made = false;
+	int dfd;
 
 	if (snprintf(path, sizeof(path), "%s/" OUTBOX_LOG_FILE, dir) >= (int)sizeof(path)) {
 		snprintf(err, errlen, "%s: the outbox path is too long", dir);
@@ -641,33 +676,30 @@ outbox_log_open(struct outbox *o, const char *dir, char *err, size_t errlen)
 			    strerror(errno ? errno : ENOSPC));
 			return -1;
 		}
-		made = true;
 	}
-	if (made) {
-		/* Its size and blocks once, and its name in the directory. */
-		int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fsync(o->log_fd) < 0 || dfd < 0 || fsync(dfd) < 0) {
-			snprintf(err, errlen, "%s: cannot sync the outbox's log: %s", path,
-			    strerror(errno));
-			if (dfd >= 0)
-				close(dfd);
-			return -1;
-		}
-		close(dfd);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fsync(o->log_fd) < 0 || dfd < 0 || fsync(dfd) < 0) {
+		snprintf(err, errlen, "%s: cannot sync the outbox's log: %s", path, strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+		return -1;
 	}
+	close(dfd);
 	return 0;
 }
 
 /* Move into the table what the log holds from the table's next_seq on:
  * envelopes answered before a stop or a crash and not yet moved. The log
  * is read from its beginning while its records check and follow each
- * other; older ones (below next_seq) were moved already. */
+ * other; older ones (below next_seq) were moved already. Should the table
+ * have no room for them, they are kept, as if just answered, so that the
+ * adapter starts, delivers them and settles what makes room. */
 static int
 outbox_log_recover(struct outbox *o, const char *dir, char *err, size_t errlen)
 {
 	uint8_t *log = malloc(OUTBOX_LOG_BYTES);
-	size_t at = 0, size, got = 0, step;
-	uint64_t seq, prev = 0, first = 0;
+	size_t at = 0, size, step;
+	uint64_t seq, prev = 0, first;
 	const uint8_t *bytes;
 	size_t len;
 	MDB_txn *txn = NULL;
@@ -681,8 +713,14 @@ outbox_log_recover(struct outbox *o, const char *dir, char *err, size_t errlen)
 		ssize_t r = pread(o->log_fd, log + size, OUTBOX_LOG_BYTES - size, (off_t)size);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
-			break;
+		if (r <= 0) {
+			/* Not read whole, not started over: what is past the
+			 * gap may be answered envelopes. */
+			snprintf(err, errlen, "%s: cannot read the outbox's log: %s", dir,
+			    r < 0 ? strerror(errno) : "shorter than it was made");
+			free(log);
+			return -1;
+		}
 		size += (size_t)r;
 	}
 	while ((step = log_record_get(log, at, size, &seq, &bytes, &len)) > 0) {
@@ -692,35 +730,43 @@ outbox_log_recover(struct outbox *o, const char *dir, char *err, size_t errlen)
 		at += step;
 		if (seq < o->next_seq)
 			continue;
-		if (txn == NULL) {
-			first = seq;
-			rc = mdb_txn_begin(o->env, NULL, 0, &txn);
-			if (rc != MDB_SUCCESS)
-				break;
+		if (!kept_reserve(&o->kept, 1, len)) {
+			snprintf(err, errlen, "out of memory reading the outbox's log");
+			free(log);
+			return -1;
 		}
-		rc = outbox_table_put(o, txn, seq, &(struct outbox_item){ bytes, len }, 1);
-		if (rc != MDB_SUCCESS)
-			break;
-		got++;
+		kept_add(&o->kept, seq, bytes, len);
 	}
-	if (txn != NULL && rc == MDB_SUCCESS)
-		rc = outbox_table_set_next(o, txn, prev + 1);
-	if (txn != NULL && rc == MDB_SUCCESS)
-		rc = mdb_txn_commit(txn);
-	else if (txn != NULL)
-		mdb_txn_abort(txn);
 	free(log);
-	if (rc != MDB_SUCCESS) {
-		snprintf(err, errlen,
-		    "%s: cannot move the envelopes its log holds (from sequence %" PRIu64
-		    ", %zu read) into the outbox: %s%s",
-		    dir, first, got, mdb_strerror(rc),
-		    rc == MDB_MAP_FULL ? " (raise [adapter] outbox_map_size)" : "");
-		return -1;
+	if (o->kept.n == 0)
+		return 0;
+	first = o->kept.ones[0].seq;
+	o->next_seq = prev + 1;
+	rc = mdb_txn_begin(o->env, NULL, 0, &txn);
+	if (rc == MDB_SUCCESS) {
+		rc = outbox_table_put_kept(o, txn, &o->kept);
+		if (rc == MDB_SUCCESS)
+			rc = outbox_table_set_next(o, txn, o->next_seq);
+		if (rc == MDB_SUCCESS)
+			rc = mdb_txn_commit(txn);
+		else
+			mdb_txn_abort(txn);
 	}
-	if (got > 0)
-		o->next_seq = prev + 1;
-	return 0;
+	if (rc == MDB_SUCCESS) {
+		kept_clear(&o->kept); /* moved: the log starts over */
+		return 0;
+	}
+	if (rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT) {
+		/* No room in the table now: they stay kept, delivered from
+		 * memory and moved later, and the log goes on after them. */
+		o->log_at = o->log_used = at;
+		return 0;
+	}
+	snprintf(err, errlen,
+	    "%s: cannot move the envelopes its log holds (from sequence %" PRIu64
+	    ") into the outbox: %s",
+	    dir, first, mdb_strerror(rc));
+	return -1;
 }
 
 struct outbox *
@@ -815,12 +861,14 @@ outbox_drop_held(struct outbox_held *held, size_t *n)
 	*n = 0;
 }
 
-/* Whether the kept envelopes go into the table with the next batch. */
+/* Whether the kept envelopes go into the table with the next batch, more
+ * bytes (more_log in the log) to come. */
 static bool
-outbox_move_due(const struct outbox *o, size_t more_bytes)
+outbox_move_due(const struct outbox *o, size_t more, size_t more_log)
 {
 	return o->kept.n > 0 &&
-	    (o->kept.used + more_bytes >= o->move_bytes ||
+	    (o->kept.used + more >= o->move_bytes ||
+		o->log_used + more_log > OUTBOX_LOG_BYTES / 2 ||
 		clock_monotonic_ms() - o->kept.since_ms >= OUTBOX_MOVE_AFTER_MS);
 }
 
@@ -857,7 +905,7 @@ outbox_put_start(struct outbox *o, const struct outbox_item *items, size_t n)
 		bytes += items[i].len;
 		need += log_record_bytes(items[i].len);
 	}
-	b->table = n == 0 || outbox_move_due(o, bytes);
+	b->table = n == 0 || outbox_move_due(o, bytes, need);
 	/* Into the table straight, as one commit, when the log has no room
 	 * for them or they would be more than a move may hold. */
 	b->direct = n > 0 && (bytes > o->move_bytes || outbox_table_half_full(o) ||
@@ -878,7 +926,10 @@ outbox_put_start(struct outbox *o, const struct outbox_item *items, size_t n)
 		kept_swap(&o->kept, &b->move);
 		kept_clear(&o->kept);
 	}
-	if (n > 0 && !b->direct && !kept_reserve(&o->kept, n, bytes)) {
+	/* Room for the items in the kept list they will join: this one, or,
+	 * should the move fail, the one handed to it. */
+	if (n > 0 && !b->direct &&
+	    (!kept_reserve(&o->kept, n, bytes) || (b->table && !kept_reserve(&b->move, n, bytes)))) {
 		/* Nothing started: what was handed over goes back. */
 		if (b->table)
 			outbox_put_undo(o);

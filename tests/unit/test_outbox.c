@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <lmdb.h>
 
 #include "outbox.h"
 #include "tmpdir_fixture.h"
@@ -478,6 +479,94 @@ test_a_full_outbox_takes_puts_again_once_settled(void **state)
 	outbox_close(&o);
 }
 
+/* The outbox's commits, failed at will (linked with
+ * -Wl,--wrap=mdb_txn_commit): while fail_commits has bits, each commit
+ * takes the lowest; a set bit makes it fail as a full map would. */
+static unsigned fail_commits;
+int __real_mdb_txn_commit(MDB_txn *txn);
+int __wrap_mdb_txn_commit(MDB_txn *txn);
+
+int
+__wrap_mdb_txn_commit(MDB_txn *txn)
+{
+	unsigned bit = fail_commits & 1;
+
+	fail_commits >>= 1;
+	if (bit) {
+		mdb_txn_abort(txn);
+		return MDB_MAP_FULL;
+	}
+	return __real_mdb_txn_commit(txn);
+}
+
+/* When the move with every settlement fails, a settlement of an envelope
+ * being moved is committed with the move that follows, not lost. */
+static void
+test_a_failed_move_keeps_the_settlements_of_what_it_moves(void **state)
+{
+	static const char *const texts[] = { "a", "b", "c", "d", "e" };
+	const char *dir = outbox_dir(state);
+	char err[256];
+	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	struct outbox_settlement third = { .seq = 3 };
+	struct seen seen = { 0 };
+
+	assert_non_null(o);
+	put_texts(o, texts, 5, NULL);
+	assert_int_equal(outbox_settle(o, &third, 1), OUTBOX_OK);
+	fail_commits = 1; /* the first: the move and the settlement together */
+	assert_int_equal(outbox_flush(o), OUTBOX_OK);
+	assert_int_equal(fail_commits, 0);
+	outbox_close(&o);
+	o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	assert_non_null(o);
+	outbox_scan(o, 1, 10, remember, &seen, NULL);
+	assert_int_equal(seen.n, 4);
+	for (size_t i = 0; i < seen.n; i++)
+		assert_true(seen.seqs[i] != 3);
+	outbox_close(&o);
+}
+
+/* A move that fails while the settlements of what the table has go
+ * through leaves the kept envelopes kept, and the put's items join them:
+ * room for those is made before anything is written (ASan sees an
+ * overrun otherwise). */
+static void
+test_items_put_after_a_failed_move_join_the_kept_ones(void **state)
+{
+	const char *dir = outbox_dir(state);
+	char err[256];
+	struct outbox *o = outbox_open(dir, 256u << 20, err, sizeof(err));
+	static uint8_t env[200];
+	static struct outbox_item many[255];
+	struct outbox_settlement first = { .seq = 1 };
+	struct outbox_counts counts;
+	uint64_t seq;
+
+	assert_non_null(o);
+	memset(env, 'x', sizeof(env));
+	for (size_t i = 0; i < 255; i++)
+		many[i] = (struct outbox_item){ env, sizeof(env) };
+	/* 1 in the table, 2 to 256 kept (the kept list's first 256 places). */
+	assert_int_equal(outbox_put(o, many, 1, NULL), OUTBOX_OK);
+	assert_int_equal(outbox_flush(o), OUTBOX_OK);
+	assert_int_equal(outbox_put(o, many, 255, NULL), OUTBOX_OK);
+	assert_int_equal(outbox_settle(o, &first, 1), OUTBOX_OK);
+	usleep(150 * 1000); /* the move is due */
+	/* The move with the settlement fails, the settlement alone does
+	 * not, the move alone fails: the ten go into the log all the same. */
+	fail_commits = 1 | 4;
+	assert_int_equal(outbox_put(o, many, 10, &seq), OUTBOX_OK);
+	assert_int_equal(fail_commits, 0);
+	assert_int_equal(seq, 257);
+	outbox_counts(o, &counts);
+	assert_int_equal(counts.pending, 265);
+	assert_int_equal(outbox_flush(o), OUTBOX_OK);
+	outbox_counts(o, &counts);
+	assert_int_equal(counts.pending, 265);
+	outbox_close(&o);
+}
+
 int
 main(void)
 {
@@ -497,6 +586,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_a_log_started_over_moves_only_what_the_table_lacks,
 		    fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_a_put_started_commits_on_its_thread_and_signals_its_end,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_a_failed_move_keeps_the_settlements_of_what_it_moves,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_items_put_after_a_failed_move_join_the_kept_ones,
 		    fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_a_full_outbox_takes_puts_again_once_settled,
 		    fixture_setup, fixture_teardown),
