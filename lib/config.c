@@ -133,7 +133,8 @@ static const struct config_key config_keys[] = {
 	KEY("adapter", "resend_ms", CONFIG_COUNT, adapter_resend_ms, "3000",
 	    "an envelope not acknowledged in this time is sent again"),
 	KEY("adapter", "outbox_map_size", CONFIG_BYTES, adapter_outbox_map_bytes, "268435456",
-	    "size of an adapter's outbox; when full the source is told to resend later"),
+	    "size of an adapter's outbox (its LMDB table; its log is 4 MiB more); when full "
+	    "the source is told to resend later"),
 	KEY("hl7", "listen", CONFIG_TEXT, hl7_listen, "127.0.0.1:2575",
 	    "address:port of the MLLP listener"),
 	KEY("hl7", "outbox", CONFIG_TEXT, hl7_outbox, "var/hl7-outbox",

@@ -1,13 +1,26 @@
 /*
  * outbox: owns an adapter's LMDB environment: "pending" (sequence ->
  * packed Envelope), "dead" (sequence -> reason, NUL, packed Envelope) and
- * "meta" (next_seq). Keys are 8-byte big-endian so that byte order is
- * number order. Owns also the commit thread: every write transaction runs
- * there, one at a time, so that a caller's loop may go on while it
+ * "meta" (next_seq: the sequence after the last one in the table). Keys
+ * are 8-byte big-endian so that byte order is number order.
+ *
+ * In front of the table is the log, a file of OUTBOX_LOG_BYTES written
+ * with zeros once: a put appends its envelopes there as records and
+ * fdatasyncs, which costs one flush of a few contiguous pages where an
+ * LMDB commit costs two and copies its B-tree's pages. Answered envelopes
+ * wait in memory (the kept list) and are moved into the table, with the
+ * held settlements, in one fsynced commit now and then (outbox_move_due);
+ * after that commit the log starts again from its beginning. Opening the
+ * outbox moves into the table whatever the log holds past meta's next_seq.
+ *
+ * Owns also the commit thread: every write (log append, transaction) runs
+ * there, one batch at a time, so that a caller's loop may go on while it
  * fsyncs (outbox_put_start); readers run in the caller's thread, beside it
  * (LMDB's one writer, many readers).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,11 +31,36 @@
 #include <unistd.h>
 
 #include <lmdb.h>
+#include <sodium.h>
 
 #include "be64.h"
+#include "clock.h"
 #include "diskroom.h"
 #include "outbox.h"
 #include "tailcache.h"
+
+/* The log's size and its records: a head (magic, sequence, length, a
+ * 16-byte BLAKE2b of the three and the envelope), the envelope, zeros to
+ * the next multiple of 8. A record that does not check ends the log. */
+#define OUTBOX_LOG_FILE "log"
+#define OUTBOX_LOG_BYTES ((size_t)4 << 20)
+#define LOG_MAGIC "obxlog1\n"
+#define LOG_CHECK_BYTES 16
+#define LOG_HEAD_BYTES (8 + 8 + 8 + LOG_CHECK_BYTES)
+
+/* When the kept envelopes are moved into the table: once they hold
+ * OUTBOX_MOVE_BYTES (or a 256th of the map, for a small one), or the
+ * oldest was answered OUTBOX_MOVE_AFTER_MS ago; and at every flush. */
+#define OUTBOX_MOVE_BYTES ((size_t)1 << 20)
+#define OUTBOX_MOVE_AFTER_MS 100
+
+/* Once the table's file reaches half the map, every put goes into the
+ * table straight, with the held settlements, as one commit, and the log is
+ * not used: near full, LMDB may lack even the pages a deletion copies, and
+ * a move of many envelopes could take the last of them. */
+#define outbox_table_half_full(o) ((o)->table_pages * 2 >= (o)->map_pages)
+/* (The file's pages are LMDB's high-water mark: a store that once grew to
+ * half its map stays in this mode; outbox_map_size is the way out.) */
 
 /* A settlement held for the next commit; reason is NULL unless REJECTED. */
 struct outbox_held {
@@ -30,17 +68,39 @@ struct outbox_held {
 	char *reason;
 };
 
-/* One write transaction: what the commit thread is given and answers.
- * The caller's thread fills it only while no commit runs. */
+/* Envelopes answered from the log and not yet in the table: their bytes
+ * one after another, and where each is. */
+struct outbox_kept_one {
+	uint64_t seq;
+	size_t at, len;
+};
+
+struct outbox_kept {
+	uint8_t *bytes;
+	size_t used, cap;
+	struct outbox_kept_one *ones;
+	size_t n, ones_cap;
+	int64_t since_ms; /* when the first was answered */
+};
+
+/* One batch of the commit thread: what it is given and answers. The
+ * caller's thread fills it only while no batch runs. */
 struct outbox_batch {
 	struct outbox_held *held;
 	size_t n_held, held_cap;
+	struct outbox_kept move; /* to move into the table first */
+	bool table;		 /* a transaction: move and held */
+	bool direct;		 /* items into the table too, not the log */
 	const struct outbox_item *items;
 	size_t n;
 	uint64_t first_seq;
 	enum outbox_result result;
-	size_t settled; /* of held, committed */
-	unsigned commits; /* that succeeded */
+	bool moved;	  /* move (and direct items) committed */
+	uint64_t table_pages; /* the file's pages after a commit (0: unknown) */
+	size_t settled;	  /* of held, committed */
+	unsigned commits; /* fsynced writes that succeeded */
+	uint8_t *log_buf; /* the records being appended */
+	size_t log_cap;
 	char error[512];
 };
 
@@ -48,11 +108,19 @@ struct outbox {
 	MDB_env *env;
 	MDB_dbi pending, dead, meta;
 	uint64_t next_seq;
+	size_t move_bytes; /* the kept bytes that make a move due */
+	uint64_t map_pages, table_pages; /* the map's and the file's, in pages */
 	/* Settlements held for the next commit (the caller's thread). */
 	struct outbox_held *held;
 	size_t n_held, held_cap;
+	/* Answered from the log, not in the table (the caller's thread). */
+	struct outbox_kept kept;
+	size_t log_used; /* bytes of the log in use, as the caller counts */
 	struct outbox_stats stats;
 	char error[512];
+	/* The log: written by the commit thread only, after open. */
+	int log_fd;
+	size_t log_at;
 	/* The commit thread: started (under lock) when busy, done when it
 	 * has answered; done_fd (an eventfd) is readable from then until
 	 * outbox_put_finish. */
@@ -102,6 +170,130 @@ static enum outbox_result
 outbox_result_of(struct outbox *o, int rc, const char *what)
 {
 	return outbox_result_to(o, o->error, rc, what);
+}
+
+/* ---- the kept list */
+
+/* Room for n more envelopes of bytes in all, made before they are
+ * appended to the log: once answered from it, keeping them cannot fail (a
+ * kept envelope lost track of would be written over when the log starts
+ * again). */
+static bool
+kept_reserve(struct outbox_kept *k, size_t n, size_t bytes)
+{
+	if (k->used + bytes > k->cap) {
+		size_t cap = k->cap ? k->cap : 64 * 1024;
+		while (cap < k->used + bytes)
+			cap *= 2;
+		uint8_t *grown = realloc(k->bytes, cap);
+		if (grown == NULL)
+			return false;
+		k->bytes = grown;
+		k->cap = cap;
+	}
+	if (k->n + n > k->ones_cap) {
+		size_t cap = k->ones_cap ? k->ones_cap : 256;
+		while (cap < k->n + n)
+			cap *= 2;
+		struct outbox_kept_one *grown = realloc(k->ones, cap * sizeof(*grown));
+		if (grown == NULL)
+			return false;
+		k->ones = grown;
+		k->ones_cap = cap;
+	}
+	return true;
+}
+
+/* Keep one envelope, in room kept_reserve made. */
+static void
+kept_add(struct outbox_kept *k, uint64_t seq, const uint8_t *bytes, size_t len)
+{
+	if (k->n == 0)
+		k->since_ms = clock_monotonic_ms();
+	if (len > 0)
+		memcpy(k->bytes + k->used, bytes, len);
+	k->ones[k->n++] = (struct outbox_kept_one){ seq, k->used, len };
+	k->used += len;
+}
+
+static void
+kept_clear(struct outbox_kept *k)
+{
+	k->used = 0;
+	k->n = 0;
+}
+
+static void
+kept_free(struct outbox_kept *k)
+{
+	free(k->bytes);
+	free(k->ones);
+	*k = (struct outbox_kept){ 0 };
+}
+
+static void
+kept_swap(struct outbox_kept *a, struct outbox_kept *b)
+{
+	struct outbox_kept t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+/* ---- the log's records */
+
+static size_t
+log_record_bytes(size_t len)
+{
+	return LOG_HEAD_BYTES + ((len + 7) & ~(size_t)7);
+}
+
+static void
+log_check(uint8_t out[LOG_CHECK_BYTES], const uint8_t *head, const uint8_t *bytes, size_t len)
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, LOG_CHECK_BYTES);
+	crypto_generichash_update(&st, head, 24);
+	crypto_generichash_update(&st, bytes, len);
+	crypto_generichash_final(&st, out, LOG_CHECK_BYTES);
+}
+
+/* Write one record at out (log_record_bytes(len) bytes). */
+static void
+log_record_put(uint8_t *out, uint64_t seq, const uint8_t *bytes, size_t len)
+{
+	size_t padded = log_record_bytes(len) - LOG_HEAD_BYTES;
+
+	memcpy(out, LOG_MAGIC, 8);
+	be64_put(out + 8, seq);
+	be64_put(out + 16, len);
+	memcpy(out + LOG_HEAD_BYTES, bytes, len);
+	memset(out + LOG_HEAD_BYTES + len, 0, padded - len);
+	log_check(out + 24, out, bytes, len);
+}
+
+/* The record at log[at] of size bytes, if one is there and checks: its
+ * sequence, envelope and length; 0 when none. */
+static size_t
+log_record_get(const uint8_t *log, size_t at, size_t size, uint64_t *seq, const uint8_t **bytes,
+    size_t *len)
+{
+	uint8_t check[LOG_CHECK_BYTES];
+	uint64_t n;
+
+	if (at >= size || size - at < LOG_HEAD_BYTES || memcmp(log + at, LOG_MAGIC, 8) != 0)
+		return 0;
+	n = be64_get(log + at + 16);
+	if (n > size - at - LOG_HEAD_BYTES)
+		return 0;
+	log_check(check, log + at, log + at + LOG_HEAD_BYTES, (size_t)n);
+	if (memcmp(check, log + at + 24, LOG_CHECK_BYTES) != 0)
+		return 0;
+	*seq = be64_get(log + at + 8);
+	*bytes = log + at + LOG_HEAD_BYTES;
+	*len = (size_t)n;
+	return log_record_bytes((size_t)n);
 }
 
 static const char meta_next_seq[] = "next_seq";
@@ -164,73 +356,232 @@ outbox_apply_held(struct outbox *o, MDB_txn *txn, const struct outbox_held *held
 	return MDB_SUCCESS;
 }
 
-/* One write transaction, fsynced by its commit: n_held settlements, then
- * items (n may be 0) from b->first_seq on. Touches only the environment
- * and b: it runs in the commit thread. */
-static enum outbox_result
-outbox_commit_once(struct outbox *o, struct outbox_batch *b, size_t n_held, size_t n)
+/* The pages the table's file uses (its high-water mark), 0 if unknown. */
+static uint64_t
+outbox_file_pages(struct outbox *o)
 {
-	MDB_txn *txn;
+	MDB_envinfo info;
+
+	return mdb_env_info(o->env, &info) == MDB_SUCCESS ? (uint64_t)info.me_last_pgno + 1 : 0;
+}
+
+/* Put n envelopes into the table from seq on (after every key in it). */
+static int
+outbox_table_put(struct outbox *o, MDB_txn *txn, uint64_t seq, const struct outbox_item *items,
+    size_t n)
+{
 	uint8_t key[8];
 	MDB_val k = { 8, key };
+	int rc = MDB_SUCCESS;
+
+	for (size_t i = 0; i < n && rc == MDB_SUCCESS; i++) {
+		MDB_val v = { items[i].len, (void *)items[i].bytes };
+		be64_put(key, seq + i);
+		rc = mdb_put(txn, o->pending, &k, &v, MDB_APPEND);
+	}
+	return rc;
+}
+
+static int
+outbox_table_put_kept(struct outbox *o, MDB_txn *txn, const struct outbox_kept *kept)
+{
+	int rc = MDB_SUCCESS;
+
+	for (size_t i = 0; i < kept->n && rc == MDB_SUCCESS; i++) {
+		struct outbox_item item = { kept->bytes + kept->ones[i].at, kept->ones[i].len };
+		rc = outbox_table_put(o, txn, kept->ones[i].seq, &item, 1);
+	}
+	return rc;
+}
+
+static int
+outbox_table_set_next(struct outbox *o, MDB_txn *txn, uint64_t next_seq)
+{
+	uint8_t next[8];
+	MDB_val mk = { sizeof(meta_next_seq) - 1, (void *)meta_next_seq }, mv = { 8, next };
+
+	be64_put(next, next_seq);
+	return mdb_put(txn, o->meta, &mk, &mv, 0);
+}
+
+/* One write transaction, fsynced by its commit: n_held settlements from
+ * held, after the kept envelopes to move and the batch's items when direct
+ * (puts). Touches only the environment and b: it runs in the commit
+ * thread. */
+static enum outbox_result
+outbox_commit_once(struct outbox *o, struct outbox_batch *b, const struct outbox_held *held,
+    size_t n_held, bool puts)
+{
+	MDB_txn *txn;
+	size_t n = puts && b->direct ? b->n : 0;
 	int rc;
 
 	rc = mdb_txn_begin(o->env, NULL, 0, &txn);
 	if (rc != MDB_SUCCESS)
 		return outbox_result_to(o, b->error, rc, "beginning a transaction");
-	rc = outbox_apply_held(o, txn, b->held, n_held);
-	if (rc != MDB_SUCCESS) {
-		mdb_txn_abort(txn);
-		return outbox_result_to(o, b->error, rc, "settling");
-	}
-	for (size_t i = 0; i < n; i++) {
-		MDB_val v = { b->items[i].len, (void *)b->items[i].bytes };
-		be64_put(key, b->first_seq + i);
-		rc = mdb_put(txn, o->pending, &k, &v, MDB_APPEND);
+	if (puts) {
+		rc = outbox_table_put_kept(o, txn, &b->move);
+		if (rc == MDB_SUCCESS)
+			rc = outbox_table_put(o, txn, b->first_seq, b->items, n);
+		if (rc == MDB_SUCCESS && (b->move.n > 0 || n > 0))
+			rc = outbox_table_set_next(o, txn,
+			    n > 0 ? b->first_seq + n : b->move.ones[b->move.n - 1].seq + 1);
 		if (rc != MDB_SUCCESS) {
 			mdb_txn_abort(txn);
 			return outbox_result_to(o, b->error, rc, "storing an envelope");
 		}
 	}
-	if (n > 0) {
-		uint8_t next[8];
-		MDB_val mk = { sizeof(meta_next_seq) - 1, (void *)meta_next_seq }, mv = { 8, next };
-		be64_put(next, b->first_seq + n);
-		rc = mdb_put(txn, o->meta, &mk, &mv, 0);
-		if (rc != MDB_SUCCESS) {
-			mdb_txn_abort(txn);
-			return outbox_result_to(o, b->error, rc, "storing the next sequence");
-		}
+	/* After the puts: a settlement may be of an envelope just moved. */
+	rc = outbox_apply_held(o, txn, held, n_held);
+	if (rc != MDB_SUCCESS) {
+		mdb_txn_abort(txn);
+		return outbox_result_to(o, b->error, rc, "settling");
 	}
 	/* The commit fsyncs: only after it may the source be answered. */
 	rc = mdb_txn_commit(txn);
+	if (rc == MDB_SUCCESS)
+		b->table_pages = outbox_file_pages(o);
 	return outbox_result_to(o, b->error, rc, "committing");
 }
 
-/* The batch: settlements and items in one commit. Should that fail, the
- * settlements alone (what they free may make room: LMDB reuses a page only
- * after the commit that freed it), then the items alone. Settlements not
+/* Put the held settlements of envelopes the table has (below the first
+ * one being moved) first; return how many they are. */
+static size_t
+outbox_held_of_table(struct outbox_held *held, size_t n, const struct outbox_kept *move)
+{
+	size_t k = 0;
+
+	if (move->n == 0)
+		return n;
+	for (size_t i = 0; i < n; i++) {
+		if (held[i].seq < move->ones[0].seq) {
+			struct outbox_held t = held[k];
+			held[k++] = held[i];
+			held[i] = t;
+		}
+	}
+	return k;
+}
+
+/* The batch's transaction: the moved envelopes (and direct items) and the
+ * settlements in one commit. Should that fail, the settlements of what the
+ * table has alone (what they free may make room: LMDB reuses a freed page
+ * once no snapshot can read it, two commits after the one that freed it),
+ * then the puts with the settlements of what they move. Settlements not
  * committed are let go: their envelopes stay pending, are sent again after
  * a restart and answered DUPLICATE. */
+static enum outbox_result
+outbox_commit_table(struct outbox *o, struct outbox_batch *b)
+{
+	bool puts = b->move.n > 0 || (b->direct && b->n > 0);
+	enum outbox_result r = outbox_commit_once(o, b, b->held, b->n_held, puts);
+	size_t k;
+
+	if (r == OUTBOX_OK) {
+		b->settled = b->n_held;
+		b->moved = puts;
+		b->commits++;
+		return OUTBOX_OK;
+	}
+	if (b->n_held == 0 || !puts)
+		return r;
+	k = outbox_held_of_table(b->held, b->n_held, &b->move);
+	if (k > 0 && outbox_commit_once(o, b, b->held, k, false) == OUTBOX_OK) {
+		b->settled += k;
+		b->commits++;
+	}
+	r = outbox_commit_once(o, b, b->held + k, b->n_held - k, true);
+	if (r == OUTBOX_OK) {
+		b->settled += b->n_held - k;
+		b->moved = true;
+		b->commits++;
+	}
+	return r;
+}
+
+/* Append the batch's items to the log at log_at and fdatasync. */
+static enum outbox_result
+outbox_log_append(struct outbox *o, struct outbox_batch *b)
+{
+	size_t need = 0, at = 0;
+
+	size_t end;
+
+	for (size_t i = 0; i < b->n; i++)
+		need += log_record_bytes(b->items[i].len);
+	if (need > OUTBOX_LOG_BYTES - o->log_at) {
+		/* Only when the kept envelopes could not be moved. */
+		outbox_fail(b->error, "outbox: its log is full until what it holds is moved");
+		return OUTBOX_FULL;
+	}
+	/* After the records, a zero head where there is room: a record of
+	 * an earlier round (or of an append that failed) behind them can
+	 * never read as their continuation. */
+	end = need + LOG_HEAD_BYTES <= OUTBOX_LOG_BYTES - o->log_at ? need + LOG_HEAD_BYTES : need;
+	if (end > b->log_cap) {
+		uint8_t *grown = realloc(b->log_buf, end);
+		if (grown == NULL) {
+			outbox_fail(b->error, "outbox: out of memory writing its log");
+			return OUTBOX_FAILED;
+		}
+		b->log_buf = grown;
+		b->log_cap = end;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		log_record_put(b->log_buf + at, b->first_seq + i, b->items[i].bytes, b->items[i].len);
+		at += log_record_bytes(b->items[i].len);
+	}
+	memset(b->log_buf + need, 0, end - need);
+	for (size_t done = 0; done < end;) {
+		ssize_t w = pwrite(o->log_fd, b->log_buf + done, end - done,
+		    (off_t)(o->log_at + done));
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = w < 0 ? errno : ENOSPC;
+			outbox_fail(b->error, "outbox: writing its log: %s", strerror(e));
+			return e == ENOSPC || e == EDQUOT ? OUTBOX_FULL : OUTBOX_FAILED;
+		}
+		done += (size_t)w;
+	}
+	/* The file was written whole when made: no size or block to sync. */
+	if (fdatasync(o->log_fd) < 0) {
+		int e = diskroom_errno(o->log_fd, errno);
+		outbox_fail(b->error, "outbox: syncing its log: %s", strerror(e));
+		return e == ENOSPC || e == EDQUOT ? OUTBOX_FULL : OUTBOX_FAILED;
+	}
+	o->log_at += need;
+	b->commits++;
+	return OUTBOX_OK;
+}
+
+/* A batch, in the commit thread: the transaction first (moving what the
+ * log kept, and the items themselves when direct), after which the log
+ * starts again from its beginning; then the items into the log. */
 static void
 outbox_commit_batch(struct outbox *o, struct outbox_batch *b)
 {
 	b->settled = 0;
 	b->commits = 0;
-	b->result = outbox_commit_once(o, b, b->n_held, b->n);
-	if (b->result == OUTBOX_OK) {
-		b->settled = b->n_held;
-		b->commits++;
-		return;
+	b->moved = false;
+	b->table_pages = 0;
+	b->result = OUTBOX_OK;
+	if (b->table) {
+		b->result = outbox_commit_table(o, b);
+		if (b->moved)
+			o->log_at = 0;
+		if (b->direct)
+			return;
+		/* Not moved (the kept ones stay in the log): no room, or the
+		 * disk failed. The items are not taken, unless settlements
+		 * were committed: what they freed, the next move may use
+		 * (LMDB reuses a page two commits after the one that freed
+		 * it). */
+		if (b->result != OUTBOX_OK && !(b->result == OUTBOX_FULL && b->settled > 0))
+			return;
 	}
-	if (b->n_held == 0 || b->n == 0)
-		return;
-	if (outbox_commit_once(o, b, b->n_held, 0) == OUTBOX_OK) {
-		b->settled = b->n_held;
-		b->commits++;
-	}
-	b->result = outbox_commit_once(o, b, 0, b->n);
-	b->commits += b->result == OUTBOX_OK;
+	if (b->n > 0)
+		b->result = outbox_log_append(o, b);
 }
 
 static void *
@@ -238,6 +589,7 @@ outbox_thread_main(void *arg)
 {
 	struct outbox *o = arg;
 	uint64_t one = 1;
+	bool table;
 
 	pthread_mutex_lock(&o->lock);
 	for (;;) {
@@ -248,6 +600,7 @@ outbox_thread_main(void *arg)
 		o->started = false;
 		pthread_mutex_unlock(&o->lock);
 		outbox_commit_batch(o, &o->batch);
+		table = o->batch.table;
 		pthread_mutex_lock(&o->lock);
 		o->done = true;
 		pthread_cond_broadcast(&o->cond);
@@ -256,11 +609,13 @@ outbox_thread_main(void *arg)
 		if (write(o->done_fd, &one, sizeof(one)) < 0) {
 			/* nothing to do: outbox_put_finish does not need it */
 		}
-		/* Answered: the file's next pages (lib/tailcache.h), before
-		 * the next batch's transaction. */
-		pthread_mutex_unlock(&o->lock);
-		tailcache_follow_env(&o->tail, o->env);
-		pthread_mutex_lock(&o->lock);
+		/* Answered: after a transaction, the file's next pages
+		 * (lib/tailcache.h), before the next one. */
+		if (table) {
+			pthread_mutex_unlock(&o->lock);
+			tailcache_follow_env(&o->tail, o->env);
+			pthread_mutex_lock(&o->lock);
+		}
 	}
 	pthread_mutex_unlock(&o->lock);
 	return NULL;
@@ -280,11 +635,138 @@ outbox_free(struct outbox *o)
 	}
 	if (o->done_fd >= 0)
 		close(o->done_fd);
+	if (o->log_fd >= 0)
+		close(o->log_fd);
 	if (o->env != NULL)
 		mdb_env_close(o->env);
 	free(o->held);
 	free(o->batch.held);
+	free(o->batch.log_buf);
+	kept_free(&o->kept);
+	kept_free(&o->batch.move);
 	free(o);
+}
+
+/* Open the log at dir/log, making it (written whole with zeros) when it is
+ * missing or short, and sync it and its name in the directory: every
+ * time, as a run killed while making it may have synced neither. */
+static int
+outbox_log_open(struct outbox *o, const char *dir, char *err, size_t errlen)
+{
+	char path[4096];
+	static const uint8_t zeros[64 * 1024];
+	struct stat st;
+	int dfd;
+
+	if (snprintf(path, sizeof(path), "%s/" OUTBOX_LOG_FILE, dir) >= (int)sizeof(path)) {
+		snprintf(err, errlen, "%s: the outbox path is too long", dir);
+		return -1;
+	}
+	o->log_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (o->log_fd < 0 || fstat(o->log_fd, &st) < 0) {
+		snprintf(err, errlen, "%s: cannot open the outbox's log: %s", path, strerror(errno));
+		return -1;
+	}
+	for (off_t at = st.st_size; at < (off_t)OUTBOX_LOG_BYTES; at += (off_t)sizeof(zeros)) {
+		size_t len = OUTBOX_LOG_BYTES - (size_t)at < sizeof(zeros)
+		    ? OUTBOX_LOG_BYTES - (size_t)at : sizeof(zeros);
+		errno = 0;
+		if (pwrite(o->log_fd, zeros, len, at) != (ssize_t)len) {
+			snprintf(err, errlen, "%s: cannot write the outbox's log: %s", path,
+			    strerror(errno ? errno : ENOSPC));
+			return -1;
+		}
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fsync(o->log_fd) < 0 || dfd < 0 || fsync(dfd) < 0) {
+		snprintf(err, errlen, "%s: cannot sync the outbox's log: %s", path, strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+		return -1;
+	}
+	close(dfd);
+	return 0;
+}
+
+/* Move into the table what the log holds from the table's next_seq on:
+ * envelopes answered before a stop or a crash and not yet moved. The log
+ * is read from its beginning while its records check and follow each
+ * other; older ones (below next_seq) were moved already. Should the table
+ * have no room for them, they are kept, as if just answered, so that the
+ * adapter starts, delivers them and settles what makes room. */
+static int
+outbox_log_recover(struct outbox *o, const char *dir, char *err, size_t errlen)
+{
+	uint8_t *log = malloc(OUTBOX_LOG_BYTES);
+	size_t at = 0, size, step;
+	uint64_t seq, prev = 0, first;
+	const uint8_t *bytes;
+	size_t len;
+	MDB_txn *txn = NULL;
+	int rc = MDB_SUCCESS;
+
+	if (log == NULL) {
+		snprintf(err, errlen, "out of memory reading the outbox's log");
+		return -1;
+	}
+	for (size = 0; size < OUTBOX_LOG_BYTES;) {
+		ssize_t r = pread(o->log_fd, log + size, OUTBOX_LOG_BYTES - size, (off_t)size);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			/* Not read whole, not started over: what is past the
+			 * gap may be answered envelopes. */
+			snprintf(err, errlen, "%s: cannot read the outbox's log: %s", dir,
+			    r < 0 ? strerror(errno) : "shorter than it was made");
+			free(log);
+			return -1;
+		}
+		size += (size_t)r;
+	}
+	while ((step = log_record_get(log, at, size, &seq, &bytes, &len)) > 0) {
+		if (at > 0 && seq != prev + 1)
+			break;
+		prev = seq;
+		at += step;
+		if (seq < o->next_seq)
+			continue;
+		if (!kept_reserve(&o->kept, 1, len)) {
+			snprintf(err, errlen, "out of memory reading the outbox's log");
+			free(log);
+			return -1;
+		}
+		kept_add(&o->kept, seq, bytes, len);
+	}
+	free(log);
+	if (o->kept.n == 0)
+		return 0;
+	first = o->kept.ones[0].seq;
+	o->next_seq = prev + 1;
+	rc = mdb_txn_begin(o->env, NULL, 0, &txn);
+	if (rc == MDB_SUCCESS) {
+		rc = outbox_table_put_kept(o, txn, &o->kept);
+		if (rc == MDB_SUCCESS)
+			rc = outbox_table_set_next(o, txn, o->next_seq);
+		if (rc == MDB_SUCCESS)
+			rc = mdb_txn_commit(txn);
+		else
+			mdb_txn_abort(txn);
+	}
+	if (rc == MDB_SUCCESS) {
+		kept_clear(&o->kept); /* moved: the log starts over */
+		return 0;
+	}
+	if (rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT) {
+		/* No room in the table now: they stay kept, delivered from
+		 * memory and moved later, and the log goes on after them. */
+		o->log_at = o->log_used = at;
+		return 0;
+	}
+	snprintf(err, errlen,
+	    "%s: cannot move the envelopes its log holds (from sequence %" PRIu64
+	    ") into the outbox: %s",
+	    dir, first, mdb_strerror(rc));
+	return -1;
 }
 
 struct outbox *
@@ -299,10 +781,13 @@ outbox_open(const char *path, uint64_t map_bytes, char *err, size_t errlen)
 		return NULL;
 	}
 	o->done_fd = -1;
+	o->log_fd = -1;
+	o->move_bytes = map_bytes / 256 < OUTBOX_MOVE_BYTES ? (size_t)(map_bytes / 256)
+							   : OUTBOX_MOVE_BYTES;
 	o->held_cap = o->batch.held_cap = OUTBOX_SETTLE_HELD_MAX;
 	o->held = calloc(o->held_cap, sizeof(*o->held));
 	o->batch.held = calloc(o->batch.held_cap, sizeof(*o->batch.held));
-	if (o->held == NULL || o->batch.held == NULL) {
+	if (o->held == NULL || o->batch.held == NULL || sodium_init() < 0) {
 		snprintf(err, errlen, "out of memory");
 		outbox_free(o);
 		return NULL;
@@ -331,6 +816,17 @@ outbox_open(const char *path, uint64_t map_bytes, char *err, size_t errlen)
 			mdb_txn_abort(txn);
 		outbox_free(o);
 		return NULL;
+	}
+	if (outbox_log_open(o, path, err, errlen) < 0 ||
+	    outbox_log_recover(o, path, err, errlen) < 0) {
+		outbox_free(o);
+		return NULL;
+	}
+	{
+		MDB_stat st;
+		if (mdb_env_stat(o->env, &st) == MDB_SUCCESS && st.ms_psize > 0)
+			o->map_pages = map_bytes / st.ms_psize;
+		o->table_pages = outbox_file_pages(o);
 	}
 	tailcache_follow_env(&o->tail, o->env);
 	o->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -365,26 +861,84 @@ outbox_drop_held(struct outbox_held *held, size_t *n)
 	*n = 0;
 }
 
+/* Whether the kept envelopes go into the table with the next batch, more
+ * bytes (more_log in the log) to come. */
+static bool
+outbox_move_due(const struct outbox *o, size_t more, size_t more_log)
+{
+	return o->kept.n > 0 &&
+	    (o->kept.used + more >= o->move_bytes ||
+		o->log_used + more_log > OUTBOX_LOG_BYTES / 2 ||
+		clock_monotonic_ms() - o->kept.since_ms >= OUTBOX_MOVE_AFTER_MS);
+}
+
+/* Take back what outbox_put_start handed to a batch it did not start: the
+ * held settlements and the kept envelopes. */
+static void
+outbox_put_undo(struct outbox *o)
+{
+	struct outbox_batch *b = &o->batch;
+	struct outbox_held *swap = o->held;
+	size_t swap_cap = o->held_cap;
+
+	o->held = b->held;
+	o->held_cap = b->held_cap;
+	o->n_held = b->n_held;
+	b->held = swap;
+	b->held_cap = swap_cap;
+	b->n_held = 0;
+	kept_swap(&o->kept, &b->move);
+	kept_clear(&b->move);
+}
+
 enum outbox_result
 outbox_put_start(struct outbox *o, const struct outbox_item *items, size_t n)
 {
-	struct outbox_held *swap = o->batch.held;
-	size_t swap_cap = o->batch.held_cap;
+	struct outbox_batch *b = &o->batch;
+	size_t bytes = 0, need = 0;
 
 	if (o->busy) {
 		outbox_fail(o->error, "outbox: a put is already committing");
 		return OUTBOX_FAILED;
 	}
-	/* The held settlements go with this commit; new ones are held apart. */
-	o->batch.held = o->held;
-	o->batch.held_cap = o->held_cap;
-	o->batch.n_held = o->n_held;
-	o->held = swap;
-	o->held_cap = swap_cap;
-	o->n_held = 0;
-	o->batch.items = items;
-	o->batch.n = n;
-	o->batch.first_seq = o->next_seq;
+	for (size_t i = 0; i < n; i++) {
+		bytes += items[i].len;
+		need += log_record_bytes(items[i].len);
+	}
+	b->table = n == 0 || outbox_move_due(o, bytes, need);
+	/* Into the table straight, as one commit, when the log has no room
+	 * for them or they would be more than a move may hold. */
+	b->direct = n > 0 && (bytes > o->move_bytes || outbox_table_half_full(o) ||
+			      need > OUTBOX_LOG_BYTES - (b->table ? 0 : o->log_used));
+	b->table = b->table || b->direct;
+	b->n_held = 0;
+	if (b->table) {
+		/* The held settlements and the kept envelopes go with this
+		 * commit; new ones are held (and kept) apart. */
+		struct outbox_held *swap = b->held;
+		size_t swap_cap = b->held_cap;
+		b->held = o->held;
+		b->held_cap = o->held_cap;
+		b->n_held = o->n_held;
+		o->held = swap;
+		o->held_cap = swap_cap;
+		o->n_held = 0;
+		kept_swap(&o->kept, &b->move);
+		kept_clear(&o->kept);
+	}
+	/* Room for the items in the kept list they will join: this one, or,
+	 * should the move fail, the one handed to it. */
+	if (n > 0 && !b->direct &&
+	    (!kept_reserve(&o->kept, n, bytes) || (b->table && !kept_reserve(&b->move, n, bytes)))) {
+		/* Nothing started: what was handed over goes back. */
+		if (b->table)
+			outbox_put_undo(o);
+		outbox_fail(o->error, "outbox: out of memory keeping envelopes");
+		return OUTBOX_FAILED;
+	}
+	b->items = items;
+	b->n = n;
+	b->first_seq = o->next_seq;
 	o->busy = true;
 	pthread_mutex_lock(&o->lock);
 	o->done = false;
@@ -411,6 +965,7 @@ outbox_put_finish(struct outbox *o, uint64_t *first_seq)
 {
 	struct outbox_batch *b = &o->batch;
 	uint64_t count;
+	bool logged;
 
 	if (!o->busy) {
 		outbox_fail(o->error, "outbox: no put is committing");
@@ -426,10 +981,24 @@ outbox_put_finish(struct outbox *o, uint64_t *first_seq)
 	o->busy = false;
 	o->stats.settled += b->settled;
 	o->stats.commits += b->commits;
+	if (b->table_pages > 0)
+		o->table_pages = b->table_pages;
 	outbox_drop_held(b->held, &b->n_held);
+	if (b->moved) {
+		o->log_used = 0;
+		kept_clear(&b->move);
+	} else if (b->table) {
+		/* Not moved: they are still the kept ones, and the first. */
+		kept_swap(&o->kept, &b->move);
+	}
 	if (b->result != OUTBOX_OK) {
 		memcpy(o->error, b->error, sizeof(o->error));
 		return b->result;
+	}
+	logged = b->n > 0 && !b->direct;
+	for (size_t i = 0; logged && i < b->n; i++) {
+		kept_add(&o->kept, b->first_seq + i, b->items[i].bytes, b->items[i].len);
+		o->log_used += log_record_bytes(b->items[i].len);
 	}
 	o->stats.put += b->n;
 	o->stats.put_commits += b->n > 0;
@@ -456,11 +1025,49 @@ outbox_close(struct outbox **op)
 		return;
 	if (o->busy)
 		outbox_put_finish(o, NULL);
-	/* Not committed is still safe (sent again, DUPLICATE): no error here. */
+	/* Not committed is still safe (sent again, DUPLICATE; the log's
+	 * envelopes moved at the next open): no error here. */
 	outbox_flush(o);
 	outbox_drop_held(o->held, &o->n_held);
 	outbox_free(o);
 	*op = NULL;
+}
+
+/* The table's next_seq as txn sees it: below it the table has every
+ * envelope still pending; from it on they are in memory (kept, or being
+ * moved). */
+static int
+outbox_table_next(struct outbox *o, MDB_txn *txn, uint64_t *next)
+{
+	MDB_val k = { sizeof(meta_next_seq) - 1, (void *)meta_next_seq }, v;
+	int rc = mdb_get(txn, o->meta, &k, &v);
+
+	*next = 1;
+	if (rc == MDB_NOTFOUND)
+		return MDB_SUCCESS;
+	if (rc == MDB_SUCCESS && v.mv_size != 8)
+		return MDB_CORRUPTED;
+	if (rc == MDB_SUCCESS)
+		*next = be64_get(v.mv_data);
+	return rc;
+}
+
+/* Visit the kept envelopes of k from seq from on, up to *visited == max. */
+static bool
+outbox_scan_kept(const struct outbox_kept *k, uint64_t from, size_t max, outbox_fn fn, void *arg,
+    size_t *visited, uint64_t *at)
+{
+	for (size_t i = 0; i < k->n && *visited < max; i++) {
+		const struct outbox_kept_one *one = &k->ones[i];
+		if (one->seq < from)
+			continue;
+		*at = one->seq;
+		(*visited)++;
+		if (fn(arg, one->seq, k->bytes + one->at, one->len) != 0)
+			return false;
+		*at = one->seq + 1;
+	}
+	return true;
 }
 
 enum outbox_result
@@ -471,13 +1078,16 @@ outbox_scan(struct outbox *o, uint64_t from, size_t max, outbox_fn fn, void *arg
 	uint8_t key[8];
 	MDB_val k = { 8, key }, v;
 	size_t visited = 0;
-	uint64_t at = from;
+	uint64_t at = from, boundary;
+	bool go_on = true;
 	int rc;
 
 	rc = mdb_txn_begin(o->env, NULL, MDB_RDONLY, &txn);
 	if (rc != MDB_SUCCESS)
 		return outbox_result_of(o, rc, "beginning a read");
-	rc = mdb_cursor_open(txn, o->pending, &cur);
+	rc = outbox_table_next(o, txn, &boundary);
+	if (rc == MDB_SUCCESS)
+		rc = mdb_cursor_open(txn, o->pending, &cur);
 	if (rc != MDB_SUCCESS) {
 		mdb_txn_abort(txn);
 		return outbox_result_of(o, rc, "opening a cursor");
@@ -486,13 +1096,25 @@ outbox_scan(struct outbox *o, uint64_t from, size_t max, outbox_fn fn, void *arg
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == MDB_SUCCESS && visited < max;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		at = be64_get(k.mv_data);
-		visited++;
-		if (fn(arg, at, v.mv_data, v.mv_size) != 0)
+		if (at >= boundary)
 			break;
+		visited++;
+		if (fn(arg, at, v.mv_data, v.mv_size) != 0) {
+			go_on = false;
+			break;
+		}
 		at++;
 	}
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
+	/* Then the envelopes the table did not have when read: those being
+	 * moved (only read by the commit thread) and the kept ones. */
+	if (from < boundary)
+		from = boundary;
+	if (go_on && o->busy && o->batch.table)
+		go_on = outbox_scan_kept(&o->batch.move, from, max, fn, arg, &visited, &at);
+	if (go_on)
+		outbox_scan_kept(&o->kept, from, max, fn, arg, &visited, &at);
 	if (next != NULL)
 		*next = at;
 	return OUTBOX_OK;
@@ -535,7 +1157,7 @@ enum outbox_result
 outbox_flush(struct outbox *o)
 {
 	/* While a put commits, the held ones go with the next. */
-	if (o->n_held == 0 || o->busy)
+	if ((o->n_held == 0 && o->kept.n == 0) || o->busy)
 		return OUTBOX_OK;
 	return outbox_put(o, NULL, 0, NULL);
 }
@@ -551,6 +1173,7 @@ outbox_counts(struct outbox *o, struct outbox_counts *c)
 {
 	MDB_txn *txn;
 	MDB_stat st;
+	uint64_t boundary = 1;
 	int rc;
 
 	rc = mdb_txn_begin(o->env, NULL, MDB_RDONLY, &txn);
@@ -559,9 +1182,16 @@ outbox_counts(struct outbox *o, struct outbox_counts *c)
 	rc = mdb_stat(txn, o->pending, &st);
 	c->pending = rc == MDB_SUCCESS ? st.ms_entries : 0;
 	if (rc == MDB_SUCCESS)
+		rc = outbox_table_next(o, txn, &boundary);
+	if (rc == MDB_SUCCESS)
 		rc = mdb_stat(txn, o->dead, &st);
 	c->dead_letters = rc == MDB_SUCCESS ? st.ms_entries : 0;
 	mdb_txn_abort(txn);
+	/* And those only the log has, as the scan visits them. */
+	if (o->busy && o->batch.table)
+		for (size_t i = 0; i < o->batch.move.n; i++)
+			c->pending += o->batch.move.ones[i].seq >= boundary;
+	c->pending += o->kept.n;
 	return outbox_result_of(o, rc, "counting");
 }
 

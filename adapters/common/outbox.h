@@ -1,7 +1,8 @@
 /*
- * outbox: an adapter's store-and-forward queue, its own small LMDB store.
- * What an adapter takes from a source is put here (fsync) before the source
- * is answered, and stays until commissiond acknowledges it: then it is
+ * outbox: an adapter's store-and-forward queue, its own small store: an
+ * append-only log in front of an LMDB table (outbox.c says how). What an
+ * adapter takes from a source is put here (fdatasync) before the source is
+ * answered, and stays until commissiond acknowledges it: then it is
  * removed (ACCEPTED, DUPLICATE) or kept as a dead letter (REJECTED).
  */
 #ifndef OUTBOX_H
@@ -38,11 +39,13 @@ struct outbox *outbox_open(const char *path, uint64_t map_bytes, char *err, size
 void outbox_close(struct outbox **outbox);
 const char *outbox_error(const struct outbox *outbox);
 
-/* Make items durable, all or none, in one transaction with fsync; the
- * first one's sequence number in *first_seq (the rest follow it). The
- * settlements outbox_settle holds are committed in the same transaction:
- * one fsync for both. Waits for the commit: outbox_put_start and
- * outbox_put_finish are the same in two halves. */
+/* Make items durable, all or none: appended to the log with one
+ * fdatasync (or, when the log has no room or the table is half full, put
+ * into the table in one transaction with the held settlements); the first
+ * one's sequence number in *first_seq (the rest follow it). A move of what
+ * the log holds into the table, with the held settlements, may go first.
+ * Waits for the write: outbox_put_start and outbox_put_finish are the
+ * same in two halves. */
 enum outbox_result outbox_put(struct outbox *outbox, const struct outbox_item *items, size_t n,
     uint64_t *first_seq);
 
@@ -61,17 +64,18 @@ int outbox_put_fd(const struct outbox *outbox);
  * only after OUTBOX_OK may the source be answered. */
 enum outbox_result outbox_put_finish(struct outbox *outbox, uint64_t *first_seq);
 
-/* Visit pending envelopes from sequence from on, at most max; *next gets
- * the sequence after the last visited. */
+/* Visit pending envelopes from sequence from on, at most max, those in the
+ * table and those only the log holds alike; *next gets the sequence after
+ * the last visited. fn must not put, settle or flush. */
 typedef int (*outbox_fn)(void *arg, uint64_t seq, const uint8_t *bytes, size_t len);
 enum outbox_result outbox_scan(struct outbox *outbox, uint64_t from, size_t max, outbox_fn fn,
     void *arg, uint64_t *next);
 
 /*
  * Settle answered envelopes: they are held and committed with the next
- * outbox_put, or by outbox_flush (the caller's timer), or here once
- * OUTBOX_SETTLE_HELD_MAX are held, so that settling costs no fsync of its
- * own while sources keep putting. Until committed an envelope is still
+ * move of the log into the table (outbox_put), or by outbox_flush (the
+ * caller's timer), or here once OUTBOX_SETTLE_HELD_MAX are held, so that
+ * settling costs no fsync of its own while sources keep putting. Until committed an envelope is still
  * pending on disk: after a crash it is sent again and commissiond answers
  * DUPLICATE. Scans still visit held ones.
  */
@@ -79,13 +83,14 @@ enum outbox_result outbox_scan(struct outbox *outbox, uint64_t from, size_t max,
 enum outbox_result outbox_settle(struct outbox *outbox, const struct outbox_settlement *s,
     size_t n);
 
-/* Commit the held settlements now (nothing to do when none are held, or
- * while a put commits: they go with the next). */
+/* Move what the log holds into the table and commit the held settlements
+ * now (nothing to do when there is neither, or while a put commits: they
+ * go with the next). */
 enum outbox_result outbox_flush(struct outbox *outbox);
 
 /* Counts since open: an operator's view of group commit. */
 struct outbox_stats {
-	uint64_t commits;     /* fsynced write transactions, in all */
+	uint64_t commits;     /* fsynced writes (log appends, transactions), in all */
 	uint64_t put_commits; /* of them, those that made envelopes durable */
 	uint64_t put;	      /* envelopes made durable */
 	uint64_t settled;     /* settlements committed */

@@ -1,7 +1,8 @@
 /*
  * test_outbox: an adapter's store-and-forward queue. What is put stays until
  * settled; a rejection is kept as a dead letter; sequences are never reused;
- * a full outbox says so instead of losing anything.
+ * a full outbox says so instead of losing anything; what only its log held
+ * when the process died is moved into its table at the next open.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,10 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <lmdb.h>
 
 #include "outbox.h"
 #include "tmpdir_fixture.h"
@@ -153,9 +158,10 @@ test_reopening_keeps_pending_items_and_never_reuses_a_sequence(void **state)
 }
 
 /* Settling costs no fsync of its own while envelopes keep being put: the
- * held settlements ride on the next put's commit; close commits the rest. */
+ * held settlements ride on the next move of the log's envelopes into the
+ * table (or a flush); close commits the rest. */
 static void
-test_settlements_are_committed_with_the_next_put(void **state)
+test_settlements_are_committed_with_the_next_move(void **state)
 {
 	static const char *const texts[] = { "a", "b", "c", "d" };
 	const char *dir = outbox_dir(state);
@@ -172,27 +178,203 @@ test_settlements_are_committed_with_the_next_put(void **state)
 	outbox_get_stats(o, &st);
 	assert_int_equal(st.commits, 1);
 	assert_int_equal(st.settled, 0);
-	/* Held, not yet committed: still pending on disk. */
+	/* Held, not yet committed: still pending. */
 	outbox_counts(o, &counts);
 	assert_int_equal(counts.pending, 3);
+	/* A put appends to the log alone: one fsync, nothing settled. */
 	put_texts(o, texts + 3, 1, NULL);
 	outbox_get_stats(o, &st);
 	assert_int_equal(st.commits, 2);
 	assert_int_equal(st.put_commits, 2);
 	assert_int_equal(st.put, 4);
+	assert_int_equal(st.settled, 0);
+	/* The flush moves the four into the table and settles two. */
+	assert_int_equal(outbox_flush(o), OUTBOX_OK);
+	outbox_get_stats(o, &st);
+	assert_int_equal(st.commits, 3);
 	assert_int_equal(st.settled, 2);
 	outbox_counts(o, &counts);
 	assert_int_equal(counts.pending, 2);
-	/* Nothing held: a flush commits nothing. */
+	/* Nothing held or kept: a flush commits nothing. */
 	assert_int_equal(outbox_flush(o), OUTBOX_OK);
 	outbox_get_stats(o, &st);
-	assert_int_equal(st.commits, 2);
+	assert_int_equal(st.commits, 3);
 	assert_int_equal(outbox_settle(o, last, 1), OUTBOX_OK);
 	outbox_close(&o);
 	o = outbox_open(dir, 1 << 20, err, sizeof(err));
 	assert_non_null(o);
 	outbox_counts(o, &counts);
 	assert_int_equal(counts.pending, 1);
+	outbox_close(&o);
+}
+
+/* Run fn in a child process that ends without closing the outbox, as a
+ * crash would: what it put is in the log (and maybe the table), nothing
+ * more is written after its last put. */
+static void
+in_a_crashing_child(void (*fn)(const char *dir), const char *dir)
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		fn(dir);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+static void
+child_puts_three_and_crashes(const char *dir)
+{
+	static const char *const texts[] = { "a", "b", "c" };
+	char err[256];
+	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
+
+	if (o == NULL)
+		_exit(2);
+	for (size_t i = 0; i < 3; i++) {
+		struct outbox_item item = { (const uint8_t *)texts[i], 1 };
+		if (outbox_put(o, &item, 1, NULL) != OUTBOX_OK)
+			_exit(3);
+	}
+}
+
+/* A put is answered once its envelopes are in the log; after a crash the
+ * next open moves them into the table, in order, under their sequences. */
+static void
+test_envelopes_only_the_log_holds_survive_a_crash(void **state)
+{
+	static const char *const texts[] = { "d" };
+	const char *dir = outbox_dir(state);
+	char err[256], log[512];
+	struct outbox *o;
+	struct seen seen = { 0 };
+	struct outbox_counts counts;
+	struct stat st;
+	uint64_t first;
+
+	in_a_crashing_child(child_puts_three_and_crashes, dir);
+	snprintf(log, sizeof(log), "%s/log", dir);
+	assert_int_equal(stat(log, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	assert_non_null(o);
+	outbox_counts(o, &counts);
+	assert_int_equal(counts.pending, 3);
+	outbox_scan(o, 1, 10, remember, &seen, NULL);
+	assert_int_equal(seen.n, 3);
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(seen.seqs[i], i + 1);
+	assert_string_equal(seen.texts[0], "a");
+	assert_string_equal(seen.texts[2], "c");
+	put_texts(o, texts, 1, &first);
+	assert_int_equal(first, 4);
+	outbox_close(&o);
+	/* Moved for good: a second open finds them once, not twice. */
+	o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	assert_non_null(o);
+	outbox_counts(o, &counts);
+	assert_int_equal(counts.pending, 4);
+	outbox_close(&o);
+}
+
+/* A record torn by a crash during its write (it was never answered) ends
+ * the log: the records before it are moved, it is not. */
+static void
+test_a_torn_record_ends_the_log(void **state)
+{
+	const char *dir = outbox_dir(state);
+	char err[256], log[512];
+	struct outbox *o;
+	struct seen seen = { 0 };
+	uint8_t byte;
+	uint64_t first;
+	int fd;
+
+	in_a_crashing_child(child_puts_three_and_crashes, dir);
+	/* Records of one byte take 48 bytes: the third's envelope is at
+	 * 2 * 48 + 40. */
+	snprintf(log, sizeof(log), "%s/log", dir);
+	fd = open(log, O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &byte, 1, 136), 1);
+	assert_int_equal(byte, 'c');
+	byte = 'z';
+	assert_int_equal(pwrite(fd, &byte, 1, 136), 1);
+	close(fd);
+	o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	assert_non_null(o);
+	outbox_scan(o, 1, 10, remember, &seen, NULL);
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.texts[1], "b");
+	put_texts(o, (const char *const[]){ "c" }, 1, &first);
+	assert_int_equal(first, 3);
+	outbox_close(&o);
+}
+
+#define MOVING_MAP (4 * 1024 * 1024) /* moves every 16 KiB (a 256th) */
+
+static void
+put_numbered(struct outbox *o, int from, int to)
+{
+	static char text[1000];
+
+	for (int i = from; i <= to; i++) {
+		struct outbox_item item = { (const uint8_t *)text, sizeof(text) };
+		memset(text, 'x', sizeof(text));
+		snprintf(text, 16, "item-%03d", i);
+		if (outbox_put(o, &item, 1, NULL) != OUTBOX_OK)
+			_exit(3);
+	}
+}
+
+static void
+child_puts_settles_and_crashes(const char *dir)
+{
+	char err[256];
+	struct outbox *o = outbox_open(dir, MOVING_MAP, err, sizeof(err));
+	struct outbox_settlement s[10];
+
+	if (o == NULL)
+		_exit(2);
+	/* 50 of 1000 bytes: moved three times, the log started over each. */
+	put_numbered(o, 1, 50);
+	for (int i = 0; i < 10; i++)
+		s[i] = (struct outbox_settlement){ .seq = (uint64_t)i + 1 };
+	if (outbox_settle(o, s, 10) != OUTBOX_OK || outbox_flush(o) != OUTBOX_OK)
+		_exit(4);
+	put_numbered(o, 51, 55);
+}
+
+/* Once moved, the log starts over from its beginning; what an older round
+ * left behind it is never moved again, so a settled envelope stays
+ * settled after a crash. */
+static void
+test_a_log_started_over_moves_only_what_the_table_lacks(void **state)
+{
+	const char *dir = outbox_dir(state);
+	char err[256];
+	struct outbox *o;
+	struct seen seen = { 0 };
+	struct outbox_counts counts;
+
+	in_a_crashing_child(child_puts_settles_and_crashes, dir);
+	o = outbox_open(dir, MOVING_MAP, err, sizeof(err));
+	assert_non_null(o);
+	outbox_counts(o, &counts);
+	assert_int_equal(counts.pending, 45);
+	outbox_scan(o, 1, 64, remember, &seen, NULL);
+	assert_int_equal(seen.n, 45);
+	for (size_t i = 0; i < 45; i++) {
+		char want[16];
+		snprintf(want, sizeof(want), "item-%03zu", i + 11);
+		assert_int_equal(seen.seqs[i], i + 11);
+		assert_memory_equal(seen.texts[i], want, 8);
+	}
 	outbox_close(&o);
 }
 
@@ -255,6 +437,136 @@ test_a_full_outbox_says_full_and_keeps_what_it_had(void **state)
 	outbox_close(&o);
 }
 
+static int
+settle_each(void *arg, uint64_t seq, const uint8_t *bytes, size_t len)
+{
+	struct outbox *o = arg;
+	struct outbox_settlement s = { .seq = seq };
+
+	(void)bytes;
+	(void)len;
+	return outbox_settle(o, &s, 1) == OUTBOX_OK ? 0 : 1;
+}
+
+/* Full while the daemon is away; once what it held is answered and
+ * settled, a put is taken again (the log's envelopes moved meanwhile). */
+static void
+test_a_full_outbox_takes_puts_again_once_settled(void **state)
+{
+	const char *dir = outbox_dir(state);
+	char err[256];
+	struct outbox *o = outbox_open(dir, 64 * 1024, err, sizeof(err));
+	static uint8_t env[500];
+	struct outbox_item item = { env, sizeof(env) };
+	struct outbox_counts counts;
+	enum outbox_result r = OUTBOX_OK;
+	int stored = 0;
+
+	assert_non_null(o);
+	while (stored < 1000 && (r = outbox_put(o, &item, 1, NULL)) == OUTBOX_OK)
+		stored++;
+	assert_int_equal(r, OUTBOX_FULL);
+	outbox_counts(o, &counts);
+	assert_int_equal(counts.pending, (uint64_t)stored);
+	/* The daemon answers every one. */
+	assert_int_equal(outbox_scan(o, 1, SIZE_MAX, settle_each, o, NULL), OUTBOX_OK);
+	r = outbox_put(o, &item, 1, NULL);
+	if (r != OUTBOX_OK)
+		fail_msg("after settling %d: %s", stored, outbox_error(o));
+	assert_int_equal(outbox_flush(o), OUTBOX_OK);
+	outbox_counts(o, &counts);
+	assert_int_equal(counts.pending, 1);
+	outbox_close(&o);
+}
+
+/* The outbox's commits, failed at will (linked with
+ * -Wl,--wrap=mdb_txn_commit): while fail_commits has bits, each commit
+ * takes the lowest; a set bit makes it fail as a full map would. */
+static unsigned fail_commits;
+int __real_mdb_txn_commit(MDB_txn *txn);
+int __wrap_mdb_txn_commit(MDB_txn *txn);
+
+int
+__wrap_mdb_txn_commit(MDB_txn *txn)
+{
+	unsigned bit = fail_commits & 1;
+
+	fail_commits >>= 1;
+	if (bit) {
+		mdb_txn_abort(txn);
+		return MDB_MAP_FULL;
+	}
+	return __real_mdb_txn_commit(txn);
+}
+
+/* When the move with every settlement fails, a settlement of an envelope
+ * being moved is committed with the move that follows, not lost. */
+static void
+test_a_failed_move_keeps_the_settlements_of_what_it_moves(void **state)
+{
+	static const char *const texts[] = { "a", "b", "c", "d", "e" };
+	const char *dir = outbox_dir(state);
+	char err[256];
+	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	struct outbox_settlement third = { .seq = 3 };
+	struct seen seen = { 0 };
+
+	assert_non_null(o);
+	put_texts(o, texts, 5, NULL);
+	assert_int_equal(outbox_settle(o, &third, 1), OUTBOX_OK);
+	fail_commits = 1; /* the first: the move and the settlement together */
+	assert_int_equal(outbox_flush(o), OUTBOX_OK);
+	assert_int_equal(fail_commits, 0);
+	outbox_close(&o);
+	o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	assert_non_null(o);
+	outbox_scan(o, 1, 10, remember, &seen, NULL);
+	assert_int_equal(seen.n, 4);
+	for (size_t i = 0; i < seen.n; i++)
+		assert_true(seen.seqs[i] != 3);
+	outbox_close(&o);
+}
+
+/* A move that fails while the settlements of what the table has go
+ * through leaves the kept envelopes kept, and the put's items join them:
+ * room for those is made before anything is written (ASan sees an
+ * overrun otherwise). */
+static void
+test_items_put_after_a_failed_move_join_the_kept_ones(void **state)
+{
+	const char *dir = outbox_dir(state);
+	char err[256];
+	struct outbox *o = outbox_open(dir, 256u << 20, err, sizeof(err));
+	static uint8_t env[200];
+	static struct outbox_item many[255];
+	struct outbox_settlement first = { .seq = 1 };
+	struct outbox_counts counts;
+	uint64_t seq;
+
+	assert_non_null(o);
+	memset(env, 'x', sizeof(env));
+	for (size_t i = 0; i < 255; i++)
+		many[i] = (struct outbox_item){ env, sizeof(env) };
+	/* 1 in the table, 2 to 256 kept (the kept list's first 256 places). */
+	assert_int_equal(outbox_put(o, many, 1, NULL), OUTBOX_OK);
+	assert_int_equal(outbox_flush(o), OUTBOX_OK);
+	assert_int_equal(outbox_put(o, many, 255, NULL), OUTBOX_OK);
+	assert_int_equal(outbox_settle(o, &first, 1), OUTBOX_OK);
+	usleep(150 * 1000); /* the move is due */
+	/* The move with the settlement fails, the settlement alone does
+	 * not, the move alone fails: the ten go into the log all the same. */
+	fail_commits = 1 | 4;
+	assert_int_equal(outbox_put(o, many, 10, &seq), OUTBOX_OK);
+	assert_int_equal(fail_commits, 0);
+	assert_int_equal(seq, 257);
+	outbox_counts(o, &counts);
+	assert_int_equal(counts.pending, 265);
+	assert_int_equal(outbox_flush(o), OUTBOX_OK);
+	outbox_counts(o, &counts);
+	assert_int_equal(counts.pending, 265);
+	outbox_close(&o);
+}
+
 int
 main(void)
 {
@@ -265,9 +577,21 @@ main(void)
 		    fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_reopening_keeps_pending_items_and_never_reuses_a_sequence,
 		    fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_settlements_are_committed_with_the_next_put,
+		cmocka_unit_test_setup_teardown(test_settlements_are_committed_with_the_next_move,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_envelopes_only_the_log_holds_survive_a_crash,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_a_torn_record_ends_the_log,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_a_log_started_over_moves_only_what_the_table_lacks,
 		    fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_a_put_started_commits_on_its_thread_and_signals_its_end,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_a_failed_move_keeps_the_settlements_of_what_it_moves,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_items_put_after_a_failed_move_join_the_kept_ones,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_a_full_outbox_takes_puts_again_once_settled,
 		    fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_a_full_outbox_says_full_and_keeps_what_it_had,
 		    fixture_setup, fixture_teardown),
