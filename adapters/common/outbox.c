@@ -872,23 +872,22 @@ outbox_move_due(const struct outbox *o, size_t more, size_t more_log)
 		clock_monotonic_ms() - o->kept.since_ms >= OUTBOX_MOVE_AFTER_MS);
 }
 
-/* Take back what outbox_put_start handed to a batch it did not start: the
- * held settlements and the kept envelopes. */
+/* Hand the held settlements and the kept envelopes to the batch (whose
+ * lists are empty), or take them back from a batch not started. */
 static void
-outbox_put_undo(struct outbox *o)
+outbox_swap_with_batch(struct outbox *o)
 {
 	struct outbox_batch *b = &o->batch;
-	struct outbox_held *swap = o->held;
-	size_t swap_cap = o->held_cap;
+	struct outbox_held *held = o->held;
+	size_t cap = o->held_cap, n = o->n_held;
 
 	o->held = b->held;
 	o->held_cap = b->held_cap;
 	o->n_held = b->n_held;
-	b->held = swap;
-	b->held_cap = swap_cap;
-	b->n_held = 0;
+	b->held = held;
+	b->held_cap = cap;
+	b->n_held = n;
 	kept_swap(&o->kept, &b->move);
-	kept_clear(&b->move);
 }
 
 enum outbox_result
@@ -911,28 +910,19 @@ outbox_put_start(struct outbox *o, const struct outbox_item *items, size_t n)
 	b->direct = n > 0 && (bytes > o->move_bytes || outbox_table_half_full(o) ||
 			      need > OUTBOX_LOG_BYTES - (b->table ? 0 : o->log_used));
 	b->table = b->table || b->direct;
+	/* The held settlements and the kept envelopes go with a commit of
+	 * the table; new ones are held (and kept) apart. */
 	b->n_held = 0;
-	if (b->table) {
-		/* The held settlements and the kept envelopes go with this
-		 * commit; new ones are held (and kept) apart. */
-		struct outbox_held *swap = b->held;
-		size_t swap_cap = b->held_cap;
-		b->held = o->held;
-		b->held_cap = o->held_cap;
-		b->n_held = o->n_held;
-		o->held = swap;
-		o->held_cap = swap_cap;
-		o->n_held = 0;
-		kept_swap(&o->kept, &b->move);
-		kept_clear(&o->kept);
-	}
+	kept_clear(&b->move);
+	if (b->table)
+		outbox_swap_with_batch(o);
 	/* Room for the items in the kept list they will join: this one, or,
 	 * should the move fail, the one handed to it. */
 	if (n > 0 && !b->direct &&
 	    (!kept_reserve(&o->kept, n, bytes) || (b->table && !kept_reserve(&b->move, n, bytes)))) {
 		/* Nothing started: what was handed over goes back. */
 		if (b->table)
-			outbox_put_undo(o);
+			outbox_swap_with_batch(o);
 		outbox_fail(o->error, "outbox: out of memory keeping envelopes");
 		return OUTBOX_FAILED;
 	}
