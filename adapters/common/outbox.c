@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -667,6 +668,13 @@ outbox_log_open(struct outbox *o, const char *dir, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: cannot open the outbox's log: %s", path, strerror(errno));
 		return -1;
 	}
+	/* One writer: a second would write over the first's records. */
+	if (flock(o->log_fd, LOCK_EX | LOCK_NB) < 0) {
+		snprintf(err, errlen, "%s: the outbox is in use by another process (%s)", dir,
+		    errno == EWOULDBLOCK ? "is a second adapter running with this outbox?"
+					 : strerror(errno));
+		return -1;
+	}
 	for (off_t at = st.st_size; at < (off_t)OUTBOX_LOG_BYTES; at += (off_t)sizeof(zeros)) {
 		size_t len = OUTBOX_LOG_BYTES - (size_t)at < sizeof(zeros)
 		    ? OUTBOX_LOG_BYTES - (size_t)at : sizeof(zeros);
@@ -799,6 +807,12 @@ outbox_open(const char *path, uint64_t map_bytes, char *err, size_t errlen)
 		outbox_free(o);
 		return NULL;
 	}
+	/* The log first: its lock keeps a second process (or a second open
+	 * in this one, which LMDB forbids) away from the environment too. */
+	if (outbox_log_open(o, path, err, errlen) < 0) {
+		outbox_free(o);
+		return NULL;
+	}
 	/* MDB_NOTLS: read transactions are not tied to a thread, the write
 	 * ones run in the commit thread. */
 	if ((rc = mdb_env_create(&o->env)) != MDB_SUCCESS ||
@@ -817,8 +831,7 @@ outbox_open(const char *path, uint64_t map_bytes, char *err, size_t errlen)
 		outbox_free(o);
 		return NULL;
 	}
-	if (outbox_log_open(o, path, err, errlen) < 0 ||
-	    outbox_log_recover(o, path, err, errlen) < 0) {
+	if (outbox_log_recover(o, path, err, errlen) < 0) {
 		outbox_free(o);
 		return NULL;
 	}

@@ -567,6 +567,25 @@ test_items_put_after_a_failed_move_join_the_kept_ones(void **state)
 	outbox_close(&o);
 }
 
+/* One process at a time: a second would write over the first's log. */
+static void
+test_an_outbox_in_use_cannot_be_opened_again(void **state)
+{
+	const char *dir = outbox_dir(state);
+	char err[256];
+	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	struct outbox *again;
+
+	assert_non_null(o);
+	again = outbox_open(dir, 1 << 20, err, sizeof(err));
+	assert_null(again);
+	assert_non_null(strstr(err, "in use by another process"));
+	outbox_close(&o);
+	o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	assert_non_null(o);
+	outbox_close(&o);
+}
+
 int
 main(void)
 {
@@ -590,6 +609,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_a_failed_move_keeps_the_settlements_of_what_it_moves,
 		    fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_items_put_after_a_failed_move_join_the_kept_ones,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_an_outbox_in_use_cannot_be_opened_again,
 		    fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_a_full_outbox_takes_puts_again_once_settled,
 		    fixture_setup, fixture_teardown),
