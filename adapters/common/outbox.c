@@ -47,7 +47,8 @@
 #define OUTBOX_LOG_BYTES ((size_t)4 << 20)
 #define LOG_MAGIC "obxlog1\n"
 #define LOG_CHECK_BYTES 16
-#define LOG_HEAD_BYTES (8 + 8 + 8 + LOG_CHECK_BYTES)
+#define LOG_CHECKED_BYTES (8 + 8 + 8) /* magic, sequence, length */
+#define LOG_HEAD_BYTES (LOG_CHECKED_BYTES + LOG_CHECK_BYTES)
 
 /* When the kept envelopes are moved into the table: once they hold
  * OUTBOX_MOVE_BYTES (or a 256th of the map, for a small one), or the
@@ -59,7 +60,7 @@
  * table straight, with the held settlements, as one commit, and the log is
  * not used: near full, LMDB may lack even the pages a deletion copies, and
  * a move of many envelopes could take the last of them. */
-#define outbox_table_half_full(o) ((o)->table_pages * 2 >= (o)->map_pages)
+#define OUTBOX_TABLE_HALF(table_pages, map_pages) ((table_pages) * 2 >= (map_pages))
 /* (The file's pages are LMDB's high-water mark: a store that once grew to
  * half its map stays in this mode; outbox_map_size is the way out.) */
 
@@ -97,7 +98,6 @@ struct outbox_batch {
 	uint64_t first_seq;
 	enum outbox_result result;
 	bool moved;	  /* move (and direct items) committed */
-	uint64_t table_pages; /* the file's pages after a commit (0: unknown) */
 	size_t settled;	  /* of held, committed */
 	unsigned commits; /* fsynced writes that succeeded */
 	uint8_t *log_buf; /* the records being appended */
@@ -110,16 +110,17 @@ struct outbox {
 	MDB_dbi pending, dead, meta;
 	uint64_t next_seq;
 	size_t move_bytes; /* the kept bytes that make a move due */
-	uint64_t map_pages, table_pages; /* the map's and the file's, in pages */
+	uint64_t map_pages, table_pages; /* the map's and the file's, in pages
+					  * (the caller's, read after a commit) */
 	/* Settlements held for the next commit (the caller's thread). */
 	struct outbox_held *held;
 	size_t n_held, held_cap;
 	/* Answered from the log, not in the table (the caller's thread). */
 	struct outbox_kept kept;
-	size_t log_used; /* bytes of the log in use, as the caller counts */
 	struct outbox_stats stats;
 	char error[512];
-	/* The log: written by the commit thread only, after open. */
+	/* The log: written by the commit thread only, after open; log_at
+	 * (its bytes in use) is read by the caller only while no batch runs. */
 	int log_fd;
 	size_t log_at;
 	/* The commit thread: started (under lock) when busy, done when it
@@ -151,6 +152,14 @@ outbox_error(const struct outbox *o)
 	return o->error;
 }
 
+/* A failure that more room would mend (map or disk full) is OUTBOX_FULL:
+ * the source is told to send again later. */
+static enum outbox_result
+outbox_full_or_failed(int rc)
+{
+	return rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT ? OUTBOX_FULL : OUTBOX_FAILED;
+}
+
 /* The result of an LMDB call, its sentence written to error (o->error in
  * the caller's thread, the batch's in the commit thread). */
 static enum outbox_result
@@ -164,7 +173,7 @@ outbox_result_to(const struct outbox *o, char error[512], int rc, const char *wh
 			rc = diskroom_errno(fd, rc);
 	}
 	outbox_fail(error, "outbox: %s: %s", what, mdb_strerror(rc));
-	return rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT ? OUTBOX_FULL : OUTBOX_FAILED;
+	return outbox_full_or_failed(rc);
 }
 
 static enum outbox_result
@@ -255,7 +264,7 @@ log_check(uint8_t out[LOG_CHECK_BYTES], const uint8_t *head, const uint8_t *byte
 	crypto_generichash_state st;
 
 	crypto_generichash_init(&st, NULL, 0, LOG_CHECK_BYTES);
-	crypto_generichash_update(&st, head, 24);
+	crypto_generichash_update(&st, head, LOG_CHECKED_BYTES);
 	crypto_generichash_update(&st, bytes, len);
 	crypto_generichash_final(&st, out, LOG_CHECK_BYTES);
 }
@@ -271,7 +280,7 @@ log_record_put(uint8_t *out, uint64_t seq, const uint8_t *bytes, size_t len)
 	be64_put(out + 16, len);
 	memcpy(out + LOG_HEAD_BYTES, bytes, len);
 	memset(out + LOG_HEAD_BYTES + len, 0, padded - len);
-	log_check(out + 24, out, bytes, len);
+	log_check(out + LOG_CHECKED_BYTES, out, bytes, len);
 }
 
 /* The record at log[at] of size bytes, if one is there and checks: its
@@ -289,7 +298,7 @@ log_record_get(const uint8_t *log, size_t at, size_t size, uint64_t *seq, const 
 	if (n > size - at - LOG_HEAD_BYTES)
 		return 0;
 	log_check(check, log + at, log + at + LOG_HEAD_BYTES, (size_t)n);
-	if (memcmp(check, log + at + 24, LOG_CHECK_BYTES) != 0)
+	if (memcmp(check, log + at + LOG_CHECKED_BYTES, LOG_CHECK_BYTES) != 0)
 		return 0;
 	*seq = be64_get(log + at + 8);
 	*bytes = log + at + LOG_HEAD_BYTES;
@@ -299,23 +308,25 @@ log_record_get(const uint8_t *log, size_t at, size_t size, uint64_t *seq, const 
 
 static const char meta_next_seq[] = "next_seq";
 
-/* The next sequence is kept in meta and moves with every put, so that a
- * sequence is never reused, even once everything was settled. */
+/* The table's next_seq as txn sees it, kept in meta: the sequence after
+ * the last envelope ever put into the table (moved, or put straight), so
+ * that a sequence is never reused, even once everything was settled. Below
+ * it the table has every envelope still pending; from it on they are in
+ * memory (kept, or being moved). */
 static int
-outbox_find_next(struct outbox *o, MDB_txn *txn)
+outbox_table_next(struct outbox *o, MDB_txn *txn, uint64_t *next)
 {
 	MDB_val k = { sizeof(meta_next_seq) - 1, (void *)meta_next_seq }, v;
 	int rc = mdb_get(txn, o->meta, &k, &v);
 
-	o->next_seq = 1;
+	*next = 1;
 	if (rc == MDB_NOTFOUND)
 		return MDB_SUCCESS;
-	if (rc != MDB_SUCCESS)
-		return rc;
-	if (v.mv_size != 8)
+	if (rc == MDB_SUCCESS && v.mv_size != 8)
 		return MDB_CORRUPTED;
-	o->next_seq = be64_get(v.mv_data);
-	return MDB_SUCCESS;
+	if (rc == MDB_SUCCESS)
+		*next = be64_get(v.mv_data);
+	return rc;
 }
 
 /* Apply held settlements in txn: remove each (ACCEPTED, DUPLICATE) or move
@@ -440,8 +451,6 @@ outbox_commit_once(struct outbox *o, struct outbox_batch *b, const struct outbox
 	}
 	/* The commit fsyncs: only after it may the source be answered. */
 	rc = mdb_txn_commit(txn);
-	if (rc == MDB_SUCCESS)
-		b->table_pages = outbox_file_pages(o);
 	return outbox_result_to(o, b->error, rc, "committing");
 }
 
@@ -504,9 +513,7 @@ outbox_commit_table(struct outbox *o, struct outbox_batch *b)
 static enum outbox_result
 outbox_log_append(struct outbox *o, struct outbox_batch *b)
 {
-	size_t need = 0, at = 0;
-
-	size_t end;
+	size_t need = 0, at = 0, end;
 
 	for (size_t i = 0; i < b->n; i++)
 		need += log_record_bytes(b->items[i].len);
@@ -529,8 +536,9 @@ outbox_log_append(struct outbox *o, struct outbox_batch *b)
 		b->log_cap = end;
 	}
 	for (size_t i = 0; i < b->n; i++) {
-		log_record_put(b->log_buf + at, b->first_seq + i, b->items[i].bytes, b->items[i].len);
-		at += log_record_bytes(b->items[i].len);
+		const struct outbox_item *it = &b->items[i];
+		log_record_put(b->log_buf + at, b->first_seq + i, it->bytes, it->len);
+		at += log_record_bytes(it->len);
 	}
 	memset(b->log_buf + need, 0, end - need);
 	for (size_t done = 0; done < end;) {
@@ -541,7 +549,7 @@ outbox_log_append(struct outbox *o, struct outbox_batch *b)
 		if (w <= 0) {
 			int e = w < 0 ? errno : ENOSPC;
 			outbox_fail(b->error, "outbox: writing its log: %s", strerror(e));
-			return e == ENOSPC || e == EDQUOT ? OUTBOX_FULL : OUTBOX_FAILED;
+			return outbox_full_or_failed(e);
 		}
 		done += (size_t)w;
 	}
@@ -549,7 +557,7 @@ outbox_log_append(struct outbox *o, struct outbox_batch *b)
 	if (fdatasync(o->log_fd) < 0) {
 		int e = diskroom_errno(o->log_fd, errno);
 		outbox_fail(b->error, "outbox: syncing its log: %s", strerror(e));
-		return e == ENOSPC || e == EDQUOT ? OUTBOX_FULL : OUTBOX_FAILED;
+		return outbox_full_or_failed(e);
 	}
 	o->log_at += need;
 	b->commits++;
@@ -565,7 +573,6 @@ outbox_commit_batch(struct outbox *o, struct outbox_batch *b)
 	b->settled = 0;
 	b->commits = 0;
 	b->moved = false;
-	b->table_pages = 0;
 	b->result = OUTBOX_OK;
 	if (b->table) {
 		b->result = outbox_commit_table(o, b);
@@ -665,7 +672,8 @@ outbox_log_open(struct outbox *o, const char *dir, char *err, size_t errlen)
 	}
 	o->log_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (o->log_fd < 0 || fstat(o->log_fd, &st) < 0) {
-		snprintf(err, errlen, "%s: cannot open the outbox's log: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: cannot open the outbox's log: %s", path,
+		    strerror(errno));
 		return -1;
 	}
 	/* One writer: a second would write over the first's records. */
@@ -687,7 +695,8 @@ outbox_log_open(struct outbox *o, const char *dir, char *err, size_t errlen)
 	}
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fsync(o->log_fd) < 0 || dfd < 0 || fsync(dfd) < 0) {
-		snprintf(err, errlen, "%s: cannot sync the outbox's log: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: cannot sync the outbox's log: %s", path,
+		    strerror(errno));
 		if (dfd >= 0)
 			close(dfd);
 		return -1;
@@ -764,10 +773,10 @@ outbox_log_recover(struct outbox *o, const char *dir, char *err, size_t errlen)
 		kept_clear(&o->kept); /* moved: the log starts over */
 		return 0;
 	}
-	if (rc == MDB_MAP_FULL || rc == ENOSPC || rc == EDQUOT) {
+	if (outbox_full_or_failed(rc) == OUTBOX_FULL) {
 		/* No room in the table now: they stay kept, delivered from
 		 * memory and moved later, and the log goes on after them. */
-		o->log_at = o->log_used = at;
+		o->log_at = at;
 		return 0;
 	}
 	snprintf(err, errlen,
@@ -823,7 +832,7 @@ outbox_open(const char *path, uint64_t map_bytes, char *err, size_t errlen)
 	    (rc = mdb_dbi_open(txn, "pending", MDB_CREATE, &o->pending)) != MDB_SUCCESS ||
 	    (rc = mdb_dbi_open(txn, "dead", MDB_CREATE, &o->dead)) != MDB_SUCCESS ||
 	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &o->meta)) != MDB_SUCCESS ||
-	    (rc = outbox_find_next(o, txn)) != MDB_SUCCESS ||
+	    (rc = outbox_table_next(o, txn, &o->next_seq)) != MDB_SUCCESS ||
 	    (rc = mdb_txn_commit(txn)) != MDB_SUCCESS) {
 		snprintf(err, errlen, "%s: cannot open the outbox: %s", path, mdb_strerror(rc));
 		if (txn != NULL && rc != MDB_SUCCESS)
@@ -881,7 +890,7 @@ outbox_move_due(const struct outbox *o, size_t more, size_t more_log)
 {
 	return o->kept.n > 0 &&
 	    (o->kept.used + more >= o->move_bytes ||
-		o->log_used + more_log > OUTBOX_LOG_BYTES / 2 ||
+		o->log_at + more_log > OUTBOX_LOG_BYTES / 2 ||
 		clock_monotonic_ms() - o->kept.since_ms >= OUTBOX_MOVE_AFTER_MS);
 }
 
@@ -920,8 +929,9 @@ outbox_put_start(struct outbox *o, const struct outbox_item *items, size_t n)
 	b->table = n == 0 || outbox_move_due(o, bytes, need);
 	/* Into the table straight, as one commit, when the log has no room
 	 * for them or they would be more than a move may hold. */
-	b->direct = n > 0 && (bytes > o->move_bytes || outbox_table_half_full(o) ||
-			      need > OUTBOX_LOG_BYTES - (b->table ? 0 : o->log_used));
+	b->direct = n > 0 &&
+	    (bytes > o->move_bytes || OUTBOX_TABLE_HALF(o->table_pages, o->map_pages) ||
+		need > OUTBOX_LOG_BYTES - (b->table ? 0 : o->log_at));
 	b->table = b->table || b->direct;
 	/* The held settlements and the kept envelopes go with a commit of
 	 * the table; new ones are held (and kept) apart. */
@@ -932,7 +942,8 @@ outbox_put_start(struct outbox *o, const struct outbox_item *items, size_t n)
 	/* Room for the items in the kept list they will join: this one, or,
 	 * should the move fail, the one handed to it. */
 	if (n > 0 && !b->direct &&
-	    (!kept_reserve(&o->kept, n, bytes) || (b->table && !kept_reserve(&b->move, n, bytes)))) {
+	    (!kept_reserve(&o->kept, n, bytes) ||
+		(b->table && !kept_reserve(&b->move, n, bytes)))) {
 		/* Nothing started: what was handed over goes back. */
 		if (b->table)
 			outbox_swap_with_batch(o);
@@ -984,11 +995,10 @@ outbox_put_finish(struct outbox *o, uint64_t *first_seq)
 	o->busy = false;
 	o->stats.settled += b->settled;
 	o->stats.commits += b->commits;
-	if (b->table_pages > 0)
-		o->table_pages = b->table_pages;
+	if (b->table)
+		o->table_pages = outbox_file_pages(o);
 	outbox_drop_held(b->held, &b->n_held);
 	if (b->moved) {
-		o->log_used = 0;
 		kept_clear(&b->move);
 	} else if (b->table) {
 		/* Not moved: they are still the kept ones, and the first. */
@@ -999,10 +1009,8 @@ outbox_put_finish(struct outbox *o, uint64_t *first_seq)
 		return b->result;
 	}
 	logged = b->n > 0 && !b->direct;
-	for (size_t i = 0; logged && i < b->n; i++) {
+	for (size_t i = 0; logged && i < b->n; i++)
 		kept_add(&o->kept, b->first_seq + i, b->items[i].bytes, b->items[i].len);
-		o->log_used += log_record_bytes(b->items[i].len);
-	}
 	o->stats.put += b->n;
 	o->stats.put_commits += b->n > 0;
 	o->next_seq = b->first_seq + b->n;
@@ -1034,25 +1042,6 @@ outbox_close(struct outbox **op)
 	outbox_drop_held(o->held, &o->n_held);
 	outbox_free(o);
 	*op = NULL;
-}
-
-/* The table's next_seq as txn sees it: below it the table has every
- * envelope still pending; from it on they are in memory (kept, or being
- * moved). */
-static int
-outbox_table_next(struct outbox *o, MDB_txn *txn, uint64_t *next)
-{
-	MDB_val k = { sizeof(meta_next_seq) - 1, (void *)meta_next_seq }, v;
-	int rc = mdb_get(txn, o->meta, &k, &v);
-
-	*next = 1;
-	if (rc == MDB_NOTFOUND)
-		return MDB_SUCCESS;
-	if (rc == MDB_SUCCESS && v.mv_size != 8)
-		return MDB_CORRUPTED;
-	if (rc == MDB_SUCCESS)
-		*next = be64_get(v.mv_data);
-	return rc;
 }
 
 /* Visit the kept envelopes of k from seq from on, up to *visited == max. */
