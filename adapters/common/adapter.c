@@ -49,27 +49,35 @@ adapter_put(struct adapter *a, const struct outbox_item *items, size_t n)
 	return adapter_put_done(a, outbox_put(a->outbox, items, n, NULL));
 }
 
+/* Finish the puts in flight that are done, oldest first, or (wait) all of
+ * them, and tell each whoever started it. */
+static void
+adapter_put_collect(struct adapter *a, bool wait)
+{
+	while (a->n_puts > 0 && (wait || outbox_put_ready(a->outbox))) {
+		struct adapter_put_waiter w = a->put_waiters[a->put_head];
+		enum outbox_result r = adapter_put_done(a, outbox_put_finish(a->outbox, NULL));
+		a->put_head = (a->put_head + 1) % OUTBOX_PIPELINE;
+		a->n_puts--;
+		/* Last: it may start the next put. */
+		if (w.fn != NULL)
+			w.fn(w.arg, r);
+	}
+}
+
 void
 adapter_put_wait(struct adapter *a)
 {
-	void (*done)(void *, enum outbox_result) = a->put_done_fn;
-	enum outbox_result r;
-
-	if (!outbox_put_busy(a->outbox))
-		return;
-	r = adapter_put_done(a, outbox_put_finish(a->outbox, NULL));
-	a->put_done_fn = NULL;
-	if (done != NULL)
-		done(a->put_done_arg, r);
+	adapter_put_collect(a, true);
 }
 
-/* The outbox's commit thread is done. */
+/* A lane of the outbox is done. */
 static void
 adapter_on_put_done(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
-	adapter_put_wait(arg);
+	adapter_put_collect(arg, false);
 }
 
 enum outbox_result
@@ -82,22 +90,31 @@ adapter_put_start(struct adapter *a, const struct outbox_item *items, size_t n,
 		a->put_done = event_new(a->base, outbox_put_fd(a->outbox), EV_READ | EV_PERSIST,
 		    adapter_on_put_done, a);
 		if (a->put_done == NULL || event_add(a->put_done, NULL) < 0) {
-			log_error("cannot watch the outbox's commit thread");
+			log_error("cannot watch the outbox's commit threads");
 			return OUTBOX_FAILED;
 		}
 	}
 	r = outbox_put_start(a->outbox, items, n);
+	if (r == OUTBOX_BUSY)
+		return r; /* not an error: the caller starts it again later */
 	if (r != OUTBOX_OK)
 		return adapter_put_done(a, r);
-	a->put_done_fn = done;
-	a->put_done_arg = arg;
+	a->put_waiters[(a->put_head + a->n_puts) % OUTBOX_PIPELINE] =
+	    (struct adapter_put_waiter){ done, arg };
+	a->n_puts++;
 	return OUTBOX_OK;
 }
 
 bool
 adapter_put_busy(const struct adapter *a)
 {
-	return outbox_put_busy(a->outbox);
+	return a->n_puts > 0;
+}
+
+bool
+adapter_put_room(const struct adapter *a)
+{
+	return outbox_put_room(a->outbox);
 }
 
 struct adapter_run {

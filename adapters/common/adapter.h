@@ -22,10 +22,14 @@ struct adapter {
 	struct outbox *outbox;
 	struct client *client;
 	void *source; /* the adapter's own state */
-	/* The put committing on the outbox's thread (adapter_put_start). */
+	/* The puts in flight on the outbox's threads (adapter_put_start),
+	 * oldest first from put_head: whom to tell when each is done. */
 	struct event *put_done;
-	void (*put_done_fn)(void *arg, enum outbox_result r);
-	void *put_done_arg;
+	struct adapter_put_waiter {
+		void (*fn)(void *arg, enum outbox_result r);
+		void *arg;
+	} put_waiters[OUTBOX_PIPELINE];
+	size_t put_head, n_puts;
 };
 
 struct adapter_spec {
@@ -49,14 +53,19 @@ enum outbox_result adapter_put(struct adapter *a, const struct outbox_item *item
 
 /*
  * The same without waiting for the fsync: the commit runs on the outbox's
- * thread while the loop goes on, and done(arg, result) is called from the
+ * threads while the loop goes on, and done(arg, result) is called from the
  * loop once it is over (OUTBOX_OK: durable, the source may be answered).
- * One at a time (adapter_put_busy); items must stay untouched until done.
+ * Up to OUTBOX_PIPELINE at once, done in the order started; OUTBOX_BUSY
+ * (nothing started, nothing logged) when this one must wait for those in
+ * flight: start it again from a done. items must stay untouched until
+ * their done.
  */
 enum outbox_result adapter_put_start(struct adapter *a, const struct outbox_item *items,
     size_t n, void (*done)(void *arg, enum outbox_result r), void *arg);
 bool adapter_put_busy(const struct adapter *a);
-/* Wait for the put that commits, if any, and call its done (at shutdown). */
+/* Whether another put may start now (outbox_put_room). */
+bool adapter_put_room(const struct adapter *a);
+/* Wait for every put in flight and call their dones (at shutdown). */
 void adapter_put_wait(struct adapter *a);
 
 #endif

@@ -13,10 +13,19 @@
  * after that commit the log starts again from its beginning. Opening the
  * outbox moves into the table whatever the log holds past meta's next_seq.
  *
- * Owns also the commit thread: every write (log append, transaction) runs
- * there, one batch at a time, so that a caller's loop may go on while it
- * fsyncs (outbox_put_start); readers run in the caller's thread, beside it
- * (LMDB's one writer, many readers).
+ * Owns also the commit threads (lanes): every write (log append,
+ * transaction) runs on one, so that a caller's loop may go on while it
+ * fsyncs (outbox_put_start); readers run in the caller's thread, beside
+ * them (LMDB's one writer, many readers). Up to OUTBOX_PIPELINE batches are
+ * in flight, each on a lane: appends are written to the log one after
+ * another in the order the batches started (the write turn), and each
+ * lane then fdatasyncs through a descriptor of its own. Syncs from many
+ * threads overlap where one thread's follow one another: the kernel
+ * gathers them into the disk's flushes. A descriptor of its own, because
+ * a write-back error is reported once per open file: each lane learns of
+ * every error since its last sync. A transaction (a move, a direct put, a
+ * commit of settlements) is in flight alone: it starts only when no batch
+ * is, and none starts while it runs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -85,8 +94,8 @@ struct outbox_kept {
 	int64_t since_ms; /* when the first was answered */
 };
 
-/* One batch of the commit thread: what it is given and answers. The
- * caller's thread fills it only while no batch runs. */
+/* One batch: what a lane is given and answers. The caller's thread fills
+ * it before it starts, the lane then owns it until done. */
 struct outbox_batch {
 	struct outbox_held *held;
 	size_t n_held, held_cap;
@@ -102,7 +111,18 @@ struct outbox_batch {
 	unsigned commits; /* fsynced writes that succeeded */
 	uint8_t *log_buf; /* the records being appended */
 	size_t log_cap;
+	size_t log_at;	  /* where they were written */
+	uint64_t no;	  /* batches started before it: its write turn */
+	bool turn_passed; /* its write turn is over */
+	bool done;	  /* answered (under lock) */
 	char error[512];
+};
+
+/* A lane: a commit thread and its own descriptor of the log. */
+struct outbox_lane {
+	struct outbox *o;
+	pthread_t thread;
+	int fd;
 };
 
 struct outbox {
@@ -119,21 +139,34 @@ struct outbox {
 	struct outbox_kept kept;
 	struct outbox_stats stats;
 	char error[512];
-	/* The log: written by the commit thread only, after open; log_at
-	 * (its bytes in use) is read by the caller only while no batch runs. */
+	/* The log: written by the lanes only, after open, in their write
+	 * turns; log_at (its bytes in use) is read by the caller only while
+	 * no batch is in flight. log_end is the caller's: where the batches
+	 * in flight will have taken it. */
 	int log_fd;
-	size_t log_at;
-	/* The commit thread: started (under lock) when busy, done when it
-	 * has answered; done_fd (an eventfd) is readable from then until
-	 * outbox_put_finish. */
-	pthread_t thread;
-	bool thread_started;
+	size_t log_at, log_end;
+	/* The batches in flight, oldest first from head: the caller's. */
+	struct outbox_batch batches[OUTBOX_PIPELINE];
+	size_t head, n_flight;
+	size_t flight_n, flight_bytes; /* their items bound for the kept list */
+	uint64_t flight_seq;	       /* the next batch's first sequence */
+	bool table_in_flight;	       /* a transaction: alone in flight */
+	bool failing;		       /* one failed: so do those behind it */
+	size_t rewind_to;	       /* the log's end before the first failed */
+	/* The lanes. Under lock: started, claimed (batches ever started, and
+	 * taken by a lane), written (write turns over), pipe_failed (an
+	 * append failed: those after it do not write), each batch's done.
+	 * done_fd (an eventfd) is written whenever a batch is done. */
+	struct outbox_lane lanes[OUTBOX_PIPELINE];
+	size_t n_lanes;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool busy, started, done, quit;
+	pthread_cond_t work, turn, done;
+	uint64_t started, claimed, written;
+	bool pipe_failed, quit;
+	bool sync_made; /* lock, tail_lock and the conditions */
 	int done_fd;
-	struct outbox_batch batch;
-	struct tailcache tail; /* the commit thread's, once started */
+	struct tailcache tail; /* the lanes', under tail_lock, once started */
+	pthread_mutex_t tail_lock;
 };
 
 static void __attribute__((format(printf, 2, 3)))
@@ -509,27 +542,54 @@ outbox_commit_table(struct outbox *o, struct outbox_batch *b)
 	return r;
 }
 
-/* Append the batch's items to the log at log_at and fdatasync. */
+/* The batch's write turn: once every batch started before it has
+ * written (or will not write), so that the log's records follow the order
+ * of their sequences. A batch alone in flight has it at once. */
+static void
+outbox_turn_wait(struct outbox *o, const struct outbox_batch *b)
+{
+	pthread_mutex_lock(&o->lock);
+	while (o->written != b->no)
+		pthread_cond_wait(&o->turn, &o->lock);
+	pthread_mutex_unlock(&o->lock);
+}
+
+/* The batch's write turn is over, written or not; failed marks an append
+ * that failed, so that no batch after it writes until every one in
+ * flight is finished (outbox_put_finish starts the log again there). */
+static void
+outbox_turn_pass(struct outbox *o, struct outbox_batch *b, bool failed)
+{
+	pthread_mutex_lock(&o->lock);
+	o->written = b->no + 1;
+	o->pipe_failed = o->pipe_failed || failed;
+	b->turn_passed = true;
+	pthread_cond_broadcast(&o->turn);
+	pthread_mutex_unlock(&o->lock);
+}
+
+/* Append the batch's items to the log at log_at in its write turn, and
+ * fdatasync through fd (the lane's). */
 static enum outbox_result
-outbox_log_append(struct outbox *o, struct outbox_batch *b)
+outbox_log_append(struct outbox *o, struct outbox_batch *b, int fd)
 {
 	size_t need = 0, at = 0, end;
+	bool stopped;
 
+	/* The records first: they do not depend on where they go. */
 	for (size_t i = 0; i < b->n; i++)
 		need += log_record_bytes(b->items[i].len);
-	if (need > OUTBOX_LOG_BYTES - o->log_at) {
-		/* Only when the kept envelopes could not be moved. */
-		outbox_fail(b->error, "outbox: its log is full until what it holds is moved");
-		return OUTBOX_FULL;
-	}
 	/* After the records, a zero head where there is room: a record of
 	 * an earlier round (or of an append that failed) behind them can
 	 * never read as their continuation. */
-	end = need + LOG_HEAD_BYTES <= OUTBOX_LOG_BYTES - o->log_at ? need + LOG_HEAD_BYTES : need;
+	end = need + LOG_HEAD_BYTES;
 	if (end > b->log_cap) {
 		uint8_t *grown = realloc(b->log_buf, end);
 		if (grown == NULL) {
 			outbox_fail(b->error, "outbox: out of memory writing its log");
+			outbox_turn_wait(o, b);
+			b->log_at = o->log_at;
+			outbox_turn_pass(o, b, true);
 			return OUTBOX_FAILED;
 		}
 		b->log_buf = grown;
@@ -541,34 +601,56 @@ outbox_log_append(struct outbox *o, struct outbox_batch *b)
 		at += log_record_bytes(it->len);
 	}
 	memset(b->log_buf + need, 0, end - need);
+	outbox_turn_wait(o, b);
+	pthread_mutex_lock(&o->lock);
+	stopped = o->pipe_failed;
+	pthread_mutex_unlock(&o->lock);
+	b->log_at = o->log_at;
+	if (stopped) {
+		outbox_fail(b->error, "outbox: a write of its log before this one failed");
+		outbox_turn_pass(o, b, true);
+		return OUTBOX_FAILED;
+	}
+	if (need > OUTBOX_LOG_BYTES - o->log_at) {
+		/* Only when the kept envelopes could not be moved. */
+		outbox_fail(b->error, "outbox: its log is full until what it holds is moved");
+		outbox_turn_pass(o, b, true);
+		return OUTBOX_FULL;
+	}
+	if (end > OUTBOX_LOG_BYTES - o->log_at)
+		end = need;
 	for (size_t done = 0; done < end;) {
-		ssize_t w = pwrite(o->log_fd, b->log_buf + done, end - done,
-		    (off_t)(o->log_at + done));
+		ssize_t w = pwrite(fd, b->log_buf + done, end - done, (off_t)(o->log_at + done));
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
 			int e = w < 0 ? errno : ENOSPC;
 			outbox_fail(b->error, "outbox: writing its log: %s", strerror(e));
+			outbox_turn_pass(o, b, true);
 			return outbox_full_or_failed(e);
 		}
 		done += (size_t)w;
 	}
+	o->log_at += need;
+	outbox_turn_pass(o, b, false);
 	/* The file was written whole when made: no size or block to sync. */
-	if (fdatasync(o->log_fd) < 0) {
-		int e = diskroom_errno(o->log_fd, errno);
+	if (fdatasync(fd) < 0) {
+		int e = diskroom_errno(fd, errno);
 		outbox_fail(b->error, "outbox: syncing its log: %s", strerror(e));
+		pthread_mutex_lock(&o->lock);
+		o->pipe_failed = true;
+		pthread_mutex_unlock(&o->lock);
 		return outbox_full_or_failed(e);
 	}
-	o->log_at += need;
 	b->commits++;
 	return OUTBOX_OK;
 }
 
-/* A batch, in the commit thread: the transaction first (moving what the
- * log kept, and the items themselves when direct), after which the log
- * starts again from its beginning; then the items into the log. */
+/* A batch, on a lane: the transaction first (moving what the log kept,
+ * and the items themselves when direct), after which the log starts again
+ * from its beginning; then the items into the log. */
 static void
-outbox_commit_batch(struct outbox *o, struct outbox_batch *b)
+outbox_commit_batch(struct outbox *o, struct outbox_batch *b, int fd)
 {
 	b->settled = 0;
 	b->commits = 0;
@@ -589,29 +671,38 @@ outbox_commit_batch(struct outbox *o, struct outbox_batch *b)
 			return;
 	}
 	if (b->n > 0)
-		b->result = outbox_log_append(o, b);
+		b->result = outbox_log_append(o, b, fd);
 }
 
 static void *
-outbox_thread_main(void *arg)
+outbox_lane_main(void *arg)
 {
-	struct outbox *o = arg;
+	struct outbox_lane *lane = arg;
+	struct outbox *o = lane->o;
+	struct outbox_batch *b;
 	uint64_t one = 1;
 	bool table;
 
 	pthread_mutex_lock(&o->lock);
 	for (;;) {
-		while (!o->started && !o->quit)
-			pthread_cond_wait(&o->cond, &o->lock);
+		while (o->claimed == o->started && !o->quit)
+			pthread_cond_wait(&o->work, &o->lock);
 		if (o->quit)
 			break;
-		o->started = false;
+		b = &o->batches[o->claimed++ % OUTBOX_PIPELINE];
+		table = b->table;
 		pthread_mutex_unlock(&o->lock);
-		outbox_commit_batch(o, &o->batch);
-		table = o->batch.table;
+		outbox_commit_batch(o, b, lane->fd);
 		pthread_mutex_lock(&o->lock);
-		o->done = true;
-		pthread_cond_broadcast(&o->cond);
+		/* A transaction that appended nothing: alone in flight, its
+		 * turn is its own to end. */
+		if (!b->turn_passed) {
+			o->written = b->no + 1;
+			b->turn_passed = true;
+			pthread_cond_broadcast(&o->turn);
+		}
+		b->done = true;
+		pthread_cond_broadcast(&o->done);
 		/* Wake the caller's loop; an eventfd write of 1 cannot fail
 		 * short of a bug, and finish waits on done, not on the fd. */
 		if (write(o->done_fd, &one, sizeof(one)) < 0) {
@@ -621,7 +712,9 @@ outbox_thread_main(void *arg)
 		 * (lib/tailcache.h), before the next one. */
 		if (table) {
 			pthread_mutex_unlock(&o->lock);
+			pthread_mutex_lock(&o->tail_lock);
 			tailcache_follow_env(&o->tail, o->env);
+			pthread_mutex_unlock(&o->tail_lock);
 			pthread_mutex_lock(&o->lock);
 		}
 	}
@@ -632,26 +725,37 @@ outbox_thread_main(void *arg)
 static void
 outbox_free(struct outbox *o)
 {
-	if (o->thread_started) {
+	if (o->n_lanes > 0) {
 		pthread_mutex_lock(&o->lock);
 		o->quit = true;
-		pthread_cond_broadcast(&o->cond);
+		pthread_cond_broadcast(&o->work);
 		pthread_mutex_unlock(&o->lock);
-		pthread_join(o->thread, NULL);
+		for (size_t i = 0; i < o->n_lanes; i++)
+			pthread_join(o->lanes[i].thread, NULL);
+	}
+	if (o->sync_made) {
+		pthread_cond_destroy(&o->work);
+		pthread_cond_destroy(&o->turn);
+		pthread_cond_destroy(&o->done);
 		pthread_mutex_destroy(&o->lock);
-		pthread_cond_destroy(&o->cond);
+		pthread_mutex_destroy(&o->tail_lock);
 	}
 	if (o->done_fd >= 0)
 		close(o->done_fd);
+	for (size_t i = 0; i < OUTBOX_PIPELINE; i++) {
+		struct outbox_batch *b = &o->batches[i];
+		if (o->lanes[i].fd >= 0)
+			close(o->lanes[i].fd);
+		free(b->held);
+		free(b->log_buf);
+		kept_free(&b->move);
+	}
 	if (o->log_fd >= 0)
 		close(o->log_fd);
 	if (o->env != NULL)
 		mdb_env_close(o->env);
 	free(o->held);
-	free(o->batch.held);
-	free(o->batch.log_buf);
 	kept_free(&o->kept);
-	kept_free(&o->batch.move);
 	free(o);
 }
 
@@ -702,6 +806,16 @@ outbox_log_open(struct outbox *o, const char *dir, char *err, size_t errlen)
 		return -1;
 	}
 	close(dfd);
+	/* Each lane's own open file: a write-back error is reported once to
+	 * each open file that syncs. */
+	for (size_t i = 0; i < OUTBOX_PIPELINE; i++) {
+		o->lanes[i].fd = open(path, O_RDWR | O_CLOEXEC);
+		if (o->lanes[i].fd < 0) {
+			snprintf(err, errlen, "%s: cannot open the outbox's log: %s", path,
+			    strerror(errno));
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -786,6 +900,40 @@ outbox_log_recover(struct outbox *o, const char *dir, char *err, size_t errlen)
 	return -1;
 }
 
+/* The lanes, their lock and signals. */
+static int
+outbox_lanes_start(struct outbox *o, const char *path, char *err, size_t errlen)
+{
+	int rc;
+
+	o->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (o->done_fd < 0) {
+		snprintf(err, errlen, "%s: cannot make the commit threads' signal: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	if (pthread_mutex_init(&o->lock, NULL) != 0 ||
+	    pthread_mutex_init(&o->tail_lock, NULL) != 0 ||
+	    pthread_cond_init(&o->work, NULL) != 0 || pthread_cond_init(&o->turn, NULL) != 0 ||
+	    pthread_cond_init(&o->done, NULL) != 0) {
+		/* Only where memory has run out: nothing to undo on Linux. */
+		snprintf(err, errlen, "%s: cannot make the commit threads' signals", path);
+		return -1;
+	}
+	o->sync_made = true;
+	for (size_t i = 0; i < OUTBOX_PIPELINE; i++) {
+		o->lanes[i].o = o;
+		rc = pthread_create(&o->lanes[i].thread, NULL, outbox_lane_main, &o->lanes[i]);
+		if (rc != 0) {
+			snprintf(err, errlen, "%s: cannot start a commit thread: %s", path,
+			    strerror(rc));
+			return -1;
+		}
+		o->n_lanes++;
+	}
+	return 0;
+}
+
 struct outbox *
 outbox_open(const char *path, uint64_t map_bytes, char *err, size_t errlen)
 {
@@ -799,12 +947,20 @@ outbox_open(const char *path, uint64_t map_bytes, char *err, size_t errlen)
 	}
 	o->done_fd = -1;
 	o->log_fd = -1;
+	for (size_t i = 0; i < OUTBOX_PIPELINE; i++)
+		o->lanes[i].fd = -1;
 	o->move_bytes = map_bytes / 256 < OUTBOX_MOVE_BYTES ? (size_t)(map_bytes / 256)
 							   : OUTBOX_MOVE_BYTES;
-	o->held_cap = o->batch.held_cap = OUTBOX_SETTLE_HELD_MAX;
+	/* Every batch's held list can take the outbox's in a swap. */
+	o->held_cap = OUTBOX_SETTLE_HELD_MAX;
 	o->held = calloc(o->held_cap, sizeof(*o->held));
-	o->batch.held = calloc(o->batch.held_cap, sizeof(*o->batch.held));
-	if (o->held == NULL || o->batch.held == NULL || sodium_init() < 0) {
+	for (size_t i = 0; i < OUTBOX_PIPELINE; i++) {
+		o->batches[i].held_cap = OUTBOX_SETTLE_HELD_MAX;
+		o->batches[i].held = calloc(OUTBOX_SETTLE_HELD_MAX, sizeof(*o->held));
+		if (o->batches[i].held == NULL)
+			o->held_cap = 0;
+	}
+	if (o->held == NULL || o->held_cap == 0 || sodium_init() < 0) {
 		snprintf(err, errlen, "out of memory");
 		outbox_free(o);
 		return NULL;
@@ -851,27 +1007,12 @@ outbox_open(const char *path, uint64_t map_bytes, char *err, size_t errlen)
 		o->table_pages = outbox_file_pages(o);
 	}
 	tailcache_follow_env(&o->tail, o->env);
-	o->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (o->done_fd < 0 || pthread_mutex_init(&o->lock, NULL) != 0) {
-		snprintf(err, errlen, "%s: cannot make the commit thread's signal: %s", path,
-		    strerror(errno));
+	o->log_end = o->log_at;
+	o->flight_seq = o->next_seq;
+	if (outbox_lanes_start(o, path, err, errlen) < 0) {
 		outbox_free(o);
 		return NULL;
 	}
-	if (pthread_cond_init(&o->cond, NULL) != 0) {
-		snprintf(err, errlen, "%s: cannot make the commit thread's signal", path);
-		pthread_mutex_destroy(&o->lock);
-		outbox_free(o);
-		return NULL;
-	}
-	if ((rc = pthread_create(&o->thread, NULL, outbox_thread_main, o)) != 0) {
-		snprintf(err, errlen, "%s: cannot start the commit thread: %s", path, strerror(rc));
-		pthread_cond_destroy(&o->cond);
-		pthread_mutex_destroy(&o->lock);
-		outbox_free(o);
-		return NULL;
-	}
-	o->thread_started = true;
 	return o;
 }
 
@@ -890,16 +1031,15 @@ outbox_move_due(const struct outbox *o, size_t more, size_t more_log)
 {
 	return o->kept.n > 0 &&
 	    (o->kept.used + more >= o->move_bytes ||
-		o->log_at + more_log > OUTBOX_LOG_BYTES / 2 ||
+		o->log_end + more_log > OUTBOX_LOG_BYTES / 2 ||
 		clock_monotonic_ms() - o->kept.since_ms >= OUTBOX_MOVE_AFTER_MS);
 }
 
-/* Hand the held settlements and the kept envelopes to the batch (whose
+/* Hand the held settlements and the kept envelopes to batch b (whose
  * lists are empty), or take them back from a batch not started. */
 static void
-outbox_swap_with_batch(struct outbox *o)
+outbox_swap_with_batch(struct outbox *o, struct outbox_batch *b)
 {
-	struct outbox_batch *b = &o->batch;
 	struct outbox_held *held = o->held;
 	size_t cap = o->held_cap, n = o->n_held;
 
@@ -912,52 +1052,80 @@ outbox_swap_with_batch(struct outbox *o)
 	kept_swap(&o->kept, &b->move);
 }
 
+bool
+outbox_put_room(const struct outbox *o)
+{
+	return o->n_flight == 0 ||
+	    (o->n_flight < OUTBOX_PIPELINE && !o->table_in_flight && !o->failing &&
+		!outbox_move_due(o, 0, 0));
+}
+
 enum outbox_result
 outbox_put_start(struct outbox *o, const struct outbox_item *items, size_t n)
 {
-	struct outbox_batch *b = &o->batch;
+	struct outbox_batch *b;
 	size_t bytes = 0, need = 0;
+	bool table, direct;
 
-	if (o->busy) {
-		outbox_fail(o->error, "outbox: a put is already committing");
-		return OUTBOX_FAILED;
+	if (!outbox_put_room(o)) {
+		outbox_fail(o->error, "outbox: no room for another put until one in flight is "
+				      "finished");
+		return OUTBOX_BUSY;
 	}
 	for (size_t i = 0; i < n; i++) {
 		bytes += items[i].len;
 		need += log_record_bytes(items[i].len);
 	}
-	b->table = n == 0 || outbox_move_due(o, bytes, need);
+	table = n == 0 || outbox_move_due(o, bytes, need);
 	/* Into the table straight, as one commit, when the log has no room
 	 * for them or they would be more than a move may hold. */
-	b->direct = n > 0 &&
+	direct = n > 0 &&
 	    (bytes > o->move_bytes || OUTBOX_TABLE_HALF(o->table_pages, o->map_pages) ||
-		need > OUTBOX_LOG_BYTES - (b->table ? 0 : o->log_at));
-	b->table = b->table || b->direct;
+		need > OUTBOX_LOG_BYTES - (table ? 0 : o->log_end));
+	table = table || direct;
+	/* A transaction is in flight alone. */
+	if (table && o->n_flight > 0) {
+		outbox_fail(o->error, "outbox: this put waits until every put in flight is "
+				      "finished");
+		return OUTBOX_BUSY;
+	}
+	b = &o->batches[(o->head + o->n_flight) % OUTBOX_PIPELINE];
+	b->table = table;
+	b->direct = direct;
 	/* The held settlements and the kept envelopes go with a commit of
 	 * the table; new ones are held (and kept) apart. */
 	b->n_held = 0;
 	kept_clear(&b->move);
-	if (b->table)
-		outbox_swap_with_batch(o);
-	/* Room for the items in the kept list they will join: this one, or,
-	 * should the move fail, the one handed to it. */
-	if (n > 0 && !b->direct &&
-	    (!kept_reserve(&o->kept, n, bytes) ||
-		(b->table && !kept_reserve(&b->move, n, bytes)))) {
+	if (table)
+		outbox_swap_with_batch(o, b);
+	/* Room for the items (and those of the batches in flight) in the
+	 * kept list they will join: this one, or, should the move fail, the
+	 * one handed to it. */
+	if (n > 0 && !direct &&
+	    (!kept_reserve(&o->kept, o->flight_n + n, o->flight_bytes + bytes) ||
+		(table && !kept_reserve(&b->move, n, bytes)))) {
 		/* Nothing started: what was handed over goes back. */
-		if (b->table)
-			outbox_swap_with_batch(o);
+		if (table)
+			outbox_swap_with_batch(o, b);
 		outbox_fail(o->error, "outbox: out of memory keeping envelopes");
 		return OUTBOX_FAILED;
 	}
 	b->items = items;
 	b->n = n;
-	b->first_seq = o->next_seq;
-	o->busy = true;
+	b->first_seq = o->flight_seq;
+	b->turn_passed = false;
+	b->done = false;
+	o->flight_seq += n;
+	o->n_flight++;
+	o->table_in_flight = table;
+	if (!direct) {
+		o->flight_n += n;
+		o->flight_bytes += bytes;
+		o->log_end += table ? 0 : need;
+	}
 	pthread_mutex_lock(&o->lock);
-	o->done = false;
-	o->started = true;
-	pthread_cond_broadcast(&o->cond);
+	b->no = o->started++;
+	pthread_cond_signal(&o->work);
 	pthread_mutex_unlock(&o->lock);
 	return OUTBOX_OK;
 }
@@ -965,7 +1133,7 @@ outbox_put_start(struct outbox *o, const struct outbox_item *items, size_t n)
 bool
 outbox_put_busy(const struct outbox *o)
 {
-	return o->busy;
+	return o->n_flight > 0;
 }
 
 int
@@ -974,25 +1142,70 @@ outbox_put_fd(const struct outbox *o)
 	return o->done_fd;
 }
 
+bool
+outbox_put_ready(struct outbox *o)
+{
+	uint64_t count;
+	bool ready;
+
+	pthread_mutex_lock(&o->lock);
+	if (read(o->done_fd, &count, sizeof(count)) < 0) {
+		/* EAGAIN only: nothing was left to read */
+	}
+	ready = o->n_flight > 0 && o->batches[o->head].done;
+	pthread_mutex_unlock(&o->lock);
+	return ready;
+}
+
+/* Every batch in flight is finished: the lanes are idle, the caller's
+ * view of the log and the sequences is theirs again; after a failure the
+ * log goes on from before the first that failed. */
+static void
+outbox_put_drained(struct outbox *o)
+{
+	pthread_mutex_lock(&o->lock);
+	if (o->failing)
+		o->log_at = o->rewind_to;
+	o->pipe_failed = false;
+	o->log_end = o->log_at;
+	pthread_mutex_unlock(&o->lock);
+	o->failing = false;
+	o->table_in_flight = false;
+	o->flight_seq = o->next_seq;
+	o->flight_n = o->flight_bytes = 0;
+}
+
 enum outbox_result
 outbox_put_finish(struct outbox *o, uint64_t *first_seq)
 {
-	struct outbox_batch *b = &o->batch;
+	struct outbox_batch *b;
+	enum outbox_result r;
 	uint64_t count;
 	bool logged;
 
-	if (!o->busy) {
+	if (o->n_flight == 0) {
 		outbox_fail(o->error, "outbox: no put is committing");
 		return OUTBOX_FAILED;
 	}
+	b = &o->batches[o->head];
 	pthread_mutex_lock(&o->lock);
-	while (!o->done)
-		pthread_cond_wait(&o->cond, &o->lock);
+	while (!b->done)
+		pthread_cond_wait(&o->done, &o->lock);
+	/* Empty the eventfd, so that it does not stay readable for a put
+	 * finished here; a caller with more in flight asks outbox_put_ready
+	 * again after each. */
 	if (read(o->done_fd, &count, sizeof(count)) < 0) {
 		/* EAGAIN only: nothing was left to read */
 	}
 	pthread_mutex_unlock(&o->lock);
-	o->busy = false;
+	o->head = (o->head + 1) % OUTBOX_PIPELINE;
+	o->n_flight--;
+	logged = b->n > 0 && !b->direct;
+	if (logged) {
+		o->flight_n -= b->n;
+		for (size_t i = 0; i < b->n; i++)
+			o->flight_bytes -= b->items[i].len;
+	}
 	o->stats.settled += b->settled;
 	o->stats.commits += b->commits;
 	if (b->table)
@@ -1004,25 +1217,43 @@ outbox_put_finish(struct outbox *o, uint64_t *first_seq)
 		/* Not moved: they are still the kept ones, and the first. */
 		kept_swap(&o->kept, &b->move);
 	}
-	if (b->result != OUTBOX_OK) {
+	r = b->result;
+	if (r != OUTBOX_OK && !o->failing && !b->table) {
+		/* The log goes on from here once the rest are finished. */
+		o->failing = true;
+		o->rewind_to = b->log_at;
 		memcpy(o->error, b->error, sizeof(o->error));
-		return b->result;
+	} else if (r == OUTBOX_OK && o->failing) {
+		/* Synced, but behind a record that may not be: recovery
+		 * would stop before it. */
+		r = OUTBOX_FAILED;
+	} else if (r != OUTBOX_OK) {
+		memcpy(o->error, b->error, sizeof(o->error));
 	}
-	logged = b->n > 0 && !b->direct;
-	for (size_t i = 0; logged && i < b->n; i++)
-		kept_add(&o->kept, b->first_seq + i, b->items[i].bytes, b->items[i].len);
-	o->stats.put += b->n;
-	o->stats.put_commits += b->n > 0;
-	o->next_seq = b->first_seq + b->n;
-	if (first_seq != NULL)
-		*first_seq = b->first_seq;
-	return OUTBOX_OK;
+	if (r == OUTBOX_OK) {
+		for (size_t i = 0; logged && i < b->n; i++)
+			kept_add(&o->kept, b->first_seq + i, b->items[i].bytes, b->items[i].len);
+		o->stats.put += b->n;
+		o->stats.put_commits += b->n > 0;
+		o->next_seq = b->first_seq + b->n;
+		if (first_seq != NULL)
+			*first_seq = b->first_seq;
+	}
+	if (o->n_flight == 0)
+		outbox_put_drained(o);
+	return r;
 }
 
 enum outbox_result
 outbox_put(struct outbox *o, const struct outbox_item *items, size_t n, uint64_t *first_seq)
 {
-	enum outbox_result r = outbox_put_start(o, items, n);
+	enum outbox_result r;
+
+	if (o->n_flight > 0) {
+		outbox_fail(o->error, "outbox: a put is already committing");
+		return OUTBOX_FAILED;
+	}
+	r = outbox_put_start(o, items, n);
 
 	return r == OUTBOX_OK ? outbox_put_finish(o, first_seq) : r;
 }
@@ -1034,7 +1265,7 @@ outbox_close(struct outbox **op)
 
 	if (o == NULL)
 		return;
-	if (o->busy)
+	while (o->n_flight > 0)
 		outbox_put_finish(o, NULL);
 	/* Not committed is still safe (sent again, DUPLICATE; the log's
 	 * envelopes moved at the next open): no error here. */
@@ -1103,8 +1334,9 @@ outbox_scan(struct outbox *o, uint64_t from, size_t max, outbox_fn fn, void *arg
 	 * moved (only read by the commit thread) and the kept ones. */
 	if (from < boundary)
 		from = boundary;
-	if (go_on && o->busy && o->batch.table)
-		go_on = outbox_scan_kept(&o->batch.move, from, max, fn, arg, &visited, &at);
+	if (go_on && o->table_in_flight)
+		go_on = outbox_scan_kept(&o->batches[o->head].move, from, max, fn, arg, &visited,
+		    &at);
 	if (go_on)
 		outbox_scan_kept(&o->kept, from, max, fn, arg, &visited, &at);
 	if (next != NULL)
@@ -1117,7 +1349,7 @@ outbox_settle(struct outbox *o, const struct outbox_settlement *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct outbox_held *h;
-		if (o->n_held >= OUTBOX_SETTLE_HELD_MAX && !o->busy) {
+		if (o->n_held >= OUTBOX_SETTLE_HELD_MAX && o->n_flight == 0) {
 			enum outbox_result r = outbox_flush(o);
 			if (r != OUTBOX_OK)
 				return r;
@@ -1148,8 +1380,8 @@ outbox_settle(struct outbox *o, const struct outbox_settlement *s, size_t n)
 enum outbox_result
 outbox_flush(struct outbox *o)
 {
-	/* While a put commits, the held ones go with the next. */
-	if ((o->n_held == 0 && o->kept.n == 0) || o->busy)
+	/* While puts are in flight, the held ones go with the next. */
+	if ((o->n_held == 0 && o->kept.n == 0) || o->n_flight > 0)
 		return OUTBOX_OK;
 	return outbox_put(o, NULL, 0, NULL);
 }
@@ -1180,9 +1412,11 @@ outbox_counts(struct outbox *o, struct outbox_counts *c)
 	c->dead_letters = rc == MDB_SUCCESS ? st.ms_entries : 0;
 	mdb_txn_abort(txn);
 	/* And those only the log has, as the scan visits them. */
-	if (o->busy && o->batch.table)
-		for (size_t i = 0; i < o->batch.move.n; i++)
-			c->pending += o->batch.move.ones[i].seq >= boundary;
+	if (o->table_in_flight) {
+		const struct outbox_kept *move = &o->batches[o->head].move;
+		for (size_t i = 0; i < move->n; i++)
+			c->pending += move->ones[i].seq >= boundary;
+	}
 	c->pending += o->kept.n;
 	return outbox_result_of(o, rc, "counting");
 }

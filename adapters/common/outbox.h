@@ -16,7 +16,12 @@ enum outbox_result {
 	OUTBOX_OK = 0,
 	OUTBOX_FULL = -1,   /* map or disk full: tell the source to resend later */
 	OUTBOX_FAILED = -2, /* anything else; outbox_error says what */
+	OUTBOX_BUSY = -3,   /* outbox_put_start: not now; start it again once a
+			     * put in flight is finished */
 };
+
+/* At most this many puts in flight at once (outbox_put_start). */
+#define OUTBOX_PIPELINE 8
 
 struct outbox;
 
@@ -45,23 +50,38 @@ const char *outbox_error(const struct outbox *outbox);
  * one's sequence number in *first_seq (the rest follow it). A move of what
  * the log holds into the table, with the held settlements, may go first.
  * Waits for the write: outbox_put_start and outbox_put_finish are the
- * same in two halves. */
+ * same in two halves. OUTBOX_FAILED while puts started are in flight. */
 enum outbox_result outbox_put(struct outbox *outbox, const struct outbox_item *items, size_t n,
     uint64_t *first_seq);
 
 /*
- * Start outbox_put on the outbox's commit thread and return at once, so
- * that the caller's loop goes on (taking the next group) while it fsyncs.
- * One at a time: OUTBOX_FAILED while one is committing. items and the
- * bytes they point to must stay untouched until outbox_put_finish.
- * outbox_put_fd (an eventfd) is readable once the commit is done.
+ * Start outbox_put on the outbox's threads and return at once, so that the
+ * caller's loop goes on (taking the next group) while it fsyncs. Up to
+ * OUTBOX_PIPELINE puts may be in flight: each is appended to the log in
+ * the order started and synced by a thread (and a file descriptor) of its
+ * own, so that their fdatasyncs overlap; they finish in the order started.
+ * OUTBOX_BUSY when this one cannot start now (outbox_put_room): it needs
+ * the table, which waits for every put in flight. items and the bytes
+ * they point to must stay untouched until its outbox_put_finish.
+ * outbox_put_fd (an eventfd) is readable whenever a put has finished
+ * syncing; outbox_put_ready says whether the oldest has.
  */
 enum outbox_result outbox_put_start(struct outbox *outbox, const struct outbox_item *items,
     size_t n);
+/* Whether any put is in flight. */
 bool outbox_put_busy(const struct outbox *outbox);
+/* Whether another put may start now: fewer than OUTBOX_PIPELINE in flight,
+ * none of them a transaction, none failed, and no move of the log into the
+ * table due (which waits until every put in flight is finished). */
+bool outbox_put_room(const struct outbox *outbox);
 int outbox_put_fd(const struct outbox *outbox);
-/* The result of the put started (waiting for it if it is not done yet);
- * only after OUTBOX_OK may the source be answered. */
+/* Whether the oldest put in flight is done, so that outbox_put_finish
+ * will not wait; empties outbox_put_fd. */
+bool outbox_put_ready(struct outbox *outbox);
+/* The result of the oldest put in flight (waiting for it if it is not
+ * done yet); only after OUTBOX_OK may its source be answered. Once one
+ * fails, every put in flight behind it fails too, and the next started
+ * takes its sequence numbers and its place in the log again. */
 enum outbox_result outbox_put_finish(struct outbox *outbox, uint64_t *first_seq);
 
 /* Visit pending envelopes from sequence from on, at most max, those in the
@@ -84,8 +104,8 @@ enum outbox_result outbox_settle(struct outbox *outbox, const struct outbox_sett
     size_t n);
 
 /* Move what the log holds into the table and commit the held settlements
- * now (nothing to do when there is neither, or while a put commits: they
- * go with the next). */
+ * now (nothing to do when there is neither, or while puts are in flight:
+ * they go with the next). */
 enum outbox_result outbox_flush(struct outbox *outbox);
 
 /* Counts since open: an operator's view of group commit. */

@@ -33,6 +33,8 @@
 /* ACKs waiting for a sender that does not read them: past this, its input
  * is no longer read until they drain to half. */
 #define HL7_OUTPUT_MAX_BYTES (1024 * 1024)
+/* The groups: those in flight in the outbox and the one filling. */
+#define HL7_GROUPS (OUTBOX_PIPELINE + 1)
 
 struct hl7_conn;
 
@@ -46,8 +48,9 @@ struct hl7_taken {
 
 /*
  * A group of messages from any connections, made durable by one outbox
- * commit (one fsync). One group commits on the outbox's thread while the
- * next fills from what the connections send meanwhile: group commit.
+ * put (one fsync). Groups commit on the outbox's threads, up to
+ * OUTBOX_PIPELINE at once, while the next fills from what the connections
+ * send meanwhile: group commit, with the fsyncs of groups overlapping.
  */
 struct hl7_group {
 	struct hl7_taken *taken;
@@ -69,9 +72,11 @@ struct hl7_server {
 	bool paused; /* at max_connections: the listen queue holds the rest */
 	bool stopping;
 	uint64_t aa, ae, ar;
-	struct hl7_group groups[2];
-	struct hl7_group *filling;    /* taking this turn's messages */
-	struct hl7_group *committing; /* on the outbox's thread, or NULL */
+	/* A ring: n_committing groups in the outbox from groups[committing],
+	 * oldest first, then the one filling with this turn's messages. */
+	struct hl7_group groups[HL7_GROUPS];
+	size_t committing, n_committing;
+	struct hl7_group *filling;
 	struct event *turn_end;	      /* after this turn's reads: commit */
 	/* Scratch for deciding and answering one message at a time. */
 	struct hl7_message msg;
@@ -338,14 +343,15 @@ hl7_answer_group(struct hl7_group *g, bool durable)
 
 static void hl7_commit(struct hl7_server *srv);
 
-/* The outbox's thread has committed the group (or failed to). */
+/* The outbox has committed the oldest group in flight (or failed to). */
 static void
 hl7_on_committed(void *arg, enum outbox_result r)
 {
 	struct hl7_server *srv = arg;
-	struct hl7_group *g = srv->committing;
+	struct hl7_group *g = &srv->groups[srv->committing];
 
-	srv->committing = NULL;
+	srv->committing = (srv->committing + 1) % HL7_GROUPS;
+	srv->n_committing--;
 	hl7_answer_group(g, r == OUTBOX_OK);
 	/* What came while it committed: the next group, at once. */
 	if (!srv->stopping)
@@ -353,15 +359,16 @@ hl7_on_committed(void *arg, enum outbox_result r)
 }
 
 /* The group commit: the filling group, from every connection, into the
- * outbox in one transaction (one fsync) on the outbox's thread, unless one
- * commits already: then it goes when that one is done. */
+ * outbox as one put (one fsync) on the outbox's threads, unless the
+ * outbox has no room for another now: then it goes when one is done. */
 static void
 hl7_commit(struct hl7_server *srv)
 {
 	struct hl7_group *g = srv->filling;
 	size_t n_items = 0;
+	enum outbox_result r;
 
-	if (srv->committing != NULL || g->conns == NULL)
+	if (g->conns == NULL || !adapter_put_room(srv->a))
 		return;
 	if (g->items_cap < g->n_taken) {
 		struct outbox_item *grown = realloc(g->items, g->taken_cap * sizeof(*grown));
@@ -383,12 +390,15 @@ hl7_commit(struct hl7_server *srv)
 		hl7_answer_group(g, true); /* AE only: nothing to store */
 		return;
 	}
-	if (adapter_put_start(srv->a, g->items, n_items, hl7_on_committed, srv) != OUTBOX_OK) {
+	r = adapter_put_start(srv->a, g->items, n_items, hl7_on_committed, srv);
+	if (r == OUTBOX_BUSY)
+		return; /* it needs the outbox alone: once those in flight are done */
+	if (r != OUTBOX_OK) {
 		hl7_answer_group(g, false);
 		return;
 	}
-	srv->committing = g;
-	srv->filling = g == &srv->groups[0] ? &srv->groups[1] : &srv->groups[0];
+	srv->n_committing++;
+	srv->filling = &srv->groups[(srv->committing + srv->n_committing) % HL7_GROUPS];
 }
 
 static void
@@ -507,7 +517,7 @@ hl7_start(struct adapter *a, char *err, size_t errlen)
 	}
 	srv->a = a;
 	a->source = srv;
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < HL7_GROUPS; i++)
 		srv->groups[i].tail = &srv->groups[i].conns;
 	srv->filling = &srv->groups[0];
 	srv->turn_end = event_new(a->base, -1, 0, hl7_on_turn_end, srv);
@@ -561,8 +571,8 @@ hl7_destroy(struct adapter *a)
 
 	if (srv == NULL)
 		return;
-	/* The group committing points at its memory: let it end first, and
-	 * start no other. */
+	/* The groups committing point at their memory: let them end first,
+	 * and start no other. */
 	srv->stopping = true;
 	adapter_put_wait(a);
 	while (srv->conns != NULL)
@@ -571,7 +581,7 @@ hl7_destroy(struct adapter *a)
 		evconnlistener_free(srv->listener);
 	if (srv->turn_end != NULL)
 		event_free(srv->turn_end);
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < HL7_GROUPS; i++) {
 		free(srv->groups[i].taken);
 		free(srv->groups[i].packed);
 		free(srv->groups[i].items);

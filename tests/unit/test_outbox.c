@@ -4,7 +4,10 @@
  * a full outbox says so instead of losing anything; what only its log held
  * when the process died is moved into its table at the next open.
  */
+#include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -378,40 +381,187 @@ test_a_log_started_over_moves_only_what_the_table_lacks(void **state)
 	outbox_close(&o);
 }
 
-/* The put's commit runs on the outbox's thread: one at a time, its end
- * signalled on the fd, nothing visible as durable before the finish. */
+/* Puts started commit on the outbox's threads, up to OUTBOX_PIPELINE in
+ * flight, and finish in the order started, each end signalled on the fd;
+ * a flush waits for the next commit instead, a whole put is refused. */
 static void
-test_a_put_started_commits_on_its_thread_and_signals_its_end(void **state)
+test_puts_started_are_in_flight_together_and_finish_in_order(void **state)
 {
-	static const char *const texts[] = { "a", "b" };
+	static const char *const texts[OUTBOX_PIPELINE] = { "b", "c", "d", "e", "f", "g", "h",
+		"i" };
 	const char *dir = outbox_dir(state);
 	char err[256];
 	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
-	struct outbox_item items[2];
+	struct outbox_item items[OUTBOX_PIPELINE];
 	struct pollfd pfd;
 	struct outbox_stats st;
+	struct seen seen = { 0 };
 	uint64_t first = 0;
 
 	assert_non_null(o);
-	put_texts(o, texts, 1, NULL);
-	for (size_t i = 0; i < 2; i++)
-		items[i] = (struct outbox_item){ (const uint8_t *)texts[i], strlen(texts[i]) };
+	put_texts(o, (const char *const[]){ "a" }, 1, NULL);
 	assert_false(outbox_put_busy(o));
-	assert_int_equal(outbox_put_start(o, items, 2), OUTBOX_OK);
-	assert_true(outbox_put_busy(o));
-	/* One at a time; a flush waits for the next commit instead. */
-	assert_int_equal(outbox_put_start(o, items, 2), OUTBOX_FAILED);
+	for (size_t i = 0; i < OUTBOX_PIPELINE; i++) {
+		items[i] = (struct outbox_item){ (const uint8_t *)texts[i], 1 };
+		assert_true(outbox_put_room(o));
+		assert_int_equal(outbox_put_start(o, &items[i], 1), OUTBOX_OK);
+		assert_true(outbox_put_busy(o));
+	}
+	assert_false(outbox_put_room(o));
+	assert_int_equal(outbox_put_start(o, items, 1), OUTBOX_BUSY);
+	assert_int_equal(outbox_put(o, items, 1, NULL), OUTBOX_FAILED);
 	assert_int_equal(outbox_flush(o), OUTBOX_OK);
 	pfd = (struct pollfd){ .fd = outbox_put_fd(o), .events = POLLIN };
-	assert_int_equal(poll(&pfd, 1, 30000), 1);
-	assert_int_equal(outbox_put_finish(o, &first), OUTBOX_OK);
-	assert_int_equal(first, 2);
+	for (size_t i = 0; i < OUTBOX_PIPELINE; i++) {
+		while (!outbox_put_ready(o))
+			assert_int_equal(poll(&pfd, 1, 30000), 1);
+		assert_int_equal(outbox_put_finish(o, &first), OUTBOX_OK);
+		assert_int_equal(first, i + 2);
+	}
 	assert_false(outbox_put_busy(o));
-	/* The signal is consumed with the finish. */
+	/* Every signal is consumed with the finishes. */
 	assert_int_equal(poll(&pfd, 1, 0), 0);
 	outbox_get_stats(o, &st);
-	assert_int_equal(st.put, 3);
-	assert_int_equal(st.put_commits, 2);
+	assert_int_equal(st.put, 1 + OUTBOX_PIPELINE);
+	assert_int_equal(st.put_commits, 1 + OUTBOX_PIPELINE);
+	outbox_scan(o, 1, 64, remember, &seen, NULL);
+	assert_int_equal(seen.n, 1 + OUTBOX_PIPELINE);
+	for (size_t i = 0; i < OUTBOX_PIPELINE; i++) {
+		assert_int_equal(seen.seqs[i + 1], i + 2);
+		assert_string_equal(seen.texts[i + 1], texts[i]);
+	}
+	outbox_close(&o);
+}
+
+/* A put that needs the table (here: a move of the log is due) waits until
+ * the puts in flight are finished; then it goes, the move with it. */
+static void
+test_a_put_that_moves_the_log_waits_for_those_in_flight(void **state)
+{
+	const char *dir = outbox_dir(state);
+	char err[256];
+	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	struct outbox_item item = { (const uint8_t *)"x", 1 };
+	struct outbox_stats st;
+	struct outbox_counts counts;
+	uint64_t first;
+
+	assert_non_null(o);
+	put_texts(o, (const char *const[]){ "a" }, 1, NULL);
+	assert_int_equal(outbox_put_start(o, &item, 1), OUTBOX_OK);
+	usleep(150 * 1000); /* "a" has been kept long enough: a move is due */
+	assert_false(outbox_put_room(o));
+	assert_int_equal(outbox_put_start(o, &item, 1), OUTBOX_BUSY);
+	assert_int_equal(outbox_put_finish(o, &first), OUTBOX_OK);
+	assert_int_equal(first, 2);
+	outbox_get_stats(o, &st);
+	assert_int_equal(st.commits, 2); /* two appends, no transaction yet */
+	assert_true(outbox_put_room(o));
+	assert_int_equal(outbox_put_start(o, &item, 1), OUTBOX_OK);
+	assert_false(outbox_put_room(o)); /* a transaction is in flight alone */
+	assert_int_equal(outbox_put_finish(o, &first), OUTBOX_OK);
+	assert_int_equal(first, 3);
+	outbox_get_stats(o, &st);
+	assert_int_equal(st.commits, 4); /* the move, then the append */
+	outbox_counts(o, &counts);
+	assert_int_equal(counts.pending, 3);
+	outbox_close(&o);
+}
+
+/* The log's syncs, failed at will (linked with -Wl,--wrap=fdatasync):
+ * while fail_syncs is above 0, a sync takes one and fails with EIO. */
+static atomic_int fail_syncs;
+int __real_fdatasync(int fd);
+int __wrap_fdatasync(int fd);
+
+int
+__wrap_fdatasync(int fd)
+{
+	int left = atomic_load(&fail_syncs);
+
+	while (left > 0 && !atomic_compare_exchange_weak(&fail_syncs, &left, left - 1))
+		;
+	if (left > 0) {
+		(void)__real_fdatasync(fd);
+		errno = EIO;
+		return -1;
+	}
+	return __real_fdatasync(fd);
+}
+
+/* Four puts in flight, one of their syncs failing: the ones before it
+ * answered, it and every one behind it not (even those whose own sync
+ * went through: recovery stops at a record that may not be on disk).
+ * The next put takes the first failed one's sequence and place in the
+ * log; then a crash. How many went through is written to the file
+ * "answered" in the outbox's directory. */
+static void
+child_fails_a_sync_in_flight_and_crashes(const char *dir)
+{
+	static const char *const texts[] = { "b", "c", "d", "e" };
+	struct outbox_item items[4], f = { (const uint8_t *)"f", 1 };
+	char err[256], path[512];
+	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	size_t answered = 0;
+	bool failed = false;
+	uint64_t first;
+	FILE *out;
+
+	if (o == NULL)
+		_exit(2);
+	put_numbered(o, 1, 1);
+	atomic_store(&fail_syncs, 1);
+	for (size_t i = 0; i < 4; i++) {
+		items[i] = (struct outbox_item){ (const uint8_t *)texts[i], 1 };
+		if (outbox_put_start(o, &items[i], 1) != OUTBOX_OK)
+			_exit(3);
+	}
+	for (size_t i = 0; i < 4; i++) {
+		enum outbox_result r = outbox_put_finish(o, &first);
+		if (r == OUTBOX_OK && failed)
+			_exit(4); /* answered behind one that failed */
+		if (r == OUTBOX_OK && first != i + 2)
+			_exit(5);
+		failed = failed || r != OUTBOX_OK;
+		answered += r == OUTBOX_OK;
+	}
+	if (!failed || atomic_load(&fail_syncs) != 0)
+		_exit(6);
+	if (outbox_put(o, &f, 1, &first) != OUTBOX_OK || first != answered + 2)
+		_exit(7);
+	snprintf(path, sizeof(path), "%s/answered", dir);
+	if ((out = fopen(path, "w")) == NULL || fprintf(out, "%zu\n", answered) < 0 ||
+	    fclose(out) != 0)
+		_exit(8);
+}
+
+static void
+test_a_failed_sync_fails_the_puts_behind_it_and_the_log_goes_on_from_it(void **state)
+{
+	const char *dir = outbox_dir(state);
+	char err[256], path[512];
+	struct outbox *o;
+	struct seen seen = { 0 };
+	size_t answered = 99;
+	FILE *in;
+
+	in_a_crashing_child(child_fails_a_sync_in_flight_and_crashes, dir);
+	snprintf(path, sizeof(path), "%s/answered", dir);
+	in = fopen(path, "r");
+	assert_non_null(in);
+	assert_int_equal(fscanf(in, "%zu", &answered), 1);
+	fclose(in);
+	assert_true(answered < 4);
+	o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	assert_non_null(o);
+	/* item-001, those answered, then "f": nothing of the failed ones. */
+	outbox_scan(o, 1, 64, remember, &seen, NULL);
+	assert_int_equal(seen.n, answered + 2);
+	assert_memory_equal(seen.texts[0], "item-001", 8);
+	for (size_t i = 0; i < answered; i++)
+		assert_int_equal(seen.texts[i + 1][0], "bcde"[i]);
+	assert_int_equal(seen.seqs[answered + 1], answered + 2);
+	assert_string_equal(seen.texts[answered + 1], "f");
 	outbox_close(&o);
 }
 
@@ -604,7 +754,11 @@ main(void)
 		    fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_a_log_started_over_moves_only_what_the_table_lacks,
 		    fixture_setup, fixture_teardown),
-		cmocka_unit_test_setup_teardown(test_a_put_started_commits_on_its_thread_and_signals_its_end,
+		cmocka_unit_test_setup_teardown(test_puts_started_are_in_flight_together_and_finish_in_order,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_a_put_that_moves_the_log_waits_for_those_in_flight,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_a_failed_sync_fails_the_puts_behind_it_and_the_log_goes_on_from_it,
 		    fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_a_failed_move_keeps_the_settlements_of_what_it_moves,
 		    fixture_setup, fixture_teardown),
