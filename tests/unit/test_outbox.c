@@ -469,7 +469,8 @@ test_a_put_that_moves_the_log_waits_for_those_in_flight(void **state)
 }
 
 /* The log's syncs, failed at will (linked with -Wl,--wrap=fdatasync):
- * while fail_syncs is above 0, a sync takes one and fails with EIO. */
+ * while fail_syncs is above 0, a sync takes one and fails with EIO, late
+ * enough for the syncs of the puts behind it to have gone through. */
 static atomic_int fail_syncs;
 int __real_fdatasync(int fd);
 int __wrap_fdatasync(int fd);
@@ -483,6 +484,7 @@ __wrap_fdatasync(int fd)
 		;
 	if (left > 0) {
 		(void)__real_fdatasync(fd);
+		usleep(50 * 1000);
 		errno = EIO;
 		return -1;
 	}
