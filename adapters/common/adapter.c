@@ -106,12 +106,6 @@ adapter_put_start(struct adapter *a, const struct outbox_item *items, size_t n,
 }
 
 bool
-adapter_put_busy(const struct adapter *a)
-{
-	return a->n_puts > 0;
-}
-
-bool
 adapter_put_room(const struct adapter *a)
 {
 	return outbox_put_room(a->outbox);

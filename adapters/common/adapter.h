@@ -62,7 +62,6 @@ enum outbox_result adapter_put(struct adapter *a, const struct outbox_item *item
  */
 enum outbox_result adapter_put_start(struct adapter *a, const struct outbox_item *items,
     size_t n, void (*done)(void *arg, enum outbox_result r), void *arg);
-bool adapter_put_busy(const struct adapter *a);
 /* Whether another put may start now (outbox_put_room). */
 bool adapter_put_room(const struct adapter *a);
 /* Wait for every put in flight and call their dones (at shutdown). */

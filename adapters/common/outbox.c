@@ -657,9 +657,16 @@ outbox_commit_batch(struct outbox *o, struct outbox_batch *b, int fd)
 	b->moved = false;
 	b->result = OUTBOX_OK;
 	if (b->table) {
+		/* Between the file-size care of lib/tailcache.h, which runs
+		 * after a transaction's answer. */
+		pthread_mutex_lock(&o->tail_lock);
 		b->result = outbox_commit_table(o, b);
+		pthread_mutex_unlock(&o->tail_lock);
 		if (b->moved)
 			o->log_at = 0;
+		/* Alone in flight: should its append fail, the log goes on
+		 * from here. */
+		b->log_at = o->log_at;
 		if (b->direct)
 			return;
 		/* Not moved (the kept ones stay in the log): no room, or the
@@ -1157,12 +1164,35 @@ outbox_put_ready(struct outbox *o)
 	return ready;
 }
 
+/* After a failed append: a zero head where the first failed one began, so
+ * that neither it nor those behind it (which may have synced) read as the
+ * log's continuation, should a move start the log over before an append
+ * writes there; and a sync through every lane's file, so that each has
+ * been told of a write-back error now rather than at its next put. Best
+ * effort: an append after this finds a disk that still fails. */
+static void
+outbox_log_cut(struct outbox *o, size_t at)
+{
+	static const uint8_t zeros[LOG_HEAD_BYTES];
+
+	if (OUTBOX_LOG_BYTES - at >= sizeof(zeros) &&
+	    pwrite(o->log_fd, zeros, sizeof(zeros), (off_t)at) < 0) {
+		/* the next append reports the disk */
+	}
+	for (size_t i = 0; i < OUTBOX_PIPELINE; i++)
+		if (fdatasync(o->lanes[i].fd) < 0) {
+			/* told now: this lane's next sync is its own */
+		}
+}
+
 /* Every batch in flight is finished: the lanes are idle, the caller's
  * view of the log and the sequences is theirs again; after a failure the
  * log goes on from before the first that failed. */
 static void
 outbox_put_drained(struct outbox *o)
 {
+	if (o->failing)
+		outbox_log_cut(o, o->rewind_to);
 	pthread_mutex_lock(&o->lock);
 	if (o->failing)
 		o->log_at = o->rewind_to;
@@ -1218,7 +1248,7 @@ outbox_put_finish(struct outbox *o, uint64_t *first_seq)
 		kept_swap(&o->kept, &b->move);
 	}
 	r = b->result;
-	if (r != OUTBOX_OK && !o->failing && !b->table) {
+	if (r != OUTBOX_OK && !o->failing) {
 		/* The log goes on from here once the rest are finished. */
 		o->failing = true;
 		o->rewind_to = b->log_at;

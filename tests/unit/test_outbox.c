@@ -567,6 +567,101 @@ test_a_failed_sync_fails_the_puts_behind_it_and_the_log_goes_on_from_it(void **s
 	outbox_close(&o);
 }
 
+/* A put that moves the log, whose own append then fails to sync: the log
+ * goes on from where its records began, so the next put, which takes its
+ * sequence, is the one a crash keeps (found by review: it was written
+ * after the failed record, which recovery then took in its place). The
+ * sequence "c" was answered under goes to the file "answered". */
+static void
+child_fails_the_sync_of_a_moving_put_and_crashes(const char *dir)
+{
+	struct outbox_item b = { (const uint8_t *)"b", 1 }, c = { (const uint8_t *)"c", 1 };
+	char err[256], path[512];
+	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	uint64_t first = 0;
+	FILE *out;
+
+	if (o == NULL)
+		_exit(2);
+	put_numbered(o, 1, 1);
+	usleep(150 * 1000); /* a move is due: the next put is a transaction */
+	atomic_store(&fail_syncs, 1);
+	if (outbox_put(o, &b, 1, &first) == OUTBOX_OK)
+		_exit(4);
+	if (outbox_put(o, &c, 1, &first) != OUTBOX_OK)
+		_exit(5);
+	snprintf(path, sizeof(path), "%s/answered", dir);
+	if ((out = fopen(path, "w")) == NULL || fprintf(out, "%d\n", (int)first) < 0 ||
+	    fclose(out) != 0)
+		_exit(8);
+}
+
+static void
+test_a_put_answered_after_a_failed_move_and_append_survives_a_crash(void **state)
+{
+	const char *dir = outbox_dir(state);
+	char err[256], path[512];
+	struct outbox *o;
+	struct seen seen = { 0 };
+	int c_seq = 0;
+	FILE *in;
+
+	in_a_crashing_child(child_fails_the_sync_of_a_moving_put_and_crashes, dir);
+	snprintf(path, sizeof(path), "%s/answered", dir);
+	in = fopen(path, "r");
+	assert_non_null(in);
+	assert_int_equal(fscanf(in, "%d", &c_seq), 1);
+	fclose(in);
+	assert_int_equal(c_seq, 2);
+	o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	assert_non_null(o);
+	outbox_scan(o, 1, 64, remember, &seen, NULL);
+	assert_int_equal(seen.n, 2);
+	assert_memory_equal(seen.texts[0], "item-001", 8);
+	assert_int_equal(seen.seqs[1], 2);
+	assert_string_equal(seen.texts[1], "c");
+	outbox_close(&o);
+}
+
+/* Puts failed in flight, then a move before any append: the log starts
+ * over, and a crash must not find the failed ones (which were written,
+ * and one of which synced) behind the moved round's records. */
+static void
+child_fails_puts_in_flight_moves_and_crashes(const char *dir)
+{
+	struct outbox_item b = { (const uint8_t *)"b", 1 }, c = { (const uint8_t *)"c", 1 };
+	char err[256];
+	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
+
+	if (o == NULL)
+		_exit(2);
+	put_numbered(o, 1, 1);
+	atomic_store(&fail_syncs, 1);
+	if (outbox_put_start(o, &b, 1) != OUTBOX_OK || outbox_put_start(o, &c, 1) != OUTBOX_OK)
+		_exit(3);
+	if (outbox_put_finish(o, NULL) == OUTBOX_OK || outbox_put_finish(o, NULL) == OUTBOX_OK)
+		_exit(4);
+	if (outbox_flush(o) != OUTBOX_OK) /* moves item-001: the log starts over */
+		_exit(5);
+}
+
+static void
+test_puts_failed_in_flight_are_not_recovered_after_a_move(void **state)
+{
+	const char *dir = outbox_dir(state);
+	char err[256];
+	struct outbox *o;
+	struct seen seen = { 0 };
+
+	in_a_crashing_child(child_fails_puts_in_flight_moves_and_crashes, dir);
+	o = outbox_open(dir, 1 << 20, err, sizeof(err));
+	assert_non_null(o);
+	outbox_scan(o, 1, 64, remember, &seen, NULL);
+	assert_int_equal(seen.n, 1);
+	assert_memory_equal(seen.texts[0], "item-001", 8);
+	outbox_close(&o);
+}
+
 static void
 test_a_full_outbox_says_full_and_keeps_what_it_had(void **state)
 {
@@ -761,6 +856,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_a_put_that_moves_the_log_waits_for_those_in_flight,
 		    fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_a_failed_sync_fails_the_puts_behind_it_and_the_log_goes_on_from_it,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_a_put_answered_after_a_failed_move_and_append_survives_a_crash,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_puts_failed_in_flight_are_not_recovered_after_a_move,
 		    fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_a_failed_move_keeps_the_settlements_of_what_it_moves,
 		    fixture_setup, fixture_teardown),
