@@ -491,23 +491,50 @@ __wrap_fdatasync(int fd)
 	return __real_fdatasync(fd);
 }
 
+/* A number a crashing child tells its parent: the file "answered" in
+ * the outbox's directory. */
+static void
+child_tells(const char *dir, uint64_t n)
+{
+	char path[512];
+	FILE *out;
+
+	snprintf(path, sizeof(path), "%s/answered", dir);
+	if ((out = fopen(path, "w")) == NULL || fprintf(out, "%llu\n", (unsigned long long)n) < 0 ||
+	    fclose(out) != 0)
+		_exit(8);
+}
+
+static uint64_t
+child_told(const char *dir)
+{
+	char path[512];
+	unsigned long long n = 0;
+	FILE *in;
+
+	snprintf(path, sizeof(path), "%s/answered", dir);
+	in = fopen(path, "r");
+	assert_non_null(in);
+	assert_int_equal(fscanf(in, "%llu", &n), 1);
+	fclose(in);
+	return n;
+}
+
 /* Four puts in flight, one of their syncs failing: the ones before it
  * answered, it and every one behind it not (even those whose own sync
  * went through: recovery stops at a record that may not be on disk).
  * The next put takes the first failed one's sequence and place in the
- * log; then a crash. How many went through is written to the file
- * "answered" in the outbox's directory. */
+ * log; then a crash. The child tells how many went through. */
 static void
 child_fails_a_sync_in_flight_and_crashes(const char *dir)
 {
 	static const char *const texts[] = { "b", "c", "d", "e" };
 	struct outbox_item items[4], f = { (const uint8_t *)"f", 1 };
-	char err[256], path[512];
+	char err[256];
 	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
 	size_t answered = 0;
 	bool failed = false;
 	uint64_t first;
-	FILE *out;
 
 	if (o == NULL)
 		_exit(2);
@@ -531,28 +558,20 @@ child_fails_a_sync_in_flight_and_crashes(const char *dir)
 		_exit(6);
 	if (outbox_put(o, &f, 1, &first) != OUTBOX_OK || first != answered + 2)
 		_exit(7);
-	snprintf(path, sizeof(path), "%s/answered", dir);
-	if ((out = fopen(path, "w")) == NULL || fprintf(out, "%zu\n", answered) < 0 ||
-	    fclose(out) != 0)
-		_exit(8);
+	child_tells(dir, answered);
 }
 
 static void
 test_a_failed_sync_fails_the_puts_behind_it_and_the_log_goes_on_from_it(void **state)
 {
 	const char *dir = outbox_dir(state);
-	char err[256], path[512];
+	char err[256];
 	struct outbox *o;
 	struct seen seen = { 0 };
-	size_t answered = 99;
-	FILE *in;
+	size_t answered;
 
 	in_a_crashing_child(child_fails_a_sync_in_flight_and_crashes, dir);
-	snprintf(path, sizeof(path), "%s/answered", dir);
-	in = fopen(path, "r");
-	assert_non_null(in);
-	assert_int_equal(fscanf(in, "%zu", &answered), 1);
-	fclose(in);
+	answered = (size_t)child_told(dir);
 	assert_true(answered < 4);
 	o = outbox_open(dir, 1 << 20, err, sizeof(err));
 	assert_non_null(o);
@@ -571,15 +590,14 @@ test_a_failed_sync_fails_the_puts_behind_it_and_the_log_goes_on_from_it(void **s
  * goes on from where its records began, so the next put, which takes its
  * sequence, is the one a crash keeps (found by review: it was written
  * after the failed record, which recovery then took in its place). The
- * sequence "c" was answered under goes to the file "answered". */
+ * child tells the sequence "c" was answered under. */
 static void
 child_fails_the_sync_of_a_moving_put_and_crashes(const char *dir)
 {
 	struct outbox_item b = { (const uint8_t *)"b", 1 }, c = { (const uint8_t *)"c", 1 };
-	char err[256], path[512];
+	char err[256];
 	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
 	uint64_t first = 0;
-	FILE *out;
 
 	if (o == NULL)
 		_exit(2);
@@ -590,29 +608,19 @@ child_fails_the_sync_of_a_moving_put_and_crashes(const char *dir)
 		_exit(4);
 	if (outbox_put(o, &c, 1, &first) != OUTBOX_OK)
 		_exit(5);
-	snprintf(path, sizeof(path), "%s/answered", dir);
-	if ((out = fopen(path, "w")) == NULL || fprintf(out, "%d\n", (int)first) < 0 ||
-	    fclose(out) != 0)
-		_exit(8);
+	child_tells(dir, first);
 }
 
 static void
 test_a_put_answered_after_a_failed_move_and_append_survives_a_crash(void **state)
 {
 	const char *dir = outbox_dir(state);
-	char err[256], path[512];
+	char err[256];
 	struct outbox *o;
 	struct seen seen = { 0 };
-	int c_seq = 0;
-	FILE *in;
 
 	in_a_crashing_child(child_fails_the_sync_of_a_moving_put_and_crashes, dir);
-	snprintf(path, sizeof(path), "%s/answered", dir);
-	in = fopen(path, "r");
-	assert_non_null(in);
-	assert_int_equal(fscanf(in, "%d", &c_seq), 1);
-	fclose(in);
-	assert_int_equal(c_seq, 2);
+	assert_int_equal(child_told(dir), 2); /* the sequence "c" was answered under */
 	o = outbox_open(dir, 1 << 20, err, sizeof(err));
 	assert_non_null(o);
 	outbox_scan(o, 1, 64, remember, &seen, NULL);
