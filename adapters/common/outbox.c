@@ -111,9 +111,9 @@ struct outbox_batch {
 	unsigned commits; /* fsynced writes that succeeded */
 	uint8_t *log_buf; /* the records being appended */
 	size_t log_cap;
+	size_t bytes;	  /* the items' envelope bytes */
 	size_t log_at;	  /* where they were written */
 	uint64_t no;	  /* batches started before it: its write turn */
-	bool turn_passed; /* its write turn is over */
 	bool done;	  /* answered (under lock) */
 	char error[512];
 };
@@ -542,16 +542,21 @@ outbox_commit_table(struct outbox *o, struct outbox_batch *b)
 	return r;
 }
 
-/* The batch's write turn: once every batch started before it has
- * written (or will not write), so that the log's records follow the order
- * of their sequences. A batch alone in flight has it at once. */
-static void
+/* Wait for the batch's write turn: once every batch started before it
+ * has written (or will not write), so that the log's records follow the
+ * order of their sequences. A batch alone in flight has it at once.
+ * Whether an append before it failed: then it must not write. */
+static bool
 outbox_turn_wait(struct outbox *o, const struct outbox_batch *b)
 {
+	bool failed;
+
 	pthread_mutex_lock(&o->lock);
 	while (o->written != b->no)
 		pthread_cond_wait(&o->turn, &o->lock);
+	failed = o->pipe_failed;
 	pthread_mutex_unlock(&o->lock);
+	return failed;
 }
 
 /* The batch's write turn is over, written or not; failed marks an append
@@ -563,7 +568,6 @@ outbox_turn_pass(struct outbox *o, struct outbox_batch *b, bool failed)
 	pthread_mutex_lock(&o->lock);
 	o->written = b->no + 1;
 	o->pipe_failed = o->pipe_failed || failed;
-	b->turn_passed = true;
 	pthread_cond_broadcast(&o->turn);
 	pthread_mutex_unlock(&o->lock);
 }
@@ -573,63 +577,59 @@ outbox_turn_pass(struct outbox *o, struct outbox_batch *b, bool failed)
 static enum outbox_result
 outbox_log_append(struct outbox *o, struct outbox_batch *b, int fd)
 {
-	size_t need = 0, at = 0, end;
-	bool stopped;
+	enum outbox_result r = OUTBOX_OK;
+	size_t need = 0, end;
 
-	/* The records first: they do not depend on where they go. */
-	for (size_t i = 0; i < b->n; i++)
-		need += log_record_bytes(b->items[i].len);
-	/* After the records, a zero head where there is room: a record of
+	/* The records first, outside the turn: they do not depend on where
+	 * they go. After them, a zero head where there is room: a record of
 	 * an earlier round (or of an append that failed) behind them can
 	 * never read as their continuation. */
+	for (size_t i = 0; i < b->n; i++)
+		need += log_record_bytes(b->items[i].len);
 	end = need + LOG_HEAD_BYTES;
 	if (end > b->log_cap) {
 		uint8_t *grown = realloc(b->log_buf, end);
 		if (grown == NULL) {
 			outbox_fail(b->error, "outbox: out of memory writing its log");
-			outbox_turn_wait(o, b);
-			b->log_at = o->log_at;
-			outbox_turn_pass(o, b, true);
-			return OUTBOX_FAILED;
+			r = OUTBOX_FAILED;
+		} else {
+			b->log_buf = grown;
+			b->log_cap = end;
 		}
-		b->log_buf = grown;
-		b->log_cap = end;
 	}
-	for (size_t i = 0; i < b->n; i++) {
+	for (size_t i = 0, at = 0; r == OUTBOX_OK && i < b->n; i++) {
 		const struct outbox_item *it = &b->items[i];
 		log_record_put(b->log_buf + at, b->first_seq + i, it->bytes, it->len);
 		at += log_record_bytes(it->len);
 	}
-	memset(b->log_buf + need, 0, end - need);
-	outbox_turn_wait(o, b);
-	pthread_mutex_lock(&o->lock);
-	stopped = o->pipe_failed;
-	pthread_mutex_unlock(&o->lock);
-	b->log_at = o->log_at;
-	if (stopped) {
+	if (r == OUTBOX_OK)
+		memset(b->log_buf + need, 0, end - need);
+	if (outbox_turn_wait(o, b) && r == OUTBOX_OK) {
 		outbox_fail(b->error, "outbox: a write of its log before this one failed");
-		outbox_turn_pass(o, b, true);
-		return OUTBOX_FAILED;
+		r = OUTBOX_FAILED;
 	}
-	if (need > OUTBOX_LOG_BYTES - o->log_at) {
+	b->log_at = o->log_at;
+	if (r == OUTBOX_OK && need > OUTBOX_LOG_BYTES - o->log_at) {
 		/* Only when the kept envelopes could not be moved. */
 		outbox_fail(b->error, "outbox: its log is full until what it holds is moved");
-		outbox_turn_pass(o, b, true);
-		return OUTBOX_FULL;
+		r = OUTBOX_FULL;
 	}
 	if (end > OUTBOX_LOG_BYTES - o->log_at)
 		end = need;
-	for (size_t done = 0; done < end;) {
+	for (size_t done = 0; r == OUTBOX_OK && done < end;) {
 		ssize_t w = pwrite(fd, b->log_buf + done, end - done, (off_t)(o->log_at + done));
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
 			int e = w < 0 ? errno : ENOSPC;
 			outbox_fail(b->error, "outbox: writing its log: %s", strerror(e));
-			outbox_turn_pass(o, b, true);
-			return outbox_full_or_failed(e);
+			r = outbox_full_or_failed(e);
 		}
-		done += (size_t)w;
+		done += w > 0 ? (size_t)w : 0;
+	}
+	if (r != OUTBOX_OK) {
+		outbox_turn_pass(o, b, true);
+		return r;
 	}
 	o->log_at += need;
 	outbox_turn_pass(o, b, false);
@@ -703,9 +703,8 @@ outbox_lane_main(void *arg)
 		pthread_mutex_lock(&o->lock);
 		/* A transaction that appended nothing: alone in flight, its
 		 * turn is its own to end. */
-		if (!b->turn_passed) {
+		if (o->written == b->no) {
 			o->written = b->no + 1;
-			b->turn_passed = true;
 			pthread_cond_broadcast(&o->turn);
 		}
 		b->done = true;
@@ -946,6 +945,7 @@ outbox_open(const char *path, uint64_t map_bytes, char *err, size_t errlen)
 {
 	struct outbox *o = calloc(1, sizeof(*o));
 	MDB_txn *txn = NULL;
+	bool held_made;
 	int rc;
 
 	if (o == NULL) {
@@ -958,16 +958,17 @@ outbox_open(const char *path, uint64_t map_bytes, char *err, size_t errlen)
 		o->lanes[i].fd = -1;
 	o->move_bytes = map_bytes / 256 < OUTBOX_MOVE_BYTES ? (size_t)(map_bytes / 256)
 							   : OUTBOX_MOVE_BYTES;
-	/* Every batch's held list can take the outbox's in a swap. */
+	/* Every batch's held list as large as the outbox's: a transaction in
+	 * any slot swaps its list in, and outbox_settle grows it by doubling. */
 	o->held_cap = OUTBOX_SETTLE_HELD_MAX;
 	o->held = calloc(o->held_cap, sizeof(*o->held));
+	held_made = o->held != NULL;
 	for (size_t i = 0; i < OUTBOX_PIPELINE; i++) {
 		o->batches[i].held_cap = OUTBOX_SETTLE_HELD_MAX;
 		o->batches[i].held = calloc(OUTBOX_SETTLE_HELD_MAX, sizeof(*o->held));
-		if (o->batches[i].held == NULL)
-			o->held_cap = 0;
+		held_made = held_made && o->batches[i].held != NULL;
 	}
-	if (o->held == NULL || o->held_cap == 0 || sodium_init() < 0) {
+	if (!held_made || sodium_init() < 0) {
 		snprintf(err, errlen, "out of memory");
 		outbox_free(o);
 		return NULL;
@@ -1120,7 +1121,7 @@ outbox_put_start(struct outbox *o, const struct outbox_item *items, size_t n)
 	b->items = items;
 	b->n = n;
 	b->first_seq = o->flight_seq;
-	b->turn_passed = false;
+	b->bytes = bytes;
 	b->done = false;
 	o->flight_seq += n;
 	o->n_flight++;
@@ -1149,16 +1150,25 @@ outbox_put_fd(const struct outbox *o)
 	return o->done_fd;
 }
 
-bool
-outbox_put_ready(struct outbox *o)
+/* Empty done_fd (under lock, where the lanes write it): a caller with
+ * puts in flight asks again after each, so no end goes unseen. */
+static void
+outbox_done_fd_empty(struct outbox *o)
 {
 	uint64_t count;
-	bool ready;
 
-	pthread_mutex_lock(&o->lock);
 	if (read(o->done_fd, &count, sizeof(count)) < 0) {
 		/* EAGAIN only: nothing was left to read */
 	}
+}
+
+bool
+outbox_put_ready(struct outbox *o)
+{
+	bool ready;
+
+	pthread_mutex_lock(&o->lock);
+	outbox_done_fd_empty(o);
 	ready = o->n_flight > 0 && o->batches[o->head].done;
 	pthread_mutex_unlock(&o->lock);
 	return ready;
@@ -1210,7 +1220,6 @@ outbox_put_finish(struct outbox *o, uint64_t *first_seq)
 {
 	struct outbox_batch *b;
 	enum outbox_result r;
-	uint64_t count;
 	bool logged;
 
 	if (o->n_flight == 0) {
@@ -1221,20 +1230,15 @@ outbox_put_finish(struct outbox *o, uint64_t *first_seq)
 	pthread_mutex_lock(&o->lock);
 	while (!b->done)
 		pthread_cond_wait(&o->done, &o->lock);
-	/* Empty the eventfd, so that it does not stay readable for a put
-	 * finished here; a caller with more in flight asks outbox_put_ready
-	 * again after each. */
-	if (read(o->done_fd, &count, sizeof(count)) < 0) {
-		/* EAGAIN only: nothing was left to read */
-	}
+	/* Not readable for a put finished here. */
+	outbox_done_fd_empty(o);
 	pthread_mutex_unlock(&o->lock);
 	o->head = (o->head + 1) % OUTBOX_PIPELINE;
 	o->n_flight--;
 	logged = b->n > 0 && !b->direct;
 	if (logged) {
 		o->flight_n -= b->n;
-		for (size_t i = 0; i < b->n; i++)
-			o->flight_bytes -= b->items[i].len;
+		o->flight_bytes -= b->bytes;
 	}
 	o->stats.settled += b->settled;
 	o->stats.commits += b->commits;
@@ -1248,17 +1252,17 @@ outbox_put_finish(struct outbox *o, uint64_t *first_seq)
 		kept_swap(&o->kept, &b->move);
 	}
 	r = b->result;
-	if (r != OUTBOX_OK && !o->failing) {
-		/* The log goes on from here once the rest are finished. */
-		o->failing = true;
-		o->rewind_to = b->log_at;
-		memcpy(o->error, b->error, sizeof(o->error));
-	} else if (r == OUTBOX_OK && o->failing) {
+	if (r == OUTBOX_OK && o->failing) {
 		/* Synced, but behind a record that may not be: recovery
-		 * would stop before it. */
+		 * would stop before it. o->error says why. */
 		r = OUTBOX_FAILED;
 	} else if (r != OUTBOX_OK) {
 		memcpy(o->error, b->error, sizeof(o->error));
+		if (!o->failing) {
+			/* The log goes on from here once the rest are done. */
+			o->failing = true;
+			o->rewind_to = b->log_at;
+		}
 	}
 	if (r == OUTBOX_OK) {
 		for (size_t i = 0; logged && i < b->n; i++)
