@@ -520,6 +520,19 @@ child_told(const char *dir)
 	return n;
 }
 
+/* What an open after a crash finds pending, into seen. */
+static void
+recovered(const char *dir, struct seen *seen)
+{
+	char err[256];
+	struct outbox *o = outbox_open(dir, 1 << 20, err, sizeof(err));
+
+	if (o == NULL)
+		fail_msg("reopening: %s", err);
+	assert_int_equal(outbox_scan(o, 1, 64, remember, seen, NULL), OUTBOX_OK);
+	outbox_close(&o);
+}
+
 /* Four puts in flight, one of their syncs failing: the ones before it
  * answered, it and every one behind it not (even those whose own sync
  * went through: recovery stops at a record that may not be on disk).
@@ -565,25 +578,20 @@ static void
 test_a_failed_sync_fails_the_puts_behind_it_and_the_log_goes_on_from_it(void **state)
 {
 	const char *dir = outbox_dir(state);
-	char err[256];
-	struct outbox *o;
 	struct seen seen = { 0 };
 	size_t answered;
 
 	in_a_crashing_child(child_fails_a_sync_in_flight_and_crashes, dir);
 	answered = (size_t)child_told(dir);
 	assert_true(answered < 4);
-	o = outbox_open(dir, 1 << 20, err, sizeof(err));
-	assert_non_null(o);
 	/* item-001, those answered, then "f": nothing of the failed ones. */
-	outbox_scan(o, 1, 64, remember, &seen, NULL);
+	recovered(dir, &seen);
 	assert_int_equal(seen.n, answered + 2);
 	assert_memory_equal(seen.texts[0], "item-001", 8);
 	for (size_t i = 0; i < answered; i++)
 		assert_int_equal(seen.texts[i + 1][0], "bcde"[i]);
 	assert_int_equal(seen.seqs[answered + 1], answered + 2);
 	assert_string_equal(seen.texts[answered + 1], "f");
-	outbox_close(&o);
 }
 
 /* A put that moves the log, whose own append then fails to sync: the log
@@ -615,20 +623,15 @@ static void
 test_a_put_answered_after_a_failed_move_and_append_survives_a_crash(void **state)
 {
 	const char *dir = outbox_dir(state);
-	char err[256];
-	struct outbox *o;
 	struct seen seen = { 0 };
 
 	in_a_crashing_child(child_fails_the_sync_of_a_moving_put_and_crashes, dir);
 	assert_int_equal(child_told(dir), 2); /* the sequence "c" was answered under */
-	o = outbox_open(dir, 1 << 20, err, sizeof(err));
-	assert_non_null(o);
-	outbox_scan(o, 1, 64, remember, &seen, NULL);
+	recovered(dir, &seen);
 	assert_int_equal(seen.n, 2);
 	assert_memory_equal(seen.texts[0], "item-001", 8);
 	assert_int_equal(seen.seqs[1], 2);
 	assert_string_equal(seen.texts[1], "c");
-	outbox_close(&o);
 }
 
 /* Puts failed in flight, then a move before any append: the log starts
@@ -657,17 +660,12 @@ static void
 test_puts_failed_in_flight_are_not_recovered_after_a_move(void **state)
 {
 	const char *dir = outbox_dir(state);
-	char err[256];
-	struct outbox *o;
 	struct seen seen = { 0 };
 
 	in_a_crashing_child(child_fails_puts_in_flight_moves_and_crashes, dir);
-	o = outbox_open(dir, 1 << 20, err, sizeof(err));
-	assert_non_null(o);
-	outbox_scan(o, 1, 64, remember, &seen, NULL);
+	recovered(dir, &seen);
 	assert_int_equal(seen.n, 1);
 	assert_memory_equal(seen.texts[0], "item-001", 8);
-	outbox_close(&o);
 }
 
 static void
