@@ -130,6 +130,7 @@ struct outbox {
 	MDB_dbi pending, dead, meta;
 	uint64_t next_seq;
 	size_t move_bytes; /* the kept bytes that make a move due */
+	int64_t move_after_ms; /* the age of the oldest kept that makes one due */
 	uint64_t map_pages, table_pages; /* the map's and the file's, in pages
 					  * (the caller's, read after a commit) */
 	/* Settlements held for the next commit (the caller's thread). */
@@ -958,6 +959,7 @@ outbox_open(const char *path, uint64_t map_bytes, char *err, size_t errlen)
 		o->lanes[i].fd = -1;
 	o->move_bytes = map_bytes / 256 < OUTBOX_MOVE_BYTES ? (size_t)(map_bytes / 256)
 							   : OUTBOX_MOVE_BYTES;
+	o->move_after_ms = OUTBOX_MOVE_AFTER_MS;
 	/* Every batch's held list as large as the outbox's: a transaction in
 	 * any slot swaps its list in, and outbox_settle grows it by doubling. */
 	o->held_cap = OUTBOX_SETTLE_HELD_MAX;
@@ -1040,7 +1042,13 @@ outbox_move_due(const struct outbox *o, size_t more, size_t more_log)
 	return o->kept.n > 0 &&
 	    (o->kept.used + more >= o->move_bytes ||
 		o->log_end + more_log > OUTBOX_LOG_BYTES / 2 ||
-		clock_monotonic_ms() - o->kept.since_ms >= OUTBOX_MOVE_AFTER_MS);
+		clock_monotonic_ms() - o->kept.since_ms >= o->move_after_ms);
+}
+
+void
+outbox_set_move_after(struct outbox *o, int64_t ms)
+{
+	o->move_after_ms = ms;
 }
 
 /* Hand the held settlements and the kept envelopes to batch b (whose
