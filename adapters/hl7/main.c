@@ -78,6 +78,7 @@ struct hl7_server {
 	size_t committing, n_committing;
 	struct hl7_group *filling;
 	struct event *turn_end;	      /* after this turn's reads: commit */
+	struct evbuffer *acks;	      /* one connection's ACKs, on their way out */
 	/* Scratch for deciding and answering one message at a time. */
 	struct hl7_message msg;
 	struct adt_event event;
@@ -178,8 +179,9 @@ hl7_decide(struct hl7_server *srv, struct hl7_group *g, struct hl7_taken *t, con
 	t->code = ACK_CODE_ACCEPT;
 }
 
-/* Write the ACK of one message; text is the message itself (parsed again
- * here, so that no parse is kept per message while the commit waits). */
+/* Add the ACK of one message to srv->acks; text is the message itself
+ * (parsed again here, so that no parse is kept per message while the
+ * commit waits). */
 static void
 hl7_answer(struct hl7_conn *c, const struct hl7_taken *t, const char *text)
 {
@@ -206,7 +208,10 @@ hl7_answer(struct hl7_conn *c, const struct hl7_taken *t, const char *text)
 		return;
 	}
 	n = mllp_wrap(ack, (size_t)len, framed, sizeof(framed));
-	bufferevent_write(c->bev, framed, n);
+	if (evbuffer_add(srv->acks, framed, n) < 0) {
+		log_error("hl7: %s: out of memory for an ACK; the sender will resend", c->peer);
+		return;
+	}
 	switch (t->code) {
 	case ACK_CODE_ACCEPT:
 		srv->aa++;
@@ -293,6 +298,24 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 	event_active(srv->turn_end, EV_TIMEOUT, 0);
 }
 
+/* Send the ACKs gathered in srv->acks to c. Straight to the socket when
+ * nothing is queued before them (the usual case): no write event is added
+ * and removed for each answer, and the sender has it on this turn. What the
+ * socket does not take now goes through the bufferevent, which also meets
+ * and reports any error of the socket (hl7_on_event). */
+static void
+hl7_send_acks(struct hl7_conn *c)
+{
+	struct evbuffer *acks = c->srv->acks;
+
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		(void)evbuffer_write(acks, bufferevent_getfd(c->bev));
+	if (evbuffer_get_length(acks) > 0 && bufferevent_write_buffer(c->bev, acks) < 0) {
+		log_error("hl7: %s: out of memory for ACKs; the sender will resend", c->peer);
+		evbuffer_drain(acks, evbuffer_get_length(acks));
+	}
+}
+
 /* Answer a connection of a group: its messages in order, then drain them. */
 static void
 hl7_answer_conn(struct hl7_conn *c, bool durable)
@@ -313,6 +336,7 @@ hl7_answer_conn(struct hl7_conn *c, bool durable)
 		}
 		hl7_answer(c, t, data + t->at);
 	}
+	hl7_send_acks(c);
 	evbuffer_drain(in, c->taken_bytes);
 	c->group = NULL;
 	c->n = 0;
@@ -521,8 +545,9 @@ hl7_start(struct adapter *a, char *err, size_t errlen)
 		srv->groups[i].tail = &srv->groups[i].conns;
 	srv->filling = &srv->groups[0];
 	srv->turn_end = event_new(a->base, -1, 0, hl7_on_turn_end, srv);
-	if (srv->turn_end == NULL) {
-		snprintf(err, errlen, "cannot create the commit event");
+	srv->acks = evbuffer_new();
+	if (srv->turn_end == NULL || srv->acks == NULL) {
+		snprintf(err, errlen, "cannot create the commit event and the ACK buffer");
 		return -1;
 	}
 	for (size_t i = 0; i < cfg->n_hl7_providers; i++) {
@@ -581,6 +606,8 @@ hl7_destroy(struct adapter *a)
 		evconnlistener_free(srv->listener);
 	if (srv->turn_end != NULL)
 		event_free(srv->turn_end);
+	if (srv->acks != NULL)
+		evbuffer_free(srv->acks);
 	for (size_t i = 0; i < HL7_GROUPS; i++) {
 		free(srv->groups[i].taken);
 		free(srv->groups[i].packed);
