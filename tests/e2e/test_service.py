@@ -78,26 +78,49 @@ class Reload(DaemonTestCase):
 
 
 class Notify(DaemonTestCase):
-    """A fake systemd: a datagram socket as NOTIFY_SOCKET."""
+    """A fake systemd: a datagram socket as NOTIFY_SOCKET, read all the
+    time as systemd does (a full socket would block the daemon's
+    sd_notify), into a queue the test takes from."""
 
     def setUp(self):
+        import queue
         import tempfile
+        import threading
         self.workdir = tempfile.mkdtemp(prefix="cd-")
         self.daemon = Daemon(self.workdir)
         self.path = os.path.join(self.workdir, "notify")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(self.path)
-        self.sock.settimeout(30)
+        self.sock.settimeout(0.2)
         self.messages = []
+        self.received = queue.Queue()
+        self.reading = True
+        self.reader = threading.Thread(target=self.read_notify, daemon=True)
+        self.reader.start()
+
+    def read_notify(self):
+        while self.reading:
+            try:
+                self.received.put(self.sock.recv(4096).decode())
+            except socket.timeout:
+                continue
+            except OSError:
+                return
 
     def tearDown(self):
+        self.reading = False
+        self.reader.join(timeout=5)
         self.sock.close()
         super().tearDown()
 
     def receive_until(self, predicate, what):
-        deadline = time.monotonic() + 30
+        import queue
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            data = self.sock.recv(4096).decode()
+            try:
+                data = self.received.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
             self.messages.append(data)
             if predicate(data):
                 return data
@@ -116,9 +139,12 @@ class Notify(DaemonTestCase):
         before = "".join(self.messages[:-1])
         self.assertIn("STATUS=starting", before)
         self.assertIn(f"STATUS=opening store {self.workdir}/store", before)
-        self.daemon.send(event_mix(20))
+        _, proc = self.daemon.send(event_mix(20))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
         self.receive_until(lambda m: "WATCHDOG=1" in m, "WATCHDOG=1")
-        status = self.receive_until(lambda m: "STATUS=ingesting:" in m, "a periodic STATUS")
+        # Every 5 s: the first may have gone before the send was stored.
+        status = self.receive_until(lambda m: "STATUS=ingesting:" in m and "20 events" in m,
+                                    "a periodic STATUS after the send")
         self.assertRegex(status, r"STATUS=ingesting: [0-9.]+ events/s, 20 events stored, "
                                  r"0 stream client\(s\)")
         self.daemon.proc.send_signal(signal.SIGTERM)

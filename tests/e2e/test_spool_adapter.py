@@ -89,7 +89,9 @@ class SpoolAdapter(SpoolCase):
         wait_for(lambda: self.events() == 3, what="3 events")
         self.drop("care_home_capacity_good.csv", as_name="again.csv")
         self.wait_done("again.csv")
-        wait_for(lambda: self.daemon.status()["duplicates"] == 3, what="3 duplicates")
+        # At least 3: a commit slower than [adapter] resend_ms has the
+        # adapter send a row again, which is one more duplicate.
+        wait_for(lambda: self.daemon.status()["duplicates"] >= 3, what="3 duplicates")
         self.assertEqual(self.events(), 3)
 
     def test_a_file_still_being_written_is_left_alone_until_renamed(self):

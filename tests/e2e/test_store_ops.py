@@ -6,6 +6,7 @@ import datetime
 import os
 import re
 import signal
+import statistics
 import subprocess
 import threading
 import time
@@ -78,11 +79,12 @@ class Retention(DaemonTestCase):
         # acks shows whether pruning ever held ingest up.
         try:
             wait_for(lambda: len(rejected) > 3000, timeout=120, what="a flood of dead letters")
-            largest_gap, last = 0.0, time.monotonic()
+            gaps, last = [], time.monotonic()
             for n in range(300):
                 acks, _ = self.daemon.send([admission(100 + n)])
                 now = time.monotonic()
-                largest_gap, last = max(largest_gap, now - last), now
+                gaps.append(now - last)
+                last = now
                 self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED")
                 if n > 20 and sample(metrics(self.daemon),
                                      "commissiond_prune_transactions_total") > 10:
@@ -107,8 +109,10 @@ class Retention(DaemonTestCase):
         self.assertGreaterEqual(transactions, pruned / 50)
         self.assertGreater(transactions, 10)
         self.assertLessEqual(sample(families, "commissiond_dead_letters"), 100)
-        # A behaviour check, not a benchmark: no ack waited for pruning.
-        self.assertLess(largest_gap, 2.0)
+        # A behaviour check, not a benchmark: no ack waited for pruning
+        # (all of it in one transaction would hold one send far beyond the
+        # others; a slow machine slows them all alike).
+        self.assertLess(max(gaps), max(5.0, 20 * statistics.median(gaps)), gaps)
 
 
 class Archive(DaemonTestCase):
