@@ -518,32 +518,27 @@ child_tells(const char *dir, uint64_t n)
 		_exit(8);
 }
 
+/* Run child as a crash, then open again: return what the child told
+ * (child_tells), and put what the open finds pending into seen. */
 static uint64_t
-child_told(const char *dir)
+crash_then_recover(void (*child)(const char *dir), const char *dir, struct seen *seen)
 {
-	char path[512];
-	unsigned long long n = 0;
+	char path[512], err[256];
+	unsigned long long told = 0;
+	struct outbox *o;
 	FILE *in;
 
+	in_a_crashing_child(child, dir);
 	snprintf(path, sizeof(path), "%s/answered", dir);
 	in = fopen(path, "r");
 	assert_non_null(in);
-	assert_int_equal(fscanf(in, "%llu", &n), 1);
+	assert_int_equal(fscanf(in, "%llu", &told), 1);
 	fclose(in);
-	return n;
-}
-
-/* What an open after a crash finds pending, into seen. */
-static void
-recovered(const char *dir, struct seen *seen)
-{
-	char err[256];
-	struct outbox *o = open_timeless(dir, 1 << 20, err, sizeof(err));
-
-	if (o == NULL)
+	if ((o = open_timeless(dir, 1 << 20, err, sizeof(err))) == NULL)
 		fail_msg("reopening: %s", err);
 	assert_int_equal(outbox_scan(o, 1, 64, remember, seen, NULL), OUTBOX_OK);
 	outbox_close(&o);
+	return told;
 }
 
 /* Four puts in flight, one of their syncs failing: the ones before it
@@ -594,11 +589,9 @@ test_a_failed_sync_fails_the_puts_behind_it_and_the_log_goes_on_from_it(void **s
 	struct seen seen = { 0 };
 	size_t answered;
 
-	in_a_crashing_child(child_fails_a_sync_in_flight_and_crashes, dir);
-	answered = (size_t)child_told(dir);
+	answered = (size_t)crash_then_recover(child_fails_a_sync_in_flight_and_crashes, dir, &seen);
 	assert_true(answered < 4);
 	/* item-001, those answered, then "f": nothing of the failed ones. */
-	recovered(dir, &seen);
 	assert_int_equal(seen.n, answered + 2);
 	assert_memory_equal(seen.texts[0], "item-001", 8);
 	for (size_t i = 0; i < answered; i++)
@@ -638,9 +631,10 @@ test_a_put_answered_after_a_failed_move_and_append_survives_a_crash(void **state
 	const char *dir = outbox_dir(state);
 	struct seen seen = { 0 };
 
-	in_a_crashing_child(child_fails_the_sync_of_a_moving_put_and_crashes, dir);
-	assert_int_equal(child_told(dir), 2); /* the sequence "c" was answered under */
-	recovered(dir, &seen);
+	/* It tells the sequence "c" was answered under. */
+	assert_int_equal(crash_then_recover(child_fails_the_sync_of_a_moving_put_and_crashes, dir,
+			     &seen),
+	    2);
 	assert_int_equal(seen.n, 2);
 	assert_memory_equal(seen.texts[0], "item-001", 8);
 	assert_int_equal(seen.seqs[1], 2);
@@ -682,9 +676,7 @@ test_puts_failed_in_flight_are_not_recovered_after_a_move(void **state)
 	struct seen seen = { 0 };
 	uint64_t b_answered;
 
-	in_a_crashing_child(child_fails_puts_in_flight_moves_and_crashes, dir);
-	b_answered = child_told(dir);
-	recovered(dir, &seen);
+	b_answered = crash_then_recover(child_fails_puts_in_flight_moves_and_crashes, dir, &seen);
 	assert_int_equal(seen.n, 1 + b_answered);
 	assert_memory_equal(seen.texts[0], "item-001", 8);
 	if (b_answered)
