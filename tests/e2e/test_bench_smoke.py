@@ -206,6 +206,16 @@ class BenchSmoke(unittest.TestCase):
         system = figures(text, "(daemon system CPU an event")
         self.assertEqual((len(user), len(system)), (5, 5), text)
         self.assertTrue(all(u + s > 0 for u, s in zip(user, system)), text)
+        # The daemon's commits in each of those runs, from its /metrics:
+        # at least one event a commit, some time in each, and one thread
+        # that cannot commit for longer than the run.
+        batch = figures(text, "(events a commit, mean")
+        commit_ms = figures(text, "(time a commit, mean")
+        share = figures(text, "(daemon committing, share of the wall time")
+        self.assertEqual((len(batch), len(commit_ms), len(share)), (5, 5, 5), text)
+        self.assertTrue(all(b >= 1 for b in batch), text)
+        self.assertTrue(all(ms > 0 for ms in commit_ms), text)
+        self.assertTrue(all(0 < s <= 100 for s in share), text)
         self.assertRegex(text, r"Durable ingest, 4 sender\(s\).*% of the LMDB floor; "
                          r"[0-9.]+% of the random-key floor")
 
