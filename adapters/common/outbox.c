@@ -625,8 +625,9 @@ outbox_log_append(struct outbox *o, struct outbox_batch *b, int fd)
 			int e = w < 0 ? errno : ENOSPC;
 			outbox_fail(b->error, "outbox: writing its log: %s", strerror(e));
 			r = outbox_full_or_failed(e);
+			break;
 		}
-		done += w > 0 ? (size_t)w : 0;
+		done += (size_t)w;
 	}
 	if (r != OUTBOX_OK) {
 		outbox_turn_pass(o, b, true);
