@@ -95,7 +95,7 @@ struct hl7_conn {
 	struct hl7_group *group;
 	struct hl7_conn *next_in_group;
 	size_t first, n, taken_bytes;
-	bool close_after; /* a message too large follows: close once answered */
+	bool close_after; /* a message too large follows, or an ACK was lost: close once answered */
 };
 
 static const char *
@@ -181,8 +181,9 @@ hl7_decide(struct hl7_server *srv, struct hl7_group *g, struct hl7_taken *t, con
 
 /* Add the ACK of one message to srv->acks; text is the message itself
  * (parsed again here, so that no parse is kept per message while the
- * commit waits). */
-static void
+ * commit waits). False when it could not be added: then no later ACK may
+ * go to this connection before it. */
+static bool
 hl7_answer(struct hl7_conn *c, const struct hl7_taken *t, const char *text)
 {
 	struct hl7_server *srv = c->srv;
@@ -204,13 +205,15 @@ hl7_answer(struct hl7_conn *c, const struct hl7_taken *t, const char *text)
 	len = ack_build(&srv->msg, t->code, t->code == ACK_CODE_ACCEPT ? NULL : &t->err,
 	    control_id, now, ack, sizeof(ack));
 	if (len < 0) {
-		log_error("hl7: %s: cannot build an ACK", c->peer);
-		return;
+		log_error("hl7: %s: cannot build an ACK; closing the connection, the sender will "
+			  "resend what is unanswered", c->peer);
+		return false;
 	}
 	n = mllp_wrap(ack, (size_t)len, framed, sizeof(framed));
 	if (evbuffer_add(srv->acks, framed, n) < 0) {
-		log_error("hl7: %s: out of memory for an ACK; the sender will resend", c->peer);
-		return;
+		log_error("hl7: %s: out of memory for an ACK; closing the connection, the sender "
+			  "will resend what is unanswered", c->peer);
+		return false;
 	}
 	switch (t->code) {
 	case ACK_CODE_ACCEPT:
@@ -225,6 +228,7 @@ hl7_answer(struct hl7_conn *c, const struct hl7_taken *t, const char *text)
 		srv->ar++;
 		break;
 	}
+	return true;
 }
 
 /* Take the whole messages in a connection's buffer (at most
@@ -311,8 +315,10 @@ hl7_send_acks(struct hl7_conn *c)
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
 		(void)evbuffer_write(acks, bufferevent_getfd(c->bev));
 	if (evbuffer_get_length(acks) > 0 && bufferevent_write_buffer(c->bev, acks) < 0) {
-		log_error("hl7: %s: out of memory for ACKs; the sender will resend", c->peer);
+		log_error("hl7: %s: out of memory for ACKs; closing the connection, the sender "
+			  "will resend what is unanswered", c->peer);
 		evbuffer_drain(acks, evbuffer_get_length(acks));
+		c->close_after = true;
 	}
 }
 
@@ -334,7 +340,11 @@ hl7_answer_conn(struct hl7_conn *c, bool durable)
 			    "the message cannot be stored now (outbox full or disk full); send it again later");
 			t->err.code = HL7_ERROR_APPLICATION_INTERNAL;
 		}
-		hl7_answer(c, t, data + t->at);
+		if (!hl7_answer(c, t, data + t->at)) {
+			/* Its ACK lost: none after it, out of order. */
+			c->close_after = true;
+			break;
+		}
 	}
 	hl7_send_acks(c);
 	evbuffer_drain(in, c->taken_bytes);

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 import unittest
 
@@ -196,6 +197,52 @@ class Hl7Adapter(Hl7Case):
                 data = f.read()
             for number in numbers:
                 self.assertNotIn(number.encode(), data, f"{number} found in {path}")
+
+
+class LostAck(Hl7Case):
+    """An ACK the adapter cannot send (out of memory, made so by
+    fail_ack.c under LD_PRELOAD): no later ACK may overtake it, so the
+    connection closes, and what it left unanswered is sent again."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cd-hl7-")
+        shim = os.path.join(self.workdir, "fail_ack.so")
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", shim,
+                        os.path.join(os.path.dirname(__file__), "fail_ack.c"), "-ldl"],
+                       check=True, capture_output=True)
+        self.daemon = Daemon(self.workdir, **adapter_settings(self.workdir),
+                             **{"hl7.provider": "RXC_PAS=RXC"})
+        self.daemon.start()
+        register(self.daemon)
+        saved = dict(os.environ)
+        os.environ.update({"LD_PRELOAD": shim, "FAIL_ACK": "2",
+                           # ASan would be first in LD_PRELOAD: not here.
+                           "ASAN_OPTIONS": ":".join(filter(None, [
+                               os.environ.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))})
+        try:
+            self.adapter = Adapter(self.daemon, HL7).start()
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        self.address = self.daemon.settings["hl7.listen"]
+
+    def test_no_ack_overtakes_a_lost_one_and_the_resends_are_stored_once(self):
+        messages = [adt("A01", f"L{i}", nhs_number(20 + i), f"VL{i}") for i in range(3)]
+        client = MllpClient(self.address)
+        client.send_raw(b"".join(b"\x0b" + m.encode() + b"\x1c\x0d" for m in messages))
+        first = ack_fields(client.ack())
+        self.assertEqual(first["MSA"][1:3], ["AA", "L0"], first)
+        # The second ACK is lost: the third must not come in its place.
+        with self.assertRaisesRegex(AssertionError, "closed the connection"):
+            client.ack()
+        client.close()
+        self.assertIn("closing the connection", self.adapter.log_text())
+        again = MllpClient(self.address)
+        for i, message in enumerate(messages[1:], 1):
+            again.send(message)
+            self.assertEqual(ack_fields(again.ack())["MSA"][1:3], ["AA", f"L{i}"])
+        again.close()
+        wait_for(lambda: self.events_stored() == 3 + 3, what="the three admissions")
 
 
 class ThirdPartyClient(Hl7Case):
