@@ -10,23 +10,33 @@
  * any length needs no memory for them.
  *
  *   bench-hl7 --address HOST:PORT [--connections N] [--window W]
- *             [--count M] [--seconds T]
+ *             [--count M] [--seconds T] [--rate R]
+ *
+ * With --rate R the messages are sent at R a second in all, open loop:
+ * message j is due j / R seconds after the start, on connection j mod N,
+ * whatever the ACKs before it. Each message's latency, from its send to its
+ * ACK, is recorded. A connection that has W messages unanswered when the
+ * next is due stops the sending, and the run is reported as saturated.
  *
  * Prints {"connections", "window", "sent", "aa", "ae", "ar", "seconds",
  * "aa_per_second", "out_of_order", "start_monotonic_ns"} (CLOCK_MONOTONIC,
- * for the driver to time delivery to commissiond); exits 1 when the adapter
- * goes silent.
+ * for the driver to time delivery to commissiond), and with --rate also
+ * {"offered_per_second", "saturated", "ack_p50_ms", "ack_p99_ms",
+ * "ack_p999_ms"}; exits 1 when the adapter goes silent.
  */
+#define _GNU_SOURCE /* ppoll: sleeping to the next send, to the nanosecond */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -54,6 +64,12 @@ static const struct provider providers[] = {
 static const char *const triggers[] = {"A01", "A02", "A08", "A03"};
 #define N_TRIGGERS (sizeof(triggers) / sizeof(triggers[0]))
 
+/* The latencies of the ACKs, in ms (--rate only). */
+struct latencies {
+	double *ms;
+	size_t n, cap;
+};
+
 struct message {
 	char framed[MESSAGE_MAX];
 	size_t len;
@@ -63,8 +79,10 @@ struct message {
 struct connection {
 	unsigned id;
 	int fd;
-	/* the control ids of the messages in flight, message k at k % window */
+	/* the control ids of the messages in flight, message k at k % window,
+	 * and when each was sent */
 	char (*in_flight)[CONTROL_ID_MAX];
+	uint64_t *sent_ns;
 	uint64_t window, limit, next, acked;
 	char buf[READ_BUFFER];
 	size_t buf_len;
@@ -153,6 +171,7 @@ send_message(struct connection *c)
 
 	message_make(&m, c->id, c->next);
 	memcpy(c->in_flight[c->next % c->window], m.control_id, CONTROL_ID_MAX);
+	c->sent_ns[c->next % c->window] = bench_now_ns();
 	for (size_t done = 0; done < m.len;) {
 		ssize_t n = write(c->fd, m.framed + done, m.len - done);
 		if (n < 0 && errno == EINTR)
@@ -164,10 +183,25 @@ send_message(struct connection *c)
 	c->next++;
 }
 
-/* One ACK frame: MSA-1 counted, MSA-2 checked against the oldest message
- * in flight. */
 static void
-take_ack(struct connection *c, const char *frame, size_t len)
+latency_add(struct latencies *l, double ms)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 65536;
+		double *ms_new = realloc(l->ms, cap * sizeof(*ms_new));
+		if (ms_new == NULL)
+			bench_fail(PROG, "out of memory");
+		l->ms = ms_new;
+		l->cap = cap;
+	}
+	l->ms[l->n++] = ms;
+}
+
+/* One ACK frame, read at now: MSA-1 counted, MSA-2 checked against the
+ * oldest message in flight, the latency added to l (if any). */
+static void
+take_ack(struct connection *c, const char *frame, size_t len, uint64_t now,
+    struct latencies *l)
 {
 	const char *msa = NULL;
 	char code[3] = "", control_id[CONTROL_ID_MAX] = "";
@@ -198,14 +232,17 @@ take_ack(struct connection *c, const char *frame, size_t len)
 		c->ae++;
 	if (c->acked >= c->next || strcmp(control_id, c->in_flight[c->acked % c->window]) != 0)
 		c->out_of_order++;
+	else if (l != NULL)
+		latency_add(l, (double)(now - c->sent_ns[c->acked % c->window]) / 1e6);
 	c->acked++;
 }
 
 /* Read what the adapter sent and take every whole frame in it. */
 static void
-read_acks(struct connection *c)
+read_acks(struct connection *c, struct latencies *l)
 {
 	ssize_t n = read(c->fd, c->buf + c->buf_len, sizeof(c->buf) - c->buf_len);
+	uint64_t now = bench_now_ns();
 	size_t start = 0;
 
 	if (n == 0)
@@ -221,7 +258,7 @@ read_acks(struct connection *c)
 			size_t from = start;
 			while (from < i && c->buf[from] != 0x0b)
 				from++;
-			take_ack(c, c->buf + from + 1, from < i ? i - from - 1 : 0);
+			take_ack(c, c->buf + from + 1, from < i ? i - from - 1 : 0, now, l);
 			start = i + 2;
 			i++;
 		}
@@ -236,8 +273,42 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: " PROG " --address HOST:PORT [--connections N] [--window W] "
-	                "[--count M] [--seconds T]\n");
+	                "[--count M] [--seconds T] [--rate R]\n");
 	exit(2);
+}
+
+/* A quantile of the latencies as JSON: null when there are none. */
+static json_t *
+latency_json(struct latencies *l, double p)
+{
+	return l->n == 0 ? json_null() : json_real(bench_quantile(l->ms, l->n, p));
+}
+
+/* When message j is due at rate (messages a second from start). */
+static uint64_t
+due_ns(uint64_t start, uint64_t rate, uint64_t j)
+{
+	return start + (uint64_t)((double)j * 1e9 / (double)rate);
+}
+
+/* Send what is due by now, of count messages at rate, dealt over the
+ * connections in turn (so that connection i has its limit of them);
+ * *scheduled counts those sent. false when the connection of the next one
+ * already has its window unanswered: the adapter is not keeping up. */
+static bool
+send_due(struct connection *conns, uint64_t n_conns, uint64_t rate, uint64_t count,
+    uint64_t start, uint64_t *scheduled)
+{
+	uint64_t now = bench_now_ns();
+
+	while (*scheduled < count && due_ns(start, rate, *scheduled) <= now) {
+		struct connection *c = &conns[*scheduled % n_conns];
+		if (c->next - c->acked >= c->window)
+			return false;
+		send_message(c);
+		(*scheduled)++;
+	}
+	return true;
 }
 
 int
@@ -249,12 +320,15 @@ main(int argc, char **argv)
 	    {"window", required_argument, NULL, 'w'},
 	    {"count", required_argument, NULL, 'n'},
 	    {"seconds", required_argument, NULL, 't'},
+	    {"rate", required_argument, NULL, 'r'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *address = NULL;
 	uint64_t n_conns = 1, window = 1, count = 100000, sent = 0, acked = 0, start, last = 0;
-	uint64_t aa = 0, ae = 0, ar = 0, out_of_order = 0, deadline;
+	uint64_t aa = 0, ae = 0, ar = 0, out_of_order = 0, deadline, rate = 0, scheduled = 0;
 	double seconds_limit = 10;
+	bool saturated = false;
+	struct latencies latencies = {0};
 	struct connection *conns;
 	struct pollfd *fds;
 	int ch;
@@ -276,6 +350,9 @@ main(int argc, char **argv)
 		case 't':
 			seconds_limit = bench_parse_seconds(PROG, "--seconds", optarg);
 			break;
+		case 'r':
+			rate = bench_parse_u64(PROG, "--rate", optarg);
+			break;
 		default:
 			usage();
 		}
@@ -293,7 +370,8 @@ main(int argc, char **argv)
 		c->window = window;
 		c->limit = count / n_conns + (i < count % n_conns);
 		c->in_flight = calloc(window, sizeof(*c->in_flight));
-		if (c->in_flight == NULL)
+		c->sent_ns = calloc(window, sizeof(*c->sent_ns));
+		if (c->in_flight == NULL || c->sent_ns == NULL)
 			bench_fail(PROG, "out of memory");
 		c->fd = connect_to(address);
 		fds[i] = (struct pollfd){c->fd, POLLIN, 0};
@@ -302,25 +380,35 @@ main(int argc, char **argv)
 	start = bench_now_ns();
 	deadline = start + (uint64_t)(seconds_limit * 1e9);
 	for (;;) {
-		bool sending = bench_now_ns() < deadline, waiting = false;
+		bool sending = !saturated && bench_now_ns() < deadline, waiting = false;
+		struct timespec wait = {ACK_TIMEOUT_MS / 1000, 0};
+		if (sending && rate > 0 && !send_due(conns, n_conns, rate, count, start, &scheduled))
+			saturated = true, sending = false;
+		bool pacing = sending && rate > 0 && scheduled < count;
 		for (unsigned i = 0; i < n_conns; i++) {
 			struct connection *c = &conns[i];
 			if (!sending)
 				c->limit = c->next; /* time is up: send no more */
-			while (c->next < c->limit && c->next - c->acked < window)
+			while (rate == 0 && c->next < c->limit && c->next - c->acked < window)
 				send_message(c);
-			waiting |= c->acked < c->next;
+			waiting |= c->acked < c->next || c->next < c->limit;
 		}
 		if (!waiting)
 			break;
-		int ready = poll(fds, (nfds_t)n_conns, ACK_TIMEOUT_MS);
+		if (pacing) {
+			/* Wake for the next message due, if no ACK comes first. */
+			uint64_t due = due_ns(start, rate, scheduled), now = bench_now_ns();
+			uint64_t ns = due > now ? due - now : 0;
+			wait = (struct timespec){(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+		}
+		int ready = ppoll(fds, (nfds_t)n_conns, &wait, NULL);
 		if (ready < 0 && errno != EINTR)
-			bench_fail(PROG, "poll: %s", strerror(errno));
-		if (ready == 0)
+			bench_fail(PROG, "ppoll: %s", strerror(errno));
+		if (ready == 0 && !pacing)
 			bench_fail(PROG, "no ACK within %d ms", ACK_TIMEOUT_MS);
 		for (unsigned i = 0; ready > 0 && i < n_conns; i++)
 			if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) {
-				read_acks(&conns[i]);
+				read_acks(&conns[i], rate > 0 ? &latencies : NULL);
 				last = bench_now_ns();
 			}
 	}
@@ -334,15 +422,25 @@ main(int argc, char **argv)
 		out_of_order += c->out_of_order;
 		close(c->fd);
 		free(c->in_flight);
+		free(c->sent_ns);
 	}
 	free(conns);
 	free(fds);
 
 	double seconds = last > start ? (double)(last - start) / 1e9 : 0;
-	bench_print(json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I}", "connections",
-	    (json_int_t)n_conns, "window", (json_int_t)window, "sent", (json_int_t)sent, "aa",
-	    (json_int_t)aa, "ae", (json_int_t)ae, "ar", (json_int_t)ar, "seconds", seconds,
-	    "aa_per_second", seconds > 0 ? (double)aa / seconds : 0.0, "out_of_order",
-	    (json_int_t)out_of_order, "start_monotonic_ns", (json_int_t)start));
+	json_t *out = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:I, s:I}",
+	    "connections", (json_int_t)n_conns, "window", (json_int_t)window, "sent",
+	    (json_int_t)sent, "aa", (json_int_t)aa, "ae", (json_int_t)ae, "ar", (json_int_t)ar,
+	    "seconds", seconds, "aa_per_second", seconds > 0 ? (double)aa / seconds : 0.0,
+	    "out_of_order", (json_int_t)out_of_order, "start_monotonic_ns", (json_int_t)start);
+	if (rate > 0) {
+		json_object_set_new(out, "offered_per_second", json_integer((json_int_t)rate));
+		json_object_set_new(out, "saturated", json_boolean(saturated));
+		json_object_set_new(out, "ack_p50_ms", latency_json(&latencies, 0.5));
+		json_object_set_new(out, "ack_p99_ms", latency_json(&latencies, 0.99));
+		json_object_set_new(out, "ack_p999_ms", latency_json(&latencies, 0.999));
+	}
+	free(latencies.ms);
+	bench_print(out);
 	return 0;
 }

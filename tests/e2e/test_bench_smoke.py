@@ -178,6 +178,32 @@ class BenchSmoke(unittest.TestCase):
             self.assertIsNone(adapter.sanitizer_report(), adapter.log_text())
             self.assertEqual(rc, 0, adapter.log_text())
 
+    def test_hl7_at_a_rate_times_every_aa(self):
+        d = self.daemon("r", **adapter_settings(os.path.join(self.workdir, "r"))).start()
+        adapter = Adapter(d, HL7).start()
+        try:
+            # 400 a second for 0.25 s over 2 connections: about 100
+            # messages, sent on time whatever the ACKs, each AA timed.
+            out = bench("hl7", "--address", d.settings["hl7.listen"], "--connections", 2,
+                        "--window", 16, "--rate", 400, "--seconds", 0.25)
+            self.assertEqual((out["ae"], out["ar"], out["out_of_order"], out["saturated"]),
+                             (0, 0, 0, False), out)
+            self.assertEqual(out["aa"], out["sent"], out)
+            self.assertTrue(90 <= out["sent"] <= 101, out)
+            self.assertEqual(out["offered_per_second"], 400, out)
+            # Open loop: 100 messages at 400/s take about 0.25 s to send.
+            self.assertGreater(out["seconds"], 0.2, out)
+            self.assertTrue(0 < out["ack_p50_ms"] <= out["ack_p99_ms"] <= out["ack_p999_ms"],
+                            out)
+            wait_for(lambda: d.status()["events"] == out["aa"], what="every AA in commissiond")
+            # Without --rate there are no latencies to report.
+            plain = bench("hl7", "--address", d.settings["hl7.listen"], "--count", 4)
+            self.assertNotIn("ack_p99_ms", plain)
+        finally:
+            rc = adapter.stop()
+            self.assertIsNone(adapter.sanitizer_report(), adapter.log_text())
+            self.assertEqual(rc, 0, adapter.log_text())
+
     def test_driver_quick_floor_ingest_latency_writes_a_report(self):
         results = os.path.join(self.workdir, "results.md")
         env = dict(os.environ, BENCH_QUICK="1", BENCH_ONLY="floor,ingest,latency", BENCH_RUNS="1",
@@ -218,6 +244,28 @@ class BenchSmoke(unittest.TestCase):
         self.assertTrue(all(0 < s <= 100 for s in share), text)
         self.assertRegex(text, r"Durable ingest, 4 sender\(s\).*% of the LMDB floor; "
                          r"[0-9.]+% of the random-key floor")
+
+    def test_driver_quick_hl7_reports_rates_and_the_aa_latency(self):
+        results = os.path.join(self.workdir, "results.md")
+        env = dict(os.environ, BENCH_QUICK="1", BENCH_ONLY="hl7", BENCH_RUNS="1",
+                   BENCH_BUILD=os.path.relpath(BUILD, ROOT), BENCH_RESULTS=results,
+                   BENCH_CACHE=os.path.join(self.workdir, "cache"),
+                   BENCH_TMP=os.path.join(self.workdir, "tmp"))
+        proc = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "bench", "run")], env=env,
+                              capture_output=True, text=True, timeout=300)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        with open(results) as f:
+            text = f.read()
+        for label in ("HL7 ADT through commissiond-hl7, 1 connection(s), each waiting",
+                      "HL7 ADT through commissiond-hl7, 8 connection(s), 32 in flight"):
+            self.assertGreater(figure(text, label), 0, text)
+        p50, p99, p999 = (figure(text, f"HL7 AA latency {q}, 8 connections, at 500 msgs/s")
+                          for q in ("p50", "p99", "p99.9"))
+        self.assertTrue(0 < p50 <= p99 <= p999, text)
+        self.assertRegex(text, r"\| HL7 AA latency at 500/s \| [0-9]+ MB \|")
+        # What else used the CPU meanwhile: a share of the machine's.
+        self.assertRegex(text, r"\| CPU used by anything but the benchmarks while they ran \| "
+                         r"[0-9]+\.[0-9]% of the machine's \|")
 
 
 if __name__ == "__main__":
