@@ -204,9 +204,11 @@ class BenchSmoke(unittest.TestCase):
             self.assertIsNone(adapter.sanitizer_report(), adapter.log_text())
             self.assertEqual(rc, 0, adapter.log_text())
 
-    def test_driver_quick_floor_ingest_latency_writes_a_report(self):
+    def driver(self, only):
+        """Run bench/run quick, once, on the benchmarks named in only
+        (BENCH_ONLY); the text of the results.md it writes."""
         results = os.path.join(self.workdir, "results.md")
-        env = dict(os.environ, BENCH_QUICK="1", BENCH_ONLY="floor,ingest,latency", BENCH_RUNS="1",
+        env = dict(os.environ, BENCH_QUICK="1", BENCH_ONLY=only, BENCH_RUNS="1",
                    BENCH_BUILD=os.path.relpath(BUILD, ROOT), BENCH_RESULTS=results,
                    BENCH_CACHE=os.path.join(self.workdir, "cache"),
                    BENCH_TMP=os.path.join(self.workdir, "tmp"))
@@ -214,7 +216,10 @@ class BenchSmoke(unittest.TestCase):
                               capture_output=True, text=True, timeout=300)
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         with open(results) as f:
-            text = f.read()
+            return f.read()
+
+    def test_driver_quick_floor_ingest_latency_writes_a_report(self):
+        text = self.driver("floor,ingest,latency")
         self.assertIn("Floor: ZeroMQ PUSH/PULL over ipc://", text)
         self.assertIn("Floor: LMDB appends", text)
         self.assertIn("BENCH_QUICK=1", text)
@@ -246,16 +251,7 @@ class BenchSmoke(unittest.TestCase):
                          r"[0-9.]+% of the random-key floor")
 
     def test_driver_quick_hl7_reports_rates_and_the_aa_latency(self):
-        results = os.path.join(self.workdir, "results.md")
-        env = dict(os.environ, BENCH_QUICK="1", BENCH_ONLY="hl7", BENCH_RUNS="1",
-                   BENCH_BUILD=os.path.relpath(BUILD, ROOT), BENCH_RESULTS=results,
-                   BENCH_CACHE=os.path.join(self.workdir, "cache"),
-                   BENCH_TMP=os.path.join(self.workdir, "tmp"))
-        proc = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "bench", "run")], env=env,
-                              capture_output=True, text=True, timeout=300)
-        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
-        with open(results) as f:
-            text = f.read()
+        text = self.driver("hl7")
         for label in ("HL7 ADT through commissiond-hl7, 1 connection(s), each waiting",
                       "HL7 ADT through commissiond-hl7, 8 connection(s), 32 in flight"):
             self.assertGreater(figure(text, label), 0, text)
