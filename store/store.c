@@ -116,13 +116,30 @@ meta_save(MDB_txn *txn, MDB_dbi dbi, const struct store_meta *m, const struct st
 	return MDB_SUCCESS;
 }
 
+/* Before the map moves: every read batch ended (store_on_remap). EBUSY
+ * when one is still open. */
+static int
+store_before_remap(struct store *store)
+{
+	if (store->read_batches > 0 && store->on_remap != NULL)
+		store->on_remap(store->on_remap_arg);
+	return store->read_batches > 0 ? EBUSY : MDB_SUCCESS;
+}
+
+void
+store_on_remap(struct store *store, void (*fn)(void *arg), void *arg)
+{
+	store->on_remap = fn;
+	store->on_remap_arg = arg;
+}
+
 /* A reader whose map is smaller than the writer's grew it: adopt. */
 int
 store_txn_begin(struct store *store, unsigned flags, MDB_txn **txn)
 {
 	int rc = mdb_txn_begin(store->env, NULL, flags, txn);
 
-	if (rc == MDB_MAP_RESIZED) {
+	if (rc == MDB_MAP_RESIZED && (rc = store_before_remap(store)) == MDB_SUCCESS) {
 		rc = mdb_env_set_mapsize(store->env, 0);
 		if (rc == MDB_SUCCESS)
 			rc = mdb_txn_begin(store->env, NULL, flags, txn);
@@ -411,6 +428,10 @@ store_grow(struct store *store)
 	}
 	if (next > store->opt.map_max_bytes)
 		next = store->opt.map_max_bytes;
+	if (store_before_remap(store) != MDB_SUCCESS) {
+		store_set_error(store, "the store map cannot grow while a read batch is open");
+		return STORE_FAILED;
+	}
 	rc = mdb_env_set_mapsize(store->env, next);
 	if (rc != MDB_SUCCESS)
 		return store_result_of(store, rc, "growing the map");
@@ -420,8 +441,8 @@ store_grow(struct store *store)
 
 /* ------------------------------------------------------------ the batch */
 
-enum store_result
-store_batch_begin(struct store *store, struct store_batch **batchp)
+static enum store_result
+batch_begin(struct store *store, bool read_only, struct store_batch **batchp)
 {
 	struct store_batch *batch;
 	int rc;
@@ -431,23 +452,39 @@ store_batch_begin(struct store *store, struct store_batch **batchp)
 		store_set_error(store, "out of memory");
 		return STORE_FAILED;
 	}
-	rc = mdb_txn_begin(store->env, NULL, 0, &batch->txn);
+	rc = read_only ? store_txn_begin(store, MDB_RDONLY, &batch->txn)
+		       : mdb_txn_begin(store->env, NULL, 0, &batch->txn);
 	if (rc != MDB_SUCCESS) {
 		free(batch);
-		return store_result_of(store, rc, "beginning a write transaction");
+		return store_result_of(store, rc,
+		    read_only ? "beginning a read transaction" : "beginning a write transaction");
 	}
 	batch->store = store;
+	batch->read_only = read_only;
+	if (read_only)
+		store->read_batches++;
 	/* From the transaction, not the cache: another process (commissionctl
 	 * rebuild) may have committed since this one's last commit. */
 	rc = store_meta_load(batch->txn, store->meta, &batch->counters);
 	if (rc != MDB_SUCCESS) {
-		mdb_txn_abort(batch->txn);
-		free(batch);
+		store_batch_abort(&batch);
 		return store_result_of(store, rc, "reading counters");
 	}
 	batch->began = batch->counters;
 	*batchp = batch;
 	return STORE_OK;
+}
+
+enum store_result
+store_batch_begin(struct store *store, struct store_batch **batchp)
+{
+	return batch_begin(store, false, batchp);
+}
+
+enum store_result
+store_batch_begin_read(struct store *store, struct store_batch **batchp)
+{
+	return batch_begin(store, true, batchp);
 }
 
 void
@@ -732,6 +769,8 @@ store_batch_abort(struct store_batch **batchp)
 
 	if (batch == NULL)
 		return;
+	if (batch->read_only)
+		batch->store->read_batches--;
 	mdb_txn_abort(batch->txn);
 	free(batch);
 	*batchp = NULL;
@@ -844,11 +883,13 @@ store_keyed_dbi(const struct store *store, enum store_keyed_table table)
 	return table == STORE_DERIVED ? store->derived : store->histories;
 }
 
-/* Visit the keys of table that start with prefix, with a cursor of txn;
- * the histories visited counted in store_histories_read. */
+/* Visit the keys of table that start with prefix, from the first at or
+ * after from (fromlen 0: from prefix), with a cursor of txn; the histories
+ * visited counted in store_histories_read. */
 static int
 scan_prefix(struct store *store, MDB_txn *txn, enum store_keyed_table table,
-    const uint8_t *prefix, size_t prefixlen, store_keyed_fn fn, void *arg)
+    const uint8_t *prefix, size_t prefixlen, const uint8_t *from, size_t fromlen,
+    store_keyed_fn fn, void *arg)
 {
 	MDB_cursor *cur;
 	MDB_val key = { prefixlen, (void *)prefix }, val;
@@ -857,7 +898,11 @@ scan_prefix(struct store *store, MDB_txn *txn, enum store_keyed_table table,
 
 	if (rc != MDB_SUCCESS)
 		return rc;
-	for (rc = mdb_cursor_get(cur, &key, &val, prefixlen > 0 ? MDB_SET_RANGE : MDB_FIRST);
+	if (fromlen > 0) {
+		key.mv_size = fromlen;
+		key.mv_data = (void *)from;
+	}
+	for (rc = mdb_cursor_get(cur, &key, &val, key.mv_size > 0 ? MDB_SET_RANGE : MDB_FIRST);
 	     rc == MDB_SUCCESS; rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
 		if (prefixlen > 0 &&
 		    (key.mv_size < prefixlen || memcmp(key.mv_data, prefix, prefixlen) != 0))
@@ -876,10 +921,19 @@ enum store_result
 store_batch_scan_prefix(struct store_batch *batch, enum store_keyed_table table,
     const uint8_t *prefix, size_t prefixlen, store_keyed_fn fn, void *arg)
 {
+	return store_batch_scan_from(batch, table, prefix, prefixlen, NULL, 0, fn, arg);
+}
+
+enum store_result
+store_batch_scan_from(struct store_batch *batch, enum store_keyed_table table,
+    const uint8_t *prefix, size_t prefixlen, const uint8_t *from, size_t fromlen,
+    store_keyed_fn fn, void *arg)
+{
 	if (batch->failed != STORE_OK)
 		return batch->failed;
 	return store_batch_check(batch,
-	    scan_prefix(batch->store, batch->txn, table, prefix, prefixlen, fn, arg),
+	    scan_prefix(batch->store, batch->txn, table, prefix, prefixlen, from, fromlen, fn,
+		arg),
 	    "reading by key prefix");
 }
 
@@ -1078,7 +1132,7 @@ store_scan_prefix(struct store *store, enum store_keyed_table table, const uint8
 	rc = store_txn_begin(store, MDB_RDONLY, &txn);
 	if (rc != MDB_SUCCESS)
 		return store_result_of(store, rc, "beginning a read transaction");
-	rc = scan_prefix(store, txn, table, prefix, prefixlen, fn, arg);
+	rc = scan_prefix(store, txn, table, prefix, prefixlen, NULL, 0, fn, arg);
 	mdb_txn_abort(txn);
 	return store_result_of(store, rc, "reading by key prefix");
 }

@@ -70,12 +70,28 @@ void store_reconfigure(struct store *store, const struct store_options *opt);
 enum store_result store_check_readers(struct store *store, int *cleared);
 
 /* Double the map size, up to map_max. STORE_OK, or STORE_MAP_FULL at the
- * limit. No transaction may be open. */
+ * limit. No transaction may be open: read batches are ended first, by the
+ * function given to store_on_remap. */
 enum store_result store_grow(struct store *store);
+
+/* fn(arg) is called before the map moves (store_grow, or adopting a map
+ * that another process grew) while a read batch is open, and must end them
+ * all (store_batch_abort): LMDB's map may not move under a transaction of
+ * this process. Without it, the map does not move while one is open: the
+ * grow fails. */
+void store_on_remap(struct store *store, void (*fn)(void *arg), void *arg);
 
 /* ---- the write batch: everything between begin and commit is one
  * transaction; nothing is visible or durable until commit returns STORE_OK. */
 enum store_result store_batch_begin(struct store *store, struct store_batch **batch);
+
+/* A read batch: a read-only transaction, a snapshot of the store as it was
+ * when it began, which commits made since do not change. The getters,
+ * scans and store_batch_last_event_sequence work on it; writes fail. It
+ * may stay open while write batches begin and commit on the same thread
+ * (the store is opened MDB_NOTLS), for as long as a reader needs, at the
+ * price of the pages it keeps from reuse. End it with store_batch_abort. */
+enum store_result store_batch_begin_read(struct store *store, struct store_batch **batch);
 
 /* The commit time recorded for this batch's events (what `archive
  * --before` goes by); without it, the clock at commit. */
@@ -157,6 +173,12 @@ typedef int (*store_keyed_fn)(void *arg, const uint8_t *key, size_t keylen, cons
 enum store_result store_batch_scan_prefix(struct store_batch *batch,
     enum store_keyed_table table, const uint8_t *prefix, size_t prefixlen, store_keyed_fn fn,
     void *arg);
+
+/* The same from the first key at or after from (which starts with
+ * prefix): where a scan stopped by fn goes on. */
+enum store_result store_batch_scan_from(struct store_batch *batch,
+    enum store_keyed_table table, const uint8_t *prefix, size_t prefixlen, const uint8_t *from,
+    size_t fromlen, store_keyed_fn fn, void *arg);
 
 /* How many history records this process has read from the store since it
  * opened it (got, scanned or visited), for the metrics. */

@@ -48,6 +48,9 @@ struct store {
 	size_t map_length;
 	uint64_t map_found_size;
 	uint64_t histories_read; /* records read from the histories, by any reader */
+	unsigned read_batches;	 /* open: the map may not move (store_on_remap) */
+	void (*on_remap)(void *arg);
+	void *on_remap_arg;
 	struct tailcache tail;	 /* the writer's: lib/tailcache.h */
 	bool statm_opened;	 /* statm_fd: /proc/self/statm, or -1 */
 	int statm_fd;
@@ -63,6 +66,7 @@ struct store_batch {
 	uint64_t appended_updates;
 	uint64_t first_appended_event; /* 0: none in this batch */
 	int64_t received_at_ms;	       /* 0: the clock at commit */
+	bool read_only;		       /* store_batch_begin_read's */
 };
 
 void store_set_error(struct store *store, const char *fmt, ...)

@@ -875,6 +875,91 @@ test_grow_lets_the_refused_batch_commit(void **state)
 	store_close(&store);
 }
 
+/* ------------------------------------------------------------ read batches */
+
+/* A read batch sees the store as it began, whatever commits after; it may
+ * stay open across them, and ends with abort. */
+static void
+test_a_read_batch_is_a_snapshot_across_commits(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *store = store_open_or_fail(&fx->opt);
+	struct store_batch *reader, *writer;
+	static const uint8_t key[] = { 'k', 1 };
+	const uint8_t *bytes;
+	size_t len;
+
+	commit_numbered_events(store, 1, 3, 1);
+	assert_int_equal(store_batch_begin_read(store, &reader), STORE_OK);
+	assert_int_equal(store_batch_last_event_sequence(reader), 3);
+
+	assert_int_equal(store_batch_begin(store, &writer), STORE_OK);
+	assert_int_equal(store_batch_put_history(writer, key, sizeof(key),
+			     (const uint8_t *)"history", 7),
+	    STORE_OK);
+	assert_int_equal(store_batch_commit(&writer), STORE_OK);
+	commit_numbered_events(store, 4, 5, 4);
+
+	assert_int_equal(store_batch_last_event_sequence(reader), 3);
+	assert_int_equal(store_batch_get_history(reader, key, sizeof(key), &bytes, &len), STORE_OK);
+	assert_int_equal(len, 0);
+	/* Nothing can be written through it. */
+	assert_int_not_equal(store_batch_put_history(reader, key, sizeof(key),
+				 (const uint8_t *)"x", 1),
+	    STORE_OK);
+	store_batch_abort(&reader);
+	assert_null(reader);
+
+	assert_int_equal(store_batch_begin_read(store, &reader), STORE_OK);
+	assert_int_equal(store_batch_last_event_sequence(reader), 5);
+	assert_int_equal(store_batch_get_history(reader, key, sizeof(key), &bytes, &len), STORE_OK);
+	assert_int_equal(len, 7);
+	assert_memory_equal(bytes, "history", 7);
+	store_batch_abort(&reader);
+	store_close(&store);
+}
+
+static void
+end_reader(void *arg)
+{
+	struct store_batch **reader = arg;
+
+	store_batch_abort(reader);
+}
+
+/* The map cannot move under a read batch: store_grow has the hook end
+ * them first; without a hook, it refuses to grow and says why. */
+static void
+test_grow_ends_the_read_batches_first(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *store;
+	struct store_batch *reader;
+	unsigned refused;
+
+	fx->opt.map_size_bytes = 65536;
+	fx->opt.map_max_bytes = 65536 * 4;
+	store = store_open_or_fail(&fx->opt);
+	refused = fill_until_map_full(store);
+
+	assert_int_equal(store_batch_begin_read(store, &reader), STORE_OK);
+	assert_int_equal(store_grow(store), STORE_FAILED);
+	assert_non_null(strstr(store_error(store), "read batch"));
+	assert_int_equal(counts_of(store).map_size_bytes, 65536);
+
+	store_on_remap(store, end_reader, &reader);
+	assert_int_equal(store_grow(store), STORE_OK);
+	assert_null(reader);
+	assert_int_equal(counts_of(store).map_size_bytes, 65536 * 2);
+	assert_int_equal(commit_four_big_events(store, refused), STORE_OK);
+
+	/* With none open, no hook is needed. */
+	(void)fill_until_map_full(store);
+	store_on_remap(store, NULL, NULL);
+	assert_int_equal(store_grow(store), STORE_OK);
+	store_close(&store);
+}
+
 /* ------------------------------------------------------------ reopening */
 
 static void
@@ -1394,6 +1479,8 @@ main(void)
 	    STORE_TEST(test_lowered_retention_catches_up_two_per_appended_update),
 	    STORE_TEST(test_full_map_at_its_limit_is_map_full_and_cannot_grow),
 	    STORE_TEST(test_grow_lets_the_refused_batch_commit),
+	    STORE_TEST(test_a_read_batch_is_a_snapshot_across_commits),
+	    STORE_TEST(test_grow_ends_the_read_batches_first),
 	    STORE_TEST(test_reopen_keeps_everything),
 	    STORE_TEST(test_read_only_open_of_a_missing_store_names_the_path),
 	    STORE_TEST(test_read_only_handle_reads_what_the_writer_committed),
