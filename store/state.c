@@ -24,11 +24,13 @@
  * too (half the bytes of hex: about 5% fewer bytes written an event).
  * Elsewhere, patients are the 64 hex characters of their pseudonym.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "be64.h"
+#include "clock.h"
 #include "dates.h"
 #include "discharges.h"
 #include "ids.h"
@@ -1297,7 +1299,10 @@ state_flow_fold(struct store_batch *batch, struct figures *fig)
 	return store_batch_scan_prefix(batch, STORE_HISTORIES, &prefix, 1, flow_fold_spell, fig);
 }
 
-struct discharges_read {
+/* A reading of the discharges area: the ready reports person by person,
+ * then the packages' councils; it may pause at a person's first key (or
+ * any package's) once the clock passes until, and go on from that key. */
+struct state_discharges {
 	struct store_batch *batch;
 	struct figures *fig;
 	state_case_fn fn;
@@ -1306,12 +1311,29 @@ struct discharges_read {
 	char last_council[THING_KEY_MAX];
 	enum store_result r;
 	bool stopped;
+	bool packages; /* the ready reports are all read */
+	double until;  /* monotonic: pause at the next key where it may */
+	size_t taken;  /* people, or packages, read in this step */
+	uint8_t resume[THING_KEY_MAX];
+	size_t resume_len; /* 0: from the first key */
 };
+
+/* Pause here, before key? Once the step has read something and its time
+ * is up: key is then where the next step goes on. */
+static bool
+discharges_pause(struct state_discharges *dr, const uint8_t *key, size_t keylen)
+{
+	if (dr->taken == 0 || clock_monotonic_seconds() < dr->until || keylen > sizeof(dr->resume))
+		return false;
+	memcpy(dr->resume, key, keylen);
+	dr->resume_len = keylen;
+	return true;
+}
 
 static void
 discharges_read_case(void *arg, const struct discharges_case *c)
 {
-	struct discharges_read *dr = arg;
+	struct state_discharges *dr = arg;
 	const char *icb = discharges_figures_count_case(dr->fig, c);
 
 	if (dr->fn == NULL)
@@ -1328,14 +1350,18 @@ static int
 discharges_read_ready(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes,
     size_t len)
 {
-	struct discharges_read *dr = arg;
+	struct state_discharges *dr = arg;
 	struct person p;
 	char patient[65];
 
 	(void)bytes;
 	(void)len;
+	if (keylen >= 66 && memcmp(key + 1, dr->last_patient, 64) != 0 &&
+	    discharges_pause(dr, key, keylen))
+		return 1;
 	if (!ready_key_next_patient(key, keylen, dr->last_patient, patient))
 		return 0;
+	dr->taken++;
 	dr->r = person_load(dr->batch, patient, &p);
 	if (dr->r == STORE_OK && p.failed)
 		dr->r = STORE_FAILED;
@@ -1353,11 +1379,14 @@ static int
 discharges_read_package(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes,
     size_t len)
 {
-	struct discharges_read *dr = arg;
+	struct state_discharges *dr = arg;
 	const char *council = (const char *)key + 1;
 
 	(void)bytes;
 	(void)len;
+	if (discharges_pause(dr, key, keylen))
+		return 1;
+	dr->taken++;
 	if (keylen < 2 || memchr(council, '\0', keylen - 1) == NULL)
 		return 0;
 	if (strcmp(council, dr->last_council) != 0) { /* packages are by council */
@@ -1368,23 +1397,74 @@ discharges_read_package(void *arg, const uint8_t *key, size_t keylen, const uint
 }
 
 enum store_result
+state_discharges_begin(struct store_batch *batch, struct figures *fig, state_case_fn fn,
+    void *arg, struct state_discharges **out)
+{
+	struct state_discharges *dr = calloc(1, sizeof(*dr));
+
+	*out = dr;
+	if (dr == NULL) {
+		log_error("state: out of memory reading the delayed-discharge cases");
+		return STORE_FAILED;
+	}
+	dr->batch = batch;
+	dr->fig = fig;
+	dr->fn = fn;
+	dr->arg = arg;
+	dr->r = STORE_OK;
+	discharges_figures_begin(fig);
+	return STORE_OK;
+}
+
+enum store_result
+state_discharges_step(struct state_discharges *dr, double until, bool *done)
+{
+	const uint8_t ready = THING_READY, packages = THING_PACKAGE;
+	enum store_result r;
+	size_t from;
+
+	*done = false;
+	dr->until = until;
+	dr->taken = 0;
+	do {
+		from = dr->resume_len;
+		dr->resume_len = 0;
+		r = store_batch_scan_from(dr->batch, STORE_HISTORIES, dr->packages ? &packages : &ready,
+		    1, dr->resume, from,
+		    dr->packages ? discharges_read_package : discharges_read_ready, dr);
+		if (r == STORE_OK)
+			r = dr->r;
+		if (r != STORE_OK) {
+			if (r == STORE_FAILED && dr->r == STORE_FAILED)
+				log_error("state: out of memory, or a stored record does not "
+					  "decode, reading the delayed-discharge cases");
+			return r;
+		}
+		if (dr->resume_len > 0)
+			return STORE_OK; /* paused */
+		*done = dr->packages;
+		dr->packages = true;
+	} while (!*done);
+	return STORE_OK;
+}
+
+void
+state_discharges_end(struct state_discharges **dr)
+{
+	free(*dr);
+	*dr = NULL;
+}
+
+enum store_result
 state_discharges_figures(struct store_batch *batch, struct figures *fig, state_case_fn fn,
     void *arg)
 {
-	const uint8_t ready = THING_READY, packages = THING_PACKAGE;
-	struct discharges_read dr = { .batch = batch, .fig = fig, .fn = fn, .arg = arg,
-		.r = STORE_OK };
-	enum store_result r;
+	struct state_discharges *dr;
+	enum store_result r = state_discharges_begin(batch, fig, fn, arg, &dr);
+	bool done = false;
 
-	discharges_figures_begin(fig);
-	r = store_batch_scan_prefix(batch, STORE_HISTORIES, &ready, 1, discharges_read_ready, &dr);
-	if (r == STORE_OK)
-		r = dr.r;
-	if (r == STORE_OK)
-		r = store_batch_scan_prefix(batch, STORE_HISTORIES, &packages, 1,
-		    discharges_read_package, &dr);
-	if (r == STORE_FAILED && dr.r == STORE_FAILED)
-		log_error("state: out of memory, or a stored record does not decode, reading the "
-			  "delayed-discharge cases");
+	while (r == STORE_OK && !done)
+		r = state_discharges_step(dr, INFINITY, &done);
+	state_discharges_end(&dr);
 	return r;
 }

@@ -115,4 +115,19 @@ typedef int (*state_case_fn)(void *arg, const struct discharges_case *c, const c
 enum store_result state_discharges_figures(struct store_batch *batch, struct figures *fig,
     state_case_fn fn, void *arg);
 
+/*
+ * The same in steps, so that a reader of a large store can let others run
+ * between them (daemon/http.c), with the batch a read batch kept open
+ * throughout (store_batch_begin_read). begin starts the figures in fig;
+ * each step reads on until the monotonic clock passes until (at least
+ * one person, or one package, a step) and sets *done once all is read.
+ * fig, fn and arg as above, held by the reading until end.
+ */
+struct state_discharges;
+enum store_result state_discharges_begin(struct store_batch *batch, struct figures *fig,
+    state_case_fn fn, void *arg, struct state_discharges **reading);
+enum store_result state_discharges_step(struct state_discharges *reading, double until,
+    bool *done);
+void state_discharges_end(struct state_discharges **reading);
+
 #endif
