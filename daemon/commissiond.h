@@ -55,7 +55,7 @@ struct evbuffer;
 struct metrics_gauges {
 	uint64_t last_sequence, last_update_sequence, store_used_bytes, store_map_bytes;
 	uint64_t dead_letters, duplicates, refusing_input, stream_clients;
-	uint64_t histories_read, figures_folds;
+	uint64_t histories_read, figures_folds, figures_readings, figures_reading_slices;
 };
 struct metrics *metrics_new(void);
 void metrics_destroy(struct metrics **m);
@@ -113,16 +113,35 @@ void live_batch_failed(struct live *live);
 /*
  * An area's figures as of as_of_ms, as committed (a new reference), or NULL
  * when they cannot be worked out: one area of the HTTP API, never "all"
- * (the whole picture is commissionctl show's, outside the daemon). Flow at or after the tallies' as-of comes
- * from the tallies; flow before it is folded from every spell, one at a
- * time; delayed discharges come from the ready reports and the indexes of
- * discharges and packages by person, at any as-of. With case_fn, the
- * discharges' cases are handed to it one at a time (state_discharges_figures)
- * instead of listed.
+ * (the whole picture is commissionctl show's, outside the daemon) and never
+ * "discharges" (a live_reading's). Flow at or after the tallies' as-of
+ * comes from the tallies; flow before it is folded from every spell, one
+ * at a time.
  */
 json_t *live_figures(struct live *live, const char *area, int64_t as_of_ms);
-json_t *live_discharges_figures(struct live *live, int64_t as_of_ms, state_case_fn case_fn,
-    void *arg);
+
+/*
+ * The discharges area as of as_of_ms, read in steps from the ready
+ * reports and the indexes of discharges and packages by person, never
+ * from every spell: the reading has its own snapshot of the store (a read
+ * batch) and of the small kinds, so the loop may commit batches between
+ * its steps and the figures stay those of the moment it began. With
+ * case_fn, the cases are handed to it one at a time
+ * (state_discharges_figures) instead of listed. A reading must end before
+ * the store's map moves (store_on_remap).
+ *
+ * step reads on until the monotonic clock passes until (one person at
+ * least): 1 while there is more, 0 when done, -1 when it failed (logged).
+ * figures gives the figures once done (a reference the caller owns);
+ * last_sequence the last event the snapshot holds.
+ */
+struct live_reading;
+enum store_result live_reading_begin(struct live *live, int64_t as_of_ms, state_case_fn case_fn,
+    void *arg, struct live_reading **reading);
+int live_reading_step(struct live_reading *reading, double until);
+json_t *live_reading_figures(struct live_reading *reading);
+uint64_t live_reading_last_sequence(const struct live_reading *reading);
+void live_reading_end(struct live_reading **reading);
 /* Would the figures of area as of as_of_ms fold every spell? */
 bool live_figures_fold(const struct live *live, const char *area, int64_t as_of_ms);
 /* How many flow figures have been folded from every spell so far. */

@@ -94,24 +94,36 @@ live_load_one(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes
 	return 0;
 }
 
+/* The small kinds' picture as batch sees them, in *picture. */
+static enum store_result
+live_picture_load(struct store_batch *batch, struct picture **picture)
+{
+	enum store_result r;
+
+	*picture = picture_new();
+	r = *picture != NULL ? STORE_OK : STORE_FAILED;
+	for (size_t i = 0; r == STORE_OK && i < sizeof(live_small_kinds); i++)
+		r = store_batch_scan_prefix(batch, STORE_HISTORIES, &live_small_kinds[i], 1,
+		    live_load_one, *picture);
+	if (r != STORE_OK)
+		picture_destroy(picture);
+	else
+		picture_seal(*picture);
+	return r;
+}
+
 /* Load the tallies (remaking the derived state when it does not match the
  * histories) and the small kinds' picture, inside batch. */
 static enum store_result
 live_load(struct live *live, struct store_batch *batch, int64_t now_ms, bool *remade)
 {
-	struct picture *picture = picture_new();
-	enum store_result r = picture != NULL ? STORE_OK : STORE_FAILED;
+	struct picture *picture = NULL;
+	enum store_result r = state_load(batch, live->tallies, now_ms, remade);
 
 	if (r == STORE_OK)
-		r = state_load(batch, live->tallies, now_ms, remade);
-	for (size_t i = 0; r == STORE_OK && i < sizeof(live_small_kinds); i++)
-		r = store_batch_scan_prefix(batch, STORE_HISTORIES, &live_small_kinds[i], 1,
-		    live_load_one, picture);
-	if (r != STORE_OK) {
-		picture_destroy(&picture);
+		r = live_picture_load(batch, &picture);
+	if (r != STORE_OK)
 		return r;
-	}
-	picture_seal(picture);
 	picture_destroy(&live->picture);
 	live->picture = picture;
 	live->context.parent_arg = picture;
@@ -534,15 +546,14 @@ live_flow_area(struct live *live, struct store_batch *batch, struct figures *fig
 }
 
 /*
- * The flow or discharges area as of as_of_ms, read from the store. The
- * reading is done in a write batch that is never committed: the derived
- * state's readers are the writers' own code, and moving a copy of the
- * tallies forward deletes and sets timers, which the abort forgets. The
- * daemon's batches run on this thread, so none is open meanwhile.
+ * The flow area as of as_of_ms, read from the store. The reading is done
+ * in a write batch that is never committed: the derived state's readers
+ * are the writers' own code, and moving a copy of the tallies forward
+ * deletes and sets timers, which the abort forgets. The daemon's batches
+ * run on this thread, so none is open meanwhile.
  */
 static json_t *
-live_area_from_store(struct live *live, const char *area, int64_t as_of_ms,
-    state_case_fn case_fn, void *arg)
+live_flow_from_store(struct live *live, int64_t as_of_ms)
 {
 	struct store_batch *batch = NULL;
 	struct figures fig;
@@ -550,19 +561,16 @@ live_area_from_store(struct live *live, const char *area, int64_t as_of_ms,
 
 	if (live_refresh(live) != STORE_OK)
 		return NULL;
-	if (strcmp(area, "flow") == 0 && as_of_ms < tallies_as_of_ms(live->tallies) &&
-	    live_fold_cached(live, as_of_ms))
+	if (as_of_ms < tallies_as_of_ms(live->tallies) && live_fold_cached(live, as_of_ms))
 		return json_deep_copy(live->fold_figures);
 	if (figures_begin(&fig, live->picture, as_of_ms) < 0)
 		return NULL;
 	r = store_batch_begin(live->store, &batch);
-	if (r == STORE_OK && strcmp(area, "flow") == 0)
+	if (r == STORE_OK)
 		r = live_flow_area(live, batch, &fig);
-	else if (r == STORE_OK)
-		r = state_discharges_figures(batch, &fig, case_fn, arg);
 	store_batch_abort(&batch);
 	if (r != STORE_OK) {
-		log_error("live: the %s figures could not be worked out: %s", area,
+		log_error("live: the flow figures could not be worked out: %s",
 		    store_error(live->store));
 		json_decref(fig.root);
 		return NULL;
@@ -570,19 +578,103 @@ live_area_from_store(struct live *live, const char *area, int64_t as_of_ms,
 	return fig.root;
 }
 
-json_t *
-live_discharges_figures(struct live *live, int64_t as_of_ms, state_case_fn case_fn, void *arg)
+/* A reading of the discharges area: its own snapshot of the store (a read
+ * batch) and the small kinds' picture as of that snapshot, so that what
+ * ingest commits between its steps changes neither. */
+struct live_reading {
+	struct store *store;
+	struct store_batch *batch;
+	struct picture *picture;
+	struct figures fig;
+	struct state_discharges *state;
+	uint64_t last_sequence;
+	bool done;
+};
+
+enum store_result
+live_reading_begin(struct live *live, int64_t as_of_ms, state_case_fn case_fn, void *arg,
+    struct live_reading **out)
 {
-	return live_area_from_store(live, "discharges", as_of_ms, case_fn, arg);
+	struct live_reading *rd = calloc(1, sizeof(*rd));
+	enum store_result r = rd != NULL ? STORE_OK : STORE_FAILED;
+
+	*out = rd;
+	if (r == STORE_OK) {
+		rd->store = live->store;
+		r = store_batch_begin_read(live->store, &rd->batch);
+	}
+	if (r == STORE_OK)
+		r = live_picture_load(rd->batch, &rd->picture);
+	if (r == STORE_OK && figures_begin(&rd->fig, rd->picture, as_of_ms) < 0)
+		r = STORE_FAILED;
+	if (r == STORE_OK)
+		r = state_discharges_begin(rd->batch, &rd->fig, case_fn, arg, &rd->state);
+	if (r != STORE_OK) {
+		log_error("live: the discharges figures could not be read: %s",
+		    rd != NULL ? store_error(live->store) : "out of memory");
+		live_reading_end(out);
+		return r;
+	}
+	rd->last_sequence = store_batch_last_event_sequence(rd->batch);
+	return STORE_OK;
+}
+
+int
+live_reading_step(struct live_reading *rd, double until)
+{
+	enum store_result r;
+
+	if (rd->done)
+		return 0;
+	r = state_discharges_step(rd->state, until, &rd->done);
+	if (r != STORE_OK) {
+		log_error("live: the discharges figures could not be read: %s",
+		    store_error(rd->store));
+		return -1;
+	}
+	return rd->done ? 0 : 1;
+}
+
+uint64_t
+live_reading_last_sequence(const struct live_reading *rd)
+{
+	return rd->last_sequence;
+}
+
+json_t *
+live_reading_figures(struct live_reading *rd)
+{
+	json_t *root = rd->fig.root;
+
+	rd->fig.root = NULL;
+	return root;
+}
+
+void
+live_reading_end(struct live_reading **rdp)
+{
+	struct live_reading *rd = *rdp;
+
+	if (rd == NULL)
+		return;
+	state_discharges_end(&rd->state);
+	store_batch_abort(&rd->batch);
+	json_decref(rd->fig.root);
+	picture_destroy(&rd->picture);
+	free(rd);
+	*rdp = NULL;
 }
 
 json_t *
 live_figures(struct live *live, const char *area, int64_t as_of_ms)
 {
-	/* Flow and delayed discharges need the spells and cases, which stay in
-	 * the store; every other area is of the small kinds, in the picture. */
-	if (strcmp(area, "flow") == 0 || strcmp(area, "discharges") == 0)
-		return live_area_from_store(live, area, as_of_ms, NULL, NULL);
+	/* Flow needs the spells, which stay in the store; delayed discharges
+	 * are read in steps (live_reading_begin); every other area is of the
+	 * small kinds, in the picture. */
+	if (strcmp(area, "flow") == 0)
+		return live_flow_from_store(live, as_of_ms);
+	if (strcmp(area, "discharges") == 0)
+		return NULL;
 	if (live_refresh(live) != STORE_OK)
 		return NULL;
 	return picture_figures(live->picture, area, as_of_ms);

@@ -24,6 +24,7 @@ static const char *const live_settings[] = {
 	"http.sse_max_clients",
 	"http.sse_buffer_bytes",
 	"http.fold_wait_factor",
+	"http.reading_slice_us",
 	"ingest.batch_limit",
 	"ingest.max_envelope_bytes",
 	"replay.max_updates",

@@ -70,6 +70,7 @@ struct config {
 	uint64_t http_max_request_bytes;
 	uint64_t http_sse_max_clients;
 	uint64_t http_fold_wait_factor;
+	uint64_t http_reading_slice_us;
 	uint64_t http_sse_buffer_bytes;
 	/* ZeroMQ CURVE (docs/SECURITY.md): the daemon's side, then the clients' */
 	char curve_server_key_file[CONFIG_TEXT_MAX];
