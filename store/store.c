@@ -441,6 +441,16 @@ store_grow(struct store *store)
 
 /* ------------------------------------------------------------ the batch */
 
+/* Free a batch whose transaction has ended, a read batch no longer
+ * counted as open. */
+static void
+batch_free(struct store_batch *batch)
+{
+	if (batch->read_only)
+		batch->store->read_batches--;
+	free(batch);
+}
+
 static enum store_result
 batch_begin(struct store *store, bool read_only, struct store_batch **batchp)
 {
@@ -734,6 +744,11 @@ store_batch_commit(struct store_batch **batchp)
 	int rc;
 
 	*batchp = NULL;
+	if (batch->read_only) { /* nothing to commit: it ends */
+		mdb_txn_abort(batch->txn);
+		batch_free(batch);
+		return r;
+	}
 	if (r == STORE_OK)
 		batch_prune_updates(batch);
 	if (batch->failed == STORE_OK && batch->first_appended_event != 0)
@@ -745,7 +760,7 @@ store_batch_commit(struct store_batch **batchp)
 	r = batch->failed;
 	if (r != STORE_OK) {
 		mdb_txn_abort(batch->txn);
-		free(batch);
+		batch_free(batch);
 		return r;
 	}
 	/* mdb_txn_commit frees the transaction whatever it returns. */
@@ -758,7 +773,7 @@ store_batch_commit(struct store_batch **batchp)
 	r = store_result_of(store, rc, "committing");
 	if (r == STORE_OK)
 		store->counters = batch->counters;
-	free(batch);
+	batch_free(batch);
 	return r;
 }
 
@@ -769,10 +784,8 @@ store_batch_abort(struct store_batch **batchp)
 
 	if (batch == NULL)
 		return;
-	if (batch->read_only)
-		batch->store->read_batches--;
 	mdb_txn_abort(batch->txn);
-	free(batch);
+	batch_free(batch);
 	*batchp = NULL;
 }
 

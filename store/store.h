@@ -90,7 +90,8 @@ enum store_result store_batch_begin(struct store *store, struct store_batch **ba
  * scans and store_batch_last_event_sequence work on it; writes fail. It
  * may stay open while write batches begin and commit on the same thread
  * (the store is opened MDB_NOTLS), for as long as a reader needs, at the
- * price of the pages it keeps from reuse. End it with store_batch_abort. */
+ * price of the pages it keeps from reuse. End it with store_batch_abort
+ * (store_batch_commit ends it too, committing nothing). */
 enum store_result store_batch_begin_read(struct store *store, struct store_batch **batch);
 
 /* The commit time recorded for this batch's events (what `archive
