@@ -1109,19 +1109,24 @@ rebuild_package(void *arg, const uint8_t *key, size_t keylen, const uint8_t *byt
 	return rb->r != STORE_OK;
 }
 
-/* A ready-thing key (kind byte, 64-hex pseudonym, ...) of a person not
- * seen just before: ready things are by patient, then provider, so a scan
- * meets each person's in a run. Copies the pseudonym to patient and to
- * last; false for a short key or the same person again. */
+/* Is key a ready-thing key (kind byte, 64-hex pseudonym, ...) of a person
+ * other than last? Ready things are by patient, then provider, so a scan
+ * meets each person's in a run. */
+static bool
+ready_key_new_patient(const uint8_t *key, size_t keylen, const char last[65])
+{
+	return keylen >= 66 && memcmp(key + 1, last, 64) != 0;
+}
+
+/* At a new person's first key, copy the pseudonym to patient and to last;
+ * false for a short key or the same person again. */
 static bool
 ready_key_next_patient(const uint8_t *key, size_t keylen, char last[65], char patient[65])
 {
-	if (keylen < 66)
+	if (!ready_key_new_patient(key, keylen, last))
 		return false;
 	memcpy(patient, key + 1, 64);
 	patient[64] = '\0';
-	if (strcmp(patient, last) == 0)
-		return false;
 	memcpy(last, patient, 65);
 	return true;
 }
@@ -1356,7 +1361,7 @@ discharges_read_ready(void *arg, const uint8_t *key, size_t keylen, const uint8_
 
 	(void)bytes;
 	(void)len;
-	if (keylen >= 66 && memcmp(key + 1, dr->last_patient, 64) != 0 &&
+	if (ready_key_new_patient(key, keylen, dr->last_patient) &&
 	    discharges_pause(dr, key, keylen))
 		return 1;
 	if (!ready_key_next_patient(key, keylen, dr->last_patient, patient))
