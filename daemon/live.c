@@ -94,22 +94,28 @@ live_load_one(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes
 	return 0;
 }
 
-/* The small kinds' picture as batch sees them, in *picture. */
+/* The small kinds' picture as batch sees them, in *picture; a failure is
+ * logged, saying why. */
 static enum store_result
-live_picture_load(struct store_batch *batch, struct picture **picture)
+live_picture_load(struct live *live, struct store_batch *batch, struct picture **picture)
 {
-	enum store_result r;
+	enum store_result r = STORE_OK;
 
-	*picture = picture_new();
-	r = *picture != NULL ? STORE_OK : STORE_FAILED;
+	if ((*picture = picture_new()) == NULL) {
+		log_error("live: out of memory loading the reference data");
+		return STORE_FAILED;
+	}
 	for (size_t i = 0; r == STORE_OK && i < sizeof(live_small_kinds); i++)
 		r = store_batch_scan_prefix(batch, STORE_HISTORIES, &live_small_kinds[i], 1,
 		    live_load_one, *picture);
-	if (r != STORE_OK)
+	if (r != STORE_OK) {
+		log_error("live: the reference data could not be read: %s",
+		    store_error(live->store));
 		picture_destroy(picture);
-	else
-		picture_seal(*picture);
-	return r;
+		return r;
+	}
+	picture_seal(*picture);
+	return STORE_OK;
 }
 
 /* Load the tallies (remaking the derived state when it does not match the
@@ -121,7 +127,7 @@ live_load(struct live *live, struct store_batch *batch, int64_t now_ms, bool *re
 	enum store_result r = state_load(batch, live->tallies, now_ms, remade);
 
 	if (r == STORE_OK)
-		r = live_picture_load(batch, &picture);
+		r = live_picture_load(live, batch, &picture);
 	if (r != STORE_OK)
 		return r;
 	picture_destroy(&live->picture);
@@ -596,22 +602,26 @@ live_reading_begin(struct live *live, int64_t as_of_ms, state_case_fn case_fn, v
     struct live_reading **out)
 {
 	struct live_reading *rd = calloc(1, sizeof(*rd));
-	enum store_result r = rd != NULL ? STORE_OK : STORE_FAILED;
+	enum store_result r = STORE_FAILED;
 
 	*out = rd;
-	if (r == STORE_OK) {
-		rd->store = live->store;
-		r = store_batch_begin_read(live->store, &rd->batch);
+	if (rd == NULL) {
+		log_error("live: out of memory reading the discharges figures");
+		return STORE_FAILED;
 	}
-	if (r == STORE_OK)
-		r = live_picture_load(rd->batch, &rd->picture);
-	if (r == STORE_OK && figures_begin(&rd->fig, rd->picture, as_of_ms) < 0)
-		r = STORE_FAILED;
-	if (r == STORE_OK)
-		r = state_discharges_begin(rd->batch, &rd->fig, case_fn, arg, &rd->state);
-	if (r != STORE_OK) {
+	rd->store = live->store;
+	if ((r = store_batch_begin_read(live->store, &rd->batch)) != STORE_OK) {
 		log_error("live: the discharges figures could not be read: %s",
-		    rd != NULL ? store_error(live->store) : "out of memory");
+		    store_error(live->store));
+	} else if ((r = live_picture_load(live, rd->batch, &rd->picture)) != STORE_OK) {
+		/* logged */
+	} else if (figures_begin(&rd->fig, rd->picture, as_of_ms) < 0) {
+		log_error("live: out of memory reading the discharges figures");
+		r = STORE_FAILED;
+	} else {
+		r = state_discharges_begin(rd->batch, &rd->fig, case_fn, arg, &rd->state);
+	}
+	if (r != STORE_OK) {
 		live_reading_end(out);
 		return r;
 	}
@@ -673,8 +683,10 @@ live_figures(struct live *live, const char *area, int64_t as_of_ms)
 	 * small kinds, in the picture. */
 	if (strcmp(area, "flow") == 0)
 		return live_flow_from_store(live, as_of_ms);
-	if (strcmp(area, "discharges") == 0)
+	if (strcmp(area, "discharges") == 0) {
+		log_error("live: the discharges figures are read in steps (live_reading_begin)");
 		return NULL;
+	}
 	if (live_refresh(live) != STORE_OK)
 		return NULL;
 	return picture_figures(live->picture, area, as_of_ms);
