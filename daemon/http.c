@@ -708,7 +708,7 @@ struct http_reading {
 	struct case_text ct; /* the area's cases, as text */
 	struct case_page cp; /* a table's page */
 	json_t *fresh;	     /* the freshness as the reading began */
-	struct live_reading *live;
+	struct live_reading *live; /* NULL while waiting for its turn */
 	double began;	     /* monotonic */
 	uint64_t slices;
 };
@@ -719,28 +719,6 @@ static void http_table_answer(struct http *h, struct evhttp_request *req,
 static void http_discharges_answer(struct http *h, struct evhttp_request *req, const char *route,
     const struct http_params *p, json_t *figures, const struct case_text *ct,
     const json_t *fresh);
-
-/* A reading of route (table t, or the area) for req, its parameters still
- * to parse into ->p; NULL after answering 500. */
-static struct http_reading *
-http_reading_new(struct http *h, struct evhttp_request *req, const char *route,
-    const struct http_table *t)
-{
-	struct http_reading *rd = calloc(1, sizeof(*rd));
-
-	if (rd == NULL) {
-		http_error(h, req, route, 500, NULL, "out of memory");
-		return NULL;
-	}
-	rd->req = req;
-	snprintf(rd->route, sizeof(rd->route), "%s", route);
-	rd->t = t;
-	TAILQ_INIT(&rd->p.q);
-	rd->ct.filter = &rd->p.filter;
-	rd->cp.p = &rd->p;
-	rd->cp.t = t;
-	return rd;
-}
 
 static void
 http_reading_free(struct http_reading *rd)
@@ -761,20 +739,21 @@ http_reading_begin(struct http *h, struct http_reading *rd)
 {
 	bool cases = rd->t != NULL && rd->t->shape == TABLE_LIST;
 
-	if (rd->t != NULL && (rd->cp.page = json_array()) == NULL) {
+	if ((rd->t != NULL && (rd->cp.page = json_array()) == NULL) ||
+	    (rd->fresh = json_object()) == NULL) {
 		http_error(h, rd->req, rd->route, 500, NULL, "out of memory");
 		return false;
 	}
+	/* The loop commits nothing between this and the snapshot: the store
+	 * now is the snapshot. Read first, while this reading has no read
+	 * batch open (a store read may have to move the map: store_on_remap). */
+	http_freshness(h, rd->fresh, rd->p.as_of_ms);
 	if (live_reading_begin(h->live, rd->p.as_of_ms,
 		rd->t == NULL ? case_text_take : cases ? case_page_take : case_skip,
-		rd->t == NULL ? (void *)&rd->ct : (void *)&rd->cp, &rd->live) != STORE_OK ||
-	    (rd->fresh = json_object()) == NULL) {
+		rd->t == NULL ? (void *)&rd->ct : (void *)&rd->cp, &rd->live) != STORE_OK) {
 		http_error(h, rd->req, rd->route, 500, NULL, "the figures could not be worked out");
 		return false;
 	}
-	/* The loop commits nothing between the snapshot and this: the store
-	 * now is the snapshot. */
-	http_freshness(h, rd->fresh, rd->p.as_of_ms);
 	rd->began = clock_monotonic_seconds();
 	return true;
 }
@@ -784,14 +763,15 @@ static void
 http_reading_answer(struct http *h, struct http_reading *rd, bool ok)
 {
 	json_t *figures = ok ? live_reading_figures(rd->live) : NULL;
+	uint64_t as_of_event = live_reading_last_sequence(rd->live);
 	struct store_counts now = { 0 };
 
+	live_reading_end(&rd->live); /* before the store is read again */
 	if (ok && store_read_counts(h->store, &now) == STORE_OK)
 		log_debug("http: %s read in %" PRIu64 " slices over %.3f s, as of event %" PRIu64
 			  "; %" PRIu64 " events committed meanwhile",
-		    rd->route, rd->slices, clock_monotonic_seconds() - rd->began,
-		    live_reading_last_sequence(rd->live),
-		    now.last_event_sequence - live_reading_last_sequence(rd->live));
+		    rd->route, rd->slices, clock_monotonic_seconds() - rd->began, as_of_event,
+		    now.last_event_sequence - as_of_event);
 
 	if (figures == NULL || rd->ct.out.failed || rd->cp.failed) {
 		json_decref(figures);
@@ -819,9 +799,30 @@ http_reading_next_turn(struct http *h)
 		log_error("http: the discharges readings cannot be scheduled");
 }
 
+/* Read route (table t, or the area with t NULL) for req, its parameters
+ * those allowed: the reading waits for its turn, or req is answered now
+ * (a bad parameter, out of memory). */
 static void
-http_reading_start(struct http *h, struct http_reading *rd)
+http_reading_start(struct http *h, struct evhttp_request *req, const char *route,
+    const struct http_table *t, unsigned allowed)
 {
+	struct http_reading *rd = calloc(1, sizeof(*rd));
+
+	if (rd == NULL) {
+		http_error(h, req, route, 500, NULL, "out of memory");
+		return;
+	}
+	rd->req = req;
+	snprintf(rd->route, sizeof(rd->route), "%s", route);
+	rd->t = t;
+	rd->ct.filter = &rd->p.filter;
+	rd->cp.p = &rd->p;
+	rd->cp.t = t;
+	TAILQ_INIT(&rd->p.q);
+	if (http_params_parse(h, req, route, allowed, &rd->p) < 0) {
+		http_reading_free(rd);
+		return;
+	}
 	TAILQ_INSERT_TAIL(&h->waiting, rd, link);
 	h->n_waiting++;
 	http_reading_next_turn(h);
@@ -989,12 +990,7 @@ http_table(struct http *h, struct evhttp_request *req, const struct http_table *
 
 	if (strcmp(t->area, "discharges") == 0) {
 		/* Read in slices, and answered when read (http_reading). */
-		struct http_reading *rd = http_reading_new(h, req, route, t);
-		if (rd != NULL && http_params_parse(h, req, route, P_AS_OF | P_FILTER | P_PAGE,
-				      &rd->p) == 0)
-			http_reading_start(h, rd);
-		else
-			http_reading_free(rd);
+		http_reading_start(h, req, route, t, P_AS_OF | P_FILTER | P_PAGE);
 		return;
 	}
 	if (http_params_parse(h, req, route, P_AS_OF | P_FILTER | P_PAGE, &p) < 0)
@@ -1058,11 +1054,7 @@ http_area(struct http *h, struct evhttp_request *req, const char *area)
 	snprintf(route, sizeof(route), "/api/v1/%s", area);
 	if (strcmp(area, "discharges") == 0) {
 		/* Read in slices, and answered when read (http_reading). */
-		struct http_reading *rd = http_reading_new(h, req, route, NULL);
-		if (rd != NULL && http_params_parse(h, req, route, P_AS_OF | P_FILTER, &rd->p) == 0)
-			http_reading_start(h, rd);
-		else
-			http_reading_free(rd);
+		http_reading_start(h, req, route, NULL, P_AS_OF | P_FILTER);
 		return;
 	}
 	if (http_params_parse(h, req, route, P_AS_OF | P_FILTER, &p) < 0)
