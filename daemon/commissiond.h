@@ -113,36 +113,40 @@ void live_batch_failed(struct live *live);
 /*
  * An area's figures as of as_of_ms, as committed (a new reference), or NULL
  * when they cannot be worked out: one area of the HTTP API, never "all"
- * (the whole picture is commissionctl show's, outside the daemon) and never
- * "discharges" (a live_reading's). Flow at or after the tallies' as-of
- * comes from the tallies; flow before it is folded from every spell, one
- * at a time.
+ * (the whole picture is commissionctl show's, outside the daemon), never
+ * "discharges" and never flow before the tallies' as-of unless that fold
+ * is kept (live_figures_fold: a live_reading's). Flow at or after the
+ * tallies' as-of comes from the tallies.
  */
 json_t *live_figures(struct live *live, const char *area, int64_t as_of_ms);
 
 /*
- * The discharges area as of as_of_ms, read in steps from the ready
- * reports and the indexes of discharges and packages by person, never
- * from every spell: the reading has its own snapshot of the store (a read
- * batch) and of the small kinds, so the loop may commit batches between
- * its steps and the figures stay those of the moment it began. With
- * case_fn, the cases are handed to it one at a time
- * (state_discharges_figures) instead of listed. A reading must end before
- * the store's map moves (store_on_remap).
+ * A reading of area "discharges" or "flow" (a fold of every spell, for an
+ * as-of before the tallies') as of as_of_ms, in steps: the reading has its
+ * own snapshot of the store (a read batch) and of the small kinds, so the
+ * loop may commit batches between its steps and the figures stay those of
+ * the moment it began. The discharges are read from the ready reports and
+ * the indexes of discharges and packages by person, never from every
+ * spell; with case_fn, the cases are handed to it one at a time
+ * (state_discharges_figures) instead of listed. A flow fold, once read,
+ * is kept for its as-of until the next batch ends, if none has ended
+ * since it began. A reading must end before the store's map moves
+ * (store_on_remap).
  *
- * step reads on until the monotonic clock passes until (one person at
- * least): 1 while there is more, 0 when done, -1 when it failed (logged).
- * figures gives the figures once done (a reference the caller owns);
- * last_sequence the last event the snapshot holds.
+ * step reads on until the monotonic clock passes until (one spell or
+ * person at least): 1 while there is more, 0 when done, -1 when it failed
+ * (logged). figures gives the figures once done (a reference the caller
+ * owns); last_sequence the last event the snapshot holds.
  */
 struct live_reading;
-enum store_result live_reading_begin(struct live *live, int64_t as_of_ms, state_case_fn case_fn,
-    void *arg, struct live_reading **reading);
+enum store_result live_reading_begin(struct live *live, const char *area, int64_t as_of_ms,
+    state_case_fn case_fn, void *arg, struct live_reading **reading);
 int live_reading_step(struct live_reading *reading, double until);
 json_t *live_reading_figures(struct live_reading *reading);
 uint64_t live_reading_last_sequence(const struct live_reading *reading);
 void live_reading_end(struct live_reading **reading);
-/* Would the figures of area as of as_of_ms fold every spell? */
+/* Would the figures of area as of as_of_ms fold every spell (flow, before
+ * the tallies' as-of, that fold not kept)? */
 bool live_figures_fold(const struct live *live, const char *area, int64_t as_of_ms);
 /* How many flow figures have been folded from every spell so far. */
 uint64_t live_figures_folds(const struct live *live);

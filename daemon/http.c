@@ -2,9 +2,10 @@
  * http: commissiond's HTTP interface (docs/HTTP.md) on libevent's evhttp:
  * health, readiness, Prometheus metrics, the integrated-care figures as
  * JSON and CSV, the live stream and the embedded dashboard. Owns the evhttp
- * server and the discharges readings: every other answer is made in its
- * request's callback from the live picture; those of the discharges area,
- * a slice at a time from a snapshot of the store (http_reading).
+ * server and the readings: every other answer is made in its request's
+ * callback from the live picture; those of the discharges area, and of
+ * flow for an as-of that folds every spell, a slice at a time from a
+ * snapshot of the store (http_reading).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -41,8 +42,8 @@ struct http {
 	struct stream *stream;
 	struct evhttp *server;
 	int64_t fold_ready_ms; /* monotonic: no fold before this (http_fold_admitted) */
-	/* The discharges readings (http_reading): those under way, read a
-	 * slice at a time in turn, and those waiting for one to finish. */
+	/* The readings (http_reading): those under way, read a slice at a
+	 * time in turn, and those waiting for one to finish. */
 	struct event *reading_turn;
 	TAILQ_HEAD(, http_reading) reading, waiting;
 	size_t n_reading, n_waiting;
@@ -544,55 +545,53 @@ static const char *const http_areas[] = { "flow", "discharges", "capacity", "ser
 	"finance", "governance", "organisations", NULL };
 
 /*
- * May the figures of area as of as_of_ms be worked out now? Flow before the
- * running totals' as-of is folded from every spell, which holds up ingest
- * for as long: after a fold that took T, the next waits T times [http]
- * fold_wait_factor. False after answering 429 with Retry-After.
+ * May a fold of the flow figures as of as_of_ms begin now? It reads every
+ * spell, in slices between which ingest runs, but it still takes the loop's
+ * time: after a fold that took T in its slices, the next waits T times
+ * [http] fold_wait_factor (http_fold_done). False after answering 429 with
+ * Retry-After.
  */
 static bool
 http_fold_admitted(struct http *h, struct evhttp_request *req, const char *route,
-    const char *area, int64_t as_of_ms)
+    int64_t as_of_ms)
 {
 	int64_t wait_ms = h->fold_ready_ms - clock_monotonic_ms();
 	char retry[24];
 
-	if (!live_figures_fold(h->live, area, as_of_ms) || wait_ms <= 0)
+	if (wait_ms <= 0)
 		return true;
 	snprintf(retry, sizeof(retry), "%" PRId64, (wait_ms + 999) / 1000);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", retry);
 	http_error(h, req, route, 429, "as_of",
-	    "%s as of %" PRId64 ", before the running totals' as-of, is folded from every spell, "
-	    "which holds up ingest: the last fold was too recent ([http] fold_wait_factor); try "
-	    "again in %s s, or use commissionctl show %s --as-of %" PRId64,
-	    area, as_of_ms, retry, area, as_of_ms);
+	    "flow as of %" PRId64 ", before the running totals' as-of, is folded from every spell, "
+	    "which takes the daemon's time: the last fold was too recent ([http] "
+	    "fold_wait_factor); try again in %s s, or use commissionctl show flow --as-of %" PRId64,
+	    as_of_ms, retry, as_of_ms);
 	return false;
 }
 
-/* The figures of an area as of the request, filtered; NULL after an error. */
+/* A fold took busy seconds in its slices: when may the next begin? */
+static void
+http_fold_done(struct http *h, double busy)
+{
+	/* Whole milliseconds, at least one: a quick fold still waits. */
+	int64_t took_ms = (int64_t)(busy * 1000.0) + 1;
+
+	h->fold_ready_ms = h->cfg->http_fold_wait_factor > (uint64_t)(INT64_MAX / 2 / took_ms)
+	    ? INT64_MAX / 2 /* no wait this long ends: no fold till a restart */
+	    : clock_monotonic_ms() + took_ms * (int64_t)h->cfg->http_fold_wait_factor;
+}
+
+/* The figures of an area as of the request, as they stand (never a
+ * reading's); NULL after answering an error. */
 static json_t *
 http_area_figures(struct http *h, struct evhttp_request *req, const char *route,
     const char *area, const struct http_params *p)
 {
-	bool fold = live_figures_fold(h->live, area, p->as_of_ms);
-	double started = clock_monotonic_seconds();
-	int64_t took_ms;
-	json_t *figures;
+	json_t *figures = live_figures(h->live, area, p->as_of_ms);
 
-	if (!http_fold_admitted(h, req, route, area, p->as_of_ms))
-		return NULL;
-	figures = live_figures(h->live, area, p->as_of_ms);
-	if (fold) {
-		/* Whole milliseconds, at least one: a quick fold still waits. */
-		took_ms = (int64_t)((clock_monotonic_seconds() - started) * 1000.0) + 1;
-		h->fold_ready_ms = h->cfg->http_fold_wait_factor > (uint64_t)(INT64_MAX / 2 / took_ms)
-		    ? INT64_MAX / 2 /* no wait this long ends: no fold till a restart */
-		    : clock_monotonic_ms() + took_ms * (int64_t)h->cfg->http_fold_wait_factor;
-	}
-	if (figures == NULL) {
+	if (figures == NULL)
 		http_error(h, req, route, 500, NULL, "the figures could not be worked out");
-		return NULL;
-	}
-	figures_filter(figures, &p->filter);
 	return figures;
 }
 
@@ -688,14 +687,18 @@ case_text_take(void *arg, const struct discharges_case *c, const char *icb)
 }
 
 /*
- * A discharges reading: the area or one of its tables, read from a snapshot
- * of the store a slice at a time (live_reading), so that ingest and other
- * requests run between the slices however many ready reports the store
- * holds. At most HTTP_READINGS_AT_ONCE are under way, served a slice each
- * in turn on a timer of 0 (the loop's I/O runs first); more wait, in the
- * order they came, and begin, each with its own snapshot, when one ends.
- * The request is answered when its reading ends; a request whose client
- * went meanwhile is let go (replying to it frees it: libevent's evhttp_send).
+ * A reading: the discharges area or one of its tables, or the flow area or
+ * one of its tables for an as-of that folds every spell, read from a
+ * snapshot of the store a slice at a time (live_reading), so that ingest
+ * and other requests run between the slices however much the store holds.
+ * At most HTTP_READINGS_AT_ONCE are under way, served a slice each in turn
+ * on a timer of 0 (the loop's I/O runs first); more wait, in the order
+ * they came, and begin, each with its own snapshot, when one ends. One
+ * fold at a time: the next waits for it, and is answered from it if it is
+ * for the same as-of (the area and its tables, asked together), else is
+ * admitted by [http] fold_wait_factor (http_fold_admitted). The request is
+ * answered when its reading ends; a request whose client went meanwhile is
+ * let go (replying to it frees it: libevent's evhttp_send).
  */
 #define HTTP_READINGS_AT_ONCE 2
 
@@ -703,13 +706,16 @@ struct http_reading {
 	TAILQ_ENTRY(http_reading) link;
 	struct evhttp_request *req;
 	char route[64];
+	const char *area;	    /* "discharges" or "flow" */
 	const struct http_table *t; /* NULL: the area */
 	struct http_params p;
-	struct case_text ct; /* the area's cases, as text */
-	struct case_page cp; /* a table's page */
+	struct case_text ct; /* the discharges area's cases, as text */
+	struct case_page cp; /* the discharges cases table's page */
 	json_t *fresh;	     /* the freshness as the reading began */
 	struct live_reading *live; /* NULL while waiting for its turn */
+	bool fold;	     /* a flow fold, begun */
 	double began;	     /* monotonic */
+	double busy;	     /* seconds in its slices */
 	uint64_t slices;
 };
 
@@ -719,12 +725,48 @@ static void http_table_answer(struct http *h, struct evhttp_request *req,
 static void http_discharges_answer(struct http *h, struct evhttp_request *req, const char *route,
     const struct http_params *p, json_t *figures, const struct case_text *ct,
     const json_t *fresh);
+static void http_area_answer(struct http *h, struct evhttp_request *req, const char *route,
+    const char *area, const struct http_params *p, json_t *figures, const json_t *fresh);
 
+/* The discharges cases table: its cases are handed one at a time. */
+static bool
+http_reading_of_cases(const struct http_reading *rd)
+{
+	return rd->t != NULL && rd->t->shape == TABLE_LIST;
+}
+
+/* Does the request need a reading, or can it be answered now? */
+static bool
+http_reading_needed(const struct http *h, const struct http_reading *rd)
+{
+	return strcmp(rd->area, "discharges") == 0 ||
+	    live_figures_fold(h->live, rd->area, rd->p.as_of_ms);
+}
+
+/* Answer rd's request now, from the figures as they stand (a flow fold
+ * kept, the running totals). */
 static void
-http_reading_free(struct http_reading *rd)
+http_reading_answer_now(struct http *h, struct http_reading *rd)
+{
+	json_t *figures = http_area_figures(h, rd->req, rd->route, rd->area, &rd->p);
+
+	if (figures == NULL)
+		return;
+	if (rd->t != NULL)
+		http_table_answer(h, rd->req, rd->t, rd->route, &rd->p, figures, NULL, 0, NULL);
+	else
+		http_area_answer(h, rd->req, rd->route, rd->area, &rd->p, figures, NULL);
+}
+
+/* Let the reading go, however it ended: a fold's time sets when the next
+ * may begin. */
+static void
+http_reading_free(struct http *h, struct http_reading *rd)
 {
 	if (rd == NULL)
 		return;
+	if (rd->fold)
+		http_fold_done(h, rd->busy);
 	live_reading_end(&rd->live);
 	evhttp_clear_headers(&rd->p.q);
 	free(rd->ct.out.text);
@@ -737,9 +779,16 @@ http_reading_free(struct http_reading *rd)
 static bool
 http_reading_begin(struct http *h, struct http_reading *rd)
 {
-	bool cases = rd->t != NULL && rd->t->shape == TABLE_LIST;
+	bool discharges = strcmp(rd->area, "discharges") == 0;
+	state_case_fn take = NULL; /* a flow fold has no cases */
+	void *arg = rd->t == NULL ? (void *)&rd->ct : (void *)&rd->cp;
 
-	if ((rd->t != NULL && (rd->cp.page = json_array()) == NULL) ||
+	if (discharges && rd->t == NULL)
+		take = case_text_take;
+	else if (discharges)
+		take = http_reading_of_cases(rd) ? case_page_take : case_skip;
+
+	if ((http_reading_of_cases(rd) && (rd->cp.page = json_array()) == NULL) ||
 	    (rd->fresh = json_object()) == NULL) {
 		http_error(h, rd->req, rd->route, 500, NULL, "out of memory");
 		return false;
@@ -748,13 +797,14 @@ http_reading_begin(struct http *h, struct http_reading *rd)
 	 * now is the snapshot. Read first, while this reading has no read
 	 * batch open (a store read may have to move the map: store_on_remap). */
 	http_freshness(h, rd->fresh, rd->p.as_of_ms);
-	if (live_reading_begin(h->live, rd->p.as_of_ms,
-		rd->t == NULL ? case_text_take : cases ? case_page_take : case_skip,
-		rd->t == NULL ? (void *)&rd->ct : (void *)&rd->cp, &rd->live) != STORE_OK) {
+	rd->began = clock_monotonic_seconds();
+	rd->fold = !discharges;
+	if (live_reading_begin(h->live, rd->area, rd->p.as_of_ms, take, arg, &rd->live) !=
+	    STORE_OK) {
+		rd->busy = clock_monotonic_seconds() - rd->began;
 		http_error(h, rd->req, rd->route, 500, NULL, "the figures could not be worked out");
 		return false;
 	}
-	rd->began = clock_monotonic_seconds();
 	return true;
 }
 
@@ -776,17 +826,18 @@ http_reading_answer(struct http *h, struct http_reading *rd, bool ok)
 	if (figures == NULL || rd->ct.out.failed || rd->cp.failed) {
 		json_decref(figures);
 		http_error(h, rd->req, rd->route, 500, NULL, "the figures could not be worked out");
-	} else if (rd->t == NULL) {
-		http_discharges_answer(h, rd->req, rd->route, &rd->p, figures, &rd->ct, rd->fresh);
-	} else if (rd->t->shape == TABLE_LIST) {
+	} else if (http_reading_of_cases(rd)) {
 		json_decref(figures);
 		http_table_answer(h, rd->req, rd->t, rd->route, &rd->p, NULL, rd->cp.page,
 		    rd->cp.total, rd->fresh);
 		rd->cp.page = NULL; /* answered with it */
-	} else {
-		figures_filter(figures, &rd->p.filter);
+	} else if (rd->t != NULL) {
 		http_table_answer(h, rd->req, rd->t, rd->route, &rd->p, figures, NULL, 0,
 		    rd->fresh);
+	} else if (rd->fold) {
+		http_area_answer(h, rd->req, rd->route, rd->area, &rd->p, figures, rd->fresh);
+	} else {
+		http_discharges_answer(h, rd->req, rd->route, &rd->p, figures, &rd->ct, rd->fresh);
 	}
 }
 
@@ -796,15 +847,15 @@ http_reading_next_turn(struct http *h)
 	static const struct timeval now = { 0, 0 };
 
 	if (h->n_reading + h->n_waiting > 0 && evtimer_add(h->reading_turn, &now) < 0)
-		log_error("http: the discharges readings cannot be scheduled");
+		log_error("http: the readings cannot be scheduled");
 }
 
-/* Read route (table t, or the area with t NULL) for req, its parameters
- * those allowed: the reading waits for its turn, or req is answered now
- * (a bad parameter, out of memory). */
+/* Read route (table t of area, or the area with t NULL) for req, its
+ * parameters those allowed: the reading waits for its turn, or req is
+ * answered now (no reading needed, a bad parameter, out of memory). */
 static void
 http_reading_start(struct http *h, struct evhttp_request *req, const char *route,
-    const struct http_table *t, unsigned allowed)
+    const char *area, const struct http_table *t, unsigned allowed)
 {
 	struct http_reading *rd = calloc(1, sizeof(*rd));
 
@@ -814,13 +865,19 @@ http_reading_start(struct http *h, struct evhttp_request *req, const char *route
 	}
 	rd->req = req;
 	snprintf(rd->route, sizeof(rd->route), "%s", route);
+	rd->area = area;
 	rd->t = t;
 	rd->ct.filter = &rd->p.filter;
 	rd->cp.p = &rd->p;
 	rd->cp.t = t;
 	TAILQ_INIT(&rd->p.q);
 	if (http_params_parse(h, req, route, allowed, &rd->p) < 0) {
-		http_reading_free(rd);
+		http_reading_free(h, rd);
+		return;
+	}
+	if (!http_reading_needed(h, rd)) {
+		http_reading_answer_now(h, rd);
+		http_reading_free(h, rd);
 		return;
 	}
 	TAILQ_INSERT_TAIL(&h->waiting, rd, link);
@@ -831,13 +888,55 @@ http_reading_start(struct http *h, struct evhttp_request *req, const char *route
 /* Has the request's client gone (libevent let go of its connection)? Then
  * let the request and the reading go: replying to it frees it. */
 static bool
-http_reading_orphaned(struct http_reading *rd)
+http_reading_orphaned(struct http *h, struct http_reading *rd)
 {
 	if (evhttp_request_get_connection(rd->req) != NULL)
 		return false;
 	evhttp_send_reply(rd->req, 503, NULL, NULL);
-	http_reading_free(rd);
+	http_reading_free(h, rd);
 	return true;
+}
+
+static bool
+http_folding(const struct http *h)
+{
+	const struct http_reading *rd;
+
+	TAILQ_FOREACH(rd, &h->reading, link)
+		if (rd->fold)
+			return true;
+	return false;
+}
+
+/* Begin the readings waiting, in order, while there is room. */
+static void
+http_reading_begin_waiting(struct http *h)
+{
+	struct http_reading *rd;
+	bool needed;
+
+	while (h->n_reading < HTTP_READINGS_AT_ONCE && (rd = TAILQ_FIRST(&h->waiting)) != NULL) {
+		needed = http_reading_needed(h, rd);
+		if (needed && strcmp(rd->area, "flow") == 0 && http_folding(h))
+			return; /* after that fold: it may be this one's */
+		TAILQ_REMOVE(&h->waiting, rd, link);
+		h->n_waiting--;
+		if (http_reading_orphaned(h, rd))
+			continue;
+		if (!needed) { /* a fold kept meanwhile */
+			http_reading_answer_now(h, rd);
+			http_reading_free(h, rd);
+			continue;
+		}
+		if ((strcmp(rd->area, "flow") == 0 &&
+			!http_fold_admitted(h, rd->req, rd->route, rd->p.as_of_ms)) ||
+		    !http_reading_begin(h, rd)) {
+			http_reading_free(h, rd);
+			continue;
+		}
+		TAILQ_INSERT_TAIL(&h->reading, rd, link);
+		h->n_reading++;
+	}
 }
 
 /* One turn: readings begin while there is room, and the first under way
@@ -847,39 +946,31 @@ http_reading_on_turn(evutil_socket_t fd, short what, void *arg)
 {
 	struct http *h = arg;
 	struct http_reading *rd;
+	double started;
 	int more;
 
 	(void)fd;
 	(void)what;
-	while (h->n_reading < HTTP_READINGS_AT_ONCE && (rd = TAILQ_FIRST(&h->waiting)) != NULL) {
-		TAILQ_REMOVE(&h->waiting, rd, link);
-		h->n_waiting--;
-		if (http_reading_orphaned(rd))
-			continue;
-		if (!http_reading_begin(h, rd)) {
-			http_reading_free(rd);
-			continue;
-		}
-		TAILQ_INSERT_TAIL(&h->reading, rd, link);
-		h->n_reading++;
-	}
+	http_reading_begin_waiting(h);
 	if ((rd = TAILQ_FIRST(&h->reading)) != NULL) {
 		TAILQ_REMOVE(&h->reading, rd, link);
 		h->n_reading--;
-		if (http_reading_orphaned(rd)) {
+		if (http_reading_orphaned(h, rd)) {
 			http_reading_next_turn(h);
 			return;
 		}
+		started = clock_monotonic_seconds();
 		more = live_reading_step(rd->live,
-		    clock_monotonic_seconds() + (double)h->cfg->http_reading_slice_us / 1e6);
+		    started + (double)h->cfg->http_reading_slice_us / 1e6);
 		h->reading_slices++;
 		rd->slices++;
+		rd->busy += clock_monotonic_seconds() - started;
 		if (more > 0) {
 			TAILQ_INSERT_TAIL(&h->reading, rd, link);
 			h->n_reading++;
 		} else {
 			http_reading_answer(h, rd, more == 0);
-			http_reading_free(rd);
+			http_reading_free(h, rd);
 		}
 		/* A slice faults in pages of the store: let them go. */
 		if (store_bound_mapped(h->store) != STORE_OK)
@@ -904,12 +995,12 @@ http_reading_stop_all(struct http *h, bool waiting, const char *message)
 			TAILQ_REMOVE(&h->waiting, rd, link);
 			h->n_waiting--;
 		}
-		if (http_reading_orphaned(rd))
+		if (http_reading_orphaned(h, rd))
 			continue;
 		live_reading_end(&rd->live);
 		evhttp_add_header(evhttp_request_get_output_headers(rd->req), "Retry-After", "1");
 		http_error(h, rd->req, rd->route, 503, NULL, "%s", message);
-		http_reading_free(rd);
+		http_reading_free(h, rd);
 	}
 }
 
@@ -918,13 +1009,13 @@ static void
 http_reading_on_remap(void *arg)
 {
 	http_reading_stop_all(arg, false,
-	    "the store's map grew while the discharges figures were read: ask again");
+	    "the store's map grew while the figures were read: ask again");
 }
 
 
-/* A table's answer: its rows cut from figures (then released), or the page
- * given (a discharges case list, its total given), with the freshness of
- * fresh (NULL: now). */
+/* A table's answer: its rows cut from figures (filtered as p asks, then
+ * released), or the page given (a discharges case list, its total given),
+ * with the freshness of fresh (NULL: now). */
 static void
 http_table_answer(struct http *h, struct evhttp_request *req, const struct http_table *t,
     const char *route, const struct http_params *p, json_t *figures, json_t *page, size_t total,
@@ -933,6 +1024,7 @@ http_table_answer(struct http *h, struct evhttp_request *req, const struct http_
 	json_t *rows, *answer;
 
 	if (figures != NULL) {
+		figures_filter(figures, &p->filter);
 		rows = table_rows(t, figures);
 		json_decref(figures);
 		total = json_array_size(rows);
@@ -981,6 +1073,13 @@ http_table_answer(struct http *h, struct evhttp_request *req, const struct http_
 	json_decref(answer);
 }
 
+/* Are the area's figures read from the store, in slices when large? */
+static bool
+http_area_read(const char *area)
+{
+	return strcmp(area, "discharges") == 0 || strcmp(area, "flow") == 0;
+}
+
 static void
 http_table(struct http *h, struct evhttp_request *req, const struct http_table *t,
     const char *route)
@@ -988,9 +1087,9 @@ http_table(struct http *h, struct evhttp_request *req, const struct http_table *
 	struct http_params p;
 	json_t *figures;
 
-	if (strcmp(t->area, "discharges") == 0) {
-		/* Read in slices, and answered when read (http_reading). */
-		http_reading_start(h, req, route, t, P_AS_OF | P_FILTER | P_PAGE);
+	if (http_area_read(t->area)) {
+		/* In slices when it must, answered when read (http_reading). */
+		http_reading_start(h, req, route, t->area, t, P_AS_OF | P_FILTER | P_PAGE);
 		return;
 	}
 	if (http_params_parse(h, req, route, P_AS_OF | P_FILTER | P_PAGE, &p) < 0)
@@ -1044,28 +1143,43 @@ out:
 		evbuffer_free(body);
 }
 
+/* An area's answer: figures (filtered as p asks, then released) with the
+ * freshness of fresh (NULL: now). */
+static void
+http_area_answer(struct http *h, struct evhttp_request *req, const char *route,
+    const char *area, const struct http_params *p, json_t *figures, const json_t *fresh)
+{
+	json_t *answer = json_pack("{s:s}", "area", area);
+
+	figures_filter(figures, &p->filter);
+	if (answer == NULL) {
+		json_decref(figures);
+		http_error(h, req, route, 500, NULL, "out of memory");
+		return;
+	}
+	http_freshness_of(h, answer, p->as_of_ms, fresh);
+	json_object_set_new(answer, "figures", figures);
+	http_reply_json(h, req, route, 200, answer);
+	json_decref(answer);
+}
+
 static void
 http_area(struct http *h, struct evhttp_request *req, const char *area)
 {
 	char route[64];
 	struct http_params p;
-	json_t *figures, *answer;
+	json_t *figures;
 
 	snprintf(route, sizeof(route), "/api/v1/%s", area);
-	if (strcmp(area, "discharges") == 0) {
-		/* Read in slices, and answered when read (http_reading). */
-		http_reading_start(h, req, route, NULL, P_AS_OF | P_FILTER);
+	if (http_area_read(area)) {
+		/* In slices when it must, answered when read (http_reading). */
+		http_reading_start(h, req, route, area, NULL, P_AS_OF | P_FILTER);
 		return;
 	}
 	if (http_params_parse(h, req, route, P_AS_OF | P_FILTER, &p) < 0)
 		goto out;
-	if ((figures = http_area_figures(h, req, route, area, &p)) == NULL)
-		goto out;
-	answer = json_pack("{s:s}", "area", area);
-	http_freshness(h, answer, p.as_of_ms);
-	json_object_set_new(answer, "figures", figures);
-	http_reply_json(h, req, route, 200, answer);
-	json_decref(answer);
+	if ((figures = http_area_figures(h, req, route, area, &p)) != NULL)
+		http_area_answer(h, req, route, area, &p, figures, NULL);
 out:
 	evhttp_clear_headers(&p.q);
 }
@@ -1321,8 +1435,8 @@ http_on_request(struct evhttp_request *req, void *arg)
 		}
 		http_routes[i].fn(h, req, decoded + n);
 		free(decoded);
-		/* An answer may have read much of the store (a flow fold reads
-		 * every spell): let its pages go. */
+		/* An answer may have read much of the store: let its pages
+		 * go. */
 		if (store_bound_mapped(h->store) != STORE_OK)
 			log_warning("http: %s", store_error(h->store));
 		return;

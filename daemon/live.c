@@ -11,10 +11,12 @@
  *   - for the batch in hand, the figures and slices already worked out.
  * Spells, ready reports and packages stay in the store. The HTTP API's
  * flow figures come from a copy of the tallies moved to the as-of asked
- * (or, for an as-of they have passed, a fold of the spells one at a time);
- * its delayed-discharge figures from the ready reports and the indexes by
- * person, never from every spell.
+ * (or, for an as-of they have passed, a fold of the spells one at a time,
+ * read in steps from a snapshot: live_reading); its delayed-discharge
+ * figures from the ready reports and the indexes by person, never from
+ * every spell, read in steps the same way.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,7 @@ struct live {
 	char *scratch;		   /* the last figures cut that are not in slices */
 	bool stale;		   /* a batch failed: reload before the next */
 	uint64_t folds;		   /* flow figures folded from every spell */
+	uint64_t batches;	   /* batches ended: a fold is kept only if none since */
 	/* The last flow fold (before the tallies' as-of), until the next batch:
 	 * the tables and the area asked for one as-of fold once. */
 	json_t *fold_figures;
@@ -471,6 +474,7 @@ live_batch_end(struct live *live)
 {
 	json_decref(live->fold_figures); /* a batch may move any figure */
 	live->fold_figures = NULL;
+	live->batches++;
 	json_object_clear(live->figures);
 	json_object_clear(live->slices);
 	json_decref(live->alerts_before);
@@ -523,23 +527,14 @@ live_figures_folds(const struct live *live)
 	return live->folds;
 }
 
-/* The flow area: from a copy of the tallies moved to as_of_ms (never the
- * tallies themselves: the as-of a reader asks for may be any), or folded
- * from every spell for an as-of they have passed. */
+/* The flow area from a copy of the tallies moved to fig's as-of (never the
+ * tallies themselves: the as-of a reader asks for may be any). */
 static enum store_result
 live_flow_area(struct live *live, struct store_batch *batch, struct figures *fig)
 {
 	struct tallies *copy;
 	enum store_result r;
 
-	if (live_figures_fold(live, "flow", fig->as_of_ms)) {
-		live->folds++;
-		r = state_flow_fold(batch, fig);
-		json_decref(live->fold_figures);
-		live->fold_figures = r == STORE_OK ? json_deep_copy(fig->root) : NULL;
-		live->fold_as_of_ms = fig->as_of_ms;
-		return r;
-	}
 	if ((copy = tallies_copy(live->tallies)) == NULL)
 		return STORE_FAILED;
 	r = state_advance(batch, copy, fig->as_of_ms);
@@ -552,11 +547,12 @@ live_flow_area(struct live *live, struct store_batch *batch, struct figures *fig
 }
 
 /*
- * The flow area as of as_of_ms, read from the store. The reading is done
- * in a write batch that is never committed: the derived state's readers
- * are the writers' own code, and moving a copy of the tallies forward
- * deletes and sets timers, which the abort forgets. The daemon's batches
- * run on this thread, so none is open meanwhile.
+ * The flow area as of as_of_ms, read from the store, or the fold last kept
+ * for an as-of the tallies have passed (a fold not kept is a reading's).
+ * The reading is done in a write batch that is never committed: the
+ * derived state's readers are the writers' own code, and moving a copy of
+ * the tallies forward deletes and sets timers, which the abort forgets.
+ * The daemon's batches run on this thread, so none is open meanwhile.
  */
 static json_t *
 live_flow_from_store(struct live *live, int64_t as_of_ms)
@@ -567,8 +563,13 @@ live_flow_from_store(struct live *live, int64_t as_of_ms)
 
 	if (live_refresh(live) != STORE_OK)
 		return NULL;
-	if (as_of_ms < tallies_as_of_ms(live->tallies) && live_fold_cached(live, as_of_ms))
-		return json_deep_copy(live->fold_figures);
+	if (as_of_ms < tallies_as_of_ms(live->tallies)) {
+		if (live_fold_cached(live, as_of_ms))
+			return json_deep_copy(live->fold_figures);
+		log_error("live: flow as of %" PRId64 " is folded in steps (live_reading_begin)",
+		    as_of_ms);
+		return NULL;
+	}
 	if (figures_begin(&fig, live->picture, as_of_ms) < 0)
 		return NULL;
 	r = store_batch_begin(live->store, &batch);
@@ -584,40 +585,48 @@ live_flow_from_store(struct live *live, int64_t as_of_ms)
 	return fig.root;
 }
 
-/* A reading of the discharges area: its own snapshot of the store (a read
- * batch) and the small kinds' picture as of that snapshot, so that what
- * ingest commits between its steps changes neither. */
+/* A reading of the discharges area, or a flow fold: its own snapshot of
+ * the store (a read batch) and the small kinds' picture as of that
+ * snapshot, so that what ingest commits between its steps changes
+ * neither. */
 struct live_reading {
-	struct store *store;
+	struct live *live;
 	struct store_batch *batch;
 	struct picture *picture;
 	struct figures fig;
-	struct state_discharges *state;
+	struct state_reading *state;
 	uint64_t last_sequence;
+	uint64_t batches; /* the live's, as the reading began */
+	bool fold;	  /* flow: kept by the live when read, if no batch ended meanwhile */
 	bool done;
 };
 
 enum store_result
-live_reading_begin(struct live *live, int64_t as_of_ms, state_case_fn case_fn, void *arg,
-    struct live_reading **out)
+live_reading_begin(struct live *live, const char *area, int64_t as_of_ms, state_case_fn case_fn,
+    void *arg, struct live_reading **out)
 {
 	struct live_reading *rd = calloc(1, sizeof(*rd));
 	enum store_result r = STORE_FAILED;
 
 	*out = rd;
 	if (rd == NULL) {
-		log_error("live: out of memory reading the discharges figures");
+		log_error("live: out of memory reading the %s figures", area);
 		return STORE_FAILED;
 	}
-	rd->store = live->store;
+	rd->live = live;
+	rd->fold = strcmp(area, "flow") == 0;
+	rd->batches = live->batches;
 	if ((r = store_batch_begin_read(live->store, &rd->batch)) != STORE_OK) {
-		log_error("live: the discharges figures could not be read: %s",
+		log_error("live: the %s figures could not be read: %s", area,
 		    store_error(live->store));
 	} else if ((r = live_picture_load(live, rd->batch, &rd->picture)) != STORE_OK) {
 		/* logged */
 	} else if (figures_begin(&rd->fig, rd->picture, as_of_ms) < 0) {
-		log_error("live: out of memory reading the discharges figures");
+		log_error("live: out of memory reading the %s figures", area);
 		r = STORE_FAILED;
+	} else if (rd->fold) {
+		live->folds++;
+		r = state_flow_fold_begin(rd->batch, &rd->fig, &rd->state);
 	} else {
 		r = state_discharges_begin(rd->batch, &rd->fig, case_fn, arg, &rd->state);
 	}
@@ -636,10 +645,10 @@ live_reading_step(struct live_reading *rd, double until)
 
 	if (rd->done)
 		return 0;
-	r = state_discharges_step(rd->state, until, &rd->done);
+	r = state_reading_step(rd->state, until, &rd->done);
 	if (r != STORE_OK) {
-		log_error("live: the discharges figures could not be read: %s",
-		    store_error(rd->store));
+		log_error("live: the %s figures could not be read: %s",
+		    rd->fold ? "flow" : "discharges", store_error(rd->live->store));
 		return -1;
 	}
 	return rd->done ? 0 : 1;
@@ -654,9 +663,16 @@ live_reading_last_sequence(const struct live_reading *rd)
 json_t *
 live_reading_figures(struct live_reading *rd)
 {
+	struct live *live = rd->live;
 	json_t *root = rd->fig.root;
 
 	rd->fig.root = NULL;
+	/* The store as of the snapshot is the store now: keep the fold. */
+	if (rd->fold && root != NULL && live->batches == rd->batches && !live->stale) {
+		json_decref(live->fold_figures);
+		live->fold_figures = json_deep_copy(root);
+		live->fold_as_of_ms = rd->fig.as_of_ms;
+	}
 	return root;
 }
 
@@ -667,7 +683,7 @@ live_reading_end(struct live_reading **rdp)
 
 	if (rd == NULL)
 		return;
-	state_discharges_end(&rd->state);
+	state_reading_end(&rd->state);
 	store_batch_abort(&rd->batch);
 	json_decref(rd->fig.root);
 	picture_destroy(&rd->picture);
@@ -678,9 +694,9 @@ live_reading_end(struct live_reading **rdp)
 json_t *
 live_figures(struct live *live, const char *area, int64_t as_of_ms)
 {
-	/* Flow needs the spells, which stay in the store; delayed discharges
-	 * are read in steps (live_reading_begin); every other area is of the
-	 * small kinds, in the picture. */
+	/* Flow needs the spells, which stay in the store (a fold of them is
+	 * read in steps: live_reading_begin); so are delayed discharges; every
+	 * other area is of the small kinds, in the picture. */
 	if (strcmp(area, "flow") == 0)
 		return live_flow_from_store(live, as_of_ms);
 	if (strcmp(area, "discharges") == 0) {

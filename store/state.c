@@ -1280,196 +1280,255 @@ state_flow_pending(struct store_batch *batch, struct figures *fig)
 	return store_batch_scan_prefix(batch, STORE_DERIVED, &prefix, 1, pending_take, fig);
 }
 
-static int
-flow_fold_spell(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
-{
-	struct figures *fig = arg;
-	struct spell_view sv;
+/*
+ * A reading of an area from the histories, in steps: phases, each the
+ * histories of one kind in key order, read by its take function; a step
+ * may pause before a key where its take allows, once the clock passes
+ * until, and the next goes on from that key. The flow fold is one phase
+ * (the spells), the discharges two (the ready reports person by person,
+ * then the packages).
+ */
+typedef int (*reading_take_fn)(void *arg, const uint8_t *key, size_t keylen,
+    const uint8_t *bytes, size_t len);
 
-	if (spell_view_load(&sv, key, keylen, bytes, len) < 0) {
-		log_error("state: a stored history does not decode; skipped (run commissionctl rebuild)");
-		return 0;
-	}
-	flow_figures_add_spell(fig, &sv.spell);
-	thing_view_release(&sv.view);
-	return 0;
-}
+struct reading_phase {
+	uint8_t prefix;	     /* the kind of thing read */
+	reading_take_fn take; /* the reading its arg */
+	const char *what;    /* for a failure: "reading <what>" */
+};
 
-enum store_result
-state_flow_fold(struct store_batch *batch, struct figures *fig)
-{
-	const uint8_t prefix = THING_SPELL;
-
-	flow_figures_begin(fig);
-	return store_batch_scan_prefix(batch, STORE_HISTORIES, &prefix, 1, flow_fold_spell, fig);
-}
-
-/* A reading of the discharges area: the ready reports person by person,
- * then the packages' councils; it may pause at a person's first key (or
- * any package's) once the clock passes until, and go on from that key. */
-struct state_discharges {
+struct state_reading {
 	struct store_batch *batch;
 	struct figures *fig;
+	const struct reading_phase *phases;
+	size_t n_phases, phase;
+	enum store_result r; /* a take's failure */
+	double until;	     /* monotonic: pause at the next key where it may */
+	size_t taken;	     /* things (people, packages, spells) read in this step */
+	uint8_t resume[THING_KEY_MAX];
+	size_t resume_len; /* 0: from the phase's first key */
+	/* the discharges' */
 	state_case_fn fn;
 	void *arg;
 	char last_patient[65];
 	char last_council[THING_KEY_MAX];
-	enum store_result r;
 	bool stopped;
-	bool packages; /* the ready reports are all read */
-	double until;  /* monotonic: pause at the next key where it may */
-	size_t taken;  /* people, or packages, read in this step */
-	uint8_t resume[THING_KEY_MAX];
-	size_t resume_len; /* 0: from the first key */
 };
 
 /* Pause here, before key? Once the step has read something and its time
  * is up: key is then where the next step goes on. */
 static bool
-discharges_pause(struct state_discharges *dr, const uint8_t *key, size_t keylen)
+reading_pause(struct state_reading *sr, const uint8_t *key, size_t keylen)
 {
-	if (dr->taken == 0 || clock_monotonic_seconds() < dr->until || keylen > sizeof(dr->resume))
+	if (sr->taken == 0 || clock_monotonic_seconds() < sr->until || keylen > sizeof(sr->resume))
 		return false;
-	memcpy(dr->resume, key, keylen);
-	dr->resume_len = keylen;
+	memcpy(sr->resume, key, keylen);
+	sr->resume_len = keylen;
 	return true;
+}
+
+static enum store_result
+reading_begin(struct store_batch *batch, struct figures *fig, const struct reading_phase *phases,
+    size_t n_phases, struct state_reading **out)
+{
+	struct state_reading *sr = calloc(1, sizeof(*sr));
+
+	*out = sr;
+	if (sr == NULL) {
+		log_error("state: out of memory reading %s", phases[0].what);
+		return STORE_FAILED;
+	}
+	sr->batch = batch;
+	sr->fig = fig;
+	sr->phases = phases;
+	sr->n_phases = n_phases;
+	sr->r = STORE_OK;
+	return STORE_OK;
+}
+
+enum store_result
+state_reading_step(struct state_reading *sr, double until, bool *done)
+{
+	const struct reading_phase *ph;
+	enum store_result r;
+	size_t from;
+
+	*done = false;
+	sr->until = until;
+	sr->taken = 0;
+	for (; sr->phase < sr->n_phases; sr->phase++) {
+		ph = &sr->phases[sr->phase];
+		from = sr->resume_len;
+		sr->resume_len = 0;
+		r = store_batch_scan_from(sr->batch, STORE_HISTORIES, &ph->prefix, 1, sr->resume,
+		    from, ph->take, sr);
+		if (r == STORE_OK)
+			r = sr->r;
+		if (r != STORE_OK) {
+			if (r == STORE_FAILED && sr->r == STORE_FAILED)
+				log_error("state: out of memory, or a stored record does not "
+					  "decode, reading %s", ph->what);
+			return r;
+		}
+		if (sr->resume_len > 0)
+			return STORE_OK; /* paused */
+	}
+	*done = true;
+	return STORE_OK;
+}
+
+void
+state_reading_end(struct state_reading **sr)
+{
+	free(*sr);
+	*sr = NULL;
+}
+
+/* The whole reading in one step. */
+static enum store_result
+reading_whole(enum store_result r, struct state_reading *sr)
+{
+	bool done = false;
+
+	while (r == STORE_OK && !done)
+		r = state_reading_step(sr, INFINITY, &done);
+	state_reading_end(&sr);
+	return r;
+}
+
+static int
+flow_read_spell(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
+{
+	struct state_reading *sr = arg;
+	struct spell_view sv;
+
+	if (reading_pause(sr, key, keylen))
+		return 1;
+	sr->taken++;
+	if (spell_view_load(&sv, key, keylen, bytes, len) < 0) {
+		log_error("state: a stored history does not decode; skipped (run commissionctl rebuild)");
+		return 0;
+	}
+	flow_figures_add_spell(sr->fig, &sv.spell);
+	thing_view_release(&sv.view);
+	return 0;
+}
+
+static const struct reading_phase flow_fold_phases[] = {
+	{ THING_SPELL, flow_read_spell, "the spells for the flow figures" },
+};
+
+enum store_result
+state_flow_fold_begin(struct store_batch *batch, struct figures *fig,
+    struct state_reading **reading)
+{
+	enum store_result r = reading_begin(batch, fig, flow_fold_phases, 1, reading);
+
+	if (r == STORE_OK)
+		flow_figures_begin(fig);
+	return r;
+}
+
+enum store_result
+state_flow_fold(struct store_batch *batch, struct figures *fig)
+{
+	struct state_reading *sr;
+	enum store_result r = state_flow_fold_begin(batch, fig, &sr);
+
+	return reading_whole(r, sr);
 }
 
 static void
 discharges_read_case(void *arg, const struct discharges_case *c)
 {
-	struct state_discharges *dr = arg;
-	const char *icb = discharges_figures_count_case(dr->fig, c);
+	struct state_reading *sr = arg;
+	const char *icb = discharges_figures_count_case(sr->fig, c);
 
-	if (dr->fn == NULL)
-		json_array_append_new(json_object_get(json_object_get(dr->fig->root, "discharges"),
+	if (sr->fn == NULL)
+		json_array_append_new(json_object_get(json_object_get(sr->fig->root, "discharges"),
 					  "cases"),
 		    discharges_case_json(c, icb));
-	else if (!dr->stopped && dr->fn(dr->arg, c, icb) != 0)
-		dr->stopped = true; /* the roll-ups still count every case */
+	else if (!sr->stopped && sr->fn(sr->arg, c, icb) != 0)
+		sr->stopped = true; /* the roll-ups still count every case */
 }
 
 /* One person, at their first ready thing: every ready thing of theirs
- * noted, every case counted, in key order. */
+ * noted, every case counted, in key order. A step pauses only here, at a
+ * person's first key. */
 static int
 discharges_read_ready(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes,
     size_t len)
 {
-	struct state_discharges *dr = arg;
+	struct state_reading *sr = arg;
 	struct person p;
 	char patient[65];
 
 	(void)bytes;
 	(void)len;
-	if (ready_key_new_patient(key, keylen, dr->last_patient) &&
-	    discharges_pause(dr, key, keylen))
+	if (ready_key_new_patient(key, keylen, sr->last_patient) && reading_pause(sr, key, keylen))
 		return 1;
-	if (!ready_key_next_patient(key, keylen, dr->last_patient, patient))
+	if (!ready_key_next_patient(key, keylen, sr->last_patient, patient))
 		return 0;
-	dr->taken++;
-	dr->r = person_load(dr->batch, patient, &p);
-	if (dr->r == STORE_OK && p.failed)
-		dr->r = STORE_FAILED;
-	for (size_t i = 0; dr->r == STORE_OK && i < p.n_ready; i++) {
-		discharges_figures_note_ready(dr->fig, &p.ready[i].thing);
-		if (discharges_cases_each(&p.world, &p.ready[i].thing, dr->fig->as_of_day,
-			discharges_read_case, dr) < 0)
-			dr->r = STORE_FAILED;
+	sr->taken++;
+	sr->r = person_load(sr->batch, patient, &p);
+	if (sr->r == STORE_OK && p.failed)
+		sr->r = STORE_FAILED;
+	for (size_t i = 0; sr->r == STORE_OK && i < p.n_ready; i++) {
+		discharges_figures_note_ready(sr->fig, &p.ready[i].thing);
+		if (discharges_cases_each(&p.world, &p.ready[i].thing, sr->fig->as_of_day,
+			discharges_read_case, sr) < 0)
+			sr->r = STORE_FAILED;
 	}
 	person_release(&p);
-	return dr->r != STORE_OK;
+	return sr->r != STORE_OK;
 }
 
 static int
 discharges_read_package(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes,
     size_t len)
 {
-	struct state_discharges *dr = arg;
+	struct state_reading *sr = arg;
 	const char *council = (const char *)key + 1;
 
 	(void)bytes;
 	(void)len;
-	if (discharges_pause(dr, key, keylen))
+	if (reading_pause(sr, key, keylen))
 		return 1;
-	dr->taken++;
+	sr->taken++;
 	if (keylen < 2 || memchr(council, '\0', keylen - 1) == NULL)
 		return 0;
-	if (strcmp(council, dr->last_council) != 0) { /* packages are by council */
-		discharges_figures_note_council(dr->fig, council);
-		text_copy(dr->last_council, sizeof(dr->last_council), council);
+	if (strcmp(council, sr->last_council) != 0) { /* packages are by council */
+		discharges_figures_note_council(sr->fig, council);
+		text_copy(sr->last_council, sizeof(sr->last_council), council);
 	}
 	return 0;
 }
 
+static const struct reading_phase discharges_phases[] = {
+	{ THING_READY, discharges_read_ready, "the delayed-discharge cases" },
+	{ THING_PACKAGE, discharges_read_package, "the delayed-discharge cases" },
+};
+
 enum store_result
 state_discharges_begin(struct store_batch *batch, struct figures *fig, state_case_fn fn,
-    void *arg, struct state_discharges **out)
+    void *arg, struct state_reading **reading)
 {
-	struct state_discharges *dr = calloc(1, sizeof(*dr));
+	enum store_result r = reading_begin(batch, fig, discharges_phases, 2, reading);
 
-	*out = dr;
-	if (dr == NULL) {
-		log_error("state: out of memory reading the delayed-discharge cases");
-		return STORE_FAILED;
+	if (r == STORE_OK) {
+		(*reading)->fn = fn;
+		(*reading)->arg = arg;
+		discharges_figures_begin(fig);
 	}
-	dr->batch = batch;
-	dr->fig = fig;
-	dr->fn = fn;
-	dr->arg = arg;
-	dr->r = STORE_OK;
-	discharges_figures_begin(fig);
-	return STORE_OK;
-}
-
-enum store_result
-state_discharges_step(struct state_discharges *dr, double until, bool *done)
-{
-	const uint8_t ready = THING_READY, packages = THING_PACKAGE;
-	enum store_result r;
-	size_t from;
-
-	*done = false;
-	dr->until = until;
-	dr->taken = 0;
-	do {
-		from = dr->resume_len;
-		dr->resume_len = 0;
-		r = store_batch_scan_from(dr->batch, STORE_HISTORIES, dr->packages ? &packages : &ready,
-		    1, dr->resume, from,
-		    dr->packages ? discharges_read_package : discharges_read_ready, dr);
-		if (r == STORE_OK)
-			r = dr->r;
-		if (r != STORE_OK) {
-			if (r == STORE_FAILED && dr->r == STORE_FAILED)
-				log_error("state: out of memory, or a stored record does not "
-					  "decode, reading the delayed-discharge cases");
-			return r;
-		}
-		if (dr->resume_len > 0)
-			return STORE_OK; /* paused */
-		*done = dr->packages;
-		dr->packages = true;
-	} while (!*done);
-	return STORE_OK;
-}
-
-void
-state_discharges_end(struct state_discharges **dr)
-{
-	free(*dr);
-	*dr = NULL;
+	return r;
 }
 
 enum store_result
 state_discharges_figures(struct store_batch *batch, struct figures *fig, state_case_fn fn,
     void *arg)
 {
-	struct state_discharges *dr;
-	enum store_result r = state_discharges_begin(batch, fig, fn, arg, &dr);
-	bool done = false;
+	struct state_reading *sr;
+	enum store_result r = state_discharges_begin(batch, fig, fn, arg, &sr);
 
-	while (r == STORE_OK && !done)
-		r = state_discharges_step(dr, INFINITY, &done);
-	state_discharges_end(&dr);
-	return r;
+	return reading_whole(r, sr);
 }

@@ -97,10 +97,24 @@ char *state_person_cases_text(struct store_batch *batch, const struct tallies *t
 /* pending.discharge_only_spells, from their index. */
 enum store_result state_flow_pending(struct store_batch *batch, struct figures *fig);
 
+/*
+ * A reading of an area in steps, so that a reader of a large store can let
+ * others run between them (daemon/http.c), with the batch a read batch
+ * kept open throughout (store_batch_begin_read). Its begin starts the
+ * figures in fig (held by the reading until end); each step reads on
+ * until the monotonic clock passes until (at least one thing a step: a
+ * spell, a person, a package) and sets *done once all is read.
+ */
+struct state_reading;
+enum store_result state_reading_step(struct state_reading *reading, double until, bool *done);
+void state_reading_end(struct state_reading **reading);
+
 /* The whole flow area folded from every spell's history, one spell at a
  * time (memory: the figures, not the spells): for an as-of before the
- * tallies', which only move forward. */
+ * tallies', which only move forward. At once, or as a reading. */
 enum store_result state_flow_fold(struct store_batch *batch, struct figures *fig);
+enum store_result state_flow_fold_begin(struct store_batch *batch, struct figures *fig,
+    struct state_reading **reading);
 
 /*
  * The discharges area, from the ready-for-discharge histories and the
@@ -109,25 +123,13 @@ enum store_result state_flow_fold(struct store_batch *batch, struct figures *fig
  * with its provider's ICB (in order; discharges_case_json lists it;
  * non-zero: hand no more, the roll-ups still count them all) and
  * discharges.cases stays empty, so a caller can page without holding them
- * all, or making the JSON of those it does not show.
+ * all, or making the JSON of those it does not show. At once, or as a
+ * reading (a step pauses only at a person's first key).
  */
 typedef int (*state_case_fn)(void *arg, const struct discharges_case *c, const char *icb);
 enum store_result state_discharges_figures(struct store_batch *batch, struct figures *fig,
     state_case_fn fn, void *arg);
-
-/*
- * The same in steps, so that a reader of a large store can let others run
- * between them (daemon/http.c), with the batch a read batch kept open
- * throughout (store_batch_begin_read). begin starts the figures in fig;
- * each step reads on until the monotonic clock passes until (at least
- * one person, or one package, a step) and sets *done once all is read.
- * fig, fn and arg as above, held by the reading until end.
- */
-struct state_discharges;
 enum store_result state_discharges_begin(struct store_batch *batch, struct figures *fig,
-    state_case_fn fn, void *arg, struct state_discharges **reading);
-enum store_result state_discharges_step(struct state_discharges *reading, double until,
-    bool *done);
-void state_discharges_end(struct state_discharges **reading);
+    state_case_fn fn, void *arg, struct state_reading **reading);
 
 #endif

@@ -270,15 +270,17 @@ class FoldInterval(DaemonTestCase):
 
 
 class ReadInSlices(DaemonTestCase):
-    """The discharges area and its tables are read from a snapshot of the
-    store a slice of the loop at a time ([http] reading_slice_us), ingest
-    running between the slices: with one person a slice, the answers are
-    still the fold's, and events sent while one is read are committed
-    before it is answered, without showing in it."""
+    """The discharges area and its tables, and flow for an as_of that folds
+    every spell, are read from a snapshot of the store a slice of the loop
+    at a time ([http] reading_slice_us), ingest running between the slices:
+    with one person (or spell) a slice, the answers are still the fold's,
+    and events sent while one is read are committed before it is answered,
+    without showing in it."""
 
-    settings = {"http.reading_slice_us": "1", "log.level": "debug"}
+    settings = {"http.reading_slice_us": "1", "log.level": "debug",
+                "http.fold_wait_factor": "0"}
 
-    def test_answers_read_a_person_a_slice_are_the_fold(self):
+    def test_answers_read_a_person_or_a_spell_a_slice_are_the_fold(self):
         today = datetime.datetime.now(LONDON).date()
         self.daemon.send(sample_day(today.isoformat(), 60))
         fig = Figures(self.daemon)
@@ -287,13 +289,21 @@ class ReadInSlices(DaemonTestCase):
                  tables=[t for t in FOLD_TABLES if t.startswith("discharges")])
         # Each of the 4 answers (the area, 3 tables) took many slices.
         self.assertGreater(fig.metric("commissiond_figures_reading_slices_total") - slices, 40)
+        # Flow before the running totals' as-of: a fold, a spell a slice.
+        slices = fig.metric("commissiond_figures_reading_slices_total")
+        folds = fig.metric("commissiond_figures_folds_total")
+        check_at(self, fig, int(time.time() * 1000) - 3_600_000,
+                 tables=[t for t in FOLD_TABLES if t.startswith("flow")])
+        self.assertGreater(fig.metric("commissiond_figures_folds_total"), folds)
+        # The area's fold alone, with a spell or more each, took many.
+        self.assertGreater(fig.metric("commissiond_figures_reading_slices_total") - slices, 40)
         self.assertEqual(fig.metric("commissiond_figures_readings"), 0)
 
-    def test_ingest_goes_on_while_the_figures_are_read(self):
+    def check_ingest_goes_on(self, route, query):
         today = datetime.datetime.now(LONDON).date()
         self.daemon.send(sample_day(today.isoformat(), 400))
         fig = Figures(self.daemon)
-        meanwhile = re.compile(r"http: /api/v1/discharges read in (\d+) slices .*, as of "
+        meanwhile = re.compile(rf"http: {route} read in (\d+) slices .*, as of "
                                r"event (\d+); (\d+) events committed meanwhile")
         for attempt in range(5):
             more = sample_day((today + datetime.timedelta(days=attempt + 1)).isoformat(), 200,
@@ -302,7 +312,7 @@ class ReadInSlices(DaemonTestCase):
             sender.start()
             while not sender.acks:
                 time.sleep(0.001)
-            answer = fig.get_json("/api/v1/discharges")
+            answer = fig.get_json(route + query())
             sender.stop()
             # The daemon's own account of the reading (at debug level).
             read = [m.groups() for m in meanwhile.finditer(self.daemon.log_text())]
@@ -312,12 +322,50 @@ class ReadInSlices(DaemonTestCase):
             self.assertEqual(as_of_event, answer["last_sequence"])
             if committed > 0:
                 break
-        self.assertGreater(committed, 0, f"no event was committed while the discharges were "
+        self.assertGreater(committed, 0, f"no event was committed while {route} was "
                            f"read: (slices, as of event, committed meanwhile) {read}")
         # Those events were acked while the answer was still being read, and
         # are not in it: it is the figures as of its snapshot.
         self.assertTrue(any(ack["sequence"] > answer["last_sequence"]
                             for ack in sender.acks.values()))
+
+    def test_ingest_goes_on_while_the_discharges_are_read(self):
+        self.check_ingest_goes_on("/api/v1/discharges", lambda: "")
+
+    def test_ingest_goes_on_while_flow_is_folded(self):
+        # An hour back: before the running totals' as-of, whatever is sent.
+        self.check_ingest_goes_on("/api/v1/flow",
+                                  lambda: f"?as_of={int(time.time() * 1000) - 3_600_000}")
+
+
+class FoldsOneAtATime(DaemonTestCase):
+    """Flow for a past as_of asked as the area and its tables at once (a
+    dashboard's page) folds once: the others wait for that fold and are
+    answered from it, not refused by [http] fold_wait_factor."""
+
+    settings = {"http.reading_slice_us": "1", "http.fold_wait_factor": "100000000"}
+
+    def test_the_area_and_its_tables_at_once_fold_once(self):
+        import concurrent.futures
+        self.daemon.send(sample_day(datetime.datetime.now(LONDON).date().isoformat(), 200))
+        fig = Figures(self.daemon)
+        folds = fig.metric("commissiond_figures_folds_total")
+        past = int(time.time() * 1000) - 3_600_000
+        paths = [f"/api/v1/flow?as_of={past}", f"/api/v1/flow/icbs?as_of={past}",
+                 f"/api/v1/flow/providers?as_of={past}"]
+        with concurrent.futures.ThreadPoolExecutor(len(paths)) as pool:
+            answers = list(pool.map(fig.get_json, paths))
+        self.assertEqual(fig.metric("commissiond_figures_folds_total"), folds + 1)
+        fold = fig.fold("flow", past)
+        self.assertEqual(answers[0]["figures"], fold)
+        for path, answer in zip(paths[1:], answers[1:]):
+            table = path.split("?")[0][len("/api/v1/"):]
+            self.assertEqual(answer["items"], table_rows(table, fold)[:100], path)
+            self.assertEqual(answer["last_sequence"], answers[0]["last_sequence"])
+        # Another as_of is a fold of its own: too soon, refused.
+        with self.assertRaises(urllib.error.HTTPError) as caught:
+            fig.get(f"/api/v1/flow?as_of={past - 1}")
+        self.assertEqual(caught.exception.code, 429)
 
 
 REMAKE = "the derived state does not match the histories; remaking it"

@@ -393,17 +393,17 @@ area_read(struct store_batch *batch, const struct tallies *t, const struct pictu
 	} else {
 		/* In steps, as the daemon reads them: one person (or package) a
 		 * step, each going on from where the last paused. */
-		struct state_discharges *reading;
+		struct state_reading *reading;
 		bool done = false;
 		int steps = 0;
 
 		assert_int_equal(state_discharges_begin(batch, &fig, case_take, cases, &reading),
 		    STORE_OK);
 		while (!done) {
-			assert_int_equal(state_discharges_step(reading, 0, &done), STORE_OK);
+			assert_int_equal(state_reading_step(reading, 0, &done), STORE_OK);
 			steps++;
 		}
-		state_discharges_end(&reading);
+		state_reading_end(&reading);
 		assert_true(steps > 1);
 		/* the list stays empty: put back what was handed */
 		json_object_set(json_object_get(fig.root, "discharges"), "cases", cases);
@@ -437,14 +437,29 @@ check_areas(struct store_batch *batch, struct tallies *t, int64_t later)
 			json_decref(actual);
 		}
 	}
-	/* Folded spell by spell, before the tallies' as-of. */
+	/* Folded spell by spell, before the tallies' as-of: at once, and in
+	 * steps of one spell, each going on from where the last paused. */
 	{
 		struct figures fig;
+		struct state_reading *reading;
 		int64_t earlier = tallies_as_of_ms(t) - (int64_t)rnd(48 * 60) * 60000;
 		json_t *expected = picture_figures(p, "flow", earlier);
+		bool done = false;
+		size_t steps = 0;
+
 		assert_int_equal(figures_begin(&fig, p, earlier), 0);
 		assert_int_equal(state_flow_fold(batch, &fig), STORE_OK);
 		expect_same(expected, fig.root, "the flow area folded spell by spell");
+		json_decref(fig.root);
+		assert_int_equal(figures_begin(&fig, p, earlier), 0);
+		assert_int_equal(state_flow_fold_begin(batch, &fig, &reading), STORE_OK);
+		while (!done) {
+			assert_int_equal(state_reading_step(reading, 0, &done), STORE_OK);
+			steps++;
+		}
+		state_reading_end(&reading);
+		assert_true(steps > 1);
+		expect_same(expected, fig.root, "the flow area folded a spell a step");
 		json_decref(expected);
 		json_decref(fig.root);
 	}
