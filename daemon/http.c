@@ -18,6 +18,7 @@
 #include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 
 #include <event2/keyvalq_struct.h>
 #include <sodium.h>
@@ -698,7 +699,7 @@ case_text_take(void *arg, const struct discharges_case *c, const char *icb)
  * for the same as-of (the area and its tables, asked together), else is
  * admitted by [http] fold_wait_factor (http_fold_admitted). The request is
  * answered when its reading ends; a request whose client went meanwhile is
- * let go (replying to it frees it: libevent's evhttp_send).
+ * let go before its next slice (http_reading_orphaned).
  */
 #define HTTP_READINGS_AT_ONCE 2
 
@@ -885,13 +886,47 @@ http_reading_start(struct http *h, struct evhttp_request *req, const char *route
 	http_reading_next_turn(h);
 }
 
-/* Has the request's client gone (libevent let go of its connection)? Then
- * let the request and the reading go: replying to it frees it. */
+/*
+ * Has the client of req gone? libevent does not read a connection while
+ * its request is with us, so it notices a client that closed only when
+ * the answer is written: peek at the socket instead (as nginx does for a
+ * request it holds). End of file, or an error, is a client that went; a
+ * client that only shut down its side for writing looks the same, and is
+ * let go too.
+ */
+static bool
+http_client_gone(struct evhttp_request *req)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct bufferevent *bev;
+	evutil_socket_t fd;
+	ssize_t n;
+	char c;
+
+	if (conn == NULL)
+		return true; /* libevent let go of it */
+	if ((bev = evhttp_connection_get_bufferevent(conn)) == NULL ||
+	    (fd = bufferevent_getfd(bev)) < 0)
+		return false;
+	n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/* Has the request's client gone? Then let the request and the reading go:
+ * replying to it frees it (over a connection libevent still holds, the
+ * reply fails to be read and libevent closes it). */
 static bool
 http_reading_orphaned(struct http *h, struct http_reading *rd)
 {
-	if (evhttp_request_get_connection(rd->req) != NULL)
+	if (!http_client_gone(rd->req))
 		return false;
+	if (rd->live != NULL)
+		log_debug("http: %s: the client went after %" PRIu64 " slices over %.3f s; "
+			  "its reading stopped",
+		    rd->route, rd->slices, clock_monotonic_seconds() - rd->began);
+	else
+		log_debug("http: %s: the client went before its reading began", rd->route);
+	evhttp_add_header(evhttp_request_get_output_headers(rd->req), "Connection", "close");
 	evhttp_send_reply(rd->req, 503, NULL, NULL);
 	http_reading_free(h, rd);
 	return true;

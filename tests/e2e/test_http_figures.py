@@ -338,6 +338,29 @@ class ReadInSlices(DaemonTestCase):
                                   lambda: f"?as_of={int(time.time() * 1000) - 3_600_000}")
 
 
+    def test_a_reading_whose_client_went_is_let_go(self):
+        # libevent does not read a connection while its request is held:
+        # the daemon peeks at it before each slice.
+        import socket
+        today = datetime.datetime.now(LONDON).date()
+        self.daemon.send(sample_day(today.isoformat(), 100))
+        fig = Figures(self.daemon)
+        host, port = self.daemon.settings["http.listen"].rsplit(":", 1)
+        past = int(time.time() * 1000) - 3_600_000
+        for route, query in (("/api/v1/discharges", ""), ("/api/v1/flow", f"?as_of={past}")):
+            with socket.create_connection((host, int(port))) as s:
+                s.sendall(f"GET {route}{query} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+            went = f"http: {route}: the client went"
+            deadline = time.monotonic() + 30
+            while went not in self.daemon.log_text() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.assertIn(went, self.daemon.log_text())
+            self.assertNotIn(f"http: {route} read in", self.daemon.log_text())
+        self.assertEqual(fig.metric("commissiond_figures_readings"), 0)
+        # The daemon still answers, the fold included.
+        self.assertEqual(fig.get_json(f"/api/v1/flow?as_of={past}")["as_of"], past)
+
+
 class FoldsOneAtATime(DaemonTestCase):
     """Flow for a past as_of asked as the area and its tables at once (a
     dashboard's page) folds once: the others wait for that fold and are
