@@ -789,6 +789,25 @@ store_batch_abort(struct store_batch **batchp)
 	*batchp = NULL;
 }
 
+/*
+ * A record is about to be read: every STORE_BOUND_EVERY, let go of the
+ * store's mapped pages if more than STORE_MAPPED_MAX_BYTES are mapped, so
+ * that one long read (a scan, its callback's reads, a batch) keeps the RSS
+ * bound, not only the ends of batches and answers. The map is read-only:
+ * the pages a cursor or a caller holds stay valid and fault in again. A
+ * failure to let go is no read's failure.
+ */
+#define STORE_BOUND_EVERY 256
+
+static void
+store_note_read(struct store *store)
+{
+	if (++store->reads_unbounded < STORE_BOUND_EVERY)
+		return;
+	store->reads_unbounded = 0;
+	(void)store_bound_mapped(store);
+}
+
 static enum store_result
 batch_get(struct store_batch *batch, MDB_dbi dbi, const uint8_t *key, size_t keylen,
     const uint8_t **bytes, size_t *len, const char *what)
@@ -800,6 +819,7 @@ batch_get(struct store_batch *batch, MDB_dbi dbi, const uint8_t *key, size_t key
 	*len = 0;
 	if (batch->failed != STORE_OK)
 		return batch->failed;
+	store_note_read(batch->store);
 	rc = mdb_get(batch->txn, dbi, &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return STORE_OK;
@@ -921,6 +941,7 @@ scan_prefix(struct store *store, MDB_txn *txn, enum store_keyed_table table,
 		    (key.mv_size < prefixlen || memcmp(key.mv_data, prefix, prefixlen) != 0))
 			break;
 		visited++;
+		store_note_read(store);
 		if (fn(arg, key.mv_data, key.mv_size, val.mv_data, val.mv_size) != 0)
 			break;
 	}
@@ -1123,6 +1144,7 @@ store_scan_histories(struct store *store, store_keyed_fn fn, void *arg)
 	for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == MDB_SUCCESS;
 	     rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
 		store->histories_read++;
+		store_note_read(store);
 		if (fn(arg, key.mv_data, key.mv_size, val.mv_data, val.mv_size) != 0)
 			break;
 	}

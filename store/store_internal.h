@@ -48,6 +48,7 @@ struct store {
 	size_t map_length;
 	uint64_t map_found_size;
 	uint64_t histories_read; /* records read from the histories, by any reader */
+	unsigned reads_unbounded; /* records read since the RSS bound was last checked */
 	unsigned read_batches;	 /* open: the map may not move (store_on_remap) */
 	void (*on_remap)(void *arg);
 	void *on_remap_arg;

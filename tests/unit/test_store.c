@@ -23,6 +23,7 @@
 
 #include <lmdb.h>
 
+#include "be64.h"
 #include "commissioning.pb-c.h"
 #include "config.h"
 #include "store.h"
@@ -1458,6 +1459,64 @@ test_bound_mapped_lets_go_of_what_a_big_read_mapped(void **state)
 	store_close(&store);
 }
 
+/* A scan that touches each history's pages, noting the most RssFile seen. */
+struct touch_scan {
+	uint64_t sum, most_rss_file;
+	unsigned n;
+};
+
+static int
+touch_history(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
+{
+	struct touch_scan *ts = arg;
+	uint64_t rss;
+
+	(void)key;
+	(void)keylen;
+	for (size_t i = 0; i < len; i += 512)
+		ts->sum += bytes[i];
+	if (++ts->n % 32 == 0 && (rss = rss_file_bytes()) > ts->most_rss_file)
+		ts->most_rss_file = rss;
+	return 0;
+}
+
+/* One long read keeps the bound too: a scan of 96 MiB of histories lets
+ * go of the pages it mapped as it goes, not only at its end. */
+static void
+test_a_long_scan_keeps_the_mapped_bound(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *store;
+	struct store_batch *batch;
+	size_t big = 64 * 1024;
+	unsigned count = 1536;
+	uint8_t *value = malloc(big), key[9] = { 'A' };
+	struct touch_scan ts = { 0 };
+
+	fx->opt.map_size_bytes = 256u << 20;
+	fx->opt.map_max_bytes = 256u << 20;
+	store = store_open_or_fail(&fx->opt);
+	assert_non_null(value);
+	memset(value, 'h', big);
+	assert_int_equal(store_batch_begin(store, &batch), STORE_OK);
+	for (unsigned i = 0; i < count; i++) {
+		be64_put(key + 1, i);
+		assert_int_equal(store_batch_put_history(batch, key, sizeof(key), value, big),
+		    STORE_OK);
+	}
+	assert_int_equal(store_batch_commit(&batch), STORE_OK);
+	free(value);
+	assert_int_equal(store_unmap_cached_pages(store), STORE_OK);
+	assert_int_equal(store_scan_prefix(store, STORE_HISTORIES, key, 1, touch_history, &ts),
+	    STORE_OK);
+	assert_int_equal(ts.n, count);
+	assert_true(ts.sum > 0);
+	/* Without the bound within the scan, the RssFile grows to the 96 MiB
+	 * read; with it, to the bound and what a few hundred records map. */
+	assert_true(ts.most_rss_file < (64u << 20));
+	store_close(&store);
+}
+
 #define STORE_TEST(f) cmocka_unit_test_setup_teardown(f, fixture_setup, fixture_teardown)
 
 int
@@ -1496,6 +1555,7 @@ main(void)
 	    STORE_TEST(test_backup_into_a_directory_that_cannot_be_made_fails),
 	    STORE_TEST(test_mapped_pages_let_go_are_read_again),
 	    STORE_TEST(test_bound_mapped_lets_go_of_what_a_big_read_mapped),
+	    STORE_TEST(test_a_long_scan_keeps_the_mapped_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
