@@ -724,8 +724,7 @@ static void http_table_answer(struct http *h, struct evhttp_request *req,
     const struct http_table *t, const char *route, const struct http_params *p, json_t *figures,
     json_t *page, size_t total, const json_t *fresh);
 static void http_discharges_answer(struct http *h, struct evhttp_request *req, const char *route,
-    const struct http_params *p, json_t *figures, const struct case_text *ct,
-    const json_t *fresh);
+    const struct http_params *p, json_t *figures, struct case_text *ct, const json_t *fresh);
 static void http_area_answer(struct http *h, struct evhttp_request *req, const char *route,
     const char *area, const struct http_params *p, json_t *figures, const json_t *fresh);
 
@@ -1135,13 +1134,22 @@ out:
 	evhttp_clear_headers(&p.q);
 }
 
+static void
+http_free_text(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	free((void *)data);
+}
+
 /* /api/v1/discharges: the answer as http_area makes it, from figures (then
  * released), with the cases (ct) spliced in as text where the list stands
- * empty, so that the tens of thousands of cases are never a tree in memory. */
+ * empty, so that the tens of thousands of cases are never a tree in memory;
+ * their text is handed to the answer, not copied (tens of megabytes on a
+ * large store). */
 static void
 http_discharges_answer(struct http *h, struct evhttp_request *req, const char *route,
-    const struct http_params *p, json_t *figures, const struct case_text *ct,
-    const json_t *fresh)
+    const struct http_params *p, json_t *figures, struct case_text *ct, const json_t *fresh)
 {
 	static const char list[] = "\"cases\":[";
 	struct evbuffer *body = evbuffer_new();
@@ -1166,8 +1174,15 @@ http_discharges_answer(struct http *h, struct evhttp_request *req, const char *r
 	}
 	at += strlen(list);
 	evbuffer_add(body, text, (size_t)(at - text));
-	if (ct->out.len > 0)
-		evbuffer_add(body, ct->out.text, ct->out.len);
+	if (ct->out.len > 0) {
+		if (evbuffer_add_reference(body, ct->out.text, ct->out.len, http_free_text,
+			NULL) < 0) {
+			http_error(h, req, route, 500, NULL, "out of memory");
+			goto out;
+		}
+		ct->out.text = NULL; /* the answer's, freed once written */
+		ct->out.len = ct->out.size = 0;
+	}
 	evbuffer_add(body, at, strlen(at));
 	evbuffer_add(body, "\n", 1);
 	http_reply(h, req, route, 200, "application/json", body);
