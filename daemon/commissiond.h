@@ -128,7 +128,7 @@ json_t *live_figures(struct live *live, const char *area, int64_t as_of_ms);
  * the moment it began. The discharges are read from the ready reports and
  * the indexes of discharges and packages by person, never from every
  * spell; with case_fn, the cases are handed to it one at a time
- * (state_discharges_figures) instead of listed. A flow fold, once read,
+ * (state_discharges_begin) instead of listed. A flow fold, once read,
  * is kept for its as-of until the next batch ends, if none has ended
  * since it began. A reading must end before the store's map moves
  * (store_on_remap).

@@ -24,7 +24,6 @@
  * too (half the bytes of hex: about 5% fewer bytes written an event).
  * Elsewhere, patients are the 64 hex characters of their pseudonym.
  */
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1288,13 +1287,10 @@ state_flow_pending(struct store_batch *batch, struct figures *fig)
  * (the spells), the discharges two (the ready reports person by person,
  * then the packages).
  */
-typedef int (*reading_take_fn)(void *arg, const uint8_t *key, size_t keylen,
-    const uint8_t *bytes, size_t len);
-
 struct reading_phase {
-	uint8_t prefix;	     /* the kind of thing read */
-	reading_take_fn take; /* the reading its arg */
-	const char *what;    /* for a failure: "reading <what>" */
+	uint8_t prefix;	    /* the kind of thing read */
+	store_keyed_fn take; /* the reading its arg */
+	const char *what;   /* for a failure: "reading <what>" */
 };
 
 struct state_reading {
@@ -1384,18 +1380,6 @@ state_reading_end(struct state_reading **sr)
 	*sr = NULL;
 }
 
-/* The whole reading in one step. */
-static enum store_result
-reading_whole(enum store_result r, struct state_reading *sr)
-{
-	bool done = false;
-
-	while (r == STORE_OK && !done)
-		r = state_reading_step(sr, INFINITY, &done);
-	state_reading_end(&sr);
-	return r;
-}
-
 static int
 flow_read_spell(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
 {
@@ -1427,15 +1411,6 @@ state_flow_fold_begin(struct store_batch *batch, struct figures *fig,
 	if (r == STORE_OK)
 		flow_figures_begin(fig);
 	return r;
-}
-
-enum store_result
-state_flow_fold(struct store_batch *batch, struct figures *fig)
-{
-	struct state_reading *sr;
-	enum store_result r = state_flow_fold_begin(batch, fig, &sr);
-
-	return reading_whole(r, sr);
 }
 
 static void
@@ -1521,14 +1496,4 @@ state_discharges_begin(struct store_batch *batch, struct figures *fig, state_cas
 		discharges_figures_begin(fig);
 	}
 	return r;
-}
-
-enum store_result
-state_discharges_figures(struct store_batch *batch, struct figures *fig, state_case_fn fn,
-    void *arg)
-{
-	struct state_reading *sr;
-	enum store_result r = state_discharges_begin(batch, fig, fn, arg, &sr);
-
-	return reading_whole(r, sr);
 }

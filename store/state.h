@@ -103,7 +103,8 @@ enum store_result state_flow_pending(struct store_batch *batch, struct figures *
  * kept open throughout (store_batch_begin_read). Its begin starts the
  * figures in fig (held by the reading until end); each step reads on
  * until the monotonic clock passes until (at least one thing a step: a
- * spell, a person, a package) and sets *done once all is read.
+ * spell, a person, a package; INFINITY: all in one step) and sets *done
+ * once all is read.
  */
 struct state_reading;
 enum store_result state_reading_step(struct state_reading *reading, double until, bool *done);
@@ -111,8 +112,7 @@ void state_reading_end(struct state_reading **reading);
 
 /* The whole flow area folded from every spell's history, one spell at a
  * time (memory: the figures, not the spells): for an as-of before the
- * tallies', which only move forward. At once, or as a reading. */
-enum store_result state_flow_fold(struct store_batch *batch, struct figures *fig);
+ * tallies', which only move forward. */
 enum store_result state_flow_fold_begin(struct store_batch *batch, struct figures *fig,
     struct state_reading **reading);
 
@@ -123,12 +123,10 @@ enum store_result state_flow_fold_begin(struct store_batch *batch, struct figure
  * with its provider's ICB (in order; discharges_case_json lists it;
  * non-zero: hand no more, the roll-ups still count them all) and
  * discharges.cases stays empty, so a caller can page without holding them
- * all, or making the JSON of those it does not show. At once, or as a
- * reading (a step pauses only at a person's first key).
+ * all, or making the JSON of those it does not show. A step pauses only at
+ * a person's first key.
  */
 typedef int (*state_case_fn)(void *arg, const struct discharges_case *c, const char *icb);
-enum store_result state_discharges_figures(struct store_batch *batch, struct figures *fig,
-    state_case_fn fn, void *arg);
 enum store_result state_discharges_begin(struct store_batch *batch, struct figures *fig,
     state_case_fn fn, void *arg, struct state_reading **reading);
 

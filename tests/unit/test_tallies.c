@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -374,6 +375,22 @@ case_take(void *arg, const struct discharges_case *c, const char *icb)
 	return 0;
 }
 
+/* Read a reading to its end, each step until (0: one thing a step,
+ * INFINITY: all in one), and end it: the steps it took. */
+static size_t
+read_to_end(struct state_reading *reading, double until)
+{
+	bool done = false;
+	size_t steps = 0;
+
+	while (!done) {
+		assert_int_equal(state_reading_step(reading, until, &done), STORE_OK);
+		steps++;
+	}
+	state_reading_end(&reading);
+	return steps;
+}
+
 static json_t *
 area_read(struct store_batch *batch, const struct tallies *t, const struct picture *p,
     const char *area, int64_t as_of, bool handed)
@@ -388,25 +405,22 @@ area_read(struct store_batch *batch, const struct tallies *t, const struct pictu
 		assert_int_equal(state_advance(batch, copy, as_of), STORE_OK);
 		tallies_flow_area(copy, &fig);
 		assert_int_equal(state_flow_pending(batch, &fig), STORE_OK);
-	} else if (!handed) {
-		assert_int_equal(state_discharges_figures(batch, &fig, NULL, NULL), STORE_OK);
 	} else {
-		/* In steps, as the daemon reads them: one person (or package) a
-		 * step, each going on from where the last paused. */
+		/* Listed in one step; or handed one at a time in steps, as the
+		 * daemon reads them: one person (or package) a step, each going
+		 * on from where the last paused. */
 		struct state_reading *reading;
-		bool done = false;
-		int steps = 0;
 
-		assert_int_equal(state_discharges_begin(batch, &fig, case_take, cases, &reading),
+		assert_int_equal(state_discharges_begin(batch, &fig, handed ? case_take : NULL,
+				     cases, &reading),
 		    STORE_OK);
-		while (!done) {
-			assert_int_equal(state_reading_step(reading, 0, &done), STORE_OK);
-			steps++;
+		if (!handed) {
+			assert_int_equal(read_to_end(reading, INFINITY), 1);
+		} else {
+			assert_true(read_to_end(reading, 0) > 1);
+			/* the list stays empty: put back what was handed */
+			json_object_set(json_object_get(fig.root, "discharges"), "cases", cases);
 		}
-		state_reading_end(&reading);
-		assert_true(steps > 1);
-		/* the list stays empty: put back what was handed */
-		json_object_set(json_object_get(fig.root, "discharges"), "cases", cases);
 	}
 	json_decref(cases);
 	tallies_destroy(&copy);
@@ -444,21 +458,15 @@ check_areas(struct store_batch *batch, struct tallies *t, int64_t later)
 		struct state_reading *reading;
 		int64_t earlier = tallies_as_of_ms(t) - (int64_t)rnd(48 * 60) * 60000;
 		json_t *expected = picture_figures(p, "flow", earlier);
-		bool done = false;
-		size_t steps = 0;
 
 		assert_int_equal(figures_begin(&fig, p, earlier), 0);
-		assert_int_equal(state_flow_fold(batch, &fig), STORE_OK);
+		assert_int_equal(state_flow_fold_begin(batch, &fig, &reading), STORE_OK);
+		assert_int_equal(read_to_end(reading, INFINITY), 1);
 		expect_same(expected, fig.root, "the flow area folded spell by spell");
 		json_decref(fig.root);
 		assert_int_equal(figures_begin(&fig, p, earlier), 0);
 		assert_int_equal(state_flow_fold_begin(batch, &fig, &reading), STORE_OK);
-		while (!done) {
-			assert_int_equal(state_reading_step(reading, 0, &done), STORE_OK);
-			steps++;
-		}
-		state_reading_end(&reading);
-		assert_true(steps > 1);
+		assert_true(read_to_end(reading, 0) > 1);
 		expect_same(expected, fig.root, "the flow area folded a spell a step");
 		json_decref(expected);
 		json_decref(fig.root);
