@@ -1006,9 +1006,8 @@ http_reading_on_turn(evutil_socket_t fd, short what, void *arg)
 			http_reading_answer(h, rd, more == 0);
 			http_reading_free(h, rd);
 		}
-		/* A slice faults in pages of the store: let them go. */
-		if (store_bound_mapped(h->store) != STORE_OK)
-			log_warning("http: %s", store_error(h->store));
+		/* The pages a slice maps the store lets go of as it reads
+		 * (store_bound_mapped, every few hundred records). */
 	}
 	http_reading_next_turn(h);
 }

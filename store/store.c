@@ -795,7 +795,8 @@ store_batch_abort(struct store_batch **batchp)
  * that one long read (a scan, its callback's reads, a batch) keeps the RSS
  * bound, not only the ends of batches and answers. The map is read-only:
  * the pages a cursor or a caller holds stay valid and fault in again. A
- * failure to let go is no read's failure.
+ * failure to let go is no read's failure; the readers' own checks at their
+ * ends (a batch, a reply, an HTTP answer) meet it again and log it.
  */
 #define STORE_BOUND_EVERY 256
 
