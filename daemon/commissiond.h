@@ -113,25 +113,26 @@ void live_batch_failed(struct live *live);
 /*
  * An area's figures as of as_of_ms, as committed (a new reference), or NULL
  * when they cannot be worked out: one area of the HTTP API, never "all"
- * (the whole picture is commissionctl show's, outside the daemon), never
- * "discharges" and never flow before the tallies' as-of unless that fold
- * is kept (live_figures_fold: a live_reading's). Flow at or after the
- * tallies' as-of comes from the tallies.
+ * (the whole picture is commissionctl show's, outside the daemon), and
+ * never one that live_figures_in_steps says is read in steps. Flow at or
+ * after the tallies' as-of comes from a copy of the tallies moved on by
+ * the timers due; before it, from the fold kept (a live_reading's).
  */
 json_t *live_figures(struct live *live, const char *area, int64_t as_of_ms);
 
 /*
- * A reading of area "discharges" or "flow" (a fold of every spell, for an
- * as-of before the tallies') as of as_of_ms, in steps: the reading has its
- * own snapshot of the store (a read batch) and of the small kinds, so the
- * loop may commit batches between its steps and the figures stay those of
- * the moment it began. The discharges are read from the ready reports and
- * the indexes of discharges and packages by person, never from every
- * spell; with case_fn, the cases are handed to it one at a time
- * (state_discharges_begin) instead of listed. A flow fold, once read,
- * is kept for its as-of until the next batch ends, if none has ended
- * since it began. A reading must end before the store's map moves
- * (store_on_remap).
+ * A reading of area "discharges" or "flow" as of as_of_ms, in steps: the
+ * reading has its own snapshot of the store (a read batch) and of the
+ * small kinds, so the loop may commit batches between its steps and the
+ * figures stay those of the moment it began. The discharges are read from
+ * the ready reports and the indexes of discharges and packages by person,
+ * never from every spell; with case_fn, the cases are handed to it one at
+ * a time (state_discharges_begin) instead of listed. Flow before the
+ * tallies' as-of is a fold of every spell, which, once read, is kept for
+ * its as-of until the next batch ends, if none has ended since it began;
+ * at or after it, the tallies moved on by the timers due by as_of_ms
+ * (state_flow_advance_begin). A reading must end before the store's map
+ * moves (store_on_remap).
  *
  * step reads on until the monotonic clock passes until (one spell or
  * person at least): 1 while there is more, 0 when done, -1 when it failed
@@ -148,6 +149,10 @@ void live_reading_end(struct live_reading **reading);
 /* Would the figures of area as of as_of_ms fold every spell (flow, before
  * the tallies' as-of, that fold not kept)? */
 bool live_figures_fold(const struct live *live, const char *area, int64_t as_of_ms);
+/* Are the figures of area as of as_of_ms read in steps (a live_reading),
+ * not at once (live_figures)? The discharges always are; flow when it is
+ * a fold, or more than a few hundred timers fall due by as_of_ms. */
+bool live_figures_in_steps(struct live *live, const char *area, int64_t as_of_ms);
 /* How many flow figures have been folded from every spell so far. */
 uint64_t live_figures_folds(const struct live *live);
 

@@ -59,6 +59,7 @@ struct http {
 struct http_params {
 	struct evkeyvalq q;
 	int64_t as_of_ms;
+	bool as_of_asked; /* else as_of_ms is now, as the request came */
 	struct figures_filter_spec filter;
 	uint64_t limit, offset;
 	bool csv;
@@ -218,6 +219,7 @@ http_params_parse(struct http *h, struct evhttp_request *req, const char *route,
 				return -1;
 			}
 			p->as_of_ms = (int64_t)n;
+			p->as_of_asked = true;
 		} else if ((allowed & P_FILTER) && strcmp(k, "icb") == 0) {
 			if (!ids_is_icb(v) && strcmp(v, "unmapped") != 0) {
 				http_error(h, req, route, 400, k,
@@ -737,10 +739,9 @@ http_reading_of_cases(const struct http_reading *rd)
 
 /* Does the request need a reading, or can it be answered now? */
 static bool
-http_reading_needed(const struct http *h, const struct http_reading *rd)
+http_reading_needed(struct http *h, const struct http_reading *rd)
 {
-	return strcmp(rd->area, "discharges") == 0 ||
-	    live_figures_fold(h->live, rd->area, rd->p.as_of_ms);
+	return live_figures_in_steps(h->live, rd->area, rd->p.as_of_ms);
 }
 
 /* Answer rd's request now, from the figures as they stand (a flow fold
@@ -780,7 +781,7 @@ static bool
 http_reading_begin(struct http *h, struct http_reading *rd)
 {
 	bool discharges = strcmp(rd->area, "discharges") == 0;
-	state_case_fn take = NULL; /* a flow fold has no cases */
+	state_case_fn take = NULL; /* flow has no cases */
 	void *arg = rd->t == NULL ? (void *)&rd->ct : (void *)&rd->cp;
 
 	if (discharges && rd->t == NULL)
@@ -798,7 +799,7 @@ http_reading_begin(struct http *h, struct http_reading *rd)
 	 * batch open (a store read may have to move the map: store_on_remap). */
 	http_freshness(h, rd->fresh, rd->p.as_of_ms);
 	rd->began = clock_monotonic_seconds();
-	rd->fold = !discharges;
+	rd->fold = live_figures_fold(h->live, rd->area, rd->p.as_of_ms);
 	if (live_reading_begin(h->live, rd->area, rd->p.as_of_ms, take, arg, &rd->live) !=
 	    STORE_OK) {
 		rd->busy = clock_monotonic_seconds() - rd->began;
@@ -834,7 +835,7 @@ http_reading_answer(struct http *h, struct http_reading *rd, bool ok)
 	} else if (rd->t != NULL) {
 		http_table_answer(h, rd->req, rd->t, rd->route, &rd->p, figures, NULL, 0,
 		    rd->fresh);
-	} else if (rd->fold) {
+	} else if (strcmp(rd->area, "flow") == 0) {
 		http_area_answer(h, rd->req, rd->route, rd->area, &rd->p, figures, rd->fresh);
 	} else {
 		http_discharges_answer(h, rd->req, rd->route, &rd->p, figures, &rd->ct, rd->fresh);
@@ -947,23 +948,27 @@ static void
 http_reading_begin_waiting(struct http *h)
 {
 	struct http_reading *rd;
-	bool needed;
+	bool needed, fold;
 
 	while (h->n_reading < HTTP_READINGS_AT_ONCE && (rd = TAILQ_FIRST(&h->waiting)) != NULL) {
-		needed = http_reading_needed(h, rd);
-		if (needed && strcmp(rd->area, "flow") == 0 && http_folding(h))
+		/* Asked as of now: as of when it begins, which the running
+		 * totals may have passed while it waited. */
+		if (!rd->p.as_of_asked)
+			rd->p.as_of_ms = clock_now_ms();
+		fold = live_figures_fold(h->live, rd->area, rd->p.as_of_ms);
+		if (fold && http_folding(h))
 			return; /* after that fold: it may be this one's */
+		needed = http_reading_needed(h, rd);
 		TAILQ_REMOVE(&h->waiting, rd, link);
 		h->n_waiting--;
 		if (http_reading_orphaned(h, rd))
 			continue;
-		if (!needed) { /* a fold kept meanwhile */
+		if (!needed) { /* a fold kept meanwhile, or few timers due */
 			http_reading_answer_now(h, rd);
 			http_reading_free(h, rd);
 			continue;
 		}
-		if ((strcmp(rd->area, "flow") == 0 &&
-			!http_fold_admitted(h, rd->req, rd->route, rd->p.as_of_ms)) ||
+		if ((fold && !http_fold_admitted(h, rd->req, rd->route, rd->p.as_of_ms)) ||
 		    !http_reading_begin(h, rd)) {
 			http_reading_free(h, rd);
 			continue;

@@ -10,13 +10,15 @@
  *     whole, at most once per batch;
  *   - for the batch in hand, the figures and slices already worked out.
  * Spells, ready reports and packages stay in the store. The HTTP API's
- * flow figures come from a copy of the tallies moved to the as-of asked
- * (or, for an as-of they have passed, a fold of the spells one at a time,
- * read in steps from a snapshot: live_reading); its delayed-discharge
- * figures from the ready reports and the indexes by person, never from
- * every spell, read in steps the same way.
+ * flow figures come from a copy of the tallies moved to the as-of asked by
+ * the timers due by then (or, for an as-of they have passed, a fold of the
+ * spells one at a time); its delayed-discharge figures from the ready
+ * reports and the indexes by person, never from every spell. Each is read
+ * in steps from a snapshot (live_reading), but for flow with few timers
+ * due, which is read at once.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,10 @@ static const uint8_t live_small_kinds[] = { THING_ORGANISATION, THING_SERVICE, T
 /* What the decode arena keeps between events: a spell's or a package's
  * history and its events fit many times over. */
 #define LIVE_DECODE_KEEP_BYTES (256u << 10)
+
+/* Flow with no more timers due than this (a few milliseconds of reading)
+ * is read at once, not in steps. */
+#define LIVE_FLOW_AT_ONCE_TIMERS 256
 
 struct live {
 	struct store *store;
@@ -527,39 +533,49 @@ live_figures_folds(const struct live *live)
 	return live->folds;
 }
 
-/* The flow area from a copy of the tallies moved to fig's as-of (never the
- * tallies themselves: the as-of a reader asks for may be any). */
-static enum store_result
-live_flow_area(struct live *live, struct store_batch *batch, struct figures *fig)
+/* How many timers fall due by as_of_ms, up to limit; a failure counts
+ * as many (a reading then says what failed). */
+static size_t
+live_timers_due(struct live *live, int64_t as_of_ms, size_t limit)
 {
-	struct tallies *copy;
-	enum store_result r;
+	struct store_batch *batch = NULL;
+	size_t n = limit;
 
-	if ((copy = tallies_copy(live->tallies)) == NULL)
-		return STORE_FAILED;
-	r = state_advance(batch, copy, fig->as_of_ms);
-	if (r == STORE_OK) {
-		tallies_flow_area(copy, fig);
-		r = state_flow_pending(batch, fig);
-	}
-	tallies_destroy(&copy);
-	return r;
+	if (store_batch_begin_read(live->store, &batch) != STORE_OK ||
+	    state_timers_due(batch, as_of_ms, limit, &n) != STORE_OK)
+		n = limit;
+	store_batch_abort(&batch);
+	return n;
+}
+
+bool
+live_figures_in_steps(struct live *live, const char *area, int64_t as_of_ms)
+{
+	if (strcmp(area, "discharges") == 0)
+		return true;
+	if (strcmp(area, "flow") != 0 || live_refresh(live) != STORE_OK)
+		return false; /* live_figures answers, or says what failed */
+	if (as_of_ms < tallies_as_of_ms(live->tallies))
+		return !live_fold_cached(live, as_of_ms);
+	return live_timers_due(live, as_of_ms, LIVE_FLOW_AT_ONCE_TIMERS + 1) >
+	    LIVE_FLOW_AT_ONCE_TIMERS;
 }
 
 /*
- * The flow area as of as_of_ms, read from the store, or the fold last kept
- * for an as-of the tallies have passed (a fold not kept is a reading's).
- * The reading is done in a write batch that is never committed: the
- * derived state's readers are the writers' own code, and moving a copy of
- * the tallies forward deletes and sets timers, which the abort forgets.
- * The daemon's batches run on this thread, so none is open meanwhile.
+ * The flow area as of as_of_ms, at once: the fold last kept for an as-of
+ * the tallies have passed, or a copy of the tallies moved on by the few
+ * timers due by as_of_ms (live_figures_in_steps), read from the store
+ * without writing. The daemon's batches run on this thread, so the
+ * tallies are those of the store as it stands.
  */
 static json_t *
 live_flow_from_store(struct live *live, int64_t as_of_ms)
 {
 	struct store_batch *batch = NULL;
+	struct state_reading *reading = NULL;
 	struct figures fig;
 	enum store_result r;
+	bool done = false;
 
 	if (live_refresh(live) != STORE_OK)
 		return NULL;
@@ -572,9 +588,12 @@ live_flow_from_store(struct live *live, int64_t as_of_ms)
 	}
 	if (figures_begin(&fig, live->picture, as_of_ms) < 0)
 		return NULL;
-	r = store_batch_begin(live->store, &batch);
+	r = store_batch_begin_read(live->store, &batch);
 	if (r == STORE_OK)
-		r = live_flow_area(live, batch, &fig);
+		r = state_flow_advance_begin(batch, live->tallies, &fig, &reading);
+	if (r == STORE_OK)
+		r = state_reading_step(reading, INFINITY, &done);
+	state_reading_end(&reading);
 	store_batch_abort(&batch);
 	if (r != STORE_OK) {
 		log_error("live: the flow figures could not be worked out: %s",
@@ -585,10 +604,10 @@ live_flow_from_store(struct live *live, int64_t as_of_ms)
 	return fig.root;
 }
 
-/* A reading of the discharges area, or a flow fold: its own snapshot of
- * the store (a read batch) and the small kinds' picture as of that
- * snapshot, so that what ingest commits between its steps changes
- * neither. */
+/* A reading of the discharges area, or of flow (a fold, or an advance):
+ * its own snapshot of the store (a read batch) and the small kinds'
+ * picture as of that snapshot, so that what ingest commits between its
+ * steps changes neither. */
 struct live_reading {
 	struct live *live;
 	struct store_batch *batch;
@@ -597,7 +616,8 @@ struct live_reading {
 	struct state_reading *state;
 	uint64_t last_sequence;
 	uint64_t batches; /* the live's, as the reading began */
-	bool fold;	  /* flow: kept by the live when read, if no batch ended meanwhile */
+	const char *area; /* "flow" or "discharges" */
+	bool fold;	  /* a flow fold: kept by the live when read, if no batch ended meanwhile */
 	bool done;
 };
 
@@ -614,9 +634,13 @@ live_reading_begin(struct live *live, const char *area, int64_t as_of_ms, state_
 		return STORE_FAILED;
 	}
 	rd->live = live;
-	rd->fold = strcmp(area, "flow") == 0;
+	rd->area = strcmp(area, "flow") == 0 ? "flow" : "discharges";
 	rd->batches = live->batches;
-	if ((r = store_batch_begin_read(live->store, &rd->batch)) != STORE_OK) {
+	/* The tallies an advance copies must be the snapshot's. */
+	if ((r = live_refresh(live)) != STORE_OK) {
+		log_error("live: the %s figures could not be read: %s", area,
+		    store_error(live->store));
+	} else if ((r = store_batch_begin_read(live->store, &rd->batch)) != STORE_OK) {
 		log_error("live: the %s figures could not be read: %s", area,
 		    store_error(live->store));
 	} else if ((r = live_picture_load(live, rd->batch, &rd->picture)) != STORE_OK) {
@@ -624,9 +648,12 @@ live_reading_begin(struct live *live, const char *area, int64_t as_of_ms, state_
 	} else if (figures_begin(&rd->fig, rd->picture, as_of_ms) < 0) {
 		log_error("live: out of memory reading the %s figures", area);
 		r = STORE_FAILED;
-	} else if (rd->fold) {
+	} else if (strcmp(area, "flow") == 0 && as_of_ms < tallies_as_of_ms(live->tallies)) {
+		rd->fold = true;
 		live->folds++;
 		r = state_flow_fold_begin(rd->batch, &rd->fig, &rd->state);
+	} else if (strcmp(area, "flow") == 0) {
+		r = state_flow_advance_begin(rd->batch, live->tallies, &rd->fig, &rd->state);
 	} else {
 		r = state_discharges_begin(rd->batch, &rd->fig, case_fn, arg, &rd->state);
 	}
@@ -647,8 +674,8 @@ live_reading_step(struct live_reading *rd, double until)
 		return 0;
 	r = state_reading_step(rd->state, until, &rd->done);
 	if (r != STORE_OK) {
-		log_error("live: the %s figures could not be read: %s",
-		    rd->fold ? "flow" : "discharges", store_error(rd->live->store));
+		log_error("live: the %s figures could not be read: %s", rd->area,
+		    store_error(rd->live->store));
 		return -1;
 	}
 	return rd->done ? 0 : 1;

@@ -324,12 +324,12 @@ metrics_render(const struct metrics *m, const struct metrics_gauges *g, struct e
 	    "totals').",
 	    g->figures_folds);
 	render_gauge(out, "commissiond_figures_readings", "gauge",
-	    "Delayed-discharge figures and flow folds being read for HTTP requests, or "
+	    "Delayed-discharge and flow figures being read in slices for HTTP requests, or "
 	    "waiting to be.",
 	    g->figures_readings);
 	render_gauge(out, "commissiond_figures_reading_slices_total", "counter",
-	    "Slices of the loop's time the readings of delayed-discharge figures and flow "
-	    "folds have taken ([http] reading_slice_us each at most).",
+	    "Slices of the loop's time the readings of delayed-discharge and flow figures "
+	    "have taken ([http] reading_slice_us each at most).",
 	    g->figures_reading_slices);
 	render_gauge(out, "commissiond_stream_dropped_total", "counter",
 	    "Stream clients dropped for falling too far behind.", m->stream_dropped);

@@ -106,9 +106,10 @@ static const struct config_key config_keys[] = {
 	    "times this (others get 429 with Retry-After), so folds take at most "
 	    "1/(1+this) of the time; 0: no wait"),
 	KEY("http", "reading_slice_us", CONFIG_COUNT, http_reading_slice_us, "5000",
-	    "delayed-discharge figures, and flow folds, are read from the store a slice at "
-	    "a time, ingest and other requests running between the slices: the most one "
-	    "slice takes, in microseconds (one person's reports, or one spell, at least)"),
+	    "delayed-discharge figures, flow folds and flow with many timers due are read "
+	    "from the store a slice at a time, ingest and other requests running between "
+	    "the slices: the most one slice takes, in microseconds (one person's reports, "
+	    "one spell or one timer, at least)"),
 	KEY("curve", "server_key_file", CONFIG_OPTIONAL, curve_server_key_file, "",
 	    "commissiond's CURVE key pair (NAME.key of commissionctl keygen NAME, mode "
 	    "0600): the ingest, publish and replay sockets then take only clients whose "

@@ -24,6 +24,7 @@
  * too (half the bytes of hex: about 5% fewer bytes written an event).
  * Elsewhere, patients are the 64 hex characters of their pseudonym.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -424,31 +425,44 @@ person_part_case(void *arg, const struct discharges_case *c)
 
 /*
  * Add (sign 1) or take away (-1) the person's part of the tallies as of
- * as_of_ms, and turn its timer on or off with it.
+ * as_of_ms; *next_ms is when that part changes next (INT64_MAX: never, or
+ * the person could not be read).
  */
 static enum store_result
-person_apply(struct store_batch *batch, struct tallies *tallies, const char *patient,
-    int64_t as_of_ms, int sign)
+person_move(struct store_batch *batch, struct tallies *tallies, const char *patient,
+    int64_t as_of_ms, int sign, int64_t *next_ms)
 {
 	struct person p;
 	struct person_part part = { tallies, dates_london_day_of_ms(as_of_ms), sign, INT32_MAX };
-	struct thing_key unit;
 	enum store_result r = person_load(batch, patient, &p);
 
+	*next_ms = INT64_MAX;
 	if (r == STORE_OK && p.failed) {
 		log_error("state: out of memory reading the cases of a person; the figures may be off "
 			  "until commissionctl rebuild");
 	}
 	if (r == STORE_OK && !p.failed) {
 		person_cases_each(&p, NULL, part.as_of_day, person_part_case, &part);
-		if (part.next_day != INT32_MAX) {
-			person_unit(&unit, patient);
-			r = timer_set(batch, dates_london_midnight_ms(part.next_day), unit.bytes,
-			    unit.len, sign > 0);
-		}
+		if (part.next_day != INT32_MAX)
+			*next_ms = dates_london_midnight_ms(part.next_day);
 	}
 	person_release(&p);
 	return r;
+}
+
+/* person_move, turning the person's timer on or off with its part. */
+static enum store_result
+person_apply(struct store_batch *batch, struct tallies *tallies, const char *patient,
+    int64_t as_of_ms, int sign)
+{
+	struct thing_key unit;
+	int64_t next_ms;
+	enum store_result r = person_move(batch, tallies, patient, as_of_ms, sign, &next_ms);
+
+	if (r != STORE_OK || next_ms == INT64_MAX)
+		return r;
+	person_unit(&unit, patient);
+	return timer_set(batch, next_ms, unit.bytes, unit.len, sign > 0);
 }
 
 /* Persons whose cases one change moves: at most the one before and the
@@ -869,17 +883,78 @@ struct due_timers {
 	bool more; /* DUE_TIMERS_AT_ONCE taken: there may be more due */
 };
 
+/* A spell's part moves from as-of from_ms to to_ms; *next_ms is when it
+ * changes next (INT64_MAX: never, or the spell is gone). */
+static enum store_result
+spell_move(struct store_batch *batch, struct tallies *tallies, const uint8_t *unit,
+    size_t unitlen, int64_t from_ms, int64_t to_ms, int64_t *next_ms)
+{
+	const uint8_t *bytes;
+	size_t len;
+	struct spell_view sv;
+	struct flow_tally before, after;
+	enum store_result r = store_batch_get_history(batch, unit, unitlen, &bytes, &len);
+
+	*next_ms = INT64_MAX;
+	if (r != STORE_OK || len == 0 || spell_view_load(&sv, unit, unitlen, bytes, len) < 0)
+		return r;
+	before = flow_tally_of(&sv.spell, from_ms);
+	after = flow_tally_of(&sv.spell, to_ms);
+	spell_tally_move(tallies, &sv.spell, &before, &sv.spell, &after);
+	*next_ms = spell_next_change_ms(&sv.spell, to_ms);
+	thing_view_release(&sv.view);
+	return STORE_OK;
+}
+
+/*
+ * Move the part of the unit whose timer fell due (a spell, or a person's
+ * cases) from as-of from_ms to to_ms, reading only; *next_ms is when its
+ * part changes next, where its timer goes (INT64_MAX: none). Each unit has
+ * one timer, at its part's next change after the tallies' as-of, so the
+ * units whose timers fall due by to_ms, each moved once, are every part
+ * that changes by then.
+ */
+static enum store_result
+unit_move(struct store_batch *batch, struct tallies *tallies, const uint8_t *unit,
+    size_t unitlen, int64_t from_ms, int64_t to_ms, int64_t *next_ms)
+{
+	enum store_result r;
+	char patient[65];
+
+	*next_ms = INT64_MAX;
+	if (unit[0] == THING_SPELL)
+		return spell_move(batch, tallies, unit, unitlen, from_ms, to_ms, next_ms);
+	if (unit[0] != UNIT_PERSON || unitlen != 66)
+		return STORE_OK;
+	memcpy(patient, unit + 1, 64);
+	patient[64] = '\0';
+	r = person_move(batch, tallies, patient, from_ms, -1, next_ms);
+	if (r == STORE_OK)
+		r = person_move(batch, tallies, patient, to_ms, 1, next_ms);
+	return r;
+}
+
+/* The time a timer's key says, or -1 for a key that is not a timer's. */
+static int64_t
+timer_at(const uint8_t *key, size_t keylen)
+{
+	if (keylen < 10 || keylen > DERIVED_KEY_MAX)
+		return -1;
+	return (int64_t)(be64_get(key + 1) ^ (1ULL << 63));
+}
+
 static int
 due_take(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
 {
 	struct due_timers *due = arg;
 	struct thing_key *keys;
+	int64_t at = timer_at(key, keylen);
 
 	(void)bytes;
 	(void)len;
-	if (keylen < 10 || keylen > DERIVED_KEY_MAX)
+	if (at < 0)
 		return 0;
-	if ((int64_t)(be64_get(key + 1) ^ (1ULL << 63)) > due->until_ms)
+	if (at > due->until_ms)
 		return 1; /* timers are in time order: the rest are later */
 	if (due->n == DUE_TIMERS_AT_ONCE) {
 		due->more = true;
@@ -896,29 +971,27 @@ due_take(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, siz
 	return 0;
 }
 
-/* A spell's part moves from as-of from_ms to to_ms. */
+/* Move each due unit's part from as-of from to as_of_ms, and its timer to
+ * its next change. */
 static enum store_result
-spell_advance(struct store_batch *batch, struct tallies *tallies, const uint8_t *unit,
-    size_t unitlen, int64_t from_ms, int64_t to_ms)
+state_advance_due(struct store_batch *batch, struct tallies *tallies,
+    const struct due_timers *due, int64_t from, int64_t as_of_ms)
 {
-	const uint8_t *bytes;
-	size_t len;
-	struct spell_view sv;
-	struct flow_tally before, after;
-	enum store_result r = store_batch_get_history(batch, unit, unitlen, &bytes, &len);
+	enum store_result r = STORE_OK;
+	int64_t next_ms;
 
-	if (r != STORE_OK || len == 0 || spell_view_load(&sv, unit, unitlen, bytes, len) < 0)
-		return r;
-	before = flow_tally_of(&sv.spell, from_ms);
-	after = flow_tally_of(&sv.spell, to_ms);
-	spell_tally_move(tallies, &sv.spell, &before, &sv.spell, &after);
-	r = timer_set(batch, spell_next_change_ms(&sv.spell, to_ms), unit, unitlen, true);
-	thing_view_release(&sv.view);
+	for (size_t i = 0; r == STORE_OK && i < due->n; i++) {
+		const uint8_t *unit = due->keys[i].bytes + 9;
+		size_t unitlen = due->keys[i].len - 9;
+
+		r = store_batch_del_derived(batch, due->keys[i].bytes, due->keys[i].len);
+		if (r == STORE_OK)
+			r = unit_move(batch, tallies, unit, unitlen, from, as_of_ms, &next_ms);
+		if (r == STORE_OK)
+			r = timer_set(batch, next_ms, unit, unitlen, true);
+	}
 	return r;
 }
-
-static enum store_result state_advance_due(struct store_batch *batch, struct tallies *tallies,
-    const struct due_timers *due, int64_t from, int64_t as_of_ms);
 
 enum store_result
 state_advance(struct store_batch *batch, struct tallies *tallies, int64_t as_of_ms)
@@ -949,31 +1022,35 @@ state_advance(struct store_batch *batch, struct tallies *tallies, int64_t as_of_
 	return r;
 }
 
-/* Move each due unit's part from as-of from to as_of_ms. */
-static enum store_result
-state_advance_due(struct store_batch *batch, struct tallies *tallies,
-    const struct due_timers *due, int64_t from, int64_t as_of_ms)
+/* How many timers fall due by as_of_ms, counted up to limit. */
+struct due_count {
+	int64_t until_ms;
+	size_t n, limit;
+};
+
+static int
+due_count_take(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
 {
-	enum store_result r = STORE_OK;
+	struct due_count *dc = arg;
+	int64_t at = timer_at(key, keylen);
 
-	for (size_t i = 0; r == STORE_OK && i < due->n; i++) {
-		const uint8_t *unit = due->keys[i].bytes + 9;
-		size_t unitlen = due->keys[i].len - 9;
-		char patient[65];
+	(void)bytes;
+	(void)len;
+	if (at > dc->until_ms)
+		return 1;
+	return at >= 0 && ++dc->n >= dc->limit;
+}
 
-		r = store_batch_del_derived(batch, due->keys[i].bytes, due->keys[i].len);
-		if (r != STORE_OK)
-			break;
-		if (unit[0] == THING_SPELL) {
-			r = spell_advance(batch, tallies, unit, unitlen, from, as_of_ms);
-		} else if (unit[0] == UNIT_PERSON && unitlen == 66) {
-			memcpy(patient, unit + 1, 64);
-			patient[64] = '\0';
-			r = person_apply(batch, tallies, patient, from, -1);
-			if (r == STORE_OK)
-				r = person_apply(batch, tallies, patient, as_of_ms, 1);
-		}
-	}
+enum store_result
+state_timers_due(struct store_batch *batch, int64_t as_of_ms, size_t limit, size_t *n)
+{
+	const uint8_t prefix = KEY_TIMER;
+	struct due_count dc = { as_of_ms, 0, limit };
+	enum store_result r = limit == 0
+	    ? STORE_OK
+	    : store_batch_scan_prefix(batch, STORE_DERIVED, &prefix, 1, due_count_take, &dc);
+
+	*n = dc.n;
 	return r;
 }
 
@@ -1271,25 +1348,21 @@ pending_take(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes,
 	return 0;
 }
 
-enum store_result
-state_flow_pending(struct store_batch *batch, struct figures *fig)
-{
-	const uint8_t prefix = KEY_DISCHARGE_ONLY;
-
-	return store_batch_scan_prefix(batch, STORE_DERIVED, &prefix, 1, pending_take, fig);
-}
-
 /*
- * A reading of an area from the histories, in steps: phases, each the
- * histories of one kind in key order, read by its take function; a step
- * may pause before a key where its take allows, once the clock passes
- * until, and the next goes on from that key. The flow fold is one phase
- * (the spells), the discharges two (the ready reports person by person,
- * then the packages).
+ * A reading of an area from the store, in steps: phases, each the records
+ * of one prefix in key order, read by its take function; a step may pause
+ * before a key where its take allows, once the clock passes until, and the
+ * next goes on from that key. The flow fold is one phase (the spells), the
+ * flow advance two (the timers due, then the spells discharged but never
+ * admitted), the discharges two (the ready reports person by person, then
+ * the packages).
  */
+struct state_reading;
 struct reading_phase {
+	enum store_keyed_table table;
 	uint8_t prefix;	    /* the kind of thing read */
 	store_keyed_fn take; /* the reading its arg */
+	void (*done)(struct state_reading *); /* once every record is read; may be NULL */
 	const char *what;   /* for a failure: "reading <what>" */
 };
 
@@ -1303,6 +1376,9 @@ struct state_reading {
 	size_t taken;	     /* things (people, packages, spells) read in this step */
 	uint8_t resume[THING_KEY_MAX];
 	size_t resume_len; /* 0: from the phase's first key */
+	/* the flow advance's: a copy of the tallies, moving from from_ms */
+	struct tallies *tallies;
+	int64_t from_ms;
 	/* the discharges' */
 	state_case_fn fn;
 	void *arg;
@@ -1356,8 +1432,8 @@ state_reading_step(struct state_reading *sr, double until, bool *done)
 		ph = &sr->phases[sr->phase];
 		from = sr->resume_len;
 		sr->resume_len = 0;
-		r = store_batch_scan_from(sr->batch, STORE_HISTORIES, &ph->prefix, 1, sr->resume,
-		    from, ph->take, sr);
+		r = store_batch_scan_from(sr->batch, ph->table, &ph->prefix, 1, sr->resume, from,
+		    ph->take, sr);
 		if (r == STORE_OK)
 			r = sr->r;
 		if (r != STORE_OK) {
@@ -1368,6 +1444,8 @@ state_reading_step(struct state_reading *sr, double until, bool *done)
 		}
 		if (sr->resume_len > 0)
 			return STORE_OK; /* paused */
+		if (ph->done != NULL)
+			ph->done(sr);
 	}
 	*done = true;
 	return STORE_OK;
@@ -1376,6 +1454,9 @@ state_reading_step(struct state_reading *sr, double until, bool *done)
 void
 state_reading_end(struct state_reading **sr)
 {
+	if (*sr == NULL)
+		return;
+	tallies_destroy(&(*sr)->tallies);
 	free(*sr);
 	*sr = NULL;
 }
@@ -1399,7 +1480,7 @@ flow_read_spell(void *arg, const uint8_t *key, size_t keylen, const uint8_t *byt
 }
 
 static const struct reading_phase flow_fold_phases[] = {
-	{ THING_SPELL, flow_read_spell, "the spells for the flow figures" },
+	{ STORE_HISTORIES, THING_SPELL, flow_read_spell, NULL, "the spells for the flow figures" },
 };
 
 enum store_result
@@ -1411,6 +1492,82 @@ state_flow_fold_begin(struct store_batch *batch, struct figures *fig,
 	if (r == STORE_OK)
 		flow_figures_begin(fig);
 	return r;
+}
+
+/* A timer due by the figures' as-of: its unit's part moves on the copy.
+ * Nothing is written, so each unit is moved once, as state_advance would
+ * (unit_move). */
+static int
+advance_read_timer(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes,
+    size_t len)
+{
+	struct state_reading *sr = arg;
+	int64_t at = timer_at(key, keylen), next_ms;
+
+	(void)bytes;
+	(void)len;
+	if (at < 0)
+		return 0;
+	if (at > sr->fig->as_of_ms)
+		return 1; /* timers are in time order: the rest are later */
+	if (reading_pause(sr, key, keylen))
+		return 1;
+	sr->taken++;
+	sr->r = unit_move(sr->batch, sr->tallies, key + 9, keylen - 9, sr->from_ms,
+	    sr->fig->as_of_ms, &next_ms);
+	return sr->r != STORE_OK;
+}
+
+/* Every timer due is read: the copy is as of the figures' as-of. */
+static void
+advance_timers_done(struct state_reading *sr)
+{
+	tallies_set_as_of_ms(sr->tallies, sr->fig->as_of_ms);
+	tallies_flow_area(sr->tallies, sr->fig);
+}
+
+static int
+advance_read_pending(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes,
+    size_t len)
+{
+	struct state_reading *sr = arg;
+
+	if (reading_pause(sr, key, keylen))
+		return 1;
+	sr->taken++;
+	return pending_take(sr->fig, key, keylen, bytes, len);
+}
+
+static const struct reading_phase flow_advance_phases[] = {
+	{ STORE_DERIVED, KEY_TIMER, advance_read_timer, advance_timers_done,
+	    "the timers for the flow figures" },
+	{ STORE_DERIVED, KEY_DISCHARGE_ONLY, advance_read_pending, NULL,
+	    "the spells discharged but never admitted" },
+};
+
+enum store_result
+state_flow_advance_begin(struct store_batch *batch, const struct tallies *tallies,
+    struct figures *fig, struct state_reading **reading)
+{
+	enum store_result r;
+
+	if (fig->as_of_ms < tallies_as_of_ms(tallies)) {
+		log_error("state: flow as of %" PRId64 " is before the running totals' as-of %" PRId64
+			  ": it is folded (state_flow_fold_begin)",
+		    fig->as_of_ms, tallies_as_of_ms(tallies));
+		*reading = NULL;
+		return STORE_FAILED;
+	}
+	r = reading_begin(batch, fig, flow_advance_phases, 2, reading);
+	if (r != STORE_OK)
+		return r;
+	(*reading)->from_ms = tallies_as_of_ms(tallies);
+	if (((*reading)->tallies = tallies_copy(tallies)) == NULL) {
+		log_error("state: out of memory reading the flow figures");
+		state_reading_end(reading);
+		return STORE_FAILED;
+	}
+	return STORE_OK;
 }
 
 static void
@@ -1480,8 +1637,9 @@ discharges_read_package(void *arg, const uint8_t *key, size_t keylen, const uint
 }
 
 static const struct reading_phase discharges_phases[] = {
-	{ THING_READY, discharges_read_ready, "the delayed-discharge cases" },
-	{ THING_PACKAGE, discharges_read_package, "the delayed-discharge cases" },
+	{ STORE_HISTORIES, THING_READY, discharges_read_ready, NULL, "the delayed-discharge cases" },
+	{ STORE_HISTORIES, THING_PACKAGE, discharges_read_package, NULL,
+	    "the delayed-discharge cases" },
 };
 
 enum store_result

@@ -94,9 +94,6 @@ char *state_person_cases_text(struct store_batch *batch, const struct tallies *t
  * from every history, for the HTTP API. fig's picture gives the hierarchy
  * (the organisations), its as-of the cases' as-of. */
 
-/* pending.discharge_only_spells, from their index. */
-enum store_result state_flow_pending(struct store_batch *batch, struct figures *fig);
-
 /*
  * A reading of an area in steps, so that a reader of a large store can let
  * others run between them (daemon/http.c), with the batch a read batch
@@ -115,6 +112,21 @@ void state_reading_end(struct state_reading **reading);
  * tallies', which only move forward. */
 enum store_result state_flow_fold_begin(struct store_batch *batch, struct figures *fig,
     struct state_reading **reading);
+
+/*
+ * The whole flow area as of fig's as-of, at or after the tallies' (which
+ * are not changed): the running totals moved on a copy by the timers that
+ * fall due by then, each unit's part once, read without writing (so a read
+ * batch will do), then the spells discharged but never admitted. A step
+ * pauses at a timer, or at one of those spells.
+ */
+enum store_result state_flow_advance_begin(struct store_batch *batch,
+    const struct tallies *tallies, struct figures *fig, struct state_reading **reading);
+
+/* How many timers fall due by as_of_ms (the units state_advance, or a flow
+ * advance, would move to it), counted up to limit: *n. */
+enum store_result state_timers_due(struct store_batch *batch, int64_t as_of_ms, size_t limit,
+    size_t *n);
 
 /*
  * The discharges area, from the ready-for-discharge histories and the

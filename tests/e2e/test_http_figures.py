@@ -29,6 +29,7 @@ from harness import (TABLES, Daemon, DaemonTestCase, WindowSender, fresh_daemon,
                      table_rows)
 
 LONDON = ZoneInfo("Europe/London")
+YEAR_MS = 365 * 86_400_000
 # The tables the fold makes (flow and discharges), as harness.TABLES says.
 FOLD_AREAS = ("flow", "discharges")
 FOLD_TABLES = [route for route, (area, *_) in TABLES.items() if area in FOLD_AREAS]
@@ -299,6 +300,14 @@ class ReadInSlices(DaemonTestCase):
         self.assertGreater(fig.metric("commissiond_figures_reading_slices_total") - slices, 40)
         self.assertEqual(fig.metric("commissiond_figures_readings"), 0)
 
+    def send_ahead(self, days):
+        """Spells still to come in (each with its timer at its admission),
+        on days from ten days on: hundreds of timers due within a year."""
+        today = datetime.datetime.now(LONDON).date()
+        for k in range(days):
+            self.daemon.send(sample_day((today + datetime.timedelta(days=10 + k)).isoformat(),
+                                        150, seed=20 + k))
+
     def check_ingest_goes_on(self, route, query):
         today = datetime.datetime.now(LONDON).date()
         self.daemon.send(sample_day(today.isoformat(), 400))
@@ -336,6 +345,26 @@ class ReadInSlices(DaemonTestCase):
         # An hour back: before the running totals' as-of, whatever is sent.
         self.check_ingest_goes_on("/api/v1/flow",
                                   lambda: f"?as_of={int(time.time() * 1000) - 3_600_000}")
+
+    def test_ingest_goes_on_while_flow_is_moved_on(self):
+        # A year ahead: every spell's timer falls due, hundreds of them.
+        self.send_ahead(2)
+        self.check_ingest_goes_on("/api/v1/flow",
+                                  lambda: f"?as_of={int(time.time() * 1000) + YEAR_MS}")
+
+    def test_flow_ahead_read_a_timer_a_slice_is_the_fold(self):
+        self.send_ahead(3)
+        fig = Figures(self.daemon)
+        slices = fig.metric("commissiond_figures_reading_slices_total")
+        folds = fig.metric("commissiond_figures_folds_total")
+        check_at(self, fig, int(time.time() * 1000) + YEAR_MS,
+                 tables=[t for t in FOLD_TABLES if t.startswith("flow")])
+        self.assertEqual(fig.metric("commissiond_figures_folds_total"), folds)
+        # Flow and its tables, each a timer a slice: more than the few
+        # hundred timers due that are read at once, each time.
+        self.assertGreater(fig.metric("commissiond_figures_reading_slices_total") - slices,
+                           4 * 256)
+        self.assertEqual(fig.metric("commissiond_figures_readings"), 0)
 
 
     def test_a_reading_whose_client_went_is_let_go(self):
