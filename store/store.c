@@ -797,8 +797,16 @@ store_batch_abort(struct store_batch **batchp)
  * the pages a cursor or a caller holds stay valid and fault in again. A
  * failure to let go is no read's failure; the readers' own checks at their
  * ends (a batch, a reply, an HTTP answer) meet it again and log it.
+ *
+ * A read at random maps more than its pages: the kernel maps the cached
+ * pages around each fault too (64 KiB by default). Checked every 256
+ * reads, the map grew far past the bound between checks: on the 1M bench
+ * store, the first batch after an hour to a month without events peaked
+ * at 71 to 85 MB of RSS, a flow reading of every timer at 55 MB; checked
+ * every 64, at 31 to 41 MB (bench/README.md, "The daemon's memory over
+ * one request").
  */
-#define STORE_BOUND_EVERY 256
+#define STORE_BOUND_EVERY 64
 
 static void
 store_note_read(struct store *store)

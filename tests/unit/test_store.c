@@ -1517,6 +1517,57 @@ test_a_long_scan_keeps_the_mapped_bound(void **state)
 	store_close(&store);
 }
 
+/* Reads at random keep the bound closely: each maps more than the page it
+ * reads (the kernel maps the cached pages around a fault too, 64 KiB by
+ * default), so the store checks often enough that a few dozen reads, not
+ * a few hundred, are all it maps past the bound. */
+static void
+test_random_reads_keep_the_mapped_bound_closely(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *store;
+	struct store_batch *batch;
+	size_t len = 3000; /* a page each */
+	unsigned count = 24576, reads = 8192;
+	uint8_t *value = malloc(len), key[9] = { 'A' };
+	uint64_t base, most = 0, rss, sum = 0, x = 2026;
+	const uint8_t *bytes;
+	size_t got;
+
+	fx->opt.map_size_bytes = 256u << 20;
+	fx->opt.map_max_bytes = 256u << 20;
+	store = store_open_or_fail(&fx->opt);
+	assert_non_null(value);
+	memset(value, 'r', len);
+	assert_int_equal(store_batch_begin(store, &batch), STORE_OK);
+	for (unsigned i = 0; i < count; i++) {
+		be64_put(key + 1, i);
+		assert_int_equal(store_batch_put_history(batch, key, sizeof(key), value, len),
+		    STORE_OK);
+	}
+	assert_int_equal(store_batch_commit(&batch), STORE_OK);
+	free(value);
+	assert_int_equal(store_unmap_cached_pages(store), STORE_OK);
+	base = rss_file_bytes(); /* the program's own files */
+	assert_int_equal(store_batch_begin_read(store, &batch), STORE_OK);
+	for (unsigned i = 0; i < reads; i++) {
+		x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+		be64_put(key + 1, (x >> 33) % count);
+		assert_int_equal(store_batch_get_history(batch, key, sizeof(key), &bytes, &got),
+		    STORE_OK);
+		assert_int_equal(got, len);
+		sum += bytes[got / 2];
+		if ((rss = rss_file_bytes()) > most)
+			most = rss;
+	}
+	store_batch_abort(&batch);
+	assert_true(sum > 0);
+	/* The bound counts the program's own files too. Checked every 256
+	 * reads, the map grew to about 16 MiB past it. */
+	assert_true(most < base + STORE_MAPPED_MAX_BYTES + (8u << 20));
+	store_close(&store);
+}
+
 #define STORE_TEST(f) cmocka_unit_test_setup_teardown(f, fixture_setup, fixture_teardown)
 
 int
@@ -1556,6 +1607,7 @@ main(void)
 	    STORE_TEST(test_mapped_pages_let_go_are_read_again),
 	    STORE_TEST(test_bound_mapped_lets_go_of_what_a_big_read_mapped),
 	    STORE_TEST(test_a_long_scan_keeps_the_mapped_bound),
+	    STORE_TEST(test_random_reads_keep_the_mapped_bound_closely),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
