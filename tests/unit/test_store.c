@@ -1480,33 +1480,42 @@ touch_history(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes
 	return 0;
 }
 
-/* One long read keeps the bound too: a scan of 96 MiB of histories lets
- * go of the pages it mapped as it goes, not only at its end. */
-static void
-test_a_long_scan_keeps_the_mapped_bound(void **state)
+/* A store of 256 MiB map holding count histories of len bytes, keyed 'A'
+ * and a big-endian number from 0, none of its pages mapped. */
+static struct store *
+store_of_histories(struct fixture *fx, unsigned count, size_t len)
 {
-	struct fixture *fx = *state;
 	struct store *store;
 	struct store_batch *batch;
-	size_t big = 64 * 1024;
-	unsigned count = 1536;
-	uint8_t *value = malloc(big), key[9] = { 'A' };
-	struct touch_scan ts = { 0 };
+	uint8_t *value = malloc(len), key[9] = { 'A' };
 
 	fx->opt.map_size_bytes = 256u << 20;
 	fx->opt.map_max_bytes = 256u << 20;
 	store = store_open_or_fail(&fx->opt);
 	assert_non_null(value);
-	memset(value, 'h', big);
+	memset(value, 'h', len);
 	assert_int_equal(store_batch_begin(store, &batch), STORE_OK);
 	for (unsigned i = 0; i < count; i++) {
 		be64_put(key + 1, i);
-		assert_int_equal(store_batch_put_history(batch, key, sizeof(key), value, big),
+		assert_int_equal(store_batch_put_history(batch, key, sizeof(key), value, len),
 		    STORE_OK);
 	}
 	assert_int_equal(store_batch_commit(&batch), STORE_OK);
 	free(value);
 	assert_int_equal(store_unmap_cached_pages(store), STORE_OK);
+	return store;
+}
+
+/* One long read keeps the bound too: a scan of 96 MiB of histories lets
+ * go of the pages it mapped as it goes, not only at its end. */
+static void
+test_a_long_scan_keeps_the_mapped_bound(void **state)
+{
+	unsigned count = 1536;
+	struct store *store = store_of_histories(*state, count, 64 * 1024);
+	uint8_t key[1] = { 'A' };
+	struct touch_scan ts = { 0 };
+
 	assert_int_equal(store_scan_prefix(store, STORE_HISTORIES, key, 1, touch_history, &ts),
 	    STORE_OK);
 	assert_int_equal(ts.n, count);
@@ -1524,30 +1533,15 @@ test_a_long_scan_keeps_the_mapped_bound(void **state)
 static void
 test_random_reads_keep_the_mapped_bound_closely(void **state)
 {
-	struct fixture *fx = *state;
-	struct store *store;
-	struct store_batch *batch;
 	size_t len = 3000; /* a page each */
 	unsigned count = 24576, reads = 8192;
-	uint8_t *value = malloc(len), key[9] = { 'A' };
+	struct store *store = store_of_histories(*state, count, len);
+	struct store_batch *batch;
+	uint8_t key[9] = { 'A' };
 	uint64_t base, most = 0, rss, sum = 0, x = 2026;
 	const uint8_t *bytes;
 	size_t got;
 
-	fx->opt.map_size_bytes = 256u << 20;
-	fx->opt.map_max_bytes = 256u << 20;
-	store = store_open_or_fail(&fx->opt);
-	assert_non_null(value);
-	memset(value, 'r', len);
-	assert_int_equal(store_batch_begin(store, &batch), STORE_OK);
-	for (unsigned i = 0; i < count; i++) {
-		be64_put(key + 1, i);
-		assert_int_equal(store_batch_put_history(batch, key, sizeof(key), value, len),
-		    STORE_OK);
-	}
-	assert_int_equal(store_batch_commit(&batch), STORE_OK);
-	free(value);
-	assert_int_equal(store_unmap_cached_pages(store), STORE_OK);
 	base = rss_file_bytes(); /* the program's own files */
 	assert_int_equal(store_batch_begin_read(store, &batch), STORE_OK);
 	for (unsigned i = 0; i < reads; i++) {
