@@ -134,10 +134,11 @@ json_t *live_figures(struct live *live, const char *area, int64_t as_of_ms);
  * (state_flow_advance_begin). A reading must end before the store's map
  * moves (store_on_remap).
  *
- * step reads on until the monotonic clock passes until (one spell or
- * person at least): 1 while there is more, 0 when done, -1 when it failed
- * (logged). figures gives the figures once done (a reference the caller
- * owns); last_sequence the last event the snapshot holds.
+ * step reads on until the monotonic clock passes until (one spell,
+ * person or timer at least): 1 while there is more, 0 when done, -1 when
+ * it failed (logged). figures gives the figures once done (a reference the
+ * caller owns); last_sequence the last event the snapshot holds; fold
+ * whether it is a fold of every spell.
  */
 struct live_reading;
 enum store_result live_reading_begin(struct live *live, const char *area, int64_t as_of_ms,
@@ -145,6 +146,7 @@ enum store_result live_reading_begin(struct live *live, const char *area, int64_
 int live_reading_step(struct live_reading *reading, double until);
 json_t *live_reading_figures(struct live_reading *reading);
 uint64_t live_reading_last_sequence(const struct live_reading *reading);
+bool live_reading_fold(const struct live_reading *reading);
 void live_reading_end(struct live_reading **reading);
 /* Would the figures of area as of as_of_ms fold every spell (flow, before
  * the tallies' as-of, that fold not kept)? */

@@ -799,13 +799,12 @@ http_reading_begin(struct http *h, struct http_reading *rd)
 	 * batch open (a store read may have to move the map: store_on_remap). */
 	http_freshness(h, rd->fresh, rd->p.as_of_ms);
 	rd->began = clock_monotonic_seconds();
-	rd->fold = live_figures_fold(h->live, rd->area, rd->p.as_of_ms);
 	if (live_reading_begin(h->live, rd->area, rd->p.as_of_ms, take, arg, &rd->live) !=
 	    STORE_OK) {
-		rd->busy = clock_monotonic_seconds() - rd->began;
 		http_error(h, rd->req, rd->route, 500, NULL, "the figures could not be worked out");
 		return false;
 	}
+	rd->fold = live_reading_fold(rd->live);
 	return true;
 }
 
@@ -955,10 +954,10 @@ http_reading_begin_waiting(struct http *h)
 		 * totals may have passed while it waited. */
 		if (!rd->p.as_of_asked)
 			rd->p.as_of_ms = clock_now_ms();
-		fold = live_figures_fold(h->live, rd->area, rd->p.as_of_ms);
+		needed = http_reading_needed(h, rd); /* the live read afresh first, if need be */
+		fold = needed && live_figures_fold(h->live, rd->area, rd->p.as_of_ms);
 		if (fold && http_folding(h))
 			return; /* after that fold: it may be this one's */
-		needed = http_reading_needed(h, rd);
 		TAILQ_REMOVE(&h->waiting, rd, link);
 		h->n_waiting--;
 		if (http_reading_orphaned(h, rd))

@@ -637,10 +637,8 @@ live_reading_begin(struct live *live, const char *area, int64_t as_of_ms, state_
 	rd->area = strcmp(area, "flow") == 0 ? "flow" : "discharges";
 	rd->batches = live->batches;
 	/* The tallies an advance copies must be the snapshot's. */
-	if ((r = live_refresh(live)) != STORE_OK) {
-		log_error("live: the %s figures could not be read: %s", area,
-		    store_error(live->store));
-	} else if ((r = store_batch_begin_read(live->store, &rd->batch)) != STORE_OK) {
+	if ((r = live_refresh(live)) != STORE_OK ||
+	    (r = store_batch_begin_read(live->store, &rd->batch)) != STORE_OK) {
 		log_error("live: the %s figures could not be read: %s", area,
 		    store_error(live->store));
 	} else if ((r = live_picture_load(live, rd->batch, &rd->picture)) != STORE_OK) {
@@ -679,6 +677,12 @@ live_reading_step(struct live_reading *rd, double until)
 		return -1;
 	}
 	return rd->done ? 0 : 1;
+}
+
+bool
+live_reading_fold(const struct live_reading *rd)
+{
+	return rd->fold;
 }
 
 uint64_t

@@ -100,7 +100,7 @@ char *state_person_cases_text(struct store_batch *batch, const struct tallies *t
  * kept open throughout (store_batch_begin_read). Its begin starts the
  * figures in fig (held by the reading until end); each step reads on
  * until the monotonic clock passes until (at least one thing a step: a
- * spell, a person, a package; INFINITY: all in one step) and sets *done
+ * spell, a person, a package, a timer; INFINITY: all in one step) and sets *done
  * once all is read.
  */
 struct state_reading;
