@@ -1022,10 +1022,12 @@ state_advance(struct store_batch *batch, struct tallies *tallies, int64_t as_of_
 	return r;
 }
 
-/* How many timers fall due by as_of_ms, counted up to limit. */
+/* How many timers fall due by as_of_ms, counted up to limit, and when the
+ * last one counted does. */
 struct due_count {
 	int64_t until_ms;
 	size_t n, limit;
+	int64_t last_ms;
 };
 
 static int
@@ -1038,19 +1040,51 @@ due_count_take(void *arg, const uint8_t *key, size_t keylen, const uint8_t *byte
 	(void)len;
 	if (at > dc->until_ms)
 		return 1;
-	return at >= 0 && ++dc->n >= dc->limit;
+	if (at < 0)
+		return 0;
+	dc->last_ms = at;
+	return ++dc->n >= dc->limit;
+}
+
+static enum store_result
+due_count(struct store_batch *batch, struct due_count *dc)
+{
+	const uint8_t prefix = KEY_TIMER;
+
+	if (dc->limit == 0)
+		return STORE_OK;
+	return store_batch_scan_prefix(batch, STORE_DERIVED, &prefix, 1, due_count_take, dc);
 }
 
 enum store_result
 state_timers_due(struct store_batch *batch, int64_t as_of_ms, size_t limit, size_t *n)
 {
-	const uint8_t prefix = KEY_TIMER;
-	struct due_count dc = { as_of_ms, 0, limit };
-	enum store_result r = limit == 0
-	    ? STORE_OK
-	    : store_batch_scan_prefix(batch, STORE_DERIVED, &prefix, 1, due_count_take, &dc);
+	struct due_count dc = { .until_ms = as_of_ms, .limit = limit };
+	enum store_result r = due_count(batch, &dc);
 
 	*n = dc.n;
+	return r;
+}
+
+enum store_result
+state_advance_step(struct store_batch *batch, struct tallies *tallies, int64_t as_of_ms,
+    size_t limit, size_t *due, bool *more)
+{
+	int64_t from = tallies_as_of_ms(tallies), until = as_of_ms;
+	struct due_count dc = { .until_ms = as_of_ms, .limit = limit };
+	enum store_result r = STORE_OK;
+
+	if (as_of_ms > from)
+		r = due_count(batch, &dc);
+	/* limit due before as_of_ms: the step ends at the last one's time,
+	 * and takes any others due then too. Past the tallies' as-of in any
+	 * case, so that every step moves on. */
+	if (r == STORE_OK && dc.n == limit && dc.last_ms < as_of_ms)
+		until = dc.last_ms > from ? dc.last_ms : from + 1;
+	*due = dc.n;
+	*more = until < as_of_ms;
+	if (r == STORE_OK)
+		r = state_advance(batch, tallies, until);
 	return r;
 }
 

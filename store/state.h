@@ -55,6 +55,12 @@ enum store_result state_apply(struct store_batch *batch, const struct state_cont
 enum store_result state_advance(struct store_batch *batch, struct tallies *tallies,
     int64_t as_of_ms);
 
+/* state_advance, a step of it: to as_of_ms, or, with limit (at least 1) or more
+ * timers due by then, to the time of the limit-th (*more: not at as_of_ms
+ * yet). *due: the timers due counted, up to limit (0: none moved). */
+enum store_result state_advance_step(struct store_batch *batch, struct tallies *tallies,
+    int64_t as_of_ms, size_t limit, size_t *due, bool *more);
+
 /* Write the tallies changed since the last flush, and their as-of. */
 enum store_result state_flush(struct store_batch *batch, struct tallies *tallies);
 
