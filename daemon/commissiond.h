@@ -56,6 +56,7 @@ struct metrics_gauges {
 	uint64_t last_sequence, last_update_sequence, store_used_bytes, store_map_bytes;
 	uint64_t dead_letters, duplicates, refusing_input, stream_clients;
 	uint64_t histories_read, figures_folds, figures_readings, figures_reading_slices;
+	uint64_t totals_as_of_seconds, totals_steps, totals_catching_up;
 };
 struct metrics *metrics_new(void);
 void metrics_destroy(struct metrics **m);
@@ -101,6 +102,18 @@ void live_destroy(struct live **live);
  * ask for figures, end (or fail, and it reloads). */
 enum store_result live_batch_begin(struct live *live, struct store_batch *batch,
     int64_t as_of_ms);
+/* Are the tallies far enough behind the clock (a long stop, a long quiet)
+ * that live_catch_up should bring them on before the next batch? */
+bool live_behind(const struct live *live, int64_t now_ms);
+/* Move the tallies towards now_ms in a batch of their own, committed (not
+ * written when no timer was due): one step of at most about a thousand
+ * timers, so that the loop runs between steps. A failure is logged, and
+ * the tallies are no longer taken as behind (a batch moves them at once). */
+enum store_result live_catch_up(struct live *live, int64_t now_ms);
+/* For the metrics: the tallies' as-of, the steps of live_catch_up that
+ * moved timers since start, and whether ingest waits for it to catch up. */
+void live_running_totals(const struct live *live, int64_t *as_of_ms, uint64_t *steps,
+    bool *catching_up);
 const struct state_context *live_context(struct live *live);
 void live_note_alerts(struct live *live);
 enum store_result live_batch_flush(struct live *live);
@@ -189,9 +202,10 @@ int http_reconfigure(struct http *http);
 
 /* ---- ingest.c: the ROUTER of Envelopes and Acks, with group commit. */
 struct ingest;
+struct housekeeping;
 struct ingest *ingest_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
-    const struct zap *zap, struct store *store, struct publish *pub, struct live *live, struct metrics *metrics,
-    char *err, size_t errlen);
+    const struct zap *zap, struct store *store, struct publish *pub, struct live *live,
+    struct housekeeping *hk, struct metrics *metrics, char *err, size_t errlen);
 /* Call fn(arg) after every batch is committed, acked and published. */
 void ingest_on_committed(struct ingest *ingest, void (*fn)(void *arg), void *arg);
 /* Is the store refusing input (a batch answered RETRY_LATER in the last
@@ -212,11 +226,16 @@ struct replay *replay_new(struct event_base *base, void *zmq_ctx, const struct c
     const struct zap *zap, struct store *store, struct metrics *metrics, char *err, size_t errlen);
 void replay_destroy(struct replay **replay);
 
-/* ---- housekeeping.c: retention and the LMDB reader table, on a timer,
- * one small transaction at a time between batches. */
+/* ---- housekeeping.c: retention, the LMDB reader table, and the running
+ * totals kept up with the clock while no event comes, on timers, one
+ * small transaction at a time between batches. */
 struct housekeeping;
 struct housekeeping *housekeeping_new(struct event_base *base, const struct config *cfg,
-    struct store *store, struct metrics *metrics);
+    struct store *store, struct live *live, struct metrics *metrics);
+/* The running totals are behind (live_behind): catch them up now, a
+ * committed step a loop turn, and then call fn(arg) once (also when a
+ * step fails: the caller's batch then moves them at once). */
+void housekeeping_catch_up(struct housekeeping *hk, void (*fn)(void *arg), void *arg);
 void housekeeping_destroy(struct housekeeping **hk);
 /* The interval or the limits changed (reload). */
 void housekeeping_reconfigure(struct housekeeping *hk);

@@ -6,6 +6,12 @@
  * While there is more to remove the timer fires again at once, so pruning
  * catches up while ingest goes on: a batch waits for one small transaction
  * at most.
+ *
+ * On a timer of its own, at each pass and whenever ingest asks: moving the
+ * running totals on with the clock (live_catch_up), so that a quiet weekend
+ * does not leave them all for the next batch to move in one callback, and,
+ * after a long stop, a committed step a loop turn until they have caught
+ * up, ingest waiting meanwhile.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -18,10 +24,16 @@
 struct housekeeping {
 	const struct config *cfg;
 	struct store *store;
+	struct live *live;
 	struct metrics *metrics;
 	struct event *timer;
 	bool failing; /* the last pass failed: say so once, and when it mends */
+	struct event *catch_up;
+	void (*caught_up)(void *arg); /* once caught up, or a step failed */
+	void *caught_up_arg;
 };
+
+static const struct timeval housekeeping_at_once = { 0, 0 };
 
 static void
 housekeeping_arm(struct housekeeping *hk, uint64_t ms)
@@ -95,11 +107,39 @@ housekeeping_on_timer(evutil_socket_t fd, short what, void *arg)
 	more = housekeeping_prune(hk);
 	/* More to remove: again at once, after whatever input is waiting. */
 	housekeeping_arm(hk, more ? 0 : hk->cfg->store_housekeeping_ms);
+	evtimer_add(hk->catch_up, &housekeeping_at_once);
+}
+
+/* One step; behind still, the next at the next loop turn. */
+static void
+housekeeping_on_catch_up(evutil_socket_t fd, short what, void *arg)
+{
+	struct housekeeping *hk = arg;
+	void (*fn)(void *) = hk->caught_up;
+
+	(void)fd;
+	(void)what;
+	if (live_catch_up(hk->live, clock_now_ms()) == STORE_OK &&
+	    live_behind(hk->live, clock_now_ms())) {
+		evtimer_add(hk->catch_up, &housekeeping_at_once);
+		return;
+	}
+	hk->caught_up = NULL;
+	if (fn != NULL)
+		fn(hk->caught_up_arg);
+}
+
+void
+housekeeping_catch_up(struct housekeeping *hk, void (*fn)(void *arg), void *arg)
+{
+	hk->caught_up = fn;
+	hk->caught_up_arg = arg;
+	evtimer_add(hk->catch_up, &housekeeping_at_once);
 }
 
 struct housekeeping *
 housekeeping_new(struct event_base *base, const struct config *cfg, struct store *store,
-    struct metrics *metrics)
+    struct live *live, struct metrics *metrics)
 {
 	struct housekeeping *hk = calloc(1, sizeof(*hk));
 
@@ -107,15 +147,20 @@ housekeeping_new(struct event_base *base, const struct config *cfg, struct store
 		return NULL;
 	hk->cfg = cfg;
 	hk->store = store;
+	hk->live = live;
 	hk->metrics = metrics;
 	hk->timer = evtimer_new(base, housekeeping_on_timer, hk);
-	if (hk->timer == NULL) {
-		free(hk);
+	hk->catch_up = evtimer_new(base, housekeeping_on_catch_up, hk);
+	if (hk->timer == NULL || hk->catch_up == NULL) {
+		housekeeping_destroy(&hk);
 		return NULL;
 	}
 	/* A crash before this start may have left reader slots behind. */
 	housekeeping_check_readers(hk);
 	housekeeping_arm(hk, cfg->store_housekeeping_ms);
+	/* After a long stop the running totals catch up at once. */
+	if (live_behind(live, clock_now_ms()))
+		evtimer_add(hk->catch_up, &housekeeping_at_once);
 	return hk;
 }
 
@@ -133,7 +178,10 @@ housekeeping_destroy(struct housekeeping **hkp)
 
 	if (hk == NULL)
 		return;
-	event_free(hk->timer);
+	if (hk->timer != NULL)
+		event_free(hk->timer);
+	if (hk->catch_up != NULL)
+		event_free(hk->catch_up);
 	free(hk);
 	*hkp = NULL;
 }

@@ -516,6 +516,8 @@ http_metrics(struct http *h, struct evhttp_request *req, const char *rest)
 	struct metrics_gauges g = { 0 };
 	struct store_counts c = { 0 };
 	struct evbuffer *body = evbuffer_new();
+	int64_t totals_as_of_ms;
+	bool catching_up;
 
 	(void)rest;
 	if (body == NULL) {
@@ -535,6 +537,9 @@ http_metrics(struct http *h, struct evhttp_request *req, const char *rest)
 	g.figures_folds = live_figures_folds(h->live);
 	g.figures_readings = h->n_reading + h->n_waiting;
 	g.figures_reading_slices = h->reading_slices;
+	live_running_totals(h->live, &totals_as_of_ms, &g.totals_steps, &catching_up);
+	g.totals_as_of_seconds = totals_as_of_ms > 0 ? (uint64_t)totals_as_of_ms / 1000 : 0;
+	g.totals_catching_up = catching_up;
 	/* Counted before rendering, so that this request shows in it. */
 	metrics_count_http(h->metrics, "/metrics", 200);
 	metrics_render(h->metrics, &g, body);

@@ -71,6 +71,7 @@ struct ingest {
 	struct store *store;
 	struct publish *pub;
 	struct live *live;
+	struct housekeeping *hk; /* catches the running totals up while ingest waits */
 	struct metrics *metrics;
 	void (*on_committed)(void *arg); /* after each batch: the stream pumps */
 	void *on_committed_arg;
@@ -540,6 +541,14 @@ ingest_refuse_batch(struct ingest *ingest, enum store_result r)
 }
 
 static void
+ingest_caught_up(void *arg)
+{
+	struct ingest *ingest = arg;
+
+	zwatch_hold(ingest->watch, false);
+}
+
+static void
 ingest_on_readable(void *arg)
 {
 	struct ingest *ingest = arg;
@@ -550,6 +559,13 @@ ingest_on_readable(void *arg)
 
 	if (ingest->stopped)
 		return;
+	/* The running totals far behind the clock (a long stop) catch up
+	 * first, a committed step a loop turn, and only then more events. */
+	if (live_behind(ingest->live, clock_now_ms())) {
+		zwatch_hold(ingest->watch, true);
+		housekeeping_catch_up(ingest->hk, ingest_caught_up, ingest);
+		return;
+	}
 	ingest->n_items = 0;
 	while (ingest->n_items < ingest->cfg->ingest_batch_limit &&
 	    batch_bytes < INGEST_BATCH_MAX_BYTES) {
@@ -609,7 +625,7 @@ ingest_on_readable(void *arg)
 struct ingest *
 ingest_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
     const struct zap *zap, struct store *store, struct publish *pub, struct live *live,
-    struct metrics *metrics, char *err, size_t errlen)
+    struct housekeeping *hk, struct metrics *metrics, char *err, size_t errlen)
 {
 	struct ingest *ingest = calloc(1, sizeof(*ingest));
 	int hwm = (int)cfg->ingest_high_water_mark, linger = 2000;
@@ -626,6 +642,7 @@ ingest_new(struct event_base *base, void *zmq_ctx, const struct config *cfg,
 	ingest->store = store;
 	ingest->pub = pub;
 	ingest->live = live;
+	ingest->hk = hk;
 	ingest->metrics = metrics;
 	ingest->arena = arena_new(INGEST_ARENA_KEEP_BYTES);
 	if (ingest->arena == NULL) {

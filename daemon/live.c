@@ -40,6 +40,12 @@ static const uint8_t live_small_kinds[] = { THING_ORGANISATION, THING_SERVICE, T
  * is read at once, not in steps. */
 #define LIVE_FLOW_AT_ONCE_TIMERS 256
 
+/* Tallies further behind the clock than this (the daemon was stopped, or
+ * had no event for a while) catch up before the next batch, in committed
+ * steps of about LIVE_CATCH_UP_TIMERS timers each (live_catch_up). */
+#define LIVE_BEHIND_MS (60 * 1000)
+#define LIVE_CATCH_UP_TIMERS 1024
+
 struct live {
 	struct store *store;
 	struct picture *picture; /* the small kinds only */
@@ -59,6 +65,15 @@ struct live {
 	 * the tables and the area asked for one as-of fold once. */
 	json_t *fold_figures;
 	int64_t fold_as_of_ms;
+	/* Catching up with the clock: more timers were due than a step
+	 * moves; since when (monotonic), in how many steps so far. */
+	bool behind;
+	double behind_since;
+	uint64_t catch_up_steps;
+	/* The last step failed: not behind, so that batches move the tallies
+	 * themselves (and say what fails), until a step or a batch works. */
+	bool catch_up_failed;
+	uint64_t catch_up_steps_total; /* steps that moved timers, since start */
 };
 
 static bool
@@ -209,24 +224,121 @@ live_destroy(struct live **livep)
 	*livep = NULL;
 }
 
+/* The tallies and the picture as batch sees them: a failed batch left
+ * changes that never committed, and commissionctl rebuild may have remade
+ * the state meanwhile: read them afresh then. */
+static enum store_result
+live_load_if_stale(struct live *live, struct store_batch *batch, int64_t as_of_ms,
+    bool *remade)
+{
+	*remade = false;
+	if (!live->stale && state_generation(batch) == live->generation)
+		return STORE_OK;
+	return live_load(live, batch, as_of_ms, remade);
+}
+
 enum store_result
 live_batch_begin(struct live *live, struct store_batch *batch, int64_t as_of_ms)
 {
-	enum store_result r = STORE_OK;
+	enum store_result r;
 	bool remade;
 
 	live_batch_end(live);
-	/* A failed batch left changes that never committed; commissionctl
-	 * rebuild may have remade the state meanwhile: read it afresh. */
-	if (live->stale || state_generation(batch) != live->generation)
-		r = live_load(live, batch, as_of_ms, &remade);
+	r = live_load_if_stale(live, batch, as_of_ms, &remade);
 	if (r == STORE_OK)
 		r = state_advance(batch, live->tallies, as_of_ms);
-	if (r == STORE_OK)
+	if (r == STORE_OK) {
 		live->batch = batch;
+		live->catch_up_failed = false;
+	}
 	else
 		live->stale = true;
 	return r;
+}
+
+bool
+live_behind(const struct live *live, int64_t now_ms)
+{
+	if (live->catch_up_failed)
+		return false;
+	return live->behind || now_ms - tallies_as_of_ms(live->tallies) > LIVE_BEHIND_MS;
+}
+
+/* Say when catching up begins and ends, with what it took. */
+static void
+live_note_behind(struct live *live, bool behind, int64_t now_ms, int64_t from_ms)
+{
+	double now = clock_monotonic_seconds();
+
+	live->catch_up_steps++;
+	if (behind && !live->behind) {
+		live->behind_since = now;
+		live->catch_up_steps = 1;
+		log_info("live: the running totals are %.1f h behind the clock, with more than "
+			 "%d timers due; they catch up a committed step at a time before ingest "
+			 "takes more events",
+		    (double)(now_ms - from_ms) / 3.6e6, LIVE_CATCH_UP_TIMERS);
+	}
+	else if (!behind && live->behind)
+		log_info("live: the running totals caught up with the clock in %" PRIu64
+			 " steps, %.2f s",
+		    live->catch_up_steps, now - live->behind_since);
+	live->behind = behind;
+}
+
+enum store_result
+live_catch_up(struct live *live, int64_t now_ms)
+{
+	struct store_batch *batch = NULL;
+	enum store_result r = store_batch_begin(live->store, &batch);
+	int64_t from_ms = 0;
+	size_t due = 0;
+	bool more = false, remade = false;
+
+	if (r == STORE_OK)
+		r = live_load_if_stale(live, batch, now_ms, &remade);
+	from_ms = tallies_as_of_ms(live->tallies);
+	if (r == STORE_OK)
+		r = state_advance_step(batch, live->tallies, now_ms, LIVE_CATCH_UP_TIMERS, &due,
+		    &more);
+	/* No timer due: only the as-of moved, in memory (the next batch's
+	 * flush writes it); nothing to commit but a state remade. */
+	if (r == STORE_OK && (due > 0 || remade))
+		r = state_flush(batch, live->tallies);
+	if (r == STORE_OK && (due > 0 || remade))
+		r = store_batch_commit(&batch);
+	store_batch_abort(&batch);
+	if (r != STORE_OK) {
+		if (!live->catch_up_failed)
+			log_error("live: the running totals could not move on with the clock: %s; "
+				  "the next batch moves them at once",
+			    store_error(live->store));
+		live->catch_up_failed = true;
+		live->behind = false;
+		live_batch_failed(live);
+		return r;
+	}
+	if (live->catch_up_failed)
+		log_info("live: the running totals move on with the clock again");
+	live->catch_up_failed = false;
+	/* Between batches there are no figures kept to forget; the fold kept
+	 * is of the histories, which a step does not change. */
+	if (due > 0) {
+		live->catch_up_steps_total++;
+		log_debug("live: the running totals moved on %zu timer(s) to %" PRId64 "%s", due,
+		    tallies_as_of_ms(live->tallies), more ? "; more due" : "");
+	}
+	live_note_behind(live, more, now_ms, from_ms);
+	return STORE_OK;
+}
+
+void
+live_running_totals(const struct live *live, int64_t *as_of_ms, uint64_t *steps,
+    bool *catching_up)
+{
+	*as_of_ms = tallies_as_of_ms(live->tallies);
+	*steps = live->catch_up_steps_total;
+	*catching_up = live->behind;
 }
 
 const struct state_context *

@@ -152,13 +152,13 @@ daemon_start(struct daemon *d)
 	if ((d->live = live_new(d->store, err, sizeof(err))) == NULL)
 		fatal("%s", err);
 	if ((d->service = service_new(d->base, d->store)) == NULL ||
-	    (d->housekeeping = housekeeping_new(d->base, &d->cfg, d->store, d->metrics)) == NULL)
+	    (d->housekeeping = housekeeping_new(d->base, &d->cfg, d->store, d->live, d->metrics)) == NULL)
 		fatal("out of memory");
 	if ((d->pub = publish_new(d->zmq_ctx, &d->cfg, d->zap, err, sizeof(err))) == NULL ||
 	    (d->replay = replay_new(d->base, d->zmq_ctx, &d->cfg, d->zap, d->store, d->metrics, err,
 		 sizeof(err))) == NULL ||
 	    (d->ingest = ingest_new(d->base, d->zmq_ctx, &d->cfg, d->zap, d->store, d->pub, d->live,
-		 d->metrics, err, sizeof(err))) == NULL)
+		 d->housekeeping, d->metrics, err, sizeof(err))) == NULL)
 		fatal("%s", err);
 	if ((d->stream = stream_new(d->base, &d->cfg, d->store, d->metrics)) == NULL)
 		fatal("cannot start the stream");

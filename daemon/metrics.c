@@ -331,6 +331,17 @@ metrics_render(const struct metrics *m, const struct metrics_gauges *g, struct e
 	    "Slices of the loop's time the readings of delayed-discharge and flow figures "
 	    "have taken ([http] reading_slice_us each at most).",
 	    g->figures_reading_slices);
+	render_gauge(out, "commissiond_running_totals_as_of_seconds", "gauge",
+	    "The as-of of the running totals of flow and delayed discharges (Unix time): "
+	    "the last batch's commit, or the clock's when no event comes.",
+	    g->totals_as_of_seconds);
+	render_gauge(out, "commissiond_running_totals_steps_total", "counter",
+	    "Committed steps that moved the running totals on with the clock between batches.",
+	    g->totals_steps);
+	render_gauge(out, "commissiond_running_totals_catching_up", "gauge",
+	    "1 while the running totals catch up with the clock after a long stop, ingest "
+	    "waiting, else 0.",
+	    g->totals_catching_up);
 	render_gauge(out, "commissiond_stream_dropped_total", "counter",
 	    "Stream clients dropped for falling too far behind.", m->stream_dropped);
 	render_header(out, "commissiond_pruned_total", "counter",

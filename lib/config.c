@@ -79,8 +79,8 @@ static const struct config_key config_keys[] = {
 	KEY("store", "prune_batch_limit", CONFIG_COUNT, store_prune_batch_limit, "1000",
 	    "most records one pruning transaction removes; ingest waits for at most one"),
 	KEY("store", "housekeeping_ms", CONFIG_COUNT, store_housekeeping_ms, "10000",
-	    "how often retention is applied and dead readers are cleared from the LMDB "
-	    "reader table"),
+	    "how often retention is applied, dead readers are cleared from the LMDB "
+	    "reader table, and the running totals move on with the clock"),
 	KEY("log", "level", CONFIG_LEVEL, log_level, "info",
 	    "error, warning, info or debug"),
 	KEY("http", "listen", CONFIG_TEXT, http_listen, "127.0.0.1:7680",

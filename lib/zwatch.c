@@ -6,8 +6,6 @@
 
 #include <zmq.h>
 
-#include <stdbool.h>
-
 #include "log.h"
 #include "zwatch.h"
 
@@ -16,6 +14,7 @@ struct zwatch {
 	struct event *ev;
 	zwatch_fn on_readable;
 	void *arg;
+	bool held;
 };
 
 static bool
@@ -36,8 +35,15 @@ zwatch_kick(struct zwatch *watch)
 {
 	/* event_active runs the callback on the next loop turn, so other
 	 * sockets and signals get their turn between batches. */
-	if (zwatch_readable(watch))
+	if (!watch->held && zwatch_readable(watch))
 		event_active(watch->ev, EV_READ, 0);
+}
+
+void
+zwatch_hold(struct zwatch *watch, bool hold)
+{
+	watch->held = hold;
+	zwatch_kick(watch);
 }
 
 static void
@@ -47,6 +53,8 @@ zwatch_on_fd(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	if (watch->held)
+		return;
 	if (zwatch_readable(watch))
 		watch->on_readable(watch->arg);
 	zwatch_kick(watch);

@@ -6,6 +6,8 @@
 #ifndef ZWATCH_H
 #define ZWATCH_H
 
+#include <stdbool.h>
+
 #include <event2/event.h>
 
 struct zwatch;
@@ -18,5 +20,8 @@ void zwatch_destroy(struct zwatch **watch);
 /* Schedule on_readable again if the socket has input waiting (after a
  * send or receive made outside the callback). */
 void zwatch_kick(struct zwatch *watch);
+/* Held, on_readable is not called, whatever waits; let go, it is again
+ * (at once if input waits). */
+void zwatch_hold(struct zwatch *watch, bool hold);
 
 #endif

@@ -2,6 +2,7 @@
 that floods, a wall clock that jumps. In each the daemon (and the adapters)
 must refuse clearly, keep its memory bounded, lose nothing it acknowledged
 and carry on when the fault goes."""
+import datetime
 import json
 import os
 import shutil
@@ -15,7 +16,7 @@ import harness
 from harness import (HL7, Adapter, Daemon, DaemonTestCase, MllpClient, Subscriber, WindowSender,
                      ack_fields, adapter_settings, adt, assert_gap_free_once, event_key, event_mix,
                      http_get, json_lines, nhs_number, process_rss_kib, replay_updates,
-                     stop_cleanly, wait_for)
+                     sample_day, stop_cleanly, wait_for)
 
 
 def mount_tmpfs(directory, size):
@@ -525,6 +526,71 @@ class ClockJumpsUnderAStream(ClockCase):
             received += chunk
         sock.close()
         self.assertIn(b": ping", received, "no ping in 40 s after the clock was set back")
+
+
+def spells_ahead(days, patients=300):
+    """Sample days from ten days on: spells still to come in, each with its
+    timer, so that a clock moved a year on finds them all due."""
+    from test_http_figures import LONDON
+    first = datetime.datetime.now(LONDON).date() + datetime.timedelta(days=10)
+    return [e for k in range(days)
+            for e in sample_day((first + datetime.timedelta(days=k)).isoformat(), patients,
+                                seed=40 + k)]
+
+
+class RunningTotalsCatchUp(ClockCase):
+    """The running totals of flow and delayed discharges move on with the
+    clock. After a long stop (here, the clock moved a year on while the
+    daemon runs) the timers due are moved a committed step at a time, the
+    loop running between steps, and ingest waits until they are done."""
+
+    # The housekeeping timer stays out of it: ingest starts the catch-up.
+    settings = {"store.housekeeping_ms": "600000", "log.level": "debug"}
+
+    def test_a_year_on_the_totals_catch_up_in_steps_before_the_next_event(self):
+        from test_http_figures import Figures, check_at, FOLD_TABLES
+        acks, proc = self.daemon.send(spells_ahead(12))
+        self.assertEqual({a["status"] for a in acks}, {"ACK_STATUS_ACCEPTED"}, proc.stderr)
+        fig = Figures(self.daemon)
+        self.assertEqual(fig.metric("commissiond_running_totals_steps_total"), 0)
+        self.set_clock("+1y")
+        acks, proc = self.daemon.send(event_mix(1))
+        self.assertEqual([a["status"] for a in acks], ["ACK_STATUS_ACCEPTED"], proc.stderr)
+        # The batch did not move them all itself: the steps did, before it.
+        steps = fig.metric("commissiond_running_totals_steps_total")
+        self.assertGreaterEqual(steps, 3, self.daemon.log_text()[-3000:])
+        log = self.daemon.log_text()
+        self.assertRegex(log, r"live: the running totals are 87\d\d\.\d h behind the clock")
+        self.assertIn(f"caught up with the clock in {steps} steps", log)
+        self.assertEqual(fig.metric("commissiond_running_totals_catching_up"), 0)
+        as_of_s = fig.metric("commissiond_running_totals_as_of_seconds")
+        self.assertLess(abs(as_of_s - (time.time() + YEAR_MS / 1000)), 600)
+        # The totals so moved are those a fold of every history gives, and
+        # the derived state is what a rebuild would make.
+        check_at(self, fig, int(time.time() * 1000) + YEAR_MS,
+                 tables=[t for t in FOLD_TABLES if t.startswith("flow")])
+        check = self.daemon.ctl("rebuild", "--check")
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+
+
+class RunningTotalsKeepUp(ClockCase):
+    settings = {"store.housekeeping_ms": "100"}
+
+    def test_a_quiet_daemon_moves_its_totals_on_with_the_clock(self):
+        from test_http_figures import Figures, check_at
+        acks, proc = self.daemon.send(spells_ahead(1, 60))
+        self.assertEqual({a["status"] for a in acks}, {"ACK_STATUS_ACCEPTED"}, proc.stderr)
+        fig = Figures(self.daemon)
+        self.set_clock("+30d")
+        later = time.time() + 30 * 86400
+        # No event comes; housekeeping moves the totals on.
+        wait_for(lambda: fig.metric("commissiond_running_totals_as_of_seconds") >= later - 5,
+                 timeout=30, what="the running totals' as-of to follow the clock")
+        self.assertGreaterEqual(fig.metric("commissiond_running_totals_steps_total"), 1)
+        self.assertEqual(self.daemon.status()["lastSequence"], len(acks))
+        check_at(self, fig, int(later * 1000) + 60_000, tables=[])
+        check = self.daemon.ctl("rebuild", "--check")
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
 
 
 if __name__ == "__main__":
