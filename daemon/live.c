@@ -66,7 +66,7 @@ struct live {
 	json_t *fold_figures;
 	int64_t fold_as_of_ms;
 	/* Catching up with the clock: more timers were due than a step
-	 * moves; since when (monotonic), in how many steps so far. */
+	 * moves; since when (monotonic), in how many committed steps so far. */
 	bool behind;
 	double behind_since;
 	uint64_t catch_up_steps;
@@ -270,7 +270,6 @@ live_note_behind(struct live *live, bool behind, int64_t now_ms, int64_t from_ms
 {
 	double now = clock_monotonic_seconds();
 
-	live->catch_up_steps++;
 	if (behind && !live->behind) {
 		live->behind_since = now;
 		live->catch_up_steps = 1;
@@ -324,6 +323,7 @@ live_catch_up(struct live *live, int64_t now_ms)
 	/* Between batches there are no figures kept to forget; the fold kept
 	 * is of the histories, which a step does not change. */
 	if (due > 0) {
+		live->catch_up_steps++;
 		live->catch_up_steps_total++;
 		log_debug("live: the running totals moved on %zu timer(s) to %" PRId64 "%s", due,
 		    tallies_as_of_ms(live->tallies), more ? "; more due" : "");
