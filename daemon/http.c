@@ -1016,7 +1016,7 @@ http_reading_on_turn(evutil_socket_t fd, short what, void *arg)
 			http_reading_free(h, rd);
 		}
 		/* The pages a slice maps the store lets go of as it reads
-		 * (store_bound_mapped, every few hundred records). */
+		 * (store_bound_mapped, every 64 records read). */
 	}
 	http_reading_next_turn(h);
 }
