@@ -2,7 +2,6 @@
 that floods, a wall clock that jumps. In each the daemon (and the adapters)
 must refuse clearly, keep its memory bounded, lose nothing it acknowledged
 and carry on when the fault goes."""
-import datetime
 import json
 import os
 import shutil
@@ -16,7 +15,8 @@ import harness
 from harness import (HL7, Adapter, Daemon, DaemonTestCase, MllpClient, Subscriber, WindowSender,
                      ack_fields, adapter_settings, adt, assert_gap_free_once, event_key, event_mix,
                      http_get, json_lines, nhs_number, process_rss_kib, replay_updates,
-                     sample_day, stop_cleanly, wait_for)
+                     stop_cleanly, wait_for)
+from test_http_figures import FOLD_TABLES, Figures, check_at, spells_ahead
 
 
 def mount_tmpfs(directory, size):
@@ -528,16 +528,6 @@ class ClockJumpsUnderAStream(ClockCase):
         self.assertIn(b": ping", received, "no ping in 40 s after the clock was set back")
 
 
-def spells_ahead(days, patients=300):
-    """Sample days from ten days on: spells still to come in, each with its
-    timer, so that a clock moved a year on finds them all due."""
-    from test_http_figures import LONDON
-    first = datetime.datetime.now(LONDON).date() + datetime.timedelta(days=10)
-    return [e for k in range(days)
-            for e in sample_day((first + datetime.timedelta(days=k)).isoformat(), patients,
-                                seed=40 + k)]
-
-
 class RunningTotalsCatchUp(ClockCase):
     """The running totals of flow and delayed discharges move on with the
     clock. After a long stop (here, the clock moved a year on while the
@@ -548,8 +538,7 @@ class RunningTotalsCatchUp(ClockCase):
     settings = {"store.housekeeping_ms": "600000", "log.level": "debug"}
 
     def test_a_year_on_the_totals_catch_up_in_steps_before_the_next_event(self):
-        from test_http_figures import Figures, check_at, FOLD_TABLES
-        acks, proc = self.daemon.send(spells_ahead(12))
+        acks, proc = self.daemon.send(spells_ahead(12, 300, seed=40))
         self.assertEqual({a["status"] for a in acks}, {"ACK_STATUS_ACCEPTED"}, proc.stderr)
         fig = Figures(self.daemon)
         self.assertEqual(fig.metric("commissiond_running_totals_steps_total"), 0)
@@ -577,8 +566,7 @@ class RunningTotalsKeepUp(ClockCase):
     settings = {"store.housekeeping_ms": "100"}
 
     def test_a_quiet_daemon_moves_its_totals_on_with_the_clock(self):
-        from test_http_figures import Figures, check_at
-        acks, proc = self.daemon.send(spells_ahead(1, 60))
+        acks, proc = self.daemon.send(spells_ahead(1, 60, seed=40))
         self.assertEqual({a["status"] for a in acks}, {"ACK_STATUS_ACCEPTED"}, proc.stderr)
         fig = Figures(self.daemon)
         self.set_clock("+30d")

@@ -35,6 +35,16 @@ FOLD_AREAS = ("flow", "discharges")
 FOLD_TABLES = [route for route, (area, *_) in TABLES.items() if area in FOLD_AREAS]
 
 
+def spells_ahead(days, patients, seed):
+    """Sample days from ten days on: spells still to come in, each with its
+    timer at its admission, so that an as-of (or a clock) a year on finds
+    them all due."""
+    first = datetime.datetime.now(LONDON).date() + datetime.timedelta(days=10)
+    return [e for k in range(days)
+            for e in sample_day((first + datetime.timedelta(days=k)).isoformat(), patients,
+                                seed=seed + k)]
+
+
 def london_midnight_ms(date):
     return int(datetime.datetime.combine(date, datetime.time(), LONDON).timestamp() * 1000)
 
@@ -301,12 +311,8 @@ class ReadInSlices(DaemonTestCase):
         self.assertEqual(fig.metric("commissiond_figures_readings"), 0)
 
     def send_ahead(self, days):
-        """Spells still to come in (each with its timer at its admission),
-        on days from ten days on: hundreds of timers due within a year."""
-        today = datetime.datetime.now(LONDON).date()
-        for k in range(days):
-            self.daemon.send(sample_day((today + datetime.timedelta(days=10 + k)).isoformat(),
-                                        150, seed=20 + k))
+        """Hundreds of timers due within a year (spells_ahead)."""
+        self.daemon.send(spells_ahead(days, 150, seed=20))
 
     def check_ingest_goes_on(self, route, query):
         today = datetime.datetime.now(LONDON).date()
