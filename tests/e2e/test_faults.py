@@ -387,6 +387,11 @@ class ClockCase(unittest.TestCase):
 
     settings = {}
 
+    def preload(self):
+        """Further libraries for the daemon's LD_PRELOAD, and their
+        environment."""
+        return [], {}
+
     def setUp(self):
         if not os.path.exists(FAKETIME):
             self.skipTest(f"{FAKETIME} missing: make deps installs faketime")
@@ -394,8 +399,11 @@ class ClockCase(unittest.TestCase):
         self.clock = os.path.join(self.workdir, "faketime")
         self.set_clock("+0")
         self.daemon = ReleaseDaemon(self.workdir, **http_settings(**self.settings))
+        libraries, environment = self.preload()
         saved = dict(os.environ)
-        os.environ.update({"LD_PRELOAD": FAKETIME, "FAKETIME_TIMESTAMP_FILE": self.clock,
+        os.environ.update(environment)
+        os.environ.update({"LD_PRELOAD": " ".join([FAKETIME] + libraries),
+                           "FAKETIME_TIMESTAMP_FILE": self.clock,
                            "FAKETIME_NO_CACHE": "1", "FAKETIME_DONT_FAKE_MONOTONIC": "1",
                            "FAKETIME_DONT_RESET": "1",
                            # Without a release build: ASan behind libfaketime.
@@ -556,6 +564,52 @@ class RunningTotalsCatchUp(ClockCase):
         self.assertLess(abs(as_of_s - (time.time() + YEAR_MS / 1000)), 600)
         # The totals so moved are those a fold of every history gives, and
         # the derived state is what a rebuild would make.
+        check_at(self, fig, int(time.time() * 1000) + YEAR_MS,
+                 tables=[t for t in FOLD_TABLES if t.startswith("flow")])
+        check = self.daemon.ctl("rebuild", "--check")
+        self.assertEqual(check.returncode, 0, check.stdout + check.stderr)
+
+
+class RunningTotalsStepFails(ClockCase):
+    """A step of the catch-up whose commit fails (EIO, made so by
+    fail_commit.c under LD_PRELOAD) is said once in the log and leaves
+    nobody waiting: ingest lets go, and the batch moves the rest of the
+    totals itself."""
+
+    settings = {"store.housekeeping_ms": "600000"}
+
+    def preload(self):
+        shim = os.path.join(self.workdir, "fail_commit.so")
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", shim,
+                        os.path.join(os.path.dirname(__file__), "fail_commit.c"), "-ldl"],
+                       check=True, capture_output=True)
+        self.trigger = os.path.join(self.workdir, "fail-commit")
+        return [shim], {"FAIL_COMMIT_FILE": self.trigger}
+
+    def test_a_failed_step_is_logged_once_and_the_batch_moves_the_rest(self):
+        acks, proc = self.daemon.send(spells_ahead(12, 300, seed=41))
+        self.assertEqual({a["status"] for a in acks}, {"ACK_STATUS_ACCEPTED"}, proc.stderr)
+        sent = len(acks)
+        fig = Figures(self.daemon)
+        self.set_clock("+1y")
+        # The next commits are the steps ingest asks for: the second fails.
+        with open(self.trigger, "w") as f:
+            f.write("2\n")
+        acks, proc = self.daemon.send(event_mix(1))
+        self.assertEqual([a["status"] for a in acks], ["ACK_STATUS_ACCEPTED"], proc.stderr)
+        self.assertFalse(os.path.exists(self.trigger), "the daemon made no commit")
+        log = self.daemon.log_text()
+        self.assertRegex(log, r"live: the running totals are 87\d\d\.\d h behind the clock")
+        self.assertEqual(log.count("live: the running totals could not move on with the clock: "
+                                   "committing: Input/output error; the next batch moves them "
+                                   "at once"), 1, log[-3000:])
+        self.assertNotIn("caught up with the clock", log)
+        # One step was committed, and the batch moved the rest at once.
+        self.assertEqual(fig.metric("commissiond_running_totals_steps_total"), 1)
+        self.assertEqual(fig.metric("commissiond_running_totals_catching_up"), 0)
+        as_of_s = fig.metric("commissiond_running_totals_as_of_seconds")
+        self.assertLess(abs(as_of_s - (time.time() + YEAR_MS / 1000)), 600)
+        self.assertEqual(self.daemon.status()["lastSequence"], sent + 1)
         check_at(self, fig, int(time.time() * 1000) + YEAR_MS,
                  tables=[t for t in FOLD_TABLES if t.startswith("flow")])
         check = self.daemon.ctl("rebuild", "--check")
