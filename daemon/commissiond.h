@@ -118,9 +118,10 @@ const struct state_context *live_context(struct live *live);
 void live_note_alerts(struct live *live);
 enum store_result live_batch_flush(struct live *live);
 /* The place's figures as JSON text, valid until the next call or the
- * batch's end; NULL when out of memory. */
+ * batch's end; NULL when out of memory. persons: whose delayed-discharge
+ * cases a discharges place carries (state_change's). */
 const char *live_place_figures(struct live *live, const char *area, const char *icb, const char *code,
-    const Commissioning__Envelope *env);
+    const Commissioning__Envelope *env, const char (*persons)[65], int n_persons);
 void live_batch_end(struct live *live);
 void live_batch_failed(struct live *live);
 /*

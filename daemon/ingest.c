@@ -96,7 +96,7 @@ item_reset_outcome(struct ingest_item *item)
 	/* The envelope and the updates' bytes are the batch arena's. */
 	item->n_updates = 0;
 	item->env = NULL;
-	item->change.n_places = 0;
+	item->change.n_places = item->change.n_persons = 0;
 }
 
 static void
@@ -313,7 +313,8 @@ ingest_add_updates(struct ingest *ingest, struct store_batch *batch, struct inge
 	for (int i = 0; r == STORE_OK && i < change->n_places; i++) {
 		Commissioning__StateChanged changed = COMMISSIONING__STATE_CHANGED__INIT;
 		const char *figures = live_place_figures(ingest->live, change->places[i].area,
-		    change->places[i].icb, change->places[i].code, item->env);
+		    change->places[i].icb, change->places[i].code, item->env,
+		    (const char (*)[65])change->persons, change->n_persons);
 		changed.area = (char *)change->places[i].area;
 		changed.icb = (char *)change->places[i].icb;
 		changed.code = (char *)change->places[i].code;

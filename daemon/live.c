@@ -434,11 +434,12 @@ live_picture_slice(struct live *live, const char *area, const char *icb, const c
     const Commissioning__Envelope *env)
 {
 	json_t *figures = live_area(live, area), *slice;
+	struct place_cut cut = { live->picture, NULL, 0 };
 	char *text;
 
 	if (figures == NULL)
 		return NULL;
-	slice = place_figures(figures, area, icb, code, env,
+	slice = place_figures(figures, area, icb, code, env, &cut,
 	    dates_london_day_of_ms(env->occurred_at));
 	if (strcmp(area, "governance") == 0 && live->alerts_before != NULL) {
 		json_t *after = json_object_get(json_object_get(figures, "governance"),
@@ -503,22 +504,21 @@ make_delays_councils(struct live *live, void *arg)
 	return tallies_delays_councils(live->tallies);
 }
 
-/* discharges: the person's cases (at the provider, for a ready report),
- * and the roll-ups, each roll-up worked out once per batch: a new text. */
+/* discharges: the persons' cases (at the provider, but for a care
+ * package's), and the roll-ups, each roll-up worked out once per batch: a
+ * new text. */
 static char *
 live_discharges_slice(struct live *live, const char *icb, const char *code,
-    const Commissioning__Envelope *env)
+    const Commissioning__Envelope *env, const char (*persons)[65], int n_persons)
 {
-	bool ready = env->event_case == COMMISSIONING__ENVELOPE__EVENT_READY_FOR_DISCHARGE;
-	char hex[65], key[64], *cases_text, *out = NULL;
+	bool anywhere = env->event_case == COMMISSIONING__ENVELOPE__EVENT_CARE_PACKAGE_STARTED ||
+	    env->event_case == COMMISSIONING__ENVELOPE__EVENT_CARE_PACKAGE_ENDED;
+	char key[64], *cases_text, *out = NULL;
 	const char *icb_text, *councils_text;
 	size_t n;
 
-	pseudonym_hex(ready ? &env->ready_for_discharge->patient_pseudonym
-			    : &env->care_package_started->patient_pseudonym,
-	    hex);
-	cases_text = state_person_cases_text(live->batch, live->tallies, hex, ready ? code : NULL,
-	    live_icb_of, live->picture);
+	cases_text = state_persons_cases_text(live->batch, live->tallies, persons, n_persons,
+	    anywhere ? NULL : code, live_icb_of, live->picture);
 	if (cases_text == NULL)
 		return NULL;
 	text_join(key, sizeof(key), '.', "discharges", "icb", icb);
@@ -564,7 +564,7 @@ day_text(int32_t day, char out[12])
 
 const char *
 live_place_figures(struct live *live, const char *area, const char *icb, const char *code,
-    const Commissioning__Envelope *env)
+    const Commissioning__Envelope *env, const char (*persons)[65], int n_persons)
 {
 	char key[THING_KEY_MAX + 64], day[12];
 
@@ -576,7 +576,7 @@ live_place_figures(struct live *live, const char *area, const char *icb, const c
 	}
 	free(live->scratch);
 	live->scratch = strcmp(area, "discharges") == 0
-	    ? live_discharges_slice(live, icb, code, env)
+	    ? live_discharges_slice(live, icb, code, env, persons, n_persons)
 	    : live_picture_slice(live, area, icb, code, env);
 	return live->scratch;
 }

@@ -160,11 +160,14 @@ apply(struct fuzz_batch *b, struct fuzz_accepted *a)
 		        ? hierarchy_commissioner_icb(fuzz_parent_of, &fp, places[i].code)
 		        : hierarchy_icb_of(fuzz_parent_of, &fp, places[i].code);
 		json_t *figures = picture_figures(b->picture, places[i].area, a->env->occurred_at);
+		char person[1][65];
+		struct place_cut cut = { b->picture, (const char (*)[65])person,
+			place_event_person(a->env, person[0]) ? 1 : 0 };
 		json_t *slice;
 
 		FUZZ_ASSERT(figures != NULL, "thing_places names an area of the picture");
 		slice = place_figures(figures, places[i].area, icb != NULL ? icb : "unmapped",
-		    places[i].code, a->env, dates_london_day_of_ms(a->env->occurred_at));
+		    places[i].code, a->env, &cut, dates_london_day_of_ms(a->env->occurred_at));
 		free(json_dumps(slice, JSON_COMPACT));
 		json_decref(slice);
 		json_decref(figures);

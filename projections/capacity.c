@@ -95,6 +95,17 @@ capacity_standing_report(const struct thing *t)
 	return best;
 }
 
+const char *
+capacity_line_council(const struct picture *p, const char *organisation)
+{
+	const char *council;
+
+	if (!ids_is_care_home(organisation))
+		return NULL;
+	council = picture_council_of(p, organisation);
+	return council != NULL ? council : "unmapped";
+}
+
 static void
 capacity_lines(struct figures *fig, json_t *capacity)
 {
@@ -107,7 +118,7 @@ capacity_lines(struct figures *fig, json_t *capacity)
 	for (size_t i = 0; i < picture_count(p, THING_CAPACITY); i++) {
 		const struct thing *t = picture_thing(p, THING_CAPACITY, i);
 		const Commissioning__CapacityReported *c = capacity_standing_report(t);
-		const char *icb, *council = NULL;
+		const char *icb, *council;
 		struct capacity_beds beds;
 		char sector[64];
 		json_t *line;
@@ -126,12 +137,9 @@ capacity_lines(struct figures *fig, json_t *capacity)
 			figures_add_unmapped(fig, c->organisation);
 		}
 		capacity_add_line(icbs, icb, sector, &beds);
-		if (ids_is_care_home(c->organisation)) {
-			council = picture_council_of(p, c->organisation);
-			if (council == NULL)
-				council = "unmapped";
+		council = capacity_line_council(p, c->organisation);
+		if (council != NULL)
 			capacity_add_line(councils, council, sector, &beds);
-		}
 		line = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:b, s:I}", "organisation",
 		    c->organisation, "sector", sector, "icb", icb, "available",
 		    (json_int_t)beds.available, "occupied", (json_int_t)beds.occupied, "vacant",

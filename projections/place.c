@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "projections.h"
+#include "service.h"
 #include "text.h"
 
 static int
@@ -183,12 +184,45 @@ figures_at(json_t *area, const char *a, const char *b)
 	return b != NULL ? json_object_get(v, b) : v;
 }
 
+bool
+place_event_person(const Commissioning__Envelope *env, char hex[65])
+{
+	switch (env->event_case) {
+	case COMMISSIONING__ENVELOPE__EVENT_READY_FOR_DISCHARGE:
+		pseudonym_hex(&env->ready_for_discharge->patient_pseudonym, hex);
+		return true;
+	case COMMISSIONING__ENVELOPE__EVENT_CARE_PACKAGE_STARTED:
+	case COMMISSIONING__ENVELOPE__EVENT_CARE_PACKAGE_ENDED:
+		pseudonym_hex(&env->care_package_started->patient_pseudonym, hex);
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The council whose capacity roll-up an update shows: the line's, or the
+ * one a service's places count in. */
+static const char *
+place_capacity_council(const struct picture *picture, const Commissioning__Envelope *env)
+{
+	if (picture == NULL)
+		return NULL;
+	switch (env->event_case) {
+	case COMMISSIONING__ENVELOPE__EVENT_CAPACITY_REPORTED:
+		return capacity_line_council(picture, env->capacity_reported->organisation);
+	case COMMISSIONING__ENVELOPE__EVENT_SERVICE_STATUS_CHANGED:
+		return service_council(picture, env->service_status_changed);
+	default:
+		return NULL;
+	}
+}
+
 json_t *
 place_figures(json_t *figures, const char *area, const char *icb, const char *code,
-    const Commissioning__Envelope *env, int32_t event_day)
+    const Commissioning__Envelope *env, const struct place_cut *cut, int32_t event_day)
 {
 	json_t *top = json_object_get(figures, area);
-	char day[11], hex[65];
+	char day[11];
 
 	figures_date(event_day, day);
 	if (strcmp(area, "flow") == 0) {
@@ -198,13 +232,17 @@ place_figures(json_t *figures, const char *area, const char *icb, const char *co
 		    flow_slice(roll, icb, day));
 	}
 	if (strcmp(area, "discharges") == 0) {
-		json_t *cases;
-		if (env->event_case == COMMISSIONING__ENVELOPE__EVENT_READY_FOR_DISCHARGE) {
-			pseudonym_hex(&env->ready_for_discharge->patient_pseudonym, hex);
-			cases = list_where(json_object_get(top, "cases"), "patient", hex, "provider", code);
-		} else {
-			pseudonym_hex(&env->care_package_started->patient_pseudonym, hex);
-			cases = list_where(json_object_get(top, "cases"), "patient", hex, NULL, NULL);
+		/* A care package's person's cases everywhere; else those at
+		 * the provider the place is. */
+		bool anywhere = env->event_case ==
+			COMMISSIONING__ENVELOPE__EVENT_CARE_PACKAGE_STARTED ||
+		    env->event_case == COMMISSIONING__ENVELOPE__EVENT_CARE_PACKAGE_ENDED;
+		json_t *cases = json_array();
+		for (int i = 0; i < cut->n_persons; i++) {
+			json_t *some = list_where(json_object_get(top, "cases"), "patient",
+			    cut->persons[i], anywhere ? NULL : "provider", code);
+			json_array_extend(cases, some);
+			json_decref(some);
 		}
 		return json_pack("{s:o, s:o, s:o}", "cases", cases, "icb",
 		    copy_or_null(figures_at(figures_at(top, "icbs", NULL), icb, NULL)), "councils",
@@ -212,10 +250,13 @@ place_figures(json_t *figures, const char *area, const char *icb, const char *co
 								      : json_object()));
 	}
 	if (strcmp(area, "capacity") == 0) {
+		const char *council = place_capacity_council(cut->picture, env);
 		json_t *lines = list_where(json_object_get(top, "lines"), "organisation", code, NULL, NULL);
 		return json_pack("{s:o, s:o, s:o}", "lines", lines, "icb",
 		    copy_or_null(figures_at(figures_at(top, "icbs", NULL), icb, NULL)), "council",
-		    copy_or_null(figures_at(figures_at(top, "councils", NULL), code, NULL)));
+		    council != NULL
+			? copy_or_null(figures_at(figures_at(top, "councils", NULL), council, NULL))
+			: json_null());
 	}
 	if (strcmp(area, "services") == 0) {
 		const char *id = env->service_status_changed->service_id;

@@ -97,18 +97,36 @@ int thing_places(const Commissioning__Envelope *env, const Commissioning__Histor
  * event of the thing)? Without it, history may be NULL. */
 bool thing_places_need_history(const Commissioning__Envelope *env);
 
+struct picture;
+
+/* What an update's figures are cut by besides its place: the picture the
+ * figures were worked out from (for the council a capacity update rolls up
+ * to), and the persons whose delayed-discharge cases a discharges update
+ * carries (pseudonyms as 64 hex). */
+struct place_cut {
+	const struct picture *picture;
+	const char (*persons)[65];
+	int n_persons;
+};
+
 /*
  * The figures an update about a place carries (DOMAIN.md, What the daemon
  * publishes), cut from figures (picture_figures of the area, as of the
  * commit): flow: the provider's and the ICB's patients in hospital and the
- * counts of the day the event fell on; discharges: the person's cases, the
- * ICB and council roll-ups; capacity: the organisation's lines, the ICB's
- * and the council's roll-ups with capacity at risk; services: the service;
- * finance: the commissioner's years; governance: the organisation's
- * register; organisations: the organisation. A new JSON object.
+ * counts of the day the event fell on; discharges: the cut's persons' cases
+ * (at the provider, but for a care package's), the ICB and council
+ * roll-ups; capacity: the organisation's lines, the ICB's roll-up and that
+ * of the council the line or service counts in, with capacity at risk;
+ * services: the service; finance: the commissioner's years; governance:
+ * the organisation's register; organisations: the organisation. A new
+ * JSON object.
  */
 json_t *place_figures(json_t *figures, const char *area, const char *icb, const char *code,
-    const Commissioning__Envelope *env, int32_t event_day);
+    const Commissioning__Envelope *env, const struct place_cut *cut, int32_t event_day);
+
+/* The person a ready report or a care package is about, as 64 hex; false
+ * for any other event. */
+bool place_event_person(const Commissioning__Envelope *env, char hex[65]);
 
 /* The thing's key as text: "spell RXC/6f1e...". */
 void thing_key_text(const struct thing_key *key, char *out, size_t outlen);
@@ -234,6 +252,10 @@ void organisations_figures(struct figures *fig);
 void flow_figures(struct figures *fig);
 void discharges_figures(struct figures *fig);
 void capacity_figures(struct figures *fig);
+/* The council whose roll-up a capacity line of organisation counts in: a
+ * care home's registered council, else "unmapped"; NULL for an
+ * organisation that is not a care home. */
+const char *capacity_line_council(const struct picture *picture, const char *organisation);
 void services_figures(struct figures *fig);
 void finance_figures(struct figures *fig);
 void governance_figures(struct figures *fig);

@@ -411,6 +411,8 @@ struct person_part {
 	int32_t as_of_day;
 	int sign;
 	int32_t next_day;
+	const char *provider; /* a case there sets *has_case; NULL: not asked */
+	bool *has_case;
 };
 
 static void
@@ -421,19 +423,23 @@ person_part_case(void *arg, const struct discharges_case *c)
 	tallies_add_case(part->tallies, c, part->as_of_day, part->sign);
 	if (c->changes_on_day < part->next_day)
 		part->next_day = c->changes_on_day;
+	if (part->provider != NULL && strcmp(c->provider, part->provider) == 0)
+		*part->has_case = true;
 }
 
 /*
  * Add (sign 1) or take away (-1) the person's part of the tallies as of
  * as_of_ms; *next_ms is when that part changes next (INT64_MAX: never, or
- * the person could not be read).
+ * the person could not be read). A case of the person at provider (when
+ * not NULL) sets *has_case.
  */
 static enum store_result
 person_move(struct store_batch *batch, struct tallies *tallies, const char *patient,
-    int64_t as_of_ms, int sign, int64_t *next_ms)
+    int64_t as_of_ms, int sign, int64_t *next_ms, const char *provider, bool *has_case)
 {
 	struct person p;
-	struct person_part part = { tallies, dates_london_day_of_ms(as_of_ms), sign, INT32_MAX };
+	struct person_part part = { tallies, dates_london_day_of_ms(as_of_ms), sign, INT32_MAX,
+		provider, has_case };
 	enum store_result r = person_load(batch, patient, &p);
 
 	*next_ms = INT64_MAX;
@@ -453,11 +459,12 @@ person_move(struct store_batch *batch, struct tallies *tallies, const char *pati
 /* person_move, turning the person's timer on or off with its part. */
 static enum store_result
 person_apply(struct store_batch *batch, struct tallies *tallies, const char *patient,
-    int64_t as_of_ms, int sign)
+    int64_t as_of_ms, int sign, const char *provider, bool *has_case)
 {
 	struct thing_key unit;
 	int64_t next_ms;
-	enum store_result r = person_move(batch, tallies, patient, as_of_ms, sign, &next_ms);
+	enum store_result r =
+	    person_move(batch, tallies, patient, as_of_ms, sign, &next_ms, provider, has_case);
 
 	if (r != STORE_OK || next_ms == INT64_MAX)
 		return r;
@@ -466,10 +473,13 @@ person_apply(struct store_batch *batch, struct tallies *tallies, const char *pat
 }
 
 /* Persons whose cases one change moves: at most the one before and the
- * one after. */
+ * one after; whether either has a case at provider (when not NULL), before
+ * or after the change. */
 struct persons {
 	char patient[2][65];
 	int n;
+	const char *provider;
+	bool has_case;
 };
 
 static void
@@ -484,13 +494,13 @@ persons_add(struct persons *ps, const char *patient)
 }
 
 static enum store_result
-persons_apply(struct store_batch *batch, struct tallies *tallies, const struct persons *ps,
-    int sign)
+persons_apply(struct store_batch *batch, struct tallies *tallies, struct persons *ps, int sign)
 {
 	enum store_result r = STORE_OK;
 
 	for (int i = 0; r == STORE_OK && i < ps->n; i++)
-		r = person_apply(batch, tallies, ps->patient[i], tallies_as_of_ms(tallies), sign);
+		r = person_apply(batch, tallies, ps->patient[i], tallies_as_of_ms(tallies), sign,
+		    ps->provider, &ps->has_case);
 	return r;
 }
 
@@ -498,7 +508,7 @@ persons_apply(struct store_batch *batch, struct tallies *tallies, const struct p
  * absent: len 0), taking the persons' parts away before and adding them
  * after. */
 static enum store_result
-index_move(struct store_batch *batch, struct tallies *tallies, const struct persons *ps,
+index_move(struct store_batch *batch, struct tallies *tallies, struct persons *ps,
     const struct thing_key *old, const struct thing_key *new, const uint8_t *value,
     size_t value_len)
 {
@@ -558,11 +568,12 @@ spell_tally_move(struct tallies *tallies, const struct spell *old,
 }
 
 /* A spell's history changed: its flow part, its timer, and its entry in
- * the discharges by person, moving the persons' parts with it unless
- * move_persons is false (remaking: the persons come after). */
+ * the discharges by person, moving the persons' parts with it into moved
+ * (whose has_case then says whether they have cases at the spell's
+ * provider) unless moved is NULL (remaking: the persons come after). */
 static enum store_result
 state_spell_changed(struct store_batch *batch, struct tallies *tallies, const uint8_t *unit,
-    size_t unitlen, const struct spell *old, const struct spell *new, bool move_persons)
+    size_t unitlen, const struct spell *old, const struct spell *new, struct persons *moved)
 {
 	int64_t as_of = tallies_as_of_ms(tallies);
 	struct flow_tally before = flow_tally_of(old, as_of);
@@ -570,7 +581,7 @@ state_spell_changed(struct store_batch *batch, struct tallies *tallies, const ui
 	int64_t next_before = spell_next_change_ms(old, as_of);
 	int64_t next_after = spell_next_change_ms(new, as_of);
 	struct thing_key old_key = { .len = 0 }, new_key = { .len = 0 };
-	struct persons ps = { .n = 0 };
+	struct persons none = { .n = 0 }, *ps = moved != NULL ? moved : &none;
 	uint8_t at[8];
 	enum store_result r = STORE_OK;
 
@@ -589,12 +600,15 @@ state_spell_changed(struct store_batch *batch, struct tallies *tallies, const ui
 	    (dkey_equal(&old_key, &new_key) &&
 		(new_key.len == 0 || old->discharged_at_ms == new->discharged_at_ms)))
 		return r;
-	if (old_key.len > 0 && move_persons)
-		persons_add(&ps, old->patient);
-	if (new_key.len > 0 && move_persons)
-		persons_add(&ps, new->patient);
+	if (moved != NULL) {
+		moved->provider = new->provider[0] != '\0' ? new->provider : old->provider;
+		if (old_key.len > 0)
+			persons_add(moved, old->patient);
+		if (new_key.len > 0)
+			persons_add(moved, new->patient);
+	}
 	be64_put(at, (uint64_t)new->discharged_at_ms);
-	return index_move(batch, tallies, &ps, &old_key, &new_key, at, sizeof(at));
+	return index_move(batch, tallies, ps, &old_key, &new_key, at, sizeof(at));
 }
 
 /* A package's entry in the packages by person, or false for none. */
@@ -609,11 +623,10 @@ package_key(const struct thing *t, struct discharges_package *pk, struct thing_k
 
 static enum store_result
 state_package_changed(struct store_batch *batch, struct tallies *tallies,
-    const struct thing *old, const struct thing *new)
+    const struct thing *old, const struct thing *new, struct persons *ps)
 {
 	struct discharges_package before, after;
 	struct thing_key old_key = { .len = 0 }, new_key = { .len = 0 };
-	struct persons ps = { .n = 0 };
 
 	if (!package_key(old, &before, &old_key))
 		old_key.len = 0;
@@ -623,10 +636,10 @@ state_package_changed(struct store_batch *batch, struct tallies *tallies,
 	    (new_key.len == 0 || strcmp(before.start_date, after.start_date) == 0))
 		return STORE_OK;
 	if (old_key.len > 0)
-		persons_add(&ps, before.patient);
+		persons_add(ps, before.patient);
 	if (new_key.len > 0)
-		persons_add(&ps, after.patient);
-	return index_move(batch, tallies, &ps, &old_key, &new_key,
+		persons_add(ps, after.patient);
+	return index_move(batch, tallies, ps, &old_key, &new_key,
 	    new_key.len > 0 ? (const uint8_t *)after.start_date : NULL,
 	    new_key.len > 0 ? strlen(after.start_date) : 0);
 }
@@ -660,10 +673,15 @@ state_parent_of(void *arg, const char *code)
 	return sp->names[sp->used++];
 }
 
+/* Where the change shows (thing_places), with the persons whose cases its
+ * discharges place carries: a ready report's or a package's person, and
+ * those whose cases a spell's or a package's change moved (cases); a
+ * spell's change that moved persons with cases at its provider shows on
+ * the "discharges" place too. */
 static void
 state_describe(struct store_batch *batch, const struct state_context *ctx,
     const Commissioning__Envelope *env, const struct thing_key *key, const uint8_t *bytes,
-    size_t len, struct state_change *change)
+    size_t len, const struct persons *cases, struct state_change *change)
 {
 	Commissioning__Envelope *scratch = NULL;
 	Commissioning__History *history =
@@ -672,7 +690,24 @@ state_describe(struct store_batch *batch, const struct state_context *ctx,
 	int n = thing_places(env, history, places, &scratch);
 
 	change->n_places = 0;
+	change->n_persons = 0;
 	thing_key_text(key, change->thing, sizeof(change->thing));
+	if (place_event_person(env, change->persons[0]))
+		change->n_persons = 1;
+	if (key->bytes[0] == THING_SPELL && cases->has_case && n == 1 &&
+	    strcmp(places[0].area, "flow") == 0)
+		places[n++] = (struct place){ "discharges", places[0].code, false };
+	for (int i = 0; i < cases->n; i++) {
+		bool known = false;
+		if (key->bytes[0] == THING_SPELL && !cases->has_case)
+			break;
+		for (int j = 0; j < change->n_persons; j++)
+			known = known || strcmp(change->persons[j], cases->patient[i]) == 0;
+		if (!known && change->n_persons < (int)(sizeof(change->persons) /
+							 sizeof(change->persons[0])))
+			text_copy(change->persons[change->n_persons++], sizeof(change->persons[0]),
+			    cases->patient[i]);
+	}
 	for (int i = 0; i < n; i++) {
 		struct state_parents sp = { .batch = batch };
 		parent_of_fn parent_of = ctx != NULL && ctx->parent_of != NULL ? ctx->parent_of
@@ -802,9 +837,10 @@ state_after_change(struct store_batch *batch, const struct state_context *ctx,
 		if (edit->view.thing.n_events == 0)
 			before.provider = ""; /* no spell before: nothing of it to take away */
 		return state_spell_changed(batch, ctx->tallies, key->bytes, key->len, &before, &after,
-		    true);
+		    &edit->persons);
 	case THING_PACKAGE:
-		return state_package_changed(batch, ctx->tallies, &edit->view.thing, &edit->with);
+		return state_package_changed(batch, ctx->tallies, &edit->view.thing, &edit->with,
+		    &edit->persons);
 	case THING_READY:
 		return persons_apply(batch, ctx->tallies, &edit->persons, 1);
 	default:
@@ -823,10 +859,11 @@ state_apply(struct store_batch *batch, const struct state_context *ctx,
 	uint8_t stack[4096];
 	ProtobufCBufferSimple out = PROTOBUF_C_BUFFER_SIMPLE_INIT(stack);
 	struct state_edit edit;
+	struct persons cases = { .n = 0 };
 	enum store_result r;
 
 	if (change != NULL)
-		change->n_places = 0;
+		change->n_places = change->n_persons = 0;
 	/* event_check bounds every text, so the key always fits. */
 	if (thing_key_of(env, &key) < 0) {
 		log_error("state: no projection key for %s/%s", env->source, env->event_id);
@@ -859,12 +896,15 @@ state_apply(struct store_batch *batch, const struct state_context *ctx,
 			r = store_batch_put_history(batch, key.bytes, key.len, out.data, out.len);
 		if (r == STORE_OK)
 			r = state_after_change(batch, ctx, &key, &edit);
+		if (edit.kind == THING_SPELL || edit.kind == THING_PACKAGE)
+			cases = edit.persons;
 	}
+	cases.provider = NULL; /* pointed into the edit */
 	state_edit_end(&edit);
 	if (r == STORE_OK && ctx != NULL && ctx->history_changed != NULL)
 		ctx->history_changed(ctx->history_arg, &key, out.data, out.len);
 	if (r == STORE_OK && change != NULL)
-		state_describe(batch, ctx, env, &key, out.data, out.len, change);
+		state_describe(batch, ctx, env, &key, out.data, out.len, &cases, change);
 	PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
 	return r;
 }
@@ -928,9 +968,9 @@ unit_move(struct store_batch *batch, struct tallies *tallies, const uint8_t *uni
 		return STORE_OK;
 	memcpy(patient, unit + 1, 64);
 	patient[64] = '\0';
-	r = person_move(batch, tallies, patient, from_ms, -1, next_ms);
+	r = person_move(batch, tallies, patient, from_ms, -1, next_ms, NULL, NULL);
 	if (r == STORE_OK)
-		r = person_move(batch, tallies, patient, to_ms, 1, next_ms);
+		r = person_move(batch, tallies, patient, to_ms, 1, next_ms, NULL, NULL);
 	return r;
 }
 
@@ -1195,7 +1235,7 @@ rebuild_spell(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes
 		return 0;
 	}
 	rb->r = state_spell_changed(rb->batch, rb->tallies, key, keylen, &empty.spell, &sv.spell,
-	    false);
+	    NULL);
 	thing_view_release(&sv.view);
 	return rb->r != STORE_OK;
 }
@@ -1251,7 +1291,8 @@ rebuild_person(void *arg, const uint8_t *key, size_t keylen, const uint8_t *byte
 	(void)len;
 	if (!ready_key_next_patient(key, keylen, rb->last_patient, patient))
 		return 0;
-	rb->r = person_apply(rb->batch, rb->tallies, patient, tallies_as_of_ms(rb->tallies), 1);
+	rb->r = person_apply(rb->batch, rb->tallies, patient, tallies_as_of_ms(rb->tallies), 1, NULL,
+	    NULL);
 	return rb->r != STORE_OK;
 }
 
@@ -1329,30 +1370,33 @@ person_cases_out(struct store_batch *batch, const struct tallies *tallies,
 }
 
 json_t *
-state_person_cases(struct store_batch *batch, const struct tallies *tallies,
-    const char *patient_hex, const char *provider, tallies_icb_fn icb_of, void *arg)
+state_persons_cases(struct store_batch *batch, const struct tallies *tallies,
+    const char (*persons)[65], int n, const char *provider, tallies_icb_fn icb_of, void *arg)
 {
 	struct cases_out co = { json_array(), NULL, icb_of, arg };
 
 	if (co.list == NULL)
 		return NULL;
-	if (!person_cases_out(batch, tallies, patient_hex, provider, &co)) {
-		json_decref(co.list);
-		return NULL;
+	for (int i = 0; i < n; i++) {
+		if (!person_cases_out(batch, tallies, persons[i], provider, &co)) {
+			json_decref(co.list);
+			return NULL;
+		}
 	}
 	return co.list;
 }
 
 char *
-state_person_cases_text(struct store_batch *batch, const struct tallies *tallies,
-    const char *patient_hex, const char *provider, tallies_icb_fn icb_of, void *arg)
+state_persons_cases_text(struct store_batch *batch, const struct tallies *tallies,
+    const char (*persons)[65], int n, const char *provider, tallies_icb_fn icb_of, void *arg)
 {
 	struct jtext text = { 0 };
 	struct cases_out co = { NULL, &text, icb_of, arg };
 
 	jtext_raw(&text, "[");
-	if (!person_cases_out(batch, tallies, patient_hex, provider, &co))
-		text.failed = true;
+	for (int i = 0; i < n && !text.failed; i++)
+		if (!person_cases_out(batch, tallies, persons[i], provider, &co))
+			text.failed = true;
 	jtext_raw(&text, "]");
 	if (text.failed) {
 		free(text.text);

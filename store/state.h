@@ -23,6 +23,12 @@ struct state_change {
 		char code[260];
 	} places[PLACES_MAX];
 	char thing[THING_KEY_MAX + 32]; /* the thing whose history changed, as text */
+	/* The persons whose delayed-discharge cases its "discharges" place
+	 * carries (64 hex): a ready report's or a care package's person, or
+	 * those whose cases at the provider a spell's change moved (an
+	 * inpatient discharge came, went or moved). */
+	int n_persons;
+	char persons[2][65];
 };
 
 /* What state_apply keeps beside the histories, and where it looks up the
@@ -82,18 +88,18 @@ enum store_result state_rebuild_derived(struct store_batch *batch, struct tallie
  * from an older generation must load them again. */
 uint64_t state_generation(struct store_batch *batch);
 
-/* The delayed-discharge cases of one person (pseudonym as 64 hex), at one
+/* The delayed-discharge cases of n persons (pseudonyms as 64 hex), at one
  * provider or (NULL) all, as of the tallies' as-of: a JSON array as the
  * figures list them, icb_of giving each provider's ICB. NULL when out of
  * memory or the store fails. */
-json_t *state_person_cases(struct store_batch *batch, const struct tallies *tallies,
-    const char *patient_hex, const char *provider, tallies_icb_fn icb_of, void *arg);
+json_t *state_persons_cases(struct store_batch *batch, const struct tallies *tallies,
+    const char (*persons)[65], int n, const char *provider, tallies_icb_fn icb_of, void *arg);
 
 /* The same cases as the text json_dumps(JSON_COMPACT) makes of that array,
  * written without the tree (for every update of the discharges area): a
  * new string to free(), or NULL as above. */
-char *state_person_cases_text(struct store_batch *batch, const struct tallies *tallies,
-    const char *patient_hex, const char *provider, tallies_icb_fn icb_of, void *arg);
+char *state_persons_cases_text(struct store_batch *batch, const struct tallies *tallies,
+    const char (*persons)[65], int n, const char *provider, tallies_icb_fn icb_of, void *arg);
 
 /* ---- the flow and delayed-discharge areas of the figures (picture.h),
  * read from the derived state and the few histories they need instead of

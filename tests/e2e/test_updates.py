@@ -12,6 +12,17 @@ def org(n, code, role, parent):
             "organisationRegistered": {"code": code, "role": role, "parentCode": parent}}
 
 
+def closure_to_consultation(service_id, commissioner, provider):
+    """A service of 12 places whose closure goes to consultation."""
+    return {"source": "commissioner", "eventId": "S1", "occurredAt": "1778407200000",
+            "serviceStatusChanged": {
+                "serviceId": service_id, "commissioner": commissioner, "provider": provider,
+                "category": "SERVICE_CATEGORY_DEMENTIA_AND_RESPITE",
+                "fromStatus": "SERVICE_STATUS_COMMISSIONED",
+                "toStatus": "SERVICE_STATUS_CONSULTATION", "effectiveDate": "2026-05-10",
+                "places": "12", "proposedChange": {"type": "PROPOSED_CHANGE_TYPE_CLOSE"}}}
+
+
 class Updates(DaemonTestCase):
 
     def state_updates(self, prefix=""):
@@ -41,13 +52,7 @@ class Updates(DaemonTestCase):
     def test_a_service_going_to_consultation_publishes_services_and_capacity_at_risk(self):
         self.daemon.send([org(1, "QNX", "ORG_ROLE_ICB", "Y59"),
                           org(2, "E10000011", "ORG_ROLE_LOCAL_AUTHORITY", "QNX")])
-        service = {"source": "commissioner", "eventId": "S1", "occurredAt": "1778407200000",
-                   "serviceStatusChanged": {
-                       "serviceId": "EMI-1", "commissioner": "E10000011", "provider": "1-123039495",
-                       "category": "SERVICE_CATEGORY_DEMENTIA_AND_RESPITE",
-                       "fromStatus": "SERVICE_STATUS_COMMISSIONED",
-                       "toStatus": "SERVICE_STATUS_CONSULTATION", "effectiveDate": "2026-05-10",
-                       "places": "12", "proposedChange": {"type": "PROPOSED_CHANGE_TYPE_CLOSE"}}}
+        service = closure_to_consultation("EMI-1", "E10000011", "1-123039495")
         acks, proc = self.daemon.send([service])
         self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED", proc.stderr)
         topics = sorted(u["topic"] for u in self.state_updates())
@@ -102,19 +107,65 @@ class UpdateFigures(DaemonTestCase):
     def test_capacity_at_risk_is_published_when_a_closure_reaches_consultation(self):
         self.daemon.send([org(1, "QNX", "ORG_ROLE_ICB", "Y59"),
                           org(2, "E10000011", "ORG_ROLE_LOCAL_AUTHORITY", "QNX")])
-        service = {"source": "commissioner", "eventId": "S1", "occurredAt": "1778407200000",
-                   "serviceStatusChanged": {
-                       "serviceId": "EMI-1", "commissioner": "E10000011", "provider": "1-123039495",
-                       "category": "SERVICE_CATEGORY_DEMENTIA_AND_RESPITE",
-                       "fromStatus": "SERVICE_STATUS_COMMISSIONED",
-                       "toStatus": "SERVICE_STATUS_CONSULTATION", "effectiveDate": "2026-05-10",
-                       "places": "12", "proposedChange": {"type": "PROPOSED_CHANGE_TYPE_CLOSE"}}}
+        service = closure_to_consultation("EMI-1", "E10000011", "1-123039495")
         self.daemon.send([service])
         capacity = figures_of(self.state_updates("capacity.QNX.E10000011")[-1])
         self.assertEqual(capacity["icb"]["at_risk_places"], 12)
         self.assertEqual(capacity["council"]["at_risk_places"], 12)
         services = figures_of(self.state_updates("services.QNX.E10000011")[-1])
         self.assertEqual(services["service"]["status"], "consultation")
+
+    def test_a_care_homes_capacity_update_carries_the_roll_up_of_its_council(self):
+        self.daemon.send([org(1, "QNX", "ORG_ROLE_ICB", "Y59"),
+                          org(2, "E10000011", "ORG_ROLE_LOCAL_AUTHORITY", "QNX"),
+                          org(3, "1-123039495", "ORG_ROLE_CARE_HOME", "E10000011")])
+        report = {"source": "capacity", "eventId": "C1", "occurredAt": "1778407200000",
+                  "capacityReported": {"organisation": "1-123039495", "sector": "SECTOR_RESIDENTIAL",
+                                       "bedsAvailable": "30", "bedsOccupied": "25",
+                                       "asOf": "1778407200000"}}
+        # The ICB commissions the home's service: its places count in the
+        # home's council (DOMAIN.md, services).
+        service = closure_to_consultation("EMI-2", "QNX", "1-123039495")
+        for event in (report, service):
+            acks, proc = self.daemon.send([event])
+            self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED", proc.stderr)
+        line = figures_of(self.state_updates("capacity.QNX.1-123039495")[-1])
+        self.assertEqual([(x["organisation"], x["council"]) for x in line["lines"]],
+                         [("1-123039495", "E10000011")])
+        self.assertEqual((line["council"]["available"], line["council"]["occupied"],
+                          line["council"]["vacant"]), (30, 25, 5))
+        places = figures_of(self.state_updates("capacity.QNX.QNX")[-1])
+        self.assertEqual(places["icb"]["at_risk_places"], 12)
+        self.assertEqual(places["council"]["at_risk_places"], 12)
+        self.assertEqual(places["council"]["available"], 30)
+
+    def test_the_discharge_that_closes_a_delayed_discharge_case_publishes_the_case_closed(self):
+        self.daemon.send([org(1, "QNX", "ORG_ROLE_ICB", "Y59"), org(2, "RXC", "ORG_ROLE_TRUST", "QNX"),
+                          org(3, "E10000011", "ORG_ROLE_LOCAL_AUTHORITY", "QNX")])
+        admitted = admission(1)
+        ready = {"source": "sitrep", "eventId": "R1", "occurredAt": "1778403600000",
+                 "readyForDischarge": {"patientPseudonym": admitted["patientAdmitted"]["patientPseudonym"],
+                                       "provider": "RXC", "readyDate": "2026-05-08",
+                                       "pathway": "1", "council": "E10000011"}}
+        movement = dict(admitted["patientAdmitted"])
+        discharged = {"source": "hl7:RXC", "eventId": "D1", "occurredAt": "1778407200000",
+                      "patientDischarged": movement}
+        other = admission(2)  # another patient, no case: nothing on discharges
+        for batch in ([admitted, other], [ready], [discharged]):
+            acks, proc = self.daemon.send(batch)
+            self.assertEqual({a["status"] for a in acks}, {"ACK_STATUS_ACCEPTED"}, proc.stderr)
+        updates = self.state_updates("discharges.")
+        self.assertEqual([u["topic"] for u in updates], ["discharges.QNX.RXC"] * 2)
+        opened, closed = (figures_of(u) for u in updates)
+        self.assertEqual([c["status"] for c in opened["cases"]], ["open"])
+        self.assertEqual(opened["icb"]["open"]["cases"], 1)
+        acks, _ = self.daemon.send([discharged])
+        self.assertEqual(updates[-1]["eventSequence"], acks[0]["sequence"])
+        self.assertEqual([(c["status"], c["discharge_date"], c["days_delayed"])
+                          for c in closed["cases"]], [("closed", "2026-05-10", 2)])
+        self.assertEqual(closed["icb"]["open"]["cases"], 0)
+        self.assertEqual(closed["icb"]["closed_by_date"]["2026-05-10"]["cases"], 1)
+        self.assertEqual(closed["councils"]["E10000011"]["open"]["cases"], 0)
 
     def test_a_conflict_alert_is_published_when_raised_and_when_a_backdated_withdrawal_clears_it(self):
         self.daemon.send([org(1, "QNX", "ORG_ROLE_ICB", "Y59"), org(2, "RXC", "ORG_ROLE_TRUST", "QNX")])

@@ -282,27 +282,32 @@ picture_of_batch(struct store_batch *batch)
 	return p;
 }
 
+static bool
+is_package_event(const Commissioning__Envelope *env)
+{
+	return env->event_case == COMMISSIONING__ENVELOPE__EVENT_CARE_PACKAGE_STARTED ||
+	    env->event_case == COMMISSIONING__ENVELOPE__EVENT_CARE_PACKAGE_ENDED;
+}
+
 /* The place's figures from the tallies, as the daemon composes them. */
 static json_t *
 tallied(struct store_batch *batch, struct tallies *t, struct picture *p, const char *area,
-    const char *icb, const char *code, const Commissioning__Envelope *env)
+    const char *icb, const char *code, const Commissioning__Envelope *env,
+    const struct state_change *change)
 {
-	char hex[65];
-	bool ready = env->event_case == COMMISSIONING__ENVELOPE__EVENT_READY_FOR_DISCHARGE;
+	const char *provider = is_package_event(env) ? NULL : code;
 	json_t *cases;
 
 	if (strcmp(area, "flow") == 0)
 		return tallies_flow_figures(t, code, icb, dates_london_day_of_ms(env->occurred_at),
 		    batch_icb_of, p);
-	pseudonym_hex(ready ? &env->ready_for_discharge->patient_pseudonym
-			    : &env->care_package_started->patient_pseudonym,
-	    hex);
-	cases = state_person_cases(batch, t, hex, ready ? code : NULL, batch_icb_of, p);
+	cases = state_persons_cases(batch, t, (const char (*)[65])change->persons,
+	    change->n_persons, provider, batch_icb_of, p);
 	assert_non_null(cases);
 	/* The text the daemon publishes: the very bytes jansson makes of them. */
 	{
-		char *text = state_person_cases_text(batch, t, hex, ready ? code : NULL,
-		    batch_icb_of, p);
+		char *text = state_persons_cases_text(batch, t, (const char (*)[65])change->persons,
+		    change->n_persons, provider, batch_icb_of, p);
 		char *dumped = json_dumps(cases, JSON_COMPACT);
 		assert_non_null(text);
 		assert_non_null(dumped);
@@ -327,6 +332,106 @@ expect_same(json_t *expected, json_t *actual, const char *what)
 	}
 }
 
+/* The delayed-discharge cases of the whole picture the batch holds, as of
+ * the tallies' as-of, without their ICB: a registration moves that, and
+ * is published on the organisations area. */
+static json_t *
+cases_of_batch(struct store_batch *batch, const struct tallies *t)
+{
+	struct picture *p = picture_of_batch(batch);
+	json_t *figures = picture_figures(p, "discharges", tallies_as_of_ms(t));
+	json_t *cases = json_incref(json_object_get(json_object_get(figures, "discharges"), "cases"));
+	size_t i;
+	json_t *c;
+
+	assert_non_null(cases);
+	json_array_foreach(cases, i, c)
+		json_object_del(c, "icb");
+	json_decref(figures);
+	picture_destroy(&p);
+	return cases;
+}
+
+static bool
+list_has(json_t *list, json_t *item)
+{
+	size_t i;
+	json_t *x;
+
+	json_array_foreach(list, i, x)
+		if (json_equal(x, item))
+			return true;
+	return false;
+}
+
+/* Did an update of the batch carry the case of patient at provider: a
+ * discharges place whose persons include patient, at provider or (a care
+ * package's) anywhere? */
+static bool
+case_published(const char *patient, const char *provider, struct packed *events,
+    const struct state_change *changes, size_t n)
+{
+	bool found = false;
+
+	for (size_t i = 0; i < n && !found; i++) {
+		Commissioning__Envelope *env =
+		    commissioning__envelope__unpack(NULL, events[i].len, events[i].bytes);
+		assert_non_null(env);
+		for (int k = 0; k < changes[i].n_places && !found; k++) {
+			if (strcmp(changes[i].places[k].area, "discharges") != 0 ||
+			    (!is_package_event(env) && strcmp(changes[i].places[k].code, provider) != 0))
+				continue;
+			for (int j = 0; j < changes[i].n_persons; j++)
+				found = found || strcmp(changes[i].persons[j], patient) == 0;
+		}
+		commissioning__envelope__free_unpacked(env, NULL);
+	}
+	return found;
+}
+
+static size_t spell_cases_published; /* discharges places of ADT events */
+
+/* Every case the batch changed (before: the cases as the batch found them,
+ * at the same as-of) was carried by one of its updates: a subscriber to the
+ * discharges area never keeps a case the batch changed as it was. */
+static void
+check_changed_cases_published(struct store_batch *batch, struct tallies *t, json_t *before,
+    struct packed *events, struct state_change *changes, size_t n)
+{
+	json_t *after = cases_of_batch(batch, t);
+	json_t *lists[2] = { before, after };
+
+	for (int side = 0; side < 2; side++) {
+		size_t i;
+		json_t *c;
+
+		json_array_foreach(lists[side], i, c) {
+			const char *patient = json_string_value(json_object_get(c, "patient"));
+			const char *provider = json_string_value(json_object_get(c, "provider"));
+			if (list_has(lists[1 - side], c))
+				continue;
+			if (!case_published(patient, provider, events, changes, n)) {
+				char *text = json_dumps(c, JSON_COMPACT | JSON_SORT_KEYS);
+				fprintf(stderr, "a case the batch %s was not published: %s\n",
+				    side == 0 ? "changed or closed" : "made or changed", text);
+				free(text);
+				fail();
+			}
+		}
+	}
+	json_decref(after);
+	for (size_t i = 0; i < n; i++) {
+		Commissioning__Envelope *env =
+		    commissioning__envelope__unpack(NULL, events[i].len, events[i].bytes);
+		assert_non_null(env);
+		for (int k = 0; k < changes[i].n_places; k++)
+			if (strcmp(changes[i].places[k].area, "discharges") == 0 &&
+			    !place_event_person(env, (char[65]){ 0 }))
+				spell_cases_published++;
+		commissioning__envelope__free_unpacked(env, NULL);
+	}
+}
+
 /* Every update of the batch: the tallies' figures are the picture's. */
 static void
 check_updates(struct store_batch *batch, struct tallies *t, struct packed *events,
@@ -348,9 +453,12 @@ check_updates(struct store_batch *batch, struct tallies *t, struct packed *event
 
 			if (strcmp(area, "flow") != 0 && strcmp(area, "discharges") != 0)
 				continue;
+			struct place_cut cut = { p, (const char (*)[65])changes[i].persons,
+				changes[i].n_persons };
+
 			expected = place_figures(strcmp(area, "flow") == 0 ? flow : discharges, area,
-			    icb, code, env, dates_london_day_of_ms(env->occurred_at));
-			actual = tallied(batch, t, p, area, icb, code, env);
+			    icb, code, env, &cut, dates_london_day_of_ms(env->occurred_at));
+			actual = tallied(batch, t, p, area, icb, code, env, &changes[i]);
 			snprintf(what, sizeof(what), "%s.%s.%s after %s/%s", area, icb, code,
 			    env->source, env->event_id);
 			expect_same(expected, actual, what);
@@ -547,7 +655,7 @@ test_tallied_figures_are_those_of_the_whole_picture(void **state)
 	struct packed events[64];
 	struct state_change changes[64];
 	int64_t as_of = DAY0 - 36 * HOUR_MS;
-	json_t *kept, *loaded, *remade;
+	json_t *kept, *loaded, *remade, *cases_before;
 	bool was_remade;
 	int n = 0, most_steps = 0;
 
@@ -588,6 +696,7 @@ test_tallied_figures_are_those_of_the_whole_picture(void **state)
 			int steps = advance_in_steps(batch, fx->tallies, as_of, 1 + rnd(3));
 			most_steps = steps > most_steps ? steps : most_steps;
 		}
+		cases_before = cases_of_batch(batch, fx->tallies);
 		for (size_t i = 0; i < size; i++, n++) {
 			Commissioning__Envelope *env;
 
@@ -601,6 +710,8 @@ test_tallied_figures_are_those_of_the_whole_picture(void **state)
 		}
 		assert_int_equal(state_flush(batch, fx->tallies), STORE_OK);
 		check_updates(batch, fx->tallies, events, changes, size);
+		check_changed_cases_published(batch, fx->tallies, cases_before, events, changes, size);
+		json_decref(cases_before);
 		assert_int_equal(store_batch_commit(&batch), STORE_OK);
 		/* Now and then, the areas as the HTTP API reads them, in a read
 		 * batch (as the daemon reads them): reading them writes nothing. */
@@ -614,6 +725,8 @@ test_tallied_figures_are_those_of_the_whole_picture(void **state)
 	}
 
 	assert_true(most_steps >= 3);
+	/* ADT events that moved cases were published on discharges too. */
+	assert_true(spell_cases_published >= 10);
 
 	/* The same totals loaded afresh, and remade from the histories. */
 	assert_int_equal(store_batch_begin(fx->store, &batch), STORE_OK);
