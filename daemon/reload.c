@@ -6,6 +6,7 @@
  * each is logged as needing a restart and keeps its running value. A file
  * that does not parse changes nothing.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -68,8 +69,30 @@ reload_read(const struct reload_targets *t, struct config *fresh, char *err, siz
 	return 0;
 }
 
+/* The tables sized by the limits grow before the limits are used: a table
+ * that cannot grow keeps its limit as it was (before's), so nothing ever
+ * counts past what was allocated. */
 static void
-reload_apply(const struct reload_targets *t)
+reload_grow(const struct reload_targets *t, const struct config *before)
+{
+	if (http_reconfigure(t->http) < 0) {
+		log_error("reload: out of memory for %" PRIu64 " HTTP connections; "
+			  "[http] max_connections stays %" PRIu64,
+		    t->running->http_max_connections, before->http_max_connections);
+		t->running->http_max_connections = before->http_max_connections;
+		(void)http_reconfigure(t->http); /* the rest; the table is big enough */
+	}
+	if (ingest_reconfigure(t->ingest) < 0) {
+		log_error("reload: out of memory for batches of %" PRIu64 " envelopes; "
+			  "[ingest] batch_limit stays %" PRIu64,
+		    t->running->ingest_batch_limit, before->ingest_batch_limit);
+		t->running->ingest_batch_limit = before->ingest_batch_limit;
+		(void)ingest_reconfigure(t->ingest);
+	}
+}
+
+static void
+reload_apply(const struct reload_targets *t, const struct config *before)
 {
 	struct store_options opt = {
 		.map_max_bytes = t->running->store_map_max_bytes,
@@ -81,8 +104,7 @@ reload_apply(const struct reload_targets *t)
 	if (log_level_parse(t->running->log_level, &level) == 0)
 		log_set_level(level);
 	store_reconfigure(t->store, &opt);
-	if (http_reconfigure(t->http) < 0 || ingest_reconfigure(t->ingest) < 0)
-		log_error("reload: out of memory applying new limits; the old ones stay in force");
+	reload_grow(t, before);
 	housekeeping_reconfigure(t->housekeeping);
 	/* The allow-lists are read again even when their paths are the same:
 	 * the usual change is a key added to the file. */
@@ -92,7 +114,7 @@ reload_apply(const struct reload_targets *t)
 void
 reload_config(const struct reload_targets *t)
 {
-	struct config fresh;
+	struct config fresh, before;
 	char err[768], name[96], was[CONFIG_TEXT_MAX + 16], now[CONFIG_TEXT_MAX + 16];
 	int changed = 0;
 
@@ -100,6 +122,7 @@ reload_config(const struct reload_targets *t)
 		log_error("reload: %s; keeping the running configuration", err);
 		return;
 	}
+	before = *t->running;
 	for (size_t i = 0; i < config_setting_count(); i++) {
 		if (!config_setting_differs(t->running, &fresh, i))
 			continue;
@@ -127,7 +150,7 @@ reload_config(const struct reload_targets *t)
 		else
 			log_info("reload: %s changed from \"%s\" to \"%s\"", name, was, now);
 	}
-	reload_apply(t);
+	reload_apply(t, &before);
 	if (changed == 0)
 		log_info("reload: the configuration is unchanged");
 }

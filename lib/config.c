@@ -34,16 +34,22 @@ struct config_key {
 	size_t offset;
 	const char *default_value;
 	const char *meaning;
+	uint64_t most; /* a count that sizes a table: its largest value; 0: none */
 };
 
 #define KEY(section, name, type, member, def, meaning) \
-	{ section, name, type, offsetof(struct config, member), def, meaning }
+	{ section, name, type, offsetof(struct config, member), def, meaning, 0 }
+/* A count that sizes memory allocated for it (and grown on reload): bounded,
+ * so that a typo cannot ask for more than the machine has. */
+#define KEY_UPTO(section, name, member, def, most, meaning) \
+	{ section, name, CONFIG_COUNT, offsetof(struct config, member), def, meaning, most }
+#define COUNT_MOST 65536
 
 static const struct config_key config_keys[] = {
 	KEY("ingest", "endpoint", CONFIG_TEXT, ingest_endpoint, "tcp://127.0.0.1:7601",
 	    "ZeroMQ ROUTER where adapters send Envelopes and get Acks"),
-	KEY("ingest", "batch_limit", CONFIG_COUNT, ingest_batch_limit, "1024",
-	    "most envelopes written in one LMDB transaction (group commit)"),
+	KEY_UPTO("ingest", "batch_limit", ingest_batch_limit, "1024", COUNT_MOST,
+	    "most envelopes written in one LMDB transaction (group commit), up to 65536"),
 	KEY("ingest", "max_envelope_bytes", CONFIG_BYTES, ingest_max_envelope_bytes, "1048576",
 	    "larger frames are REJECTED without being decoded"),
 	KEY("ingest", "high_water_mark", CONFIG_COUNT, ingest_high_water_mark, "10000",
@@ -88,15 +94,15 @@ static const struct config_key config_keys[] = {
 	KEY("http", "token", CONFIG_SECRET, http_token, "",
 	    "a bearer token every route but /healthz then needs; empty: none (loopback "
 	    "only); printed as (set) when set"),
-	KEY("http", "max_connections", CONFIG_COUNT, http_max_connections, "64",
-	    "connections that have made a request, open at once; a request on one more "
-	    "gets 503 and that connection is closed"),
+	KEY_UPTO("http", "max_connections", http_max_connections, "64", COUNT_MOST,
+	    "connections that have made a request, open at once (up to 65536); a request "
+	    "on one more gets 503 and that connection is closed"),
 	KEY("http", "timeout_ms", CONFIG_COUNT, http_timeout_ms, "10000",
 	    "a request must arrive and be answered within this; idle connections close"),
 	KEY("http", "max_request_bytes", CONFIG_BYTES, http_max_request_bytes, "16384",
 	    "request line and headers; larger requests are refused (413)"),
-	KEY("http", "sse_max_clients", CONFIG_COUNT, http_sse_max_clients, "32",
-	    "/api/v1/stream clients at once; more get 503"),
+	KEY_UPTO("http", "sse_max_clients", http_sse_max_clients, "32", COUNT_MOST,
+	    "/api/v1/stream clients at once (up to 65536); more get 503"),
 	KEY("http", "sse_buffer_bytes", CONFIG_BYTES, http_sse_buffer_bytes, "1048576",
 	    "bytes waiting unread for one stream client at most; one full for 2 s is "
 	    "dropped with its position"),
@@ -133,8 +139,8 @@ static const struct config_key config_keys[] = {
 	KEY("pseudonym", "key_file", CONFIG_TEXT, pseudonym_key_file, "var/pseudonym.key",
 	    "the adapters' shared key: 64 hex characters, mode 0600, or 0640 owned by "
 	    "root (make one with commissiond-hl7 keygen FILE)"),
-	KEY("adapter", "window", CONFIG_COUNT, adapter_window, "256",
-	    "envelopes an adapter keeps in flight to commissiond"),
+	KEY_UPTO("adapter", "window", adapter_window, "256", COUNT_MOST,
+	    "envelopes an adapter keeps in flight to commissiond, up to 65536"),
 	KEY("adapter", "resend_ms", CONFIG_COUNT, adapter_resend_ms, "3000",
 	    "an envelope not acknowledged in this time is sent again"),
 	KEY("adapter", "outbox_map_size", CONFIG_BYTES, adapter_outbox_map_bytes, "268435456",
@@ -146,8 +152,8 @@ static const struct config_key config_keys[] = {
 	    "directory of commissiond-hl7's outbox (LMDB)"),
 	KEY("hl7", "max_message_bytes", CONFIG_BYTES, hl7_max_message_bytes, "1048576",
 	    "larger HL7 messages are refused (AE) and the connection closed"),
-	KEY("hl7", "max_connections", CONFIG_COUNT, hl7_max_connections, "256",
-	    "MLLP connections open at once; more wait in the listen queue"),
+	KEY_UPTO("hl7", "max_connections", hl7_max_connections, "256", COUNT_MOST,
+	    "MLLP connections open at once (up to 65536); more wait in the listen queue"),
 	KEY("hl7", "provider_from_facility", CONFIG_BOOL, hl7_provider_from_facility, "yes",
 	    "take MSH-4 itself as the provider when it is an ODS provider code and no "
 	    "provider line names it"),
@@ -273,6 +279,12 @@ config_apply(struct config *cfg, const struct config_key *k, const char *value,
 			    k->section, k->name, value, k->type == CONFIG_LIMIT ? "" : "positive ",
 			    k->type == CONFIG_BYTES ? " of bytes (k, M and G allowed)"
 			    : k->type == CONFIG_LIMIT ? " (0: no limit)" : "");
+			return -1;
+		}
+		if (k->most != 0 && n > k->most) {
+			snprintf(err, errlen, "[%s] %s: %" PRIu64 " is more than %" PRIu64
+					      ", the most allowed",
+			    k->section, k->name, n, k->most);
 			return -1;
 		}
 		*(uint64_t *)dst = n;

@@ -219,6 +219,14 @@ test_load_bad_values_error_and_change_nothing(void **state)
 	    {"[store]\nsync = FULL\n", "[store] sync"},
 	    {"[log]\nlevel = verbose\n", "[log] level: \"verbose\""},
 	    {"[store]\npath =\n", "[store] path: must be 1 to 160 characters"},
+	    /* Counts that size tables are bounded (a reload that grew one
+	     * past what malloc gives corrupted the heap). */
+	    {"[ingest]\nbatch_limit = 100000000\n",
+	        "[ingest] batch_limit: 100000000 is more than 65536, the most allowed"},
+	    {"[http]\nmax_connections = 65537\n", "[http] max_connections: 65537 is more than"},
+	    {"[http]\nsse_max_clients = 1M\n", "[http] sse_max_clients"},
+	    {"[adapter]\nwindow = 70000\n", "[adapter] window: 70000 is more than 65536"},
+	    {"[hl7]\nmax_connections = 100000\n", "[hl7] max_connections: 100000 is more than"},
 	};
 	struct tmpdir_fixture *fx = *state;
 
