@@ -5,10 +5,14 @@
  * publish and replay sockets). Owns the server key pair, the allow-lists
  * and the handler's REP socket, served in the daemon's loop.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <zmq.h>
 
@@ -315,6 +319,29 @@ zap_start(struct zap *zap, struct event_base *base, void *zmq_ctx, struct metric
 	return 0;
 }
 
+/* Is a process listening on the ipc:// endpoint's path? ZeroMQ removes the
+ * file and binds afresh, so a second daemon configured with the first's
+ * path would take its senders from it, both running. A path with no one
+ * behind it (a daemon that died) is free. */
+static bool
+zap_ipc_in_use(const char *endpoint)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	const char *path = endpoint + strlen("ipc://");
+	bool in_use;
+	int fd;
+
+	if (strncmp(endpoint, "ipc://", strlen("ipc://")) != 0 || path[0] == '@' ||
+	    strlen(path) >= sizeof(addr.sun_path))
+		return false;
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return false;
+	in_use = connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0;
+	close(fd);
+	return in_use;
+}
+
 int
 zap_bind(const struct zap *zap, void *socket, enum zap_domain domain, const char *endpoint)
 {
@@ -324,6 +351,13 @@ zap_bind(const struct zap *zap, void *socket, enum zap_domain domain, const char
 	    curve_server_socket(socket, &zap->server, zap_domains[domain].name, err,
 		sizeof(err)) < 0)
 		return -1;
+	if (zap_ipc_in_use(endpoint)) {
+		log_error("%s: another process is listening there (another commissiond?); "
+			  "each daemon needs endpoints of its own",
+		    endpoint);
+		errno = EADDRINUSE;
+		return -1;
+	}
 	if (zmq_bind(socket, endpoint) < 0)
 		return -1;
 	if (!zap->enabled && !curve_endpoint_is_local(endpoint))

@@ -3,7 +3,7 @@ import json
 import os
 import subprocess
 
-from harness import CTL, DAEMON, DaemonTestCase, event_mix, json_lines
+from harness import CTL, DAEMON, Daemon, DaemonTestCase, event_mix, json_lines
 
 
 
@@ -63,6 +63,22 @@ class Lifecycle(DaemonTestCase):
         again = self.daemon.ctl("backup", backup)
         self.assertNotEqual(again.returncode, 0)
         self.assertIn("empty directory", again.stderr)
+
+    def test_a_second_daemon_on_the_first_ones_ipc_endpoint_is_refused(self):
+        other = os.path.join(self.workdir, "other")
+        os.mkdir(other)
+        second = Daemon(other, **{"ingest.endpoint": self.daemon.settings["ingest.endpoint"]})
+        self.addCleanup(lambda: second.proc is not None and second.proc.poll() is None
+                        and second.stop())
+        with self.assertRaisesRegex(AssertionError, "exited at start"):
+            second.start()
+        self.assertNotEqual(second.proc.wait(timeout=10), 0)
+        self.assertIn(f"{self.daemon.settings['ingest.endpoint']}: another process is listening "
+                      "there", second.log_text())
+        # The first keeps its senders: events still reach its store.
+        acks, proc = self.daemon.send(event_mix(3))
+        self.assertEqual({a["status"] for a in acks}, {"ACK_STATUS_ACCEPTED"}, proc.stderr)
+        self.assertEqual(self.daemon.status()["events"], 3)
 
     def test_status_of_a_missing_store_says_so(self):
         proc = subprocess.run([CTL, "--set", f"store.path={self.workdir}/nothing", "status"],
