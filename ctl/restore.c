@@ -2,29 +2,44 @@
  * restore: commissionctl restore DIR puts a backup (commissionctl backup)
  * in place of the configured store, holding the store's lock so that no
  * commissiond can start meanwhile, and refusing while one runs. The store
- * it replaces is kept beside it as data.mdb.before-restore.
+ * it replaces is kept beside it as data.mdb.before-restore, or, when an
+ * earlier restore's is still there, data.mdb.before-restore.N: a second
+ * restore never destroys what the first one kept.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ctl.h"
 #include "store.h"
 
-/* Copy the backup into store_path/.restore, make it durable, then swap it
- * in by rename. */
-static int
-restore_swap(struct store *backup, const char *store_path, char *err, size_t errlen)
+/* A name beside the store that no file has yet, for the store replaced:
+ * data.mdb.before-restore, else .2, .3, ... */
+static void
+restore_kept_name(const char *store_path, char *kept, size_t size)
 {
-	char staging[4096], staged[4096 + 16], live[4096], kept[4096], lockfile[4096];
+	snprintf(kept, size, "%s/data.mdb.before-restore", store_path);
+	for (unsigned n = 2; access(kept, F_OK) == 0 && n < 100000; n++)
+		snprintf(kept, size, "%s/data.mdb.before-restore.%u", store_path, n);
+}
+
+/* Copy the backup into store_path/.restore, make it durable, then swap it
+ * in by rename; kept: where the store replaced went ("" for none). */
+static int
+restore_swap(struct store *backup, const char *store_path, char kept[4096], char *err,
+    size_t errlen)
+{
+	char staging[4096], staged[4096 + 16], live[4096], lockfile[4096];
 
 	snprintf(staging, sizeof(staging), "%s/.restore", store_path);
 	snprintf(staged, sizeof(staged), "%s/data.mdb", staging);
 	snprintf(live, sizeof(live), "%s/data.mdb", store_path);
-	snprintf(kept, sizeof(kept), "%s/data.mdb.before-restore", store_path);
+	restore_kept_name(store_path, kept, 4096);
 	snprintf(lockfile, sizeof(lockfile), "%s/lock.mdb", store_path);
 	/* What an earlier restore left half done. */
 	unlink(staged);
@@ -33,8 +48,10 @@ restore_swap(struct store *backup, const char *store_path, char *err, size_t err
 		snprintf(err, errlen, "copying: %s", store_error(backup));
 		return -1;
 	}
-	if (ctl_fsync_path(staged, O_RDONLY) < 0 ||
-	    (access(live, F_OK) == 0 && rename(live, kept) < 0) || rename(staged, live) < 0 ||
+	if (access(live, F_OK) != 0)
+		kept[0] = '\0';
+	if (ctl_fsync_path(staged, O_RDONLY) < 0 || (kept[0] != '\0' && rename(live, kept) < 0) ||
+	    rename(staged, live) < 0 ||
 	    ctl_fsync_path(store_path, O_RDONLY | O_DIRECTORY) < 0) {
 		snprintf(err, errlen, "putting the copy in place: %s", strerror(errno));
 		return -1;
@@ -51,12 +68,19 @@ ctl_restore(const struct config *cfg, int argc, char **argv)
 	struct store *backup;
 	struct store_counts c;
 	struct store_lock *lock;
-	char err[768];
+	char err[768], kept[4096], from[PATH_MAX], to[PATH_MAX];
 	json_t *report;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: commissionctl restore DIR\n");
 		return CTL_USAGE;
+	}
+	if (realpath(argv[1], from) != NULL && realpath(cfg->store_path, to) != NULL &&
+	    strcmp(from, to) == 0) {
+		fprintf(stderr, "commissionctl: restore: %s is the configured store itself: "
+				"name a backup (commissionctl backup DIR)\n",
+		    argv[1]);
+		return CTL_REFUSED;
 	}
 	if ((backup = ctl_open_store(cfg, argv[1], true, STORE_SYNC_FULL)) == NULL) {
 		fprintf(stderr, "commissionctl: restore: %s is not a readable store\n", argv[1]);
@@ -73,7 +97,7 @@ ctl_restore(const struct config *cfg, int argc, char **argv)
 		store_close(&backup);
 		return CTL_REFUSED;
 	}
-	if (restore_swap(backup, cfg->store_path, err, sizeof(err)) < 0) {
+	if (restore_swap(backup, cfg->store_path, kept, err, sizeof(err)) < 0) {
 		fprintf(stderr, "commissionctl: restore: %s: %s\n", cfg->store_path, err);
 		store_close(&backup);
 		store_lock_release(&lock);
@@ -81,9 +105,10 @@ ctl_restore(const struct config *cfg, int argc, char **argv)
 	}
 	store_close(&backup);
 	store_lock_release(&lock);
-	report = json_pack("{s:s, s:s, s:I, s:I, s:I}", "restored", argv[1], "store",
+	report = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s?}", "restored", argv[1], "store",
 	    cfg->store_path, "events", (json_int_t)c.last_event_sequence, "lastUpdateSequence",
-	    (json_int_t)c.last_update_sequence, "formatVersion", (json_int_t)c.format_version);
+	    (json_int_t)c.last_update_sequence, "formatVersion", (json_int_t)c.format_version,
+	    "kept", kept[0] != '\0' ? kept : NULL);
 	ctl_print_json(report);
 	json_decref(report);
 	return CTL_OK;

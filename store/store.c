@@ -255,6 +255,34 @@ store_open_derived(struct store *store, MDB_txn *txn, unsigned create)
 	return rc;
 }
 
+/* Is the data file as long as its newest meta page says? LMDB maps the
+ * file and reads its pages in place: a file cut short (a copy interrupted,
+ * a disk that filled) would kill the process with SIGBUS at the first page
+ * past its end, instead of an error. */
+static int
+store_check_length(struct store *store, char *err, size_t errlen)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	struct stat sb;
+	char file[PATH_MAX];
+	uint64_t need;
+
+	if (mdb_env_info(store->env, &info) != MDB_SUCCESS ||
+	    mdb_env_stat(store->env, &st) != MDB_SUCCESS ||
+	    snprintf(file, sizeof(file), "%s/data.mdb", store->path) >= (int)sizeof(file) ||
+	    stat(file, &sb) < 0)
+		return 0; /* nothing known to check against: LMDB's own checks stand */
+	need = ((uint64_t)info.me_last_pgno + 1) * st.ms_psize;
+	if ((uint64_t)sb.st_size >= need)
+		return 0;
+	snprintf(err, errlen,
+	    "%s: the store is cut short: data.mdb has %llu bytes, but its last page ends at "
+	    "%llu (a copy that did not finish, or a disk that filled): restore a backup",
+	    store->path, (unsigned long long)sb.st_size, (unsigned long long)need);
+	return -1;
+}
+
 /* Create or check the format version and open every table. */
 static int
 store_open_tables(struct store *store)
@@ -363,8 +391,9 @@ store_open(const struct store_options *opt, char *err, size_t errlen)
 		free(store);
 		return NULL;
 	}
-	if (store_open_tables(store) < 0) {
-		snprintf(err, errlen, "%s", store->error);
+	if (store_check_length(store, err, errlen) < 0 || store_open_tables(store) < 0) {
+		if (store->error[0] != '\0')
+			snprintf(err, errlen, "%s", store->error);
 		mdb_env_close(store->env);
 		free(store);
 		return NULL;
@@ -1279,7 +1308,20 @@ store_backup(struct store *store, const char *dir)
 	/* A read transaction inside mdb_env_copy2 gives the consistent
 	 * snapshot; the writer goes on meanwhile. */
 	rc = mdb_env_copy2(store->env, dir, MDB_CP_COMPACT);
-	if (rc == EEXIST)
+	if (rc == EEXIST) {
 		store_set_error(store, "%s: already holds a store: back up into an empty directory", dir);
-	return rc == EEXIST ? STORE_FAILED : store_result_of(store, rc, "copying the store");
+		return STORE_FAILED;
+	}
+	if (rc != MDB_SUCCESS) {
+		/* A copy cut short (a full disk) is no backup, and would keep a
+		 * retry out of the directory: it goes. */
+		char file[PATH_MAX];
+		enum store_result r = store_result_of(store, rc, "copying the store");
+		if (snprintf(file, sizeof(file), "%s/data.mdb", dir) < (int)sizeof(file) &&
+		    unlink(file) == 0)
+			store_set_error(store, "copying the store: %s; the partial copy %s was removed",
+			    mdb_strerror(rc), file);
+		return r;
+	}
+	return STORE_OK;
 }

@@ -63,6 +63,34 @@ def send_all(daemon, events, timeout=120):
 
 # ------------------------------------------------------------ a full disk
 
+class BackupOntoAFullDisk(DaemonTestCase):
+    """A backup the disk cannot hold fails saying so, leaves no partial
+    copy (which would look like a store, and keep the retry out), and can be
+    taken again once there is room."""
+
+    def test_a_backup_that_fills_the_disk_leaves_nothing_and_is_taken_again(self):
+        small = os.path.join(self.workdir, "small")
+        reason = mount_tmpfs(small, "256k")
+        if reason is not None:
+            self.skipTest(f"cannot mount a small tmpfs to fill ({reason})")
+        self.addCleanup(umount, small)
+        acks, proc = self.daemon.send(event_mix(2000))
+        self.assertEqual({a["status"] for a in acks}, {"ACK_STATUS_ACCEPTED"}, proc.stderr)
+        target = os.path.join(small, "backup")
+        full = self.daemon.ctl("backup", target)
+        self.assertNotEqual(full.returncode, 0)
+        self.assertIn("No space left on device", full.stderr)
+        self.assertIn(f"the partial copy {target}/data.mdb was removed", full.stderr)
+        self.assertFalse(os.path.exists(os.path.join(target, "data.mdb")))
+        remount_tmpfs(small, "64m")
+        again = self.daemon.ctl("backup", target)
+        self.assertEqual(again.returncode, 0, again.stderr)
+        copy = subprocess.run([harness.CTL, "--set", f"store.path={target}", "status"],
+                              capture_output=True, text=True)
+        self.assertEqual(copy.returncode, 0, copy.stderr)
+        self.assertEqual(json.loads(copy.stdout)["events"], 2000)
+
+
 class FullDiskCase(unittest.TestCase):
     """The store on a filesystem that fills: RETRY_LATER, never a crash or a
     lost event; once there is room again, ingest resumes."""

@@ -224,6 +224,36 @@ class RestoreAndVerify(DaemonTestCase):
         # What came after the backup is accepted again, with no gap.
         self.assertEqual(self.daemon.status()["events"], 5500)
 
+    def test_a_second_restore_keeps_what_the_first_replaced(self):
+        wrong, right = (os.path.join(self.workdir, name) for name in ("wrong", "right"))
+        self.daemon.send(event_mix(50))
+        self.assertEqual(self.daemon.ctl("backup", wrong).returncode, 0)
+        self.daemon.send(event_mix(100)[50:])
+        self.assertEqual(self.daemon.ctl("backup", right).returncode, 0)
+        self.daemon.send([admission(20000 + i) for i in range(20)])
+        self.assertEqual(self.daemon.stop(), 0)
+        store = self.daemon.settings["store.path"]
+        # Onto itself: refused, nothing moved.
+        itself = self.daemon.ctl("restore", store)
+        self.assertEqual(itself.returncode, 1)
+        self.assertIn("is the configured store itself", itself.stderr)
+        # The wrong backup first, then the right one: the store of 120
+        # events the first restore replaced is still there.
+        first = self.daemon.ctl("restore", wrong)
+        self.assertEqual(first.returncode, 0, first.stderr)
+        self.assertEqual(json_lines(first.stdout)[0]["kept"], f"{store}/data.mdb.before-restore")
+        second = self.daemon.ctl("restore", right)
+        self.assertEqual(second.returncode, 0, second.stderr)
+        self.assertEqual(json_lines(second.stdout)[0]["kept"],
+                         f"{store}/data.mdb.before-restore.2")
+        self.assertEqual(self.daemon.status()["events"], 100)
+        original = os.path.join(self.workdir, "original")
+        os.mkdir(original)
+        os.rename(f"{store}/data.mdb.before-restore", f"{original}/data.mdb")
+        kept = subprocess.run([CTL, "--set", f"store.path={original}", "status"],
+                              capture_output=True, text=True)
+        self.assertEqual(json_lines(kept.stdout)[0]["events"], 120, kept.stderr)
+
     @staticmethod
     def feed(proc):
         import json
