@@ -323,8 +323,31 @@ adt_read_facility(struct adt_context *cx)
 }
 
 /*
- * MSH-10: the control id, the same on a resend, so the same event. One
- * longer than an event id is replaced by the hex BLAKE2b-256 of it.
+ * How many of MSH-10's bytes, as sent, are component, repetition or
+ * sub-component separators. (An escape sequence never holds one: \S\ is
+ * a letter.)
+ */
+static size_t
+adt_count_separators(const struct hl7_encoding *enc, const char *raw, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (raw[i] == enc->component || raw[i] == enc->repetition ||
+		    (enc->subcomponent != '\0' && raw[i] == enc->subcomponent))
+			n++;
+	return n;
+}
+
+/*
+ * MSH-10: the control id, the same on a resend, so the same event.
+ *
+ * It is an ST: one value, read unescaped. A sender that puts a separator
+ * in it (CID^1, CID~2) means the whole field as its id, so the whole field
+ * as sent is the id: taking its first part would give CID^1 and CID^2 the
+ * same event id, and the daemon would drop the second as a reuse after we
+ * answered AA. An id longer than an event id is replaced by the hex
+ * BLAKE2b-256 of it.
  */
 static int
 adt_read_control_id(struct adt_context *cx)
@@ -332,19 +355,35 @@ adt_read_control_id(struct adt_context *cx)
 	struct adt_event *event = cx->event;
 	char control_id[ADT_READ_BUFSIZE];
 	uint8_t hash[crypto_generichash_BYTES];
+	const char *raw, *id;
+	size_t raw_len, separators;
 	int r;
 
-	if ((r = adt_read(cx, "MSH", 10, 1, 1, "MSH-10", "the message control id", control_id,
-	    sizeof(control_id))) < 0)
-		return r;
-	if (r == 0)
-		return adt_fail(cx, HL7_ERROR_REQUIRED_FIELD_MISSING, "MSH-10",
-		    "the message control id is missing (required: it is the event id)");
+	if (hl7_get_raw_field(cx->msg, "MSH", 1, 10, &raw, &raw_len) < 0)
+		return adt_fail(cx, HL7_ERROR_APPLICATION_INTERNAL, "MSH-10",
+		    "the message control id cannot be read");
+	separators = adt_count_separators(&cx->msg->encoding, raw, raw_len);
+	if (separators > 0) {
+		if (separators == raw_len)
+			return adt_fail(cx, HL7_ERROR_REQUIRED_FIELD_MISSING, "MSH-10",
+			    "the message control id is missing (required: it is the event id)");
+		id = raw;
+		r = (int)raw_len;
+	} else {
+		if ((r = adt_read(cx, "MSH", 10, 1, 1, "MSH-10", "the message control id",
+		    control_id, sizeof(control_id))) < 0)
+			return r;
+		if (r == 0)
+			return adt_fail(cx, HL7_ERROR_REQUIRED_FIELD_MISSING, "MSH-10",
+			    "the message control id is missing (required: it is the event id)");
+		id = control_id;
+	}
 	if ((size_t)r <= ADT_EVENT_ID_MAX_BYTES) {
-		memcpy(event->event_id, control_id, (size_t)r + 1);
+		memcpy(event->event_id, id, (size_t)r);
+		event->event_id[r] = '\0';
 		return 0;
 	}
-	crypto_generichash(hash, sizeof(hash), (const uint8_t *)control_id, (size_t)r, NULL, 0);
+	crypto_generichash(hash, sizeof(hash), (const uint8_t *)id, (size_t)r, NULL, 0);
 	sodium_bin2hex(event->event_id, sizeof(event->event_id), hash, sizeof(hash));
 	return 0;
 }

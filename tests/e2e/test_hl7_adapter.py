@@ -116,6 +116,21 @@ class Hl7Adapter(Hl7Case):
         wait_for(lambda: self.daemon.status()["duplicates"] >= 2, what="the resends")
         self.assertEqual(self.events_stored(), 3 + 1)
 
+    def test_control_ids_that_differ_after_a_separator_are_distinct_events(self):
+        """MSH-10 sent with ^ ~ & in it is the id whole: CID^1 and CID^2 are
+        two admissions, not one admission and a reuse in dead letters."""
+        ids = ["CID^1", "CID^2", "RID~1", "RID~2", "SID&1", "SID&2"]
+        client = MllpClient(self.address)
+        for i, control_id in enumerate(ids):
+            client.send(adt("A01", control_id, nhs_number(300 + i), f"VS{i}"))
+            self.assertEqual(ack_fields(client.ack())["MSA"][1:3], ["AA", control_id])
+        client.close()
+        wait_for(lambda: self.events_stored() == 3 + len(ids), what="six admissions")
+        self.assertEqual(self.daemon.status()["rejected"], 0)
+        events = self.daemon.ctl("events", check=True).stdout
+        for control_id in ids:
+            self.assertIn(control_id, events)
+
     def test_many_connections_and_messages_split_across_writes_or_sent_together(self):
         def sender(k):
             client = MllpClient(self.address)

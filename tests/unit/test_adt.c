@@ -756,6 +756,70 @@ test_missing_control_id_is_refused_and_a_long_one_is_hashed(void **state)
 	mapped_free(&again);
 }
 
+/* An A08 with the control id (MSH-10) and MSH-2 as given. */
+static struct mapped *
+map_with_control_id(const char *msh_2, const char *control_id)
+{
+	char text[1024], seg[512], c = msh_2[0];
+
+	pv1(seg, sizeof(seg), "I", "", "V1", "", "");
+	snprintf(text, sizeof(text),
+	    "MSH|%s|PAS|ESHT|ICS|ICS|20260115093012||ADT%cA08|%s|P|2.5\r"
+	    "PID|1||9990000018%c%c%cNHS%cNH\r%s\r",
+	    msh_2, c, control_id, c, c, c, c, seg);
+	return map_string(text);
+}
+
+static void
+test_control_id_with_separators_is_the_whole_field_as_sent(void **state)
+{
+	static const struct {
+		const char *msh_2, *sent, *event_id;
+	} cases[] = {
+		{ "^~\\&", "CID^1", "CID^1" },
+		{ "^~\\&", "CID^2", "CID^2" },
+		{ "^~\\&", "RID~1", "RID~1" },
+		{ "^~\\&", "SID&1", "SID&1" },
+		{ "^~\\&", "A\\T\\B^C", "A\\T\\B^C" },
+		{ "*~\\&", "CID*1", "CID*1" },
+		/* With no separator: unescaped, exactly as before. */
+		{ "^~\\&", "PLAIN-1", "PLAIN-1" },
+		{ "^~\\&", "A\\T\\B", "A&B" },
+	};
+	char long_id[300];
+	struct mapped *m, *other;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		m = map_with_control_id(cases[i].msh_2, cases[i].sent);
+		assert_maps(m);
+		assert_string_equal(m->event.envelope.event_id, cases[i].event_id);
+		mapped_free(&m);
+	}
+	/* Ids that differ only after a separator are two events. */
+	m = map_with_control_id("^~\\&", "CID^1");
+	other = map_with_control_id("^~\\&", "CID^2");
+	assert_string_not_equal(m->event.envelope.event_id, other->event.envelope.event_id);
+	mapped_free(&m);
+	mapped_free(&other);
+	/* Long ones are hashed whole: a difference after the separator counts. */
+	memset(long_id, 'L', 200);
+	snprintf(long_id + 200, sizeof(long_id) - 200, "^1");
+	m = map_with_control_id("^~\\&", long_id);
+	long_id[201] = '2';
+	other = map_with_control_id("^~\\&", long_id);
+	assert_maps(m);
+	assert_maps(other);
+	assert_int_equal(strlen(m->event.envelope.event_id), 64);
+	assert_string_not_equal(m->event.envelope.event_id, other->event.envelope.event_id);
+	mapped_free(&m);
+	mapped_free(&other);
+	/* Separators alone are no id. */
+	m = map_with_control_id("^~\\&", "^~&");
+	assert_refused(m, "MSH-10", HL7_ERROR_REQUIRED_FIELD_MISSING);
+	mapped_free(&m);
+}
+
 static void
 test_missing_segments_are_refused_naming_them(void **state)
 {
@@ -1091,6 +1155,7 @@ main(void)
 		cmocka_unit_test(test_unconfigured_facility_is_refused_naming_msh_4),
 		cmocka_unit_test(test_facility_table_maps_a_local_name_to_a_provider),
 		cmocka_unit_test(test_missing_control_id_is_refused_and_a_long_one_is_hashed),
+		cmocka_unit_test(test_control_id_with_separators_is_the_whole_field_as_sent),
 		cmocka_unit_test(test_missing_segments_are_refused_naming_them),
 		cmocka_unit_test(test_missing_visit_number_is_refused_naming_pv1_19),
 		cmocka_unit_test(test_bad_time_is_refused_naming_its_field),
