@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,24 @@
 /* ACKs waiting for a sender that does not read them: past this, its input
  * is no longer read until they drain to half. */
 #define HL7_OUTPUT_MAX_BYTES (1024 * 1024)
+/*
+ * TCP keepalive on every connection: after a network break with no reset
+ * (a firewall that forgets the flow, a peer powered off), a connection
+ * would otherwise stay open for good and hold one of max_connections.
+ * Probes start after 60 s of silence, every 10 s, and 6 unanswered ones
+ * close it: a dead peer is found in about two minutes. A live peer
+ * answers probes at the TCP level, so an interface engine that keeps its
+ * connection open overnight with nothing to send is never closed.
+ */
+#define HL7_KEEPALIVE_IDLE_SECONDS 60
+#define HL7_KEEPALIVE_INTERVAL_SECONDS 10
+#define HL7_KEEPALIVE_PROBES 6
+/* A frame begun (0x0B) and not ended (0x1C 0x0D) this long after: the
+ * sender stalled mid-message; the connection is closed. A megabyte takes
+ * well under a second on any link a provider uses. */
+#define HL7_PARTIAL_FRAME_MAX_MS (60 * 1000)
+/* How often the connections are looked at for such frames. */
+#define HL7_SWEEP_INTERVAL_MS (5 * 1000)
 /* The groups: those in flight in the outbox and the one filling. */
 #define HL7_GROUPS (OUTBOX_PIPELINE + 1)
 
@@ -78,6 +97,7 @@ struct hl7_server {
 	size_t committing, n_committing;
 	struct hl7_group *filling;
 	struct event *turn_end;	      /* after this turn's reads: commit */
+	struct event *sweep;	      /* closes connections stalled mid-frame */
 	struct evbuffer *acks;	      /* one connection's ACKs, on their way out */
 	/* Scratch for deciding and answering one message at a time. */
 	struct hl7_message msg;
@@ -96,6 +116,9 @@ struct hl7_conn {
 	struct hl7_conn *next_in_group;
 	size_t first, n, taken_bytes;
 	bool close_after; /* a message too large follows, or an ACK was lost: close once answered */
+	/* When the frame its input ends in began (monotonic ms), 0 when it
+	 * holds no part of a frame. */
+	int64_t partial_since_ms;
 };
 
 static const char *
@@ -231,6 +254,20 @@ hl7_answer(struct hl7_conn *c, const struct hl7_taken *t, const char *text)
 	return true;
 }
 
+/*
+ * After a read: does the connection's input end in a frame begun and not
+ * ended? Its time starts with the first read that left it so, and again
+ * whenever whole messages were taken before it (it is a new frame then).
+ */
+static void
+hl7_note_partial_frame(struct hl7_conn *c, bool partial)
+{
+	if (!partial)
+		c->partial_since_ms = 0;
+	else if (c->partial_since_ms == 0 || c->n > 0)
+		c->partial_since_ms = clock_monotonic_ms();
+}
+
 /* Take the whole messages in a connection's buffer (at most
  * HL7_MESSAGES_PER_READ), decide each, and leave them for the group commit
  * of this turn. */
@@ -243,6 +280,7 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 	struct hl7_group *g = srv->filling;
 	const uint8_t *data;
 	size_t len, done = 0;
+	bool partial;
 
 	if (srv->stopping || c->group != NULL)
 		return; /* one in a group is read again once answered */
@@ -256,6 +294,7 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 	data = len ? evbuffer_pullup(in, -1) : NULL;
 	c->first = g->n_taken;
 	c->n = 0;
+	partial = false;
 	while (data != NULL && c->n < HL7_MESSAGES_PER_READ) {
 		size_t at, msg_len, consumed, skipped;
 		enum mllp_status st = mllp_find(data + done, len - done,
@@ -274,6 +313,7 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 		}
 		if (st == MLLP_MORE) {
 			done += consumed; /* junk only */
+			partial = done < len;
 			break;
 		}
 		if (hl7_reserve_taken(g) < 0) {
@@ -287,6 +327,7 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 		c->n++;
 		done += consumed;
 	}
+	hl7_note_partial_frame(c, partial);
 	if (c->n == 0) {
 		evbuffer_drain(in, done);
 		if (c->close_after)
@@ -453,6 +494,9 @@ hl7_on_write(struct bufferevent *bev, void *arg)
 	if (c->srv->stopping || (bufferevent_get_enabled(bev) & EV_READ))
 		return;
 	bufferevent_enable(bev, EV_READ);
+	/* While it was not read, its frame could not end here. */
+	if (c->partial_since_ms != 0)
+		c->partial_since_ms = clock_monotonic_ms();
 	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
 		bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
 }
@@ -465,6 +509,48 @@ hl7_on_event(struct bufferevent *bev, short events, void *arg)
 	(void)bev;
 	if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
 		hl7_conn_close(c);
+}
+
+/*
+ * Close the connections that have held a frame begun and not ended for
+ * longer than HL7_PARTIAL_FRAME_MAX_MS while they were being read: a
+ * sender stalled mid-message, or gone without a reset. What it left
+ * unanswered, it sends again.
+ */
+static void
+hl7_on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct hl7_server *srv = arg;
+	int64_t now = clock_monotonic_ms();
+	struct hl7_conn *c, *next;
+
+	(void)fd;
+	(void)what;
+	for (c = srv->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->partial_since_ms == 0 || c->group != NULL ||
+		    !(bufferevent_get_enabled(c->bev) & EV_READ) ||
+		    now - c->partial_since_ms < HL7_PARTIAL_FRAME_MAX_MS)
+			continue;
+		log_warning("hl7: %s: a frame begun %" PRId64 " s ago has no end block (0x1C "
+			    "0x0D): the sender stalled mid-message; closing the connection",
+		    c->peer, (now - c->partial_since_ms) / 1000);
+		hl7_conn_close(c);
+	}
+}
+
+/* TCP keepalive on an accepted socket (HL7_KEEPALIVE_*); false when the
+ * system refuses it. */
+static bool
+hl7_set_keepalive(evutil_socket_t fd)
+{
+	int on = 1, idle = HL7_KEEPALIVE_IDLE_SECONDS, interval = HL7_KEEPALIVE_INTERVAL_SECONDS,
+	    probes = HL7_KEEPALIVE_PROBES;
+
+	return setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on)) == 0 &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) == 0 &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval)) == 0 &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof(probes)) == 0;
 }
 
 static void
@@ -515,6 +601,9 @@ hl7_on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockad
 		evutil_inet_ntop(AF_INET6, &((struct sockaddr_in6 *)addr)->sin6_addr, host,
 		    sizeof(host));
 	snprintf(c->peer, sizeof(c->peer), "%s", host);
+	if (!hl7_set_keepalive(fd))
+		log_warning("hl7: %s: cannot set TCP keepalive (%s): a peer gone without a reset "
+			    "will hold its connection open", c->peer, strerror(errno));
 	c->srv = srv;
 	c->bev = bufferevent_socket_new(srv->a->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (c->bev == NULL) {
@@ -555,10 +644,19 @@ hl7_start(struct adapter *a, char *err, size_t errlen)
 		srv->groups[i].tail = &srv->groups[i].conns;
 	srv->filling = &srv->groups[0];
 	srv->turn_end = event_new(a->base, -1, 0, hl7_on_turn_end, srv);
+	srv->sweep = event_new(a->base, -1, EV_PERSIST, hl7_on_sweep, srv);
 	srv->acks = evbuffer_new();
-	if (srv->turn_end == NULL || srv->acks == NULL) {
-		snprintf(err, errlen, "cannot create the commit event and the ACK buffer");
+	if (srv->turn_end == NULL || srv->sweep == NULL || srv->acks == NULL) {
+		snprintf(err, errlen, "cannot create the commit and sweep events and the ACK buffer");
 		return -1;
+	}
+	{
+		const struct timeval every = { HL7_SWEEP_INTERVAL_MS / 1000,
+			(HL7_SWEEP_INTERVAL_MS % 1000) * 1000 };
+		if (event_add(srv->sweep, &every) < 0) {
+			snprintf(err, errlen, "cannot start the sweep of stalled connections");
+			return -1;
+		}
 	}
 	for (size_t i = 0; i < cfg->n_hl7_providers; i++) {
 		srv->facilities[i].facility = cfg->hl7_providers[i].facility;
@@ -595,6 +693,8 @@ hl7_stop(struct adapter *a)
 	 * sender has not had an answer for, it sends again. */
 	srv->stopping = true;
 	evconnlistener_disable(srv->listener);
+	if (srv->sweep != NULL)
+		event_del(srv->sweep);
 	log_info("hl7: stopping: %" PRIu64 " AA, %" PRIu64 " AE, %" PRIu64 " AR", srv->aa, srv->ae,
 	    srv->ar);
 }
@@ -616,6 +716,8 @@ hl7_destroy(struct adapter *a)
 		evconnlistener_free(srv->listener);
 	if (srv->turn_end != NULL)
 		event_free(srv->turn_end);
+	if (srv->sweep != NULL)
+		event_free(srv->sweep);
 	if (srv->acks != NULL)
 		evbuffer_free(srv->acks);
 	for (size_t i = 0; i < HL7_GROUPS; i++) {

@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import unittest
 
 from harness import (HL7, Adapter, Daemon, MllpClient, ack_fields, adapter_settings, adt,
@@ -212,6 +213,52 @@ class Hl7Adapter(Hl7Case):
                 data = f.read()
             for number in numbers:
                 self.assertNotIn(number.encode(), data, f"{number} found in {path}")
+
+
+class Connections(Hl7Case):
+    """Connections that would otherwise hold a slot for good: a peer gone
+    without a reset (TCP keepalive finds it) and one stalled mid-frame."""
+
+    def adapter_side(self, client):
+        """ss's line for the adapter's end of client's connection."""
+        port = client.sock.getsockname()[1]
+        out = subprocess.run(["ss", "-tnoH", "state", "established", f"( dport = :{port} )"],
+                             capture_output=True, text=True, check=True).stdout
+        self.assertTrue(out.strip(), f"no connection to port {port} in ss")
+        return out
+
+    def test_accepted_connections_have_tcp_keepalive_of_about_two_minutes(self):
+        client = MllpClient(self.address)
+        client.send(adt("A01", "KA-1", nhs_number(400), "VKA"))
+        self.assertEqual(ack_fields(client.ack())["MSA"][1], "AA")
+        line = self.adapter_side(client)
+        client.close()
+        # Idle 60 s before the first probe (then 6 every 10 s); the
+        # system's default is 2 hours, and 9 probes 75 s apart.
+        m = re.search(r"timer:\(keepalive,([^,)]+)", line)
+        self.assertIsNotNone(m, line)
+        units = {"min": 60, "sec": 1, "ms": 0.001}
+        seconds = sum(float(n) * units[u] for n, u in re.findall(r"([\d.]+)(min|sec|ms)", m.group(1)))
+        self.assertTrue(50 <= seconds <= 60, line)
+
+    def test_a_frame_stalled_mid_message_closes_its_connection_and_an_idle_one_stays(self):
+        stalled = MllpClient(self.address)
+        stalled.send_raw(b"\x0b" + adt("A01", "ST-1", nhs_number(401), "VST").encode()[:60])
+        idle = MllpClient(self.address)
+        stalled.sock.settimeout(90)
+        started = time.monotonic()
+        with self.assertRaisesRegex(AssertionError, "closed the connection"):
+            stalled.ack()
+        waited = time.monotonic() - started
+        stalled.close()
+        self.assertTrue(55 <= waited <= 75, f"closed after {waited:.0f} s")
+        self.assertIn("has no end block (0x1C 0x0D): the sender stalled mid-message",
+                      self.adapter.log_text())
+        # A connection with nothing in flight is left open: engines keep
+        # theirs open overnight.
+        idle.send(adt("A01", "ST-2", nhs_number(402), "VST2"))
+        self.assertEqual(ack_fields(idle.ack())["MSA"][1:3], ["AA", "ST-2"])
+        idle.close()
 
 
 class LostAck(Hl7Case):
