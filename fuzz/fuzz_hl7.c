@@ -8,7 +8,7 @@
  *
  * Invariants checked (each a promise of the code, not of this file):
  * - mllp_find never consumes more than it has, and a frame lies inside
- *   what it consumes;
+ *   what it consumes; one cut short ends where the next start byte is;
  * - a message adt_to_envelope maps is one the daemon takes;
  * - the ACK of any message, even one hl7_parse refused, fits ACK_BUFSIZE,
  *   is itself a message hl7_parse reads, its MSA-1 is the code given and
@@ -122,9 +122,12 @@ read_stream(const uint8_t *data, size_t size, size_t max_message, bool decide_fr
 			return;
 		if (st == MLLP_MORE)
 			return;
-		FUZZ_ASSERT(st == MLLP_FRAME, "mllp_find returns one of its statuses");
+		FUZZ_ASSERT(st == MLLP_FRAME || st == MLLP_UNENDED,
+		    "mllp_find returns one of its statuses");
 		FUZZ_ASSERT(at + msg_len <= consumed && msg_len <= max_message && consumed > 0,
 		    "a frame lies inside what mllp_find consumes");
+		FUZZ_ASSERT(st != MLLP_UNENDED || data[done + consumed] == MLLP_START,
+		    "a frame is cut short only by the next start byte, which is left");
 		if (decide_frames)
 			decide((const char *)data + done + at, msg_len);
 		done += consumed;

@@ -260,12 +260,59 @@ hl7_answer(struct hl7_conn *c, const struct hl7_taken *t, const char *text)
  * whenever whole messages were taken before it (it is a new frame then).
  */
 static void
-hl7_note_partial_frame(struct hl7_conn *c, bool partial)
+hl7_note_partial_frame(struct hl7_conn *c, bool partial, bool restarted)
 {
 	if (!partial)
 		c->partial_since_ms = 0;
-	else if (c->partial_since_ms == 0 || c->n > 0)
+	else if (c->partial_since_ms == 0 || restarted)
 		c->partial_since_ms = clock_monotonic_ms();
+}
+
+/*
+ * Bytes outside any frame. Line breaks and spaces between frames are what
+ * some senders send to keep a connection open: debug. Anything else is
+ * most likely a message sent without its start block (0x0B), which is
+ * never read: a warning, so that its sender's team can be told.
+ */
+static void
+hl7_log_skipped(const struct hl7_conn *c, const uint8_t *bytes, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (bytes[i] != '\r' && bytes[i] != '\n' && bytes[i] != ' ' && bytes[i] != '\t') {
+			log_warning("hl7: %s: %zu bytes outside MLLP frames skipped: a message sent "
+				    "without its start block (0x0B) is not read", c->peer, n);
+			return;
+		}
+	log_debug("hl7: %s: skipped %zu blank bytes between MLLP frames", c->peer, n);
+}
+
+/*
+ * A frame cut short by the next start block is answered AE when its header
+ * gives an MSH-10 the sender can match the ACK to; else an ACK would be
+ * taken for the next message's, and it is dropped.
+ */
+static bool
+hl7_can_answer_unended(struct hl7_server *srv, const uint8_t *text, size_t len)
+{
+	const char *value;
+	size_t value_len;
+
+	hl7_parse(&srv->msg, (const char *)text, hl7_header_length((const char *)text, len), NULL);
+	return srv->msg.has_header &&
+	    hl7_get_raw_field(&srv->msg, "MSH", 1, 10, &value, &value_len) == 0 && value_len > 0;
+}
+
+static void
+hl7_refuse_unended(struct hl7_taken *t)
+{
+	memset(&t->err, 0, sizeof(t->err));
+	t->packed_len = 0;
+	t->code = ACK_CODE_ERROR;
+	t->err.code = HL7_ERROR_SEGMENT_SEQUENCE;
+	snprintf(t->err.text, sizeof(t->err.text),
+	    "MLLP framing: this frame had no end block (0x1C 0x0D) before the next start block "
+	    "(0x0B), so the message may be cut short and is not taken; send it again in a "
+	    "whole frame");
 }
 
 /* Take the whole messages in a connection's buffer (at most
@@ -280,7 +327,7 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 	struct hl7_group *g = srv->filling;
 	const uint8_t *data;
 	size_t len, done = 0;
-	bool partial;
+	bool partial, restarted = false;
 
 	if (srv->stopping || c->group != NULL)
 		return; /* one in a group is read again once answered */
@@ -302,7 +349,7 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 		struct hl7_taken *t;
 
 		if (skipped > 0)
-			log_debug("hl7: %s: skipped %zu bytes outside MLLP frames", c->peer, skipped);
+			hl7_log_skipped(c, data + done, skipped);
 		if (st == MLLP_TOO_LARGE) {
 			/* What came before it is answered first. */
 			log_warning("hl7: %s: a message longer than %" PRIu64 " bytes ([hl7] "
@@ -316,6 +363,14 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 			partial = done < len;
 			break;
 		}
+		if (st == MLLP_UNENDED && !hl7_can_answer_unended(srv, data + done + at, msg_len)) {
+			log_warning("hl7: %s: a frame with no end block (0x1C 0x0D) before the next "
+				    "start block (0x0B), and no MSH-10 to answer it by: %zu bytes "
+				    "dropped", c->peer, msg_len);
+			done += consumed;
+			restarted = true;
+			continue;
+		}
 		if (hl7_reserve_taken(g) < 0) {
 			log_error("hl7: %s: out of memory; the sender will resend", c->peer);
 			break;
@@ -323,11 +378,18 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 		t = &g->taken[g->n_taken++];
 		t->at = done + at;
 		t->len = msg_len;
-		hl7_decide(srv, g, t, (const char *)data + t->at, msg_len);
+		if (st == MLLP_UNENDED) {
+			log_warning("hl7: %s: a frame with no end block (0x1C 0x0D) before the next "
+				    "start block (0x0B): answered AE", c->peer);
+			hl7_refuse_unended(t);
+		} else {
+			hl7_decide(srv, g, t, (const char *)data + t->at, msg_len);
+		}
 		c->n++;
 		done += consumed;
+		restarted = true;
 	}
-	hl7_note_partial_frame(c, partial);
+	hl7_note_partial_frame(c, partial, restarted);
 	if (c->n == 0) {
 		evbuffer_drain(in, done);
 		if (c->close_after)

@@ -20,10 +20,16 @@ mllp_find(const uint8_t *buf, size_t len, size_t max_message, size_t *msg_at, si
 	}
 	from = (size_t)(start - buf) + 1;
 	*skipped = from - 1;
-	for (size_t i = from; i + 1 < len; i++) {
+	for (size_t i = from; i < len; i++) {
 		if (i - from > max_message)
 			break;
-		if (buf[i] == MLLP_END && buf[i + 1] == MLLP_END2) {
+		if (buf[i] == MLLP_START) {
+			*msg_at = from;
+			*msg_len = i - from;
+			*consumed = i;
+			return MLLP_UNENDED;
+		}
+		if (buf[i] == MLLP_END && i + 1 < len && buf[i + 1] == MLLP_END2) {
 			*msg_at = from;
 			*msg_len = i - from;
 			*consumed = i + 2;

@@ -13,15 +13,22 @@
 #define MLLP_END2 0x0D
 
 enum mllp_status {
-	MLLP_FRAME = 1,	    /* a whole frame: the message is buf[*msg_at, *msg_at + *msg_len) */
-	MLLP_MORE = 0,	    /* no whole frame yet: read more */
-	MLLP_TOO_LARGE = -1 /* a frame longer than max_message bytes is coming */
+	MLLP_FRAME = 1,	     /* a whole frame: the message is buf[*msg_at, *msg_at + *msg_len) */
+	MLLP_MORE = 0,	     /* no whole frame yet: read more */
+	MLLP_TOO_LARGE = -1, /* a frame longer than max_message bytes is coming */
+	MLLP_UNENDED = -2    /* a frame cut short by the next start byte, before its end:
+			      * what it held is buf[*msg_at, *msg_at + *msg_len) */
 };
 
 /*
  * Look for the first frame in buf[0, len). *consumed is how many bytes the
  * caller may drop afterwards: junk before a start byte, and the frame itself
  * when one is found. *skipped says how much of that was junk.
+ *
+ * A start byte inside a frame begins a new frame (neither 0x0B nor 0x1C
+ * may be in a message): the one before it, which never had its end, is
+ * MLLP_UNENDED and consumed up to the new start byte, so that a sender's
+ * lost end block costs that message alone, not the next one too.
  */
 enum mllp_status mllp_find(const uint8_t *buf, size_t len, size_t max_message,
     size_t *msg_at, size_t *msg_len, size_t *consumed, size_t *skipped);

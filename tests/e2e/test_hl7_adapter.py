@@ -261,6 +261,46 @@ class Connections(Hl7Case):
         idle.close()
 
 
+class Framing(Hl7Case):
+    """Broken MLLP framing costs the broken message alone, and is said."""
+
+    def test_a_frame_without_its_end_block_gets_ae_and_the_next_frame_is_read(self):
+        before = self.events_stored()
+        client = MllpClient(self.address)
+        cut = adt("A01", "FR-A", nhs_number(500), "VFA").encode()
+        whole = adt("A01", "FR-B", nhs_number(501), "VFB").encode()
+        client.send_raw(b"\x0b" + cut + b"\x0b" + whole + b"\x1c\x0d")
+        first = ack_fields(client.ack())
+        self.assertEqual(first["MSA"][1:3], ["AE", "FR-A"], first)
+        self.assertIn("no end block", "|".join(first["MSA"]), first)
+        self.assertEqual(ack_fields(client.ack())["MSA"][1:3], ["AA", "FR-B"])
+        # 1C 0A is not an end block either.
+        client.send_raw(b"\x0b" + cut.replace(b"FR-A", b"FR-C") + b"\x1c\x0a")
+        client.send(adt("A01", "FR-D", nhs_number(503), "VFD"))
+        self.assertEqual(ack_fields(client.ack())["MSA"][1:3], ["AE", "FR-C"])
+        self.assertEqual(ack_fields(client.ack())["MSA"][1:3], ["AA", "FR-D"])
+        # A doubled start block: the empty frame is dropped, the message read.
+        client.send_raw(b"\x0b\x0b" + adt("A01", "FR-E", nhs_number(504), "VFE").encode()
+                        + b"\x1c\x0d")
+        self.assertEqual(ack_fields(client.ack())["MSA"][1:3], ["AA", "FR-E"])
+        client.close()
+        wait_for(lambda: self.events_stored() == before + 3, what="FR-B, FR-D and FR-E")
+        log = self.adapter.log_text()
+        self.assertIn("a frame with no end block (0x1C 0x0D) before the next start block "
+                      "(0x0B): answered AE", log)
+        self.assertIn("no MSH-10 to answer it by: 0 bytes dropped", log)
+
+    def test_a_message_without_its_start_block_is_a_warning(self):
+        client = MllpClient(self.address)
+        client.send_raw(adt("A01", "NS-1", nhs_number(510), "VNS").encode() + b"\x1c\x0d\r\n")
+        client.send(adt("A01", "NS-2", nhs_number(511), "VNS2"))
+        self.assertEqual(ack_fields(client.ack())["MSA"][1:3], ["AA", "NS-2"])
+        client.close()
+        self.assertRegex(self.adapter.log_text(),
+                         r"<4>.*bytes outside MLLP frames skipped: a message sent without its "
+                         r"start block \(0x0B\) is not read")
+
+
 class LostAck(Hl7Case):
     """An ACK the adapter cannot send (out of memory, made so by
     fail_ack.c under LD_PRELOAD): no later ACK may overtake it, so the
