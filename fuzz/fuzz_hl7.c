@@ -11,8 +11,9 @@
  *   what it consumes; one cut short ends where the next start byte is;
  * - a message adt_to_envelope maps is one the daemon takes;
  * - the ACK of any message, even one hl7_parse refused, fits ACK_BUFSIZE,
- *   is itself a message hl7_parse reads, its MSA-1 is the code given and
- *   its ERR-8 (MSA-3 before v2.5) reads as the error's text.
+ *   never holds 0x0B or 0x1C, is itself a message hl7_parse reads, its
+ *   MSA-1 is the code given and its ERR-8 (MSA-3 before v2.5) reads as
+ *   the error's text.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -48,6 +49,9 @@ answer(const struct hl7_message *msg, enum ack_code code, const struct hl7_error
 	FUZZ_ASSERT(len > 0, "an ACK always fits ACK_BUFSIZE");
 	FUZZ_ASSERT(mllp_wrap(ack, (size_t)len, framed, sizeof(framed)) == (size_t)len + 3,
 	    "an ACK framed fits ACK_BUFSIZE + 3");
+	FUZZ_ASSERT(memchr(ack, MLLP_START, (size_t)len) == NULL &&
+	                memchr(ack, MLLP_END, (size_t)len) == NULL,
+	    "an ACK never holds MLLP's 0x0B or 0x1C, which would break its frame");
 	if (hl7_parse(&ack_msg, ack, (size_t)len, &ack_err) != 0)
 		fprintf(stderr, "fuzz: the ACK does not parse: %s\n", ack_err.text);
 	FUZZ_ASSERT(hl7_parse(&ack_msg, ack, (size_t)len, &ack_err) == 0,
@@ -65,7 +69,7 @@ answer(const struct hl7_message *msg, enum ack_code code, const struct hl7_error
 		memcpy(text, err->text, sizeof(text));
 		for (char *p = text; enc->escape == '\0' && *p != '\0'; p++)
 			if (*p == enc->field || *p == enc->component || *p == enc->repetition ||
-			    *p == '\r' || *p == '\n')
+			    (unsigned char)*p < 0x20)
 				*p = ' ';
 		said = (hl7_get(&ack_msg, "ERR", 1, 8, 1, 1, 1, err8, sizeof(err8)) > 0 &&
 		           strcmp(err8, text) == 0) ||

@@ -18,7 +18,8 @@ enum ack_code {
 
 /*
  * A field of the message longer than this is left out of the ACK rather
- * than mirrored, so that an ACK always fits in ACK_BUFSIZE.
+ * than mirrored, so that an ACK always fits in ACK_BUFSIZE. So is one
+ * holding a control byte, so that an ACK never holds 0x0B or 0x1C.
  */
 #define ACK_MIRRORED_FIELD_MAX_BYTES 1024
 /* Room for any acknowledgement this module writes. */

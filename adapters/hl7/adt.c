@@ -346,7 +346,9 @@ adt_count_separators(const struct hl7_encoding *enc, const char *raw, size_t len
  * in it (CID^1, CID~2) means the whole field as its id, so the whole field
  * as sent is the id: taking its first part would give CID^1 and CID^2 the
  * same event id, and the daemon would drop the second as a reuse after we
- * answered AA. An id longer than an event id is replaced by the hex
+ * answered AA. Control bytes are refused: an ACK mirrors MSH-10, and 0x0B
+ * or 0x1C in it would break the ACK's MLLP framing (ack.c leaves such a
+ * field out). An id longer than an event id is replaced by the hex
  * BLAKE2b-256 of it.
  */
 static int
@@ -362,6 +364,12 @@ adt_read_control_id(struct adt_context *cx)
 	if (hl7_get_raw_field(cx->msg, "MSH", 1, 10, &raw, &raw_len) < 0)
 		return adt_fail(cx, HL7_ERROR_APPLICATION_INTERNAL, "MSH-10",
 		    "the message control id cannot be read");
+	for (size_t i = 0; i < raw_len; i++)
+		if ((unsigned char)raw[i] < 0x20)
+			return adt_fail(cx, HL7_ERROR_DATA_TYPE, "MSH-10",
+			    "the message control id holds control byte 0x%02x at %zu (MLLP's "
+			    "0x0B and 0x1C among them); it is left out of this ACK",
+			    (unsigned)(unsigned char)raw[i], i + 1);
 	separators = adt_count_separators(&cx->msg->encoding, raw, raw_len);
 	if (separators > 0) {
 		if (separators == raw_len)

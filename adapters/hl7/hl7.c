@@ -70,6 +70,13 @@ is_segment_terminator(char c)
 	return c == '\r' || c == '\n';
 }
 
+/* A C0 control byte: CR and LF, and MLLP's 0x0B and 0x1C among them. */
+static bool
+is_control_byte(char c)
+{
+	return (unsigned char)c < 0x20;
+}
+
 static bool
 is_upper_or_digit(char c)
 {
@@ -536,9 +543,10 @@ hl7_escape(const struct hl7_encoding *enc, const char *text, char *out, size_t o
 		for (k = 0; k < sizeof(delims); k++)
 			if (delims[k] != '\0' && c == delims[k])
 				break;
-		if ((k < sizeof(delims) || is_segment_terminator(c)) && enc->escape == '\0') {
+		if ((k < sizeof(delims) || is_control_byte(c)) && enc->escape == '\0') {
 			/* Nothing can carry it as data: written raw it would
-			 * split the field or the segment. */
+			 * split the field or the segment, or (0x0B, 0x1C)
+			 * the MLLP frame. */
 			seq[0] = ' ';
 			seq_len = 1;
 		} else if (k < sizeof(delims)) {
@@ -546,7 +554,7 @@ hl7_escape(const struct hl7_encoding *enc, const char *text, char *out, size_t o
 			seq[1] = letters[k];
 			seq[2] = enc->escape;
 			seq_len = 3;
-		} else if (is_segment_terminator(c)) {
+		} else if (is_control_byte(c)) {
 			seq_len = (size_t)snprintf(seq, sizeof(seq), "%cX%02X%c", enc->escape,
 			    (unsigned char)c, enc->escape);
 		} else {

@@ -157,8 +157,9 @@ int hl7_parse_version(const char *text, unsigned *major, unsigned *minor, unsign
 
 /*
  * Escape text for a field with enc's delimiters (the inverse of hl7_get
- * for one value). When MSH-2 gave no escape character a delimiter or a
- * line break cannot be data: each is written as a space. Return the
+ * for one value). A control byte (a line break, MLLP's 0x0B or 0x1C) is
+ * written \Xhh\. When MSH-2 gave no escape character a delimiter or a
+ * control byte cannot be data: each is written as a space. Return the
  * length written (NUL-terminated), or -ENOSPC.
  */
 int hl7_escape(const struct hl7_encoding *enc, const char *text, char *out, size_t outlen);

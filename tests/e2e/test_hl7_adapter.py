@@ -290,6 +290,22 @@ class Framing(Hl7Case):
                       "(0x0B): answered AE", log)
         self.assertIn("no MSH-10 to answer it by: 0 bytes dropped", log)
 
+    def test_an_end_block_byte_in_msh_10_gets_ae_and_never_breaks_the_ack_frame(self):
+        client = MllpClient(self.address)
+        bad = adt("A01", "FS-1\x1c", nhs_number(520), "VFS").replace("|2.4", "|2.5")
+        good = adt("A01", "FS-2", nhs_number(521), "VFS2").replace("|2.4", "|2.5")
+        client.send_raw(b"\x0b" + bad.encode() + b"\x1c\x0d\x0b" + good.encode() + b"\x1c\x0d")
+        first = client.ack()
+        self.assertNotIn("\x1c", first)
+        self.assertNotIn("\x0b", first)
+        fields = ack_fields(first)
+        self.assertEqual(fields["MSA"][1:3], ["AE", ""], first)
+        self.assertEqual(fields["ERR"][2], "MSH^1^10", first)
+        self.assertIn("control byte 0x1c", fields["ERR"][8])
+        # The next ACK is in step: the second message's.
+        self.assertEqual(ack_fields(client.ack())["MSA"][1:3], ["AA", "FS-2"])
+        client.close()
+
     def test_a_message_without_its_start_block_is_a_warning(self):
         client = MllpClient(self.address)
         client.send_raw(adt("A01", "NS-1", nhs_number(510), "VNS").encode() + b"\x1c\x0d\r\n")

@@ -1126,6 +1126,42 @@ test_ack_leaves_out_oversized_header_fields_but_still_answers(void **state)
 	free(msg);
 }
 
+static void
+test_control_bytes_in_the_header_never_reach_the_ack_raw(void **state)
+{
+	char text[1024], seg[512], ack[ACK_BUFSIZE];
+	struct mapped *m;
+	int len;
+
+	(void)state;
+	pv1(seg, sizeof(seg), "I", "", "V1", "", "");
+	/* MSH-10 ending in 0x1C (MLLP's end block), MSH-3 holding 0x0B. */
+	snprintf(text, sizeof(text),
+	    "MSH|^~\\&|P\x0b" "AS|ESHT|ICS|ICS|20260115093012||ADT^A08|FS-1\x1c|P|2.5\r"
+	    "PID|1||9990000018^^^NHS^NH\r%s\r",
+	    seg);
+	m = map_string(text);
+	assert_refused(m, "MSH-10", HL7_ERROR_DATA_TYPE);
+	assert_non_null(strstr(m->err.text, "control byte 0x1c"));
+	len = ack_build(&m->msg, ACK_CODE_ERROR, &m->err, "A12", WINTER_MS, ack, sizeof(ack));
+	assert_true(len > 0);
+	assert_null(memchr(ack, 0x1c, (size_t)len));
+	assert_null(memchr(ack, 0x0b, (size_t)len));
+	/* Left out, as a field too long is: MSH-5 (from MSH-3) and MSA-2. */
+	assert_non_null(strstr(ack, "MSH|^~\\&|ICS|ICS||ESHT|"));
+	assert_non_null(strstr(ack, "\rMSA|AE|\r"));
+	mapped_free(&m);
+	/* A trigger that unescapes to 0x1C is escaped again in MSH-9. */
+	snprintf(text, sizeof(text),
+	    "MSH|^~\\&|PAS|ESHT|ICS|ICS|20260115093012||ADT^A\\X1C\\1|C13|P|2.5\r");
+	m = map_string(text);
+	len = ack_build(&m->msg, ACK_CODE_ERROR, &m->err, "A13", WINTER_MS, ack, sizeof(ack));
+	assert_true(len > 0);
+	assert_null(memchr(ack, 0x1c, (size_t)len));
+	assert_non_null(strstr(ack, "|ACK^A\\X1C\\1^ACK|A13|"));
+	mapped_free(&m);
+}
+
 int
 main(void)
 {
@@ -1173,6 +1209,7 @@ main(void)
 		cmocka_unit_test(test_ack_reject_asks_for_a_resend),
 		cmocka_unit_test(test_ack_refuses_a_small_buffer_and_bad_arguments),
 		cmocka_unit_test(test_ack_leaves_out_oversized_header_fields_but_still_answers),
+		cmocka_unit_test(test_control_bytes_in_the_header_never_reach_the_ack_raw),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

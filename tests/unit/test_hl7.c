@@ -434,6 +434,21 @@ test_escape_is_the_inverse_of_get(void **state)
 }
 
 static void
+test_escape_never_writes_a_control_byte_raw(void **state)
+{
+	/* 0x0B or 0x1C written raw would break the ACK's MLLP framing. */
+	struct hl7_encoding with_escape = { '|', '^', '~', '\\', '&', '\0' };
+	struct hl7_encoding without = { ':', '^', '~', '\0', '\0', '\0' };
+	char escaped[64];
+
+	(void)state;
+	assert_true(hl7_escape(&with_escape, "A\x1c" "B\x0b" "C\x01", escaped, sizeof(escaped)) > 0);
+	assert_string_equal(escaped, "A\\X1C\\B\\X0B\\C\\X01\\");
+	assert_true(hl7_escape(&without, "A\x1c" "B\x0b" "C", escaped, sizeof(escaped)) > 0);
+	assert_string_equal(escaped, "A B C");
+}
+
+static void
 test_escape_without_an_escape_character_writes_delimiters_as_spaces(void **state)
 {
 	/* MSH:^~: gives no escape character: the ':' of our own text must not
@@ -761,6 +776,7 @@ main(void)
 		cmocka_unit_test(test_z_segments_and_repeated_segments_are_indexed),
 		cmocka_unit_test(test_raw_field_points_into_the_buffer),
 		cmocka_unit_test(test_escapes_give_the_delimiters),
+		cmocka_unit_test(test_escape_never_writes_a_control_byte_raw),
 		cmocka_unit_test(test_escape_without_an_escape_character_writes_delimiters_as_spaces),
 		cmocka_unit_test(test_escapes_follow_the_message_delimiters),
 		cmocka_unit_test(test_hex_escape_gives_bytes),
