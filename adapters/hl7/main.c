@@ -50,6 +50,9 @@
  * sender stalled mid-message; the connection is closed. A megabyte takes
  * well under a second on any link a provider uses. */
 #define HL7_PARTIAL_FRAME_MAX_MS (60 * 1000)
+/* A connection being closed (hl7_conn_linger) waits this long at most for
+ * the sender to close its side. */
+#define HL7_LINGER_MS (5 * 1000)
 /* How often the connections are looked at for such frames. */
 #define HL7_SWEEP_INTERVAL_MS (5 * 1000)
 /* The groups: those in flight in the outbox and the one filling. */
@@ -115,7 +118,10 @@ struct hl7_conn {
 	struct hl7_group *group;
 	struct hl7_conn *next_in_group;
 	size_t first, n, taken_bytes;
-	bool close_after; /* a message too large follows, or an ACK was lost: close once answered */
+	bool close_after; /* a message too large came, or an ACK was lost: close once answered */
+	bool write_shut;  /* lingering, and our side is shut (FIN sent) */
+	/* When hl7_conn_linger began closing it (monotonic ms), else 0. */
+	int64_t lingering_since_ms;
 	/* When the frame its input ends in began (monotonic ms), 0 when it
 	 * holds no part of a frame. */
 	int64_t partial_since_ms;
@@ -128,6 +134,8 @@ hl7_outbox_path(const struct config *cfg)
 }
 
 static void hl7_conn_close(struct hl7_conn *c);
+static void hl7_conn_linger(struct hl7_conn *c);
+static void hl7_conn_shut_write(struct hl7_conn *c);
 
 static void
 hl7_resume_listening(struct hl7_server *srv)
@@ -287,12 +295,13 @@ hl7_log_skipped(const struct hl7_conn *c, const uint8_t *bytes, size_t n)
 }
 
 /*
- * A frame cut short by the next start block is answered AE when its header
- * gives an MSH-10 the sender can match the ACK to; else an ACK would be
- * taken for the next message's, and it is dropped.
+ * A message refused before it was whole (a frame cut short by the next
+ * start block, one too large) is answered AE when its header gives an
+ * MSH-10 the sender can match the ACK to; else an ACK would be taken for
+ * the next message's, and it is dropped.
  */
 static bool
-hl7_can_answer_unended(struct hl7_server *srv, const uint8_t *text, size_t len)
+hl7_can_answer_header(struct hl7_server *srv, const uint8_t *text, size_t len)
 {
 	const char *value;
 	size_t value_len;
@@ -300,6 +309,18 @@ hl7_can_answer_unended(struct hl7_server *srv, const uint8_t *text, size_t len)
 	hl7_parse(&srv->msg, (const char *)text, hl7_header_length((const char *)text, len), NULL);
 	return srv->msg.has_header &&
 	    hl7_get_raw_field(&srv->msg, "MSH", 1, 10, &value, &value_len) == 0 && value_len > 0;
+}
+
+static void
+hl7_refuse_too_large(struct hl7_taken *t, uint64_t max_message_bytes)
+{
+	memset(&t->err, 0, sizeof(t->err));
+	t->packed_len = 0;
+	t->code = ACK_CODE_ERROR;
+	t->err.code = HL7_ERROR_DATA_TYPE;
+	snprintf(t->err.text, sizeof(t->err.text),
+	    "the message is longer than %" PRIu64 " bytes ([hl7] max_message_bytes of the "
+	    "receiver): it is not read, and the connection is closed", max_message_bytes);
 }
 
 static void
@@ -329,6 +350,11 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 	size_t len, done = 0;
 	bool partial, restarted = false;
 
+	if (c->lingering_since_ms != 0) {
+		/* Being closed: what it sends now is not read. */
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
 	if (srv->stopping || c->group != NULL)
 		return; /* one in a group is read again once answered */
 	if (evbuffer_get_length(bufferevent_get_output(bev)) > HL7_OUTPUT_MAX_BYTES) {
@@ -351,11 +377,32 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 		if (skipped > 0)
 			hl7_log_skipped(c, data + done, skipped);
 		if (st == MLLP_TOO_LARGE) {
-			/* What came before it is answered first. */
-			log_warning("hl7: %s: a message longer than %" PRIu64 " bytes ([hl7] "
-				    "max_message_bytes): closing the connection",
-			    c->peer, srv->a->cfg->hl7_max_message_bytes);
+			/* What came before it is answered first; it gets an AE
+			 * when its header can be read, and the rest of it, and
+			 * anything after, is discarded as the connection closes. */
+			size_t start = done + skipped + 1;
+			uint64_t max = srv->a->cfg->hl7_max_message_bytes;
+
 			c->close_after = true;
+			done = len;
+			if (!hl7_can_answer_header(srv, data + start, len - start)) {
+				log_warning("hl7: %s: a message longer than %" PRIu64 " bytes ([hl7] "
+					    "max_message_bytes), with no MSH-10 to answer it by: "
+					    "closing the connection", c->peer, max);
+				break;
+			}
+			if (hl7_reserve_taken(g) < 0) {
+				log_error("hl7: %s: out of memory; the sender will resend", c->peer);
+				break;
+			}
+			log_warning("hl7: %s: a message longer than %" PRIu64 " bytes ([hl7] "
+				    "max_message_bytes): answered AE; closing the connection",
+			    c->peer, max);
+			t = &g->taken[g->n_taken++];
+			t->at = start;
+			t->len = hl7_header_length((const char *)data + start, len - start);
+			hl7_refuse_too_large(t, max);
+			c->n++;
 			break;
 		}
 		if (st == MLLP_MORE) {
@@ -363,7 +410,7 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 			partial = done < len;
 			break;
 		}
-		if (st == MLLP_UNENDED && !hl7_can_answer_unended(srv, data + done + at, msg_len)) {
+		if (st == MLLP_UNENDED && !hl7_can_answer_header(srv, data + done + at, msg_len)) {
 			log_warning("hl7: %s: a frame with no end block (0x1C 0x0D) before the next "
 				    "start block (0x0B), and no MSH-10 to answer it by: %zu bytes "
 				    "dropped", c->peer, msg_len);
@@ -393,7 +440,7 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 	if (c->n == 0) {
 		evbuffer_drain(in, done);
 		if (c->close_after)
-			hl7_conn_close(c);
+			hl7_conn_linger(c);
 		return;
 	}
 	c->taken_bytes = done;
@@ -454,7 +501,7 @@ hl7_answer_conn(struct hl7_conn *c, bool durable)
 	c->group = NULL;
 	c->n = 0;
 	if (c->close_after) {
-		hl7_conn_close(c);
+		hl7_conn_linger(c);
 		return;
 	}
 	/* More whole messages may be waiting: come back for them on the next
@@ -553,6 +600,10 @@ hl7_on_write(struct bufferevent *bev, void *arg)
 {
 	struct hl7_conn *c = arg;
 
+	if (c->lingering_since_ms != 0) {
+		hl7_conn_shut_write(c); /* its ACKs are all written */
+		return;
+	}
 	if (c->srv->stopping || (bufferevent_get_enabled(bev) & EV_READ))
 		return;
 	bufferevent_enable(bev, EV_READ);
@@ -590,6 +641,11 @@ hl7_on_sweep(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	for (c = srv->conns; c != NULL; c = next) {
 		next = c->next;
+		if (c->lingering_since_ms != 0 && now - c->lingering_since_ms >= HL7_LINGER_MS) {
+			log_debug("hl7: %s: closed; the sender did not close its side", c->peer);
+			hl7_conn_close(c);
+			continue;
+		}
 		if (c->partial_since_ms == 0 || c->group != NULL ||
 		    !(bufferevent_get_enabled(c->bev) & EV_READ) ||
 		    now - c->partial_since_ms < HL7_PARTIAL_FRAME_MAX_MS)
@@ -599,6 +655,38 @@ hl7_on_sweep(evutil_socket_t fd, short what, void *arg)
 		    c->peer, (now - c->partial_since_ms) / 1000);
 		hl7_conn_close(c);
 	}
+}
+
+/* Shut our side of a lingering connection, once its ACKs are written. */
+static void
+hl7_conn_shut_write(struct hl7_conn *c)
+{
+	if (c->write_shut || evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		return;
+	c->write_shut = true;
+	(void)shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+}
+
+/*
+ * Close c gracefully: nothing more is read from it as messages (what it
+ * sends is discarded), its ACKs are written, then our side is shut (FIN)
+ * and it is closed when the sender closes its side, or HL7_LINGER_MS
+ * later. Closed at once with its input unread, TCP would send a reset,
+ * which can destroy at the sender's end the ACKs it has not read yet: the
+ * AE of a message too large among them.
+ */
+static void
+hl7_conn_linger(struct hl7_conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+
+	c->lingering_since_ms = clock_monotonic_ms();
+	c->partial_since_ms = 0;
+	evbuffer_drain(in, evbuffer_get_length(in));
+	/* The write callback once every ACK is written, not at half. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	hl7_conn_shut_write(c);
 }
 
 /* TCP keepalive on an accepted socket (HL7_KEEPALIVE_*); false when the

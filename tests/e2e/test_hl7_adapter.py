@@ -317,6 +317,37 @@ class Framing(Hl7Case):
                          r"start block \(0x0B\) is not read")
 
 
+class TooLarge(Hl7Case):
+    """A message over [hl7] max_message_bytes (1 MiB): AE with the header
+    mirrored, then the connection closed, as the docs say; the ACKs reach
+    the sender before the close (no reset)."""
+
+    def test_a_message_too_large_gets_ae_then_the_connection_closes(self):
+        good = adt("A01", "TL-1", nhs_number(530), "VTL1")
+        big = adt("A01", "TL-2", nhs_number(531), "VTL2") + ("ZZZ|" + "x" * 60000 + "\r") * 18
+        after = adt("A01", "TL-3", nhs_number(532), "VTL3")
+        self.assertGreater(len(big), 1048576)
+        client = MllpClient(self.address)
+        client.send_raw(b"".join(b"\x0b" + m.encode() + b"\x1c\x0d" for m in (good, big, after)))
+        self.assertEqual(ack_fields(client.ack())["MSA"][1:3], ["AA", "TL-1"])
+        refused = ack_fields(client.ack())
+        self.assertEqual(refused["MSA"][1:3], ["AE", "TL-2"], refused)
+        self.assertEqual(refused["MSH"][3:6], ["ICS", "PAS", "RXC_PAS"], refused)
+        self.assertIn("longer than 1048576 bytes ([hl7] max_message_bytes", refused["MSA"][3])
+        # Then the connection closes (a FIN, not a reset), and what came
+        # after the refused message is not answered: it is sent again.
+        with self.assertRaisesRegex(AssertionError, "closed the connection"):
+            client.ack()
+        client.close()
+        self.assertIn("max_message_bytes): answered AE; closing the connection",
+                      self.adapter.log_text())
+        again = MllpClient(self.address)
+        again.send(after)
+        self.assertEqual(ack_fields(again.ack())["MSA"][1:3], ["AA", "TL-3"])
+        again.close()
+        wait_for(lambda: self.events_stored() == 3 + 2, what="TL-1 and TL-3")
+
+
 class LostAck(Hl7Case):
     """An ACK the adapter cannot send (out of memory, made so by
     fail_ack.c under LD_PRELOAD): no later ACK may overtake it, so the
