@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <ini.h>
 
@@ -400,6 +401,14 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 
 	st.err = why;
 	st.errlen = sizeof(why);
+	/* A directory opens, and reads as an empty file. */
+	{
+		struct stat sb;
+		if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+			snprintf(err, errlen, "%s: not a file (a configuration is an INI file)", path);
+			return -1;
+		}
+	}
 	rc = ini_parse(path, config_on_key, &st);
 	if (rc == 0 && !st.failed)
 		return 0;

@@ -258,6 +258,11 @@ test_load_of_a_missing_file_says_cannot_open(void **state)
 	assert_non_null(strstr(err, path));
 	assert_non_null(strstr(err, "cannot open"));
 	assert_config_equal(&cfg, &before);
+	/* A directory opens, and read as an empty file it set nothing. */
+	err[0] = '\0';
+	assert_int_equal(config_load(&cfg, fx->dir, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "not a file"));
+	assert_config_equal(&cfg, &before);
 }
 
 static void
