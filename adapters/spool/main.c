@@ -18,13 +18,25 @@
 #include "adapter.h"
 #include "log.h"
 #include "rows.h"
+#include "seen.h"
 
 #define SPOOL_FILES_PER_TICK 64
 #define SPOOL_NAME_MAX 255
+/* A name in done/ or failed/ leaves room for ".errors.csv.tmp" (or
+ * ".reason.txt.tmp") within NAME_MAX. */
+#define SPOOL_ARCHIVE_NAME_MAX (SPOOL_NAME_MAX - 15)
+/* A file is taken once its size and times have not changed for this long
+ * (docs/SPOOL.md): one written under its final name is not read half done. */
+#define SPOOL_SETTLE_MS 2000
+/* The outbox room a file may need per byte of CSV: a compact care
+ * package row with an end date gives two envelopes, about 6 times its
+ * bytes, and LMDB's pages add to that. */
+#define SPOOL_OUTBOX_PER_FILE_BYTE 8
 
 struct spool {
 	struct adapter *a;
 	struct event *tick;
+	struct spool_seen seen;
 	bool stopping;
 };
 
@@ -140,116 +152,379 @@ spool_write_file(const char *path, const char *text, size_t len)
 	char tmp[PATH_MAX];
 	int fd;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
 		return -1;
+	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return -1;
 	if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
+		int saved = errno ? errno : EIO;
 		close(fd);
 		unlink(tmp);
+		errno = saved;
 		return -1;
 	}
 	close(fd);
 	return rename(tmp, path);
 }
 
-/* Move name into sub/ (done or failed), never over an earlier file of
- * the same name: the same file dropped twice is kept twice. */
-static void
-spool_move(const char *dir, const char *name, const char *sub, const char *errors,
-    size_t errors_len)
+static int64_t
+spool_clock_ms(clockid_t clock)
 {
-	char from[PATH_MAX], to[PATH_MAX], suffix[32] = "";
-	struct stat st;
+	struct timespec ts;
 
-	if (spool_path(from, sizeof(from), dir, "", name, "") < 0 ||
-	    spool_path(to, sizeof(to), dir, sub, name, "") < 0)
-		return;
-	if (stat(to, &st) == 0) {
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		snprintf(suffix, sizeof(suffix), ".%lld", (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-		spool_path(to, sizeof(to), dir, sub, name, suffix);
-	}
-	if (errors != NULL) {
-		/* The errors (or the reason) first, so that when the file is
-		 * seen in done/ or failed/ its report is there. */
-		char report[PATH_MAX];
-		if (snprintf(report, sizeof(report), "%s%s", to,
-			strcmp(sub, "done") == 0 ? ".errors.csv" : ".reason.txt") < (int)sizeof(report) &&
-		    spool_write_file(report, errors, errors_len) < 0)
-			log_error("spool: %s: cannot write %s: %s", name, report, strerror(errno));
-	}
-	if (rename(from, to) < 0)
-		log_error("spool: %s: cannot move it to %s/: %s", name, sub, strerror(errno));
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* 0: the file was dealt with; -1: leave it and try again later. */
+/* The first at most max bytes of name, cut between two UTF-8 characters. */
+static size_t
+spool_name_cut(const char *name, size_t max)
+{
+	size_t n = strlen(name);
+
+	if (n <= max)
+		return n;
+	n = max;
+	while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80)
+		n--;
+	return n;
+}
+
+/* Whether subdir/base, or its report (base + report_suffix), is there. */
+static bool
+spool_archive_taken(const char *subdir, const char *base, const char *report_suffix)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (spool_path(path, sizeof(path), subdir, "", base, "") < 0 || lstat(path, &st) == 0)
+		return true;
+	if (spool_path(path, sizeof(path), subdir, "", base, report_suffix) < 0 ||
+	    lstat(path, &st) == 0)
+		return true;
+	return false;
+}
+
+/*
+ * The name a file gets in subdir: its own, or when that (or its report)
+ * is there already, its own and .<ms>; cut so that its report's temporary
+ * name still fits NAME_MAX.
+ */
 static int
-spool_take(struct spool *s, const char *name)
+spool_archive_name(const char *subdir, const char *name, const char *report_suffix, char *out,
+    size_t outlen)
+{
+	int64_t ms;
+	size_t n = spool_name_cut(name, SPOOL_ARCHIVE_NAME_MAX);
+
+	if (snprintf(out, outlen, "%.*s", (int)n, name) >= (int)outlen)
+		return -1;
+	if (!spool_archive_taken(subdir, out, report_suffix))
+		return 0;
+	ms = spool_clock_ms(CLOCK_REALTIME);
+	for (int i = 0; i < 1000; i++) {
+		char suffix[32];
+		snprintf(suffix, sizeof(suffix), ".%" PRId64, ms + i);
+		n = spool_name_cut(name, SPOOL_ARCHIVE_NAME_MAX - strlen(suffix));
+		if (snprintf(out, outlen, "%.*s%s", (int)n, name, suffix) >= (int)outlen)
+			return -1;
+		if (!spool_archive_taken(subdir, out, report_suffix))
+			return 0;
+	}
+	return -1;
+}
+
+/*
+ * Move name into sub/ (done or failed), with its report (the errors file
+ * or the reason; none when report is NULL) beside it, never over an
+ * earlier file or report: the same file dropped twice is kept twice. sub/
+ * is made again when an operator removed it. 0, or -1 and (unless quiet)
+ * logged; on -1 the file is where it was and no report is left behind.
+ */
+static int
+spool_move(const char *dir, const char *name, const char *sub, const char *report,
+    size_t report_len, bool quiet)
+{
+	const char *report_suffix = strcmp(sub, "done") == 0 ? ".errors.csv" : ".reason.txt";
+	char from[PATH_MAX], subdir[PATH_MAX], to[PATH_MAX], report_path[PATH_MAX];
+	char base[SPOOL_ARCHIVE_NAME_MAX + 1];
+
+	if (spool_path(from, sizeof(from), dir, "", name, "") < 0 ||
+	    spool_path(subdir, sizeof(subdir), dir, "", sub, "") < 0) {
+		if (!quiet)
+			log_error("spool: %s: cannot move it to %s/: the path is too long", name, sub);
+		return -1;
+	}
+	if (mkdir(subdir, 0750) == 0) {
+		log_warning("spool: %s/ was missing: made it again", sub);
+	} else if (errno != EEXIST) {
+		if (!quiet)
+			log_error("spool: %s: cannot move it: cannot make %s/: %s", name, sub,
+			    strerror(errno));
+		return -1;
+	}
+	if (spool_archive_name(subdir, name, report_suffix, base, sizeof(base)) < 0 ||
+	    spool_path(to, sizeof(to), dir, sub, base, "") < 0 ||
+	    spool_path(report_path, sizeof(report_path), dir, sub, base, report_suffix) < 0) {
+		if (!quiet)
+			log_error("spool: %s: cannot move it to %s/: no free name there", name, sub);
+		return -1;
+	}
+	/* The report first, so that when the file is seen in done/ or failed/
+	 * its report is there. */
+	if (report != NULL && spool_write_file(report_path, report, report_len) < 0) {
+		if (!quiet)
+			log_error("spool: %s: cannot write %s/%s%s: %s; the file stays in the spool "
+				  "until its report is written",
+			    name, sub, base, report_suffix, strerror(errno));
+		return -1;
+	}
+	if (rename(from, to) < 0) {
+		int saved = errno;
+		if (report != NULL)
+			unlink(report_path);
+		if (!quiet)
+			log_error("spool: %s: cannot move it to %s/: %s", name, sub, strerror(saved));
+		return -1;
+	}
+	if (strcmp(base, name) != 0)
+		log_info("spool: %s: moved to %s/%s", name, sub, base);
+	return 0;
+}
+
+/* The whole file fails: to failed/ with the reason, or (when it cannot be
+ * moved) left and skipped from now on, logged once either way. */
+static void
+spool_fail(struct spool *s, struct spool_seen_file *e, const char *reason)
+{
+	log_warning("spool: %s: failed: %.*s", e->name, (int)strcspn(reason, "\n"), reason);
+	if (spool_move(s->a->cfg->spool_directory, e->name, "failed", reason, strlen(reason),
+		false) < 0) {
+		log_warning("spool: %s: left in the spool and not taken again until it changes",
+		    e->name);
+		e->state = SPOOL_SEEN_SKIPPED;
+	}
+}
+
+/* Read the whole of fd (size bytes) into a new buffer; NULL with errno
+ * (0: the file's size changed under us). */
+static char *
+spool_read_all(int fd, size_t size)
+{
+	char *buf = malloc(size + 1);
+	size_t got = 0;
+
+	if (buf == NULL)
+		return NULL;
+	while (got < size) {
+		ssize_t n = read(fd, buf + got, size - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = 0;
+			free(buf);
+			return NULL;
+		}
+		got += (size_t)n;
+	}
+	return buf;
+}
+
+static const char *
+spool_type_name(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFLNK:
+		return "a symbolic link";
+	case S_IFDIR:
+		return "a directory";
+	case S_IFIFO:
+		return "a FIFO";
+	case S_IFSOCK:
+		return "a socket";
+	case S_IFCHR:
+	case S_IFBLK:
+		return "a device";
+	default:
+		return "not a regular file";
+	}
+}
+
+/* What is in the spool but can never be taken: said once, then skipped. */
+static void
+spool_skip_not_file(struct spool_seen_file *e, const struct stat *st)
+{
+	log_warning("spool: %s: %s, not a regular file: left where it is and not taken", e->name,
+	    spool_type_name(st->st_mode));
+	spool_seen_id_of(st, &e->id);
+	e->state = SPOOL_SEEN_SKIPPED;
+}
+
+/* Its rows could not go into the outbox for lack of room. */
+static void
+spool_no_room(struct spool *s, struct spool_seen_file *e, const struct spool_file *f,
+    size_t bytes)
+{
+	const struct config *cfg = s->a->cfg;
+	struct outbox_counts counts = { 0 };
+	char reason[700];
+
+	if (bytes <= cfg->adapter_outbox_map_bytes &&
+	    outbox_counts(s->a->outbox, &counts) == OUTBOX_OK && counts.pending > 0) {
+		/* It may fit once what waits is delivered. */
+		log_warning("spool: %s: the outbox has no room for its %zu events now (%" PRIu64
+			    " waiting for commissiond): taken again once half of those are delivered",
+		    e->name, f->n_items, counts.pending);
+		e->state = SPOOL_SEEN_WAITING_ROOM;
+		e->pending_at_full = counts.pending;
+		return;
+	}
+	snprintf(reason, sizeof(reason),
+	    "its %zu events (%zu bytes packed) do not fit in the outbox even with nothing else "
+	    "waiting there ([adapter] outbox_map_size is %" PRIu64 " bytes%s): split the file, "
+	    "or raise [adapter] outbox_map_size (and keep [spool] max_file_bytes at most an "
+	    "eighth of it)\n",
+	    f->n_items, bytes, cfg->adapter_outbox_map_bytes,
+	    counts.dead_letters ? "; dead letters take part of it (commissionctl deadletters)" : "");
+	spool_fail(s, e, reason);
+}
+
+/* Take one settled file: its rows into the outbox, then the file to done/
+ * (or the whole file to failed/). e says what is remembered of it. */
+static void
+spool_take(struct spool *s, struct spool_seen_file *e)
 {
 	const struct config *cfg = s->a->cfg;
 	struct spool_file f = { 0 };
 	struct spool_file_summary summary = { 0 };
+	struct spool_seen_id id, after;
 	char path[PATH_MAX], err[512], reason[600];
 	struct stat st;
-	char *buf = NULL;
-	ssize_t got;
+	size_t bytes = 0;
+	enum outbox_result r;
+	char *buf;
 	int fd, rc;
 
-	if (spool_path(path, sizeof(path), cfg->spool_directory, "", name, "") < 0)
-		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		if (fd >= 0)
-			close(fd);
-		return 0; /* gone, or not a file: not ours */
+	if (spool_path(path, sizeof(path), cfg->spool_directory, "", e->name, "") < 0)
+		return;
+	/* O_NONBLOCK: a FIFO put in its place since the look must not block
+	 * the loop; O_NOFOLLOW: nor a symbolic link take us elsewhere. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return; /* gone: not ours */
+		if (errno == ELOOP) {
+			if (lstat(path, &st) == 0)
+				spool_skip_not_file(e, &st);
+			return;
+		}
+		snprintf(reason, sizeof(reason),
+		    "cannot be read: %s (the account commissiond-spool runs as must be able to "
+		    "read it: have the sender give it group read permission)\n",
+		    strerror(errno));
+		spool_fail(s, e, reason);
+		return;
+	}
+	if (fstat(fd, &st) < 0) {
+		log_error("spool: %s: cannot look at it: %s; trying again later", e->name,
+		    strerror(errno));
+		close(fd);
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		spool_skip_not_file(e, &st);
+		close(fd);
+		return;
+	}
+	spool_seen_id_of(&st, &id);
+	if (!spool_seen_id_equal(&id, &e->id) || fcntl(fd, F_SETFL, 0) < 0) {
+		/* Replaced or written to since the look: let it settle again. */
+		spool_seen_reset(e, &id, spool_clock_ms(CLOCK_MONOTONIC));
+		close(fd);
+		return;
 	}
 	if ((uint64_t)st.st_size > cfg->spool_max_file_bytes) {
 		close(fd);
 		snprintf(reason, sizeof(reason), "the file is %lld bytes, above the limit of %" PRIu64
 						 " ([spool] max_file_bytes)\n",
 		    (long long)st.st_size, cfg->spool_max_file_bytes);
-		log_warning("spool: %s: failed: %s", name, reason);
-		spool_move(cfg->spool_directory, name, "failed", reason, strlen(reason));
-		return 0;
+		spool_fail(s, e, reason);
+		return;
 	}
-	buf = malloc((size_t)st.st_size + 1);
-	got = buf ? read(fd, buf, (size_t)st.st_size) : -1;
+	errno = 0;
+	buf = spool_read_all(fd, (size_t)st.st_size);
 	close(fd);
-	if (got != st.st_size) {
-		free(buf);
-		log_error("spool: %s: cannot read it: %s", name, strerror(errno));
-		return -1;
+	if (buf == NULL) {
+		if (errno == 0) {
+			/* Shorter than it was: still being written. */
+			spool_seen_reset(e, &id, spool_clock_ms(CLOCK_MONOTONIC));
+			return;
+		}
+		log_error("spool: %s: cannot read it: %s; trying again later", e->name,
+		    strerror(errno));
+		return;
 	}
-	rc = spool_read_buffer(buf, (size_t)got, s->a->pseudonymiser, spool_on_envelope,
+	rc = spool_read_buffer(buf, (size_t)st.st_size, s->a->pseudonymiser, spool_on_envelope,
 	    spool_on_error, &f, &summary, err, sizeof(err));
 	free(buf);
 	if (rc == -1) {
 		snprintf(reason, sizeof(reason), "%s\n", err);
-		log_warning("spool: %s: failed: %s", name, err);
-		spool_move(cfg->spool_directory, name, "failed", reason, strlen(reason));
+		spool_fail(s, e, reason);
 		spool_file_free(&f);
-		return 0;
+		return;
 	}
 	if (rc != 0) {
-		log_error("spool: %s: out of memory reading it; trying again later", name);
+		log_error("spool: %s: out of memory reading it; trying again later", e->name);
 		spool_file_free(&f);
-		return -1;
+		return;
 	}
+	for (size_t i = 0; i < f.n_items; i++)
+		bytes += f.items[i].len;
 	/* Every row in the outbox, or the file stays where it is. */
-	if (adapter_put(s->a, f.items, f.n_items) != OUTBOX_OK) {
-		log_error("spool: %s: the outbox cannot take it now; trying again later", name);
+	r = bytes > cfg->adapter_outbox_map_bytes ? OUTBOX_FULL :
+						  adapter_put(s->a, f.items, f.n_items);
+	if (r == OUTBOX_FULL) {
+		spool_no_room(s, e, &f, bytes);
 		spool_file_free(&f);
-		return -1;
+		return;
 	}
-	log_info("spool: %s: %s: %zu rows, %zu bad, %zu events to deliver", name,
+	if (r != OUTBOX_OK) {
+		log_error("spool: %s: the outbox cannot take it now; trying again later", e->name);
+		spool_file_free(&f);
+		return;
+	}
+	log_info("spool: %s: %s: %zu rows, %zu bad, %zu events to deliver", e->name,
 	    spool_kind_name(summary.kind), summary.rows, summary.bad_rows, summary.envelopes);
-	spool_move(cfg->spool_directory, name, "done", f.errors_len ? f.errors : NULL,
-	    f.errors_len);
+	/* From here its rows are in the outbox: it is never put again as it is. */
+	e->state = SPOOL_SEEN_PUT;
+	if (lstat(path, &st) < 0) {
+		log_warning("spool: %s: gone before it could be moved to done/", e->name);
+		spool_file_free(&f);
+		return;
+	}
+	spool_seen_id_of(&st, &after);
+	if (!spool_seen_id_equal(&after, &id)) {
+		log_warning("spool: %s: it changed while it was being taken: taken again once it "
+			    "has settled (a sender should write NAME.part and rename it)",
+		    e->name);
+		spool_seen_reset(e, &after, spool_clock_ms(CLOCK_MONOTONIC));
+		spool_file_free(&f);
+		return;
+	}
+	if (spool_move(cfg->spool_directory, e->name, "done", f.errors_len ? f.errors : NULL,
+		f.errors_len, false) < 0) {
+		log_warning("spool: %s: its rows are in the outbox: it is not taken again, and "
+			    "moving it to done/ is tried again at each look",
+		    e->name);
+		e->report = f.errors_len ? f.errors : NULL;
+		e->report_len = f.errors_len;
+		f.errors = NULL;
+	}
 	spool_file_free(&f);
-	return 0;
 }
 
 static int
@@ -258,13 +533,47 @@ spool_name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Take the complete files waiting, oldest name first. */
+/* Whether the file e (st as listed) is to be taken at this look. */
+static bool
+spool_is_ready(struct spool *s, struct spool_seen_file *e, const struct stat *st, int64_t now_ms,
+    int64_t now_real_ms)
+{
+	struct outbox_counts counts;
+
+	switch (e->state) {
+	case SPOOL_SEEN_SKIPPED:
+		return false;
+	case SPOOL_SEEN_PUT:
+		if (spool_move(s->a->cfg->spool_directory, e->name, "done", e->report,
+			e->report_len, true) == 0)
+			log_info("spool: %s: moved to done/ at last", e->name);
+		return false;
+	case SPOOL_SEEN_WAITING_ROOM:
+		return outbox_counts(s->a->outbox, &counts) == OUTBOX_OK &&
+		       counts.pending <= e->pending_at_full / 2;
+	case SPOOL_SEEN_SETTLING:
+		break;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		spool_skip_not_file(e, st);
+		return false;
+	}
+	/* Settled: the same size and times for SPOOL_SETTLE_MS, watched or
+	 * told by its mtime. */
+	return now_ms - e->first_seen_ms >= SPOOL_SETTLE_MS ||
+	       now_real_ms - e->id.mtime_ns / 1000000 >= SPOOL_SETTLE_MS;
+}
+
+/* Take the settled files waiting, oldest name first, at most
+ * SPOOL_FILES_PER_TICK; those that cannot be taken do not count. */
 static void
 spool_on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct spool *s = arg;
-	char *names[SPOOL_FILES_PER_TICK];
-	size_t n = 0;
+	const char *dir = s->a->cfg->spool_directory;
+	int64_t now_ms = spool_clock_ms(CLOCK_MONOTONIC), now_real_ms = spool_clock_ms(CLOCK_REALTIME);
+	char **names = NULL;
+	size_t n = 0, cap = 0;
 	struct dirent *de;
 	DIR *d;
 
@@ -272,25 +581,49 @@ spool_on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (s->stopping)
 		return;
-	d = opendir(s->a->cfg->spool_directory);
+	d = opendir(dir);
 	if (d == NULL) {
-		log_error("spool: %s: %s", s->a->cfg->spool_directory, strerror(errno));
+		log_error("spool: %s: %s", dir, strerror(errno));
 		return;
 	}
-	while ((de = readdir(d)) != NULL && n < SPOOL_FILES_PER_TICK) {
-		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+	while ((de = readdir(d)) != NULL) {
+		struct spool_seen_file *e;
+		struct spool_seen_id id;
+		struct stat st;
+
+		if (!spool_is_candidate(de->d_name) ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		if (spool_is_candidate(de->d_name) && (names[n] = strdup(de->d_name)) != NULL)
+		if (S_ISDIR(st.st_mode) &&
+		    (strcmp(de->d_name, "done") == 0 || strcmp(de->d_name, "failed") == 0))
+			continue;
+		spool_seen_id_of(&st, &id);
+		e = spool_seen_note(&s->seen, de->d_name, &id, now_ms);
+		if (e == NULL || !spool_is_ready(s, e, &st, now_ms, now_real_ms))
+			continue;
+		if (n == cap) {
+			size_t grown_cap = cap ? cap * 2 : SPOOL_FILES_PER_TICK;
+			char **grown = realloc(names, grown_cap * sizeof(*grown));
+			if (grown == NULL)
+				break;
+			names = grown;
+			cap = grown_cap;
+		}
+		if ((names[n] = strdup(de->d_name)) != NULL)
 			n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(names[0]), spool_name_cmp);
-	/* A file that cannot be taken now stays, and the next tick tries it. */
+	spool_seen_prune(&s->seen);
+	if (n > 0)
+		qsort(names, n, sizeof(names[0]), spool_name_cmp);
+	/* A file that cannot be taken now stays, and a later look tries it. */
 	for (size_t i = 0; i < n; i++) {
-		if (!s->stopping)
-			spool_take(s, names[i]);
+		struct spool_seen_file *e = spool_seen_find(&s->seen, names[i]);
+		if (!s->stopping && i < SPOOL_FILES_PER_TICK && e != NULL)
+			spool_take(s, e);
 		free(names[i]);
 	}
+	free(names);
 }
 
 static int
@@ -322,6 +655,12 @@ spool_start(struct adapter *a, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	if (cfg->spool_max_file_bytes > cfg->adapter_outbox_map_bytes / SPOOL_OUTBOX_PER_FILE_BYTE)
+		log_warning("spool: [spool] max_file_bytes (%" PRIu64 ") is more than an eighth of "
+			    "[adapter] outbox_map_size (%" PRIu64 "): a file's events can take 6 "
+			    "times its size in the outbox, so a file near the limit may not fit and "
+			    "goes to failed/; lower max_file_bytes or raise outbox_map_size",
+		    cfg->spool_max_file_bytes, cfg->adapter_outbox_map_bytes);
 	s->tick = event_new(a->base, -1, EV_PERSIST, spool_on_tick, s);
 	if (s->tick == NULL || event_add(s->tick, &every) < 0) {
 		snprintf(err, errlen, "cannot start the spool timer");
@@ -349,6 +688,7 @@ spool_destroy(struct adapter *a)
 		return;
 	if (s->tick != NULL)
 		event_free(s->tick);
+	spool_seen_free(&s->seen);
 	free(s);
 	a->source = NULL;
 }

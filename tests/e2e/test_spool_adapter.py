@@ -4,11 +4,14 @@ that the same file dropped twice delivers nothing twice."""
 import json
 import os
 import shutil
+import stat
+import subprocess
 import tempfile
 import time
 import unittest
 
-from harness import SPOOL, Adapter, Daemon, adapter_settings, wait_for
+from harness import (SPOOL, Adapter, Daemon, adapter_settings, discharge_ready_csv,
+                     drop_spool_file, nhs_number, wait_for)
 
 DATA = os.path.join(os.path.dirname(__file__), "..", "data", "spool")
 AS_OF = "1778450400000"  # 2026-05-10T22:00:00Z
@@ -103,3 +106,214 @@ class SpoolAdapter(SpoolCase):
         os.rename(partial, os.path.join(self.spool, "late.csv"))
         self.wait_done("late.csv")
         wait_for(lambda: self.events() == 3, what="3 events")
+
+
+CAPACITY = ("CQC Location ID,Home Type,Maximum Capacity,Occupied Beds,Last Updated\n"
+            "1-800000001,Nursing,40,3,2026-05-10T09:30Z\n")
+
+
+class SpoolWatcher(SpoolCase):
+    """What the watcher does with files that cannot simply be taken and
+    moved: each is taken once, and what stays is said once."""
+
+    def test_a_name_too_long_for_done_is_cut_and_its_errors_file_written(self):
+        name = "x" * 246 + ".csv"  # 250 bytes: NAME.errors.csv.tmp would not fit
+        for _ in range(2):
+            self.drop("care_packages_bad.csv", as_name=name)
+            wait_for(lambda: not os.path.exists(os.path.join(self.spool, name)), what="taken")
+        done = sorted(os.listdir(os.path.join(self.spool, "done")))
+        first, again = "x" * 240, "x" * 226 + "."
+        self.assertIn(first, done)
+        self.assertIn(first + ".errors.csv", done)
+        later = [n for n in done if n.startswith(again) and not n.endswith(".errors.csv")]
+        self.assertEqual(len(later), 1, done)
+        self.assertIn(later[0] + ".errors.csv", done)
+        for report in (first, later[0]):
+            with open(os.path.join(self.spool, "done", report + ".errors.csv")) as f:
+                self.assertEqual(f.readline().strip(), "line,column,reason")
+        time.sleep(0.5)
+        self.assertEqual(self.adapter.log_text().count(f"{name}: care_packages: "), 2)
+
+    def test_done_removed_by_an_operator_is_made_again(self):
+        shutil.rmtree(os.path.join(self.spool, "done"))
+        self.wait_done(self.drop("care_home_capacity_good.csv"))
+        self.assertIn("done/ was missing", self.adapter.log_text())
+        wait_for(lambda: self.events() == 3, what="3 events")
+        self.assertEqual(self.adapter.log_text().count("care_home_capacity_good.csv: care_home"), 1)
+
+    def test_a_file_that_cannot_be_moved_is_never_put_again(self):
+        done = os.path.join(self.spool, "done")
+        shutil.rmtree(done)
+        os.symlink(os.path.join(self.spool, "nowhere"), done)  # mkdir: EEXIST, rename: ENOENT
+        name = self.drop("care_home_capacity_good.csv")
+        wait_for(lambda: self.events() == 3, what="3 events")
+        time.sleep(1.5)  # fifteen looks
+        self.assertEqual(self.adapter.log_text().count(f"{name}: care_home_capacity: "), 1)
+        self.assertIn("its rows are in the outbox: it is not taken again", self.adapter.log_text())
+        self.assertEqual(self.daemon.status()["duplicates"], 0)
+        self.assertTrue(os.path.exists(os.path.join(self.spool, name)))
+        os.unlink(done)
+        self.wait_done(name)
+        self.assertIn(f"{name}: moved to done/ at last", self.adapter.log_text())
+
+    def test_a_file_written_under_its_final_name_is_taken_once_complete(self):
+        # As cp, sftp put or mv across filesystems write: the final name,
+        # in pieces.
+        lines = discharge_ready_csv([nhs_number(7000 + i) for i in range(100)]).splitlines(True)
+        path = os.path.join(self.spool, "straight.csv")
+        with open(path, "w", newline="") as f:
+            f.writelines(lines[:51])
+            f.flush()
+            time.sleep(1.0)
+            f.writelines(lines[51:])
+        self.wait_done("straight.csv")
+        self.assertFalse(os.path.exists(os.path.join(self.spool, "done",
+                                                     "straight.csv.errors.csv")))
+        wait_for(lambda: self.events() == 100, what="100 events")
+
+    def test_symlinks_directories_and_fifos_are_said_once_and_left(self):
+        os.symlink("/etc/passwd", os.path.join(self.spool, "link.csv"))
+        os.mkdir(os.path.join(self.spool, "folder"))
+        os.mkfifo(os.path.join(self.spool, "pipe.csv"))
+        self.wait_done(self.drop("care_home_capacity_good.csv"))
+        time.sleep(0.5)
+        log = self.adapter.log_text()
+        for name, what in (("link.csv", "a symbolic link"), ("folder", "a directory"),
+                           ("pipe.csv", "a FIFO")):
+            self.assertEqual(log.count(f"spool: {name}: "), 1, log)
+            self.assertIn(f"spool: {name}: {what}, not a regular file", log)
+            self.assertTrue(os.path.lexists(os.path.join(self.spool, name)))
+
+
+class SpoolFifoRace(unittest.TestCase):
+    """A file replaced by a FIFO between the look and the open does not
+    block the adapter."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cd-spool-")
+        self.daemon = Daemon(self.workdir, **adapter_settings(self.workdir))
+        self.daemon.start()
+        self.spool = self.daemon.settings["spool.directory"]
+        self.adapter = None
+
+    def tearDown(self):
+        fifo = os.path.join(self.spool, "z.csv")
+        try:
+            if self.adapter is not None and self.adapter.proc is not None:
+                self.adapter.proc.send_signal(15)
+                try:
+                    self.adapter.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    # Blocked in the open: a writer lets it go on.
+                    os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                    self.adapter.proc.wait(timeout=30)
+                    self.fail("the adapter did not stop on SIGTERM")
+                self.assertIsNone(self.adapter.sanitizer_report(), self.adapter.log_text())
+            self.daemon.stop()
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def test_a_fifo_in_place_of_a_listed_file_is_refused_not_opened(self):
+        os.makedirs(self.spool)
+        old = time.time() - 60  # settled: both taken at the first look
+        big = os.path.join(self.spool, "a_big.csv")
+        drop_spool_file(self.spool, "a_big.csv",
+                        discharge_ready_csv([nhs_number(i) for i in range(100000)]))
+        drop_spool_file(self.spool, "z.csv", CAPACITY)
+        for path in (big, os.path.join(self.spool, "z.csv")):
+            os.utime(path, (old, old))
+        self.adapter = Adapter(self.daemon, SPOOL).start()
+        time.sleep(0.5)  # the first look (100 ms) lists both; a_big.csv takes seconds
+        self.assertNotIn("a_big.csv", self.adapter.log_text(), "too fast to test the race")
+        os.unlink(os.path.join(self.spool, "z.csv"))
+        os.mkfifo(os.path.join(self.spool, "z.csv"))
+        drop_spool_file(self.spool, "later.csv", CAPACITY.replace("800000001", "800000002"))
+        wait_for(lambda: os.path.exists(os.path.join(self.spool, "done", "later.csv")),
+                 what="later.csv taken")
+        self.assertEqual(self.adapter.log_text().count("spool: z.csv: a FIFO"), 1,
+                         self.adapter.log_text())
+
+
+@unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"),
+                     "needs root to run the adapter as another account")
+class SpoolUnreadable(unittest.TestCase):
+    """Files the adapter's account cannot read (a sender's umask 077): each
+    goes to failed/ with the reason, and they never stop other files."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cd-spool-")
+        os.chmod(self.workdir, 0o755)
+        settings = adapter_settings(self.workdir)
+        daemon = Daemon(self.workdir, **settings)  # for its config file only
+        os.chmod(daemon.config, 0o644)
+        self.spool = settings["spool.directory"]
+        subprocess.run([SPOOL, "keygen", settings["pseudonym.key_file"]], check=True,
+                       capture_output=True)
+        for path in (self.spool, settings["spool.outbox"]):
+            os.makedirs(path)
+            os.chown(path, 65534, 65534)
+        os.chown(settings["pseudonym.key_file"], 65534, 65534)
+        self.log = os.path.join(self.workdir, "spool.log")
+        with open(self.log, "w") as logf:
+            self.proc = subprocess.Popen(
+                ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", SPOOL,
+                 "--config", daemon.config], stdout=logf, stderr=logf)
+        wait_for(lambda: "ready:" in self.log_text(), what="the adapter ready")
+
+    def tearDown(self):
+        try:
+            self.proc.terminate()
+            self.assertEqual(self.proc.wait(timeout=30), 0, self.log_text())
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def log_text(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+    def test_unreadable_files_go_to_failed_and_never_starve_the_others(self):
+        for i in range(200):
+            path = os.path.join(self.spool, f"a{i:03}.csv")
+            with open(path, "w") as f:
+                f.write(CAPACITY)
+            os.chmod(path, 0o600)  # root's: the adapter cannot read it
+        drop_spool_file(self.spool, "ok.csv", CAPACITY)
+        wait_for(lambda: os.path.exists(os.path.join(self.spool, "done", "ok.csv")),
+                 what="ok.csv taken")
+        failed = os.path.join(self.spool, "failed")
+        wait_for(lambda: len(os.listdir(failed)) == 400, what="200 files in failed/")
+        with open(os.path.join(failed, "a007.csv.reason.txt")) as f:
+            self.assertIn("cannot be read: Permission denied", f.read())
+        self.assertIn("spool: a007.csv: failed: cannot be read: Permission denied",
+                      self.log_text())
+
+
+class SpoolOutboxTooSmall(SpoolCase):
+    """A file whose events cannot fit in the outbox even when it is empty
+    goes to failed/ saying which setting to change; it is not tried for
+    ever."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cd-spool-")
+        settings = adapter_settings(self.workdir)
+        settings["adapter.outbox_map_size"] = "1M"
+        self.daemon = Daemon(self.workdir, **settings)
+        self.daemon.start()
+        self.adapter = Adapter(self.daemon, SPOOL).start()
+        self.spool = self.daemon.settings["spool.directory"]
+
+    def test_a_file_too_big_for_the_outbox_fails_naming_the_settings(self):
+        log = self.adapter.log_text()
+        self.assertIn("[spool] max_file_bytes (67108864) is more than an eighth of "
+                      "[adapter] outbox_map_size (1048576)", log)
+        drop_spool_file(self.spool, "big.csv",
+                        discharge_ready_csv([nhs_number(i) for i in range(8000)]))
+        self.wait_done("big.csv", where="failed")
+        with open(os.path.join(self.spool, "failed", "big.csv.reason.txt")) as f:
+            reason = f.read()
+        self.assertIn("its 8000 events", reason)
+        self.assertIn("do not fit in the outbox even with nothing else waiting", reason)
+        self.assertIn("[adapter] outbox_map_size is 1048576 bytes", reason)
+        drop_spool_file(self.spool, "small.csv", CAPACITY)
+        self.wait_done("small.csv")
+        wait_for(lambda: self.events() == 1, what="the small file's event")
