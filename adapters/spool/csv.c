@@ -137,6 +137,9 @@ csv_read_quoted(struct csv_reader *reader, struct csv_record *rec)
 		char c;
 
 		if (reader->pos >= reader->len) {
+			/* The cause of any fault held (a field or record too
+			 * long): the rest of the file ran into the quote. */
+			rec->failed = false;
 			csv_fail(rec, "field %zu: the quote opened on line %zu is never closed",
 			    rec->field_no, open_line);
 			return -1;

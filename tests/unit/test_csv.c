@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -301,6 +302,25 @@ test_unterminated_quote_is_an_error_at_the_record_start(void **state)
 	assert_int_equal(next(f), 0);
 }
 
+/* A quote never closed with more than a field's worth of text after it
+ * is reported as the quote, not as the field's length. */
+static void
+test_unterminated_quote_before_a_long_rest_is_reported_as_the_quote(void **state)
+{
+	struct fixture *f = *state;
+	char text[8192];
+	size_t n = (size_t)snprintf(text, sizeof(text), "h\nx,\"never closed\n");
+
+	while (n + 16 < sizeof(text))
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "row,%05zu\n", n);
+	start(f, text);
+	assert_int_equal(next(f), 1);
+	assert_int_equal(next(f), -1);
+	assert_int_equal(f->err.line, 2);
+	assert_non_null(strstr(f->err.reason, "field 2: the quote opened on line 2 is never closed"));
+	assert_int_equal(next(f), 0);
+}
+
 static void
 test_too_many_columns_is_an_error_and_reading_goes_on(void **state)
 {
@@ -483,6 +503,8 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 	        test_blank_row_is_only_empty_or_space_fields, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_a_copied_row_keeps_its_fields, setup, teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_unterminated_quote_before_a_long_rest_is_reported_as_the_quote, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
