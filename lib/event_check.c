@@ -939,7 +939,7 @@ check_hours_per_week(struct check_error *err,
 	if (!isfinite(package->hours_per_week) ||
 	    !(package->hours_per_week >= 0.0 &&
 	    package->hours_per_week <= EVENT_HOURS_PER_WEEK_MAX))
-		return check_fail(err, "hours_per_week", "%g is outside 0 to "
+		return check_fail(err, "hours_per_week", "%.15g is outside 0 to "
 		    "168 (the hours in a week)", package->hours_per_week);
 	return 0;
 }

@@ -573,6 +573,9 @@ test_event_check_faults_are_reported_on_their_column(void **state)
 	    "not the code of a local authority");
 	assert_bad(f, PACKAGE_HEADER, "9434765919,E10000011,P,,200,,2026-04-01,", "Hours per week",
 	    "outside 0 to 168");
+	/* Shown as written, not rounded to 168. */
+	assert_bad(f, PACKAGE_HEADER, "9434765919,E10000011,P,,168.000001,,2026-04-01,",
+	    "Hours per week", "168.000001 is outside 0 to 168");
 }
 
 static void
