@@ -209,9 +209,11 @@ class SpoolFifoRace(unittest.TestCase):
                     self.adapter.proc.wait(timeout=30)
                     self.fail("the adapter did not stop on SIGTERM")
                 self.assertIsNone(self.adapter.sanitizer_report(), self.adapter.log_text())
-            self.daemon.stop()
         finally:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            try:
+                self.daemon.stop()
+            finally:
+                shutil.rmtree(self.workdir, ignore_errors=True)
 
     def test_a_fifo_in_place_of_a_listed_file_is_refused_not_opened(self):
         os.makedirs(self.spool)
