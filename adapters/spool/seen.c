@@ -12,12 +12,12 @@ void
 spool_seen_id_of(const struct stat *st, struct spool_seen_id *id)
 {
 	*id = (struct spool_seen_id){
-		.dev = (uint64_t)st->st_dev,
-		.ino = (uint64_t)st->st_ino,
-		.size = (uint64_t)st->st_size,
-		.mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
-		.ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec,
-		.type = (uint32_t)(st->st_mode & S_IFMT),
+	    .dev = (uint64_t)st->st_dev,
+	    .ino = (uint64_t)st->st_ino,
+	    .size = (uint64_t)st->st_size,
+	    .mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
+	    .ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec,
+	    .type = (uint32_t)(st->st_mode & S_IFMT),
 	};
 }
 
@@ -72,8 +72,8 @@ spool_seen_reset(struct spool_seen_file *f, const struct spool_seen_id *id, int6
 }
 
 struct spool_seen_file *
-spool_seen_note(struct spool_seen *seen, const char *name, const struct spool_seen_id *id,
-    int64_t now_ms)
+spool_seen_note(
+    struct spool_seen *seen, const char *name, const struct spool_seen_id *id, int64_t now_ms)
 {
 	bool found;
 	size_t i = spool_seen_index(seen, name, &found);
@@ -93,9 +93,10 @@ spool_seen_note(struct spool_seen *seen, const char *name, const struct spool_se
 			seen->files = grown;
 			seen->cap = cap;
 		}
-		memmove(&seen->files[i + 1], &seen->files[i], (seen->n - i) * sizeof(seen->files[0]));
+		memmove(
+		    &seen->files[i + 1], &seen->files[i], (seen->n - i) * sizeof(seen->files[0]));
 		seen->n++;
-		seen->files[i] = (struct spool_seen_file){ .name = copy };
+		seen->files[i] = (struct spool_seen_file){.name = copy};
 		spool_seen_reset(&seen->files[i], id, now_ms);
 	} else if (!spool_seen_id_equal(&seen->files[i].id, id)) {
 		spool_seen_reset(&seen->files[i], id, now_ms);
@@ -130,5 +131,5 @@ spool_seen_free(struct spool_seen *seen)
 		free(seen->files[i].report);
 	}
 	free(seen->files);
-	*seen = (struct spool_seen){ 0 };
+	*seen = (struct spool_seen){0};
 }

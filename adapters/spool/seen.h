@@ -21,11 +21,11 @@ struct spool_seen_id {
 };
 
 enum spool_seen_state {
-	SPOOL_SEEN_SETTLING,	/* watched until it has stopped changing */
-	SPOOL_SEEN_PUT,		/* its rows are in the outbox; it could not be moved */
-	SPOOL_SEEN_SKIPPED,	/* cannot be taken, and that is logged */
+	SPOOL_SEEN_SETTLING,    /* watched until it has stopped changing */
+	SPOOL_SEEN_PUT,         /* its rows are in the outbox; it could not be moved */
+	SPOOL_SEEN_SKIPPED,     /* cannot be taken, and that is logged */
 	SPOOL_SEEN_WAITING_ROOM /* the outbox had no room for it: taken again when
-				 * what was waiting there is half gone */
+	                         * what was waiting there is half gone */
 };
 
 struct spool_seen_file {
@@ -34,7 +34,7 @@ struct spool_seen_file {
 	int64_t first_seen_ms; /* monotonic clock: when id was first seen */
 	enum spool_seen_state state;
 	uint64_t pending_at_full; /* SPOOL_SEEN_WAITING_ROOM: the outbox's pending then */
-	bool listed;		  /* in the directory at this look */
+	bool listed;              /* in the directory at this look */
 	/* SPOOL_SEEN_PUT: its errors file's text still to write (NULL: none). */
 	char *report;
 	size_t report_len;
@@ -55,8 +55,8 @@ struct spool_seen_file *spool_seen_find(struct spool_seen *seen, const char *nam
  * the same, else remembered anew as SETTLING from now_ms. Marked listed.
  * NULL when out of memory.
  */
-struct spool_seen_file *spool_seen_note(struct spool_seen *seen, const char *name,
-    const struct spool_seen_id *id, int64_t now_ms);
+struct spool_seen_file *spool_seen_note(
+    struct spool_seen *seen, const char *name, const struct spool_seen_id *id, int64_t now_ms);
 /* Start again from now_ms with id, SETTLING (the file changed). */
 void spool_seen_reset(struct spool_seen_file *f, const struct spool_seen_id *id, int64_t now_ms);
 /* Forget the files not listed since the last prune, and clear the marks. */
