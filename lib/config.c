@@ -168,8 +168,9 @@ static const struct config_key config_keys[] = {
 	    "directory of commissiond-spool's outbox (LMDB)"),
 	KEY("spool", "poll_ms", CONFIG_COUNT, spool_poll_ms, "1000",
 	    "how often the spool directory is looked at"),
-	KEY("spool", "max_file_bytes", CONFIG_BYTES, spool_max_file_bytes, "67108864",
-	    "larger files go to failed/ with the reason"),
+	KEY("spool", "max_file_bytes", CONFIG_BYTES, spool_max_file_bytes, "33554432",
+	    "larger files go to failed/ with the reason; at most an eighth of [adapter] "
+	    "outbox_map_size, which a file's events take up to six times over"),
 };
 
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))

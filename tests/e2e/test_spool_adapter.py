@@ -306,7 +306,7 @@ class SpoolOutboxTooSmall(SpoolCase):
 
     def test_a_file_too_big_for_the_outbox_fails_naming_the_settings(self):
         log = self.adapter.log_text()
-        self.assertIn("[spool] max_file_bytes (67108864) is more than an eighth of "
+        self.assertIn("[spool] max_file_bytes (33554432) is more than an eighth of "
                       "[adapter] outbox_map_size (1048576)", log)
         drop_spool_file(self.spool, "big.csv",
                         discharge_ready_csv([nhs_number(i) for i in range(8000)]))
