@@ -3,10 +3,10 @@
  * millions of events through the daemon one batch at a time. It writes
  * what the daemon's ingest writes for each accepted event, through the
  * same modules: the event and its dedupe key (store/store.c), the thing's
- * history (store/state.c, the daemon's own code for it), the derived
- * state remade from the histories at the end (as commissionctl rebuild
- * does), and the updates
- * under the daemon's topics, event.<kind>.<source> with the envelope and
+ * history and the derived state beside it (store/state.c, the daemon's
+ * own code for them, kept batch by batch as ingest keeps them: which
+ * places an event changes can depend on it), and the updates under the
+ * daemon's topics, event.<kind>.<source> with the envelope and
  * <area>.<icb>.<code> per place the event changes. One difference, said
  * wherever these stores are used: a state_changed update's figures are
  * "{}", because working them out needs the whole picture in memory.
@@ -49,8 +49,8 @@ append_update(
 
 /* One accepted event: the event, its state, its updates. */
 static enum store_result
-load_event(
-    struct store_batch *batch, const uint8_t *bytes, size_t len, int64_t now_ms, uint64_t *updates)
+load_event(struct store_batch *batch, const struct state_context *ctx, const uint8_t *bytes,
+    size_t len, int64_t now_ms, uint64_t *updates)
 {
 	Commissioning__Envelope *env = commissioning__envelope__unpack(NULL, len, bytes);
 	Commissioning__Update update = COMMISSIONING__UPDATE__INIT;
@@ -73,7 +73,7 @@ load_event(
 	r = store_batch_append_event(
 	    batch, env->source, env->event_id, hash, bytes, len, &sequence);
 	if (r == STORE_OK)
-		r = state_apply(batch, NULL, env, bytes, len, &change);
+		r = state_apply(batch, ctx, env, bytes, len, &change);
 	update.commit_time = now_ms;
 	update.event_sequence = sequence;
 	update.body_case = COMMISSIONING__UPDATE__BODY_EVENT_ACCEPTED;
@@ -99,18 +99,30 @@ load_event(
 }
 
 /* The corpus's envelopes as one transaction, grown and done again when
- * the map is full, as the daemon does. */
+ * the map is full, as the daemon does: with the derived state kept as the
+ * daemon keeps it (the tallies moved to the batch's time and flushed with
+ * it; loaded again after a batch that failed), so that the places, and so
+ * the updates, are the daemon's. */
 static void
-load_batch(struct store *store, const struct corpus *c, uint64_t *updates)
+load_batch(struct store *store, struct tallies *tallies, bool *loaded, const struct corpus *c,
+    uint64_t *updates)
 {
 	for (int attempt = 0;; attempt++) {
 		struct store_batch *batch = NULL;
 		enum store_result r = store_batch_begin(store, &batch);
+		struct state_context ctx = { .tallies = tallies };
 		uint64_t counted = *updates;
 		int64_t now_ms = clock_now_ms();
+		bool remade;
 
+		if (r == STORE_OK)
+			r = *loaded ? state_advance(batch, tallies, now_ms)
+				    : state_load(batch, tallies, now_ms, &remade);
+		*loaded = r == STORE_OK;
 		for (size_t i = 0; r == STORE_OK && i < c->n; i++)
-			r = load_event(batch, c->bytes[i], c->len[i], now_ms, &counted);
+			r = load_event(batch, &ctx, c->bytes[i], c->len[i], now_ms, &counted);
+		if (r == STORE_OK)
+			r = state_flush(batch, tallies);
 		if (r == STORE_OK) {
 			r = store_batch_commit(&batch);
 		} else if (batch != NULL) {
@@ -120,32 +132,7 @@ load_batch(struct store *store, const struct corpus *c, uint64_t *updates)
 			*updates = counted;
 			return;
 		}
-		if (r != STORE_MAP_FULL || attempt == LOAD_GROW_ATTEMPTS ||
-		    store_grow(store) != STORE_OK)
-			bench_fail(PROG, "store: %s", store_error(store));
-	}
-}
-
-/* The histories are in: remake the derived state from them once, as
- * commissionctl rebuild does, so that a daemon starting on the store finds
- * it up to date. */
-static void
-load_derived(struct store *store)
-{
-	for (int attempt = 0;; attempt++) {
-		struct store_batch *batch = NULL;
-		struct tallies *tallies = tallies_new();
-		enum store_result r = tallies == NULL ? STORE_FAILED : store_batch_begin(store, &batch);
-
-		if (r == STORE_OK)
-			r = state_rebuild_derived(batch, tallies, clock_now_ms());
-		if (r == STORE_OK)
-			r = store_batch_commit(&batch);
-		else if (batch != NULL)
-			store_batch_abort(&batch);
-		tallies_destroy(&tallies);
-		if (r == STORE_OK)
-			return;
+		*loaded = false; /* the tallies hold what did not commit */
 		if (r != STORE_MAP_FULL || attempt == LOAD_GROW_ATTEMPTS ||
 		    store_grow(store) != STORE_OK)
 			bench_fail(PROG, "store: %s", store_error(store));
@@ -165,6 +152,8 @@ main(int argc, char **argv)
 	struct store *store;
 	struct store_counts counts;
 	struct corpus c = {0};
+	struct tallies *tallies;
+	bool loaded = false;
 	uint64_t batch_size = 10000, events = 0, updates = 0, start;
 	size_t lineno = 0;
 	char err[768];
@@ -207,15 +196,17 @@ main(int argc, char **argv)
 	if (store_read_counts(store, &counts) != STORE_OK || counts.last_event_sequence != 0)
 		bench_fail(PROG, "%s: the store must be new", cfg.store_path);
 
+	if ((tallies = tallies_new()) == NULL)
+		bench_fail(PROG, "out of memory");
 	start = bench_now_ns();
 	while ((got = corpus_read_lines(&c, stdin, batch_size, &lineno, err, sizeof(err))) > 0) {
-		load_batch(store, &c, &updates);
+		load_batch(store, tallies, &loaded, &c, &updates);
 		events += c.n;
 		corpus_free(&c);
 	}
 	if (got < 0)
 		bench_fail(PROG, "stdin: %s", err);
-	load_derived(store);
+	tallies_destroy(&tallies);
 	store_close(&store);
 
 	double seconds = (double)(bench_now_ns() - start) / 1e9;
