@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "ctl.h"
+#include "dates.h"
 #include "projections.h"
 #include "store.h"
 
@@ -68,6 +69,13 @@ ctl_show(const struct config *cfg, int argc, char **argv)
 			if (ctl_parse_u64(optarg, &as_of) < 0) {
 				fprintf(stderr, "commissionctl: --as-of: \"%s\" is not UTC milliseconds\n",
 				    optarg);
+				return CTL_USAGE;
+			}
+			if (as_of > (uint64_t)DATES_MS_MAX) {
+				fprintf(stderr,
+				    "commissionctl: --as-of: %s is past 9999-12-31T23:59:59.999Z; "
+				    "--as-of is UTC milliseconds from %" PRId64 " to %" PRId64 "\n",
+				    optarg, DATES_MS_MIN, DATES_MS_MAX);
 				return CTL_USAGE;
 			}
 			break;

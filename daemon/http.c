@@ -24,6 +24,7 @@
 #include <sodium.h>
 
 #include "commissiond.h"
+#include "dates.h"
 #include "embedded.h"
 #include "ids.h"
 #include "jtext.h"
@@ -216,6 +217,13 @@ http_params_parse(struct http *h, struct evhttp_request *req, const char *route,
 		if ((allowed & P_AS_OF) && strcmp(k, "as_of") == 0) {
 			if (param_u64(v, &n) < 0 || n > INT64_MAX) {
 				http_error(h, req, route, 400, k, "as_of: \"%s\" is not UTC milliseconds", v);
+				return -1;
+			}
+			if ((int64_t)n > DATES_MS_MAX) {
+				http_error(h, req, route, 400, k,
+				    "as_of: %s is past 9999-12-31T23:59:59.999Z; as_of is UTC "
+				    "milliseconds from %" PRId64 " to %" PRId64, v, DATES_MS_MIN,
+				    DATES_MS_MAX);
 				return -1;
 			}
 			p->as_of_ms = (int64_t)n;

@@ -18,6 +18,14 @@
 #define DATES_YEAR_MIN 1
 #define DATES_YEAR_MAX 9999
 
+/* The instants, in UTC milliseconds, an as-of may name: from the epoch to
+ * the last millisecond of DATES_YEAR_MAX (9999-12-31T23:59:59.999Z). The
+ * day numbers below are int32_t: far past this (day 2^31) they wrap, and
+ * no event dates anything later, so a later as-of is refused at the edge
+ * (the HTTP API, commissionctl show) rather than answered wrong. */
+#define DATES_MS_MIN INT64_C(0)
+#define DATES_MS_MAX INT64_C(253402300799999)
+
 /* Proleptic Gregorian calendar. */
 bool dates_is_leap_year(int year);
 

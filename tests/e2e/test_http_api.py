@@ -30,6 +30,7 @@ OPENAPI = os.path.join(ROOT, "docs", "openapi.yaml")
 END_OF_DAY = 1778540400000   # 2026-05-11T23:00:00Z
 MORNING = 1778479200000      # 2026-05-11T06:00:00Z
 DAY_BEFORE = 1778414400000   # 2026-05-10T12:00:00Z
+LAST_MS = 253402300799999    # 9999-12-31T23:59:59.999Z, the last as_of taken
 
 
 # ---------------------------------------------------------------- the description
@@ -856,6 +857,37 @@ class Figures(SharedDaemon):
                 self.assertEqual(error["parameter"], name)
                 said = error["message"].lower().replace("-", "_")
                 self.assertIn(name, said)
+
+    def test_an_as_of_past_the_year_9999_is_400_naming_the_range(self):
+        # Past 9999-12-31T23:59:59.999Z the day numbers the figures are
+        # worked out with wrap (from day 2^31): refused, not answered wrong.
+        for as_of in (LAST_MS + 1, 185542587187200000, 10**18, 2**63 - 1):
+            for path in ("/api/v1/services", "/api/v1/discharges", "/api/v1/flow",
+                         "/api/v1/capacity/lines", "/api/v1/organisations/RXC"):
+                with self.subTest(path=path, as_of=as_of):
+                    answer = self.api.get(path, {"as_of": as_of})
+                    self.assertEqual(answer.status, 400, answer)
+                    error = answer.json()["error"]
+                    self.assertEqual(error["parameter"], "as_of")
+                    self.assertIn(str(LAST_MS), error["message"])
+                    self.assertIn("9999-12-31", error["message"])
+        # The last millisecond of the calendar is answered, as the fold
+        # gives it.
+        for area in ("services", "discharges"):
+            with self.subTest(area=area, as_of=LAST_MS):
+                answer = self.area(area, as_of=LAST_MS)
+                self.assertEqual(answer["as_of"], LAST_MS)
+                self.assertEqual(without_as_of(answer["figures"]),
+                                 without_as_of(show(self.daemon, area, "--as-of", str(LAST_MS))))
+
+    def test_commissionctl_show_refuses_an_as_of_past_the_year_9999(self):
+        for as_of in (LAST_MS + 1, 2**63 - 1):
+            with self.subTest(as_of=as_of):
+                proc = self.daemon.ctl("show", "services", "--as-of", str(as_of))
+                self.assertNotEqual(proc.returncode, 0, proc.stdout)
+                self.assertEqual(proc.stdout, "")
+                self.assertIn("--as-of", proc.stderr)
+                self.assertIn(str(LAST_MS), proc.stderr)
 
     def test_an_unknown_route_is_404(self):
         for path in ("/api/v1/beds", "/api/v1/flow/providers/RXC", "/api/v2/flow", "/nothing",

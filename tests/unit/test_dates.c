@@ -262,6 +262,20 @@ test_london_midnight_starts_each_london_day(void **state)
 	assert_int_equal(dates_london_midnight_ms(first), 1778367600000);
 }
 
+/* DATES_MS_MAX, the last as-of taken, is the last millisecond of 9999 in
+ * London too (GMT in December), and its day number is far inside int32_t. */
+static void
+test_the_last_instant_taken_is_the_end_of_9999(void **state)
+{
+	int32_t day;
+	(void)state;
+	assert_int_equal(dates_parse_date("9999-12-31", &day), 0);
+	assert_int_equal(dates_london_day_of_ms(DATES_MS_MAX), day);
+	assert_int_equal(dates_london_day_of_ms(DATES_MS_MAX + 1), day + 1);
+	assert_int_equal(dates_london_midnight_ms(day + 1), DATES_MS_MAX + 1);
+	assert_int_equal(dates_london_day_of_ms(DATES_MS_MIN), 0);
+}
+
 int
 main(void)
 {
@@ -279,6 +293,7 @@ main(void)
 		cmocka_unit_test(test_financial_year_runs_1_april_to_31_march),
 		cmocka_unit_test(test_london_day_follows_british_summer_time),
 		cmocka_unit_test(test_london_midnight_starts_each_london_day),
+		cmocka_unit_test(test_the_last_instant_taken_is_the_end_of_9999),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
