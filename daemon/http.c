@@ -90,12 +90,19 @@ http_reply_json(struct http *h, struct evhttp_request *req, const char *route, i
 	struct evbuffer *body = evbuffer_new();
 	char *text = json ? json_dumps(json, JSON_COMPACT) : NULL;
 
-	if (body == NULL || text == NULL) {
+	if (body == NULL) {
 		free(text);
-		if (body != NULL)
-			evbuffer_free(body);
 		metrics_count_http(h->metrics, route, 500);
 		evhttp_send_error(req, 500, "out of memory");
+		return;
+	}
+	if (text == NULL) {
+		/* jansson made no text: it was out of memory, or was given
+		 * text that is not UTF-8 (which http_error keeps from it). */
+		evbuffer_add_printf(body, "{\"error\":{\"status\":500,\"message\":\"the answer "
+					  "could not be written as JSON\"}}\n");
+		http_reply(h, req, route, 500, "application/json", body);
+		evbuffer_free(body);
 		return;
 	}
 	evbuffer_add(body, text, strlen(text));
@@ -103,6 +110,25 @@ http_reply_json(struct http *h, struct evhttp_request *req, const char *route, i
 	free(text);
 	http_reply(h, req, route, status, "application/json", body);
 	evbuffer_free(body);
+}
+
+/* Is text (len bytes) UTF-8, as jansson judges it? */
+static bool
+http_text_is_utf8(const char *text, size_t len)
+{
+	json_t *json = json_stringn(text, len);
+
+	json_decref(json);
+	return json != NULL;
+}
+
+/* Write every byte of text outside printable ASCII as '?', in place. */
+static void
+http_text_ascii(char *text)
+{
+	for (; *text; text++)
+		if ((unsigned char)*text < 0x20 || (unsigned char)*text > 0x7e)
+			*text = '?';
 }
 
 static void __attribute__((format(printf, 6, 7)))
@@ -118,6 +144,16 @@ http_error(struct http *h, struct evhttp_request *req, const char *route, int st
 	va_end(ap);
 	json = json_pack("{s:{s:i, s:s, s:s?}}", "error", "status", status, "message", message,
 	    "parameter", parameter);
+	if (json == NULL) {
+		/* jansson takes only UTF-8: a message that quotes what a client
+		 * sent, or a parameter's name, may not be. Say it in ASCII. */
+		char name[HTTP_PARAM_MAX];
+		snprintf(name, sizeof(name), "%s", parameter ? parameter : "");
+		http_text_ascii(message);
+		http_text_ascii(name);
+		json = json_pack("{s:{s:i, s:s, s:s?}}", "error", "status", status, "message",
+		    message, "parameter", parameter ? name : NULL);
+	}
 	http_reply_json(h, req, route, status, json);
 	json_decref(json);
 }
@@ -184,6 +220,30 @@ param_u64(const char *text, uint64_t *out)
 	return errno || *end ? -1 : 0;
 }
 
+/* A value holding %00 would be cut short at the NUL once decoded
+ * (evhttp_parse_query_str gives C strings): refuse it, naming its
+ * parameter. -1 after answering 400. */
+static int
+http_query_nul(struct http *h, struct evhttp_request *req, const char *route, const char *query)
+{
+	const char *at = query, *start, *equals;
+	char name[HTTP_PARAM_MAX];
+
+	while ((at = strstr(at, "%00")) != NULL) {
+		for (start = at; start > query && start[-1] != '&'; start--)
+			;
+		equals = memchr(start, '=', (size_t)(at - start));
+		if (equals != NULL) {
+			snprintf(name, sizeof(name), "%.*s", (int)(equals - start), start);
+			http_error(h, req, route, 400, name,
+			    "%s: the value holds %%00, a NUL character", name);
+			return -1;
+		}
+		at += 3; /* in a name: no such parameter, said later */
+	}
+	return 0;
+}
+
 /* Parse and check the query; -1 after answering 400. */
 static int
 http_params_parse(struct http *h, struct evhttp_request *req, const char *route, unsigned allowed,
@@ -206,9 +266,19 @@ http_params_parse(struct http *h, struct evhttp_request *req, const char *route,
 		http_error(h, req, route, 400, NULL, "the query string is not well formed");
 		return -1;
 	}
+	if (query != NULL && http_query_nul(h, req, route, query) < 0)
+		return -1;
 	TAILQ_FOREACH(kv, &p->q, next) {
 		const char *k = kv->key, *v = kv->value;
 		uint64_t n;
+		if (!http_text_is_utf8(k, strlen(k))) {
+			http_error(h, req, route, 400, k, "a parameter's name is not UTF-8 text");
+			return -1;
+		}
+		if (!http_text_is_utf8(v, strlen(v))) {
+			http_error(h, req, route, 400, k, "%s: the value is not UTF-8 text", k);
+			return -1;
+		}
 		if (strlen(v) >= HTTP_PARAM_MAX) {
 			http_error(h, req, route, 400, k, "%s: longer than %d characters", k,
 			    HTTP_PARAM_MAX - 1);
@@ -1459,6 +1529,7 @@ http_on_request(struct evhttp_request *req, void *arg)
 	struct http *h = arg;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	size_t decoded_len;
 	char *decoded;
 
 	if (!http_admit_connection(h, req)) {
@@ -1481,9 +1552,21 @@ http_on_request(struct evhttp_request *req, void *arg)
 	}
 	if (path == NULL || path[0] == '\0')
 		path = "/";
-	decoded = evhttp_uridecode(path, 0, NULL);
+	decoded = evhttp_uridecode(path, 0, &decoded_len);
 	if (decoded == NULL) {
 		http_error(h, req, "other", 400, NULL, "the path is not well formed");
+		return;
+	}
+	/* Every route is ASCII: a path that decodes to a NUL (which would cut
+	 * it short) or to text that is not UTF-8 names none. */
+	if (strlen(decoded) != decoded_len) {
+		http_error(h, req, "other", 400, NULL, "the path holds %%00, a NUL character");
+		free(decoded);
+		return;
+	}
+	if (!http_text_is_utf8(decoded, decoded_len)) {
+		http_error(h, req, "other", 404, NULL, "no such route: %s", path);
+		free(decoded);
 		return;
 	}
 	for (size_t i = 0; i < sizeof(http_routes) / sizeof(http_routes[0]); i++) {

@@ -889,6 +889,53 @@ class Figures(SharedDaemon):
                 self.assertIn("--as-of", proc.stderr)
                 self.assertIn(str(LAST_MS), proc.stderr)
 
+    def http_500s(self):
+        text = self.api.get("/metrics").text
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("commissiond_http_requests_total") and 'status="500"' in line)
+
+    def test_a_value_or_path_not_utf_8_or_holding_nul_is_a_json_400_or_404(self):
+        before = self.http_500s()
+        cases = [
+            ("/api/v1/capacity?as_of=%FF", 400, "as_of"),
+            ("/api/v1/flow/providers?icb=%C0%AF", 400, "icb"),
+            ("/api/v1/organisations?org=%ED%A0%80", 400, "org"),
+            ("/api/v1/stream?topic=flow.%FF", 400, "topic"),
+            ("/api/v1/capacity?as_of=1%00abc", 400, "as_of"),
+            ("/api/v1/flow?icb=QNX%00", 400, "icb"),
+            ("/api/v1/%FF", 404, None),
+            ("/api/v1/organisations/%FF", 404, None),
+            ("/%FF", 404, None),
+            ("/healthz%00junk", 400, None),
+            ("/api/v1/organisations/RXC%00zz", 400, None),
+        ]
+        for target, status, name in cases:
+            with self.subTest(target):
+                # A short time-out: a stream taken would never end.
+                answer = self.api.request("GET", target, timeout=10)
+                self.assertEqual(answer.status, status, answer)
+                self.assertEqual(answer.media_type, "application/json", answer)
+                error = answer.json()["error"]
+                assert_valid(answer.json(), openapi()["components"]["schemas"]["Error"], target)
+                self.assertEqual(error["status"], status)
+                self.assertEqual(error.get("parameter"), name)
+                if name is not None:
+                    self.assertIn(name, error["message"])
+                if "%00" in target:
+                    self.assertIn("NUL", error["message"])
+        # Quoted in a message as sent, bytes that are not UTF-8 come out
+        # as '?' rather than turn the answer into a 500.
+        for request, status in ((b"GET /api/v1/stream HTTP/1.1\r\nHost: x\r\n"
+                                 b"Last-Event-ID: 1\xff\r\nConnection: close\r\n\r\n", 400),
+                                (b"GET /api/v1/\xff HTTP/1.1\r\nHost: x\r\n"
+                                 b"Connection: close\r\n\r\n", 404)):
+            with self.subTest(request):
+                answer = self.api.raw(request)
+                self.assertEqual(answer.status, status, answer)
+                self.assertEqual(answer.json()["error"]["status"], status)
+        # A client's typo is not a server fault on the dashboards.
+        self.assertEqual(self.http_500s(), before)
+
     def test_an_unknown_route_is_404(self):
         for path in ("/api/v1/beds", "/api/v1/flow/providers/RXC", "/api/v2/flow", "/nothing",
                      "/api/v1/", "/api/v1/organisations/RXC/sites"):
