@@ -17,6 +17,7 @@
 #include <event2/event.h>
 #include <event2/bufferevent.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <sys/queue.h>
 #include <sys/socket.h>
 
@@ -34,6 +35,27 @@
 #define HTTP_PAGE_DEFAULT 100
 #define HTTP_PAGE_MAX 1000
 #define HTTP_PARAM_MAX 256
+/* accept() failing (out of descriptors): how long to stop accepting. */
+#define HTTP_ACCEPT_PAUSE_MS 250
+/* How often the connections are looked at for a request that did not
+ * arrive in time (http_arrival). */
+#define HTTP_ARRIVAL_SWEEP_MS 100
+
+/*
+ * A connection, from its accept until libevent lets it go, and the
+ * instant by which its next request must have arrived. libevent 2.1's
+ * time-out restarts on every read, so a request sent a byte at a time
+ * would never end; and it tells us of a connection only when a whole
+ * request has come. So the bufferevent of each connection is made here
+ * (evhttp_set_bevcb) and held by a reference of ours, and a connection
+ * whose request has not arrived by its deadline is shut down, which
+ * libevent reads as the client leaving.
+ */
+struct http_arrival {
+	TAILQ_ENTRY(http_arrival) link;
+	struct bufferevent *bev; /* a reference of ours (bufferevent_incref) */
+	int64_t deadline_ms;	 /* monotonic; 0: none (a request of it is with us) */
+};
 
 struct http {
 	const struct config *cfg;
@@ -43,6 +65,11 @@ struct http {
 	struct metrics *metrics;
 	struct stream *stream;
 	struct evhttp *server;
+	struct evconnlistener *listener;
+	struct event *accept_resume; /* accepting again after a pause */
+	/* The connections, each with its request's deadline (http_arrival). */
+	TAILQ_HEAD(, http_arrival) arrivals;
+	struct event *arrival_sweep;
 	int64_t fold_ready_ms; /* monotonic: no fold before this (http_fold_admitted) */
 	/* The readings (http_reading): those under way, read a slice at a
 	 * time in turn, and those waiting for one to finish. */
@@ -1523,6 +1550,140 @@ http_request_bytes(struct evhttp_request *req)
 	return n;
 }
 
+/* ---------------------------------------------------------------- connections */
+
+static void
+http_arrival_sweep_arm(struct http *h)
+{
+	struct timeval every = { 0, HTTP_ARRIVAL_SWEEP_MS * 1000 };
+
+	if (!TAILQ_EMPTY(&h->arrivals) && !evtimer_pending(h->arrival_sweep, NULL) &&
+	    evtimer_add(h->arrival_sweep, &every) < 0)
+		log_error("http: the requests' time-outs cannot be scheduled");
+}
+
+static void
+http_arrival_free(struct http *h, struct http_arrival *a)
+{
+	TAILQ_REMOVE(&h->arrivals, a, link);
+	bufferevent_decref(a->bev);
+	free(a);
+}
+
+/* evhttp_set_bevcb's: a connection was accepted. NULL lets libevent make
+ * the bufferevent itself (no deadline then but its idle time-out). */
+static struct bufferevent *
+http_on_connection(struct event_base *base, void *arg)
+{
+	struct http *h = arg;
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	struct http_arrival *a;
+
+	if (bev == NULL)
+		return NULL;
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return bev;
+	bufferevent_incref(bev);
+	a->bev = bev;
+	a->deadline_ms = clock_monotonic_ms() + (int64_t)h->cfg->http_timeout_ms;
+	TAILQ_INSERT_TAIL(&h->arrivals, a, link);
+	http_arrival_sweep_arm(h);
+	return bev;
+}
+
+/* The connection of req, as held here; NULL if it is not. */
+static struct http_arrival *
+http_arrival_of(struct http *h, struct evhttp_request *req)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct bufferevent *bev = conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+	struct http_arrival *a;
+
+	TAILQ_FOREACH(a, &h->arrivals, link)
+		if (a->bev == bev)
+			return a;
+	return NULL;
+}
+
+/* An answer is sent: the next request on its connection must arrive
+ * within timeout_ms. */
+static void
+http_on_request_complete(struct evhttp_request *req, void *arg)
+{
+	struct http *h = arg;
+	struct http_arrival *a = http_arrival_of(h, req);
+
+	if (a != NULL)
+		a->deadline_ms = clock_monotonic_ms() + (int64_t)h->cfg->http_timeout_ms;
+}
+
+/* Let go of the connections libevent has let go of, and shut down those
+ * whose request has not arrived by its deadline. */
+static void
+http_arrival_on_sweep(evutil_socket_t fd, short what, void *arg)
+{
+	struct http *h = arg;
+	int64_t now = clock_monotonic_ms();
+	struct http_arrival *a, *next;
+	bufferevent_event_cb eventcb;
+
+	(void)fd;
+	(void)what;
+	for (a = TAILQ_FIRST(&h->arrivals); a != NULL; a = next) {
+		next = TAILQ_NEXT(a, link);
+		/* bufferevent_free clears the callbacks; evhttp never clears
+		 * the event callback of a connection it holds. */
+		bufferevent_getcb(a->bev, NULL, NULL, &eventcb, NULL);
+		if (eventcb == NULL) {
+			http_arrival_free(h, a);
+			continue;
+		}
+		if (a->deadline_ms != 0 && now >= a->deadline_ms) {
+			evutil_socket_t sock = bufferevent_getfd(a->bev);
+			a->deadline_ms = 0;
+			if (sock >= 0 && shutdown(sock, SHUT_RDWR) == 0)
+				log_debug("http: a request did not arrive within %" PRIu64
+					  " ms ([http] timeout_ms); its connection is closed",
+				    h->cfg->http_timeout_ms);
+		}
+	}
+	http_arrival_sweep_arm(h);
+}
+
+/* accept() failed other than for a moment (out of descriptors: EMFILE,
+ * ENFILE, ENOBUFS): libevent would retry at once, at full speed. Stop
+ * accepting for a while; the connections wait in the listen backlog. */
+/* The error callback is handed the listener's own argument, which is
+ * libevent's (the evhttp): the daemon's one server is found here. */
+static struct http *http_accepting;
+
+static void
+http_on_accept_error(struct evconnlistener *listener, void *arg)
+{
+	struct http *h = http_accepting;
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval pause = { 0, HTTP_ACCEPT_PAUSE_MS * 1000 };
+
+	(void)arg;
+	evconnlistener_disable(listener);
+	if (evtimer_add(h->accept_resume, &pause) < 0) {
+		evconnlistener_enable(listener);
+		return;
+	}
+	log_warning("http: cannot accept a connection: %s; accepting again in %d ms",
+	    evutil_socket_error_to_string(err), HTTP_ACCEPT_PAUSE_MS);
+}
+
+static void
+http_on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct http *h = arg;
+
+	(void)fd;
+	(void)what;
+	evconnlistener_enable(h->listener);
+}
+
 static void
 http_on_request(struct evhttp_request *req, void *arg)
 {
@@ -1530,8 +1691,13 @@ http_on_request(struct evhttp_request *req, void *arg)
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	size_t decoded_len;
+	struct http_arrival *arrival = http_arrival_of(h, req);
 	char *decoded;
 
+	/* The request has come: no deadline while it is answered. */
+	if (arrival != NULL)
+		arrival->deadline_ms = 0;
+	evhttp_request_set_on_complete_cb(req, http_on_request_complete, h);
 	if (!http_admit_connection(h, req)) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 		http_error(h, req, "other", 503, NULL,
@@ -1630,6 +1796,7 @@ http_new(struct event_base *base, const struct config *cfg, struct store *store,
 	struct http *h = calloc(1, sizeof(*h));
 	char host[CONFIG_TEXT_MAX];
 	const char *colon = strrchr(cfg->http_listen, ':');
+	struct evhttp_bound_socket *bound;
 	uint64_t port;
 
 	if (h == NULL) {
@@ -1644,34 +1811,36 @@ http_new(struct event_base *base, const struct config *cfg, struct store *store,
 	h->stream = stream;
 	TAILQ_INIT(&h->reading);
 	TAILQ_INIT(&h->waiting);
+	TAILQ_INIT(&h->arrivals);
 	if (http_reconfigure(h) < 0 ||
-	    (h->reading_turn = evtimer_new(base, http_reading_on_turn, h)) == NULL) {
+	    (h->reading_turn = evtimer_new(base, http_reading_on_turn, h)) == NULL ||
+	    (h->accept_resume = evtimer_new(base, http_on_accept_resume, h)) == NULL ||
+	    (h->arrival_sweep = evtimer_new(base, http_arrival_on_sweep, h)) == NULL) {
 		snprintf(err, errlen, "out of memory");
-		free(h->conns);
-		free(h);
+		http_destroy(&h);
 		return NULL;
 	}
+	/* libevent's own warnings (a failing accept()) under our rate limit. */
+	log_route_libevent();
 	stream_on_connection_close(stream, http_forget_connection, h);
 	if (colon == NULL || param_u64(colon + 1, &port) < 0 || port == 0 || port > 65535) {
 		snprintf(err, errlen, "[http] listen: \"%s\" is not ADDRESS:PORT", cfg->http_listen);
-		event_free(h->reading_turn);
-		free(h->conns);
-		free(h);
+		http_destroy(&h);
 		return NULL;
 	}
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - cfg->http_listen), cfg->http_listen);
 	h->server = evhttp_new(base);
 	if (h->server == NULL ||
-	    evhttp_bind_socket(h->server, host, (ev_uint16_t)port) < 0) {
+	    (bound = evhttp_bind_socket_with_handle(h->server, host, (ev_uint16_t)port)) == NULL) {
 		snprintf(err, errlen, "[http] listen: cannot listen on %s: %s", cfg->http_listen,
 		    strerror(errno));
-		if (h->server != NULL)
-			evhttp_free(h->server);
-		event_free(h->reading_turn);
-		free(h->conns);
-		free(h);
+		http_destroy(&h);
 		return NULL;
 	}
+	h->listener = evhttp_bound_socket_get_listener(bound);
+	http_accepting = h;
+	evconnlistener_set_error_cb(h->listener, http_on_accept_error);
+	evhttp_set_bevcb(h->server, http_on_connection, h);
 	store_on_remap(store, http_reading_on_remap, h);
 	evhttp_set_allowed_methods(h->server, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
 		EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
@@ -1690,12 +1859,24 @@ http_destroy(struct http **hp)
 {
 	struct http *h = *hp;
 
+	struct http_arrival *a;
+
 	if (h == NULL)
 		return;
+	if (http_accepting == h)
+		http_accepting = NULL;
 	http_reading_stop_all(h, true, "commissiond is stopping");
 	store_on_remap(h->store, NULL, NULL);
-	event_free(h->reading_turn);
-	evhttp_free(h->server);
+	if (h->reading_turn != NULL)
+		event_free(h->reading_turn);
+	if (h->server != NULL)
+		evhttp_free(h->server); /* lets go of every connection */
+	while ((a = TAILQ_FIRST(&h->arrivals)) != NULL)
+		http_arrival_free(h, a);
+	if (h->arrival_sweep != NULL)
+		event_free(h->arrival_sweep);
+	if (h->accept_resume != NULL)
+		event_free(h->accept_resume);
 	free(h->conns);
 	free(h);
 	*hp = NULL;

@@ -23,6 +23,9 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * writes "log: suppressed N similar messages" for the kinds whose window
  * is over (all: every kind, at exit). Call it now and then. */
 void log_flush_suppressed(bool all);
+/* Write libevent's own log lines through these functions (so through
+ * the rate limit above), prefixed "libevent: ". */
+void log_route_libevent(void);
 /* Start-up failures only: log and exit(1). */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 

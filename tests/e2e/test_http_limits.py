@@ -3,7 +3,10 @@ request gets 503 and its connection is closed; a place frees when a
 connection closes."""
 import http.client
 import json
+import os
+import resource
 import shutil
+import socket
 import tempfile
 import time
 import unittest
@@ -55,3 +58,146 @@ class ConnectionLimit(unittest.TestCase):
                 probe.close()
         wait_for(admitted, timeout=10, what="a place after a connection closed")
         second.close()
+
+
+def trickle_until_closed(sock, data, seconds, every=0.1):
+    """Send data a byte every `every` s; the time at which the server closed
+    the connection, or None if it was still open after `seconds`."""
+    start = time.monotonic()
+    i = 0
+    while time.monotonic() - start < seconds:
+        try:
+            sock.sendall(data[i % len(data):i % len(data) + 1])
+        except (BrokenPipeError, ConnectionResetError):
+            return time.monotonic() - start
+        i += 1
+        time.sleep(every)
+        sock.setblocking(False)
+        try:
+            got = sock.recv(4096)
+            if got == b"":
+                return time.monotonic() - start
+        except BlockingIOError:
+            pass
+        except ConnectionResetError:
+            return time.monotonic() - start
+        finally:
+            sock.setblocking(True)
+    return None
+
+
+class SlowRequest(unittest.TestCase):
+    """[http] timeout_ms bounds a request's whole arrival, not each read:
+    libevent restarts its own time-out on every byte."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cd-slow-")
+        self.port = free_port()
+        self.daemon = Daemon(self.workdir, **{"http.listen": f"127.0.0.1:{self.port}",
+                                              "http.timeout_ms": "1000"})
+        self.daemon.start()
+
+    def tearDown(self):
+        try:
+            self.assertEqual(self.daemon.stop(), 0, self.daemon.log_text())
+            self.assertIsNone(self.daemon.sanitizer_report(), self.daemon.log_text())
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def test_a_request_sent_a_byte_at_a_time_is_cut_off_at_timeout_ms(self):
+        request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: a\r\n" * 100
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        try:
+            closed = trickle_until_closed(sock, request, seconds=6)
+        finally:
+            sock.close()
+        self.assertIsNotNone(closed, "a trickled request held its connection for 6 s")
+        self.assertGreaterEqual(closed, 0.9)
+        self.assertLess(closed, 2.5)
+
+    def test_the_next_request_on_a_kept_connection_is_bounded_too(self):
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        try:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = http.client.HTTPResponse(sock)
+            answer.begin()
+            self.assertEqual(answer.status, 200)
+            self.assertEqual(json.loads(answer.read()), {"status": "ok"})
+            closed = trickle_until_closed(sock, b"GET /healthz HTTP/1.1\r\n" + b"X: y\r\n" * 100,
+                                          seconds=6)
+        finally:
+            sock.close()
+        self.assertIsNotNone(closed, "a trickled second request held its connection for 6 s")
+        self.assertLess(closed, 2.5)
+
+    def test_a_request_that_arrives_in_time_is_answered_and_so_is_the_next(self):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            for _ in range(3):
+                conn.request("GET", "/healthz")
+                answer = conn.getresponse()
+                self.assertEqual(answer.status, 200)
+                answer.read()
+                time.sleep(0.5)  # within timeout_ms of the last answer
+        finally:
+            conn.close()
+
+
+class OutOfDescriptors(unittest.TestCase):
+    """When accept() fails for want of descriptors the daemon pauses
+    accepting, and neither spins nor floods its log."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cd-emfile-")
+        self.port = free_port()
+        self.daemon = Daemon(self.workdir, **{"http.listen": f"127.0.0.1:{self.port}",
+                                              "http.timeout_ms": "8000"})
+        self.daemon.start()
+        self.socks = []
+
+    def tearDown(self):
+        for s in self.socks:
+            s.close()
+        try:
+            self.assertEqual(self.daemon.stop(), 0, self.daemon.log_text())
+            self.assertIsNone(self.daemon.sanitizer_report(), self.daemon.log_text())
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def cpu_seconds(self):
+        with open(f"/proc/{self.daemon.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def test_running_out_of_descriptors_pauses_accepting_without_spinning(self):
+        pid = self.daemon.proc.pid
+        in_use = len(os.listdir(f"/proc/{pid}/fd"))
+        limit = in_use + 10
+        resource.prlimit(pid, resource.RLIMIT_NOFILE, (limit, limit))
+        # More connections than descriptors: the kernel completes them, and
+        # accept() fails with EMFILE for those past the limit.
+        for _ in range(30):
+            s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+            s.sendall(b"G")
+            self.socks.append(s)
+        time.sleep(0.5)
+        log_before, cpu_before = os.path.getsize(self.daemon.log), self.cpu_seconds()
+        time.sleep(2)
+        cpu = self.cpu_seconds() - cpu_before
+        logged = os.path.getsize(self.daemon.log) - log_before
+        self.assertLess(logged, 20000, f"{logged} bytes logged in 2 s")
+        self.assertLess(cpu, 0.5, f"{cpu:.2f} s of CPU in 2 s while out of descriptors")
+        self.assertIn("cannot accept a connection", self.daemon.log_text())
+        # Once descriptors free, accepting resumes.
+        for s in self.socks:
+            s.close()
+        self.socks = []
+
+        def healthy():
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                conn.request("GET", "/healthz")
+                return conn.getresponse().status == 200
+            except OSError:
+                return False
+        wait_for(healthy, timeout=15, what="/healthz once descriptors are free")
