@@ -107,6 +107,10 @@ http_reply(struct http *h, struct evhttp_request *req, const char *route, int st
 	evhttp_add_header(out, "Cache-Control", "no-store");
 	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
 	metrics_count_http(h->metrics, route, status);
+	/* An answer to HEAD has no content (RFC 9110 9.3.2): libevent would
+	 * write the body without its length, on a connection kept open. */
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD)
+		body = NULL;
 	evhttp_send_reply(req, status, NULL, body);
 }
 
@@ -1606,15 +1610,20 @@ http_arrival_of(struct http *h, struct evhttp_request *req)
 }
 
 /* An answer is sent: the next request on its connection must arrive
- * within timeout_ms. */
+ * within timeout_ms. libevent 2.1 keeps a CONNECT's connection open once
+ * answered (its answer without a length), whatever Connection says: that
+ * one is shut down at the next sweep, its answer written. */
 static void
 http_on_request_complete(struct evhttp_request *req, void *arg)
 {
 	struct http *h = arg;
 	struct http_arrival *a = http_arrival_of(h, req);
+	int64_t now = clock_monotonic_ms();
 
 	if (a != NULL)
-		a->deadline_ms = clock_monotonic_ms() + (int64_t)h->cfg->http_timeout_ms;
+		a->deadline_ms = evhttp_request_get_command(req) == EVHTTP_REQ_CONNECT
+		    ? now
+		    : now + (int64_t)h->cfg->http_timeout_ms;
 }
 
 /* Let go of the connections libevent has let go of, and shut down those
@@ -1642,8 +1651,8 @@ http_arrival_on_sweep(evutil_socket_t fd, short what, void *arg)
 			evutil_socket_t sock = bufferevent_getfd(a->bev);
 			a->deadline_ms = 0;
 			if (sock >= 0 && shutdown(sock, SHUT_RDWR) == 0)
-				log_debug("http: a request did not arrive within %" PRIu64
-					  " ms ([http] timeout_ms); its connection is closed",
+				log_debug("http: a connection closed: no request on it within %" PRIu64
+					  " ms ([http] timeout_ms), or a CONNECT answered",
 				    h->cfg->http_timeout_ms);
 		}
 	}
@@ -1712,7 +1721,16 @@ http_on_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
-		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET");
+		enum evhttp_cmd_type method = evhttp_request_get_command(req);
+		struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+		evhttp_add_header(out, "Allow", "GET");
+		/* After CONNECT, or a method nobody knows, the client may send
+		 * what is not HTTP: let the connection go. */
+		if (method == EVHTTP_REQ_CONNECT ||
+		    (method & (EVHTTP_REQ_HEAD | EVHTTP_REQ_POST | EVHTTP_REQ_PUT |
+				  EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+				  EVHTTP_REQ_PATCH)) == 0)
+			evhttp_add_header(out, "Connection", "close");
 		http_error(h, req, "other", 405, NULL, "only GET is served here");
 		return;
 	}
@@ -1842,8 +1860,11 @@ http_new(struct event_base *base, const struct config *cfg, struct store *store,
 	evconnlistener_set_error_cb(h->listener, http_on_accept_error);
 	evhttp_set_bevcb(h->server, http_on_connection, h);
 	store_on_remap(store, http_reading_on_remap, h);
-	evhttp_set_allowed_methods(h->server, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
-		EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+	/* Every method reaches http_on_request, which answers all but GET
+	 * 405 in JSON: one libevent does not know (PROPFIND) has a bit of
+	 * its own (EVHTTP_REQ_UNKNOWN_, 1 << 15, in libevent 2.1), so all
+	 * 16 bits; a method left out would get libevent's 501 in HTML. */
+	evhttp_set_allowed_methods(h->server, 0xffff);
 	http_reconfigure(h);
 	evhttp_set_gencb(h->server, http_on_request, h);
 	if (strncmp(host, "127.", 4) != 0 && strcmp(host, "::1") != 0 &&

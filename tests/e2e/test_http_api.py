@@ -957,6 +957,51 @@ class Figures(SharedDaemon):
                         conform(answer, path)
                         self.assertEqual(answer.json()["error"]["status"], 405)
 
+    def read_until_closed(self, request, seconds=3):
+        """Send raw bytes; (everything read, whether the server closed)."""
+        sock = socket.create_connection(self.api.address, timeout=seconds)
+        data = b""
+        try:
+            sock.sendall(request)
+            while True:
+                got = sock.recv(65536)
+                if not got:
+                    return data, True
+                data += got
+        except socket.timeout:
+            return data, False
+        finally:
+            sock.close()
+
+    def test_the_405_to_head_has_no_body_and_the_connection_goes_on(self):
+        data, _ = self.read_until_closed(
+            b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        # The answer to HEAD ends with its headers: the next bytes are the
+        # next answer's status line, as a client keeping the connection
+        # reads them.
+        head, _, rest = data.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 405 "), data)
+        self.assertIn(b"\r\nAllow: GET\r\n", head)
+        self.assertTrue(rest.startswith(b"HTTP/1.1 200 OK\r\n"), data)
+        self.assertTrue(rest.endswith(b'\r\n\r\n{"status":"ok"}\n'), data)
+
+    def test_trace_connect_and_unknown_methods_are_a_json_405_with_allow_get(self):
+        for method in ("TRACE", "CONNECT", "FOO", "PROPFIND"):
+            with self.subTest(method):
+                data, closed = self.read_until_closed(
+                    f"{method} /healthz HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                head, _, body = data.partition(b"\r\n\r\n")
+                self.assertTrue(head.startswith(b"HTTP/1.1 405 "), data)
+                self.assertIn(b"\r\nAllow: GET\r\n", head)
+                self.assertIn(b"\r\nContent-Type: application/json", head)
+                error = json.loads(body)
+                assert_valid(error, openapi()["components"]["schemas"]["Error"], method)
+                self.assertEqual(error["error"]["status"], 405)
+                if method != "TRACE":
+                    # What follows may not be HTTP: the connection goes.
+                    self.assertTrue(closed, f"{method}: the connection stayed open")
+
     def test_a_request_line_or_headers_over_max_request_bytes_is_413(self):
         host = f"{self.api.host}:{self.api.port}"
         fits = self.api.raw(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\nX-Pad: {'a' * 8000}\r\n"
