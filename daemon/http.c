@@ -393,6 +393,13 @@ http_params_parse(struct http *h, struct evhttp_request *req, const char *route,
 		    "Last-Event-ID: \"%s\" is not a sequence number", last_id);
 		return -1;
 	}
+	/* No update can follow the largest sequence: resuming after it is
+	 * a mistake, not a wait for ever. */
+	if ((allowed & P_STREAM) && last_id != NULL && p->last_event_id == UINT64_MAX) {
+		http_error(h, req, route, 400, "last_event_id",
+		    "Last-Event-ID: %s is past any sequence this server gives", last_id);
+		return -1;
+	}
 	return 0;
 }
 

@@ -262,7 +262,9 @@ stream_add(struct stream *s, struct evhttp_request *req, uint64_t after_seq, con
 		return -1;
 	c->stream = s;
 	c->req = req;
-	c->next_seq = after_seq + 1;
+	/* No sequence follows UINT64_MAX: wait for ever rather than wrap to
+	 * the first (http refuses it before this). */
+	c->next_seq = after_seq == UINT64_MAX ? UINT64_MAX : after_seq + 1;
 	snprintf(c->prefix, sizeof(c->prefix), "%s", prefix);
 	c->last_write_ms = clock_monotonic_ms();
 	c->next = s->clients;

@@ -203,6 +203,21 @@ class Stream(StreamCase):
         self.assertEqual(answer.status, 400, answer)
         self.assertEqual(answer.json()["error"]["parameter"], "last_event_id")
 
+    def test_resuming_after_the_largest_sequence_is_400_not_a_replay_from_the_start(self):
+        self.send(event_mix(5))
+        largest = str(2**64 - 1)
+        for query, headers in ((f"?last_event_id={largest}", None),
+                               ("", {"Last-Event-ID": largest})):
+            with self.subTest(query=query, headers=headers):
+                client = SseClient(self.api, query, headers, timeout=5)
+                self.clients.append(client)
+                if client.status != 400:
+                    # Before, this resumed from sequence 1 (the id plus one wrapped).
+                    self.fail(f"{client.status}: a stream, first event {client.next_event()}")
+                error = json.loads(client.body())["error"]
+                self.assertEqual(error["parameter"], "last_event_id")
+                self.assertIn(largest, error["message"])
+
 
 class SlowClient(StreamCase):
     # A client further behind than 4 KiB is dropped.
