@@ -111,7 +111,8 @@ http_reply(struct http *h, struct evhttp_request *req, const char *route, int st
 	 * write the body without its length, on a connection kept open. */
 	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD)
 		body = NULL;
-	evhttp_send_reply(req, status, NULL, body);
+	/* libevent 2.1 names 429 (RFC 6585) "Client Error". */
+	evhttp_send_reply(req, status, status == 429 ? "Too Many Requests" : NULL, body);
 }
 
 static void
@@ -301,7 +302,16 @@ http_params_parse(struct http *h, struct evhttp_request *req, const char *route,
 		return -1;
 	TAILQ_FOREACH(kv, &p->q, next) {
 		const char *k = kv->key, *v = kv->value;
+		struct evkeyval *earlier;
 		uint64_t n;
+		/* One value a name: which of two would be meant is a guess. */
+		for (earlier = TAILQ_FIRST(&p->q); earlier != kv; earlier = TAILQ_NEXT(earlier, next))
+			if (strcmp(earlier->key, k) == 0)
+				break;
+		if (earlier != kv) {
+			http_error(h, req, route, 400, k, "%s: given more than once", k);
+			return -1;
+		}
 		if (!http_text_is_utf8(k, strlen(k))) {
 			http_error(h, req, route, 400, k, "a parameter's name is not UTF-8 text");
 			return -1;
@@ -661,6 +671,9 @@ http_metrics(struct http *h, struct evhttp_request *req, const char *rest)
 	metrics_render(h->metrics, &g, body);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 	    "text/plain; version=0.0.4; charset=utf-8");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Content-Type-Options",
+	    "nosniff");
 	evhttp_send_reply(req, 200, NULL, body);
 	evbuffer_free(body);
 }

@@ -540,6 +540,12 @@ class Figures(SharedDaemon):
         answer = self.api.get("/api/v1/flow")
         self.assertEqual(answer.media_type, "application/json")
         self.assertIn("no-store", answer.headers.get("Cache-Control", ""))
+        for path in ("/metrics", "/healthz", "/api/v1/flow/providers"):
+            with self.subTest(path):
+                answer = self.api.get(path)
+                self.assertEqual(answer.status, 200, answer)
+                self.assertIn("no-store", answer.headers.get("Cache-Control", ""))
+                self.assertEqual(answer.headers.get("X-Content-Type-Options"), "nosniff")
 
     # ---- areas
 
@@ -847,6 +853,10 @@ class Figures(SharedDaemon):
             ("/api/v1/organisations/RXC", {"as_of": "soon"}, "as_of"),
             ("/api/v1/stream", {"as_of": "1"}, "as_of"),
             ("/api/v1/stream", {"last_event_id": "abc"}, "last_event_id"),
+            # One value a name: two is not "the last one wins".
+            ("/api/v1/flow/providers", [("icb", "QNX"), ("icb", "QNQ")], "icb"),
+            ("/api/v1/flow/providers", [("format", "csv"), ("format", "json")], "format"),
+            ("/api/v1/capacity", [("as_of", "1"), ("as_of", "1")], "as_of"),
         ]
         for path, params, name in cases:
             with self.subTest(path=path, params=params):
@@ -1029,6 +1039,30 @@ class Figures(SharedDaemon):
         answer = self.api.get("/", {"icb": "QNX"})
         self.assertEqual(answer.status, 200, answer)
         self.assertEqual(answer.media_type, "text/html")
+
+
+class FoldTooSoon(SharedDaemon):
+    """A past flow fold asked too soon after the last is 429, so named."""
+
+    settings = {"http.fold_wait_factor": "1000000"}
+
+    @classmethod
+    def events(cls):
+        return sample_day(20, seed="fold")
+
+    def test_a_fold_too_soon_is_429_too_many_requests(self):
+        self.assertEqual(self.api.get("/api/v1/flow", {"as_of": MORNING}).status, 200)
+        conn = http.client.HTTPConnection(self.api.host, self.api.port, timeout=30)
+        try:
+            conn.request("GET", f"/api/v1/flow?as_of={DAY_BEFORE}")
+            answer = conn.getresponse()
+            body = answer.read()
+        finally:
+            conn.close()
+        self.assertEqual(answer.status, 429, body)
+        self.assertEqual(answer.reason, "Too Many Requests")
+        self.assertTrue(answer.getheader("Retry-After"))
+        self.assertEqual(json.loads(body)["error"]["parameter"], "as_of")
 
 
 class Freshness(DaemonTestCase):
