@@ -9,6 +9,7 @@
 
 #include "be64.h"
 #include "dates.h"
+#include "sorted.h"
 #include "tallies.h"
 #include "text.h"
 
@@ -145,26 +146,18 @@ tallies_set_as_of_ms(struct tallies *t, int64_t as_of_ms)
 	t->as_of_ms = as_of_ms;
 }
 
+static int
+tally_compare(const void *key, const void *element)
+{
+	return strcmp(key, (*(const struct tally *const *)element)->code);
+}
+
 /* The index of code in list, or where it would go (*found false). */
 static size_t
 tally_list_find(const struct tally_list *list, const char *code, bool *found)
 {
-	size_t lo = 0, hi = list->n;
-
-	*found = false;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(list->items[mid]->code, code);
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return sorted_index(list->items, list->n, sizeof(list->items[0]), code, tally_compare,
+	    found);
 }
 
 static const struct tally *

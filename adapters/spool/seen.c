@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "seen.h"
+#include "sorted.h"
 
 void
 spool_seen_id_of(const struct stat *st, struct spool_seen_id *id)
@@ -28,26 +29,18 @@ spool_seen_id_equal(const struct spool_seen_id *a, const struct spool_seen_id *b
 	       a->mtime_ns == b->mtime_ns && a->ctime_ns == b->ctime_ns && a->type == b->type;
 }
 
+static int
+spool_seen_compare(const void *key, const void *element)
+{
+	return strcmp(key, ((const struct spool_seen_file *)element)->name);
+}
+
 /* Where name is, or would go. */
 static size_t
 spool_seen_index(const struct spool_seen *seen, const char *name, bool *found)
 {
-	size_t lo = 0, hi = seen->n;
-
-	*found = false;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(seen->files[mid].name, name);
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return sorted_index(seen->files, seen->n, sizeof(seen->files[0]), name,
+	    spool_seen_compare, found);
 }
 
 struct spool_seen_file *

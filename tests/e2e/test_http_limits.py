@@ -14,13 +14,16 @@ import unittest
 from harness import Daemon, free_port, wait_for
 
 
-class ConnectionLimit(unittest.TestCase):
+class HttpLimitCase(unittest.TestCase):
+    """A daemon on a loopback port of its own, with settings."""
+
+    settings = {}
 
     def setUp(self):
-        self.workdir = tempfile.mkdtemp(prefix="cd-lim-")
+        self.workdir = tempfile.mkdtemp(prefix="cd-http-limit-")
         self.port = free_port()
         self.daemon = Daemon(self.workdir, **{"http.listen": f"127.0.0.1:{self.port}",
-                                              "http.max_connections": "2"})
+                                              **self.settings})
         self.daemon.start()
 
     def tearDown(self):
@@ -29,6 +32,11 @@ class ConnectionLimit(unittest.TestCase):
             self.assertIsNone(self.daemon.sanitizer_report(), self.daemon.log_text())
         finally:
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class ConnectionLimit(HttpLimitCase):
+
+    settings = {"http.max_connections": "2"}
 
     def get(self, conn, path="/api/v1/flow"):
         conn.request("GET", path)
@@ -86,23 +94,11 @@ def trickle_until_closed(sock, data, seconds, every=0.1):
     return None
 
 
-class SlowRequest(unittest.TestCase):
+class SlowRequest(HttpLimitCase):
     """[http] timeout_ms bounds a request's whole arrival, not each read:
     libevent restarts its own time-out on every byte."""
 
-    def setUp(self):
-        self.workdir = tempfile.mkdtemp(prefix="cd-slow-")
-        self.port = free_port()
-        self.daemon = Daemon(self.workdir, **{"http.listen": f"127.0.0.1:{self.port}",
-                                              "http.timeout_ms": "1000"})
-        self.daemon.start()
-
-    def tearDown(self):
-        try:
-            self.assertEqual(self.daemon.stop(), 0, self.daemon.log_text())
-            self.assertIsNone(self.daemon.sanitizer_report(), self.daemon.log_text())
-        finally:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+    settings = {"http.timeout_ms": "1000"}
 
     def test_a_request_sent_a_byte_at_a_time_is_cut_off_at_timeout_ms(self):
         request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: a\r\n" * 100
@@ -143,26 +139,20 @@ class SlowRequest(unittest.TestCase):
             conn.close()
 
 
-class OutOfDescriptors(unittest.TestCase):
+class OutOfDescriptors(HttpLimitCase):
     """When accept() fails for want of descriptors the daemon pauses
     accepting, and neither spins nor floods its log."""
 
+    settings = {"http.timeout_ms": "8000"}
+
     def setUp(self):
-        self.workdir = tempfile.mkdtemp(prefix="cd-emfile-")
-        self.port = free_port()
-        self.daemon = Daemon(self.workdir, **{"http.listen": f"127.0.0.1:{self.port}",
-                                              "http.timeout_ms": "8000"})
-        self.daemon.start()
+        super().setUp()
         self.socks = []
 
     def tearDown(self):
         for s in self.socks:
             s.close()
-        try:
-            self.assertEqual(self.daemon.stop(), 0, self.daemon.log_text())
-            self.assertIsNone(self.daemon.sanitizer_report(), self.daemon.log_text())
-        finally:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        super().tearDown()
 
     def cpu_seconds(self):
         with open(f"/proc/{self.daemon.proc.pid}/stat") as f:
