@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "adapter.h"
+#include "clock.h"
 #include "log.h"
 #include "rows.h"
 #include "seen.h"
@@ -170,15 +171,6 @@ spool_write_file(const char *path, const char *text, size_t len)
 	return rename(tmp, path);
 }
 
-static int64_t
-spool_clock_ms(clockid_t clock)
-{
-	struct timespec ts;
-
-	clock_gettime(clock, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The first at most max bytes of name, cut between two UTF-8 characters. */
 static size_t
 spool_name_cut(const char *name, size_t max)
@@ -224,7 +216,7 @@ spool_archive_name(const char *subdir, const char *name, const char *report_suff
 		return -1;
 	if (!spool_archive_taken(subdir, out, report_suffix))
 		return 0;
-	ms = spool_clock_ms(CLOCK_REALTIME);
+	ms = clock_now_ms();
 	for (int i = 0; i < 1000; i++) {
 		char suffix[32];
 		snprintf(suffix, sizeof(suffix), ".%" PRId64, ms + i);
@@ -443,7 +435,7 @@ spool_take(struct spool *s, struct spool_seen_file *e)
 	spool_seen_id_of(&st, &id);
 	if (!spool_seen_id_equal(&id, &e->id) || fcntl(fd, F_SETFL, 0) < 0) {
 		/* Replaced or written to since the look: let it settle again. */
-		spool_seen_reset(e, &id, spool_clock_ms(CLOCK_MONOTONIC));
+		spool_seen_reset(e, &id, clock_monotonic_ms());
 		close(fd);
 		return;
 	}
@@ -461,7 +453,7 @@ spool_take(struct spool *s, struct spool_seen_file *e)
 	if (buf == NULL) {
 		if (errno == 0) {
 			/* Shorter than it was: still being written. */
-			spool_seen_reset(e, &id, spool_clock_ms(CLOCK_MONOTONIC));
+			spool_seen_reset(e, &id, clock_monotonic_ms());
 			return;
 		}
 		log_error("spool: %s: cannot read it: %s; trying again later", e->name,
@@ -511,7 +503,7 @@ spool_take(struct spool *s, struct spool_seen_file *e)
 		log_warning("spool: %s: it changed while it was being taken: taken again once it "
 			    "has settled (a sender should write NAME.part and rename it)",
 		    e->name);
-		spool_seen_reset(e, &after, spool_clock_ms(CLOCK_MONOTONIC));
+		spool_seen_reset(e, &after, clock_monotonic_ms());
 		spool_file_free(&f);
 		return;
 	}
@@ -571,7 +563,7 @@ spool_on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct spool *s = arg;
 	const char *dir = s->a->cfg->spool_directory;
-	int64_t now_ms = spool_clock_ms(CLOCK_MONOTONIC), now_real_ms = spool_clock_ms(CLOCK_REALTIME);
+	int64_t now_ms = clock_monotonic_ms(), now_real_ms = clock_now_ms();
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
