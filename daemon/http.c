@@ -1858,8 +1858,6 @@ http_new(struct event_base *base, const struct config *cfg, struct store *store,
 		http_destroy(&h);
 		return NULL;
 	}
-	/* libevent's own warnings (a failing accept()) under our rate limit. */
-	log_route_libevent();
 	stream_on_connection_close(stream, http_forget_connection, h);
 	if (colon == NULL || param_u64(colon + 1, &port) < 0 || port == 0 || port > 65535) {
 		snprintf(err, errlen, "[http] listen: \"%s\" is not ADDRESS:PORT", cfg->http_listen);

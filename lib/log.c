@@ -27,11 +27,34 @@ static const struct {
 	{ "debug", LOG_LEVEL_DEBUG },
 };
 
+/* libevent's own lines (accept() failing, a bad request it refuses) go
+ * through the same rate limit as ours: written straight to stderr, a
+ * failure libevent retries at once floods the journal. */
+static void
+log_on_libevent(int severity, const char *message)
+{
+	switch (severity) {
+	case EVENT_LOG_DEBUG:
+		log_debug("libevent: %s", message);
+		break;
+	case EVENT_LOG_MSG:
+		log_info("libevent: %s", message);
+		break;
+	case EVENT_LOG_WARN:
+		log_warning("libevent: %s", message);
+		break;
+	default:
+		log_error("libevent: %s", message);
+		break;
+	}
+}
+
 void
 log_init(const char *progname, enum log_level level)
 {
 	log_progname = progname;
 	log_current = level;
+	event_set_log_callback(log_on_libevent);
 }
 
 void
@@ -128,33 +151,6 @@ LOG_DEFINE(log_warning, LOG_LEVEL_WARNING)
 LOG_DEFINE(log_info, LOG_LEVEL_INFO)
 LOG_DEFINE(log_debug, LOG_LEVEL_DEBUG)
 
-/* libevent's own lines (accept() failing, a bad request it refuses) go
- * through the same rate limit as ours: written straight to stderr, a
- * failure libevent retries at once floods the journal. */
-static void
-log_on_libevent(int severity, const char *message)
-{
-	switch (severity) {
-	case EVENT_LOG_DEBUG:
-		log_debug("libevent: %s", message);
-		break;
-	case EVENT_LOG_MSG:
-		log_info("libevent: %s", message);
-		break;
-	case EVENT_LOG_WARN:
-		log_warning("libevent: %s", message);
-		break;
-	default:
-		log_error("libevent: %s", message);
-		break;
-	}
-}
-
-void
-log_route_libevent(void)
-{
-	event_set_log_callback(log_on_libevent);
-}
 
 /* Never suppressed: the last words of the process. */
 static void

@@ -9,6 +9,8 @@
 
 enum log_level { LOG_LEVEL_ERROR = 3, LOG_LEVEL_WARNING = 4, LOG_LEVEL_INFO = 6, LOG_LEVEL_DEBUG = 7 };
 
+/* Also routes libevent's own log lines through these functions (so
+ * through the rate limit below), prefixed "libevent: ". */
 void log_init(const char *progname, enum log_level level);
 void log_set_level(enum log_level level);
 /* Parse "error", "warning", "info" or "debug"; -1 if none of those. */
@@ -23,9 +25,6 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * writes "log: suppressed N similar messages" for the kinds whose window
  * is over (all: every kind, at exit). Call it now and then. */
 void log_flush_suppressed(bool all);
-/* Write libevent's own log lines through these functions (so through
- * the rate limit above), prefixed "libevent: ". */
-void log_route_libevent(void);
 /* Start-up failures only: log and exit(1). */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
