@@ -61,16 +61,6 @@ ack_put_escaped(struct ack_writer *w, const struct hl7_encoding *enc, const char
 		ack_put_str(w, escaped);
 }
 
-/* Does text hold a control byte (C0): MLLP's 0x0B or 0x1C among them? */
-static bool
-ack_has_control_byte(const char *text, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)text[i] < 0x20)
-			return true;
-	return false;
-}
-
 /*
  * A field of the message as it came (escaped with the same delimiters).
  * One too long, or holding a control byte, is left out: 0x0B or 0x1C
@@ -86,7 +76,7 @@ ack_put_mirrored(struct ack_writer *w, const struct hl7_message *msg, const char
 
 	if (msg != NULL && msg->n_segments > 0 &&
 	    hl7_get_raw_field(msg, segment, 1, field, &value, &len) == 0 && value != NULL &&
-	    len <= ACK_MIRRORED_FIELD_MAX_BYTES && !ack_has_control_byte(value, len))
+	    len <= ACK_MIRRORED_FIELD_MAX_BYTES && hl7_control_byte_at(value, len) == len)
 		ack_put(w, value, len);
 }
 

@@ -358,18 +358,17 @@ adt_read_control_id(struct adt_context *cx)
 	char control_id[ADT_READ_BUFSIZE];
 	uint8_t hash[crypto_generichash_BYTES];
 	const char *raw, *id;
-	size_t raw_len, separators;
+	size_t raw_len, separators, at;
 	int r;
 
 	if (hl7_get_raw_field(cx->msg, "MSH", 1, 10, &raw, &raw_len) < 0)
 		return adt_fail(cx, HL7_ERROR_APPLICATION_INTERNAL, "MSH-10",
 		    "the message control id cannot be read");
-	for (size_t i = 0; i < raw_len; i++)
-		if ((unsigned char)raw[i] < 0x20)
-			return adt_fail(cx, HL7_ERROR_DATA_TYPE, "MSH-10",
-			    "the message control id holds control byte 0x%02x at %zu (MLLP's "
-			    "0x0B and 0x1C among them); it is left out of this ACK",
-			    (unsigned)(unsigned char)raw[i], i + 1);
+	if ((at = hl7_control_byte_at(raw, raw_len)) < raw_len)
+		return adt_fail(cx, HL7_ERROR_DATA_TYPE, "MSH-10",
+		    "the message control id holds control byte 0x%02x at %zu (MLLP's 0x0B and "
+		    "0x1C among them); it is left out of this ACK",
+		    (unsigned)(unsigned char)raw[at], at + 1);
 	separators = adt_count_separators(&cx->msg->encoding, raw, raw_len);
 	if (separators > 0) {
 		if (separators == raw_len)

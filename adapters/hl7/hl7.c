@@ -77,6 +77,16 @@ is_control_byte(char c)
 	return (unsigned char)c < 0x20;
 }
 
+size_t
+hl7_control_byte_at(const char *text, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && !is_control_byte(text[i]))
+		i++;
+	return i;
+}
+
 static bool
 is_upper_or_digit(char c)
 {

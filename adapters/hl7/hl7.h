@@ -139,6 +139,11 @@ int hl7_get(const struct hl7_message *msg, const char *segment, unsigned occurre
 int hl7_get_raw_field(const struct hl7_message *msg, const char *segment,
     unsigned occurrence, unsigned field, const char **value, size_t *len);
 
+/* Where text (len bytes) holds its first C0 control byte (CR and LF,
+ * MLLP's 0x0B and 0x1C among them), or len for none: such a byte written
+ * raw into an ACK would split its segment or break its framing. */
+size_t hl7_control_byte_at(const char *text, size_t len);
+
 /*
  * Read an HL7 time (TS/DTM): YYYY[MM[DD[HH[MM[SS[.S...]]]]]][+/-ZZZZ].
  * Parts left out are the first of their range. With no offset the time is
