@@ -145,6 +145,28 @@ dates_format_date(int32_t day_number, char *buf, size_t size)
 }
 
 int
+dates_format_instant(int64_t utc_ms, char *buf, size_t size)
+{
+	const int64_t day_ms = 86400000;
+	int64_t in_day;
+	int rc;
+
+	if (utc_ms < DATES_MS_MIN || utc_ms > DATES_MS_MAX)
+		return -ERANGE;
+	if (size < DATES_INSTANT_BUFSIZE)
+		return -ENOSPC;
+	rc = dates_format_date((int32_t)(utc_ms / day_ms), buf, size);
+	if (rc != 0)
+		return rc;
+	in_day = utc_ms % day_ms;
+	snprintf(buf + DATES_DATE_BUFSIZE - 1, size - (DATES_DATE_BUFSIZE - 1),
+	    "T%02d:%02d:%02d.%03dZ", (int)(in_day / 3600000),
+	    (int)(in_day / 60000 % 60), (int)(in_day / 1000 % 60),
+	    (int)(in_day % 1000));
+	return 0;
+}
+
+int
 dates_parse_period(const char *text, int *year, int *month)
 {
 	if (text == NULL || strlen(text) != 7)

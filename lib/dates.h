@@ -13,6 +13,7 @@
 #define DATES_DATE_BUFSIZE 11		  /* "2026-05-10" */
 #define DATES_PERIOD_BUFSIZE 8		  /* "2026-05" */
 #define DATES_FINANCIAL_YEAR_BUFSIZE 8	  /* "2026-27" */
+#define DATES_INSTANT_BUFSIZE 25	  /* "2026-05-10T09:30:00.000Z" */
 
 /* The years a date may name: four digits, and no year 0 (there is none). */
 #define DATES_YEAR_MIN 1
@@ -25,6 +26,13 @@
  * (the HTTP API, commissionctl show) rather than answered wrong. */
 #define DATES_MS_MIN INT64_C(0)
 #define DATES_MS_MAX INT64_C(253402300799999)
+
+/*
+ * Write the UTC instant utc_ms as "YYYY-MM-DDTHH:MM:SS.mmmZ", for people
+ * to read (messages), not for the wire. Returns 0, -ERANGE outside
+ * DATES_MS_MIN..DATES_MS_MAX, or -ENOSPC when size < DATES_INSTANT_BUFSIZE.
+ */
+int dates_format_instant(int64_t utc_ms, char *buf, size_t size);
 
 /* Proleptic Gregorian calendar. */
 bool dates_is_leap_year(int year);

@@ -347,6 +347,55 @@ check_range(struct check_error *err, const char *field, bool set,
 	return 0;
 }
 
+/* Pence as pounds for a person to read: -1234567 is "-£12,345.67". */
+#define POUNDS_SHOWN_BUFSIZE 40
+
+static const char *
+pounds_shown(int64_t pence, char *buf, size_t size)
+{
+	char digits[24];
+	uint64_t magnitude;
+	size_t n, i, out = 0;
+
+	magnitude = pence < 0 ? (uint64_t)0 - (uint64_t)pence :
+	    (uint64_t)pence;
+	n = (size_t)snprintf(digits, sizeof(digits), "%llu",
+	    (unsigned long long)(magnitude / 100));
+	out += (size_t)snprintf(buf + out, size - out, "%s\u00a3",
+	    pence < 0 ? "-" : "");
+	for (i = 0; i < n && out + 2 < size; i++) {
+		if (i > 0 && (n - i) % 3 == 0)
+			buf[out++] = ',';
+		buf[out++] = digits[i];
+	}
+	buf[out] = '\0';
+	snprintf(buf + out, size - out, ".%02u",
+	    (unsigned)(magnitude % 100));
+	return buf;
+}
+
+/*
+ * An amount of money in pence, from min to EVENT_MONEY_MAX_PENCE: the
+ * message shows pounds too, for a sender who wrote pounds (a CSV extract)
+ * and sees its value come back a hundred times larger.
+ */
+static int
+check_money(struct check_error *err, const char *field, bool set,
+    int64_t value, enum presence presence, int64_t min)
+{
+	char shown[POUNDS_SHOWN_BUFSIZE], lo[POUNDS_SHOWN_BUFSIZE],
+	    hi[POUNDS_SHOWN_BUFSIZE];
+
+	if (set && (value < min || value > EVENT_MONEY_MAX_PENCE))
+		return check_fail(err, field, "%lld pence (%s) is outside %s "
+		    "to %s", (long long)value,
+		    pounds_shown(value, shown, sizeof(shown)),
+		    pounds_shown(min, lo, sizeof(lo)),
+		    pounds_shown(EVENT_MONEY_MAX_PENCE, hi, sizeof(hi)));
+	return check_range(err, field, set, value, presence, min,
+	    EVENT_MONEY_MAX_PENCE);
+}
+
 static int
 check_count(struct check_error *err, const char *field, bool set,
     int64_t value)
@@ -361,9 +410,15 @@ check_time(struct check_error *err, const char *field, int64_t time_ms)
 {
 	if (time_ms == 0)
 		return check_fail(err, field, "missing (required)");
-	if (time_ms < EVENT_TIME_MIN_MS || time_ms >= EVENT_TIME_END_MS)
-		return check_fail(err, field, "%lld ms is outside 2000-01-01 "
-		    "to 2100-01-01 UTC", (long long)time_ms);
+	if (time_ms < EVENT_TIME_MIN_MS || time_ms >= EVENT_TIME_END_MS) {
+		char shown[DATES_INSTANT_BUFSIZE];
+
+		if (dates_format_instant(time_ms, shown, sizeof(shown)) != 0)
+			return check_fail(err, field, "%lld ms is outside "
+			    "2000-01-01 to 2100-01-01 UTC", (long long)time_ms);
+		return check_fail(err, field, "%s (%lld ms) is outside "
+		    "2000-01-01 to 2100-01-01 UTC", shown, (long long)time_ms);
+	}
 	return 0;
 }
 
@@ -619,9 +674,9 @@ check_contract_awarded(const ProtobufCMessage *event, unsigned flags,
 		return -1;
 	if (check_text(err, "service_id", award->service_id, OPTIONAL) != 0)
 		return -1;
-	if (check_range(err, "annual_value", award->opt_annual_value_case ==
+	if (check_money(err, "annual_value", award->opt_annual_value_case ==
 	    COMMISSIONING__CONTRACT_AWARDED__OPT_ANNUAL_VALUE_ANNUAL_VALUE,
-	    award->annual_value, REQUIRED, 0, EVENT_MONEY_MAX_PENCE) != 0)
+	    award->annual_value, REQUIRED, 0) != 0)
 		return -1;
 	if (check_date(err, "start_date", award->start_date, REQUIRED,
 	    &start_given, &start_day) != 0)
@@ -656,11 +711,10 @@ check_contract_varied(const ProtobufCMessage *event, unsigned flags,
 	if (variation->variation_number < 1)
 		return check_fail(err, "variation_number", "%lld; variation "
 		    "numbers start at 1", (long long)variation->variation_number);
-	if (check_range(err, "new_annual_value",
+	if (check_money(err, "new_annual_value",
 	    variation->opt_new_annual_value_case ==
 	    COMMISSIONING__CONTRACT_VARIED__OPT_NEW_ANNUAL_VALUE_NEW_ANNUAL_VALUE,
-	    variation->new_annual_value, REQUIRED, 0,
-	    EVENT_MONEY_MAX_PENCE) != 0)
+	    variation->new_annual_value, REQUIRED, 0) != 0)
 		return -1;
 	if (check_required_date(err, "effective_date",
 	    variation->effective_date) != 0)
@@ -776,9 +830,9 @@ check_budget_allocated(const ProtobufCMessage *event, unsigned flags,
 	if (check_enum(err, "pool", &commissioning__budget_pool__descriptor,
 	    budget->pool, REQUIRED) != 0)
 		return -1;
-	if (check_range(err, "amount", budget->opt_amount_case ==
+	if (check_money(err, "amount", budget->opt_amount_case ==
 	    COMMISSIONING__BUDGET_ALLOCATED__OPT_AMOUNT_AMOUNT, budget->amount,
-	    REQUIRED, 0, EVENT_MONEY_MAX_PENCE) != 0)
+	    REQUIRED, 0) != 0)
 		return -1;
 	return check_budget_contributors(err, budget);
 }
@@ -799,9 +853,9 @@ check_spend_recorded(const ProtobufCMessage *event, unsigned flags,
 		return -1;
 	if (check_period(err, "period", spend->period) != 0)
 		return -1;
-	return check_range(err, "amount", spend->opt_amount_case ==
+	return check_money(err, "amount", spend->opt_amount_case ==
 	    COMMISSIONING__SPEND_RECORDED__OPT_AMOUNT_AMOUNT, spend->amount,
-	    REQUIRED, -EVENT_MONEY_MAX_PENCE, EVENT_MONEY_MAX_PENCE);
+	    REQUIRED, -EVENT_MONEY_MAX_PENCE);
 }
 
 /* ----------------------------------------------------------------- flow */
@@ -968,9 +1022,9 @@ check_care_package(const ProtobufCMessage *event, unsigned flags,
 		return -1;
 	if (check_hours_per_week(err, package) != 0)
 		return -1;
-	if (check_range(err, "weekly_cost", package->opt_weekly_cost_case ==
+	if (check_money(err, "weekly_cost", package->opt_weekly_cost_case ==
 	    COMMISSIONING__CARE_PACKAGE__OPT_WEEKLY_COST_WEEKLY_COST,
-	    package->weekly_cost, OPTIONAL, 0, EVENT_MONEY_MAX_PENCE) != 0)
+	    package->weekly_cost, OPTIONAL, 0) != 0)
 		return -1;
 	if (check_date(err, "start_date", package->start_date,
 	    (flags & PACKAGE_NEEDS_START_DATE) ? REQUIRED : OPTIONAL,

@@ -276,6 +276,31 @@ test_the_last_instant_taken_is_the_end_of_9999(void **state)
 	assert_int_equal(dates_london_day_of_ms(DATES_MS_MIN), 0);
 }
 
+/* An instant for a message: UTC, to the millisecond, inside the as-of
+ * range only, and never past the buffer it is given. */
+static void
+test_instant_formats_utc_to_the_millisecond(void **state)
+{
+	char buf[DATES_INSTANT_BUFSIZE];
+	(void)state;
+	assert_int_equal(dates_format_instant(946681200000, buf, sizeof(buf)),
+	    0);
+	assert_string_equal(buf, "1999-12-31T23:00:00.000Z");
+	assert_int_equal(dates_format_instant(0, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "1970-01-01T00:00:00.000Z");
+	assert_int_equal(dates_format_instant(DATES_MS_MAX, buf, sizeof(buf)),
+	    0);
+	assert_string_equal(buf, "9999-12-31T23:59:59.999Z");
+	assert_int_equal(dates_format_instant(1778416205042, buf, sizeof(buf)),
+	    0);
+	assert_string_equal(buf, "2026-05-10T12:30:05.042Z");
+	assert_int_equal(dates_format_instant(-1, buf, sizeof(buf)), -ERANGE);
+	assert_int_equal(dates_format_instant(DATES_MS_MAX + 1, buf,
+	    sizeof(buf)), -ERANGE);
+	assert_int_equal(dates_format_instant(0, buf, sizeof(buf) - 1),
+	    -ENOSPC);
+}
+
 int
 main(void)
 {
@@ -294,6 +319,7 @@ main(void)
 		cmocka_unit_test(test_london_day_follows_british_summer_time),
 		cmocka_unit_test(test_london_midnight_starts_each_london_day),
 		cmocka_unit_test(test_the_last_instant_taken_is_the_end_of_9999),
+		cmocka_unit_test(test_instant_formats_utc_to_the_millisecond),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

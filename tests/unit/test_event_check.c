@@ -420,6 +420,16 @@ assert_rejected_on(const struct fixture *f, const char *field)
 	assert_true(strlen(err.reason) > len + 2);
 }
 
+/* Rejected with exactly this reason. */
+static void
+assert_reason(const struct fixture *f, const char *reason)
+{
+	struct check_error err;
+
+	assert_int_equal(event_check(&f->env, &err), -1);
+	assert_string_equal(err.reason, reason);
+}
+
 /* ------------------------------------------------------------ envelope */
 
 static void
@@ -846,6 +856,13 @@ test_spend_runs_from_minus_to_plus_10_13(void **state)
 	assert_accepted(&f);
 	f.spend.amount = -MONEY_MAX - 1;
 	assert_rejected_on(&f, "amount");
+	assert_reason(&f, "amount: -10000000000001 pence (-\u00a3100,000,000,000.01) "
+	    "is outside -\u00a3100,000,000,000.00 to \u00a3100,000,000,000.00");
+	/* The most negative pence there are still read as pounds. */
+	f.spend.amount = INT64_MIN;
+	assert_reason(&f, "amount: -9223372036854775808 pence "
+	    "(-\u00a392,233,720,368,547,758.08) is outside "
+	    "-\u00a3100,000,000,000.00 to \u00a3100,000,000,000.00");
 	f.spend.amount = MONEY_MAX;
 	assert_accepted(&f);
 	f.spend.amount = MONEY_MAX + 1;
