@@ -576,9 +576,14 @@ rows_parse_time(const char *text, int64_t *utc_ms)
 		p++;
 		if (rows_take_digits(&p, 2, &off_h) != 2 || off_h > 14)
 			return -1;
-		if (*p == ':')
+		/* +01, +0100 or +01:00; a colon needs its minutes (+01: is not
+		 * an offset). */
+		if (*p == ':') {
 			p++;
-		if (rows_is_digit(*p) && (rows_take_digits(&p, 2, &off_m) != 2 || off_m > 59))
+			if (rows_take_digits(&p, 2, &off_m) != 2 || off_m > 59)
+				return -1;
+		} else if (rows_is_digit(*p) &&
+		    (rows_take_digits(&p, 2, &off_m) != 2 || off_m > 59))
 			return -1;
 		offset_ms = sign * (off_h * ROWS_HOUR_MS + off_m * 60000);
 		zoned = true;
@@ -880,6 +885,24 @@ rows_infer_role(const char *code, const char *parent)
 	return 0;
 }
 
+/*
+ * The names of a fixed set are plain ASCII, and rows_normalise skips
+ * every other byte: without this, "Nurs\xe9ing" (Latin-1) would read as
+ * "nursing". Fail naming the first byte that is not ASCII.
+ */
+static int
+row_fixed_set_ascii(struct row_context *ctx, int column, const char *what)
+{
+	const unsigned char *v = (const unsigned char *)ctx->value[column];
+
+	for (size_t i = 0; v[i] != '\0'; i++)
+		if (v[i] >= 0x80)
+			return row_fail(ctx, column, "byte %zu is 0x%02x, not a letter: "
+			    "not %s this feed knows (the names are plain letters; "
+			    "is the file saved as UTF-8?)", i + 1, v[i], what);
+	return 0;
+}
+
 /* An optional value of a fixed set; *value 0 when the row has none. */
 static int
 row_enum(struct row_context *ctx, int column, const struct rows_name *names, size_t n,
@@ -892,6 +915,8 @@ row_enum(struct row_context *ctx, int column, const struct rows_name *names, siz
 		ctx->canonical[column] = "";
 		return 0;
 	}
+	if (row_fixed_set_ascii(ctx, column, what) != 0)
+		return -1;
 	if (rows_lookup(names, n, prefix, ctx->value[column], value) != 0)
 		return row_fail(ctx, column, "%s is not %s this feed knows (docs/SPOOL.md)",
 		    event_value_shown(ctx->value[column], shown, sizeof(shown)), what);
@@ -907,6 +932,8 @@ row_pathway(struct row_context *ctx, int column, int64_t *pathway)
 	const char *p = norm;
 
 	if (row_required(ctx, column) != 0)
+		return -1;
+	if (row_fixed_set_ascii(ctx, column, "a discharge pathway") != 0)
 		return -1;
 	if (rows_normalise(ctx->value[column], norm, sizeof(norm)) != 0 || norm[0] == '\0')
 		return row_fail(ctx, column, "not a discharge pathway (0, 1, 2 or 3)");
@@ -1475,6 +1502,13 @@ spool_kind_of_header(
 		    "and %s); see docs/SPOOL.md",
 		    spool_kinds[chosen].name, spool_kinds[second].name);
 	}
+	if (fitting == 0 && match[nearest].present == 0 && header->n_fields == 1 &&
+	    strpbrk(csv_row_field(header, 0), "\t;") != NULL)
+		return header_fail(err, errlen,
+		    "the header fits no kind of file: it is one field holding %s; the "
+		    "file must be comma-separated (save it as \"CSV UTF-8 (Comma "
+		    "delimited)\"; docs/SPOOL.md)",
+		    strchr(csv_row_field(header, 0), '\t') != NULL ? "tabs" : "semicolons");
 	if (fitting == 0 && match[nearest].present == 0)
 		return header_fail(err, errlen,
 		    "the header fits no kind of file: it names none of the columns of "
@@ -1697,6 +1731,29 @@ spool_row_error_from_csv(const struct csv_error *csv_err, struct spool_row_error
 
 /* ----------------------------------------------------------- a whole file */
 
+/*
+ * Excel's "Unicode Text" and some exports write UTF-16: a byte order mark
+ * (FF FE or FE FF), or, without one, a NUL beside every ASCII letter. Say
+ * so, rather than that field 1 holds a NUL byte.
+ */
+static int
+spool_utf16_fault(const char *buf, size_t len, char *err, size_t errlen)
+{
+	const unsigned char *b = (const unsigned char *)buf;
+
+	if (len >= 2 && ((b[0] == 0xff && b[1] == 0xfe) || (b[0] == 0xfe && b[1] == 0xff)))
+		return header_fail(err, errlen,
+		    "the file is UTF-16 (it starts with a UTF-16 byte order mark), not "
+		    "UTF-8: save it as \"CSV UTF-8 (Comma delimited)\" (docs/SPOOL.md)");
+	if (len >= 4 && ((b[0] != 0 && b[1] == 0 && b[2] != 0 && b[3] == 0) ||
+	                    (b[0] == 0 && b[1] != 0 && b[2] == 0 && b[3] != 0)))
+		return header_fail(err, errlen,
+		    "the file looks like UTF-16 (a NUL byte beside each of its first "
+		    "letters), not UTF-8: save it as \"CSV UTF-8 (Comma delimited)\" "
+		    "(docs/SPOOL.md)");
+	return 0;
+}
+
 int
 spool_read_buffer(const char *buf, size_t len, const struct pseudonymiser *ps,
     spool_envelope_fn on_envelope, spool_error_fn on_error, void *ctx,
@@ -1714,6 +1771,10 @@ spool_read_buffer(const char *buf, size_t len, const struct pseudonymiser *ps,
 	row = malloc(sizeof(*row));
 	if (header == NULL || row == NULL) {
 		rc = header_fail(err, errlen, "out of memory");
+		goto done;
+	}
+	if (spool_utf16_fault(buf, len, err, errlen) != 0) {
+		rc = -1;
 		goto done;
 	}
 	csv_reader_init(&reader, buf, len);

@@ -488,8 +488,13 @@ test_malformed_money_is_a_bad_row(void **state)
 	}
 	assert_bad(f, PACKAGE_HEADER, "9434765919,E10000011,P,,,-5.00,2026-04-01,", "Weekly cost",
 	    "negative");
+	/* The limit is checked in pence; the message shows the pounds the
+	 * sender wrote, so the value is recognisable. */
 	assert_bad(f, PACKAGE_HEADER, "9434765919,E10000011,P,,,1000000000000.00,2026-04-01,",
-	    "Weekly cost", "outside 0 to");
+	    "Weekly cost", "100000000000000 pence (\u00a31,000,000,000,000.00) is outside "
+	    "\u00a30.00 to \u00a3100,000,000,000.00");
+	assert_bad(f, PACKAGE_HEADER, "9434765919,E10000011,P,,,\"999,999,999,999,999.99\",2026-04-01,",
+	    "Weekly cost", "(\u00a3999,999,999,999,999.99)");
 }
 
 static void
@@ -690,6 +695,9 @@ test_pathway_5_is_a_bad_row(void **state)
 	assert_bad(f, READY_HEADER, "9434765919,RXC,2026-05-08,,", "Pathway", "missing (required)");
 	assert_bad(f, READY_HEADER, "9434765919,RXC,2026-05-08,1.5,", "Pathway",
 	    "not a discharge pathway");
+	/* A byte that is not ASCII is not skipped: "P\xa02" is no "P2". */
+	assert_bad(f, READY_HEADER, "9434765919,RXC,2026-05-08,P\xa0" "2,", "Pathway",
+	    "byte 2 is 0xa0, not a letter: not a discharge pathway");
 }
 
 static void
@@ -811,6 +819,10 @@ test_capacity_bad_rows_name_their_column(void **state)
 
 	assert_bad(f, CAPACITY_HEADER, "1-123039495,Hospice,40,35,3,2026-05-10", "Home Type",
 	    "\"Hospice\" is not a sector");
+	/* Latin-1, where the file should be UTF-8: not read as "Nursing". */
+	assert_bad(f, CAPACITY_HEADER, "1-123039495,Nurs\xe9ing,40,35,3,2026-05-10", "Home Type",
+	    "byte 5 is 0xe9, not a letter: not a sector this feed knows (the names are plain "
+	    "letters; is the file saved as UTF-8?)");
 	assert_bad(f, CAPACITY_HEADER, "1-123039495,Nursing,40,,3,2026-05-10", "Occupied Beds",
 	    "missing (required)");
 	assert_bad(f, CAPACITY_HEADER, "1-123039495,Nursing,40,-2,3,2026-05-10", "Occupied Beds",
@@ -819,6 +831,15 @@ test_capacity_bad_rows_name_their_column(void **state)
 	    "not a whole number");
 	assert_bad(f, CAPACITY_HEADER, "1-123039495,Nursing,40,35,3,2026-05-10T25:00Z",
 	    "Last Updated", "not a time");
+	/* An offset's colon needs its minutes, and minutes are two digits. */
+	static const char *const bad_offsets[] = {"+01:", "+01:0", "+1", "+01:60", "+0160", "+15"};
+	for (size_t i = 0; i < sizeof(bad_offsets) / sizeof(bad_offsets[0]); i++) {
+		char line[128];
+
+		snprintf(line, sizeof(line), "1-123039495,Nursing,40,35,3,2026-05-10T10:30%s",
+		    bad_offsets[i]);
+		assert_bad(f, CAPACITY_HEADER, line, "Last Updated", "not a time");
+	}
 	assert_bad(f, CAPACITY_HEADER, "1-123039495,Nursing,40,35,3,", "Last Updated",
 	    "missing (required)");
 	assert_bad(f, CAPACITY_HEADER, "123039495,Nursing,40,35,3,2026-05-10", "CQC Location ID",
@@ -827,8 +848,9 @@ test_capacity_bad_rows_name_their_column(void **state)
 	    "the row needs beds available, maximum capacity or vacant");
 	assert_bad(f, CAPACITY_HEADER, "1-123039495,Nursing,200000,35,,2026-05-10",
 	    "Maximum Capacity", "outside 0 to 100000");
+	/* The time is shown as a time, not as epoch milliseconds. */
 	assert_bad(f, CAPACITY_HEADER, "1-123039495,Nursing,40,35,3,1999-12-31T12:00Z",
-	    "Last Updated", "outside 2000-01-01");
+	    "Last Updated", "1999-12-31T12:00:00.000Z (946641600000 ms) is outside 2000-01-01");
 }
 
 /* ---------------------------------------------------------- organisations */
@@ -1191,6 +1213,54 @@ test_file_of_no_kind_fails_whole(void **state)
 	assert_non_null(strstr(err, "header row cannot be read"));
 }
 
+/* Read the whole buffer buf, which must fail as a file; its reason in err. */
+static void
+assert_file_refused(struct fixture *f, const char *buf, size_t len, const char *reason_part)
+{
+	struct collected c = {0};
+	struct spool_file_summary summary;
+	char err[256];
+
+	assert_int_equal(spool_read_buffer(buf, len, f->ps, collect_envelope, collect_error, &c,
+	                     &summary, err, sizeof(err)),
+	    -1);
+	if (strstr(err, reason_part) == NULL)
+		fail_msg("reason \"%s\" lacks \"%s\"", err, reason_part);
+	assert_int_equal(c.n_env, 0);
+}
+
+/* The common wrong exports get a hint, not "names none of the columns". */
+static void
+test_tab_semicolon_and_utf16_files_are_named_as_such(void **state)
+{
+	struct fixture *f = *state;
+	static const char tabbed[] = READY_HEADER "\n";
+	char buf[256];
+	size_t n = 0;
+
+	snprintf(buf, sizeof(buf), "%s\n", READY_HEADER);
+	for (char *p = buf; *p != '\0'; p++)
+		if (*p == ',')
+			*p = '\t';
+	assert_file_refused(f, buf, strlen(buf), "one field holding tabs; the file must be "
+	                                         "comma-separated");
+	for (char *p = buf; *p != '\0'; p++)
+		if (*p == '\t')
+			*p = ';';
+	assert_file_refused(f, buf, strlen(buf), "one field holding semicolons");
+	/* UTF-16LE with its byte order mark, as Excel's "Unicode Text". */
+	buf[n++] = (char)0xff;
+	buf[n++] = (char)0xfe;
+	for (size_t i = 0; i < sizeof(tabbed) - 1 && n + 2 <= sizeof(buf); i++) {
+		buf[n++] = tabbed[i];
+		buf[n++] = '\0';
+	}
+	assert_file_refused(f, buf, n, "the file is UTF-16");
+	/* The same without the mark, and (a byte on) NUL first, as UTF-16BE. */
+	assert_file_refused(f, buf + 2, n - 2, "looks like UTF-16");
+	assert_file_refused(f, buf + 3, n - 3, "looks like UTF-16");
+}
+
 static int
 stop_at_first(void *ctx, const Commissioning__Envelope *env, size_t line)
 {
@@ -1412,6 +1482,7 @@ main(void)
 	    T(test_bad_discharge_file_reports_each_row_by_line_and_column),
 	    T(test_bad_capacity_file_reports_each_row_by_line_and_column),
 	    T(test_file_of_no_kind_fails_whole),
+	    T(test_tab_semicolon_and_utf16_files_are_named_as_such),
 	    T(test_a_callback_can_stop_the_reading),
 	    T(test_no_nhs_number_in_any_envelope_or_error),
 	    T(test_nhs_number_in_a_code_column_is_never_echoed),
