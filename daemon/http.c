@@ -252,28 +252,68 @@ param_u64(const char *text, uint64_t *out)
 	return errno || *end ? -1 : 0;
 }
 
-/* A value holding %00 would be cut short at the NUL once decoded
- * (evhttp_parse_query_str gives C strings): refuse it, naming its
- * parameter. -1 after answering 400. */
-static int
-http_query_nul(struct http *h, struct evhttp_request *req, const char *route, const char *query)
-{
-	const char *at = query, *start, *equals;
-	char name[HTTP_PARAM_MAX];
+/* What is wrong with a query (http_query_parse). */
+enum query_fault {
+	QUERY_OK,
+	QUERY_MALFORMED, /* a piece without '=', or with no name */
+	QUERY_NAME_NUL,	 /* a name holds %00 */
+	QUERY_VALUE_NUL, /* a value holds %00 */
+};
 
-	while ((at = strstr(at, "%00")) != NULL) {
-		for (start = at; start > query && start[-1] != '&'; start--)
-			;
-		equals = memchr(start, '=', (size_t)(at - start));
-		if (equals != NULL) {
-			snprintf(name, sizeof(name), "%.*s", (int)(equals - start), start);
-			http_error(h, req, route, 400, name,
-			    "%s: the value holds %%00, a NUL character", name);
-			return -1;
+/* Does the text of n bytes hold %00? libevent decodes every %00 to a NUL:
+ * a '%' is never part of an escape before it. */
+static bool
+query_span_holds_nul(const char *text, size_t n)
+{
+	for (size_t i = 0; i + 3 <= n; i++)
+		if (memcmp(text + i, "%00", 3) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Parse query into q, names and values decoded alike. libevent 2.1's
+ * evhttp_parse_query_str decodes the values (%XX, and '+' a space) but
+ * not the names: each name is decoded here the same way, in its own
+ * buffer (decoding only shortens), so that as%5Fof is as_of. A name or
+ * value holding %00 is refused: libevent hands C strings, which the NUL
+ * would cut short. On a fault, *fault_name is the name at fault (as sent
+ * for QUERY_NAME_NUL, else decoded), or NULL.
+ */
+static enum query_fault
+http_query_parse(const char *query, struct evkeyvalq *q, const char **fault_name)
+{
+	const char *piece = query;
+	struct evkeyval *kv;
+
+	*fault_name = NULL;
+	if (evhttp_parse_query_str(query, q) < 0)
+		return QUERY_MALFORMED;
+	/* q holds one entry a piece of query (between '&'), in order:
+	 * evhttp_parse_query_str fails on any piece it cannot take. */
+	TAILQ_FOREACH(kv, q, next) {
+		size_t piece_len = strcspn(piece, "&"), decoded_len;
+		const char *equals = memchr(piece, '=', piece_len);
+		char *decoded;
+
+		if (equals == NULL)
+			return QUERY_MALFORMED;
+		*fault_name = kv->key;
+		if ((decoded = evhttp_uridecode(kv->key, 1, &decoded_len)) == NULL)
+			return QUERY_MALFORMED;
+		if (strlen(decoded) != decoded_len) {
+			free(decoded);
+			return QUERY_NAME_NUL;
 		}
-		at += 3; /* in a name: no such parameter, said later */
+		memcpy(kv->key, decoded, decoded_len + 1);
+		free(decoded);
+		equals++;
+		if (query_span_holds_nul(equals, piece_len - (size_t)(equals - piece)))
+			return QUERY_VALUE_NUL;
+		piece += piece_len + (piece[piece_len] == '&');
 	}
-	return 0;
+	*fault_name = NULL;
+	return QUERY_OK;
 }
 
 /* Parse and check the query; -1 after answering 400. */
@@ -286,6 +326,7 @@ http_params_parse(struct http *h, struct evhttp_request *req, const char *route,
 	const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
 	const char *last_id =
 	    evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
+	const char *name;
 	struct evkeyval *kv;
 
 	memset(p, 0, sizeof(*p));
@@ -294,12 +335,21 @@ http_params_parse(struct http *h, struct evhttp_request *req, const char *route,
 	p->limit = HTTP_PAGE_DEFAULT;
 	p->topic = "";
 	p->csv = accept != NULL && strstr(accept, "text/csv") != NULL && (allowed & P_PAGE);
-	if (query != NULL && evhttp_parse_query_str(query, &p->q) < 0) {
+	switch (query != NULL ? http_query_parse(query, &p->q, &name) : QUERY_OK) {
+	case QUERY_OK:
+		break;
+	case QUERY_MALFORMED:
 		http_error(h, req, route, 400, NULL, "the query string is not well formed");
 		return -1;
-	}
-	if (query != NULL && http_query_nul(h, req, route, query) < 0)
+	case QUERY_NAME_NUL:
+		http_error(h, req, route, 400, name,
+		    "%s: a parameter's name holds %%00, a NUL character", name);
 		return -1;
+	case QUERY_VALUE_NUL:
+		http_error(h, req, route, 400, name, "%s: the value holds %%00, a NUL character",
+		    name);
+		return -1;
+	}
 	TAILQ_FOREACH(kv, &p->q, next) {
 		const char *k = kv->key, *v = kv->value;
 		struct evkeyval *earlier;
@@ -1407,9 +1457,11 @@ http_wants_table(struct evhttp_request *req)
 	const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
 	struct evkeyvalq q;
 	bool table = accept != NULL && strstr(accept, "text/csv") != NULL;
+	const char *name;
 
 	TAILQ_INIT(&q);
-	if (query != NULL && evhttp_parse_query_str(query, &q) == 0) {
+	/* A query at fault is the area's to refuse, naming what is wrong. */
+	if (query != NULL && http_query_parse(query, &q, &name) == QUERY_OK) {
 		const char *format = evhttp_find_header(&q, "format");
 		table = table || evhttp_find_header(&q, "limit") != NULL ||
 		    evhttp_find_header(&q, "cursor") != NULL ||

@@ -868,6 +868,41 @@ class Figures(SharedDaemon):
                 said = error["message"].lower().replace("-", "_")
                 self.assertIn(name, said)
 
+    def test_a_parameter_name_is_percent_decoded_as_its_value_is(self):
+        # as%5Fof is as_of, as a value's %5F is '_'.
+        answer = self.api.request("GET", "/api/v1/capacity?as%5Fof=1")
+        self.assertEqual(answer.status, 200, answer)
+        self.assertEqual(answer.json()["as_of"], 1)
+        page = self.api.request("GET", "/api/v1/flow/providers?%6Cimit=1&%63ursor=1")
+        self.assertEqual(page.status, 200, page)
+        self.assertEqual(len(page.json()["items"]), 1)
+        self.assertEqual(page.json()["next_cursor"], "2")
+        # Paged by a decoded name, an area that is a table too is the table.
+        services = self.api.request("GET", "/api/v1/services?%6Cimit=2")
+        self.assertEqual(services.status, 200, services)
+        self.assertEqual(services.json()["table"], "services")
+        csv_answer = self.api.request("GET", "/api/v1/services?form%61t=csv")
+        self.assertEqual(csv_answer.media_type, "text/csv", csv_answer)
+        cases = [
+            # Decoded, a name given twice is given twice.
+            ("/api/v1/capacity?as_of=1&as%5Fof=2", "as_of", "more than once"),
+            ("/api/v1/capacity?co%6Cour=red", "colour", "no such parameter"),
+            ("/api/v1/capacity?as+of=1", "as of", "no such parameter"),
+            ("/api/v1/capacity?%66ormat=csv", "format", "for tables"),
+            # %00 would cut the name short: refused, the name as sent.
+            ("/api/v1/capacity?as_of%00x=1", "as_of%00x", "NUL"),
+            ("/api/v1/capacity?as%5Fof=1%00", "as_of", "NUL"),
+            ("/api/v1/capacity?%FF=1", "?", "not UTF-8"),
+        ]
+        for target, name, said in cases:
+            with self.subTest(target):
+                answer = self.api.request("GET", target)
+                self.assertEqual(answer.status, 400, answer)
+                error = answer.json()["error"]
+                assert_valid(answer.json(), openapi()["components"]["schemas"]["Error"], target)
+                self.assertEqual(error["parameter"], name)
+                self.assertIn(said, error["message"])
+
     def test_an_as_of_past_the_year_9999_is_400_naming_the_range(self):
         # Past 9999-12-31T23:59:59.999Z the day numbers the figures are
         # worked out with wrap (from day 2^31): refused, not answered wrong.
