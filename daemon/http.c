@@ -664,12 +664,27 @@ csv_write(struct evbuffer *out, const struct http_table *t, json_t *page)
 
 /* ---------------------------------------------------------------- handlers */
 
+/* A route that takes no parameter: false after answering 400 naming
+ * the first one given, as every route does for one it does not take. */
+static bool
+http_no_params(struct http *h, struct evhttp_request *req, const char *route)
+{
+	struct http_params p;
+	int rc = http_params_parse(h, req, route, 0, &p);
+
+	evhttp_clear_headers(&p.q);
+	return rc == 0;
+}
+
 static void
 http_healthz(struct http *h, struct evhttp_request *req, const char *rest)
 {
-	json_t *json = json_pack("{s:s}", "status", "ok");
+	json_t *json;
 
 	(void)rest;
+	if (!http_no_params(h, req, "/healthz"))
+		return;
+	json = json_pack("{s:s}", "status", "ok");
 	http_reply_json(h, req, "/healthz", 200, json);
 	json_decref(json);
 }
@@ -678,10 +693,13 @@ static void
 http_readyz(struct http *h, struct evhttp_request *req, const char *rest)
 {
 	bool refusing = ingest_refusing(h->ingest);
-	json_t *json = json_pack("{s:b, s:s, s:s, s:b}", "ready", !refusing, "store", "open",
-	    "sockets", "bound", "refusing_input", refusing);
+	json_t *json;
 
 	(void)rest;
+	if (!http_no_params(h, req, "/readyz"))
+		return;
+	json = json_pack("{s:b, s:s, s:s, s:b}", "ready", !refusing, "store", "open", "sockets",
+	    "bound", "refusing_input", refusing);
 	http_reply_json(h, req, "/readyz", refusing ? 503 : 200, json);
 	json_decref(json);
 }
@@ -691,12 +709,14 @@ http_metrics(struct http *h, struct evhttp_request *req, const char *rest)
 {
 	struct metrics_gauges g = { 0 };
 	struct store_counts c = { 0 };
-	struct evbuffer *body = evbuffer_new();
+	struct evbuffer *body;
 	int64_t totals_as_of_ms;
 	bool catching_up;
 
 	(void)rest;
-	if (body == NULL) {
+	if (!http_no_params(h, req, "/metrics"))
+		return;
+	if ((body = evbuffer_new()) == NULL) {
 		evhttp_send_error(req, 500, "out of memory");
 		return;
 	}

@@ -857,6 +857,11 @@ class Figures(SharedDaemon):
             ("/api/v1/flow/providers", [("icb", "QNX"), ("icb", "QNQ")], "icb"),
             ("/api/v1/flow/providers", [("format", "csv"), ("format", "json")], "format"),
             ("/api/v1/capacity", [("as_of", "1"), ("as_of", "1")], "as_of"),
+            # The operations routes take no parameter at all.
+            ("/healthz", {"as_of": "1"}, "as_of"),
+            ("/readyz", {"as_of": "1"}, "as_of"),
+            ("/metrics", {"name[]": "commissiond_last_sequence"}, "name[]"),
+            ("/metrics", {"format": "json"}, "format"),
         ]
         for path, params, name in cases:
             with self.subTest(path=path, params=params):
