@@ -316,6 +316,168 @@ http_query_parse(const char *query, struct evkeyvalq *q, const char **fault_name
 	return QUERY_OK;
 }
 
+/* ---------------------------------------------------------------- Accept */
+
+/* How the Accept fields weigh one media type (RFC 9110 12.5.1): the
+ * weight of the most specific range that names it. */
+struct accept_weight {
+	int q;		 /* thousandths, 0 (not acceptable) to 1000 */
+	int specificity; /* 0 no range names it, 1 * / *, 2 type/ *, 3 type/subtype */
+};
+
+/* Past optional white space (OWS: spaces and tabs), before end. */
+static const char *
+accept_ows(const char *s, const char *end)
+{
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	return s;
+}
+
+/* Are the n bytes at s the token want, ASCII case aside? */
+static bool
+accept_token_is(const char *s, size_t n, const char *want)
+{
+	return n == strlen(want) && evutil_ascii_strncasecmp(s, want, n) == 0;
+}
+
+/* A qvalue (RFC 9110 12.4.2: 0 to 1, three decimals at most) in
+ * thousandths; -1 if the n bytes at s are not one. */
+static int
+accept_qvalue(const char *s, size_t n)
+{
+	int q, scale = 100;
+
+	if (n == 0 || (s[0] != '0' && s[0] != '1'))
+		return -1;
+	q = (s[0] - '0') * 1000;
+	if (n == 1)
+		return q;
+	if (s[1] != '.' || n > 5)
+		return -1;
+	for (size_t i = 2; i < n; i++, scale /= 10) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		q += (s[i] - '0') * scale;
+	}
+	return q > 1000 ? -1 : q;
+}
+
+/* Weigh type/sub by the range [range, range_end) (its '/' at slash) of
+ * weight q, if it names it more specifically than a range before. */
+static void
+accept_match(const char *range, const char *slash, const char *range_end, const char *type,
+    const char *sub, int q, struct accept_weight *w)
+{
+	size_t type_len = (size_t)(slash - range), sub_len = (size_t)(range_end - slash - 1);
+	int specificity;
+
+	if (accept_token_is(range, type_len, "*") && accept_token_is(slash + 1, sub_len, "*"))
+		specificity = 1;
+	else if (!accept_token_is(range, type_len, type))
+		return;
+	else if (accept_token_is(slash + 1, sub_len, "*"))
+		specificity = 2;
+	else if (accept_token_is(slash + 1, sub_len, sub))
+		specificity = 3;
+	else
+		return;
+	/* Of two ranges alike (text/csv twice), the higher weight. */
+	if (specificity > w->specificity || (specificity == w->specificity && q > w->q)) {
+		w->specificity = specificity;
+		w->q = q;
+	}
+}
+
+/* One element of an Accept field, [s, end): a media range and its
+ * parameters, of which only q counts. A range that is not type/subtype,
+ * or whose parameters or q cannot be read, is left out. */
+static void
+accept_weigh_range(const char *s, const char *end, struct accept_weight *csv,
+    struct accept_weight *json)
+{
+	const char *range = accept_ows(s, end), *slash, *range_end;
+	int q = 1000;
+
+	for (s = range; s < end && *s != ';' && *s != ' ' && *s != '\t'; s++)
+		;
+	range_end = s;
+	slash = memchr(range, '/', (size_t)(range_end - range));
+	if (slash == NULL || slash == range || slash + 1 == range_end)
+		return;
+	while ((s = accept_ows(s, end)) < end) {
+		const char *name, *value;
+		size_t name_len;
+		if (*s != ';')
+			return;
+		s = accept_ows(s + 1, end);
+		if (s == end || *s == ';')
+			continue; /* an empty parameter */
+		for (name = s; s < end && *s != '=' && *s != ' ' && *s != '\t' && *s != ';'; s++)
+			;
+		name_len = (size_t)(s - name);
+		/* White space around '=' (q = 0) is not in the grammar, but is
+		 * read as the client meant it. */
+		s = accept_ows(s, end);
+		if (s == end || *s != '=')
+			return;
+		value = s = accept_ows(s + 1, end);
+		if (s < end && *s == '"') {
+			for (s++; s < end && *s != '"'; s++)
+				if (*s == '\\' && s + 1 < end)
+					s++;
+			if (s == end)
+				return;
+			s++;
+		} else {
+			while (s < end && *s != ';' && *s != ' ' && *s != '\t')
+				s++;
+		}
+		if (accept_token_is(name, name_len, "q") &&
+		    (q = accept_qvalue(value, (size_t)(s - value))) < 0)
+			return;
+	}
+	accept_match(range, slash, range_end, "text", "csv", q, csv);
+	accept_match(range, slash, range_end, "application", "json", q, json);
+}
+
+/*
+ * Does the request's Accept prefer CSV to JSON? Every Accept field counts,
+ * each a list of media ranges split at commas outside quoted strings.
+ * text/csv and application/json are each weighed by the most specific
+ * range naming it (RFC 9110 12.5.1: text/csv before text/ * before * / *,
+ * q 1 unless given): CSV when text/csv's weight is above 0 and above
+ * JSON's, or the same with a more specific range (text/csv, * / *). JSON,
+ * the default, otherwise: no Accept, * / *, text/csv;q=0, and a tie.
+ */
+static bool
+http_accept_prefers_csv(const struct evkeyvalq *headers)
+{
+	struct accept_weight csv = { 0, 0 }, json = { 0, 0 };
+	const struct evkeyval *kv;
+
+	TAILQ_FOREACH(kv, headers, next) {
+		const char *s = kv->value;
+		if (evutil_ascii_strcasecmp(kv->key, "Accept") != 0)
+			continue;
+		while (*s != '\0') {
+			const char *end = s;
+			bool quoted = false;
+			for (; *end != '\0' && (quoted || *end != ','); end++) {
+				if (*end == '"')
+					quoted = !quoted;
+				else if (*end == '\\' && quoted && end[1] != '\0')
+					end++;
+			}
+			accept_weigh_range(s, end, &csv, &json);
+			s = *end == ',' ? end + 1 : end;
+		}
+	}
+	if (csv.q == 0)
+		return false;
+	return csv.q > json.q || (csv.q == json.q && csv.specificity > json.specificity);
+}
+
 /* Parse and check the query; -1 after answering 400. */
 static int
 http_params_parse(struct http *h, struct evhttp_request *req, const char *route, unsigned allowed,
@@ -323,7 +485,6 @@ http_params_parse(struct http *h, struct evhttp_request *req, const char *route,
 {
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
-	const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
 	const char *last_id =
 	    evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
 	const char *name;
@@ -334,7 +495,7 @@ http_params_parse(struct http *h, struct evhttp_request *req, const char *route,
 	p->as_of_ms = clock_now_ms();
 	p->limit = HTTP_PAGE_DEFAULT;
 	p->topic = "";
-	p->csv = accept != NULL && strstr(accept, "text/csv") != NULL && (allowed & P_PAGE);
+	p->csv = (allowed & P_PAGE) && http_accept_prefers_csv(evhttp_request_get_input_headers(req));
 	switch (query != NULL ? http_query_parse(query, &p->q, &name) : QUERY_OK) {
 	case QUERY_OK:
 		break;
@@ -1474,9 +1635,8 @@ static bool
 http_wants_table(struct evhttp_request *req)
 {
 	const char *query = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-	const char *accept = evhttp_find_header(evhttp_request_get_input_headers(req), "Accept");
 	struct evkeyvalq q;
-	bool table = accept != NULL && strstr(accept, "text/csv") != NULL;
+	bool table = http_accept_prefers_csv(evhttp_request_get_input_headers(req));
 	const char *name;
 
 	TAILQ_INIT(&q);

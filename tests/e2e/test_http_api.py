@@ -727,6 +727,58 @@ class Figures(SharedDaemon):
                                 self.assertTrue(same_json(json.loads(cell), value),
                                                 f"{column}: {cell!r} is not {value!r}")
 
+    def test_accept_asks_for_csv_only_when_it_prefers_text_csv_to_json(self):
+        browser = ("text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,"
+                   "image/webp,*/*;q=0.8")
+        cases = [
+            ("text/csv", "text/csv"),
+            ("TEXT/CSV", "text/csv"),
+            ("text/*", "text/csv"),                        # JSON is not acceptable to it
+            ("text/csv;q=0.5", "text/csv"),
+            ("text/csv;header=present;charset=utf-8", "text/csv"),
+            ("application/json;q=0.4, text/csv;q=0.5", "text/csv"),
+            ("text/csv, */*;q=0.1", "text/csv"),
+            ("text/csv, */*", "text/csv"),                 # named, against a wildcard
+            ('text/csv;x="a,b;q=0", application/json;q=0.9', "text/csv"),
+            ("text/csv;q=0", "application/json"),
+            ("text/csv; q=0", "application/json"),
+            ("text/csv ;q=0", "application/json"),
+            ("text/csv;Q=0.000", "application/json"),
+            ("text/csv;q = 0", "application/json"),
+            ("text/csv;q=0, application/json", "application/json"),
+            ("text/csv;q=0.5, application/json", "application/json"),
+            ("text/csv, application/json", "application/json"),  # a tie: the default
+            ("text/*;q=0.5, application/json", "application/json"),
+            ("*/*", "application/json"),
+            (browser, "application/json"),
+            ("application/json", "application/json"),
+            ("text/csv;q=2", "application/json"),          # no weight: left out
+            ("text/csv;q=abc", "application/json"),
+            ("text/csvx", "application/json"),
+            ("text", "application/json"),
+            ("image/png", "application/json"),             # none acceptable: JSON, no 406
+            ("", "application/json"),
+        ]
+        for accept, media_type in cases:
+            for path in ("/api/v1/capacity/lines", "/api/v1/services"):
+                with self.subTest(accept=accept, path=path):
+                    answer = self.api.get(path, headers={"Accept": accept})
+                    self.assertEqual(answer.status, 200, answer)
+                    self.assertEqual(answer.media_type, media_type, answer)
+        # format= says it, whatever Accept says.
+        answer = self.api.get("/api/v1/capacity/lines", {"format": "json"},
+                              headers={"Accept": "text/csv"})
+        self.assertEqual(answer.media_type, "application/json")
+        # Two Accept fields are one list (RFC 9110 5.3).
+        answer = self.api.raw(b"GET /api/v1/capacity/lines HTTP/1.1\r\nHost: x\r\n"
+                              b"Accept: application/json;q=0.1\r\nAccept: text/csv\r\n"
+                              b"Connection: close\r\n\r\n")
+        self.assertEqual(answer.media_type, "text/csv", answer)
+        answer = self.api.raw(b"GET /api/v1/capacity/lines HTTP/1.1\r\nHost: x\r\n"
+                              b"Accept: application/json\r\nAccept: text/csv;q=0\r\n"
+                              b"Connection: close\r\n\r\n")
+        self.assertEqual(answer.media_type, "application/json", answer)
+
     def test_csv_quotes_commas_quotes_and_lists_as_rfc_4180_says(self):
         orgs = self.api.get("/api/v1/organisations", {"format": "csv", "org": "1-999000111"})
         self.assertIn('"Care home ""The Elms"", Lewes"', orgs.text)
