@@ -35,6 +35,9 @@
 #define HTTP_PAGE_DEFAULT 100
 #define HTTP_PAGE_MAX 1000
 #define HTTP_PARAM_MAX 256
+/* Counted for a request whose client went before its answer, which was
+ * never sent: nginx's "client closed request", so dashboards know it. */
+#define HTTP_STATUS_CLIENT_WENT 499
 /* accept() failing (out of descriptors): how long to stop accepting. */
 #define HTTP_ACCEPT_PAUSE_MS 250
 /* How often the connections are looked at for a request that did not
@@ -1276,12 +1279,20 @@ http_client_gone(struct evhttp_request *req)
 	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
-/* Has the request's client gone? Then let the request and the reading go:
- * replying to it frees it (over a connection libevent still holds, the
- * reply fails to be read and libevent closes it). */
+/*
+ * Has the request's client gone? Then let the request, its connection and
+ * the reading go, with no answer: a client that closed reads none, and
+ * one that only shut down its side for writing, which looks the same, is
+ * taken at its word as gone (docs/HTTP.md). Closing is the whole answer,
+ * the same on every route read in slices: the client reads end of file
+ * (libevent shuts the socket down for writing as it lets the connection
+ * go). Counted as HTTP_STATUS_CLIENT_WENT, since no status was sent.
+ */
 static bool
 http_reading_orphaned(struct http *h, struct http_reading *rd)
 {
+	struct evhttp_connection *conn;
+
 	if (!http_client_gone(rd->req))
 		return false;
 	if (rd->live != NULL)
@@ -1290,8 +1301,12 @@ http_reading_orphaned(struct http *h, struct http_reading *rd)
 		    rd->route, rd->slices, clock_monotonic_seconds() - rd->began);
 	else
 		log_debug("http: %s: the client went before its reading began", rd->route);
-	evhttp_add_header(evhttp_request_get_output_headers(rd->req), "Connection", "close");
-	evhttp_send_reply(rd->req, 503, NULL, NULL);
+	metrics_count_http(h->metrics, rd->route, HTTP_STATUS_CLIENT_WENT);
+	if ((conn = evhttp_request_get_connection(rd->req)) != NULL)
+		evhttp_connection_free(conn); /* and the request, queued on it */
+	else
+		evhttp_request_free(rd->req); /* libevent let go of it: ours to free */
+	rd->req = NULL;
 	http_reading_free(h, rd);
 	return true;
 }

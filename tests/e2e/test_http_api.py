@@ -1075,6 +1075,43 @@ class Figures(SharedDaemon):
         finally:
             sock.close()
 
+    def http_count(self, route, status):
+        text = self.api.get("/metrics").text
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("commissiond_http_requests_total{")
+                   and f'route="{route}"' in line and f'status="{status}"' in line)
+
+    def test_a_client_that_shuts_down_its_writing_side_is_let_go_cleanly_and_counted(self):
+        # As `printf 'GET ...' | nc -N` does. The routes read in slices
+        # take it as a client gone: no answer at all (not a bare 503 with
+        # no body), the connection closed, and the request counted.
+        for route, target in (("/api/v1/discharges", "/api/v1/discharges"),
+                              ("/api/v1/discharges/cases", "/api/v1/discharges/cases?limit=5"),
+                              ("/api/v1/flow", f"/api/v1/flow?as_of={DAY_BEFORE}")):
+            with self.subTest(target):
+                before = self.http_count(route, 499)
+                sock = socket.create_connection(self.api.address, timeout=10)
+                try:
+                    # Corked, the request and the FIN leave in one segment
+                    # (Linux tacks the FIN on to data not yet sent): the
+                    # server cannot begin the reading before it sees the
+                    # FIN, which is what the test is about.
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+                    sock.sendall(f"GET {target} HTTP/1.0\r\n\r\n".encode())
+                    sock.shutdown(socket.SHUT_WR)
+                    data = b""
+                    while True:
+                        got = sock.recv(65536)
+                        if not got:
+                            break
+                        data += got
+                finally:
+                    sock.close()
+                self.assertEqual(data, b"", "an answer no one asked to read")
+                self.assertEqual(self.http_count(route, 499), before + 1)
+        # An answer made at once is still made (no slice to notice it in).
+        self.assertEqual(self.api.get_json("/healthz"), {"status": "ok"})
+
     def test_the_405_to_head_has_no_body_and_the_connection_goes_on(self):
         data, _ = self.read_until_closed(
             b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
