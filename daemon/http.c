@@ -1808,6 +1808,39 @@ http_admit_connection(struct http *h, struct evhttp_request *req)
 	return true;
 }
 
+/*
+ * Do two Content-Length headers of the request differ? Then where it ends
+ * is not known (RFC 9112 6.3: a 400, and the connection closed): libevent
+ * 2.1 reads as much body as the first says, and the rest would be taken
+ * for the next request. libevent refuses a first one that is not a number
+ * itself, and Transfer-Encoding with Content-Length; the same value given
+ * twice is taken (RFC 9112 6.3 lets a recipient). *first and *other are
+ * the two that differ.
+ */
+static bool
+http_lengths_differ(const struct evkeyvalq *headers, const char **first, const char **other)
+{
+	const struct evkeyval *kv;
+	uint64_t first_n = 0, n;
+
+	*first = NULL;
+	TAILQ_FOREACH(kv, headers, next) {
+		if (evutil_ascii_strcasecmp(kv->key, "Content-Length") != 0)
+			continue;
+		if (*first == NULL) {
+			*first = kv->value;
+			if (param_u64(kv->value, &first_n) < 0)
+				first_n = UINT64_MAX; /* libevent has refused it */
+			continue;
+		}
+		if (param_u64(kv->value, &n) < 0 || n != first_n) {
+			*other = kv->value;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* The size of the request line and headers as sent (near enough). */
 static uint64_t
 http_request_bytes(struct evhttp_request *req)
@@ -1968,6 +2001,7 @@ http_on_request(struct evhttp_request *req, void *arg)
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	size_t decoded_len;
 	struct http_arrival *arrival = http_arrival_of(h, req);
+	const char *length, *other_length;
 	char *decoded;
 
 	/* The request has come: no deadline while it is answered. */
@@ -1979,6 +2013,15 @@ http_on_request(struct evhttp_request *req, void *arg)
 		http_error(h, req, "other", 503, NULL,
 		    "too many connections ([http] max_connections is %" PRIu64 "); try again later",
 		    h->cfg->http_max_connections);
+		return;
+	}
+	if (http_lengths_differ(evhttp_request_get_input_headers(req), &length, &other_length)) {
+		/* Whatever follows cannot be read as a request. */
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		http_error(h, req, "other", 400, NULL,
+		    "Content-Length is given as %.40s and as %.40s: where the request ends is "
+		    "not known",
+		    length, other_length);
 		return;
 	}
 	if (http_request_bytes(req) > h->cfg->http_max_request_bytes) {
