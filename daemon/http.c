@@ -1755,19 +1755,27 @@ static const struct {
 	{ "/api/v1/", false, false, http_api },
 };
 
-/* Authorization: Bearer <token>, compared in constant time. */
+/* Authorization: Bearer <token>, the token compared in constant time.
+ * The scheme's case does not matter, and spaces may be more than one
+ * (RFC 9110 11.4: credentials = auth-scheme [ 1*SP token68 ]); the
+ * token's case does. */
 static bool
 http_authorised(struct http *h, struct evhttp_request *req)
 {
 	const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "Authorization");
 	size_t n = strlen(h->cfg->http_token);
+	const char *token;
 
 	if (n == 0)
 		return true;
-	if (auth == NULL || strncmp(auth, "Bearer ", 7) != 0 || strlen(auth + 7) != n)
+	if (auth == NULL || evutil_ascii_strncasecmp(auth, "Bearer", 6) != 0 || auth[6] != ' ')
 		return false;
-	return sodium_memcmp(auth + 7, h->cfg->http_token, n) == 0;
+	for (token = auth + 6; *token == ' '; token++)
+		;
+	if (strlen(token) != n)
+		return false;
+	return sodium_memcmp(token, h->cfg->http_token, n) == 0;
 }
 
 static void

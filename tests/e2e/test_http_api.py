@@ -1304,6 +1304,23 @@ class Token(SharedDaemon):
                     self.assertEqual(answer.json()["error"]["status"], 401)
                     self.assertNotIn(TOKEN, answer.text)
 
+    def test_the_scheme_is_read_whatever_its_case_and_the_token_is_not(self):
+        # RFC 9110 11.1: the scheme is case-insensitive; one or more
+        # spaces before the token (11.4). The token itself is compared
+        # exactly.
+        anonymous = Api(self.daemon)
+        for auth in (f"bearer {TOKEN}", f"BEARER {TOKEN}", f"BeArEr {TOKEN}",
+                     f"Bearer  {TOKEN}"):
+            for path in ("/api/v1/flow", "/metrics"):
+                with self.subTest(auth=auth, path=path):
+                    answer = anonymous.get(path, headers={"Authorization": auth})
+                    self.assertEqual(answer.status, 200, answer)
+        for auth in (f"bearer {TOKEN.upper()}", f"BEARER {TOKEN.lower()}", f"bearer{TOKEN}",
+                     f"bearer\t{TOKEN}", f"Bearers {TOKEN}", f"bear {TOKEN}", "bearer "):
+            with self.subTest(auth=auth):
+                answer = anonymous.get("/api/v1/flow", headers={"Authorization": auth})
+                self.assertEqual(answer.status, 401, answer)
+
     def test_with_the_token_the_routes_answer(self):
         self.assertEqual(self.api.get_json("/readyz")["ready"], True)
         self.assertEqual(self.api.get_json("/api/v1/flow")["area"], "flow")
