@@ -109,6 +109,10 @@ http_reply(struct http *h, struct evhttp_request *req, const char *route, int st
 	evhttp_add_header(out, "Content-Type", content_type);
 	evhttp_add_header(out, "Cache-Control", "no-store");
 	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+	/* Every 503 says when to ask again (docs/HTTP.md): what it waits for
+	 * (a place, the store taking input) is looked at again by then. */
+	if (status == 503 && evhttp_find_header(out, "Retry-After") == NULL)
+		evhttp_add_header(out, "Retry-After", "1");
 	metrics_count_http(h->metrics, route, status);
 	/* An answer to HEAD has no content (RFC 9110 9.3.2): libevent would
 	 * write the body without its length, on a connection kept open. */

@@ -1369,6 +1369,7 @@ class NotReady(DaemonTestCase):
         self.assertEqual(answer.status, 503, answer)
         self.assertEqual(answer.json(), {"ready": False, "store": "open", "sockets": "bound",
                                          "refusing_input": True})
+        self.assertEqual(answer.headers.get("Retry-After"), "1")  # as every 503
         self.assertEqual(self.api.get_json("/healthz"), {"status": "ok"})
         # The figures still answer: reading does not need room.
         self.assertGreater(self.api.get_json("/api/v1/flow")["last_sequence"], 0)

@@ -50,9 +50,12 @@ class ConnectionLimit(HttpLimitCase):
         self.assertEqual(self.get(second)[0], 200)
         # Both stay open (keep-alive) and still count: a third is refused.
         third = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        status, body = self.get(third)
-        self.assertEqual(status, 503)
-        self.assertIn("max_connections", json.loads(body)["error"]["message"])
+        third.request("GET", "/api/v1/flow")
+        refused = third.getresponse()
+        self.assertEqual(refused.status, 503)
+        self.assertIn("max_connections", json.loads(refused.read())["error"]["message"])
+        # As every 503 (docs/HTTP.md, Errors).
+        self.assertEqual(refused.getheader("Retry-After"), "1")
         third.close()
         # The ones admitted go on being served.
         self.assertEqual(self.get(first)[0], 200)

@@ -284,6 +284,7 @@ class TooManyClients(StreamCase):
         answer = self.api.get("/api/v1/stream")
         self.assertEqual(answer.status, 503, answer)
         self.assertEqual(answer.json()["error"]["status"], 503)
+        self.assertEqual(answer.headers.get("Retry-After"), "1")  # as every 503
         first.close()
         # The server learns that a client left when it next writes to it:
         # give it something to write.
