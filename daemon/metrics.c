@@ -358,6 +358,7 @@ metrics_render(const struct metrics *m, const struct metrics_gauges *g, struct e
 	    "CURVE handshakes admitted or refused by the ZAP handler, by domain.", &m->zap,
 	    (const char *[]){ "domain", "result" }, 2);
 	render_family(out, "commissiond_http_requests_total",
-	    "HTTP requests answered, by route and status.", &m->http,
+	    "HTTP requests answered, by route and status (499: the client "
+	    "went before its answer).", &m->http,
 	    (const char *[]){ "route", "status" }, 2);
 }
