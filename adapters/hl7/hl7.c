@@ -234,9 +234,51 @@ hl7_add_segment(struct hl7_message *msg, struct span seg, struct hl7_error *err)
 	return 0;
 }
 
+/*
+ * seg holds a NUL byte (at nul): refuse the message, naming the field the
+ * NUL is in and its place. The segments before it are indexed already; of
+ * the header itself, what comes before the NUL is read when that includes
+ * MSH-2, so that the AE mirrors the sender's fields and MSH-10 (a NUL in
+ * a Z-segment must not leave the sender unable to tell which message was
+ * refused).
+ */
+static int
+hl7_refuse_nul(struct hl7_message *msg, struct span seg, const char *nul, bool first,
+    struct hl7_error *err)
+{
+	struct span before = { seg.text, (size_t)(nul - seg.text) };
+	size_t at = (size_t)(nul - msg->buffer) + 1, number = msg->n_segments + 1;
+	bool header = first && before.len >= 3 && memcmp(before.text, HL7_HEADER_ID, 3) == 0;
+	/* MSH-1 is the field separator: in MSH a NUL in its place is in MSH-1. */
+	char separator = !header ? msg->encoding.field : before.len > 3 ? before.text[3] : '\0';
+	char name[HL7_FIELD_NAME_BUFSIZE] = "";
+	unsigned field = header ? 1 : 0;
+
+	if ((header || (!first && msg->has_header)) && before.len >= 3 &&
+	    is_upper_or_digit(before.text[0]) && is_upper_or_digit(before.text[1]) &&
+	    is_upper_or_digit(before.text[2]) && (before.len == 3 || before.text[3] == separator)) {
+		for (size_t k = 3; k < before.len; k++)
+			if (before.text[k] == separator)
+				field++;
+		if (field == 0)
+			(void)snprintf(name, sizeof(name), "%.3s", before.text);
+		else
+			field_name(name, sizeof(name), before.text, field);
+	}
+	/* MSH-3 on: the encoding is whole, the header as far as the NUL. */
+	if (header && field >= 3 && hl7_parse_encoding(msg, before, NULL) == 0) {
+		msg->has_header = true;
+		(void)hl7_add_segment(msg, before, NULL);
+	}
+	return hl7_fail(err, HL7_ERROR_DATA_TYPE, name,
+	    "a NUL byte (0x00) at byte %zu of the message (segment %zu): HL7 text never "
+	    "holds one", at, number);
+}
+
 int
 hl7_parse(struct hl7_message *msg, const char *buf, size_t len, struct hl7_error *err)
 {
+	const char *nul;
 	size_t i = 0;
 	bool first = true;
 
@@ -249,8 +291,7 @@ hl7_parse(struct hl7_message *msg, const char *buf, size_t len, struct hl7_error
 	msg->n_segments = 0;
 	if (buf == NULL || len == 0)
 		return hl7_fail(err, HL7_ERROR_SEGMENT_SEQUENCE, "MSH", "empty message");
-	if (memchr(buf, '\0', len) != NULL)
-		return hl7_fail(err, HL7_ERROR_DATA_TYPE, "", "a NUL byte in the message");
+	nul = memchr(buf, '\0', len);
 	while (i < len) {
 		struct span seg = { buf + i, 0 };
 
@@ -261,6 +302,8 @@ hl7_parse(struct hl7_message *msg, const char *buf, size_t len, struct hl7_error
 			i++;
 		if (seg.len == 0)
 			continue;
+		if (nul != NULL && nul < seg.text + seg.len)
+			return hl7_refuse_nul(msg, seg, nul, first, err);
 		if (first) {
 			if (seg.len < 3 || memcmp(seg.text, HL7_HEADER_ID, 3) != 0)
 				return hl7_fail(err, HL7_ERROR_SEGMENT_SEQUENCE, "MSH",

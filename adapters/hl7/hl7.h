@@ -85,7 +85,9 @@ struct hl7_message {
  * LF or CRLF; empty lines are skipped. Return 0, or -EBADMSG with err
  * filled (code, field and text). On failure the segments before the fault
  * stay indexed, and has_header tells whether the encoding is known, so an
- * AE acknowledgement can still mirror the header.
+ * AE acknowledgement can still mirror the header. A NUL byte is refused
+ * naming the field it is in and its byte; a NUL in MSH-3 or later leaves
+ * the header indexed up to the NUL.
  */
 /* Fill err (when given) with code, field and "field: sentence", the
  * sentence cut with "..." when it does not fit; returns -EBADMSG. */

@@ -1162,6 +1162,29 @@ test_control_bytes_in_the_header_never_reach_the_ack_raw(void **state)
 	mapped_free(&m);
 }
 
+static void
+test_ack_of_a_message_with_a_nul_byte_mirrors_its_header(void **state)
+{
+	static const char text[] = "MSH|^~\\&|PAS|ESHT|ICS|ICS|20260115093012||ADT^A01|NUL-1|P|2.4\r"
+				   "EVN|A01|20260115093012\r"
+				   "PID|1||9990000018^^^NHS^NH\r"
+				   "ZZZ|x|a\0b\r";
+	struct mapped *m = map_text(text, sizeof(text) - 1);
+	char ack[ACK_BUFSIZE];
+
+	(void)state;
+	assert_int_equal(m->parse_rc, -EBADMSG);
+	assert_string_equal(m->err.field, "ZZZ-2");
+	assert_true(ack_build(&m->msg, ACK_CODE_ERROR, &m->err, "A14", WINTER_MS, ack,
+			sizeof(ack)) > 0);
+	assert_string_equal(ack, "MSH|^~\\&|ICS|ICS|PAS|ESHT|20260115091500+0000||ACK^A01^ACK|A14|P|"
+				 "2.4\r"
+				 "MSA|AE|NUL-1|ZZZ-2: a NUL byte (0x00) at byte 120 of the message "
+				 "(segment 4): HL7 text never holds one\r"
+				 "ERR|ZZZ^1^2^102&Data type error&HL70357\r");
+	mapped_free(&m);
+}
+
 int
 main(void)
 {
@@ -1210,6 +1233,7 @@ main(void)
 		cmocka_unit_test(test_ack_refuses_a_small_buffer_and_bad_arguments),
 		cmocka_unit_test(test_ack_leaves_out_oversized_header_fields_but_still_answers),
 		cmocka_unit_test(test_control_bytes_in_the_header_never_reach_the_ack_raw),
+		cmocka_unit_test(test_ack_of_a_message_with_a_nul_byte_mirrors_its_header),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

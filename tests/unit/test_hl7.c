@@ -520,7 +520,52 @@ test_bad_segments_are_refused_naming_where(void **state)
 	assert_parse_fails("MSH|^~\\&|A|B\rPI|1\r", 18, "");
 	assert_parse_fails("MSH|^~\\&|A|B\rPIDX|1\r", 20, "");
 	assert_parse_fails("MSH|^~\\&|A|B\rMSH|^~\\&|C|D\r", 26, "MSH");
-	assert_parse_fails(nul, sizeof(nul) - 1, "");
+	assert_parse_fails(nul, sizeof(nul) - 1, "PID-1");
+}
+
+/* A NUL byte is refused naming the field it is in and its byte, and the
+ * header before it is read, so that the AE can be matched to the message. */
+static void
+test_a_nul_byte_is_refused_naming_its_place_with_the_header_read(void **state)
+{
+	static const struct {
+		const char *text;
+		size_t len;
+		const char *field, *at, *msh_10;
+		bool has_header;
+		size_t segments;
+	} cases[] = {
+		/* In a Z-segment: MSH and EVN are read. */
+		{ "MSH|^~\\&|PAS|RXC|||20260510||ADT^A01|C-NUL|P|2.4\rEVN|A01\rZZZ|a|b\0c\r", 67,
+		    "ZZZ-2", "byte 65 ", "C-NUL", true, 2 },
+		/* In MSH-12: the header is read as far as the NUL. */
+		{ "MSH|^~\\&|PAS|RXC|||20260510||ADT^A01|C-NUL|P|2\0.4\rEVN|A01\r", 58, "MSH-12",
+		    "byte 47 ", "C-NUL", true, 1 },
+		/* In MSH-2 or MSH-1: no header to read. */
+		{ "MSH|^~\0&|PAS\r", 13, "MSH-2", "byte 7 ", "", false, 0 },
+		{ "MSH\0^~\\&|PAS\r", 13, "MSH-1", "byte 4 ", "", false, 0 },
+		/* In a segment id: the segment's number says where. */
+		{ "MSH|^~\\&|PAS\rEVN|A01\rP\0D|1\r", 27, "", "(segment 3)", "", true, 2 },
+	};
+	struct hl7_message *msg = malloc(sizeof(*msg));
+	struct hl7_error err;
+
+	(void)state;
+	assert_non_null(msg);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(cases[i].text[cases[i].len - 1], '\r');
+		assert_int_equal(hl7_parse(msg, cases[i].text, cases[i].len, &err), -EBADMSG);
+		assert_string_equal(err.field, cases[i].field);
+		assert_int_equal(err.code, HL7_ERROR_DATA_TYPE);
+		if (strstr(err.text, "a NUL byte (0x00)") == NULL ||
+		    strstr(err.text, cases[i].at) == NULL)
+			fail_msg("case %zu: %s", i, err.text);
+		assert_int_equal(msg->has_header, cases[i].has_header);
+		assert_int_equal(msg->n_segments, cases[i].segments);
+		if (cases[i].has_header)
+			assert_get(msg, "MSH", 10, 1, 1, 1, cases[i].msh_10);
+	}
+	free(msg);
 }
 
 static void
@@ -790,6 +835,7 @@ main(void)
 		cmocka_unit_test(test_message_without_msh_is_refused),
 		cmocka_unit_test(test_bad_encoding_characters_are_refused),
 		cmocka_unit_test(test_bad_segments_are_refused_naming_where),
+		cmocka_unit_test(test_a_nul_byte_is_refused_naming_its_place_with_the_header_read),
 		cmocka_unit_test(test_failed_parse_keeps_the_header_for_the_ack),
 		cmocka_unit_test(test_truncated_message_parses_as_far_as_it_goes),
 		cmocka_unit_test(test_bounds_on_segments_fields_repetitions_and_components),
