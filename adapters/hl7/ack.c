@@ -220,6 +220,22 @@ ack_version_of(const struct hl7_message *msg, bool *before_2_5, bool *before_2_3
 	*before_2_3_1 = major == 2 && (minor < 3 || (minor == 3 && patch < 1));
 }
 
+/* MSH-9.2 into trigger (size bytes); false when it gives none. */
+static bool
+ack_msh_trigger(const struct hl7_message *msg, char *trigger, size_t size)
+{
+	return hl7_get(msg, "MSH", 1, 9, 1, 2, 1, trigger, size) > 0;
+}
+
+bool
+ack_needs_evn(const struct hl7_message *msg)
+{
+	char trigger[16];
+
+	return msg != NULL && msg->has_header && msg->n_segments > 0 &&
+	    !ack_msh_trigger(msg, trigger, sizeof(trigger));
+}
+
 /* The trigger: MSH-9.2, else EVN-1 (v2.2 style). */
 static void
 ack_trigger_of(const struct hl7_message *msg, char *trigger, size_t size)
@@ -227,7 +243,7 @@ ack_trigger_of(const struct hl7_message *msg, char *trigger, size_t size)
 	trigger[0] = '\0';
 	if (msg == NULL || msg->n_segments == 0)
 		return;
-	if (hl7_get(msg, "MSH", 1, 9, 1, 2, 1, trigger, size) <= 0 &&
+	if (!ack_msh_trigger(msg, trigger, size) &&
 	    hl7_get(msg, "EVN", 1, 1, 1, 1, 1, trigger, size) <= 0)
 		trigger[0] = '\0';
 }

@@ -223,13 +223,16 @@ hl7_answer(struct hl7_conn *c, const struct hl7_taken *t, const char *text)
 	uint8_t framed[ACK_BUFSIZE + 3];
 	int64_t now = clock_now_ms();
 	int len;
-	size_t n;
+	size_t n, parsed;
 
 	/* The ACK mirrors the header: of a message taken, that is all there
-	 * is to parse again; a refused one is mirrored as far as its header
-	 * was read when it was parsed whole. */
-	hl7_parse(&srv->msg, text,
-	    t->code == ACK_CODE_ERROR ? t->len : hl7_header_length(text, t->len), &ignored);
+	 * is to parse again, unless its trigger is in EVN-1 (v2.2), so that
+	 * AA says ACK^A01 as AE does; a refused one is mirrored as far as its
+	 * header was read when it was parsed whole. */
+	parsed = t->code == ACK_CODE_ERROR ? t->len : hl7_header_length(text, t->len);
+	hl7_parse(&srv->msg, text, parsed, &ignored);
+	if (parsed < t->len && ack_needs_evn(&srv->msg))
+		hl7_parse(&srv->msg, text, t->len, &ignored);
 	/* Each ACK gets a control id of its own (MSH-10, at most 20). */
 	snprintf(control_id, sizeof(control_id), "CD%" PRIx64 "%04" PRIx64, (uint64_t)now,
 	    (srv->aa + srv->ae + srv->ar) & 0xffff);

@@ -105,6 +105,22 @@ class Hl7Adapter(Hl7Case):
         client.close()
         self.assertEqual(self.events_stored(), before)
 
+    def test_a_v22_trigger_in_evn_1_alone_is_in_the_ack_of_aa_and_ae_alike(self):
+        """v2.2 lets MSH-9 be ADT alone, with the trigger in EVN-1: AA and AE
+        both say ACK^A01 (no message structure before v2.3.1)."""
+        def v22(control_id, nhs):
+            return (adt("A01", control_id, nhs, "V22").replace("|ADT^A01^ADT_A01|", "|ADT|")
+                    .replace("|P|2.4", "|P|2.2"))
+        client = MllpClient(self.address)
+        for control_id, nhs, code in (("V22-1", nhs_number(600), "AA"), ("V22-2", "", "AE")):
+            message = v22(control_id, nhs)
+            self.assertIn("|ADT|", message)
+            client.send(message)
+            ack = ack_fields(client.ack())
+            self.assertEqual(ack["MSA"][1:3], [code, control_id], ack)
+            self.assertEqual(ack["MSH"][8], "ACK^A01", ack)
+        client.close()
+
     def test_a_resent_message_is_one_event(self):
         client = MllpClient(self.address)
         message = adt("A01", "SAME-1", nhs_number(9), "V9")

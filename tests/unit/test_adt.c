@@ -1035,6 +1035,32 @@ test_ack_v22_has_no_message_structure(void **state)
 	mapped_free(&m);
 }
 
+/* The ACK of a message parsed only as far as its header (as the adapter
+ * does for AA) needs EVN when the trigger is there alone. */
+static void
+test_ack_of_a_v22_header_alone_needs_evn_for_its_trigger(void **state)
+{
+	static const char v22[] = "MSH|^~\\&|PAS|ESHT|ICS|ICS|20260115093012||ADT|OLD-1|P|2.2\r"
+				  "EVN|A03|20260115093012\r";
+	static const char v24[] = "MSH|^~\\&|PAS|ESHT|ICS|ICS|20260115093012||ADT^A03|C-1|P|2.4\r"
+				  "EVN|A03|20260115093012\r";
+	struct hl7_message *msg = malloc(sizeof(*msg));
+	struct hl7_error err;
+	char ack[ACK_BUFSIZE];
+
+	(void)state;
+	assert_non_null(msg);
+	assert_int_equal(hl7_parse(msg, v22, hl7_header_length(v22, strlen(v22)), &err), 0);
+	assert_true(ack_needs_evn(msg));
+	assert_int_equal(hl7_parse(msg, v22, strlen(v22), &err), 0);
+	assert_true(ack_build(msg, ACK_CODE_ACCEPT, NULL, "A15", WINTER_MS, ack, sizeof(ack)) > 0);
+	assert_non_null(strstr(ack, "||ACK^A03|A15|P|2.2\r"));
+	assert_int_equal(hl7_parse(msg, v24, hl7_header_length(v24, strlen(v24)), &err), 0);
+	assert_false(ack_needs_evn(msg));
+	assert_false(ack_needs_evn(NULL));
+	free(msg);
+}
+
 static void
 test_ack_uses_the_message_encoding_characters(void **state)
 {
@@ -1227,6 +1253,7 @@ main(void)
 		cmocka_unit_test(test_ack_error_location_carries_the_component),
 		cmocka_unit_test(test_ack_error_before_v25_uses_err_1_and_msa_3),
 		cmocka_unit_test(test_ack_v22_has_no_message_structure),
+		cmocka_unit_test(test_ack_of_a_v22_header_alone_needs_evn_for_its_trigger),
 		cmocka_unit_test(test_ack_uses_the_message_encoding_characters),
 		cmocka_unit_test(test_ack_of_unparseable_message_uses_defaults),
 		cmocka_unit_test(test_ack_reject_asks_for_a_resend),
