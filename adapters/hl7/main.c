@@ -119,6 +119,7 @@ struct hl7_conn {
 	struct hl7_conn *next_in_group;
 	size_t first, n, taken_bytes;
 	bool close_after; /* a message too large came, or an ACK was lost: close once answered */
+	bool read_closed; /* the sender shut its side (EOF): answer what came, then close */
 	bool write_shut;  /* lingering, and our side is shut (FIN sent) */
 	/* When hl7_conn_linger began closing it (monotonic ms), else 0. */
 	int64_t lingering_since_ms;
@@ -135,7 +136,7 @@ hl7_outbox_path(const struct config *cfg)
 
 static void hl7_conn_close(struct hl7_conn *c);
 static void hl7_conn_linger(struct hl7_conn *c);
-static void hl7_conn_shut_write(struct hl7_conn *c);
+static void hl7_conn_linger_on(struct hl7_conn *c);
 
 static void
 hl7_resume_listening(struct hl7_server *srv)
@@ -442,7 +443,12 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 	hl7_note_partial_frame(c, partial, restarted);
 	if (c->n == 0) {
 		evbuffer_drain(in, done);
-		if (c->close_after)
+		/* A sender that shut its side has had every whole message it
+		 * sent answered by now: what is left can never end. */
+		if (c->read_closed && partial)
+			log_warning("hl7: %s: the sender shut its side in mid-frame: %zu bytes with no "
+				    "end block (0x1C 0x0D) are not read", c->peer, len - done);
+		if (c->close_after || c->read_closed)
 			hl7_conn_linger(c);
 		return;
 	}
@@ -508,8 +514,9 @@ hl7_answer_conn(struct hl7_conn *c, bool durable)
 		return;
 	}
 	/* More whole messages may be waiting: come back for them on the next
-	 * turn, rather than when the sender writes again. */
-	if (evbuffer_get_length(in) > 0)
+	 * turn, rather than when the sender writes again; and to a sender that
+	 * shut its side, to close once all it sent is answered. */
+	if (evbuffer_get_length(in) > 0 || c->read_closed)
 		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
 }
 
@@ -604,10 +611,19 @@ hl7_on_write(struct bufferevent *bev, void *arg)
 	struct hl7_conn *c = arg;
 
 	if (c->lingering_since_ms != 0) {
-		hl7_conn_shut_write(c); /* its ACKs are all written */
+		hl7_conn_linger_on(c); /* its ACKs are all written */
 		return;
 	}
-	if (c->srv->stopping || (bufferevent_get_enabled(bev) & EV_READ))
+	if (c->srv->stopping)
+		return;
+	if (c->read_closed) {
+		/* Nothing more comes to read: take what it sent, unless its
+		 * group will come back for it. */
+		if (c->group == NULL)
+			bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+		return;
+	}
+	if (bufferevent_get_enabled(bev) & EV_READ)
 		return;
 	bufferevent_enable(bev, EV_READ);
 	/* While it was not read, its frame could not end here. */
@@ -617,14 +633,33 @@ hl7_on_write(struct bufferevent *bev, void *arg)
 		bufferevent_trigger(bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
 }
 
+/*
+ * The sender shut its side (EOF). It may still read: a sender that writes
+ * its messages, then shuts its side and reads the ACKs, is told of every
+ * whole message it sent, as any other, and then the connection is closed
+ * (hl7_conn_linger) once they are written.
+ */
+static void
+hl7_conn_read_closed(struct hl7_conn *c)
+{
+	c->read_closed = true;
+	if (c->lingering_since_ms != 0)
+		hl7_conn_linger_on(c);
+	else if (c->group == NULL)
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+	/* In a group: hl7_answer_conn comes back once it is answered. */
+}
+
 static void
 hl7_on_event(struct bufferevent *bev, short events, void *arg)
 {
 	struct hl7_conn *c = arg;
 
 	(void)bev;
-	if (events & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-		hl7_conn_close(c);
+	if (events & BEV_EVENT_ERROR)
+		hl7_conn_close(c); /* a reset: nothing can be written to it */
+	else if (events & BEV_EVENT_EOF)
+		hl7_conn_read_closed(c);
 }
 
 /*
@@ -660,23 +695,33 @@ hl7_on_sweep(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Shut our side of a lingering connection, once its ACKs are written. */
+/*
+ * Go on closing a lingering connection: once its ACKs are all written,
+ * shut our side (FIN); once the sender has shut its side too, close it.
+ * c may be freed. Nothing is left unread by then (the sender's EOF came
+ * after all it sent), so the close sends no reset.
+ */
 static void
-hl7_conn_shut_write(struct hl7_conn *c)
+hl7_conn_linger_on(struct hl7_conn *c)
 {
-	if (c->write_shut || evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
 		return;
-	c->write_shut = true;
-	(void)shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	if (!c->write_shut) {
+		c->write_shut = true;
+		(void)shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	}
+	if (c->read_closed)
+		hl7_conn_close(c);
 }
 
 /*
  * Close c gracefully: nothing more is read from it as messages (what it
  * sends is discarded), its ACKs are written, then our side is shut (FIN)
- * and it is closed when the sender closes its side, or HL7_LINGER_MS
- * later. Closed at once with its input unread, TCP would send a reset,
- * which can destroy at the sender's end the ACKs it has not read yet: the
- * AE of a message too large among them.
+ * and it is closed when the sender closes its side (at once, if it has
+ * already), or HL7_LINGER_MS later. Closed at once with its input unread,
+ * TCP would send a reset, which can destroy at the sender's end the ACKs
+ * it has not read yet: the AE of a message too large among them. c may be
+ * freed.
  */
 static void
 hl7_conn_linger(struct hl7_conn *c)
@@ -688,8 +733,9 @@ hl7_conn_linger(struct hl7_conn *c)
 	evbuffer_drain(in, evbuffer_get_length(in));
 	/* The write callback once every ACK is written, not at half. */
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-	hl7_conn_shut_write(c);
+	/* Read its EOF (what it sends is discarded), unless it came. */
+	bufferevent_enable(c->bev, c->read_closed ? EV_WRITE : EV_READ | EV_WRITE);
+	hl7_conn_linger_on(c);
 }
 
 /* TCP keepalive on an accepted socket (HL7_KEEPALIVE_*); false when the

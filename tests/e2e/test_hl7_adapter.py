@@ -277,6 +277,53 @@ class Connections(Hl7Case):
         idle.close()
 
 
+class HalfClose(Hl7Case):
+    """A sender that shuts its side (shutdown(SHUT_WR)) after its last
+    message can still read: it gets the ACK of every whole message it sent
+    before its FIN, then a clean close (a FIN, not a reset)."""
+
+    def read_acks_then_eof(self, client, n):
+        acks = [ack_fields(client.ack()) for _ in range(n)]
+        client.sock.settimeout(15)
+        self.assertEqual(client.buffer, b"")
+        self.assertEqual(client.sock.recv(65536), b"", "more than the ACKs, or no close")
+        client.close()
+        return [ack["MSA"][1:3] for ack in acks]
+
+    def test_a_sender_that_shuts_its_side_gets_its_acks_then_a_clean_close(self):
+        import socket
+        client = MllpClient(self.address)
+        client.send_raw(b"".join(b"\x0b" + adt("A01", f"HC-{i}", nhs_number(700 + i), f"VHC{i}")
+                                 .encode() + b"\x1c\x0d" for i in range(3)))
+        client.sock.shutdown(socket.SHUT_WR)
+        self.assertEqual(self.read_acks_then_eof(client, 3),
+                         [["AA", f"HC-{i}"] for i in range(3)])
+        wait_for(lambda: self.events_stored() == 3 + 3, what="the three admissions")
+        # Nothing sent at all: closed at once, cleanly.
+        empty = MllpClient(self.address)
+        empty.sock.shutdown(socket.SHUT_WR)
+        self.assertEqual(self.read_acks_then_eof(empty, 0), [])
+
+    def test_more_messages_than_one_turn_takes_and_a_cut_frame_before_the_fin(self):
+        """300 messages (one turn takes 256 from a connection), some AE, and
+        half a frame: every whole one answered in order, the half warned of."""
+        import socket
+        n = 300
+        messages = [adt("A01", f"HM-{i}", "" if i % 50 == 7 else nhs_number(800 + i), f"VHM{i}")
+                    for i in range(n)]
+        client = MllpClient(self.address)
+        client.send_raw(b"".join(b"\x0b" + m.encode() + b"\x1c\x0d" for m in messages)
+                        + b"\x0b" + adt("A01", "HM-CUT", nhs_number(799), "VHMC").encode()[:40])
+        client.sock.shutdown(socket.SHUT_WR)
+        expected = [["AE" if i % 50 == 7 else "AA", f"HM-{i}"] for i in range(n)]
+        self.assertEqual(self.read_acks_then_eof(client, n), expected)
+        accepted = sum(code == "AA" for code, _ in expected)
+        wait_for(lambda: self.events_stored() == 3 + accepted, timeout=60,
+                 what=f"{accepted} admissions")
+        self.assertIn("the sender shut its side in mid-frame: 41 bytes with no end block",
+                      self.adapter.log_text())
+
+
 class Framing(Hl7Case):
     """Broken MLLP framing costs the broken message alone, and is said."""
 
