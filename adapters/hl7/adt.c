@@ -22,6 +22,10 @@
 #define ADT_NHS_NUMBER_BUFSIZE 16
 /* Control ids, visit numbers and other text we read. */
 #define ADT_READ_BUFSIZE 1024
+/* MSH-10 as sent, at most: an ACK echoes it in MSA-2 (ack.c mirrors a
+ * field up to ACK_MIRRORED_FIELD_MAX_BYTES), and it fits ADT_READ_BUFSIZE
+ * unescaped. */
+#define ADT_CONTROL_ID_MAX_BYTES (ADT_READ_BUFSIZE - 1)
 /* HL7 times, version ids, triggers, codes. */
 #define ADT_SHORT_BUFSIZE 64
 /* The versions this adapter reads: 2.2 to 2.8. */
@@ -54,6 +58,8 @@ struct adt_context {
 	struct adt_event *event;
 	struct hl7_error *err;
 	bool latin1;		       /* MSH-18 is ISO 8859-1 */
+	char charset[ADT_SHORT_BUFSIZE]; /* MSH-18 as sent, for errors */
+	bool charset_known;	       /* MSH-18 is one this adapter reads */
 	bool has_patient;	       /* an NHS number was found */
 	const char *time_field;	       /* where occurred_at came from */
 	const char *visit_field;       /* PV1-19 or PID-18 */
@@ -133,7 +139,7 @@ adt_shown(const char *value, char *buf, size_t size)
 		char c = value[i];
 
 		plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		    c == '_' || c == '-' || c == '.';
+		    c == '_' || c == '-' || c == '.' || c == '/' || c == ' ';
 	}
 	if (plain)
 		(void)snprintf(buf, size, "\"%s\"", value);
@@ -164,16 +170,26 @@ adt_read(struct adt_context *cx, const char *segment, unsigned field, unsigned c
 
 /*
  * ISO 8859-1 (MSH-18 "8859/1") to UTF-8, in place within size bytes.
- * Return the new length, or -ENOSPC.
+ * Return the new length, -ENOSPC, or -EILSEQ with *at (0-based) at a byte
+ * 0x80 to 0x9F: ISO 8859-1 has C1 control codes there, no characters (a
+ * Windows-1252 sender's quotes and dashes), and U+0080 to U+009F would
+ * reach the store as control characters.
  */
 static int
-latin1_to_utf8(char *text, size_t size)
+latin1_to_utf8(char *text, size_t size, size_t *at)
 {
 	size_t len = strlen(text), extra = 0;
 
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)text[i] >= 0x80)
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c >= 0x80 && c <= 0x9f) {
+			*at = i;
+			return -EILSEQ;
+		}
+		if (c >= 0x80)
 			extra++;
+	}
 	if (len + extra >= size)
 		return -ENOSPC;
 	text[len + extra] = '\0';
@@ -197,13 +213,20 @@ adt_read_text(struct adt_context *cx, const char *segment, unsigned field, unsig
     const char *name, const char *what, char *out, size_t outlen)
 {
 	int r = adt_read(cx, segment, field, component, 1, name, what, out, outlen);
+	size_t at = 0;
 
 	if (r <= 0 || !cx->latin1)
 		return r;
-	if (latin1_to_utf8(out, outlen) < 0)
+	r = latin1_to_utf8(out, outlen, &at);
+	if (r == -EILSEQ)
+		return adt_fail(cx, HL7_ERROR_DATA_TYPE, name,
+		    "%s holds byte 0x%02x at %zu, a C1 control code in ISO 8859-1 (MSH-18 "
+		    "8859/1), not a character: Windows-1252 text is not ISO 8859-1", what,
+		    (unsigned)(unsigned char)out[at], at + 1);
+	if (r < 0)
 		return adt_fail(cx, HL7_ERROR_DATA_TYPE, name,
 		    "%s is longer than %zu bytes in UTF-8", what, outlen - 1);
-	return (int)strlen(out);
+	return r;
 }
 
 /* ------------------------------------------------------------ header */
@@ -278,6 +301,12 @@ adt_read_version(struct adt_context *cx)
 	    sizeof(charset))) < 0)
 		return r;
 	cx->latin1 = strcmp(charset, "8859/1") == 0;
+	/* HL7 table 0211: none given, ASCII and UTF-8 are all read as UTF-8;
+	 * another set is read so too (text in ASCII is the same in all of
+	 * them), but an error in its text says MSH-18 is why. */
+	cx->charset_known = cx->latin1 || charset[0] == '\0' || strcmp(charset, "ASCII") == 0 ||
+	    strcmp(charset, "UNICODE UTF-8") == 0;
+	memcpy(cx->charset, charset, sizeof(cx->charset));
 	return 0;
 }
 
@@ -369,6 +398,10 @@ adt_read_control_id(struct adt_context *cx)
 		    "the message control id holds control byte 0x%02x at %zu (MLLP's 0x0B and "
 		    "0x1C among them); it is left out of this ACK",
 		    (unsigned)(unsigned char)raw[at], at + 1);
+	if (raw_len > ADT_CONTROL_ID_MAX_BYTES)
+		return adt_fail(cx, HL7_ERROR_DATA_TYPE, "MSH-10",
+		    "the message control id is longer than %d bytes, too long to echo in the "
+		    "ACK's MSA-2", ADT_CONTROL_ID_MAX_BYTES);
 	separators = adt_count_separators(&cx->msg->encoding, raw, raw_len);
 	if (separators > 0) {
 		if (separators == raw_len)
@@ -385,6 +418,14 @@ adt_read_control_id(struct adt_context *cx)
 			    "the message control id is missing (required: it is the event id)");
 		id = control_id;
 	}
+	/* Whatever its length, hashed or not: the daemon takes printable
+	 * ASCII ids only, and a long id must not pass where a short one
+	 * would be refused. */
+	for (at = 0; at < (size_t)r; at++)
+		if ((unsigned char)id[at] < 0x20 || (unsigned char)id[at] > 0x7e)
+			return adt_fail(cx, HL7_ERROR_DATA_TYPE, "MSH-10",
+			    "the message control id holds byte 0x%02x at %zu: it must be "
+			    "printable ASCII", (unsigned)(unsigned char)id[at], at + 1);
 	if ((size_t)r <= ADT_EVENT_ID_MAX_BYTES) {
 		memcpy(event->event_id, id, (size_t)r);
 		event->event_id[r] = '\0';
@@ -703,18 +744,48 @@ adt_hl7_field_of(const struct adt_context *cx, const char *check_field)
 	return "";
 }
 
+/*
+ * Why free text that is not UTF-8 may be so: the character set MSH-18
+ * declares (or does not), or "" when the text is ASCII or MSH-18 is one
+ * that is converted.
+ */
+static const char *
+adt_charset_note(const struct adt_context *cx, const char *check_field, char *buf, size_t size)
+{
+	const char *text = strcmp(check_field, "ward") == 0 ? cx->event->ward :
+	    strcmp(check_field, "discharge_destination") == 0 ? cx->event->discharge_destination :
+								  NULL;
+	char shown[48];
+	bool ascii = true;
+
+	for (const char *p = text; p != NULL && *p != '\0'; p++)
+		ascii = ascii && (unsigned char)*p < 0x80;
+	if (text == NULL || ascii || cx->latin1)
+		return "";
+	if (cx->charset[0] == '\0')
+		return " (MSH-18 gives no character set, so UTF-8 is read: ISO 8859-1 text "
+		       "needs MSH-18 8859/1)";
+	if (cx->charset_known)
+		return "";
+	(void)snprintf(buf, size, " (MSH-18 %s is not a character set read here: 8859/1 or "
+				  "UTF-8)", adt_shown(cx->charset, shown, sizeof(shown)));
+	return buf;
+}
+
 /* What the daemon would reject is refused here, naming the HL7 field. */
 static int
 adt_check(struct adt_context *cx)
 {
 	struct check_error check;
+	char note[128];
 
 	if (event_check(&cx->event->envelope, &check) == 0)
 		return 0;
 	return adt_fail(cx,
 	    strstr(check.reason, "missing") != NULL ? HL7_ERROR_REQUIRED_FIELD_MISSING :
 						      HL7_ERROR_DATA_TYPE,
-	    adt_hl7_field_of(cx, check.field), "%s", check.reason);
+	    adt_hl7_field_of(cx, check.field), "%s%s", check.reason,
+	    adt_charset_note(cx, check.field, note, sizeof(note)));
 }
 
 int

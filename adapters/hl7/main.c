@@ -256,8 +256,9 @@ hl7_answer(struct hl7_conn *c, const struct hl7_taken *t, const char *text)
 		break;
 	case ACK_CODE_ERROR:
 		srv->ae++;
-		/* The field and the rule, never the value: it may be personal. */
-		log_info("hl7: %s: AE field=%s: %s", c->peer, t->err.field, t->err.text);
+		/* The field and the rule, never the value: it may be personal.
+		 * The text starts with the field ("PID-3: ..."). */
+		log_info("hl7: %s: AE: %s", c->peer, t->err.text);
 		break;
 	case ACK_CODE_REJECT:
 		srv->ar++;

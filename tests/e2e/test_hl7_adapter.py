@@ -104,6 +104,11 @@ class Hl7Adapter(Hl7Case):
                 self.assertIn(segment, "|".join(ack["ERR"]))
         client.close()
         self.assertEqual(self.events_stored(), before)
+        # The log names the field once, then the rule; never the value.
+        log = self.adapter.log_text()
+        self.assertIn("127.0.0.1: AE: PID-3: the NHS number is not valid", log)
+        self.assertNotIn("PID-3: PID-3", log)
+        self.assertNotIn(bad_check_digit, log)
 
     def test_a_v22_trigger_in_evn_1_alone_is_in_the_ack_of_aa_and_ae_alike(self):
         """v2.2 lets MSH-9 be ADT alone, with the trigger in EVN-1: AA and AE

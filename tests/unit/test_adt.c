@@ -611,6 +611,61 @@ test_latin1_ward_is_made_utf8_and_raw_latin1_is_refused(void **state)
 		       "PID|1||9990000018^^^NHS^NH\r"
 		       "PV1|1|I|Salle \\XE9\\t\\XE9\\^^^RXC01||||||||||||||||V1\r");
 	assert_refused(m, "PV1-3.1", HL7_ERROR_DATA_TYPE);
+	assert_non_null(strstr(m->err.text, "(MSH-18 gives no character set, so UTF-8 is read: "
+					    "ISO 8859-1 text needs MSH-18 8859/1)"));
+	mapped_free(&m);
+}
+
+/* A ward in the character set MSH-18 gives (as sent, or escaped). */
+static struct mapped *
+map_ward_in(const char *charset, const char *ward)
+{
+	char text[1024];
+
+	snprintf(text, sizeof(text),
+	    "MSH|^~\\&|PAS|ESHT|ICS|ICS|20260115093012||ADT^A02|L2|P|2.4||||||%s\r"
+	    "EVN||20260115093012\r"
+	    "PID|1||9990000018^^^NHS^NH\r"
+	    "PV1|1|I|%s^^^RXC01||||||||||||||||V1\r",
+	    charset, ward);
+	return map_string(text);
+}
+
+static void
+test_text_not_in_a_character_set_read_here_says_msh_18_is_why(void **state)
+{
+	struct mapped *m;
+
+	(void)state;
+	/* 8859/15, or 8859/1 with a space: not read as 8859/1, and said so. */
+	m = map_ward_in("8859/15", "Salle \\XE9\\t\\XE9\\");
+	assert_refused(m, "PV1-3.1", HL7_ERROR_DATA_TYPE);
+	assert_non_null(strstr(m->err.text, "(MSH-18 \"8859/15\" is not a character set read "
+					    "here: 8859/1 or UTF-8)"));
+	mapped_free(&m);
+	m = map_ward_in("8859/1 ", "Salle \xe9t\xe9");
+	assert_refused(m, "PV1-3.1", HL7_ERROR_DATA_TYPE);
+	assert_non_null(strstr(m->err.text, "MSH-18 \"8859/1 \" is not"));
+	mapped_free(&m);
+	/* ASCII text in any set, and UTF-8 declared as such, are taken. */
+	m = map_ward_in("8859/15", "Ward 1");
+	assert_maps(m);
+	mapped_free(&m);
+	m = map_ward_in("UNICODE UTF-8", "Salle \xc3\xa9t\xc3\xa9");
+	assert_maps(m);
+	mapped_free(&m);
+	/* 8859/1 has C1 control codes, not characters, at 0x80-0x9F: a
+	 * Windows-1252 ellipsis is refused, not stored as U+0085. */
+	m = map_ward_in("8859/1", "Ward\x85");
+	assert_refused(m, "PV1-3.1", HL7_ERROR_DATA_TYPE);
+	assert_non_null(strstr(m->err.text, "byte 0x85 at 5, a C1 control code"));
+	mapped_free(&m);
+	m = map_ward_in("8859/1", "Ward\\X9F\\");
+	assert_refused(m, "PV1-3.1", HL7_ERROR_DATA_TYPE);
+	mapped_free(&m);
+	m = map_ward_in("8859/1", "Ward\xa0\xff");
+	assert_maps(m);
+	assert_string_equal(m->event.envelope.patient_transferred->ward, "Ward\xc2\xa0\xc3\xbf");
 	mapped_free(&m);
 }
 
@@ -760,7 +815,7 @@ test_missing_control_id_is_refused_and_a_long_one_is_hashed(void **state)
 static struct mapped *
 map_with_control_id(const char *msh_2, const char *control_id)
 {
-	char text[1024], seg[512], c = msh_2[0];
+	char text[4096], seg[512], c = msh_2[0];
 
 	pv1(seg, sizeof(seg), "I", "", "V1", "", "");
 	snprintf(text, sizeof(text),
@@ -817,6 +872,56 @@ test_control_id_with_separators_is_the_whole_field_as_sent(void **state)
 	/* Separators alone are no id. */
 	m = map_with_control_id("^~\\&", "^~&");
 	assert_refused(m, "MSH-10", HL7_ERROR_REQUIRED_FIELD_MISSING);
+	mapped_free(&m);
+}
+
+/* MSH-10 must be echoed in MSA-2 (an ACK mirrors up to 1024 bytes) and
+ * be printable ASCII, however long: a hashed id gets no pass. */
+static void
+test_control_id_too_long_to_echo_or_not_ascii_is_refused_at_any_length(void **state)
+{
+	char id[1200];
+	struct mapped *m;
+
+	(void)state;
+	/* 1023 bytes: hashed and taken, with a separator or without. */
+	memset(id, 'M', 1023);
+	id[1023] = '\0';
+	m = map_with_control_id("^~\\&", id);
+	assert_maps(m);
+	mapped_free(&m);
+	id[500] = '^';
+	m = map_with_control_id("^~\\&", id);
+	assert_maps(m);
+	mapped_free(&m);
+	/* 1024, either way: refused naming the limit, not answered AA with
+	 * an empty MSA-2. */
+	memset(id, 'M', 1024);
+	id[1024] = '\0';
+	m = map_with_control_id("^~\\&", id);
+	assert_refused(m, "MSH-10", HL7_ERROR_DATA_TYPE);
+	assert_non_null(strstr(m->err.text, "longer than 1023 bytes"));
+	mapped_free(&m);
+	memset(id, 'M', 1100);
+	id[1100] = '\0';
+	id[10] = '^';
+	m = map_with_control_id("^~\\&", id);
+	assert_refused(m, "MSH-10", HL7_ERROR_DATA_TYPE);
+	mapped_free(&m);
+	/* Not ASCII: refused short, and long (where it used to be hashed). */
+	m = map_with_control_id("^~\\&", "CID\xc3\xa9");
+	assert_refused(m, "MSH-10", HL7_ERROR_DATA_TYPE);
+	assert_non_null(strstr(m->err.text, "byte 0xc3 at 4: it must be printable ASCII"));
+	mapped_free(&m);
+	memset(id, 'N', 200);
+	memcpy(id + 200, "\xc3\xa9", 3);
+	m = map_with_control_id("^~\\&", id);
+	assert_refused(m, "MSH-10", HL7_ERROR_DATA_TYPE);
+	mapped_free(&m);
+	memcpy(id + 200, "\\XE9\\", 6);
+	m = map_with_control_id("^~\\&", id);
+	assert_refused(m, "MSH-10", HL7_ERROR_DATA_TYPE);
+	assert_non_null(strstr(m->err.text, "byte 0xe9 at 201"));
 	mapped_free(&m);
 }
 
@@ -1234,6 +1339,7 @@ main(void)
 		cmocka_unit_test(test_discharge_and_update_may_leave_the_location_out),
 		cmocka_unit_test(test_ward_longer_than_a_text_field_is_refused),
 		cmocka_unit_test(test_latin1_ward_is_made_utf8_and_raw_latin1_is_refused),
+		cmocka_unit_test(test_text_not_in_a_character_set_read_here_says_msh_18_is_why),
 		cmocka_unit_test(test_every_patient_class_letter_maps),
 		cmocka_unit_test(test_unknown_trigger_is_refused_naming_msh_9),
 		cmocka_unit_test(test_other_message_types_and_versions_are_refused),
@@ -1241,6 +1347,7 @@ main(void)
 		cmocka_unit_test(test_facility_table_maps_a_local_name_to_a_provider),
 		cmocka_unit_test(test_missing_control_id_is_refused_and_a_long_one_is_hashed),
 		cmocka_unit_test(test_control_id_with_separators_is_the_whole_field_as_sent),
+		cmocka_unit_test(test_control_id_too_long_to_echo_or_not_ascii_is_refused_at_any_length),
 		cmocka_unit_test(test_missing_segments_are_refused_naming_them),
 		cmocka_unit_test(test_missing_visit_number_is_refused_naming_pv1_19),
 		cmocka_unit_test(test_bad_time_is_refused_naming_its_field),
