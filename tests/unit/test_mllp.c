@@ -14,110 +14,144 @@
 #include "mllp.h"
 
 #define FRAME(text) "\x0b" text "\x1c\x0d"
+/* The limit find() gives mllp_find: above every message here (the limit
+ * itself is tested apart, with mllp_find). */
+#define MAX_MESSAGE 1000
+
+/* One call of mllp_find, and the message it found as text. */
+struct found {
+	enum mllp_status status;
+	size_t at, len, consumed, skipped;
+	char message[64];
+};
+
+/* mllp_find over buf[0, n), checked: a frame lies inside what it consumed. */
+static struct found
+find(const char *buf, size_t n)
+{
+	struct found f = { 0 };
+
+	f.status = mllp_find((const uint8_t *)buf, n, MAX_MESSAGE, &f.at, &f.len, &f.consumed,
+	    &f.skipped);
+	assert_true(f.consumed <= n);
+	assert_true(f.skipped <= f.consumed);
+	if (f.status == MLLP_FRAME || f.status == MLLP_UNENDED) {
+		assert_true(f.at + f.len <= f.consumed);
+		assert_true(f.len < sizeof(f.message));
+		memcpy(f.message, buf + f.at, f.len);
+	}
+	return f;
+}
+
+/*
+ * Walk a stream of frames with no junk between them as hl7_on_read does:
+ * mllp_find again past what each call consumed, until one asks for more.
+ * The calls go in out (at most max_calls, the last one's status
+ * MLLP_MORE); returns how many. Each frame must start where the one
+ * before it was consumed to: nothing is skipped.
+ */
+static size_t
+walk(const char *buf, struct found *out, size_t max_calls)
+{
+	size_t calls = 0, done = 0, n = strlen(buf);
+
+	while (calls < max_calls) {
+		out[calls] = find(buf + done, n - done);
+		assert_int_equal(out[calls].skipped, 0);
+		done += out[calls].consumed;
+		if (out[calls++].status == MLLP_MORE)
+			break;
+	}
+	assert_int_equal(done, n);
+	return calls;
+}
+
+static void
+assert_found(const struct found *f, enum mllp_status status, const char *message)
+{
+	assert_int_equal(f->status, status);
+	assert_int_equal(f->len, strlen(message));
+	assert_string_equal(f->message, message);
+}
 
 static void
 test_a_whole_frame_is_found_and_consumed(void **state)
 {
 	const char *buf = FRAME("MSH|^~\\&|A");
-	size_t at, len, consumed, skipped;
+	struct found f = find(buf, strlen(buf));
 
 	(void)state;
-	assert_int_equal(mllp_find((const uint8_t *)buf, strlen(buf), 1000, &at, &len, &consumed,
-			     &skipped),
-	    MLLP_FRAME);
-	assert_int_equal(at, 1);
-	assert_int_equal(len, strlen("MSH|^~\\&|A"));
-	assert_int_equal(consumed, strlen(buf));
-	assert_int_equal(skipped, 0);
+	assert_found(&f, MLLP_FRAME, "MSH|^~\\&|A");
+	assert_int_equal(f.at, 1);
+	assert_int_equal(f.consumed, strlen(buf));
+	assert_int_equal(f.skipped, 0);
 }
 
 static void
 test_a_partial_frame_asks_for_more_and_consumes_nothing(void **state)
 {
 	const char *buf = "\x0bMSH|^~\\&|A\x1c";
-	size_t at, len, consumed, skipped;
+	struct found f = find(buf, strlen(buf));
 
 	(void)state;
-	assert_int_equal(mllp_find((const uint8_t *)buf, strlen(buf), 1000, &at, &len, &consumed,
-			     &skipped),
-	    MLLP_MORE);
-	assert_int_equal(consumed, 0);
+	assert_int_equal(f.status, MLLP_MORE);
+	assert_int_equal(f.consumed, 0);
 }
 
 static void
 test_two_frames_in_one_read_come_one_after_the_other(void **state)
 {
-	const char *buf = FRAME("ONE") FRAME("TWO");
-	size_t at, len, consumed, skipped, n = strlen(buf);
+	struct found f[4];
 
 	(void)state;
-	assert_int_equal(mllp_find((const uint8_t *)buf, n, 1000, &at, &len, &consumed, &skipped),
-	    MLLP_FRAME);
-	assert_memory_equal(buf + at, "ONE", len);
-	buf += consumed;
-	n -= consumed;
-	assert_int_equal(mllp_find((const uint8_t *)buf, n, 1000, &at, &len, &consumed, &skipped),
-	    MLLP_FRAME);
-	assert_memory_equal(buf + at, "TWO", len);
-	assert_int_equal(consumed, n);
+	assert_int_equal(walk(FRAME("ONE") FRAME("TWO"), f, 4), 3);
+	assert_found(&f[0], MLLP_FRAME, "ONE");
+	assert_found(&f[1], MLLP_FRAME, "TWO");
+	assert_int_equal(f[2].status, MLLP_MORE);
 }
 
 static void
 test_junk_before_a_frame_is_skipped(void **state)
 {
 	const char *buf = "\r\n  " FRAME("MSG");
-	size_t at, len, consumed, skipped;
+	struct found f = find(buf, strlen(buf));
 
 	(void)state;
-	assert_int_equal(mllp_find((const uint8_t *)buf, strlen(buf), 1000, &at, &len, &consumed,
-			     &skipped),
-	    MLLP_FRAME);
-	assert_int_equal(skipped, 4);
-	assert_memory_equal(buf + at, "MSG", 3);
+	assert_found(&f, MLLP_FRAME, "MSG");
+	assert_int_equal(f.skipped, 4);
 	/* Only junk: all of it may go. */
-	assert_int_equal(mllp_find((const uint8_t *)"\r\n", 2, 1000, &at, &len, &consumed,
-			     &skipped),
-	    MLLP_MORE);
-	assert_int_equal(consumed, 2);
+	f = find("\r\n", 2);
+	assert_int_equal(f.status, MLLP_MORE);
+	assert_int_equal(f.consumed, 2);
+	assert_int_equal(f.skipped, 2);
 }
 
 static void
 test_a_start_byte_inside_a_frame_begins_the_next_frame(void **state)
 {
-	/* ONE lost its end block (or sent 1C 0A): TWO must still be read. */
-	const char *buf = "\x0b" "ONE\x1c\x0a" FRAME("TWO");
-	size_t at, len, consumed, skipped, n = strlen(buf);
+	struct found f[4];
 
 	(void)state;
-	assert_int_equal(mllp_find((const uint8_t *)buf, n, 1000, &at, &len, &consumed, &skipped),
-	    MLLP_UNENDED);
-	assert_int_equal(at, 1);
-	assert_memory_equal(buf + at, "ONE\x1c\x0a", len);
-	assert_int_equal(consumed, 6);
-	buf += consumed;
-	n -= consumed;
-	assert_int_equal(mllp_find((const uint8_t *)buf, n, 1000, &at, &len, &consumed, &skipped),
-	    MLLP_FRAME);
-	assert_memory_equal(buf + at, "TWO", len);
-	assert_int_equal(consumed, n);
+	/* ONE lost its end block (or sent 1C 0A): TWO must still be read. */
+	assert_int_equal(walk("\x0b" "ONE\x1c\x0a" FRAME("TWO"), f, 4), 3);
+	assert_found(&f[0], MLLP_UNENDED, "ONE\x1c\x0a");
+	assert_int_equal(f[0].at, 1);
+	assert_int_equal(f[0].consumed, 6);
+	assert_found(&f[1], MLLP_FRAME, "TWO");
+	assert_int_equal(f[2].status, MLLP_MORE);
 }
 
 static void
 test_a_doubled_start_byte_is_an_empty_unended_frame(void **state)
 {
-	const char *buf = "\x0b" FRAME("MSG");
-	size_t at, len, consumed, skipped;
+	struct found f[4];
 
 	(void)state;
-	assert_int_equal(mllp_find((const uint8_t *)buf, strlen(buf), 1000, &at, &len, &consumed,
-			     &skipped),
-	    MLLP_UNENDED);
-	assert_int_equal(len, 0);
-	assert_int_equal(consumed, 1);
-	assert_int_equal(mllp_find((const uint8_t *)buf + 1, strlen(buf) - 1, 1000, &at, &len,
-			     &consumed, &skipped),
-	    MLLP_FRAME);
-	assert_memory_equal(buf + 1 + at, "MSG", 3);
+	assert_int_equal(walk("\x0b" FRAME("MSG"), f, 4), 3);
+	assert_found(&f[0], MLLP_UNENDED, "");
+	assert_int_equal(f[0].consumed, 1);
+	assert_found(&f[1], MLLP_FRAME, "MSG");
+	assert_int_equal(f[2].status, MLLP_MORE);
 }
 
 static void
