@@ -129,8 +129,9 @@ event_value_shown(const char *text, char *buf, size_t size)
 
 /*
  * UTF-8 as the proto3 string type requires (no overlong forms, no
- * surrogates, nothing above U+10FFFF) and no C0 control character or DEL:
- * a ward or a name with a line break in it would split a log line or a
+ * surrogates, nothing above U+10FFFF) and no control character: C0, DEL
+ * or C1 (U+0080..U+009F, which holds NEL, a line break to some readers).
+ * A ward or a name with a line break in it would split a log line or a
  * CSV row downstream.
  */
 static bool
@@ -166,6 +167,8 @@ text_is_clean_utf8(const char *text, size_t len)
 				return false;
 			code_point = code_point << 6 | (s[i + k] & 0x3fu);
 		}
+		if (more == 1 && code_point <= 0x9f)
+			return false;
 		if (more == 2 && (code_point < 0x800 ||
 		    (code_point >= 0xd800 && code_point <= 0xdfff)))
 			return false;

@@ -1915,6 +1915,15 @@ test_text_must_be_utf8_without_control_characters(void **state)
 	assert_rejected_on(&f, "ward");
 	f.movement.ward = (char *)"\360\237\217\245"; /* U+1F3E5 hospital */
 	assert_accepted(&f);
+	/* C1 controls: U+0085 NEL is a line break to some readers. */
+	f.movement.ward = (char *)"W1\302\205MSH|";
+	assert_rejected_on(&f, "ward");
+	f.movement.ward = (char *)"W\302\2001";
+	assert_rejected_on(&f, "ward");
+	f.movement.ward = (char *)"W\302\2371";
+	assert_rejected_on(&f, "ward");
+	f.movement.ward = (char *)"\302\240Ward \303\251"; /* NBSP, e acute */
+	assert_accepted(&f);
 }
 
 /* Reasons go to logs and acks: no pseudonym, no long or odd value. */
