@@ -188,28 +188,34 @@ config_sync_name(enum store_sync_mode mode)
 }
 
 /* Whole decimal number, optionally followed by k, M or G (powers of 1024
- * for byte sizes only). */
+ * for byte sizes only). -1: not such a number; -2: one, but more than
+ * UINT64_MAX. */
 static int
 config_parse_number(const char *value, bool bytes, uint64_t *out)
 {
 	char *end;
 	unsigned long long n;
+	bool too_large;
 
 	if (value[0] < '0' || value[0] > '9')
 		return -1;
 	errno = 0;
 	n = strtoull(value, &end, 10);
-	if (errno != 0)
+	too_large = errno == ERANGE;
+	if (errno != 0 && !too_large)
 		return -1;
 	if (bytes && *end != '\0' && end[1] == '\0') {
 		unsigned shift = *end == 'k' || *end == 'K' ? 10 : *end == 'M' ? 20 : *end == 'G' ? 30 : 0;
-		if (shift == 0 || n > (UINT64_MAX >> shift))
+		if (shift == 0)
 			return -1;
+		too_large = too_large || n > (UINT64_MAX >> shift);
 		n <<= shift;
 		end++;
 	}
 	if (*end != '\0')
 		return -1;
+	if (too_large)
+		return -2;
 	*out = n;
 	return 0;
 }
@@ -275,8 +281,14 @@ config_apply(struct config *cfg, const struct config_key *k, const char *value,
 	case CONFIG_LIMIT: {
 		uint64_t n;
 		/* Parsed aside: a refused value leaves the setting as it was. */
-		if (config_parse_number(value, k->type == CONFIG_BYTES, &n) < 0 ||
-		    (n == 0 && k->type != CONFIG_LIMIT)) {
+		int rc = config_parse_number(value, k->type == CONFIG_BYTES, &n);
+		if (rc == -2) {
+			snprintf(err, errlen, "[%s] %s: \"%s\" is more than %" PRIu64 ", the most "
+					      "allowed",
+			    k->section, k->name, value, k->most != 0 ? k->most : UINT64_MAX);
+			return -1;
+		}
+		if (rc < 0 || (n == 0 && k->type != CONFIG_LIMIT)) {
 			snprintf(err, errlen, "[%s] %s: \"%s\" is not a %swhole number%s",
 			    k->section, k->name, value, k->type == CONFIG_LIMIT ? "" : "positive ",
 			    k->type == CONFIG_BYTES ? " of bytes (k, M and G allowed)"
@@ -325,17 +337,39 @@ config_apply(struct config *cfg, const struct config_key *k, const char *value,
 	return -1;
 }
 
+/* The index of section.key in config_keys, or -1. */
+static int
+config_key_index(const char *section, const char *key)
+{
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (strcmp(config_keys[i].section, section) == 0 &&
+		    strcmp(config_keys[i].name, key) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* The index of the first key of section, which stands for the section in
+ * the loader's bookkeeping, or -1. */
+static int
+config_section_index(const char *section)
+{
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (strcmp(config_keys[i].section, section) == 0)
+			return (int)i;
+	return -1;
+}
+
 int
 config_set(struct config *cfg, const char *section, const char *key,
     const char *value, char *err, size_t errlen)
 {
-	for (size_t i = 0; i < N_KEYS; i++) {
-		if (strcmp(config_keys[i].section, section) == 0 &&
-		    strcmp(config_keys[i].name, key) == 0)
-			return config_apply(cfg, &config_keys[i], value, err, errlen);
+	int i = config_key_index(section, key);
+
+	if (i < 0) {
+		snprintf(err, errlen, "[%s] %s: no such setting", section, key);
+		return -1;
 	}
-	snprintf(err, errlen, "[%s] %s: no such setting", section, key);
-	return -1;
+	return config_apply(cfg, &config_keys[i], value, err, errlen);
 }
 
 int
@@ -369,60 +403,235 @@ config_defaults(struct config *cfg)
 	}
 }
 
+/*
+ * Loading a file. libinih reads it through config_read_line, which counts
+ * the lines, so that every message names its own line: inih is told to stop
+ * at the first error (a line it cannot read, or one config_on_key refuses),
+ * and the reader keeps the line in hand. inih does not tell the handler of
+ * section headers, so the reader notes each one, for the rule that a section
+ * is given once. inih's inline comments (after ';') and multi-line values
+ * (indented lines) are turned off: a value is the rest of its line.
+ */
+#define CONFIG_LINE_MAX 200 /* libinih's INI_MAX_LINE, the newline and NUL included */
+
 struct config_load_state {
 	struct config *cfg;
-	char *err;
-	size_t errlen;
+	FILE *file;
+	int line;			/* the line in hand */
+	char text[CONFIG_LINE_MAX];	/* and its text */
+	int block_line;			/* the header of the section in hand; 0: none */
+	int block_repeats;		/* the line where that section was first given; 0: new */
+	int block_section;		/* that section's index (config_section_index); -1 */
+	bool block_has_keys;
+	int key_line[N_KEYS];		/* where each key was given; 0: not yet */
+	int section_line[N_KEYS];	/* a section's header, at its config_section_index */
 	bool failed;
+	int failed_line;
+	char why[384];
 };
+
+static void
+config_load_fail(struct config_load_state *st, int line, const char *why)
+{
+	st->failed = true;
+	st->failed_line = line;
+	snprintf(st->why, sizeof(st->why), "%s", why);
+}
+
+/* The section in hand was given before: refused at its header. */
+static void
+config_block_repeat_fail(struct config_load_state *st)
+{
+	char why[256];
+	const char *section = config_keys[st->block_section].section;
+
+	snprintf(why, sizeof(why), "[%s] is given a second time (first at line %d): put all its "
+				   "settings under one [%s] line",
+	    section, st->block_repeats, section);
+	config_load_fail(st, st->block_line, why);
+}
+
+/* Ends the section in hand (a header or the end of the file): one given
+ * again with no setting in it is refused too. */
+static bool
+config_block_end(struct config_load_state *st)
+{
+	if (st->block_repeats == 0 || st->block_has_keys)
+		return false;
+	config_block_repeat_fail(st);
+	return true;
+}
+
+/* A header line: the section it opens, and whether it was given before. */
+static void
+config_note_header(struct config_load_state *st, const char *start)
+{
+	const char *close = strchr(start, ']');
+	char name[64];
+	int section;
+
+	st->block_line = st->line;
+	st->block_repeats = 0;
+	st->block_section = -1;
+	st->block_has_keys = false;
+	if (close == NULL || (size_t)(close - start - 1) >= sizeof(name))
+		return; /* inih's error, or a section there is no such setting in */
+	memcpy(name, start + 1, (size_t)(close - start - 1));
+	name[close - start - 1] = '\0';
+	if ((section = config_section_index(name)) < 0)
+		return; /* refused at its first key: no such setting */
+	st->block_section = section;
+	if (st->section_line[section] != 0)
+		st->block_repeats = st->section_line[section];
+	else
+		st->section_line[section] = st->line;
+}
+
+/* fgets for inih, one line a call, as inih counts them. */
+static char *
+config_read_line(char *str, int num, void *stream)
+{
+	struct config_load_state *st = stream;
+	const char *start = str;
+	size_t len;
+
+	if (st->failed)
+		return NULL;
+	if (fgets(str, num, st->file) == NULL) {
+		(void)config_block_end(st);
+		return NULL;
+	}
+	st->line++;
+	len = strlen(str);
+	/* inih would read the rest of a long line as a line of its own. */
+	if (len + 1 == (size_t)num && str[len - 1] != '\n' && !feof(st->file)) {
+		char why[128];
+		snprintf(why, sizeof(why), "the line is longer than %d characters, the most a "
+					   "line may have",
+		    num - 2);
+		config_load_fail(st, st->line, why);
+		return NULL;
+	}
+	snprintf(st->text, sizeof(st->text), "%s", str);
+	if (st->line == 1 && strncmp(start, "\xef\xbb\xbf", 3) == 0)
+		start += 3; /* a UTF-8 byte-order mark, which inih skips */
+	while (*start == ' ' || *start == '\t')
+		start++;
+	if (*start == '[') {
+		if (config_block_end(st))
+			return NULL;
+		config_note_header(st, start);
+	}
+	return str;
+}
+
+/* Does value hold what looks like a comment: '#' or ';' at its start or
+ * after a blank? */
+static bool
+config_value_has_comment(const char *value)
+{
+	for (const char *p = value; *p != '\0'; p++)
+		if ((*p == '#' || *p == ';') && (p == value || p[-1] == ' ' || p[-1] == '\t'))
+			return true;
+	return false;
+}
 
 static int
 config_on_key(void *user, const char *section, const char *name, const char *value)
 {
 	struct config_load_state *st = user;
 	char why[384];
+	int key;
 
 	if (st->failed)
 		return 0;
-	if (config_set(st->cfg, section, name, value, why, sizeof(why)) < 0) {
-		snprintf(st->err, st->errlen, "%s", why);
-		st->failed = true;
+	st->block_has_keys = true;
+	if (config_value_has_comment(value)) {
+		snprintf(why, sizeof(why), "[%s] %s: a comment after a value is not allowed: put "
+					   "it on a line of its own, starting with # or ;",
+		    section, name);
+		config_load_fail(st, st->line, why);
 		return 0;
 	}
+	/* What is wrong with the line itself first, then where it is. */
+	if (config_set(st->cfg, section, name, value, why, sizeof(why)) < 0) {
+		if (section[0] == '\0')
+			strncat(why, " (it comes before any [section] line)",
+			    sizeof(why) - strlen(why) - 1);
+		config_load_fail(st, st->line, why);
+		return 0;
+	}
+	if (st->block_repeats != 0) {
+		config_block_repeat_fail(st);
+		return 0;
+	}
+	key = config_key_index(section, name);
+	if (config_keys[key].type != CONFIG_PROVIDER && st->key_line[key] != 0) {
+		snprintf(why, sizeof(why), "[%s] %s is given a second time (first at line %d): "
+					   "keep one",
+		    section, name, st->key_line[key]);
+		config_load_fail(st, st->line, why);
+		return 0;
+	}
+	if (st->key_line[key] == 0)
+		st->key_line[key] = st->line;
 	return 1;
+}
+
+/* What is wrong with a line inih could not read (st->text). */
+static void
+config_describe_bad_line(const struct config_load_state *st, char *why, size_t size)
+{
+	const char *start = st->text;
+
+	while (*start == ' ' || *start == '\t')
+		start++;
+	if (*start == '[')
+		snprintf(why, size, "a section header with no closing ]");
+	else
+		snprintf(why, size, "not an INI line (expected [section] or key = value; a "
+				    "comment is a line of its own, starting with # or ;)");
 }
 
 int
 config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 {
-	struct config_load_state st = { cfg, err, errlen, false };
+	struct config_load_state st = { .cfg = cfg, .block_section = -1 };
 	struct config saved = *cfg;
-	char why[384] = "";
+	struct stat sb;
 	int rc;
 
-	st.err = why;
-	st.errlen = sizeof(why);
-	/* A directory opens, and reads as an empty file. */
-	{
-		struct stat sb;
-		if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-			snprintf(err, errlen, "%s: not a file (a configuration is an INI file)", path);
-			return -1;
-		}
-	}
-	rc = ini_parse(path, config_on_key, &st);
-	if (rc == 0 && !st.failed)
-		return 0;
-	*cfg = saved; /* all or nothing: a bad file changes no setting */
-	if (rc == -1)
+	if ((st.file = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+		return -1;
+	}
+	/* A directory opens, and reads as an empty file. */
+	if (fstat(fileno(st.file), &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "%s: not a file (a configuration is an INI file)", path);
+		fclose(st.file);
+		return -1;
+	}
+	/* libinih's switches are the process's; config is their one user. */
+	ini_stop_on_first_error = true;
+	ini_allow_inline_comments = false;
+	ini_allow_multiline = false;
+	rc = ini_parse_stream(config_read_line, &st, config_on_key, &st);
+	if (st.failed)
+		snprintf(err, errlen, "%s:%d: %s", path, st.failed_line, st.why);
 	else if (rc == -2)
 		snprintf(err, errlen, "%s: out of memory", path);
-	else if (st.failed)
+	else if (rc > 0) {
+		char why[256];
+		config_describe_bad_line(&st, why, sizeof(why));
 		snprintf(err, errlen, "%s:%d: %s", path, rc, why);
-	else
-		snprintf(err, errlen, "%s:%d: not an INI line (expected [section] or key = value)",
-		    path, rc);
+	} else if (ferror(st.file))
+		snprintf(err, errlen, "%s:%d: cannot read", path, st.line + 1);
+	else {
+		fclose(st.file);
+		return 0;
+	}
+	fclose(st.file);
+	*cfg = saved; /* all or nothing: a bad file changes no setting */
 	return -1;
 }
 

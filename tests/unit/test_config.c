@@ -183,7 +183,8 @@ test_load_unknown_key_names_it_and_the_line(void **state)
 	assert_load_error(fx, "[ingest]\nbatch_limit = 8\nbatch_size = 8\n",
 	    "commissiond.ini:3:", "[ingest] batch_size: no such setting");
 	/* A key before any section has the empty section. */
-	assert_load_error(fx, "batch_limit = 8\n", "commissiond.ini:1:", "no such setting");
+	assert_load_error(fx, "batch_limit = 8\n", "commissiond.ini:1:",
+	    "no such setting (it comes before any [section] line)");
 }
 
 static void
@@ -242,6 +243,103 @@ test_load_line_that_is_not_ini_is_an_error(void **state)
 	assert_load_error(fx, "[store]\npath = /changed\nthis is not a setting\n",
 	    "commissiond.ini:3:", "not an INI line");
 	assert_load_error(fx, "[store\npath = /changed\n", "commissiond.ini:1:", NULL);
+}
+
+/* A line inih cannot read is the error, with its own line and what is
+ * wrong with it, even when a later line holds a bad value too; and the
+ * settings after a broken header are not taken for the section before it. */
+static void
+test_load_a_line_that_cannot_be_read_wins_with_its_own_line(void **state)
+{
+	struct tmpdir_fixture *fx = *state;
+
+	assert_load_error(fx, "[store]\nfoo\n\n\nsync = sometimes\n", "commissiond.ini:2: not an INI line",
+	    NULL);
+	assert_load_error(fx, "[store\nsync = full\n",
+	    "commissiond.ini:1: a section header with no closing ]", NULL);
+	assert_load_error(fx, "[store]\nsync = full\n[http\ntoken = x\n",
+	    "commissiond.ini:3: a section header with no closing ]", NULL);
+	/* A line past what the reader takes is named, not read as two. */
+	{
+		char text[400] = "[store]\n# ";
+		memset(text + strlen(text), 'x', 250);
+		strcat(text, "\nsync = none\n");
+		assert_load_error(fx, text, "commissiond.ini:2: the line is longer than 198", NULL);
+	}
+}
+
+/* A key given twice in a section, or a section given twice, is refused at
+ * the second, naming the first; [hl7] provider is one line a mapping. */
+static void
+test_load_a_key_or_section_given_twice_is_refused(void **state)
+{
+	struct tmpdir_fixture *fx = *state;
+	struct config cfg;
+	char err[512] = "";
+
+	assert_load_error(fx, "[store]\nsync = full\npath = /x\nsync = none\n",
+	    "commissiond.ini:4: [store] sync is given a second time (first at line 2)", NULL);
+	assert_load_error(fx, "[store]\nsync = full\n[log]\nlevel = info\n[store]\npath = /x\n",
+	    "commissiond.ini:5: [store] is given a second time (first at line 1)", NULL);
+	/* The same section twice in a row, and a repeat with nothing in it. */
+	assert_load_error(fx, "[store]\nsync = full\n[store]\npath = /x\n",
+	    "commissiond.ini:3: [store] is given a second time (first at line 1)", NULL);
+	assert_load_error(fx, "[store]\nsync = full\n[store]\n[log]\nlevel = info\n",
+	    "commissiond.ini:3: [store] is given a second time", NULL);
+	assert_load_error(fx, "[store]\nsync = full\n[store]\n",
+	    "commissiond.ini:3: [store] is given a second time", NULL);
+	/* A bad value in the repeated section is named first. */
+	assert_load_error(fx, "[store]\npath = /x\n[store]\nsync = sometimes\n",
+	    "commissiond.ini:4: [store] sync: \"sometimes\" is not full", NULL);
+	/* Documented as repeated. */
+	write_file(fx->file, "[hl7]\nprovider = ESHT_PAS=RXC\nprovider = BSUH=RXH\n");
+	config_defaults(&cfg);
+	assert_int_equal(config_load(&cfg, fx->file, err, sizeof(err)), 0);
+	assert_int_equal(cfg.n_hl7_providers, 2);
+	assert_string_equal(cfg.hl7_providers[1].provider, "RXH");
+	/* --set over what the file gave is its purpose. */
+	write_file(fx->file, "[store]\nsync = full\n");
+	assert_int_equal(config_load(&cfg, fx->file, err, sizeof(err)), 0);
+	assert_int_equal(config_set_argument(&cfg, "store.sync=none", err, sizeof(err)), 0);
+	assert_int_equal(cfg.store_sync, STORE_SYNC_NONE);
+}
+
+/* The value is the rest of the line: a comment after it is refused, not
+ * taken as part of it (nor cut off at ';' alone). An indented line is a
+ * setting like any other. */
+static void
+test_load_a_comment_after_a_value_is_refused(void **state)
+{
+	struct tmpdir_fixture *fx = *state;
+	struct config cfg;
+	char err[512] = "";
+
+	assert_load_error(fx, "[store]\nsync = none # quick\n",
+	    "commissiond.ini:2: [store] sync: a comment after a value is not allowed", NULL);
+	assert_load_error(fx, "[store]\nsync = none ; quick\n",
+	    "commissiond.ini:2: [store] sync: a comment after a value is not allowed", NULL);
+	assert_load_error(fx, "[store]\npath = /srv/store\t# the store\n",
+	    "commissiond.ini:2: [store] path: a comment after a value", NULL);
+	write_file(fx->file, "# a comment\n; another\n[store]\npath = /a#b;c\n  sync = none\n");
+	config_defaults(&cfg);
+	assert_int_equal(config_load(&cfg, fx->file, err, sizeof(err)), 0);
+	assert_int_equal(cfg.store_sync, STORE_SYNC_NONE);
+	assert_string_equal(cfg.store_path, "/a#b;c");
+}
+
+/* A number too large says the limit, not that it is no number. */
+static void
+test_load_a_number_too_large_names_the_limit(void **state)
+{
+	struct tmpdir_fixture *fx = *state;
+
+	assert_load_error(fx, "[ingest]\nbatch_limit = 99999999999999999999999\n",
+	    "[ingest] batch_limit: \"99999999999999999999999\" is more than 65536, the most allowed",
+	    NULL);
+	assert_load_error(fx, "[store]\nupdate_retention = 99999999999999999999999\n",
+	    "is more than 18446744073709551615, the most allowed", NULL);
+	assert_load_error(fx, "[store]\nmap_max = 17179869184G\n",
+	    "[store] map_max: \"17179869184G\" is more than 18446744073709551615", NULL);
 }
 
 static void
@@ -645,6 +743,10 @@ main(void)
 	    CONFIG_TEST(test_load_reports_the_first_of_several_errors),
 	    CONFIG_TEST(test_load_bad_values_error_and_change_nothing),
 	    CONFIG_TEST(test_load_line_that_is_not_ini_is_an_error),
+	    CONFIG_TEST(test_load_a_line_that_cannot_be_read_wins_with_its_own_line),
+	    CONFIG_TEST(test_load_a_key_or_section_given_twice_is_refused),
+	    CONFIG_TEST(test_load_a_comment_after_a_value_is_refused),
+	    CONFIG_TEST(test_load_a_number_too_large_names_the_limit),
 	    CONFIG_TEST(test_load_of_a_missing_file_says_cannot_open),
 	    CONFIG_TEST(test_byte_sizes_take_k_m_g_suffixes),
 	    cmocka_unit_test(test_set_argument_sets_one_setting),
