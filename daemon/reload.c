@@ -66,7 +66,8 @@ reload_read(const struct reload_targets *t, struct config *fresh, char *err, siz
 	for (int i = 0; i < t->n_sets; i++)
 		if (config_set_argument(fresh, t->sets[i], err, errlen) < 0)
 			return -1;
-	return 0;
+	/* What the --set options made is held to the rules the file is. */
+	return config_check(fresh, err, errlen);
 }
 
 /* The tables sized by the limits grow before the limits are used: a table

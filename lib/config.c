@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 
 #include <ini.h>
@@ -26,6 +27,8 @@ enum config_type {
 	CONFIG_SECRET,	 /* text that may be empty, never printed */
 	CONFIG_OPTIONAL, /* text that may be empty */
 	CONFIG_LIMIT,	 /* a whole number where 0 means no limit */
+	CONFIG_LISTEN,	 /* HOST:PORT of a TCP listener (libevent's evhttp) */
+	CONFIG_LISTEN_IP, /* ADDRESS:PORT, the address numeric (evutil_parse_sockaddr_port) */
 };
 
 struct config_key {
@@ -68,7 +71,8 @@ static const struct config_key config_keys[] = {
 	KEY("store", "map_size", CONFIG_BYTES, store_map_size_bytes, "1073741824",
 	    "initial LMDB map size in bytes"),
 	KEY("store", "map_max", CONFIG_BYTES, store_map_max_bytes, "17179869184",
-	    "the map doubles up to this when full; equal to map_size: never grow"),
+	    "the map doubles up to this when full; at least map_size, and equal to it: "
+	    "never grow"),
 	KEY("store", "sync", CONFIG_SYNC, store_sync, "full",
 	    "full: fsync every commit (an ACCEPTED ack means durable); nometa: "
 	    "skip the meta-page sync (a crash may lose the last batch, never "
@@ -90,7 +94,7 @@ static const struct config_key config_keys[] = {
 	    "reader table, and the running totals move on with the clock"),
 	KEY("log", "level", CONFIG_LEVEL, log_level, "info",
 	    "error, warning, info or debug"),
-	KEY("http", "listen", CONFIG_TEXT, http_listen, "127.0.0.1:7680",
+	KEY("http", "listen", CONFIG_LISTEN, http_listen, "127.0.0.1:7680",
 	    "address:port of the HTTP API, stream, metrics and dashboard (docs/HTTP.md)"),
 	KEY("http", "token", CONFIG_SECRET, http_token, "",
 	    "a bearer token every route but /healthz then needs; empty: none (loopback "
@@ -147,7 +151,7 @@ static const struct config_key config_keys[] = {
 	KEY("adapter", "outbox_map_size", CONFIG_BYTES, adapter_outbox_map_bytes, "268435456",
 	    "size of an adapter's outbox (its LMDB table; its log is 4 MiB more); when full "
 	    "the source is told to resend later"),
-	KEY("hl7", "listen", CONFIG_TEXT, hl7_listen, "127.0.0.1:2575",
+	KEY("hl7", "listen", CONFIG_LISTEN_IP, hl7_listen, "127.0.0.1:2575",
 	    "address:port of the MLLP listener"),
 	KEY("hl7", "outbox", CONFIG_TEXT, hl7_outbox, "var/hl7-outbox",
 	    "directory of commissiond-hl7's outbox (LMDB)"),
@@ -252,6 +256,35 @@ config_add_provider(struct config *cfg, const struct config_key *k, const char *
 	return 0;
 }
 
+/* "HOST:PORT" with a port of 1 to 65535, as the listeners take it; numeric:
+ * HOST is an IPv4 address or an IPv6 one in brackets. */
+static bool
+config_listen_valid(const char *value, bool numeric)
+{
+	const char *colon = strrchr(value, ':');
+	char host[CONFIG_TEXT_MAX];
+	struct in6_addr addr;
+	uint64_t port;
+	size_t len;
+
+	if (colon == NULL || colon == value ||
+	    config_parse_number(colon + 1, false, &port) < 0 || port == 0 || port > 65535)
+		return false;
+	if (!numeric)
+		return true;
+	len = (size_t)(colon - value);
+	if (len >= sizeof(host))
+		return false;
+	if (value[0] == '[') {
+		if (len < 2 || value[len - 1] != ']')
+			return false;
+		snprintf(host, sizeof(host), "%.*s", (int)(len - 2), value + 1);
+		return inet_pton(AF_INET6, host, &addr) == 1;
+	}
+	snprintf(host, sizeof(host), "%.*s", (int)len, value);
+	return inet_pton(AF_INET, host, &addr) == 1;
+}
+
 static int
 config_apply(struct config *cfg, const struct config_key *k, const char *value,
     char *err, size_t errlen)
@@ -259,6 +292,18 @@ config_apply(struct config *cfg, const struct config_key *k, const char *value,
 	void *dst = (char *)cfg + k->offset;
 
 	switch (k->type) {
+	case CONFIG_LISTEN:
+	case CONFIG_LISTEN_IP:
+		if (strlen(value) >= CONFIG_TEXT_MAX ||
+		    !config_listen_valid(value, k->type == CONFIG_LISTEN_IP)) {
+			snprintf(err, errlen, "[%s] %s: \"%.*s\" is not ADDRESS:PORT (%sa port of 1 "
+					      "to 65535)",
+			    k->section, k->name, CONFIG_TEXT_MAX - 1, value,
+			    k->type == CONFIG_LISTEN_IP ? "an IPv4 address or [IPv6 address], " : "");
+			return -1;
+		}
+		strcpy(dst, value);
+		return 0;
 	case CONFIG_SECRET:
 	case CONFIG_OPTIONAL:
 		if (strlen(value) >= CONFIG_TEXT_MAX) {
@@ -401,6 +446,74 @@ config_defaults(struct config *cfg)
 			err, sizeof(err)) < 0)
 			fatal("built-in default is invalid: %s", err);
 	}
+}
+
+/* ---------------------------------------------------------------- rules
+ * What start-up would refuse in settings taken together: checked whenever
+ * a file is read (start, --print-config, SIGHUP), so that none of them
+ * passes what a start refuses. What needs the running system (an account,
+ * a free port, a readable key) stays at start. */
+
+static bool
+config_rule_map(const struct config *cfg, char *why, size_t size)
+{
+	if (cfg->store_map_max_bytes >= cfg->store_map_size_bytes)
+		return true;
+	snprintf(why, size, "[store] map_max (%" PRIu64 ") is less than map_size (%" PRIu64 "): "
+			    "the map is never smaller than map_size; make map_max at least map_size "
+			    "(equal: never grow)",
+	    cfg->store_map_max_bytes, cfg->store_map_size_bytes);
+	return false;
+}
+
+static bool
+config_rule_curve_lists(const struct config *cfg, char *why, size_t size)
+{
+	bool lists = cfg->curve_ingest_allow[0] != '\0' || cfg->curve_subscribe_allow[0] != '\0';
+
+	if (cfg->curve_server_key_file[0] != '\0' || !lists)
+		return true;
+	snprintf(why, size, "[curve] an allow-list is set but server_key_file is empty: set it "
+			    "(CURVE on) or clear the allow-lists (plain)");
+	return false;
+}
+
+static bool
+config_rule_curve_key(const struct config *cfg, char *why, size_t size)
+{
+	if (cfg->curve_server_key_file[0] == '\0' ||
+	    (cfg->curve_ingest_allow[0] != '\0' && cfg->curve_subscribe_allow[0] != '\0'))
+		return true;
+	snprintf(why, size, "[curve] server_key_file is set: ingest_allow and subscribe_allow "
+			    "must each name an allow-list file");
+	return false;
+}
+
+static const struct config_rule {
+	bool (*holds)(const struct config *cfg, char *why, size_t size);
+	/* the settings it ties: a file's error names the last line of them */
+	const char *section;
+	const char *names[3];
+} config_rules[] = {
+	{ config_rule_map, "store", { "map_size", "map_max" } },
+	{ config_rule_curve_lists, "curve", { "ingest_allow", "subscribe_allow", "server_key_file" } },
+	{ config_rule_curve_key, "curve", { "server_key_file", "ingest_allow", "subscribe_allow" } },
+};
+
+/* The first rule cfg breaks, with why; NULL: none. */
+static const struct config_rule *
+config_rule_broken(const struct config *cfg, char *why, size_t size)
+{
+	for (size_t i = 0; i < sizeof(config_rules) / sizeof(config_rules[0]); i++)
+		if (!config_rules[i].holds(cfg, why, size))
+			return &config_rules[i];
+	return NULL;
+}
+
+int
+config_check(const struct config *cfg, char *err, size_t errlen)
+{
+	return config_rule_broken(cfg, err, errlen) == NULL ? 0 : -1;
 }
 
 /*
@@ -593,6 +706,29 @@ config_describe_bad_line(const struct config_load_state *st, char *why, size_t s
 				    "comment is a line of its own, starting with # or ;)");
 }
 
+/* The rules over what the file made: an error names the last line of the
+ * file that gave one of the settings the broken rule ties. */
+static int
+config_load_check(const struct config_load_state *st, const char *path, char *err, size_t errlen)
+{
+	char why[384];
+	const struct config_rule *rule = config_rule_broken(st->cfg, why, sizeof(why));
+	int line = 0;
+
+	if (rule == NULL)
+		return 0;
+	for (size_t i = 0; i < sizeof(rule->names) / sizeof(rule->names[0]); i++) {
+		int key = rule->names[i] ? config_key_index(rule->section, rule->names[i]) : -1;
+		if (key >= 0 && st->key_line[key] > line)
+			line = st->key_line[key];
+	}
+	if (line > 0)
+		snprintf(err, errlen, "%s:%d: %s", path, line, why);
+	else
+		snprintf(err, errlen, "%s: %s", path, why);
+	return -1;
+}
+
 int
 config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 {
@@ -626,7 +762,7 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s:%d: %s", path, rc, why);
 	} else if (ferror(st.file))
 		snprintf(err, errlen, "%s:%d: cannot read", path, st.line + 1);
-	else {
+	else if (config_load_check(&st, path, err, errlen) == 0) {
 		fclose(st.file);
 		return 0;
 	}
@@ -717,6 +853,8 @@ config_setting_size(size_t i)
 	case CONFIG_TEXT:
 	case CONFIG_OPTIONAL:
 	case CONFIG_SECRET:
+	case CONFIG_LISTEN:
+	case CONFIG_LISTEN_IP:
 		return CONFIG_TEXT_MAX;
 	case CONFIG_LEVEL:
 		return sizeof(((struct config *)0)->log_level);
@@ -741,7 +879,7 @@ config_setting_differs(const struct config *a, const struct config *b, size_t i)
 	const char *pa = (const char *)a + k->offset, *pb = (const char *)b + k->offset;
 
 	if (k->type == CONFIG_TEXT || k->type == CONFIG_OPTIONAL || k->type == CONFIG_SECRET ||
-	    k->type == CONFIG_LEVEL)
+	    k->type == CONFIG_LEVEL || k->type == CONFIG_LISTEN || k->type == CONFIG_LISTEN_IP)
 		return strcmp(pa, pb) != 0;
 	if (k->type == CONFIG_PROVIDER && a->n_hl7_providers != b->n_hl7_providers)
 		return true;
@@ -770,6 +908,8 @@ config_setting_value(const struct config *cfg, size_t i, char *buf, size_t size)
 	case CONFIG_TEXT:
 	case CONFIG_OPTIONAL:
 	case CONFIG_LEVEL:
+	case CONFIG_LISTEN:
+	case CONFIG_LISTEN_IP:
 		snprintf(buf, size, "%s", (const char *)src);
 		break;
 	case CONFIG_COUNT:

@@ -88,9 +88,18 @@ void config_defaults(struct config *cfg);
 
 /*
  * Read path over what cfg holds. Returns 0, or -1 with err naming the line,
- * the key and what is wrong (unknown section or key, bad value).
+ * the key and what is wrong (a line that is not INI, unknown section or key,
+ * a key or section given twice, bad value, a rule of config_check broken).
  */
 int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
+
+/*
+ * The rules that tie settings together, which start-up would refuse
+ * ([store] map_max at least map_size; [curve] allow-lists and
+ * server_key_file set together). config_load applies them to what the file
+ * makes; call this after the --set options too. 0, or -1 with err.
+ */
+int config_check(const struct config *cfg, char *err, size_t errlen);
 
 /* Set one "section.key" to a text value, as the file would; -1 with err. */
 int config_set(struct config *cfg, const char *section, const char *key,

@@ -342,6 +342,78 @@ test_load_a_number_too_large_names_the_limit(void **state)
 	    "[store] map_max: \"17179869184G\" is more than 18446744073709551615", NULL);
 }
 
+/* listen is ADDRESS:PORT with a port of 1 to 65535, when the file is read
+ * (start-up refused it, --print-config and SIGHUP took it); [hl7]'s address
+ * is numeric, as the adapter binds it. */
+static void
+test_load_a_listen_address_must_be_address_and_port(void **state)
+{
+	static const char *const bad[] = {
+	    "127.0.0.1:99999", "nonsense", "127.0.0.1:", ":7680", "127.0.0.1:0",
+	    "127.0.0.1:80x", "127.0.0.1:-1",
+	};
+	struct tmpdir_fixture *fx = *state;
+	struct config cfg;
+	char text[256], err[512] = "";
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "[store]\nsync = full\n[http]\nlisten = %s\n", bad[i]);
+		snprintf(err, sizeof(err), "commissiond.ini:4: [http] listen: \"%s\" is not ADDRESS:PORT",
+		    bad[i]);
+		assert_load_error(fx, text, err, "a port of 1 to 65535");
+	}
+	assert_load_error(fx, "[hl7]\nlisten = localhost:2575\n",
+	    "commissiond.ini:2: [hl7] listen: \"localhost:2575\" is not ADDRESS:PORT", NULL);
+	assert_load_error(fx, "[hl7]\nlisten = [::1:2575\n", "[hl7] listen", NULL);
+	config_defaults(&cfg);
+	assert_int_equal(config_set_argument(&cfg, "http.listen=127.0.0.1:65536", err, sizeof(err)),
+	    -1);
+	assert_non_null(strstr(err, "is not ADDRESS:PORT"));
+	write_file(fx->file, "[http]\nlisten = localhost:65535\n[hl7]\nlisten = [::1]:1\n");
+	assert_int_equal(config_load(&cfg, fx->file, err, sizeof(err)), 0);
+	assert_string_equal(cfg.http_listen, "localhost:65535");
+	assert_string_equal(cfg.hl7_listen, "[::1]:1");
+	assert_int_equal(config_set_argument(&cfg, "hl7.listen=0.0.0.0:2575", err, sizeof(err)), 0);
+}
+
+/* Settings start-up refuses together are refused when the file is read,
+ * naming the line of the last of them, and by config_check after --set. */
+static void
+test_load_settings_that_start_up_refuses_together_are_refused(void **state)
+{
+	struct tmpdir_fixture *fx = *state;
+	struct config cfg;
+	char err[512] = "";
+
+	assert_load_error(fx, "[store]\nmap_size = 1G\nmap_max = 1M\n",
+	    "commissiond.ini:3: [store] map_max (1048576) is less than map_size (1073741824)", NULL);
+	/* Against the default map_size, with no line of it in the file. */
+	assert_load_error(fx, "[log]\nlevel = info\n[store]\nmap_max = 64k\n",
+	    "commissiond.ini:4: [store] map_max (65536) is less than map_size (1073741824)", NULL);
+	assert_load_error(fx, "[curve]\ningest_allow = /etc/c/ingest.allow\n",
+	    "commissiond.ini:2: [curve] an allow-list is set but server_key_file is empty", NULL);
+	assert_load_error(fx,
+	    "[curve]\nserver_key_file = /etc/c/s.key\ningest_allow = /etc/c/i.allow\n",
+	    "commissiond.ini:3: [curve] server_key_file is set: ingest_allow and subscribe_allow "
+	    "must each name an allow-list file",
+	    NULL);
+	/* Equal: never grow. */
+	write_file(fx->file, "[store]\nmap_size = 256k\nmap_max = 256k\n");
+	config_defaults(&cfg);
+	assert_int_equal(config_load(&cfg, fx->file, err, sizeof(err)), 0);
+	assert_int_equal(config_check(&cfg, err, sizeof(err)), 0);
+	/* --set may break a rule the file kept: config_check after it says so. */
+	assert_int_equal(config_set_argument(&cfg, "store.map_size=1M", err, sizeof(err)), 0);
+	assert_int_equal(config_check(&cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "[store] map_max (262144) is less than map_size (1048576)"));
+	assert_int_equal(config_set_argument(&cfg, "store.map_max=1M", err, sizeof(err)), 0);
+	assert_int_equal(config_set_argument(&cfg, "curve.subscribe_allow=/x", err, sizeof(err)), 0);
+	assert_int_equal(config_check(&cfg, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "server_key_file is empty"));
+	config_defaults(&cfg);
+	assert_int_equal(config_check(&cfg, err, sizeof(err)), 0);
+}
+
 static void
 test_load_of_a_missing_file_says_cannot_open(void **state)
 {
@@ -747,6 +819,8 @@ main(void)
 	    CONFIG_TEST(test_load_a_key_or_section_given_twice_is_refused),
 	    CONFIG_TEST(test_load_a_comment_after_a_value_is_refused),
 	    CONFIG_TEST(test_load_a_number_too_large_names_the_limit),
+	    CONFIG_TEST(test_load_a_listen_address_must_be_address_and_port),
+	    CONFIG_TEST(test_load_settings_that_start_up_refuses_together_are_refused),
 	    CONFIG_TEST(test_load_of_a_missing_file_says_cannot_open),
 	    CONFIG_TEST(test_byte_sizes_take_k_m_g_suffixes),
 	    cmocka_unit_test(test_set_argument_sets_one_setting),

@@ -1,0 +1,158 @@
+"""The configuration file as the operator meets it: --print-config and SIGHUP
+refuse what a start refuses, naming the file, the line and what is wrong."""
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import unittest
+
+from harness import CTL, DAEMON, Daemon, DaemonTestCase, wait_for
+
+
+def print_config(*args):
+    return subprocess.run([DAEMON, *args, "--print-config"], capture_output=True, text=True,
+                          timeout=60)
+
+
+def hup_and_wait(daemon, words):
+    """SIGHUP, and wait for one more line holding words; the log after it."""
+    before = daemon.log_text().count(words)
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: daemon.log_text().count(words) > before, timeout=30, what=words)
+    return daemon.log_text()
+
+
+def append(path, text):
+    with open(path, "a") as f:
+        f.write(text)
+
+
+class PrintConfigRefusesWhatStartRefuses(unittest.TestCase):
+    """`commissiond -p` exits 0 only on a file a start would take."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cd-")
+        self.conf = os.path.join(self.workdir, "c.conf")
+
+    def tearDown(self):
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def refused(self, text, *args):
+        with open(self.conf, "w") as f:
+            f.write(text)
+        proc = print_config("--config", self.conf, *args)
+        self.assertNotEqual(proc.returncode, 0, f"accepted:\n{text}")
+        self.assertEqual(proc.stdout, "")
+        return proc.stderr
+
+    def test_a_listen_address_that_is_not_address_and_port(self):
+        for value in ("127.0.0.1:99999", "nonsense"):
+            err = self.refused(f"[store]\nsync = full\n[http]\nlisten = {value}\n")
+            self.assertIn(f'c.conf:4: [http] listen: "{value}" is not ADDRESS:PORT', err)
+
+    def test_an_allow_list_without_a_server_key(self):
+        err = self.refused(f"[curve]\ningest_allow = {self.workdir}/nonexist.allow\n")
+        self.assertIn("c.conf:2: [curve] an allow-list is set but server_key_file is empty", err)
+
+    def test_map_max_below_map_size_names_both(self):
+        err = self.refused("[store]\nmap_size = 1G\nmap_max = 1M\n")
+        self.assertIn("c.conf:3: [store] map_max (1048576) is less than map_size (1073741824)",
+                      err)
+        # Equal is allowed: the map never grows.
+        with open(self.conf, "w") as f:
+            f.write("[store]\nmap_size = 1M\nmap_max = 1M\n")
+        self.assertEqual(print_config("--config", self.conf).returncode, 0)
+
+    def test_the_first_wrong_line_is_named_with_what_is_wrong_on_it(self):
+        err = self.refused("[store]\nfoo\n\n\nsync = sometimes\n")
+        self.assertIn("c.conf:2: not an INI line", err)
+        self.assertNotIn("sometimes", err)
+        err = self.refused("[store]\nsync = full\n[http\ntoken = x\n")
+        self.assertIn("c.conf:3: a section header with no closing ]", err)
+        self.assertNotIn("token", err)
+
+    def test_a_key_or_section_given_twice(self):
+        err = self.refused("[store]\nsync = full\nsync = none\n")
+        self.assertIn("c.conf:3: [store] sync is given a second time (first at line 2)", err)
+        err = self.refused("[store]\nsync = full\n[log]\nlevel = info\n[store]\npath = /x\n")
+        self.assertIn("c.conf:5: [store] is given a second time (first at line 1)", err)
+        # --set over the file is what it is for.
+        with open(self.conf, "w") as f:
+            f.write("[store]\nsync = full\n")
+        proc = print_config("--config", self.conf, "--set", "store.sync=none")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("\nsync = none\n", proc.stdout)
+
+    def test_a_comment_after_a_value_and_a_number_too_large(self):
+        err = self.refused("[store]\nsync = none # fast\n")
+        self.assertIn("c.conf:2: [store] sync: a comment after a value is not allowed", err)
+        err = self.refused("[ingest]\nbatch_limit = 99999999999999999999999\n")
+        self.assertIn('"99999999999999999999999" is more than 65536, the most allowed', err)
+
+    def test_commissionctl_refuses_the_same_files(self):
+        with open(self.conf, "w") as f:
+            f.write("[http]\nlisten = 127.0.0.1:99999\n")
+        proc = subprocess.run([CTL, "--config", self.conf, "status"], capture_output=True,
+                              text=True, timeout=60)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn('c.conf:2: [http] listen: "127.0.0.1:99999" is not ADDRESS:PORT',
+                      proc.stderr)
+
+
+class ReloadRefusesWhatStartRefuses(DaemonTestCase):
+
+    def test_an_allow_list_without_a_server_key_is_refused_whole(self):
+        self.daemon.settings["curve.ingest_allow"] = f"{self.workdir}/nonexist.allow"
+        self.daemon.settings["log.level"] = "debug"
+        self.daemon.write_config()
+        log = hup_and_wait(self.daemon, "keeping the running configuration")
+        self.assertIn("[curve] an allow-list is set but server_key_file is empty", log)
+        self.assertNotIn("curve.ingest_allow changed", log)
+        self.assertNotIn("log.level changed", log)
+
+    def test_a_port_out_of_range_and_map_max_below_map_size_are_refused(self):
+        self.daemon.settings["store.map_max"] = "64k"
+        self.daemon.write_config()
+        log = hup_and_wait(self.daemon, "keeping the running configuration")
+        self.assertIn("[store] map_max (65536) is less than map_size (1073741824)", log)
+        self.assertNotIn("store.map_max changed", log)
+        del self.daemon.settings["store.map_max"]
+        self.daemon.settings["http.listen"] = "127.0.0.1:99999"
+        self.daemon.write_config()
+        log = hup_and_wait(self.daemon, "is not ADDRESS:PORT")
+        self.assertNotIn("http.listen changed", log)
+
+
+class ReloadHoldsTheSetOptionsToTheRules(unittest.TestCase):
+    """The --set options are applied over the file again at SIGHUP: what they
+    make together is held to the same rules as a file."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cd-")
+        self.daemon = Daemon(self.workdir, **{"store.map_size": "512k"})
+        with open(self.daemon.log, "a") as logf:
+            self.daemon.proc = subprocess.Popen(
+                [DAEMON, "--config", self.daemon.config, "--set", "store.map_max=1M"],
+                stdout=logf, stderr=logf)
+        wait_for(lambda: "ready:" in self.daemon.log_text() or self.daemon.proc.poll() is not None,
+                 timeout=30, what="ready")
+        self.assertIn("ready:", self.daemon.log_text())
+
+    def tearDown(self):
+        try:
+            self.assertEqual(self.daemon.stop(), 0, self.daemon.log_text())
+            self.assertIsNone(self.daemon.sanitizer_report(), self.daemon.log_text())
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def test_a_file_good_alone_but_not_with_the_set_options_is_refused(self):
+        self.daemon.settings["store.map_size"] = "2M"
+        self.daemon.write_config()
+        log = hup_and_wait(self.daemon, "keeping the running configuration")
+        self.assertIn("[store] map_max (1048576) is less than map_size (2097152)", log)
+        self.assertNotIn("store.map_size changed", log)
+
+
+if __name__ == "__main__":
+    unittest.main()
