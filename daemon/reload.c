@@ -3,14 +3,16 @@
  * the --set options) and compared with the running one setting by setting.
  * Those in the table below change live, each logged; the rest (endpoints,
  * the store path, socket options) are bound for the life of the process:
- * each is logged as needing a restart and keeps its running value. A file
- * that does not parse changes nothing.
+ * each is logged as needing a restart and keeps its running value. A file that does not parse changes nothing;
+ * an allow-list that does not read keeps the running one, and the running
+ * configuration keeps naming it.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "commissiond.h"
+#include "curve.h"
 #include "log.h"
 
 /* Settings commissiond applies without a restart: those its modules read
@@ -37,6 +39,13 @@ static const char *const live_settings[] = {
 	"store.dead_letter_max_age_days",
 	"store.prune_batch_limit",
 	"store.housekeeping_ms",
+	"curve.ingest_allow",
+	"curve.subscribe_allow",
+};
+
+/* The allow-lists: live only while CURVE runs, and only when the new file
+ * reads. */
+static const char *const allow_list_settings[] = {
 	"curve.ingest_allow",
 	"curve.subscribe_allow",
 };
@@ -112,12 +121,40 @@ reload_apply(const struct reload_targets *t, const struct config *before)
 	zap_reload(t->zap, t->running);
 }
 
+enum reload_verdict {
+	RELOAD_LIVE,	/* applied now */
+	RELOAD_RESTART, /* taken at the next start */
+	RELOAD_REFUSED, /* kept as it runs; logged */
+};
+
+/* A changed allow-list path: applied when CURVE runs and the new list reads
+ * (zap_reload reads it again to use it); with CURVE off, or the list emptied
+ * to turn it off, it waits for a restart. A list that does not read is
+ * refused here, so that the running configuration keeps naming the list
+ * that is in force. */
+static enum reload_verdict
+reload_allow_list(const struct reload_targets *t, const char *name, const char *path,
+    const char *was)
+{
+	struct curve_allow list;
+	char err[768];
+
+	if (!zap_enabled(t->zap) || path[0] == '\0')
+		return RELOAD_RESTART;
+	if (curve_allow_load(path, &list, err, sizeof(err)) < 0) {
+		log_error("reload: %s \"%s\" is refused: %s; keeping \"%s\"", name, path, err, was);
+		return RELOAD_REFUSED;
+	}
+	curve_allow_clear(&list);
+	return RELOAD_LIVE;
+}
+
 void
 reload_config(const struct reload_targets *t)
 {
 	struct config fresh, before;
 	char err[768], name[96], was[CONFIG_TEXT_MAX + 16], now[CONFIG_TEXT_MAX + 16];
-	int changed = 0;
+	int said = 0;
 
 	if (reload_read(t, &fresh, err, sizeof(err)) < 0) {
 		log_error("reload: %s; keeping the running configuration", err);
@@ -125,15 +162,25 @@ reload_config(const struct reload_targets *t)
 	}
 	before = *t->running;
 	for (size_t i = 0; i < config_setting_count(); i++) {
+		enum reload_verdict verdict = RELOAD_LIVE;
+
 		if (!config_setting_differs(t->running, &fresh, i))
 			continue;
 		config_setting_name(i, name, sizeof(name));
 		if (IN(name, adapter_sections, true))
 			continue;
-		changed++;
 		config_setting_value(t->running, i, was, sizeof(was));
 		config_setting_value(&fresh, i, now, sizeof(now));
-		if (!IN(name, live_settings, false)) {
+		if (!IN(name, live_settings, false))
+			verdict = RELOAD_RESTART;
+		else if (IN(name, allow_list_settings, false))
+			verdict = reload_allow_list(t, name, now, was);
+		if (verdict == RELOAD_REFUSED) {
+			said++;
+			continue;
+		}
+		if (verdict == RELOAD_RESTART) {
+			said++;
 			if (config_setting_is_secret(i))
 				log_warning("reload: %s changed, but it needs a restart; the running "
 					    "value stays",
@@ -144,6 +191,7 @@ reload_config(const struct reload_targets *t)
 				    name, now, was);
 			continue;
 		}
+		said++;
 		config_setting_copy(t->running, &fresh, i);
 		/* A secret is named, never shown. */
 		if (config_setting_is_secret(i))
@@ -152,6 +200,6 @@ reload_config(const struct reload_targets *t)
 			log_info("reload: %s changed from \"%s\" to \"%s\"", name, was, now);
 	}
 	reload_apply(t, &before);
-	if (changed == 0)
+	if (said == 0)
 		log_info("reload: the configuration is unchanged");
 }

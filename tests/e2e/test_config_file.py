@@ -1,11 +1,15 @@
 """The configuration file as the operator meets it: --print-config and SIGHUP
-refuse what a start refuses, naming the file, the line and what is wrong."""
+refuse what a start refuses, naming the file, the line and what is wrong;
+a refused CURVE allow-list leaves the running configuration naming the
+list still in force."""
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
 import unittest
+
+import zmq
 
 from harness import CTL, DAEMON, Daemon, DaemonTestCase, wait_for
 
@@ -124,6 +128,21 @@ class ReloadRefusesWhatStartRefuses(DaemonTestCase):
         self.assertNotIn("http.listen changed", log)
 
 
+class CurveTurnedOnInTheFile(DaemonTestCase):
+
+    def test_the_allow_lists_wait_for_the_restart_with_the_server_key(self):
+        for key, value in (("curve.server_key_file", "server.key"),
+                           ("curve.ingest_allow", "ingest.allow"),
+                           ("curve.subscribe_allow", "subscribe.allow")):
+            self.daemon.settings[key] = f"{self.workdir}/{value}"
+        self.daemon.write_config()
+        log = hup_and_wait(self.daemon, "reload: curve.subscribe_allow changed to")
+        for key in ("server_key_file", "ingest_allow", "subscribe_allow"):
+            self.assertIn(f"reload: curve.{key} changed to", log)
+        self.assertEqual(log.count("but it needs a restart"), 3, log)
+        self.assertNotIn("changed from", log)
+
+
 class ReloadHoldsTheSetOptionsToTheRules(unittest.TestCase):
     """The --set options are applied over the file again at SIGHUP: what they
     make together is held to the same rules as a file."""
@@ -152,6 +171,47 @@ class ReloadHoldsTheSetOptionsToTheRules(unittest.TestCase):
         log = hup_and_wait(self.daemon, "keeping the running configuration")
         self.assertIn("[store] map_max (1048576) is less than map_size (2097152)", log)
         self.assertNotIn("store.map_size changed", log)
+
+
+@unittest.skipUnless(zmq.has("curve"), "libzmq without CURVE")
+class RefusedAllowListKeepsTheRunningPath(DaemonTestCase):
+    """A SIGHUP whose allow-list is refused leaves the running configuration
+    naming the list still in force."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cd-")
+        keys = os.path.join(self.workdir, "keys")
+        for name in ("server", "sender", "reader"):
+            proc = subprocess.run([CTL, "keygen", f"{keys}/{name}"], capture_output=True,
+                                  text=True)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.ok = os.path.join(self.workdir, "ok.allow")
+        self.ok2 = os.path.join(self.workdir, "ok2.allow")
+        self.bad = os.path.join(self.workdir, "bad.allow")
+        self.subscribe = os.path.join(self.workdir, "subscribe.allow")
+        shutil.copy(f"{keys}/sender.pub", self.ok)
+        shutil.copy(f"{keys}/sender.pub", self.ok2)
+        shutil.copy(f"{keys}/reader.pub", self.subscribe)
+        with open(self.bad, "w") as f:
+            f.write("not a key\n")
+        self.daemon = Daemon(self.workdir, **{
+            "curve.server_key_file": f"{keys}/server.key",
+            "curve.ingest_allow": self.ok,
+            "curve.subscribe_allow": self.subscribe,
+        })
+        self.daemon.start()
+
+    def test_the_next_reload_says_changed_from_the_list_in_force(self):
+        self.daemon.settings["curve.ingest_allow"] = self.bad
+        self.daemon.write_config()
+        log = hup_and_wait(self.daemon, f'reload: curve.ingest_allow "{self.bad}" is refused')
+        self.assertIn(f'keeping "{self.ok}"', log)
+        self.assertNotIn(f'curve.ingest_allow changed from "{self.ok}" to "{self.bad}"', log)
+        self.daemon.settings["curve.ingest_allow"] = self.ok2
+        self.daemon.write_config()
+        log = hup_and_wait(self.daemon, "reload: curve.ingest_allow changed from")
+        self.assertIn(f'reload: curve.ingest_allow changed from "{self.ok}" to "{self.ok2}"', log)
+        self.assertIn(f"reload: [curve] ingest_allow {self.ok2}: 1 key(s)", log)
 
 
 if __name__ == "__main__":
