@@ -3,7 +3,8 @@
  * the --set options) and compared with the running one setting by setting.
  * Those in the table below change live, each logged; the rest (endpoints,
  * the store path, socket options) are bound for the life of the process:
- * each is logged as needing a restart and keeps its running value. A file that does not parse changes nothing;
+ * each is logged as needing a restart and keeps its running value, once
+ * for each change of the file. A file that does not parse changes nothing;
  * an allow-list that does not read keeps the running one, and the running
  * configuration keeps naming it.
  */
@@ -149,12 +150,19 @@ reload_allow_list(const struct reload_targets *t, const char *name, const char *
 	return RELOAD_LIVE;
 }
 
+/* The file as the last SIGHUP that read it made it: a setting that needs a
+ * restart is reported once for each change of the file, not again at every
+ * SIGHUP while the file differs from what runs. One daemon a process. */
+static struct config reload_last_read;
+static bool reload_have_last_read;
+
 void
 reload_config(const struct reload_targets *t)
 {
 	struct config fresh, before;
 	char err[768], name[96], was[CONFIG_TEXT_MAX + 16], now[CONFIG_TEXT_MAX + 16];
-	int said = 0;
+	char waiting[512] = "";
+	int said = 0, n_waiting = 0;
 
 	if (reload_read(t, &fresh, err, sizeof(err)) < 0) {
 		log_error("reload: %s; keeping the running configuration", err);
@@ -180,6 +188,14 @@ reload_config(const struct reload_targets *t)
 			continue;
 		}
 		if (verdict == RELOAD_RESTART) {
+			n_waiting++;
+			if (strlen(waiting) + strlen(name) + 8 < sizeof(waiting))
+				snprintf(waiting + strlen(waiting), sizeof(waiting) - strlen(waiting),
+				    "%s%s", waiting[0] != '\0' ? ", " : "", name);
+			else if (strstr(waiting, ", ...") == NULL)
+				strcat(waiting, ", ..."); /* 8 bytes were kept for it */
+			if (reload_have_last_read && !config_setting_differs(&reload_last_read, &fresh, i))
+				continue; /* said at the SIGHUP that read this value */
 			said++;
 			if (config_setting_is_secret(i))
 				log_warning("reload: %s changed, but it needs a restart; the running "
@@ -199,7 +215,12 @@ reload_config(const struct reload_targets *t)
 		else
 			log_info("reload: %s changed from \"%s\" to \"%s\"", name, was, now);
 	}
+	reload_last_read = fresh;
+	reload_have_last_read = true;
 	reload_apply(t, &before);
-	if (said == 0)
+	if (said == 0 && n_waiting == 0)
 		log_info("reload: the configuration is unchanged");
+	else if (said == 0)
+		log_info("reload: nothing new; %d setting(s) still wait for a restart: %s", n_waiting,
+		    waiting);
 }

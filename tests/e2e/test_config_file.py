@@ -1,7 +1,8 @@
 """The configuration file as the operator meets it: --print-config and SIGHUP
 refuse what a start refuses, naming the file, the line and what is wrong;
 a refused CURVE allow-list leaves the running configuration naming the
-list still in force."""
+list still in force; a setting that needs a restart is reported once for
+each change of the file, not at every SIGHUP."""
 import os
 import shutil
 import signal
@@ -171,6 +172,34 @@ class ReloadHoldsTheSetOptionsToTheRules(unittest.TestCase):
         log = hup_and_wait(self.daemon, "keeping the running configuration")
         self.assertIn("[store] map_max (1048576) is less than map_size (2097152)", log)
         self.assertNotIn("store.map_size changed", log)
+
+
+class RestartWarningsOncePerChange(DaemonTestCase):
+
+    def test_a_restart_only_change_is_said_once_and_again_when_the_file_changes_it(self):
+        warning = 'reload: store.sync changed to "nometa", but it needs a restart'
+        self.daemon.settings["store.sync"] = "nometa"
+        self.daemon.write_config()
+        hup_and_wait(self.daemon, warning)
+        # SIGHUPs with the same file: said once, then "nothing new".
+        log = hup_and_wait(self.daemon, "reload: nothing new; 1 setting(s) still wait for a "
+                                        "restart: store.sync")
+        self.daemon.settings["http.timeout_ms"] = "9000"
+        self.daemon.write_config()
+        log = hup_and_wait(self.daemon, 'reload: http.timeout_ms changed from "10000" to "9000"')
+        self.assertEqual(log.count(warning), 1, log)
+        # Changed again in the file: said again.
+        self.daemon.settings["store.sync"] = "none"
+        self.daemon.write_config()
+        hup_and_wait(self.daemon, 'reload: store.sync changed to "none", but it needs a restart')
+        # Back to what runs: nothing waits.
+        self.daemon.settings["store.sync"] = "full"
+        self.daemon.write_config()
+        hup_and_wait(self.daemon, "reload: the configuration is unchanged")
+        self.daemon.settings["store.sync"] = "nometa"
+        self.daemon.write_config()
+        log = hup_and_wait(self.daemon, warning)
+        self.assertEqual(log.count(warning), 2, log)
 
 
 @unittest.skipUnless(zmq.has("curve"), "libzmq without CURVE")
