@@ -259,6 +259,8 @@ main(int argc, char **argv)
 	for (int i = 0; i < n_sets; i++)
 		if (config_set_argument(&d.cfg, sets[i], err, sizeof(err)) < 0)
 			fatal("config: %s", err);
+	if (config_check(&d.cfg, err, sizeof(err)) < 0)
+		fatal("config: %s", err);
 	d.sets = sets;
 	d.n_sets = n_sets;
 	if (print) {

@@ -309,6 +309,8 @@ adapter_main(int argc, char **argv, const struct adapter_spec *spec)
 			return 2;
 		}
 	}
+	if (config_check(&cfg, err, sizeof(err)) < 0)
+		fatal("config: %s", err);
 	if (sodium_init() < 0)
 		fatal("libsodium failed to initialise");
 	if (optind < argc && strcmp(argv[optind], "keygen") == 0) {

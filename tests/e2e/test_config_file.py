@@ -12,7 +12,7 @@ import unittest
 
 import zmq
 
-from harness import CTL, DAEMON, Daemon, DaemonTestCase, wait_for
+from harness import CTL, DAEMON, HL7, SPOOL, Daemon, DaemonTestCase, wait_for
 
 
 def print_config(*args):
@@ -103,6 +103,29 @@ class PrintConfigRefusesWhatStartRefuses(unittest.TestCase):
         self.assertNotEqual(proc.returncode, 0)
         self.assertIn('c.conf:2: [http] listen: "127.0.0.1:99999" is not ADDRESS:PORT',
                       proc.stderr)
+
+
+class SetOptionsAreHeldToTheRules(unittest.TestCase):
+    """--set is applied after the file: what the two make together is held to
+    the same rules, at -p and at start, by the daemon and the adapters."""
+
+    def test_set_options_that_break_a_rule_are_refused_at_print_and_start(self):
+        workdir = tempfile.mkdtemp(prefix="cd-")
+        self.addCleanup(shutil.rmtree, workdir, True)
+        bad = ["--set", "store.map_size=1G", "--set", "store.map_max=1M",
+               "--set", f"store.path={workdir}/store"]
+        want = "[store] map_max (1048576) is less than map_size (1073741824)"
+        for args in ([DAEMON, *bad, "--print-config"], [DAEMON, *bad]):
+            proc = subprocess.run(args, capture_output=True, text=True, timeout=60)
+            self.assertEqual(proc.returncode, 1, proc.stderr)
+            self.assertIn(want, proc.stderr)
+        self.assertFalse(os.path.exists(f"{workdir}/store"), "started on a refused setting")
+        for adapter in (SPOOL, HL7):
+            proc = subprocess.run([adapter, "--set", "curve.ingest_allow=/x.allow",
+                                   "--print-config"], capture_output=True, text=True,
+                                  timeout=60)
+            self.assertEqual(proc.returncode, 1, proc.stderr)
+            self.assertIn("an allow-list is set but server_key_file is empty", proc.stderr)
 
 
 class ReloadRefusesWhatStartRefuses(DaemonTestCase):
