@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "store.h"
+#include "store_internal.h"
 
 #define STORE_LOCK_FILE "commissiond.lock"
 
@@ -30,11 +30,8 @@ store_lock_take(const char *dir, const char *holder, char *err, size_t errlen)
 	ssize_t n;
 
 	/* The store is the daemon's alone (docs/SECURITY.md). */
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-		snprintf(err, errlen, "%s: cannot create the store directory: %s", dir,
-		    strerror(errno));
+	if (store_make_directory(dir, err, errlen) < 0)
 		return NULL;
-	}
 	if (snprintf(path, sizeof(path), "%s/%s", dir, STORE_LOCK_FILE) >= (int)sizeof(path)) {
 		snprintf(err, errlen, "%s: the store path is too long", dir);
 		return NULL;

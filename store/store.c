@@ -342,6 +342,42 @@ store_cache_ahead(struct store *store)
 		tailcache_follow_env(&store->tail, store->env);
 }
 
+int
+store_make_directory(const char *path, char *err, size_t errlen)
+{
+	char dir[PATH_MAX];
+	size_t n = strlen(path);
+	struct stat st;
+
+	if (n == 0 || n >= sizeof(dir)) {
+		snprintf(err, errlen, "%s: the store path is %s", path, n == 0 ? "empty" : "too long");
+		return -1;
+	}
+	memcpy(dir, path, n + 1);
+	/* Each level from the top, "a", "a/b", ..., then the path itself. */
+	for (char *p = dir + 1;; p++) {
+		char c = *p;
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		if (stat(dir, &st) < 0) {
+			if (errno != ENOENT || (mkdir(dir, 0700) < 0 && errno != EEXIST)) {
+				snprintf(err, errlen, "%s: cannot create the store directory %s: %s",
+				    path, dir, strerror(errno));
+				return -1;
+			}
+		} else if (!S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen,
+			    "%s: cannot create the store directory: %s is not a directory", path, dir);
+			return -1;
+		}
+		if (c == '\0')
+			break;
+		*p = c;
+	}
+	return 0;
+}
+
 struct store *
 store_open(const struct store_options *opt, char *err, size_t errlen)
 {
@@ -367,9 +403,7 @@ store_open(const struct store_options *opt, char *err, size_t errlen)
 		flags |= MDB_RDONLY;
 	} else {
 		/* The store is the daemon's alone: 0700, its files 0600. */
-		if (mkdir(opt->path, 0700) < 0 && errno != EEXIST) {
-			snprintf(err, errlen, "%s: cannot create the store directory: %s",
-			    opt->path, strerror(errno));
+		if (store_make_directory(opt->path, err, errlen) < 0) {
 			free(store);
 			return NULL;
 		}

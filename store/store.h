@@ -56,7 +56,8 @@ struct store_batch;
 /* Called for each record in order; return non-zero to stop. */
 typedef int (*store_record_fn)(void *arg, uint64_t key, const uint8_t *bytes, size_t len);
 
-/* Open (creating for a writer) the store at opt->path. NULL with err set. */
+/* Open (creating for a writer) the store at opt->path:
+ * a writer makes every missing directory of the path, 0700. NULL with err set. */
 struct store *store_open(const struct store_options *opt, char *err, size_t errlen);
 void store_close(struct store **store);
 const char *store_error(const struct store *store);
@@ -283,8 +284,9 @@ enum store_result store_verify(struct store *store, store_problem_fn fn, void *a
 
 /* ---- lock (lock.c): one commissiond, or one offline tool, a store. */
 struct store_lock;
-/* Take the exclusive lock of store directory dir (made if missing) for
- * holder; NULL with err saying who holds it. */
+/* Take the exclusive lock of store directory dir (made if missing, with
+ * every missing directory above it, 0700) for holder; NULL with err saying
+ * who holds it. */
 struct store_lock *store_lock_take(const char *dir, const char *holder, char *err,
     size_t errlen);
 void store_lock_release(struct store_lock **lock);

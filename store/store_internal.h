@@ -81,6 +81,11 @@ int store_meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t *v)
 int store_meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *name, uint64_t v);
 int store_meta_load(MDB_txn *txn, MDB_dbi dbi, struct store_meta *m);
 
+/* Make directory path and every missing one above it, mode 0700 (those
+ * already there are left as they are): -1 with err naming the level that
+ * is not a directory or cannot be made. */
+int store_make_directory(const char *path, char *err, size_t errlen);
+
 /* Note rc in the batch: the first failure spoils it and commit reports it. */
 enum store_result store_batch_check(struct store_batch *batch, int rc, const char *what);
 

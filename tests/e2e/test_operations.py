@@ -1,9 +1,14 @@
 """Configuration, signals, backup and a full store: the daemon as operators meet it."""
 import json
 import os
+import shutil
+import signal
+import stat
 import subprocess
+import tempfile
+import unittest
 
-from harness import CTL, DAEMON, Daemon, DaemonTestCase, event_mix, json_lines
+from harness import CTL, DAEMON, Daemon, DaemonTestCase, event_mix, json_lines, wait_for
 
 
 
@@ -85,6 +90,50 @@ class Lifecycle(DaemonTestCase):
                               capture_output=True, text=True)
         self.assertEqual(proc.returncode, 4)
         self.assertIn("nothing", proc.stderr)
+
+
+class EmbeddedDefaults(unittest.TestCase):
+    """commissiond(8)'s first example: `commissiond` in a fresh directory,
+    its store in ./var/store, made with the directory above it."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cd-")
+        self.addCleanup(shutil.rmtree, self.workdir, True)
+
+    def test_the_default_store_path_is_made_level_by_level_in_a_fresh_directory(self):
+        fresh = os.path.join(self.workdir, "fresh")
+        os.mkdir(fresh)
+        # Sockets and port of the test's own; the store path the default.
+        daemon = Daemon(self.workdir)
+        del daemon.settings["store.path"]
+        daemon.write_config()
+        with open(daemon.log, "w") as log:
+            proc = subprocess.Popen([DAEMON, "--config", daemon.config], cwd=fresh, stdout=log,
+                                    stderr=log)
+        try:
+            wait_for(lambda: "ready:" in daemon.log_text() or proc.poll() is not None,
+                     what="the ready line")
+            self.assertIsNone(proc.poll(), daemon.log_text())
+            self.assertIn("ready: store var/store", daemon.log_text())
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(timeout=30), 0, daemon.log_text())
+        for level in ("var", "var/store"):
+            mode = os.stat(os.path.join(fresh, level)).st_mode
+            self.assertTrue(stat.S_ISDIR(mode))
+            self.assertEqual(stat.S_IMODE(mode), 0o700, level)
+        status = subprocess.run([CTL, "status"], cwd=fresh, capture_output=True, text=True)
+        self.assertEqual(status.returncode, 0, status.stderr)
+        self.assertEqual(json_lines(status.stdout)[0]["events"], 0)
+        # A level that is a file is named.
+        with open(os.path.join(fresh, "file"), "w"):
+            pass
+        proc = subprocess.run([DAEMON, "--config", daemon.config, "--set",
+                               "store.path=file/store"], cwd=fresh, capture_output=True,
+                              text=True, timeout=30)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("file/store: cannot create the store directory: file is not a directory",
+                      proc.stderr)
 
 
 class FullStore(DaemonTestCase):

@@ -1036,6 +1036,48 @@ test_read_only_open_of_a_missing_store_names_the_path(void **state)
 }
 
 static void
+test_open_makes_every_missing_directory_of_the_path(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_options opt = fx->opt;
+	static const char *const levels[] = { "var", "var/lib", "var/lib/store" };
+	char deep[192], level[192], err[512] = "";
+	struct stat st;
+	struct store *store;
+	FILE *f;
+
+	/* commissiond(8)'s example: the default var/store in a fresh directory. */
+	snprintf(deep, sizeof(deep), "%s/var/lib/store", fx->dir);
+	opt.path = deep;
+	store = store_open_or_fail(&opt);
+	store_close(&store);
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+		snprintf(level, sizeof(level), "%s/%s", fx->dir, levels[i]);
+		assert_int_equal(stat(level, &st), 0);
+		assert_true(S_ISDIR(st.st_mode));
+		assert_int_equal(st.st_mode & 0777, 0700);
+	}
+	/* A level that is a file is named, and nothing is made beneath. */
+	snprintf(level, sizeof(level), "%s/file", fx->dir);
+	assert_non_null(f = fopen(level, "w"));
+	fclose(f);
+	snprintf(deep, sizeof(deep), "%s/file/store", fx->dir);
+	assert_null(store_open(&opt, err, sizeof(err)));
+	assert_non_null(strstr(err, deep));
+	snprintf(level, sizeof(level), "%s/file is not a directory", fx->dir);
+	assert_non_null(strstr(err, level));
+	/* The lock, taken first by commissiond, makes them the same way. */
+	snprintf(deep, sizeof(deep), "%s/other/store", fx->dir);
+	{
+		struct store_lock *lock = store_lock_take(deep, "test", err, sizeof(err));
+		assert_non_null(lock);
+		store_lock_release(&lock);
+	}
+	assert_int_equal(stat(deep, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700);
+}
+
+static void
 test_a_store_cut_short_is_refused_not_a_crash(void **state)
 {
 	struct fixture *fx = *state;
@@ -1625,6 +1667,7 @@ main(void)
 	    STORE_TEST(test_grow_ends_the_read_batches_first),
 	    STORE_TEST(test_reopen_keeps_everything),
 	    STORE_TEST(test_read_only_open_of_a_missing_store_names_the_path),
+	    STORE_TEST(test_open_makes_every_missing_directory_of_the_path),
 	    STORE_TEST(test_a_store_cut_short_is_refused_not_a_crash),
 	    STORE_TEST(test_read_only_handle_reads_what_the_writer_committed),
 	    STORE_TEST(test_read_only_open_in_another_process_beside_the_writer),
