@@ -390,6 +390,12 @@ ctl_load(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "commissionctl: load: %s\n", err);
 		return CTL_REFUSED;
 	}
+	/* No store there is a typo, not a place for one: the lock would
+	 * make the directory. */
+	if (store_check_exists(cfg->store_path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "commissionctl: load: %s\n", err);
+		return CTL_STORE;
+	}
 	/* Offline: the daemon must not append while the log is put back. */
 	if ((lock = store_lock_take(cfg->store_path, "commissionctl load", err, sizeof(err))) ==
 	    NULL) {

@@ -67,8 +67,8 @@ int rebuild_check(const struct config *cfg, char *const *archives, int n_archive
 void ctl_print_message(const ProtobufCMessage *msg);
 /* Print a JSON value as one line on stdout, then flush. */
 void ctl_print_json(json_t *json);
-/* Open the store at path with cfg's sizes (a writer with sync_mode);
- * NULL after saying why on stderr. */
+/* Open the store at path with cfg's sizes (a writer with sync_mode, which
+ * makes no store where there is none); NULL after saying why on stderr. */
 struct store *ctl_open_store(const struct config *cfg, const char *path, bool read_only,
     int sync_mode);
 /* fsync the file or directory (flags O_RDONLY | O_DIRECTORY) at path. */

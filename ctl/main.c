@@ -96,6 +96,8 @@ ctl_open_store(const struct config *cfg, const char *path, bool read_only, int s
 		.map_max_bytes = cfg->store_map_max_bytes,
 		.sync_mode = sync_mode,
 		.read_only = read_only,
+		/* commissionctl changes a store; it never makes one. */
+		.must_exist = true,
 		.update_retention = cfg->store_update_retention,
 		.dead_letter_keep_bytes = cfg->store_dead_letter_keep_bytes,
 	};

@@ -378,6 +378,23 @@ store_make_directory(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+int
+store_check_exists(const char *path, char *err, size_t errlen)
+{
+	char file[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(file, sizeof(file), "%s/data.mdb", path) >= (int)sizeof(file)) {
+		snprintf(err, errlen, "%s: the store path is too long", path);
+		return -1;
+	}
+	if (stat(file, &st) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: cannot open the LMDB store: %s%s", path, strerror(errno),
+	    errno == ENOENT ? " (no store there: has commissiond run with this path?)" : "");
+	return -1;
+}
+
 struct store *
 store_open(const struct store_options *opt, char *err, size_t errlen)
 {
@@ -402,8 +419,10 @@ store_open(const struct store_options *opt, char *err, size_t errlen)
 	if (opt->read_only) {
 		flags |= MDB_RDONLY;
 	} else {
-		/* The store is the daemon's alone: 0700, its files 0600. */
-		if (store_make_directory(opt->path, err, errlen) < 0) {
+		/* The store is the daemon's alone: 0700, its files 0600. A
+		 * tool that only changes a store makes none from a typo. */
+		if (opt->must_exist ? store_check_exists(opt->path, err, errlen) < 0
+				    : store_make_directory(opt->path, err, errlen) < 0) {
 			free(store);
 			return NULL;
 		}

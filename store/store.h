@@ -32,6 +32,7 @@ struct store_options {
 	uint64_t map_max_bytes;
 	int sync_mode;	/* enum store_sync_mode of config.h */
 	bool read_only; /* commissionctl: never writes, creates nothing */
+	bool must_exist; /* a writer that makes nothing: no store there is an error */
 	uint64_t update_retention;
 	uint64_t dead_letter_keep_bytes;
 };
@@ -56,9 +57,12 @@ struct store_batch;
 /* Called for each record in order; return non-zero to stop. */
 typedef int (*store_record_fn)(void *arg, uint64_t key, const uint8_t *bytes, size_t len);
 
-/* Open (creating for a writer) the store at opt->path:
+/* Open (creating for a writer, unless must_exist) the store at opt->path:
  * a writer makes every missing directory of the path, 0700. NULL with err set. */
 struct store *store_open(const struct store_options *opt, char *err, size_t errlen);
+/* 0 when path holds a store (its data.mdb); -1 with err saying there is
+ * none there, for a tool that must not make one. */
+int store_check_exists(const char *path, char *err, size_t errlen);
 void store_close(struct store **store);
 const char *store_error(const struct store *store);
 

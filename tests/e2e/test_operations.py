@@ -91,6 +91,21 @@ class Lifecycle(DaemonTestCase):
         self.assertEqual(proc.returncode, 4)
         self.assertIn("nothing", proc.stderr)
 
+    def test_commands_that_write_make_no_store_where_there_is_none(self):
+        self.daemon.send(event_mix(20))
+        archive = os.path.join(self.workdir, "all.arc")
+        proc = self.daemon.ctl("archive", "--before", "2100-01-01", "--out", archive)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        nothing = os.path.join(self.workdir, "nothing")
+        for args in (("rebuild",), ("rebuild", "--check"), ("load", archive),
+                     ("archive", "--before", "2100-01-01", "--out", archive + "2", "--prune")):
+            proc = subprocess.run([CTL, "--set", f"store.path={nothing}", *args],
+                                  capture_output=True, text=True)
+            self.assertEqual(proc.returncode, 4, (args, proc.stderr))
+            self.assertIn(f"{nothing}: cannot open the LMDB store", proc.stderr)
+            self.assertIn("no store there: has commissiond run with this path?", proc.stderr)
+            self.assertFalse(os.path.exists(nothing), args)
+
 
 class EmbeddedDefaults(unittest.TestCase):
     """commissiond(8)'s first example: `commissiond` in a fresh directory,

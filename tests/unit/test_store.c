@@ -1078,6 +1078,34 @@ test_open_makes_every_missing_directory_of_the_path(void **state)
 }
 
 static void
+test_a_writer_that_must_exist_makes_no_store(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_options opt = fx->opt;
+	char err[512] = "", data[192];
+	struct stat st;
+	struct store *store;
+
+	opt.must_exist = true;
+	assert_null(store_open(&opt, err, sizeof(err)));
+	assert_non_null(strstr(err, fx->path));
+	assert_non_null(strstr(err, "no store there"));
+	assert_int_equal(stat(fx->path, &st), -1);
+	/* An empty directory is no store either, and stays empty. */
+	assert_int_equal(mkdir(fx->path, 0700), 0);
+	err[0] = '\0';
+	assert_null(store_open(&opt, err, sizeof(err)));
+	assert_non_null(strstr(err, "no store there"));
+	snprintf(data, sizeof(data), "%s/data.mdb", fx->path);
+	assert_int_equal(stat(data, &st), -1);
+	/* A store that is there opens. */
+	store = store_open_or_fail(&fx->opt);
+	store_close(&store);
+	store = store_open_or_fail(&opt);
+	store_close(&store);
+}
+
+static void
 test_a_store_cut_short_is_refused_not_a_crash(void **state)
 {
 	struct fixture *fx = *state;
@@ -1668,6 +1696,7 @@ main(void)
 	    STORE_TEST(test_reopen_keeps_everything),
 	    STORE_TEST(test_read_only_open_of_a_missing_store_names_the_path),
 	    STORE_TEST(test_open_makes_every_missing_directory_of_the_path),
+	    STORE_TEST(test_a_writer_that_must_exist_makes_no_store),
 	    STORE_TEST(test_a_store_cut_short_is_refused_not_a_crash),
 	    STORE_TEST(test_read_only_handle_reads_what_the_writer_committed),
 	    STORE_TEST(test_read_only_open_in_another_process_beside_the_writer),
