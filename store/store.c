@@ -196,16 +196,52 @@ store_received_at(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, int64_t *ms)
 	return rc;
 }
 
+/* How many records the store's tables hold, in all and in the event log. */
+static int
+store_count_records(struct store *store, MDB_txn *txn, uint64_t *events, uint64_t *records)
+{
+	const MDB_dbi tables[] = { store->meta, store->events, store->dedupe, store->updates,
+		store->dead_letters, store->histories };
+	MDB_stat st;
+
+	*events = *records = 0;
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+		int rc = mdb_stat(txn, tables[i], &st);
+		if (rc != MDB_SUCCESS)
+			return rc;
+		*records += st.ms_entries;
+		if (tables[i] == store->events)
+			*events = st.ms_entries;
+	}
+	return MDB_SUCCESS;
+}
+
 /* Check the format version: create it in a new store, migrate an older
  * one (writers only, in this same transaction), refuse what this build
  * cannot read. */
 static int
 store_check_format(struct store *store, MDB_txn *txn)
 {
-	uint64_t format;
+	uint64_t format, events, records;
 	int rc = store_meta_get_u64(txn, store->meta, meta_format, &format);
 
-	if (rc == MDB_NOTFOUND && !store->opt.read_only) {
+	if (rc == MDB_NOTFOUND) {
+		/* Every release writes the key in the transaction that makes the
+		 * store: a store without it that holds anything is damaged, not
+		 * old, and stamping it would hide that. */
+		if ((rc = store_count_records(store, txn, &events, &records)) != MDB_SUCCESS) {
+			store_set_error(store, "%s: cannot read the format version: %s", store->path,
+			    mdb_strerror(rc));
+			return -1;
+		}
+		if (records > 0 || store->opt.read_only) {
+			store_set_error(store,
+			    "%s: the store is damaged: its format key (format_version, in the meta "
+			    "table) is missing, yet it holds %llu event(s) among %llu record(s); "
+			    "every release writes the key when it makes a store: restore a backup",
+			    store->path, (unsigned long long)events, (unsigned long long)records);
+			return -1;
+		}
 		format = STORE_FORMAT_VERSION;
 		rc = store_meta_put_u64(txn, store->meta, meta_format, format);
 	}

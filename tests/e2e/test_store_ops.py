@@ -337,6 +337,41 @@ class Migration(DaemonTestCase):
                                os.path.join(self.workdir, "all.arc"))
         self.assertEqual(json_lines(proc.stdout)[0]["events"], 100)
 
+    def test_a_store_whose_format_key_is_missing_is_refused_as_damage(self):
+        self.daemon.send(event_mix(40))
+        self.assertEqual(self.daemon.stop(), 0)
+        env = raw_env(self.daemon)
+        with env.begin(write=True) as txn:
+            txn.delete(b"format_version", db=env.open_db(b"meta", txn=txn))
+        env.close()
+        store = self.daemon.settings["store.path"]
+        words = (f"{store}: the store is damaged: its format key (format_version, in the meta "
+                 "table) is missing, yet it holds 40 event(s)")
+        proc = self.daemon.ctl("status")
+        self.assertEqual(proc.returncode, 4)
+        self.assertIn(words, proc.stderr)
+        proc = subprocess.Popen([DAEMON, "--config", self.daemon.config],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            self.fail("commissiond started on a store without its format key")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn(words, err)
+        self.assertIn("restore a backup", err)
+        # Nothing was stamped: the key is still missing.
+        env = raw_env(self.daemon, readonly=True)
+        with env.begin() as txn:
+            self.assertIsNone(txn.get(b"format_version", db=env.open_db(b"meta", txn=txn)))
+        env.close()
+        env = raw_env(self.daemon)
+        with env.begin(write=True) as txn:
+            txn.put(b"format_version", (2).to_bytes(8, "big"), db=env.open_db(b"meta", txn=txn))
+        env.close()
+        self.daemon.start()
+
     def test_a_newer_or_unknown_older_format_is_refused_with_what_to_do(self):
         for version, words in ((99, "written by a newer commissiond"),
                                (0, "older than any this commissiond can migrate")):

@@ -1366,6 +1366,56 @@ forge_format_version(const char *path, uint64_t version)
 	mdb_env_close(env);
 }
 
+/* Delete meta.format_version of the closed store at path, as damage would. */
+static void
+forge_missing_format_version(const char *path)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val key = {strlen("format_version"), (void *)"format_version"};
+
+	assert_int_equal(mdb_env_create(&env), MDB_SUCCESS);
+	assert_int_equal(mdb_env_set_maxdbs(env, 16), MDB_SUCCESS);
+	assert_int_equal(mdb_env_open(env, path, 0, 0640), MDB_SUCCESS);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), MDB_SUCCESS);
+	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), MDB_SUCCESS);
+	assert_int_equal(mdb_del(txn, dbi, &key, NULL), MDB_SUCCESS);
+	assert_int_equal(mdb_txn_commit(txn), MDB_SUCCESS);
+	mdb_env_close(env);
+}
+
+static void
+test_a_store_without_its_format_key_is_refused_not_stamped(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_options ro = fx->opt;
+	struct store *store = store_open_or_fail(&fx->opt);
+	char err[512] = "";
+
+	/* A new store is stamped with this release's format. */
+	ro.read_only = true;
+	store_close(&store);
+	store = store_open_or_fail(&ro);
+	assert_int_equal(counts_of(store).format_version, STORE_FORMAT_VERSION);
+	store_close(&store);
+
+	store = store_open_or_fail(&fx->opt);
+	commit_numbered_events(store, 1, 3, 1);
+	store_close(&store);
+	forge_missing_format_version(fx->path);
+	/* Every release wrote the key: holding events without it is damage. */
+	assert_null(store_open(&fx->opt, err, sizeof(err)));
+	assert_non_null(strstr(err, fx->path));
+	assert_non_null(strstr(err, "format key"));
+	assert_non_null(strstr(err, "is missing"));
+	assert_non_null(strstr(err, "3 event(s)"));
+	/* The writer stamped nothing: a reader is refused the same way. */
+	err[0] = '\0';
+	assert_null(store_open(&ro, err, sizeof(err)));
+	assert_non_null(strstr(err, "format key"));
+}
+
 static void
 test_store_from_a_newer_format_is_refused(void **state)
 {
@@ -1702,6 +1752,7 @@ main(void)
 	    STORE_TEST(test_read_only_open_in_another_process_beside_the_writer),
 	    STORE_TEST(test_reader_open_before_the_map_grew_adopts_the_new_size),
 	    STORE_TEST(test_store_from_a_newer_format_is_refused),
+	    STORE_TEST(test_a_store_without_its_format_key_is_refused_not_stamped),
 	    STORE_TEST(test_backup_opens_with_the_same_counts),
 	    STORE_TEST(test_backup_into_a_directory_holding_a_store_fails),
 	    STORE_TEST(test_backup_into_a_directory_that_cannot_be_made_fails),
