@@ -431,6 +431,57 @@ store_check_exists(const char *path, char *err, size_t errlen)
 	return -1;
 }
 
+/* mdb_env_open with the environment made afresh (a failed open leaves it
+ * fit only for closing). */
+static int
+store_env_open(struct store *store, unsigned flags)
+{
+	int rc;
+
+	if (store->env != NULL)
+		mdb_env_close(store->env);
+	store->env = NULL;
+	if ((rc = mdb_env_create(&store->env)) != MDB_SUCCESS ||
+	    (rc = mdb_env_set_maxdbs(store->env, STORE_MAX_TABLES)) != MDB_SUCCESS ||
+	    (!(flags & MDB_RDONLY) &&
+		(rc = mdb_env_set_mapsize(store->env, store->opt.map_size_bytes)) != MDB_SUCCESS))
+		return rc;
+	return mdb_env_open(store->env, store->path, flags, 0600);
+}
+
+/*
+ * A reader refused (EACCES): is it its lock file? LMDB's reader table,
+ * lock.mdb, is written by every process that opens the store, and cannot
+ * be made in a directory this user cannot write. Where there is no
+ * lock.mdb, no process has the store open (LMDB makes it with the first
+ * open and leaves it), and none can write there without making it first:
+ * reading without the table (MDB_NOLOCK) is then safe, as LMDB itself does
+ * on a read-only file system. Where there is one this user cannot write, a
+ * writer may be at work, and a reader outside its table could see pages
+ * reused under it: refused, saying so. 0: read without locks; -1: refused,
+ * err set; 1: not the lock file (data.mdb, say).
+ */
+static int
+store_read_without_locks(struct store *store, char *err, size_t errlen)
+{
+	char lockfile[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(lockfile, sizeof(lockfile), "%s/lock.mdb", store->path) >=
+	    (int)sizeof(lockfile))
+		return 1;
+	if (lstat(lockfile, &st) < 0)
+		return errno == ENOENT && access(store->path, W_OK) < 0 ? 0 : 1;
+	if (access(lockfile, R_OK | W_OK) == 0)
+		return 1;
+	snprintf(err, errlen,
+	    "%s: cannot open the LMDB store: this user cannot write %s, LMDB's reader table, "
+	    "in which every reader records itself while a writer may be at work: run as the "
+	    "store's owner, or copy data.mdb into a directory of your own and open that",
+	    store->path, lockfile);
+	return -1;
+}
+
 struct store *
 store_open(const struct store_options *opt, char *err, size_t errlen)
 {
@@ -467,14 +518,27 @@ store_open(const struct store_options *opt, char *err, size_t errlen)
 		else if (opt->sync_mode == STORE_SYNC_NONE)
 			flags |= MDB_NOSYNC;
 	}
-	if ((rc = mdb_env_create(&store->env)) != MDB_SUCCESS ||
-	    (rc = mdb_env_set_maxdbs(store->env, STORE_MAX_TABLES)) != MDB_SUCCESS ||
-	    (!opt->read_only &&
-		(rc = mdb_env_set_mapsize(store->env, opt->map_size_bytes)) != MDB_SUCCESS) ||
-	    (rc = mdb_env_open(store->env, opt->path, flags, 0600)) != MDB_SUCCESS) {
-		snprintf(err, errlen, "%s: cannot open the LMDB store: %s%s", opt->path,
+	rc = store_env_open(store, flags);
+	if (rc == EACCES && opt->read_only) {
+		int without = store_read_without_locks(store, err, errlen);
+		if (without < 0) {
+			mdb_env_close(store->env);
+			free(store);
+			return NULL;
+		}
+		if (without == 0)
+			rc = store_env_open(store, flags | MDB_NOLOCK);
+	}
+	if (rc != MDB_SUCCESS) {
+		char data[PATH_MAX];
+		bool unreadable = rc == EACCES &&
+		    snprintf(data, sizeof(data), "%s/data.mdb", opt->path) < (int)sizeof(data) &&
+		    access(data, opt->read_only ? R_OK : R_OK | W_OK) < 0;
+		snprintf(err, errlen, "%s: cannot open the LMDB store: %s%s%s%s", opt->path,
 		    mdb_strerror(rc),
-		    rc == ENOENT ? " (no store there: has commissiond run with this path?)" : "");
+		    rc == ENOENT ? " (no store there: has commissiond run with this path?)" : "",
+		    unreadable ? " (this user cannot " : "",
+		    unreadable ? (opt->read_only ? "read data.mdb)" : "read and write data.mdb)") : "");
 		if (store->env != NULL)
 			mdb_env_close(store->env);
 		free(store);

@@ -58,7 +58,10 @@ struct store_batch;
 typedef int (*store_record_fn)(void *arg, uint64_t key, const uint8_t *bytes, size_t len);
 
 /* Open (creating for a writer, unless must_exist) the store at opt->path:
- * a writer makes every missing directory of the path, 0700. NULL with err set. */
+ * a writer makes every missing directory of the path, 0700. A reader of a
+ * directory it cannot write (a backup on read-only media, or someone
+ * else's) that holds no lock.mdb reads without LMDB's reader table, as
+ * LMDB itself does on a read-only file system. NULL with err set. */
 struct store *store_open(const struct store_options *opt, char *err, size_t errlen);
 /* 0 when path holds a store (its data.mdb); -1 with err saying there is
  * none there, for a tool that must not make one. */

@@ -5,11 +5,13 @@ tools must detect: an old or new format, a damaged store, a dead reader."""
 import datetime
 import os
 import re
+import shutil
 import signal
 import statistics
 import subprocess
 import threading
 import time
+import unittest
 import urllib.request
 
 import lmdb
@@ -386,6 +388,45 @@ class Migration(DaemonTestCase):
                 txn.put(b"format_version", (2).to_bytes(8, "big"), db=env.open_db(b"meta", txn=txn))
             env.close()
             self.daemon.start()
+
+
+class ReadOnlyBackup(DaemonTestCase):
+    """A backup in a directory its reader cannot write (read-only media,
+    another user's 0500 directory) is read without LMDB's lock file."""
+
+    def as_nobody(self, store, *args):
+        return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                               CTL, "--set", f"store.path={store}", *args],
+                              capture_output=True, text=True, timeout=300)
+
+    @unittest.skipUnless(os.geteuid() == 0 and shutil.which("setpriv"),
+                         "needs root to read as another account")
+    def test_the_read_only_commands_work_on_a_directory_they_cannot_write(self):
+        self.daemon.send(event_mix(100))
+        backup = os.path.join(self.workdir, "backup")
+        self.assertEqual(self.daemon.ctl("backup", backup).returncode, 0)
+        os.chmod(self.workdir, 0o755)
+        os.chown(backup, 65534, 65534)
+        os.chown(f"{backup}/data.mdb", 65534, 65534)
+        os.chmod(f"{backup}/data.mdb", 0o400)
+        os.chmod(backup, 0o500)
+        for args in (("status",), ("verify",), ("events", "--limit", "3"), ("show", "all"),
+                     ("digest",), ("deadletters",)):
+            proc = self.as_nobody(backup, *args)
+            self.assertEqual(proc.returncode, 0, (args, proc.stderr))
+        status = json_lines(self.as_nobody(backup, "status").stdout)[0]
+        self.assertEqual(status["events"], 100)
+        self.assertTrue(json_lines(self.as_nobody(backup, "verify").stdout)[0]["clean"])
+        self.assertEqual(os.listdir(backup), ["data.mdb"])
+        # A lock.mdb it cannot write: a writer may be at work; refused, saying so.
+        self.assertEqual(subprocess.run([CTL, "--set", f"store.path={backup}", "status"],
+                                        capture_output=True).returncode, 0)
+        self.assertIn("lock.mdb", os.listdir(backup))
+        proc = self.as_nobody(backup, "status")
+        self.assertEqual(proc.returncode, 4)
+        self.assertIn(f"this user cannot write {backup}/lock.mdb, LMDB's reader table",
+                      proc.stderr)
+        self.assertIn("copy data.mdb into a directory of your own", proc.stderr)
 
 
 class Readers(DaemonTestCase):
