@@ -21,6 +21,13 @@ enum ctl_exit {
 	CTL_STORE = 4,       /* the store could not be read or written */
 };
 
+/* send --timeout: the wait for each Ack, its default and its bound. */
+#define CTL_SEND_TIMEOUT_MS 30000
+#define CTL_SEND_TIMEOUT_MAX_MS 3600000
+/* A number macro as a string literal, for help texts. */
+#define CTL_TEXT(n) CTL_TEXT_(n)
+#define CTL_TEXT_(n) #n
+
 int ctl_send(const struct config *cfg, int argc, char **argv);
 int ctl_tail(const struct config *cfg, int argc, char **argv);
 int ctl_status(const struct config *cfg, int argc, char **argv);
@@ -75,5 +82,10 @@ struct store *ctl_open_store(const struct config *cfg, const char *path, bool re
 int ctl_fsync_path(const char *path, int flags);
 /* Parse a whole decimal number; -1 if it is not one. */
 int ctl_parse_u64(const char *text, uint64_t *out);
+/* The value text of command's numeric option --option: a whole decimal
+ * number from min to max into *out; otherwise -1, after saying on stderr
+ * which option, which value and what it must be. */
+int ctl_option_u64(const char *command, const char *option, const char *text, uint64_t min,
+    uint64_t max, uint64_t *out);
 
 #endif

@@ -12,9 +12,11 @@
 #include "ctl.h"
 #include "store.h"
 
-/* --from N and --limit N, the options of the listing commands. */
+/* --from N and --limit N, the options of the listing commands; a bad
+ * value or an extra argument is named, then the usage line printed. */
 static int
-inspect_range_options(int argc, char **argv, const char *usage, uint64_t *from, uint64_t *limit)
+inspect_range_options(int argc, char **argv, const char *command, const char *usage,
+    uint64_t *from, uint64_t *limit)
 {
 	static const struct option longopts[] = {
 		{ "from", required_argument, NULL, 'f' },
@@ -25,14 +27,16 @@ inspect_range_options(int argc, char **argv, const char *usage, uint64_t *from, 
 
 	optind = 0; /* 0: glibc starts afresh, forgetting the "+" of the global options */
 	while ((ch = getopt_long(argc, argv, "f:l:", longopts, NULL)) != -1) {
-		uint64_t *dst = ch == 'f' ? from : limit;
-		if ((ch != 'f' && ch != 'l') || ctl_parse_u64(optarg, dst) < 0) {
+		if ((ch != 'f' && ch != 'l') ||
+		    ctl_option_u64(command, ch == 'f' ? "from" : "limit", optarg, 0, UINT64_MAX,
+			ch == 'f' ? from : limit) < 0) {
 			fprintf(stderr, "usage: %s\n", usage);
 			return -1;
 		}
 	}
 	if (optind != argc) {
-		fprintf(stderr, "usage: %s\n", usage);
+		fprintf(stderr, "commissionctl: %s: unexpected argument: %s\nusage: %s\n", command,
+		    argv[optind], usage);
 		return -1;
 	}
 	return 0;
@@ -103,15 +107,16 @@ typedef enum store_result (*inspect_scan_fn)(struct store *, uint64_t, uint64_t,
     store_record_fn, void *, uint64_t *);
 
 static int
-inspect_list(const struct config *cfg, int argc, char **argv, const char *usage,
-    inspect_scan_fn scan, const ProtobufCMessageDescriptor *desc, uint64_t default_limit)
+inspect_list(const struct config *cfg, int argc, char **argv, const char *command,
+    const char *usage, inspect_scan_fn scan, const ProtobufCMessageDescriptor *desc,
+    uint64_t default_limit)
 {
 	uint64_t from = 1, limit = default_limit;
 	struct inspect_print p = { .desc = desc };
 	struct store *store;
 	enum store_result r;
 
-	if (inspect_range_options(argc, argv, usage, &from, &limit) < 0)
+	if (inspect_range_options(argc, argv, command, usage, &from, &limit) < 0)
 		return CTL_USAGE;
 	if ((store = ctl_open_store(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
 		return CTL_STORE;
@@ -125,14 +130,16 @@ inspect_list(const struct config *cfg, int argc, char **argv, const char *usage,
 int
 ctl_deadletters(const struct config *cfg, int argc, char **argv)
 {
-	return inspect_list(cfg, argc, argv, "commissionctl deadletters [--from ID] [--limit N]",
+	return inspect_list(cfg, argc, argv, "deadletters",
+	    "commissionctl deadletters [--from ID] [--limit N]",
 	    store_scan_dead_letters, &commissioning__dead_letter__descriptor, 100);
 }
 
 int
 ctl_events(const struct config *cfg, int argc, char **argv)
 {
-	return inspect_list(cfg, argc, argv, "commissionctl events [--from SEQ] [--limit N]",
+	return inspect_list(cfg, argc, argv, "events",
+	    "commissionctl events [--from SEQ] [--limit N]",
 	    store_scan_events, &commissioning__envelope__descriptor, UINT64_MAX);
 }
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,30 +25,34 @@ static const struct ctl_command {
 	int (*run)(const struct config *cfg, int argc, char **argv);
 	const char *args;
 	const char *summary;
+	const char *note; /* a second line of help, or NULL */
 } ctl_commands[] = {
 	{ "send", ctl_send, "[--timeout MS] [FILE|-]",
-	    "send events (JSON lines, proto3 JSON of Envelope); print each Ack" },
+	    "send events (JSON lines, proto3 JSON of Envelope); print each Ack",
+	    "one FILE, or stdin; --timeout: the wait for each Ack, 1 to "
+	    CTL_TEXT(CTL_SEND_TIMEOUT_MAX_MS) " ms (default " CTL_TEXT(CTL_SEND_TIMEOUT_MS) ")" },
 	{ "tail", ctl_tail, "[--from SEQ] [--count N] [TOPIC-PREFIX]",
-	    "print updates as JSON lines, filling any gap from the replay socket" },
-	{ "status", ctl_status, "", "counts and store size, read from the store, as JSON" },
+	    "print updates as JSON lines, filling any gap from the replay socket",
+	    "--count: stop after N updates, 1 or more; without it, follow for ever" },
+	{ "status", ctl_status, "", "counts and store size, read from the store, as JSON", NULL },
 	{ "deadletters", ctl_deadletters, "[--from ID] [--limit N]",
-	    "list rejected input with reasons" },
-	{ "events", ctl_events, "[--from SEQ] [--limit N]", "list the event log" },
+	    "list rejected input with reasons", NULL },
+	{ "events", ctl_events, "[--from SEQ] [--limit N]", "list the event log", NULL },
 	{ "show", ctl_show, "AREA [--as-of MS] [--icb|--org|--council CODE]",
-	    "the integrated-care figures of an area (or all) as JSON" },
+	    "the integrated-care figures of an area (or all) as JSON", NULL },
 	{ "rebuild", ctl_rebuild, "[--check] [--archive FILE]...",
-	    "remake the projections' state from the event log (--check: compare only)" },
-	{ "digest", ctl_digest, "", "a digest of the projections' state, per kind of thing" },
-	{ "backup", ctl_backup, "DIR", "compacted consistent copy of the store into DIR" },
+	    "remake the projections' state from the event log (--check: compare only)", NULL },
+	{ "digest", ctl_digest, "", "a digest of the projections' state, per kind of thing", NULL },
+	{ "backup", ctl_backup, "DIR", "compacted consistent copy of the store into DIR", NULL },
 	{ "keygen", ctl_keygen, "[DIR/]NAME",
-	    "a CURVE key pair: NAME.key (secret, 0600) and NAME.pub (public)" },
+	    "a CURVE key pair: NAME.key (secret, 0600) and NAME.pub (public)", NULL },
 	{ "restore", ctl_restore, "DIR",
-	    "put a backup in place of the store (commissiond stopped)" },
+	    "put a backup in place of the store (commissiond stopped)", NULL },
 	{ "verify", ctl_verify, "[--archive FILE]...",
-	    "check every table of the store, then the state against a replay" },
+	    "check every table of the store, then the state against a replay", NULL },
 	{ "archive", ctl_archive, "--before DATE --out FILE [--prune]",
-	    "write the events committed before DATE to FILE (--prune: then drop them from the log)" },
-	{ "load", ctl_load, "FILE", "put an archive's events back into the log (commissiond stopped)" },
+	    "write the events committed before DATE to FILE (--prune: then drop them from the log)", NULL },
+	{ "load", ctl_load, "FILE", "put an archive's events back into the log (commissiond stopped)", NULL },
 };
 #define N_COMMANDS (sizeof(ctl_commands) / sizeof(ctl_commands[0]))
 
@@ -57,9 +62,12 @@ usage(FILE *out)
 	fprintf(out, "usage: commissionctl [--config FILE] [--set SECTION.KEY=VALUE]... COMMAND [ARGS]\n"
 		     "       commissionctl --help\n"
 		     "\ncommands:\n");
-	for (size_t i = 0; i < N_COMMANDS; i++)
+	for (size_t i = 0; i < N_COMMANDS; i++) {
 		fprintf(out, "  %-12s %-38s %s\n", ctl_commands[i].name, ctl_commands[i].args,
 		    ctl_commands[i].summary);
+		if (ctl_commands[i].note != NULL)
+			fprintf(out, "%15s%s\n", "", ctl_commands[i].note);
+	}
 	fprintf(out, "\nThe config file and --set are those of commissiond, so that both\n"
 		     "find the same store and endpoints.\n");
 }
@@ -160,6 +168,23 @@ ctl_parse_u64(const char *text, uint64_t *out)
 	errno = 0;
 	*out = strtoull(text, &end, 10);
 	return errno != 0 || *end != '\0' ? -1 : 0;
+}
+
+int
+ctl_option_u64(const char *command, const char *option, const char *text, uint64_t min,
+    uint64_t max, uint64_t *out)
+{
+	if (ctl_parse_u64(text, out) == 0 && *out >= min && *out <= max)
+		return 0;
+	if (max == UINT64_MAX)
+		fprintf(stderr, "commissionctl: %s: --%s %s: must be a whole number, %" PRIu64
+				" or more\n",
+		    command, option, text, min);
+	else
+		fprintf(stderr, "commissionctl: %s: --%s %s: must be a whole number from %" PRIu64
+				" to %" PRIu64 "\n",
+		    command, option, text, min, max);
+	return -1;
 }
 
 int

@@ -18,6 +18,7 @@
 
 #define SEND_WINDOW 1000
 #define SEND_LINE_MAX (16 * 1024 * 1024)
+#define SEND_USAGE "usage: commissionctl send [--timeout MS] [FILE|-]\n"
 
 struct sender {
 	void *ctx;
@@ -128,7 +129,7 @@ ctl_send(const struct config *cfg, int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct sender s = { .timeout_ms = 30000 };
+	struct sender s = { .timeout_ms = CTL_SEND_TIMEOUT_MS };
 	struct curve_client curve;
 	uint64_t timeout;
 	FILE *in = stdin;
@@ -139,11 +140,19 @@ ctl_send(const struct config *cfg, int argc, char **argv)
 
 	optind = 0; /* 0: glibc starts afresh, forgetting the "+" of the global options */
 	while ((ch = getopt_long(argc, argv, "t:", longopts, NULL)) != -1) {
-		if (ch != 't' || ctl_parse_u64(optarg, &timeout) < 0 || timeout > 3600000) {
-			fprintf(stderr, "usage: commissionctl send [--timeout MS] [FILE|-]\n");
+		if (ch != 't' ||
+		    ctl_option_u64("send", "timeout", optarg, 1, CTL_SEND_TIMEOUT_MAX_MS, &timeout) < 0) {
+			fputs(SEND_USAGE, stderr);
 			return CTL_USAGE;
 		}
 		s.timeout_ms = (int)timeout;
+	}
+	/* One input: a second file would otherwise go unsent, unnoticed. */
+	if (argc - optind > 1) {
+		fprintf(stderr, "commissionctl: send: one FILE at a time; unexpected argument: %s "
+				"(cat the files into commissionctl send -, or send each)\n" SEND_USAGE,
+		    argv[optind + 1]);
+		return CTL_USAGE;
 	}
 	if (optind < argc && strcmp(argv[optind], "-") != 0) {
 		in = fopen(argv[optind], "r");

@@ -21,6 +21,7 @@
 #define TAIL_CREDIT 4
 /* Sequence "after everything": asking from here returns only last_sequence. */
 #define TAIL_FROM_END (UINT64_MAX / 2)
+#define TAIL_USAGE "usage: commissionctl tail [--from SEQ] [--count N] [TOPIC-PREFIX]\n"
 
 struct tail {
 	const struct config *cfg;
@@ -212,12 +213,23 @@ ctl_tail(const struct config *cfg, int argc, char **argv)
 
 	optind = 0; /* 0: glibc starts afresh, forgetting the "+" of the global options */
 	while ((ch = getopt_long(argc, argv, "f:n:", longopts, NULL)) != -1) {
-		uint64_t *dst = ch == 'f' ? &t.expected : &t.count;
-		if ((ch != 'f' && ch != 'n') || ctl_parse_u64(optarg, dst) < 0) {
-			fprintf(stderr, "usage: commissionctl tail [--from SEQ] [--count N] [TOPIC-PREFIX]\n");
+		/* --count 0 would read as "stop after none", but never stop:
+		 * leaving --count out is how to follow for ever. */
+		if ((ch != 'f' && ch != 'n') ||
+		    (ch == 'f' && ctl_option_u64("tail", "from", optarg, 0, UINT64_MAX,
+				      &t.expected) < 0) ||
+		    (ch == 'n' && ctl_option_u64("tail", "count", optarg, 1, UINT64_MAX,
+				      &t.count) < 0)) {
+			fputs(TAIL_USAGE, stderr);
 			return CTL_USAGE;
 		}
 		from_given |= ch == 'f';
+	}
+	if (argc - optind > 1) {
+		fprintf(stderr, "commissionctl: tail: one TOPIC-PREFIX at most; unexpected "
+				"argument: %s\n" TAIL_USAGE,
+		    argv[optind + 1]);
+		return CTL_USAGE;
 	}
 	if (optind < argc)
 		t.prefix = argv[optind];

@@ -151,6 +151,52 @@ class EmbeddedDefaults(unittest.TestCase):
                       proc.stderr)
 
 
+class CommandLine(unittest.TestCase):
+    """Usage errors say what was wrong, not only the usage line."""
+
+    def ctl(self, *args, cwd=None):
+        proc = subprocess.run([CTL, "--set", "store.path=/nonexistent/store", *args],
+                              capture_output=True, text=True, cwd=cwd, timeout=30)
+        self.assertEqual(proc.returncode, 2, (args, proc.stderr))
+        return proc.stderr
+
+    def test_a_bad_option_value_is_named_with_the_rule(self):
+        for args, words in (
+                (("events", "--limit", "-1"), "events: --limit -1: must be a whole number, 0 or more"),
+                (("deadletters", "--limit", "x"), "deadletters: --limit x: must be a whole number"),
+                (("events", "--from", "1e3"), "events: --from 1e3: must be a whole number"),
+                (("send", "--timeout", "3600001"),
+                 "send: --timeout 3600001: must be a whole number from 1 to 3600000"),
+                (("send", "--timeout", "0"), "send: --timeout 0: must be a whole number from 1"),
+                (("tail", "--count", "0"), "tail: --count 0: must be a whole number, 1 or more"),
+                (("tail", "--from", "-5"), "tail: --from -5: must be a whole number")):
+            err = self.ctl(*args)
+            self.assertIn(words, err, args)
+            self.assertIn("usage: commissionctl " + args[0], err)
+
+    def test_an_extra_argument_is_named(self):
+        self.assertIn("send: one FILE at a time; unexpected argument: b.jsonl",
+                      self.ctl("send", "a.jsonl", "b.jsonl"))
+        self.assertIn("tail: one TOPIC-PREFIX at most; unexpected argument: more",
+                      self.ctl("tail", "capacity.", "more"))
+        self.assertIn("events: unexpected argument: 5", self.ctl("events", "5"))
+
+    def test_keygen_of_a_directory_is_a_usage_error_and_writes_nothing(self):
+        workdir = tempfile.mkdtemp(prefix="cd-")
+        self.addCleanup(shutil.rmtree, workdir, True)
+        os.mkdir(os.path.join(workdir, "keys"))
+        for name in ("keys/", "keys", "keys/.", "new/"):
+            self.assertIn(f"keygen: {name} names a directory, not a key",
+                          self.ctl("keygen", name, cwd=workdir))
+        self.assertEqual(os.listdir(os.path.join(workdir, "keys")), [])
+        self.assertEqual(sorted(os.listdir(workdir)), ["keys"])
+
+    def test_help_gives_the_send_timeout_and_what_tail_does_without_count(self):
+        out = subprocess.run([CTL, "--help"], capture_output=True, text=True, check=True).stdout
+        self.assertIn("--timeout: the wait for each Ack, 1 to 3600000 ms (default 30000)", out)
+        self.assertIn("--count: stop after N updates, 1 or more; without it, follow for ever", out)
+
+
 class FullStore(DaemonTestCase):
     # A map that may not grow: the store fills and must refuse, not crash.
     settings = {"store.map_size": "262144", "store.map_max": "262144"}
