@@ -371,6 +371,37 @@ load_record(void *arg, uint64_t seq, int64_t received_ms, const uint8_t *bytes, 
 	return ls->r != STORE_OK;
 }
 
+/* Does the archive at path (info) end where the log (c) begins? Says
+ * why not on stderr: its events already there, past the log's end, or a
+ * gap left between. */
+static int
+load_fits(const char *path, const struct archive_info *info, const struct store_counts *c)
+{
+	uint64_t begins = c->first_event_sequence;
+
+	if (info->count > 0 && info->last + 1 == begins)
+		return 0;
+	if (info->count == 0)
+		fprintf(stderr, "commissionctl: load: %s holds no events: nothing to load\n", path);
+	else if (info->last > c->last_event_sequence)
+		fprintf(stderr, "commissionctl: load: %s holds events %" PRIu64 " to %" PRIu64
+				", past this store's last event, %" PRIu64 ": it is not an archive "
+				"of this store\n",
+		    path, info->first, info->last, c->last_event_sequence);
+	else if (info->last >= begins)
+		fprintf(stderr, "commissionctl: load: %s holds events %" PRIu64 " to %" PRIu64
+				", and events %" PRIu64 " to %" PRIu64 " are already in the log "
+				"(it holds %" PRIu64 " to %" PRIu64 "): nothing loaded\n",
+		    path, info->first, info->last, info->first > begins ? info->first : begins,
+		    info->last, begins, c->last_event_sequence);
+	else
+		fprintf(stderr, "commissionctl: load: %s holds events %" PRIu64 " to %" PRIu64
+				", but the log begins at %" PRIu64 ": load the archive that ends at "
+				"%" PRIu64 " first (the log stays gap-free)\n",
+		    path, info->first, info->last, begins, begins - 1);
+	return -1;
+}
+
 int
 ctl_load(const struct config *cfg, int argc, char **argv)
 {
@@ -410,14 +441,8 @@ ctl_load(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "commissionctl: load: %s\n", store_error(store));
 		goto fail;
 	}
-	if (info.count == 0 || info.last + 1 != c.first_event_sequence) {
-		fprintf(stderr, "commissionctl: load: %s holds events %" PRIu64 " to %" PRIu64
-				", but the log begins at %" PRIu64 ": load the archive that ends at "
-				"%" PRIu64 " first (the log stays gap-free)\n",
-		    argv[1], info.first, info.last, c.first_event_sequence,
-		    c.first_event_sequence - 1);
+	if (load_fits(argv[1], &info, &c) < 0)
 		goto refused;
-	}
 	for (;;) {
 		if ((ls.r = store_batch_begin(store, &ls.batch)) != STORE_OK)
 			break;

@@ -165,9 +165,12 @@ class Archive(DaemonTestCase):
         proc = self.daemon.ctl("verify")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertTrue(json_lines(proc.stdout)[0]["replay"]["clean"])
-        # Twice is refused: the events are back in the log.
+        # Twice is refused, saying why: the events are back in the log.
         proc = self.daemon.ctl("load", archive)
         self.assertEqual(proc.returncode, 1)
+        self.assertIn("events 1 to 300 are already in the log (it holds 1 to 500): nothing "
+                      "loaded", proc.stderr)
+        self.assertNotIn("ends at 0", proc.stderr)
         self.daemon.start()
 
     def test_a_damaged_archive_is_refused(self):
