@@ -61,13 +61,18 @@ ctl_status(const struct config *cfg, int argc, char **argv)
 		store_close(&store);
 		return CTL_STORE;
 	}
-	json = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	/* events: every event ever accepted (sequences are gap-free);
+	 * eventsInLog: those not archived and pruned, verify's "events". */
+	json = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 	    "store", cfg->store_path,
 	    "formatVersion", (json_int_t)c.format_version,
 	    "firstSequence", (json_int_t)c.first_event_sequence,
 	    "firstDeadLetter", (json_int_t)c.first_dead_letter,
 	    "lastSequence", (json_int_t)c.last_event_sequence,
 	    "events", (json_int_t)c.last_event_sequence,
+	    "eventsInLog", (json_int_t)(c.first_event_sequence <= c.last_event_sequence
+		    ? c.last_event_sequence + 1 - c.first_event_sequence
+		    : 0),
 	    "duplicates", (json_int_t)c.duplicates,
 	    "rejected", (json_int_t)c.rejected,
 	    "deadLetters", (json_int_t)c.dead_letters,

@@ -137,6 +137,8 @@ class Archive(DaemonTestCase):
         self.assertEqual(sorted(raw_events(self.daemon)), list(range(301, 501)))
         status = self.daemon.status()
         self.assertEqual((status["firstSequence"], status["events"]), (301, 500))
+        # events: every one ever accepted; eventsInLog: those left, verify's events.
+        self.assertEqual(status["eventsInLog"], 200)
         # The archived events are still known: a resend is a duplicate.
         acks, _ = self.daemon.send(event_mix(300))
         self.assertEqual({a["status"] for a in acks}, {"ACK_STATUS_DUPLICATE"})
@@ -150,6 +152,7 @@ class Archive(DaemonTestCase):
         proc = self.daemon.ctl("verify")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("skipped", json_lines(proc.stdout)[0]["replay"])
+        self.assertEqual(json_lines(proc.stdout)[0]["events"], status["eventsInLog"])
         # An archive for nothing writes nothing.
         proc = self.daemon.ctl("archive", "--before", "2001-01-01", "--out", archive + "2")
         self.assertEqual(proc.returncode, 0, proc.stderr)
@@ -165,6 +168,7 @@ class Archive(DaemonTestCase):
         proc = self.daemon.ctl("verify")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertTrue(json_lines(proc.stdout)[0]["replay"]["clean"])
+        self.assertEqual(self.daemon.status()["eventsInLog"], 500)
         # Twice is refused, saying why: the events are back in the log.
         proc = self.daemon.ctl("load", archive)
         self.assertEqual(proc.returncode, 1)
