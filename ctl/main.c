@@ -227,6 +227,10 @@ main(int argc, char **argv)
 			return CTL_USAGE;
 		}
 	}
+	if (config_check(&cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "commissionctl: config: %s\n", err);
+		return CTL_USAGE;
+	}
 	if (optind >= argc) {
 		usage(stderr);
 		return CTL_USAGE;

@@ -120,6 +120,9 @@ class SetOptionsAreHeldToTheRules(unittest.TestCase):
             self.assertEqual(proc.returncode, 1, proc.stderr)
             self.assertIn(want, proc.stderr)
         self.assertFalse(os.path.exists(f"{workdir}/store"), "started on a refused setting")
+        proc = subprocess.run([CTL, *bad, "status"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn(want, proc.stderr)
         for adapter in (SPOOL, HL7):
             proc = subprocess.run([adapter, "--set", "curve.ingest_allow=/x.allow",
                                    "--print-config"], capture_output=True, text=True,
