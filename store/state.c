@@ -1197,7 +1197,12 @@ state_load(struct store_batch *batch, struct tallies *tallies, int64_t as_of_ms,
 	if (!found || events != store_batch_last_event_sequence(batch) || !found_format ||
 	    format != DERIVED_FORMAT) {
 		*remade = true;
-		log_info("state: the derived state does not match the histories; remaking it");
+		/* A new store has neither: that is no news. */
+		if (found || store_batch_last_event_sequence(batch) != 0)
+			log_info("state: the derived state does not match the histories; "
+				 "remaking it");
+		else
+			log_debug("state: a new store: making its derived state");
 		return state_rebuild_derived(batch, tallies, as_of_ms);
 	}
 	return state_load_tallies(batch, tallies);
