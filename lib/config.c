@@ -159,6 +159,9 @@ static const struct config_key config_keys[] = {
 	    "larger HL7 messages are refused (AE) and the connection closed"),
 	KEY_UPTO("hl7", "max_connections", hl7_max_connections, "256", COUNT_MOST,
 	    "MLLP connections open at once (up to 65536); more wait in the listen queue"),
+	KEY("hl7", "frame_timeout_ms", CONFIG_COUNT, hl7_frame_timeout_ms, "60000",
+	    "a connection whose message was begun (0x0B) and not ended this long, while "
+	    "being read, is closed with a warning: the sender stalled mid-message"),
 	KEY("hl7", "provider_from_facility", CONFIG_BOOL, hl7_provider_from_facility, "yes",
 	    "take MSH-4 itself as the provider when it is an ODS provider code and no "
 	    "provider line names it"),
@@ -172,6 +175,10 @@ static const struct config_key config_keys[] = {
 	    "directory of commissiond-spool's outbox (LMDB)"),
 	KEY("spool", "poll_ms", CONFIG_COUNT, spool_poll_ms, "1000",
 	    "how often the spool directory is looked at"),
+	KEY("spool", "settle_ms", CONFIG_COUNT, spool_settle_ms, "2000",
+	    "a file is taken once its size and times have not changed for this long "
+	    "(raise it for a share that writes slowly; a sender should still write "
+	    "NAME.part and rename it)"),
 	KEY("spool", "max_file_bytes", CONFIG_BYTES, spool_max_file_bytes, "33554432",
 	    "larger files go to failed/ with the reason; at most an eighth of [adapter] "
 	    "outbox_map_size, which a file's events take up to six times over"),

@@ -55,12 +55,14 @@ struct config {
 	char hl7_outbox[CONFIG_TEXT_MAX];
 	uint64_t hl7_max_message_bytes;
 	uint64_t hl7_max_connections;
+	uint64_t hl7_frame_timeout_ms;
 	bool hl7_provider_from_facility;
 	struct config_provider hl7_providers[CONFIG_PROVIDERS_MAX];
 	size_t n_hl7_providers;
 	char spool_directory[CONFIG_TEXT_MAX];
 	char spool_outbox[CONFIG_TEXT_MAX];
 	uint64_t spool_poll_ms;
+	uint64_t spool_settle_ms;
 	uint64_t spool_max_file_bytes;
 	/* commissiond's HTTP interface (docs/HTTP.md) */
 	char http_listen[CONFIG_TEXT_MAX];

@@ -46,15 +46,14 @@
 #define HL7_KEEPALIVE_IDLE_SECONDS 60
 #define HL7_KEEPALIVE_INTERVAL_SECONDS 10
 #define HL7_KEEPALIVE_PROBES 6
-/* A frame begun (0x0B) and not ended (0x1C 0x0D) this long after: the
- * sender stalled mid-message; the connection is closed. A megabyte takes
- * well under a second on any link a provider uses. */
-#define HL7_PARTIAL_FRAME_MAX_MS (60 * 1000)
 /* A connection being closed (hl7_conn_linger) waits this long at most for
  * the sender to close its side. */
 #define HL7_LINGER_MS (5 * 1000)
-/* How often the connections are looked at for such frames. */
+/* How often the connections are looked at for lingering and for frames
+ * begun and not ended ([hl7] frame_timeout_ms): every 5 s, or a quarter of
+ * a shorter frame timeout, but not more often than every 100 ms. */
 #define HL7_SWEEP_INTERVAL_MS (5 * 1000)
+#define HL7_SWEEP_INTERVAL_MIN_MS 100
 /* The groups: those in flight in the outbox and the one filling. */
 #define HL7_GROUPS (OUTBOX_PIPELINE + 1)
 
@@ -665,7 +664,7 @@ hl7_on_event(struct bufferevent *bev, short events, void *arg)
 
 /*
  * Close the connections that have held a frame begun and not ended for
- * longer than HL7_PARTIAL_FRAME_MAX_MS while they were being read: a
+ * longer than [hl7] frame_timeout_ms while they were being read: a
  * sender stalled mid-message, or gone without a reset. What it left
  * unanswered, it sends again.
  */
@@ -687,7 +686,7 @@ hl7_on_sweep(evutil_socket_t fd, short what, void *arg)
 		}
 		if (c->partial_since_ms == 0 || c->group != NULL ||
 		    !(bufferevent_get_enabled(c->bev) & EV_READ) ||
-		    now - c->partial_since_ms < HL7_PARTIAL_FRAME_MAX_MS)
+		    now - c->partial_since_ms < (int64_t)srv->a->cfg->hl7_frame_timeout_ms)
 			continue;
 		log_warning("hl7: %s: a frame begun %" PRId64 " s ago has no end block (0x1C "
 			    "0x0D): the sender stalled mid-message; closing the connection",
@@ -851,8 +850,15 @@ hl7_start(struct adapter *a, char *err, size_t errlen)
 		return -1;
 	}
 	{
-		const struct timeval every = { HL7_SWEEP_INTERVAL_MS / 1000,
-			(HL7_SWEEP_INTERVAL_MS % 1000) * 1000 };
+		uint64_t every_ms = cfg->hl7_frame_timeout_ms / 4;
+		struct timeval every;
+
+		if (every_ms > HL7_SWEEP_INTERVAL_MS)
+			every_ms = HL7_SWEEP_INTERVAL_MS;
+		if (every_ms < HL7_SWEEP_INTERVAL_MIN_MS)
+			every_ms = HL7_SWEEP_INTERVAL_MIN_MS;
+		every.tv_sec = (time_t)(every_ms / 1000);
+		every.tv_usec = (suseconds_t)(every_ms % 1000 * 1000);
 		if (event_add(srv->sweep, &every) < 0) {
 			snprintf(err, errlen, "cannot start the sweep of stalled connections");
 			return -1;

@@ -26,9 +26,6 @@
 /* A name in done/ or failed/ leaves room for ".errors.csv.tmp" (or
  * ".reason.txt.tmp") within NAME_MAX. */
 #define SPOOL_ARCHIVE_NAME_MAX (SPOOL_NAME_MAX - 15)
-/* A file is taken once its size and times have not changed for this long
- * (docs/SPOOL.md): one written under its final name is not read half done. */
-#define SPOOL_SETTLE_MS 2000
 /* The outbox room a file may need per byte of CSV: a compact care
  * package row with an end date gives two envelopes, about 6 times its
  * bytes, and LMDB's pages add to that. */
@@ -530,6 +527,7 @@ static bool
 spool_is_ready(struct spool *s, struct spool_seen_file *e, const struct stat *st, int64_t now_ms,
     int64_t now_real_ms)
 {
+	const int64_t settle_ms = (int64_t)s->a->cfg->spool_settle_ms;
 	struct outbox_counts counts;
 
 	switch (e->state) {
@@ -550,10 +548,11 @@ spool_is_ready(struct spool *s, struct spool_seen_file *e, const struct stat *st
 		spool_skip_not_file(e, st);
 		return false;
 	}
-	/* Settled: the same size and times for SPOOL_SETTLE_MS, watched or
-	 * told by its mtime. */
-	return now_ms - e->first_seen_ms >= SPOOL_SETTLE_MS ||
-	       now_real_ms - e->id.mtime_ns / 1000000 >= SPOOL_SETTLE_MS;
+	/* Settled: the same size and times for [spool] settle_ms, watched or
+	 * told by its mtime, so that one written under its final name is not
+	 * read half done (docs/SPOOL.md). */
+	return now_ms - e->first_seen_ms >= settle_ms ||
+	       now_real_ms - e->id.mtime_ns / 1000000 >= settle_ms;
 }
 
 /* Take the settled files waiting, oldest name first, at most

@@ -30,10 +30,12 @@ def register(daemon):
 class Hl7Case(unittest.TestCase):
     """A daemon with the organisations registered, and commissiond-hl7."""
 
+    settings = {}  # more settings for both, by "section.key"
+
     def setUp(self):
         self.workdir = tempfile.mkdtemp(prefix="cd-hl7-")
         self.daemon = Daemon(self.workdir, **adapter_settings(self.workdir),
-                             **{"hl7.provider": "RXC_PAS=RXC"})
+                             **{"hl7.provider": "RXC_PAS=RXC", **self.settings})
         self.daemon.start()
         register(self.daemon)
         self.adapter = Adapter(self.daemon, HL7).start()
@@ -240,6 +242,8 @@ class Connections(Hl7Case):
     """Connections that would otherwise hold a slot for good: a peer gone
     without a reset (TCP keepalive finds it) and one stalled mid-frame."""
 
+    settings = {"hl7.frame_timeout_ms": "2000"}  # 60000 by default
+
     def adapter_side(self, client):
         """ss's line for the adapter's end of client's connection."""
         port = client.sock.getsockname()[1]
@@ -266,13 +270,14 @@ class Connections(Hl7Case):
         stalled = MllpClient(self.address)
         stalled.send_raw(b"\x0b" + adt("A01", "ST-1", nhs_number(401), "VST").encode()[:60])
         idle = MllpClient(self.address)
-        stalled.sock.settimeout(90)
+        stalled.sock.settimeout(30)
         started = time.monotonic()
         with self.assertRaisesRegex(AssertionError, "closed the connection"):
             stalled.ack()
         waited = time.monotonic() - started
         stalled.close()
-        self.assertTrue(55 <= waited <= 75, f"closed after {waited:.0f} s")
+        # Swept every 500 ms (a quarter of the timeout).
+        self.assertTrue(1.9 <= waited <= 4, f"closed after {waited:.1f} s")
         self.assertIn("has no end block (0x1C 0x0D): the sender stalled mid-message",
                       self.adapter.log_text())
         # A connection with nothing in flight is left open: engines keep

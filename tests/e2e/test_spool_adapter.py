@@ -19,9 +19,11 @@ AS_OF = "1778450400000"  # 2026-05-10T22:00:00Z
 
 class SpoolCase(unittest.TestCase):
 
+    settings = {}  # more settings for both, by "section.key"
+
     def setUp(self):
         self.workdir = tempfile.mkdtemp(prefix="cd-spool-")
-        self.daemon = Daemon(self.workdir, **adapter_settings(self.workdir))
+        self.daemon = Daemon(self.workdir, **adapter_settings(self.workdir), **self.settings)
         self.daemon.start()
         self.adapter = Adapter(self.daemon, SPOOL).start()
         self.spool = self.daemon.settings["spool.directory"]
@@ -42,6 +44,18 @@ class SpoolCase(unittest.TestCase):
         os.rename(target + ".part", target)
         return as_name or name
 
+    def write_pausing(self, name, lines, pause):
+        """Write lines under the final name as cp, sftp put or mv across
+        filesystems do: half of them, a pause of pause s, then the rest.
+        Fails when the file was taken away during the pause."""
+        path = os.path.join(self.spool, name)
+        with open(path, "w", newline="") as f:
+            f.writelines(lines[:51])
+            f.flush()
+            time.sleep(pause)
+            self.assertTrue(os.path.exists(path), "taken before its writer was done")
+            f.writelines(lines[51:])
+
     def wait_done(self, name, where="done"):
         wait_for(lambda: os.path.exists(os.path.join(self.spool, where, name)), what=f"{where}/{name}")
 
@@ -50,6 +64,21 @@ class SpoolCase(unittest.TestCase):
 
     def show(self, area):
         return json.loads(self.daemon.ctl("show", area, "--as-of", AS_OF, check=True).stdout)
+
+
+class SlowShare(SpoolCase):
+    """[spool] settle_ms: a writer that pauses longer than the default 2 s
+    mid-file is still waited for when the setting is raised."""
+
+    settings = {"spool.settle_ms": "6000"}
+
+    def test_a_writer_pausing_3_s_under_its_final_name_is_waited_for(self):
+        lines = discharge_ready_csv([nhs_number(7200 + i) for i in range(100)]).splitlines(True)
+        self.write_pausing("slow.csv", lines, 3.0)
+        self.wait_done("slow.csv")
+        wait_for(lambda: self.events() == 100, what="100 events")
+        with open(os.path.join(self.spool, "done", "slow.csv"), newline="") as f:
+            self.assertEqual(f.read(), "".join(lines))
 
 
 class SpoolAdapter(SpoolCase):
@@ -160,12 +189,7 @@ class SpoolWatcher(SpoolCase):
         # As cp, sftp put or mv across filesystems write: the final name,
         # in pieces.
         lines = discharge_ready_csv([nhs_number(7000 + i) for i in range(100)]).splitlines(True)
-        path = os.path.join(self.spool, "straight.csv")
-        with open(path, "w", newline="") as f:
-            f.writelines(lines[:51])
-            f.flush()
-            time.sleep(1.0)
-            f.writelines(lines[51:])
+        self.write_pausing("straight.csv", lines, 1.0)
         self.wait_done("straight.csv")
         self.assertFalse(os.path.exists(os.path.join(self.spool, "done",
                                                      "straight.csv.errors.csv")))
