@@ -170,7 +170,7 @@ class CurveTurnedOnInTheFile(DaemonTestCase):
         self.assertNotIn("changed from", log)
 
 
-class ReloadHoldsTheSetOptionsToTheRules(unittest.TestCase):
+class ReloadHoldsTheSetOptionsToTheRules(DaemonTestCase):
     """The --set options are applied over the file again at SIGHUP: what they
     make together is held to the same rules as a file."""
 
@@ -184,13 +184,6 @@ class ReloadHoldsTheSetOptionsToTheRules(unittest.TestCase):
         wait_for(lambda: "ready:" in self.daemon.log_text() or self.daemon.proc.poll() is not None,
                  timeout=30, what="ready")
         self.assertIn("ready:", self.daemon.log_text())
-
-    def tearDown(self):
-        try:
-            self.assertEqual(self.daemon.stop(), 0, self.daemon.log_text())
-            self.assertIsNone(self.daemon.sanitizer_report(), self.daemon.log_text())
-        finally:
-            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def test_a_file_good_alone_but_not_with_the_set_options_is_refused(self):
         self.daemon.settings["store.map_size"] = "2M"

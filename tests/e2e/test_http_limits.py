@@ -5,16 +5,14 @@ import http.client
 import json
 import os
 import resource
-import shutil
 import socket
 import tempfile
 import time
-import unittest
 
-from harness import Daemon, free_port, wait_for
+from harness import Daemon, DaemonTestCase, free_port, wait_for
 
 
-class HttpLimitCase(unittest.TestCase):
+class HttpLimitCase(DaemonTestCase):
     """A daemon on a loopback port of its own, with settings."""
 
     settings = {}
@@ -25,13 +23,6 @@ class HttpLimitCase(unittest.TestCase):
         self.daemon = Daemon(self.workdir, **{"http.listen": f"127.0.0.1:{self.port}",
                                               **self.settings})
         self.daemon.start()
-
-    def tearDown(self):
-        try:
-            self.assertEqual(self.daemon.stop(), 0, self.daemon.log_text())
-            self.assertIsNone(self.daemon.sanitizer_report(), self.daemon.log_text())
-        finally:
-            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 class ConnectionLimit(HttpLimitCase):
