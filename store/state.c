@@ -673,6 +673,21 @@ state_parent_of(void *arg, const char *code)
 	return sp->names[sp->used++];
 }
 
+/* Note patient among those whose cases the change's discharges place
+ * carries, once. */
+static void
+change_add_person(struct state_change *change, const char *patient)
+{
+	const int most = (int)(sizeof(change->persons) / sizeof(change->persons[0]));
+
+	for (int j = 0; j < change->n_persons; j++)
+		if (strcmp(change->persons[j], patient) == 0)
+			return;
+	if (change->n_persons < most)
+		text_copy(change->persons[change->n_persons++], sizeof(change->persons[0]),
+		    patient);
+}
+
 /* Where the change shows (thing_places), with the persons whose cases its
  * discharges place carries: a ready report's or a package's person, and
  * those whose cases a spell's or a package's change moved (cases); a
@@ -688,26 +703,21 @@ state_describe(struct store_batch *batch, const struct state_context *ctx,
 	    thing_places_need_history(env) ? commissioning__history__unpack(NULL, len, bytes) : NULL;
 	struct place places[PLACES_MAX];
 	int n = thing_places(env, history, places, &scratch);
+	/* A spell's change shows on discharges only when it moved a case at
+	 * its provider; a package's always does. */
+	bool carries = key->bytes[0] != THING_SPELL || cases->has_case;
+	char hex[65];
 
 	change->n_places = 0;
 	change->n_persons = 0;
 	thing_key_text(key, change->thing, sizeof(change->thing));
-	if (place_event_person(env, change->persons[0]))
-		change->n_persons = 1;
-	if (key->bytes[0] == THING_SPELL && cases->has_case && n == 1 &&
+	if (place_event_person(env, hex))
+		change_add_person(change, hex);
+	for (int i = 0; carries && i < cases->n; i++)
+		change_add_person(change, cases->patient[i]);
+	if (key->bytes[0] == THING_SPELL && carries && n == 1 &&
 	    strcmp(places[0].area, "flow") == 0)
 		places[n++] = (struct place){ "discharges", places[0].code, false };
-	for (int i = 0; i < cases->n; i++) {
-		bool known = false;
-		if (key->bytes[0] == THING_SPELL && !cases->has_case)
-			break;
-		for (int j = 0; j < change->n_persons; j++)
-			known = known || strcmp(change->persons[j], cases->patient[i]) == 0;
-		if (!known && change->n_persons < (int)(sizeof(change->persons) /
-							 sizeof(change->persons[0])))
-			text_copy(change->persons[change->n_persons++], sizeof(change->persons[0]),
-			    cases->patient[i]);
-	}
 	for (int i = 0; i < n; i++) {
 		struct state_parents sp = { .batch = batch };
 		parent_of_fn parent_of = ctx != NULL && ctx->parent_of != NULL ? ctx->parent_of
