@@ -66,10 +66,10 @@ struct live {
 	json_t *fold_figures;
 	int64_t fold_as_of_ms;
 	/* Catching up with the clock: more timers were due than a step
-	 * moves; since when (monotonic), in how many committed steps so far. */
+	 * moves; since when (monotonic), and the steps taken before. */
 	bool behind;
 	double behind_since;
-	uint64_t catch_up_steps;
+	uint64_t steps_before_behind;
 	/* The last step failed: not behind, so that batches move the tallies
 	 * themselves (and say what fails), until a step or a batch works. */
 	bool catch_up_failed;
@@ -270,9 +270,10 @@ live_note_behind(struct live *live, bool behind, int64_t now_ms, int64_t from_ms
 {
 	double now = clock_monotonic_seconds();
 
+	/* The step that finds it behind is the first of the catching up. */
 	if (behind && !live->behind) {
 		live->behind_since = now;
-		live->catch_up_steps = 1;
+		live->steps_before_behind = live->catch_up_steps_total - 1;
 		log_info("live: the running totals are %.1f h behind the clock, with more than "
 			 "%d timers due; they catch up a committed step at a time before ingest "
 			 "takes more events",
@@ -281,7 +282,8 @@ live_note_behind(struct live *live, bool behind, int64_t now_ms, int64_t from_ms
 	else if (!behind && live->behind)
 		log_info("live: the running totals caught up with the clock in %" PRIu64
 			 " steps, %.2f s",
-		    live->catch_up_steps, now - live->behind_since);
+		    live->catch_up_steps_total - live->steps_before_behind,
+		    now - live->behind_since);
 	live->behind = behind;
 }
 
@@ -302,10 +304,11 @@ live_catch_up(struct live *live, int64_t now_ms)
 		    &more);
 	/* No timer due: only the as-of moved, in memory (the next batch's
 	 * flush writes it); nothing to commit but a state remade. */
-	if (r == STORE_OK && (due > 0 || remade))
+	if (r == STORE_OK && (due > 0 || remade)) {
 		r = state_flush(batch, live->tallies);
-	if (r == STORE_OK && (due > 0 || remade))
-		r = store_batch_commit(&batch);
+		if (r == STORE_OK)
+			r = store_batch_commit(&batch);
+	}
 	store_batch_abort(&batch);
 	if (r != STORE_OK) {
 		if (!live->catch_up_failed)
@@ -323,7 +326,6 @@ live_catch_up(struct live *live, int64_t now_ms)
 	/* Between batches there are no figures kept to forget; the fold kept
 	 * is of the histories, which a step does not change. */
 	if (due > 0) {
-		live->catch_up_steps++;
 		live->catch_up_steps_total++;
 		log_debug("live: the running totals moved on %zu timer(s) to %" PRId64 "%s", due,
 		    tallies_as_of_ms(live->tallies), more ? "; more due" : "");
@@ -511,8 +513,7 @@ static char *
 live_discharges_slice(struct live *live, const char *icb, const char *code,
     const Commissioning__Envelope *env, const char (*persons)[65], int n_persons)
 {
-	bool anywhere = env->event_case == COMMISSIONING__ENVELOPE__EVENT_CARE_PACKAGE_STARTED ||
-	    env->event_case == COMMISSIONING__ENVELOPE__EVENT_CARE_PACKAGE_ENDED;
+	bool anywhere = place_cases_anywhere(env);
 	char key[64], *cases_text, *out = NULL;
 	const char *icb_text, *councils_text;
 	size_t n;

@@ -200,6 +200,13 @@ place_event_person(const Commissioning__Envelope *env, char hex[65])
 	}
 }
 
+bool
+place_cases_anywhere(const Commissioning__Envelope *env)
+{
+	return env->event_case == COMMISSIONING__ENVELOPE__EVENT_CARE_PACKAGE_STARTED ||
+	       env->event_case == COMMISSIONING__ENVELOPE__EVENT_CARE_PACKAGE_ENDED;
+}
+
 /* The council whose capacity roll-up an update shows: the line's, or the
  * one a service's places count in. */
 static const char *
@@ -232,11 +239,7 @@ place_figures(json_t *figures, const char *area, const char *icb, const char *co
 		    flow_slice(roll, icb, day));
 	}
 	if (strcmp(area, "discharges") == 0) {
-		/* A care package's person's cases everywhere; else those at
-		 * the provider the place is. */
-		bool anywhere = env->event_case ==
-			COMMISSIONING__ENVELOPE__EVENT_CARE_PACKAGE_STARTED ||
-		    env->event_case == COMMISSIONING__ENVELOPE__EVENT_CARE_PACKAGE_ENDED;
+		bool anywhere = place_cases_anywhere(env);
 		json_t *cases = json_array();
 		for (int i = 0; i < cut->n_persons; i++) {
 			json_t *some = list_where(json_object_get(top, "cases"), "patient",

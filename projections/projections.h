@@ -128,6 +128,11 @@ json_t *place_figures(json_t *figures, const char *area, const char *icb, const 
  * for any other event. */
 bool place_event_person(const Commissioning__Envelope *env, char hex[65]);
 
+/* Does a discharges update of env carry its persons' cases at every
+ * provider (a care package's: a package ends any case's wait) rather than
+ * at the provider its place is? */
+bool place_cases_anywhere(const Commissioning__Envelope *env);
+
 /* The thing's key as text: "spell RXC/6f1e...". */
 void thing_key_text(const struct thing_key *key, char *out, size_t outlen);
 
