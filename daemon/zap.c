@@ -93,24 +93,15 @@ struct zap *
 zap_load(const struct config *cfg, char *err, size_t errlen)
 {
 	struct zap *zap = calloc(1, sizeof(*zap));
-	bool lists = cfg->curve_ingest_allow[0] != '\0' || cfg->curve_subscribe_allow[0] != '\0';
 
 	if (zap == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (cfg->curve_server_key_file[0] == '\0') {
-		if (!lists)
-			return zap; /* plain */
-		snprintf(err, errlen, "[curve] an allow-list is set but server_key_file is empty: "
-				      "set it (CURVE on) or clear the allow-lists (plain)");
-		goto fail;
-	}
-	if (cfg->curve_ingest_allow[0] == '\0' || cfg->curve_subscribe_allow[0] == '\0') {
-		snprintf(err, errlen, "[curve] server_key_file is set: ingest_allow and "
-				      "subscribe_allow must each name an allow-list file");
-		goto fail;
-	}
+	/* cfg has passed config_check: the key and both allow-lists are set
+	 * together, or none of them. */
+	if (cfg->curve_server_key_file[0] == '\0')
+		return zap; /* plain */
 	if (curve_pair_load(cfg->curve_server_key_file, &zap->server, err, errlen) < 0)
 		goto fail;
 	for (size_t d = 0; d < ZAP_N_DOMAINS; d++)
