@@ -359,23 +359,17 @@ zap_bind(const struct zap *zap, void *socket, enum zap_domain domain, const char
 	return 0;
 }
 
+/* cfg is the running configuration: reload.c puts a new allow-list path
+ * in it only while CURVE is on and the list reads, and never an empty one
+ * or a new server key (they wait for a restart, and reload.c says so). */
 void
 zap_reload(struct zap *zap, const struct config *cfg)
 {
-	if (strcmp(cfg->curve_server_key_file, zap->server_key_file) != 0)
-		log_warning("reload: [curve] server_key_file changed: CURVE keys take effect at "
-			    "the next start");
 	if (!zap->enabled)
 		return;
 	for (size_t d = 0; d < ZAP_N_DOMAINS; d++) {
 		struct curve_allow fresh;
 		char err[768];
-		if (zap_list_path(cfg, (enum zap_domain)d)[0] == '\0') {
-			log_error("reload: [curve] %s is empty while CURVE is on; keeping the "
-				  "running list of %zu key(s)",
-			    zap_domains[d].list_key, zap->allow[d].n_keys);
-			continue;
-		}
 		if (zap_read_list(cfg, (enum zap_domain)d, &fresh, err, sizeof(err)) < 0) {
 			log_error("reload: %s; keeping the running list of %zu key(s)", err,
 			    zap->allow[d].n_keys);
