@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
+#include <event2/util.h>
 #include <ini.h>
 
 #include "config.h"
@@ -264,32 +266,27 @@ config_add_provider(struct config *cfg, const struct config_key *k, const char *
 }
 
 /* "HOST:PORT" with a port of 1 to 65535, as the listeners take it; numeric:
- * HOST is an IPv4 address or an IPv6 one in brackets. */
+ * as commissiond-hl7 reads it (evutil_parse_sockaddr_port), HOST an IPv4
+ * address or an IPv6 one in brackets. */
 static bool
 config_listen_valid(const char *value, bool numeric)
 {
 	const char *colon = strrchr(value, ':');
-	char host[CONFIG_TEXT_MAX];
-	struct in6_addr addr;
+	struct sockaddr_storage ss;
+	int sslen = sizeof(ss);
 	uint64_t port;
-	size_t len;
 
 	if (colon == NULL || colon == value ||
 	    config_parse_number(colon + 1, false, &port) < 0 || port == 0 || port > 65535)
 		return false;
 	if (!numeric)
 		return true;
-	len = (size_t)(colon - value);
-	if (len >= sizeof(host))
+	if (evutil_parse_sockaddr_port(value, (struct sockaddr *)&ss, &sslen) < 0)
 		return false;
-	if (value[0] == '[') {
-		if (len < 2 || value[len - 1] != ']')
-			return false;
-		snprintf(host, sizeof(host), "%.*s", (int)(len - 2), value + 1);
-		return inet_pton(AF_INET6, host, &addr) == 1;
-	}
-	snprintf(host, sizeof(host), "%.*s", (int)len, value);
-	return inet_pton(AF_INET, host, &addr) == 1;
+	/* libevent reads "::1:2575", with no brackets, as an address alone:
+	 * port 0. */
+	return ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port != 0
+				       : ((struct sockaddr_in6 *)&ss)->sin6_port != 0;
 }
 
 static int
