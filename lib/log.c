@@ -151,7 +151,6 @@ LOG_DEFINE(log_warning, LOG_LEVEL_WARNING)
 LOG_DEFINE(log_info, LOG_LEVEL_INFO)
 LOG_DEFINE(log_debug, LOG_LEVEL_DEBUG)
 
-
 /* Never suppressed: the last words of the process. */
 static void
 log_vfatal(const char *fmt, va_list ap)
