@@ -66,18 +66,10 @@ ctl_show(const struct config *cfg, int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "a:i:o:u:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'a':
-			if (ctl_parse_u64(optarg, &as_of) < 0) {
-				fprintf(stderr, "commissionctl: --as-of: \"%s\" is not UTC milliseconds\n",
-				    optarg);
-				return CTL_USAGE;
-			}
-			if (as_of > (uint64_t)DATES_MS_MAX) {
-				fprintf(stderr,
-				    "commissionctl: --as-of: %s is past 9999-12-31T23:59:59.999Z; "
-				    "--as-of is UTC milliseconds from %" PRId64 " to %" PRId64 "\n",
-				    optarg, DATES_MS_MIN, DATES_MS_MAX);
-				return CTL_USAGE;
-			}
+			/* The calendar of dates.h ends at 9999-12-31T23:59:59.999Z. */
+			if (ctl_option_u64("show", "as-of", optarg, DATES_MS_MIN, DATES_MS_MAX,
+				&as_of) < 0)
+				return show_usage();
 			break;
 		case 'i':
 			filter.icb = optarg;
