@@ -111,7 +111,7 @@ http_reply(struct http *h, struct evhttp_request *req, const char *route, int st
 	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
 	/* Every 503 says when to ask again (docs/HTTP.md): what it waits for
 	 * (a place, the store taking input) is looked at again by then. */
-	if (status == 503 && evhttp_find_header(out, "Retry-After") == NULL)
+	if (status == 503)
 		evhttp_add_header(out, "Retry-After", "1");
 	metrics_count_http(h->metrics, route, status);
 	/* An answer to HEAD has no content (RFC 9110 9.3.2): libevent would
@@ -1419,7 +1419,6 @@ http_reading_stop_all(struct http *h, bool waiting, const char *message)
 		if (http_reading_orphaned(h, rd))
 			continue;
 		live_reading_end(&rd->live);
-		evhttp_add_header(evhttp_request_get_output_headers(rd->req), "Retry-After", "1");
 		http_error(h, rd->req, rd->route, 503, NULL, "%s", message);
 		http_reading_free(h, rd);
 	}
