@@ -100,9 +100,11 @@ struct http_params {
 
 /* ---------------------------------------------------------------- answers */
 
+/* Send an answer already counted in the metrics, with the headers every
+ * answer has. */
 static void
-http_reply(struct http *h, struct evhttp_request *req, const char *route, int status,
-    const char *content_type, struct evbuffer *body)
+http_send(struct evhttp_request *req, int status, const char *content_type,
+    struct evbuffer *body)
 {
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 
@@ -113,13 +115,20 @@ http_reply(struct http *h, struct evhttp_request *req, const char *route, int st
 	 * (a place, the store taking input) is looked at again by then. */
 	if (status == 503)
 		evhttp_add_header(out, "Retry-After", "1");
-	metrics_count_http(h->metrics, route, status);
 	/* An answer to HEAD has no content (RFC 9110 9.3.2): libevent would
 	 * write the body without its length, on a connection kept open. */
 	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD)
 		body = NULL;
 	/* libevent 2.1 names 429 (RFC 6585) "Client Error". */
 	evhttp_send_reply(req, status, status == 429 ? "Too Many Requests" : NULL, body);
+}
+
+static void
+http_reply(struct http *h, struct evhttp_request *req, const char *route, int status,
+    const char *content_type, struct evbuffer *body)
+{
+	metrics_count_http(h->metrics, route, status);
+	http_send(req, status, content_type, body);
 }
 
 static void
@@ -907,12 +916,7 @@ http_metrics(struct http *h, struct evhttp_request *req, const char *rest)
 	/* Counted before rendering, so that this request shows in it. */
 	metrics_count_http(h->metrics, "/metrics", 200);
 	metrics_render(h->metrics, &g, body);
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-	    "text/plain; version=0.0.4; charset=utf-8");
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
-	evhttp_add_header(evhttp_request_get_output_headers(req), "X-Content-Type-Options",
-	    "nosniff");
-	evhttp_send_reply(req, 200, NULL, body);
+	http_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", body);
 	evbuffer_free(body);
 }
 
