@@ -178,10 +178,12 @@ class OutOfDescriptors(HttpLimitCase):
         self.socks = []
 
         def healthy():
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
             try:
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
                 conn.request("GET", "/healthz")
                 return conn.getresponse().status == 200
             except OSError:
                 return False
+            finally:
+                conn.close()
         wait_for(healthy, timeout=15, what="/healthz once descriptors are free")
