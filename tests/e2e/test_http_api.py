@@ -991,13 +991,16 @@ class Figures(SharedDaemon):
                 self.assertIn("--as-of", proc.stderr)
                 self.assertIn(str(LAST_MS), proc.stderr)
 
-    def http_500s(self):
+    def http_count(self, status, route=None):
+        """commissiond_http_requests_total of status, on route or on all."""
         text = self.api.get("/metrics").text
         return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith("commissiond_http_requests_total") and 'status="500"' in line)
+                   if line.startswith("commissiond_http_requests_total{")
+                   and (route is None or f'route="{route}"' in line)
+                   and f'status="{status}"' in line)
 
     def test_a_value_or_path_not_utf_8_or_holding_nul_is_a_json_400_or_404(self):
-        before = self.http_500s()
+        before = self.http_count(500)
         cases = [
             ("/api/v1/capacity?as_of=%FF", 400, "as_of"),
             ("/api/v1/flow/providers?icb=%C0%AF", 400, "icb"),
@@ -1036,7 +1039,7 @@ class Figures(SharedDaemon):
                 self.assertEqual(answer.status, status, answer)
                 self.assertEqual(answer.json()["error"]["status"], status)
         # A client's typo is not a server fault on the dashboards.
-        self.assertEqual(self.http_500s(), before)
+        self.assertEqual(self.http_count(500), before)
 
     def test_an_unknown_route_is_404(self):
         for path in ("/api/v1/beds", "/api/v1/flow/providers/RXC", "/api/v2/flow", "/nothing",
@@ -1075,12 +1078,6 @@ class Figures(SharedDaemon):
         finally:
             sock.close()
 
-    def http_count(self, route, status):
-        text = self.api.get("/metrics").text
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith("commissiond_http_requests_total{")
-                   and f'route="{route}"' in line and f'status="{status}"' in line)
-
     def test_a_client_that_shuts_down_its_writing_side_is_let_go_cleanly_and_counted(self):
         # As `printf 'GET ...' | nc -N` does. The routes read in slices
         # take it as a client gone: no answer at all (not a bare 503 with
@@ -1089,7 +1086,7 @@ class Figures(SharedDaemon):
                               ("/api/v1/discharges/cases", "/api/v1/discharges/cases?limit=5"),
                               ("/api/v1/flow", f"/api/v1/flow?as_of={DAY_BEFORE}")):
             with self.subTest(target):
-                before = self.http_count(route, 499)
+                before = self.http_count(499, route)
                 sock = socket.create_connection(self.api.address, timeout=10)
                 try:
                     # Corked, the request and the FIN leave in one segment
@@ -1108,7 +1105,7 @@ class Figures(SharedDaemon):
                 finally:
                     sock.close()
                 self.assertEqual(data, b"", "an answer no one asked to read")
-                self.assertEqual(self.http_count(route, 499), before + 1)
+                self.assertEqual(self.http_count(499, route), before + 1)
         # An answer made at once is still made (no slice to notice it in).
         self.assertEqual(self.api.get_json("/healthz"), {"status": "ok"})
 
