@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,7 +100,7 @@ struct hl7_server {
 	size_t committing, n_committing;
 	struct hl7_group *filling;
 	struct event *turn_end;	      /* after this turn's reads: commit */
-	struct event *sweep;	      /* closes connections stalled mid-frame */
+	struct event *sweep;	      /* closes connections stalled mid-frame or lingering */
 	struct evbuffer *acks;	      /* one connection's ACKs, on their way out */
 	/* Scratch for deciding and answering one message at a time. */
 	struct hl7_message msg;
@@ -315,29 +316,25 @@ hl7_can_answer_header(struct hl7_server *srv, const uint8_t *text, size_t len)
 	    hl7_get_raw_field(&srv->msg, "MSH", 1, 10, &value, &value_len) == 0 && value_len > 0;
 }
 
-static void
-hl7_refuse_too_large(struct hl7_taken *t, uint64_t max_message_bytes)
-{
-	memset(&t->err, 0, sizeof(t->err));
-	t->packed_len = 0;
-	t->code = ACK_CODE_ERROR;
-	t->err.code = HL7_ERROR_DATA_TYPE;
-	snprintf(t->err.text, sizeof(t->err.text),
-	    "the message is longer than %" PRIu64 " bytes ([hl7] max_message_bytes of the "
-	    "receiver): it is not read, and the connection is closed", max_message_bytes);
-}
+/*
+ * Answer t AE (code from HL7 table 0357) without deciding it: a message
+ * refused before it was whole. The text names no field, as it is about
+ * the message as sent, not a value in it.
+ */
+static void hl7_refuse_unread(struct hl7_taken *t, unsigned code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void
-hl7_refuse_unended(struct hl7_taken *t)
+hl7_refuse_unread(struct hl7_taken *t, unsigned code, const char *fmt, ...)
 {
+	va_list ap;
+
 	memset(&t->err, 0, sizeof(t->err));
 	t->packed_len = 0;
 	t->code = ACK_CODE_ERROR;
-	t->err.code = HL7_ERROR_SEGMENT_SEQUENCE;
-	snprintf(t->err.text, sizeof(t->err.text),
-	    "MLLP framing: this frame had no end block (0x1C 0x0D) before the next start block "
-	    "(0x0B), so the message may be cut short and is not taken; send it again in a "
-	    "whole frame");
+	va_start(ap, fmt);
+	(void)hl7_error_vset(&t->err, code, "", fmt, ap);
+	va_end(ap);
 }
 
 /* Take the whole messages in a connection's buffer (at most
@@ -405,7 +402,9 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 			t = &g->taken[g->n_taken++];
 			t->at = start;
 			t->len = hl7_header_length((const char *)data + start, len - start);
-			hl7_refuse_too_large(t, max);
+			hl7_refuse_unread(t, HL7_ERROR_DATA_TYPE,
+			    "the message is longer than %" PRIu64 " bytes ([hl7] max_message_bytes "
+			    "of the receiver): it is not read, and the connection is closed", max);
 			c->n++;
 			break;
 		}
@@ -432,7 +431,10 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 		if (st == MLLP_UNENDED) {
 			log_warning("hl7: %s: a frame with no end block (0x1C 0x0D) before the next "
 				    "start block (0x0B): answered AE", c->peer);
-			hl7_refuse_unended(t);
+			hl7_refuse_unread(t, HL7_ERROR_SEGMENT_SEQUENCE, "%s",
+			    "MLLP framing: this frame had no end block (0x1C 0x0D) before the next "
+			    "start block (0x0B), so the message may be cut short and is not taken; "
+			    "send it again in a whole frame");
 		} else {
 			hl7_decide(srv, g, t, (const char *)data + t->at, msg_len);
 		}
@@ -666,7 +668,8 @@ hl7_on_event(struct bufferevent *bev, short events, void *arg)
  * Close the connections that have held a frame begun and not ended for
  * longer than [hl7] frame_timeout_ms while they were being read: a
  * sender stalled mid-message, or gone without a reset. What it left
- * unanswered, it sends again.
+ * unanswered, it sends again. Close too those lingering (hl7_conn_linger)
+ * for HL7_LINGER_MS without the sender closing its side.
  */
 static void
 hl7_on_sweep(evutil_socket_t fd, short what, void *arg)
