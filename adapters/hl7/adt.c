@@ -403,13 +403,11 @@ adt_read_control_id(struct adt_context *cx)
 		    "the message control id is longer than %d bytes, too long to echo in the "
 		    "ACK's MSA-2", ADT_CONTROL_ID_MAX_BYTES);
 	separators = adt_count_separators(&cx->msg->encoding, raw, raw_len);
-	if (separators > 0) {
-		if (separators == raw_len)
-			return adt_fail(cx, HL7_ERROR_REQUIRED_FIELD_MISSING, "MSH-10",
-			    "the message control id is missing (required: it is the event id)");
+	if (separators > 0 && separators < raw_len) {
 		id = raw;
 		r = (int)raw_len;
 	} else {
+		/* Separators alone read as empty: missing. */
 		if ((r = adt_read(cx, "MSH", 10, 1, 1, "MSH-10", "the message control id",
 		    control_id, sizeof(control_id))) < 0)
 			return r;
