@@ -59,7 +59,6 @@ struct adt_context {
 	struct hl7_error *err;
 	bool latin1;		       /* MSH-18 is ISO 8859-1 */
 	char charset[ADT_SHORT_BUFSIZE]; /* MSH-18 as sent, for errors */
-	bool charset_known;	       /* MSH-18 is one this adapter reads */
 	bool has_patient;	       /* an NHS number was found */
 	const char *time_field;	       /* where occurred_at came from */
 	const char *visit_field;       /* PV1-19 or PID-18 */
@@ -282,7 +281,7 @@ adt_read_message_type(struct adt_context *cx)
 static int
 adt_read_version(struct adt_context *cx)
 {
-	char version[ADT_SHORT_BUFSIZE], charset[ADT_SHORT_BUFSIZE], shown[48];
+	char version[ADT_SHORT_BUFSIZE], shown[48];
 	unsigned major, minor, patch;
 	int r;
 
@@ -297,16 +296,10 @@ adt_read_version(struct adt_context *cx)
 		return adt_fail(cx, HL7_ERROR_UNSUPPORTED_VERSION_ID, "MSH-12",
 		    "version %s is not one this adapter reads (2.2 to 2.8)",
 		    adt_shown(version, shown, sizeof(shown)));
-	if ((r = adt_read(cx, "MSH", 18, 1, 1, "MSH-18", "the character set", charset,
-	    sizeof(charset))) < 0)
+	if ((r = adt_read(cx, "MSH", 18, 1, 1, "MSH-18", "the character set", cx->charset,
+	    sizeof(cx->charset))) < 0)
 		return r;
-	cx->latin1 = strcmp(charset, "8859/1") == 0;
-	/* HL7 table 0211: none given, ASCII and UTF-8 are all read as UTF-8;
-	 * another set is read so too (text in ASCII is the same in all of
-	 * them), but an error in its text says MSH-18 is why. */
-	cx->charset_known = cx->latin1 || charset[0] == '\0' || strcmp(charset, "ASCII") == 0 ||
-	    strcmp(charset, "UNICODE UTF-8") == 0;
-	memcpy(cx->charset, charset, sizeof(cx->charset));
+	cx->latin1 = strcmp(cx->charset, "8859/1") == 0;
 	return 0;
 }
 
@@ -745,7 +738,9 @@ adt_hl7_field_of(const struct adt_context *cx, const char *check_field)
 /*
  * Why free text that is not UTF-8 may be so: the character set MSH-18
  * declares (or does not), or "" when the text is ASCII or MSH-18 is one
- * that is converted.
+ * this adapter reads. HL7 table 0211: none given, ASCII and UTF-8 are all
+ * read as UTF-8, 8859/1 is converted; another set is read as UTF-8 too
+ * (text in ASCII is the same in all of them), and this says so.
  */
 static const char *
 adt_charset_note(const struct adt_context *cx, const char *check_field, char *buf, size_t size)
@@ -763,7 +758,7 @@ adt_charset_note(const struct adt_context *cx, const char *check_field, char *bu
 	if (cx->charset[0] == '\0')
 		return " (MSH-18 gives no character set, so UTF-8 is read: ISO 8859-1 text "
 		       "needs MSH-18 8859/1)";
-	if (cx->charset_known)
+	if (strcmp(cx->charset, "ASCII") == 0 || strcmp(cx->charset, "UNICODE UTF-8") == 0)
 		return "";
 	(void)snprintf(buf, size, " (MSH-18 %s is not a character set read here: 8859/1 or "
 				  "UTF-8)", adt_shown(cx->charset, shown, sizeof(shown)));
