@@ -44,6 +44,9 @@ enum ack_code {
  * Return the length written, or -1 when it does not fit or an argument is
  * wrong.
  */
+int ack_build(const struct hl7_message *msg, enum ack_code code, const struct hl7_error *err,
+    const char *control_id, int64_t now_ms, char *out, size_t outlen);
+
 /*
  * Whether the ACK of msg takes its trigger from EVN-1: its MSH-9 gives
  * none (v2.2 may send the trigger in EVN-1 alone). A caller that parsed
@@ -51,8 +54,5 @@ enum ack_code {
  * or the ACK would say ACK where the message's AE says ACK^A01.
  */
 bool ack_needs_evn(const struct hl7_message *msg);
-
-int ack_build(const struct hl7_message *msg, enum ack_code code, const struct hl7_error *err,
-    const char *control_id, int64_t now_ms, char *out, size_t outlen);
 
 #endif

@@ -80,6 +80,11 @@ struct hl7_message {
 	struct hl7_segment segments[HL7_SEGMENTS_MAX];
 };
 
+/* Fill err (when given) with code, field and "field: sentence", the
+ * sentence cut with "..." when it does not fit; returns -EBADMSG. */
+int hl7_error_vset(struct hl7_error *err, unsigned code, const char *field, const char *fmt,
+    va_list ap) __attribute__((format(printf, 4, 0)));
+
 /*
  * Index buf (len bytes; MLLP framing already removed). Segments end in CR,
  * LF or CRLF; empty lines are skipped. Return 0, or -EBADMSG with err
@@ -89,11 +94,6 @@ struct hl7_message {
  * naming the field it is in and its byte; a NUL in MSH-3 or later leaves
  * the header indexed up to the NUL.
  */
-/* Fill err (when given) with code, field and "field: sentence", the
- * sentence cut with "..." when it does not fit; returns -EBADMSG. */
-int hl7_error_vset(struct hl7_error *err, unsigned code, const char *field, const char *fmt,
-    va_list ap) __attribute__((format(printf, 4, 0)));
-
 int hl7_parse(struct hl7_message *msg, const char *buf, size_t len, struct hl7_error *err);
 
 /*
