@@ -337,6 +337,39 @@ hl7_refuse_unread(struct hl7_taken *t, unsigned code, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * A message longer than [hl7] max_message_bytes begins at data[start]
+ * (len bytes in all): take it as an AE when its header gives an MSH-10 to
+ * answer it by, else only say so. Either way its connection closes.
+ */
+static void
+hl7_take_too_large(struct hl7_conn *c, struct hl7_group *g, const uint8_t *data, size_t start,
+    size_t len)
+{
+	uint64_t max = c->srv->a->cfg->hl7_max_message_bytes;
+	struct hl7_taken *t;
+
+	if (!hl7_can_answer_header(c->srv, data + start, len - start)) {
+		log_warning("hl7: %s: a message longer than %" PRIu64 " bytes ([hl7] "
+			    "max_message_bytes), with no MSH-10 to answer it by: closing the "
+			    "connection", c->peer, max);
+		return;
+	}
+	if (hl7_reserve_taken(g) < 0) {
+		log_error("hl7: %s: out of memory; the sender will resend", c->peer);
+		return;
+	}
+	log_warning("hl7: %s: a message longer than %" PRIu64 " bytes ([hl7] max_message_bytes): "
+		    "answered AE; closing the connection", c->peer, max);
+	t = &g->taken[g->n_taken++];
+	t->at = start;
+	t->len = hl7_header_length((const char *)data + start, len - start);
+	hl7_refuse_unread(t, HL7_ERROR_DATA_TYPE,
+	    "the message is longer than %" PRIu64 " bytes ([hl7] max_message_bytes of the "
+	    "receiver): it is not read, and the connection is closed", max);
+	c->n++;
+}
+
 /* Take the whole messages in a connection's buffer (at most
  * HL7_MESSAGES_PER_READ), decide each, and leave them for the group commit
  * of this turn. */
@@ -378,34 +411,12 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 		if (skipped > 0)
 			hl7_log_skipped(c, data + done, skipped);
 		if (st == MLLP_TOO_LARGE) {
-			/* What came before it is answered first; it gets an AE
-			 * when its header can be read, and the rest of it, and
-			 * anything after, is discarded as the connection closes. */
-			size_t start = done + skipped + 1;
-			uint64_t max = srv->a->cfg->hl7_max_message_bytes;
-
+			/* What came before it is answered first; the rest of it,
+			 * and anything after, is discarded as the connection
+			 * closes. */
 			c->close_after = true;
+			hl7_take_too_large(c, g, data, done + skipped + 1, len);
 			done = len;
-			if (!hl7_can_answer_header(srv, data + start, len - start)) {
-				log_warning("hl7: %s: a message longer than %" PRIu64 " bytes ([hl7] "
-					    "max_message_bytes), with no MSH-10 to answer it by: "
-					    "closing the connection", c->peer, max);
-				break;
-			}
-			if (hl7_reserve_taken(g) < 0) {
-				log_error("hl7: %s: out of memory; the sender will resend", c->peer);
-				break;
-			}
-			log_warning("hl7: %s: a message longer than %" PRIu64 " bytes ([hl7] "
-				    "max_message_bytes): answered AE; closing the connection",
-			    c->peer, max);
-			t = &g->taken[g->n_taken++];
-			t->at = start;
-			t->len = hl7_header_length((const char *)data + start, len - start);
-			hl7_refuse_unread(t, HL7_ERROR_DATA_TYPE,
-			    "the message is longer than %" PRIu64 " bytes ([hl7] max_message_bytes "
-			    "of the receiver): it is not read, and the connection is closed", max);
-			c->n++;
 			break;
 		}
 		if (st == MLLP_MORE) {

@@ -420,6 +420,20 @@ class TooLarge(Hl7Case):
         again.close()
         wait_for(lambda: self.events_stored() == 3 + 2, what="TL-1 and TL-3")
 
+    def test_a_message_too_large_with_no_header_is_not_answered_and_the_connection_closes(self):
+        """No MSH-10 to match an AE to: the ACKs before it, then the close,
+        and a warning that says why nothing answered it."""
+        good = adt("A01", "TL-4", nhs_number(533), "VTL4")
+        client = MllpClient(self.address)
+        client.send_raw(b"\x0b" + good.encode() + b"\x1c\x0d\x0b" + b"x" * 1100000)
+        self.assertEqual(ack_fields(client.ack())["MSA"][1:3], ["AA", "TL-4"])
+        with self.assertRaisesRegex(AssertionError, "closed the connection"):
+            client.ack()
+        client.close()
+        self.assertIn("max_message_bytes), with no MSH-10 to answer it by: closing the "
+                      "connection", self.adapter.log_text())
+        wait_for(lambda: self.events_stored() == 3 + 1, what="TL-4")
+
 
 class LostAck(Hl7Case):
     """An ACK the adapter cannot send (out of memory, made so by
