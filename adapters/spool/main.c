@@ -343,13 +343,13 @@ spool_type_name(mode_t mode)
 	}
 }
 
-/* What is in the spool but can never be taken: said once, then skipped. */
+/* What is in the spool but can never be taken (e->id: what it is now):
+ * said once, then skipped. */
 static void
-spool_skip_not_file(struct spool_seen_file *e, const struct stat *st)
+spool_skip_not_file(struct spool_seen_file *e)
 {
 	log_warning("spool: %s: %s, not a regular file: left where it is and not taken", e->name,
-	    spool_type_name(st->st_mode));
-	spool_seen_id_of(st, &e->id);
+	    spool_type_name((mode_t)e->id.type));
 	e->state = SPOOL_SEEN_SKIPPED;
 }
 
@@ -407,8 +407,10 @@ spool_take(struct spool *s, struct spool_seen_file *e)
 		if (errno == ENOENT)
 			return; /* gone: not ours */
 		if (errno == ELOOP) {
-			if (lstat(path, &st) == 0)
-				spool_skip_not_file(e, &st);
+			if (lstat(path, &st) == 0) {
+				spool_seen_id_of(&st, &e->id);
+				spool_skip_not_file(e);
+			}
 			return;
 		}
 		snprintf(reason, sizeof(reason),
@@ -425,7 +427,8 @@ spool_take(struct spool *s, struct spool_seen_file *e)
 		return;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		spool_skip_not_file(e, &st);
+		spool_seen_id_of(&st, &e->id);
+		spool_skip_not_file(e);
 		close(fd);
 		return;
 	}
@@ -516,16 +519,9 @@ spool_take(struct spool *s, struct spool_seen_file *e)
 	spool_file_free(&f);
 }
 
-static int
-spool_name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Whether the file e (st as listed) is to be taken at this look. */
+/* Whether the file e (as listed at this look) is to be taken now. */
 static bool
-spool_is_ready(struct spool *s, struct spool_seen_file *e, const struct stat *st, int64_t now_ms,
-    int64_t now_real_ms)
+spool_is_ready(struct spool *s, struct spool_seen_file *e, int64_t now_ms, int64_t now_real_ms)
 {
 	const int64_t settle_ms = (int64_t)s->a->cfg->spool_settle_ms;
 	struct outbox_counts counts;
@@ -544,8 +540,8 @@ spool_is_ready(struct spool *s, struct spool_seen_file *e, const struct stat *st
 	case SPOOL_SEEN_SETTLING:
 		break;
 	}
-	if (!S_ISREG(st->st_mode)) {
-		spool_skip_not_file(e, st);
+	if (e->id.type != S_IFREG) {
+		spool_skip_not_file(e);
 		return false;
 	}
 	/* Settled: the same size and times for [spool] settle_ms, watched or
@@ -555,16 +551,16 @@ spool_is_ready(struct spool *s, struct spool_seen_file *e, const struct stat *st
 	       now_real_ms - e->id.mtime_ns / 1000000 >= settle_ms;
 }
 
-/* Take the settled files waiting, oldest name first, at most
- * SPOOL_FILES_PER_TICK; those that cannot be taken do not count. */
+/* Take the settled files waiting, oldest name first (s->seen is kept in
+ * name order), at most SPOOL_FILES_PER_TICK; those that cannot be taken
+ * do not count. */
 static void
 spool_on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct spool *s = arg;
 	const char *dir = s->a->cfg->spool_directory;
 	int64_t now_ms = clock_monotonic_ms(), now_real_ms = clock_now_ms();
-	char **names = NULL;
-	size_t n = 0, cap = 0;
+	size_t taken = 0;
 	struct dirent *de;
 	DIR *d;
 
@@ -578,7 +574,6 @@ spool_on_tick(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	while ((de = readdir(d)) != NULL) {
-		struct spool_seen_file *e;
 		struct spool_seen_id id;
 		struct stat st;
 
@@ -589,32 +584,19 @@ spool_on_tick(evutil_socket_t fd, short what, void *arg)
 		    (strcmp(de->d_name, "done") == 0 || strcmp(de->d_name, "failed") == 0))
 			continue;
 		spool_seen_id_of(&st, &id);
-		e = spool_seen_note(&s->seen, de->d_name, &id, now_ms);
-		if (e == NULL || !spool_is_ready(s, e, &st, now_ms, now_real_ms))
-			continue;
-		if (n == cap) {
-			size_t grown_cap = cap ? cap * 2 : SPOOL_FILES_PER_TICK;
-			char **grown = realloc(names, grown_cap * sizeof(*grown));
-			if (grown == NULL)
-				break;
-			names = grown;
-			cap = grown_cap;
-		}
-		if ((names[n] = strdup(de->d_name)) != NULL)
-			n++;
+		(void)spool_seen_note(&s->seen, de->d_name, &id, now_ms); /* NULL: next look */
 	}
 	closedir(d);
+	/* What is left is what this look listed. A file that cannot be taken
+	 * now stays, and a later look tries it. */
 	spool_seen_prune(&s->seen);
-	if (n > 0)
-		qsort(names, n, sizeof(names[0]), spool_name_cmp);
-	/* A file that cannot be taken now stays, and a later look tries it. */
-	for (size_t i = 0; i < n; i++) {
-		struct spool_seen_file *e = spool_seen_find(&s->seen, names[i]);
-		if (!s->stopping && i < SPOOL_FILES_PER_TICK && e != NULL)
+	for (size_t i = 0; i < s->seen.n; i++) {
+		struct spool_seen_file *e = &s->seen.files[i];
+
+		if (spool_is_ready(s, e, now_ms, now_real_ms) && !s->stopping &&
+		    taken++ < SPOOL_FILES_PER_TICK)
 			spool_take(s, e);
-		free(names[i]);
 	}
-	free(names);
 }
 
 static int
