@@ -127,15 +127,8 @@ event_value_shown(const char *text, char *buf, size_t size)
 	return buf;
 }
 
-/*
- * UTF-8 as the proto3 string type requires (no overlong forms, no
- * surrogates, nothing above U+10FFFF) and no control character: C0, DEL
- * or C1 (U+0080..U+009F, which holds NEL, a line break to some readers).
- * A ward or a name with a line break in it would split a log line or a
- * CSV row downstream.
- */
-static bool
-text_is_clean_utf8(const char *text, size_t len)
+size_t
+event_text_fault_at(const char *text, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)text;
 	size_t i = 0;
@@ -147,7 +140,7 @@ text_is_clean_utf8(const char *text, size_t len)
 
 		if (lead < 0x80) {
 			if (lead < 0x20 || lead == 0x7f)
-				return false;
+				return i;
 			i++;
 			continue;
 		}
@@ -158,25 +151,25 @@ text_is_clean_utf8(const char *text, size_t len)
 		else if (lead >= 0xf0 && lead <= 0xf4)
 			more = 3;
 		else
-			return false;
+			return i;
 		code_point = lead & (0x7fu >> (more + 1));
 		if (len - i - 1 < more)
-			return false;
+			return i;
 		for (size_t k = 1; k <= more; k++) {
 			if ((s[i + k] & 0xc0u) != 0x80u)
-				return false;
+				return i;
 			code_point = code_point << 6 | (s[i + k] & 0x3fu);
 		}
 		if (more == 1 && code_point <= 0x9f)
-			return false;
+			return i;
 		if (more == 2 && (code_point < 0x800 ||
 		    (code_point >= 0xd800 && code_point <= 0xdfff)))
-			return false;
+			return i;
 		if (more == 3 && (code_point < 0x10000 || code_point > 0x10ffff))
-			return false;
+			return i;
 		i += more + 1;
 	}
-	return true;
+	return len;
 }
 
 /* Free text: empty is missing; at most 256 bytes of clean UTF-8. */
@@ -196,7 +189,7 @@ check_text(struct check_error *err, const char *field, const char *text,
 		return check_fail(err, field,
 		    "%zu bytes; a text field holds at most %d bytes", len,
 		    EVENT_TEXT_MAX_BYTES);
-	if (!text_is_clean_utf8(text, len))
+	if (event_text_fault_at(text, len) < len)
 		return check_fail(err, field,
 		    "not valid UTF-8 text without control characters");
 	return 0;

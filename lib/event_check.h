@@ -27,6 +27,16 @@ struct check_error {
 int event_check(const Commissioning__Envelope *env, struct check_error *err);
 
 /*
+ * Where text (len bytes) stops being clean text: UTF-8 as the proto3
+ * string type requires (no overlong forms, no surrogates, nothing above
+ * U+10FFFF) with no control character, C0, DEL or C1 (U+0080..U+009F,
+ * which holds NEL, a line break to some readers): a ward or a name with a
+ * line break in it would split a log line or a CSV row downstream. The
+ * offset of the first byte of the first fault, or len when there is none.
+ */
+size_t event_text_fault_at(const char *text, size_t len);
+
+/*
  * A value as it may appear in a reason (logs, acks, dead letters, errors
  * files): quoted when short plain ASCII, else only its length, and never
  * ten digits that could be an NHS number. Written into buf; returns buf.

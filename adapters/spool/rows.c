@@ -886,21 +886,27 @@ rows_infer_role(const char *code, const char *parent)
 }
 
 /*
- * The names of a fixed set are plain ASCII, and rows_normalise skips
- * every other byte: without this, "Nurs\xe9ing" (Latin-1) would read as
- * "nursing". Fail naming the first byte that is not ASCII.
+ * A fixed-set value must be clean text (event_text_fault_at): the names
+ * are matched by rows_normalise, which skips every byte that is not an
+ * ASCII letter or digit, so a Latin-1 "Nurs\xe9ing" (a file not saved as
+ * UTF-8) would otherwise read as "nursing". UTF-8 text, a no-break space
+ * pasted from a spreadsheet say, is skipped like punctuation. Fail naming
+ * the first byte that is not clean.
  */
 static int
-row_fixed_set_ascii(struct row_context *ctx, int column, const char *what)
+row_fixed_set_text(struct row_context *ctx, int column, const char *what)
 {
-	const unsigned char *v = (const unsigned char *)ctx->value[column];
+	const char *v = ctx->value[column];
+	size_t len = strlen(v), at = event_text_fault_at(v, len);
+	unsigned char byte = (unsigned char)v[at];
 
-	for (size_t i = 0; v[i] != '\0'; i++)
-		if (v[i] >= 0x80)
-			return row_fail(ctx, column, "byte %zu is 0x%02x, not a letter: "
-			    "not %s this feed knows (the names are plain letters; "
-			    "is the file saved as UTF-8?)", i + 1, v[i], what);
-	return 0;
+	if (at == len)
+		return 0;
+	if (byte < 0x80 || byte == 0xc2) /* C0, DEL; C1 as UTF-8 */
+		return row_fail(ctx, column, "byte %zu begins a control character: not %s "
+		    "this feed knows", at + 1, what);
+	return row_fail(ctx, column, "byte %zu is 0x%02x, not UTF-8 text: not %s this feed "
+	    "knows (is the file saved as UTF-8?)", at + 1, byte, what);
 }
 
 /* An optional value of a fixed set; *value 0 when the row has none. */
@@ -915,7 +921,7 @@ row_enum(struct row_context *ctx, int column, const struct rows_name *names, siz
 		ctx->canonical[column] = "";
 		return 0;
 	}
-	if (row_fixed_set_ascii(ctx, column, what) != 0)
+	if (row_fixed_set_text(ctx, column, what) != 0)
 		return -1;
 	if (rows_lookup(names, n, prefix, ctx->value[column], value) != 0)
 		return row_fail(ctx, column, "%s is not %s this feed knows (docs/SPOOL.md)",
@@ -933,7 +939,7 @@ row_pathway(struct row_context *ctx, int column, int64_t *pathway)
 
 	if (row_required(ctx, column) != 0)
 		return -1;
-	if (row_fixed_set_ascii(ctx, column, "a discharge pathway") != 0)
+	if (row_fixed_set_text(ctx, column, "a discharge pathway") != 0)
 		return -1;
 	if (rows_normalise(ctx->value[column], norm, sizeof(norm)) != 0 || norm[0] == '\0')
 		return row_fail(ctx, column, "not a discharge pathway (0, 1, 2 or 3)");

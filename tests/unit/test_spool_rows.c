@@ -695,9 +695,9 @@ test_pathway_5_is_a_bad_row(void **state)
 	assert_bad(f, READY_HEADER, "9434765919,RXC,2026-05-08,,", "Pathway", "missing (required)");
 	assert_bad(f, READY_HEADER, "9434765919,RXC,2026-05-08,1.5,", "Pathway",
 	    "not a discharge pathway");
-	/* A byte that is not ASCII is not skipped: "P\xa02" is no "P2". */
+	/* A byte that is not UTF-8 is not skipped: "P\xa02" is no "P2". */
 	assert_bad(f, READY_HEADER, "9434765919,RXC,2026-05-08,P\xa0" "2,", "Pathway",
-	    "byte 2 is 0xa0, not a letter: not a discharge pathway");
+	    "byte 2 is 0xa0, not UTF-8 text: not a discharge pathway");
 }
 
 static void
@@ -821,8 +821,15 @@ test_capacity_bad_rows_name_their_column(void **state)
 	    "\"Hospice\" is not a sector");
 	/* Latin-1, where the file should be UTF-8: not read as "Nursing". */
 	assert_bad(f, CAPACITY_HEADER, "1-123039495,Nurs\xe9ing,40,35,3,2026-05-10", "Home Type",
-	    "byte 5 is 0xe9, not a letter: not a sector this feed knows (the names are plain "
-	    "letters; is the file saved as UTF-8?)");
+	    "byte 5 is 0xe9, not UTF-8 text: not a sector this feed knows (is the file saved as "
+	    "UTF-8?)");
+	/* A control character, C1 as UTF-8 too, is no space. */
+	assert_bad(f, CAPACITY_HEADER, "1-123039495,Nursing\xc2\x85,40,35,3,2026-05-10",
+	    "Home Type", "byte 8 begins a control character: not a sector");
+	/* UTF-8 text is read as before: a no-break space pasted after the name
+	 * is skipped like any space. */
+	assert_int_equal(map(f, CAPACITY_HEADER,
+	    "1-123039495,Nursing\xc2\xa0,40,35,3,2026-05-10"), 1);
 	assert_bad(f, CAPACITY_HEADER, "1-123039495,Nursing,40,,3,2026-05-10", "Occupied Beds",
 	    "missing (required)");
 	assert_bad(f, CAPACITY_HEADER, "1-123039495,Nursing,40,-2,3,2026-05-10", "Occupied Beds",
