@@ -99,13 +99,15 @@ static const struct config_key config_keys[] = {
 	KEY("http", "listen", CONFIG_LISTEN, http_listen, "127.0.0.1:7680",
 	    "address:port of the HTTP API, stream, metrics and dashboard (docs/HTTP.md)"),
 	KEY("http", "token", CONFIG_SECRET, http_token, "",
-	    "a bearer token every route but /healthz then needs; empty: none (loopback "
-	    "only); printed as (set) when set"),
+	    "a bearer token every route under /api/, /metrics and /readyz then needs "
+	    "(/healthz and the dashboard's files stay open); empty: none (loopback only); "
+	    "printed as (set) when set"),
 	KEY_UPTO("http", "max_connections", http_max_connections, "64", COUNT_MOST,
 	    "connections that have made a request, open at once (up to 65536); a request "
-	    "on one more gets 503 and that connection is closed"),
+	    "on one more gets 503 (Retry-After: 1) and that connection is closed"),
 	KEY("http", "timeout_ms", CONFIG_COUNT, http_timeout_ms, "10000",
-	    "a request must arrive and be answered within this; idle connections close"),
+	    "a request (line and headers) must arrive within this of its connection's accept "
+	    "or previous answer; idle connections close"),
 	KEY("http", "max_request_bytes", CONFIG_BYTES, http_max_request_bytes, "16384",
 	    "request line and headers; larger requests are refused (413)"),
 	KEY_UPTO("http", "sse_max_clients", http_sse_max_clients, "32", COUNT_MOST,
