@@ -2138,9 +2138,8 @@ http_new(struct event_base *base, const struct config *cfg, struct store *store,
 {
 	struct http *h = calloc(1, sizeof(*h));
 	char host[CONFIG_TEXT_MAX];
-	const char *colon = strrchr(cfg->http_listen, ':');
 	struct evhttp_bound_socket *bound;
-	uint64_t port;
+	uint16_t port;
 
 	if (h == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -2164,15 +2163,14 @@ http_new(struct event_base *base, const struct config *cfg, struct store *store,
 		return NULL;
 	}
 	stream_on_connection_close(stream, http_forget_connection, h);
-	if (colon == NULL || param_u64(colon + 1, &port) < 0 || port == 0 || port > 65535) {
+	if (config_listen_split(cfg->http_listen, host, sizeof(host), &port) < 0) {
 		snprintf(err, errlen, "[http] listen: \"%s\" is not ADDRESS:PORT", cfg->http_listen);
 		http_destroy(&h);
 		return NULL;
 	}
-	snprintf(host, sizeof(host), "%.*s", (int)(colon - cfg->http_listen), cfg->http_listen);
 	h->server = evhttp_new(base);
 	if (h->server == NULL ||
-	    (bound = evhttp_bind_socket_with_handle(h->server, host, (ev_uint16_t)port)) == NULL) {
+	    (bound = evhttp_bind_socket_with_handle(h->server, host, port)) == NULL) {
 		snprintf(err, errlen, "[http] listen: cannot listen on %s: %s", cfg->http_listen,
 		    strerror(errno));
 		http_destroy(&h);

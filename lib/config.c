@@ -267,19 +267,32 @@ config_add_provider(struct config *cfg, const struct config_key *k, const char *
 	return 0;
 }
 
+int
+config_listen_split(const char *value, char *host, size_t hostsize, uint16_t *port)
+{
+	const char *colon = strrchr(value, ':');
+	uint64_t n;
+
+	if (colon == NULL || colon == value || (size_t)(colon - value) >= hostsize ||
+	    config_parse_number(colon + 1, false, &n) < 0 || n == 0 || n > 65535)
+		return -1;
+	snprintf(host, hostsize, "%.*s", (int)(colon - value), value);
+	*port = (uint16_t)n;
+	return 0;
+}
+
 /* "HOST:PORT" with a port of 1 to 65535, as the listeners take it; numeric:
  * as commissiond-hl7 reads it (evutil_parse_sockaddr_port), HOST an IPv4
  * address or an IPv6 one in brackets. */
 static bool
 config_listen_valid(const char *value, bool numeric)
 {
-	const char *colon = strrchr(value, ':');
+	char host[CONFIG_TEXT_MAX];
 	struct sockaddr_storage ss;
 	int sslen = sizeof(ss);
-	uint64_t port;
+	uint16_t port;
 
-	if (colon == NULL || colon == value ||
-	    config_parse_number(colon + 1, false, &port) < 0 || port == 0 || port > 65535)
+	if (config_listen_split(value, host, sizeof(host), &port) < 0)
 		return false;
 	if (!numeric)
 		return true;

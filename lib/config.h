@@ -103,6 +103,13 @@ int config_load(struct config *cfg, const char *path, char *err, size_t errlen);
  */
 int config_check(const struct config *cfg, char *err, size_t errlen);
 
+/*
+ * A listen setting ("HOST:PORT", as config_load has checked it) split
+ * into its host (a NUL-terminated copy) and its port, 1 to 65535. -1 when
+ * value is no such thing, or its host does not fit.
+ */
+int config_listen_split(const char *value, char *host, size_t hostsize, uint16_t *port);
+
 /* Set one "section.key" to a text value, as the file would; -1 with err. */
 int config_set(struct config *cfg, const char *section, const char *key,
     const char *value, char *err, size_t errlen);
