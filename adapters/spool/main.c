@@ -157,7 +157,21 @@ spool_write_file(const char *path, const char *text, size_t len)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
 	if (fd < 0)
 		return -1;
-	if (write(fd, text, len) != (ssize_t)len || fsync(fd) < 0) {
+	/* A short write says nothing in errno; the write after it does
+	 * (ENOSPC, EIO). */
+	while (len > 0) {
+		ssize_t n = write(fd, text, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			errno = ENOSPC;
+		if (n <= 0)
+			break;
+		text += n;
+		len -= (size_t)n;
+	}
+	if (len > 0 || fsync(fd) < 0) {
 		int saved = errno ? errno : EIO;
 		close(fd);
 		unlink(tmp);
@@ -362,8 +376,15 @@ spool_no_room(struct spool *s, struct spool_seen_file *e, const struct spool_fil
 	struct outbox_counts counts = { 0 };
 	char reason[700];
 
-	if (bytes <= cfg->adapter_outbox_map_bytes &&
-	    outbox_counts(s->a->outbox, &counts) == OUTBOX_OK && counts.pending > 0) {
+	if (outbox_counts(s->a->outbox, &counts) != OUTBOX_OK) {
+		/* Whether it could ever fit is not known: not failed for it. */
+		log_error("spool: %s: the outbox has no room for it, and what waits there cannot "
+			  "be counted: taken again once the outbox is empty", e->name);
+		e->state = SPOOL_SEEN_WAITING_ROOM;
+		e->pending_at_full = 0;
+		return;
+	}
+	if (bytes <= cfg->adapter_outbox_map_bytes && counts.pending > 0) {
 		/* It may fit once what waits is delivered. */
 		log_warning("spool: %s: the outbox has no room for its %zu events now (%" PRIu64
 			    " waiting for commissiond): taken again once half of those are delivered",

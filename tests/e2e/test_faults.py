@@ -12,7 +12,7 @@ import time
 import unittest
 
 import harness
-from harness import (HL7, Adapter, Daemon, DaemonTestCase, MllpClient, Subscriber, WindowSender,
+from harness import (HL7, SPOOL, Adapter, Daemon, DaemonTestCase, MllpClient, Subscriber, WindowSender,
                      ack_fields, adapter_settings, adt, assert_gap_free_once, event_key, event_mix,
                      http_get, json_lines, nhs_number, process_rss_kib, replay_updates,
                      stop_cleanly, wait_for)
@@ -89,6 +89,37 @@ class BackupOntoAFullDisk(DaemonTestCase):
                               capture_output=True, text=True)
         self.assertEqual(copy.returncode, 0, copy.stderr)
         self.assertEqual(json.loads(copy.stdout)["events"], 2000)
+
+
+class SpoolErrorsFileOntoAFullDisk(unittest.TestCase):
+    """A file whose errors file the spool's filesystem cannot hold stays in
+    the spool, and the log says why: the disk is full (a short write sets
+    no errno; the reason must not be some earlier call's)."""
+
+    def test_the_errors_file_that_does_not_fit_is_said_to_be_for_want_of_room(self):
+        workdir = tempfile.mkdtemp(prefix="cd-spool-disk-")
+        self.addCleanup(shutil.rmtree, workdir, True)
+        spool = os.path.join(workdir, "spool")
+        reason = mount_tmpfs(spool, "256k")
+        if reason is not None:
+            self.skipTest(f"cannot mount a small tmpfs to fill ({reason})")
+        self.addCleanup(umount, spool)
+        daemon = Daemon(workdir, **adapter_settings(workdir))
+        daemon.start()
+        adapter = Adapter(daemon, SPOOL).start()
+        self.addCleanup(stop_cleanly, self, adapter, daemon)
+        # 3,000 rows with a bad NHS number: about 90 kB of CSV whose errors
+        # file, a reason a row, is about three times that.
+        rows = "".join(f"12345678{i % 100:02d},RXC,2026-05-08,1,\n" for i in range(3000))
+        part = os.path.join(spool, "bad.csv.part")
+        with open(part, "w") as f:
+            f.write("NHS Number,Provider Code,Discharge Ready Date,Pathway,LA Code\n" + rows)
+        os.rename(part, os.path.join(spool, "bad.csv"))
+        wait_for(lambda: "cannot write done/bad.csv.errors.csv" in adapter.log_text(),
+                 timeout=30, what="the errors file refused")
+        self.assertIn("cannot write done/bad.csv.errors.csv: No space left on device; the file "
+                      "stays in the spool", adapter.log_text())
+        self.assertTrue(os.path.exists(os.path.join(spool, "bad.csv")))
 
 
 class FullDiskCase(unittest.TestCase):
