@@ -424,6 +424,13 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 			partial = done < len;
 			break;
 		}
+		if (st == MLLP_UNENDED && msg_len == 0) {
+			/* 0x0B 0x0B: nothing is lost; the frame is the next one. */
+			log_warning("hl7: %s: a doubled start block (0x0B 0x0B) read as one",
+			    c->peer);
+			done += consumed;
+			continue;
+		}
 		if (st == MLLP_UNENDED && !hl7_can_answer_header(srv, data + done + at, msg_len)) {
 			log_warning("hl7: %s: a frame with no end block (0x1C 0x0D) before the next "
 				    "start block (0x0B), and no MSH-10 to answer it by: %zu bytes "

@@ -352,7 +352,7 @@ class Framing(Hl7Case):
         client.send(adt("A01", "FR-D", nhs_number(503), "VFD"))
         self.assertEqual(ack_fields(client.ack())["MSA"][1:3], ["AE", "FR-C"])
         self.assertEqual(ack_fields(client.ack())["MSA"][1:3], ["AA", "FR-D"])
-        # A doubled start block: the empty frame is dropped, the message read.
+        # A doubled start block: read as one, and said so.
         client.send_raw(b"\x0b\x0b" + adt("A01", "FR-E", nhs_number(504), "VFE").encode()
                         + b"\x1c\x0d")
         self.assertEqual(ack_fields(client.ack())["MSA"][1:3], ["AA", "FR-E"])
@@ -361,7 +361,8 @@ class Framing(Hl7Case):
         log = self.adapter.log_text()
         self.assertIn("a frame with no end block (0x1C 0x0D) before the next start block "
                       "(0x0B): answered AE", log)
-        self.assertIn("no MSH-10 to answer it by: 0 bytes dropped", log)
+        self.assertIn("a doubled start block (0x0B 0x0B) read as one", log)
+        self.assertNotIn("0 bytes dropped", log)
 
     def test_an_end_block_byte_in_msh_10_gets_ae_and_never_breaks_the_ack_frame(self):
         client = MllpClient(self.address)
