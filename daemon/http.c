@@ -1785,6 +1785,40 @@ http_authorised(struct http *h, struct evhttp_request *req)
 	return sodium_memcmp(token, h->cfg->http_token, n) == 0;
 }
 
+/*
+ * Does the request's Host header name this daemon? A web page can make its
+ * own name resolve to 127.0.0.1 (DNS rebinding) and then read what is
+ * served there as its own; its requests still carry its name in Host. So
+ * Host must be a loopback name, or one of [http] hosts; or anything, when
+ * that is "*" or empty and the daemon listens beyond loopback (no rebinding
+ * then: it is reached by its own name). A request with no Host (HTTP/1.0)
+ * is let through: browsers always send one. name: the header's name, for
+ * the refusal.
+ */
+static bool
+http_host_allowed(struct http *h, struct evhttp_request *req, char *name, size_t size)
+{
+	const char *host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+	const char *hosts = h->cfg->http_hosts;
+	char listen[CONFIG_TEXT_MAX];
+	uint16_t port;
+	size_t n;
+
+	if (host == NULL || strcmp(hosts, "*") == 0)
+		return true;
+	/* The name without its port: "[::1]:7680", "localhost:7680". */
+	n = host[0] == '[' ? strcspn(host, "]") + (strchr(host, ']') != NULL)
+			   : strcspn(host, ":");
+	if (n > 0 && host[n - 1] == '.' && host[0] != '[')
+		n--; /* "localhost." is localhost */
+	snprintf(name, size, "%.*s", (int)n, host);
+	if (config_host_is_loopback(name) || config_hosts_include(hosts, name))
+		return true;
+	return hosts[0] == '\0' &&
+	    config_listen_split(h->cfg->http_listen, listen, sizeof(listen), &port) == 0 &&
+	    !config_host_is_loopback(listen);
+}
+
 static void
 http_forget_connection(void *arg, struct evhttp_connection *conn)
 {
@@ -2017,7 +2051,7 @@ http_on_request(struct evhttp_request *req, void *arg)
 	size_t decoded_len;
 	struct http_arrival *arrival = http_arrival_of(h, req);
 	const char *length, *other_length;
-	char *decoded;
+	char *decoded, host_name[96];
 
 	/* The request has come: no deadline while it is answered. */
 	if (arrival != NULL)
@@ -2043,6 +2077,14 @@ http_on_request(struct evhttp_request *req, void *arg)
 		http_error(h, req, "other", 413, NULL,
 		    "the request line and headers are over %" PRIu64 " bytes ([http] max_request_bytes)",
 		    h->cfg->http_max_request_bytes);
+		return;
+	}
+	if (!http_host_allowed(h, req, host_name, sizeof(host_name))) {
+		http_error(h, req, "other", 403, NULL,
+		    "Host \"%s\" is not a name of this daemon: it answers to localhost, its "
+		    "loopback addresses and the names in [http] hosts (docs/SECURITY.md, "
+		    "\"DNS rebinding\")",
+		    host_name);
 		return;
 	}
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
@@ -2188,8 +2230,7 @@ http_new(struct event_base *base, const struct config *cfg, struct store *store,
 	evhttp_set_allowed_methods(h->server, 0xffff);
 	http_reconfigure(h);
 	evhttp_set_gencb(h->server, http_on_request, h);
-	if (strncmp(host, "127.", 4) != 0 && strcmp(host, "::1") != 0 &&
-	    strcmp(host, "localhost") != 0 && cfg->http_token[0] == '\0')
+	if (!config_host_is_loopback(host) && cfg->http_token[0] == '\0')
 		log_warning("http: listening on %s, beyond loopback, with no [http] token",
 		    cfg->http_listen);
 	log_info("http: listening on %s", cfg->http_listen);

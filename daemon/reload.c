@@ -22,6 +22,7 @@
 static const char *const live_settings[] = {
 	"log.level",
 	"http.token",
+	"http.hosts",
 	"http.max_connections",
 	"http.timeout_ms",
 	"http.max_request_bytes",

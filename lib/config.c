@@ -2,6 +2,8 @@
  * config: one table of keys (section, name, type, default, meaning) drives
  * defaults, INI parsing (libinih) and --print-config.
  */
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -31,6 +33,7 @@ enum config_type {
 	CONFIG_LIMIT,	 /* a whole number where 0 means no limit */
 	CONFIG_LISTEN,	 /* HOST:PORT of a TCP listener (libevent's evhttp) */
 	CONFIG_LISTEN_IP, /* ADDRESS:PORT, the address numeric (evutil_parse_sockaddr_port) */
+	CONFIG_HOSTS,	 /* host names, comma-separated, or "*"; may be empty */
 };
 
 struct config_key {
@@ -102,6 +105,12 @@ static const struct config_key config_keys[] = {
 	    "a bearer token every route under /api/, /metrics and /readyz then needs "
 	    "(/healthz and the dashboard's files stay open); empty: none (loopback only); "
 	    "printed as (set) when set"),
+	KEY("http", "hosts", CONFIG_HOSTS, http_hosts, "",
+	    "the names a request's Host header may give besides localhost, 127.x.x.x and "
+	    "[::1], comma-separated, no ports (say dash.ics.example for a proxy that passes "
+	    "its own); empty: those alone while listen is loopback, any otherwise; *: any. "
+	    "Others get 403, so that a web page cannot read the API by making its own name "
+	    "resolve to this host (DNS rebinding)"),
 	KEY_UPTO("http", "max_connections", http_max_connections, "64", COUNT_MOST,
 	    "connections that have made a request, open at once (up to 65536); a request "
 	    "on one more gets 503 (Retry-After: 1) and that connection is closed"),
@@ -304,6 +313,82 @@ config_listen_valid(const char *value, bool numeric)
 				       : ((struct sockaddr_in6 *)&ss)->sin6_port != 0;
 }
 
+/* A host name as a Host header gives it: letters, digits, dots and hyphens,
+ * or an IPv6 address in brackets; n bytes of name. */
+static bool
+config_host_name_valid(const char *name, size_t n)
+{
+	if (n == 0 || n > 253)
+		return false;
+	if (name[0] == '[')
+		return n > 2 && name[n - 1] == ']' && strspn(name + 1, "0123456789abcdefABCDEF:.") ==
+		    n - 2;
+	for (size_t i = 0; i < n; i++)
+		if (!(isalnum((unsigned char)name[i]) || name[i] == '.' || name[i] == '-'))
+			return false;
+	return true;
+}
+
+/* The entry of a comma-separated list that starts at *at, spaces around it
+ * left out: its start, with its length in *n; *at moves past its comma, or
+ * to the end. */
+static const char *
+config_list_entry(const char **at, size_t *n)
+{
+	const char *start = *at + strspn(*at, " ");
+	size_t len = strcspn(start, ",");
+
+	*at = start + len + (start[len] == ',');
+	while (len > 0 && start[len - 1] == ' ')
+		len--;
+	*n = len;
+	return start;
+}
+
+/* "*", or names separated by commas (spaces around them allowed); false,
+ * with the first entry that is not a name quoted into bad. */
+static bool
+config_hosts_valid(const char *value, char *bad, size_t badsize)
+{
+	const char *at = value;
+
+	if (strcmp(value, "*") == 0 || value[0] == '\0')
+		return true;
+	do {
+		size_t n;
+		const char *name = config_list_entry(&at, &n);
+		if (!config_host_name_valid(name, n)) {
+			snprintf(bad, badsize, "%.*s", (int)n, name);
+			return false;
+		}
+	} while (at[0] != '\0' || at[-1] == ','); /* "a," ends in an empty one */
+	return true;
+}
+
+bool
+config_host_is_loopback(const char *host)
+{
+	struct in_addr v4;
+
+	if (evutil_ascii_strcasecmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
+	    strcmp(host, "::1") == 0)
+		return true;
+	/* 127.0.0.0/8: the first byte of the address in network order. */
+	return inet_pton(AF_INET, host, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
+}
+
+bool
+config_hosts_include(const char *hosts, const char *name)
+{
+	for (const char *at = hosts; *at != '\0';) {
+		size_t n;
+		const char *entry = config_list_entry(&at, &n);
+		if (n == strlen(name) && evutil_ascii_strncasecmp(entry, name, n) == 0)
+			return true;
+	}
+	return false;
+}
+
 static int
 config_apply(struct config *cfg, const struct config_key *k, const char *value,
     char *err, size_t errlen)
@@ -325,6 +410,16 @@ config_apply(struct config *cfg, const struct config_key *k, const char *value,
 		return 0;
 	case CONFIG_SECRET:
 	case CONFIG_OPTIONAL:
+	case CONFIG_HOSTS: {
+		char bad[CONFIG_TEXT_MAX];
+		if (k->type == CONFIG_HOSTS && strlen(value) < CONFIG_TEXT_MAX &&
+		    !config_hosts_valid(value, bad, sizeof(bad))) {
+			snprintf(err, errlen, "[%s] %s: \"%s\" is not a host name (letters, digits, "
+					      "dots and hyphens, or [IPv6], with no port); names are "
+					      "separated by commas, or the value is * for any",
+			    k->section, k->name, bad);
+			return -1;
+		}
 		if (strlen(value) >= CONFIG_TEXT_MAX) {
 			snprintf(err, errlen, "[%s] %s: at most %d characters", k->section, k->name,
 			    CONFIG_TEXT_MAX - 1);
@@ -332,6 +427,7 @@ config_apply(struct config *cfg, const struct config_key *k, const char *value,
 		}
 		strcpy(dst, value);
 		return 0;
+	}
 	case CONFIG_TEXT:
 		if (value[0] == '\0' || strlen(value) >= CONFIG_TEXT_MAX) {
 			snprintf(err, errlen, "[%s] %s: must be 1 to %d characters",
@@ -874,6 +970,7 @@ config_setting_size(size_t i)
 	case CONFIG_SECRET:
 	case CONFIG_LISTEN:
 	case CONFIG_LISTEN_IP:
+	case CONFIG_HOSTS:
 		return CONFIG_TEXT_MAX;
 	case CONFIG_LEVEL:
 		return sizeof(((struct config *)0)->log_level);
@@ -898,7 +995,8 @@ config_setting_differs(const struct config *a, const struct config *b, size_t i)
 	const char *pa = (const char *)a + k->offset, *pb = (const char *)b + k->offset;
 
 	if (k->type == CONFIG_TEXT || k->type == CONFIG_OPTIONAL || k->type == CONFIG_SECRET ||
-	    k->type == CONFIG_LEVEL || k->type == CONFIG_LISTEN || k->type == CONFIG_LISTEN_IP)
+	    k->type == CONFIG_LEVEL || k->type == CONFIG_LISTEN || k->type == CONFIG_LISTEN_IP ||
+	    k->type == CONFIG_HOSTS)
 		return strcmp(pa, pb) != 0;
 	if (k->type == CONFIG_PROVIDER && a->n_hl7_providers != b->n_hl7_providers)
 		return true;
@@ -929,6 +1027,7 @@ config_setting_value(const struct config *cfg, size_t i, char *buf, size_t size)
 	case CONFIG_LEVEL:
 	case CONFIG_LISTEN:
 	case CONFIG_LISTEN_IP:
+	case CONFIG_HOSTS:
 		snprintf(buf, size, "%s", (const char *)src);
 		break;
 	case CONFIG_COUNT:

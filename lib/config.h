@@ -67,6 +67,7 @@ struct config {
 	/* commissiond's HTTP interface (docs/HTTP.md) */
 	char http_listen[CONFIG_TEXT_MAX];
 	char http_token[CONFIG_TEXT_MAX];
+	char http_hosts[CONFIG_TEXT_MAX];
 	uint64_t http_max_connections;
 	uint64_t http_timeout_ms;
 	uint64_t http_max_request_bytes;
@@ -109,6 +110,14 @@ int config_check(const struct config *cfg, char *err, size_t errlen);
  * value is no such thing, or its host does not fit.
  */
 int config_listen_split(const char *value, char *host, size_t hostsize, uint16_t *port);
+
+/* Is host (a name or address, IPv6 with or without brackets) this host
+ * itself: localhost, 127.0.0.0/8 or ::1? */
+bool config_host_is_loopback(const char *host);
+
+/* Is name one of hosts ([http] hosts, as config_load has checked it),
+ * compared without regard to case? */
+bool config_hosts_include(const char *hosts, const char *name);
 
 /* Set one "section.key" to a text value, as the file would; -1 with err. */
 int config_set(struct config *cfg, const char *section, const char *key,

@@ -2,7 +2,6 @@
  * curve: CURVE key files and socket options. Key text is parsed here and
  * nowhere else; a secret key never appears in an error message.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "config.h"
 #include "curve.h"
 #include "keyfile.h"
 
@@ -406,7 +406,6 @@ curve_endpoint_is_local(const char *endpoint)
 	char host[256];
 	const char *colon;
 	size_t len;
-	struct in_addr v4;
 
 	if (strncmp(endpoint, "ipc://", 6) == 0 || strncmp(endpoint, "inproc://", 9) == 0)
 		return true;
@@ -418,9 +417,5 @@ curve_endpoint_is_local(const char *endpoint)
 		return false;
 	memcpy(host, endpoint, len);
 	host[len] = '\0';
-	if (strcmp(host, "localhost") == 0 || strcmp(host, "[::1]") == 0 ||
-	    strcmp(host, "::1") == 0)
-		return true;
-	/* 127.0.0.0/8: the first byte of the address in network order. */
-	return inet_pton(AF_INET, host, &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
+	return config_host_is_loopback(host);
 }

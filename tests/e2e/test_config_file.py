@@ -155,6 +155,41 @@ class ReloadRefusesWhatStartRefuses(DaemonTestCase):
         self.assertNotIn("http.listen changed", log)
 
 
+class HttpHosts(DaemonTestCase):
+    """[http] hosts: refused naming the entry that is not a host name, at
+    --print-config and SIGHUP alike; a good list applies at SIGHUP."""
+
+    def get_flow(self, host):
+        import http.client
+        address, port = self.daemon.settings["http.listen"].rsplit(":", 1)
+        conn = http.client.HTTPConnection(address, int(port), timeout=30)
+        try:
+            conn.request("GET", "/api/v1/flow", headers={"Host": host})
+            return conn.getresponse().status
+        finally:
+            conn.close()
+
+    def test_a_bad_entry_is_refused_and_a_good_list_applies_at_sighup(self):
+        for value, bad in (("dash.example:8443", "dash.example:8443"),
+                           ("ok.example, http://x", "http://x"), ("a,,b", ""),
+                           ("*, a.example", "*"), ("dash example", "dash example")):
+            with self.subTest(value=value):
+                proc = subprocess.run([DAEMON, "--set", f"http.hosts={value}",
+                                       "--print-config"], capture_output=True, text=True)
+                self.assertEqual(proc.returncode, 1, proc.stdout)
+                self.assertIn(f'[http] hosts: "{bad}" is not a host name', proc.stderr)
+        self.assertEqual(self.get_flow("dash.example"), 403)
+        self.daemon.settings["http.hosts"] = "dash.example:8443"
+        self.daemon.write_config()
+        log = hup_and_wait(self.daemon, "keeping the running configuration")
+        self.assertIn('[http] hosts: "dash.example:8443" is not a host name', log)
+        self.daemon.settings["http.hosts"] = "dash.example"
+        self.daemon.write_config()
+        hup_and_wait(self.daemon, 'reload: http.hosts changed from "" to "dash.example"')
+        self.assertEqual(self.get_flow("dash.example"), 200)
+        self.assertEqual(self.get_flow("other.example"), 403)
+
+
 class CurveTurnedOnInTheFile(DaemonTestCase):
 
     def test_the_allow_lists_wait_for_the_restart_with_the_server_key(self):

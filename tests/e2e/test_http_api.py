@@ -212,7 +212,7 @@ def conform(answer, path, query_names=()):
     responses = op["responses"]
     response = responses.get(str(answer.status))
     if response is None:
-        if answer.status in (404, 405, 413) and answer.body:
+        if answer.status in (403, 404, 405, 413) and answer.body:
             assert_valid(answer.json(), error_schema, what)
             return
         raise AssertionError(f"{what}: status {answer.status} is not documented for {template}")
@@ -770,11 +770,11 @@ class Figures(SharedDaemon):
                               headers={"Accept": "text/csv"})
         self.assertEqual(answer.media_type, "application/json")
         # Two Accept fields are one list (RFC 9110 5.3).
-        answer = self.api.raw(b"GET /api/v1/capacity/lines HTTP/1.1\r\nHost: x\r\n"
+        answer = self.api.raw(b"GET /api/v1/capacity/lines HTTP/1.1\r\nHost: localhost\r\n"
                               b"Accept: application/json;q=0.1\r\nAccept: text/csv\r\n"
                               b"Connection: close\r\n\r\n")
         self.assertEqual(answer.media_type, "text/csv", answer)
-        answer = self.api.raw(b"GET /api/v1/capacity/lines HTTP/1.1\r\nHost: x\r\n"
+        answer = self.api.raw(b"GET /api/v1/capacity/lines HTTP/1.1\r\nHost: localhost\r\n"
                               b"Accept: application/json\r\nAccept: text/csv;q=0\r\n"
                               b"Connection: close\r\n\r\n")
         self.assertEqual(answer.media_type, "application/json", answer)
@@ -1030,9 +1030,9 @@ class Figures(SharedDaemon):
                     self.assertIn("NUL", error["message"])
         # Quoted in a message as sent, bytes that are not UTF-8 come out
         # as '?' rather than turn the answer into a 500.
-        for request, status in ((b"GET /api/v1/stream HTTP/1.1\r\nHost: x\r\n"
+        for request, status in ((b"GET /api/v1/stream HTTP/1.1\r\nHost: localhost\r\n"
                                  b"Last-Event-ID: 1\xff\r\nConnection: close\r\n\r\n", 400),
-                                (b"GET /api/v1/\xff HTTP/1.1\r\nHost: x\r\n"
+                                (b"GET /api/v1/\xff HTTP/1.1\r\nHost: localhost\r\n"
                                  b"Connection: close\r\n\r\n", 404)):
             with self.subTest(request):
                 answer = self.api.raw(request)
@@ -1111,8 +1111,8 @@ class Figures(SharedDaemon):
 
     def test_the_405_to_head_has_no_body_and_the_connection_goes_on(self):
         data, _ = self.read_until_closed(
-            b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-            b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            b"HEAD /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
+            b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         # The answer to HEAD ends with its headers: the next bytes are the
         # next answer's status line, as a client keeping the connection
         # reads them.
@@ -1126,7 +1126,7 @@ class Figures(SharedDaemon):
         for method in ("TRACE", "CONNECT", "FOO", "PROPFIND"):
             with self.subTest(method):
                 data, closed = self.read_until_closed(
-                    f"{method} /healthz HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+                    f"{method} /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
                 head, _, body = data.partition(b"\r\n\r\n")
                 self.assertTrue(head.startswith(b"HTTP/1.1 405 "), data)
                 self.assertIn(b"\r\nAllow: GET\r\n", head)
@@ -1168,7 +1168,7 @@ class Figures(SharedDaemon):
                               ((5, "x"), b"abcde")):
             with self.subTest(lengths):
                 data, closed = self.read_until_closed(
-                    b"GET /healthz HTTP/1.1\r\nHost: x\r\n" +
+                    b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n" +
                     b"".join(f"Content-Length: {n}\r\n".encode() for n in lengths) +
                     b"\r\n" + body)
                 head, _, rest = data.partition(b"\r\n\r\n")
@@ -1181,14 +1181,14 @@ class Figures(SharedDaemon):
                 self.assertTrue(closed, "the connection stayed open")
         # The same length twice is one length.
         data, _ = self.read_until_closed(
-            b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\ncontent-length: 05\r\n"
+            b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\ncontent-length: 05\r\n"
             b"Connection: close\r\n\r\nabcde")
         self.assertTrue(data.startswith(b"HTTP/1.1 200 "), data)
         # libevent refuses itself (its HTML 400, before the daemon's code) a
         # first length that is not a number, and Transfer-Encoding with one.
-        for request in (b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 7\r\n\r\nabcdefg",
-                        b"GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
-                        b"GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        for request in (b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5, 7\r\n\r\nabcdefg",
+                        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nContent-Length: -1\r\n\r\n",
+                        b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
                         b"Content-Length: 5\r\n\r\n0\r\n\r\n"):
             with self.subTest(request):
                 data, closed = self.read_until_closed(request)
@@ -1326,7 +1326,7 @@ class Token(SharedDaemon):
         # The stream too (only its head is read).
         sock = socket.create_connection(self.api.address, timeout=10)
         try:
-            sock.sendall(f"GET /api/v1/stream HTTP/1.1\r\nHost: x\r\n"
+            sock.sendall(f"GET /api/v1/stream HTTP/1.1\r\nHost: localhost\r\n"
                          f"Authorization: Bearer {TOKEN}\r\n\r\n".encode())
             response = http.client.HTTPResponse(sock, method="GET")
             response.begin()
@@ -1342,6 +1342,97 @@ class Token(SharedDaemon):
         self.assertIn("(set)", printed)
         self.assertNotIn(TOKEN, printed)
         self.assertNotIn(TOKEN, self.daemon.log_text())
+
+
+class HostHeader(SharedDaemon):
+    """DNS rebinding: a page whose name resolves to 127.0.0.1 sends its own
+    name in Host, and must not read the API (no token on loopback)."""
+
+    PATHS = ("/healthz", "/readyz", "/metrics", "/", "/api/v1/flow",
+             "/api/v1/discharges/cases", "/api/v1/stream")
+
+    def answer(self, host, path="/api/v1/flow"):
+        """One GET with Host exactly as given (None: no Host, HTTP/1.0)."""
+        if host is None:
+            request = f"GET {path} HTTP/1.0\r\n\r\n"
+        else:
+            request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        if path == "/api/v1/stream":
+            # Only the head of a stream: it does not end.
+            sock = socket.create_connection(self.api.address, timeout=10)
+            try:
+                sock.sendall(request.encode())
+                response = http.client.HTTPResponse(sock, method="GET")
+                response.begin()
+                return response.status, b""
+            finally:
+                sock.close()
+        answer = self.api.raw(request.encode())
+        conform(answer, path)
+        return answer.status, answer.body
+
+    def test_names_of_this_host_are_served(self):
+        port = self.api.port
+        for host in ("localhost", f"localhost:{port}", "LocalHost", "localhost.",
+                     f"127.0.0.1:{port}", "127.1.2.3", f"[::1]:{port}", "[::1]", None):
+            with self.subTest(host=host):
+                self.assertEqual(self.answer(host)[0], 200)
+
+    def test_another_name_is_403_on_every_route_and_learns_nothing(self):
+        for host in ("evil.example", f"evil.example:{self.api.port}", "127.0.0.1.evil.example",
+                     "localhost.evil.example", "[::2]", "10.0.0.1", ""):
+            for path in self.PATHS:
+                with self.subTest(host=host, path=path):
+                    status, body = self.answer(host, path)
+                    self.assertEqual(status, 403)
+                    if path != "/api/v1/stream":
+                        error = json.loads(body)["error"]
+                        self.assertIn(f'Host "{host.split(":")[0] if host[:1] != "[" else host}"'
+                                      " is not a name of this daemon", error["message"])
+                        self.assertIn("[http] hosts", error["message"])
+        metrics = self.api.get("/metrics").text
+        self.assertRegex(metrics, r'commissiond_http_requests_total\{route="other",'
+                                  r'status="403"\} [1-9]')
+
+
+class HostsListed(SharedDaemon):
+    """[http] hosts: the name a proxy passes on is served too."""
+
+    settings = {"http.hosts": "dash.ics.example, other.example"}
+
+    def test_the_listed_names_and_this_host_are_served_and_no_other(self):
+        api = Api(self.daemon)
+        for host, status in (("dash.ics.example", 200), ("DASH.ics.example:443", 200),
+                             ("dash.ics.example.", 200), ("other.example", 200),
+                             ("localhost", 200), ("ics.example", 403),
+                             ("dash.ics.example.evil", 403)):
+            with self.subTest(host=host):
+                answer = api.get("/api/v1/flow", headers={"Host": host})
+                self.assertEqual(answer.status, status, answer)
+
+
+class HostsBeyondLoopback(SharedDaemon):
+    """Listening beyond loopback, the daemon is reached by names of its
+    own that it cannot know: with [http] hosts empty, any is served."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.settings = {"http.listen": f"0.0.0.0:{free_port()}"}
+        super().setUpClass()
+
+    def test_any_name_is_served(self):
+        for host in ("ics-integration.example", "localhost", "10.1.2.3"):
+            with self.subTest(host=host):
+                answer = Api(self.daemon).get("/api/v1/flow", headers={"Host": host})
+                self.assertEqual(answer.status, 200, answer)
+
+
+class HostsAny(SharedDaemon):
+    settings = {"http.hosts": "*"}
+
+    def test_star_serves_any_name(self):
+        answer = Api(self.daemon).get("/api/v1/flow", headers={"Host": "evil.example"})
+        self.assertEqual(answer.status, 200, answer)
 
 
 class NotReady(DaemonTestCase):

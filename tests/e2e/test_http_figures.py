@@ -389,7 +389,7 @@ class ReadInSlices(DaemonTestCase):
             with socket.create_connection((host, int(port))) as s:
                 pause(self.daemon)
                 try:
-                    s.sendall(f"GET {route}{query} HTTP/1.1\r\nHost: t\r\n\r\n".encode())
+                    s.sendall(f"GET {route}{query} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
                 finally:
                     s.close()
                     resume(self.daemon)

@@ -95,7 +95,7 @@ class SlowRequest(HttpLimitCase):
     settings = {"http.timeout_ms": "1000"}
 
     def test_a_request_sent_a_byte_at_a_time_is_cut_off_at_timeout_ms(self):
-        request = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: a\r\n" * 100
+        request = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n" + b"X-Pad: a\r\n" * 100
         sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
         try:
             closed = trickle_until_closed(sock, request, seconds=6)
@@ -108,7 +108,7 @@ class SlowRequest(HttpLimitCase):
     def test_the_next_request_on_a_kept_connection_is_bounded_too(self):
         sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
         try:
-            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
             answer = http.client.HTTPResponse(sock)
             answer.begin()
             self.assertEqual(answer.status, 200)

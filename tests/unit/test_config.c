@@ -801,6 +801,40 @@ test_print_output_loads_back_as_it_is(void **state)
 
 #define CONFIG_TEST(f) cmocka_unit_test_setup_teardown(f, fixture_setup, fixture_teardown)
 
+static void
+test_http_hosts_are_names_and_loopback_is_always_this_host(void **state)
+{
+	struct config cfg;
+	char err[512];
+
+	(void)state;
+	config_defaults(&cfg);
+	assert_int_equal(config_set(&cfg, "http", "hosts", " Dash.ics.example ,b-2.example,[::2]",
+			     err, sizeof(err)), 0);
+	assert_true(config_hosts_include(cfg.http_hosts, "dash.ICS.example"));
+	assert_true(config_hosts_include(cfg.http_hosts, "b-2.example"));
+	assert_true(config_hosts_include(cfg.http_hosts, "[::2]"));
+	assert_false(config_hosts_include(cfg.http_hosts, "ics.example"));
+	assert_false(config_hosts_include(cfg.http_hosts, "dash.ics.example.evil"));
+	assert_false(config_hosts_include(cfg.http_hosts, ""));
+	assert_false(config_hosts_include("", "localhost"));
+	/* A refused value leaves the setting as it was. */
+	assert_int_equal(config_set(&cfg, "http", "hosts", "a.example,", err, sizeof(err)), -1);
+	assert_string_equal(err, "[http] hosts: \"\" is not a host name (letters, digits, dots "
+				 "and hyphens, or [IPv6], with no port); names are separated by "
+				 "commas, or the value is * for any");
+	assert_int_equal(config_set(&cfg, "http", "hosts", "a.example:80", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "\"a.example:80\" is not a host name"));
+	assert_true(config_hosts_include(cfg.http_hosts, "b-2.example"));
+	assert_int_equal(config_set(&cfg, "http", "hosts", "*", err, sizeof(err)), 0);
+	for (const char *host = "localhost\0LOCALHOST\0" "127.0.0.1\0" "127.255.0.9\0::1\0[::1]\0";
+	     *host != '\0'; host += strlen(host) + 1)
+		assert_true(config_host_is_loopback(host));
+	for (const char *host = "localhost.example\0" "128.0.0.1\0" "10.0.0.1\0[::2]\0" "127.0.0\0";
+	     *host != '\0'; host += strlen(host) + 1)
+		assert_false(config_host_is_loopback(host));
+}
+
 int
 main(void)
 {
@@ -830,6 +864,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_curve_and_daemon_settings_are_empty_by_default_and_load_back, fixture_setup,
 		fixture_teardown),
+	    cmocka_unit_test(test_http_hosts_are_names_and_loopback_is_always_this_host),
 	    CONFIG_TEST(test_print_lists_every_section_and_key),
 	    CONFIG_TEST(test_print_values_load_back_to_the_same_settings),
 	    CONFIG_TEST(test_print_output_loads_back_as_it_is),
