@@ -232,3 +232,13 @@ class AlertRules(unittest.TestCase):
         proc = subprocess.run(["promtool", "check", "rules", rules], capture_output=True, text=True)
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         self.assertIn("SUCCESS", proc.stdout + proc.stderr)
+
+    def test_the_alert_rules_fire_as_their_unit_tests_say(self):
+        # commissiond-alerts.test.yml: series in, alerts out (a feed that
+        # stops, one whose series ends with a restart, one that goes on).
+        tests = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "prometheus",
+                             "commissiond-alerts.test.yml")
+        proc = subprocess.run(["promtool", "test", "rules", tests], capture_output=True,
+                              text=True, timeout=120)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertIn("SUCCESS", proc.stdout + proc.stderr)
