@@ -1765,17 +1765,25 @@ static const struct {
 /* Authorization: Bearer <token>, the token compared in constant time.
  * The scheme's case does not matter, and spaces may be more than one
  * (RFC 9110 11.4: credentials = auth-scheme [ 1*SP token68 ]); the
- * token's case does. */
+ * token's case does. Given twice, it is not authorised whatever either
+ * says: which one a proxy between meant is not known. */
 static bool
 http_authorised(struct http *h, struct evhttp_request *req)
 {
-	const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Authorization");
+	const struct evkeyval *kv;
+	const char *auth = NULL;
 	size_t n = strlen(h->cfg->http_token);
 	const char *token;
 
 	if (n == 0)
 		return true;
+	TAILQ_FOREACH(kv, evhttp_request_get_input_headers(req), next) {
+		if (evutil_ascii_strcasecmp(kv->key, "Authorization") != 0)
+			continue;
+		if (auth != NULL)
+			return false;
+		auth = kv->value;
+	}
 	if (auth == NULL || evutil_ascii_strncasecmp(auth, "Bearer", 6) != 0 || auth[6] != ' ')
 		return false;
 	for (token = auth + 6; *token == ' '; token++)

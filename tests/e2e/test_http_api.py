@@ -1318,6 +1318,15 @@ class Token(SharedDaemon):
                 answer = anonymous.get("/api/v1/flow", headers={"Authorization": auth})
                 self.assertEqual(answer.status, 401, answer)
 
+    def test_the_token_given_twice_is_401_whichever_is_right(self):
+        good, bad = f"Bearer {TOKEN}", f"Bearer {TOKEN[:-1]}x"
+        for first, second in ((good, good), (good, bad), (bad, good)):
+            with self.subTest(first=first, second=second):
+                answer = self.api.raw(f"GET /api/v1/flow HTTP/1.1\r\nHost: localhost\r\n"
+                                      f"Authorization: {first}\r\nauthorization: {second}\r\n"
+                                      f"Connection: close\r\n\r\n".encode())
+                self.assertEqual(answer.status, 401, answer)
+
     def test_with_the_token_the_routes_answer(self):
         self.assertEqual(self.api.get_json("/readyz")["ready"], True)
         self.assertEqual(self.api.get_json("/api/v1/flow")["area"], "flow")
