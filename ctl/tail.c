@@ -116,7 +116,8 @@ tail_replay_receive(struct tail *t)
  * stream (docs/PROTOCOL.md, Replay): the daemon builds the next replies
  * while these are printed. A daemon that does not stream answers the
  * opening with one reply: tail then asks one reply at a time. -1 when the
- * daemon stopped answering. */
+ * daemon stopped answering or answered with an error: the updates from
+ * t->expected on are then still to be fetched. */
 static int
 tail_catch_up(struct tail *t)
 {
@@ -129,9 +130,14 @@ tail_catch_up(struct tail *t)
 
 		if (reply == NULL)
 			return -1;
+		/* An error ends the stream: nothing from expected on was
+		 * replayed (said by tail_replay_receive). */
+		if (reply->error[0] != '\0') {
+			commissioning__replay_reply__free_unpacked(reply, NULL);
+			return -1;
+		}
 		end = reply->end || tail_done(t);
-		if (reply->error[0] == '\0')
-			t->one_at_a_time |= !reply->streamed;
+		t->one_at_a_time |= !reply->streamed;
 		/* Ask for more before printing these. */
 		if (!end)
 			sent = t->one_at_a_time ? tail_replay_send(t, reply->next_sequence, 0, 0)
@@ -193,9 +199,13 @@ tail_on_message(struct tail *t)
 		fprintf(stderr, "commissionctl: an unreadable update was published; skipped\n");
 		return;
 	}
+	/* The gap, and this one with it. Not filled (no answer, or an
+	 * error): this one waits too, so that nothing is skipped; the next
+	 * message or quiet second asks again. */
 	if (update->sequence > t->expected)
-		tail_catch_up(t); /* the gap, and this one with it */
-	tail_print(t, update);
+		tail_catch_up(t);
+	if (update->sequence <= t->expected)
+		tail_print(t, update);
 	commissioning__update__free_unpacked(update, NULL);
 }
 
@@ -249,7 +259,7 @@ ctl_tail(const struct config *cfg, int argc, char **argv)
 	/* Subscribe first, then find where to start: whatever is published
 	 * in between arrives live or is fetched when its gap shows. */
 	while ((from_given ? tail_catch_up(&t) : tail_find_end(&t)) < 0)
-		;
+		zmq_poll(NULL, 0, TAIL_IDLE_MS); /* an error comes back at once */
 	while (!tail_done(&t)) {
 		zmq_pollitem_t item = { t.sub, 0, ZMQ_POLLIN, 0 };
 		int rc = zmq_poll(&item, 1, TAIL_IDLE_MS);

@@ -1,0 +1,85 @@
+"""commissionctl's tail, send and listings as an operator uses them on a bad
+night: a replay socket that fails, output that cannot be written, input
+that cannot be read. A fake daemon (bare ZeroMQ sockets on the endpoints of
+a config) says exactly what tail is answered."""
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import zmq
+
+from harness import CTL, Daemon, pb_field, pb_fields
+
+
+def update(seq, topic="t.x"):
+    return pb_field(1, seq) + pb_field(2, topic) + pb_field(3, 1000) + pb_field(4, seq)
+
+
+def replay_reply(seqs, next_sequence, end, last, error=""):
+    body = b"".join(pb_field(1, update(s)) for s in seqs)
+    body += pb_field(2, next_sequence) + pb_field(3, int(end)) + pb_field(4, last)
+    if error:
+        body += pb_field(5, error)
+    return body + pb_field(6, 1) + pb_field(7, 1)
+
+
+class FakeDaemon(unittest.TestCase):
+    """commissionctl against bare sockets: an XPUB (to see the subscription
+    arrive before publishing) and a ROUTER on the replay endpoint."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cd-")
+        self.config = Daemon(self.workdir)  # its settings and config file; not started
+        self.ctx = zmq.Context()
+        self.pub = self.ctx.socket(zmq.XPUB)
+        self.pub.bind(self.config.settings["publish.endpoint"])
+        self.replay = self.ctx.socket(zmq.ROUTER)
+        self.replay.bind(self.config.settings["replay.endpoint"])
+        self.replay.RCVTIMEO = 20000
+        self.pub.RCVTIMEO = 20000
+
+    def tearDown(self):
+        self.ctx.destroy(linger=0)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def request(self):
+        """The next replay request: (peer, its fields)."""
+        peer, body = self.replay.recv_multipart()
+        return peer, pb_fields(body)
+
+    def finish(self, proc):
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        return out, err
+
+    def test_tail_does_not_skip_a_gap_the_replay_failed_to_fill(self):
+        proc = self.config.ctl_popen("tail", "--from", "1", "--count", "3")
+        peer, asked = self.request()
+        self.assertEqual(asked.get(1), [1])
+        self.replay.send_multipart([peer, replay_reply([], 1, True, 0)])
+        self.assertEqual(self.pub.recv(), b"\x01")  # subscribed to everything
+        # Update 3 arrives live; 1 and 2 are missing. The replay fails.
+        self.pub.send_multipart([b"t.x", update(3)])
+        peer, asked = self.request()
+        self.assertEqual(asked.get(1), [1])
+        self.replay.send_multipart([peer, replay_reply([], 1, True, 3, error="disk on fire")])
+        # tail asks again (a quiet second): now the replay answers.
+        peer, asked = self.request()
+        self.assertEqual(asked.get(1), [1], "update 3 was taken for the next to print")
+        self.replay.send_multipart([peer, replay_reply([1, 2, 3], 4, True, 3)])
+        out, err = self.finish(proc)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn("replay: disk on fire", err)
+        printed = [line for line in out.splitlines() if line.strip()]
+        self.assertEqual([int(pb) for pb in
+                          (line.split('"sequence":"')[1].split('"')[0] for line in printed)],
+                         [1, 2, 3])
+
+
+if __name__ == "__main__":
+    unittest.main()
