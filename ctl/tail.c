@@ -173,6 +173,12 @@ tail_find_end(struct tail *t)
 	if (tail_replay_send(t, TAIL_FROM_END, 0, 0) < 0 ||
 	    (reply = tail_replay_receive(t)) == NULL)
 		return -1;
+	/* An error's last_sequence may be 0: following from there would
+	 * print every stored update at the first one published. */
+	if (reply->error[0] != '\0') {
+		commissioning__replay_reply__free_unpacked(reply, NULL);
+		return -1;
+	}
 	t->expected = reply->last_sequence + 1;
 	commissioning__replay_reply__free_unpacked(reply, NULL);
 	return 0;

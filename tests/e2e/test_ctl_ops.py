@@ -80,6 +80,21 @@ class FakeDaemon(unittest.TestCase):
                           (line.split('"sequence":"')[1].split('"')[0] for line in printed)],
                          [1, 2, 3])
 
+    def test_tail_does_not_start_from_the_oldest_update_when_finding_the_end_fails(self):
+        proc = self.config.ctl_popen("tail", "--count", "1")
+        peer, asked = self.request()
+        self.replay.send_multipart([peer, replay_reply([], 1, True, 0, error="disk on fire")])
+        # Asked again for the end (not from the oldest), it answers: the
+        # newest is 41.
+        peer, asked = self.request()
+        self.assertGreater(asked.get(1, [0])[0], 41)
+        self.replay.send_multipart([peer, replay_reply([], asked[1][0], True, 41)])
+        self.assertEqual(self.pub.recv(), b"\x01")
+        self.pub.send_multipart([b"t.x", update(42)])
+        out, err = self.finish(proc)
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertIn('"sequence":"42"', out)
+
 
 if __name__ == "__main__":
     unittest.main()
