@@ -450,3 +450,32 @@ class Readers(DaemonTestCase):
         wait_for(lambda: "cleared 1 stale reader slot(s)" in self.daemon.log_text(), timeout=30,
                  what="the reader check")
         self.assertEqual(sample(metrics(self.daemon), "commissiond_stale_readers_cleared_total"), 1)
+
+
+class ArchiveOfAMigratedStore(DaemonTestCase):
+    """Events of a format 1 store whose commit times were past retention
+    when it was migrated are archived at time 0, the epoch."""
+    settings = {"store.update_retention": "10"}
+    set_format = Migration.set_format
+
+    def test_events_archived_at_the_epoch_load_back_with_their_commit_time(self):
+        self.daemon.send(event_mix(100))
+        self.set_format(1, drop_received=True)
+        self.daemon.start()
+        self.assertIn("events 1 to 95 have none (taken as 0)", self.daemon.log_text())
+        archive = os.path.join(self.workdir, "epoch.arc")
+        proc = self.daemon.ctl("archive", "--before", "2001-01-01", "--out", archive, "--prune")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(json_lines(proc.stdout)[0]["removed"], 95)
+        self.assertEqual(self.daemon.stop(), 0)
+        proc = self.daemon.ctl("load", archive)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        proc = self.daemon.ctl("verify")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertTrue(json_lines(proc.stdout)[0]["clean"])
+        self.daemon.start()
+        # They are the oldest run again, committed at 0: any date takes them.
+        proc = self.daemon.ctl("archive", "--before", "2001-01-01", "--out", archive + "2")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual((json_lines(proc.stdout)[0]["first"], json_lines(proc.stdout)[0]["last"]),
+                         (1, 95))
