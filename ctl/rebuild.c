@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,6 +285,21 @@ remove_scratch(const char *dir)
 	rmdir(dir);
 }
 
+/* rebuild_check when the replay could not be made at all: no verdict on
+ * the state (CTL_STORE), and why in the report's reason. */
+static int __attribute__((format(printf, 2, 3)))
+rebuild_not_made(json_t **report, const char *fmt, ...)
+{
+	char why[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	*report = json_pack("{s:b, s:s}", "clean", false, "reason", why);
+	return CTL_STORE;
+}
+
 int
 rebuild_check(const struct config *cfg, char *const *archives, int n, json_t **report)
 {
@@ -299,22 +315,38 @@ rebuild_check(const struct config *cfg, char *const *archives, int n, json_t **r
 	if ((live = ctl_open_store(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
 		return CTL_STORE;
 	if (mkdtemp(dir) == NULL) {
-		fprintf(stderr, "commissionctl: cannot make a scratch directory: %s\n", strerror(errno));
+		status = rebuild_not_made(report, "cannot make a scratch directory %s: %s", dir,
+		    strerror(errno));
 		store_close(&live);
-		return CTL_STORE;
+		return status;
 	}
-	r = store_backup(live, dir); /* a consistent snapshot of the log and state */
-	store_close(&live);
-	scratch = r == STORE_OK ? ctl_open_store(cfg, dir, false, STORE_SYNC_NONE) : NULL;
-	if (scratch == NULL) {
-		fprintf(stderr, "commissionctl: rebuild --check: cannot make the scratch store\n");
+	/* A consistent snapshot of the log and state, as big as the store
+	 * compacted. */
+	if (store_backup(live, dir) != STORE_OK) {
+		status = rebuild_not_made(report, "cannot copy the store into the scratch directory "
+						  "%s: %s",
+		    dir, store_error(live));
+		store_close(&live);
 		remove_scratch(dir);
-		return CTL_STORE;
+		return status;
+	}
+	store_close(&live);
+	if ((scratch = ctl_open_store(cfg, dir, false, STORE_SYNC_NONE)) == NULL) {
+		remove_scratch(dir);
+		return rebuild_not_made(report, "cannot open the scratch copy in %s (said above)",
+		    dir);
 	}
 	/* The snapshot's own digest, not the live one: the daemon may have
 	 * moved on since. */
 	before = digest_of(scratch);
-	store_read_counts(scratch, &counts);
+	if (before == NULL || store_read_counts(scratch, &counts) != STORE_OK) {
+		status = rebuild_not_made(report, "reading the scratch copy in %s: %s", dir,
+		    store_error(scratch));
+		json_decref(before);
+		store_close(&scratch);
+		remove_scratch(dir);
+		return status;
+	}
 	if (rebuild_archives_fit(archives, n, counts.first_event_sequence, order, err,
 		sizeof(err)) < 0) {
 		*report = json_pack("{s:b, s:s}", "clean", false, "reason", err);
@@ -326,13 +358,14 @@ rebuild_check(const struct config *cfg, char *const *archives, int n, json_t **r
 	rs.total = counts.last_event_sequence;
 	r = rebuild_state(scratch, &rs, archives, order, n);
 	after = r == STORE_OK ? digest_of(scratch) : NULL;
-	if (r != STORE_OK)
-		fprintf(stderr, "commissionctl: rebuild --check: %s\n", store_error(scratch));
-	status = r != STORE_OK ? CTL_STORE
-				: json_equal(before, after) ? CTL_OK
-							     : CTL_REFUSED;
-	*report = json_pack("{s:I, s:b, s:O?, s:O?}", "events", (json_int_t)rs.done, "clean",
-	    status == CTL_OK, "stored", before, "rebuilt", after);
+	if (r != STORE_OK || after == NULL)
+		status = rebuild_not_made(report, "replaying into the scratch copy: %s",
+		    store_error(scratch));
+	else {
+		status = json_equal(before, after) ? CTL_OK : CTL_REFUSED;
+		*report = json_pack("{s:I, s:b, s:O, s:O}", "events", (json_int_t)rs.done, "clean",
+		    status == CTL_OK, "stored", before, "rebuilt", after);
+	}
 	json_decref(before);
 	json_decref(after);
 	store_close(&scratch);

@@ -479,3 +479,32 @@ class ArchiveOfAMigratedStore(DaemonTestCase):
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertEqual((json_lines(proc.stdout)[0]["first"], json_lines(proc.stdout)[0]["last"]),
                          (1, 95))
+
+
+def file_size_limit(limit_bytes):
+    """A preexec_fn: writes past limit_bytes fail (EFBIG), as on a full disk."""
+    def limit():
+        import resource
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+    return limit
+
+
+class ReplayScratch(DaemonTestCase):
+    """rebuild --check and verify replay into a scratch copy of the store."""
+
+    def ctl_limited(self, *args, env=None, limit_bytes=None):
+        return subprocess.run([CTL, "--config", self.daemon.config, *args], capture_output=True,
+                              text=True, timeout=300, env=env,
+                              preexec_fn=file_size_limit(limit_bytes) if limit_bytes else None)
+
+    def test_a_scratch_copy_that_cannot_be_made_is_said_and_is_no_verdict(self):
+        self.daemon.send(event_mix(2000))
+        proc = self.ctl_limited("rebuild", "--check", limit_bytes=200000)
+        self.assertEqual(proc.returncode, 4, proc.stderr)
+        self.assertRegex(proc.stderr, r"rebuild --check: cannot copy the store into the scratch "
+                                      r"directory \S+commissiond-rebuild-\w+: copying the store: ")
+        proc = self.ctl_limited("verify", limit_bytes=200000)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("cannot copy the store into the scratch directory", proc.stderr)
+        self.assertIn("cannot copy the store", json_lines(proc.stdout)[0]["replay"]["reason"])
