@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,7 +277,7 @@ static void
 remove_scratch(const char *dir)
 {
 	static const char *const files[] = { "data.mdb", "lock.mdb" };
-	char path[4096];
+	char path[PATH_MAX];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
@@ -306,17 +307,27 @@ rebuild_check(const struct config *cfg, char *const *archives, int n, json_t **r
 	struct replay_state rs = { .progress = isatty(STDERR_FILENO) };
 	struct store_counts counts;
 	struct store *live, *scratch;
-	char dir[] = "/tmp/commissiond-rebuild-XXXXXX", err[768];
+	const char *tmp = getenv("TMPDIR");
+	char dir[PATH_MAX], err[768];
 	int order[REBUILD_ARCHIVES_MAX], status;
 	json_t *before, *after;
 	enum store_result r;
 
 	*report = NULL;
+	/* The scratch copy is as big as the store: TMPDIR can put it where
+	 * there is room. Short enough for remove_scratch's file names. */
+	if (tmp == NULL || tmp[0] == '\0')
+		tmp = "/tmp";
+	if (snprintf(dir, sizeof(dir), "%s/commissiond-rebuild-XXXXXX", tmp) >=
+	    (int)sizeof(dir) - 16)
+		return rebuild_not_made(report, "TMPDIR is too long for a scratch directory: %s",
+		    tmp);
 	if ((live = ctl_open_store(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
 		return CTL_STORE;
 	if (mkdtemp(dir) == NULL) {
-		status = rebuild_not_made(report, "cannot make a scratch directory %s: %s", dir,
-		    strerror(errno));
+		status = rebuild_not_made(report, "cannot make a scratch directory %s: %s (TMPDIR "
+						  "says where to make it)",
+		    dir, strerror(errno));
 		store_close(&live);
 		return status;
 	}
@@ -324,7 +335,8 @@ rebuild_check(const struct config *cfg, char *const *archives, int n, json_t **r
 	 * compacted. */
 	if (store_backup(live, dir) != STORE_OK) {
 		status = rebuild_not_made(report, "cannot copy the store into the scratch directory "
-						  "%s: %s",
+						  "%s: %s (the copy needs room for the store; TMPDIR "
+						  "says where to make it)",
 		    dir, store_error(live));
 		store_close(&live);
 		remove_scratch(dir);

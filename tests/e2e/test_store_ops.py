@@ -508,3 +508,20 @@ class ReplayScratch(DaemonTestCase):
         self.assertNotEqual(proc.returncode, 0)
         self.assertIn("cannot copy the store into the scratch directory", proc.stderr)
         self.assertIn("cannot copy the store", json_lines(proc.stdout)[0]["replay"]["reason"])
+
+    def test_the_scratch_copy_is_made_under_tmpdir(self):
+        self.daemon.send(event_mix(2000))
+        scratch = os.path.join(self.workdir, "scratch")
+        os.mkdir(scratch)
+        env = dict(os.environ, TMPDIR=scratch)
+        proc = self.ctl_limited("rebuild", "--check", env=env)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(os.listdir(scratch), [])
+        proc = self.ctl_limited("rebuild", "--check", env=env, limit_bytes=200000)
+        self.assertEqual(proc.returncode, 4, proc.stderr)
+        self.assertIn(f"scratch directory {scratch}/commissiond-rebuild-", proc.stderr)
+        self.assertIn("TMPDIR says where to make it", proc.stderr)
+        proc = self.ctl_limited("verify", env=dict(os.environ, TMPDIR=scratch + "/none"))
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn(f"cannot make a scratch directory {scratch}/none/commissiond-rebuild-",
+                      proc.stderr)
