@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,17 +274,56 @@ rebuild_state(struct store *target, struct replay_state *rs, char *const *archiv
 	}
 }
 
-static void
-remove_scratch(const char *dir)
-{
-	static const char *const files[] = { "data.mdb", "lock.mdb" };
-	char path[PATH_MAX];
+/* The scratch copy of rebuild_check, removed even when a signal ends the
+ * process (Ctrl-C on a long verify): left behind, each would hold a copy
+ * of the store in TMPDIR. */
+static struct {
+	char dir[PATH_MAX], data[PATH_MAX + 16], lock[PATH_MAX + 16];
+	volatile sig_atomic_t armed;
+	struct sigaction old[3];
+} scratch_copy;
+static const int scratch_signals[] = { SIGINT, SIGTERM, SIGHUP };
 
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
-		unlink(path);
+static void
+scratch_on_signal(int sig)
+{
+	/* unlink, rmdir, signal and raise are async-signal-safe. */
+	if (scratch_copy.armed) {
+		unlink(scratch_copy.data);
+		unlink(scratch_copy.lock);
+		rmdir(scratch_copy.dir);
 	}
-	rmdir(dir);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* dir has been made: remove it and its files if a signal ends the
+ * process, unless the signal was ignored (nohup). */
+static void
+scratch_arm(const char *dir)
+{
+	struct sigaction sa = { .sa_handler = scratch_on_signal };
+
+	snprintf(scratch_copy.dir, sizeof(scratch_copy.dir), "%s", dir);
+	snprintf(scratch_copy.data, sizeof(scratch_copy.data), "%s/data.mdb", dir);
+	snprintf(scratch_copy.lock, sizeof(scratch_copy.lock), "%s/lock.mdb", dir);
+	sigemptyset(&sa.sa_mask);
+	scratch_copy.armed = 1;
+	for (size_t i = 0; i < sizeof(scratch_signals) / sizeof(scratch_signals[0]); i++)
+		if (sigaction(scratch_signals[i], NULL, &scratch_copy.old[i]) == 0 &&
+		    scratch_copy.old[i].sa_handler != SIG_IGN)
+			sigaction(scratch_signals[i], &sa, NULL);
+}
+
+static void
+remove_scratch(void)
+{
+	unlink(scratch_copy.data);
+	unlink(scratch_copy.lock);
+	rmdir(scratch_copy.dir);
+	scratch_copy.armed = 0;
+	for (size_t i = 0; i < sizeof(scratch_signals) / sizeof(scratch_signals[0]); i++)
+		sigaction(scratch_signals[i], &scratch_copy.old[i], NULL);
 }
 
 /* rebuild_check when the replay could not be made at all: no verdict on
@@ -309,28 +349,37 @@ rebuild_check(const struct config *cfg, char *const *archives, int n, json_t **r
 	struct store *live, *scratch;
 	const char *tmp = getenv("TMPDIR");
 	char dir[PATH_MAX], err[768];
+	sigset_t held, was;
 	int order[REBUILD_ARCHIVES_MAX], status;
 	json_t *before, *after;
 	enum store_result r;
 
 	*report = NULL;
 	/* The scratch copy is as big as the store: TMPDIR can put it where
-	 * there is room. Short enough for remove_scratch's file names. */
+	 * there is room. */
 	if (tmp == NULL || tmp[0] == '\0')
 		tmp = "/tmp";
-	if (snprintf(dir, sizeof(dir), "%s/commissiond-rebuild-XXXXXX", tmp) >=
-	    (int)sizeof(dir) - 16)
+	if (snprintf(dir, sizeof(dir), "%s/commissiond-rebuild-XXXXXX", tmp) >= (int)sizeof(dir))
 		return rebuild_not_made(report, "TMPDIR is too long for a scratch directory: %s",
 		    tmp);
 	if ((live = ctl_open_store(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
 		return CTL_STORE;
+	/* No signal between making the directory and being ready to remove
+	 * it: one is held back until then. */
+	sigemptyset(&held);
+	for (size_t i = 0; i < sizeof(scratch_signals) / sizeof(scratch_signals[0]); i++)
+		sigaddset(&held, scratch_signals[i]);
+	sigprocmask(SIG_BLOCK, &held, &was);
 	if (mkdtemp(dir) == NULL) {
 		status = rebuild_not_made(report, "cannot make a scratch directory %s: %s (TMPDIR "
 						  "says where to make it)",
 		    dir, strerror(errno));
+		sigprocmask(SIG_SETMASK, &was, NULL);
 		store_close(&live);
 		return status;
 	}
+	scratch_arm(dir);
+	sigprocmask(SIG_SETMASK, &was, NULL);
 	/* A consistent snapshot of the log and state, as big as the store
 	 * compacted. */
 	if (store_backup(live, dir) != STORE_OK) {
@@ -339,12 +388,12 @@ rebuild_check(const struct config *cfg, char *const *archives, int n, json_t **r
 						  "says where to make it)",
 		    dir, store_error(live));
 		store_close(&live);
-		remove_scratch(dir);
+		remove_scratch();
 		return status;
 	}
 	store_close(&live);
 	if ((scratch = ctl_open_store(cfg, dir, false, STORE_SYNC_NONE)) == NULL) {
-		remove_scratch(dir);
+		remove_scratch();
 		return rebuild_not_made(report, "cannot open the scratch copy in %s (said above)",
 		    dir);
 	}
@@ -356,7 +405,7 @@ rebuild_check(const struct config *cfg, char *const *archives, int n, json_t **r
 		    store_error(scratch));
 		json_decref(before);
 		store_close(&scratch);
-		remove_scratch(dir);
+		remove_scratch();
 		return status;
 	}
 	if (rebuild_archives_fit(archives, n, counts.first_event_sequence, order, err,
@@ -364,7 +413,7 @@ rebuild_check(const struct config *cfg, char *const *archives, int n, json_t **r
 		*report = json_pack("{s:b, s:s}", "clean", false, "reason", err);
 		json_decref(before);
 		store_close(&scratch);
-		remove_scratch(dir);
+		remove_scratch();
 		return CTL_REFUSED;
 	}
 	rs.total = counts.last_event_sequence;
@@ -381,7 +430,7 @@ rebuild_check(const struct config *cfg, char *const *archives, int n, json_t **r
 	json_decref(before);
 	json_decref(after);
 	store_close(&scratch);
-	remove_scratch(dir);
+	remove_scratch();
 	return status;
 }
 

@@ -525,3 +525,19 @@ class ReplayScratch(DaemonTestCase):
         self.assertNotEqual(proc.returncode, 0)
         self.assertIn(f"cannot make a scratch directory {scratch}/none/commissiond-rebuild-",
                       proc.stderr)
+
+    def test_an_interrupted_replay_leaves_no_copy_of_the_store_behind(self):
+        self.daemon.send(event_mix(20000))
+        scratch = os.path.join(self.workdir, "scratch")
+        os.mkdir(scratch)
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            proc = subprocess.Popen([CTL, "--config", self.daemon.config, "rebuild", "--check"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                    env=dict(os.environ, TMPDIR=scratch))
+            # While the copy is made or replayed into: its directory is there.
+            wait_for(lambda: os.listdir(scratch) or proc.poll() is not None, interval=0.001,
+                     what="the scratch directory")
+            proc.send_signal(sig)
+            proc.communicate(timeout=60)
+            self.assertEqual(proc.returncode, -sig, "the replay ended before the signal")
+            self.assertEqual(os.listdir(scratch), [], sig)
