@@ -204,6 +204,14 @@ ctl_send(const struct config *cfg, int argc, char **argv)
 			sender_take_ack(&s);
 		}
 	}
+	/* getline says -1 at the end and on a read error alike: a file
+	 * that cannot be read (a directory, an I/O error) is not all sent. */
+	if (ferror(in)) {
+		fprintf(stderr, "commissionctl: send: %s: cannot read past line %zu: %s; what "
+				"follows was not sent\n",
+		    in == stdin ? "standard input" : argv[optind], lineno, strerror(errno));
+		bad_lines++;
+	}
 	while (s.in_flight > 0) {
 		if (sender_take_ack(&s) < 0)
 			goto silent;

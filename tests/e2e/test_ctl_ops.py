@@ -95,6 +95,12 @@ class FakeDaemon(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, err)
         self.assertIn('"sequence":"42"', out)
 
+    def test_send_says_when_its_input_cannot_be_read(self):
+        proc = self.config.ctl("send", self.workdir)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn(f"send: {self.workdir}: cannot read past line 0: Is a directory",
+                      proc.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
