@@ -3,6 +3,7 @@
  * readers in other processes work while the daemon writes): status,
  * deadletters, events, backup.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,12 +43,26 @@ inspect_range_options(int argc, char **argv, const char *command, const char *us
 	return 0;
 }
 
+/* Call right after printing: was it written? If not (a full disk), says
+ * so, naming why (err: an errno saved earlier, or 0 for errno now), and
+ * returns -1: a listing cut short must not exit 0. */
+static int
+inspect_output_failed(const char *command, int err)
+{
+	if (err == 0 && !ferror(stdout))
+		return 0;
+	fprintf(stderr, "commissionctl: %s: cannot write the output: %s\n", command,
+	    strerror(err != 0 ? err : errno));
+	return -1;
+}
+
 int
 ctl_status(const struct config *cfg, int argc, char **argv)
 {
 	struct store *store;
 	struct store_counts c;
 	json_t *json;
+	int status;
 
 	(void)argv;
 	if (argc != 1) {
@@ -81,14 +96,16 @@ ctl_status(const struct config *cfg, int argc, char **argv)
 	    "storeBytes", (json_int_t)c.used_bytes,
 	    "mapBytes", (json_int_t)c.map_size_bytes);
 	ctl_print_json(json);
+	status = inspect_output_failed("status", 0) < 0 ? CTL_REFUSED : CTL_OK;
 	json_decref(json);
 	store_close(&store);
-	return CTL_OK;
+	return status;
 }
 
 struct inspect_print {
 	const ProtobufCMessageDescriptor *desc;
 	uint64_t bad;
+	int write_errno; /* the output could not be written: why */
 };
 
 static int
@@ -105,6 +122,10 @@ inspect_print_record(void *arg, uint64_t key, const uint8_t *bytes, size_t len)
 	}
 	ctl_print_message(msg);
 	protobuf_c_message_free_unpacked(msg, NULL);
+	if (ferror(stdout)) {
+		p->write_errno = errno != 0 ? errno : EIO;
+		return 1; /* no use reading on */
+	}
 	return 0;
 }
 
@@ -129,6 +150,8 @@ inspect_list(const struct config *cfg, int argc, char **argv, const char *comman
 	if (r != STORE_OK)
 		fprintf(stderr, "commissionctl: %s\n", store_error(store));
 	store_close(&store);
+	if (r == STORE_OK && inspect_output_failed(command, p.write_errno) < 0)
+		return CTL_REFUSED;
 	return r != STORE_OK ? CTL_STORE : p.bad > 0 ? CTL_REFUSED : CTL_OK;
 }
 

@@ -26,6 +26,7 @@ struct sender {
 	uint64_t in_flight;
 	uint64_t sent, accepted, duplicate, rejected, retry_later, unreadable;
 	int timeout_ms;
+	int write_errno; /* an Ack could not be printed: why */
 };
 
 /* Wait for and print one Ack. -1 when none came within the timeout. */
@@ -66,6 +67,8 @@ sender_take_ack(struct sender *s)
 		break;
 	}
 	ctl_print_message(&ack->base);
+	if (ferror(stdout) && s->write_errno == 0)
+		s->write_errno = errno != 0 ? errno : EIO;
 	commissioning__ack__free_unpacked(ack, NULL);
 	return 0;
 }
@@ -230,8 +233,12 @@ summary:
 	    "commissionctl: sent %" PRIu64 ": %" PRIu64 " accepted, %" PRIu64 " duplicate, %" PRIu64
 	    " rejected, %" PRIu64 " retry later; %zu line(s) unreadable\n",
 	    s.sent, s.accepted, s.duplicate, s.rejected, s.retry_later, bad_lines);
+	/* The events went; their acks, the record of it, did not. */
+	if (s.write_errno != 0)
+		fprintf(stderr, "commissionctl: send: cannot write the acks: %s\n",
+		    strerror(s.write_errno));
 	if (status == CTL_OK && (s.rejected > 0 || s.retry_later > 0 || s.unreadable > 0 ||
-				    bad_lines > 0))
+				    bad_lines > 0 || s.write_errno != 0))
 		status = CTL_REFUSED;
 out:
 	free(line);

@@ -3,6 +3,7 @@
  * sequence order; a gap (a dropped or missed message) or a quiet second is
  * filled from the replay socket (the Clone pattern of the ZeroMQ guide).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -34,6 +35,7 @@ struct tail {
 	uint64_t printed;
 	uint64_t count; /* stop after this many (0: never) */
 	bool one_at_a_time; /* the daemon does not stream */
+	int write_errno; /* the output could not be written: why; tail stops */
 };
 
 static int
@@ -54,7 +56,7 @@ tail_replay_connect(struct tail *t)
 static bool
 tail_done(const struct tail *t)
 {
-	return t->count != 0 && t->printed >= t->count;
+	return (t->count != 0 && t->printed >= t->count) || t->write_errno != 0;
 }
 
 static void
@@ -63,6 +65,11 @@ tail_print(struct tail *t, const Commissioning__Update *update)
 	if (update->sequence < t->expected || tail_done(t))
 		return;
 	ctl_print_message(&update->base);
+	/* A full disk: following on would print nothing, for ever. */
+	if (ferror(stdout)) {
+		t->write_errno = errno != 0 ? errno : EIO;
+		return;
+	}
 	t->expected = update->sequence + 1;
 	t->printed++;
 }
@@ -151,8 +158,9 @@ tail_catch_up(struct tail *t)
 		for (size_t i = 0; i < reply->n_updates; i++)
 			tail_print(t, reply->updates[i]);
 		/* With a topic filter the replay skips what does not match:
-		 * everything below next_sequence has been seen. */
-		if (reply->next_sequence > t->expected)
+		 * everything below next_sequence has been seen (unless one
+		 * could not be written). */
+		if (reply->next_sequence > t->expected && t->write_errno == 0)
 			t->expected = reply->next_sequence;
 		commissioning__replay_reply__free_unpacked(reply, NULL);
 		if (end || tail_done(t))
@@ -275,6 +283,12 @@ ctl_tail(const struct config *cfg, int argc, char **argv)
 			tail_catch_up(&t); /* the last messages may have been lost */
 		else
 			tail_on_message(&t);
+	}
+	if (t.write_errno != 0) {
+		fprintf(stderr, "commissionctl: tail: cannot write update %" PRIu64 ": %s (resume "
+				"with --from %" PRIu64 ")\n",
+		    t.expected, strerror(t.write_errno), t.expected);
+		status = CTL_REFUSED;
 	}
 out:
 	if (t.sub != NULL)

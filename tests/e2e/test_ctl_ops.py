@@ -2,6 +2,7 @@
 night: a replay socket that fails, output that cannot be written, input
 that cannot be read. A fake daemon (bare ZeroMQ sockets on the endpoints of
 a config) says exactly what tail is answered."""
+import json
 import os
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ import unittest
 
 import zmq
 
-from harness import CTL, Daemon, pb_field, pb_fields
+from harness import CTL, Daemon, DaemonTestCase, event_mix, pb_field, pb_fields
 
 
 def update(seq, topic="t.x"):
@@ -100,6 +101,36 @@ class FakeDaemon(unittest.TestCase):
         self.assertEqual(proc.returncode, 1, proc.stderr)
         self.assertIn(f"send: {self.workdir}: cannot read past line 0: Is a directory",
                       proc.stderr)
+
+
+class FullDisk(DaemonTestCase):
+    """What a command prints is its product: output that cannot be written
+    (here /dev/full) is an error, not a success with nothing in the file."""
+
+    def ctl_to(self, path, *args, input=None):
+        with open(path, "w") as out:
+            return subprocess.run([CTL, "--config", self.daemon.config, *args], stdout=out,
+                                  stderr=subprocess.PIPE, text=True, input=input, timeout=120)
+
+    def test_listings_tail_and_send_fail_when_their_output_cannot_be_written(self):
+        self.daemon.send(event_mix(50))
+        self.daemon.send([{"source": "capacity", "eventId": "broken"}])  # a dead letter
+        for args in (("status",), ("events",), ("deadletters",),
+                     ("tail", "--from", "1", "--count", "5")):
+            proc = self.ctl_to("/dev/full", *args)
+            self.assertEqual(proc.returncode, 1, (args, proc.stderr))
+            self.assertIn(f"{args[0]}: cannot write ", proc.stderr)
+            self.assertIn("No space left on device", proc.stderr)
+        self.assertIn("cannot write update 1: No space left on device (resume with --from 1)",
+                      self.ctl_to("/dev/full", "tail", "--from", "1", "--count", "5").stderr)
+        proc = self.ctl_to("/dev/full", "send", input="".join(
+            json.dumps(e) + "\n" for e in event_mix(3)))
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("send: cannot write the acks: No space left on device", proc.stderr)
+        # The same, written where there is room, is a success.
+        for args in (("status",), ("events",), ("deadletters",),
+                     ("tail", "--from", "1", "--count", "5")):
+            self.assertEqual(self.ctl_to(os.devnull, *args).returncode, 0, args)
 
 
 if __name__ == "__main__":
