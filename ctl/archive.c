@@ -339,9 +339,15 @@ ctl_archive(const struct config *cfg, int argc, char **argv)
 			return CTL_STORE;
 		if (store_remove_events(store, last, cfg->store_prune_batch_limit, &removed) !=
 		    STORE_OK) {
-			fprintf(stderr, "commissionctl: archive: removing archived events: %s (the "
-					"archive is whole; run the same command again to finish)\n",
-			    store_error(store));
+			/* The same command again would find --out taken, and
+			 * load refuses the file: its later events are still in
+			 * the log. */
+			fprintf(stderr, "commissionctl: archive: removing archived events: %s; %" PRIu64
+					" of %" PRIu64 " removed. %s is whole and holds them all: keep "
+					"it. To finish, run archive --prune again with the same --before "
+					"and another --out; that file holds only events %s holds too, and "
+					"may be deleted\n",
+			    store_error(store), removed, check.count, out, out);
 			store_close(&store);
 			return CTL_STORE;
 		}

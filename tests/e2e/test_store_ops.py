@@ -541,3 +541,42 @@ class ReplayScratch(DaemonTestCase):
             proc.communicate(timeout=60)
             self.assertEqual(proc.returncode, -sig, "the replay ended before the signal")
             self.assertEqual(os.listdir(scratch), [], sig)
+
+
+class InterruptedPrune(DaemonTestCase):
+    """archive --prune removes in small transactions: one that fails (EIO,
+    made so by fail_commit.c under LD_PRELOAD) leaves the archive whole and
+    part of the events in the log."""
+    settings = {"store.prune_batch_limit": "50"}
+
+    def test_the_error_says_how_far_it_got_and_how_to_finish(self):
+        self.daemon.send(event_mix(300))
+        shim = os.path.join(self.workdir, "fail_commit.so")
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", shim,
+                        os.path.join(os.path.dirname(__file__), "fail_commit.c"), "-ldl"],
+                       check=True, capture_output=True)
+        trigger = os.path.join(self.workdir, "fail-commit")
+        with open(trigger, "w") as f:
+            f.write("4\n")  # two opens of the store, one prune transaction, then EIO
+        first = os.path.join(self.workdir, "first.arc")
+        proc = subprocess.run(
+            [CTL, "--config", self.daemon.config, "archive", "--before", "2099-01-01", "--out",
+             first, "--prune"], capture_output=True, text=True, timeout=300,
+            env=dict(os.environ, LD_PRELOAD=shim, FAIL_COMMIT_FILE=trigger,
+                     ASAN_OPTIONS=":".join(filter(None, [os.environ.get("ASAN_OPTIONS"),
+                                                         "verify_asan_link_order=0"]))))
+        self.assertEqual(proc.returncode, 4, proc.stderr)
+        self.assertIn("removing archived events: committing: Input/output error; 50 of 300 "
+                      f"removed. {first} is whole and holds them all: keep it.", proc.stderr)
+        self.assertIn("run archive --prune again with the same --before and another --out",
+                      proc.stderr)
+        self.assertEqual(self.daemon.status()["firstSequence"], 51)
+        # As it says: another --out finishes, and the first file is all
+        # the replay needs.
+        proc = self.daemon.ctl("archive", "--before", "2099-01-01", "--out",
+                               os.path.join(self.workdir, "rest.arc"), "--prune")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(self.daemon.status()["firstSequence"], 301)
+        proc = self.daemon.ctl("verify", "--archive", first)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertTrue(json_lines(proc.stdout)[0]["replay"]["clean"])
