@@ -232,6 +232,13 @@ archive_write(struct store *store, uint64_t first, uint64_t last, const char *ou
 		return -1;
 	}
 	fd = open(part, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (fd < 0 && errno == EEXIST) {
+		fprintf(stderr, "commissionctl: archive: %s already exists: an archive to %s is "
+				"being written, or one was interrupted (it is not a whole archive): "
+				"remove it if none is running, and try again\n",
+		    part, out);
+		return -1;
+	}
 	if (fd < 0 || (w->f = fdopen(fd, "wb")) == NULL) {
 		fprintf(stderr, "commissionctl: archive: %s: %s\n", part, strerror(errno));
 		if (fd >= 0)

@@ -195,6 +195,21 @@ class Archive(DaemonTestCase):
         self.assertNotEqual(proc.returncode, 0)
         self.assertIn("already exists", proc.stderr)
 
+    def test_a_part_file_left_by_an_interrupted_archive_is_named_as_such(self):
+        self.daemon.send(event_mix(20))
+        archive = os.path.join(self.workdir, "night.arc")
+        with open(archive + ".part", "wb") as f:
+            f.write(b"commissiond-archive 1\nE")
+        proc = self.daemon.ctl("archive", "--before", "2099-01-01", "--out", archive)
+        self.assertEqual(proc.returncode, 4)
+        self.assertIn(f"{archive}.part already exists: an archive to {archive} is being "
+                      "written, or one was interrupted (it is not a whole archive): remove it "
+                      "if none is running", proc.stderr)
+        self.assertTrue(os.path.exists(archive + ".part"), "another's file was removed")
+        os.unlink(archive + ".part")
+        proc = self.daemon.ctl("archive", "--before", "2099-01-01", "--out", archive)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+
 
 class RestoreAndVerify(DaemonTestCase):
 
