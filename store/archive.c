@@ -7,8 +7,10 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "be64.h"
+#include "envelope_hash.h"
 #include "store_internal.h"
 
 static enum store_result
@@ -276,6 +278,44 @@ run_holding(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, bool *held, int64_t *ms)
 	return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
 }
 
+/* Is the event of an archive the one this store accepted under seq? Its
+ * dedupe key, kept when it was archived, names seq with its content hash:
+ * another store's archive with the same sequences is refused, not mixed
+ * into this log. -1 with the error set when not. */
+static int
+archived_event_was_accepted_here(struct store_batch *batch, uint64_t seq, const uint8_t *bytes,
+    size_t len)
+{
+	Commissioning__Envelope *env = commissioning__envelope__unpack(NULL, len, bytes);
+	uint8_t hash[STORE_HASH_BYTES], stored_hash[STORE_HASH_BYTES];
+	uint64_t stored_seq = 0;
+	int rc = -1;
+
+	if (env == NULL) {
+		store_set_error(batch->store, "event %" PRIu64 " of the archive does not decode as "
+					      "an Envelope",
+		    seq);
+		return -1;
+	}
+	envelope_content_hash(env, hash);
+	if (!store_batch_find_event(batch, env->source, env->event_id, &stored_seq, stored_hash))
+		store_set_error(batch->store, "event %" PRIu64 " of the archive (%s/%s) was never "
+					      "accepted by this store: an archive loads only into "
+					      "the store it came from, or a backup of it",
+		    seq, env->source, env->event_id);
+	else if (stored_seq != seq || memcmp(hash, stored_hash, sizeof(hash)) != 0)
+		store_set_error(batch->store, "event %" PRIu64 " of the archive (%s/%s) is not the "
+					      "one this store accepted as %" PRIu64 "%s: an archive "
+					      "loads only into the store it came from, or a backup "
+					      "of it",
+		    seq, env->source, env->event_id, stored_seq,
+		    stored_seq == seq ? " (its content differs)" : "");
+	else
+		rc = 0;
+	commissioning__envelope__free_unpacked(env, NULL);
+	return rc;
+}
+
 enum store_result
 store_batch_put_archived_event(struct store_batch *batch, uint64_t seq, int64_t received_ms,
     const uint8_t *bytes, size_t len)
@@ -296,6 +336,8 @@ store_batch_put_archived_event(struct store_batch *batch, uint64_t seq, int64_t 
 		    seq, batch->counters.last_event);
 		return batch->failed = STORE_FAILED;
 	}
+	if (archived_event_was_accepted_here(batch, seq, bytes, len) < 0)
+		return batch->failed = STORE_FAILED;
 	be64_put(kbuf, seq);
 	rc = mdb_put(batch->txn, store->events, &key, &val, MDB_NOOVERWRITE);
 	if (rc == MDB_KEYEXIST) {

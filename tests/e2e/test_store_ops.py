@@ -18,7 +18,7 @@ import lmdb
 import zmq
 
 from harness import (CTL, DAEMON, Daemon, DaemonTestCase, admission, decode_ack, event_mix,
-                     json_lines, wait_for)
+                     fresh_daemon, json_lines, wait_for)
 from test_metrics import parse_metrics
 
 
@@ -194,6 +194,30 @@ class Archive(DaemonTestCase):
         proc = self.daemon.ctl("archive", "--before", utc_text(time.time() + 3600), "--out", archive)
         self.assertNotEqual(proc.returncode, 0)
         self.assertIn("already exists", proc.stderr)
+
+    def test_an_archive_of_another_store_with_the_same_sequences_is_refused(self):
+        self.daemon.send(event_mix(100))
+        own = os.path.join(self.workdir, "own.arc")
+        proc = self.daemon.ctl("archive", "--before", "2099-01-01", "--out", own, "--prune")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        other = os.path.join(self.workdir, "other.arc")
+        with fresh_daemon(self) as elsewhere:
+            elsewhere.send([admission(5000 + i) for i in range(100)])
+            proc = elsewhere.ctl("archive", "--before", "2099-01-01", "--out", other)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(self.daemon.stop(), 0)
+        before = raw_events(self.daemon)
+        proc = self.daemon.ctl("load", other)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertRegex(proc.stderr, r"load: event 1 of the archive \(hl7:RXC/[^)]*\) was never "
+                                      r"accepted by this store: an archive loads only into the "
+                                      r"store it came from")
+        self.assertEqual(raw_events(self.daemon), before)
+        proc = self.daemon.ctl("load", own)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        proc = self.daemon.ctl("verify")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.daemon.start()
 
     def test_a_part_file_left_by_an_interrupted_archive_is_named_as_such(self):
         self.daemon.send(event_mix(20))

@@ -16,6 +16,7 @@
 
 #include "commissioning.pb-c.h"
 #include "config.h"
+#include "envelope_hash.h"
 #include "store.h"
 
 #define DAY_MS (24LL * 3600 * 1000)
@@ -74,25 +75,40 @@ counts(struct store *store)
 	return c;
 }
 
+/* Event id's Envelope packed into buf (its length returned), and its
+ * content hash: what ingest stores. */
+static size_t
+envelope(const char *source, const char *id, uint8_t *buf, uint8_t hash[STORE_HASH_BYTES])
+{
+	Commissioning__Envelope env = COMMISSIONING__ENVELOPE__INIT;
+
+	env.source = (char *)source;
+	env.event_id = (char *)id;
+	assert_true(commissioning__envelope__get_packed_size(&env) <= 64);
+	envelope_content_hash(&env, hash);
+	return commissioning__envelope__pack(&env, buf);
+}
+
 /* One batch: n events (ids from first_id) committed at at_ms, each with an
  * update made then and a dead letter received then. */
 static void
 commit(struct store *store, int first_id, int n, int64_t at_ms)
 {
 	struct store_batch *batch;
-	uint8_t hash[STORE_HASH_BYTES] = { 0 };
+	uint8_t hash[STORE_HASH_BYTES];
 
 	assert_int_equal(store_batch_begin(store, &batch), STORE_OK);
 	store_batch_set_received_at(batch, at_ms);
 	for (int i = 0; i < n; i++) {
 		Commissioning__Update u = COMMISSIONING__UPDATE__INIT;
 		Commissioning__DeadLetter d = COMMISSIONING__DEAD_LETTER__INIT;
-		char id[32], body[32];
+		char id[32];
+		uint8_t body[64];
+		size_t len;
 		uint64_t seq;
 		snprintf(id, sizeof(id), "e%d", first_id + i);
-		snprintf(body, sizeof(body), "body of %d", first_id + i);
-		assert_int_equal(store_batch_append_event(batch, "test", id, hash,
-				     (const uint8_t *)body, strlen(body), &seq),
+		len = envelope("test", id, body, hash);
+		assert_int_equal(store_batch_append_event(batch, "test", id, hash, body, len, &seq),
 		    STORE_OK);
 		u.topic = "t";
 		u.commit_time = at_ms;
@@ -150,6 +166,8 @@ test_dead_letters_go_by_count_a_bounded_number_a_transaction(void **state)
 struct seen {
 	uint64_t seqs[16];
 	int64_t times[16];
+	uint8_t bytes[16][64];
+	size_t lens[16];
 	size_t n;
 };
 
@@ -158,8 +176,9 @@ see(void *arg, uint64_t seq, int64_t ms, const uint8_t *bytes, size_t len)
 {
 	struct seen *s = arg;
 
-	(void)bytes;
-	(void)len;
+	assert_true(len <= sizeof(s->bytes[0]));
+	memcpy(s->bytes[s->n], bytes, len);
+	s->lens[s->n] = len;
 	s->seqs[s->n] = seq;
 	s->times[s->n++] = ms;
 	return 0;
@@ -172,6 +191,8 @@ test_archive_takes_the_oldest_by_commit_time_and_load_puts_them_back(void **stat
 	struct seen s = { .n = 0 };
 	struct store_batch *batch;
 	uint64_t first, last, removed;
+	uint8_t other[64], other_hash[STORE_HASH_BYTES];
+	size_t other_len;
 
 	commit(fx->store, 1, 3, T0);
 	commit(fx->store, 4, 2, T0 + 1000);
@@ -193,15 +214,29 @@ test_archive_takes_the_oldest_by_commit_time_and_load_puts_them_back(void **stat
 	assert_int_equal(store_batch_begin(fx->store, &batch), STORE_OK);
 	for (size_t i = 0; i < s.n; i++)
 		assert_int_equal(store_batch_put_archived_event(batch, s.seqs[i], s.times[i],
-				     (const uint8_t *)"x", 1),
+				     s.bytes[i], s.lens[i]),
 		    STORE_OK);
-	assert_int_equal(store_batch_put_archived_event(batch, 6, T0, (const uint8_t *)"x", 1),
+	assert_int_equal(store_batch_put_archived_event(batch, 6, T0, s.bytes[0], s.lens[0]),
 	    STORE_FAILED);
+	store_batch_abort(&batch);
+	/* Only the events this store accepted under those sequences: not
+	 * another store's, nor one of its own under another sequence. */
+	assert_int_equal(store_batch_begin(fx->store, &batch), STORE_OK);
+	other_len = envelope("test", "elsewhere", other, other_hash);
+	assert_int_equal(store_batch_put_archived_event(batch, 1, T0, other, other_len),
+	    STORE_FAILED);
+	assert_non_null(strstr(store_error(fx->store), "event 1 of the archive (test/elsewhere) "
+						       "was never accepted by this store"));
+	store_batch_abort(&batch);
+	assert_int_equal(store_batch_begin(fx->store, &batch), STORE_OK);
+	assert_int_equal(store_batch_put_archived_event(batch, 1, T0, s.bytes[1], s.lens[1]),
+	    STORE_FAILED);
+	assert_non_null(strstr(store_error(fx->store), "is not the one this store accepted as 2"));
 	store_batch_abort(&batch);
 	assert_int_equal(store_batch_begin(fx->store, &batch), STORE_OK);
 	for (size_t i = 0; i < s.n; i++)
 		assert_int_equal(store_batch_put_archived_event(batch, s.seqs[i], s.times[i],
-				     (const uint8_t *)"x", 1),
+				     s.bytes[i], s.lens[i]),
 		    STORE_OK);
 	assert_int_equal(store_batch_commit(&batch), STORE_OK);
 	assert_int_equal(counts(fx->store).first_event_sequence, 1);
