@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "config.h"
 #include "ctl.h"
+#include "envelope_hash.h"
 #include "projections.h"
 #include "state.h"
 #include "store.h"
@@ -144,6 +145,9 @@ struct replay_state {
 	uint64_t done, total, undecodable;
 	bool progress;
 	enum store_result failed;
+	const char *archive; /* the archive being replayed, or NULL */
+	bool wrong_archive; /* it holds an event this store did not accept */
+	char why[768];	    /* why the replay failed, when not the store's error */
 };
 
 static int
@@ -165,11 +169,39 @@ rebuild_apply(void *arg, uint64_t seq, const uint8_t *bytes, size_t len)
 	return rs->failed != STORE_OK;
 }
 
+/* An archived event is replayed only when it is the one this store
+ * accepted under seq: its dedupe key, kept when it was archived, names seq
+ * with the event's content hash. Another store's archive with the same
+ * sequences would otherwise remake the state from events never accepted
+ * here. */
 static int
 rebuild_apply_archived(void *arg, uint64_t seq, int64_t received_ms, const uint8_t *bytes,
     size_t len)
 {
+	struct replay_state *rs = arg;
+	Commissioning__Envelope *env = commissioning__envelope__unpack(NULL, len, bytes);
+	uint8_t hash[STORE_HASH_BYTES], stored_hash[STORE_HASH_BYTES];
+	uint64_t stored_seq = 0;
+	bool here;
+
 	(void)received_ms;
+	if (env == NULL)
+		return rebuild_apply(arg, seq, bytes, len); /* said and counted there */
+	envelope_content_hash(env, hash);
+	here = store_batch_find_event(rs->batch, env->source, env->event_id, &stored_seq,
+		   stored_hash) &&
+	    stored_seq == seq && memcmp(hash, stored_hash, sizeof(hash)) == 0;
+	if (!here)
+		snprintf(rs->why, sizeof(rs->why), "%s: event %" PRIu64 " (%s/%s) is not one this "
+						   "store accepted under that sequence: the "
+						   "archive is another store's",
+		    rs->archive, seq, env->source, env->event_id);
+	commissioning__envelope__free_unpacked(env, NULL);
+	if (!here) {
+		rs->wrong_archive = true;
+		rs->failed = STORE_FAILED;
+		return 1;
+	}
 	return rebuild_apply(arg, seq, bytes, len);
 }
 
@@ -244,15 +276,17 @@ rebuild_state(struct store *target, struct replay_state *rs, char *const *archiv
 	for (;;) {
 		rs->done = rs->undecodable = 0;
 		rs->failed = STORE_OK;
+		rs->why[0] = '\0';
 		r = store_batch_begin(target, &rs->batch);
 		if (r != STORE_OK)
 			return r;
 		store_batch_clear_histories(rs->batch);
 		for (int i = 0; i < n && rs->failed == STORE_OK; i++) {
+			rs->archive = archives[order[i]];
 			if (archive_read(archives[order[i]], rebuild_apply_archived, rs, &(struct archive_info){ 0 },
 				err, sizeof(err)) < 0 &&
 			    rs->failed == STORE_OK) {
-				fprintf(stderr, "commissionctl: %s\n", err);
+				snprintf(rs->why, sizeof(rs->why), "%s", err);
 				rs->failed = STORE_FAILED;
 			}
 		}
@@ -419,10 +453,13 @@ rebuild_check(const struct config *cfg, char *const *archives, int n, json_t **r
 	rs.total = counts.last_event_sequence;
 	r = rebuild_state(scratch, &rs, archives, order, n);
 	after = r == STORE_OK ? digest_of(scratch) : NULL;
-	if (r != STORE_OK || after == NULL)
+	if (rs.wrong_archive) {
+		*report = json_pack("{s:b, s:s}", "clean", false, "reason", rs.why);
+		status = CTL_REFUSED;
+	} else if (r != STORE_OK || after == NULL) {
 		status = rebuild_not_made(report, "replaying into the scratch copy: %s",
-		    store_error(scratch));
-	else {
+		    rs.why[0] != '\0' ? rs.why : store_error(scratch));
+	} else {
 		status = json_equal(before, after) ? CTL_OK : CTL_REFUSED;
 		*report = json_pack("{s:I, s:b, s:O, s:O}", "events", (json_int_t)rs.done, "clean",
 		    status == CTL_OK, "stored", before, "rebuilt", after);
@@ -461,7 +498,9 @@ rebuild_in_place(const struct config *cfg, char *const *archives, int n)
 	r = rebuild_state(live, &rs, archives, order, n);
 	after = r == STORE_OK ? digest_of(live) : NULL;
 	if (r != STORE_OK)
-		fprintf(stderr, "commissionctl: rebuild: %s\n", store_error(live));
+		fprintf(stderr, "commissionctl: rebuild: %s%s\n",
+		    rs.why[0] != '\0' ? rs.why : store_error(live),
+		    rs.wrong_archive ? "; nothing was changed" : "");
 	report = json_pack("{s:I, s:I, s:b, s:O?, s:O?}", "events", (json_int_t)rs.done,
 	    "undecodable", (json_int_t)rs.undecodable, "changed",
 	    before && after && !json_equal(json_object_get(before, "digest"),
@@ -472,7 +511,7 @@ rebuild_in_place(const struct config *cfg, char *const *archives, int n)
 	json_decref(before);
 	json_decref(after);
 	store_close(&live);
-	return r == STORE_OK ? CTL_OK : CTL_STORE;
+	return r == STORE_OK ? CTL_OK : rs.wrong_archive ? CTL_REFUSED : CTL_STORE;
 }
 
 int

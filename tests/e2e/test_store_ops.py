@@ -219,6 +219,27 @@ class Archive(DaemonTestCase):
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.daemon.start()
 
+    def test_rebuild_refuses_an_archive_of_another_store_with_the_same_sequences(self):
+        self.daemon.send(event_mix(100))
+        own = os.path.join(self.workdir, "own.arc")
+        proc = self.daemon.ctl("archive", "--before", "2099-01-01", "--out", own, "--prune")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        other = os.path.join(self.workdir, "other.arc")
+        with fresh_daemon(self) as elsewhere:
+            elsewhere.send([admission(5000 + i) for i in range(100)])
+            proc = elsewhere.ctl("archive", "--before", "2099-01-01", "--out", other)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+        digest = self.daemon.ctl("digest", check=True).stdout
+        words = (rf"{other}: event 1 \(hl7:RXC/[^)]*\) is not one this store accepted under "
+                 r"that sequence: the archive is another store's")
+        for args in (("rebuild", "--check"), ("verify",), ("rebuild",)):
+            proc = self.daemon.ctl(*args, "--archive", other)
+            self.assertEqual(proc.returncode, 1, (args, proc.stderr))
+            self.assertRegex(proc.stderr, words)
+        self.assertEqual(self.daemon.ctl("digest", check=True).stdout, digest)
+        proc = self.daemon.ctl("rebuild", "--check", "--archive", own)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+
     def test_a_part_file_left_by_an_interrupted_archive_is_named_as_such(self):
         self.daemon.send(event_mix(20))
         archive = os.path.join(self.workdir, "night.arc")
