@@ -76,14 +76,16 @@ ctl_verify(const struct config *cfg, int argc, char **argv)
 		replay = json_pack("{s:s}", "skipped", why);
 		replay_status = CTL_OK;
 	} else {
+		const char *reason;
 		replay_status = rebuild_check(cfg, archives, n, &replay);
+		reason = json_string_value(json_object_get(replay, "reason"));
+		/* A replay that could not be made (no room for its scratch copy)
+		 * is no verdict on the state. */
 		if (replay_status != CTL_OK)
-			fprintf(stderr, "commissionctl: verify: the state does not match a replay of "
-					"the log%s%s\n",
-			    json_object_get(replay, "reason") ? ": " : "",
-			    json_object_get(replay, "reason")
-				? json_string_value(json_object_get(replay, "reason"))
-				: " (see \"replay\")");
+			fprintf(stderr, "commissionctl: verify: %s%s%s\n",
+			    replay_status == CTL_STORE ? "the replay could not be made"
+						       : "the state does not match a replay of the log",
+			    reason != NULL ? ": " : "", reason != NULL ? reason : " (see \"replay\")");
 	}
 	report = json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o?}", "clean",
 	    v.problems == 0 && replay_status == CTL_OK, "problems", (json_int_t)v.problems,
@@ -93,5 +95,6 @@ ctl_verify(const struct config *cfg, int argc, char **argv)
 	    (json_int_t)v.dead_letters, "histories", (json_int_t)v.histories, "replay", replay);
 	ctl_print_json(report);
 	json_decref(report);
-	return v.problems == 0 && replay_status == CTL_OK ? CTL_OK : CTL_REFUSED;
+	/* Damage found outweighs a replay that could not be made. */
+	return v.problems > 0 ? CTL_REFUSED : replay_status;
 }

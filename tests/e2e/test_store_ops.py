@@ -565,8 +565,11 @@ class ReplayScratch(DaemonTestCase):
         self.assertRegex(proc.stderr, r"rebuild --check: cannot copy the store into the scratch "
                                       r"directory \S+commissiond-rebuild-\w+: copying the store: ")
         proc = self.ctl_limited("verify", limit_bytes=200000)
-        self.assertNotEqual(proc.returncode, 0)
-        self.assertIn("cannot copy the store into the scratch directory", proc.stderr)
+        self.assertEqual(proc.returncode, 4, proc.stderr)
+        self.assertIn("verify: the replay could not be made: cannot copy the "
+                      "store into the scratch directory", proc.stderr)
+        self.assertNotIn("does not match", proc.stderr)
+        self.assertFalse(json_lines(proc.stdout)[0]["clean"])
         self.assertIn("cannot copy the store", json_lines(proc.stdout)[0]["replay"]["reason"])
 
     def test_the_scratch_copy_is_made_under_tmpdir(self):
@@ -582,7 +585,7 @@ class ReplayScratch(DaemonTestCase):
         self.assertIn(f"scratch directory {scratch}/commissiond-rebuild-", proc.stderr)
         self.assertIn("TMPDIR says where to make it", proc.stderr)
         proc = self.ctl_limited("verify", env=dict(os.environ, TMPDIR=scratch + "/none"))
-        self.assertNotEqual(proc.returncode, 0)
+        self.assertEqual(proc.returncode, 4, proc.stderr)
         self.assertIn(f"cannot make a scratch directory {scratch}/none/commissiond-rebuild-",
                       proc.stderr)
 
