@@ -119,6 +119,43 @@ sender_send_line(struct sender *s, const char *line, size_t lineno)
 	return 0;
 }
 
+/*
+ * One line of in, its newline included, into *line (grown as needed): its
+ * length; -1 at the end or on a read error, -2 with no memory for it. Of a line longer than
+ * SEND_LINE_MAX only the first SEND_LINE_MAX + 1 bytes are kept, and the
+ * rest is read past, so that input with no newlines (a binary file,
+ * /dev/zero) cannot take memory without bound as getline would.
+ */
+static ssize_t
+send_read_line(FILE *in, char **line, size_t *cap)
+{
+	size_t n = 0;
+	int ch;
+
+	while ((ch = getc_unlocked(in)) != EOF) {
+		if (n <= SEND_LINE_MAX) {
+			if (n + 2 > *cap) {
+				size_t grown = *cap < 4096 ? 4096 : *cap * 2;
+				char *p;
+				if (grown > SEND_LINE_MAX + 2)
+					grown = SEND_LINE_MAX + 2;
+				if ((p = realloc(*line, grown)) == NULL)
+					return -2;
+				*line = p;
+				*cap = grown;
+			}
+			(*line)[n] = (char)ch;
+		}
+		n++;
+		if (ch == '\n')
+			break;
+	}
+	if (n == 0)
+		return -1;
+	(*line)[n <= SEND_LINE_MAX ? n : SEND_LINE_MAX + 1] = '\0';
+	return (ssize_t)n;
+}
+
 static bool
 line_is_blank(const char *line)
 {
@@ -178,7 +215,7 @@ ctl_send(const struct config *cfg, int argc, char **argv)
 		status = CTL_UNREACHABLE;
 		goto out;
 	}
-	while ((n = getline(&line, &cap, in)) >= 0) {
+	while ((n = send_read_line(in, &line, &cap)) >= 0) {
 		lineno++;
 		if (n > SEND_LINE_MAX) {
 			fprintf(stderr, "commissionctl: line %zu: longer than %d bytes\n", lineno,
@@ -207,12 +244,14 @@ ctl_send(const struct config *cfg, int argc, char **argv)
 			sender_take_ack(&s);
 		}
 	}
-	/* getline says -1 at the end and on a read error alike: a file
-	 * that cannot be read (a directory, an I/O error) is not all sent. */
-	if (ferror(in)) {
+	/* -1 is the end and a read error alike: a file that cannot be read
+	 * (a directory, an I/O error), or a line with no memory for it, is
+	 * not all sent. */
+	if (n == -2 || ferror(in)) {
 		fprintf(stderr, "commissionctl: send: %s: cannot read past line %zu: %s; what "
 				"follows was not sent\n",
-		    in == stdin ? "standard input" : argv[optind], lineno, strerror(errno));
+		    in == stdin ? "standard input" : argv[optind], lineno,
+		    n == -2 ? strerror(ENOMEM) : strerror(errno));
 		bad_lines++;
 	}
 	while (s.in_flight > 0) {

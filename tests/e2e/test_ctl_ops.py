@@ -133,5 +133,42 @@ class FullDisk(DaemonTestCase):
             self.assertEqual(self.ctl_to(os.devnull, *args).returncode, 0, args)
 
 
+class LongLines(DaemonTestCase):
+    """Input with no newline for a long way (a binary file by mistake,
+    /dev/zero) is one line too long, read past in bounded memory: send does
+    not grow with it, and the lines after it go."""
+
+    # A child's peak RSS, read in a process of its own so that no other
+    # child of the test runner counts.
+    PEAK = ("import resource, subprocess, sys\n"
+            "p = subprocess.run(sys.argv[1:], stdin=sys.stdin, capture_output=True)\n"
+            "sys.stdout.write(p.stdout.decode()); sys.stderr.write(p.stderr.decode())\n"
+            "print('peak', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "
+            "file=sys.stderr)\n"
+            "sys.exit(p.returncode)\n")
+
+    def test_a_line_of_150_mib_is_refused_in_bounded_memory_and_the_next_is_sent(self):
+        event = event_mix(1)[0]
+        path = os.path.join(self.workdir, "long.jsonl")
+        with open(path, "wb") as f:
+            chunk = b"a" * (1 << 20)
+            for _ in range(150):
+                f.write(chunk)
+            f.write(b"\n" + json.dumps(event).encode() + b"\n")
+        with open(path, "rb") as f:
+            proc = subprocess.run(["/usr/bin/python3", "-c", self.PEAK, CTL, "--config",
+                                   self.daemon.config, "send"], stdin=f, capture_output=True,
+                                  timeout=300)
+        os.unlink(path)
+        out, err = proc.stdout, proc.stderr.decode()
+        self.assertEqual(proc.returncode, 1, err)
+        self.assertIn("line 1: longer than 16777216 bytes", err)
+        self.assertIn("sent 1: 1 accepted", err)
+        self.assertEqual(json.loads(out)["status"], "ACK_STATUS_ACCEPTED")
+        peak_kib = int(err.split("peak ")[1].split()[0])
+        # getline held the whole line: 150 MiB and more.
+        self.assertLess(peak_kib, 100 * 1024, err)
+
+
 if __name__ == "__main__":
     unittest.main()
