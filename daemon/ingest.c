@@ -354,12 +354,28 @@ ingest_write_updates(struct ingest *ingest, struct store_batch *batch, int64_t n
 	return r;
 }
 
+/* src into out (size bytes), cut to fit, every byte that is not printable
+ * ASCII shown as '?'. A valid source or event id is printable ASCII
+ * (event_check), so it is copied as it is; an invalid one must not put
+ * bytes that are not UTF-8 into the Ack (proto3 strings must be UTF-8:
+ * strict decoders refuse the whole message), nor a line break into the
+ * log (a second line, with a priority prefix of its own for journald). */
+static void
+ingest_echo_copy(char *out, size_t size, const char *src)
+{
+	size_t n;
+
+	for (n = 0; n + 1 < size && src[n] != '\0'; n++)
+		out[n] = (unsigned char)src[n] >= 0x20 && (unsigned char)src[n] < 0x7f ? src[n] : '?';
+	out[n] = '\0';
+}
+
 /* Echo what can be read, bounded, so that the sender can match the ack. */
 static void
 ingest_echo(struct ingest_item *item, const Commissioning__Envelope *env)
 {
-	text_copy(item->source, sizeof(item->source), env->source);
-	text_copy(item->event_id, sizeof(item->event_id), env->event_id);
+	ingest_echo_copy(item->source, sizeof(item->source), env->source);
+	ingest_echo_copy(item->event_id, sizeof(item->event_id), env->event_id);
 	item->kind = event_kind_name(env);
 }
 

@@ -4,7 +4,7 @@ import json
 
 import zmq
 
-from harness import DaemonTestCase, decode_ack, event_mix, json_lines, pb_field
+from harness import DaemonTestCase, decode_ack, event_mix, json_lines, pb_field, pb_fields
 
 
 class Rejections(DaemonTestCase):
@@ -87,3 +87,34 @@ class Rejections(DaemonTestCase):
         self.assertEqual(proc.returncode, 1)
         self.assertIn("line 1: not an Envelope: noSuchField: no such field", proc.stderr)
         self.assertIn("line 2: not JSON", proc.stderr)
+
+    def test_ids_that_are_not_text_are_echoed_as_utf8_and_logged_on_one_line(self):
+        # An Ack's strings must be UTF-8 (proto3: strict decoders refuse
+        # the whole message otherwise), and an event id must not put a
+        # line with a journald priority of its own into the log.
+        from harness import admission
+        from protopack import pack_envelope
+        packed = pack_envelope(dict(admission(1), source="S", eventId="E"))
+        head = pb_field(1, "S") + pb_field(2, "E")
+        self.assertTrue(packed.startswith(head))
+        cases = [
+            ("an event id not UTF-8", b"hl7:RXC", b"A\xff\xfe", "event_id"),
+            ("an event id with a line break", b"hl7:RXC", b"X\n<0>commissiond: forged", "event_id"),
+            ("a source too long, cut inside a character", ("a" + "\u00e9" * 40).encode(), b"E1",
+             "source"),
+        ]
+        for name, source, event_id, field in cases:
+            with self.subTest(name):
+                self.sock.send(pb_field(1, source) + pb_field(2, event_id) + packed[len(head):])
+                self.assertTrue(self.sock.poll(10000), "no ack within 10 s")
+                f = pb_fields(self.sock.recv())
+                texts = {n: f[n][0].decode("utf-8") for n in (1, 4, 5, 6) if n in f}
+                self.assertEqual(f[2][0], 3, name)  # REJECTED
+                self.assertEqual(texts[5], field, name)
+                for n, text in texts.items():
+                    self.assertTrue(all(" " <= c <= "~" for c in text), f"{name}: {n}: {text!r}")
+        self.assertNotIn("\n<0>", self.daemon.log_text())
+        self.assertIn("event_id=X?<0>commissiond: forged", self.daemon.log_text())
+        dead = json_lines(self.daemon.ctl("deadletters", check=True).stdout)
+        self.assertEqual([d["eventId"] for d in dead], ["A??", "X?<0>commissiond: forged", "E1"])
+        self.assert_still_serving()
