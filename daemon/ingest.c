@@ -45,6 +45,7 @@
 struct ingest_item {
 	zmq_msg_t route[INGEST_MAX_ROUTE_FRAMES];
 	int n_route;
+	int n_dropped; /* frames between the routing frames kept and the payload */
 	zmq_msg_t payload;
 	/* the outcome */
 	Commissioning__AckStatus status;
@@ -105,7 +106,7 @@ item_release(struct ingest_item *item)
 	for (int i = 0; i < item->n_route; i++)
 		zmq_msg_close(&item->route[i]);
 	zmq_msg_close(&item->payload);
-	item->n_route = 0;
+	item->n_route = item->n_dropped = 0;
 	item_reset_outcome(item);
 }
 
@@ -122,17 +123,19 @@ item_reject(struct ingest_item *item, const char *field, const char *fmt, ...)
 }
 
 /*
- * Receive one multipart message into item. Returns 1 when an item was
- * read, 0 when nothing is waiting, -1 for a message that cannot be answered
- * (too many frames): it is dropped and logged.
+ * Receive one multipart message into item: its routing frames and its
+ * payload, the last frame. The frames past INGEST_MAX_ROUTE_FRAMES before
+ * the payload are dropped and counted (item->n_dropped): the message is
+ * answered REJECTED through the routing frames kept. Returns 1 when an
+ * item was read, 0 when nothing is waiting, -1 for a message that cannot
+ * be answered (no routing frame): it is dropped and logged.
  */
 static int
 ingest_receive(struct ingest *ingest, struct ingest_item *item)
 {
 	zmq_msg_t frame;
-	int more, n = 0;
+	int more, n = 0, dropped = 0;
 	size_t len = sizeof(more);
-	bool overflow = false;
 
 	zmq_msg_init(&frame);
 	if (zmq_msg_recv(&frame, ingest->socket, ZMQ_DONTWAIT) < 0) {
@@ -148,7 +151,7 @@ ingest_receive(struct ingest *ingest, struct ingest_item *item)
 			zmq_msg_move(&item->route[n], &frame);
 			n++;
 		} else {
-			overflow = true;
+			dropped++;
 		}
 		zmq_msg_close(&frame);
 		zmq_msg_init(&frame);
@@ -157,12 +160,12 @@ ingest_receive(struct ingest *ingest, struct ingest_item *item)
 			break;
 	}
 	item->n_route = n;
+	item->n_dropped = dropped;
 	zmq_msg_init(&item->payload);
 	zmq_msg_move(&item->payload, &frame);
 	zmq_msg_close(&frame);
-	if (overflow || n == 0) {
-		log_warning("ingest: dropped a message with %s routing frames",
-		    overflow ? "too many" : "no");
+	if (n == 0) {
+		log_warning("ingest: dropped a message with no routing frame");
 		item_release(item);
 		return -1;
 	}
@@ -395,6 +398,16 @@ ingest_decide(struct ingest *ingest, struct store_batch *batch, struct ingest_it
 	    &item->why);
 	if (env != NULL)
 		ingest_echo(item, env);
+	/* The frames before the last are the peer's routing, not envelopes:
+	 * a sender that put more there is confused about the protocol, and
+	 * whatever the last frame holds is not taken. */
+	if (item->n_dropped > 0) {
+		item_reject(item, "envelope",
+		    "envelope: the request has %d frames before its last; at most %d (a REQ "
+		    "socket's empty delimiter, routing ids) may come before the Envelope",
+		    item->n_route - 1 + item->n_dropped, INGEST_MAX_ROUTE_FRAMES - 1);
+		goto reject;
+	}
 	if (rc < 0) {
 		item->status = COMMISSIONING__ACK_STATUS__ACK_STATUS_REJECTED;
 		goto reject;

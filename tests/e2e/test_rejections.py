@@ -118,3 +118,31 @@ class Rejections(DaemonTestCase):
         dead = json_lines(self.daemon.ctl("deadletters", check=True).stdout)
         self.assertEqual([d["eventId"] for d in dead], ["A??", "X?<0>commissiond: forged", "E1"])
         self.assert_still_serving()
+
+    def test_a_request_with_too_many_frames_is_rejected_not_dropped_unanswered(self):
+        from harness import admission
+        from protopack import pack_envelope
+        # Three frames may come before the Envelope (routing ids, a REQ
+        # socket's delimiter), and come back before the Ack.
+        self.sock.send_multipart([b"r1", b"r2", b"", pack_envelope(admission(1))])
+        self.assertTrue(self.sock.poll(10000), "no ack within 10 s")
+        reply = self.sock.recv_multipart()
+        self.assertEqual(reply[:3], [b"r1", b"r2", b""])
+        self.assertEqual(decode_ack(reply[3])["status"], "ACCEPTED")
+        for extra in (4, 9):
+            with self.subTest(f"{extra} frames before the Envelope"):
+                frames = [b"r%d" % i for i in range(extra)] + [pack_envelope(admission(extra))]
+                self.sock.send_multipart(frames)
+                self.assertTrue(self.sock.poll(10000), "no ack within 10 s")
+                reply = self.sock.recv_multipart()
+                self.assertEqual(reply[:-1], frames[:3])
+                ack = decode_ack(reply[-1])
+                self.assertEqual(ack["status"], "REJECTED")
+                self.assertEqual(ack["field"], "envelope")
+                self.assertIn(f"{extra} frames before its last", ack["reason"])
+                self.assertEqual(ack["eventId"], f"A{extra:07d}")
+        dead = json_lines(self.daemon.ctl("deadletters", check=True).stdout)
+        self.assertEqual([d["field"] for d in dead], ["envelope", "envelope"])
+        status = self.daemon.status()
+        self.assertEqual((status["events"], status["rejected"]), (1, 2))
+        self.assert_still_serving()
