@@ -29,6 +29,11 @@
 #define REPLAY_STREAM_REPLIES_PER_TURN 4
 /* Records looked at per reply when a topic filter skips most of them. */
 #define REPLAY_SCAN_FACTOR 64
+/* A reply takes no more updates once it holds this many bytes of them (it
+ * always takes one): an update may be as large as an envelope, so
+ * max_updates of them would be gigabytes, built, kept (the reply buffer
+ * keeps the size of the largest) and queued for every client. */
+#define REPLAY_REPLY_MAX_BYTES (4u << 20)
 /* Replies queued for one client that does not read them (more are
  * dropped: it asks again, and its stream is closed), and requests queued
  * from one client. A client has one request in flight (the Lazy Pirate
@@ -91,6 +96,7 @@ struct replay_build {
 	size_t prefix_len;
 	uint64_t wanted;
 	uint64_t taken;
+	size_t bytes; /* of the updates taken */
 };
 
 static bool
@@ -127,7 +133,8 @@ replay_take(void *arg, uint64_t seq, const uint8_t *bytes, size_t len)
 	} while (v != 0);
 	b->out->append(b->out, n, head);
 	b->out->append(b->out, len, bytes);
-	return ++b->taken >= b->wanted;
+	b->bytes += n + len;
+	return ++b->taken >= b->wanted || b->bytes >= REPLAY_REPLY_MAX_BYTES;
 }
 
 /* Build in replay->out the reply for up to max_updates updates from

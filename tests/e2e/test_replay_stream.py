@@ -289,3 +289,47 @@ class TailThroughStreams(ReplayClient):
         # It opened a stream once, then asked from each next_sequence.
         self.assertEqual(asked[0].get(4), [4])
         self.assertTrue(all(4 not in f and 5 not in f for f in asked[1:]), asked[1:])
+
+
+class ReplayOfLargeUpdates(ReplayClient):
+    """Updates as large as their envelopes: a reply is bounded in bytes,
+    not only in updates."""
+
+    settings = {}
+
+    def test_a_reply_of_large_updates_stops_at_4_mib_and_the_rest_follows(self):
+        from harness import decode_ack, pb_field
+        from protopack import pack_envelope
+        ingest = self.ctx.socket(zmq.DEALER)
+        ingest.setsockopt(zmq.LINGER, 0)
+        ingest.connect(self.daemon.settings["ingest.endpoint"])
+        # A field of a newer schema is kept with the envelope, and goes out
+        # with its event.* update: 12 updates of 700 KB.
+        for n in range(12):
+            ingest.send(pack_envelope(admission(n)) + pb_field(999, b"x" * 700000))
+            self.assertTrue(ingest.poll(TIMEOUT_MS), "no ack")
+            self.assertEqual(decode_ack(ingest.recv())["status"], "ACCEPTED")
+        ingest.close()
+        last = self.daemon.status()["lastUpdateSequence"]
+        sock = self.dealer()
+        sequences, replies, at = [], 0, 1
+        while True:
+            sock.send(request(at))
+            self.assertTrue(sock.poll(TIMEOUT_MS), "no ReplayReply")
+            raw = sock.recv()
+            reply = reply_fields(raw)
+            self.assertEqual(reply["error"], "")
+            self.assertLess(len(raw), (4 << 20) + 800000, f"a reply of {len(raw)} bytes")
+            self.assertTrue(reply["updates"] or reply["end"], "an empty reply before the end")
+            sequences += [u["sequence"] for u in reply["updates"]]
+            replies += 1
+            at = reply["next"]
+            if reply["end"]:
+                break
+        sock.close()
+        self.assertEqual(sequences, list(range(1, last + 1)))
+        self.assertGreaterEqual(replies, 3)
+        # A stream gives the same, in replies as bounded.
+        updates, streamed = self.stream(0, credit=2)
+        self.assertEqual([u["sequence"] for u in updates], sequences)
+        self.assertGreaterEqual(len(streamed), 3)
