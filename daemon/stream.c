@@ -165,9 +165,22 @@ stream_backlog(struct stream_client *c)
 	return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
 }
 
-/* Send the client what is stored past its cursor, a bounded amount. */
+/* The oldest update the store keeps (0 when none was ever stored, or it
+ * cannot be read). */
+static uint64_t
+stream_first_kept(struct stream *s)
+{
+	struct store_counts counts = { 0 };
+
+	if (store_read_counts(s->store, &counts) != STORE_OK)
+		return 0;
+	return counts.first_update_sequence;
+}
+
+/* Send the client what is stored past its cursor, a bounded amount;
+ * first is the oldest update kept. */
 static void
-stream_pump_client(struct stream_client *c, int64_t now_ms)
+stream_pump_client(struct stream_client *c, int64_t now_ms, uint64_t first)
 {
 	struct stream *s = c->stream;
 	struct stream_batch b = { c, evbuffer_new(), 0, 0 };
@@ -198,6 +211,19 @@ stream_pump_client(struct stream_client *c, int64_t now_ms)
 	}
 	c->full_since_ms = 0;
 	b.room = bound - backlog;
+	/* Updates the client is owed that retention has pruned (it resumed
+	 * after an id older than the oldest kept, or reads slower than the
+	 * store prunes) are said, not skipped: with a topic filter it could
+	 * not tell the jump in ids from updates filtered out. */
+	if (first > c->next_seq) {
+		evbuffer_add_printf(b.out,
+		    "event: gap\ndata: {\"from\":%" PRIu64 ",\"to\":%" PRIu64 "}\n\n", c->next_seq,
+		    first - 1);
+		log_info("stream: a client is owed updates %" PRIu64 " to %" PRIu64
+			 ", past retention: told so",
+		    c->next_seq, first - 1);
+		c->next_seq = first;
+	}
 	if (store_scan_updates(s->store, c->next_seq, STREAM_UPDATES_PER_PUMP, stream_write_update,
 		&b, &next) == STORE_OK)
 		c->next_seq = next > c->next_seq ? next : c->next_seq;
@@ -225,6 +251,7 @@ stream_pump(struct stream *s)
 	int64_t now = clock_monotonic_ms();
 	struct stream_client *c = s->clients, *next;
 	bool pumped = false;
+	uint64_t first = s->clients != NULL ? stream_first_kept(s) : 0;
 
 	for (; c != NULL; c = next) {
 		next = c->next; /* a dropped client goes away on its close */
@@ -234,7 +261,7 @@ stream_pump(struct stream *s)
 			stream_end(c);
 			continue;
 		}
-		stream_pump_client(c, now);
+		stream_pump_client(c, now, first);
 		pumped = true;
 	}
 	if (pumped)
@@ -254,6 +281,7 @@ stream_add(struct stream *s, struct evhttp_request *req, uint64_t after_seq, con
 {
 	struct stream_client *c;
 	struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
+	uint64_t first;
 
 	if (s->n_clients >= s->cfg->http_sse_max_clients)
 		return -1;
@@ -265,6 +293,10 @@ stream_add(struct stream *s, struct evhttp_request *req, uint64_t after_seq, con
 	/* No sequence follows UINT64_MAX: wait for ever rather than wrap to
 	 * the first (http refuses it before this). */
 	c->next_seq = after_seq == UINT64_MAX ? UINT64_MAX : after_seq + 1;
+	/* No id to resume after: from the oldest kept, nothing owed. */
+	first = stream_first_kept(s);
+	if (after_seq == 0 && first > c->next_seq)
+		c->next_seq = first;
 	snprintf(c->prefix, sizeof(c->prefix), "%s", prefix);
 	c->last_write_ms = clock_monotonic_ms();
 	c->next = s->clients;
@@ -296,7 +328,7 @@ stream_add(struct stream *s, struct evhttp_request *req, uint64_t after_seq, con
 	    EV_READ | EV_PERSIST, stream_on_readable, c);
 	if (c->leave != NULL)
 		event_add(c->leave, NULL);
-	stream_pump_client(c, c->last_write_ms);
+	stream_pump_client(c, c->last_write_ms, first);
 	stream_bound_mapped(s);
 	return 0;
 }
