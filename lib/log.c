@@ -92,11 +92,22 @@ log_level_name(enum log_level level)
 
 static struct ratelimit log_limit = { .burst = LOG_BURST, .window_seconds = LOG_WINDOW_SECONDS };
 
+/* One fact is one line, one write, never interleaved. A control character
+ * is written as '?': a value quoted from input (a file name, an id) that
+ * holds "\n<0>" would otherwise start a line of its own, which journald
+ * takes at the priority it gives. Tabs stay. */
 static void
 log_write(enum log_level level, const char *line)
 {
-	/* One fact is one write, never interleaved. */
-	fprintf(stderr, "<%d>%s: %s\n", (int)level, log_progname, line);
+	char safe[1024];
+	size_t n = 0;
+
+	for (; line[n] != '\0' && n < sizeof(safe) - 1; n++)
+		safe[n] = ((unsigned char)line[n] < 0x20 && line[n] != '\t') || line[n] == 0x7f
+		    ? '?'
+		    : line[n];
+	safe[n] = '\0';
+	fprintf(stderr, "<%d>%s: %s\n", (int)level, log_progname, safe);
 }
 
 static void

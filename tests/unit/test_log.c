@@ -1,0 +1,70 @@
+/*
+ * test_log: one fact is one line. A value quoted into a message cannot
+ * start a line of its own (journald would take "<0>" at its start as the
+ * line's priority).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* What the calls of fn write to stderr, into out. */
+static void
+captured(void (*fn)(void), char *out, size_t size)
+{
+	FILE *tmp = tmpfile();
+	int saved;
+	size_t n;
+
+	assert_non_null(tmp);
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(tmp), STDERR_FILENO) >= 0);
+	fn();
+	fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	rewind(tmp);
+	n = fread(out, 1, size - 1, tmp);
+	out[n] = '\0';
+	fclose(tmp);
+}
+
+static void
+log_forged(void)
+{
+	/* An id as a sender might choose it, quoted into a warning. */
+	log_warning("hl7: refused event id %s", "X\n<0>commissiond: store destroyed\r\x1b[2J\x7f");
+	log_info("tabs\tstay");
+}
+
+static void
+test_a_quoted_value_cannot_start_a_line_of_its_own(void **state)
+{
+	char out[1024];
+
+	(void)state;
+	log_init("test_log", LOG_LEVEL_INFO);
+	captured(log_forged, out, sizeof(out));
+	assert_string_equal(out, "<4>test_log: hl7: refused event id X?<0>commissiond: store "
+				 "destroyed??[2J?\n"
+				 "<6>test_log: tabs\tstay\n");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_a_quoted_value_cannot_start_a_line_of_its_own),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
