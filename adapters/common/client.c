@@ -229,7 +229,8 @@ client_flush_settlements(struct client *c)
 	if (c->n_settle == 0)
 		return;
 	if (outbox_settle(c->outbox, c->settle, c->n_settle) != OUTBOX_OK)
-		/* Not settled: they will be sent again and answered DUPLICATE. */
+		/* Held for the next commit, or (out of memory) sent again
+		 * after a restart and answered DUPLICATE. */
 		log_error("%s: %s", c->opt.name, outbox_error(c->outbox));
 	c->n_settle = 0;
 }

@@ -73,10 +73,12 @@
 /* (The file's pages are LMDB's high-water mark: a store that once grew to
  * half its map stays in this mode; outbox_map_size is the way out.) */
 
-/* A settlement held for the next commit; reason is NULL unless REJECTED. */
+/* A settlement held for the next commit; reason is NULL unless REJECTED.
+ * committed: by the batch it was handed to (else it is held again). */
 struct outbox_held {
 	uint64_t seq;
 	char *reason;
+	bool committed;
 };
 
 /* Envelopes answered from the log and not yet in the table: their bytes
@@ -133,9 +135,10 @@ struct outbox {
 	int64_t move_after_ms; /* the age of the oldest kept that makes one due */
 	uint64_t map_pages, table_pages; /* the map's and the file's, in pages
 					  * (the caller's, read after a commit) */
-	/* Settlements held for the next commit (the caller's thread). */
+	/* Settlements held for the next commit (the caller's thread), and
+	 * how many make outbox_settle commit them. */
 	struct outbox_held *held;
-	size_t n_held, held_cap;
+	size_t n_held, held_cap, held_commit_at;
 	/* Answered from the log, not in the table (the caller's thread). */
 	struct outbox_kept kept;
 	struct outbox_stats stats;
@@ -507,35 +510,73 @@ outbox_held_of_table(struct outbox_held *held, size_t n, const struct outbox_kep
 	return k;
 }
 
+/* Commit n held settlements alone. Should the map or the disk be full,
+ * in halves down to OUTBOX_SETTLE_SPLIT_MIN, so that some go through
+ * where all cannot: on a full map even a deletion copies pages, and each
+ * commit frees pages the later ones may use (LMDB reuses a freed page
+ * once no snapshot can read it, two commits after the one that freed
+ * it); when none of the first half goes, not the second either. The
+ * first error, or OUTBOX_OK when every one was committed. */
+#define OUTBOX_SETTLE_SPLIT_MIN 16
+static enum outbox_result
+outbox_commit_held(struct outbox *o, struct outbox_batch *b, struct outbox_held *held, size_t n)
+{
+	enum outbox_result r, r2;
+	size_t settled;
+
+	if (n == 0)
+		return OUTBOX_OK;
+	r = outbox_commit_once(o, b, held, n, false);
+	if (r == OUTBOX_OK) {
+		for (size_t i = 0; i < n; i++)
+			held[i].committed = true;
+		b->settled += n;
+		b->commits++;
+		return OUTBOX_OK;
+	}
+	if (r != OUTBOX_FULL || n <= OUTBOX_SETTLE_SPLIT_MIN)
+		return r;
+	settled = b->settled;
+	r = outbox_commit_held(o, b, held, n / 2);
+	if (b->settled == settled)
+		return r; /* none of the first half: the rest waits too */
+	r2 = outbox_commit_held(o, b, held + n / 2, n - n / 2);
+	return r != OUTBOX_OK ? r : r2;
+}
+
 /* The batch's transaction: the moved envelopes (and direct items) and the
  * settlements in one commit. Should that fail, the settlements of what the
- * table has alone (what they free may make room: LMDB reuses a freed page
- * once no snapshot can read it, two commits after the one that freed it),
- * then the puts with the settlements of what they move. Settlements not
- * committed are let go: their envelopes stay pending, are sent again after
- * a restart and answered DUPLICATE. */
+ * table has alone (outbox_commit_held: what they free may make room), then
+ * the puts with the settlements of what they move. Settlements not
+ * committed are held again for the next commit (outbox_put_finish): the
+ * client has let their flights go, and nothing would send them again
+ * before a restart. */
 static enum outbox_result
 outbox_commit_table(struct outbox *o, struct outbox_batch *b)
 {
 	bool puts = b->move.n > 0 || (b->direct && b->n > 0);
-	enum outbox_result r = outbox_commit_once(o, b, b->held, b->n_held, puts);
+	enum outbox_result r;
 	size_t k;
 
+	if (!puts)
+		return outbox_commit_held(o, b, b->held, b->n_held);
+	r = outbox_commit_once(o, b, b->held, b->n_held, true);
 	if (r == OUTBOX_OK) {
+		for (size_t i = 0; i < b->n_held; i++)
+			b->held[i].committed = true;
 		b->settled = b->n_held;
-		b->moved = puts;
+		b->moved = true;
 		b->commits++;
 		return OUTBOX_OK;
 	}
-	if (b->n_held == 0 || !puts)
+	if (b->n_held == 0)
 		return r;
 	k = outbox_held_of_table(b->held, b->n_held, &b->move);
-	if (k > 0 && outbox_commit_once(o, b, b->held, k, false) == OUTBOX_OK) {
-		b->settled += k;
-		b->commits++;
-	}
+	(void)outbox_commit_held(o, b, b->held, k); /* the puts' result is the batch's */
 	r = outbox_commit_once(o, b, b->held + k, b->n_held - k, true);
 	if (r == OUTBOX_OK) {
+		for (size_t i = k; i < b->n_held; i++)
+			b->held[i].committed = true;
 		b->settled += b->n_held - k;
 		b->moved = true;
 		b->commits++;
@@ -964,6 +1005,7 @@ outbox_open(const char *path, uint64_t map_bytes, char *err, size_t errlen)
 	/* Every batch's held list as large as the outbox's: a transaction in
 	 * any slot swaps its list in, and outbox_settle grows it by doubling. */
 	o->held_cap = OUTBOX_SETTLE_HELD_MAX;
+	o->held_commit_at = OUTBOX_SETTLE_HELD_MAX;
 	o->held = calloc(o->held_cap, sizeof(*o->held));
 	held_made = o->held != NULL;
 	for (size_t i = 0; i < OUTBOX_PIPELINE; i++) {
@@ -1033,6 +1075,39 @@ outbox_drop_held(struct outbox_held *held, size_t *n)
 	for (size_t i = 0; i < *n; i++)
 		free(held[i].reason);
 	*n = 0;
+}
+
+/* Room for one more held settlement (the list doubles). */
+static bool
+outbox_held_room(struct outbox *o)
+{
+	struct outbox_held *grown;
+
+	if (o->n_held < o->held_cap)
+		return true;
+	grown = realloc(o->held, 2 * o->held_cap * sizeof(*grown));
+	if (grown == NULL)
+		return false;
+	o->held = grown;
+	o->held_cap *= 2;
+	return true;
+}
+
+/* Hold again the settlements of batch b its commits did not take, for
+ * the next commit: once answered, an envelope is not sent again before a
+ * restart, so one let go here would stay pending (and take room) for the
+ * rest of the run. Out of memory, the rest are let go. */
+static void
+outbox_hold_again(struct outbox *o, struct outbox_batch *b)
+{
+	for (size_t i = 0; i < b->n_held; i++) {
+		if (b->held[i].committed)
+			continue;
+		if (!outbox_held_room(o))
+			return;
+		o->held[o->n_held++] = b->held[i];
+		b->held[i].reason = NULL;
+	}
 }
 
 /* Whether the kept envelopes go into the table with the next batch, more
@@ -1253,6 +1328,10 @@ outbox_put_finish(struct outbox *o, uint64_t *first_seq)
 	o->stats.commits += b->commits;
 	if (b->table)
 		o->table_pages = outbox_file_pages(o);
+	if (b->table) {
+		outbox_hold_again(o, b);
+		o->held_commit_at = o->n_held + OUTBOX_SETTLE_HELD_MAX;
+	}
 	outbox_drop_held(b->held, &b->n_held);
 	if (b->moved) {
 		kept_clear(&b->move);
@@ -1390,26 +1469,24 @@ outbox_scan(struct outbox *o, uint64_t from, size_t max, outbox_fn fn, void *arg
 enum outbox_result
 outbox_settle(struct outbox *o, const struct outbox_settlement *s, size_t n)
 {
+	enum outbox_result flushed = OUTBOX_OK;
+
 	for (size_t i = 0; i < n; i++) {
 		struct outbox_held *h;
-		if (o->n_held >= OUTBOX_SETTLE_HELD_MAX && o->n_flight == 0) {
-			enum outbox_result r = outbox_flush(o);
-			if (r != OUTBOX_OK)
-				return r;
-		}
-		if (o->n_held == o->held_cap) {
+		/* Should the commit fail, the held ones stay held (for the
+		 * next commit), and so do these: the next try here is once
+		 * OUTBOX_SETTLE_HELD_MAX more are held. */
+		if (o->n_held >= o->held_commit_at && o->n_flight == 0)
+			flushed = outbox_flush(o);
+		if (!outbox_held_room(o)) {
 			/* A commit runs: hold more until it is done. */
-			struct outbox_held *grown = realloc(o->held, 2 * o->held_cap * sizeof(*grown));
-			if (grown == NULL) {
-				outbox_fail(o->error, "outbox: out of memory holding a settlement");
-				return OUTBOX_FAILED;
-			}
-			o->held = grown;
-			o->held_cap *= 2;
+			outbox_fail(o->error, "outbox: out of memory holding a settlement");
+			return OUTBOX_FAILED;
 		}
 		h = &o->held[o->n_held];
 		h->seq = s[i].seq;
 		h->reason = NULL;
+		h->committed = false;
 		if (s[i].rejected && (h->reason = strdup(s[i].reason ? s[i].reason : "")) == NULL) {
 			/* Left pending: sent again after a restart, rejected again. */
 			outbox_fail(o->error, "outbox: out of memory holding a settlement");
@@ -1417,7 +1494,13 @@ outbox_settle(struct outbox *o, const struct outbox_settlement *s, size_t n)
 		}
 		o->n_held++;
 	}
-	return OUTBOX_OK;
+	if (flushed != OUTBOX_OK) {
+		char why[sizeof(o->error)];
+		memcpy(why, o->error, sizeof(why));
+		outbox_fail(o->error, "%.400s (%zu settlements held for the next commit)", why,
+		    o->n_held);
+	}
+	return flushed;
 }
 
 enum outbox_result

@@ -97,7 +97,13 @@ enum outbox_result outbox_scan(struct outbox *outbox, uint64_t from, size_t max,
  * caller's timer), or here once OUTBOX_SETTLE_HELD_MAX are held, so that
  * settling costs no fsync of its own while sources keep putting. Until committed an envelope is still
  * pending on disk: after a crash it is sent again and commissiond answers
- * DUPLICATE. Scans still visit held ones.
+ * DUPLICATE. Scans still visit held ones. On a full map or disk a
+ * commit of settlements is made in parts, and what it could not commit
+ * stays held for the next one; so for the one made here, whose error is
+ * then returned with every settlement given held all the same (the next
+ * try here once OUTBOX_SETTLE_HELD_MAX more are held). Only out of memory
+ * is a settlement let go (OUTBOX_FAILED): its envelope stays pending
+ * until a restart sends it again.
  */
 #define OUTBOX_SETTLE_HELD_MAX 4096
 enum outbox_result outbox_settle(struct outbox *outbox, const struct outbox_settlement *s,
