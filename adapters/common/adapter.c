@@ -111,12 +111,31 @@ adapter_put_room(const struct adapter *a)
 	return outbox_put_room(a->outbox);
 }
 
+#define ADAPTER_SETS_MAX 64
+
 struct adapter_run {
 	struct adapter a;
 	const struct adapter_spec *spec;
 	const char *config_path;
+	/* The --set options, applied after the file at start and at SIGHUP. */
+	const char *sets[ADAPTER_SETS_MAX];
+	size_t n_sets;
 	struct event *sigterm, *sigint, *sighup, *watchdog, *log_flush;
 };
+
+/* The configuration as a start makes it: the defaults, the file over them,
+ * the --set options over that, held to config_check. -1 with err. */
+static int
+adapter_read_config(const struct adapter_run *run, struct config *cfg, char *err, size_t errlen)
+{
+	config_defaults(cfg);
+	if (run->config_path != NULL && config_load(cfg, run->config_path, err, errlen) < 0)
+		return -1;
+	for (size_t i = 0; i < run->n_sets; i++)
+		if (config_set_argument(cfg, run->sets[i], err, errlen) < 0)
+			return -1;
+	return config_check(cfg, err, errlen);
+}
 
 /* SIGHUP: read the file again; the log level changes live, the rest
  * (endpoints, paths, keys) needs a restart. A bad file changes nothing. */
@@ -131,8 +150,7 @@ adapter_on_reload(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 	sd_notify(0, "RELOADING=1");
-	config_defaults(&fresh);
-	if (run->config_path != NULL && config_load(&fresh, run->config_path, err, sizeof(err)) < 0)
+	if (adapter_read_config(run, &fresh, err, sizeof(err)) < 0)
 		log_error("reload: %s; keeping the running configuration", err);
 	else if (log_level_parse(fresh.log_level, &level) == 0) {
 		log_set_level(level);
@@ -286,17 +304,15 @@ adapter_main(int argc, char **argv, const struct adapter_spec *spec)
 	int ch;
 
 	log_init(spec->name, LOG_LEVEL_INFO);
-	config_defaults(&cfg);
 	while ((ch = getopt_long(argc, argv, "+c:s:ph", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			if (config_load(&cfg, optarg, err, sizeof(err)) < 0)
-				fatal("config: %s", err);
 			run.config_path = optarg;
 			break;
 		case 's':
-			if (config_set_argument(&cfg, optarg, err, sizeof(err)) < 0)
-				fatal("config: %s", err);
+			if (run.n_sets == ADAPTER_SETS_MAX)
+				fatal("too many --set options (at most %d)", ADAPTER_SETS_MAX);
+			run.sets[run.n_sets++] = optarg;
 			break;
 		case 'p':
 			print = true;
@@ -309,7 +325,7 @@ adapter_main(int argc, char **argv, const struct adapter_spec *spec)
 			return 2;
 		}
 	}
-	if (config_check(&cfg, err, sizeof(err)) < 0)
+	if (adapter_read_config(&run, &cfg, err, sizeof(err)) < 0)
 		fatal("config: %s", err);
 	if (sodium_init() < 0)
 		fatal("libsodium failed to initialise");
