@@ -366,13 +366,37 @@ outbox_table_next(struct outbox *o, MDB_txn *txn, uint64_t *next)
 	return rc;
 }
 
+/* Remove the oldest dead letters past OUTBOX_DEAD_LETTERS_MAX. */
+static int
+outbox_dead_trim(struct outbox *o, MDB_txn *txn)
+{
+	MDB_cursor *cur;
+	MDB_stat st;
+	MDB_val k, v;
+	int rc = mdb_stat(txn, o->dead, &st);
+
+	if (rc != MDB_SUCCESS || st.ms_entries <= OUTBOX_DEAD_LETTERS_MAX)
+		return rc;
+	if ((rc = mdb_cursor_open(txn, o->dead, &cur)) != MDB_SUCCESS)
+		return rc;
+	for (size_t n = st.ms_entries - OUTBOX_DEAD_LETTERS_MAX; rc == MDB_SUCCESS && n > 0; n--) {
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+		if (rc == MDB_SUCCESS)
+			rc = mdb_cursor_del(cur, 0);
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
+
 /* Apply held settlements in txn: remove each (ACCEPTED, DUPLICATE) or move
- * it to the dead letters (REJECTED). */
+ * it to the dead letters (REJECTED), of which the newest
+ * OUTBOX_DEAD_LETTERS_MAX are kept. */
 static int
 outbox_apply_held(struct outbox *o, MDB_txn *txn, const struct outbox_held *held, size_t n)
 {
 	uint8_t key[8];
 	MDB_val k = { 8, key }, v;
+	bool dead = false;
 	int rc;
 
 	for (size_t i = 0; i < n; i++) {
@@ -393,6 +417,7 @@ outbox_apply_held(struct outbox *o, MDB_txn *txn, const struct outbox_held *held
 				if (rc == MDB_SUCCESS) {
 					memcpy(dv.mv_data, reason, rlen);
 					memcpy((uint8_t *)dv.mv_data + rlen, copy, v.mv_size);
+					dead = true;
 				}
 				free(copy);
 			}
@@ -402,7 +427,7 @@ outbox_apply_held(struct outbox *o, MDB_txn *txn, const struct outbox_held *held
 		if (rc != MDB_SUCCESS)
 			return rc;
 	}
-	return MDB_SUCCESS;
+	return dead ? outbox_dead_trim(o, txn) : MDB_SUCCESS;
 }
 
 /* The pages the table's file uses (its high-water mark), 0 if unknown. */

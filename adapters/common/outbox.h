@@ -135,6 +135,11 @@ struct outbox_counts {
 };
 enum outbox_result outbox_counts(struct outbox *outbox, struct outbox_counts *counts);
 
+/* Dead letters kept at most: the newest; commissiond keeps every
+ * rejection itself (commissionctl deadletters), and nothing else removes
+ * them from the outbox, whose room they would take for good. */
+#define OUTBOX_DEAD_LETTERS_MAX 1000
+
 /* Visit dead letters: fn(arg, seq, reason, envelope bytes, len). */
 typedef int (*outbox_dead_fn)(void *arg, uint64_t seq, const char *reason, const uint8_t *bytes,
     size_t len);

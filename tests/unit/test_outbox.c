@@ -970,6 +970,56 @@ test_a_full_map_is_settled_in_parts(void **state)
 	outbox_close(&o);
 }
 
+static int
+count_dead(void *arg, uint64_t seq, const char *reason, const uint8_t *bytes, size_t len)
+{
+	uint64_t *first = arg;
+
+	(void)reason;
+	(void)bytes;
+	(void)len;
+	if (*first == 0)
+		*first = seq;
+	return 0;
+}
+
+/* The dead letters are the newest OUTBOX_DEAD_LETTERS_MAX: nothing reads
+ * or removes them (commissiond keeps every rejection itself), so a source
+ * that keeps sending what commissiond rejects filled the outbox with them
+ * until it answered AR to everything (found by review). */
+static void
+test_the_dead_letters_kept_are_the_newest_few(void **state)
+{
+	const char *dir = outbox_dir(state);
+	char err[256];
+	struct outbox *o = open_timeless(dir, 64u << 20, err, sizeof(err));
+	enum { N = OUTBOX_DEAD_LETTERS_MAX + 5 };
+	static struct outbox_item items[N];
+	static struct outbox_settlement s[N];
+	struct outbox_counts counts;
+	uint64_t first = 0;
+
+	assert_non_null(o);
+	for (size_t i = 0; i < N; i++) {
+		items[i] = (struct outbox_item){ (const uint8_t *)"bad", 3 };
+		s[i] = (struct outbox_settlement){ .seq = i + 1, .rejected = true, .reason = "no" };
+	}
+	assert_int_equal(outbox_put(o, items, N, NULL), OUTBOX_OK);
+	assert_int_equal(outbox_settle(o, s, N - 1), OUTBOX_OK);
+	assert_int_equal(outbox_flush(o), OUTBOX_OK);
+	outbox_counts(o, &counts);
+	assert_int_equal(counts.pending, 1);
+	assert_int_equal(counts.dead_letters, OUTBOX_DEAD_LETTERS_MAX);
+	assert_int_equal(outbox_settle(o, s + N - 1, 1), OUTBOX_OK);
+	assert_int_equal(outbox_flush(o), OUTBOX_OK);
+	outbox_counts(o, &counts);
+	assert_int_equal(counts.pending, 0);
+	assert_int_equal(counts.dead_letters, OUTBOX_DEAD_LETTERS_MAX);
+	assert_int_equal(outbox_scan_dead(o, count_dead, &first), OUTBOX_OK);
+	assert_int_equal(first, 6);
+	outbox_close(&o);
+}
+
 /* One process at a time: a second would write over the first's log. */
 static void
 test_an_outbox_in_use_cannot_be_opened_again(void **state)
@@ -1026,6 +1076,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_settlements_past_the_held_most_stay_held_when_their_commit_fails,
 		    fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_a_full_map_is_settled_in_parts,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_the_dead_letters_kept_are_the_newest_few,
 		    fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_an_outbox_in_use_cannot_be_opened_again,
 		    fixture_setup, fixture_teardown),
