@@ -21,6 +21,7 @@
 #define CLIENT_TICK_MS 200
 #define CLIENT_BACKOFF_MAX_MS 30000
 #define CLIENT_ACK_MAX_BYTES 65536
+#define CLIENT_SEND_HWM_MIN 1000 /* ZeroMQ's default */
 
 struct flight {
 	bool used;
@@ -347,6 +348,10 @@ client_new(struct event_base *base, void *zmq_ctx, struct outbox *outbox,
 {
 	struct client *c = calloc(1, sizeof(*c));
 	int one = 1, linger = 0;
+	/* Room in the socket's queue for the whole window: past ZeroMQ's
+	 * default of 1,000, a send fails (EAGAIN) while the daemon is busy,
+	 * and that envelope waits resend_ms. Resends past it wait too. */
+	int send_hwm = opt->window > CLIENT_SEND_HWM_MIN ? (int)opt->window : CLIENT_SEND_HWM_MIN;
 	/* The daemon answers with Acks of a few hundred bytes. */
 	int64_t max_frame = CLIENT_ACK_MAX_BYTES;
 	struct timeval tick = { 0, CLIENT_TICK_MS * 1000 };
@@ -365,6 +370,7 @@ client_new(struct event_base *base, void *zmq_ctx, struct outbox *outbox,
 	if (c->flights == NULL || c->settle == NULL || c->reasons == NULL || c->socket == NULL ||
 	    zmq_setsockopt(c->socket, ZMQ_IMMEDIATE, &one, sizeof(one)) < 0 ||
 	    zmq_setsockopt(c->socket, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
+	    zmq_setsockopt(c->socket, ZMQ_SNDHWM, &send_hwm, sizeof(send_hwm)) < 0 ||
 	    zmq_setsockopt(c->socket, ZMQ_MAXMSGSIZE, &max_frame, sizeof(max_frame)) < 0 ||
 	    curve_client_socket(c->socket, opt->curve, err, errlen) < 0 ||
 	    zmq_connect(c->socket, opt->endpoint) < 0) {

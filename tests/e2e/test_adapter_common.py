@@ -6,9 +6,12 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 import unittest
 
-from harness import HL7, SANITIZER_MARKS, SPOOL, free_port, wait_for
+from harness import (HL7, SANITIZER_MARKS, SPOOL, Adapter, Daemon, adapter_settings,
+                     discharge_ready_csv, drop_spool_file, free_port, nhs_number, pause, resume,
+                     stop_cleanly, wait_for)
 
 
 class SetOptionsOverTheFile(unittest.TestCase):
@@ -61,6 +64,43 @@ class SetOptionsOverTheFile(unittest.TestCase):
         self.proc.send_signal(signal.SIGTERM)
         self.assertEqual(self.proc.wait(timeout=30), 0, self.log_text())
         self.assertFalse(any(m in self.log_text() for m in SANITIZER_MARKS), self.log_text())
+
+
+class WindowPastTheSocketsDefault(unittest.TestCase):
+    """[adapter] window takes up to 65536 envelopes in flight; ZeroMQ's
+    default send high-water mark is 1,000 messages."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cd-window-")
+        settings = adapter_settings(self.workdir)
+        settings.update({"adapter.window": "4000", "adapter.resend_ms": "120000"})
+        self.daemon = Daemon(self.workdir, **settings)
+        self.daemon.start()
+        self.spool = Adapter(self.daemon, SPOOL).start()
+
+    def tearDown(self):
+        try:
+            if self.daemon.proc is not None:
+                resume(self.daemon)
+            stop_cleanly(self, self.spool, self.daemon)
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def test_a_whole_window_sent_while_the_daemon_is_busy_arrives_without_a_resend(self):
+        n = 3000
+        spool_dir = self.daemon.settings["spool.directory"]
+        # The daemon holds its connection but reads nothing (as in a long
+        # commit): the adapter sends its window into the socket's queue.
+        pause(self.daemon)
+        drop_spool_file(spool_dir, "many.csv",
+                        discharge_ready_csv([nhs_number(i) for i in range(n)]))
+        wait_for(lambda: os.path.exists(os.path.join(spool_dir, "done", "many.csv")),
+                 what="done/many.csv")
+        time.sleep(1)
+        resume(self.daemon)
+        # Well within resend_ms: nothing waits to be sent again.
+        wait_for(lambda: self.daemon.status()["events"] >= n, timeout=60,
+                 what=f"{n} events")
 
 
 if __name__ == "__main__":
