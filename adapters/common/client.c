@@ -260,8 +260,18 @@ client_on_ack(struct client *c, const Commissioning__Ack *ack)
 		if (c->flights[i].used && strcmp(c->flights[i].event_id, ack->event_id) == 0 &&
 		    strcmp(c->flights[i].source, ack->source) == 0)
 			f = &c->flights[i];
-	if (f == NULL)
-		return; /* an answer to a resend already settled */
+	if (f == NULL) {
+		/* An answer to a resend already settled; or, with no source
+		 * and no event id, to an envelope commissiond could not read
+		 * (above its [ingest] max_envelope_bytes): no flight can be
+		 * told from it, so that one is sent again, and again. */
+		if (ack->status == COMMISSIONING__ACK_STATUS__ACK_STATUS_REJECTED &&
+		    ack->source[0] == '\0' && ack->event_id[0] == '\0')
+			log_warning("%s: commissiond REJECTED an envelope it could not read, which "
+				    "is sent again until it can: %s",
+			    c->opt.name, ack->reason);
+		return;
+	}
 	switch (ack->status) {
 	case COMMISSIONING__ACK_STATUS__ACK_STATUS_ACCEPTED:
 	case COMMISSIONING__ACK_STATUS__ACK_STATUS_DUPLICATE:

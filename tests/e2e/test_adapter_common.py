@@ -1,6 +1,8 @@
 """What both adapters share (adapters/common: adapter.c, client.c), met
 as an operator meets it: the --set options apply over the file whatever
-their place on the command line, at start and again at SIGHUP."""
+their place on the command line, at start and again at SIGHUP; a window
+larger than ZeroMQ's default queue is sent whole; an envelope commissiond
+cannot read is said in the adapter's log."""
 import os
 import shutil
 import signal
@@ -9,9 +11,9 @@ import tempfile
 import time
 import unittest
 
-from harness import (HL7, SANITIZER_MARKS, SPOOL, Adapter, Daemon, adapter_settings,
-                     discharge_ready_csv, drop_spool_file, free_port, nhs_number, pause, resume,
-                     stop_cleanly, wait_for)
+from harness import (HL7, SANITIZER_MARKS, SPOOL, Adapter, Daemon, MllpClient, ack_fields,
+                     adapter_settings, adt, discharge_ready_csv, drop_spool_file, free_port,
+                     nhs_number, pause, resume, stop_cleanly, wait_for)
 
 
 class SetOptionsOverTheFile(unittest.TestCase):
@@ -101,6 +103,36 @@ class WindowPastTheSocketsDefault(unittest.TestCase):
         # Well within resend_ms: nothing waits to be sent again.
         wait_for(lambda: self.daemon.status()["events"] >= n, timeout=60,
                  what=f"{n} events")
+
+
+class AnEnvelopeTheDaemonCannotRead(unittest.TestCase):
+    """commissiond answers an envelope it cannot read (here: above its
+    [ingest] max_envelope_bytes) REJECTED with no source or event id, so
+    the adapter cannot tell which of its envelopes it was."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cd-unread-")
+        settings = adapter_settings(self.workdir)
+        settings.update({"hl7.provider": "RXC_PAS=RXC", "ingest.max_envelope_bytes": "64"})
+        self.daemon = Daemon(self.workdir, **settings)
+        self.daemon.start()
+        self.hl7 = Adapter(self.daemon, HL7).start()
+
+    def tearDown(self):
+        try:
+            stop_cleanly(self, self.hl7, self.daemon)
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def test_the_adapter_says_so_naming_the_daemons_reason(self):
+        client = MllpClient(self.daemon.settings["hl7.listen"])
+        client.send(adt("A01", "BIG-1", nhs_number(1), "V1"))
+        self.assertEqual(ack_fields(client.ack())["MSA"][1], "AA")
+        client.close()
+        wait_for(lambda: "could not read" in self.hl7.log_text(), timeout=30,
+                 what="the adapter's warning")
+        line = next(l for l in self.hl7.log_text().splitlines() if "could not read" in l)
+        self.assertIn("max_envelope_bytes", line)
 
 
 if __name__ == "__main__":
