@@ -16,6 +16,7 @@
 #include "envelope_hash.h"
 #include "event_check.h"
 #include "log.h"
+#include "pbwire.h"
 #include "pbbudget.h"
 #include "state.h"
 #include "text.h"
@@ -364,12 +365,12 @@ ingest_write_updates(struct ingest *ingest, struct store_batch *batch, int64_t n
  * strict decoders refuse the whole message), nor a line break into the
  * log (a second line, with a priority prefix of its own for journald). */
 static void
-ingest_echo_copy(char *out, size_t size, const char *src)
+ingest_echo_copy(char *out, size_t size, const uint8_t *src, size_t len)
 {
 	size_t n;
 
-	for (n = 0; n + 1 < size && src[n] != '\0'; n++)
-		out[n] = (unsigned char)src[n] >= 0x20 && (unsigned char)src[n] < 0x7f ? src[n] : '?';
+	for (n = 0; n + 1 < size && n < len && src[n] != '\0'; n++)
+		out[n] = src[n] >= 0x20 && src[n] < 0x7f ? (char)src[n] : '?';
 	out[n] = '\0';
 }
 
@@ -377,9 +378,27 @@ ingest_echo_copy(char *out, size_t size, const char *src)
 static void
 ingest_echo(struct ingest_item *item, const Commissioning__Envelope *env)
 {
-	ingest_echo_copy(item->source, sizeof(item->source), env->source);
-	ingest_echo_copy(item->event_id, sizeof(item->event_id), env->event_id);
+	ingest_echo_copy(item->source, sizeof(item->source), (const uint8_t *)env->source,
+	    strlen(env->source));
+	ingest_echo_copy(item->event_id, sizeof(item->event_id), (const uint8_t *)env->event_id,
+	    strlen(env->event_id));
 	item->kind = event_kind_name(env);
+}
+
+/* A frame refused unread (too large, over its decoding budget, not an
+ * Envelope): its source and id (fields 1 and 2) as far as they can be read
+ * off the wire, so that the sender can match the REJECTED ack and settle
+ * the envelope, instead of sending it again for ever. */
+static void
+ingest_echo_unread(struct ingest_item *item)
+{
+	const uint8_t *frame = zmq_msg_data(&item->payload), *value;
+	size_t len = zmq_msg_size(&item->payload), n;
+
+	if (pbwire_bytes(frame, len, 1, &value, &n) > 0)
+		ingest_echo_copy(item->source, sizeof(item->source), value, n);
+	if (pbwire_bytes(frame, len, 2, &value, &n) > 0)
+		ingest_echo_copy(item->event_id, sizeof(item->event_id), value, n);
 }
 
 /* Decide one item inside the batch's transaction. */
@@ -398,6 +417,8 @@ ingest_decide(struct ingest *ingest, struct store_batch *batch, struct ingest_it
 	    &item->why);
 	if (env != NULL)
 		ingest_echo(item, env);
+	else
+		ingest_echo_unread(item);
 	/* The frames before the last are the peer's routing, not envelopes:
 	 * a sender that put more there is confused about the protocol, and
 	 * whatever the last frame holds is not taken. */

@@ -16,6 +16,7 @@
 
 #include "commissiond.h"
 #include "log.h"
+#include "pbwire.h"
 
 #define REPLAY_MAX_ROUTE_FRAMES 4
 /* The routing frames of a request, kept to answer it (and its stream):
@@ -99,69 +100,6 @@ struct replay_build {
 	size_t bytes; /* of the updates taken */
 };
 
-/* The varint at *at, before end; false when cut short or too long. */
-static bool
-wire_varint(const uint8_t **at, const uint8_t *end, uint64_t *v)
-{
-	*v = 0;
-	for (int shift = 0; shift < 64 && *at < end; shift += 7) {
-		uint8_t b = *(*at)++;
-
-		*v |= (uint64_t)(b & 0x7f) << shift;
-		if ((b & 0x80) == 0)
-			return true;
-	}
-	return false;
-}
-
-/*
- * The topic (field 2) of a packed Update, read off the wire: unpacking the
- * update, its figures or its envelope, for each record a filtered reply
- * looks at (64 x max_updates) held the loop for seconds. The last field 2
- * counts, as in protobuf. False when the bytes are not a message.
- */
-static bool
-update_topic_of(const uint8_t *bytes, size_t len, const uint8_t **topic, size_t *topic_len)
-{
-	const uint8_t *at = bytes, *end = bytes + len;
-	uint64_t key, v;
-
-	*topic = NULL;
-	*topic_len = 0;
-	while (at < end) {
-		if (!wire_varint(&at, end, &key))
-			return false;
-		switch (key & 7) {
-		case PROTOBUF_C_WIRE_TYPE_VARINT:
-			if (!wire_varint(&at, end, &v))
-				return false;
-			break;
-		case PROTOBUF_C_WIRE_TYPE_64BIT:
-			if (end - at < 8)
-				return false;
-			at += 8;
-			break;
-		case PROTOBUF_C_WIRE_TYPE_32BIT:
-			if (end - at < 4)
-				return false;
-			at += 4;
-			break;
-		case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED:
-			if (!wire_varint(&at, end, &v) || v > (uint64_t)(end - at))
-				return false;
-			if (key >> 3 == 2) {
-				*topic = at;
-				*topic_len = (size_t)v;
-			}
-			at += v;
-			break;
-		default:
-			return false;
-		}
-	}
-	return true;
-}
-
 static bool
 update_topic_matches(const uint8_t *bytes, size_t len, const char *prefix, size_t prefix_len)
 {
@@ -170,7 +108,10 @@ update_topic_matches(const uint8_t *bytes, size_t len, const char *prefix, size_
 
 	if (prefix_len == 0)
 		return true;
-	return update_topic_of(bytes, len, &topic, &topic_len) && topic_len >= prefix_len &&
+	/* Read off the wire (pbwire.h): unpacking the update, its figures or
+	 * its envelope, for each record a filtered reply looks at (64 x
+	 * max_updates) held the loop for seconds. */
+	return pbwire_bytes(bytes, len, 2, &topic, &topic_len) >= 0 && topic_len >= prefix_len &&
 	    memcmp(topic, prefix, prefix_len) == 0;
 }
 

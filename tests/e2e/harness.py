@@ -244,7 +244,8 @@ def decode_ack(data):
     f = pb_fields(data)
     text = lambda n: f[n][0].decode() if n in f else ""
     return {"eventId": text(1), "status": ACK_STATUS.get(f.get(2, [0])[0], "UNSPECIFIED"),
-            "sequence": f.get(3, [0])[0], "reason": text(4), "field": text(5)}
+            "sequence": f.get(3, [0])[0], "reason": text(4), "field": text(5),
+            "source": text(6)}
 
 
 # ---------------------------------------------------------------- adapters

@@ -107,8 +107,9 @@ class WindowPastTheSocketsDefault(unittest.TestCase):
 
 class AnEnvelopeTheDaemonCannotRead(unittest.TestCase):
     """commissiond answers an envelope it cannot read (here: above its
-    [ingest] max_envelope_bytes) REJECTED with no source or event id, so
-    the adapter cannot tell which of its envelopes it was."""
+    [ingest] max_envelope_bytes) REJECTED with its source and event id read
+    off the wire, so the adapter settles it (into its dead letters) instead
+    of sending it again for ever."""
 
     def setUp(self):
         self.workdir = tempfile.mkdtemp(prefix="cd-unread-")
@@ -124,15 +125,20 @@ class AnEnvelopeTheDaemonCannotRead(unittest.TestCase):
         finally:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def test_the_adapter_says_so_naming_the_daemons_reason(self):
+    def test_the_adapter_settles_it_naming_the_daemons_reason(self):
         client = MllpClient(self.daemon.settings["hl7.listen"])
         client.send(adt("A01", "BIG-1", nhs_number(1), "V1"))
         self.assertEqual(ack_fields(client.ack())["MSA"][1], "AA")
         client.close()
-        wait_for(lambda: "could not read" in self.hl7.log_text(), timeout=30,
-                 what="the adapter's warning")
-        line = next(l for l in self.hl7.log_text().splitlines() if "could not read" in l)
+        wait_for(lambda: "event_id=BIG-1" in self.hl7.log_text(), timeout=30,
+                 what="the adapter's REJECTED line")
+        line = next(l for l in self.hl7.log_text().splitlines() if "event_id=BIG-1" in l)
+        self.assertIn("REJECTED by commissiond: source=hl7:RXC_PAS", line)
         self.assertIn("max_envelope_bytes", line)
+        # Settled: not sent again (resend_ms is 500 ms here).
+        time.sleep(2)
+        self.assertEqual(self.daemon.status()["rejected"], 1)
+        self.assertNotIn("could not read", self.hl7.log_text())
 
 
 if __name__ == "__main__":

@@ -46,8 +46,23 @@ class Rejections(DaemonTestCase):
                 self.assertEqual(ack["status"], "REJECTED", name)
                 self.assertIn(words, ack["reason"])
                 self.assertTrue(ack["field"])
+        # A frame refused unread still names its source and id, read off
+        # the wire where they can be, so that its sender can settle it;
+        # bytes that are not printable ASCII are echoed as '?'.
+        ids = pb_field(1, "hl7:RXC") + pb_field(2, "BIG-\n1")
+        for name, frame in (("too large", ids + pb_field(3, 1) + pb_field(20, b"x" * 2000000)),
+                            # occurred_at (an int64) sent as bytes: the
+                            # wire reads, protobuf-c refuses it
+                            ("not an Envelope", ids + pb_field(3, b"xx"))):
+            with self.subTest(name):
+                ack = self.ask(frame)
+                self.assertEqual((ack["status"], ack["source"], ack["eventId"]),
+                                 ("REJECTED", "hl7:RXC", "BIG-?1"), ack)
+                cases.append((name, frame, ack["reason"][:20]))
         dead = json_lines(self.daemon.ctl("deadletters", check=True).stdout)
         self.assertEqual(len(dead), len(cases))
+        self.assertEqual([(d["source"], d["eventId"]) for d in dead[-2:]],
+                         [("hl7:RXC", "BIG-?1")] * 2)
         for letter, (name, frame, words) in zip(dead, cases):
             self.assertIn(words, letter["reason"], name)
             self.assertEqual(int(letter.get("rawSize", "0")), len(frame), name)
