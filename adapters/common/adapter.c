@@ -210,7 +210,6 @@ adapter_run(struct adapter_run *run)
 		.endpoint = cfg->ingest_endpoint,
 		.window = cfg->adapter_window,
 		.resend_ms = cfg->adapter_resend_ms,
-		.name = run->spec->name,
 	};
 	struct outbox_counts counts = { 0 };
 	struct curve_client curve;

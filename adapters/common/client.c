@@ -21,6 +21,9 @@
 #define CLIENT_TICK_MS 200
 #define CLIENT_BACKOFF_MAX_MS 30000
 #define CLIENT_ACK_MAX_BYTES 65536
+/* Envelopes in flight and no answer for this many resend_ms: said once,
+ * and again when commissiond answers. */
+#define CLIENT_UNANSWERED_RESENDS 10
 #define CLIENT_SEND_HWM_MIN 1000 /* ZeroMQ's default */
 
 struct flight {
@@ -46,6 +49,10 @@ struct client {
 	size_t n_settle;
 	uint64_t commits_at_tick; /* the outbox's commit count at the last tick */
 	struct client_stats stats;
+	/* Since when envelopes have been in flight with no answer: the last
+	 * answer, or the send that ended a time with none in flight. */
+	int64_t unanswered_since_ms;
+	bool unanswered_said;
 };
 
 static int64_t
@@ -165,7 +172,8 @@ client_load(void *arg, uint64_t seq, const uint8_t *bytes, size_t len)
 	f->seq = seq;
 	client_envelope_key(bytes, len, f->source, sizeof(f->source), f->event_id,
 	    sizeof(f->event_id));
-	c->n_used++;
+	if (c->n_used++ == 0 && !c->unanswered_said)
+		c->unanswered_since_ms = now_ms();
 	client_send(c, f, bytes, len);
 	/* Go on: outbox_scan's max stops at the window. Stopping here would
 	 * leave *next at this envelope, which the next fill would send again. */
@@ -182,7 +190,7 @@ client_fill(struct client *c)
 		return;
 	if (outbox_scan(c->outbox, c->scan_from, c->opt.window - c->n_used, client_load, c,
 		&next) != OUTBOX_OK)
-		log_error("%s: %s", c->opt.name, outbox_error(c->outbox));
+		log_error("delivery: %s", outbox_error(c->outbox));
 	c->scan_from = next;
 }
 
@@ -232,7 +240,7 @@ client_flush_settlements(struct client *c)
 	if (outbox_settle(c->outbox, c->settle, c->n_settle) != OUTBOX_OK)
 		/* Held for the next commit, or (out of memory) sent again
 		 * after a restart and answered DUPLICATE. */
-		log_error("%s: %s", c->opt.name, outbox_error(c->outbox));
+		log_error("delivery: %s", outbox_error(c->outbox));
 	c->n_settle = 0;
 }
 
@@ -245,7 +253,7 @@ client_commit_idle_settlements(struct client *c)
 
 	outbox_get_stats(c->outbox, &st);
 	if (st.commits == c->commits_at_tick && outbox_flush(c->outbox) != OUTBOX_OK)
-		log_error("%s: %s", c->opt.name, outbox_error(c->outbox));
+		log_error("delivery: %s", outbox_error(c->outbox));
 	outbox_get_stats(c->outbox, &st);
 	c->commits_at_tick = st.commits;
 }
@@ -263,13 +271,14 @@ client_on_ack(struct client *c, const Commissioning__Ack *ack)
 	if (f == NULL) {
 		/* An answer to a resend already settled; or, with no source
 		 * and no event id, to an envelope commissiond could not read
-		 * (above its [ingest] max_envelope_bytes): no flight can be
-		 * told from it, so that one is sent again, and again. */
+		 * even those of (it echoes them when it can, PROTOCOL.md): no
+		 * flight can be told from it, so that one is sent again, and
+		 * again. */
 		if (ack->status == COMMISSIONING__ACK_STATUS__ACK_STATUS_REJECTED &&
 		    ack->source[0] == '\0' && ack->event_id[0] == '\0')
-			log_warning("%s: commissiond REJECTED an envelope it could not read, which "
-				    "is sent again until it can: %s",
-			    c->opt.name, ack->reason);
+			log_warning("delivery: commissiond REJECTED an envelope it could not read, "
+				    "which is sent again until it can: %s",
+			    ack->reason);
 		return;
 	}
 	switch (ack->status) {
@@ -280,8 +289,8 @@ client_on_ack(struct client *c, const Commissioning__Ack *ack)
 		struct outbox_settlement *s = &c->settle[c->n_settle];
 		if (rejected) {
 			c->stats.rejected++;
-			log_warning("%s: REJECTED by commissiond: source=%s event_id=%s: %s",
-			    c->opt.name, ack->source, ack->event_id, ack->reason);
+			log_warning("delivery: REJECTED by commissiond: source=%s event_id=%s: %s",
+			    ack->source, ack->event_id, ack->reason);
 			snprintf(c->reasons[c->n_settle], sizeof(c->reasons[0]), "%s", ack->reason);
 		} else if (ack->status == COMMISSIONING__ACK_STATUS__ACK_STATUS_ACCEPTED) {
 			c->stats.accepted++;
@@ -306,6 +315,51 @@ client_on_ack(struct client *c, const Commissioning__Ack *ack)
 	}
 }
 
+/* What waits in the outbox, for the lines below; UINT64_MAX: not known. */
+static uint64_t
+client_pending(struct client *c)
+{
+	struct outbox_counts counts;
+
+	return outbox_counts(c->outbox, &counts) == OUTBOX_OK ? counts.pending : UINT64_MAX;
+}
+
+/* commissiond answered (an Ack of any kind). */
+static void
+client_answered(struct client *c)
+{
+	int64_t now = now_ms();
+
+	if (c->unanswered_said) {
+		uint64_t pending = client_pending(c);
+		log_info("delivery: commissiond answers again, after %" PRId64 " s; delivering what "
+			 "waits in the outbox (%" PRIu64 " envelopes)",
+		    (now - c->unanswered_since_ms) / 1000, pending);
+		c->unanswered_said = false;
+	}
+	c->unanswered_since_ms = now;
+}
+
+/* Envelopes in flight with no answer for CLIENT_UNANSWERED_RESENDS times
+ * resend_ms: said once. The adapter goes on taking input; it waits in the
+ * outbox. */
+static void
+client_check_unanswered(struct client *c)
+{
+	int64_t now = now_ms();
+
+	if (c->n_used == 0 || c->unanswered_said ||
+	    (uint64_t)(now - c->unanswered_since_ms) / CLIENT_UNANSWERED_RESENDS <
+		c->opt.resend_ms)
+		return;
+	c->unanswered_said = true;
+	log_warning("delivery: commissiond at %s has not answered for %" PRId64 " s; what is taken "
+		    "waits in the outbox (%" PRIu64 " envelopes) and is delivered when it "
+		    "answers: is it running, and reachable%s?",
+	    c->opt.endpoint, (now - c->unanswered_since_ms) / 1000, client_pending(c),
+	    c->opt.curve != NULL && c->opt.curve->enabled ? " with this adapter's key allowed" : "");
+}
+
 static void
 client_on_readable(void *arg)
 {
@@ -322,9 +376,10 @@ client_on_readable(void *arg)
 		ack = commissioning__ack__unpack(NULL, zmq_msg_size(&msg), zmq_msg_data(&msg));
 		zmq_msg_close(&msg);
 		if (ack == NULL) {
-			log_warning("%s: commissiond sent something that is not an Ack", c->opt.name);
+			log_warning("delivery: commissiond sent something that is not an Ack");
 			continue;
 		}
+		client_answered(c);
 		client_on_ack(c, ack);
 		commissioning__ack__free_unpacked(ack, NULL);
 	}
@@ -340,6 +395,7 @@ client_on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	client_commit_idle_settlements(c);
+	client_check_unanswered(c);
 	client_resend_due(c);
 	client_fill(c);
 	zwatch_kick(c->watch);
@@ -384,14 +440,14 @@ client_new(struct event_base *base, void *zmq_ctx, struct outbox *outbox,
 	    zmq_setsockopt(c->socket, ZMQ_MAXMSGSIZE, &max_frame, sizeof(max_frame)) < 0 ||
 	    curve_client_socket(c->socket, opt->curve, err, errlen) < 0 ||
 	    zmq_connect(c->socket, opt->endpoint) < 0) {
-		snprintf(err, errlen, "%s: cannot connect to commissiond at %s: %s", opt->name,
+		snprintf(err, errlen, "delivery: cannot connect to commissiond at %s: %s",
 		    opt->endpoint, zmq_strerror(zmq_errno()));
 		goto fail;
 	}
 	c->watch = zwatch_new(base, c->socket, client_on_readable, c);
 	c->tick = event_new(base, -1, EV_PERSIST, client_on_tick, c);
 	if (c->watch == NULL || c->tick == NULL || event_add(c->tick, &tick) < 0) {
-		snprintf(err, errlen, "%s: cannot watch the socket", opt->name);
+		snprintf(err, errlen, "delivery: cannot watch the socket");
 		goto fail;
 	}
 	return c;

@@ -17,7 +17,6 @@ struct client_options {
 	const char *endpoint;	/* commissiond's ingest socket */
 	uint64_t window;	/* envelopes in flight at most */
 	uint64_t resend_ms;	/* not acknowledged in this time: sent again */
-	const char *name;	/* for logs: "hl7", "spool" */
 	const struct curve_client *curve; /* the keys when commissiond uses CURVE */
 };
 

@@ -2,7 +2,8 @@
 as an operator meets it: the --set options apply over the file whatever
 their place on the command line, at start and again at SIGHUP; a window
 larger than ZeroMQ's default queue is sent whole; an envelope commissiond
-cannot read is said in the adapter's log."""
+cannot read is settled; a commissiond that does not answer is said, and
+so is its answering again."""
 import os
 import shutil
 import signal
@@ -139,6 +140,64 @@ class AnEnvelopeTheDaemonCannotRead(unittest.TestCase):
         time.sleep(2)
         self.assertEqual(self.daemon.status()["rejected"], 1)
         self.assertNotIn("could not read", self.hl7.log_text())
+
+
+class CommissiondNotAnswering(unittest.TestCase):
+    """An adapter whose envelopes go unanswered for 10 x resend_ms says so
+    once, with what waits in its outbox, and says so again when commissiond
+    answers: an operator sees a backlog building, not only its end."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cd-unanswered-")
+        settings = adapter_settings(self.workdir)
+        settings.update({"hl7.provider": "RXC_PAS=RXC", "adapter.resend_ms": "300"})
+        self.daemon = Daemon(self.workdir, **settings)
+        self.daemon.start()
+        self.hl7 = Adapter(self.daemon, HL7).start()
+
+    def tearDown(self):
+        try:
+            if self.daemon.proc is not None:
+                resume(self.daemon)
+            stop_cleanly(self, self.hl7, self.daemon)
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def send(self, control_ids):
+        client = MllpClient(self.daemon.settings["hl7.listen"])
+        for n, cid in enumerate(control_ids):
+            client.send(adt("A01", cid, nhs_number(10 + n), f"V{cid}"))
+            self.assertEqual(ack_fields(client.ack())["MSA"][1], "AA")
+        client.close()
+
+    def test_it_says_when_commissiond_stops_answering_and_when_it_answers_again(self):
+        self.send(["UA-1"])
+        wait_for(lambda: self.daemon.status()["events"] == 1, what="the first event")
+        # Quiet for longer than 10 x resend_ms with nothing in flight: not
+        # a silence to speak of.
+        time.sleep(4)
+        pause(self.daemon)
+        self.send(["UA-2", "UA-3"])
+        warning = "delivery: commissiond at " + self.daemon.settings["ingest.endpoint"] + \
+            " has not answered for "
+        # Counted from the send, not from the last answer 4 s ago.
+        time.sleep(0.6)
+        self.assertNotIn(warning, self.hl7.log_text())
+        wait_for(lambda: warning in self.hl7.log_text(), timeout=30, what="the warning")
+        line = next(l for l in self.hl7.log_text().splitlines() if warning in l)
+        self.assertIn("waits in the outbox (2 envelopes)", line)
+        seconds = int(line.split(warning)[1].split()[0])
+        self.assertGreaterEqual(seconds, 3)
+        time.sleep(1.5)  # said once
+        self.assertEqual(self.hl7.log_text().count(warning), 1)
+        resume(self.daemon)
+        wait_for(lambda: "commissiond answers again" in self.hl7.log_text(), timeout=30,
+                 what="the all-clear")
+        self.assertRegex(self.hl7.log_text(),
+                         r"delivery: commissiond answers again, after \d+ s; delivering what waits "
+                         r"in the outbox \(\d+ envelopes\)")
+        wait_for(lambda: self.daemon.status()["events"] == 3, what="the two held events")
+        self.assertEqual(self.hl7.log_text().count(warning), 1)
 
 
 if __name__ == "__main__":
