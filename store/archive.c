@@ -250,34 +250,6 @@ store_remove_events(struct store *store, uint64_t through, uint64_t max_per_txn,
 	return STORE_OK;
 }
 
-/* The commit time of the run holding seq, if one does (one begins at or
- * before it): store_received_at says 0 for none, as for a run at 0. */
-static int
-run_holding(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, bool *held, int64_t *ms)
-{
-	uint8_t keybuf[8];
-	MDB_val key = { 8, keybuf }, val;
-	MDB_cursor *cur;
-	int rc = mdb_cursor_open(txn, dbi, &cur);
-
-	*held = false;
-	if (rc != MDB_SUCCESS)
-		return rc;
-	be64_put(keybuf, seq);
-	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
-	if (rc == MDB_SUCCESS && be64_get(key.mv_data) != seq)
-		rc = mdb_cursor_get(cur, &key, &val, MDB_PREV);
-	else if (rc == MDB_NOTFOUND)
-		rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
-	mdb_cursor_close(cur);
-	if (rc == MDB_SUCCESS && val.mv_size != 8)
-		rc = MDB_CORRUPTED;
-	*held = rc == MDB_SUCCESS;
-	if (*held)
-		*ms = (int64_t)be64_get(val.mv_data);
-	return rc == MDB_NOTFOUND ? MDB_SUCCESS : rc;
-}
-
 /* Is the event of an archive the one this store accepted under seq? Its
  * dedupe key, kept when it was archived, names seq with its content hash:
  * another store's archive with the same sequences is refused, not mixed
@@ -350,7 +322,7 @@ store_batch_put_archived_event(struct store_batch *batch, uint64_t seq, int64_t 
 	 * differs from the run the event falls in, or where it falls in none
 	 * (events of a migrated store whose time was lost are archived at 0,
 	 * and need a run at 0 all the same). */
-	rc = run_holding(batch->txn, store->received, seq, &held, &run_ms);
+	rc = store_run_holding(batch->txn, store->received, seq, &held, &run_ms);
 	if (rc == MDB_SUCCESS && (!held || run_ms != received_ms)) {
 		be64_put(vbuf, (uint64_t)received_ms);
 		rc = mdb_put(batch->txn, store->received, &key, &tval, 0);

@@ -169,16 +169,17 @@ store_first_key(MDB_txn *txn, MDB_dbi dbi, uint64_t *first)
 }
 
 int
-store_received_at(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, int64_t *ms)
+store_run_holding(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, bool *held, int64_t *ms)
 {
 	uint8_t keybuf[8];
 	MDB_val key = { 8, keybuf }, val;
 	MDB_cursor *cur;
 	int rc = mdb_cursor_open(txn, dbi, &cur);
 
+	*held = false;
+	*ms = 0;
 	if (rc != MDB_SUCCESS)
 		return rc;
-	*ms = 0;
 	be64_put(keybuf, seq);
 	/* The run holding seq starts at the greatest key <= seq. */
 	rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
@@ -191,9 +192,19 @@ store_received_at(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, int64_t *ms)
 		return MDB_SUCCESS;
 	if (rc == MDB_SUCCESS && (key.mv_size != 8 || val.mv_size != 8))
 		rc = MDB_CORRUPTED;
-	if (rc == MDB_SUCCESS)
+	if (rc == MDB_SUCCESS) {
+		*held = true;
 		*ms = (int64_t)be64_get(val.mv_data);
+	}
 	return rc;
+}
+
+int
+store_received_at(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, int64_t *ms)
+{
+	bool held;
+
+	return store_run_holding(txn, dbi, seq, &held, ms);
 }
 
 /* How many records the store's tables hold, in all and in the event log. */

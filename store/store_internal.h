@@ -98,6 +98,9 @@ uint64_t store_retention_prune_updates(struct store_batch *batch, const struct s
 int store_first_key(MDB_txn *txn, MDB_dbi dbi, uint64_t *first);
 /* The commit time of event seq from the received table (0: unknown). */
 int store_received_at(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, int64_t *ms);
+/* The same, *held false when no run holds seq (*ms 0 then too), so that a
+ * run at time 0 is told from none. */
+int store_run_holding(MDB_txn *txn, MDB_dbi dbi, uint64_t seq, bool *held, int64_t *ms);
 
 /* migrate.c: bring a store of an older format to STORE_FORMAT_VERSION in
  * txn; -1 with the store's error set when it cannot be. */

@@ -195,7 +195,9 @@ class Archive(DaemonTestCase):
         self.assertNotEqual(proc.returncode, 0)
         self.assertIn("already exists", proc.stderr)
 
-    def test_an_archive_of_another_store_with_the_same_sequences_is_refused(self):
+    def own_and_anothers_archive(self):
+        """This store's first 100 events archived and pruned, and an
+        archive of 100 events of another store, with the same sequences."""
         self.daemon.send(event_mix(100))
         own = os.path.join(self.workdir, "own.arc")
         proc = self.daemon.ctl("archive", "--before", "2099-01-01", "--out", own, "--prune")
@@ -205,6 +207,10 @@ class Archive(DaemonTestCase):
             elsewhere.send([admission(5000 + i) for i in range(100)])
             proc = elsewhere.ctl("archive", "--before", "2099-01-01", "--out", other)
             self.assertEqual(proc.returncode, 0, proc.stderr)
+        return own, other
+
+    def test_an_archive_of_another_store_with_the_same_sequences_is_refused(self):
+        own, other = self.own_and_anothers_archive()
         self.assertEqual(self.daemon.stop(), 0)
         before = raw_events(self.daemon)
         proc = self.daemon.ctl("load", other)
@@ -220,15 +226,7 @@ class Archive(DaemonTestCase):
         self.daemon.start()
 
     def test_rebuild_refuses_an_archive_of_another_store_with_the_same_sequences(self):
-        self.daemon.send(event_mix(100))
-        own = os.path.join(self.workdir, "own.arc")
-        proc = self.daemon.ctl("archive", "--before", "2099-01-01", "--out", own, "--prune")
-        self.assertEqual(proc.returncode, 0, proc.stderr)
-        other = os.path.join(self.workdir, "other.arc")
-        with fresh_daemon(self) as elsewhere:
-            elsewhere.send([admission(5000 + i) for i in range(100)])
-            proc = elsewhere.ctl("archive", "--before", "2099-01-01", "--out", other)
-            self.assertEqual(proc.returncode, 0, proc.stderr)
+        own, other = self.own_and_anothers_archive()
         digest = self.daemon.ctl("digest", check=True).stdout
         words = (rf"{other}: event 1 \(hl7:RXC/[^)]*\) is not one this store accepted under "
                  r"that sequence: the archive is another store's")
