@@ -197,27 +197,26 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct config cfg;
-	char err[768];
-	int ch;
+	const char *config_path = NULL;
+	char *sets[64], err[768];
+	int n_sets = 0, ch;
 
 	log_init("commissionctl", LOG_LEVEL_WARNING);
 	/* Backups and key files it writes are its user's alone. */
 	umask(077);
-	config_defaults(&cfg);
 	/* "+": stop at the command, whose options are its own. */
 	while ((ch = getopt_long(argc, argv, "+c:s:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			if (config_load(&cfg, optarg, err, sizeof(err)) < 0) {
-				fprintf(stderr, "commissionctl: config: %s\n", err);
-				return CTL_USAGE;
-			}
+			config_path = optarg;
 			break;
 		case 's':
-			if (config_set_argument(&cfg, optarg, err, sizeof(err)) < 0) {
-				fprintf(stderr, "commissionctl: %s\n", err);
+			if (n_sets == (int)(sizeof(sets) / sizeof(sets[0]))) {
+				fprintf(stderr, "commissionctl: too many --set options (at most %zu)\n",
+				    sizeof(sets) / sizeof(sets[0]));
 				return CTL_USAGE;
 			}
+			sets[n_sets++] = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -227,7 +226,9 @@ main(int argc, char **argv)
 			return CTL_USAGE;
 		}
 	}
-	if (config_check(&cfg, err, sizeof(err)) < 0) {
+	/* The file, then the --set options over it, wherever each was given:
+	 * as commissiond reads them, so that both find the same store. */
+	if (config_read(&cfg, config_path, sets, n_sets, err, sizeof(err)) < 0) {
 		fprintf(stderr, "commissionctl: config: %s\n", err);
 		return CTL_USAGE;
 	}

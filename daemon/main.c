@@ -228,7 +228,6 @@ main(int argc, char **argv)
 	char err[768];
 
 	log_init("commissiond", LOG_LEVEL_INFO);
-	config_defaults(&d.cfg);
 	while ((ch = getopt_long(argc, argv, "c:s:ph", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
@@ -254,12 +253,7 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (d.config_path != NULL && config_load(&d.cfg, d.config_path, err, sizeof(err)) < 0)
-		fatal("config: %s", err);
-	for (int i = 0; i < n_sets; i++)
-		if (config_set_argument(&d.cfg, sets[i], err, sizeof(err)) < 0)
-			fatal("config: %s", err);
-	if (config_check(&d.cfg, err, sizeof(err)) < 0)
+	if (config_read(&d.cfg, d.config_path, sets, n_sets, err, sizeof(err)) < 0)
 		fatal("config: %s", err);
 	d.sets = sets;
 	d.n_sets = n_sets;

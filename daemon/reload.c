@@ -67,20 +67,6 @@ name_in(const char *name, const char *const *list, size_t n, bool prefix)
 
 #define IN(name, list, prefix) name_in(name, list, sizeof(list) / sizeof(list[0]), prefix)
 
-/* The configuration as a fresh start would read it; -1 with err. */
-static int
-reload_read(const struct reload_targets *t, struct config *fresh, char *err, size_t errlen)
-{
-	config_defaults(fresh);
-	if (t->config_path != NULL && config_load(fresh, t->config_path, err, errlen) < 0)
-		return -1;
-	for (int i = 0; i < t->n_sets; i++)
-		if (config_set_argument(fresh, t->sets[i], err, errlen) < 0)
-			return -1;
-	/* What the --set options made is held to the rules the file is. */
-	return config_check(fresh, err, errlen);
-}
-
 /* The tables sized by the limits grow before the limits are used: a table
  * that cannot grow keeps its limit as it was (before's), so nothing ever
  * counts past what was allocated. */
@@ -165,7 +151,7 @@ reload_config(const struct reload_targets *t)
 	char waiting[512] = "";
 	int said = 0, n_waiting = 0;
 
-	if (reload_read(t, &fresh, err, sizeof(err)) < 0) {
+	if (config_read(&fresh, t->config_path, t->sets, t->n_sets, err, sizeof(err)) < 0) {
 		log_error("reload: %s; keeping the running configuration", err);
 		return;
 	}

@@ -552,6 +552,20 @@ config_set_argument(struct config *cfg, const char *arg, char *err, size_t errle
 	return config_set(cfg, section, key, eq + 1, err, errlen);
 }
 
+int
+config_read(struct config *cfg, const char *path, char *const *sets, int n_sets, char *err,
+    size_t errlen)
+{
+	config_defaults(cfg);
+	if (path != NULL && config_load(cfg, path, err, errlen) < 0)
+		return -1;
+	for (int i = 0; i < n_sets; i++)
+		if (config_set_argument(cfg, sets[i], err, errlen) < 0)
+			return -1;
+	/* What the --set options made is held to the rules the file is. */
+	return config_check(cfg, err, errlen);
+}
+
 void
 config_defaults(struct config *cfg)
 {

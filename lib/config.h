@@ -119,6 +119,15 @@ bool config_host_is_loopback(const char *host);
  * compared without regard to case? */
 bool config_hosts_include(const char *hosts, const char *name);
 
+/*
+ * The configuration as a start makes it: the defaults, the file at path
+ * (NULL: none) over them, the n_sets --set options ("section.key=value")
+ * over that, all held to config_check. The daemon and the adapters read it
+ * so at start and again at SIGHUP. -1 with err, naming the first error.
+ */
+int config_read(struct config *cfg, const char *path, char *const *sets, int n_sets, char *err,
+    size_t errlen);
+
 /* Set one "section.key" to a text value, as the file would; -1 with err. */
 int config_set(struct config *cfg, const char *section, const char *key,
     const char *value, char *err, size_t errlen);

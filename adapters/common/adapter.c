@@ -118,24 +118,10 @@ struct adapter_run {
 	const struct adapter_spec *spec;
 	const char *config_path;
 	/* The --set options, applied after the file at start and at SIGHUP. */
-	const char *sets[ADAPTER_SETS_MAX];
-	size_t n_sets;
+	char *sets[ADAPTER_SETS_MAX];
+	int n_sets;
 	struct event *sigterm, *sigint, *sighup, *watchdog, *log_flush;
 };
-
-/* The configuration as a start makes it: the defaults, the file over them,
- * the --set options over that, held to config_check. -1 with err. */
-static int
-adapter_read_config(const struct adapter_run *run, struct config *cfg, char *err, size_t errlen)
-{
-	config_defaults(cfg);
-	if (run->config_path != NULL && config_load(cfg, run->config_path, err, errlen) < 0)
-		return -1;
-	for (size_t i = 0; i < run->n_sets; i++)
-		if (config_set_argument(cfg, run->sets[i], err, errlen) < 0)
-			return -1;
-	return config_check(cfg, err, errlen);
-}
 
 /* SIGHUP: read the file again; the log level changes live, the rest
  * (endpoints, paths, keys) needs a restart. A bad file changes nothing. */
@@ -150,7 +136,7 @@ adapter_on_reload(evutil_socket_t sig, short what, void *arg)
 	(void)sig;
 	(void)what;
 	sd_notify(0, "RELOADING=1");
-	if (adapter_read_config(run, &fresh, err, sizeof(err)) < 0)
+	if (config_read(&fresh, run->config_path, run->sets, run->n_sets, err, sizeof(err)) < 0)
 		log_error("reload: %s; keeping the running configuration", err);
 	else if (log_level_parse(fresh.log_level, &level) == 0) {
 		log_set_level(level);
@@ -324,7 +310,7 @@ adapter_main(int argc, char **argv, const struct adapter_spec *spec)
 			return 2;
 		}
 	}
-	if (adapter_read_config(&run, &cfg, err, sizeof(err)) < 0)
+	if (config_read(&cfg, run.config_path, run.sets, run.n_sets, err, sizeof(err)) < 0)
 		fatal("config: %s", err);
 	if (sodium_init() < 0)
 		fatal("libsodium failed to initialise");

@@ -105,6 +105,24 @@ class PrintConfigRefusesWhatStartRefuses(unittest.TestCase):
                       proc.stderr)
 
 
+class SetOptionsOverTheFileInCommissionctl(unittest.TestCase):
+    """commissionctl reads its options as commissiond does: the file first,
+    then --set over it, whichever was given first on the command line."""
+
+    def test_a_set_before_the_config_still_wins_over_the_file(self):
+        workdir = tempfile.mkdtemp(prefix="cd-")
+        self.addCleanup(shutil.rmtree, workdir, True)
+        conf = os.path.join(workdir, "c.conf")
+        with open(conf, "w") as f:
+            f.write(f"[store]\npath = {workdir}/from-file\n")
+        proc = subprocess.run([CTL, "--set", f"store.path={workdir}/from-set", "--config", conf,
+                               "status"], capture_output=True, text=True, timeout=60)
+        # No store at either path: the refusal names the one it looked at.
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn(f"{workdir}/from-set", proc.stderr)
+        self.assertNotIn("from-file", proc.stderr)
+
+
 class SetOptionsAreHeldToTheRules(unittest.TestCase):
     """--set is applied after the file: what the two make together is held to
     the same rules, at -p and at start, by the daemon and the adapters."""
