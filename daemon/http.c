@@ -30,6 +30,7 @@
 #include "ids.h"
 #include "jtext.h"
 #include "log.h"
+#include "text.h"
 #include "pbjson.h"
 
 #define HTTP_PAGE_DEFAULT 100
@@ -170,15 +171,6 @@ http_text_is_utf8(const char *text, size_t len)
 	return json != NULL;
 }
 
-/* Write every byte of text outside printable ASCII as '?', in place. */
-static void
-http_text_ascii(char *text)
-{
-	for (; *text; text++)
-		if ((unsigned char)*text < 0x20 || (unsigned char)*text > 0x7e)
-			*text = '?';
-}
-
 static void __attribute__((format(printf, 6, 7)))
 http_error(struct http *h, struct evhttp_request *req, const char *route, int status,
     const char *parameter, const char *fmt, ...)
@@ -197,8 +189,8 @@ http_error(struct http *h, struct evhttp_request *req, const char *route, int st
 		 * sent, or a parameter's name, may not be. Say it in ASCII. */
 		char name[HTTP_PARAM_MAX];
 		snprintf(name, sizeof(name), "%s", parameter ? parameter : "");
-		http_text_ascii(message);
-		http_text_ascii(name);
+		text_copy_ascii(message, sizeof(message), message, sizeof(message));
+		text_copy_ascii(name, sizeof(name), name, sizeof(name));
 		json = json_pack("{s:{s:i, s:s, s:s?}}", "error", "status", status, "message",
 		    message, "parameter", parameter ? name : NULL);
 	}

@@ -358,29 +358,16 @@ ingest_write_updates(struct ingest *ingest, struct store_batch *batch, int64_t n
 	return r;
 }
 
-/* src into out (size bytes), cut to fit, every byte that is not printable
- * ASCII shown as '?'. A valid source or event id is printable ASCII
- * (event_check), so it is copied as it is; an invalid one must not put
- * bytes that are not UTF-8 into the Ack (proto3 strings must be UTF-8:
- * strict decoders refuse the whole message), nor a line break into the
- * log (a second line, with a priority prefix of its own for journald). */
-static void
-ingest_echo_copy(char *out, size_t size, const uint8_t *src, size_t len)
-{
-	size_t n;
-
-	for (n = 0; n + 1 < size && n < len && src[n] != '\0'; n++)
-		out[n] = src[n] >= 0x20 && src[n] < 0x7f ? (char)src[n] : '?';
-	out[n] = '\0';
-}
-
-/* Echo what can be read, bounded, so that the sender can match the ack. */
+/* Echo what can be read, bounded, so that the sender can match the ack.
+ * A valid source or event id is printable ASCII (event_check), so it comes
+ * back as sent; an invalid one must not put bytes that are not UTF-8 into
+ * the Ack (proto3 strings must be UTF-8: strict decoders refuse the whole
+ * message): text_copy_ascii. */
 static void
 ingest_echo(struct ingest_item *item, const Commissioning__Envelope *env)
 {
-	ingest_echo_copy(item->source, sizeof(item->source), (const uint8_t *)env->source,
-	    strlen(env->source));
-	ingest_echo_copy(item->event_id, sizeof(item->event_id), (const uint8_t *)env->event_id,
+	text_copy_ascii(item->source, sizeof(item->source), env->source, strlen(env->source));
+	text_copy_ascii(item->event_id, sizeof(item->event_id), env->event_id,
 	    strlen(env->event_id));
 	item->kind = event_kind_name(env);
 }
@@ -396,9 +383,9 @@ ingest_echo_unread(struct ingest_item *item)
 	size_t len = zmq_msg_size(&item->payload), n;
 
 	if (pbwire_bytes(frame, len, 1, &value, &n) > 0)
-		ingest_echo_copy(item->source, sizeof(item->source), value, n);
+		text_copy_ascii(item->source, sizeof(item->source), (const char *)value, n);
 	if (pbwire_bytes(frame, len, 2, &value, &n) > 0)
-		ingest_echo_copy(item->event_id, sizeof(item->event_id), value, n);
+		text_copy_ascii(item->event_id, sizeof(item->event_id), (const char *)value, n);
 }
 
 /* Decide one item inside the batch's transaction. */

@@ -25,6 +25,20 @@ text_copy(char *out, size_t size, const char *src)
 	return fits;
 }
 
+/* The first len bytes of src (up to a NUL) into out (size bytes, size > 0),
+ * cut to fit, every byte that is not printable ASCII written as '?': for
+ * text quoted back to a peer that must be ASCII (an Ack's ids, a JSON
+ * error). out may be src itself. */
+static inline void
+text_copy_ascii(char *out, size_t size, const char *src, size_t len)
+{
+	size_t n;
+
+	for (n = 0; n + 1 < size && n < len && src[n] != '\0'; n++)
+		out[n] = (unsigned char)src[n] >= 0x20 && (unsigned char)src[n] < 0x7f ? src[n] : '?';
+	out[n] = '\0';
+}
+
 /* a, sep, b, sep, c into out (size bytes, size > 0): "flow.QNX.RXC".
  * c may be NULL for two parts. False when it was cut. */
 static inline bool

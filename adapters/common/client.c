@@ -365,6 +365,7 @@ client_on_readable(void *arg)
 {
 	struct client *c = arg;
 	zmq_msg_t msg;
+	bool answered = false;
 
 	for (size_t n = 0; n < c->opt.window; n++) {
 		Commissioning__Ack *ack;
@@ -379,10 +380,12 @@ client_on_readable(void *arg)
 			log_warning("delivery: commissiond sent something that is not an Ack");
 			continue;
 		}
-		client_answered(c);
+		answered = true;
 		client_on_ack(c, ack);
 		commissioning__ack__free_unpacked(ack, NULL);
 	}
+	if (answered)
+		client_answered(c);
 	client_flush_settlements(c);
 	client_fill(c);
 }
