@@ -20,7 +20,6 @@
 #include "clock.h"
 #include "config.h"
 #include "ctl.h"
-#include "envelope_hash.h"
 #include "projections.h"
 #include "state.h"
 #include "store.h"
@@ -145,6 +144,7 @@ struct replay_state {
 	uint64_t done, total, undecodable;
 	bool progress;
 	enum store_result failed;
+	struct store *target; /* the store replayed into */
 	const char *archive; /* the archive being replayed, or NULL */
 	bool wrong_archive; /* it holds an event this store did not accept */
 	char why[768];	    /* why the replay failed, when not the store's error */
@@ -170,34 +170,19 @@ rebuild_apply(void *arg, uint64_t seq, const uint8_t *bytes, size_t len)
 }
 
 /* An archived event is replayed only when it is the one this store
- * accepted under seq: its dedupe key, kept when it was archived, names seq
- * with the event's content hash. Another store's archive with the same
- * sequences would otherwise remake the state from events never accepted
- * here. */
+ * accepted under seq (store_batch_check_archived_event): another store's
+ * archive with the same sequences would otherwise remake the state from
+ * events never accepted here. */
 static int
 rebuild_apply_archived(void *arg, uint64_t seq, int64_t received_ms, const uint8_t *bytes,
     size_t len)
 {
 	struct replay_state *rs = arg;
-	Commissioning__Envelope *env = commissioning__envelope__unpack(NULL, len, bytes);
-	uint8_t hash[STORE_HASH_BYTES], stored_hash[STORE_HASH_BYTES];
-	uint64_t stored_seq = 0;
-	bool here;
 
 	(void)received_ms;
-	if (env == NULL)
-		return rebuild_apply(arg, seq, bytes, len); /* said and counted there */
-	envelope_content_hash(env, hash);
-	here = store_batch_find_event(rs->batch, env->source, env->event_id, &stored_seq,
-		   stored_hash) &&
-	    stored_seq == seq && memcmp(hash, stored_hash, sizeof(hash)) == 0;
-	if (!here)
-		snprintf(rs->why, sizeof(rs->why), "%s: event %" PRIu64 " (%s/%s) is not one this "
-						   "store accepted under that sequence: the "
-						   "archive is another store's",
-		    rs->archive, seq, env->source, env->event_id);
-	commissioning__envelope__free_unpacked(env, NULL);
-	if (!here) {
+	if (store_batch_check_archived_event(rs->batch, seq, bytes, len) != STORE_OK) {
+		snprintf(rs->why, sizeof(rs->why), "%s: %s", rs->archive,
+		    store_error(rs->target));
 		rs->wrong_archive = true;
 		rs->failed = STORE_FAILED;
 		return 1;
@@ -276,6 +261,7 @@ rebuild_state(struct store *target, struct replay_state *rs, char *const *archiv
 	for (;;) {
 		rs->done = rs->undecodable = 0;
 		rs->failed = STORE_OK;
+		rs->target = target;
 		rs->why[0] = '\0';
 		r = store_batch_begin(target, &rs->batch);
 		if (r != STORE_OK)

@@ -250,24 +250,20 @@ store_remove_events(struct store *store, uint64_t through, uint64_t max_per_txn,
 	return STORE_OK;
 }
 
-/* Is the event of an archive the one this store accepted under seq? Its
- * dedupe key, kept when it was archived, names seq with its content hash:
- * another store's archive with the same sequences is refused, not mixed
- * into this log. -1 with the error set when not. */
-static int
-archived_event_was_accepted_here(struct store_batch *batch, uint64_t seq, const uint8_t *bytes,
+enum store_result
+store_batch_check_archived_event(struct store_batch *batch, uint64_t seq, const uint8_t *bytes,
     size_t len)
 {
 	Commissioning__Envelope *env = commissioning__envelope__unpack(NULL, len, bytes);
 	uint8_t hash[STORE_HASH_BYTES], stored_hash[STORE_HASH_BYTES];
 	uint64_t stored_seq = 0;
-	int rc = -1;
+	enum store_result rc = STORE_FAILED;
 
 	if (env == NULL) {
 		store_set_error(batch->store, "event %" PRIu64 " of the archive does not decode as "
 					      "an Envelope",
 		    seq);
-		return -1;
+		return STORE_FAILED;
 	}
 	envelope_content_hash(env, hash);
 	if (!store_batch_find_event(batch, env->source, env->event_id, &stored_seq, stored_hash))
@@ -283,7 +279,7 @@ archived_event_was_accepted_here(struct store_batch *batch, uint64_t seq, const 
 		    seq, env->source, env->event_id, stored_seq,
 		    stored_seq == seq ? " (its content differs)" : "");
 	else
-		rc = 0;
+		rc = STORE_OK;
 	commissioning__envelope__free_unpacked(env, NULL);
 	return rc;
 }
@@ -308,7 +304,7 @@ store_batch_put_archived_event(struct store_batch *batch, uint64_t seq, int64_t 
 		    seq, batch->counters.last_event);
 		return batch->failed = STORE_FAILED;
 	}
-	if (archived_event_was_accepted_here(batch, seq, bytes, len) < 0)
+	if (store_batch_check_archived_event(batch, seq, bytes, len) != STORE_OK)
 		return batch->failed = STORE_FAILED;
 	be64_put(kbuf, seq);
 	rc = mdb_put(batch->txn, store->events, &key, &val, MDB_NOOVERWRITE);

@@ -275,8 +275,15 @@ enum store_result store_scan_events_received(struct store *store, uint64_t first
  * *removed counts them. */
 enum store_result store_remove_events(struct store *store, uint64_t through,
     uint64_t max_per_txn, uint64_t *removed);
+/* Is bytes, an event of an archive at seq, the one this store accepted
+ * under seq? Its dedupe key, kept when it was archived, names seq with its
+ * content hash, so another store's archive with the same sequences is
+ * told apart. STORE_OK; else STORE_FAILED with the store's error saying
+ * what differs (load and rebuild --archive refuse the archive). */
+enum store_result store_batch_check_archived_event(struct store_batch *batch, uint64_t seq,
+    const uint8_t *bytes, size_t len);
 /* Put an archived event back at its sequence, which must be free and
- * below the log's last. */
+ * below the log's last; it must pass store_batch_check_archived_event. */
 enum store_result store_batch_put_archived_event(struct store_batch *batch, uint64_t seq,
     int64_t received_ms, const uint8_t *bytes, size_t len);
 
