@@ -222,7 +222,13 @@ client_resend_due(struct client *c)
 		struct resend_ctx rc = { c, f, false };
 		if (!f->used || f->due_ms > now)
 			continue;
-		outbox_scan(c->outbox, f->seq, 1, client_resend_cb, &rc, NULL);
+		if (outbox_scan(c->outbox, f->seq, 1, client_resend_cb, &rc, NULL) != OUTBOX_OK) {
+			/* Not read, so not known to be settled: tried again
+			 * at its next due time, not let go. */
+			log_error("delivery: %s", outbox_error(c->outbox));
+			f->due_ms = now + (int64_t)c->opt.resend_ms;
+			continue;
+		}
 		if (!rc.found) { /* settled meanwhile: let it go */
 			f->used = false;
 			c->n_used--;
