@@ -159,8 +159,9 @@ static const struct config_key config_keys[] = {
 	    "root (make one with commissiond-hl7 keygen FILE)"),
 	KEY_UPTO("adapter", "window", adapter_window, "256", COUNT_MOST,
 	    "envelopes an adapter keeps in flight to commissiond, up to 65536"),
-	KEY("adapter", "resend_ms", CONFIG_COUNT, adapter_resend_ms, "3000",
-	    "an envelope not acknowledged in this time is sent again; none answered for "
+	KEY_UPTO("adapter", "resend_ms", adapter_resend_ms, "3000", 3600000,
+	    "an envelope not acknowledged in this time (up to an hour) is sent again; none "
+	    "answered for "
 	    "10 times this, the adapter logs that commissiond does not answer (and when it "
 	    "does again)"),
 	KEY("adapter", "outbox_map_size", CONFIG_BYTES, adapter_outbox_map_bytes, "268435456",

@@ -802,6 +802,22 @@ test_print_output_loads_back_as_it_is(void **state)
 #define CONFIG_TEST(f) cmocka_unit_test_setup_teardown(f, fixture_setup, fixture_teardown)
 
 static void
+test_resend_ms_is_at_most_an_hour(void **state)
+{
+	struct config cfg;
+	char err[512];
+
+	(void)state;
+	config_defaults(&cfg);
+	assert_int_equal(config_set(&cfg, "adapter", "resend_ms", "3600000", err, sizeof(err)), 0);
+	/* A typo past it is refused, not a backoff (resend_ms << tries) that overflows. */
+	assert_int_equal(config_set(&cfg, "adapter", "resend_ms", "3600001", err, sizeof(err)), -1);
+	assert_string_equal(err, "[adapter] resend_ms: 3600001 is more than 3600000, the most "
+				 "allowed");
+	assert_int_equal(cfg.adapter_resend_ms, 3600000);
+}
+
+static void
 test_http_hosts_are_names_and_loopback_is_always_this_host(void **state)
 {
 	struct config cfg;
@@ -864,6 +880,7 @@ main(void)
 	    cmocka_unit_test_setup_teardown(
 		test_curve_and_daemon_settings_are_empty_by_default_and_load_back, fixture_setup,
 		fixture_teardown),
+	    cmocka_unit_test(test_resend_ms_is_at_most_an_hour),
 	    cmocka_unit_test(test_http_hosts_are_names_and_loopback_is_always_this_host),
 	    CONFIG_TEST(test_print_lists_every_section_and_key),
 	    CONFIG_TEST(test_print_values_load_back_to_the_same_settings),
