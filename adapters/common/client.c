@@ -430,6 +430,7 @@ client_new(struct event_base *base, void *zmq_ctx, struct outbox *outbox,
 	/* The daemon answers with Acks of a few hundred bytes. */
 	int64_t max_frame = CLIENT_ACK_MAX_BYTES;
 	struct timeval tick = { 0, CLIENT_TICK_MS * 1000 };
+	char why[160];
 
 	if (c == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -441,14 +442,25 @@ client_new(struct event_base *base, void *zmq_ctx, struct outbox *outbox,
 	c->flights = calloc(opt->window, sizeof(*c->flights));
 	c->settle = calloc(opt->window, sizeof(*c->settle));
 	c->reasons = calloc(opt->window, sizeof(*c->reasons));
+	if (c->flights == NULL || c->settle == NULL || c->reasons == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	c->socket = zmq_socket(zmq_ctx, ZMQ_DEALER);
-	if (c->flights == NULL || c->settle == NULL || c->reasons == NULL || c->socket == NULL ||
+	if (c->socket == NULL ||
 	    zmq_setsockopt(c->socket, ZMQ_IMMEDIATE, &one, sizeof(one)) < 0 ||
 	    zmq_setsockopt(c->socket, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
 	    zmq_setsockopt(c->socket, ZMQ_SNDHWM, &send_hwm, sizeof(send_hwm)) < 0 ||
-	    zmq_setsockopt(c->socket, ZMQ_MAXMSGSIZE, &max_frame, sizeof(max_frame)) < 0 ||
-	    curve_client_socket(c->socket, opt->curve, err, errlen) < 0 ||
-	    zmq_connect(c->socket, opt->endpoint) < 0) {
+	    zmq_setsockopt(c->socket, ZMQ_MAXMSGSIZE, &max_frame, sizeof(max_frame)) < 0) {
+		snprintf(err, errlen, "delivery: cannot make the socket: %s",
+		    zmq_strerror(zmq_errno()));
+		goto fail;
+	}
+	if (curve_client_socket(c->socket, opt->curve, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "delivery: %s", why);
+		goto fail;
+	}
+	if (zmq_connect(c->socket, opt->endpoint) < 0) {
 		snprintf(err, errlen, "delivery: cannot connect to commissiond at %s: %s",
 		    opt->endpoint, zmq_strerror(zmq_errno()));
 		goto fail;
