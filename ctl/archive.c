@@ -286,6 +286,7 @@ ctl_archive(const struct config *cfg, int argc, char **argv)
 	struct archive_writer w = { 0 };
 	struct archive_info check;
 	struct store *store;
+	int written;
 	uint64_t first, last, removed = 0;
 	int64_t before_ms = 0;
 	bool prune = false;
@@ -363,9 +364,9 @@ ctl_archive(const struct config *cfg, int argc, char **argv)
 	report = json_pack("{s:s, s:I, s:I, s:I, s:s, s:b, s:I}", "archive", out, "first",
 	    (json_int_t)first, "last", (json_int_t)last, "events", (json_int_t)check.count,
 	    "checksum", check.checksum, "pruned", prune, "removed", (json_int_t)removed);
-	ctl_print_json(report);
+	written = ctl_print_json(report);
 	json_decref(report);
-	return CTL_OK;
+	return ctl_output_failed("archive", written) < 0 ? CTL_REFUSED : CTL_OK;
 }
 
 /* ---------------------------------------------------------------- load */
@@ -425,6 +426,7 @@ ctl_load(const struct config *cfg, int argc, char **argv)
 	struct load_state ls = { 0 };
 	char err[768];
 	json_t *report;
+	int written;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: commissionctl load FILE\n");
@@ -480,11 +482,11 @@ ctl_load(const struct config *cfg, int argc, char **argv)
 	report = json_pack("{s:s, s:I, s:I, s:I}", "loaded", argv[1], "first",
 	    (json_int_t)info.first, "last", (json_int_t)info.last, "events",
 	    (json_int_t)info.count);
-	ctl_print_json(report);
+	written = ctl_print_json(report);
 	json_decref(report);
 	store_close(&store);
 	store_lock_release(&lock);
-	return CTL_OK;
+	return ctl_output_failed("load", written) < 0 ? CTL_REFUSED : CTL_OK;
 refused:
 	store_close(&store);
 	store_lock_release(&lock);

@@ -70,10 +70,16 @@ int archive_read(const char *path, archive_record_fn fn, void *arg, struct archi
 int rebuild_check(const struct config *cfg, char *const *archives, int n_archives,
     json_t **report);
 
-/* Print msg as one line of canonical proto3 JSON on stdout. */
-void ctl_print_message(const ProtobufCMessage *msg);
-/* Print a JSON value as one line on stdout, then flush. */
-void ctl_print_json(json_t *json);
+/* Print a JSON value as one line on stdout, then flush. Returns 0 when it
+ * was written, else why not (an errno: a full disk, ENOMEM). */
+int ctl_print_json(json_t *json);
+/* Print msg as one line of canonical proto3 JSON on stdout; returns as
+ * ctl_print_json does. */
+int ctl_print_message(const ProtobufCMessage *msg);
+/* err is what ctl_print_json returned: when not 0, says on stderr that
+ * command's output could not be written, and why, and returns -1 (the
+ * command is to exit CTL_REFUSED: output cut short must not exit 0). */
+int ctl_output_failed(const char *command, int err);
 /* Open the store at path with cfg's sizes (a writer with sync_mode, which
  * makes no store where there is none); NULL after saying why on stderr. */
 struct store *ctl_open_store(const struct config *cfg, const char *path, bool read_only,

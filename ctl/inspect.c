@@ -43,19 +43,6 @@ inspect_range_options(int argc, char **argv, const char *command, const char *us
 	return 0;
 }
 
-/* Call right after printing: was it written? If not (a full disk), says
- * so, naming why (err: an errno saved earlier, or 0 for errno now), and
- * returns -1: a listing cut short must not exit 0. */
-static int
-inspect_output_failed(const char *command, int err)
-{
-	if (err == 0 && !ferror(stdout))
-		return 0;
-	fprintf(stderr, "commissionctl: %s: cannot write the output: %s\n", command,
-	    strerror(err != 0 ? err : errno));
-	return -1;
-}
-
 int
 ctl_status(const struct config *cfg, int argc, char **argv)
 {
@@ -95,8 +82,7 @@ ctl_status(const struct config *cfg, int argc, char **argv)
 	    "firstUpdateSequence", (json_int_t)c.first_update_sequence,
 	    "storeBytes", (json_int_t)c.used_bytes,
 	    "mapBytes", (json_int_t)c.map_size_bytes);
-	ctl_print_json(json);
-	status = inspect_output_failed("status", 0) < 0 ? CTL_REFUSED : CTL_OK;
+	status = ctl_output_failed("status", ctl_print_json(json)) < 0 ? CTL_REFUSED : CTL_OK;
 	json_decref(json);
 	store_close(&store);
 	return status;
@@ -120,13 +106,9 @@ inspect_print_record(void *arg, uint64_t key, const uint8_t *bytes, size_t len)
 		p->bad++;
 		return 0;
 	}
-	ctl_print_message(msg);
+	p->write_errno = ctl_print_message(msg);
 	protobuf_c_message_free_unpacked(msg, NULL);
-	if (ferror(stdout)) {
-		p->write_errno = errno != 0 ? errno : EIO;
-		return 1; /* no use reading on */
-	}
-	return 0;
+	return p->write_errno != 0; /* not written: no use reading on */
 }
 
 typedef enum store_result (*inspect_scan_fn)(struct store *, uint64_t, uint64_t,
@@ -150,7 +132,7 @@ inspect_list(const struct config *cfg, int argc, char **argv, const char *comman
 	if (r != STORE_OK)
 		fprintf(stderr, "commissionctl: %s\n", store_error(store));
 	store_close(&store);
-	if (r == STORE_OK && inspect_output_failed(command, p.write_errno) < 0)
+	if (r == STORE_OK && ctl_output_failed(command, p.write_errno) < 0)
 		return CTL_REFUSED;
 	return r != STORE_OK ? CTL_STORE : p.bad > 0 ? CTL_REFUSED : CTL_OK;
 }

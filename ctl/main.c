@@ -72,27 +72,41 @@ usage(FILE *out)
 		     "find the same store and endpoints.\n");
 }
 
-void
+int
 ctl_print_json(json_t *json)
 {
 	char *text = json ? json_dumps(json, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+	int err = 0;
 
 	if (text == NULL) {
 		fprintf(stderr, "commissionctl: out of memory printing JSON\n");
-		return;
+		return ENOMEM;
 	}
-	puts(text);
-	fflush(stdout);
+	errno = 0;
+	if (puts(text) == EOF || fflush(stdout) == EOF || ferror(stdout))
+		err = errno != 0 ? errno : EIO;
 	free(text);
+	return err;
 }
 
-void
+int
 ctl_print_message(const ProtobufCMessage *msg)
 {
 	json_t *json = pbjson_from_message(msg);
+	int err = ctl_print_json(json);
 
-	ctl_print_json(json);
 	json_decref(json);
+	return err;
+}
+
+int
+ctl_output_failed(const char *command, int err)
+{
+	if (err == 0)
+		return 0;
+	fprintf(stderr, "commissionctl: %s: cannot write the output: %s\n", command,
+	    strerror(err));
+	return -1;
 }
 
 struct store *

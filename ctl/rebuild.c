@@ -117,6 +117,7 @@ ctl_digest(const struct config *cfg, int argc, char **argv)
 {
 	struct store *store;
 	json_t *json;
+	int status = CTL_STORE;
 
 	(void)argv;
 	if (argc != 1) {
@@ -128,11 +129,13 @@ ctl_digest(const struct config *cfg, int argc, char **argv)
 	json = digest_of(store);
 	if (json == NULL)
 		fprintf(stderr, "commissionctl: %s\n", store_error(store));
+	else if (ctl_output_failed("digest", ctl_print_json(json)) < 0)
+		status = CTL_REFUSED;
 	else
-		ctl_print_json(json);
+		status = CTL_OK;
 	json_decref(json);
 	store_close(&store);
-	return json ? CTL_OK : CTL_STORE;
+	return status;
 }
 
 /* ---- replaying the log */
@@ -465,7 +468,7 @@ rebuild_in_place(const struct config *cfg, char *const *archives, int n)
 	struct replay_state rs = { .progress = isatty(STDERR_FILENO) };
 	struct store_counts counts;
 	struct store *live;
-	int order[REBUILD_ARCHIVES_MAX];
+	int order[REBUILD_ARCHIVES_MAX], written;
 	char err[768];
 	json_t *before, *after, *report;
 	enum store_result r;
@@ -492,12 +495,14 @@ rebuild_in_place(const struct config *cfg, char *const *archives, int n)
 	    before && after && !json_equal(json_object_get(before, "digest"),
 				     json_object_get(after, "digest")),
 	    "before", before, "after", after);
-	ctl_print_json(report);
+	written = ctl_print_json(report);
 	json_decref(report);
 	json_decref(before);
 	json_decref(after);
 	store_close(&live);
-	return r == STORE_OK ? CTL_OK : rs.wrong_archive ? CTL_REFUSED : CTL_STORE;
+	if (r != STORE_OK)
+		return rs.wrong_archive ? CTL_REFUSED : CTL_STORE;
+	return ctl_output_failed("rebuild", written) < 0 ? CTL_REFUSED : CTL_OK;
 }
 
 int
@@ -537,7 +542,8 @@ ctl_rebuild(const struct config *cfg, int argc, char **argv)
 		if (json_object_get(report, "reason") != NULL)
 			fprintf(stderr, "commissionctl: rebuild --check: %s\n",
 			    json_string_value(json_object_get(report, "reason")));
-		ctl_print_json(report);
+		if (ctl_output_failed("rebuild", ctl_print_json(report)) < 0 && status == CTL_OK)
+			status = CTL_REFUSED;
 		json_decref(report);
 	}
 	return status;

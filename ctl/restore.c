@@ -70,6 +70,7 @@ ctl_restore(const struct config *cfg, int argc, char **argv)
 	struct store_lock *lock;
 	char err[768], kept[4096], from[PATH_MAX], to[PATH_MAX];
 	json_t *report;
+	int written;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: commissionctl restore DIR\n");
@@ -109,7 +110,7 @@ ctl_restore(const struct config *cfg, int argc, char **argv)
 	    cfg->store_path, "events", (json_int_t)c.last_event_sequence, "lastUpdateSequence",
 	    (json_int_t)c.last_update_sequence, "formatVersion", (json_int_t)c.format_version,
 	    "kept", kept[0] != '\0' ? kept : NULL);
-	ctl_print_json(report);
+	written = ctl_print_json(report);
 	json_decref(report);
-	return CTL_OK;
+	return ctl_output_failed("restore", written) < 0 ? CTL_REFUSED : CTL_OK;
 }

@@ -66,9 +66,9 @@ sender_take_ack(struct sender *s)
 		s->retry_later++;
 		break;
 	}
-	ctl_print_message(&ack->base);
-	if (ferror(stdout) && s->write_errno == 0)
-		s->write_errno = errno != 0 ? errno : EIO;
+	/* Past a failed write the acks are only counted. */
+	if (s->write_errno == 0)
+		s->write_errno = ctl_print_message(&ack->base);
 	commissioning__ack__free_unpacked(ack, NULL);
 	return 0;
 }

@@ -59,6 +59,7 @@ ctl_show(const struct config *cfg, int argc, char **argv)
 	struct store *store;
 	json_t *figures;
 	char err[768];
+	int written;
 	int ch;
 
 	as_of = (uint64_t)clock_now_ms();
@@ -107,7 +108,7 @@ ctl_show(const struct config *cfg, int argc, char **argv)
 	}
 	json_object_set_new(figures, "as_of", json_integer((json_int_t)as_of));
 	figures_filter(figures, &filter);
-	ctl_print_json(figures);
+	written = ctl_print_json(figures);
 	json_decref(figures);
-	return CTL_OK;
+	return ctl_output_failed("show", written) < 0 ? CTL_REFUSED : CTL_OK;
 }

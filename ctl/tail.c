@@ -64,12 +64,9 @@ tail_print(struct tail *t, const Commissioning__Update *update)
 {
 	if (update->sequence < t->expected || tail_done(t))
 		return;
-	ctl_print_message(&update->base);
 	/* A full disk: following on would print nothing, for ever. */
-	if (ferror(stdout)) {
-		t->write_errno = errno != 0 ? errno : EIO;
+	if ((t->write_errno = ctl_print_message(&update->base)) != 0)
 		return;
-	}
 	t->expected = update->sequence + 1;
 	t->printed++;
 }

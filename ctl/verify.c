@@ -35,7 +35,7 @@ ctl_verify(const struct config *cfg, int argc, char **argv)
 	struct store *store;
 	char *archives[VERIFY_ARCHIVES_MAX];
 	uint64_t shown = 0;
-	int n = 0, ch, replay_status;
+	int n = 0, ch, replay_status, written;
 	json_t *replay = NULL, *report;
 	enum store_result r;
 
@@ -93,8 +93,10 @@ ctl_verify(const struct config *cfg, int argc, char **argv)
 	    (json_int_t)c.first_event_sequence, "events", (json_int_t)v.events, "dedupeKeys",
 	    (json_int_t)v.dedupe_keys, "updates", (json_int_t)v.updates, "deadLetters",
 	    (json_int_t)v.dead_letters, "histories", (json_int_t)v.histories, "replay", replay);
-	ctl_print_json(report);
+	written = ctl_print_json(report);
 	json_decref(report);
 	/* Damage found outweighs a replay that could not be made. */
-	return v.problems > 0 ? CTL_REFUSED : replay_status;
+	if (v.problems > 0 || ctl_output_failed("verify", written) < 0)
+		return CTL_REFUSED;
+	return replay_status;
 }

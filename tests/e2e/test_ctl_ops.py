@@ -132,6 +132,15 @@ class FullDisk(DaemonTestCase):
                      ("tail", "--from", "1", "--count", "5")):
             self.assertEqual(self.ctl_to(os.devnull, *args).returncode, 0, args)
 
+    def test_reports_fail_when_they_cannot_be_written(self):
+        self.daemon.send(event_mix(20))
+        for args in (("show", "all"), ("digest",), ("verify",)):
+            proc = self.ctl_to("/dev/full", *args)
+            self.assertEqual(proc.returncode, 1, (args, proc.stderr))
+            self.assertIn(f"{args[0]}: cannot write the output: No space left on device",
+                          proc.stderr)
+            self.assertEqual(self.ctl_to(os.devnull, *args).returncode, 0, args)
+
 
 class LongLines(DaemonTestCase):
     """Input with no newline for a long way (a binary file by mistake,
