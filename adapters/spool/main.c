@@ -413,7 +413,7 @@ spool_take(struct spool *s, struct spool_seen_file *e)
 	struct spool_file_summary summary = { 0 };
 	struct spool_seen_id id, after;
 	char path[PATH_MAX], err[512], reason[600];
-	struct stat st;
+	struct stat st, now;
 	size_t bytes = 0;
 	enum outbox_result r;
 	char *buf;
@@ -470,8 +470,8 @@ spool_take(struct spool *s, struct spool_seen_file *e)
 	}
 	errno = 0;
 	buf = spool_read_all(fd, (size_t)st.st_size);
-	close(fd);
 	if (buf == NULL) {
+		close(fd);
 		if (errno == 0) {
 			/* Shorter than it was: still being written. */
 			spool_seen_reset(e, &id, clock_monotonic_ms());
@@ -484,6 +484,28 @@ spool_take(struct spool *s, struct spool_seen_file *e)
 	rc = spool_read_buffer(buf, (size_t)st.st_size, s->a->pseudonymiser, spool_on_envelope,
 	    spool_on_error, &f, &summary, err, sizeof(err));
 	free(buf);
+	/*
+	 * Is what was read still the file as it is? A writer that went on
+	 * meanwhile (it paused longer than settle_ms) left us a file whose
+	 * last row may be cut, and a cut row can read as a good one with
+	 * another value (35 beds as 3): a new event, not a duplicate. Nothing
+	 * is put then. Its size and mtime only: renaming another file over
+	 * its name changes its ctime, yet what was read is whole (the new
+	 * file is caught after the put, and taken too).
+	 */
+	if (fstat(fd, &now) == 0 &&
+	    ((uint64_t)now.st_size != id.size ||
+	        (int64_t)now.st_mtim.tv_sec * 1000000000 + now.st_mtim.tv_nsec != id.mtime_ns)) {
+		close(fd);
+		log_warning("spool: %s: it changed while it was being read: taken once it has "
+			    "settled (a sender should write NAME.part and rename it)",
+		    e->name);
+		spool_seen_id_of(&now, &after);
+		spool_seen_reset(e, &after, clock_monotonic_ms());
+		spool_file_free(&f);
+		return;
+	}
+	close(fd);
 	if (rc == -1) {
 		snprintf(reason, sizeof(reason), "%s\n", err);
 		spool_fail(s, e, reason);

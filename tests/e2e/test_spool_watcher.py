@@ -1,0 +1,105 @@
+"""commissiond-spool's directory watcher with the real daemon: files that
+are still being written, the names a sender's tool writes while it
+uploads, the modes of what the watcher writes for the councils, and how
+much one look takes on (docs/SPOOL.md, "How the watcher takes a file")."""
+import os
+import shutil
+import tempfile
+import time
+import unittest
+
+from harness import (SPOOL, Adapter, Daemon, adapter_settings, nhs_number, wait_for)
+
+
+class WatcherCase(unittest.TestCase):
+    """A daemon, a spool made before the adapter starts (so that files put
+    there first are listed at its first look), and the adapter."""
+
+    settings = {}  # more settings, by "section.key"
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cd-spool-")
+        self.daemon = Daemon(self.workdir, **adapter_settings(self.workdir), **self.settings)
+        self.daemon.start()
+        self.spool = self.daemon.settings["spool.directory"]
+        os.makedirs(self.spool)
+        self.adapter = None
+
+    def tearDown(self):
+        try:
+            for proc in (self.adapter, self.daemon):
+                if proc is None:
+                    continue
+                rc = proc.stop()
+                self.assertIsNone(proc.sanitizer_report(), proc.log_text())
+                self.assertEqual(rc, 0, proc.log_text())
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def start_adapter(self):
+        self.adapter = Adapter(self.daemon, SPOOL).start()
+
+    def write(self, name, text, settled=True):
+        """Write name under its final name; settled: with a modification
+        time a minute old, so that the first look takes it."""
+        path = os.path.join(self.spool, name)
+        with open(path, "w", newline="") as f:
+            f.write(text)
+        if settled:
+            old = time.time() - 60
+            os.utime(path, (old, old))
+        return path
+
+    def wait_done(self, name, where="done"):
+        wait_for(lambda: os.path.exists(os.path.join(self.spool, where, name)),
+                 what=f"{where}/{name}")
+
+    def events(self):
+        return self.daemon.status()["events"]
+
+
+class ChangedWhileRead(WatcherCase):
+
+    def test_a_file_written_to_while_it_is_read_is_not_put_until_it_settles(self):
+        # A writer that paused past settle_ms and goes on while the file is
+        # read: its last row is cut at "1" of "15" hours, which reads as a
+        # good row with another value, so another event.
+        rows = [f"E10000011,{nhs_number(i)},PKG-{i},2026-04-01,10\r\n" for i in range(100000)]
+        path = self.write("big.csv", "LA Code,NHS Number,Package ID,Start Date,Hours per Week\r\n"
+                          + "".join(rows)
+                          + f"E10000011,{nhs_number(100000)},PKG-LAST,2026-04-01,1")
+        self.start_adapter()
+        time.sleep(0.5)  # the first look (100 ms) takes it; reading it takes seconds
+        if "big.csv: care_packages: " in self.adapter.log_text():
+            self.skipTest("too fast to test the race")
+        with open(path, "a", newline="") as f:
+            f.write("5\r\n")
+        self.wait_done("big.csv")
+        log = self.adapter.log_text()
+        # Put once, whole: never the cut row.
+        self.assertEqual(log.count("big.csv: care_packages: "), 1, log)
+        self.assertIn("big.csv: it changed while it was being read", log)
+        self.assertIn("big.csv: care_packages: 100001 rows, 0 bad, 100001 events", log)
+
+    def test_a_file_renamed_over_while_the_first_is_read_gives_both(self):
+        # What was read was a whole file; the one renamed over its name is
+        # another, taken after it.
+        rows = [f"E10000011,{nhs_number(i)},PKG-{i},2026-04-01,10\r\n" for i in range(100000)]
+        path = self.write("big.csv", "LA Code,NHS Number,Package ID,Start Date,Hours per Week\r\n"
+                          + "".join(rows))
+        self.start_adapter()
+        time.sleep(0.5)
+        if "big.csv: care_packages: " in self.adapter.log_text():
+            self.skipTest("too fast to test the race")
+        with open(path + ".part", "w", newline="") as f:
+            f.write(CAPACITY)
+        os.rename(path + ".part", path)
+        wait_for(lambda: "big.csv: care_home_capacity: 1 rows" in self.adapter.log_text(),
+                 what="the second file taken")
+        log = self.adapter.log_text()
+        self.assertIn("big.csv: care_packages: 100000 rows, 0 bad, 100000 events", log)
+        self.assertNotIn("changed while it was being read", log)
+
+
+if __name__ == "__main__":
+    unittest.main()
