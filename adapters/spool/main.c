@@ -143,20 +143,46 @@ spool_file_free(struct spool_file *f)
 	memset(f, 0, sizeof(*f));
 }
 
+/*
+ * done/ and failed/, and the reports in them, are for the councils too:
+ * their transfer accounts read them through the spool's group
+ * (docs/SECURITY.md). These modes hold whatever the umask (the unit's is
+ * 0077, which would leave them the adapter's alone).
+ */
+#define SPOOL_DIR_MODE 0750
+#define SPOOL_REPORT_MODE 0640
+
+/* Make path a directory of SPOOL_DIR_MODE (a setgid bit taken from the
+ * spool kept). 0, or -1 with errno (EEXIST: it is there already). */
+static int
+spool_mkdir(const char *path)
+{
+	struct stat st;
+
+	if (mkdir(path, SPOOL_DIR_MODE) < 0)
+		return -1;
+	if (stat(path, &st) < 0 || chmod(path, (st.st_mode & S_ISGID) | SPOOL_DIR_MODE) < 0)
+		log_warning("spool: %s: made, but its mode cannot be set to 0750: %s", path,
+		    strerror(errno));
+	return 0;
+}
+
 /* Write text to path durably: a temporary file, fsync, rename. */
 static int
 spool_write_file(const char *path, const char *text, size_t len)
 {
 	char tmp[PATH_MAX];
-	int fd;
+	int fd, saved;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, SPOOL_REPORT_MODE);
 	if (fd < 0)
 		return -1;
+	if (fchmod(fd, SPOOL_REPORT_MODE) < 0)
+		goto fail;
 	/* A short write says nothing in errno; the write after it does
 	 * (ENOSPC, EIO). */
 	while (len > 0) {
@@ -171,15 +197,16 @@ spool_write_file(const char *path, const char *text, size_t len)
 		text += n;
 		len -= (size_t)n;
 	}
-	if (len > 0 || fsync(fd) < 0) {
-		int saved = errno ? errno : EIO;
-		close(fd);
-		unlink(tmp);
-		errno = saved;
-		return -1;
-	}
+	if (len > 0 || fsync(fd) < 0)
+		goto fail;
 	close(fd);
 	return rename(tmp, path);
+fail:
+	saved = errno ? errno : EIO;
+	close(fd);
+	unlink(tmp);
+	errno = saved;
+	return -1;
 }
 
 /* The first at most max bytes of name, cut between two UTF-8 characters. */
@@ -261,7 +288,7 @@ spool_move(const char *dir, const char *name, const char *sub, const char *repor
 			log_error("spool: %s: cannot move it to %s/: the path is too long", name, sub);
 		return -1;
 	}
-	if (mkdir(subdir, 0750) == 0) {
+	if (spool_mkdir(subdir) == 0) {
 		log_warning("spool: %s/ was missing: made it again", sub);
 	} else if (errno != EEXIST) {
 		if (!quiet)
@@ -665,7 +692,7 @@ spool_start(struct adapter *a, char *err, size_t errlen)
 	for (int i = 0; i < 2; i++) {
 		const char *name = i == 0 ? "done" : "failed";
 		if (spool_path(sub, sizeof(sub), cfg->spool_directory, "", name, "") < 0 ||
-		    (mkdir(sub, 0750) < 0 && errno != EEXIST)) {
+		    (spool_mkdir(sub) < 0 && errno != EEXIST)) {
 			snprintf(err, errlen, "%s/%s: cannot create it: %s", cfg->spool_directory,
 			    name, strerror(errno));
 			return -1;

@@ -4,6 +4,7 @@ uploads, the modes of what the watcher writes for the councils, and how
 much one look takes on (docs/SPOOL.md, "How the watcher takes a file")."""
 import os
 import shutil
+import stat
 import tempfile
 import time
 import unittest
@@ -99,6 +100,33 @@ class ChangedWhileRead(WatcherCase):
         log = self.adapter.log_text()
         self.assertIn("big.csv: care_packages: 100000 rows, 0 bad, 100000 events", log)
         self.assertNotIn("changed while it was being read", log)
+
+
+CAPACITY = ("CQC Location ID,Home Type,Maximum Capacity,Occupied Beds,Last Updated\r\n"
+            "1-800000001,Nursing,40,3,2026-05-10T09:30Z\r\n")
+
+
+class Modes(WatcherCase):
+    """The councils' transfer accounts read done/, failed/ and the reports
+    through the spool's group (docs/SECURITY.md), whatever the umask the
+    adapter runs under (its unit's is 0077)."""
+
+    def test_done_failed_and_the_reports_are_the_groups_under_umask_077(self):
+        umask = os.umask(0o077)
+        try:
+            self.start_adapter()
+        finally:
+            os.umask(umask)
+        done, failed = (os.path.join(self.spool, d) for d in ("done", "failed"))
+        shutil.rmtree(failed)  # made again by the move
+        self.write("bad.csv", CAPACITY + "1-800000002,Nursing,40,x,2026-05-10\r\n")
+        self.write("none.csv", "a,b\r\n1,2\r\n")
+        self.wait_done("bad.csv")
+        self.wait_done("none.csv", where="failed")
+        for path, mode in ((done, 0o750), (failed, 0o750),
+                           (os.path.join(done, "bad.csv.errors.csv"), 0o640),
+                           (os.path.join(failed, "none.csv.reason.txt"), 0o640)):
+            self.assertEqual(oct(stat.S_IMODE(os.stat(path).st_mode)), oct(mode), path)
 
 
 if __name__ == "__main__":
