@@ -61,8 +61,15 @@ spool_path(char *out, size_t outlen, const char *dir, const char *sub, const cha
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
-/* Complete files only: a sender writes NAME.part (or .tmp, or a dot-file)
- * and renames it when done. Our own errors files are never input. */
+/* Names a sender writes while a file is not complete yet. */
+static const char *const spool_incomplete_suffixes[] = {
+	".part",
+	".tmp",
+	".filepart", /* WinSCP's upload, renamed when done */
+};
+
+/* Complete files only: a sender writes NAME.part (or .tmp, .filepart, or
+ * a dot-file) and renames it when done. */
 static bool
 spool_is_candidate(const char *name)
 {
@@ -70,9 +77,13 @@ spool_is_candidate(const char *name)
 
 	if (name[0] == '.' || n > SPOOL_NAME_MAX)
 		return false;
-	if ((n > 5 && strcmp(name + n - 5, ".part") == 0) ||
-	    (n > 4 && strcmp(name + n - 4, ".tmp") == 0))
-		return false;
+	for (size_t i = 0; i < sizeof(spool_incomplete_suffixes) / sizeof(spool_incomplete_suffixes[0]);
+	     i++) {
+		size_t k = strlen(spool_incomplete_suffixes[i]);
+
+		if (n > k && strcmp(name + n - k, spool_incomplete_suffixes[i]) == 0)
+			return false;
+	}
 	return true;
 }
 

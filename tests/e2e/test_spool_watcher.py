@@ -129,5 +129,23 @@ class Modes(WatcherCase):
             self.assertEqual(oct(stat.S_IMODE(os.stat(path).st_mode)), oct(mode), path)
 
 
+class UploadNames(WatcherCase):
+
+    def test_winscps_filepart_is_left_alone_until_renamed(self):
+        # WinSCP, the SFTP client councils' staff use most, uploads to
+        # NAME.filepart and renames it when done (its default for files
+        # over 100 KB); a transfer that stalls is not a complete file.
+        self.write("capacity.csv.filepart", CAPACITY)
+        self.start_adapter()
+        time.sleep(1.0)  # ten looks
+        self.assertTrue(os.path.exists(os.path.join(self.spool, "capacity.csv.filepart")),
+                        self.adapter.log_text())
+        self.assertNotIn("capacity.csv", self.adapter.log_text())
+        os.rename(os.path.join(self.spool, "capacity.csv.filepart"),
+                  os.path.join(self.spool, "capacity.csv"))
+        self.wait_done("capacity.csv")
+        wait_for(lambda: self.events() == 1, what="its event")
+
+
 if __name__ == "__main__":
     unittest.main()
