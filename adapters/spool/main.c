@@ -632,9 +632,14 @@ spool_is_ready(struct spool *s, struct spool_seen_file *e, int64_t now_ms, int64
 	       now_real_ms - e->id.mtime_ns / 1000000 >= settle_ms;
 }
 
-/* Take the settled files waiting, oldest name first (s->seen is kept in
- * name order), at most SPOOL_FILES_PER_TICK; those that cannot be taken
- * do not count. */
+/*
+ * Take the settled files waiting, oldest name first (s->seen is kept in
+ * name order), at most SPOOL_FILES_PER_TICK, and none once those taken
+ * hold [spool] max_file_bytes: a file is read, mapped and put within the
+ * tick, and the loop (the watchdog's ping, deliveries and their acks,
+ * SIGTERM) must be back after about two files' worth, however many large
+ * files wait. Those that cannot be taken do not count.
+ */
 static void
 spool_on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -642,6 +647,7 @@ spool_on_tick(evutil_socket_t fd, short what, void *arg)
 	const char *dir = s->a->cfg->spool_directory;
 	int64_t now_ms = clock_monotonic_ms(), now_real_ms = clock_now_ms();
 	size_t taken = 0;
+	uint64_t taken_bytes = 0;
 	struct dirent *de;
 	DIR *d;
 
@@ -675,8 +681,11 @@ spool_on_tick(evutil_socket_t fd, short what, void *arg)
 		struct spool_seen_file *e = &s->seen.files[i];
 
 		if (spool_is_ready(s, e, now_ms, now_real_ms) && !s->stopping &&
-		    taken++ < SPOOL_FILES_PER_TICK)
+		    taken_bytes < s->a->cfg->spool_max_file_bytes &&
+		    taken++ < SPOOL_FILES_PER_TICK) {
+			taken_bytes += e->id.size;
 			spool_take(s, e);
+		}
 	}
 }
 

@@ -9,7 +9,8 @@ import tempfile
 import time
 import unittest
 
-from harness import (SPOOL, Adapter, Daemon, adapter_settings, nhs_number, wait_for)
+from harness import (SPOOL, Adapter, Daemon, adapter_settings, discharge_ready_csv, nhs_number,
+                     wait_for)
 
 
 class WatcherCase(unittest.TestCase):
@@ -20,7 +21,7 @@ class WatcherCase(unittest.TestCase):
 
     def setUp(self):
         self.workdir = tempfile.mkdtemp(prefix="cd-spool-")
-        self.daemon = Daemon(self.workdir, **adapter_settings(self.workdir), **self.settings)
+        self.daemon = Daemon(self.workdir, **{**adapter_settings(self.workdir), **self.settings})
         self.daemon.start()
         self.spool = self.daemon.settings["spool.directory"]
         os.makedirs(self.spool)
@@ -145,6 +146,29 @@ class UploadNames(WatcherCase):
                   os.path.join(self.spool, "capacity.csv"))
         self.wait_done("capacity.csv")
         wait_for(lambda: self.events() == 1, what="its event")
+
+
+class LookBudget(WatcherCase):
+    """One look takes no more files once those it took hold [spool]
+    max_file_bytes, so the loop (the watchdog's ping, deliveries, SIGTERM)
+    is back after about two files' worth however many large files wait."""
+
+    settings = {"spool.poll_ms": "2000", "spool.max_file_bytes": "300000"}
+
+    def test_a_look_stops_taking_files_past_max_file_bytes(self):
+        names = [f"list{i}.csv" for i in range(4)]
+        for i, name in enumerate(names):
+            text = discharge_ready_csv([nhs_number(10000 * i + k) for k in range(3400)])
+            self.assertGreater(len(text), 150000)  # each above half the limit
+            self.write(name, text)
+        self.start_adapter()
+        done = os.path.join(self.spool, "done")
+        wait_for(lambda: os.path.exists(os.path.join(done, names[0])), what="the first file")
+        time.sleep(1.0)  # the next look is 2 s after the first
+        self.assertEqual(sorted(os.listdir(done)), names[:2], self.adapter.log_text())
+        for name in names[2:]:
+            self.wait_done(name)
+        wait_for(lambda: self.events() == 4 * 3400, what="every row's event")
 
 
 if __name__ == "__main__":
