@@ -291,6 +291,23 @@ rows_copy_trimmed(const char *text, char *out, size_t size)
 	out[len] = '\0';
 }
 
+/* text as UTF-8 text: each byte that is not (a Windows-1252 "\xa3" from a
+ * file not saved as UTF-8) and each control character made '?'. */
+static void
+rows_make_text(char *text)
+{
+	size_t len = strlen(text), at = 0;
+
+	while (at < len) {
+		size_t fault = event_text_fault_at(text + at, len - at);
+
+		if (fault == len - at)
+			break;
+		text[at + fault] = '?';
+		at += fault + 1;
+	}
+}
+
 /* The header's name of a column, or the kind's own name when absent. */
 static const char *
 row_column_label(const struct row_context *ctx, int column)
@@ -1542,9 +1559,12 @@ spool_kind_of_header(
 	out->n_columns = def->n_columns;
 	for (size_t c = 0; c < SPOOL_KIND_MAX_COLUMNS; c++) {
 		out->column_index[c] = c < def->n_columns ? match[chosen].index[c] : -1;
-		if (out->column_index[c] >= 0)
-			rows_copy_trimmed(csv_row_field(header, (size_t)out->column_index[c]),
-			    out->column_name[c], sizeof(out->column_name[c]));
+		if (out->column_index[c] < 0)
+			continue;
+		/* For the errors file, which is UTF-8. */
+		rows_copy_trimmed(csv_row_field(header, (size_t)out->column_index[c]),
+		    out->column_name[c], sizeof(out->column_name[c]));
+		rows_make_text(out->column_name[c]);
 	}
 	return 0;
 }

@@ -497,6 +497,22 @@ test_malformed_money_is_a_bad_row(void **state)
 	    "Weekly cost", "(\u00a3999,999,999,999,999.99)");
 }
 
+/* The errors file is UTF-8 text: a header written in Windows-1252 ("Weekly
+ * Cost (\xa3)", Excel's plain "CSV") names its column with '?' for each byte
+ * that is not UTF-8 text, and a control character the same. */
+static void
+test_a_column_name_not_utf8_is_shown_with_question_marks(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_bad(f, "NHS Number,Council,Package ID,Weekly Cost (\xa3),Start date",
+	    "9434765919,E10000011,P,abc,2026-04-01", "Weekly Cost (?)", "pounds and pence");
+	assert_bad(f, "NHS Number,Council,Package ID,\"Weekly\tCost\x93\xe2\x82\",Start date",
+	    "9434765919,E10000011,P,abc,2026-04-01", "Weekly?Cost???", "pounds and pence");
+	assert_bad(f, "NHS Number,Council,Package ID,Weekly Cost (\xc2\xa3),Start date",
+	    "9434765919,E10000011,P,abc,2026-04-01", "Weekly Cost (\xc2\xa3)", "pounds and pence");
+}
+
 static void
 test_invalid_check_digit_is_a_bad_row_that_never_shows_the_number(void **state)
 {
@@ -1453,6 +1469,7 @@ main(void)
 	    T(test_weekly_cost_is_parsed_exactly_to_pence),
 	    T(test_weekly_cost_with_three_decimals_is_a_bad_row),
 	    T(test_malformed_money_is_a_bad_row),
+	    T(test_a_column_name_not_utf8_is_shown_with_question_marks),
 	    T(test_invalid_check_digit_is_a_bad_row_that_never_shows_the_number),
 	    T(test_bad_date_is_a_bad_row),
 	    T(test_uk_iso_and_ods_dates_give_the_same_event),
