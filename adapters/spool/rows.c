@@ -703,7 +703,7 @@ row_money_pence(struct row_context *ctx, int column, int64_t *pence, bool *given
 {
 	const char *p = ctx->value[column];
 	int64_t pounds = 0, part, minor = 0;
-	size_t n, groups = 0, digits = 0, places = 0;
+	size_t n, groups = 0, digits = 0, places = 0, at;
 
 	*given = false;
 	*pence = 0;
@@ -711,6 +711,15 @@ row_money_pence(struct row_context *ctx, int column, int64_t *pence, bool *given
 		ctx->canonical[column] = "";
 		return 0;
 	}
+	/* Excel's plain "CSV" is Windows-1252, whose pound sign is the byte
+	 * 0xA3: say that, not "write 412.50" to whoever wrote £412.50. */
+	at = event_text_fault_at(p, strlen(p));
+	if ((unsigned char)p[at] >= 0x80)
+		return row_fail(ctx, column,
+		    "byte %zu is 0x%02x, not UTF-8 text%s: save the file as \"CSV UTF-8 "
+		    "(Comma delimited)\"",
+		    at + 1, (unsigned char)p[at],
+		    (unsigned char)p[at] == 0xa3 ? " (a pound sign in Windows-1252)" : "");
 	if (strncmp(p, "\xc2\xa3", 2) == 0) /* the pound sign in UTF-8 */
 		p += 2;
 	if (*p == '-' || strncmp(p, "-\xc2\xa3", 3) == 0)

@@ -497,6 +497,22 @@ test_malformed_money_is_a_bad_row(void **state)
 	    "Weekly cost", "(\u00a3999,999,999,999,999.99)");
 }
 
+/* Excel's plain "CSV" is Windows-1252: a currency cell's pound sign is the
+ * one byte 0xA3. The reason says so, not "write 412.50". */
+static void
+test_a_windows_1252_pound_sign_is_named_as_such(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_bad(f, PACKAGE_HEADER, "9434765919,E10000011,P,,,\xa3" "412.50,2026-04-01,",
+	    "Weekly cost", "byte 1 is 0xa3, not UTF-8 text (a pound sign in Windows-1252)");
+	assert_bad(f, PACKAGE_HEADER, "9434765919,E10000011,P,,,\"\xa3" "1,050.00\",2026-04-01,",
+	    "Weekly cost", "save the file as \"CSV UTF-8 (Comma delimited)\"");
+	assert_bad(f, PACKAGE_HEADER, "9434765919,E10000011,P,,,412.50\x80,2026-04-01,",
+	    "Weekly cost", "byte 7 is 0x80, not UTF-8 text:");
+	assert_int_equal(map(f, PACKAGE_HEADER, "9434765919,E10000011,P,,,\xc2\xa3" "412.50,2026-04-01,"), 1);
+}
+
 /* The errors file is UTF-8 text: a header written in Windows-1252 ("Weekly
  * Cost (\xa3)", Excel's plain "CSV") names its column with '?' for each byte
  * that is not UTF-8 text, and a control character the same. */
@@ -1470,6 +1486,7 @@ main(void)
 	    T(test_weekly_cost_with_three_decimals_is_a_bad_row),
 	    T(test_malformed_money_is_a_bad_row),
 	    T(test_a_column_name_not_utf8_is_shown_with_question_marks),
+	    T(test_a_windows_1252_pound_sign_is_named_as_such),
 	    T(test_invalid_check_digit_is_a_bad_row_that_never_shows_the_number),
 	    T(test_bad_date_is_a_bad_row),
 	    T(test_uk_iso_and_ods_dates_give_the_same_event),
