@@ -472,6 +472,15 @@ spool_take(struct spool *s, struct spool_seen_file *e)
 			}
 			return;
 		}
+		/* For now only: a lease another process holds (Samba takes one
+		 * for a Windows client's oplock; O_NONBLOCK makes the open say
+		 * so rather than wait), or our own resources. */
+		if (errno == EWOULDBLOCK || errno == EAGAIN || errno == EINTR || errno == EMFILE ||
+		    errno == ENFILE || errno == ENOMEM) {
+			log_warning("spool: %s: cannot open it now: %s; trying again at the next look",
+			    e->name, strerror(errno));
+			return;
+		}
 		snprintf(reason, sizeof(reason),
 		    "cannot be read: %s (the account commissiond-spool runs as must be able to "
 		    "read it: have the sender give it group read permission)\n",

@@ -2,8 +2,10 @@
 are still being written, the names a sender's tool writes while it
 uploads, the modes of what the watcher writes for the councils, and how
 much one look takes on (docs/SPOOL.md, "How the watcher takes a file")."""
+import fcntl
 import os
 import shutil
+import signal
 import stat
 import tempfile
 import time
@@ -169,6 +171,32 @@ class LookBudget(WatcherCase):
         for name in names[2:]:
             self.wait_done(name)
         wait_for(lambda: self.events() == 4 * 3400, what="every row's event")
+
+
+class HeldOpen(WatcherCase):
+    """An open that fails for now (a lease another process holds, as Samba
+    takes for a Windows client's oplock; too many files open) is tried
+    again at the next look: the file is not sent to failed/ as unreadable."""
+
+    def test_a_file_under_a_write_lease_waits_for_it_to_be_released(self):
+        path = self.write("capacity.csv", CAPACITY)
+        # A write lease: any other open of the file fails with EWOULDBLOCK
+        # (the adapter's is O_NONBLOCK) and the kernel tells the holder.
+        previous = signal.signal(signal.SIGIO, lambda *_: None)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            fcntl.fcntl(fd, getattr(fcntl, "F_SETLEASE", 1024), fcntl.F_WRLCK)
+            self.start_adapter()
+            wait_for(lambda: "capacity.csv: cannot open it now" in self.adapter.log_text()
+                     or os.path.exists(os.path.join(self.spool, "failed", "capacity.csv")),
+                     what="a look at it")
+            self.assertTrue(os.path.exists(path), self.adapter.log_text())
+        finally:
+            os.close(fd)  # the lease goes with it
+            signal.signal(signal.SIGIO, previous)
+        self.wait_done("capacity.csv")
+        wait_for(lambda: self.events() == 1, what="its event")
+        self.assertFalse(os.path.exists(os.path.join(self.spool, "failed", "capacity.csv")))
 
 
 if __name__ == "__main__":
