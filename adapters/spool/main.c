@@ -27,8 +27,9 @@
  * ".reason.txt.tmp") within NAME_MAX. */
 #define SPOOL_ARCHIVE_NAME_MAX (SPOOL_NAME_MAX - 15)
 /* The outbox room a file may need per byte of CSV: a compact care
- * package row with an end date gives two envelopes, about 6 times its
- * bytes, and LMDB's pages add to that. */
+ * package row with an end date gives two envelopes, about 7 times its
+ * bytes, and LMDB's pages add to that (a list of bare organisation codes,
+ * rarer, up to about 17: it fails with its reason). */
 #define SPOOL_OUTBOX_PER_FILE_BYTE 8
 
 struct spool {
@@ -729,7 +730,7 @@ spool_start(struct adapter *a, char *err, size_t errlen)
 	}
 	if (cfg->spool_max_file_bytes > cfg->adapter_outbox_map_bytes / SPOOL_OUTBOX_PER_FILE_BYTE)
 		log_warning("spool: [spool] max_file_bytes (%" PRIu64 ") is more than an eighth of "
-			    "[adapter] outbox_map_size (%" PRIu64 "): a file's events can take 6 "
+			    "[adapter] outbox_map_size (%" PRIu64 "): a file's events can take 7 "
 			    "times its size in the outbox, so a file near the limit may not fit and "
 			    "goes to failed/; lower max_file_bytes or raise outbox_map_size",
 		    cfg->spool_max_file_bytes, cfg->adapter_outbox_map_bytes);
