@@ -1503,31 +1503,65 @@ header_fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
+/* The column of def named name ("nhs_number"), or -1. */
+static int
+header_kind_column(const struct spool_kind_def *def, const char *name)
+{
+	for (size_t c = 0; c < def->n_columns; c++)
+		if (strcmp(def->columns[c].name, name) == 0)
+			return (int)c;
+	return -1;
+}
+
 int
 spool_kind_of_header(
     const struct csv_row *header, struct spool_kind_info *out, char *err, size_t errlen)
 {
 	struct header_match match[nitems(spool_kinds)];
-	size_t fitting = 0, chosen = 0, nearest = 0;
+	size_t fitting = 0, chosen = 0, nearest = nitems(spool_kinds);
 	const struct spool_kind_def *def;
-	char missing[200];
+	const char *refused = NULL; /* a kind without person data that fitted */
+	int nhs_field = -1;         /* the header's NHS number column */
+	char missing[200], why[160] = "";
 
 	memset(out, 0, sizeof(*out));
 	for (size_t k = 0; k < nitems(spool_kinds); k++) {
+		int c = header_kind_column(&spool_kinds[k], "nhs_number");
+
 		header_match_kind(&spool_kinds[k], header, &match[k]);
+		if (c >= 0 && match[k].index[c] >= 0)
+			nhs_field = match[k].index[c];
+	}
+	for (size_t k = 0; k < nitems(spool_kinds); k++) {
+		/* A file of people is never read as a kind without person data:
+		 * a discharge list whose provider column is named otherwise fits
+		 * organisations, and each person's name would go (and be
+		 * published) as an organisation's. */
+		if (nhs_field >= 0 && header_kind_column(&spool_kinds[k], "nhs_number") < 0) {
+			if (match[k].fits && refused == NULL)
+				refused = spool_kinds[k].name;
+			continue;
+		}
 		if (match[k].fits) {
 			if (fitting == 0)
 				chosen = k;
 			fitting++;
 		}
-		if (match[k].present * match[nearest].required >
-		    match[nearest].present * match[k].required)
+		if (nearest == nitems(spool_kinds) ||
+		    match[k].present * match[nearest].required >
+		        match[nearest].present * match[k].required)
 			nearest = k;
 	}
+	if (refused != NULL)
+		(void)snprintf(why, sizeof(why),
+		    "; it has an NHS number column (field %d), so it is never read as %s, a kind "
+		    "without person data",
+		    nhs_field + 1, refused);
 	if (fitting > 1) {
 		size_t second = chosen + 1;
 
-		while (!match[second].fits)
+		while (!match[second].fits ||
+		    (nhs_field >= 0 && header_kind_column(&spool_kinds[second], "nhs_number") < 0))
 			second++;
 		return header_fail(err, errlen,
 		    "the header fits more than one kind of file (%s "
@@ -1550,8 +1584,8 @@ spool_kind_of_header(
 		header_missing(&spool_kinds[nearest], &match[nearest], missing, sizeof(missing));
 		return header_fail(err, errlen,
 		    "the header fits no kind of file: the nearest, "
-		    "%s, needs the columns %s (docs/SPOOL.md)",
-		    spool_kinds[nearest].name, missing);
+		    "%s, needs the columns %s (docs/SPOOL.md)%s",
+		    spool_kinds[nearest].name, missing, why);
 	}
 	def = &spool_kinds[chosen];
 	for (size_t c = 0; c < def->n_columns; c++)

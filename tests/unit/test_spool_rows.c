@@ -331,6 +331,29 @@ test_header_fitting_two_kinds_fails(void **state)
 	assert_non_null(strstr(f->header_err, "more than one kind"));
 }
 
+/* A file of people is never read as a kind without person data: a
+ * discharge list whose provider column is called "Organisation Code"
+ * fits organisations, and each patient's name would be sent (and
+ * published) as the name of the trust. */
+static void
+test_header_with_an_nhs_number_is_never_organisations_or_capacity(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(kind_of(f, "NHS Number,Name,Organisation Code,Discharge Ready Date,Pathway"),
+	    -1);
+	assert_non_null(strstr(f->header_err, "the nearest, discharge_ready, needs the columns provider"));
+	assert_non_null(strstr(f->header_err, "NHS number column (field 1)"));
+	assert_non_null(strstr(f->header_err, "never read as organisations"));
+	assert_int_equal(kind_of(f, "Patient Name,CQC Location ID,Home Type,Occupied,Capacity,As Of,NHS"),
+	    -1);
+	assert_non_null(strstr(f->header_err, "NHS number column (field 7)"));
+	assert_non_null(strstr(f->header_err, "never read as care_home_capacity"));
+	/* Without one, as before. */
+	assert_int_equal(kind_of(f, "Name,Organisation Code,Discharge Ready Date,Pathway"), 0);
+	assert_int_equal(f->info.kind, SPOOL_KIND_ORGANISATIONS);
+}
+
 static void
 test_header_with_a_column_twice_fails(void **state)
 {
@@ -1479,6 +1502,7 @@ main(void)
 	    T(test_header_fitting_no_kind_fails_naming_the_missing_columns),
 	    T(test_header_fitting_two_kinds_fails),
 	    T(test_header_with_a_column_twice_fails),
+	    T(test_header_with_an_nhs_number_is_never_organisations_or_capacity),
 	    T(test_care_package_row_maps_to_started_with_pence_and_type),
 	    T(test_care_package_with_end_date_gives_started_and_ended),
 	    T(test_service_type_cld_wording_maps_to_each_type),
