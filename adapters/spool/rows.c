@@ -1569,12 +1569,17 @@ spool_kind_of_header(
 		    spool_kinds[chosen].name, spool_kinds[second].name);
 	}
 	if (fitting == 0 && match[nearest].present == 0 && header->n_fields == 1 &&
-	    strpbrk(csv_row_field(header, 0), "\t;") != NULL)
+	    strpbrk(csv_row_field(header, 0), "\t;|") != NULL) {
+		const char *cell = csv_row_field(header, 0);
+
 		return header_fail(err, errlen,
 		    "the header fits no kind of file: it is one field holding %s; the "
 		    "file must be comma-separated (save it as \"CSV UTF-8 (Comma "
 		    "delimited)\"; docs/SPOOL.md)",
-		    strchr(csv_row_field(header, 0), '\t') != NULL ? "tabs" : "semicolons");
+		    strchr(cell, '\t') != NULL ? "tabs" :
+		    strchr(cell, ';') != NULL  ? "semicolons" :
+		                                 "pipes");
+	}
 	if (fitting == 0 && match[nearest].present == 0)
 		return header_fail(err, errlen,
 		    "the header fits no kind of file: it names none of the columns of "

@@ -1293,7 +1293,7 @@ assert_file_refused(struct fixture *f, const char *buf, size_t len, const char *
 
 /* The common wrong exports get a hint, not "names none of the columns". */
 static void
-test_tab_semicolon_and_utf16_files_are_named_as_such(void **state)
+test_tab_semicolon_pipe_and_utf16_files_are_named_as_such(void **state)
 {
 	struct fixture *f = *state;
 	static const char tabbed[] = READY_HEADER "\n";
@@ -1310,6 +1310,11 @@ test_tab_semicolon_and_utf16_files_are_named_as_such(void **state)
 		if (*p == '\t')
 			*p = ';';
 	assert_file_refused(f, buf, strlen(buf), "one field holding semicolons");
+	/* Pipes, as many NHS and social care systems' exports. */
+	for (char *p = buf; *p != '\0'; p++)
+		if (*p == ';')
+			*p = '|';
+	assert_file_refused(f, buf, strlen(buf), "one field holding pipes");
 	/* UTF-16LE with its byte order mark, as Excel's "Unicode Text". */
 	buf[n++] = (char)0xff;
 	buf[n++] = (char)0xfe;
@@ -1547,7 +1552,7 @@ main(void)
 	    T(test_bad_discharge_file_reports_each_row_by_line_and_column),
 	    T(test_bad_capacity_file_reports_each_row_by_line_and_column),
 	    T(test_file_of_no_kind_fails_whole),
-	    T(test_tab_semicolon_and_utf16_files_are_named_as_such),
+	    T(test_tab_semicolon_pipe_and_utf16_files_are_named_as_such),
 	    T(test_a_callback_can_stop_the_reading),
 	    T(test_no_nhs_number_in_any_envelope_or_error),
 	    T(test_nhs_number_in_a_code_column_is_never_echoed),
