@@ -197,7 +197,7 @@ static const struct config_key config_keys[] = {
 	    "NAME.part and rename it)"),
 	KEY("spool", "max_file_bytes", CONFIG_BYTES, spool_max_file_bytes, "33554432",
 	    "larger files go to failed/ with the reason; at most an eighth of [adapter] "
-	    "outbox_map_size, which a file's events take up to six times over"),
+	    "outbox_map_size, which a file's events take 4 to 7 times over (more for very short rows)"),
 };
 
 #define N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
