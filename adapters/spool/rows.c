@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -463,11 +464,39 @@ rows_parse_date_n(const char *text, size_t len, int32_t *day_number)
 	}
 }
 
+/*
+ * The length of a date column's date: all of text, or the part before a
+ * space or 'T' that a midnight time follows ("2026-04-01 00:00:00", as
+ * SQL Server and Excel write a date held as a date and time: 00:00,
+ * 00:00:00, 00:00:00.000). -1 for any other time: it is not a date, and
+ * which day it falls on depends on whose clock it is.
+ */
+static ptrdiff_t
+rows_date_len(const char *text)
+{
+	const char *sep = strpbrk(text, " T"), *t = sep != NULL ? sep + 1 : NULL;
+
+	/* No time ("1 April 2026" is no date, said as such). */
+	if (t == NULL || !(t[0] >= '0' && t[0] <= '9' && t[1] >= '0' && t[1] <= '9' && t[2] == ':'))
+		return (ptrdiff_t)strlen(text);
+	if (strncmp(t, "00:00", 5) != 0)
+		return -1;
+	t += 5;
+	if (strncmp(t, ":00", 3) == 0) {
+		t += 3;
+		if (*t == '.' && t[1] == '0')
+			for (t++; *t == '0'; t++)
+				;
+	}
+	return *t == '\0' ? sep - text : -1;
+}
+
 /* An optional date column; *given says whether the row has one. */
 static int
 row_date(struct row_context *ctx, int column, bool required, int32_t *day, bool *given)
 {
 	const char *text = ctx->value[column];
+	ptrdiff_t len;
 
 	*given = false;
 	*day = 0;
@@ -477,7 +506,11 @@ row_date(struct row_context *ctx, int column, bool required, int32_t *day, bool 
 		ctx->canonical[column] = "";
 		return 0;
 	}
-	if (rows_parse_date_n(text, strlen(text), day) != 0)
+	if ((len = rows_date_len(text)) < 0)
+		return row_fail(ctx, column,
+		    "a date with a time other than a plain midnight (00:00, 00:00:00): "
+		    "write the date alone");
+	if (rows_parse_date_n(text, (size_t)len, day) != 0)
 		return row_fail(ctx, column,
 		    "not a real calendar date written YYYY-MM-DD, "
 		    "DD/MM/YYYY or YYYYMMDD");

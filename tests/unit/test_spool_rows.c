@@ -740,6 +740,36 @@ test_pathway_written_p2_or_pathway_3_is_accepted(void **state)
 	assert_int_equal(f->env[0]->ready_for_discharge->pathway, 3);
 }
 
+/* A date held as a date and time (SQL Server, SSRS and Excel write
+ * "2026-04-05 00:00:00") is the date when the time is midnight; any other
+ * time is refused, naming it, since its day depends on whose clock. */
+static void
+test_a_date_with_a_midnight_time_is_the_date(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const midnight[] = {"2026-04-05 00:00:00", "2026-04-05 00:00",
+	    "2026-04-05T00:00:00", "05/04/2026 00:00", "2026-04-05 00:00:00.000"};
+	static const char *const not_midnight[] = {"2026-04-05 13:30:00", "2026-04-05 00:00:01",
+	    "2026-04-05T00:00:00Z", "2026-04-05 00:00:00.5", "2026-04-05 00:00:00.05"};
+	char line[256], id[128];
+
+	assert_int_equal(map(f, PACKAGE_HEADER, "9434765919,E10000011,P,,,,2026-04-05,"), 1);
+	snprintf(id, sizeof(id), "%s", f->env[0]->event_id);
+	for (size_t i = 0; i < sizeof(midnight) / sizeof(midnight[0]); i++) {
+		snprintf(line, sizeof(line), "9434765919,E10000011,P,,,,%s,", midnight[i]);
+		assert_int_equal(map(f, PACKAGE_HEADER, line), 1);
+		assert_string_equal(f->env[0]->event_id, id);
+		assert_string_equal(f->env[0]->care_package_started->start_date, "2026-04-05");
+	}
+	for (size_t i = 0; i < sizeof(not_midnight) / sizeof(not_midnight[0]); i++) {
+		snprintf(line, sizeof(line), "9434765919,E10000011,P,,,,%s,", not_midnight[i]);
+		assert_bad(f, PACKAGE_HEADER, line, "Start date",
+		    "a date with a time other than a plain midnight");
+	}
+	assert_bad(f, PACKAGE_HEADER, "9434765919,E10000011,P,,,,2026-02-30 00:00,", "Start date",
+	    "not a real calendar date");
+}
+
 static void
 test_pathway_5_is_a_bad_row(void **state)
 {
@@ -1530,6 +1560,7 @@ main(void)
 	    T(test_ready_row_maps_with_pathway_and_council),
 	    T(test_pathway_0_is_sent_and_council_is_optional),
 	    T(test_pathway_written_p2_or_pathway_3_is_accepted),
+	    T(test_a_date_with_a_midnight_time_is_the_date),
 	    T(test_pathway_5_is_a_bad_row),
 	    T(test_ready_provider_and_council_are_checked_by_kind),
 	    T(test_ready_occurred_at_is_the_report_date_when_given),
