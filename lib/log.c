@@ -124,18 +124,20 @@ log_report_suppressed(void *arg, const void *kind, uint64_t suppressed)
 }
 
 static void
-log_emit(enum log_level level, const char *fmt, va_list ap)
+log_emit(enum log_level level, bool limited, const char *fmt, va_list ap)
 {
 	char line[1024];
 	struct ratelimit_verdict v;
 
 	if (level > log_current)
 		return;
-	v = ratelimit_check(&log_limit, fmt, clock_monotonic_seconds());
-	if (v.report_suppressed > 0)
-		log_report_suppressed(NULL, v.report_kind, v.report_suppressed);
-	if (!v.allow)
-		return;
+	if (limited) {
+		v = ratelimit_check(&log_limit, fmt, clock_monotonic_seconds());
+		if (v.report_suppressed > 0)
+			log_report_suppressed(NULL, v.report_kind, v.report_suppressed);
+		if (!v.allow)
+			return;
+	}
 	vsnprintf(line, sizeof(line), fmt, ap);
 	log_write(level, line);
 }
@@ -148,19 +150,21 @@ log_flush_suppressed(bool all)
 	    log_report_suppressed, NULL);
 }
 
-#define LOG_DEFINE(fn, level)                  \
-	void fn(const char *fmt, ...)          \
-	{                                      \
-		va_list ap;                    \
-		va_start(ap, fmt);             \
-		log_emit(level, fmt, ap);      \
-		va_end(ap);                    \
+#define LOG_DEFINE(fn, level, limited)             \
+	void fn(const char *fmt, ...)              \
+	{                                          \
+		va_list ap;                        \
+		va_start(ap, fmt);                 \
+		log_emit(level, limited, fmt, ap); \
+		va_end(ap);                        \
 	}
 
-LOG_DEFINE(log_error, LOG_LEVEL_ERROR)
-LOG_DEFINE(log_warning, LOG_LEVEL_WARNING)
-LOG_DEFINE(log_info, LOG_LEVEL_INFO)
-LOG_DEFINE(log_debug, LOG_LEVEL_DEBUG)
+LOG_DEFINE(log_error, LOG_LEVEL_ERROR, true)
+LOG_DEFINE(log_warning, LOG_LEVEL_WARNING, true)
+LOG_DEFINE(log_info, LOG_LEVEL_INFO, true)
+LOG_DEFINE(log_debug, LOG_LEVEL_DEBUG, true)
+LOG_DEFINE(log_record, LOG_LEVEL_INFO, false)
+LOG_DEFINE(log_record_warning, LOG_LEVEL_WARNING, false)
 
 /* Never suppressed: the last words of the process. */
 static void

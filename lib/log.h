@@ -21,6 +21,11 @@ void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* At info, and never suppressed: the record of one unit of work that the
+ * work itself bounds (a spool file taken or failed), which an operator
+ * looks for line by line after a backlog. */
+void log_record(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_record_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Lines of one kind beyond 20 in 10 s are counted, not written; this
  * writes "log: suppressed N similar messages" for the kinds whose window
  * is over (all: every kind, at exit). Call it now and then. */

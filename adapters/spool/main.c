@@ -333,7 +333,7 @@ spool_move(const char *dir, const char *name, const char *sub, const char *repor
 		return -1;
 	}
 	if (strcmp(base, name) != 0)
-		log_info("spool: %s: moved to %s/%s", name, sub, base);
+		log_record("spool: %s: moved to %s/%s", name, sub, base);
 	return 0;
 }
 
@@ -342,7 +342,7 @@ spool_move(const char *dir, const char *name, const char *sub, const char *repor
 static void
 spool_fail(struct spool *s, struct spool_seen_file *e, const char *reason)
 {
-	log_warning("spool: %s: failed: %.*s", e->name, (int)strcspn(reason, "\n"), reason);
+	log_record_warning("spool: %s: failed: %.*s", e->name, (int)strcspn(reason, "\n"), reason);
 	if (spool_move(s->a->cfg->spool_directory, e->name, "failed", reason, strlen(reason),
 		false) < 0) {
 		log_warning("spool: %s: left in the spool and not taken again until it changes",
@@ -580,7 +580,7 @@ spool_take(struct spool *s, struct spool_seen_file *e)
 		spool_file_free(&f);
 		return;
 	}
-	log_info("spool: %s: %s: %zu rows, %zu bad, %zu events to deliver", e->name,
+	log_record("spool: %s: %s: %zu rows, %zu bad, %zu events to deliver", e->name,
 	    spool_kind_name(summary.kind), summary.rows, summary.bad_rows, summary.envelopes);
 	/* From here its rows are in the outbox: it is never put again as it is. */
 	e->state = SPOOL_SEEN_PUT;
@@ -623,7 +623,7 @@ spool_is_ready(struct spool *s, struct spool_seen_file *e, int64_t now_ms, int64
 	case SPOOL_SEEN_PUT:
 		if (spool_move(s->a->cfg->spool_directory, e->name, "done", e->report,
 			e->report_len, true) == 0)
-			log_info("spool: %s: moved to done/ at last", e->name);
+			log_record("spool: %s: moved to done/ at last", e->name);
 		return false;
 	case SPOOL_SEEN_WAITING_ROOM:
 		return outbox_counts(s->a->outbox, &counts) == OUTBOX_OK &&

@@ -59,11 +59,40 @@ test_a_quoted_value_cannot_start_a_line_of_its_own(void **state)
 				 "<6>test_log: tabs\tstay\n");
 }
 
+static void
+log_backlog(void)
+{
+	for (int i = 0; i < 30; i++) {
+		log_info("spool: file-%d: taken", i);
+		log_record("spool: file-%d: 1 rows", i);
+	}
+}
+
+/* Lines of one kind past 20 in 10 s are suppressed; a record of work
+ * done (one a spool file) never is. */
+static void
+test_records_are_never_suppressed(void **state)
+{
+	static char out[16384];
+	int taken = 0, rows = 0;
+
+	(void)state;
+	log_init("test_log", LOG_LEVEL_INFO);
+	captured(log_backlog, out, sizeof(out));
+	for (const char *p = out; (p = strstr(p, ": taken")) != NULL; p++)
+		taken++;
+	for (const char *p = out; (p = strstr(p, ": 1 rows")) != NULL; p++)
+		rows++;
+	assert_int_equal(taken, 20);
+	assert_int_equal(rows, 30);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_quoted_value_cannot_start_a_line_of_its_own),
+		cmocka_unit_test(test_records_are_never_suppressed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
