@@ -57,6 +57,10 @@
 #define HL7_SWEEP_INTERVAL_MIN_MS 100
 /* The groups: those in flight in the outbox and the one filling. */
 #define HL7_GROUPS (OUTBOX_PIPELINE + 1)
+/* accept() failed for want of file descriptors (or memory): the listener
+ * pauses this long, the connections waiting in the listen backlog, rather
+ * than being called again at once for the same pending connection. */
+#define HL7_ACCEPT_PAUSE_MS 250
 
 struct hl7_conn;
 
@@ -91,7 +95,8 @@ struct hl7_server {
 	struct adt_options options;
 	struct hl7_conn *conns;
 	size_t n_conns;
-	bool paused; /* at max_connections: the listen queue holds the rest */
+	/* At max_connections, or after accept() failed: the listen queue holds the rest. */
+	bool paused;
 	bool stopping;
 	uint64_t aa, ae, ar;
 	/* A ring: n_committing groups in the outbox from groups[committing],
@@ -101,6 +106,7 @@ struct hl7_server {
 	struct hl7_group *filling;
 	struct event *turn_end;	      /* after this turn's reads: commit */
 	struct event *sweep;	      /* closes connections stalled mid-frame or lingering */
+	struct event *accept_resume;  /* accepting again after accept() failed */
 	struct evbuffer *acks;	      /* one connection's ACKs, on their way out */
 	/* Scratch for deciding and answering one message at a time. */
 	struct hl7_message msg;
@@ -846,6 +852,40 @@ hl7_on_accept(struct evconnlistener *listener, evutil_socket_t fd, struct sockad
 	}
 }
 
+/*
+ * accept() failed for a reason that waiting cures (EMFILE, ENFILE: no file
+ * descriptor to give the connection; ENOBUFS, ENOMEM). The pending
+ * connection stays in the listen backlog, so the listener would be called
+ * again at once, for ever, and the loop spin: pause it instead, and accept
+ * again HL7_ACCEPT_PAUSE_MS later or once a connection closes.
+ */
+static void
+hl7_on_accept_error(struct evconnlistener *listener, void *arg)
+{
+	struct hl7_server *srv = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval pause = { 0, HL7_ACCEPT_PAUSE_MS * 1000 };
+
+	evconnlistener_disable(listener);
+	srv->paused = true;
+	if (evtimer_add(srv->accept_resume, &pause) < 0) {
+		srv->paused = false;
+		evconnlistener_enable(listener);
+		return;
+	}
+	log_warning("hl7: cannot accept a connection: %s (%zu open; the open files limit, "
+		    "LimitNOFILE, bounds [hl7] max_connections); accepting again in %d ms",
+	    evutil_socket_error_to_string(err), srv->n_conns, HL7_ACCEPT_PAUSE_MS);
+}
+
+static void
+hl7_on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	hl7_resume_listening(arg);
+}
+
 static int
 hl7_start(struct adapter *a, char *err, size_t errlen)
 {
@@ -865,9 +905,12 @@ hl7_start(struct adapter *a, char *err, size_t errlen)
 	srv->filling = &srv->groups[0];
 	srv->turn_end = event_new(a->base, -1, 0, hl7_on_turn_end, srv);
 	srv->sweep = event_new(a->base, -1, EV_PERSIST, hl7_on_sweep, srv);
+	srv->accept_resume = evtimer_new(a->base, hl7_on_accept_resume, srv);
 	srv->acks = evbuffer_new();
-	if (srv->turn_end == NULL || srv->sweep == NULL || srv->acks == NULL) {
-		snprintf(err, errlen, "cannot create the commit and sweep events and the ACK buffer");
+	if (srv->turn_end == NULL || srv->sweep == NULL || srv->accept_resume == NULL ||
+	    srv->acks == NULL) {
+		snprintf(err, errlen, "cannot create the commit, sweep and accept events and the "
+				      "ACK buffer");
 		return -1;
 	}
 	{
@@ -906,6 +949,7 @@ hl7_start(struct adapter *a, char *err, size_t errlen)
 		    strerror(errno));
 		return -1;
 	}
+	evconnlistener_set_error_cb(srv->listener, hl7_on_accept_error);
 	log_info("hl7: listening on %s (MLLP); %zu sending facilities configured",
 	    cfg->hl7_listen, cfg->n_hl7_providers);
 	return 0;
@@ -922,6 +966,8 @@ hl7_stop(struct adapter *a)
 	evconnlistener_disable(srv->listener);
 	if (srv->sweep != NULL)
 		event_del(srv->sweep);
+	if (srv->accept_resume != NULL)
+		event_del(srv->accept_resume);
 	log_info("hl7: stopping: %" PRIu64 " AA, %" PRIu64 " AE, %" PRIu64 " AR", srv->aa, srv->ae,
 	    srv->ar);
 }
@@ -945,6 +991,8 @@ hl7_destroy(struct adapter *a)
 		event_free(srv->turn_end);
 	if (srv->sweep != NULL)
 		event_free(srv->sweep);
+	if (srv->accept_resume != NULL)
+		event_free(srv->accept_resume);
 	if (srv->acks != NULL)
 		evbuffer_free(srv->acks);
 	for (size_t i = 0; i < HL7_GROUPS; i++) {

@@ -287,6 +287,55 @@ class Connections(Hl7Case):
         idle.close()
 
 
+class OutOfFileDescriptors(Hl7Case):
+    """accept() failing for want of file descriptors (an open files limit
+    below [hl7] max_connections) pauses the listener with a warning, rather
+    than spinning on the connection waiting in the backlog; it accepts again
+    once descriptors are free."""
+
+    def setUp(self):
+        import resource
+        self.workdir = tempfile.mkdtemp(prefix="cd-hl7-")
+        self.daemon = Daemon(self.workdir, **adapter_settings(self.workdir),
+                             **{"hl7.provider": "RXC_PAS=RXC"})
+        self.daemon.start()
+        register(self.daemon)
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        # The adapter inherits it: some 30 descriptors of its own, then
+        # room for a few dozen connections, far below max_connections.
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))
+        try:
+            self.adapter = Adapter(self.daemon, HL7).start()
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        self.address = self.daemon.settings["hl7.listen"]
+
+    def cpu_seconds(self):
+        with open(f"/proc/{self.adapter.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def test_no_descriptor_for_a_connection_pauses_accepting_and_it_resumes(self):
+        import socket
+        host, port = self.address.rsplit(":", 1)
+        held = [socket.create_connection((host, int(port))) for _ in range(80)]
+        wait_for(lambda: "cannot accept a connection: Too many open files"
+                 in self.adapter.log_text(), what="the warning")
+        before = self.cpu_seconds()
+        time.sleep(2)
+        spent = self.cpu_seconds() - before
+        # Spinning on accept() would take a core: 2 s of it.
+        self.assertLess(spent, 0.4, f"{spent:.2f} s of CPU in 2 s with nothing to do")
+        for sock in held:
+            sock.close()
+        client = MllpClient(self.address)
+        client.send(adt("A01", "FD-1", nhs_number(650), "VFD1"))
+        self.assertEqual(ack_fields(client.ack())["MSA"][1:3], ["AA", "FD-1"])
+        client.close()
+        self.assertIn("the open files limit, LimitNOFILE, bounds [hl7] max_connections",
+                      self.adapter.log_text())
+
+
 class HalfClose(Hl7Case):
     """A sender that shuts its side (shutdown(SHUT_WR)) after its last
     message can still read: it gets the ACK of every whole message it sent
