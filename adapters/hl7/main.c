@@ -460,6 +460,9 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 			    "start block (0x0B), so the message may be cut short and is not taken; "
 			    "send it again in a whole frame");
 		} else {
+			if (consumed - at > msg_len + 2)
+				log_warning("hl7: %s: a doubled end block (0x1C 0x1C 0x0D) read as "
+					    "one", c->peer);
 			hl7_decide(srv, g, t, (const char *)data + t->at, msg_len);
 		}
 		c->n++;

@@ -30,8 +30,14 @@ mllp_find(const uint8_t *buf, size_t len, size_t max_message, size_t *msg_at, si
 			return MLLP_UNENDED;
 		}
 		if (buf[i] == MLLP_END && i + 1 < len && buf[i + 1] == MLLP_END2) {
+			size_t end = i;
+
+			/* 0x1C 0x1C 0x0D: a doubled end block, not data (0x1C
+			 * is never in a message). */
+			while (end > from && buf[end - 1] == MLLP_END)
+				end--;
 			*msg_at = from;
-			*msg_len = i - from;
+			*msg_len = end - from;
 			*consumed = i + 2;
 			return MLLP_FRAME;
 		}

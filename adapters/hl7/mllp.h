@@ -28,7 +28,9 @@ enum mllp_status {
  * A start byte inside a frame begins a new frame (neither 0x0B nor 0x1C
  * may be in a message): the one before it, which never had its end, is
  * MLLP_UNENDED and consumed up to the new start byte, so that a sender's
- * lost end block costs that message alone, not the next one too.
+ * lost end block costs that message alone, not the next one too. A doubled
+ * end byte (0x1C 0x1C 0x0D) ends the frame as one: the message is what
+ * comes before the first 0x1C, and the frame is consumed to the 0x0D.
  */
 enum mllp_status mllp_find(const uint8_t *buf, size_t len, size_t max_message,
     size_t *msg_at, size_t *msg_len, size_t *consumed, size_t *skipped);

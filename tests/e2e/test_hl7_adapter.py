@@ -413,6 +413,17 @@ class Framing(Hl7Case):
         self.assertIn("a doubled start block (0x0B 0x0B) read as one", log)
         self.assertNotIn("0 bytes dropped", log)
 
+    def test_a_doubled_end_byte_is_read_as_one_end_block(self):
+        """0x1C 0x1C 0x0D: the message is whole (0x1C is never data), so it
+        is taken, with a warning, not refused for a stray byte in it."""
+        client = MllpClient(self.address)
+        client.send_raw(b"\x0b" + adt("A01", "DE-1", nhs_number(540), "VDE").encode()
+                        + b"\x1c\x1c\x0d")
+        self.assertEqual(ack_fields(client.ack())["MSA"][1:3], ["AA", "DE-1"])
+        client.close()
+        self.assertIn("a doubled end block (0x1C 0x1C 0x0D) read as one",
+                      self.adapter.log_text())
+
     def test_an_end_block_byte_in_msh_10_gets_ae_and_never_breaks_the_ack_frame(self):
         client = MllpClient(self.address)
         bad = adt("A01", "FS-1\x1c", nhs_number(520), "VFS").replace("|2.4", "|2.5")

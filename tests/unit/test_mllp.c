@@ -155,6 +155,20 @@ test_a_doubled_start_byte_is_an_empty_unended_frame(void **state)
 }
 
 static void
+test_a_doubled_end_byte_ends_the_frame_as_one(void **state)
+{
+	struct found f[4];
+
+	(void)state;
+	/* 0x1C is never data: the message is not "MSH|A\r\x1c". */
+	assert_int_equal(walk("\x0b" "MSH|A\r\x1c" "\x1c\x0d" FRAME("TWO"), f, 4), 3);
+	assert_found(&f[0], MLLP_FRAME, "MSH|A\r");
+	assert_int_equal(f[0].consumed, 10);
+	assert_found(&f[1], MLLP_FRAME, "TWO");
+	assert_int_equal(f[2].status, MLLP_MORE);
+}
+
+static void
 test_a_frame_longer_than_the_limit_is_refused(void **state)
 {
 	uint8_t buf[64];
@@ -188,6 +202,7 @@ main(void)
 		cmocka_unit_test(test_junk_before_a_frame_is_skipped),
 		cmocka_unit_test(test_a_start_byte_inside_a_frame_begins_the_next_frame),
 		cmocka_unit_test(test_a_doubled_start_byte_is_an_empty_unended_frame),
+		cmocka_unit_test(test_a_doubled_end_byte_ends_the_frame_as_one),
 		cmocka_unit_test(test_a_frame_longer_than_the_limit_is_refused),
 		cmocka_unit_test(test_wrap_frames_a_message),
 	};
