@@ -289,20 +289,33 @@ hl7_note_partial_frame(struct hl7_conn *c, bool partial, bool restarted)
 
 /*
  * Bytes outside any frame. Line breaks and spaces between frames are what
- * some senders send to keep a connection open: debug. Anything else is
- * most likely a message sent without its start block (0x0B), which is
- * never read: a warning, so that its sender's team can be told.
+ * some senders send to keep a connection open: debug. An end block with
+ * nothing before it (a doubled 0x1C 0x0D) held no message: a warning that
+ * says so. Anything else is most likely a message sent without its start
+ * block (0x0B), which is never read: a warning, so that its sender's team
+ * can be told.
  */
 static void
 hl7_log_skipped(const struct hl7_conn *c, const uint8_t *bytes, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	bool end_block = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (bytes[i] == MLLP_END) {
+			end_block = true;
+			continue;
+		}
 		if (bytes[i] != '\r' && bytes[i] != '\n' && bytes[i] != ' ' && bytes[i] != '\t') {
 			log_warning("hl7: %s: %zu bytes outside MLLP frames skipped: a message sent "
 				    "without its start block (0x0B) is not read", c->peer, n);
 			return;
 		}
-	log_debug("hl7: %s: skipped %zu blank bytes between MLLP frames", c->peer, n);
+	}
+	if (end_block)
+		log_warning("hl7: %s: a stray end block (0x1C) outside any frame skipped (a doubled "
+			    "end block?): no message was in it", c->peer);
+	else
+		log_debug("hl7: %s: skipped %zu blank bytes between MLLP frames", c->peer, n);
 }
 
 /*

@@ -424,6 +424,20 @@ class Framing(Hl7Case):
         self.assertIn("a doubled end block (0x1C 0x1C 0x0D) read as one",
                       self.adapter.log_text())
 
+    def test_a_doubled_end_block_is_not_said_to_be_a_message_without_its_start(self):
+        """0x1C 0x0D 0x1C 0x0D: the second end block held nothing; the log
+        must not tell the operator that a message was skipped."""
+        client = MllpClient(self.address)
+        client.send_raw(b"\x0b" + adt("A01", "DB-1", nhs_number(545), "VDB").encode()
+                        + b"\x1c\x0d\x1c\x0d")
+        self.assertEqual(ack_fields(client.ack())["MSA"][1:3], ["AA", "DB-1"])
+        client.send(adt("A01", "DB-2", nhs_number(546), "VDB2"))
+        self.assertEqual(ack_fields(client.ack())["MSA"][1:3], ["AA", "DB-2"])
+        client.close()
+        log = self.adapter.log_text()
+        self.assertIn("a stray end block (0x1C) outside any frame skipped", log)
+        self.assertNotIn("without its start block", log)
+
     def test_an_end_block_byte_in_msh_10_gets_ae_and_never_breaks_the_ack_frame(self):
         client = MllpClient(self.address)
         bad = adt("A01", "FS-1\x1c", nhs_number(520), "VFS").replace("|2.4", "|2.5")
