@@ -132,6 +132,10 @@ struct hl7_conn {
 	/* When the frame its input ends in began (monotonic ms), 0 when it
 	 * holds no part of a frame. */
 	int64_t partial_since_ms;
+	/* How many bytes at the start of its input (once the messages of its
+	 * group are drained) are a frame begun that mllp_find has looked
+	 * through already, finding no end; 0 when not known. */
+	size_t scanned;
 };
 
 static const char *
@@ -389,6 +393,25 @@ hl7_take_too_large(struct hl7_conn *c, struct hl7_group *g, const uint8_t *data,
 	c->n++;
 }
 
+/*
+ * Can what came since the frame begun at the start of in was looked
+ * through (its first scanned bytes) end it? Only a start block or an end
+ * block can (one 0x1C may be the last byte looked at): each read of a
+ * frame sent a few bytes at a time looks at those bytes alone, not again
+ * at all the frame has, which would cost a slow sender's every read the
+ * whole frame (up to [hl7] max_message_bytes) again.
+ */
+static bool
+hl7_frame_may_end(struct evbuffer *in, size_t scanned)
+{
+	struct evbuffer_ptr from;
+
+	if (evbuffer_ptr_set(in, &from, scanned - 1, EVBUFFER_PTR_SET) < 0)
+		return true;
+	return evbuffer_search_range(in, "\x0b", 1, &from, NULL).pos >= 0 ||
+	    evbuffer_search_range(in, "\x1c\x0d", 2, &from, NULL).pos >= 0;
+}
+
 /* Take the whole messages in a connection's buffer (at most
  * HL7_MESSAGES_PER_READ), decide each, and leave them for the group commit
  * of this turn. */
@@ -417,6 +440,13 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 		return;
 	}
 	len = evbuffer_get_length(in);
+	if (c->scanned > 0 && !c->read_closed &&
+	    len <= srv->a->cfg->hl7_max_message_bytes + 2 && !hl7_frame_may_end(in, c->scanned)) {
+		/* The frame goes on, and is not too large yet. */
+		c->scanned = len;
+		return;
+	}
+	c->scanned = 0;
 	data = len ? evbuffer_pullup(in, -1) : NULL;
 	c->first = g->n_taken;
 	c->n = 0;
@@ -483,6 +513,8 @@ hl7_on_read(struct bufferevent *bev, void *arg)
 		restarted = true;
 	}
 	hl7_note_partial_frame(c, partial, restarted);
+	/* The frame begun at done: looked through to the end of the input. */
+	c->scanned = partial ? len - done : 0;
 	if (c->n == 0) {
 		evbuffer_drain(in, done);
 		/* A sender that shut its side has had every whole message it
@@ -773,6 +805,7 @@ hl7_conn_linger(struct hl7_conn *c)
 
 	c->lingering_since_ms = clock_monotonic_ms();
 	c->partial_since_ms = 0;
+	c->scanned = 0;
 	evbuffer_drain(in, evbuffer_get_length(in));
 	/* The write callback once every ACK is written, not at half. */
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);

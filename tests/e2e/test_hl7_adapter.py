@@ -510,6 +510,40 @@ class TooLarge(Hl7Case):
         wait_for(lambda: self.events_stored() == 3 + 1, what="TL-4")
 
 
+class SlowSender(Hl7Case):
+    """A large message sent a few hundred bytes at a time: each read looks
+    at what came, not again at all of the frame so far."""
+
+    def cpu_seconds(self):
+        with open(f"/proc/{self.adapter.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def test_a_large_message_dripped_in_small_writes_costs_little_cpu(self):
+        import socket
+        message = (adt("A01", "SL-1", nhs_number(560), "VSL")
+                   + ("ZZZ|" + "x" * 45000 + "\r") * 21).encode()
+        self.assertLess(len(message), 1048576)
+        client = MllpClient(self.address)
+        client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        frame = b"\x0b" + message
+        before = self.cpu_seconds()
+        started = time.monotonic()
+        for at in range(0, len(frame), 200):
+            client.send_raw(frame[at:at + 200])
+            time.sleep(0.0005)
+        elapsed = time.monotonic() - started
+        spent = self.cpu_seconds() - before
+        client.send_raw(b"\x1c\x0d")
+        self.assertEqual(ack_fields(client.ack())["MSA"][1:3], ["AA", "SL-1"])
+        client.close()
+        # Looking through the whole frame on every read took most of a
+        # core while it came (about 2 s of CPU); each read's own bytes, a
+        # small part of that.
+        self.assertLess(spent, 0.2 * elapsed + 0.2,
+                        f"{spent:.2f} s of CPU while {len(frame)} bytes came in {elapsed:.1f} s")
+
+
 class LostAck(Hl7Case):
     """An ACK the adapter cannot send (out of memory, made so by
     fail_ack.c under LD_PRELOAD): no later ACK may overtake it, so the
