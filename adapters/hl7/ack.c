@@ -91,10 +91,18 @@ ack_put_encoding_characters(struct ack_writer *w, const struct hl7_encoding *enc
 		ack_put_char(w, chars[i]);
 }
 
-/* MSH-7: the time in Europe/London with its offset, YYYYMMDDHHMMSS+ZZZZ. */
+/*
+ * MSH-7: the time in Europe/London with its offset, YYYYMMDDHHMMSS+ZZZZ;
+ * without the offset (London time, as a time with none is read) when '+'
+ * is one of the message's delimiters, as written raw it would split the
+ * field or the segment.
+ */
 static void
-ack_put_time(struct ack_writer *w, int64_t now_ms)
+ack_put_time(struct ack_writer *w, const struct hl7_encoding *enc, int64_t now_ms)
 {
+	const char delims[] = { enc->field, enc->component, enc->repetition, enc->escape,
+		enc->subcomponent, enc->truncation };
+	bool plus_is_delimiter = memchr(delims, '+', sizeof(delims)) != NULL;
 	int64_t offset_ms = dates_london_offset_ms(now_ms);
 	int64_t local_s = (now_ms + offset_ms) / ACK_MS_PER_SECOND;
 	int64_t day = local_s / ACK_SECONDS_PER_DAY, second = local_s % ACK_SECONDS_PER_DAY;
@@ -109,6 +117,8 @@ ack_put_time(struct ack_writer *w, int64_t now_ms)
 	(void)snprintf(text, sizeof(text), "%04d%02d%02d%02d%02d%02d+%02d00", year, month, mday,
 	    (int)(second / 3600), (int)(second / 60 % 60), (int)(second % 60),
 	    (int)(offset_ms / 3600000));
+	if (plus_is_delimiter)
+		text[14] = '\0';
 	ack_put_str(w, text);
 }
 
@@ -282,7 +292,7 @@ ack_build(const struct hl7_message *msg, enum ack_code code, const struct hl7_er
 			ack_put_mirrored(&w, msg, "MSH", mirror[field - 3]);
 	}
 	ack_put_char(&w, enc->field);
-	ack_put_time(&w, now_ms);
+	ack_put_time(&w, enc, now_ms);
 	ack_put_char(&w, enc->field);
 	ack_put_char(&w, enc->field);
 	ack_put_str(&w, "ACK");

@@ -1186,6 +1186,33 @@ test_ack_uses_the_message_encoding_characters(void **state)
 }
 
 static void
+test_ack_time_has_no_offset_when_plus_is_a_delimiter(void **state)
+{
+	/* '+' is punctuation, so a delimiter MSH-1 and MSH-2 may give. */
+	static const char *const messages[] = {
+		"MSH+^~\\&+PAS+ESHT+CD+ICS+20260115091500++ADT^A01^ADT_A01+PL-1+P+2.5\r",
+		"MSH|+~\\&|PAS|ESHT|CD|ICS|20260115091500||ADT+A01+ADT_A01|PL-2|P|2.5\r",
+	};
+	static const char *const expected[] = {
+		"MSH+^~\\&+CD+ICS+PAS+ESHT+20260115091500++ACK^A01^ACK+A9+P+2.5\rMSA+AA+PL-1\r",
+		"MSH|+~\\&|CD|ICS|PAS|ESHT|20260115091500||ACK+A01+ACK|A9|P|2.5\rMSA|AA|PL-2\r",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		struct hl7_message *msg = calloc(1, sizeof(*msg));
+		char ack[ACK_BUFSIZE];
+
+		assert_non_null(msg);
+		assert_int_equal(hl7_parse(msg, messages[i], strlen(messages[i]), NULL), 0);
+		assert_true(ack_build(msg, ACK_CODE_ACCEPT, NULL, "A9", WINTER_MS, ack,
+				sizeof(ack)) > 0);
+		assert_string_equal(ack, expected[i]);
+		free(msg);
+	}
+}
+
+static void
 test_ack_of_unparseable_message_uses_defaults(void **state)
 {
 	struct mapped *m = map_sample("bad_no_msh.hl7");
@@ -1359,6 +1386,7 @@ main(void)
 		cmocka_unit_test(test_ack_v22_has_no_message_structure),
 		cmocka_unit_test(test_ack_of_a_v22_header_alone_needs_evn_for_its_trigger),
 		cmocka_unit_test(test_ack_uses_the_message_encoding_characters),
+		cmocka_unit_test(test_ack_time_has_no_offset_when_plus_is_a_delimiter),
 		cmocka_unit_test(test_ack_of_unparseable_message_uses_defaults),
 		cmocka_unit_test(test_ack_reject_asks_for_a_resend),
 		cmocka_unit_test(test_ack_refuses_a_small_buffer_and_bad_arguments),
