@@ -431,8 +431,10 @@ adt_read_control_id(struct adt_context *cx)
 
 /*
  * Is this PID-3 repetition the NHS number? Type NH (any case) with the
- * authority NHS (any case, or its OID) or none; or authority NHS with no
- * type, as v2.2's CK type (no type component) is sent.
+ * authority NHS (any case, or its OID) or none (neither a namespace id nor
+ * a universal id: one given only as another OID is another authority); or
+ * authority NHS with no type, as v2.2's CK type (no type component) is
+ * sent.
  */
 static int
 adt_is_nhs_repetition(struct adt_context *cx, unsigned repetition, bool *is_nhs)
@@ -446,7 +448,8 @@ adt_is_nhs_repetition(struct adt_context *cx, unsigned repetition, bool *is_nhs)
 	    hl7_get(cx->msg, "PID", 1, 3, repetition, 5, 1, type, sizeof(type)) < 0)
 		return 0;
 	if (strcasecmp(type, "NH") == 0)
-		*is_nhs = authority[0] == '\0' || strcasecmp(authority, "NHS") == 0 ||
+		*is_nhs = (authority[0] == '\0' && oid[0] == '\0') ||
+		    strcasecmp(authority, "NHS") == 0 ||
 		    strcmp(authority, ADT_NHS_NUMBER_OID) == 0 ||
 		    strcmp(oid, ADT_NHS_NUMBER_OID) == 0;
 	else if (type[0] == '\0')

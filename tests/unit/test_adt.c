@@ -448,6 +448,17 @@ test_nh_repetition_of_another_authority_is_not_the_nhs_number(void **state)
 	m = map_message("ADT^A01", "2.5", "9990000018^^^PAS^NH~H1^^^RXC^MR", seg);
 	assert_refused(m, "PID-3", HL7_ERROR_REQUIRED_FIELD_MISSING);
 	mapped_free(&m);
+	/* An authority given only as its universal id (CX-4.2), not the NHS
+	 * number's OID, is another authority, not an empty one. */
+	m = map_message("ADT^A01", "2.5", "1234567881^^^&1.2.826.0.1.99&ISO^NH", seg);
+	assert_refused(m, "PID-3", HL7_ERROR_REQUIRED_FIELD_MISSING);
+	mapped_free(&m);
+	m = map_message("ADT^A01", "2.5",
+	    "1234567881^^^&1.2.826.0.1.99&ISO^NH~9990000026^^^&2.16.840.1.113883.2.1.4.1&ISO^NH",
+	    seg);
+	assert_maps(m);
+	assert_patient_is(&m->event.envelope.patient_admitted->patient_pseudonym, "9990000026");
+	mapped_free(&m);
 	/* The first NHS repetition is empty: the next one is read. */
 	m = map_message("ADT^A01", "2.5", "^^^NHS^NH~9990000026^^^NHS^NH", seg);
 	assert_maps(m);
