@@ -305,6 +305,12 @@ hl7_parse(struct hl7_message *msg, const char *buf, size_t len, struct hl7_error
 		if (nul != NULL && nul < seg.text + seg.len)
 			return hl7_refuse_nul(msg, seg, nul, first, err);
 		if (first) {
+			if (seg.len >= 3 && (memcmp(seg.text, "FHS", 3) == 0 ||
+			    memcmp(seg.text, "BHS", 3) == 0))
+				return hl7_fail(err, HL7_ERROR_SEGMENT_SEQUENCE,
+				    memcmp(seg.text, "FHS", 3) == 0 ? "FHS" : "BHS",
+				    "a batch (FHS/BHS) is not accepted: send one message a frame, "
+				    "each starting with MSH");
 			if (seg.len < 3 || memcmp(seg.text, HL7_HEADER_ID, 3) != 0)
 				return hl7_fail(err, HL7_ERROR_SEGMENT_SEQUENCE, "MSH",
 				    "the message does not start with an MSH segment");

@@ -493,8 +493,28 @@ test_message_without_msh_is_refused(void **state)
 	assert_parse_fails(text, len, "MSH");
 	assert_parse_fails("", 0, "MSH");
 	assert_parse_fails("\r\n\r\n", 4, "MSH");
-	assert_parse_fails("FHS|^~\\&\rBHS|^~\\&\r", 18, "MSH");
 	free(text);
+}
+
+static void
+test_a_batch_is_refused_saying_so(void **state)
+{
+	static const char *const batches[] = {
+		"FHS|^~\\&\rBHS|^~\\&\rMSH|^~\\&|A\rBTS|1\rFTS|1\r",
+		"BHS|^~\\&\rMSH|^~\\&|A\rBTS|1\r",
+	};
+	struct hl7_message *msg = malloc(sizeof(*msg));
+	struct hl7_error err;
+
+	(void)state;
+	assert_non_null(msg);
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(hl7_parse(msg, batches[i], strlen(batches[i]), &err), -EBADMSG);
+		assert_string_equal(err.field, i == 0 ? "FHS" : "BHS");
+		assert_int_equal(err.code, HL7_ERROR_SEGMENT_SEQUENCE);
+		assert_non_null(strstr(err.text, "a batch"));
+	}
+	free(msg);
 }
 
 static void
@@ -833,6 +853,7 @@ main(void)
 		cmocka_unit_test(test_get_rejects_zero_positions),
 		cmocka_unit_test(test_escape_is_the_inverse_of_get),
 		cmocka_unit_test(test_message_without_msh_is_refused),
+		cmocka_unit_test(test_a_batch_is_refused_saying_so),
 		cmocka_unit_test(test_bad_encoding_characters_are_refused),
 		cmocka_unit_test(test_bad_segments_are_refused_naming_where),
 		cmocka_unit_test(test_a_nul_byte_is_refused_naming_its_place_with_the_header_read),
