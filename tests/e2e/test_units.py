@@ -71,6 +71,19 @@ class Declared(unittest.TestCase):
             self.assertNotIn("IPAddressDeny", settings)
             self.assertNotIn("PrivateNetwork", settings)
 
+    def test_units_that_take_connections_have_a_descriptor_for_each(self):
+        # A connection is a descriptor: the open files limit must leave room
+        # for the largest max_connections config_check allows, past
+        # systemd's soft default of 1024.
+        for unit, key in (("commissiond.service", "http.max_connections"),
+                          ("commissiond-hl7.service", "hl7.max_connections")):
+            proc = subprocess.run([DAEMON, "--set", f"{key}=99999999", "--print-config"],
+                                  capture_output=True, text=True, timeout=30)
+            m = re.search(r"is more than (\d+), the most allowed", proc.stderr)
+            self.assertIsNotNone(m, proc.stderr)
+            limit = unit_settings(unit_path(unit)).get("LimitNOFILE", ["1024"])
+            self.assertGreaterEqual(int(limit[-1]), int(m.group(1)), unit)
+
     def test_the_filter_keeps_out_what_the_units_never_need(self):
         allowed = allowed_syscalls(unit_settings(unit_path("commissiond.service")))
         for call in ("setuid", "chown", "setrlimit", "setpriority", "sched_setaffinity",
