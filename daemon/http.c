@@ -1812,7 +1812,7 @@ http_host_allowed(struct http *h, struct evhttp_request *req, char *name, size_t
 	if (n > 0 && host[n - 1] == '.' && host[0] != '[')
 		n--; /* "localhost." is localhost */
 	snprintf(name, size, "%.*s", (int)n, host);
-	if (config_host_is_loopback(name) || config_hosts_include(hosts, name))
+	if (config_host_is_loopback(name) || config_list_includes(hosts, name))
 		return true;
 	return hosts[0] == '\0' &&
 	    config_listen_split(h->cfg->http_listen, listen, sizeof(listen), &port) == 0 &&

@@ -86,7 +86,7 @@ decide(const char *text, size_t len)
 	static struct hl7_message msg; /* large: not on the stack */
 	const struct config *cfg = fuzz_config();
 	struct adt_options opts = {facilities, sizeof(facilities) / sizeof(facilities[0]),
-	    cfg->hl7_provider_from_facility};
+	    cfg->hl7_provider_from_facility, cfg->hl7_processing_ids};
 	struct hl7_error err, reject;
 	struct adt_event event;
 	bool parsed;

@@ -181,6 +181,10 @@ static const struct config_key config_keys[] = {
 	KEY("hl7", "provider_from_facility", CONFIG_BOOL, hl7_provider_from_facility, "yes",
 	    "take MSH-4 itself as the provider when it is an ODS provider code and no "
 	    "provider line names it"),
+	KEY("hl7", "processing_ids", CONFIG_TEXT, hl7_processing_ids, "P",
+	    "MSH-11 processing ids taken, separated by commas: P production, T training, "
+	    "D debugging, or * for any (even none); a message with another is answered AE "
+	    "and not sent, so that a test system's messages never count"),
 	KEY("hl7", "provider", CONFIG_PROVIDER, hl7_providers, "",
 	    "FACILITY=CODE: messages from sending facility FACILITY (MSH-4) are for "
 	    "provider CODE; repeat the line for each facility"),
@@ -381,9 +385,9 @@ config_host_is_loopback(const char *host)
 }
 
 bool
-config_hosts_include(const char *hosts, const char *name)
+config_list_includes(const char *list, const char *name)
 {
-	for (const char *at = hosts; *at != '\0';) {
+	for (const char *at = list; *at != '\0';) {
 		size_t n;
 		const char *entry = config_list_entry(&at, &n);
 		if (n == strlen(name) && evutil_ascii_strncasecmp(entry, name, n) == 0)
@@ -621,6 +625,28 @@ config_rule_curve_key(const struct config *cfg, char *why, size_t size)
 	return false;
 }
 
+/* [hl7] processing_ids: "*", or ids of HL7 table 0103 separated by commas. */
+static bool
+config_rule_processing_ids(const struct config *cfg, char *why, size_t size)
+{
+	const char *at = cfg->hl7_processing_ids;
+
+	if (strcmp(at, "*") == 0)
+		return true;
+	do {
+		size_t n;
+		const char *id = config_list_entry(&at, &n);
+		if (n != 1 || strchr("PTD", id[0]) == NULL) {
+			snprintf(why, size, "[hl7] processing_ids: \"%.*s\" is not a processing id "
+					    "(P production, T training, D debugging); ids are separated "
+					    "by commas, or the value is * for any",
+			    (int)n, id);
+			return false;
+		}
+	} while (at[0] != '\0' || at[-1] == ',');
+	return true;
+}
+
 static const struct config_rule {
 	bool (*holds)(const struct config *cfg, char *why, size_t size);
 	/* the settings it ties: a file's error names the last line of them */
@@ -630,6 +656,7 @@ static const struct config_rule {
 	{ config_rule_map, "store", { "map_size", "map_max" } },
 	{ config_rule_curve_lists, "curve", { "ingest_allow", "subscribe_allow", "server_key_file" } },
 	{ config_rule_curve_key, "curve", { "server_key_file", "ingest_allow", "subscribe_allow" } },
+	{ config_rule_processing_ids, "hl7", { "processing_ids" } },
 };
 
 /* The first rule cfg breaks, with why; NULL: none. */

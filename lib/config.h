@@ -57,6 +57,7 @@ struct config {
 	uint64_t hl7_max_connections;
 	uint64_t hl7_frame_timeout_ms;
 	bool hl7_provider_from_facility;
+	char hl7_processing_ids[CONFIG_TEXT_MAX];
 	struct config_provider hl7_providers[CONFIG_PROVIDERS_MAX];
 	size_t n_hl7_providers;
 	char spool_directory[CONFIG_TEXT_MAX];
@@ -115,9 +116,10 @@ int config_listen_split(const char *value, char *host, size_t hostsize, uint16_t
  * itself: localhost, 127.0.0.0/8 or ::1? */
 bool config_host_is_loopback(const char *host);
 
-/* Is name one of hosts ([http] hosts, as config_load has checked it),
- * compared without regard to case? */
-bool config_hosts_include(const char *hosts, const char *name);
+/* Is name one of the entries of list (comma-separated, spaces around
+ * them allowed: [http] hosts, [hl7] processing_ids), compared without
+ * regard to case? */
+bool config_list_includes(const char *list, const char *name);
 
 /*
  * The configuration as a start makes it: the defaults, the file at path

@@ -150,6 +150,7 @@ ack_error_code_text(unsigned code)
 		{ HL7_ERROR_TABLE_VALUE_NOT_FOUND, "Table value not found" },
 		{ HL7_ERROR_UNSUPPORTED_MESSAGE_TYPE, "Unsupported message type" },
 		{ HL7_ERROR_UNSUPPORTED_EVENT_CODE, "Unsupported event code" },
+		{ HL7_ERROR_UNSUPPORTED_PROCESSING_ID, "Unsupported processing id" },
 		{ HL7_ERROR_UNSUPPORTED_VERSION_ID, "Unsupported version id" },
 		{ HL7_ERROR_UNKNOWN_KEY_IDENTIFIER, "Unknown key identifier" },
 		{ HL7_ERROR_APPLICATION_INTERNAL, "Application internal error" },

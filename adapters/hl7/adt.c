@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "adt.h"
+#include "config.h"
 #include "ids.h"
 
 /* The OID of the NHS number (CX-4's universal id, when sent). */
@@ -274,6 +275,31 @@ adt_read_message_type(struct adt_context *cx)
 		    "trigger event %s is not one this adapter takes (A01 A02 A03 A04 A08 A11 "
 		    "A12 A13)", adt_shown(trigger, shown, sizeof(shown)));
 	memcpy(cx->event->trigger, cx->trigger->code, sizeof(cx->event->trigger));
+	return 0;
+}
+
+/* MSH-11: a processing id the adapter is set to take, so that a training
+ * or test system pointed at the live adapter is refused, not counted. */
+static int
+adt_read_processing_id(struct adt_context *cx)
+{
+	const char *ids = cx->opts->processing_ids;
+	char id[ADT_SHORT_BUFSIZE], shown[48];
+	int r;
+
+	if (ids == NULL || strcmp(ids, "*") == 0)
+		return 0;
+	if ((r = adt_read(cx, "MSH", 11, 1, 1, "MSH-11", "the processing id", id,
+	    sizeof(id))) < 0)
+		return r;
+	if (r == 0)
+		return adt_fail(cx, HL7_ERROR_REQUIRED_FIELD_MISSING, "MSH-11",
+		    "the processing id is missing (required: P for production)");
+	if (!config_list_includes(ids, id))
+		return adt_fail(cx, HL7_ERROR_UNSUPPORTED_PROCESSING_ID, "MSH-11",
+		    "processing id %s is not one this adapter takes (%s): a training or test "
+		    "system's messages are not counted",
+		    adt_shown(id, shown, sizeof(shown)), ids);
 	return 0;
 }
 
@@ -811,7 +837,8 @@ adt_to_envelope(const struct hl7_message *msg, const struct adt_options *opts,
 		return adt_fail(&cx, HL7_ERROR_SEGMENT_SEQUENCE, "MSH",
 		    "the message header is missing");
 	if ((r = adt_read_message_type(&cx)) != 0 || (r = adt_read_version(&cx)) != 0 ||
-	    (r = adt_read_facility(&cx)) != 0 || (r = adt_read_control_id(&cx)) != 0)
+	    (r = adt_read_processing_id(&cx)) != 0 || (r = adt_read_facility(&cx)) != 0 ||
+	    (r = adt_read_control_id(&cx)) != 0)
 		return r;
 	if (hl7_count_segments(msg, "PID") == 0)
 		return adt_fail(&cx, HL7_ERROR_SEGMENT_SEQUENCE, "PID",

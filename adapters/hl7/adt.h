@@ -36,6 +36,9 @@ struct adt_options {
 	/* A facility not in the table is its own provider when MSH-4 is a
 	 * trust or independent provider code (RXC, NMJ, 8HA03). */
 	bool facility_is_provider;
+	/* MSH-11 processing ids taken ([hl7] processing_ids: "P", "P,T");
+	 * NULL or "*": any, even none. */
+	const char *processing_ids;
 };
 
 /*

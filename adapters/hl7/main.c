@@ -984,6 +984,7 @@ hl7_start(struct adapter *a, char *err, size_t errlen)
 	srv->options.facilities = srv->facilities;
 	srv->options.n_facilities = cfg->n_hl7_providers;
 	srv->options.facility_is_provider = cfg->hl7_provider_from_facility;
+	srv->options.processing_ids = cfg->hl7_processing_ids;
 	if (adt_options_check(&srv->options, err, errlen) < 0)
 		return -1;
 	if (evutil_parse_sockaddr_port(cfg->hl7_listen, (struct sockaddr *)&ss, &sslen) < 0) {

@@ -54,6 +54,28 @@ class Hl7Case(unittest.TestCase):
         return self.daemon.status()["events"]
 
 
+class Hl7TrainingFeed(Hl7Case):
+    """[hl7] processing_ids set to take a training system's messages too."""
+
+    settings = {"hl7.processing_ids": "P, T"}
+
+    def test_a_training_message_is_taken_when_the_setting_names_t(self):
+        before = self.events_stored()
+        client = MllpClient(self.address)
+        client.send(adt("A01", "T1", nhs_number(1), "V1").replace("|T1|P|2.4", "|T1|T|2.4"))
+        ack = ack_fields(client.ack())
+        client.send(adt("A01", "D1", nhs_number(2), "V2").replace("|D1|P|2.4", "|D1|D|2.4"))
+        refused = ack_fields(client.ack())
+        client.close()
+        self.assertEqual(ack["MSA"][1], "AA", ack)
+        self.assertEqual(refused["MSA"][1], "AE", refused)
+        # v2.4: the reason in MSA-3, ERR-1 the field and table 0357's code.
+        self.assertIn("processing id \"D\" is not one this adapter takes (P, T)",
+                      refused["MSA"][3])
+        self.assertEqual(refused["ERR"][1], "MSH^1^11^202&Unsupported processing id&HL70357")
+        wait_for(lambda: self.events_stored() == before + 1, what="delivery")
+
+
 class Hl7Adapter(Hl7Case):
 
     def test_admissions_transfers_and_discharges_give_the_flow_figures(self):
@@ -94,6 +116,8 @@ class Hl7Adapter(Hl7Case):
             ("an invalid NHS number", adt("A01", "E1", bad_check_digit, "V1"), "PID"),
             ("an unknown trigger", adt("A01", "E2", nhs_number(1), "V1").replace("ADT^A01^ADT_A01", "ADT^A99^ADT_A99"), "MSH"),
             ("an unparseable time", adt("A01", "E3", nhs_number(1), "V1", when="2026051X"), "PV1"),
+            ("a training system's message",
+             adt("A01", "E4", nhs_number(1), "V1").replace("|E4|P|2.4", "|E4|T|2.4"), "MSH^1^11"),
         ]
         before = self.events_stored()
         client = MllpClient(self.address)

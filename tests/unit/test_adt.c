@@ -34,7 +34,8 @@ static const struct adt_facility facilities[] = {
 	{ "ESHT", "RXC" },
 	{ "SYSTMONE-CHS", "NMJ" },
 };
-static const struct adt_options options = { facilities, 2, true };
+/* As shipped: [hl7] processing_ids = P. */
+static const struct adt_options options = { facilities, 2, true, "P" };
 
 /* One message, parsed and mapped. */
 struct mapped {
@@ -1025,7 +1026,7 @@ test_options_are_checked_at_start_up(void **state)
 {
 	static const struct adt_facility bad_provider[] = { { "ESHT", "RXC01" } };
 	static const struct adt_facility no_name[] = { { "", "RXC" } };
-	struct adt_options opts = { bad_provider, 1, false };
+	struct adt_options opts = { bad_provider, 1, false, "P" };
 	char err[200];
 
 	(void)state;
@@ -1039,7 +1040,7 @@ test_options_are_checked_at_start_up(void **state)
 static void
 test_facility_is_its_own_provider_only_when_allowed(void **state)
 {
-	static const struct adt_options strict = { NULL, 0, false };
+	static const struct adt_options strict = { NULL, 0, false, "P" };
 	struct mapped *m = map_sample("a03_cerner_v23_lf.hl7");
 	struct adt_event event;
 	struct hl7_error err;
@@ -1048,6 +1049,57 @@ test_facility_is_its_own_provider_only_when_allowed(void **state)
 	assert_maps(m);
 	assert_int_equal(adt_to_envelope(&m->msg, &strict, ps, &event, &err), -EBADMSG);
 	assert_string_equal(err.field, "MSH-4");
+	mapped_free(&m);
+}
+
+/* MSH-11: a training (T) or debugging (D) message, or one with no
+ * processing id, is refused naming MSH-11 unless the adapter is set to take
+ * it; "*" takes any. */
+static void
+test_processing_id_is_one_the_adapter_takes(void **state)
+{
+	/* An admission with MSH-11 as given. */
+	static const char *const text_of =
+	    "MSH|^~\\&|PAS|ESHT|ICS|ICS|20260115093012||ADT^A01|CTRL-1|%s|2.4\r"
+	    "EVN||20260115093012\r"
+	    "PID|1||9434765919^^^NHS^NH\r"
+	    "PV1|1|I|W1^^^RXC01||||||||||||||||V1\r";
+	static const struct adt_options training = { facilities, 2, true, "P, T" };
+	static const struct adt_options any = { facilities, 2, true, "*" };
+	char text[512];
+	struct mapped *m;
+	struct adt_event event;
+	struct hl7_error err;
+
+	(void)state;
+	snprintf(text, sizeof(text), text_of, "P");
+	m = map_string(text);
+	assert_maps(m);
+	mapped_free(&m);
+
+	snprintf(text, sizeof(text), text_of, "T");
+	m = map_string(text);
+	assert_int_equal(m->map_rc, -EBADMSG);
+	assert_string_equal(m->err.field, "MSH-11");
+	assert_int_equal(m->err.code, HL7_ERROR_UNSUPPORTED_PROCESSING_ID);
+	assert_non_null(strstr(m->err.text, "processing id \"T\" is not one this adapter takes (P)"));
+	assert_int_equal(adt_to_envelope(&m->msg, &training, ps, &event, &err), 0);
+	mapped_free(&m);
+
+	snprintf(text, sizeof(text), text_of, "D^A");
+	m = map_string(text);
+	assert_int_equal(m->map_rc, -EBADMSG);
+	assert_string_equal(m->err.field, "MSH-11");
+	assert_int_equal(adt_to_envelope(&m->msg, &training, ps, &event, &err), -EBADMSG);
+	assert_int_equal(adt_to_envelope(&m->msg, &any, ps, &event, &err), 0);
+	mapped_free(&m);
+
+	snprintf(text, sizeof(text), text_of, "");
+	m = map_string(text);
+	assert_int_equal(m->map_rc, -EBADMSG);
+	assert_string_equal(m->err.field, "MSH-11");
+	assert_int_equal(m->err.code, HL7_ERROR_REQUIRED_FIELD_MISSING);
+	assert_int_equal(adt_to_envelope(&m->msg, &any, ps, &event, &err), 0);
 	mapped_free(&m);
 }
 
@@ -1390,6 +1442,7 @@ main(void)
 		cmocka_unit_test(test_time_with_precision_component_is_read),
 		cmocka_unit_test(test_options_are_checked_at_start_up),
 		cmocka_unit_test(test_facility_is_its_own_provider_only_when_allowed),
+		cmocka_unit_test(test_processing_id_is_one_the_adapter_takes),
 		cmocka_unit_test(test_ack_accepts_mirroring_sender_and_receiver),
 		cmocka_unit_test(test_ack_error_v25_names_the_field_in_err_2_and_the_text_in_err_8),
 		cmocka_unit_test(test_ack_error_location_carries_the_component),

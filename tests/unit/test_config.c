@@ -827,13 +827,13 @@ test_http_hosts_are_names_and_loopback_is_always_this_host(void **state)
 	config_defaults(&cfg);
 	assert_int_equal(config_set(&cfg, "http", "hosts", " Dash.ics.example ,b-2.example,[::2]",
 			     err, sizeof(err)), 0);
-	assert_true(config_hosts_include(cfg.http_hosts, "dash.ICS.example"));
-	assert_true(config_hosts_include(cfg.http_hosts, "b-2.example"));
-	assert_true(config_hosts_include(cfg.http_hosts, "[::2]"));
-	assert_false(config_hosts_include(cfg.http_hosts, "ics.example"));
-	assert_false(config_hosts_include(cfg.http_hosts, "dash.ics.example.evil"));
-	assert_false(config_hosts_include(cfg.http_hosts, ""));
-	assert_false(config_hosts_include("", "localhost"));
+	assert_true(config_list_includes(cfg.http_hosts, "dash.ICS.example"));
+	assert_true(config_list_includes(cfg.http_hosts, "b-2.example"));
+	assert_true(config_list_includes(cfg.http_hosts, "[::2]"));
+	assert_false(config_list_includes(cfg.http_hosts, "ics.example"));
+	assert_false(config_list_includes(cfg.http_hosts, "dash.ics.example.evil"));
+	assert_false(config_list_includes(cfg.http_hosts, ""));
+	assert_false(config_list_includes("", "localhost"));
 	/* A refused value leaves the setting as it was. */
 	assert_int_equal(config_set(&cfg, "http", "hosts", "a.example,", err, sizeof(err)), -1);
 	assert_string_equal(err, "[http] hosts: \"\" is not a host name (letters, digits, dots "
@@ -841,7 +841,7 @@ test_http_hosts_are_names_and_loopback_is_always_this_host(void **state)
 				 "commas, or the value is * for any");
 	assert_int_equal(config_set(&cfg, "http", "hosts", "a.example:80", err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "\"a.example:80\" is not a host name"));
-	assert_true(config_hosts_include(cfg.http_hosts, "b-2.example"));
+	assert_true(config_list_includes(cfg.http_hosts, "b-2.example"));
 	assert_int_equal(config_set(&cfg, "http", "hosts", "*", err, sizeof(err)), 0);
 	for (const char *host = "localhost\0LOCALHOST\0" "127.0.0.1\0" "127.255.0.9\0::1\0[::1]\0";
 	     *host != '\0'; host += strlen(host) + 1)
@@ -851,11 +851,38 @@ test_http_hosts_are_names_and_loopback_is_always_this_host(void **state)
 		assert_false(config_host_is_loopback(host));
 }
 
+static void
+test_hl7_processing_ids_are_p_t_d_or_any(void **state)
+{
+	struct config cfg;
+	char err[512];
+
+	(void)state;
+	config_defaults(&cfg);
+	assert_string_equal(cfg.hl7_processing_ids, "P");
+	for (const char *ok = "P, T\0D,P,T\0*\0"; *ok != '\0'; ok += strlen(ok) + 1) {
+		assert_int_equal(config_set(&cfg, "hl7", "processing_ids", ok, err, sizeof(err)), 0);
+		assert_int_equal(config_check(&cfg, err, sizeof(err)), 0);
+	}
+	assert_int_equal(config_set(&cfg, "hl7", "processing_ids", "P,Training", err, sizeof(err)),
+	    0);
+	assert_int_equal(config_check(&cfg, err, sizeof(err)), -1);
+	assert_string_equal(err, "[hl7] processing_ids: \"Training\" is not a processing id (P "
+				 "production, T training, D debugging); ids are separated by "
+				 "commas, or the value is * for any");
+	for (const char *bad = "P,\0X\0P T\0**\0t\0"; *bad != '\0'; bad += strlen(bad) + 1) {
+		assert_int_equal(config_set(&cfg, "hl7", "processing_ids", bad, err, sizeof(err)),
+		    0);
+		assert_int_equal(config_check(&cfg, err, sizeof(err)), -1);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_defaults_are_the_documented_values),
+	    cmocka_unit_test(test_hl7_processing_ids_are_p_t_d_or_any),
 	    cmocka_unit_test(test_sync_modes_have_names),
 	    CONFIG_TEST(test_load_overrides_only_the_keys_in_the_file),
 	    CONFIG_TEST(test_load_goes_over_what_cfg_already_holds),
