@@ -184,11 +184,16 @@ pbjson_parse_double(struct pbjson_parse *ps, const json_t *v, double *out)
 			*out = s[0] == '-' ? -INFINITY : INFINITY;
 			return 0;
 		}
-		char *end;
-		errno = 0;
-		*out = strtod(s, &end);
-		if (*s != '\0' && *end == '\0' && errno == 0)
-			return 0;
+		/* A number written as a string: digits, sign, point and
+		 * exponent only. strtod alone takes "-NaN", "inf", "0x1p3"
+		 * and leading spaces, none of which proto3 JSON writes. */
+		if (*s != '\0' && strspn(s, "0123456789+-.eE") == strlen(s)) {
+			char *end;
+			errno = 0;
+			*out = strtod(s, &end);
+			if (*end == '\0' && errno == 0 && isfinite(*out))
+				return 0;
+		}
 	}
 	pbjson_fail(ps, "must be a number");
 	return -1;

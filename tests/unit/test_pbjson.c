@@ -616,6 +616,25 @@ test_error_names_a_field_of_the_wrong_type(void **state)
 	    "readyForDischarge.pathway:", "whole number");
 	assert_envelope_error("{\"carePackageStarted\":{\"hoursPerWeek\":\"lots\"}}",
 	    "carePackageStarted.hoursPerWeek:", "must be a number");
+	/* proto3 JSON's strings for doubles are numbers, NaN and
+	 * [-]Infinity: not whatever else strtod reads (the fuzzer found
+	 * "-NaN", which printed back as "NaN", another double). */
+	for (const char *s = "-NaN\0nan\0inf\0-infinity\0 1.5\0" "0x1p3\0" "1e999\0\0";
+	     *s != '\0'; s += strlen(s) + 1) {
+		char text[128];
+
+		snprintf(text, sizeof(text), "{\"carePackageStarted\":{\"hoursPerWeek\":\"%s\"}}", s);
+		assert_envelope_error(text, "carePackageStarted.hoursPerWeek:", "must be a number");
+	}
+	for (const char *s = "1.5\0-2\0" "1e3\0+4.25E-1\0NaN\0-Infinity\0\0"; *s != '\0';
+	     s += strlen(s) + 1) {
+		char text[128];
+		Commissioning__Envelope *env;
+
+		snprintf(text, sizeof(text), "{\"carePackageStarted\":{\"hoursPerWeek\":\"%s\"}}", s);
+		env = envelope_from_text(text);
+		protobuf_c_message_free_unpacked(&env->base, NULL);
+	}
 	assert_parse_error("{\"end\":\"yes\"}", &commissioning__replay_reply__descriptor,
 	    "end:", "must be true or false");
 }
