@@ -18,13 +18,14 @@ place_set(struct place *p, const char *area, const char *code, bool commissioner
 	return 1;
 }
 
-/* The earliest event of kind in history, unpacked into *scratch (the
- * caller frees it), or NULL. */
+/* The event of kind that stands in history (the last in fold order: an
+ * award or a declaration sent again is a correction, DOMAIN.md, Order and
+ * repetition), unpacked into *scratch (the caller frees it), or NULL. */
 static Commissioning__Envelope *
 history_find(const Commissioning__History *history, Commissioning__Envelope__EventCase kind,
     Commissioning__Envelope **scratch)
 {
-	for (size_t i = 0; history != NULL && i < history->n_entries; i++) {
+	for (size_t i = history != NULL ? history->n_entries : 0; i-- > 0;) {
 		const ProtobufCBinaryData *b = &history->entries[i]->envelope;
 		Commissioning__Envelope *env = commissioning__envelope__unpack(NULL, b->len, b->data);
 		if (env == NULL)

@@ -1,0 +1,201 @@
+/*
+ * test_place: where an accepted event's update shows (thing_places: the
+ * topic's area and code) and what it carries (place_figures), against
+ * DOMAIN.md: "What the daemon publishes", and the rules of "How every
+ * figure is worked out" that say which record of a thing stands.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "envelope_json.h"
+#include "picture_fixture.h"
+#include "projections.h"
+
+/* 2026-05-10T09:00Z, a Sunday in BST. */
+#define AT_MS 1778403600000LL
+#define HOUR_MS 3600000LL
+
+/* ------------------------------------------------------------ a thing */
+
+/* The events of one thing, as proto3 JSON lines, put into its history as
+ * ingest does; the last line is the event whose places are asked. */
+struct thing_case {
+	Commissioning__Envelope *env[16];
+	size_t n;
+	struct histories h;
+};
+
+static void
+case_add(struct thing_case *c, const char *json)
+{
+	Commissioning__Envelope *env = envelope_of_json(json);
+	size_t len = protobuf_c_message_get_packed_size(&env->base);
+	uint8_t *bytes = malloc(len ? len : 1);
+
+	assert_true(c->n < sizeof(c->env) / sizeof(c->env[0]));
+	assert_non_null(bytes);
+	protobuf_c_message_pack(&env->base, bytes);
+	histories_put(&c->h, bytes, len);
+	free(bytes);
+	c->env[c->n++] = env;
+}
+
+static void
+case_free(struct thing_case *c)
+{
+	for (size_t i = 0; i < c->n; i++)
+		protobuf_c_message_free_unpacked(&c->env[i]->base, NULL);
+	histories_free(&c->h);
+	memset(c, 0, sizeof(*c));
+}
+
+/* The places of the case's last event, with its thing's history. */
+static int
+case_places(struct thing_case *c, struct place places[PLACES_MAX],
+    Commissioning__Envelope **scratch)
+{
+	const Commissioning__Envelope *env = c->env[c->n - 1];
+	struct thing_key key;
+	Commissioning__History *history;
+	const struct stored *s = NULL;
+	int n;
+
+	assert_int_equal(thing_key_of(env, &key), 0);
+	for (size_t i = 0; i < c->h.n; i++)
+		if (c->h.item[i].key.len == key.len &&
+		    memcmp(c->h.item[i].key.bytes, key.bytes, key.len) == 0)
+			s = &c->h.item[i];
+	assert_non_null(s);
+	history = commissioning__history__unpack(NULL, s->len, s->bytes);
+	assert_non_null(history);
+	n = thing_places(env, history, places, scratch);
+	commissioning__history__free_unpacked(history, NULL);
+	return n;
+}
+
+/* ------------------------------------------------------------ tests */
+
+/*
+ * Finance: "the last award stands" (Order and repetition: two awards of one
+ * contract, the last in fold order is a correction). A variation's update
+ * is about the contract's commissioner: the one of the award that stands,
+ * whose year its money is committed in, not of an award it corrected.
+ */
+static void
+test_variation_shows_on_the_commissioner_of_the_award_that_stands(void **state)
+{
+	struct thing_case c = { .n = 0 };
+	struct place places[PLACES_MAX];
+	Commissioning__Envelope *scratch = NULL;
+	int n;
+
+	(void)state;
+	case_add(&c, "{\"source\":\"fin\",\"eventId\":\"K1\",\"occurredAt\":\"1767607200000\","
+		     "\"contractAwarded\":{\"contractId\":\"C1\",\"commissioner\":\"QNX\","
+		     "\"provider\":\"RAA\",\"annualValue\":\"36500\",\"startDate\":\"2026-04-01\","
+		     "\"endDate\":\"2027-03-31\",\"decidedOn\":\"2026-03-01\","
+		     "\"decisionMakers\":[\"S1\"]}}");
+	/* The commissioner was wrong: the award is sent again, corrected. */
+	case_add(&c, "{\"source\":\"fin\",\"eventId\":\"K2\",\"occurredAt\":\"1767610800000\","
+		     "\"contractAwarded\":{\"contractId\":\"C1\",\"commissioner\":\"QNQ\","
+		     "\"provider\":\"RAA\",\"annualValue\":\"36500\",\"startDate\":\"2026-04-01\","
+		     "\"endDate\":\"2027-03-31\",\"decidedOn\":\"2026-03-01\","
+		     "\"decisionMakers\":[\"S1\"]}}");
+	case_add(&c, "{\"source\":\"fin\",\"eventId\":\"K3\",\"occurredAt\":\"1778403600000\","
+		     "\"contractVaried\":{\"contractId\":\"C1\",\"variationNumber\":\"1\","
+		     "\"newAnnualValue\":\"73000\",\"effectiveDate\":\"2026-06-01\","
+		     "\"decidedOn\":\"2026-05-01\",\"decisionMakers\":[\"S1\"]}}");
+	n = thing_places(c.env[2], NULL, places, &scratch); /* no history: pending */
+	assert_int_equal(n, 2);
+	assert_string_equal(places[0].code, "C1");
+	n = case_places(&c, places, &scratch);
+	assert_int_equal(n, 2);
+	assert_string_equal(places[0].area, "finance");
+	assert_string_equal(places[0].code, "QNQ");
+	assert_string_equal(places[1].area, "governance");
+	assert_string_equal(places[1].code, "QNQ");
+	assert_true(places[0].commissioner);
+	if (scratch != NULL)
+		commissioning__envelope__free_unpacked(scratch, NULL);
+	case_free(&c);
+}
+
+/* The same for a termination, whichever order the awards arrived in. */
+static void
+test_termination_shows_on_the_award_that_stands_in_any_arrival_order(void **state)
+{
+	struct thing_case c = { .n = 0 };
+	struct place places[PLACES_MAX];
+	Commissioning__Envelope *scratch = NULL;
+
+	(void)state;
+	case_add(&c, "{\"source\":\"fin\",\"eventId\":\"K2\",\"occurredAt\":\"1767610800000\","
+		     "\"contractAwarded\":{\"contractId\":\"C1\",\"commissioner\":\"E10000011\","
+		     "\"provider\":\"RAA\",\"annualValue\":\"1\",\"startDate\":\"2026-04-01\","
+		     "\"endDate\":\"2027-03-31\",\"decidedOn\":\"2026-03-01\"}}");
+	case_add(&c, "{\"source\":\"fin\",\"eventId\":\"K1\",\"occurredAt\":\"1767607200000\","
+		     "\"contractAwarded\":{\"contractId\":\"C1\",\"commissioner\":\"QNX\","
+		     "\"provider\":\"RAA\",\"annualValue\":\"1\",\"startDate\":\"2026-04-01\","
+		     "\"endDate\":\"2027-03-31\",\"decidedOn\":\"2026-03-01\"}}");
+	case_add(&c, "{\"source\":\"fin\",\"eventId\":\"K3\",\"occurredAt\":\"1778403600000\","
+		     "\"contractTerminated\":{\"contractId\":\"C1\","
+		     "\"lastDayOfService\":\"2026-09-30\"}}");
+	assert_int_equal(case_places(&c, places, &scratch), 1);
+	assert_string_equal(places[0].code, "E10000011");
+	if (scratch != NULL)
+		commissioning__envelope__free_unpacked(scratch, NULL);
+	case_free(&c);
+}
+
+/*
+ * Governance: a declaration sent again (a correction: the last stands) may
+ * name another organisation the person sits in; a withdrawal changes the
+ * register where the declaration now stands.
+ */
+static void
+test_withdrawal_shows_on_the_organisation_of_the_declaration_that_stands(void **state)
+{
+	struct thing_case c = { .n = 0 };
+	struct place places[PLACES_MAX];
+	Commissioning__Envelope *scratch = NULL;
+
+	(void)state;
+	case_add(&c, "{\"source\":\"gov\",\"eventId\":\"G1\",\"occurredAt\":\"1767607200000\","
+		     "\"interestDeclared\":{\"declarationId\":\"D1\",\"person\":\"S1\","
+		     "\"organisation\":\"QNX\",\"type\":\"INTEREST_TYPE_FINANCIAL\","
+		     "\"interestIn\":\"RAA\",\"fromDate\":\"2026-01-01\"}}");
+	case_add(&c, "{\"source\":\"gov\",\"eventId\":\"G2\",\"occurredAt\":\"1767610800000\","
+		     "\"interestDeclared\":{\"declarationId\":\"D1\",\"person\":\"S1\","
+		     "\"organisation\":\"E10000011\",\"type\":\"INTEREST_TYPE_FINANCIAL\","
+		     "\"interestIn\":\"RAA\",\"fromDate\":\"2026-01-01\"}}");
+	case_add(&c, "{\"source\":\"gov\",\"eventId\":\"G3\",\"occurredAt\":\"1778403600000\","
+		     "\"interestWithdrawn\":{\"declarationId\":\"D1\",\"toDate\":\"2026-05-01\"}}");
+	assert_int_equal(case_places(&c, places, &scratch), 1);
+	assert_string_equal(places[0].area, "governance");
+	assert_string_equal(places[0].code, "E10000011");
+	assert_false(places[0].commissioner);
+	if (scratch != NULL)
+		commissioning__envelope__free_unpacked(scratch, NULL);
+	case_free(&c);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_variation_shows_on_the_commissioner_of_the_award_that_stands),
+		cmocka_unit_test(
+		    test_termination_shows_on_the_award_that_stands_in_any_arrival_order),
+		cmocka_unit_test(
+		    test_withdrawal_shows_on_the_organisation_of_the_declaration_that_stands),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
