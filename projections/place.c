@@ -63,12 +63,18 @@ thing_places(const Commissioning__Envelope *env, const Commissioning__History *h
 	case COMMISSIONING__ENVELOPE__EVENT_ORGANISATION_REGISTERED:
 	case COMMISSIONING__ENVELOPE__EVENT_ORGANISATION_UPDATED:
 		return place_set(&places[0], "organisations", env->organisation_registered->code, false);
-	case COMMISSIONING__ENVELOPE__EVENT_SERVICE_STATUS_CHANGED:
+	case COMMISSIONING__ENVELOPE__EVENT_SERVICE_STATUS_CHANGED: {
+		const Commissioning__ServiceStatusChanged *s = env->service_status_changed;
 		/* A service's move changes its commissioned places and the
-		 * capacity at risk: both are published at once. */
-		place_set(&places[0], "services", env->service_status_changed->commissioner, true);
-		return 1 + place_set(&places[1], "capacity", env->service_status_changed->commissioner,
-			       true);
+		 * capacity at risk: both are published at once. A move from
+		 * commissioned to decommissioned or closed also raises a
+		 * governance alert (DOMAIN.md, Services). */
+		int n = place_set(&places[0], "services", s->commissioner, true);
+		n += place_set(&places[1], "capacity", s->commissioner, true);
+		if (service_move_is_closure_without_consultation(s))
+			n += place_set(&places[2], "governance", s->commissioner, true);
+		return n;
+	}
 	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_AWARDED:
 		/* A decision: its money, and the conflict alerts it may raise. */
 		place_set(&places[0], "finance", env->contract_awarded->commissioner, true);
@@ -270,9 +276,16 @@ place_figures(json_t *figures, const char *area, const char *icb, const char *co
 	if (strcmp(area, "finance") == 0)
 		return json_pack("{s:s, s:o}", "commissioner", code, "years",
 		    copy_or_null(figures_at(figures_at(top, "commissioners", NULL), code, NULL)));
-	if (strcmp(area, "governance") == 0)
-		return json_pack("{s:s, s:o}", "organisation", code, "register",
+	if (strcmp(area, "governance") == 0) {
+		json_t *slice = json_pack("{s:s, s:o}", "organisation", code, "register",
 		    copy_or_null(figures_at(figures_at(top, "register", NULL), code, NULL)));
+		/* A service's move: the closure without consultation it raises. */
+		if (env->event_case == COMMISSIONING__ENVELOPE__EVENT_SERVICE_STATUS_CHANGED)
+			json_object_set_new(slice, "closure_without_consultation",
+			    list_where(json_object_get(top, "closure_without_consultation"), "source",
+				env->source, "event_id", env->event_id));
+		return slice;
+	}
 	if (strcmp(area, "organisations") == 0)
 		return json_pack("{s:o}", "organisation", copy_or_null(figures_at(top, code, NULL)));
 	return json_object();

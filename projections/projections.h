@@ -77,7 +77,7 @@ bool history_organisation_parent(const uint8_t *bytes, size_t len, char *out, si
 
 /* Where an event's change shows: an area of the picture and the code of
  * the place it is about (the place's ICB is looked up by the caller). */
-#define PLACES_MAX 2
+#define PLACES_MAX 3
 
 struct place {
 	const char *area;
@@ -86,10 +86,12 @@ struct place {
 };
 
 /*
- * The places env changes (1, or 2 for a service: its services and its
- * capacity at risk). history is the thing's history after env went in (for
- * a variation, termination or withdrawal, whose place is on the award or
- * declaration). Returns how many places were filled.
+ * The places env changes (1; 2 for a service: its services and its capacity
+ * at risk, and 3 when its move is a closure without consultation: the
+ * governance alert it raises). history is the thing's history after env
+ * went in (for a variation, termination or withdrawal, whose place is on
+ * the award or declaration that stands). Returns how many places were
+ * filled.
  */
 int thing_places(const Commissioning__Envelope *env, const Commissioning__History *history,
     struct place places[PLACES_MAX], Commissioning__Envelope **scratch);

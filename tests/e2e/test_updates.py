@@ -59,6 +59,26 @@ class Updates(DaemonTestCase):
         self.assertIn("services.QNX.E10000011", topics)
         self.assertIn("capacity.QNX.E10000011", topics)
 
+    def test_a_closure_without_consultation_is_published_on_governance_with_its_alert(self):
+        # DOMAIN.md, Services: commissioned -> closed raises a governance
+        # alert; What the daemon publishes: governance, alerts raised.
+        self.daemon.send([org(1, "QNX", "ORG_ROLE_ICB", "Y59"),
+                          org(2, "E10000011", "ORG_ROLE_LOCAL_AUTHORITY", "QNX")])
+        to_consultation = closure_to_consultation("EMI-1", "E10000011", "1-123039495")
+        closed = closure_to_consultation("EMI-1", "E10000011", "1-123039495")
+        closed["eventId"] = "S2"
+        closed["serviceStatusChanged"] = dict(closed["serviceStatusChanged"],
+                                              toStatus="SERVICE_STATUS_CLOSED")
+        closed["serviceStatusChanged"].pop("proposedChange")
+        for event in (to_consultation, closed):
+            acks, proc = self.daemon.send([event])
+            self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED", proc.stderr)
+        updates = self.state_updates("governance.")
+        self.assertEqual([u["topic"] for u in updates], ["governance.QNX.E10000011"])
+        alerts = json.loads(updates[0]["stateChanged"]["figures"])["closure_without_consultation"]
+        self.assertEqual([(a["service_id"], a["event_id"], a["to_status"]) for a in alerts],
+                         [("EMI-1", "S2", "closed")])
+
     def test_a_variation_before_its_award_is_published_under_the_contract_then_the_commissioner(self):
         self.daemon.send([org(1, "QNX", "ORG_ROLE_ICB", "Y59")])
         varied = {"source": "commissioner", "eventId": "V1", "occurredAt": "1778407200000",

@@ -186,6 +186,75 @@ test_withdrawal_shows_on_the_organisation_of_the_declaration_that_stands(void **
 	case_free(&c);
 }
 
+/* A service's move, as proto3 JSON: eventId, from, to, effective date. */
+static void
+case_service(struct thing_case *c, const char *id, const char *from, const char *to,
+    const char *effective)
+{
+	char json[1024];
+	int n = snprintf(json, sizeof(json),
+	    "{\"source\":\"icb\",\"eventId\":\"%s\",\"occurredAt\":\"%lld\","
+	    "\"serviceStatusChanged\":{\"serviceId\":\"EMI-1\",\"commissioner\":\"E10000011\","
+	    "\"provider\":\"1-123039495\",\"category\":\"SERVICE_CATEGORY_DEMENTIA_AND_RESPITE\","
+	    "%s%s%s\"toStatus\":\"SERVICE_STATUS_%s\",\"effectiveDate\":\"%s\",\"places\":\"12\"}}",
+	    id, (long long)(AT_MS + (int64_t)c->n * HOUR_MS), from ? "\"fromStatus\":\"SERVICE_STATUS_" : "",
+	    from ? from : "", from ? "\"," : "", to, effective);
+
+	assert_true(n > 0 && (size_t)n < sizeof(json));
+	case_add(c, json);
+}
+
+/*
+ * Services: "A move commissioned -> decommissioned or closed raises a
+ * governance alert: closure without consultation"; What the daemon
+ * publishes: "Governance: alerts raised and cleared". Such a move shows on
+ * the commissioner's governance place too, and its update carries the
+ * alert; other moves do not.
+ */
+static void
+test_closure_without_consultation_shows_on_governance_with_its_alert(void **state)
+{
+	struct thing_case c = { .n = 0 };
+	struct place places[PLACES_MAX];
+	Commissioning__Envelope *scratch = NULL;
+	struct picture *p;
+	json_t *figures, *slice, *alerts;
+	struct place_cut cut = { NULL, NULL, 0 };
+
+	(void)state;
+	case_service(&c, "S1", NULL, "COMMISSIONED", "2026-04-01");
+	assert_int_equal(case_places(&c, places, &scratch), 2);
+	case_service(&c, "S2", "COMMISSIONED", "CLOSED", "2026-06-01");
+	assert_int_equal(case_places(&c, places, &scratch), 3);
+	assert_string_equal(places[0].area, "services");
+	assert_string_equal(places[1].area, "capacity");
+	assert_string_equal(places[2].area, "governance");
+	assert_string_equal(places[2].code, "E10000011");
+	assert_true(places[2].commissioner);
+
+	p = picture_of(&c.h, false);
+	cut.picture = p;
+	figures = picture_figures(p, "governance", AT_MS + 24 * HOUR_MS);
+	assert_non_null(figures);
+	slice = place_figures(figures, "governance", "QNX", "E10000011", c.env[1], &cut,
+	    dates_london_day_of_ms(c.env[1]->occurred_at));
+	alerts = json_object_get(slice, "closure_without_consultation");
+	assert_int_equal(json_array_size(alerts), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(alerts, 0),
+				"service_id")), "EMI-1");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(alerts, 0),
+				"event_id")), "S2");
+	json_decref(slice);
+	/* The move that raised none carries none. */
+	slice = place_figures(figures, "governance", "QNX", "E10000011", c.env[0], &cut,
+	    dates_london_day_of_ms(c.env[0]->occurred_at));
+	assert_int_equal(json_array_size(json_object_get(slice, "closure_without_consultation")), 0);
+	json_decref(slice);
+	json_decref(figures);
+	picture_destroy(&p);
+	case_free(&c);
+}
+
 int
 main(void)
 {
@@ -195,6 +264,7 @@ main(void)
 		    test_termination_shows_on_the_award_that_stands_in_any_arrival_order),
 		cmocka_unit_test(
 		    test_withdrawal_shows_on_the_organisation_of_the_declaration_that_stands),
+		cmocka_unit_test(test_closure_without_consultation_shows_on_governance_with_its_alert),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
