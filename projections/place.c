@@ -270,8 +270,12 @@ place_figures(json_t *figures, const char *area, const char *icb, const char *co
 	}
 	if (strcmp(area, "services") == 0) {
 		const char *id = env->service_status_changed->service_id;
-		return json_pack("{s:s, s:o}", "service_id", id, "service",
-		    copy_or_null(figures_at(top, id, NULL)));
+		/* The service as of the commit date, and the move this event
+		 * makes, which may take effect later (or earlier than the one
+		 * that stands): every status change, with the places it moves. */
+		return json_pack("{s:s, s:o, s:o}", "service_id", id, "service",
+		    copy_or_null(figures_at(top, id, NULL)), "change",
+		    service_move_json(env->service_status_changed));
 	}
 	if (strcmp(area, "finance") == 0)
 		return json_pack("{s:s, s:o}", "commissioner", code, "years",

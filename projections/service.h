@@ -37,6 +37,14 @@ void service_fold_release(struct service_state *state);
 /* Is this one move, judged alone, a closure without consultation? */
 bool service_move_is_closure_without_consultation(const Commissioning__ServiceStatusChanged *move);
 
+/* A proposed change as the figures show it ({type, places, to_provider}),
+ * or JSON null for none. */
+json_t *service_proposed_change_json(const Commissioning__ProposedChange *change);
+
+/* One move as its update carries it: from and to status, effective date,
+ * places and proposed change. A new JSON object. */
+json_t *service_move_json(const Commissioning__ServiceStatusChanged *move);
+
 /* "consultation" for SERVICE_STATUS_CONSULTATION; "new" for NEW. */
 const char *service_status_name(Commissioning__ServiceStatus status);
 

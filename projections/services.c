@@ -24,8 +24,8 @@ proposed_change_type_name(Commissioning__ProposedChangeType type)
 	}
 }
 
-static json_t *
-proposed_change_json(const Commissioning__ProposedChange *change)
+json_t *
+service_proposed_change_json(const Commissioning__ProposedChange *change)
 {
 	const char *type = change != NULL ? proposed_change_type_name(change->type) : NULL;
 	json_t *o;
@@ -73,10 +73,25 @@ service_json(struct figures *fig, const struct service_state *st)
 	    s->opt_places_case == COMMISSIONING__SERVICE_STATUS_CHANGED__OPT_PLACES_PLACES
 	        ? json_integer(s->places)
 	        : json_null());
-	json_object_set_new(o, "proposed_change", proposed_change_json(s->proposed_change));
+	json_object_set_new(o, "proposed_change", service_proposed_change_json(s->proposed_change));
 	icb = service_icb(fig->picture, s);
 	json_object_set_new(o, "icb", json_string(icb != NULL ? icb : "unmapped"));
 	json_object_set_new(o, "council", string_or_null(service_council(fig->picture, s)));
+	return o;
+}
+
+json_t *
+service_move_json(const Commissioning__ServiceStatusChanged *move)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s}", "from_status",
+	    service_status_name(move->from_status), "to_status", service_status_name(move->to_status),
+	    "effective_date", move->effective_date);
+
+	json_object_set_new(o, "places",
+	    move->opt_places_case == COMMISSIONING__SERVICE_STATUS_CHANGED__OPT_PLACES_PLACES
+	        ? json_integer(move->places)
+	        : json_null());
+	json_object_set_new(o, "proposed_change", service_proposed_change_json(move->proposed_change));
 	return o;
 }
 

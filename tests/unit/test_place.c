@@ -255,6 +255,46 @@ test_closure_without_consultation_shows_on_governance_with_its_alert(void **stat
 	case_free(&c);
 }
 
+/*
+ * What the daemon publishes: "Services: every status change, with the
+ * places it moves". A move that takes effect after the commit date leaves
+ * the service as it is on that date; its update still says which move it
+ * is and the places it moves.
+ */
+static void
+test_service_update_carries_its_move_though_not_effective_yet(void **state)
+{
+	struct thing_case c = { .n = 0 };
+	struct picture *p;
+	json_t *figures, *slice, *change;
+	struct place_cut cut = { NULL, NULL, 0 };
+
+	(void)state;
+	case_service(&c, "S1", NULL, "COMMISSIONED", "2026-04-01");
+	case_service(&c, "S2", "COMMISSIONED", "CLOSED", "2026-06-01");
+	p = picture_of(&c.h, false);
+	cut.picture = p;
+	figures = picture_figures(p, "services", AT_MS + 24 * HOUR_MS); /* 11 May */
+	assert_non_null(figures);
+	slice = place_figures(figures, "services", "QNX", "E10000011", c.env[1], &cut,
+	    dates_london_day_of_ms(c.env[1]->occurred_at));
+	assert_string_equal(json_string_value(json_object_get(slice, "service_id")), "EMI-1");
+	assert_string_equal(json_string_value(at_path(slice, "service.status")), "commissioned");
+	change = json_object_get(slice, "change");
+	assert_non_null(change);
+	assert_string_equal(json_string_value(json_object_get(change, "from_status")),
+	    "commissioned");
+	assert_string_equal(json_string_value(json_object_get(change, "to_status")), "closed");
+	assert_string_equal(json_string_value(json_object_get(change, "effective_date")),
+	    "2026-06-01");
+	assert_int_equal(json_integer_value(json_object_get(change, "places")), 12);
+	assert_true(json_is_null(json_object_get(change, "proposed_change")));
+	json_decref(slice);
+	json_decref(figures);
+	picture_destroy(&p);
+	case_free(&c);
+}
+
 int
 main(void)
 {
@@ -265,6 +305,7 @@ main(void)
 		cmocka_unit_test(
 		    test_withdrawal_shows_on_the_organisation_of_the_declaration_that_stands),
 		cmocka_unit_test(test_closure_without_consultation_shows_on_governance_with_its_alert),
+		cmocka_unit_test(test_service_update_carries_its_move_though_not_effective_yet),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
