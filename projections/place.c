@@ -153,16 +153,17 @@ copy_or_null(json_t *v)
 }
 
 /* A flow object (a provider's, an ICB's) cut to the as-of count and the
- * counts of one day. */
+ * counts of one day. A place with no spell that counts (the only one
+ * voided, or of a class that counts nowhere) has none in hospital: 0. */
 static json_t *
 flow_slice(json_t *obj, const char *code, const char *day)
 {
 	json_t *days = json_object_get(obj, "days");
 	json_t *counts = days ? json_object_get(days, day) : NULL;
 
-	return json_pack("{s:s, s:O?, s:s, s:o}", "code", code, "in_hospital",
-	    json_object_get(obj, "in_hospital"), "day", day, "counts",
-	    counts ? json_deep_copy(counts) : json_object());
+	return json_pack("{s:s, s:I, s:s, s:o}", "code", code, "in_hospital",
+	    (json_int_t)json_integer_value(json_object_get(obj, "in_hospital")), "day", day,
+	    "counts", counts ? json_deep_copy(counts) : json_object());
 }
 
 /* The items of a list whose field equals value. */

@@ -545,13 +545,13 @@ tallies_icb(const char *provider, tallies_icb_fn icb_of, void *arg)
 
 /* {code, in_hospital, day, counts} of one provider or ICB, as flow_slice. */
 static json_t *
-flow_place_json(const char *code, bool listed, int64_t in_hospital, const char *date,
+flow_place_json(const char *code, int64_t in_hospital, const char *date,
     const int64_t counts[FLOW_N_COUNTS])
 {
 	json_t *o = json_object(), *c = json_object();
 
 	json_object_set_new(o, "code", json_string(code));
-	json_object_set_new(o, "in_hospital", listed ? json_integer(in_hospital) : json_null());
+	json_object_set_new(o, "in_hospital", json_integer(in_hospital));
 	json_object_set_new(o, "day", json_string(date));
 	for (size_t k = 0; k < FLOW_N_COUNTS; k++)
 		if (counts[k] > 0)
@@ -575,7 +575,7 @@ tallies_flow_figures(const struct tallies *t, const char *code, const char *icb,
 {
 	const struct tally *p = tally_get(&t->flow, code);
 	int64_t counts[FLOW_N_COUNTS] = { 0 }, icb_counts[FLOW_N_COUNTS] = { 0 };
-	int64_t listed = 0, in_hospital = 0;
+	int64_t in_hospital = 0;
 	char date[DATES_DATE_BUFSIZE];
 	json_t *out;
 
@@ -586,15 +586,15 @@ tallies_flow_figures(const struct tallies *t, const char *code, const char *icb,
 		const struct tally *q = t->flow.items[i];
 		if (q->v[FLOW_LISTED] <= 0 || strcmp(tallies_icb(q->code, icb_of, arg), icb) != 0)
 			continue;
-		listed += q->v[FLOW_LISTED];
 		in_hospital += q->v[FLOW_IN_HOSPITAL];
 		flow_add_day(icb_counts, q, day);
 	}
 	out = json_object();
+	/* A provider or ICB with no spell that counts has none in hospital. */
 	json_object_set_new(out, "provider",
-	    flow_place_json(code, p != NULL && p->v[FLOW_LISTED] > 0,
-		p != NULL ? p->v[FLOW_IN_HOSPITAL] : 0, date, counts));
-	json_object_set_new(out, "icb", flow_place_json(icb, listed > 0, in_hospital, date, icb_counts));
+	    flow_place_json(code, p != NULL && p->v[FLOW_LISTED] > 0 ? p->v[FLOW_IN_HOSPITAL] : 0,
+		date, counts));
+	json_object_set_new(out, "icb", flow_place_json(icb, in_hospital, date, icb_counts));
 	return out;
 }
 

@@ -17,6 +17,7 @@
 #include "envelope_json.h"
 #include "picture_fixture.h"
 #include "projections.h"
+#include "tallies.h"
 
 /* 2026-05-10T09:00Z, a Sunday in BST. */
 #define AT_MS 1778403600000LL
@@ -295,6 +296,64 @@ test_service_update_carries_its_move_though_not_effective_yet(void **state)
 	case_free(&c);
 }
 
+static const char *
+no_icb(void *arg, const char *provider)
+{
+	(void)arg;
+	(void)provider;
+	return NULL;
+}
+
+/*
+ * Flow: "Patients in hospital at T, per provider ... and per ICB:
+ * inpatient spells, not void, ..." A provider whose only spell a
+ * cancel-admission voided has 0 in hospital, and its update says so (as
+ * the running totals' update does), not null: the update before said 1.
+ */
+static void
+test_flow_update_after_the_only_spell_is_voided_says_zero_in_hospital(void **state)
+{
+	struct thing_case c = { .n = 0 };
+	struct picture *p;
+	struct tallies *t;
+	json_t *figures, *slice;
+	struct place_cut cut = { NULL, NULL, 0 };
+	int32_t day;
+
+	(void)state;
+	case_add(&c, "{\"source\":\"hl7\",\"eventId\":\"A1\",\"occurredAt\":\"1778403600000\","
+		     "\"patientAdmitted\":{\"patientPseudonym\":\"AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\","
+		     "\"spellPseudonym\":\"AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=\",\"provider\":\"RAA\","
+		     "\"site\":\"RAA01\",\"ward\":\"W1\",\"patientClass\":\"PATIENT_CLASS_INPATIENT\"}}");
+	case_add(&c, "{\"source\":\"hl7\",\"eventId\":\"A2\",\"occurredAt\":\"1778407200000\","
+		     "\"patientCancelled\":{\"spellPseudonym\":\"AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=\","
+		     "\"provider\":\"RAA\",\"cancels\":\"CANCEL_TARGET_ADMISSION\"}}");
+	p = picture_of(&c.h, false);
+	cut.picture = p;
+	figures = picture_figures(p, "flow", AT_MS + 2 * HOUR_MS);
+	assert_non_null(figures);
+	day = dates_london_day_of_ms(c.env[1]->occurred_at);
+	slice = place_figures(figures, "flow", "QNX", "RAA", c.env[1], &cut, day);
+	assert_true(json_is_integer(at_path(slice, "provider.in_hospital")));
+	assert_int_equal(json_integer_value(at_path(slice, "provider.in_hospital")), 0);
+	assert_true(json_is_integer(at_path(slice, "icb.in_hospital")));
+	assert_int_equal(json_integer_value(at_path(slice, "icb.in_hospital")), 0);
+	json_decref(slice);
+	/* The same from the running totals: the spell, void, adds nothing. */
+	t = tallies_new();
+	assert_non_null(t);
+	slice = tallies_flow_figures(t, "RAA", "QNX", day, no_icb, NULL);
+	assert_true(json_is_integer(at_path(slice, "provider.in_hospital")));
+	assert_int_equal(json_integer_value(at_path(slice, "provider.in_hospital")), 0);
+	assert_true(json_is_integer(at_path(slice, "icb.in_hospital")));
+	assert_int_equal(json_integer_value(at_path(slice, "icb.in_hospital")), 0);
+	json_decref(slice);
+	tallies_destroy(&t);
+	json_decref(figures);
+	picture_destroy(&p);
+	case_free(&c);
+}
+
 int
 main(void)
 {
@@ -306,6 +365,7 @@ main(void)
 		    test_withdrawal_shows_on_the_organisation_of_the_declaration_that_stands),
 		cmocka_unit_test(test_closure_without_consultation_shows_on_governance_with_its_alert),
 		cmocka_unit_test(test_service_update_carries_its_move_though_not_effective_yet),
+		cmocka_unit_test(test_flow_update_after_the_only_spell_is_voided_says_zero_in_hospital),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
