@@ -40,6 +40,17 @@ sector_name(Commissioning__Sector sector, char *out, size_t size)
 	out[n] = '\0';
 }
 
+json_t *
+capacity_rollup_empty(void)
+{
+	json_t *rollup = json_object();
+
+	for (size_t i = 0; i < N_ROLLUP_COUNTS; i++)
+		json_object_set_new(rollup, capacity_rollup_counts[i], json_integer(0));
+	json_object_set_new(rollup, "sectors", json_object());
+	return rollup;
+}
+
 /* group[code], created with every count at 0 and an empty sector map. */
 static json_t *
 capacity_rollup(json_t *group, const char *code)
@@ -48,10 +59,8 @@ capacity_rollup(json_t *group, const char *code)
 
 	if (rollup != NULL)
 		return rollup;
-	rollup = figures_object(group, code, NULL);
-	for (size_t i = 0; i < N_ROLLUP_COUNTS; i++)
-		json_object_set_new(rollup, capacity_rollup_counts[i], json_integer(0));
-	json_object_set_new(rollup, "sectors", json_object());
+	rollup = capacity_rollup_empty();
+	json_object_set_new(group, code, rollup);
 	return rollup;
 }
 

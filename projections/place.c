@@ -152,6 +152,12 @@ copy_or_null(json_t *v)
 	return v != NULL ? json_deep_copy(v) : json_null();
 }
 
+static json_t *
+copy_or_empty_rollup(json_t *v)
+{
+	return v != NULL ? json_deep_copy(v) : capacity_rollup_empty();
+}
+
 /* A flow object (a provider's, an ICB's) cut to the as-of count and the
  * counts of one day. A place with no spell that counts (the only one
  * voided, or of a class that counts nowhere) has none in hospital: 0. */
@@ -263,11 +269,14 @@ place_figures(json_t *figures, const char *area, const char *icb, const char *co
 	if (strcmp(area, "capacity") == 0) {
 		const char *council = place_capacity_council(cut->picture, env);
 		json_t *lines = list_where(json_object_get(top, "lines"), "organisation", code, NULL, NULL);
+		/* A roll-up left with nothing (the only service there closed)
+		 * is all zeros, as it now is. */
 		return json_pack("{s:o, s:o, s:o}", "lines", lines, "icb",
-		    copy_or_null(figures_at(figures_at(top, "icbs", NULL), icb, NULL)), "council",
-		    council != NULL
-			? copy_or_null(figures_at(figures_at(top, "councils", NULL), council, NULL))
-			: json_null());
+		    copy_or_empty_rollup(figures_at(figures_at(top, "icbs", NULL), icb, NULL)),
+		    "council",
+		    council != NULL ? copy_or_empty_rollup(
+					  figures_at(figures_at(top, "councils", NULL), council, NULL))
+				    : json_null());
 	}
 	if (strcmp(area, "services") == 0) {
 		const char *id = env->service_status_changed->service_id;

@@ -259,6 +259,9 @@ void organisations_figures(struct figures *fig);
 void flow_figures(struct figures *fig);
 void discharges_figures(struct figures *fig);
 void capacity_figures(struct figures *fig);
+/* A capacity roll-up with nothing in it: every count 0, no sector. A new
+ * JSON object. */
+json_t *capacity_rollup_empty(void);
 /* The council whose roll-up a capacity line of organisation counts in: a
  * care home's registered council, else "unmapped"; NULL for an
  * organisation that is not a care home. */

@@ -354,6 +354,50 @@ test_flow_update_after_the_only_spell_is_voided_says_zero_in_hospital(void **sta
 	case_free(&c);
 }
 
+/*
+ * Services: commissioned places roll up to the commissioner's ICB and
+ * council; "A service decommissioned or closed stops counting on its
+ * effective date". Closing the only service there leaves 0 commissioned
+ * places in both roll-ups, and the capacity update of the closure says 0,
+ * not null: the update before said 12.
+ */
+static void
+test_capacity_update_of_a_closure_says_zero_places_not_null(void **state)
+{
+	struct thing_case c = { .n = 0 };
+	struct picture *p;
+	json_t *figures, *slice;
+	struct place_cut cut = { NULL, NULL, 0 };
+
+	(void)state;
+	case_service(&c, "S1", NULL, "COMMISSIONED", "2026-04-01");
+	case_service(&c, "S2", "COMMISSIONED", "CLOSED", "2026-05-10");
+	p = picture_of(&c.h, false);
+	cut.picture = p;
+	figures = picture_figures(p, "capacity", AT_MS + 2 * HOUR_MS);
+	assert_non_null(figures);
+	slice = place_figures(figures, "capacity", "unmapped", "E10000011", c.env[1], &cut,
+	    dates_london_day_of_ms(c.env[1]->occurred_at));
+	assert_true(json_is_integer(at_path(slice, "icb.commissioned_places")));
+	assert_int_equal(json_integer_value(at_path(slice, "icb.commissioned_places")), 0);
+	assert_int_equal(json_integer_value(at_path(slice, "icb.at_risk_places")), 0);
+	assert_int_equal(json_integer_value(at_path(slice, "icb.available")), 0);
+	assert_true(json_is_integer(at_path(slice, "council.commissioned_places")));
+	assert_int_equal(json_integer_value(at_path(slice, "council.commissioned_places")), 0);
+	json_decref(slice);
+	/* Before the closure took effect, the same place held its 12. */
+	json_decref(figures);
+	figures = picture_figures(p, "capacity", AT_MS - 24 * HOUR_MS);
+	slice = place_figures(figures, "capacity", "unmapped", "E10000011", c.env[1], &cut,
+	    dates_london_day_of_ms(c.env[1]->occurred_at));
+	assert_int_equal(json_integer_value(at_path(slice, "icb.commissioned_places")), 12);
+	assert_int_equal(json_integer_value(at_path(slice, "council.commissioned_places")), 12);
+	json_decref(slice);
+	json_decref(figures);
+	picture_destroy(&p);
+	case_free(&c);
+}
+
 int
 main(void)
 {
@@ -366,6 +410,7 @@ main(void)
 		cmocka_unit_test(test_closure_without_consultation_shows_on_governance_with_its_alert),
 		cmocka_unit_test(test_service_update_carries_its_move_though_not_effective_yet),
 		cmocka_unit_test(test_flow_update_after_the_only_spell_is_voided_says_zero_in_hospital),
+		cmocka_unit_test(test_capacity_update_of_a_closure_says_zero_places_not_null),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
