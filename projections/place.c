@@ -287,12 +287,17 @@ place_figures(json_t *figures, const char *area, const char *icb, const char *co
 		    copy_or_null(figures_at(top, id, NULL)), "change",
 		    service_move_json(env->service_status_changed));
 	}
-	if (strcmp(area, "finance") == 0)
+	if (strcmp(area, "finance") == 0) {
+		/* A commissioner left with no year (its only contract
+		 * terminated before it began) has none: {}, not null. */
+		json_t *years = figures_at(figures_at(top, "commissioners", NULL), code, NULL);
 		return json_pack("{s:s, s:o}", "commissioner", code, "years",
-		    copy_or_null(figures_at(figures_at(top, "commissioners", NULL), code, NULL)));
+		    years != NULL ? json_deep_copy(years) : json_object());
+	}
 	if (strcmp(area, "governance") == 0) {
+		json_t *reg = figures_at(figures_at(top, "register", NULL), code, NULL);
 		json_t *slice = json_pack("{s:s, s:o}", "organisation", code, "register",
-		    copy_or_null(figures_at(figures_at(top, "register", NULL), code, NULL)));
+		    reg != NULL ? json_deep_copy(reg) : json_array());
 		/* A service's move: the closure without consultation it raises. */
 		if (env->event_case == COMMISSIONING__ENVELOPE__EVENT_SERVICE_STATUS_CHANGED)
 			json_object_set_new(slice, "closure_without_consultation",

@@ -398,6 +398,51 @@ test_capacity_update_of_a_closure_says_zero_places_not_null(void **state)
 	case_free(&c);
 }
 
+/*
+ * Finance: a contract's value runs "ending at its end date or at a
+ * termination's last day of service, whichever is earlier"; Edges: "one
+ * dated before the start is accepted, and ... the contract never runs".
+ * The termination's update then has no year to show for the commissioner:
+ * an empty object, not null (its update before showed the committed money).
+ */
+static void
+test_finance_and_governance_updates_with_nothing_to_show_are_empty_not_null(void **state)
+{
+	struct thing_case c = { .n = 0 };
+	struct picture *p;
+	json_t *figures, *slice;
+	struct place_cut cut = { NULL, NULL, 0 };
+
+	(void)state;
+	case_add(&c, "{\"source\":\"fin\",\"eventId\":\"K1\",\"occurredAt\":\"1767607200000\","
+		     "\"contractAwarded\":{\"contractId\":\"C1\",\"commissioner\":\"QNX\","
+		     "\"provider\":\"RAA\",\"annualValue\":\"36500\",\"startDate\":\"2026-04-01\","
+		     "\"endDate\":\"2027-03-31\",\"decidedOn\":\"2026-03-01\"}}");
+	case_add(&c, "{\"source\":\"fin\",\"eventId\":\"K2\",\"occurredAt\":\"1767610800000\","
+		     "\"contractTerminated\":{\"contractId\":\"C1\","
+		     "\"lastDayOfService\":\"2026-03-31\"}}");
+	p = picture_of(&c.h, false);
+	cut.picture = p;
+	figures = picture_figures(p, "finance", AT_MS);
+	assert_non_null(figures);
+	slice = place_figures(figures, "finance", "QNX", "QNX", c.env[1], &cut,
+	    dates_london_day_of_ms(c.env[1]->occurred_at));
+	assert_true(json_is_object(json_object_get(slice, "years")));
+	assert_int_equal(json_object_size(json_object_get(slice, "years")), 0);
+	json_decref(slice);
+	json_decref(figures);
+	/* Its governance update: nobody at QNX has declared anything. */
+	figures = picture_figures(p, "governance", AT_MS);
+	slice = place_figures(figures, "governance", "QNX", "QNX", c.env[0], &cut,
+	    dates_london_day_of_ms(c.env[0]->occurred_at));
+	assert_true(json_is_array(json_object_get(slice, "register")));
+	assert_int_equal(json_array_size(json_object_get(slice, "register")), 0);
+	json_decref(slice);
+	json_decref(figures);
+	picture_destroy(&p);
+	case_free(&c);
+}
+
 int
 main(void)
 {
@@ -411,6 +456,8 @@ main(void)
 		cmocka_unit_test(test_service_update_carries_its_move_though_not_effective_yet),
 		cmocka_unit_test(test_flow_update_after_the_only_spell_is_voided_says_zero_in_hospital),
 		cmocka_unit_test(test_capacity_update_of_a_closure_says_zero_places_not_null),
+		cmocka_unit_test(
+		    test_finance_and_governance_updates_with_nothing_to_show_are_empty_not_null),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
