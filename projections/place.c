@@ -122,6 +122,36 @@ thing_places(const Commissioning__Envelope *env, const Commissioning__History *h
 	}
 }
 
+int
+thing_places_before(const Commissioning__Envelope *env, const Commissioning__History *before,
+    struct place places[PLACES_MAX], Commissioning__Envelope **scratch)
+{
+	const Commissioning__Envelope *found;
+
+	*scratch = NULL;
+	switch (env->event_case) {
+	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_AWARDED:
+		found = history_find(before, COMMISSIONING__ENVELOPE__EVENT_CONTRACT_AWARDED, scratch);
+		if (found == NULL)
+			return 0;
+		place_set(&places[0], "finance", found->contract_awarded->commissioner, true);
+		return 1 + place_set(&places[1], "governance", found->contract_awarded->commissioner,
+			       true);
+	case COMMISSIONING__ENVELOPE__EVENT_SPEND_RECORDED:
+		found = history_find(before, COMMISSIONING__ENVELOPE__EVENT_SPEND_RECORDED, scratch);
+		return found != NULL
+		    ? place_set(&places[0], "finance", found->spend_recorded->commissioner, true)
+		    : 0;
+	case COMMISSIONING__ENVELOPE__EVENT_INTEREST_DECLARED:
+		found = history_find(before, COMMISSIONING__ENVELOPE__EVENT_INTEREST_DECLARED, scratch);
+		return found != NULL ? place_set(&places[0], "governance",
+					   found->interest_declared->organisation, false)
+				     : 0;
+	default:
+		return 0;
+	}
+}
+
 void
 thing_key_text(const struct thing_key *key, char *out, size_t outlen)
 {

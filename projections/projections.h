@@ -77,7 +77,7 @@ bool history_organisation_parent(const uint8_t *bytes, size_t len, char *out, si
 
 /* Where an event's change shows: an area of the picture and the code of
  * the place it is about (the place's ICB is looked up by the caller). */
-#define PLACES_MAX 3
+#define PLACES_MAX 4
 
 struct place {
 	const char *area;
@@ -88,12 +88,23 @@ struct place {
 /*
  * The places env changes (1; 2 for a service: its services and its capacity
  * at risk, and 3 when its move is a closure without consultation: the
- * governance alert it raises). history is the thing's history after env
+ * governance alert it raises; 2 for an award or a variation: its finance
+ * and its governance). history is the thing's history after env
  * went in (for a variation, termination or withdrawal, whose place is on
  * the award or declaration that stands). Returns how many places were
  * filled.
  */
 int thing_places(const Commissioning__Envelope *env, const Commissioning__History *history,
+    struct place places[PLACES_MAX], Commissioning__Envelope **scratch);
+/*
+ * The places where env's thing stood before it (before: the thing's
+ * history before env went in; NULL: none), which a correction may move it
+ * from: the commissioner of the award that stood (finance, governance),
+ * of the spend that stood (finance), the organisation of the declaration
+ * that stood (governance). Their figures change too when env moves the
+ * thing elsewhere. Returns how many places were filled (0 for other kinds).
+ */
+int thing_places_before(const Commissioning__Envelope *env, const Commissioning__History *before,
     struct place places[PLACES_MAX], Commissioning__Envelope **scratch);
 /* Does thing_places need the history for env (its place is on another
  * event of the thing)? Without it, history may be NULL. */

@@ -688,15 +688,31 @@ change_add_person(struct state_change *change, const char *patient)
 		    patient);
 }
 
+/* Add place to places (n of them) unless one of the same area and code is
+ * there. */
+static int
+places_add_new(struct place places[PLACES_MAX], int n, const struct place *place)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(places[i].area, place->area) == 0 &&
+		    strcmp(places[i].code, place->code) == 0)
+			return n;
+	if (n < PLACES_MAX)
+		places[n++] = *place;
+	return n;
+}
+
 /* Where the change shows (thing_places), with the persons whose cases its
  * discharges place carries: a ready report's or a package's person, and
  * those whose cases a spell's or a package's change moved (cases); a
  * spell's change that moved persons with cases at its provider shows on
- * the "discharges" place too. */
+ * the "discharges" place too; a correction that moved its thing from
+ * other places (before: thing_places_before) shows there too. */
 static void
 state_describe(struct store_batch *batch, const struct state_context *ctx,
     const Commissioning__Envelope *env, const struct thing_key *key, const uint8_t *bytes,
-    size_t len, const struct persons *cases, struct state_change *change)
+    size_t len, const struct persons *cases, const struct place *before, int n_before,
+    struct state_change *change)
 {
 	Commissioning__Envelope *scratch = NULL;
 	Commissioning__History *history =
@@ -718,6 +734,8 @@ state_describe(struct store_batch *batch, const struct state_context *ctx,
 	if (key->bytes[0] == THING_SPELL && carries && n == 1 &&
 	    strcmp(places[0].area, "flow") == 0)
 		places[n++] = (struct place){ "discharges", places[0].code, false };
+	for (int i = 0; i < n_before; i++)
+		n = places_add_new(places, n, &before[i]);
 	for (int i = 0; i < n; i++) {
 		struct state_parents sp = { .batch = batch };
 		parent_of_fn parent_of = ctx != NULL && ctx->parent_of != NULL ? ctx->parent_of
@@ -870,6 +888,9 @@ state_apply(struct store_batch *batch, const struct state_context *ctx,
 	ProtobufCBufferSimple out = PROTOBUF_C_BUFFER_SIMPLE_INIT(stack);
 	struct state_edit edit;
 	struct persons cases = { .n = 0 };
+	struct place before[PLACES_MAX];
+	int n_before = 0;
+	Commissioning__Envelope *before_scratch = NULL;
 	enum store_result r;
 
 	if (change != NULL)
@@ -901,6 +922,9 @@ state_apply(struct store_batch *batch, const struct state_context *ctx,
 	 * the last one stands) changes nothing the derived state is made of:
 	 * neither is written, so that no page is copied for it. */
 	if (old_len != out.len || (out.len > 0 && memcmp(old, out.data, out.len) != 0)) {
+		/* Where the thing stood: a correction may move it away. */
+		if (change != NULL)
+			n_before = thing_places_before(env, edit.old, before, &before_scratch);
 		r = state_before_change(batch, ctx, env, &edit);
 		if (r == STORE_OK)
 			r = store_batch_put_history(batch, key.bytes, key.len, out.data, out.len);
@@ -914,7 +938,10 @@ state_apply(struct store_batch *batch, const struct state_context *ctx,
 	if (r == STORE_OK && ctx != NULL && ctx->history_changed != NULL)
 		ctx->history_changed(ctx->history_arg, &key, out.data, out.len);
 	if (r == STORE_OK && change != NULL)
-		state_describe(batch, ctx, env, &key, out.data, out.len, &cases, change);
+		state_describe(batch, ctx, env, &key, out.data, out.len, &cases, before, n_before,
+		    change);
+	if (before_scratch != NULL)
+		commissioning__envelope__free_unpacked(before_scratch, NULL);
 	PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
 	return r;
 }

@@ -79,6 +79,32 @@ class Updates(DaemonTestCase):
         self.assertEqual([(a["service_id"], a["event_id"], a["to_status"]) for a in alerts],
                          [("EMI-1", "S2", "closed")])
 
+    def test_a_spend_corrected_to_another_commissioner_is_published_where_it_was_too(self):
+        # Order and repetition: the last spend for (contract, period) stands;
+        # Finance: spent counts for the commissioner named on it. Moving it
+        # changes the first commissioner's year: its update says so.
+        self.daemon.send([org(1, "QNX", "ORG_ROLE_ICB", "Y59"),
+                          org(2, "E10000011", "ORG_ROLE_LOCAL_AUTHORITY", "QNX")])
+        spend = {"source": "finance", "eventId": "X1", "occurredAt": "1778407200000",
+                 "spendRecorded": {"commissioner": "QNX", "contractId": "K-9",
+                                   "period": "2026-04", "amount": "500"}}
+        corrected = {"source": "finance", "eventId": "X2", "occurredAt": "1778410800000",
+                     "spendRecorded": dict(spend["spendRecorded"], commissioner="E10000011")}
+        budget = {"source": "nhse", "eventId": "B1", "occurredAt": "1778400000000",
+                  "budgetAllocated": {"commissioner": "QNX", "financialYear": "2026-27",
+                                      "pool": "BUDGET_POOL_CORE", "amount": "1000"}}
+        for event in (budget, spend, corrected):
+            acks, proc = self.daemon.send([event])
+            self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED", proc.stderr)
+        updates = self.state_updates("finance.")
+        self.assertEqual(sorted(u["topic"] for u in updates),
+                         ["finance.QNX.E10000011", "finance.QNX.QNX", "finance.QNX.QNX",
+                          "finance.QNX.QNX"])
+        last_qnx = [u for u in updates if u["topic"] == "finance.QNX.QNX"][-1]
+        self.assertEqual(json.loads(last_qnx["stateChanged"]["figures"])["years"]["2026-27"]["spent"], 0)
+        council = [u for u in updates if u["topic"] == "finance.QNX.E10000011"][-1]
+        self.assertEqual(json.loads(council["stateChanged"]["figures"])["years"]["2026-27"]["spent"], 500)
+
     def test_a_variation_before_its_award_is_published_under_the_contract_then_the_commissioner(self):
         self.daemon.send([org(1, "QNX", "ORG_ROLE_ICB", "Y59")])
         varied = {"source": "commissioner", "eventId": "V1", "occurredAt": "1778407200000",

@@ -443,6 +443,100 @@ test_finance_and_governance_updates_with_nothing_to_show_are_empty_not_null(void
 	case_free(&c);
 }
 
+/* The history of the case's thing before its last event went in. */
+static Commissioning__History *
+case_history_before(struct thing_case *c)
+{
+	struct histories h = { .n = 0 };
+	Commissioning__History *history = NULL;
+
+	for (size_t i = 0; i + 1 < c->n; i++) {
+		size_t len = protobuf_c_message_get_packed_size(&c->env[i]->base);
+		uint8_t *bytes = malloc(len ? len : 1);
+
+		assert_non_null(bytes);
+		protobuf_c_message_pack(&c->env[i]->base, bytes);
+		histories_put(&h, bytes, len);
+		free(bytes);
+	}
+	if (h.n > 0)
+		history = commissioning__history__unpack(NULL, h.item[0].len, h.item[0].bytes);
+	histories_free(&h);
+	return history;
+}
+
+/*
+ * Order and repetition: a spend, an award or a declaration sent again is a
+ * correction, and the last stands. One that names another commissioner
+ * (or organisation) moves the money (or the declaration) away from the one
+ * before, whose figures change too: those places are where it stood.
+ */
+static void
+test_a_correction_shows_where_its_thing_stood_before(void **state)
+{
+	struct thing_case c = { .n = 0 };
+	struct place places[PLACES_MAX];
+	Commissioning__Envelope *scratch = NULL;
+	Commissioning__History *before;
+
+	(void)state;
+	/* A spend recorded against QNX, then corrected to E10000011. */
+	case_add(&c, "{\"source\":\"fin\",\"eventId\":\"X1\",\"occurredAt\":\"1767607200000\","
+		     "\"spendRecorded\":{\"commissioner\":\"QNX\",\"contractId\":\"C1\","
+		     "\"period\":\"2026-04\",\"amount\":\"500\"}}");
+	case_add(&c, "{\"source\":\"fin\",\"eventId\":\"X2\",\"occurredAt\":\"1767610800000\","
+		     "\"spendRecorded\":{\"commissioner\":\"E10000011\",\"contractId\":\"C1\","
+		     "\"period\":\"2026-04\",\"amount\":\"500\"}}");
+	before = case_history_before(&c);
+	assert_int_equal(thing_places_before(c.env[1], before, places, &scratch), 1);
+	assert_string_equal(places[0].area, "finance");
+	assert_string_equal(places[0].code, "QNX");
+	assert_true(places[0].commissioner);
+	commissioning__envelope__free_unpacked(scratch, NULL);
+	commissioning__history__free_unpacked(before, NULL);
+	/* Nothing stood before the first. */
+	assert_int_equal(thing_places_before(c.env[0], NULL, places, &scratch), 0);
+	assert_null(scratch);
+	case_free(&c);
+
+	/* An award corrected to another commissioner. */
+	case_add(&c, "{\"source\":\"fin\",\"eventId\":\"K1\",\"occurredAt\":\"1767607200000\","
+		     "\"contractAwarded\":{\"contractId\":\"C1\",\"commissioner\":\"QNX\","
+		     "\"provider\":\"RAA\",\"annualValue\":\"1\",\"startDate\":\"2026-04-01\","
+		     "\"endDate\":\"2027-03-31\",\"decidedOn\":\"2026-03-01\"}}");
+	case_add(&c, "{\"source\":\"fin\",\"eventId\":\"K2\",\"occurredAt\":\"1767610800000\","
+		     "\"contractAwarded\":{\"contractId\":\"C1\",\"commissioner\":\"02P\","
+		     "\"provider\":\"RAA\",\"annualValue\":\"1\",\"startDate\":\"2026-04-01\","
+		     "\"endDate\":\"2027-03-31\",\"decidedOn\":\"2026-03-01\"}}");
+	before = case_history_before(&c);
+	assert_int_equal(thing_places_before(c.env[1], before, places, &scratch), 2);
+	assert_string_equal(places[0].area, "finance");
+	assert_string_equal(places[0].code, "QNX");
+	assert_string_equal(places[1].area, "governance");
+	assert_string_equal(places[1].code, "QNX");
+	commissioning__envelope__free_unpacked(scratch, NULL);
+	commissioning__history__free_unpacked(before, NULL);
+	case_free(&c);
+
+	/* A declaration corrected to the other organisation the person sits in. */
+	case_add(&c, "{\"source\":\"gov\",\"eventId\":\"G1\",\"occurredAt\":\"1767607200000\","
+		     "\"interestDeclared\":{\"declarationId\":\"D1\",\"person\":\"S1\","
+		     "\"organisation\":\"RAA\",\"type\":\"INTEREST_TYPE_FINANCIAL\","
+		     "\"interestIn\":\"RBB\",\"fromDate\":\"2026-01-01\"}}");
+	case_add(&c, "{\"source\":\"gov\",\"eventId\":\"G2\",\"occurredAt\":\"1767610800000\","
+		     "\"interestDeclared\":{\"declarationId\":\"D1\",\"person\":\"S1\","
+		     "\"organisation\":\"QNX\",\"type\":\"INTEREST_TYPE_FINANCIAL\","
+		     "\"interestIn\":\"RBB\",\"fromDate\":\"2026-01-01\"}}");
+	before = case_history_before(&c);
+	assert_int_equal(thing_places_before(c.env[1], before, places, &scratch), 1);
+	assert_string_equal(places[0].area, "governance");
+	assert_string_equal(places[0].code, "RAA");
+	assert_false(places[0].commissioner);
+	commissioning__envelope__free_unpacked(scratch, NULL);
+	commissioning__history__free_unpacked(before, NULL);
+	case_free(&c);
+}
+
 int
 main(void)
 {
@@ -458,6 +552,7 @@ main(void)
 		cmocka_unit_test(test_capacity_update_of_a_closure_says_zero_places_not_null),
 		cmocka_unit_test(
 		    test_finance_and_governance_updates_with_nothing_to_show_are_empty_not_null),
+		cmocka_unit_test(test_a_correction_shows_where_its_thing_stood_before),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
