@@ -11,7 +11,8 @@
 
 struct zwatch {
 	void *socket;
-	struct event *ev;
+	struct event *ev;    /* ZMQ_FD readable */
+	struct event *again; /* input still waits: a turn of the loop from now */
 	zwatch_fn on_readable;
 	void *arg;
 	bool held;
@@ -33,10 +34,15 @@ zwatch_readable(struct zwatch *watch)
 void
 zwatch_kick(struct zwatch *watch)
 {
-	/* event_active runs the callback on the next loop turn, so other
-	 * sockets and signals get their turn between batches. */
-	if (!watch->held && zwatch_readable(watch))
-		event_active(watch->ev, EV_READ, 0);
+	static const struct timeval now = { 0, 0 };
+
+	/* A timer, not event_active: an event made active from a callback
+	 * runs in the same pass over the active events, before the loop
+	 * polls again, so a socket that always has input (an adapter's
+	 * backlog) would starve every other socket, HTTP, the signals and the
+	 * watchdog's timer. Timers fall due only after the loop has polled. */
+	if (!watch->held && !evtimer_pending(watch->again, NULL) && zwatch_readable(watch))
+		evtimer_add(watch->again, &now);
 }
 
 void
@@ -46,6 +52,7 @@ zwatch_hold(struct zwatch *watch, bool hold)
 	zwatch_kick(watch);
 }
 
+/* ZMQ_FD readable, or the timer of zwatch_kick. */
 static void
 zwatch_on_fd(evutil_socket_t fd, short what, void *arg)
 {
@@ -76,9 +83,12 @@ zwatch_new(struct event_base *base, void *socket, zwatch_fn on_readable, void *a
 	watch->on_readable = on_readable;
 	watch->arg = arg;
 	watch->ev = event_new(base, fd, EV_READ | EV_PERSIST, zwatch_on_fd, watch);
-	if (watch->ev == NULL || event_add(watch->ev, NULL) < 0) {
+	watch->again = evtimer_new(base, zwatch_on_fd, watch);
+	if (watch->ev == NULL || watch->again == NULL || event_add(watch->ev, NULL) < 0) {
 		if (watch->ev != NULL)
 			event_free(watch->ev);
+		if (watch->again != NULL)
+			event_free(watch->again);
 		free(watch);
 		return NULL;
 	}
@@ -94,6 +104,7 @@ zwatch_destroy(struct zwatch **watchp)
 	if (watch == NULL)
 		return;
 	event_free(watch->ev);
+	event_free(watch->again);
 	free(watch);
 	*watchp = NULL;
 }

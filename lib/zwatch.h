@@ -18,7 +18,9 @@ struct zwatch *zwatch_new(struct event_base *base, void *socket, zwatch_fn on_re
     void *arg);
 void zwatch_destroy(struct zwatch **watch);
 /* Schedule on_readable again if the socket has input waiting (after a
- * send or receive made outside the callback). */
+ * send or receive made outside the callback): at the next turn of the
+ * loop, after it has polled every other source, so that a socket that
+ * always has input never starves the rest. */
 void zwatch_kick(struct zwatch *watch);
 /* Held, on_readable is not called, whatever waits; let go, it is again
  * (at once if input waits). */
