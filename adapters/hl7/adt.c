@@ -610,7 +610,8 @@ adt_read_class(struct adt_context *cx, Commissioning__PatientClass *patient_clas
 				return 0;
 			}
 	return adt_fail(cx, HL7_ERROR_TABLE_VALUE_NOT_FOUND, "PV1-2",
-	    "patient class %s is not in HL7 table 0004 (I E O P R B U)",
+	    "patient class %s is not one this adapter takes (I E O P R B U of HL7 table "
+	    "0004; its N and C are not taken)",
 	    adt_shown(letter, shown, sizeof(shown)));
 }
 

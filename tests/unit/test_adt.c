@@ -1181,10 +1181,32 @@ test_ack_error_before_v25_uses_err_1_and_msa_3(void **state)
 			sizeof(ack)) > 0);
 	assert_string_equal(ack, "MSH|^~\\&|ICS|ICS|PAS|ESHT|20260115091500+0000||ACK^A01^ACK|A4|P|"
 				 "2.4\r"
-				 "MSA|AE|CTRL-1|PV1-2: patient class \"X\" is not in HL7 table 0004 "
-				 "(I E O P R B U)\r"
+				 "MSA|AE|CTRL-1|PV1-2: patient class \"X\" is not one this adapter "
+				 "takes (I E O P R B U of HL7 table 0004; its N and C are not taken)\r"
 				 "ERR|PV1^1^2^103&Table value not found&HL70357\r");
 	mapped_free(&m);
+}
+
+/* N (not applicable) and C (commercial account) are in table 0004 but are
+ * not taken: the AE says so, not that they are not in the table. */
+static void
+test_patient_classes_n_and_c_are_named_as_not_taken(void **state)
+{
+	char seg[512];
+	struct mapped *m;
+
+	(void)state;
+	for (const char *c = "N\0C\0"; *c != '\0'; c += 2) {
+		char expected[64];
+
+		pv1(seg, sizeof(seg), c, "W1^^^RXC01", "V1", "20260115091500", "");
+		m = map_message("ADT^A01", "2.4", "9990000018^^^NHS^NH", seg);
+		assert_refused(m, "PV1-2", HL7_ERROR_TABLE_VALUE_NOT_FOUND);
+		snprintf(expected, sizeof(expected), "patient class \"%s\" is not one this", c);
+		assert_non_null(strstr(m->err.text, expected));
+		assert_non_null(strstr(m->err.text, "its N and C are not taken"));
+		mapped_free(&m);
+	}
 }
 
 static void
@@ -1443,6 +1465,7 @@ main(void)
 		cmocka_unit_test(test_options_are_checked_at_start_up),
 		cmocka_unit_test(test_facility_is_its_own_provider_only_when_allowed),
 		cmocka_unit_test(test_processing_id_is_one_the_adapter_takes),
+		cmocka_unit_test(test_patient_classes_n_and_c_are_named_as_not_taken),
 		cmocka_unit_test(test_ack_accepts_mirroring_sender_and_receiver),
 		cmocka_unit_test(test_ack_error_v25_names_the_field_in_err_2_and_the_text_in_err_8),
 		cmocka_unit_test(test_ack_error_location_carries_the_component),
