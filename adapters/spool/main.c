@@ -453,6 +453,7 @@ spool_take(struct spool *s, struct spool_seen_file *e)
 	struct spool_seen_id id, after;
 	char path[PATH_MAX], err[512], reason[600];
 	struct stat st, now;
+	bool changed = false;
 	size_t bytes = 0;
 	enum outbox_result r;
 	char *buf;
@@ -541,19 +542,19 @@ spool_take(struct spool *s, struct spool_seen_file *e)
 	 * its name changes its ctime, yet what was read is whole (the new
 	 * file is caught after the put, and taken too).
 	 */
-	if (fstat(fd, &now) == 0 &&
-	    ((uint64_t)now.st_size != id.size ||
-	        (int64_t)now.st_mtim.tv_sec * 1000000000 + now.st_mtim.tv_nsec != id.mtime_ns)) {
-		close(fd);
+	if (fstat(fd, &now) == 0) {
+		spool_seen_id_of(&now, &after);
+		changed = after.size != id.size || after.mtime_ns != id.mtime_ns;
+	}
+	close(fd);
+	if (changed) {
 		log_warning("spool: %s: it changed while it was being read: taken once it has "
 			    "settled (a sender should write NAME.part and rename it)",
 		    e->name);
-		spool_seen_id_of(&now, &after);
 		spool_seen_reset(e, &after, clock_monotonic_ms());
 		spool_file_free(&f);
 		return;
 	}
-	close(fd);
 	if (rc == -1) {
 		snprintf(reason, sizeof(reason), "%s\n", err);
 		spool_fail(s, e, reason);
