@@ -1551,7 +1551,7 @@ spool_kind_of_header(
     const struct csv_row *header, struct spool_kind_info *out, char *err, size_t errlen)
 {
 	struct header_match match[nitems(spool_kinds)];
-	size_t fitting = 0, chosen = 0, nearest = nitems(spool_kinds);
+	size_t fitting = 0, chosen = 0, nearest = 0;
 	const struct spool_kind_def *def;
 	const char *refused = NULL; /* a kind without person data that fitted */
 	int nhs_field = -1;         /* the header's NHS number column */
@@ -1565,24 +1565,26 @@ spool_kind_of_header(
 		if (c >= 0 && match[k].index[c] >= 0)
 			nhs_field = match[k].index[c];
 	}
-	for (size_t k = 0; k < nitems(spool_kinds); k++) {
-		/* A file of people is never read as a kind without person data:
-		 * a discharge list whose provider column is named otherwise fits
-		 * organisations, and each person's name would go (and be
-		 * published) as an organisation's. */
-		if (nhs_field >= 0 && header_kind_column(&spool_kinds[k], "nhs_number") < 0) {
-			if (match[k].fits && refused == NULL)
-				refused = spool_kinds[k].name;
+	/* A file of people is never read as a kind without person data: a
+	 * discharge list whose provider column is named otherwise fits
+	 * organisations, and each person's name would go (and be published)
+	 * as an organisation's. Such a kind is taken as matching nothing. */
+	for (size_t k = 0; nhs_field >= 0 && k < nitems(spool_kinds); k++) {
+		if (header_kind_column(&spool_kinds[k], "nhs_number") >= 0)
 			continue;
-		}
+		if (match[k].fits && refused == NULL)
+			refused = spool_kinds[k].name;
+		match[k].fits = false;
+		match[k].present = 0;
+	}
+	for (size_t k = 0; k < nitems(spool_kinds); k++) {
 		if (match[k].fits) {
 			if (fitting == 0)
 				chosen = k;
 			fitting++;
 		}
-		if (nearest == nitems(spool_kinds) ||
-		    match[k].present * match[nearest].required >
-		        match[nearest].present * match[k].required)
+		if (match[k].present * match[nearest].required >
+		    match[nearest].present * match[k].required)
 			nearest = k;
 	}
 	if (refused != NULL)
@@ -1593,8 +1595,7 @@ spool_kind_of_header(
 	if (fitting > 1) {
 		size_t second = chosen + 1;
 
-		while (!match[second].fits ||
-		    (nhs_field >= 0 && header_kind_column(&spool_kinds[second], "nhs_number") < 0))
+		while (!match[second].fits)
 			second++;
 		return header_fail(err, errlen,
 		    "the header fits more than one kind of file (%s "
