@@ -18,11 +18,14 @@ place_set(struct place *p, const char *area, const char *code, bool commissioner
 	return 1;
 }
 
-/* The event of kind that stands in history (the last in fold order: an
- * award or a declaration sent again is a correction, DOMAIN.md, Order and
- * repetition), unpacked into *scratch (the caller frees it), or NULL. */
+/* The last event of kind in history's fold order, unpacked into *scratch
+ * (the caller frees it), or NULL; when commissioner is not NULL (kind is
+ * then a service's move), the last under another commissioner than that.
+ * The last award or declaration is the one that stands: one sent again is
+ * a correction (DOMAIN.md, Order and repetition). */
 static Commissioning__Envelope *
-history_find(const Commissioning__History *history, Commissioning__Envelope__EventCase kind,
+history_find_not_under(const Commissioning__History *history,
+    Commissioning__Envelope__EventCase kind, const char *commissioner,
     Commissioning__Envelope **scratch)
 {
 	for (size_t i = history != NULL ? history->n_entries : 0; i-- > 0;) {
@@ -30,13 +33,23 @@ history_find(const Commissioning__History *history, Commissioning__Envelope__Eve
 		Commissioning__Envelope *env = commissioning__envelope__unpack(NULL, b->len, b->data);
 		if (env == NULL)
 			continue;
-		if (env->event_case == kind) {
+		if (env->event_case == kind &&
+		    (commissioner == NULL ||
+			strcmp(env->service_status_changed->commissioner, commissioner) != 0)) {
 			*scratch = env;
 			return env;
 		}
 		commissioning__envelope__free_unpacked(env, NULL);
 	}
 	return NULL;
+}
+
+/* The event of kind that stands in history, as above. */
+static Commissioning__Envelope *
+history_find(const Commissioning__History *history, Commissioning__Envelope__EventCase kind,
+    Commissioning__Envelope **scratch)
+{
+	return history_find_not_under(history, kind, NULL, scratch);
 }
 
 bool
@@ -147,6 +160,19 @@ thing_places_before(const Commissioning__Envelope *env, const Commissioning__His
 		return found != NULL ? place_set(&places[0], "governance",
 					   found->interest_declared->organisation, false)
 				     : 0;
+	case COMMISSIONING__ENVELOPE__EVENT_SERVICE_STATUS_CHANGED:
+		/* A service handed to another commissioner leaves the last one
+		 * it had: its commissioned places and capacity at risk change
+		 * too (DOMAIN.md: a service's commissioner on D is its last
+		 * event's effective on or before D). */
+		found = history_find_not_under(before,
+		    COMMISSIONING__ENVELOPE__EVENT_SERVICE_STATUS_CHANGED,
+		    env->service_status_changed->commissioner, scratch);
+		if (found == NULL)
+			return 0;
+		place_set(&places[0], "services", found->service_status_changed->commissioner, true);
+		return 1 + place_set(&places[1], "capacity", found->service_status_changed->commissioner,
+			       true);
 	default:
 		return 0;
 	}
@@ -251,18 +277,24 @@ place_cases_anywhere(const Commissioning__Envelope *env)
 	       env->event_case == COMMISSIONING__ENVELOPE__EVENT_CARE_PACKAGE_ENDED;
 }
 
-/* The council whose capacity roll-up an update shows: the line's, or the
- * one a service's places count in. */
+/* The council whose capacity roll-up an update shows at code: the line's,
+ * or the one a service's places count in under the commissioner code (the
+ * event's own, or the one it handed the service over from). */
 static const char *
-place_capacity_council(const struct picture *picture, const Commissioning__Envelope *env)
+place_capacity_council(const struct picture *picture, const char *code,
+    const Commissioning__Envelope *env)
 {
+	Commissioning__ServiceStatusChanged under;
+
 	if (picture == NULL)
 		return NULL;
 	switch (env->event_case) {
 	case COMMISSIONING__ENVELOPE__EVENT_CAPACITY_REPORTED:
 		return capacity_line_council(picture, env->capacity_reported->organisation);
 	case COMMISSIONING__ENVELOPE__EVENT_SERVICE_STATUS_CHANGED:
-		return service_council(picture, env->service_status_changed);
+		under = *env->service_status_changed;
+		under.commissioner = (char *)code; /* only read */
+		return service_council(picture, &under);
 	default:
 		return NULL;
 	}
@@ -297,7 +329,7 @@ place_figures(json_t *figures, const char *area, const char *icb, const char *co
 								      : json_object()));
 	}
 	if (strcmp(area, "capacity") == 0) {
-		const char *council = place_capacity_council(cut->picture, env);
+		const char *council = place_capacity_council(cut->picture, code, env);
 		json_t *lines = list_where(json_object_get(top, "lines"), "organisation", code, NULL, NULL);
 		/* A roll-up left with nothing (the only service there closed)
 		 * is all zeros, as it now is. */

@@ -76,8 +76,10 @@ int history_insert_into(const struct thing_key *key, const Commissioning__Histor
 bool history_organisation_parent(const uint8_t *bytes, size_t len, char *out, size_t outlen);
 
 /* Where an event's change shows: an area of the picture and the code of
- * the place it is about (the place's ICB is looked up by the caller). */
-#define PLACES_MAX 4
+ * the place it is about (the place's ICB is looked up by the caller). The
+ * most is a service's: its three (thing_places) and the two where it stood
+ * (thing_places_before). */
+#define PLACES_MAX 5
 
 struct place {
 	const char *area;
@@ -101,8 +103,10 @@ int thing_places(const Commissioning__Envelope *env, const Commissioning__Histor
  * history before env went in; NULL: none), which a correction may move it
  * from: the commissioner of the award that stood (finance, governance),
  * of the spend that stood (finance), the organisation of the declaration
- * that stood (governance). Their figures change too when env moves the
- * thing elsewhere. Returns how many places were filled (0 for other kinds).
+ * that stood (governance); for a service, the last commissioner it had
+ * other than env's (services, capacity). Their figures change too when env
+ * moves the thing elsewhere. Returns how many places were filled (0 for
+ * other kinds).
  */
 int thing_places_before(const Commissioning__Envelope *env, const Commissioning__History *before,
     struct place places[PLACES_MAX], Commissioning__Envelope **scratch);

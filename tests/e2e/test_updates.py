@@ -105,6 +105,43 @@ class Updates(DaemonTestCase):
         council = [u for u in updates if u["topic"] == "finance.QNX.E10000011"][-1]
         self.assertEqual(json.loads(council["stateChanged"]["figures"])["years"]["2026-27"]["spent"], 500)
 
+    def test_a_service_handed_to_another_commissioner_is_published_where_it_was_too(self):
+        # How every figure is worked out: a service's commissioner on D is
+        # its last event's effective on or before D, and its places roll up
+        # to the commissioning council. Handing it over empties the first
+        # council's roll-up: its updates say so.
+        self.daemon.send([org(1, "QNX", "ORG_ROLE_ICB", "Y59"),
+                          org(2, "E10000011", "ORG_ROLE_LOCAL_AUTHORITY", "QNX"),
+                          org(3, "E10000012", "ORG_ROLE_LOCAL_AUTHORITY", "QNX")])
+        first = {"source": "commissioner", "eventId": "S1", "occurredAt": "1778407200000",
+                 "serviceStatusChanged": {
+                     "serviceId": "EMI-1", "commissioner": "E10000011", "provider": "1-123039495",
+                     "category": "SERVICE_CATEGORY_DEMENTIA_AND_RESPITE",
+                     "toStatus": "SERVICE_STATUS_COMMISSIONED", "effectiveDate": "2026-05-10",
+                     "places": "12"}}
+        handed = {"source": "commissioner", "eventId": "S2", "occurredAt": "1778410800000",
+                  "serviceStatusChanged": dict(first["serviceStatusChanged"],
+                                               commissioner="E10000012",
+                                               fromStatus="SERVICE_STATUS_COMMISSIONED",
+                                               effectiveDate="2026-06-01")}
+        for event in (first, handed):
+            acks, proc = self.daemon.send([event])
+            self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED", proc.stderr)
+        updates = self.state_updates("capacity.") + self.state_updates("services.")
+        self.assertEqual(sorted(u["topic"] for u in updates),
+                         ["capacity.QNX.E10000011", "capacity.QNX.E10000011",
+                          "capacity.QNX.E10000012",
+                          "services.QNX.E10000011", "services.QNX.E10000011",
+                          "services.QNX.E10000012"])
+        left = [u for u in updates if u["topic"] == "capacity.QNX.E10000011"][-1]
+        council = json.loads(left["stateChanged"]["figures"])["council"]
+        self.assertEqual(council["commissioned_places"], 0)
+        taken = [u for u in updates if u["topic"] == "capacity.QNX.E10000012"][-1]
+        self.assertEqual(json.loads(taken["stateChanged"]["figures"])["council"]["commissioned_places"], 12)
+        service = [u for u in updates if u["topic"] == "services.QNX.E10000011"][-1]
+        self.assertEqual(json.loads(service["stateChanged"]["figures"])["service"]["commissioner"],
+                         "E10000012")
+
     def test_a_variation_before_its_award_is_published_under_the_contract_then_the_commissioner(self):
         self.daemon.send([org(1, "QNX", "ORG_ROLE_ICB", "Y59")])
         varied = {"source": "commissioner", "eventId": "V1", "occurredAt": "1778407200000",

@@ -537,6 +537,53 @@ test_a_correction_shows_where_its_thing_stood_before(void **state)
 	case_free(&c);
 }
 
+/*
+ * A service's commissioner on date D is its last event's effective on or
+ * before D (DOMAIN.md, How every figure is worked out): a move under another
+ * commissioner hands the service over, and the one it leaves loses its
+ * places and its capacity at risk, so it is published there too. A move
+ * under the same commissioner stood nowhere else.
+ */
+static void
+test_a_service_handed_to_another_commissioner_shows_where_it_was(void **state)
+{
+	struct thing_case c = { .n = 0 };
+	struct place places[PLACES_MAX];
+	Commissioning__Envelope *scratch = NULL;
+	Commissioning__History *before;
+	const char *service = "{\"source\":\"icb\",\"eventId\":\"%s\",\"occurredAt\":\"%s\","
+			      "\"serviceStatusChanged\":{\"serviceId\":\"EMI-1\","
+			      "\"commissioner\":\"%s\",\"provider\":\"1-123039495\","
+			      "\"category\":\"SERVICE_CATEGORY_DEMENTIA_AND_RESPITE\","
+			      "\"toStatus\":\"SERVICE_STATUS_COMMISSIONED\","
+			      "\"effectiveDate\":\"%s\",\"places\":\"12\"}}";
+	char json[1024];
+
+	(void)state;
+	snprintf(json, sizeof(json), service, "S1", "1767607200000", "E10000011", "2026-04-01");
+	case_add(&c, json);
+	snprintf(json, sizeof(json), service, "S2", "1767610800000", "E10000011", "2026-05-01");
+	case_add(&c, json);
+	before = case_history_before(&c);
+	assert_int_equal(thing_places_before(c.env[1], before, places, &scratch), 0);
+	assert_null(scratch);
+	commissioning__history__free_unpacked(before, NULL);
+
+	snprintf(json, sizeof(json), service, "S3", "1767614400000", "02P", "2026-06-01");
+	case_add(&c, json);
+	before = case_history_before(&c);
+	assert_int_equal(thing_places_before(c.env[2], before, places, &scratch), 2);
+	assert_string_equal(places[0].area, "services");
+	assert_string_equal(places[0].code, "E10000011");
+	assert_true(places[0].commissioner);
+	assert_string_equal(places[1].area, "capacity");
+	assert_string_equal(places[1].code, "E10000011");
+	assert_true(places[1].commissioner);
+	commissioning__envelope__free_unpacked(scratch, NULL);
+	commissioning__history__free_unpacked(before, NULL);
+	case_free(&c);
+}
+
 int
 main(void)
 {
@@ -553,6 +600,7 @@ main(void)
 		cmocka_unit_test(
 		    test_finance_and_governance_updates_with_nothing_to_show_are_empty_not_null),
 		cmocka_unit_test(test_a_correction_shows_where_its_thing_stood_before),
+		cmocka_unit_test(test_a_service_handed_to_another_commissioner_shows_where_it_was),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
