@@ -15,6 +15,8 @@
 #include "text.h"
 
 #define HL7_HEADER_ID "MSH"
+/* What some Windows senders put before MSH when they write UTF-8. */
+#define HL7_UTF8_BOM "\xEF\xBB\xBF"
 #define HL7_MS_PER_SECOND 1000LL
 #define HL7_MS_PER_MINUTE 60000LL
 #define HL7_MS_PER_HOUR 3600000LL
@@ -311,6 +313,10 @@ hl7_parse(struct hl7_message *msg, const char *buf, size_t len, struct hl7_error
 				    memcmp(seg.text, "FHS", 3) == 0 ? "FHS" : "BHS",
 				    "a batch (FHS/BHS) is not accepted: send one message a frame, "
 				    "each starting with MSH");
+			if (seg.len >= 3 && memcmp(seg.text, HL7_UTF8_BOM, 3) == 0)
+				return hl7_fail(err, HL7_ERROR_SEGMENT_SEQUENCE, "MSH",
+				    "the message starts with a UTF-8 byte order mark (EF BB BF) "
+				    "before MSH: send it without one");
 			if (seg.len < 3 || memcmp(seg.text, HL7_HEADER_ID, 3) != 0)
 				return hl7_fail(err, HL7_ERROR_SEGMENT_SEQUENCE, "MSH",
 				    "the message does not start with an MSH segment");

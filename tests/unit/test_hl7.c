@@ -517,6 +517,25 @@ test_a_batch_is_refused_saying_so(void **state)
 	free(msg);
 }
 
+/* A byte order mark is invisible in most viewers: the error names it, so
+ * that "does not start with MSH" does not send the sender looking at an
+ * MSH that is there. */
+static void
+test_a_byte_order_mark_before_msh_is_named(void **state)
+{
+	static const char text[] = "\xEF\xBB\xBFMSH|^~\\&|PAS\r";
+	struct hl7_message *msg = malloc(sizeof(*msg));
+	struct hl7_error err;
+
+	(void)state;
+	assert_non_null(msg);
+	assert_int_equal(hl7_parse(msg, text, strlen(text), &err), -EBADMSG);
+	assert_string_equal(err.field, "MSH");
+	assert_int_equal(err.code, HL7_ERROR_SEGMENT_SEQUENCE);
+	assert_non_null(strstr(err.text, "byte order mark"));
+	free(msg);
+}
+
 static void
 test_bad_encoding_characters_are_refused(void **state)
 {
@@ -854,6 +873,7 @@ main(void)
 		cmocka_unit_test(test_escape_is_the_inverse_of_get),
 		cmocka_unit_test(test_message_without_msh_is_refused),
 		cmocka_unit_test(test_a_batch_is_refused_saying_so),
+		cmocka_unit_test(test_a_byte_order_mark_before_msh_is_named),
 		cmocka_unit_test(test_bad_encoding_characters_are_refused),
 		cmocka_unit_test(test_bad_segments_are_refused_naming_where),
 		cmocka_unit_test(test_a_nul_byte_is_refused_naming_its_place_with_the_header_read),
