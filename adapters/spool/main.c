@@ -39,12 +39,20 @@ struct spool {
 	bool stopping;
 };
 
+/* An errors file lists this many bad rows at most, and then one line for
+ * the rest: a file of short bad rows would otherwise give an errors file
+ * (held in memory until it is written) some 26 times its size. */
+#define SPOOL_ERRORS_LISTED_MAX 10000
+
 /* What one file gives: its packed envelopes and its error lines. */
 struct spool_file {
 	struct outbox_item *items;
 	size_t n_items, cap_items;
 	char *errors; /* the errors file's text */
 	size_t errors_len, errors_cap;
+	size_t n_listed;	   /* bad rows in errors */
+	size_t n_unlisted;	   /* bad rows past SPOOL_ERRORS_LISTED_MAX */
+	size_t first_unlisted_line; /* the first of those */
 };
 
 static const char *
@@ -129,10 +137,10 @@ spool_append_text(struct spool_file *f, const char *text, size_t len)
 	return 0;
 }
 
+/* Add err's line to the errors file (and its header before the first). */
 static int
-spool_on_error(void *ctx, const struct spool_row_error *err)
+spool_errors_add(struct spool_file *f, const struct spool_row_error *err)
 {
-	struct spool_file *f = ctx;
 	char line[SPOOL_ERRORS_LINE_BUFSIZE];
 	int n;
 
@@ -143,6 +151,38 @@ spool_on_error(void *ctx, const struct spool_row_error *err)
 	if (n < 0)
 		return EINVAL;
 	return spool_append_text(f, line, (size_t)n);
+}
+
+static int
+spool_on_error(void *ctx, const struct spool_row_error *err)
+{
+	struct spool_file *f = ctx;
+	int r;
+
+	if (f->n_listed == SPOOL_ERRORS_LISTED_MAX) {
+		if (f->n_unlisted++ == 0)
+			f->first_unlisted_line = err->line;
+		return 0;
+	}
+	if ((r = spool_errors_add(f, err)) == 0)
+		f->n_listed++;
+	return r;
+}
+
+/* The errors file's last line, when bad rows were left out of it: where
+ * they start and how many they are. */
+static int
+spool_errors_close(struct spool_file *f)
+{
+	struct spool_row_error err = { .line = f->first_unlisted_line };
+
+	if (f->n_unlisted == 0)
+		return 0;
+	(void)snprintf(err.reason, sizeof(err.reason),
+	    "this bad row and the %zu after it are not listed: an errors file lists the "
+	    "first %d",
+	    f->n_unlisted - 1, SPOOL_ERRORS_LISTED_MAX);
+	return spool_errors_add(f, &err);
 }
 
 static void
@@ -555,6 +595,8 @@ spool_take(struct spool *s, struct spool_seen_file *e)
 		spool_file_free(&f);
 		return;
 	}
+	if (rc == 0)
+		rc = spool_errors_close(&f);
 	if (rc == -1) {
 		snprintf(reason, sizeof(reason), "%s\n", err);
 		spool_fail(s, e, reason);

@@ -111,6 +111,31 @@ class SpoolAdapter(SpoolCase):
         self.assertNotIn("9434765918", errors)  # no NHS number in a report
         wait_for(lambda: self.events() == before + 1, what="the one good row")
 
+    def test_an_errors_file_lists_10000_bad_rows_then_counts_the_rest(self):
+        # A file of short bad rows gave an errors file some 26 times its
+        # size, held in memory until written: past 10,000 bad rows, one
+        # line says where the rest start and how many they are.
+        good = discharge_ready_csv([nhs_number(7300)]).splitlines()
+        bad = [f"x{i},RXC,2026-05-08,1,E10000011,2026-05-10"
+               for i in range(10005)]
+        text = "\r\n".join(good[:1] + bad + good[1:]) + "\r\n"
+        path = os.path.join(self.spool, "many_bad.csv")
+        with open(path + ".part", "w", newline="") as f:
+            f.write(text)
+        os.rename(path + ".part", path)
+        self.wait_done("many_bad.csv")
+        with open(os.path.join(self.spool, "done", "many_bad.csv.errors.csv"), newline="") as f:
+            lines = f.read().split("\r\n")
+        self.assertEqual(lines[0], "line,column,reason")
+        self.assertEqual(lines[-1], "")
+        listed = lines[1:-2]
+        self.assertEqual(len(listed), 10000)
+        self.assertEqual([int(l.split(",", 1)[0]) for l in listed], list(range(2, 10002)))
+        self.assertEqual(lines[-2], "10002,,this bad row and the 4 after it are not listed: "
+                                    "an errors file lists the first 10000")
+        wait_for(lambda: self.events() == 1, what="the one good row after them")
+        wait_for(lambda: "10006 rows, 10005 bad" in self.adapter.log_text(), what="the count")
+
     def test_a_file_of_no_known_kind_goes_to_failed_with_the_reason(self):
         self.wait_done(self.drop("unknown_kind.csv"), where="failed")
         with open(os.path.join(self.spool, "failed", "unknown_kind.csv.reason.txt")) as f:
