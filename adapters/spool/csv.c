@@ -9,12 +9,16 @@
 
 #include "csv.h"
 
+/* csv_row.too_long has a bit for each field. */
+_Static_assert(CSV_MAX_COLUMNS <= 64, "csv_row.too_long is 64 bits");
+
 /* A record being read: where its bytes go and the first fault seen. */
 struct csv_record {
 	struct csv_row *row;
 	size_t used;      /* bytes of row->data taken */
 	size_t field_no;  /* 1-based number of the field being read */
 	size_t field_len; /* its bytes so far */
+	bool too_long;	  /* it passed CSV_MAX_FIELD_BYTES: scan on, store nothing */
 	bool failed;      /* a fault is held: scan on, store nothing */
 	char reason[CSV_REASON_BUFSIZE];
 };
@@ -89,6 +93,7 @@ csv_field_begin(struct csv_record *rec)
 
 	rec->field_no++;
 	rec->field_len = 0;
+	rec->too_long = false;
 	if (rec->field_no > CSV_MAX_COLUMNS)
 		csv_fail(rec, "more than %d fields in the record", CSV_MAX_COLUMNS);
 	else if (rec->used >= CSV_MAX_RECORD_BYTES)
@@ -103,12 +108,11 @@ csv_field_put(struct csv_record *rec, char c)
 	if (c == '\0')
 		csv_fail(rec, "field %zu holds a NUL byte (not a text file?)", rec->field_no);
 	else if (rec->field_len >= CSV_MAX_FIELD_BYTES)
-		csv_fail(
-		    rec, "field %zu is longer than %d bytes", rec->field_no, CSV_MAX_FIELD_BYTES);
+		rec->too_long = true;
 	/* Keep one byte for the field's NUL. */
 	else if (rec->used + 1 >= CSV_MAX_RECORD_BYTES)
 		csv_fail(rec, "the record is longer than %d bytes", CSV_MAX_RECORD_BYTES);
-	if (rec->failed)
+	if (rec->failed || rec->too_long)
 		return;
 	rec->row->data[rec->used++] = c;
 	rec->field_len++;
@@ -117,10 +121,17 @@ csv_field_put(struct csv_record *rec, char c)
 static void
 csv_field_end(struct csv_record *rec)
 {
+	struct csv_row *row = rec->row;
+
 	if (rec->failed)
 		return;
-	rec->row->data[rec->used++] = '\0';
-	rec->row->n_fields++;
+	if (rec->too_long) {
+		/* Its bytes are given back: it reads as "". */
+		rec->used = row->offset[row->n_fields];
+		row->too_long |= UINT64_C(1) << row->n_fields;
+	}
+	row->data[rec->used++] = '\0';
+	row->n_fields++;
 }
 
 /*
@@ -209,6 +220,7 @@ csv_reader_next(struct csv_reader *reader, struct csv_row *row, struct csv_error
 	rec.row = row;
 	row->line = reader->line;
 	row->n_fields = 0;
+	row->too_long = 0;
 	for (;;) {
 		csv_field_begin(&rec);
 		if (reader->pos < reader->len && reader->buf[reader->pos] == '"') {
@@ -251,8 +263,16 @@ csv_row_field(const struct csv_row *row, size_t i)
 }
 
 bool
+csv_row_field_too_long(const struct csv_row *row, size_t i)
+{
+	return i < row->n_fields && (row->too_long & (UINT64_C(1) << i)) != 0;
+}
+
+bool
 csv_row_is_blank(const struct csv_row *row)
 {
+	if (row->too_long != 0)
+		return false;
 	for (size_t i = 0; i < row->n_fields; i++)
 		for (const char *p = csv_row_field(row, i); *p != '\0'; p++)
 			if (*p != ' ' && *p != '\t')

@@ -21,6 +21,9 @@
 struct csv_row {
 	size_t line;     /* the physical line (1-based) where the record starts */
 	size_t n_fields; /* 1 or more */
+	/* Bit i: field i was longer than CSV_MAX_FIELD_BYTES, and reads as
+	 * "" (a free-text column the caller may not need). */
+	uint64_t too_long;
 	uint16_t offset[CSV_MAX_COLUMNS];
 	char data[CSV_MAX_RECORD_BYTES];
 };
@@ -51,8 +54,9 @@ void csv_reader_init(struct csv_reader *reader, const char *buf, size_t len);
  * Return 1 with row filled; 0 at the end of the buffer; -1 with err filled
  * when the record is malformed: a quote inside an unquoted field, text
  * after a closing quote, a quote never closed, a NUL byte, more than
- * CSV_MAX_COLUMNS fields, a field over CSV_MAX_FIELD_BYTES or a record
- * over CSV_MAX_RECORD_BYTES. After -1 the reader stands at the next record
+ * CSV_MAX_COLUMNS fields or a record over CSV_MAX_RECORD_BYTES. A field
+ * over CSV_MAX_FIELD_BYTES is not a fault of the record: it is kept as ""
+ * and marked (csv_row_field_too_long). After -1 the reader stands at the next record
  * (for a quote error: the next physical line; for a quote never closed:
  * the end of the buffer), so the caller may go on reading.
  */
@@ -60,6 +64,9 @@ int csv_reader_next(struct csv_reader *reader, struct csv_row *row, struct csv_e
 
 /* Field i of row (0-based): its text, or "" when i >= row->n_fields. */
 const char *csv_row_field(const struct csv_row *row, size_t i);
+
+/* Was field i of row longer than CSV_MAX_FIELD_BYTES (it reads as "")? */
+bool csv_row_field_too_long(const struct csv_row *row, size_t i);
 
 /* Is every field empty or only spaces and tabs (",,,," from a spreadsheet)? */
 bool csv_row_is_blank(const struct csv_row *row);

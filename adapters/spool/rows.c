@@ -1738,10 +1738,19 @@ spool_row_to_envelopes(const struct spool_kind_info *info, const struct csv_row 
 		    row->n_fields, info->n_fields);
 		goto fail;
 	}
-	for (size_t c = 0; c < def->n_columns; c++)
-		if (info->column_index[c] >= 0)
-			rows_copy_trimmed(csv_row_field(row, (size_t)info->column_index[c]),
-			    ctx->value[c], sizeof(ctx->value[c]));
+	for (size_t c = 0; c < def->n_columns; c++) {
+		if (info->column_index[c] < 0)
+			continue;
+		/* Only in a column the kind reads: a long note elsewhere is
+		 * no fault of the row. */
+		if (csv_row_field_too_long(row, (size_t)info->column_index[c])) {
+			row_fail(ctx, (int)c, "longer than %d bytes; no value of this column is",
+			    CSV_MAX_FIELD_BYTES);
+			goto fail;
+		}
+		rows_copy_trimmed(csv_row_field(row, (size_t)info->column_index[c]),
+		    ctx->value[c], sizeof(ctx->value[c]));
+	}
 	if (def->map(ctx) != 0)
 		goto fail;
 	if (ctx->out_of_memory) {

@@ -359,21 +359,34 @@ test_exactly_the_most_columns_is_read(void **state)
 	assert_string_equal(csv_row_field(&f->row, CSV_MAX_COLUMNS - 1), "l");
 }
 
+/* A field past the limit (a free-text note) is no fault of its record:
+ * it reads as "" and is marked, so that the caller decides whether it
+ * needed it; its bytes do not count in the record's. */
 static void
-test_field_too_long_is_an_error_and_reading_goes_on(void **state)
+test_field_too_long_reads_empty_and_is_marked(void **state)
 {
 	struct fixture *f = *state;
 	size_t len = CSV_MAX_FIELD_BYTES + 1;
 	char *text = malloc(len + 32);
 
 	assert_non_null(text);
-	memset(text, 'y', len);
-	memcpy(text + len, ",z\nafter\n", 10);
+	memcpy(text, "a,", 2);
+	memset(text + 2, 'y', len);
+	memcpy(text + 2 + len, ",z\n\"\",after\n", 13);
 	start(f, text);
-	assert_int_equal(next(f), -1);
-	assert_non_null(strstr(f->err.reason, "field 1 is longer than 1024 bytes"));
 	assert_int_equal(next(f), 1);
-	assert_string_equal(csv_row_field(&f->row, 0), "after");
+	assert_int_equal(f->row.n_fields, 3);
+	assert_string_equal(csv_row_field(&f->row, 0), "a");
+	assert_string_equal(csv_row_field(&f->row, 1), "");
+	assert_string_equal(csv_row_field(&f->row, 2), "z");
+	assert_false(csv_row_field_too_long(&f->row, 0));
+	assert_true(csv_row_field_too_long(&f->row, 1));
+	assert_false(csv_row_field_too_long(&f->row, 2));
+	assert_false(csv_row_is_blank(&f->row));
+	/* The mark is the record's own. */
+	assert_int_equal(next(f), 1);
+	assert_string_equal(csv_row_field(&f->row, 1), "after");
+	assert_false(csv_row_field_too_long(&f->row, 1));
 	free(text);
 }
 
@@ -495,7 +508,7 @@ main(void)
 	        test_too_many_columns_is_an_error_and_reading_goes_on, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_exactly_the_most_columns_is_read, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
-	        test_field_too_long_is_an_error_and_reading_goes_on, setup, teardown),
+	        test_field_too_long_reads_empty_and_is_marked, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_field_of_exactly_the_most_bytes_is_read, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_record_too_long_is_an_error, setup, teardown),

@@ -1148,6 +1148,43 @@ test_a_cumulative_extract_repeats_its_rows_ids_on_other_lines(void **state)
 	collected_free(&b);
 }
 
+/* A free-text column the kind does not read (a case note) may be longer
+ * than a field's limit: the row is read all the same. The same length in
+ * a column it reads is that column's fault. */
+static void
+test_a_long_note_in_a_column_not_read_is_no_fault_of_the_row(void **state)
+{
+	struct fixture *f = *state;
+	size_t note = 3 * CSV_MAX_FIELD_BYTES, at = 0;
+	char *text = malloc(2 * note + 512);
+	struct collected c;
+	struct spool_file_summary summary;
+	char err[256];
+
+	assert_non_null(text);
+	at += (size_t)sprintf(text, "%s,Notes\n9434765919,RXC,2026-05-08,1,E10000011,\"",
+	    READY_HEADER);
+	memset(text + at, 'n', note);
+	at += note;
+	at += (size_t)sprintf(text + at, "\"\n");
+	memset(text + at, '9', note);
+	at += note;
+	at += (size_t)sprintf(text + at, ",RXC,2026-05-08,1,E10000011,short\n");
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(spool_read_buffer(text, at, f->ps, collect_envelope, collect_error, &c,
+	                     &summary, err, sizeof(err)),
+	    0);
+	assert_int_equal(summary.rows, 2);
+	assert_int_equal(c.n_env, 1);
+	assert_int_equal(c.env_line[0], 2);
+	assert_int_equal(c.n_err, 1);
+	assert_int_equal(c.err[0].line, 3);
+	assert_string_equal(c.err[0].column, "NHS Number");
+	assert_non_null(strstr(c.err[0].reason, "longer than 1024 bytes"));
+	collected_free(&c);
+	free(text);
+}
+
 /* ----------------------------------------------------------- whole files */
 
 static void
@@ -1577,6 +1614,7 @@ main(void)
 	    T(test_different_rows_give_different_event_ids),
 	    T(test_same_file_twice_gives_the_same_events),
 	    T(test_a_cumulative_extract_repeats_its_rows_ids_on_other_lines),
+	    T(test_a_long_note_in_a_column_not_read_is_no_fault_of_the_row),
 	    T(test_good_files_read_without_errors),
 	    T(test_capacity_file_lines_and_figures),
 	    T(test_bad_care_packages_file_reports_each_row_by_line_and_column),
