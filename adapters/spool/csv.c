@@ -10,7 +10,7 @@
 #include "csv.h"
 
 /* csv_row.too_long has a bit for each field. */
-_Static_assert(CSV_MAX_COLUMNS <= 64, "csv_row.too_long is 64 bits");
+_Static_assert(CSV_MAX_COLUMNS % 64 == 0, "csv_row.too_long is whole 64-bit words");
 
 /* A record being read: where its bytes go and the first fault seen. */
 struct csv_record {
@@ -128,7 +128,7 @@ csv_field_end(struct csv_record *rec)
 	if (rec->too_long) {
 		/* Its bytes are given back: it reads as "". */
 		rec->used = row->offset[row->n_fields];
-		row->too_long |= UINT64_C(1) << row->n_fields;
+		row->too_long[row->n_fields / 64] |= UINT64_C(1) << (row->n_fields % 64);
 	}
 	row->data[rec->used++] = '\0';
 	row->n_fields++;
@@ -220,7 +220,7 @@ csv_reader_next(struct csv_reader *reader, struct csv_row *row, struct csv_error
 	rec.row = row;
 	row->line = reader->line;
 	row->n_fields = 0;
-	row->too_long = 0;
+	memset(row->too_long, 0, sizeof(row->too_long));
 	for (;;) {
 		csv_field_begin(&rec);
 		if (reader->pos < reader->len && reader->buf[reader->pos] == '"') {
@@ -265,14 +265,15 @@ csv_row_field(const struct csv_row *row, size_t i)
 bool
 csv_row_field_too_long(const struct csv_row *row, size_t i)
 {
-	return i < row->n_fields && (row->too_long & (UINT64_C(1) << i)) != 0;
+	return i < row->n_fields && (row->too_long[i / 64] & (UINT64_C(1) << (i % 64))) != 0;
 }
 
 bool
 csv_row_is_blank(const struct csv_row *row)
 {
-	if (row->too_long != 0)
-		return false;
+	for (size_t w = 0; w < CSV_MAX_COLUMNS / 64; w++)
+		if (row->too_long[w] != 0)
+			return false;
 	for (size_t i = 0; i < row->n_fields; i++)
 		for (const char *p = csv_row_field(row, i); *p != '\0'; p++)
 			if (*p != ' ' && *p != '\t')

@@ -9,9 +9,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CSV_MAX_COLUMNS 64         /* fields in one record */
+#define CSV_MAX_COLUMNS 256        /* fields in one record */
 #define CSV_MAX_FIELD_BYTES 1024   /* bytes in one field, NUL excluded */
-#define CSV_MAX_RECORD_BYTES 16384 /* every field's bytes and NULs */
+#define CSV_MAX_RECORD_BYTES 65535 /* every field's bytes and NULs (offsets are 16 bits) */
 #define CSV_REASON_BUFSIZE 160
 
 /*
@@ -23,7 +23,7 @@ struct csv_row {
 	size_t n_fields; /* 1 or more */
 	/* Bit i: field i was longer than CSV_MAX_FIELD_BYTES, and reads as
 	 * "" (a free-text column the caller may not need). */
-	uint64_t too_long;
+	uint64_t too_long[CSV_MAX_COLUMNS / 64];
 	uint16_t offset[CSV_MAX_COLUMNS];
 	char data[CSV_MAX_RECORD_BYTES];
 };

@@ -336,7 +336,7 @@ test_too_many_columns_is_an_error_and_reading_goes_on(void **state)
 	start(f, text);
 	assert_int_equal(next(f), -1);
 	assert_int_equal(f->err.line, 1);
-	assert_non_null(strstr(f->err.reason, "more than 64 fields"));
+	assert_non_null(strstr(f->err.reason, "more than 256 fields"));
 	assert_int_equal(next(f), 1);
 	assert_string_equal(csv_row_field(&f->row, 0), "after");
 }
@@ -356,7 +356,33 @@ test_exactly_the_most_columns_is_read(void **state)
 	start(f, text);
 	assert_int_equal(next(f), 1);
 	assert_int_equal(f->row.n_fields, CSV_MAX_COLUMNS);
-	assert_string_equal(csv_row_field(&f->row, CSV_MAX_COLUMNS - 1), "l");
+	assert_string_equal(csv_row_field(&f->row, CSV_MAX_COLUMNS - 1), "v"); /* 255 % 26 */
+}
+
+/* The mark of a long field far along a wide row is its own. */
+static void
+test_a_long_field_past_the_64th_is_marked(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = 200 * 2 + CSV_MAX_FIELD_BYTES + 16, n = 0;
+	char *text = malloc(len);
+
+	assert_non_null(text);
+	for (int i = 0; i < 200; i++) {
+		text[n++] = 'x';
+		text[n++] = ',';
+	}
+	memset(text + n, 'y', CSV_MAX_FIELD_BYTES + 1);
+	n += CSV_MAX_FIELD_BYTES + 1;
+	memcpy(text + n, ",z\n", 4);
+	start(f, text);
+	assert_int_equal(next(f), 1);
+	assert_int_equal(f->row.n_fields, 202);
+	assert_true(csv_row_field_too_long(&f->row, 200));
+	assert_false(csv_row_field_too_long(&f->row, 200 - 64));
+	assert_false(csv_row_field_too_long(&f->row, 201));
+	assert_string_equal(csv_row_field(&f->row, 201), "z");
+	free(text);
 }
 
 /* A field past the limit (a free-text note) is no fault of its record:
@@ -409,16 +435,17 @@ static void
 test_record_too_long_is_an_error(void **state)
 {
 	struct fixture *f = *state;
-	/* 20 fields of 1000 bytes: each fits, the record does not. */
-	size_t len = 20 * 1001 + 16;
+	/* Fields of 1000 bytes: each fits, the record does not. */
+	int fields = CSV_MAX_RECORD_BYTES / 1000 + 1;
+	size_t len = (size_t)fields * 1001 + 16;
 	char *text = malloc(len);
 	size_t n = 0;
 
 	assert_non_null(text);
-	for (int i = 0; i < 20; i++) {
+	for (int i = 0; i < fields; i++) {
 		memset(text + n, 'q', 1000);
 		n += 1000;
-		text[n++] = i == 19 ? '\n' : ',';
+		text[n++] = i == fields - 1 ? '\n' : ',';
 	}
 	memcpy(text + n, "ok\n", 4);
 	start(f, text);
@@ -511,6 +538,7 @@ main(void)
 	        test_field_too_long_reads_empty_and_is_marked, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 	        test_field_of_exactly_the_most_bytes_is_read, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_a_long_field_past_the_64th_is_marked, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_record_too_long_is_an_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_nul_byte_is_an_error, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
