@@ -133,14 +133,22 @@ store_on_remap(struct store *store, void (*fn)(void *arg), void *arg)
 	store->on_remap_arg = arg;
 }
 
-/* A reader whose map is smaller than the writer's grew it: adopt. */
+/* A map smaller than the data another process wrote (a writer that grew
+ * it: commissionctl rebuild beside the daemon, or the daemon beside a
+ * reader): adopt the size that process gave it, for a write transaction
+ * as for a read one. The size adopted is remembered: store_grow doubles
+ * it (never less than the data), and store_find_map finds the map where
+ * it now lies instead of advising pages it no longer holds. */
 int
 store_txn_begin(struct store *store, unsigned flags, MDB_txn **txn)
 {
 	int rc = mdb_txn_begin(store->env, NULL, flags, txn);
 
 	if (rc == MDB_MAP_RESIZED && (rc = store_before_remap(store)) == MDB_SUCCESS) {
+		MDB_envinfo info;
 		rc = mdb_env_set_mapsize(store->env, 0);
+		if (rc == MDB_SUCCESS && mdb_env_info(store->env, &info) == MDB_SUCCESS)
+			store->map_size = info.me_mapsize;
 		if (rc == MDB_SUCCESS)
 			rc = mdb_txn_begin(store->env, NULL, flags, txn);
 	}
@@ -655,8 +663,7 @@ batch_begin(struct store *store, bool read_only, struct store_batch **batchp)
 		store_set_error(store, "out of memory");
 		return STORE_FAILED;
 	}
-	rc = read_only ? store_txn_begin(store, MDB_RDONLY, &batch->txn)
-		       : mdb_txn_begin(store->env, NULL, 0, &batch->txn);
+	rc = store_txn_begin(store, read_only ? MDB_RDONLY : 0, &batch->txn);
 	if (rc != MDB_SUCCESS) {
 		free(batch);
 		return store_result_of(store, rc,

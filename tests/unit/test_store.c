@@ -1339,6 +1339,76 @@ test_reader_open_before_the_map_grew_adopts_the_new_size(void **state)
 	store_close(&store);
 }
 
+/* Another writer (commissionctl rebuild beside the daemon) grows the map
+ * and writes past the one this process has: the child's part. */
+static int
+child_grows_the_store(const struct store_options *parent_opt)
+{
+	struct store_options opt = *parent_opt;
+	char err[512];
+	struct store *store = store_open(&opt, err, sizeof(err));
+	uint64_t last;
+	struct store_counts c;
+
+	if (store == NULL || store_read_counts(store, &c) != STORE_OK)
+		return 2;
+	last = c.last_event_sequence;
+	for (int round = 0; round < 200; round++) {
+		enum store_result r;
+		if (store_read_counts(store, &c) != STORE_OK)
+			return 3;
+		if (c.used_bytes > 4 * 65536)
+			break;
+		r = commit_four_big_events(store, (unsigned)last + 1);
+		if (r == STORE_MAP_FULL && store_grow(store) == STORE_OK)
+			continue;
+		if (r != STORE_OK)
+			return 4;
+		last += 4;
+	}
+	store_close(&store);
+	return c.used_bytes > 4 * 65536 ? 0 : 5;
+}
+
+static void
+test_a_writer_whose_map_another_grew_adopts_it_and_grows_from_it(void **state)
+{
+	struct fixture *fx = *state;
+	struct store *store;
+	struct store_batch *batch;
+	uint64_t last, adopted;
+	int status = 0;
+	pid_t pid;
+
+	fx->opt.map_size_bytes = 65536;
+	fx->opt.map_max_bytes = 8 << 20;
+	store = store_open_or_fail(&fx->opt);
+	commit_numbered_events(store, 1, 1, 1);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(child_grows_the_store(&fx->opt));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	/* The next batch begins, not refused for a map too small
+	 * (MDB_MAP_RESIZED), and is written. */
+	assert_int_equal(store_batch_begin(store, &batch), STORE_OK);
+	store_batch_abort(&batch);
+	last = counts_of(store).last_event_sequence;
+	assert_true(last > 1);
+	assert_int_equal(commit_four_big_events(store, (unsigned)last + 1), STORE_OK);
+	adopted = counts_of(store).map_size_bytes;
+	assert_true(adopted > 4 * 65536);
+	/* Growing doubles the map adopted, never shrinks it to the data. */
+	assert_int_equal(store_grow(store), STORE_OK);
+	assert_int_equal(counts_of(store).map_size_bytes, 2 * adopted);
+	assert_int_equal(commit_four_big_events(store, (unsigned)last + 5), STORE_OK);
+	store_close(&store);
+}
+
 /* ------------------------------------------------------------ format version */
 
 /* Overwrite meta.format_version of the closed store at path, straight through LMDB. */
@@ -1751,6 +1821,7 @@ main(void)
 	    STORE_TEST(test_read_only_handle_reads_what_the_writer_committed),
 	    STORE_TEST(test_read_only_open_in_another_process_beside_the_writer),
 	    STORE_TEST(test_reader_open_before_the_map_grew_adopts_the_new_size),
+	    STORE_TEST(test_a_writer_whose_map_another_grew_adopts_it_and_grows_from_it),
 	    STORE_TEST(test_store_from_a_newer_format_is_refused),
 	    STORE_TEST(test_a_store_without_its_format_key_is_refused_not_stamped),
 	    STORE_TEST(test_backup_opens_with_the_same_counts),
