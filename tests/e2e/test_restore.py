@@ -1,0 +1,54 @@
+"""commissionctl restore as an operator meets it when things go wrong: a
+crash in the middle of the swap, and restore run by another user than
+the store's owner (root, say)."""
+import os
+import subprocess
+import unittest
+
+from harness import CTL, DaemonTestCase, event_mix, json_lines
+
+
+def sanitizer_options():
+    # The shim comes before the sanitizer runtime in the library list.
+    return ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))
+
+
+class CrashDuringRestore(DaemonTestCase):
+
+    def test_a_restore_killed_before_its_last_rename_leaves_the_old_store_in_place(self):
+        self.daemon.send(event_mix(30))
+        backup = os.path.join(self.workdir, "backup")
+        self.assertEqual(self.daemon.ctl("backup", backup).returncode, 0)
+        self.daemon.send(event_mix(60)[30:])
+        self.assertEqual(self.daemon.stop(), 0)
+        shim = os.path.join(self.workdir, "die_on_rename.so")
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", shim,
+                        os.path.join(os.path.dirname(__file__), "die_on_rename.c"), "-ldl"],
+                       check=True, capture_output=True)
+        # Killed as the copy is about to be renamed in: at that instant
+        # the store must still be the one it was, never no store at all.
+        proc = subprocess.run(
+            [CTL, "--config", self.daemon.config, "restore", backup], capture_output=True,
+            text=True, timeout=120,
+            env=dict(os.environ, LD_PRELOAD=shim, DIE_ON_RENAME_FROM="/.restore/data.mdb",
+                     ASAN_OPTIONS=sanitizer_options()))
+        self.assertEqual(proc.returncode, 137, proc.stderr)
+        store = self.daemon.settings["store.path"]
+        self.assertTrue(os.path.exists(f"{store}/data.mdb"))
+        self.assertEqual(self.daemon.status()["events"], 60)
+        # Run again, it finishes: the backup in place, the old store kept.
+        again = self.daemon.ctl("restore", backup)
+        self.assertEqual(again.returncode, 0, again.stderr)
+        self.assertEqual(self.daemon.status()["events"], 30)
+        kept = json_lines(again.stdout)[0]["kept"]
+        original = os.path.join(self.workdir, "original")
+        os.mkdir(original)
+        os.rename(kept, f"{original}/data.mdb")
+        status = subprocess.run([CTL, "--set", f"store.path={original}", "status"],
+                                capture_output=True, text=True)
+        self.assertEqual(json_lines(status.stdout)[0]["events"], 60, status.stderr)
+        self.daemon.start()
+
+
+if __name__ == "__main__":
+    unittest.main()
