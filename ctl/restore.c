@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -35,6 +36,7 @@ restore_swap(struct store *backup, const char *store_path, char kept[4096], char
     size_t errlen)
 {
 	char staging[4096], staged[4096 + 16], live[4096], lockfile[4096];
+	struct stat dir;
 
 	snprintf(staging, sizeof(staging), "%s/.restore", store_path);
 	snprintf(staged, sizeof(staged), "%s/data.mdb", staging);
@@ -46,6 +48,16 @@ restore_swap(struct store *backup, const char *store_path, char kept[4096], char
 	rmdir(staging);
 	if (store_backup(backup, staging) != STORE_OK) {
 		snprintf(err, errlen, "copying: %s", store_error(backup));
+		return -1;
+	}
+	/* Run by root (sudo), the copy would be root's, 0600, and a
+	 * commissiond running as the store's owner could not open it: it
+	 * gets the owner of the store directory. */
+	if (geteuid() == 0 && (stat(store_path, &dir) < 0 ||
+				  ((dir.st_uid != 0 || dir.st_gid != 0) &&
+				      chown(staged, dir.st_uid, dir.st_gid) < 0))) {
+		snprintf(err, errlen, "giving the copy the store directory's owner: %s",
+		    strerror(errno));
 		return -1;
 	}
 	if (access(live, F_OK) != 0)

@@ -25,6 +25,7 @@ struct store_lock *
 store_lock_take(const char *dir, const char *holder, char *err, size_t errlen)
 {
 	char path[4096], who[128] = "";
+	struct stat st, dirst;
 	struct store_lock *lock;
 	int fd;
 	ssize_t n;
@@ -39,6 +40,17 @@ store_lock_take(const char *dir, const char *holder, char *err, size_t errlen)
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: cannot open the lock file: %s", path, strerror(errno));
+		return NULL;
+	}
+	/* Made by root (commissionctl restore or load under sudo) in a store
+	 * that is another user's, it would keep commissiond, running as that
+	 * user, from its own store: it is the directory owner's. */
+	if (geteuid() == 0 && stat(dir, &dirst) == 0 && fstat(fd, &st) == 0 &&
+	    (st.st_uid != dirst.st_uid || st.st_gid != dirst.st_gid) &&
+	    fchown(fd, dirst.st_uid, dirst.st_gid) < 0) {
+		snprintf(err, errlen, "%s: cannot give the lock file the store's owner: %s", path,
+		    strerror(errno));
+		close(fd);
 		return NULL;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {

@@ -50,5 +50,40 @@ class CrashDuringRestore(DaemonTestCase):
         self.daemon.start()
 
 
+@unittest.skipUnless(os.geteuid() == 0, "needs root, as an operator under sudo")
+class RestoreAsRoot(DaemonTestCase):
+    """The store belongs to commissiond's user; an operator runs restore
+    as root. What restore writes must stay the store owner's, or
+    commissiond, running as that user, cannot open its own store."""
+
+    def test_the_restored_store_and_its_lock_file_keep_the_store_directory_owner(self):
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        self.daemon.send(event_mix(20))
+        backup = os.path.join(self.workdir, "backup")
+        self.assertEqual(self.daemon.ctl("backup", backup).returncode, 0)
+        self.assertEqual(self.daemon.stop(), 0)
+        store = self.daemon.settings["store.path"]
+        os.unlink(f"{store}/commissiond.lock")
+        for path in [store] + [os.path.join(store, name) for name in os.listdir(store)]:
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+        restored = self.daemon.ctl("restore", backup)
+        self.assertEqual(restored.returncode, 0, restored.stderr)
+        for name in ("data.mdb", "commissiond.lock", "data.mdb.before-restore"):
+            st = os.stat(os.path.join(store, name))
+            self.assertEqual((name, st.st_uid, st.st_gid),
+                             (name, nobody.pw_uid, nobody.pw_gid))
+        # Opened as that user, it reads.
+        os.chmod(self.workdir, 0o711)
+        status = subprocess.run(["runuser", "-u", "nobody", "--", CTL, "--set",
+                                 f"store.path={store}", "status"],
+                                capture_output=True, text=True)
+        self.assertEqual(status.returncode, 0, status.stderr)
+        self.assertEqual(json_lines(status.stdout)[0]["events"], 20, status.stderr)
+        for path in [store] + [os.path.join(store, name) for name in os.listdir(store)]:
+            os.chown(path, 0, 0)
+        self.daemon.start()
+
+
 if __name__ == "__main__":
     unittest.main()
