@@ -1466,6 +1466,30 @@ store_bound_mapped(struct store *store)
 	return store_unmap_cached_pages(store);
 }
 
+/* fsync dir/name, or dir itself when name is NULL; -1 with the error set. */
+static int
+store_fsync_path(struct store *store, const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s%s%s", dir, name ? "/" : "", name ? name : "") >=
+	    (int)sizeof(path)) {
+		store_set_error(store, "%s: the path is too long", dir);
+		return -1;
+	}
+	fd = open(path, (name ? O_RDONLY : O_RDONLY | O_DIRECTORY) | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) < 0) {
+		store_set_error(store, "%s: cannot make the copy durable (fsync): %s", path,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 enum store_result
 store_backup(struct store *store, const char *dir)
 {
@@ -1493,6 +1517,14 @@ store_backup(struct store *store, const char *dir)
 			store_set_error(store, "copying the store: %s; the partial copy %s was removed",
 			    mdb_strerror(rc), file);
 		return r;
+	}
+	/* mdb_env_copy2 writes and closes the file without fsync: a backup
+	 * reported written must survive a power cut, its name too. */
+	if (store_fsync_path(store, dir, "data.mdb") < 0 || store_fsync_path(store, dir, NULL) < 0) {
+		char file[PATH_MAX];
+		if (snprintf(file, sizeof(file), "%s/data.mdb", dir) < (int)sizeof(file))
+			unlink(file); /* as a copy cut short: a retry may go there */
+		return STORE_FAILED;
 	}
 	return STORE_OK;
 }
