@@ -60,6 +60,7 @@ ctl_show(const struct config *cfg, int argc, char **argv)
 	json_t *figures;
 	char err[768];
 	int written;
+	int area;
 	int ch;
 
 	as_of = (uint64_t)clock_now_ms();
@@ -87,6 +88,16 @@ ctl_show(const struct config *cfg, int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		return show_usage();
+	/* A usage error is said before the store is read: loading every
+	 * history of a large store takes minutes, and a store that cannot
+	 * be opened is no answer to a misspelt area. */
+	for (area = 0; picture_areas[area] != NULL; area++)
+		if (strcmp(picture_areas[area], argv[optind]) == 0)
+			break;
+	if (picture_areas[area] == NULL) {
+		fprintf(stderr, "commissionctl: show: no such area: %s\n", argv[optind]);
+		return show_usage();
+	}
 	if ((store = store_open(&opt, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "commissionctl: %s\n", err);
 		return CTL_STORE;

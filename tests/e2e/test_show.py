@@ -4,7 +4,7 @@ import json
 import os
 import subprocess
 
-from harness import DaemonTestCase
+from harness import CTL, DaemonTestCase
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 END_OF_DAY = "1778540400000"  # 2026-05-11T23:00:00Z
@@ -63,3 +63,13 @@ class Show(DaemonTestCase):
         proc = self.daemon.ctl("show", "flow", "--as-of", "yesterday")
         self.assertEqual(proc.returncode, 2)
         self.assertIn("--as-of", proc.stderr)
+
+    def test_an_unknown_area_is_a_usage_error_before_the_store_is_read(self):
+        # Said at once, not after loading every history, and not as a
+        # store error where there is no store.
+        missing = os.path.join(self.workdir, "no-store-here")
+        proc = subprocess.run([CTL, "--set", f"store.path={missing}", "show", "beds"],
+                              capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("no such area: beds", proc.stderr)
+        self.assertNotIn("LMDB", proc.stderr)
