@@ -778,7 +778,8 @@ csv_name_cmp(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void
+/* Write the page as CSV; -1 out of memory. */
+static int
 csv_write(struct evbuffer *out, const struct http_table *t, json_t *page)
 {
 	json_t *flat = json_array(), *columns = json_object(), *row;
@@ -793,17 +794,22 @@ csv_write(struct evbuffer *out, const struct http_table *t, json_t *page)
 			json_object_set_new(columns, k, json_true());
 		json_array_append_new(flat, f);
 	}
-	names = calloc(json_object_size(columns) + 1, sizeof(*names));
+	/* An empty table still says its key columns: added before the names
+	 * are counted, since each takes a place among them. */
+	for (c = 0; json_array_size(page) == 0 && c < 2; c++)
+		if (t->key[c] != NULL)
+			json_object_set_new(columns, t->key[c], json_true());
+	if ((names = calloc(json_object_size(columns) + 1, sizeof(*names))) == NULL) {
+		json_decref(flat);
+		json_decref(columns);
+		return -1;
+	}
 	json_object_foreach(columns, k, v) {
 		if ((t->key[0] && strcmp(k, t->key[0]) == 0) || (t->key[1] && strcmp(k, t->key[1]) == 0))
 			continue;
 		names[n++] = k;
 	}
 	qsort(names, n, sizeof(*names), csv_name_cmp);
-	/* An empty table still says its key columns. */
-	for (c = 0; json_array_size(page) == 0 && c < 2; c++)
-		if (t->key[c] != NULL)
-			json_object_set_new(columns, t->key[c], json_true());
 	/* The key columns first, in their order. */
 	for (c = 0; c < 2; c++) {
 		if (t->key[c] == NULL || json_object_get(columns, t->key[c]) == NULL)
@@ -829,6 +835,7 @@ csv_write(struct evbuffer *out, const struct http_table *t, json_t *page)
 	free(names);
 	json_decref(flat);
 	json_decref(columns);
+	return 0;
 }
 
 /* ---------------------------------------------------------------- handlers */
@@ -1468,7 +1475,14 @@ http_table_answer(struct http *h, struct evhttp_request *req, const struct http_
 		struct evkeyvalq *hdr = evhttp_request_get_output_headers(req);
 		char v[32];
 		json_t *t_last = json_object_get(answer, "last_event_time");
-		csv_write(body, t, page);
+		if (body == NULL || csv_write(body, t, page) < 0) {
+			if (body != NULL)
+				evbuffer_free(body);
+			json_decref(page);
+			json_decref(answer);
+			http_error(h, req, route, 500, NULL, "out of memory");
+			return;
+		}
 		snprintf(v, sizeof(v), "%" JSON_INTEGER_FORMAT,
 		    json_integer_value(json_object_get(answer, "last_sequence")));
 		evhttp_add_header(hdr, "X-Last-Sequence", v);

@@ -1267,6 +1267,16 @@ class Freshness(DaemonTestCase):
         self.assertEqual((third["last_sequence"], third["last_event_time"]),
                          (second["last_sequence"], second["last_event_time"]))
 
+    def test_every_table_as_csv_on_an_empty_store_is_its_key_columns_alone(self):
+        # finance/commissioners has two key columns: its empty CSV once
+        # wrote past the list of column names (a heap overflow).
+        for route, (_, _, _, keys) in TABLES.items():
+            with self.subTest(route=route):
+                answer = self.api.get(f"/api/v1/{route}", {"format": "csv"})
+                self.assertEqual(answer.status, 200, answer)
+                self.assertEqual(answer.body.decode(), ",".join(keys) + "\r\n")
+        self.assertEqual(self.api.get("/healthz").status, 200)
+
     def test_freshness_survives_a_restart(self):
         self.daemon.send(event_mix(10))
         before = self.api.get_json("/api/v1/flow")
