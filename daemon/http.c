@@ -44,6 +44,9 @@
 /* How often the connections are looked at for a request that did not
  * arrive in time (http_arrival). */
 #define HTTP_ARRIVAL_SWEEP_MS 100
+/* A Host header's name without its port: a DNS name (253 characters at
+ * most, RFC 1035) or a bracketed IPv6 address. */
+#define HTTP_HOST_NAME_MAX 255
 
 /*
  * A connection, from its accept until libevent lets it go, and the
@@ -1817,6 +1820,7 @@ http_host_allowed(struct http *h, struct evhttp_request *req, char *name, size_t
 	char listen[CONFIG_TEXT_MAX];
 	uint16_t port;
 	size_t n;
+	bool fits;
 
 	if (host == NULL || strcmp(hosts, "*") == 0)
 		return true;
@@ -1825,8 +1829,10 @@ http_host_allowed(struct http *h, struct evhttp_request *req, char *name, size_t
 			   : strcspn(host, ":");
 	if (n > 0 && host[n - 1] == '.' && host[0] != '[')
 		n--; /* "localhost." is localhost */
-	snprintf(name, size, "%.*s", (int)n, host);
-	if (config_host_is_loopback(name) || config_list_includes(hosts, name))
+	/* A name cut short could be one of ours: one too long to hold (more
+	 * than a DNS name's 253 characters) is none. */
+	fits = snprintf(name, size, "%.*s", (int)n, host) < (int)size;
+	if (fits && (config_host_is_loopback(name) || config_list_includes(hosts, name)))
 		return true;
 	return hosts[0] == '\0' &&
 	    config_listen_split(h->cfg->http_listen, listen, sizeof(listen), &port) == 0 &&
@@ -2065,7 +2071,7 @@ http_on_request(struct evhttp_request *req, void *arg)
 	size_t decoded_len;
 	struct http_arrival *arrival = http_arrival_of(h, req);
 	const char *length, *other_length;
-	char *decoded, host_name[96];
+	char *decoded, host_name[HTTP_HOST_NAME_MAX + 1];
 
 	/* The request has come: no deadline while it is answered. */
 	if (arrival != NULL)

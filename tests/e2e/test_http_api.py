@@ -1430,6 +1430,44 @@ class HostsListed(SharedDaemon):
                 self.assertEqual(answer.status, status, answer)
 
 
+LONG_HOST = "a" * 60 + "." + "b" * 39 + ".example"   # 108 characters
+
+
+class HostsLong(SharedDaemon):
+    """A listed name is matched whole, however long: never cut short, so
+    that one past a bound is neither refused nor matched by its start."""
+
+    settings = {"http.hosts": LONG_HOST}
+
+    def test_a_long_listed_name_is_served_and_longer_names_are_not(self):
+        api = Api(self.daemon)
+        for host, status in ((LONG_HOST, 200), (f"{LONG_HOST}:443", 200),
+                             (LONG_HOST[:95] + ".evil.example", 403),
+                             (LONG_HOST + ".evil.example", 403),
+                             ("x" * 300 + ".example", 403)):
+            with self.subTest(host=host):
+                answer = api.get("/api/v1/flow", headers={"Host": host})
+                self.assertEqual(answer.status, status, answer)
+
+
+class HostsOf95(SharedDaemon):
+    """A name that fills what a Host's name was once cut to (95
+    characters): a longer name that begins with it is not it."""
+
+    NAME = "c" * 60 + "." + "d" * 26 + ".example"
+
+    settings = {"http.hosts": NAME}
+
+    def test_a_name_that_begins_with_a_listed_one_is_refused(self):
+        api = Api(self.daemon)
+        self.assertEqual(len(self.NAME), 95)
+        for host, status in ((self.NAME, 200), (self.NAME + ".evil.example", 403),
+                             (self.NAME + "x", 403)):
+            with self.subTest(host=host):
+                answer = api.get("/api/v1/flow", headers={"Host": host})
+                self.assertEqual(answer.status, status, answer)
+
+
 class HostsBeyondLoopback(SharedDaemon):
     """Listening beyond loopback, the daemon is reached by names of its
     own that it cannot know: with [http] hosts empty, any is served."""
