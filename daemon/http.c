@@ -1943,6 +1943,17 @@ http_arrival_free(struct http *h, struct http_arrival *a)
 	free(a);
 }
 
+/* The instant timeout_ms ([http] timeout_ms) after now: a time-out that
+ * reaches past what int64_t holds never ends, rather than wrapping to
+ * one already past, which would close every connection at once. */
+static int64_t
+http_deadline_ms(const struct http *h, int64_t now)
+{
+	uint64_t timeout_ms = h->cfg->http_timeout_ms;
+
+	return timeout_ms >= (uint64_t)(INT64_MAX - now) ? INT64_MAX : now + (int64_t)timeout_ms;
+}
+
 /* evhttp_set_bevcb's: a connection was accepted. NULL lets libevent make
  * the bufferevent itself (no deadline then but its idle time-out). */
 static struct bufferevent *
@@ -1958,7 +1969,7 @@ http_on_connection(struct event_base *base, void *arg)
 		return bev;
 	bufferevent_incref(bev);
 	a->bev = bev;
-	a->deadline_ms = clock_monotonic_ms() + (int64_t)h->cfg->http_timeout_ms;
+	a->deadline_ms = http_deadline_ms(h, clock_monotonic_ms());
 	TAILQ_INSERT_TAIL(&h->arrivals, a, link);
 	http_arrival_sweep_arm(h);
 	return bev;
@@ -1992,7 +2003,7 @@ http_on_request_complete(struct evhttp_request *req, void *arg)
 	if (a != NULL)
 		a->deadline_ms = evhttp_request_get_command(req) == EVHTTP_REQ_CONNECT
 		    ? now
-		    : now + (int64_t)h->cfg->http_timeout_ms;
+		    : http_deadline_ms(h, now);
 }
 
 /* Let go of the connections libevent has let go of, and shut down those

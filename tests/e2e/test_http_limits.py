@@ -133,6 +133,36 @@ class SlowRequest(HttpLimitCase):
             conn.close()
 
 
+class LongestTimeout(HttpLimitCase):
+    """A timeout_ms past what a deadline can hold is no time-out at all:
+    it once wrapped (undefined behaviour, a sanitizer abort) into a
+    deadline already past, closing every connection at once."""
+
+    def check_kept_connection_answers(self, timeout_ms):
+        self.daemon.stop()
+        self.daemon.settings["http.timeout_ms"] = timeout_ms
+        self.daemon.write_config()
+        self.daemon.start()
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        try:
+            time.sleep(0.5)  # sweeps pass: the connection is not closed
+            for _ in range(2):
+                sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                answer = http.client.HTTPResponse(sock)
+                answer.begin()
+                self.assertEqual(answer.status, 200)
+                answer.read()
+                time.sleep(0.5)
+        finally:
+            sock.close()
+        self.assertIsNone(self.daemon.sanitizer_report(), self.daemon.log_text())
+
+    def test_the_largest_timeouts_keep_connections_open(self):
+        for timeout_ms in ("9223372036854775807", "18446744073709551615"):
+            with self.subTest(timeout_ms=timeout_ms):
+                self.check_kept_connection_answers(timeout_ms)
+
+
 class OutOfDescriptors(HttpLimitCase):
     """When accept() fails for want of descriptors the daemon pauses
     accepting, and neither spins nor floods its log."""
