@@ -1815,7 +1815,13 @@ http_authorised(struct http *h, struct evhttp_request *req)
 static bool
 http_host_allowed(struct http *h, struct evhttp_request *req, char *name, size_t size)
 {
-	const char *host = evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	/* A target in absolute form (http://name/path) names the host
+	 * itself, and Host is then ignored (RFC 9112 3.2.2). */
+	const char *host = uri != NULL && evhttp_uri_get_scheme(uri) != NULL &&
+		evhttp_uri_get_host(uri) != NULL
+	    ? evhttp_uri_get_host(uri)
+	    : evhttp_find_header(evhttp_request_get_input_headers(req), "Host");
 	const char *hosts = h->cfg->http_hosts;
 	char listen[CONFIG_TEXT_MAX];
 	uint16_t port;

@@ -1413,6 +1413,19 @@ class HostHeader(SharedDaemon):
         self.assertRegex(metrics, r'commissiond_http_requests_total\{route="other",'
                                   r'status="403"\} [1-9]')
 
+    def test_a_target_in_absolute_form_is_judged_by_its_own_host(self):
+        # RFC 9112 3.2.2: the target's authority is the host; Host is ignored.
+        port = self.api.port
+        for target, host, status in (
+                ("http://evil.example/api/v1/flow", "localhost", 403),
+                (f"http://evil.example:{port}/metrics", f"127.0.0.1:{port}", 403),
+                (f"http://localhost:{port}/api/v1/flow", "evil.example", 200),
+                ("http://[::1]/api/v1/flow", "localhost", 200)):
+            with self.subTest(target=target, host=host):
+                answer = self.api.raw(f"GET {target} HTTP/1.1\r\nHost: {host}\r\n"
+                                      "Connection: close\r\n\r\n".encode())
+                self.assertEqual(answer.status, status, answer)
+
 
 class HostsListed(SharedDaemon):
     """[http] hosts: the name a proxy passes on is served too."""
