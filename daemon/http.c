@@ -2138,6 +2138,14 @@ http_on_request(struct evhttp_request *req, void *arg)
 		http_error(h, req, "other", 405, NULL, "only GET is served here");
 		return;
 	}
+	/* "//x" is a path whose first segment is empty (RFC 9112 3.2.1),
+	 * which libevent reads as a host x: no route begins so. */
+	if (uri != NULL && evhttp_uri_get_scheme(uri) == NULL && evhttp_uri_get_host(uri) != NULL) {
+		const char *target = evhttp_request_get_uri(req);
+		http_error(h, req, "other", 404, NULL, "no such route: %.*s",
+		    (int)strcspn(target, "?"), target);
+		return;
+	}
 	if (path == NULL || path[0] == '\0')
 		path = "/";
 	decoded = evhttp_uridecode(path, 0, &decoded_len);

@@ -1426,6 +1426,17 @@ class HostHeader(SharedDaemon):
                                       "Connection: close\r\n\r\n".encode())
                 self.assertEqual(answer.status, status, answer)
 
+    def test_a_path_that_begins_with_two_slashes_names_no_route(self):
+        # libevent reads "//healthz" as the host healthz and an empty path,
+        # which was served as the dashboard page.
+        for target in ("//healthz", "//api/v1/flow", "//"):
+            with self.subTest(target=target):
+                answer = self.api.raw(f"GET {target}?as_of=1 HTTP/1.1\r\nHost: localhost\r\n"
+                                      "Connection: close\r\n\r\n".encode())
+                self.assertEqual(answer.status, 404, answer)
+                self.assertEqual(json.loads(answer.body)["error"]["message"],
+                                 f"no such route: {target}")
+
 
 class HostsListed(SharedDaemon):
     """[http] hosts: the name a proxy passes on is served too."""
