@@ -38,6 +38,7 @@ struct daemon {
 	char **sets;
 	int n_sets;
 	struct event *sigterm, *sigint, *sighup;
+	bool store_unusable; /* exit non-zero: the service manager starts it again */
 };
 
 static void
@@ -92,6 +93,22 @@ on_reload_signal(evutil_socket_t sig, short what, void *arg)
 	sd_notify(0, "READY=1");
 }
 
+/* LMDB's environment cannot be used again in this process (MDB_PANIC: a
+ * commit failed writing its meta page). The batch in hand is answered
+ * RETRY_LATER; the loop stops after it, and the exit status asks for a
+ * restart, which opens the store afresh. */
+static void
+on_store_unusable(void *arg)
+{
+	struct daemon *d = arg;
+
+	log_error("store: the store is unusable after a failed write (MDB_PANIC); exiting so "
+		  "that the service manager starts commissiond again");
+	d->store_unusable = true;
+	service_stopping(d->service);
+	event_base_loopbreak(d->base);
+}
+
 /* After each committed batch: stream it at once. */
 static void
 on_committed(void *stream)
@@ -144,6 +161,7 @@ daemon_start(struct daemon *d)
 	d->zmq_ctx = zmq_ctx_new();
 	if (d->base == NULL || d->zmq_ctx == NULL)
 		fatal("cannot create the event loop or the ZeroMQ context");
+	store_on_unusable(d->store, on_store_unusable, d);
 	if ((d->metrics = metrics_new()) == NULL)
 		fatal("out of memory");
 	if (zap_start(d->zap, d->base, d->zmq_ctx, d->metrics, err, sizeof(err)) < 0)
@@ -280,5 +298,5 @@ main(int argc, char **argv)
 	daemon_start(&d);
 	event_base_dispatch(d.base);
 	daemon_stop(&d);
-	return 0;
+	return d.store_unusable ? EXIT_FAILURE : 0;
 }

@@ -48,11 +48,24 @@ store_error(const struct store *store)
 	return store->error;
 }
 
+/* LMDB's environment is unusable: say so once, to whoever asked. */
+static void
+store_note_unusable(struct store *store)
+{
+	if (store->unusable)
+		return;
+	store->unusable = true;
+	if (store->on_unusable != NULL)
+		store->on_unusable(store->on_unusable_arg);
+}
+
 enum store_result
 store_result_of(struct store *store, int rc, const char *what)
 {
 	if (rc == MDB_SUCCESS)
 		return STORE_OK;
+	if (rc == MDB_PANIC)
+		store_note_unusable(store);
 	store_set_error(store, "%s: %s", what, mdb_strerror(rc));
 	if (rc == MDB_MAP_FULL)
 		return STORE_MAP_FULL;
@@ -131,6 +144,34 @@ store_on_remap(struct store *store, void (*fn)(void *arg), void *arg)
 {
 	store->on_remap = fn;
 	store->on_remap_arg = arg;
+}
+
+void
+store_on_unusable(struct store *store, void (*fn)(void *arg), void *arg)
+{
+	store->on_unusable = fn;
+	store->on_unusable_arg = arg;
+}
+
+bool
+store_unusable(const struct store *store)
+{
+	return store->unusable;
+}
+
+/* After a failed commit: did it leave LMDB's environment unusable? A
+ * failed write of its meta page does (MDB_FATAL_ERROR, inside LMDB), and
+ * every transaction begun from then on fails with MDB_PANIC. */
+static void
+store_check_usable(struct store *store)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(store->env, NULL, MDB_RDONLY, &txn);
+
+	if (rc == MDB_SUCCESS)
+		mdb_txn_abort(txn);
+	else if (rc == MDB_PANIC)
+		store_note_unusable(store);
 }
 
 /* A map smaller than the data another process wrote (a writer that grew
@@ -973,6 +1014,8 @@ store_batch_commit(struct store_batch **batchp)
 	r = store_result_of(store, rc, "committing");
 	if (r == STORE_OK)
 		store->counters = batch->counters;
+	else
+		store_check_usable(store);
 	batch_free(batch);
 	return r;
 }

@@ -89,6 +89,14 @@ enum store_result store_grow(struct store *store);
  * grow fails. */
 void store_on_remap(struct store *store, void (*fn)(void *arg), void *arg);
 
+/* fn(arg) is called once, when LMDB first says the store is unusable
+ * (MDB_PANIC: a commit failed writing its meta page, on a disk error or a
+ * full disk). From then on every transaction fails, whatever is freed,
+ * until the store is closed and opened again: a daemon should exit and be
+ * started again (nothing committed is lost). */
+void store_on_unusable(struct store *store, void (*fn)(void *arg), void *arg);
+bool store_unusable(const struct store *store);
+
 /* ---- the write batch: everything between begin and commit is one
  * transaction; nothing is visible or durable until commit returns STORE_OK. */
 enum store_result store_batch_begin(struct store *store, struct store_batch **batch);

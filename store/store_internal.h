@@ -52,6 +52,9 @@ struct store {
 	unsigned read_batches;	 /* open: the map may not move (store_on_remap) */
 	void (*on_remap)(void *arg);
 	void *on_remap_arg;
+	bool unusable; /* LMDB said MDB_PANIC (store_on_unusable) */
+	void (*on_unusable)(void *arg);
+	void *on_unusable_arg;
 	struct tailcache tail;	 /* the writer's: lib/tailcache.h */
 	bool statm_opened;	 /* statm_fd: /proc/self/statm, or -1 */
 	int statm_fd;

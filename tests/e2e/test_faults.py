@@ -261,6 +261,56 @@ RELEASE_DAEMON = os.path.join(os.path.dirname(__file__), "..", "..", "build", "r
                               "commissiond")
 
 
+class StoreUnusable(unittest.TestCase):
+    """A commit that fails writing LMDB's meta page (fail_meta_write.c under
+    LD_PRELOAD: EIO there) leaves the environment unusable until it is
+    opened again: MDB_PANIC for every transaction, whatever is freed. The
+    daemon answers the batch RETRY_LATER, says why and exits non-zero, so
+    that systemd starts it again; started again, it takes the event, and
+    nothing accepted before is lost."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cd-panic-")
+        self.shim = os.path.join(self.workdir, "fail_meta_write.so")
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", self.shim,
+                        os.path.join(os.path.dirname(__file__), "fail_meta_write.c"), "-ldl"],
+                       check=True, capture_output=True)
+        self.trigger = os.path.join(self.workdir, "fail-meta-write")
+        self.daemon = Daemon(self.workdir)
+
+    def tearDown(self):
+        try:
+            stop_cleanly(self, self.daemon)
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def test_the_daemon_exits_to_be_restarted_and_loses_nothing(self):
+        self.daemon.start(env={
+            "LD_PRELOAD": self.shim, "FAIL_META_WRITE_FILE": self.trigger,
+            # ASan would be first in LD_PRELOAD: not here.
+            "ASAN_OPTIONS": ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"),
+                                                   "verify_asan_link_order=0"]))})
+        events = event_mix(4)
+        acks, proc = self.daemon.send(events[:3])
+        self.assertEqual([a["status"] for a in acks], ["ACK_STATUS_ACCEPTED"] * 3, proc.stderr)
+        open(self.trigger, "w").close()
+        acks, proc = self.daemon.send(events[3:], "--timeout", "5000")
+        self.assertFalse(os.path.exists(self.trigger), "no meta page was written")
+        self.assertEqual([a["status"] for a in acks], ["ACK_STATUS_RETRY_LATER"], proc.stderr)
+        rc = self.daemon.proc.wait(timeout=30)
+        self.daemon.proc = None
+        log = self.daemon.log_text()
+        self.assertEqual(rc, 1, log[-3000:])
+        self.assertIn("store: the store is unusable after a failed write (MDB_PANIC); "
+                      "exiting so that the service manager starts commissiond again", log)
+        self.assertIsNone(self.daemon.sanitizer_report(), log)
+        self.daemon.start()
+        acks, proc = self.daemon.send(events)
+        self.assertEqual([a["status"] for a in acks],
+                         ["ACK_STATUS_DUPLICATE"] * 3 + ["ACK_STATUS_ACCEPTED"], proc.stderr)
+        self.assertEqual([int(a["sequence"]) for a in acks], [1, 2, 3, 4])
+
+
 class ReleaseDaemon(Daemon):
     """commissiond from the optimised build (make test builds it) when there
     is one: memory is measured without ASan's allocator and quarantine,
