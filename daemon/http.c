@@ -899,7 +899,13 @@ http_metrics(struct http *h, struct evhttp_request *req, const char *rest)
 		evhttp_send_error(req, 500, "out of memory");
 		return;
 	}
-	store_read_counts(h->store, &c);
+	/* Counters read as 0 would look to Prometheus like a reset: a scrape
+	 * that fails says what it is. */
+	if (store_read_counts(h->store, &c) != STORE_OK) {
+		evbuffer_free(body);
+		http_error(h, req, "/metrics", 503, NULL, "store: %s", store_error(h->store));
+		return;
+	}
 	g.last_sequence = c.last_event_sequence;
 	g.last_update_sequence = c.last_update_sequence;
 	g.store_used_bytes = c.used_bytes;

@@ -2,13 +2,14 @@
 traffic (accepted, duplicate and rejected events, HTTP requests, a replay),
 checked with promtool (Debian package prometheus) and for every figure an
 operator needs, named as Prometheus conventions say."""
+import json
 import os
 import re
 import shutil
 import subprocess
 import unittest
 
-from harness import json_lines, pseudonym
+from harness import Daemon, event_mix, http_get, json_lines, pseudonym, stop_cleanly
 from test_http_api import SharedDaemon, sample_day
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?$')
@@ -221,6 +222,45 @@ class Metrics(SharedDaemon):
         # Routes are templates, not paths with their parameters or codes.
         for _, labels, _ in requests["samples"]:
             self.assertNotIn("?", labels["route"])
+
+
+class StoreUnreadable(unittest.TestCase):
+    """A store that cannot be read (fail_read_txn.c under LD_PRELOAD: the
+    reader table full) fails the scrape with 503 naming it, rather than
+    giving counters of 0, which Prometheus would take for a reset."""
+
+    def setUp(self):
+        import tempfile
+        self.workdir = tempfile.mkdtemp(prefix="cd-metrics-")
+        shim = os.path.join(self.workdir, "fail_read_txn.so")
+        subprocess.run(["cc", "-shared", "-fPIC", "-o", shim,
+                        os.path.join(os.path.dirname(__file__), "fail_read_txn.c"), "-ldl"],
+                       check=True, capture_output=True)
+        self.trigger = os.path.join(self.workdir, "fail-read-txn")
+        self.daemon = Daemon(self.workdir)
+        self.daemon.start(env={
+            "LD_PRELOAD": shim, "FAIL_READ_TXN_FILE": self.trigger,
+            # ASan would be first in LD_PRELOAD: not here.
+            "ASAN_OPTIONS": ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"),
+                                                   "verify_asan_link_order=0"]))})
+
+    def tearDown(self):
+        try:
+            stop_cleanly(self, self.daemon)
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def test_a_scrape_of_an_unreadable_store_fails_naming_it(self):
+        acks, proc = self.daemon.send(event_mix(3))
+        self.assertEqual({a["status"] for a in acks}, {"ACK_STATUS_ACCEPTED"}, proc.stderr)
+        open(self.trigger, "w").close()
+        status, body = http_get(self.daemon, "/metrics")
+        self.assertEqual(status, 503, body)
+        self.assertIn("MDB_READERS_FULL", json.loads(body)["error"]["message"])
+        os.unlink(self.trigger)
+        status, body = http_get(self.daemon, "/metrics")
+        self.assertEqual(status, 200, body)
+        self.assertIn("commissiond_last_sequence 3\n", body)
 
 
 class AlertRules(unittest.TestCase):
