@@ -771,6 +771,18 @@ def fresh_daemon(test, prefix="cd-", **settings):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def preload_env(workdir, shim, **env):
+    """Build the fault shim tests/e2e/<shim>.c into workdir and return the
+    environment that LD_PRELOADs it, with env (its settings) added."""
+    library = os.path.join(workdir, f"{shim}.so")
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", library,
+                    os.path.join(os.path.dirname(__file__), f"{shim}.c"), "-ldl"],
+                   check=True, capture_output=True)
+    # ASan would be first in LD_PRELOAD: the shim is.
+    asan = ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))
+    return dict(env, LD_PRELOAD=library, ASAN_OPTIONS=asan)
+
+
 def http_get(daemon, path, timeout=30):
     """GET path from the daemon's HTTP listener: (status, body as text)."""
     import http.client

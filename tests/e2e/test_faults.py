@@ -14,7 +14,7 @@ import unittest
 import harness
 from harness import (HL7, SPOOL, Adapter, Daemon, DaemonTestCase, MllpClient, Subscriber, WindowSender,
                      ack_fields, adapter_settings, adt, assert_gap_free_once, event_key, event_mix,
-                     http_get, json_lines, nhs_number, process_rss_kib, replay_updates,
+                     http_get, json_lines, nhs_number, preload_env, process_rss_kib, replay_updates,
                      stop_cleanly, wait_for)
 from test_http_figures import FOLD_TABLES, Figures, check_at, spells_ahead
 
@@ -271,10 +271,6 @@ class StoreUnusable(unittest.TestCase):
 
     def setUp(self):
         self.workdir = tempfile.mkdtemp(prefix="cd-panic-")
-        self.shim = os.path.join(self.workdir, "fail_meta_write.so")
-        subprocess.run(["cc", "-shared", "-fPIC", "-o", self.shim,
-                        os.path.join(os.path.dirname(__file__), "fail_meta_write.c"), "-ldl"],
-                       check=True, capture_output=True)
         self.trigger = os.path.join(self.workdir, "fail-meta-write")
         self.daemon = Daemon(self.workdir)
 
@@ -285,11 +281,8 @@ class StoreUnusable(unittest.TestCase):
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def test_the_daemon_exits_to_be_restarted_and_loses_nothing(self):
-        self.daemon.start(env={
-            "LD_PRELOAD": self.shim, "FAIL_META_WRITE_FILE": self.trigger,
-            # ASan would be first in LD_PRELOAD: not here.
-            "ASAN_OPTIONS": ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"),
-                                                   "verify_asan_link_order=0"]))})
+        self.daemon.start(env=preload_env(self.workdir, "fail_meta_write",
+                                          FAIL_META_WRITE_FILE=self.trigger))
         events = event_mix(4)
         acks, proc = self.daemon.send(events[:3])
         self.assertEqual([a["status"] for a in acks], ["ACK_STATUS_ACCEPTED"] * 3, proc.stderr)

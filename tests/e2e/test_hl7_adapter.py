@@ -12,7 +12,7 @@ import time
 import unittest
 
 from harness import (HL7, Adapter, Daemon, MllpClient, ack_fields, adapter_settings, adt,
-                     nhs_number, run_senders, wait_for)
+                     nhs_number, preload_env, run_senders, wait_for)
 
 AS_OF = "1778450400000"  # 2026-05-10T22:00:00Z
 
@@ -575,19 +575,12 @@ class LostAck(Hl7Case):
 
     def setUp(self):
         self.workdir = tempfile.mkdtemp(prefix="cd-hl7-")
-        shim = os.path.join(self.workdir, "fail_ack.so")
-        subprocess.run(["cc", "-shared", "-fPIC", "-o", shim,
-                        os.path.join(os.path.dirname(__file__), "fail_ack.c"), "-ldl"],
-                       check=True, capture_output=True)
         self.daemon = Daemon(self.workdir, **adapter_settings(self.workdir),
                              **{"hl7.provider": "RXC_PAS=RXC"})
         self.daemon.start()
         register(self.daemon)
         saved = dict(os.environ)
-        os.environ.update({"LD_PRELOAD": shim, "FAIL_ACK": "2",
-                           # ASan would be first in LD_PRELOAD: not here.
-                           "ASAN_OPTIONS": ":".join(filter(None, [
-                               os.environ.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))})
+        os.environ.update(preload_env(self.workdir, "fail_ack", FAIL_ACK="2"))
         try:
             self.adapter = Adapter(self.daemon, HL7).start()
         finally:

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import unittest
 
-from harness import Daemon, event_mix, http_get, json_lines, pseudonym, stop_cleanly
+from harness import Daemon, event_mix, http_get, json_lines, preload_env, pseudonym, stop_cleanly
 from test_http_api import SharedDaemon, sample_day
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?$')
@@ -232,17 +232,10 @@ class StoreUnreadable(unittest.TestCase):
     def setUp(self):
         import tempfile
         self.workdir = tempfile.mkdtemp(prefix="cd-metrics-")
-        shim = os.path.join(self.workdir, "fail_read_txn.so")
-        subprocess.run(["cc", "-shared", "-fPIC", "-o", shim,
-                        os.path.join(os.path.dirname(__file__), "fail_read_txn.c"), "-ldl"],
-                       check=True, capture_output=True)
         self.trigger = os.path.join(self.workdir, "fail-read-txn")
         self.daemon = Daemon(self.workdir)
-        self.daemon.start(env={
-            "LD_PRELOAD": shim, "FAIL_READ_TXN_FILE": self.trigger,
-            # ASan would be first in LD_PRELOAD: not here.
-            "ASAN_OPTIONS": ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"),
-                                                   "verify_asan_link_order=0"]))})
+        self.daemon.start(env=preload_env(self.workdir, "fail_read_txn",
+                                          FAIL_READ_TXN_FILE=self.trigger))
 
     def tearDown(self):
         try:

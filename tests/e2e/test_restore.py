@@ -5,12 +5,7 @@ import os
 import subprocess
 import unittest
 
-from harness import CTL, DaemonTestCase, event_mix, json_lines
-
-
-def sanitizer_options():
-    # The shim comes before the sanitizer runtime in the library list.
-    return ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"), "verify_asan_link_order=0"]))
+from harness import CTL, DaemonTestCase, event_mix, json_lines, preload_env
 
 
 class CrashDuringRestore(DaemonTestCase):
@@ -21,17 +16,13 @@ class CrashDuringRestore(DaemonTestCase):
         self.assertEqual(self.daemon.ctl("backup", backup).returncode, 0)
         self.daemon.send(event_mix(60)[30:])
         self.assertEqual(self.daemon.stop(), 0)
-        shim = os.path.join(self.workdir, "die_on_rename.so")
-        subprocess.run(["cc", "-shared", "-fPIC", "-o", shim,
-                        os.path.join(os.path.dirname(__file__), "die_on_rename.c"), "-ldl"],
-                       check=True, capture_output=True)
         # Killed as the copy is about to be renamed in: at that instant
         # the store must still be the one it was, never no store at all.
         proc = subprocess.run(
             [CTL, "--config", self.daemon.config, "restore", backup], capture_output=True,
             text=True, timeout=120,
-            env=dict(os.environ, LD_PRELOAD=shim, DIE_ON_RENAME_FROM="/.restore/data.mdb",
-                     ASAN_OPTIONS=sanitizer_options()))
+            env=dict(os.environ, **preload_env(self.workdir, "die_on_rename",
+                                               DIE_ON_RENAME_FROM="/.restore/data.mdb")))
         self.assertEqual(proc.returncode, 137, proc.stderr)
         store = self.daemon.settings["store.path"]
         self.assertTrue(os.path.exists(f"{store}/data.mdb"))
