@@ -43,7 +43,7 @@ struct config_key {
 	size_t offset;
 	const char *default_value;
 	const char *meaning;
-	uint64_t most; /* a count that sizes a table: its largest value; 0: none */
+	uint64_t most; /* the largest value a number may take; 0: none */
 };
 
 #define KEY(section, name, type, member, def, meaning) \
@@ -53,20 +53,32 @@ struct config_key {
 #define KEY_UPTO(section, name, member, def, most, meaning) \
 	{ section, name, CONFIG_COUNT, offsetof(struct config, member), def, meaning, most }
 #define COUNT_MOST 65536
+/* A number the code narrows, or adds to or multiplies into a signed 64-bit
+ * one: bounded so that no accepted value wraps (a high-water mark of 2^32
+ * would be ZeroMQ's int 0, no limit at all; an age of 10^12 days a
+ * negative one, removing every record). */
+#define KEY_MOST(section, name, type, member, def, most, meaning) \
+	{ section, name, type, offsetof(struct config, member), def, meaning, most }
+#define HWM_MOST 2147483647	  /* ZeroMQ's high-water marks are ints */
+#define FRAME_MOST 1073741824	  /* 1 GiB: a frame or request, times 16 at most */
+#define MS_MOST 86400000	  /* a day, in milliseconds */
+#define DAYS_MOST 36500		  /* a hundred years */
 
 static const struct config_key config_keys[] = {
 	KEY("ingest", "endpoint", CONFIG_TEXT, ingest_endpoint, "tcp://127.0.0.1:7601",
 	    "ZeroMQ ROUTER where adapters send Envelopes and get Acks"),
 	KEY_UPTO("ingest", "batch_limit", ingest_batch_limit, "1024", COUNT_MOST,
 	    "most envelopes written in one LMDB transaction (group commit), up to 65536"),
-	KEY("ingest", "max_envelope_bytes", CONFIG_BYTES, ingest_max_envelope_bytes, "1048576",
-	    "larger frames are REJECTED without being decoded"),
-	KEY("ingest", "high_water_mark", CONFIG_COUNT, ingest_high_water_mark, "10000",
-	    "ZeroMQ send and receive high-water mark of the ingest socket"),
+	KEY_MOST("ingest", "max_envelope_bytes", CONFIG_BYTES, ingest_max_envelope_bytes, "1048576",
+	    FRAME_MOST, "larger frames are REJECTED without being decoded; up to 1G"),
+	KEY_MOST("ingest", "high_water_mark", CONFIG_COUNT, ingest_high_water_mark, "10000",
+	    HWM_MOST, "ZeroMQ send and receive high-water mark of the ingest socket, up to "
+	    "2147483647"),
 	KEY("publish", "endpoint", CONFIG_TEXT, publish_endpoint, "tcp://127.0.0.1:7602",
 	    "ZeroMQ PUB of [topic][Update]"),
-	KEY("publish", "high_water_mark", CONFIG_COUNT, publish_high_water_mark, "100000",
-	    "updates queued for a slow subscriber before PUB drops (replay heals)"),
+	KEY_MOST("publish", "high_water_mark", CONFIG_COUNT, publish_high_water_mark, "100000",
+	    HWM_MOST, "updates queued for a slow subscriber before PUB drops (replay heals), up "
+	    "to 2147483647"),
 	KEY("replay", "endpoint", CONFIG_TEXT, replay_endpoint, "tcp://127.0.0.1:7603",
 	    "ZeroMQ ROUTER answering ReplayRequest with ReplayReply"),
 	KEY("replay", "max_updates", CONFIG_COUNT, replay_max_updates, "1000",
@@ -86,17 +98,19 @@ static const struct config_key config_keys[] = {
 	    "updates kept for replay; older ones are removed"),
 	KEY("store", "dead_letter_keep_bytes", CONFIG_BYTES, store_dead_letter_keep_bytes, "65536",
 	    "raw bytes kept of each dead letter (its full size is recorded)"),
-	KEY("store", "update_max_age_days", CONFIG_LIMIT, store_update_max_age_days, "0",
-	    "updates older than this many days are removed too; 0: no age limit"),
+	KEY_MOST("store", "update_max_age_days", CONFIG_LIMIT, store_update_max_age_days, "0",
+	    DAYS_MOST, "updates older than this many days (up to 36500) are removed too; 0: no "
+	    "age limit"),
 	KEY("store", "dead_letter_max_count", CONFIG_LIMIT, store_dead_letter_max_count, "1000000",
 	    "dead letters kept; older ones are removed; 0: no limit"),
-	KEY("store", "dead_letter_max_age_days", CONFIG_LIMIT, store_dead_letter_max_age_days, "0",
-	    "dead letters older than this many days are removed; 0: no age limit"),
+	KEY_MOST("store", "dead_letter_max_age_days", CONFIG_LIMIT, store_dead_letter_max_age_days,
+	    "0", DAYS_MOST, "dead letters older than this many days (up to 36500) are removed; "
+	    "0: no age limit"),
 	KEY("store", "prune_batch_limit", CONFIG_COUNT, store_prune_batch_limit, "1000",
 	    "most records one pruning transaction removes; ingest waits for at most one"),
-	KEY("store", "housekeeping_ms", CONFIG_COUNT, store_housekeeping_ms, "10000",
+	KEY_MOST("store", "housekeeping_ms", CONFIG_COUNT, store_housekeeping_ms, "10000", MS_MOST,
 	    "how often retention is applied, dead readers are cleared from the LMDB "
-	    "reader table, and the running totals move on with the clock"),
+	    "reader table, and the running totals move on with the clock (up to a day)"),
 	KEY("log", "level", CONFIG_LEVEL, log_level, "info",
 	    "error, warning, info or debug"),
 	KEY("http", "listen", CONFIG_LISTEN, http_listen, "127.0.0.1:7680",
@@ -114,11 +128,11 @@ static const struct config_key config_keys[] = {
 	KEY_UPTO("http", "max_connections", http_max_connections, "64", COUNT_MOST,
 	    "connections that have made a request, open at once (up to 65536); a request "
 	    "on one more gets 503 (Retry-After: 1) and that connection is closed"),
-	KEY("http", "timeout_ms", CONFIG_COUNT, http_timeout_ms, "10000",
-	    "a request (line and headers) must arrive within this of its connection's accept "
-	    "or previous answer; idle connections close"),
-	KEY("http", "max_request_bytes", CONFIG_BYTES, http_max_request_bytes, "16384",
-	    "request line and headers; larger requests are refused (413)"),
+	KEY_MOST("http", "timeout_ms", CONFIG_COUNT, http_timeout_ms, "10000", MS_MOST,
+	    "a request (line and headers) must arrive within this (up to a day) of its "
+	    "connection's accept or previous answer; idle connections close"),
+	KEY_MOST("http", "max_request_bytes", CONFIG_BYTES, http_max_request_bytes, "16384",
+	    FRAME_MOST, "request line and headers, up to 1G; larger requests are refused (413)"),
 	KEY_UPTO("http", "sse_max_clients", http_sse_max_clients, "32", COUNT_MOST,
 	    "/api/v1/stream clients at once (up to 65536); more get 503"),
 	KEY("http", "sse_buffer_bytes", CONFIG_BYTES, http_sse_buffer_bytes, "1048576",
@@ -171,13 +185,14 @@ static const struct config_key config_keys[] = {
 	    "address:port of the MLLP listener"),
 	KEY("hl7", "outbox", CONFIG_TEXT, hl7_outbox, "var/hl7-outbox",
 	    "directory of commissiond-hl7's outbox (LMDB)"),
-	KEY("hl7", "max_message_bytes", CONFIG_BYTES, hl7_max_message_bytes, "1048576",
-	    "larger HL7 messages are refused (AE) and the connection closed"),
+	KEY_MOST("hl7", "max_message_bytes", CONFIG_BYTES, hl7_max_message_bytes, "1048576",
+	    FRAME_MOST, "larger HL7 messages are refused (AE) and the connection closed; up to "
+	    "1G"),
 	KEY_UPTO("hl7", "max_connections", hl7_max_connections, "256", COUNT_MOST,
 	    "MLLP connections open at once (up to 65536); more wait in the listen queue"),
-	KEY("hl7", "frame_timeout_ms", CONFIG_COUNT, hl7_frame_timeout_ms, "60000",
-	    "a connection whose message was begun (0x0B) and not ended this long, while "
-	    "being read, is closed with a warning: the sender stalled mid-message"),
+	KEY_MOST("hl7", "frame_timeout_ms", CONFIG_COUNT, hl7_frame_timeout_ms, "60000", MS_MOST,
+	    "a connection whose message was begun (0x0B) and not ended this long (up to a "
+	    "day), while being read, is closed with a warning: the sender stalled mid-message"),
 	KEY("hl7", "provider_from_facility", CONFIG_BOOL, hl7_provider_from_facility, "yes",
 	    "take MSH-4 itself as the provider when it is an ODS provider code and no "
 	    "provider line names it"),
@@ -193,11 +208,11 @@ static const struct config_key config_keys[] = {
 	    "failed/ are made inside it"),
 	KEY("spool", "outbox", CONFIG_TEXT, spool_outbox, "var/spool-outbox",
 	    "directory of commissiond-spool's outbox (LMDB)"),
-	KEY("spool", "poll_ms", CONFIG_COUNT, spool_poll_ms, "1000",
-	    "how often the spool directory is looked at"),
-	KEY("spool", "settle_ms", CONFIG_COUNT, spool_settle_ms, "2000",
-	    "a file is taken once its size and times have not changed for this long "
-	    "(raise it for a share that writes slowly; a sender should still write "
+	KEY_MOST("spool", "poll_ms", CONFIG_COUNT, spool_poll_ms, "1000", MS_MOST,
+	    "how often the spool directory is looked at (up to a day)"),
+	KEY_MOST("spool", "settle_ms", CONFIG_COUNT, spool_settle_ms, "2000", MS_MOST,
+	    "a file is taken once its size and times have not changed for this long, up "
+	    "to a day (raise it for a share that writes slowly; a sender should still write "
 	    "NAME.part and rename it)"),
 	KEY("spool", "max_file_bytes", CONFIG_BYTES, spool_max_file_bytes, "33554432",
 	    "larger files go to failed/ with the reason; at most an eighth of [adapter] "

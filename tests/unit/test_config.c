@@ -817,6 +817,48 @@ test_resend_ms_is_at_most_an_hour(void **state)
 	assert_int_equal(cfg.adapter_resend_ms, 3600000);
 }
 
+/* Numbers the code narrows to an int, or adds to or multiplies into a
+ * signed 64-bit one (a clock, ZMQ_MAXMSGSIZE): the largest is taken, one
+ * more is refused, so that no accepted value wraps. */
+static void
+test_numbers_the_code_narrows_are_bounded(void **state)
+{
+	static const struct {
+		const char *section, *key, *most, *past;
+	} bounded[] = {
+		{ "ingest", "high_water_mark", "2147483647", "4294967296" },
+		{ "publish", "high_water_mark", "2147483647", "2147483648" },
+		{ "ingest", "max_envelope_bytes", "1G", "1073741825" },
+		{ "http", "max_request_bytes", "1G", "1073741825" },
+		{ "hl7", "max_message_bytes", "1G", "1073741825" },
+		{ "store", "update_max_age_days", "36500", "1000000000000" },
+		{ "store", "dead_letter_max_age_days", "36500", "36501" },
+		{ "store", "housekeeping_ms", "86400000", "86400001" },
+		{ "http", "timeout_ms", "86400000", "18446744073709551615" },
+		{ "hl7", "frame_timeout_ms", "86400000", "86400001" },
+		{ "spool", "poll_ms", "86400000", "86400001" },
+		{ "spool", "settle_ms", "86400000", "86400001" },
+	};
+	struct config cfg;
+	char err[512], want[128];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bounded) / sizeof(bounded[0]); i++) {
+		config_defaults(&cfg);
+		if (config_set(&cfg, bounded[i].section, bounded[i].key, bounded[i].most, err,
+			sizeof(err)) != 0)
+			fail_msg("[%s] %s = %s refused: %s", bounded[i].section, bounded[i].key,
+			    bounded[i].most, err);
+		if (config_set(&cfg, bounded[i].section, bounded[i].key, bounded[i].past, err,
+			sizeof(err)) != -1)
+			fail_msg("[%s] %s = %s taken", bounded[i].section, bounded[i].key,
+			    bounded[i].past);
+		snprintf(want, sizeof(want), "[%s] %s: ", bounded[i].section, bounded[i].key);
+		assert_non_null(strstr(err, want));
+		assert_non_null(strstr(err, "the most allowed"));
+	}
+}
+
 static void
 test_http_hosts_are_names_and_loopback_is_always_this_host(void **state)
 {
@@ -908,6 +950,7 @@ main(void)
 		test_curve_and_daemon_settings_are_empty_by_default_and_load_back, fixture_setup,
 		fixture_teardown),
 	    cmocka_unit_test(test_resend_ms_is_at_most_an_hour),
+	    cmocka_unit_test(test_numbers_the_code_narrows_are_bounded),
 	    cmocka_unit_test(test_http_hosts_are_names_and_loopback_is_always_this_host),
 	    CONFIG_TEST(test_print_lists_every_section_and_key),
 	    CONFIG_TEST(test_print_values_load_back_to_the_same_settings),
