@@ -198,7 +198,9 @@ class Service:
         return rc, report
 
 
-class Sandboxed(unittest.TestCase):
+class SandboxedServices(unittest.TestCase):
+    """The services' directories, keys and configuration, and starting a
+    program under its unit (the tests are in subclasses)."""
 
     @classmethod
     def setUpClass(cls):
@@ -257,6 +259,9 @@ class Sandboxed(unittest.TestCase):
         self.services.append(service)
         service.wait_log("ready:")
         return service
+
+
+class Sandboxed(SandboxedServices):
 
     def test_the_sandbox_enforces_what_the_unit_declares(self):
         unit = "commissiond.service"
