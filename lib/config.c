@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <event2/util.h>
 #include <ini.h>
@@ -909,16 +911,23 @@ config_load(struct config *cfg, const char *path, char *err, size_t errlen)
 	struct config_load_state st = { .cfg = cfg, .block_section = -1 };
 	struct config saved = *cfg;
 	struct stat sb;
-	int rc;
+	int fd, rc;
 
-	if ((st.file = fopen(path, "r")) == NULL) {
+	/* O_NONBLOCK: a FIFO would block the open (and SIGHUP's reload, in the
+	 * event loop) until a writer came; opened at once, it is refused. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return -1;
 	}
 	/* A directory opens, and reads as an empty file. */
-	if (fstat(fileno(st.file), &sb) == 0 && !S_ISREG(sb.st_mode)) {
+	if (fstat(fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {
 		snprintf(err, errlen, "%s: not a file (a configuration is an INI file)", path);
-		fclose(st.file);
+		close(fd);
+		return -1;
+	}
+	if ((st.file = fdopen(fd, "r")) == NULL) {
+		snprintf(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+		close(fd);
 		return -1;
 	}
 	/* libinih's switches are the process's; config is their one user. */

@@ -24,7 +24,11 @@ keyfile_read(const char *path, enum keyfile_kind kind, size_t max_bytes, size_t 
 	size_t got = 0;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO in place of the file would block the open until
+	 * a writer came, and a SIGHUP reads the allow-lists in the event loop;
+	 * opened at once, it is refused below. Reads of a regular file are not
+	 * changed by it. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
 		return NULL;

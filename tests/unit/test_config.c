@@ -9,7 +9,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -433,6 +435,31 @@ test_load_of_a_missing_file_says_cannot_open(void **state)
 	assert_int_equal(config_load(&cfg, fx->dir, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "not a file"));
 	assert_config_equal(&cfg, &before);
+}
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	_exit(1); /* still blocked in config_load */
+}
+
+/* A FIFO in place of the file is refused at once: SIGHUP reads the file in
+ * the event loop, which an open waiting for a writer would stop. */
+static void
+test_load_of_a_fifo_is_refused_without_waiting_for_a_writer(void **state)
+{
+	struct tmpdir_fixture *fx = *state;
+	struct config cfg;
+	char err[512] = "";
+
+	assert_int_equal(mkfifo(fx->file, 0600), 0);
+	config_defaults(&cfg);
+	signal(SIGALRM, on_alarm);
+	alarm(5);
+	assert_int_equal(config_load(&cfg, fx->file, err, sizeof(err)), -1);
+	alarm(0);
+	assert_non_null(strstr(err, "not a file"));
 }
 
 static void
@@ -941,6 +968,7 @@ main(void)
 	    CONFIG_TEST(test_load_a_listen_address_must_be_address_and_port),
 	    CONFIG_TEST(test_load_settings_that_start_up_refuses_together_are_refused),
 	    CONFIG_TEST(test_load_of_a_missing_file_says_cannot_open),
+	    CONFIG_TEST(test_load_of_a_fifo_is_refused_without_waiting_for_a_writer),
 	    CONFIG_TEST(test_byte_sizes_take_k_m_g_suffixes),
 	    cmocka_unit_test(test_set_argument_sets_one_setting),
 	    cmocka_unit_test(test_set_argument_rejects_malformed_arguments),

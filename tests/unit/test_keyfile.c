@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,31 @@ test_files_too_large_missing_or_not_regular_are_refused(void **state)
 }
 
 static void
+on_alarm(int sig)
+{
+	(void)sig;
+	_exit(1); /* still blocked in keyfile_read */
+}
+
+/* A FIFO in place of a key file is refused at once: a SIGHUP reads the
+ * allow-lists in the event loop, which an open waiting for a writer would
+ * stop. */
+static void
+test_a_fifo_is_refused_without_waiting_for_a_writer(void **state)
+{
+	struct tmpdir_fixture *fx = *state;
+	char err[512];
+
+	assert_int_equal(keyfile_create(fx->file, "", 0600, err, sizeof(err)), 0);
+	assert_int_equal(unlink(fx->file), 0);
+	assert_int_equal(mkfifo(fx->file, 0600), 0);
+	signal(SIGALRM, on_alarm);
+	alarm(5);
+	assert_read_error(fx->file, KEYFILE_PUBLIC, 64, "not a regular file");
+	alarm(0);
+}
+
+static void
 test_a_nul_byte_is_refused(void **state)
 {
 	struct tmpdir_fixture *fx = *state;
@@ -154,6 +180,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_modes_that_expose_a_key_are_refused,
 		    fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_files_too_large_missing_or_not_regular_are_refused,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_a_fifo_is_refused_without_waiting_for_a_writer,
 		    fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_a_nul_byte_is_refused, fixture_setup,
 		    fixture_teardown),
