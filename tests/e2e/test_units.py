@@ -71,6 +71,16 @@ class Declared(unittest.TestCase):
             self.assertNotIn("IPAddressDeny", settings)
             self.assertNotIn("PrivateNetwork", settings)
 
+    def test_security_md_names_each_units_user_and_address_families(self):
+        with open(os.path.join(HERE, "..", "..", "docs", "SECURITY.md")) as f:
+            section = f.read().split("### systemd hardening", 1)[1].split("\n## ", 1)[0]
+        text = " ".join(section.split())
+        for unit in MAX_EXPOSURE:
+            settings = unit_settings(unit_path(unit))
+            self.assertTrue(f"`{settings['User'][0]}`" in text, f"{unit}: its User=")
+            for family in settings["RestrictAddressFamilies"][0].split():
+                self.assertTrue(family in text, f"{unit}: {family}")
+
     def test_units_that_take_connections_have_a_descriptor_for_each(self):
         # A connection is a descriptor: the open files limit must leave room
         # for the largest max_connections config_check allows, past
