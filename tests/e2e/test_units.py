@@ -255,9 +255,12 @@ class SandboxedServices(unittest.TestCase):
         self.services = []
 
     def tearDown(self):
+        # Every service is stopped before any is judged: one that failed
+        # must not leave the others running as the sandbox's uids, where
+        # the next test's process count would see them.
         try:
-            for service in reversed(self.services):
-                rc, report = service.stop()
+            stopped = [(service, *service.stop()) for service in reversed(self.services)]
+            for service, rc, report in stopped:
                 self.assertIsNone(report, service.log_text())
                 self.assertEqual(rc, 0, f"{service.unit}:\n{service.log_text()}")
         finally:
