@@ -6,10 +6,11 @@ import json
 import os
 import resource
 import socket
+import subprocess
 import tempfile
 import time
 
-from harness import Daemon, DaemonTestCase, free_port, wait_for
+from harness import DAEMON, Daemon, DaemonTestCase, free_port, wait_for
 
 
 class HttpLimitCase(DaemonTestCase):
@@ -134,13 +135,14 @@ class SlowRequest(HttpLimitCase):
 
 
 class LongestTimeout(HttpLimitCase):
-    """A timeout_ms past what a deadline can hold is no time-out at all:
-    it once wrapped (undefined behaviour, a sanitizer abort) into a
-    deadline already past, closing every connection at once."""
+    """The longest timeout_ms the configuration takes (a day) keeps a
+    connection open; one past what a deadline can hold once wrapped
+    (undefined behaviour, a sanitizer abort) into a deadline already past,
+    closing every connection at once, and is now refused at start."""
 
-    def check_kept_connection_answers(self, timeout_ms):
+    def test_the_longest_timeout_keeps_connections_open(self):
         self.daemon.stop()
-        self.daemon.settings["http.timeout_ms"] = timeout_ms
+        self.daemon.settings["http.timeout_ms"] = "86400000"
         self.daemon.write_config()
         self.daemon.start()
         sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
@@ -157,10 +159,15 @@ class LongestTimeout(HttpLimitCase):
             sock.close()
         self.assertIsNone(self.daemon.sanitizer_report(), self.daemon.log_text())
 
-    def test_the_largest_timeouts_keep_connections_open(self):
+    def test_a_timeout_past_a_day_is_refused_at_start(self):
         for timeout_ms in ("9223372036854775807", "18446744073709551615"):
             with self.subTest(timeout_ms=timeout_ms):
-                self.check_kept_connection_answers(timeout_ms)
+                proc = subprocess.run([DAEMON, "--config", self.daemon.config, "--set",
+                                       f"http.timeout_ms={timeout_ms}", "--print-config"],
+                                      capture_output=True, text=True, timeout=30)
+                self.assertNotEqual(proc.returncode, 0)
+                self.assertIn(f"[http] timeout_ms: {timeout_ms} is more than 86400000",
+                              proc.stderr)
 
 
 class OutOfDescriptors(HttpLimitCase):
