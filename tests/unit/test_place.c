@@ -187,22 +187,32 @@ test_withdrawal_shows_on_the_organisation_of_the_declaration_that_stands(void **
 	case_free(&c);
 }
 
-/* A service's move, as proto3 JSON: eventId, from, to, effective date. */
+/* A service's move, as proto3 JSON: eventId, commissioner, from, to,
+ * effective date. */
 static void
-case_service(struct thing_case *c, const char *id, const char *from, const char *to,
-    const char *effective)
+case_service_under(struct thing_case *c, const char *id, const char *commissioner,
+    const char *from, const char *to, const char *effective)
 {
 	char json[1024];
 	int n = snprintf(json, sizeof(json),
 	    "{\"source\":\"icb\",\"eventId\":\"%s\",\"occurredAt\":\"%lld\","
-	    "\"serviceStatusChanged\":{\"serviceId\":\"EMI-1\",\"commissioner\":\"E10000011\","
+	    "\"serviceStatusChanged\":{\"serviceId\":\"EMI-1\",\"commissioner\":\"%s\","
 	    "\"provider\":\"1-123039495\",\"category\":\"SERVICE_CATEGORY_DEMENTIA_AND_RESPITE\","
 	    "%s%s%s\"toStatus\":\"SERVICE_STATUS_%s\",\"effectiveDate\":\"%s\",\"places\":\"12\"}}",
-	    id, (long long)(AT_MS + (int64_t)c->n * HOUR_MS), from ? "\"fromStatus\":\"SERVICE_STATUS_" : "",
-	    from ? from : "", from ? "\"," : "", to, effective);
+	    id, (long long)(AT_MS + (int64_t)c->n * HOUR_MS), commissioner,
+	    from ? "\"fromStatus\":\"SERVICE_STATUS_" : "", from ? from : "", from ? "\"," : "", to,
+	    effective);
 
 	assert_true(n > 0 && (size_t)n < sizeof(json));
 	case_add(c, json);
+}
+
+/* The same under the council E10000011. */
+static void
+case_service(struct thing_case *c, const char *id, const char *from, const char *to,
+    const char *effective)
+{
+	case_service_under(c, id, "E10000011", from, to, effective);
 }
 
 /*
@@ -551,26 +561,16 @@ test_a_service_handed_to_another_commissioner_shows_where_it_was(void **state)
 	struct place places[PLACES_MAX];
 	Commissioning__Envelope *scratch = NULL;
 	Commissioning__History *before;
-	const char *service = "{\"source\":\"icb\",\"eventId\":\"%s\",\"occurredAt\":\"%s\","
-			      "\"serviceStatusChanged\":{\"serviceId\":\"EMI-1\","
-			      "\"commissioner\":\"%s\",\"provider\":\"1-123039495\","
-			      "\"category\":\"SERVICE_CATEGORY_DEMENTIA_AND_RESPITE\","
-			      "\"toStatus\":\"SERVICE_STATUS_COMMISSIONED\","
-			      "\"effectiveDate\":\"%s\",\"places\":\"12\"}}";
-	char json[1024];
 
 	(void)state;
-	snprintf(json, sizeof(json), service, "S1", "1767607200000", "E10000011", "2026-04-01");
-	case_add(&c, json);
-	snprintf(json, sizeof(json), service, "S2", "1767610800000", "E10000011", "2026-05-01");
-	case_add(&c, json);
+	case_service_under(&c, "S1", "E10000011", NULL, "COMMISSIONED", "2026-04-01");
+	case_service_under(&c, "S2", "E10000011", NULL, "COMMISSIONED", "2026-05-01");
 	before = case_history_before(&c);
 	assert_int_equal(thing_places_before(c.env[1], before, places, &scratch), 0);
 	assert_null(scratch);
 	commissioning__history__free_unpacked(before, NULL);
 
-	snprintf(json, sizeof(json), service, "S3", "1767614400000", "02P", "2026-06-01");
-	case_add(&c, json);
+	case_service_under(&c, "S3", "02P", NULL, "COMMISSIONED", "2026-06-01");
 	before = case_history_before(&c);
 	assert_int_equal(thing_places_before(c.env[2], before, places, &scratch), 2);
 	assert_string_equal(places[0].area, "services");
