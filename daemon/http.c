@@ -1955,15 +1955,13 @@ http_arrival_free(struct http *h, struct http_arrival *a)
 	free(a);
 }
 
-/* The instant timeout_ms ([http] timeout_ms) after now: a time-out that
- * reaches past what int64_t holds never ends, rather than wrapping to
- * one already past, which would close every connection at once. */
+/* The instant [http] timeout_ms after now. The configuration bounds it to
+ * a day (lib/config.c), so the sum never wraps to an instant already past,
+ * which would close every connection at once. */
 static int64_t
 http_deadline_ms(const struct http *h, int64_t now)
 {
-	uint64_t timeout_ms = h->cfg->http_timeout_ms;
-
-	return timeout_ms >= (uint64_t)(INT64_MAX - now) ? INT64_MAX : now + (int64_t)timeout_ms;
+	return now + (int64_t)h->cfg->http_timeout_ms;
 }
 
 /* evhttp_set_bevcb's: a connection was accepted. NULL lets libevent make
