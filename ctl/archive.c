@@ -90,7 +90,7 @@ sync_directory_of(const char *path)
 	char copy[4096];
 
 	snprintf(copy, sizeof(copy), "%s", path);
-	return ctl_fsync_path(dirname(copy), O_RDONLY | O_DIRECTORY);
+	return store_sync_path(dirname(copy), O_RDONLY | O_DIRECTORY);
 }
 
 /* ---------------------------------------------------------------- reading */

@@ -84,8 +84,6 @@ int ctl_output_failed(const char *command, int err);
  * makes no store where there is none); NULL after saying why on stderr. */
 struct store *ctl_open_store(const struct config *cfg, const char *path, bool read_only,
     int sync_mode);
-/* fsync the file or directory (flags O_RDONLY | O_DIRECTORY) at path. */
-int ctl_fsync_path(const char *path, int flags);
 /* Parse a whole decimal number; -1 if it is not one. */
 int ctl_parse_u64(const char *text, uint64_t *out);
 /* The value text of command's numeric option --option: a whole decimal

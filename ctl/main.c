@@ -132,18 +132,6 @@ ctl_open_store(const struct config *cfg, const char *path, bool read_only, int s
 }
 
 int
-ctl_fsync_path(const char *path, int flags)
-{
-	int fd = open(path, flags | O_CLOEXEC), rc;
-
-	if (fd < 0)
-		return -1;
-	rc = fsync(fd);
-	close(fd);
-	return rc;
-}
-
-int
 ctl_curve_client(const struct config *cfg, struct curve_client *client)
 {
 	char err[768];

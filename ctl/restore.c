@@ -66,9 +66,9 @@ restore_swap(struct store *backup, const char *store_path, char kept[4096], char
 	 * renamed over it: data.mdb is the old store or the new one at every
 	 * instant. Renamed away first, a crash between the two left none,
 	 * and the next commissiond made an empty store from sequence 1. */
-	if (ctl_fsync_path(staged, O_RDONLY) < 0 || (kept[0] != '\0' && link(live, kept) < 0) ||
+	if (store_sync_path(staged, O_RDONLY) < 0 || (kept[0] != '\0' && link(live, kept) < 0) ||
 	    rename(staged, live) < 0 ||
-	    ctl_fsync_path(store_path, O_RDONLY | O_DIRECTORY) < 0) {
+	    store_sync_path(store_path, O_RDONLY | O_DIRECTORY) < 0) {
 		snprintf(err, errlen, "putting the copy in place: %s", strerror(errno));
 		return -1;
 	}

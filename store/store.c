@@ -1509,27 +1509,36 @@ store_bound_mapped(struct store *store)
 	return store_unmap_cached_pages(store);
 }
 
+int
+store_sync_path(const char *path, int flags)
+{
+	int fd = open(path, flags | O_CLOEXEC), rc, saved;
+
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return rc;
+}
+
 /* fsync dir/name, or dir itself when name is NULL; -1 with the error set. */
 static int
 store_fsync_path(struct store *store, const char *dir, const char *name)
 {
 	char path[PATH_MAX];
-	int fd;
 
 	if (snprintf(path, sizeof(path), "%s%s%s", dir, name ? "/" : "", name ? name : "") >=
 	    (int)sizeof(path)) {
 		store_set_error(store, "%s: the path is too long", dir);
 		return -1;
 	}
-	fd = open(path, (name ? O_RDONLY : O_RDONLY | O_DIRECTORY) | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) < 0) {
+	if (store_sync_path(path, name ? O_RDONLY : O_RDONLY | O_DIRECTORY) < 0) {
 		store_set_error(store, "%s: cannot make the copy durable (fsync): %s", path,
 		    strerror(errno));
-		if (fd >= 0)
-			close(fd);
 		return -1;
 	}
-	close(fd);
 	return 0;
 }
 

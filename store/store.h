@@ -247,6 +247,10 @@ enum store_result store_bound_mapped(struct store *store);
  * (lib/tailcache.h). Done on open too; a no-op on a read-only store. */
 void store_cache_ahead(struct store *store);
 
+/* fsync the file, or the directory (flags O_RDONLY | O_DIRECTORY), at
+ * path; -1 with errno. */
+int store_sync_path(const char *path, int flags);
+
 /* A compacted, consistent copy of the store into the empty directory dir. */
 enum store_result store_backup(struct store *store, const char *dir);
 
