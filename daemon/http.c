@@ -216,29 +216,40 @@ http_last_update_time(void *arg, uint64_t seq, const uint8_t *bytes, size_t len)
 	return 1;
 }
 
-static void
+/* The freshness into obj; false when the store cannot be read (a 0 there
+ * would say the store is empty): the caller answers 503, naming it. */
+static bool
 http_freshness(struct http *h, json_t *obj, int64_t as_of_ms)
 {
 	struct store_counts c = { 0 };
 	int64_t last_time = 0;
 
-	store_read_counts(h->store, &c);
-	if (c.last_update_sequence > 0)
+	if (store_read_counts(h->store, &c) != STORE_OK ||
+	    (c.last_update_sequence > 0 &&
 		store_scan_updates(h->store, c.last_update_sequence, 1, http_last_update_time,
-		    &last_time, NULL);
+		    &last_time, NULL) != STORE_OK))
+		return false;
 	json_object_set_new(obj, "as_of", json_integer(as_of_ms));
 	json_object_set_new(obj, "last_sequence", json_integer((json_int_t)c.last_event_sequence));
 	json_object_set_new(obj, "last_event_time", last_time ? json_integer(last_time) : json_null());
+	return true;
 }
 
 /* The freshness as kept when a reading began (fresh), else as it is now. */
-static void
+static bool
 http_freshness_of(struct http *h, json_t *obj, int64_t as_of_ms, const json_t *fresh)
 {
-	if (fresh != NULL)
-		json_object_update(obj, (json_t *)fresh);
-	else
-		http_freshness(h, obj, as_of_ms);
+	if (fresh == NULL)
+		return http_freshness(h, obj, as_of_ms);
+	json_object_update(obj, (json_t *)fresh);
+	return true;
+}
+
+/* The answer when http_freshness could not read the store. */
+static void
+http_store_unreadable(struct http *h, struct evhttp_request *req, const char *route)
+{
+	http_error(h, req, route, 503, NULL, "store: %s", store_error(h->store));
 }
 
 /* ---------------------------------------------------------------- parameters */
@@ -903,7 +914,7 @@ http_metrics(struct http *h, struct evhttp_request *req, const char *rest)
 	 * that fails says what it is. */
 	if (store_read_counts(h->store, &c) != STORE_OK) {
 		evbuffer_free(body);
-		http_error(h, req, "/metrics", 503, NULL, "store: %s", store_error(h->store));
+		http_store_unreadable(h, req, "/metrics");
 		return;
 	}
 	g.last_sequence = c.last_event_sequence;
@@ -1181,7 +1192,10 @@ http_reading_begin(struct http *h, struct http_reading *rd)
 	/* The loop commits nothing between this and the snapshot: the store
 	 * now is the snapshot. Read first, while this reading has no read
 	 * batch open (a store read may have to move the map: store_on_remap). */
-	http_freshness(h, rd->fresh, rd->p.as_of_ms);
+	if (!http_freshness(h, rd->fresh, rd->p.as_of_ms)) {
+		http_store_unreadable(h, rd->req, rd->route);
+		return false;
+	}
 	rd->began = clock_monotonic_seconds();
 	if (live_reading_begin(h->live, rd->area, rd->p.as_of_ms, take, arg, &rd->live) !=
 	    STORE_OK) {
@@ -1471,7 +1485,15 @@ http_table_answer(struct http *h, struct evhttp_request *req, const struct http_
 		return;
 	}
 	answer = json_pack("{s:s, s:I}", "table", t->name, "total", (json_int_t)total);
-	http_freshness_of(h, answer, p->as_of_ms, fresh);
+	if (answer == NULL || !http_freshness_of(h, answer, p->as_of_ms, fresh)) {
+		json_decref(page);
+		if (answer == NULL)
+			http_error(h, req, route, 500, NULL, "out of memory");
+		else
+			http_store_unreadable(h, req, route);
+		json_decref(answer);
+		return;
+	}
 	if (p->offset + p->limit < total) {
 		char next[32];
 		snprintf(next, sizeof(next), "%" PRIu64, p->offset + p->limit);
@@ -1567,7 +1589,11 @@ http_discharges_answer(struct http *h, struct evhttp_request *req, const char *r
 	}
 	figures_filter(figures, &p->filter);
 	answer = json_pack("{s:s}", "area", "discharges");
-	http_freshness_of(h, answer, p->as_of_ms, fresh);
+	if (answer != NULL && !http_freshness_of(h, answer, p->as_of_ms, fresh)) {
+		json_decref(answer);
+		http_store_unreadable(h, req, route);
+		goto out;
+	}
 	json_object_set(answer, "figures", figures);
 	text = json_dumps(answer, JSON_COMPACT);
 	json_decref(answer);
@@ -1612,7 +1638,12 @@ http_area_answer(struct http *h, struct evhttp_request *req, const char *route,
 		http_error(h, req, route, 500, NULL, "out of memory");
 		return;
 	}
-	http_freshness_of(h, answer, p->as_of_ms, fresh);
+	if (!http_freshness_of(h, answer, p->as_of_ms, fresh)) {
+		json_decref(figures);
+		json_decref(answer);
+		http_store_unreadable(h, req, route);
+		return;
+	}
 	json_object_set_new(answer, "figures", figures);
 	http_reply_json(h, req, route, 200, answer);
 	json_decref(answer);
@@ -1660,8 +1691,12 @@ http_organisation(struct http *h, struct evhttp_request *req, const char *code)
 	}
 	answer = json_pack("{s:O}", "organisation", org);
 	json_decref(figures);
-	http_freshness(h, answer, p.as_of_ms);
-	http_reply_json(h, req, route, 200, answer);
+	if (answer == NULL)
+		http_error(h, req, route, 500, NULL, "out of memory");
+	else if (!http_freshness(h, answer, p.as_of_ms))
+		http_store_unreadable(h, req, route);
+	else
+		http_reply_json(h, req, route, 200, answer);
 	json_decref(answer);
 out:
 	evhttp_clear_headers(&p.q);

@@ -22,7 +22,7 @@ import urllib.parse
 
 import yaml
 
-from harness import DaemonTestCase, Daemon, TABLES, admission, event_mix, free_port, table_rows
+from harness import DaemonTestCase, Daemon, TABLES, admission, event_mix, free_port, preload_env, table_rows
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 OPENAPI = os.path.join(ROOT, "docs", "openapi.yaml")
@@ -1285,6 +1285,42 @@ class Freshness(DaemonTestCase):
         after = self.api.get_json("/api/v1/flow")
         self.assertEqual((after["last_sequence"], after["last_event_time"]),
                          (before["last_sequence"], before["last_event_time"]))
+
+
+class StoreUnreadable(DaemonTestCase):
+    """A store that cannot be read (fail_read_txn.c under LD_PRELOAD: the
+    reader table full) fails every figures route with 503 naming why,
+    rather than answer figures with a last_sequence of 0, which says the
+    store is empty; once it reads again the answers are as before."""
+
+    def setUp(self):
+        self.settings = http_settings()
+        self.workdir = tempfile.mkdtemp(prefix="cd-unreadable-")
+        self.trigger = os.path.join(self.workdir, "fail-read-txn")
+        self.daemon = Daemon(self.workdir, **self.settings)
+        self.daemon.start(env=preload_env(self.workdir, "fail_read_txn",
+                                          FAIL_READ_TXN_FILE=self.trigger))
+        self.api = Api(self.daemon)
+
+    def test_every_figures_route_fails_naming_the_store(self):
+        acks, proc = self.daemon.send(sample_day(patients=20))
+        self.assertEqual({a["status"] for a in acks}, {"ACK_STATUS_ACCEPTED"}, proc.stderr)
+        last = max(int(a["sequence"]) for a in acks)
+        code = min(self.api.get_json("/api/v1/organisations")["figures"]["organisations"])
+        routes = ["/api/v1/" + area for area in AREAS] + \
+            ["/api/v1/" + route for route in TABLES] + [f"/api/v1/organisations/{code}"]
+        open(self.trigger, "w").close()
+        for route in routes:
+            for params in ({}, {"format": "csv"}) if route[8:] in TABLES else ({},):
+                with self.subTest(route=route, params=params):
+                    answer = self.api.get(route, params)
+                    self.assertEqual(answer.status, 503, answer)
+                    self.assertEqual(answer.headers["Retry-After"], "1")
+                    self.assertIn("MDB_READERS_FULL", answer.json()["error"]["message"])
+        os.unlink(self.trigger)
+        for route in routes:
+            with self.subTest(route=route, readable=True):
+                self.assertEqual(self.api.get_json(route)["last_sequence"], last)
 
 
 TOKEN = "s3cret-Token_123"
