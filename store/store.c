@@ -542,11 +542,59 @@ store_read_without_locks(struct store *store, char *err, size_t errlen)
 	return -1;
 }
 
+/* The store's files LMDB may make at open: data.mdb (a writer) and lock.mdb
+ * (its reader table, made by the first process to open the store). */
+static const char *const store_made_files[] = { "data.mdb", "lock.mdb" };
+#define STORE_MADE_FILES (sizeof(store_made_files) / sizeof(store_made_files[0]))
+
+static bool
+store_has_file(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	return snprintf(path, sizeof(path), "%s/%s", dir, name) < (int)sizeof(path) &&
+	    lstat(path, &st) == 0;
+}
+
+/*
+ * Run by root (sudo commissionctl) on a store another user owns, LMDB
+ * makes what was missing root's, 0600: a lock.mdb made so (after a
+ * restore, which removes it) leaves commissiond, running as the store's
+ * owner, unable to open its own store. What this open made is given to
+ * the owner of the store's directory. Returns -1 with err set when that
+ * fails: the store must not be left so.
+ */
+static int
+store_give_made_files(const char *dir, const bool had[STORE_MADE_FILES], char *err,
+    size_t errlen)
+{
+	struct stat owner;
+	char path[PATH_MAX];
+
+	if (geteuid() != 0 || stat(dir, &owner) < 0 || owner.st_uid == 0)
+		return 0;
+	for (size_t i = 0; i < STORE_MADE_FILES; i++) {
+		if (had[i] || snprintf(path, sizeof(path), "%s/%s", dir, store_made_files[i]) >=
+				  (int)sizeof(path))
+			continue;
+		if (lchown(path, owner.st_uid, owner.st_gid) < 0 && errno != ENOENT) {
+			snprintf(err, errlen,
+			    "%s: cannot give %s, made by this open as root, to the store directory's "
+			    "owner (uid %lu): %s; commissiond, as that user, could not open the store",
+			    dir, path, (unsigned long)owner.st_uid, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 struct store *
 store_open(const struct store_options *opt, char *err, size_t errlen)
 {
 	struct store *store;
 	unsigned flags = MDB_NOTLS;
+	bool had[STORE_MADE_FILES];
 	int rc;
 
 	store = calloc(1, sizeof(*store));
@@ -578,6 +626,8 @@ store_open(const struct store_options *opt, char *err, size_t errlen)
 		else if (opt->sync_mode == STORE_SYNC_NONE)
 			flags |= MDB_NOSYNC;
 	}
+	for (size_t i = 0; i < STORE_MADE_FILES; i++)
+		had[i] = store_has_file(opt->path, store_made_files[i]);
 	rc = store_env_open(store, flags);
 	if (rc == EACCES && opt->read_only) {
 		int without = store_read_without_locks(store, err, errlen);
@@ -601,6 +651,11 @@ store_open(const struct store_options *opt, char *err, size_t errlen)
 		    unreadable ? (opt->read_only ? "read data.mdb)" : "read and write data.mdb)") : "");
 		if (store->env != NULL)
 			mdb_env_close(store->env);
+		free(store);
+		return NULL;
+	}
+	if (store_give_made_files(opt->path, had, err, errlen) < 0) {
+		mdb_env_close(store->env);
 		free(store);
 		return NULL;
 	}

@@ -75,6 +75,36 @@ class RestoreAsRoot(DaemonTestCase):
             os.chown(path, 0, 0)
         self.daemon.start()
 
+    def test_a_root_command_after_a_restore_leaves_the_lock_file_the_owners(self):
+        # Restore removes lock.mdb; the next process to open the store
+        # makes it. Made by root's `commissionctl status`, it was root's,
+        # 0600, and commissiond, as the store's owner, could not open it.
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+        self.daemon.send(event_mix(20))
+        backup = os.path.join(self.workdir, "backup")
+        self.assertEqual(self.daemon.ctl("backup", backup).returncode, 0)
+        self.assertEqual(self.daemon.stop(), 0)
+        store = self.daemon.settings["store.path"]
+        os.unlink(f"{store}/commissiond.lock")
+        for path in [store] + [os.path.join(store, name) for name in os.listdir(store)]:
+            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+        self.assertEqual(self.daemon.ctl("restore", backup).returncode, 0)
+        self.assertFalse(os.path.exists(f"{store}/lock.mdb"))
+        status = self.daemon.ctl("status")
+        self.assertEqual(status.returncode, 0, status.stderr)
+        st = os.stat(f"{store}/lock.mdb")
+        self.assertEqual((st.st_uid, st.st_gid), (nobody.pw_uid, nobody.pw_gid))
+        os.chmod(self.workdir, 0o711)
+        status = subprocess.run(["runuser", "-u", "nobody", "--", CTL, "--set",
+                                 f"store.path={store}", "status"],
+                                capture_output=True, text=True)
+        self.assertEqual(status.returncode, 0, status.stderr)
+        self.assertEqual(json_lines(status.stdout)[0]["events"], 20, status.stderr)
+        for path in [store] + [os.path.join(store, name) for name in os.listdir(store)]:
+            os.chown(path, 0, 0)
+        self.daemon.start()
+
 
 if __name__ == "__main__":
     unittest.main()
