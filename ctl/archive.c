@@ -272,51 +272,19 @@ out:
 	return rc;
 }
 
-int
-ctl_archive(const struct config *cfg, int argc, char **argv)
+/* archive's work, once its options are read: --before is before_ms. */
+static int
+archive_run(const struct config *cfg, const char *before_text, int64_t before_ms,
+    const char *out, bool prune)
 {
-	static const struct option longopts[] = {
-		{ "before", required_argument, NULL, 'b' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "prune", no_argument, NULL, 'p' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *usage = "usage: commissionctl archive --before DATE --out FILE [--prune]\n";
-	const char *before_text = NULL, *out = NULL;
 	struct archive_writer w = { 0 };
 	struct archive_info check;
 	struct store *store;
 	int written;
 	uint64_t first, last, removed = 0;
-	int64_t before_ms = 0;
-	bool prune = false;
 	char err[768];
 	json_t *report;
-	int ch;
 
-	optind = 0; /* 0: glibc starts afresh, forgetting the "+" of the global options */
-	while ((ch = getopt_long(argc, argv, "b:o:p", longopts, NULL)) != -1) {
-		if (ch == 'b')
-			before_text = optarg;
-		else if (ch == 'o')
-			out = optarg;
-		else if (ch == 'p')
-			prune = true;
-		else {
-			fputs(usage, stderr);
-			return CTL_USAGE;
-		}
-	}
-	if (optind != argc || out == NULL || before_text == NULL) {
-		fputs(usage, stderr);
-		return CTL_USAGE;
-	}
-	if (parse_before(before_text, &before_ms) < 0) {
-		fprintf(stderr, "commissionctl: archive: --before %s: not YYYY-MM-DD or "
-				"YYYY-MM-DDTHH:MM:SSZ (UTC)\n",
-		    before_text);
-		return CTL_USAGE;
-	}
 	if ((store = ctl_open_store(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
 		return CTL_STORE;
 	if (store_events_before(store, before_ms, &first, &last) != STORE_OK) {
@@ -367,6 +335,55 @@ ctl_archive(const struct config *cfg, int argc, char **argv)
 	written = ctl_print_json(report);
 	json_decref(report);
 	return ctl_output_failed("archive", written) < 0 ? CTL_REFUSED : CTL_OK;
+}
+
+int
+ctl_archive(const struct config *cfg, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "before", required_argument, NULL, 'b' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "prune", no_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *usage = "usage: commissionctl archive --before DATE --out FILE [--prune]\n";
+	const char *before_text = NULL, *out = NULL;
+	int64_t before_ms = 0;
+	bool prune = false;
+	struct store_lock *changes = NULL;
+	int status;
+	int ch;
+
+	optind = 0; /* 0: glibc starts afresh, forgetting the "+" of the global options */
+	while ((ch = getopt_long(argc, argv, "b:o:p", longopts, NULL)) != -1) {
+		if (ch == 'b')
+			before_text = optarg;
+		else if (ch == 'o')
+			out = optarg;
+		else if (ch == 'p')
+			prune = true;
+		else {
+			fputs(usage, stderr);
+			return CTL_USAGE;
+		}
+	}
+	if (optind != argc || out == NULL || before_text == NULL) {
+		fputs(usage, stderr);
+		return CTL_USAGE;
+	}
+	if (parse_before(before_text, &before_ms) < 0) {
+		fprintf(stderr, "commissionctl: archive: --before %s: not YYYY-MM-DD or "
+				"YYYY-MM-DDTHH:MM:SSZ (UTC)\n",
+		    before_text);
+		return CTL_USAGE;
+	}
+	/* A restore or load must not replace the store, or put events back
+	 * into it, between the archive written and the events pruned. */
+	if (prune && (status = ctl_lock_changes(cfg, "archive", false, &changes)) != CTL_OK)
+		return status;
+	status = archive_run(cfg, before_text, before_ms, out, prune);
+	store_lock_release(&changes);
+	return status;
 }
 
 /* ---------------------------------------------------------------- load */
@@ -420,7 +437,7 @@ int
 ctl_load(const struct config *cfg, int argc, char **argv)
 {
 	struct archive_info info;
-	struct store_lock *lock;
+	struct store_lock *lock, *changes;
 	struct store *store;
 	struct store_counts c;
 	struct load_state ls = { 0 };
@@ -448,7 +465,14 @@ ctl_load(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "commissionctl: load: %s\n", err);
 		return CTL_REFUSED;
 	}
+	/* Nor may a rebuild be at work: it would read the log as it grows
+	 * at the front. */
+	if (ctl_lock_changes(cfg, "load", true, &changes) != CTL_OK) {
+		store_lock_release(&lock);
+		return CTL_REFUSED;
+	}
 	if ((store = ctl_open_store(cfg, cfg->store_path, false, STORE_SYNC_FULL)) == NULL) {
+		store_lock_release(&changes);
 		store_lock_release(&lock);
 		return CTL_STORE;
 	}
@@ -485,14 +509,17 @@ ctl_load(const struct config *cfg, int argc, char **argv)
 	written = ctl_print_json(report);
 	json_decref(report);
 	store_close(&store);
+	store_lock_release(&changes);
 	store_lock_release(&lock);
 	return ctl_output_failed("load", written) < 0 ? CTL_REFUSED : CTL_OK;
 refused:
 	store_close(&store);
+	store_lock_release(&changes);
 	store_lock_release(&lock);
 	return CTL_REFUSED;
 fail:
 	store_close(&store);
+	store_lock_release(&changes);
 	store_lock_release(&lock);
 	return CTL_STORE;
 }

@@ -11,6 +11,7 @@
 
 #include "config.h"
 #include "curve.h"
+#include "store.h"
 
 /* Exit statuses shared by every command. */
 enum ctl_exit {
@@ -84,6 +85,13 @@ int ctl_output_failed(const char *command, int err);
  * makes no store where there is none); NULL after saying why on stderr. */
 struct store *ctl_open_store(const struct config *cfg, const char *path, bool read_only,
     int sync_mode);
+/* Take the lock of the commands that change the configured store into
+ * *lock (store_lock_changes): rebuild and archive --prune (whole false),
+ * or restore and load (true, under commissiond.lock). CTL_OK; else, after
+ * saying why on stderr, CTL_STORE (no store there: whole false only) or
+ * CTL_REFUSED (another holds it). */
+int ctl_lock_changes(const struct config *cfg, const char *command, bool whole,
+    struct store_lock **lock);
 /* Parse a whole decimal number; -1 if it is not one. */
 int ctl_parse_u64(const char *text, uint64_t *out);
 /* The value text of command's numeric option --option: a whole decimal

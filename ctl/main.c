@@ -132,6 +132,26 @@ ctl_open_store(const struct config *cfg, const char *path, bool read_only, int s
 }
 
 int
+ctl_lock_changes(const struct config *cfg, const char *command, bool whole,
+    struct store_lock **lock)
+{
+	char err[768], holder[64];
+
+	snprintf(holder, sizeof(holder), "commissionctl %s", command);
+	/* Restore and load hold commissiond.lock, taken first. */
+	if (!whole && store_check_exists(cfg->store_path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "commissionctl: %s: %s\n", command, err);
+		return CTL_STORE;
+	}
+	if ((*lock = store_lock_changes(cfg->store_path, whole, holder, err, sizeof(err))) ==
+	    NULL) {
+		fprintf(stderr, "commissionctl: %s: %s\n", command, err);
+		return CTL_REFUSED;
+	}
+	return CTL_OK;
+}
+
+int
 ctl_curve_client(const struct config *cfg, struct curve_client *client)
 {
 	char err[768];

@@ -535,8 +535,16 @@ ctl_rebuild(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "usage: commissionctl rebuild [--check] [--archive FILE]...\n");
 		return CTL_USAGE;
 	}
-	if (!check)
-		return rebuild_in_place(cfg, archives, n);
+	if (!check) {
+		struct store_lock *changes;
+		/* A restore or load must not replace the store, or put
+		 * events back into it, while it is rebuilt. */
+		if ((status = ctl_lock_changes(cfg, "rebuild", false, &changes)) != CTL_OK)
+			return status;
+		status = rebuild_in_place(cfg, archives, n);
+		store_lock_release(&changes);
+		return status;
+	}
 	status = rebuild_check(cfg, archives, n, &report);
 	if (report != NULL) {
 		if (json_object_get(report, "reason") != NULL)

@@ -83,7 +83,7 @@ ctl_restore(const struct config *cfg, int argc, char **argv)
 {
 	struct store *backup;
 	struct store_counts c;
-	struct store_lock *lock;
+	struct store_lock *lock, *changes = NULL;
 	char err[768], kept[4096], from[PATH_MAX], to[PATH_MAX];
 	json_t *report;
 	int written;
@@ -114,13 +114,22 @@ ctl_restore(const struct config *cfg, int argc, char **argv)
 		store_close(&backup);
 		return CTL_REFUSED;
 	}
+	/* Nor may a rebuild or archive --prune be at work: what it wrote
+	 * would go into the file replaced. */
+	if (ctl_lock_changes(cfg, "restore", true, &changes) != CTL_OK) {
+		store_close(&backup);
+		store_lock_release(&lock);
+		return CTL_REFUSED;
+	}
 	if (restore_swap(backup, cfg->store_path, kept, err, sizeof(err)) < 0) {
 		fprintf(stderr, "commissionctl: restore: %s: %s\n", cfg->store_path, err);
 		store_close(&backup);
+		store_lock_release(&changes);
 		store_lock_release(&lock);
 		return CTL_STORE;
 	}
 	store_close(&backup);
+	store_lock_release(&changes);
 	store_lock_release(&lock);
 	report = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s?}", "restored", argv[1], "store",
 	    cfg->store_path, "events", (json_int_t)c.last_event_sequence, "lastUpdateSequence",

@@ -1,8 +1,11 @@
 /*
- * lock: the store directory's lock file (commissiond.lock), held with an
- * exclusive flock by the one process that may own the store: a running
- * commissiond, or commissionctl restore or load. The kernel drops it when
- * the process dies, so a crash leaves nothing to clean up.
+ * lock: the store directory's lock files, flocks the kernel drops when
+ * the process dies, so that a crash leaves nothing to clean up.
+ * commissiond.lock is held exclusive by the one process that may own the
+ * store: a running commissiond, or commissionctl restore or load.
+ * commissionctl.lock keeps the tools that change a store beside the
+ * daemon (rebuild, archive --prune: shared) from those that replace it or
+ * put events back (restore, load: exclusive).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,64 +19,71 @@
 #include "store_internal.h"
 
 #define STORE_LOCK_FILE "commissiond.lock"
+#define STORE_CHANGES_LOCK_FILE "commissionctl.lock"
 
 struct store_lock {
 	int fd;
 };
 
-struct store_lock *
-store_lock_take(const char *dir, const char *holder, char *err, size_t errlen)
+/* Open (making it) the lock file name in dir, 0600; made by root in a
+ * store that is another user's, it is given to that user, or it would keep
+ * commissiond, running as that user, from its own store. -1 with err. */
+static int
+lock_open(const char *dir, const char *name, char *path, size_t pathlen, char *err,
+    size_t errlen)
 {
-	char path[4096], who[128] = "";
 	struct stat st, dirst;
-	struct store_lock *lock;
 	int fd;
-	ssize_t n;
 
-	/* The store is the daemon's alone (docs/SECURITY.md). */
-	if (store_make_directory(dir, err, errlen) < 0)
-		return NULL;
-	if (snprintf(path, sizeof(path), "%s/%s", dir, STORE_LOCK_FILE) >= (int)sizeof(path)) {
+	if (snprintf(path, pathlen, "%s/%s", dir, name) >= (int)pathlen) {
 		snprintf(err, errlen, "%s: the store path is too long", dir);
-		return NULL;
+		return -1;
 	}
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: cannot open the lock file: %s", path, strerror(errno));
-		return NULL;
+		return -1;
 	}
-	/* Made by root (commissionctl restore or load under sudo) in a store
-	 * that is another user's, it would keep commissiond, running as that
-	 * user, from its own store: it is the directory owner's. */
 	if (geteuid() == 0 && stat(dir, &dirst) == 0 && fstat(fd, &st) == 0 &&
 	    (st.st_uid != dirst.st_uid || st.st_gid != dirst.st_gid) &&
 	    fchown(fd, dirst.st_uid, dirst.st_gid) < 0) {
 		snprintf(err, errlen, "%s: cannot give the lock file the store's owner: %s", path,
 		    strerror(errno));
 		close(fd);
-		return NULL;
+		return -1;
 	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-		n = pread(fd, who, sizeof(who) - 1, 0);
+	return fd;
+}
+
+/* flock fd as op (LOCK_EX or LOCK_SH) without waiting, and write holder
+ * into it for the message of the next one to try; else who holds it, in
+ * who, and -1 with errno set. */
+static int
+lock_flock(int fd, int op, const char *holder, char *who, size_t wholen)
+{
+	char line[128];
+	ssize_t n;
+	int e;
+
+	if (flock(fd, op | LOCK_NB) < 0) {
+		e = errno;
+		n = pread(fd, who, wholen - 1, 0);
 		who[n > 0 ? n : 0] = '\0';
 		who[strcspn(who, "\n")] = '\0';
-		close(fd);
-		if (e == EWOULDBLOCK)
-			snprintf(err, errlen, "%s: the store is in use by %s: stop it first", dir,
-			    who[0] ? who : "another process");
-		else
-			snprintf(err, errlen, "%s: cannot lock: %s", path, strerror(e));
-		return NULL;
+		errno = e;
+		return -1;
 	}
-	/* Who holds it, for the message of the next one to try. */
-	n = snprintf(who, sizeof(who), "%s (pid %ld)\n", holder, (long)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, who, (size_t)n, 0) != n) {
-		snprintf(err, errlen, "%s: cannot write the lock file: %s", path, strerror(errno));
-		close(fd);
-		return NULL;
-	}
-	lock = malloc(sizeof(*lock));
+	n = snprintf(line, sizeof(line), "%s (pid %ld)\n", holder, (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, line, (size_t)n, 0) != n)
+		return -1;
+	return 0;
+}
+
+static struct store_lock *
+lock_new(int fd, char *err, size_t errlen)
+{
+	struct store_lock *lock = malloc(sizeof(*lock));
+
 	if (lock == NULL) {
 		snprintf(err, errlen, "out of memory");
 		close(fd);
@@ -81,6 +91,50 @@ store_lock_take(const char *dir, const char *holder, char *err, size_t errlen)
 	}
 	lock->fd = fd;
 	return lock;
+}
+
+struct store_lock *
+store_lock_take(const char *dir, const char *holder, char *err, size_t errlen)
+{
+	char path[4096], who[128] = "";
+	int fd;
+
+	/* The store is the daemon's alone (docs/SECURITY.md). */
+	if (store_make_directory(dir, err, errlen) < 0)
+		return NULL;
+	if ((fd = lock_open(dir, STORE_LOCK_FILE, path, sizeof(path), err, errlen)) < 0)
+		return NULL;
+	if (lock_flock(fd, LOCK_EX, holder, who, sizeof(who)) < 0) {
+		if (errno == EWOULDBLOCK)
+			snprintf(err, errlen, "%s: the store is in use by %s: stop it first", dir,
+			    who[0] ? who : "another process");
+		else
+			snprintf(err, errlen, "%s: cannot lock: %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	return lock_new(fd, err, errlen);
+}
+
+struct store_lock *
+store_lock_changes(const char *dir, bool whole, const char *holder, char *err, size_t errlen)
+{
+	char path[4096], who[128] = "";
+	int fd;
+
+	if ((fd = lock_open(dir, STORE_CHANGES_LOCK_FILE, path, sizeof(path), err, errlen)) < 0)
+		return NULL;
+	if (lock_flock(fd, whole ? LOCK_EX : LOCK_SH, holder, who, sizeof(who)) < 0) {
+		if (errno == EWOULDBLOCK)
+			snprintf(err, errlen, "%s: %s is %s the store: wait for it to finish", dir,
+			    who[0] ? who : "another commissionctl",
+			    whole ? "changing" : "replacing or putting events back into");
+		else
+			snprintf(err, errlen, "%s: cannot lock: %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	return lock_new(fd, err, errlen);
 }
 
 void

@@ -315,6 +315,11 @@ struct store_lock;
  * who holds it. */
 struct store_lock *store_lock_take(const char *dir, const char *holder, char *err,
     size_t errlen);
+/* Take the lock of the commissionctl commands that change the store in
+ * dir: whole (restore, load: exclusive) or beside others and the daemon
+ * (rebuild, archive --prune: shared). NULL with err saying who holds it. */
+struct store_lock *store_lock_changes(const char *dir, bool whole, const char *holder, char *err,
+    size_t errlen);
 void store_lock_release(struct store_lock **lock);
 
 #endif

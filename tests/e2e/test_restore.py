@@ -106,5 +106,70 @@ class RestoreAsRoot(DaemonTestCase):
         self.daemon.start()
 
 
+class ChangesLock(DaemonTestCase):
+    """commissionctl.lock keeps rebuild and archive --prune (shared), which
+    run beside the daemon, from restore and load (exclusive): a rebuild
+    during a restore wrote into the file replaced, and its work was lost."""
+
+    def hold(self, mode, holder):
+        import fcntl
+        path = os.path.join(self.daemon.settings["store.path"], "commissionctl.lock")
+        f = open(path, "a+")
+        fcntl.flock(f, mode | fcntl.LOCK_NB)
+        f.truncate(0)
+        f.write(f"{holder} (pid 4242)\n")
+        f.flush()
+        self.addCleanup(f.close)
+        return f
+
+    def test_restore_and_load_wait_for_a_rebuild_to_finish(self):
+        import fcntl
+        self.daemon.send(event_mix(30))
+        backup = os.path.join(self.workdir, "backup")
+        archive = os.path.join(self.workdir, "early.cda")
+        self.assertEqual(self.daemon.ctl("backup", backup).returncode, 0)
+        for args in (("rebuild",), ("archive", "--before", "2999-01-01", "--out", archive,
+                                    "--prune")):
+            proc = self.daemon.ctl(*args)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            with open(os.path.join(self.daemon.settings["store.path"],
+                                   "commissionctl.lock")) as f:
+                self.assertRegex(f.read(), rf"^commissionctl {args[0]} \(pid \d+\)\n$")
+        self.assertEqual(self.daemon.stop(), 0)
+        held = self.hold(fcntl.LOCK_SH, "commissionctl rebuild")
+        for args in (("restore", backup), ("load", archive)):
+            with self.subTest(command=args[0]):
+                proc = self.daemon.ctl(*args)
+                self.assertEqual(proc.returncode, 1, proc.stderr)
+                self.assertIn("commissionctl rebuild (pid 4242) is changing the store: "
+                              "wait for it to finish", proc.stderr)
+        held.close()
+        for args in (("load", archive), ("restore", backup)):
+            proc = self.daemon.ctl(*args)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.daemon.start()
+        self.assertEqual(self.daemon.status()["events"], 30)
+
+    def test_rebuild_and_prune_wait_for_a_restore_to_finish(self):
+        import fcntl
+        self.daemon.send(event_mix(30))
+        self.hold(fcntl.LOCK_EX, "commissionctl restore")
+        out = os.path.join(self.workdir, "early.cda")
+        for args in (("rebuild",), ("archive", "--before", "2999-01-01", "--out", out,
+                                    "--prune")):
+            with self.subTest(command=args[0]):
+                proc = self.daemon.ctl(*args)
+                self.assertEqual(proc.returncode, 1, proc.stderr)
+                self.assertIn("commissionctl restore (pid 4242) is replacing or putting "
+                              "events back into the store: wait for it to finish", proc.stderr)
+                self.assertFalse(os.path.exists(out))
+        # What only reads the store goes on.
+        for args in (("rebuild", "--check"), ("archive", "--before", "2999-01-01", "--out", out)):
+            with self.subTest(command=" ".join(args[:2])):
+                proc = self.daemon.ctl(*args)
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(self.daemon.status()["events"], 30)
+
+
 if __name__ == "__main__":
     unittest.main()
