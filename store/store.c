@@ -11,8 +11,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
+#include <linux/magic.h>
 #include <lmdb.h>
 
 #include "be64.h"
@@ -542,6 +544,41 @@ store_read_without_locks(struct store *store, char *err, size_t errlen)
 	return -1;
 }
 
+/*
+ * LMDB needs a local file system: over NFS, SMB and the like its lock
+ * file's locks and the memory map are not kept coherent, and the store is
+ * corrupted (lmdb.h, "Caveats"). A writer refuses one, naming it; a reader
+ * of a backup there, with no writer at work, is let be. 0, or -1 with err.
+ */
+static int
+store_check_local(const char *path, char *err, size_t errlen)
+{
+	static const struct {
+		unsigned long magic;
+		const char *name;
+	} network[] = {
+		{ NFS_SUPER_MAGIC, "NFS" }, { SMB_SUPER_MAGIC, "SMB" },
+		{ CIFS_SUPER_MAGIC, "CIFS/SMB" }, { SMB2_SUPER_MAGIC, "SMB2" },
+		{ CEPH_SUPER_MAGIC, "CephFS" }, { V9FS_MAGIC, "9P" },
+		{ AFS_SUPER_MAGIC, "AFS" }, { CODA_SUPER_MAGIC, "Coda" },
+	};
+	struct statfs fs;
+
+	if (statfs(path, &fs) < 0)
+		return 0; /* opening it says what is wrong */
+	for (size_t i = 0; i < sizeof(network) / sizeof(network[0]); i++) {
+		if ((unsigned long)fs.f_type != network[i].magic)
+			continue;
+		snprintf(err, errlen,
+		    "%s: the store is on %s, a network file system: LMDB needs a local one (over "
+		    "the network its locks and memory map are not kept coherent, and the store "
+		    "would be corrupted); set [store] path to a directory on a local disk",
+		    path, network[i].name);
+		return -1;
+	}
+	return 0;
+}
+
 /* The store's files LMDB may make at open: data.mdb (a writer) and lock.mdb
  * (its reader table, made by the first process to open the store). */
 static const char *const store_made_files[] = { "data.mdb", "lock.mdb" };
@@ -616,8 +653,9 @@ store_open(const struct store_options *opt, char *err, size_t errlen)
 	} else {
 		/* The store is the daemon's alone: 0700, its files 0600. A
 		 * tool that only changes a store makes none from a typo. */
-		if (opt->must_exist ? store_check_exists(opt->path, err, errlen) < 0
-				    : store_make_directory(opt->path, err, errlen) < 0) {
+		if ((opt->must_exist ? store_check_exists(opt->path, err, errlen) < 0
+				     : store_make_directory(opt->path, err, errlen) < 0) ||
+		    store_check_local(opt->path, err, errlen) < 0) {
 			free(store);
 			return NULL;
 		}

@@ -304,6 +304,53 @@ class StoreUnusable(unittest.TestCase):
         self.assertEqual([int(a["sequence"]) for a in acks], [1, 2, 3, 4])
 
 
+class StoreOnANetworkFileSystem(unittest.TestCase):
+    """LMDB corrupts a store on NFS (its locks and memory map are not kept
+    coherent there): commissiond and commissionctl's writers refuse one at
+    open, naming it (fake_nfs.c under LD_PRELOAD: statfs says NFS); a
+    reader of a backup there is let be."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cd-nfs-")
+        self.daemon = Daemon(self.workdir)
+
+    def tearDown(self):
+        try:
+            stop_cleanly(self, self.daemon)
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def test_a_writer_refuses_a_store_on_nfs_naming_it(self):
+        self.daemon.start()
+        self.daemon.send(event_mix(5))
+        self.assertEqual(self.daemon.stop(), 0)
+        self.daemon.proc = None
+        store = self.daemon.settings["store.path"]
+        env = dict(os.environ, **preload_env(self.workdir, "fake_nfs", FAKE_NFS_DIR=store))
+        why = (f"{store}: the store is on NFS, a network file system: LMDB needs a local one")
+        proc = subprocess.Popen([harness.DAEMON, "--config", self.daemon.config],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                env=env)
+        try:
+            _, stderr = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            proc.communicate()
+            self.fail("commissiond started on a store on NFS")
+        self.assertNotEqual(proc.returncode, 0, stderr)
+        self.assertIn(why, stderr)
+        self.assertIn("set [store] path to a directory on a local disk", stderr)
+        rebuilt = subprocess.run([harness.CTL, "--config", self.daemon.config, "rebuild"],
+                                 capture_output=True, text=True, timeout=60, env=env)
+        self.assertEqual(rebuilt.returncode, 4, rebuilt.stderr)
+        self.assertIn(why, rebuilt.stderr)
+        status = subprocess.run([harness.CTL, "--config", self.daemon.config, "status"],
+                                capture_output=True, text=True, timeout=60, env=env)
+        self.assertEqual(status.returncode, 0, status.stderr)
+        self.assertEqual(json_lines(status.stdout)[0]["events"], 5)
+        self.daemon.start()
+
+
 class ReleaseDaemon(Daemon):
     """commissiond from the optimised build (make test builds it) when there
     is one: memory is measured without ASan's allocator and quarantine,
