@@ -12,7 +12,7 @@ import unittest
 
 import zmq
 
-from harness import CTL, DAEMON, HL7, SPOOL, Daemon, DaemonTestCase, wait_for
+from harness import CTL, DAEMON, HL7, SPOOL, Daemon, DaemonTestCase, preload_env, stop_cleanly, wait_for
 
 
 def print_config(*args):
@@ -171,6 +171,45 @@ class ReloadRefusesWhatStartRefuses(DaemonTestCase):
         self.daemon.write_config()
         log = hup_and_wait(self.daemon, "is not ADDRESS:PORT")
         self.assertNotIn("http.listen changed", log)
+
+
+class ReloadDuringAStart(unittest.TestCase):
+    """systemctl reload during a slow start-up (slow_open.c under
+    LD_PRELOAD holds the store's open, as a long migration would): SIGHUP
+    killed the daemon, its default before the handler was in place. It is
+    held until then, and the file as it stands is read then."""
+
+    def setUp(self):
+        self.workdir = tempfile.mkdtemp(prefix="cd-hup-")
+        self.daemon = Daemon(self.workdir)
+
+    def tearDown(self):
+        try:
+            stop_cleanly(self, self.daemon)
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def test_a_sighup_before_the_daemon_is_ready_is_a_reload_once_it_is(self):
+        import threading
+        hold = os.path.join(self.workdir, "hold")
+        entered = os.path.join(self.workdir, "entered")
+        open(hold, "w").close()
+        env = preload_env(self.workdir, "slow_open", SLOW_OPEN_HOLD=hold,
+                          SLOW_OPEN_ENTERED=entered)
+        # A start that fails raises in its thread: the poll below sees it.
+        starting = threading.Thread(target=lambda: self.daemon.start(timeout=60, env=env))
+        try:
+            starting.start()
+            wait_for(lambda: os.path.exists(entered), timeout=30, what="the store's open")
+            self.daemon.settings["log.level"] = "debug"
+            self.daemon.write_config()
+            self.daemon.proc.send_signal(signal.SIGHUP)
+        finally:
+            os.unlink(hold)
+            starting.join()
+        self.assertIsNone(self.daemon.proc.poll(), self.daemon.log_text())
+        wait_for(lambda: "reload: log.level changed" in self.daemon.log_text(), timeout=30,
+                 what="the reload")
 
 
 class HttpHosts(DaemonTestCase):
