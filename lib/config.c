@@ -751,6 +751,23 @@ config_block_end(struct config_load_state *st)
 	return true;
 }
 
+/* A header naming no section there is: refused, listing those there are. */
+static void
+config_unknown_section_fail(struct config_load_state *st, const char *name)
+{
+	char why[384];
+	size_t at = (size_t)snprintf(why, sizeof(why), "[%s]: no such section (the sections are",
+	    name);
+
+	for (size_t i = 0; i < N_KEYS && at < sizeof(why); i++)
+		if (config_section_index(config_keys[i].section) == (int)i)
+			at += (size_t)snprintf(why + at, sizeof(why) - at, "%s %s",
+			    i == 0 ? "" : ",", config_keys[i].section);
+	if (at < sizeof(why))
+		snprintf(why + at, sizeof(why) - at, ")");
+	config_load_fail(st, st->line, why);
+}
+
 /* A header line: the section it opens, and whether it was given before. */
 static void
 config_note_header(struct config_load_state *st, const char *start)
@@ -763,12 +780,16 @@ config_note_header(struct config_load_state *st, const char *start)
 	st->block_repeats = 0;
 	st->block_section = -1;
 	st->block_has_keys = false;
-	if (close == NULL || (size_t)(close - start - 1) >= sizeof(name))
-		return; /* inih's error, or a section there is no such setting in */
-	memcpy(name, start + 1, (size_t)(close - start - 1));
-	name[close - start - 1] = '\0';
-	if ((section = config_section_index(name)) < 0)
-		return; /* refused at its first key: no such setting */
+	if (close == NULL)
+		return; /* inih's error */
+	snprintf(name, sizeof(name), "%.*s", (int)(close - start - 1), start + 1);
+	section = (size_t)(close - start - 1) < sizeof(name) ? config_section_index(name) : -1;
+	if (section < 0) {
+		/* Refused here even with nothing under it: a misspelt
+		 * [curv] would leave what was meant at its defaults. */
+		config_unknown_section_fail(st, name);
+		return;
+	}
 	st->block_section = section;
 	if (st->section_line[section] != 0)
 		st->block_repeats = st->section_line[section];
@@ -792,6 +813,15 @@ config_read_line(char *str, int num, void *stream)
 	}
 	st->line++;
 	len = strlen(str);
+	/* A line of the most characters, ended by CR LF: only the LF was
+	 * left unread. */
+	if (len + 1 == (size_t)num && str[len - 1] == '\r') {
+		int next = getc(st->file);
+		if (next == '\n')
+			str[len - 1] = '\n';
+		else if (next != EOF)
+			ungetc(next, st->file);
+	}
 	/* inih would read the rest of a long line as a line of its own. */
 	if (len + 1 == (size_t)num && str[len - 1] != '\n' && !feof(st->file)) {
 		char why[128];
@@ -810,6 +840,8 @@ config_read_line(char *str, int num, void *stream)
 		if (config_block_end(st))
 			return NULL;
 		config_note_header(st, start);
+		if (st->failed)
+			return NULL;
 	}
 	return str;
 }

@@ -174,7 +174,10 @@ test_load_unknown_section_names_it_and_the_line(void **state)
 	struct tmpdir_fixture *fx = *state;
 
 	assert_load_error(fx, "[store]\npath = /somewhere\n\n[storage]\npath = /x\n",
-	    "commissiond.ini:5:", "[storage] path: no such setting");
+	    "commissiond.ini:4:", "[storage]: no such section (the sections are ingest, publish, ");
+	/* With nothing under it too: what was meant would keep its defaults. */
+	assert_load_error(fx, "[curv]\n\n[store]\npath = /x\n", "commissiond.ini:1:",
+	    "[curv]: no such section");
 }
 
 static void
@@ -267,6 +270,23 @@ test_load_a_line_that_cannot_be_read_wins_with_its_own_line(void **state)
 		memset(text + strlen(text), 'x', 250);
 		strcat(text, "\nsync = none\n");
 		assert_load_error(fx, text, "commissiond.ini:2: the line is longer than 198", NULL);
+	}
+	/* A line of 198 characters is read, ended by LF or by CR LF (its CR
+	 * made the line one character too long for the reader). */
+	for (int crlf = 0; crlf < 2; crlf++) {
+		char text[400] = "[store]\r\n# ";
+		struct config cfg;
+		char err[512] = "";
+		FILE *f;
+		memset(text + strlen(text), 'x', 198 - strlen("# "));
+		strcat(text, crlf ? "\r\nsync = none\r\n" : "\nsync = none\n");
+		assert_non_null(f = fopen(fx->file, "w"));
+		fputs(text, f);
+		fclose(f);
+		config_defaults(&cfg);
+		if (config_load(&cfg, fx->file, err, sizeof(err)) != 0)
+			fail_msg("a line of 198 characters%s: %s", crlf ? " and CR LF" : "", err);
+		assert_int_equal(cfg.store_sync, STORE_SYNC_NONE);
 	}
 }
 
