@@ -1957,6 +1957,18 @@ http_lengths_differ(const struct evkeyvalq *headers, const char **first, const c
 	return false;
 }
 
+/* How many lines of the header name there are (case aside). */
+static size_t
+http_header_lines(const struct evkeyvalq *headers, const char *name)
+{
+	const struct evkeyval *kv;
+	size_t n = 0;
+
+	TAILQ_FOREACH(kv, headers, next)
+		n += evutil_ascii_strcasecmp(kv->key, name) == 0;
+	return n;
+}
+
 /* The size of the request line and headers as sent (near enough). */
 static uint64_t
 http_request_bytes(struct evhttp_request *req)
@@ -2153,6 +2165,12 @@ http_on_request(struct evhttp_request *req, void *arg)
 		http_error(h, req, "other", 413, NULL,
 		    "the request line and headers are over %" PRIu64 " bytes ([http] max_request_bytes)",
 		    h->cfg->http_max_request_bytes);
+		return;
+	}
+	/* Two Host lines: a proxy in front may have judged the one this would
+	 * not (RFC 9112 3.2 says 400). */
+	if (http_header_lines(evhttp_request_get_input_headers(req), "Host") > 1) {
+		http_error(h, req, "other", 400, NULL, "Host is given more than once");
 		return;
 	}
 	if (!http_host_allowed(h, req, host_name, sizeof(host_name))) {

@@ -1462,6 +1462,18 @@ class HostHeader(SharedDaemon):
                                       "Connection: close\r\n\r\n".encode())
                 self.assertEqual(answer.status, status, answer)
 
+    def test_two_host_lines_are_400_whichever_comes_first(self):
+        # RFC 9112 3.2: a proxy in front may have judged the other one.
+        for hosts in (("localhost", "evil.example"), ("evil.example", "localhost"),
+                      ("localhost", "localhost")):
+            with self.subTest(hosts=hosts):
+                answer = self.api.raw(("GET /api/v1/flow HTTP/1.1\r\n" + "".join(
+                    f"Host: {host}\r\n" for host in hosts) +
+                    "Connection: close\r\n\r\n").encode())
+                self.assertEqual(answer.status, 400, answer)
+                self.assertEqual(json.loads(answer.body)["error"]["message"],
+                                 "Host is given more than once")
+
     def test_a_path_that_begins_with_two_slashes_names_no_route(self):
         # libevent reads "//healthz" as the host healthz and an empty path,
         # which was served as the dashboard page.
