@@ -70,9 +70,15 @@ migrate_1_to_2(struct store *store, MDB_txn *txn)
 		if (rc != MDB_SUCCESS)
 			return rc;
 	}
-	log_info("store: migration 1 to 2: commit times of %" PRIu64 " run(s) of events "
-		 "recovered from the updates; events 1 to %" PRIu64 " have none (taken as 0)",
-	    runs, first_known > 0 ? first_known - 1 : last_event);
+	if (last_event > 0 && first_known != 1)
+		log_info("store: migration 1 to 2: commit times of %" PRIu64 " run(s) of events "
+			 "recovered from the updates; events 1 to %" PRIu64
+			 " have none (taken as 0)",
+		    runs, first_known > 0 ? first_known - 1 : last_event);
+	else
+		log_info("store: migration 1 to 2: commit times of %" PRIu64 " run(s) of events "
+			 "recovered from the updates, every event's",
+		    runs);
 	return MDB_SUCCESS;
 }
 

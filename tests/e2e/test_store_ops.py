@@ -393,6 +393,10 @@ class Migration(DaemonTestCase):
         self.assertIn("start commissiond once", proc.stderr)
         self.daemon.start()
         self.assertIn("migrated from format 1 to 2", self.daemon.log_text())
+        # Every update is kept: every event's commit time comes back (the
+        # log said "events 1 to 0 have none").
+        self.assertRegex(self.daemon.log_text(), r"commit times of \d+ run\(s\) of events "
+                                                 r"recovered from the updates, every event's\n")
         self.assertEqual(self.daemon.status()["formatVersion"], 2)
         proc = self.daemon.ctl("verify")
         self.assertEqual(proc.returncode, 0, proc.stderr)
