@@ -130,11 +130,18 @@ class DaemonTestCase(unittest.TestCase):
     """A test with a fresh daemon; checks it stops cleanly and quietly."""
 
     settings = {}
+    start_in_setup = True  # False: the test starts it itself
+
+    def daemon_env(self):
+        """The environment the daemon starts with in setUp, beside this
+        one's (a fault shim's, from preload_env): None, none."""
+        return None
 
     def setUp(self):
         self.workdir = tempfile.mkdtemp(prefix="cd-")
         self.daemon = Daemon(self.workdir, **self.settings)
-        self.daemon.start()
+        if self.start_in_setup:
+            self.daemon.start(env=self.daemon_env())
 
     def tearDown(self):
         try:
@@ -769,6 +776,24 @@ def fresh_daemon(test, prefix="cd-", **settings):
         if daemon.proc is not None:
             daemon.kill9()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def start_refused(test, daemon, why, env=None, timeout=30):
+    """Start commissiond on daemon's config (env: extra environment), which
+    must refuse to start: exit non-zero within timeout (else it is killed
+    and the test fails, saying it started because of why). Returns
+    (exit status, stderr)."""
+    proc = subprocess.Popen([DAEMON, "--config", daemon.config], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, **env) if env else None)
+    try:
+        _, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        test.fail(f"commissiond started {why}")
+    test.assertNotEqual(proc.returncode, 0, stderr)
+    return proc.returncode, stderr
 
 
 def preload_env(workdir, shim, **env):

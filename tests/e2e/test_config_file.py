@@ -12,7 +12,7 @@ import unittest
 
 import zmq
 
-from harness import CTL, DAEMON, HL7, SPOOL, Daemon, DaemonTestCase, preload_env, stop_cleanly, wait_for
+from harness import CTL, DAEMON, HL7, SPOOL, Daemon, DaemonTestCase, preload_env, wait_for
 
 
 def print_config(*args):
@@ -173,21 +173,13 @@ class ReloadRefusesWhatStartRefuses(DaemonTestCase):
         self.assertNotIn("http.listen changed", log)
 
 
-class ReloadDuringAStart(unittest.TestCase):
+class ReloadDuringAStart(DaemonTestCase):
     """systemctl reload during a slow start-up (slow_open.c under
     LD_PRELOAD holds the store's open, as a long migration would): SIGHUP
     killed the daemon, its default before the handler was in place. It is
     held until then, and the file as it stands is read then."""
 
-    def setUp(self):
-        self.workdir = tempfile.mkdtemp(prefix="cd-hup-")
-        self.daemon = Daemon(self.workdir)
-
-    def tearDown(self):
-        try:
-            stop_cleanly(self, self.daemon)
-        finally:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+    start_in_setup = False
 
     def test_a_sighup_before_the_daemon_is_ready_is_a_reload_once_it_is(self):
         import threading

@@ -15,7 +15,7 @@ import harness
 from harness import (HL7, SPOOL, Adapter, Daemon, DaemonTestCase, MllpClient, Subscriber, WindowSender,
                      ack_fields, adapter_settings, adt, assert_gap_free_once, event_key, event_mix,
                      http_get, json_lines, nhs_number, preload_env, process_rss_kib, replay_updates,
-                     stop_cleanly, wait_for)
+                     start_refused, stop_cleanly, wait_for)
 from test_http_figures import FOLD_TABLES, Figures, check_at, spells_ahead
 
 
@@ -261,7 +261,7 @@ RELEASE_DAEMON = os.path.join(os.path.dirname(__file__), "..", "..", "build", "r
                               "commissiond")
 
 
-class StoreUnusable(unittest.TestCase):
+class StoreUnusable(DaemonTestCase):
     """A commit that fails writing LMDB's meta page (fail_meta_write.c under
     LD_PRELOAD: EIO there) leaves the environment unusable until it is
     opened again: MDB_PANIC for every transaction, whatever is freed. The
@@ -269,20 +269,11 @@ class StoreUnusable(unittest.TestCase):
     that systemd starts it again; started again, it takes the event, and
     nothing accepted before is lost."""
 
-    def setUp(self):
-        self.workdir = tempfile.mkdtemp(prefix="cd-panic-")
+    def daemon_env(self):
         self.trigger = os.path.join(self.workdir, "fail-meta-write")
-        self.daemon = Daemon(self.workdir)
-
-    def tearDown(self):
-        try:
-            stop_cleanly(self, self.daemon)
-        finally:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        return preload_env(self.workdir, "fail_meta_write", FAIL_META_WRITE_FILE=self.trigger)
 
     def test_the_daemon_exits_to_be_restarted_and_loses_nothing(self):
-        self.daemon.start(env=preload_env(self.workdir, "fail_meta_write",
-                                          FAIL_META_WRITE_FILE=self.trigger))
         events = event_mix(4)
         acks, proc = self.daemon.send(events[:3])
         self.assertEqual([a["status"] for a in acks], ["ACK_STATUS_ACCEPTED"] * 3, proc.stderr)
@@ -304,42 +295,23 @@ class StoreUnusable(unittest.TestCase):
         self.assertEqual([int(a["sequence"]) for a in acks], [1, 2, 3, 4])
 
 
-class StoreOnANetworkFileSystem(unittest.TestCase):
+class StoreOnANetworkFileSystem(DaemonTestCase):
     """LMDB corrupts a store on NFS (its locks and memory map are not kept
     coherent there): commissiond and commissionctl's writers refuse one at
     open, naming it (fake_nfs.c under LD_PRELOAD: statfs says NFS); a
     reader of a backup there is let be."""
 
-    def setUp(self):
-        self.workdir = tempfile.mkdtemp(prefix="cd-nfs-")
-        self.daemon = Daemon(self.workdir)
-
-    def tearDown(self):
-        try:
-            stop_cleanly(self, self.daemon)
-        finally:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-
     def test_a_writer_refuses_a_store_on_nfs_naming_it(self):
-        self.daemon.start()
         self.daemon.send(event_mix(5))
         self.assertEqual(self.daemon.stop(), 0)
         self.daemon.proc = None
         store = self.daemon.settings["store.path"]
-        env = dict(os.environ, **preload_env(self.workdir, "fake_nfs", FAKE_NFS_DIR=store))
+        env = preload_env(self.workdir, "fake_nfs", FAKE_NFS_DIR=store)
         why = (f"{store}: the store is on NFS, a network file system: LMDB needs a local one")
-        proc = subprocess.Popen([harness.DAEMON, "--config", self.daemon.config],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                                env=env)
-        try:
-            _, stderr = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.terminate()
-            proc.communicate()
-            self.fail("commissiond started on a store on NFS")
-        self.assertNotEqual(proc.returncode, 0, stderr)
+        _, stderr = start_refused(self, self.daemon, "on a store on NFS", env=env)
         self.assertIn(why, stderr)
         self.assertIn("set [store] path to a directory on a local disk", stderr)
+        env = dict(os.environ, **env)
         rebuilt = subprocess.run([harness.CTL, "--config", self.daemon.config, "rebuild"],
                                  capture_output=True, text=True, timeout=60, env=env)
         self.assertEqual(rebuilt.returncode, 4, rebuilt.stderr)

@@ -1293,13 +1293,13 @@ class StoreUnreadable(DaemonTestCase):
     rather than answer figures with a last_sequence of 0, which says the
     store is empty; once it reads again the answers are as before."""
 
+    def daemon_env(self):
+        self.trigger = os.path.join(self.workdir, "fail-read-txn")
+        return preload_env(self.workdir, "fail_read_txn", FAIL_READ_TXN_FILE=self.trigger)
+
     def setUp(self):
         self.settings = http_settings()
-        self.workdir = tempfile.mkdtemp(prefix="cd-unreadable-")
-        self.trigger = os.path.join(self.workdir, "fail-read-txn")
-        self.daemon = Daemon(self.workdir, **self.settings)
-        self.daemon.start(env=preload_env(self.workdir, "fail_read_txn",
-                                          FAIL_READ_TXN_FILE=self.trigger))
+        super().setUp()
         self.api = Api(self.daemon)
 
     def test_every_figures_route_fails_naming_the_store(self):

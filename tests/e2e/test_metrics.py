@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import unittest
 
-from harness import Daemon, event_mix, http_get, json_lines, preload_env, pseudonym, stop_cleanly
+from harness import DaemonTestCase, event_mix, http_get, json_lines, preload_env, pseudonym
 from test_http_api import SharedDaemon, sample_day
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?$')
@@ -224,24 +224,14 @@ class Metrics(SharedDaemon):
             self.assertNotIn("?", labels["route"])
 
 
-class StoreUnreadable(unittest.TestCase):
+class StoreUnreadable(DaemonTestCase):
     """A store that cannot be read (fail_read_txn.c under LD_PRELOAD: the
     reader table full) fails the scrape with 503 naming it, rather than
     giving counters of 0, which Prometheus would take for a reset."""
 
-    def setUp(self):
-        import tempfile
-        self.workdir = tempfile.mkdtemp(prefix="cd-metrics-")
+    def daemon_env(self):
         self.trigger = os.path.join(self.workdir, "fail-read-txn")
-        self.daemon = Daemon(self.workdir)
-        self.daemon.start(env=preload_env(self.workdir, "fail_read_txn",
-                                          FAIL_READ_TXN_FILE=self.trigger))
-
-    def tearDown(self):
-        try:
-            stop_cleanly(self, self.daemon)
-        finally:
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        return preload_env(self.workdir, "fail_read_txn", FAIL_READ_TXN_FILE=self.trigger)
 
     def test_a_scrape_of_an_unreadable_store_fails_naming_it(self):
         acks, proc = self.daemon.send(event_mix(3))

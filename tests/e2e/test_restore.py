@@ -47,63 +47,60 @@ class RestoreAsRoot(DaemonTestCase):
     as root. What restore writes must stay the store owner's, or
     commissiond, running as that user, cannot open its own store."""
 
-    def test_the_restored_store_and_its_lock_file_keep_the_store_directory_owner(self):
+    def setUp(self):
         import pwd
-        nobody = pwd.getpwnam("nobody")
+        super().setUp()
+        self.nobody = pwd.getpwnam("nobody")
+        self.store = self.daemon.settings["store.path"]
+
+    def restore_as_root_into_a_store_of_nobodys(self):
+        """20 events, backed up; the store given to nobody, then the backup
+        restored by root."""
         self.daemon.send(event_mix(20))
         backup = os.path.join(self.workdir, "backup")
         self.assertEqual(self.daemon.ctl("backup", backup).returncode, 0)
         self.assertEqual(self.daemon.stop(), 0)
-        store = self.daemon.settings["store.path"]
-        os.unlink(f"{store}/commissiond.lock")
-        for path in [store] + [os.path.join(store, name) for name in os.listdir(store)]:
-            os.chown(path, nobody.pw_uid, nobody.pw_gid)
+        os.unlink(f"{self.store}/commissiond.lock")
+        self.chown_store(self.nobody.pw_uid, self.nobody.pw_gid)
         restored = self.daemon.ctl("restore", backup)
         self.assertEqual(restored.returncode, 0, restored.stderr)
-        for name in ("data.mdb", "commissiond.lock", "data.mdb.before-restore"):
-            st = os.stat(os.path.join(store, name))
-            self.assertEqual((name, st.st_uid, st.st_gid),
-                             (name, nobody.pw_uid, nobody.pw_gid))
-        # Opened as that user, it reads.
+
+    def chown_store(self, uid, gid):
+        for path in [self.store] + [os.path.join(self.store, name)
+                                    for name in os.listdir(self.store)]:
+            os.chown(path, uid, gid)
+
+    def assert_nobody_reads_it_and_start_again(self):
         os.chmod(self.workdir, 0o711)
         status = subprocess.run(["runuser", "-u", "nobody", "--", CTL, "--set",
-                                 f"store.path={store}", "status"],
+                                 f"store.path={self.store}", "status"],
                                 capture_output=True, text=True)
         self.assertEqual(status.returncode, 0, status.stderr)
         self.assertEqual(json_lines(status.stdout)[0]["events"], 20, status.stderr)
-        for path in [store] + [os.path.join(store, name) for name in os.listdir(store)]:
-            os.chown(path, 0, 0)
+        self.chown_store(0, 0)
         self.daemon.start()
+
+    def assert_nobodys(self, name):
+        st = os.stat(os.path.join(self.store, name))
+        self.assertEqual((name, st.st_uid, st.st_gid),
+                         (name, self.nobody.pw_uid, self.nobody.pw_gid))
+
+    def test_the_restored_store_and_its_lock_file_keep_the_store_directory_owner(self):
+        self.restore_as_root_into_a_store_of_nobodys()
+        for name in ("data.mdb", "commissiond.lock", "data.mdb.before-restore"):
+            self.assert_nobodys(name)
+        self.assert_nobody_reads_it_and_start_again()
 
     def test_a_root_command_after_a_restore_leaves_the_lock_file_the_owners(self):
         # Restore removes lock.mdb; the next process to open the store
         # makes it. Made by root's `commissionctl status`, it was root's,
         # 0600, and commissiond, as the store's owner, could not open it.
-        import pwd
-        nobody = pwd.getpwnam("nobody")
-        self.daemon.send(event_mix(20))
-        backup = os.path.join(self.workdir, "backup")
-        self.assertEqual(self.daemon.ctl("backup", backup).returncode, 0)
-        self.assertEqual(self.daemon.stop(), 0)
-        store = self.daemon.settings["store.path"]
-        os.unlink(f"{store}/commissiond.lock")
-        for path in [store] + [os.path.join(store, name) for name in os.listdir(store)]:
-            os.chown(path, nobody.pw_uid, nobody.pw_gid)
-        self.assertEqual(self.daemon.ctl("restore", backup).returncode, 0)
-        self.assertFalse(os.path.exists(f"{store}/lock.mdb"))
+        self.restore_as_root_into_a_store_of_nobodys()
+        self.assertFalse(os.path.exists(f"{self.store}/lock.mdb"))
         status = self.daemon.ctl("status")
         self.assertEqual(status.returncode, 0, status.stderr)
-        st = os.stat(f"{store}/lock.mdb")
-        self.assertEqual((st.st_uid, st.st_gid), (nobody.pw_uid, nobody.pw_gid))
-        os.chmod(self.workdir, 0o711)
-        status = subprocess.run(["runuser", "-u", "nobody", "--", CTL, "--set",
-                                 f"store.path={store}", "status"],
-                                capture_output=True, text=True)
-        self.assertEqual(status.returncode, 0, status.stderr)
-        self.assertEqual(json_lines(status.stdout)[0]["events"], 20, status.stderr)
-        for path in [store] + [os.path.join(store, name) for name in os.listdir(store)]:
-            os.chown(path, 0, 0)
-        self.daemon.start()
+        self.assert_nobodys("lock.mdb")
+        self.assert_nobody_reads_it_and_start_again()
 
 
 class ChangesLock(DaemonTestCase):

@@ -4,7 +4,6 @@ LMDB reader table. Raw LMDB (python3-lmdb) is used only to forge what the
 tools must detect: an old or new format, a damaged store, a dead reader."""
 import datetime
 import os
-import re
 import shutil
 import signal
 import statistics
@@ -18,7 +17,7 @@ import lmdb
 import zmq
 
 from harness import (CTL, DAEMON, Daemon, DaemonTestCase, admission, decode_ack, event_mix,
-                     fresh_daemon, json_lines, wait_for)
+                     fresh_daemon, json_lines, start_refused, wait_for)
 from test_metrics import parse_metrics
 
 
@@ -422,15 +421,8 @@ class Migration(DaemonTestCase):
         proc = self.daemon.ctl("status")
         self.assertEqual(proc.returncode, 4)
         self.assertIn(words, proc.stderr)
-        proc = subprocess.Popen([DAEMON, "--config", self.daemon.config],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        try:
-            _, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            self.fail("commissiond started on a store without its format key")
-        self.assertEqual(proc.returncode, 1)
+        rc, err = start_refused(self, self.daemon, "on a store without its format key")
+        self.assertEqual(rc, 1)
         self.assertIn(words, err)
         self.assertIn("restore a backup", err)
         # Nothing was stamped: the key is still missing.
