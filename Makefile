@@ -113,8 +113,9 @@ $(BUILD)/bin/commissionctl: $(call obj,$(CTL_SRC)) $(LIBA)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
-# test_outbox fails the outbox's LMDB commits and its log's syncs at will.
-$(BUILD)/test/test_outbox: ALL_LDFLAGS += -Wl,--wrap=mdb_txn_commit -Wl,--wrap=fdatasync
+# test_outbox fails the outbox's LMDB commits, cursor steps and log syncs at will.
+$(BUILD)/test/test_outbox: ALL_LDFLAGS += -Wl,--wrap=mdb_txn_commit -Wl,--wrap=fdatasync \
+	-Wl,--wrap=mdb_cursor_get
 
 $(BUILD)/test/%: $(BUILD)/obj/tests/unit/%.o $(ADAPTER_LIBA) $(LIBA)
 	@mkdir -p $(dir $@)

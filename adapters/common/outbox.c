@@ -1477,6 +1477,10 @@ outbox_scan(struct outbox *o, uint64_t from, size_t max, outbox_fn fn, void *arg
 	}
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
+	/* A table that fails to read midway is not its end: what follows
+	 * would go unsent, unsaid. */
+	if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND)
+		return outbox_result_of(o, rc, "reading the pending envelopes");
 	/* Then the envelopes the table did not have when read: those being
 	 * moved (only read by the commit thread) and the kept ones. */
 	if (from < boundary)

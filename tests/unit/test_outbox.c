@@ -504,6 +504,48 @@ __wrap_fdatasync(int fd)
 	return __real_fdatasync(fd);
 }
 
+/* The outbox's cursor steps, failed at will (linked with
+ * -Wl,--wrap=mdb_cursor_get): while fail_nexts is above 0, an MDB_NEXT
+ * takes one and fails with MDB_PAGE_NOTFOUND, as a damaged table would. */
+static int fail_nexts;
+int __real_mdb_cursor_get(MDB_cursor *cursor, MDB_val *key, MDB_val *data, MDB_cursor_op op);
+int __wrap_mdb_cursor_get(MDB_cursor *cursor, MDB_val *key, MDB_val *data, MDB_cursor_op op);
+
+int
+__wrap_mdb_cursor_get(MDB_cursor *cursor, MDB_val *key, MDB_val *data, MDB_cursor_op op)
+{
+	if (op == MDB_NEXT && fail_nexts > 0) {
+		fail_nexts--;
+		return MDB_PAGE_NOTFOUND;
+	}
+	return __real_mdb_cursor_get(cursor, key, data, op);
+}
+
+/* A pending table that fails to read midway fails the scan, naming the
+ * error: it read as the end of the table, and the envelopes after were
+ * silently not resent. */
+static void
+test_a_scan_that_fails_to_read_says_so(void **state)
+{
+	char err[256];
+	struct outbox *o = open_timeless(outbox_dir(state), 1 << 20, err, sizeof(err));
+	static const char *const texts[] = { "a", "b", "c" };
+	struct seen seen = { 0 };
+	uint64_t first;
+
+	assert_non_null(o);
+	put_texts(o, texts, 3, &first);
+	assert_int_equal(outbox_flush(o), OUTBOX_OK); /* into the table */
+	fail_nexts = 1;
+	assert_int_equal(outbox_scan(o, 1, 10, remember, &seen, NULL), OUTBOX_FAILED);
+	assert_int_equal(fail_nexts, 0);
+	assert_non_null(strstr(outbox_error(o), "MDB_PAGE_NOTFOUND"));
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(outbox_scan(o, 1, 10, remember, &seen, NULL), OUTBOX_OK);
+	assert_int_equal(seen.n, 3);
+	outbox_close(&o);
+}
+
 /* A number a crashing child tells its parent: the file "answered" in
  * the outbox's directory. */
 static void
@@ -1084,6 +1126,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_a_full_outbox_takes_puts_again_once_settled,
 		    fixture_setup, fixture_teardown),
 		cmocka_unit_test_setup_teardown(test_a_full_outbox_says_full_and_keeps_what_it_had,
+		    fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_a_scan_that_fails_to_read_says_so,
 		    fixture_setup, fixture_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
