@@ -75,9 +75,12 @@ arena_destroy(struct arena **arenap)
 static struct chunk *
 chunk_new(size_t size)
 {
-	struct chunk *c = malloc(sizeof(*c) + size);
+	struct chunk *c;
 
-	if (c == NULL)
+	/* The header and size must not wrap around to a small malloc. */
+	if (size > SIZE_MAX - sizeof(*c))
+		return NULL;
+	if ((c = malloc(sizeof(*c) + size)) == NULL)
 		return NULL;
 	c->next = NULL;
 	c->size = size;

@@ -70,6 +70,22 @@ test_large_allocations_and_reset(void **state)
 	arena_destroy(&a);
 }
 
+/* A size whose chunk (header and all) does not fit in a size_t is out of
+ * memory, not a small chunk written past its end. */
+static void
+test_a_size_near_size_max_is_refused(void **state)
+{
+	struct arena *a = arena_new(1 << 20);
+
+	(void)state;
+	assert_non_null(a);
+	assert_null(arena_alloc(a, SIZE_MAX));
+	assert_null(arena_alloc(a, SIZE_MAX - 20));
+	assert_int_equal(arena_used(a), 0);
+	assert_non_null(arena_alloc(a, 10));
+	arena_destroy(&a);
+}
+
 static void
 test_unpacks_through_the_arena(void **state)
 {
@@ -100,6 +116,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_allocations_are_aligned_and_apart),
 		cmocka_unit_test(test_large_allocations_and_reset),
+		cmocka_unit_test(test_a_size_near_size_max_is_refused),
 		cmocka_unit_test(test_unpacks_through_the_arena),
 	};
 
