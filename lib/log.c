@@ -110,6 +110,27 @@ log_write(enum log_level level, const char *line)
 	fprintf(stderr, "<%d>%s: %s\n", (int)level, log_progname, safe);
 }
 
+#define LOG_CUT_MARK " [line cut]"
+
+/* The message into line; one longer than the line says so at its end,
+ * cut before a character of UTF-8, not inside one: a line cut silently
+ * reads as whole, with the identifiers at its end simply missing. */
+static void
+log_format(char *line, size_t size, const char *fmt, va_list ap)
+{
+	int n = vsnprintf(line, size, fmt, ap);
+	size_t at;
+
+	if (n < 0)
+		snprintf(line, size, "log: cannot format \"%.200s\"", fmt);
+	if (n < 0 || (size_t)n < size)
+		return;
+	at = size - sizeof(LOG_CUT_MARK);
+	while (at > 0 && ((unsigned char)line[at] & 0xc0) == 0x80)
+		at--;
+	memcpy(line + at, LOG_CUT_MARK, sizeof(LOG_CUT_MARK));
+}
+
 static void
 log_report_suppressed(void *arg, const void *kind, uint64_t suppressed)
 {
@@ -138,7 +159,7 @@ log_emit(enum log_level level, bool limited, const char *fmt, va_list ap)
 		if (!v.allow)
 			return;
 	}
-	vsnprintf(line, sizeof(line), fmt, ap);
+	log_format(line, sizeof(line), fmt, ap);
 	log_write(level, line);
 }
 
@@ -172,7 +193,7 @@ log_vfatal(const char *fmt, va_list ap)
 {
 	char line[1024];
 
-	vsnprintf(line, sizeof(line), fmt, ap);
+	log_format(line, sizeof(line), fmt, ap);
 	log_write(LOG_LEVEL_ERROR, line);
 }
 

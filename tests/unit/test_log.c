@@ -87,12 +87,46 @@ test_records_are_never_suppressed(void **state)
 	assert_int_equal(rows, 30);
 }
 
+static void
+log_long(void)
+{
+	/* "xy" then 1,000 two-byte characters: past the line, and the cut
+	 * falls inside one of them. */
+	static char value[2 + 2 * 1000 + 1];
+
+	memcpy(value, "xy", 2);
+	for (int i = 0; i < 1000; i++)
+		memcpy(value + 2 + 2 * i, "\xc3\xa9", 2);
+	log_info("spool: %s", value);
+}
+
+/* A line longer than the limit says that it was cut, and is cut between
+ * characters of UTF-8. */
+static void
+test_a_line_cut_at_the_limit_says_so(void **state)
+{
+	static char out[4096], want[2048];
+	size_t n = 0;
+
+	(void)state;
+	log_init("test_log", LOG_LEVEL_INFO);
+	captured(log_long, out, sizeof(out));
+	n += (size_t)snprintf(want, sizeof(want), "<6>test_log: spool: xy");
+	/* 1,024 bytes less " [line cut]" with its NUL, less "spool: xy":
+	 * 501 characters and the first byte of the next, which goes. */
+	for (int i = 0; i < 501; i++, n += 2)
+		memcpy(want + n, "\xc3\xa9", 2);
+	snprintf(want + n, sizeof(want) - n, " [line cut]\n");
+	assert_string_equal(out, want);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_a_quoted_value_cannot_start_a_line_of_its_own),
 		cmocka_unit_test(test_records_are_never_suppressed),
+		cmocka_unit_test(test_a_line_cut_at_the_limit_says_so),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
