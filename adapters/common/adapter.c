@@ -121,27 +121,75 @@ struct adapter_run {
 	char *sets[ADAPTER_SETS_MAX];
 	int n_sets;
 	struct event *sigterm, *sigint, *sighup, *watchdog, *log_flush;
+	/* The file as the last SIGHUP read it: a setting that needs a restart
+	 * is said once for each change of the file, not at every SIGHUP. */
+	struct config last_read;
 };
 
-/* SIGHUP: read the file again; the log level changes live, the rest
- * (endpoints, paths, keys) needs a restart. A bad file changes nothing. */
+/* Whether the adapter reads setting name (a "section.key"): the sections
+ * of both adapters, the one of its own source (its program's name after
+ * "commissiond-"), and the client's endpoint and keys. */
+static bool
+adapter_reads_setting(const struct adapter_spec *spec, const char *name)
+{
+	static const char *const common[] = { "pseudonym.", "adapter.", "ingest.endpoint",
+		"curve.client_key_file", "curve.server_public_key_file" };
+	static const char prefix[] = "commissiond-";
+	const char *own = spec->name;
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
+		if (strncmp(name, common[i], strlen(common[i])) == 0)
+			return true;
+	if (strncmp(own, prefix, sizeof(prefix) - 1) == 0)
+		own += sizeof(prefix) - 1;
+	n = strlen(own);
+	return strncmp(name, own, n) == 0 && name[n] == '.';
+}
+
+/* SIGHUP: read the file again; the log level changes live. Every other
+ * setting the adapter reads (endpoints, paths, keys, the window) is bound
+ * for the life of the process: a change is logged by name, as needing a
+ * restart, and the running value stays. A bad file changes nothing. */
 static void
 adapter_on_reload(evutil_socket_t sig, short what, void *arg)
 {
 	struct adapter_run *run = arg;
 	struct config fresh;
 	enum log_level level;
-	char err[768];
+	char err[768], name[96], was[CONFIG_TEXT_MAX + 16], now[CONFIG_TEXT_MAX + 16];
 
 	(void)sig;
 	(void)what;
 	sd_notify(0, "RELOADING=1");
-	if (config_read(&fresh, run->config_path, run->sets, run->n_sets, err, sizeof(err)) < 0)
+	if (config_read(&fresh, run->config_path, run->sets, run->n_sets, err, sizeof(err)) < 0) {
 		log_error("reload: %s; keeping the running configuration", err);
-	else if (log_level_parse(fresh.log_level, &level) == 0) {
+		sd_notify(0, "READY=1");
+		return;
+	}
+	if (log_level_parse(fresh.log_level, &level) == 0) {
 		log_set_level(level);
 		log_info("reload: log level %s", log_level_name(level));
 	}
+	for (size_t i = 0; i < config_setting_count(); i++) {
+		if (!config_setting_differs(run->a.cfg, &fresh, i) ||
+		    !config_setting_differs(&run->last_read, &fresh, i))
+			continue;
+		config_setting_name(i, name, sizeof(name));
+		if (strcmp(name, "log.level") == 0 || !adapter_reads_setting(run->spec, name))
+			continue;
+		config_setting_value(run->a.cfg, i, was, sizeof(was));
+		config_setting_value(&fresh, i, now, sizeof(now));
+		if (config_setting_is_secret(i))
+			log_warning("reload: %s changed, but it needs a restart; the running value "
+				    "stays",
+			    name);
+		else
+			log_warning("reload: %s changed to \"%s\", but it needs a restart; keeping "
+				    "\"%s\"",
+			    name, now, was);
+	}
+	run->last_read = fresh;
 	sd_notify(0, "READY=1");
 }
 
@@ -338,5 +386,6 @@ adapter_main(int argc, char **argv, const struct adapter_spec *spec)
 		log_set_level(level);
 	signal(SIGPIPE, SIG_IGN);
 	run.a.cfg = &cfg;
+	run.last_read = cfg;
 	return adapter_run(&run);
 }

@@ -68,6 +68,33 @@ class SetOptionsOverTheFile(unittest.TestCase):
         self.assertEqual(self.proc.wait(timeout=30), 0, self.log_text())
         self.assertFalse(any(m in self.log_text() for m in SANITIZER_MARKS), self.log_text())
 
+    def test_sighup_names_each_changed_setting_that_needs_a_restart_once(self):
+        with open(self.log, "w") as logf:
+            self.proc = subprocess.Popen([HL7, "--config", self.conf], stdout=logf,
+                                         stderr=logf)
+        wait_for(lambda: "ready:" in self.log_text(), what="the ready line")
+        with open(self.conf) as f:
+            text = f.read()
+        # Read by commissiond-hl7 (its window; its own section) and not
+        # (the spool adapter's section, the daemon's store).
+        text = text.replace("[hl7]\n", "[hl7]\nmax_connections = 7\n")
+        text = text.replace("[spool]\n", "[spool]\npoll_ms = 250\n")
+        with open(self.conf, "w") as f:
+            f.write(text + "[adapter]\nwindow = 512\n[store]\nupdate_retention = 5\n")
+        for n in (1, 2):
+            self.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: self.log_text().count("reload: log level") == n,
+                     what=f"reload {n}")
+        text = self.log_text()
+        self.assertEqual(text.count('reload: adapter.window changed to "512", but it needs a '
+                                    'restart; keeping "256"'), 1, text)
+        self.assertEqual(text.count("reload: hl7.max_connections changed to"), 1, text)
+        self.assertNotIn("spool.poll_ms", text)
+        self.assertNotIn("store.update_retention", text)
+        self.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(self.proc.wait(timeout=30), 0, self.log_text())
+        self.assertFalse(any(m in self.log_text() for m in SANITIZER_MARKS), self.log_text())
+
 
 class WindowPastTheSocketsDefault(unittest.TestCase):
     """[adapter] window takes up to 65536 envelopes in flight; ZeroMQ's
