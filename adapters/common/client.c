@@ -312,8 +312,15 @@ client_on_ack(struct client *c, const Commissioning__Ack *ack)
 		break;
 	}
 	default: {
-		/* RETRY_LATER: the daemon's store is full; back off. */
+		/* RETRY_LATER: the daemon's store is full; back off. A status
+		 * this adapter does not know (a newer daemon's, or 0) is taken
+		 * the same way, kept and sent again, but said. */
 		int64_t wait = (int64_t)c->opt.resend_ms << (f->tries < 5 ? f->tries : 5);
+		if (ack->status != COMMISSIONING__ACK_STATUS__ACK_STATUS_RETRY_LATER)
+			log_warning("delivery: commissiond answered source=%s event_id=%s with "
+				    "status %d, which this adapter does not know; it is kept and "
+				    "sent again later: %s",
+			    ack->source, ack->event_id, (int)ack->status, ack->reason);
 		c->stats.retry_later++;
 		f->due_ms = now_ms() + (wait < CLIENT_BACKOFF_MAX_MS ? wait : CLIENT_BACKOFF_MAX_MS);
 		break;

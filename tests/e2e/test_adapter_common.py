@@ -3,7 +3,8 @@ as an operator meets it: the --set options apply over the file whatever
 their place on the command line, at start and again at SIGHUP; a window
 larger than ZeroMQ's default queue is sent whole; an envelope commissiond
 cannot read is settled; a commissiond that does not answer is said, and
-so is its answering again."""
+so is its answering again; an Ack of a status the adapter does not know is
+said, and its envelope kept."""
 import os
 import shutil
 import signal
@@ -14,7 +15,7 @@ import unittest
 
 from harness import (HL7, SANITIZER_MARKS, SPOOL, Adapter, Daemon, MllpClient, ack_fields,
                      adapter_settings, adt, discharge_ready_csv, drop_spool_file, free_port,
-                     nhs_number, pause, resume, stop_cleanly, wait_for)
+                     nhs_number, pause, pb_field, pb_fields, resume, stop_cleanly, wait_for)
 
 
 class SetOptionsOverTheFile(unittest.TestCase):
@@ -225,6 +226,50 @@ class CommissiondNotAnswering(unittest.TestCase):
                          r"in the outbox \(\d+ envelopes\)")
         wait_for(lambda: self.daemon.status()["events"] == 3, what="the two held events")
         self.assertEqual(self.hl7.log_text().count(warning), 1)
+
+
+class AnAckOfAStatusTheAdapterDoesNotKnow(unittest.TestCase):
+    """An Ack whose status the adapter does not know (0, or a newer
+    daemon's) keeps the envelope and sends it again later, as RETRY_LATER
+    does; it is said, not only counted at the stop. A ROUTER of the test's
+    own stands in for commissiond."""
+
+    def setUp(self):
+        import zmq
+        self.workdir = tempfile.mkdtemp(prefix="cd-status-")
+        settings = adapter_settings(self.workdir)
+        settings["adapter.resend_ms"] = "200"
+        self.daemon = Daemon(self.workdir, **settings)  # its config file only
+        self.ctx = zmq.Context()
+        self.router = self.ctx.socket(zmq.ROUTER)
+        self.router.bind(self.daemon.settings["ingest.endpoint"])
+        self.spool = Adapter(self.daemon, SPOOL).start()
+
+    def tearDown(self):
+        try:
+            stop_cleanly(self, self.spool)
+        finally:
+            self.router.close(linger=0)
+            self.ctx.term()
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def test_it_is_said_and_the_envelope_sent_again(self):
+        drop_spool_file(self.daemon.settings["spool.directory"], "one.csv",
+                        discharge_ready_csv([nhs_number(1)]))
+        self.assertTrue(self.router.poll(20000), "no envelope came")
+        peer, envelope = self.router.recv_multipart()
+        fields = pb_fields(envelope)
+        source, event_id = fields[1][0], fields[2][0]
+        self.router.send_multipart([peer, pb_field(1, event_id) + pb_field(2, 99) +
+                                    pb_field(4, "a status of tomorrow") +
+                                    pb_field(6, source)])
+        wait_for(lambda: "status 99" in self.spool.log_text(), what="the warning")
+        line = next(l for l in self.spool.log_text().splitlines() if "status 99" in l)
+        self.assertIn(f"source={source.decode()} event_id={event_id.decode()}", line)
+        self.assertIn("a status of tomorrow", line)
+        # Kept: sent again.
+        self.assertTrue(self.router.poll(20000), "not sent again")
+        self.assertEqual(self.router.recv_multipart()[1], envelope)
 
 
 if __name__ == "__main__":
