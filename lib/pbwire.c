@@ -71,3 +71,117 @@ pbwire_bytes(const uint8_t *msg, size_t len, uint32_t field, const uint8_t **val
 	}
 	return found;
 }
+
+/* Where the len bytes at s stop being UTF-8 without a NUL (no overlong
+ * forms, no surrogates, nothing past U+10FFFF): the offset of the first
+ * byte of the first fault, or len. */
+static size_t
+pbwire_utf8_fault_at(const uint8_t *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		uint8_t lead = s[i];
+		uint32_t code_point;
+		size_t more;
+
+		if (lead < 0x80) {
+			if (lead == 0)
+				return i;
+			i++;
+			continue;
+		}
+		if (lead >= 0xc2 && lead <= 0xdf)
+			more = 1;
+		else if (lead >= 0xe0 && lead <= 0xef)
+			more = 2;
+		else if (lead >= 0xf0 && lead <= 0xf4)
+			more = 3;
+		else
+			return i;
+		if (len - i - 1 < more)
+			return i;
+		code_point = lead & (0x7fu >> (more + 1));
+		for (size_t k = 1; k <= more; k++) {
+			if ((s[i + k] & 0xc0u) != 0x80u)
+				return i;
+			code_point = code_point << 6 | (s[i + k] & 0x3fu);
+		}
+		if ((more == 2 && (code_point < 0x800 ||
+			(code_point >= 0xd800 && code_point <= 0xdfff))) ||
+		    (more == 3 && (code_point < 0x10000 || code_point > 0x10ffff)))
+			return i;
+		i += more + 1;
+	}
+	return len;
+}
+
+static int
+pbwire_string_fault_in(const ProtobufCMessageDescriptor *desc, const uint8_t *msg, size_t len,
+    struct pbwire_string_fault *fault, int depth)
+{
+	const uint8_t *at = msg, *end = msg + len;
+	uint64_t key, v;
+
+	if (depth >= PBWIRE_PATH_MAX)
+		return -1;
+	while (at < end) {
+		const ProtobufCFieldDescriptor *field;
+		int rc;
+
+		if (!pbwire_varint(&at, end, &key))
+			return -1;
+		switch (key & 7) {
+		case WIRE_VARINT:
+			if (!pbwire_varint(&at, end, &v))
+				return -1;
+			continue;
+		case WIRE_64BIT:
+			if (end - at < 8)
+				return -1;
+			at += 8;
+			continue;
+		case WIRE_32BIT:
+			if (end - at < 4)
+				return -1;
+			at += 4;
+			continue;
+		case WIRE_LENGTH_PREFIXED:
+			if (!pbwire_varint(&at, end, &v) || v > (uint64_t)(end - at))
+				return -1;
+			break;
+		default:
+			return -1;
+		}
+		/* A field this schema does not know is kept as bytes. */
+		field = key >> 3 <= UINT32_MAX ?
+		    protobuf_c_message_descriptor_get_field(desc, (unsigned)(key >> 3)) : NULL;
+		if (field != NULL && field->type == PROTOBUF_C_TYPE_STRING) {
+			size_t at_byte = pbwire_utf8_fault_at(at, (size_t)v);
+			if (at_byte < v) {
+				fault->path[depth] = field;
+				fault->depth = depth + 1;
+				fault->offset = at_byte;
+				fault->nul = at[at_byte] == 0;
+				return 1;
+			}
+		} else if (field != NULL && field->type == PROTOBUF_C_TYPE_MESSAGE) {
+			fault->path[depth] = field;
+			rc = pbwire_string_fault_in(field->descriptor, at, (size_t)v, fault, depth + 1);
+			if (rc != 0)
+				return rc;
+		}
+		at += v;
+	}
+	return 0;
+}
+
+int
+pbwire_string_fault(const ProtobufCMessageDescriptor *desc, const uint8_t *msg, size_t len,
+    struct pbwire_string_fault *fault)
+{
+	fault->depth = 0;
+	fault->offset = 0;
+	fault->nul = false;
+	return pbwire_string_fault_in(desc, msg, len, fault, 0);
+}

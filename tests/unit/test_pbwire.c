@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "commissioning.pb-c.h"
 #include "pbwire.h"
 
 static int
@@ -62,12 +63,44 @@ test_bytes_that_are_not_a_message_are_refused(void **state)
 	assert_int_equal(field_of("\x0a\x02" "ab" "\xff", 5, 1, out), -1);
 }
 
+static void
+test_a_string_is_judged_by_its_bytes_at_any_depth(void **state)
+{
+	/* Envelope: source "ab", then patient_admitted (18) whose ward (5)
+	 * is "W", a NUL and "x"; its pseudonym (bytes, 1) of NULs is fine. */
+	static const char nested[] = "\x0a\x02" "ab" "\x92\x01\x09" "\x0a\x02\x00\x00"
+				     "\x2a\x03" "W\0x";
+	struct pbwire_string_fault fault;
+
+	(void)state;
+	assert_int_equal(pbwire_string_fault(&commissioning__envelope__descriptor,
+			     (const uint8_t *)nested, sizeof(nested) - 1, &fault),
+	    1);
+	assert_int_equal(fault.depth, 2);
+	assert_string_equal(fault.path[0]->name, "patient_admitted");
+	assert_string_equal(fault.path[1]->name, "ward");
+	assert_int_equal(fault.offset, 1);
+	assert_true(fault.nul);
+	/* Clean: nothing to say. Not a message: -1. */
+	assert_int_equal(pbwire_string_fault(&commissioning__envelope__descriptor,
+			     (const uint8_t *)nested, 4, &fault),
+	    0);
+	assert_int_equal(pbwire_string_fault(&commissioning__envelope__descriptor,
+			     (const uint8_t *)nested, 3, &fault),
+	    -1);
+	/* A field of a newer schema is bytes, whatever they hold. */
+	assert_int_equal(pbwire_string_fault(&commissioning__envelope__descriptor,
+			     (const uint8_t *)"\xa2\x06\x02\x00\xff", 5, &fault),
+	    0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_the_last_field_given_is_read_past_every_wire_type),
 		cmocka_unit_test(test_bytes_that_are_not_a_message_are_refused),
+		cmocka_unit_test(test_a_string_is_judged_by_its_bytes_at_any_depth),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

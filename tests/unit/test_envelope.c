@@ -1,0 +1,216 @@
+/*
+ * test_envelope: one ingest frame decoded and checked as the daemon takes
+ * it. A string is judged by all of its bytes on the wire, not only by what
+ * protobuf-c's C string shows up to a NUL: the bytes are what is stored
+ * and published.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "commissioning.pb-c.h"
+#include "envelope.h"
+#include "envelope_json.h"
+
+#define MAX_BYTES (1024 * 1024)
+
+#define ENVELOPE_HEAD "{\"source\":\"feed\",\"eventId\":\"E1\",\"occurredAt\":\"1778371200000\","
+
+static const char organisation[] = ENVELOPE_HEAD
+    "\"organisationRegistered\":{\"code\":\"QNX\",\"role\":\"ORG_ROLE_ICB\","
+    "\"name\":\"NAME@@@@@@@@\"}}";
+
+static const char budget[] = ENVELOPE_HEAD
+    "\"budgetAllocated\":{\"commissioner\":\"QNX\",\"financialYear\":\"2026-27\","
+    "\"pool\":\"BUDGET_POOL_BETTER_CARE_FUND\",\"amount\":\"300\",\"contributors\":["
+    "{\"code\":\"QNX\",\"share\":\"100\"},{\"code\":\"E10000011@\",\"share\":\"200\"}]}}";
+
+/* The first occurrence of the n bytes at what in the frame's bytes. */
+static uint8_t *
+find(uint8_t *bytes, size_t len, const char *what, size_t n)
+{
+	for (size_t i = 0; i + n <= len; i++)
+		if (memcmp(bytes + i, what, n) == 0)
+			return bytes + i;
+	return NULL;
+}
+
+struct frame {
+	uint8_t bytes[1024];
+	size_t len;
+};
+
+/* The envelope of json packed, then the first n bytes at the first
+ * occurrence of marker replaced with with (the same length: the frame
+ * stays a message). */
+static void
+frame_of(struct frame *f, const char *json, const char *marker, const char *with, size_t n)
+{
+	Commissioning__Envelope *env = envelope_of_json(json);
+	uint8_t *at;
+
+	f->len = protobuf_c_message_get_packed_size(&env->base);
+	assert_true(f->len <= sizeof(f->bytes));
+	protobuf_c_message_pack(&env->base, f->bytes);
+	protobuf_c_message_free_unpacked(&env->base, NULL);
+	if (marker == NULL)
+		return;
+	at = find(f->bytes, f->len, marker, strlen(marker));
+	assert_non_null(at);
+	memcpy(at, with, n);
+}
+
+static int
+decode(const struct frame *f, struct check_error *why)
+{
+	Commissioning__Envelope *env;
+	int rc = envelope_decode_frame(f->bytes, f->len, MAX_BYTES, &env, why);
+
+	if (env != NULL)
+		commissioning__envelope__free_unpacked(env, NULL);
+	return rc;
+}
+
+static void
+test_a_nul_in_a_text_is_rejected_naming_the_field(void **state)
+{
+	struct frame f;
+	struct check_error why;
+
+	(void)state;
+	frame_of(&f, organisation, NULL, NULL, 0);
+	assert_int_equal(decode(&f, &why), 0);
+	/* "NAME", then a NUL, a line break and bytes that are not UTF-8:
+	 * the C string reads "NAME", a clean name. */
+	frame_of(&f, organisation, "NAME@@@@", "NAME\0\n\xff\xfe", 8);
+	assert_int_equal(decode(&f, &why), -1);
+	assert_string_equal(why.field, "name");
+	assert_string_equal(why.reason, "name: byte 5 is NUL, which text may not hold");
+}
+
+static void
+test_a_nul_in_the_source_is_rejected(void **state)
+{
+	struct frame f;
+	struct check_error why;
+
+	(void)state;
+	frame_of(&f, organisation, "feed", "fe\0d", 4);
+	assert_int_equal(decode(&f, &why), -1);
+	assert_string_equal(why.field, "source");
+}
+
+/* A field given twice is read as its last; the first is still in the
+ * bytes, and must be text too. */
+static void
+test_every_occurrence_of_a_string_must_be_utf8(void **state)
+{
+	static const char twice[] = ENVELOPE_HEAD
+	    "\"organisationRegistered\":{\"code\":\"QNX\",\"role\":\"ORG_ROLE_ICB\","
+	    "\"name\":\"NAME@@@@@@@@\"}}";
+	struct frame f;
+	struct check_error why;
+	Commissioning__Envelope *env;
+	uint8_t *at;
+
+	(void)state;
+	frame_of(&f, twice, NULL, NULL, 0);
+	/* source "feed" becomes "\xff\xfe\xfd\xfc", and a clean source
+	 * "feed" goes after it: protobuf-c reads the last one. */
+	at = find(f.bytes, f.len, "feed", 4);
+	assert_non_null(at);
+	memcpy(at, "\xff\xfe\xfd\xfc", 4);
+	memcpy(f.bytes + f.len, "\x0a\x04" "feed", 6);
+	f.len += 6;
+	assert_int_equal(envelope_decode_frame(f.bytes, f.len, MAX_BYTES, &env, &why), -1);
+	assert_non_null(env);
+	assert_string_equal(env->source, "feed");
+	commissioning__envelope__free_unpacked(env, NULL);
+	assert_string_equal(why.field, "source");
+	assert_string_equal(why.reason, "source: not UTF-8 from byte 1 on (text is UTF-8)");
+}
+
+static void
+test_a_nul_in_a_list_item_is_named_by_the_list(void **state)
+{
+	struct frame f;
+	struct check_error why;
+
+	(void)state;
+	/* "E10000011@" is no code; "E10000011", then a NUL, reads as one. */
+	frame_of(&f, budget, NULL, NULL, 0);
+	assert_int_equal(decode(&f, &why), -1);
+	assert_string_equal(why.field, "contributors");
+	frame_of(&f, budget, "E10000011@", "E10000011", 10);
+	assert_int_equal(decode(&f, &why), -1);
+	assert_string_equal(why.field, "contributors");
+	assert_string_equal(why.reason,
+	    "contributors: code: byte 10 is NUL, which text may not hold");
+}
+
+static void
+test_utf8_text_bytes_and_unknown_fields_pass(void **state)
+{
+	static const char admitted[] = ENVELOPE_HEAD
+	    "\"patientAdmitted\":{\"patientPseudonym\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\","
+	    "\"spellPseudonym\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\",\"provider\":\"RXC\","
+	    "\"site\":\"RXC01\",\"ward\":\"Caf\\u00e9 \\u4e2d \\ud83d\\ude00\","
+	    "\"patientClass\":\"PATIENT_CLASS_INPATIENT\"}}";
+	struct frame f;
+	struct check_error why;
+
+	(void)state;
+	/* Pseudonyms of NUL bytes; a ward of two, three and four bytes a
+	 * character. */
+	frame_of(&f, admitted, NULL, NULL, 0);
+	assert_int_equal(decode(&f, &why), 0);
+	/* A field of a newer schema is kept as bytes, whatever they are. */
+	memcpy(f.bytes + f.len, "\xa2\x06\x03" "\x00\xff\n", 6);
+	f.len += 6;
+	assert_int_equal(decode(&f, &why), 0);
+}
+
+static void
+test_overlong_and_surrogate_forms_are_not_utf8(void **state)
+{
+	static const struct {
+		const char *bytes;
+	} cases[] = {
+		{ "\xc0\xaf@@@@@@" }, /* overlong '/' */
+		{ "\xe0\x80\xaf@@@@@" }, /* overlong, three bytes */
+		{ "\xed\xa0\x80@@@@@" }, /* U+D800, a surrogate */
+		{ "\xf4\x90\x80\x80@@@@" }, /* past U+10FFFF */
+		{ "@@@@@@@\xe2" }, /* cut short at the end */
+	};
+	struct frame f;
+	struct check_error why;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		frame_of(&f, organisation, "@@@@@@@@", cases[i].bytes, 8);
+		assert_int_equal(decode(&f, &why), -1);
+		assert_string_equal(why.field, "name");
+		assert_non_null(strstr(why.reason, "not UTF-8"));
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_a_nul_in_a_text_is_rejected_naming_the_field),
+		cmocka_unit_test(test_a_nul_in_the_source_is_rejected),
+		cmocka_unit_test(test_every_occurrence_of_a_string_must_be_utf8),
+		cmocka_unit_test(test_a_nul_in_a_list_item_is_named_by_the_list),
+		cmocka_unit_test(test_utf8_text_bytes_and_unknown_fields_pass),
+		cmocka_unit_test(test_overlong_and_surrogate_forms_are_not_utf8),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
