@@ -28,6 +28,17 @@
 #define EVENT_TIME_MIN_MS 946684800000LL  /* 2000-01-01T00:00:00Z */
 #define EVENT_TIME_END_MS 4102444800000LL /* 2100-01-01T00:00:00Z, excluded */
 
+/*
+ * The years a date, period or financial year may fall in. DOMAIN.md gives
+ * no range, but the figures walk a contract year by year: one award from
+ * 0001 to 9999 (9999-12-31, "open-ended" in some systems) made every
+ * finance update of its commissioner list ten thousand years, 870 KB, on
+ * every later finance event. Wide enough for any real record (the NHS
+ * reorganisation of 1974, contracts of thirty years).
+ */
+#define EVENT_YEAR_MIN 1900
+#define EVENT_YEAR_MAX 2100
+
 #define EVENT_COUNT_MAX 100000			/* places, beds, reduce to N */
 #define EVENT_MONEY_MAX_PENCE 10000000000000LL	/* 10^13 pence */
 #define EVENT_HOURS_PER_WEEK_MAX 168.0		/* the hours in a week */
@@ -268,6 +279,11 @@ check_date(struct check_error *err, const char *field, const char *text,
 		return check_fail(err, field,
 		    "%s is not a real calendar date written YYYY-MM-DD",
 		    event_value_shown(text, shown, sizeof(shown)));
+	if (*day < dates_day_from_civil(EVENT_YEAR_MIN, 1, 1) ||
+	    *day > dates_day_from_civil(EVENT_YEAR_MAX, 12, 31))
+		return check_fail(err, field, "%s is outside the years %d to %d",
+		    event_value_shown(text, shown, sizeof(shown)), EVENT_YEAR_MIN,
+		    EVENT_YEAR_MAX);
 	*given = true;
 	return 0;
 }
@@ -307,6 +323,10 @@ check_period(struct check_error *err, const char *field, const char *text)
 		return check_fail(err, field,
 		    "%s is not a period written YYYY-MM (month 01-12)",
 		    event_value_shown(text, shown, sizeof(shown)));
+	if (year < EVENT_YEAR_MIN || year > EVENT_YEAR_MAX)
+		return check_fail(err, field, "%s is outside the years %d to %d",
+		    event_value_shown(text, shown, sizeof(shown)), EVENT_YEAR_MIN,
+		    EVENT_YEAR_MAX);
 	return 0;
 }
 
@@ -323,6 +343,11 @@ check_financial_year(struct check_error *err, const char *field,
 		return check_fail(err, field, "%s is not a financial year "
 		    "written YYYY-YY with consecutive years (2026-27)",
 		    event_value_shown(text, shown, sizeof(shown)));
+	/* 1 April first_year to 31 March the year after, both inside. */
+	if (first_year < EVENT_YEAR_MIN || first_year >= EVENT_YEAR_MAX)
+		return check_fail(err, field, "%s is outside the years %d to %d",
+		    event_value_shown(text, shown, sizeof(shown)), EVENT_YEAR_MIN,
+		    EVENT_YEAR_MAX);
 	return 0;
 }
 

@@ -844,6 +844,48 @@ test_period_2026_13_is_rejected(void **state)
 	assert_rejected_on(&f, "period");
 }
 
+/*
+ * Dates, periods and financial years fall in the years 1900 to 2100: an
+ * award ending 9999-12-31 would make its commissioner's figures list every
+ * financial year to 9999.
+ */
+static void
+test_dates_fall_in_the_years_1900_to_2100(void **state)
+{
+	struct fixture f;
+
+	(void)state;
+	fixture_init(&f);
+	award(&f, "QNX", "RAA")->end_date = (char *)"9999-12-31";
+	assert_reason(&f, "end_date: \"9999-12-31\" is outside the years 1900 to 2100");
+	f.award.end_date = (char *)"2100-12-31";
+	assert_accepted(&f);
+	f.award.start_date = (char *)"1899-12-31";
+	assert_rejected_on(&f, "start_date");
+	f.award.start_date = (char *)"1900-01-01";
+	assert_accepted(&f);
+	organisation(&f, "RAA", ROLE(TRUST), "QNX")->active_from = (char *)"0001-01-01";
+	assert_rejected_on(&f, "active_from");
+	f.organisation.active_from = (char *)"1974-04-01";
+	assert_accepted(&f);
+	spend(&f, "QNX", "2101-01", 1);
+	assert_reason(&f, "period: \"2101-01\" is outside the years 1900 to 2100");
+	f.spend.period = (char *)"2100-12";
+	assert_accepted(&f);
+	f.spend.period = (char *)"1899-12";
+	assert_rejected_on(&f, "period");
+	/* A financial year runs to 31 March of the next: 2099-00 ends in
+	 * 2100, 2100-01 in 2101. */
+	budget(&f, "QNX", "2100-01", POOL(CORE), 1);
+	assert_rejected_on(&f, "financial_year");
+	f.budget.financial_year = (char *)"2099-00";
+	assert_accepted(&f);
+	f.budget.financial_year = (char *)"1899-00";
+	assert_rejected_on(&f, "financial_year");
+	f.budget.financial_year = (char *)"1900-01";
+	assert_accepted(&f);
+}
+
 /* E0026 accepted, E0027 rejected: spend may be a credit, down to -10^13. */
 static void
 test_spend_runs_from_minus_to_plus_10_13(void **state)
@@ -1995,6 +2037,7 @@ main(void)
 		cmocka_unit_test(test_award_without_decided_on_is_rejected),
 		cmocka_unit_test(test_financial_year_2026_28_is_rejected),
 		cmocka_unit_test(test_period_2026_13_is_rejected),
+		cmocka_unit_test(test_dates_fall_in_the_years_1900_to_2100),
 		cmocka_unit_test(test_spend_runs_from_minus_to_plus_10_13),
 		cmocka_unit_test(test_beds_over_100000_are_rejected),
 		cmocka_unit_test(test_pathway_outside_0_to_3_is_rejected),
