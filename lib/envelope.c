@@ -11,22 +11,23 @@
 #include "pbwire.h"
 
 /*
- * Refuse a frame with a string that is not UTF-8 or holds a NUL byte,
- * wherever it sits. protobuf-c takes both, and a string unpacks as a C
- * string: the checks see only what comes before a NUL, while the bytes
- * stored, published and replayed carry all of it (a ward of "W1", then a
- * NUL and a name, a line break, bytes a Python or Go subscriber refuses).
- * The field is named as event_check names it: a string of a nested
- * message or list under the event's field that holds it.
+ * Refuse a frame whose bytes say more than its unpacking shows, wherever
+ * it sits (pbwire_fault_find): a string that is not UTF-8 or holds a NUL
+ * byte, a message field given twice. The checks see what protobuf-c
+ * unpacks, while the bytes stored, published and replayed carry all of it
+ * (a ward of "W1", then a NUL and a name; an admission whose first copy,
+ * which other readers merge in, holds what the second leaves out). The
+ * field is named as event_check names it: a field of a nested message or
+ * list under the event's field that holds it.
  */
 static int
-envelope_check_strings(const uint8_t *frame, size_t len, struct check_error *why)
+envelope_check_wire(const uint8_t *frame, size_t len, struct check_error *why)
 {
-	struct pbwire_string_fault fault;
+	struct pbwire_fault fault;
 	const ProtobufCFieldDescriptor *named, *inner;
 	int rc;
 
-	rc = pbwire_string_fault(&commissioning__envelope__descriptor, frame, len, &fault);
+	rc = pbwire_fault_find(&commissioning__envelope__descriptor, frame, len, &fault);
 	if (rc == 0)
 		return 0;
 	if (rc < 0) {
@@ -39,10 +40,16 @@ envelope_check_strings(const uint8_t *frame, size_t len, struct check_error *why
 	named = fault.path[fault.depth > 1 ? 1 : 0];
 	inner = fault.path[fault.depth - 1];
 	snprintf(why->field, sizeof(why->field), "%s", named->name);
-	snprintf(why->reason, sizeof(why->reason), "%s: %s%s%s %zu %s", named->name,
-	    named != inner ? inner->name : "", named != inner ? ": " : "",
-	    fault.nul ? "byte" : "not UTF-8 from byte", fault.offset + 1,
-	    fault.nul ? "is NUL, which text may not hold" : "on (text is UTF-8)");
+	if (fault.kind == PBWIRE_FAULT_MESSAGE_TWICE)
+		snprintf(why->reason, sizeof(why->reason), "%s: %s%sgiven twice; send it once",
+		    named->name, named != inner ? inner->name : "", named != inner ? " " : "");
+	else
+		snprintf(why->reason, sizeof(why->reason), "%s: %s%s%s %zu %s", named->name,
+		    named != inner ? inner->name : "", named != inner ? ": " : "",
+		    fault.kind == PBWIRE_FAULT_NUL ? "byte" : "not UTF-8 from byte",
+		    fault.offset + 1,
+		    fault.kind == PBWIRE_FAULT_NUL ? "is NUL, which text may not hold"
+						   : "on (text is UTF-8)");
 	return -1;
 }
 
@@ -90,7 +97,7 @@ envelope_decode_frame_on(const uint8_t *frame, size_t len, uint64_t max_bytes,
 		    "failed)");
 		return -1;
 	}
-	if (envelope_check_strings(frame, len, why) != 0)
+	if (envelope_check_wire(frame, len, why) != 0)
 		return -1;
 	return event_check(*env, why);
 }

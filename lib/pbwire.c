@@ -116,17 +116,22 @@ pbwire_utf8_fault_at(const uint8_t *s, size_t len)
 	return len;
 }
 
+/* How many fields of a message pbwire_fault_find tracks for "given twice". */
+#define PBWIRE_FIELDS_TRACKED 64
+
 static int
-pbwire_string_fault_in(const ProtobufCMessageDescriptor *desc, const uint8_t *msg, size_t len,
-    struct pbwire_string_fault *fault, int depth)
+pbwire_fault_find_in(const ProtobufCMessageDescriptor *desc, const uint8_t *msg, size_t len,
+    struct pbwire_fault *fault, int depth)
 {
 	const uint8_t *at = msg, *end = msg + len;
+	bool seen[PBWIRE_FIELDS_TRACKED] = { false };
 	uint64_t key, v;
 
 	if (depth >= PBWIRE_PATH_MAX)
 		return -1;
 	while (at < end) {
 		const ProtobufCFieldDescriptor *field;
+		size_t index;
 		int rc;
 
 		if (!pbwire_varint(&at, end, &key))
@@ -162,12 +167,23 @@ pbwire_string_fault_in(const ProtobufCMessageDescriptor *desc, const uint8_t *ms
 				fault->path[depth] = field;
 				fault->depth = depth + 1;
 				fault->offset = at_byte;
-				fault->nul = at[at_byte] == 0;
+				fault->kind = at[at_byte] == 0 ? PBWIRE_FAULT_NUL : PBWIRE_FAULT_NOT_UTF8;
 				return 1;
 			}
 		} else if (field != NULL && field->type == PROTOBUF_C_TYPE_MESSAGE) {
 			fault->path[depth] = field;
-			rc = pbwire_string_fault_in(field->descriptor, at, (size_t)v, fault, depth + 1);
+			/* protobuf merges the occurrences of a message field;
+			 * protobuf-c keeps the last alone. */
+			index = (size_t)(field - desc->fields);
+			if (field->label != PROTOBUF_C_LABEL_REPEATED && index < PBWIRE_FIELDS_TRACKED) {
+				if (seen[index]) {
+					fault->depth = depth + 1;
+					fault->kind = PBWIRE_FAULT_MESSAGE_TWICE;
+					return 1;
+				}
+				seen[index] = true;
+			}
+			rc = pbwire_fault_find_in(field->descriptor, at, (size_t)v, fault, depth + 1);
 			if (rc != 0)
 				return rc;
 		}
@@ -177,11 +193,11 @@ pbwire_string_fault_in(const ProtobufCMessageDescriptor *desc, const uint8_t *ms
 }
 
 int
-pbwire_string_fault(const ProtobufCMessageDescriptor *desc, const uint8_t *msg, size_t len,
-    struct pbwire_string_fault *fault)
+pbwire_fault_find(const ProtobufCMessageDescriptor *desc, const uint8_t *msg, size_t len,
+    struct pbwire_fault *fault)
 {
 	fault->depth = 0;
 	fault->offset = 0;
-	fault->nul = false;
-	return pbwire_string_fault_in(desc, msg, len, fault, 0);
+	fault->kind = PBWIRE_FAULT_NUL;
+	return pbwire_fault_find_in(desc, msg, len, fault, 0);
 }

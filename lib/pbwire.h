@@ -1,8 +1,8 @@
 /*
  * pbwire: one field of a packed protobuf message, read off the wire with
  * no decoding and no allocation: for the few bytes a caller needs of a
- * message it would not (or cannot) unpack whole; and the string fields of
- * a message as they are on the wire, which unpacking hides. Pure.
+ * message it would not (or cannot) unpack whole; and what the wire holds
+ * that unpacking hides (a NUL in a string, a message given twice). Pure.
  */
 #ifndef PBWIRE_H
 #define PBWIRE_H
@@ -24,28 +24,38 @@
 int pbwire_bytes(const uint8_t *msg, size_t len, uint32_t field, const uint8_t **value,
     size_t *value_len);
 
-/* How deep pbwire_string_fault looks into nested messages. */
+/* How deep pbwire_fault_find looks into nested messages. */
 #define PBWIRE_PATH_MAX 8
 
-struct pbwire_string_fault {
-	/* The fields from the outer message down to the string: path[0] is
-	 * a field of the message given, path[depth - 1] the string. */
+enum pbwire_fault_kind {
+	PBWIRE_FAULT_NUL,	    /* a string holds a NUL byte */
+	PBWIRE_FAULT_NOT_UTF8,	    /* a string is not UTF-8 */
+	PBWIRE_FAULT_MESSAGE_TWICE, /* a message field (not a list) comes twice */
+};
+
+struct pbwire_fault {
+	/* The fields from the outer message down to the faulty one: path[0]
+	 * is a field of the message given, path[depth - 1] the faulty one. */
 	const ProtobufCFieldDescriptor *path[PBWIRE_PATH_MAX];
 	int depth;
-	size_t offset; /* of the first faulty byte in the string */
-	bool nul;      /* the fault is a NUL byte, not a UTF-8 error */
+	enum pbwire_fault_kind kind;
+	size_t offset; /* of the first faulty byte in a string */
 };
 
 /*
- * The first string field, at any depth of the message desc describes and
- * in every occurrence on the wire (a field given twice included), that is
- * not UTF-8 or holds a NUL byte. protobuf-c checks neither and unpacks a
- * string as a C string: what follows a NUL is never seen, yet it stays in
- * the bytes, and a stricter reader (Python, Go) refuses bytes that are not
- * UTF-8. 1 with *fault filled; 0 when every string is clean; -1 when the
- * bytes are not a message (or nest deeper than PBWIRE_PATH_MAX).
+ * The first field, at any depth of the message desc describes, where the
+ * bytes on the wire say more than protobuf-c's unpacking shows. A string
+ * (in every occurrence: a field given twice is read as its last) that is
+ * not UTF-8 or holds a NUL byte: protobuf-c checks neither and unpacks a
+ * string as a C string, so what follows a NUL is never seen, yet it stays
+ * in the bytes, and a stricter reader (Python, Go) refuses bytes that are
+ * not UTF-8. A message field that is not a list given twice: protobuf
+ * merges the two, protobuf-c keeps the last alone. Fields the schema does
+ * not know are bytes, never faulty. 1 with *fault filled; 0 when there is
+ * none; -1 when the bytes are not a message (or nest deeper than
+ * PBWIRE_PATH_MAX).
  */
-int pbwire_string_fault(const ProtobufCMessageDescriptor *desc, const uint8_t *msg, size_t len,
-    struct pbwire_string_fault *fault);
+int pbwire_fault_find(const ProtobufCMessageDescriptor *desc, const uint8_t *msg, size_t len,
+    struct pbwire_fault *fault);
 
 #endif

@@ -1,8 +1,9 @@
 /*
  * test_envelope: one ingest frame decoded and checked as the daemon takes
  * it. A string is judged by all of its bytes on the wire, not only by what
- * protobuf-c's C string shows up to a NUL: the bytes are what is stored
- * and published.
+ * protobuf-c's C string shows up to a NUL, and a message field comes once:
+ * the bytes are what is stored and published, and other readers read all
+ * of them.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -154,6 +155,68 @@ test_a_nul_in_a_list_item_is_named_by_the_list(void **state)
 	    "contributors: code: byte 10 is NUL, which text may not hold");
 }
 
+/*
+ * protobuf merges two copies of a message field; protobuf-c 1.4 keeps the
+ * last (or fails to unpack). The first copy's fields would reach every
+ * other reader of the bytes unchecked.
+ */
+static void
+test_a_message_field_given_twice_is_rejected(void **state)
+{
+	static const char service[] = ENVELOPE_HEAD
+	    "\"serviceStatusChanged\":{\"serviceId\":\"S1\",\"commissioner\":\"QNX\","
+	    "\"provider\":\"RXC\",\"category\":\"SERVICE_CATEGORY_ELECTIVE\","
+	    "\"fromStatus\":\"SERVICE_STATUS_COMMISSIONED\","
+	    "\"toStatus\":\"SERVICE_STATUS_CONSULTATION\",\"effectiveDate\":\"2026-06-01\","
+	    "\"places\":\"10\"}}";
+	struct frame f, event;
+	struct check_error why;
+	Commissioning__Envelope *env;
+	size_t head;
+
+	(void)state;
+	/* The event (field 10 of the Envelope, packed after the ids and the
+	 * time) sent again: this copy is clean, and still refused. */
+	frame_of(&f, organisation, NULL, NULL, 0);
+	env = envelope_of_json(organisation);
+	env->event_case = COMMISSIONING__ENVELOPE__EVENT__NOT_SET;
+	head = protobuf_c_message_get_packed_size(&env->base);
+	env->event_case = COMMISSIONING__ENVELOPE__EVENT_ORGANISATION_REGISTERED;
+	protobuf_c_message_free_unpacked(&env->base, NULL);
+	assert_int_equal(f.bytes[head], 0x52);
+	memcpy(f.bytes + f.len, f.bytes + head, f.len - head);
+	f.len += f.len - head;
+	assert_int_equal(envelope_decode_frame(f.bytes, f.len, MAX_BYTES, &env, &why), -1);
+	assert_non_null(env);
+	commissioning__envelope__free_unpacked(env, NULL);
+	assert_string_equal(why.field, "organisation_registered");
+	assert_string_equal(why.reason, "organisation_registered: given twice; send it once");
+
+	/* The proposed change (field 9 of the event) in two parts, places
+	 * 5 then type reduce: the event packed alone, the parts added, and
+	 * the envelope put around it. */
+	frame_of(&f, service, NULL, NULL, 0);
+	assert_int_equal(decode(&f, &why), 0);
+	env = envelope_of_json(service);
+	event.len = protobuf_c_message_get_packed_size(&env->service_status_changed->base);
+	protobuf_c_message_pack(&env->service_status_changed->base, event.bytes);
+	memcpy(event.bytes + event.len, "\x4a\x02\x10\x05\x4a\x02\x08\x02", 8);
+	event.len += 8;
+	assert_true(event.len < 0x80);
+	env->event_case = COMMISSIONING__ENVELOPE__EVENT__NOT_SET;
+	f.len = protobuf_c_message_get_packed_size(&env->base);
+	protobuf_c_message_pack(&env->base, f.bytes);
+	env->event_case = COMMISSIONING__ENVELOPE__EVENT_SERVICE_STATUS_CHANGED;
+	protobuf_c_message_free_unpacked(&env->base, NULL);
+	f.bytes[f.len++] = 0x62; /* field 12, length-prefixed */
+	f.bytes[f.len++] = (uint8_t)event.len;
+	memcpy(f.bytes + f.len, event.bytes, event.len);
+	f.len += event.len;
+	assert_int_equal(decode(&f, &why), -1);
+	assert_string_equal(why.field, "proposed_change");
+	assert_string_equal(why.reason, "proposed_change: given twice; send it once");
+}
+
 static void
 test_utf8_text_bytes_and_unknown_fields_pass(void **state)
 {
@@ -208,6 +271,7 @@ main(void)
 		cmocka_unit_test(test_a_nul_in_the_source_is_rejected),
 		cmocka_unit_test(test_every_occurrence_of_a_string_must_be_utf8),
 		cmocka_unit_test(test_a_nul_in_a_list_item_is_named_by_the_list),
+		cmocka_unit_test(test_a_message_field_given_twice_is_rejected),
 		cmocka_unit_test(test_utf8_text_bytes_and_unknown_fields_pass),
 		cmocka_unit_test(test_overlong_and_surrogate_forms_are_not_utf8),
 	};

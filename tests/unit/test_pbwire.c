@@ -70,28 +70,49 @@ test_a_string_is_judged_by_its_bytes_at_any_depth(void **state)
 	 * is "W", a NUL and "x"; its pseudonym (bytes, 1) of NULs is fine. */
 	static const char nested[] = "\x0a\x02" "ab" "\x92\x01\x09" "\x0a\x02\x00\x00"
 				     "\x2a\x03" "W\0x";
-	struct pbwire_string_fault fault;
+	struct pbwire_fault fault;
 
 	(void)state;
-	assert_int_equal(pbwire_string_fault(&commissioning__envelope__descriptor,
+	assert_int_equal(pbwire_fault_find(&commissioning__envelope__descriptor,
 			     (const uint8_t *)nested, sizeof(nested) - 1, &fault),
 	    1);
 	assert_int_equal(fault.depth, 2);
 	assert_string_equal(fault.path[0]->name, "patient_admitted");
 	assert_string_equal(fault.path[1]->name, "ward");
 	assert_int_equal(fault.offset, 1);
-	assert_true(fault.nul);
+	assert_int_equal(fault.kind, PBWIRE_FAULT_NUL);
 	/* Clean: nothing to say. Not a message: -1. */
-	assert_int_equal(pbwire_string_fault(&commissioning__envelope__descriptor,
+	assert_int_equal(pbwire_fault_find(&commissioning__envelope__descriptor,
 			     (const uint8_t *)nested, 4, &fault),
 	    0);
-	assert_int_equal(pbwire_string_fault(&commissioning__envelope__descriptor,
+	assert_int_equal(pbwire_fault_find(&commissioning__envelope__descriptor,
 			     (const uint8_t *)nested, 3, &fault),
 	    -1);
 	/* A field of a newer schema is bytes, whatever they hold. */
-	assert_int_equal(pbwire_string_fault(&commissioning__envelope__descriptor,
+	assert_int_equal(pbwire_fault_find(&commissioning__envelope__descriptor,
 			     (const uint8_t *)"\xa2\x06\x02\x00\xff", 5, &fault),
 	    0);
+}
+
+static void
+test_a_message_given_twice_is_found_a_list_is_not(void **state)
+{
+	/* BudgetAllocated: two contributors (6, a list) are fine. */
+	static const char list[] = "\x32\x05\x0a\x03QNX" "\x32\x05\x0a\x03QNQ";
+	/* ServiceStatusChanged: proposed_change (9) in two parts. */
+	static const char twice[] = "\x4a\x02\x10\x05" "\x4a\x02\x08\x02";
+	struct pbwire_fault fault;
+
+	(void)state;
+	assert_int_equal(pbwire_fault_find(&commissioning__budget_allocated__descriptor,
+			     (const uint8_t *)list, sizeof(list) - 1, &fault),
+	    0);
+	assert_int_equal(pbwire_fault_find(&commissioning__service_status_changed__descriptor,
+			     (const uint8_t *)twice, sizeof(twice) - 1, &fault),
+	    1);
+	assert_int_equal(fault.kind, PBWIRE_FAULT_MESSAGE_TWICE);
+	assert_int_equal(fault.depth, 1);
+	assert_string_equal(fault.path[0]->name, "proposed_change");
 }
 
 int
@@ -101,6 +122,7 @@ main(void)
 		cmocka_unit_test(test_the_last_field_given_is_read_past_every_wire_type),
 		cmocka_unit_test(test_bytes_that_are_not_a_message_are_refused),
 		cmocka_unit_test(test_a_string_is_judged_by_its_bytes_at_any_depth),
+		cmocka_unit_test(test_a_message_given_twice_is_found_a_list_is_not),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
