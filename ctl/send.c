@@ -73,9 +73,9 @@ sender_take_ack(struct sender *s)
 	return 0;
 }
 
-/* Turn one JSON line into a packed Envelope and send it. */
+/* Turn one JSON line (len bytes) into a packed Envelope and send it. */
 static int
-sender_send_line(struct sender *s, const char *line, size_t lineno)
+sender_send_line(struct sender *s, const char *line, size_t len_line, size_t lineno)
 {
 	json_error_t jerr;
 	json_t *json;
@@ -85,7 +85,10 @@ sender_send_line(struct sender *s, const char *line, size_t lineno)
 	size_t len;
 	int rc;
 
-	json = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
+	/* By its length, not as a C string: a NUL in the line (a file
+	 * damaged, or two lines run together) would otherwise end it there,
+	 * and what follows would be dropped without a word. */
+	json = json_loadb(line, len_line, JSON_REJECT_DUPLICATES, &jerr);
 	if (json == NULL) {
 		fprintf(stderr, "commissionctl: line %zu: not JSON: %s (column %d)\n", lineno,
 		    jerr.text, jerr.column);
@@ -225,7 +228,7 @@ ctl_send(const struct config *cfg, int argc, char **argv)
 		}
 		if (line_is_blank(line))
 			continue;
-		rc = sender_send_line(&s, line, lineno);
+		rc = sender_send_line(&s, line, (size_t)n, lineno);
 		if (rc == -2)
 			goto silent;
 		if (rc < 0) {

@@ -179,5 +179,22 @@ class LongLines(DaemonTestCase):
         self.assertLess(peak_kib, 100 * 1024, err)
 
 
+class NulInALine(DaemonTestCase):
+    """A NUL byte inside a line (a damaged file, two lines run together)
+    does not end the line there: the line is refused, not cut short with
+    its rest dropped unsaid."""
+
+    def test_a_line_with_a_nul_is_refused_whole(self):
+        first, second = event_mix(2)
+        text = (json.dumps(first) + "\0" + json.dumps(second) + "\n").encode()
+        proc = subprocess.run([CTL, "--config", self.daemon.config, "send"], input=text,
+                              capture_output=True, timeout=60)
+        err = proc.stderr.decode()
+        self.assertEqual(proc.returncode, 1, err)
+        self.assertIn("line 1: not JSON", err)
+        self.assertIn("sent 0:", err)
+        self.assertEqual(self.daemon.status()["events"], 0)
+
+
 if __name__ == "__main__":
     unittest.main()
