@@ -4,7 +4,6 @@
  */
 #include <getopt.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 
 #include "commissiond.h"
 #include "log.h"
+#include "sighup.h"
 
 struct daemon {
 	struct config cfg;
@@ -133,22 +133,6 @@ daemon_event_base(void)
 	return base;
 }
 
-/* SIGHUP held back (block true) or let through. Held from the first line
- * of main until its handler is in place: a reload asked for during a slow
- * start-up (a store migration, say) would otherwise kill the daemon, as
- * SIGHUP does by default; held, it is handled once the daemon is ready,
- * and reads the file afresh. Threads started meanwhile keep it held. */
-static void
-daemon_hold_sighup(bool block)
-{
-	sigset_t hup;
-
-	sigemptyset(&hup);
-	sigaddset(&hup, SIGHUP);
-	if (pthread_sigmask(block ? SIG_BLOCK : SIG_UNBLOCK, &hup, NULL) != 0)
-		fatal("cannot %s SIGHUP", block ? "block" : "unblock");
-}
-
 static void
 daemon_start(struct daemon *d)
 {
@@ -211,7 +195,7 @@ daemon_start(struct daemon *d)
 	    evsignal_add(d->sigterm, NULL) < 0 || evsignal_add(d->sigint, NULL) < 0 ||
 	    evsignal_add(d->sighup, NULL) < 0)
 		fatal("cannot install signal handlers");
-	daemon_hold_sighup(false);
+	sighup_hold(false); /* held since main began */
 	log_info("ready: store %s (%" PRIu64 " events, last update %" PRIu64
 		 ", sync %s); ingest %s; publish %s; replay %s; http %s",
 	    d->cfg.store_path, counts.last_event_sequence, counts.last_update_sequence,
@@ -264,7 +248,7 @@ main(int argc, char **argv)
 	char err[768];
 
 	log_init("commissiond", LOG_LEVEL_INFO);
-	daemon_hold_sighup(true);
+	sighup_hold(true); /* until its handler is in place */
 	while ((ch = getopt_long(argc, argv, "c:s:ph", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':

@@ -15,6 +15,7 @@
 
 #include "adapter.h"
 #include "log.h"
+#include "sighup.h"
 
 static void
 adapter_usage(const struct adapter_spec *spec, FILE *out)
@@ -277,6 +278,7 @@ adapter_run(struct adapter_run *run)
 	    evsignal_add(run->sigterm, NULL) < 0 || evsignal_add(run->sigint, NULL) < 0 ||
 	    evsignal_add(run->sighup, NULL) < 0)
 		fatal("cannot install signal handlers");
+	sighup_hold(false); /* held since adapter_main began */
 	if (sd_watchdog_enabled(0, &watchdog_usec) > 0) {
 		struct timeval half = { (time_t)(watchdog_usec / 2000000),
 			(suseconds_t)(watchdog_usec / 2 % 1000000) };
@@ -337,6 +339,7 @@ adapter_main(int argc, char **argv, const struct adapter_spec *spec)
 	int ch;
 
 	log_init(spec->name, LOG_LEVEL_INFO);
+	sighup_hold(true); /* until its handler is in place */
 	while ((ch = getopt_long(argc, argv, "+c:s:ph", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':

@@ -301,10 +301,12 @@ class Adapter:
         except FileNotFoundError:
             return ""
 
-    def start(self, timeout=20):
+    def start(self, timeout=20, env=None):
+        """Start and wait for the ready line; env: extra environment."""
         logf = open(self.log, "a")
         self.proc = subprocess.Popen([self.program, "--config", self.daemon.config],
-                                     stdout=logf, stderr=logf)
+                                     stdout=logf, stderr=logf,
+                                     env=dict(os.environ, **env) if env else None)
         logf.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

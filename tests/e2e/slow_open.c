@@ -1,6 +1,7 @@
 /*
- * slow_open.so: LD_PRELOADed into commissiond by test_config_file.py, to
- * make a slow start-up (a long store migration, say) at will. While the
+ * slow_open.so: LD_PRELOADed into commissiond or an adapter by
+ * test_config_file.py, to make a slow start-up (a long store migration,
+ * an outbox recovering its log) at will. While the
  * file SLOW_OPEN_HOLD names exists, mdb_env_open waits, after making the
  * file SLOW_OPEN_ENTERED names, so the test knows it is waiting. Every
  * other call goes to LMDB.

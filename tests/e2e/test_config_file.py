@@ -175,13 +175,16 @@ class ReloadRefusesWhatStartRefuses(DaemonTestCase):
 
 class ReloadDuringAStart(DaemonTestCase):
     """systemctl reload during a slow start-up (slow_open.c under
-    LD_PRELOAD holds the store's open, as a long migration would): SIGHUP
-    killed the daemon, its default before the handler was in place. It is
-    held until then, and the file as it stands is read then."""
+    LD_PRELOAD holds the first LMDB open, the store's or the outbox's, as a
+    long migration or log recovery would): SIGHUP killed the process, its
+    default before the handler was in place. It is held until then, and
+    the file as it stands is read then."""
 
     start_in_setup = False
 
-    def test_a_sighup_before_the_daemon_is_ready_is_a_reload_once_it_is(self):
+    def hup_while_starting(self, owner, settle):
+        """Start owner held in its first LMDB open, SIGHUP it there after
+        settle() changed the file, then let it go on: it must be ready."""
         import threading
         hold = os.path.join(self.workdir, "hold")
         entered = os.path.join(self.workdir, "entered")
@@ -189,19 +192,41 @@ class ReloadDuringAStart(DaemonTestCase):
         env = preload_env(self.workdir, "slow_open", SLOW_OPEN_HOLD=hold,
                           SLOW_OPEN_ENTERED=entered)
         # A start that fails raises in its thread: the poll below sees it.
-        starting = threading.Thread(target=lambda: self.daemon.start(timeout=60, env=env))
+        starting = threading.Thread(target=lambda: owner.start(timeout=60, env=env))
         try:
             starting.start()
-            wait_for(lambda: os.path.exists(entered), timeout=30, what="the store's open")
-            self.daemon.settings["log.level"] = "debug"
-            self.daemon.write_config()
-            self.daemon.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: os.path.exists(entered), timeout=30, what="the first LMDB open")
+            settle()
+            owner.proc.send_signal(signal.SIGHUP)
         finally:
             os.unlink(hold)
             starting.join()
-        self.assertIsNone(self.daemon.proc.poll(), self.daemon.log_text())
+        self.assertIsNone(owner.proc.poll(), owner.log_text())
+
+    def test_a_sighup_before_the_daemon_is_ready_is_a_reload_once_it_is(self):
+        def settle():
+            self.daemon.settings["log.level"] = "debug"
+            self.daemon.write_config()
+        self.hup_while_starting(self.daemon, settle)
         wait_for(lambda: "reload: log.level changed" in self.daemon.log_text(), timeout=30,
                  what="the reload")
+
+    def test_a_sighup_before_an_adapter_is_ready_is_a_reload_once_it_is(self):
+        from harness import Adapter, adapter_settings
+        self.daemon.settings.update(adapter_settings(self.workdir))
+        self.daemon.write_config()
+        self.daemon.start()
+        adapter = Adapter(self.daemon, HL7)
+
+        def settle():
+            self.daemon.settings["log.level"] = "debug"
+            self.daemon.write_config()
+        try:
+            self.hup_while_starting(adapter, settle)
+            wait_for(lambda: "reload: log level debug" in adapter.log_text(), timeout=30,
+                     what="the adapter's reload")
+        finally:
+            self.assertEqual(adapter.stop(), 0, adapter.log_text())
 
 
 class HttpHosts(DaemonTestCase):
