@@ -21,6 +21,7 @@
 #include "dates.h"
 #include "event_check.h"
 #include "ids.h"
+#include "utf8.h"
 
 #define nitems(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -141,46 +142,7 @@ event_value_shown(const char *text, char *buf, size_t size)
 size_t
 event_text_fault_at(const char *text, size_t len)
 {
-	const unsigned char *s = (const unsigned char *)text;
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char lead = s[i];
-		uint32_t code_point;
-		size_t more;
-
-		if (lead < 0x80) {
-			if (lead < 0x20 || lead == 0x7f)
-				return i;
-			i++;
-			continue;
-		}
-		if (lead >= 0xc2 && lead <= 0xdf)
-			more = 1;
-		else if (lead >= 0xe0 && lead <= 0xef)
-			more = 2;
-		else if (lead >= 0xf0 && lead <= 0xf4)
-			more = 3;
-		else
-			return i;
-		code_point = lead & (0x7fu >> (more + 1));
-		if (len - i - 1 < more)
-			return i;
-		for (size_t k = 1; k <= more; k++) {
-			if ((s[i + k] & 0xc0u) != 0x80u)
-				return i;
-			code_point = code_point << 6 | (s[i + k] & 0x3fu);
-		}
-		if (more == 1 && code_point <= 0x9f)
-			return i;
-		if (more == 2 && (code_point < 0x800 ||
-		    (code_point >= 0xd800 && code_point <= 0xdfff)))
-			return i;
-		if (more == 3 && (code_point < 0x10000 || code_point > 0x10ffff))
-			return i;
-		i += more + 1;
-	}
-	return len;
+	return utf8_fault_at((const uint8_t *)text, len, UTF8_TEXT);
 }
 
 /* Free text: empty is missing; at most 256 bytes of clean UTF-8. */
