@@ -57,6 +57,7 @@ struct metrics_gauges {
 	uint64_t dead_letters, duplicates, refusing_input, stream_clients;
 	uint64_t histories_read, figures_folds, figures_readings, figures_reading_slices;
 	uint64_t totals_as_of_seconds, totals_steps, totals_catching_up;
+	uint64_t batches_pruned; /* updates the batches dropped (store_batches_pruned) */
 };
 struct metrics *metrics_new(void);
 void metrics_destroy(struct metrics **m);

@@ -926,6 +926,7 @@ http_metrics(struct http *h, struct evhttp_request *req, const char *rest)
 	g.refusing_input = ingest_refusing(h->ingest);
 	g.stream_clients = stream_clients(h->stream);
 	g.histories_read = store_histories_read(h->store);
+	g.batches_pruned = store_batches_pruned(h->store);
 	g.figures_folds = live_figures_folds(h->live);
 	g.figures_readings = h->n_reading + h->n_waiting;
 	g.figures_reading_slices = h->reading_slices;

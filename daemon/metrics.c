@@ -345,10 +345,11 @@ metrics_render(const struct metrics *m, const struct metrics_gauges *g, struct e
 	render_gauge(out, "commissiond_stream_dropped_total", "counter",
 	    "Stream clients dropped for falling too far behind.", m->stream_dropped);
 	render_header(out, "commissiond_pruned_total", "counter",
-	    "Records removed by retention, by table.");
+	    "Records removed by retention, by table (updates: by the housekeeping timer and as "
+	    "each batch commits).");
 	evbuffer_add_printf(out, "commissiond_pruned_total{table=\"updates\"} %" PRIu64 "\n"
 				 "commissiond_pruned_total{table=\"dead_letters\"} %" PRIu64 "\n",
-	    m->pruned_updates, m->pruned_dead_letters);
+	    m->pruned_updates + g->batches_pruned, m->pruned_dead_letters);
 	render_gauge(out, "commissiond_prune_transactions_total", "counter",
 	    "Retention transactions committed (each removes at most [store] prune_batch_limit).",
 	    m->prune_transactions);

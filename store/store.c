@@ -1051,7 +1051,8 @@ batch_prune_updates(struct store_batch *batch)
 {
 	struct store_retention count_only = { .update_max_count = batch->store->opt.update_retention };
 
-	store_retention_prune_updates(batch, &count_only, 0, batch->appended_updates * 2);
+	batch->pruned_updates =
+	    store_retention_prune_updates(batch, &count_only, 0, batch->appended_updates * 2);
 }
 
 /* The commit time of this batch's events, under its first sequence: what
@@ -1105,9 +1106,10 @@ store_batch_commit(struct store_batch **batchp)
 			rc = diskroom_errno(fd, rc);
 	}
 	r = store_result_of(store, rc, "committing");
-	if (r == STORE_OK)
+	if (r == STORE_OK) {
 		store->counters = batch->counters;
-	else
+		store->batches_pruned += batch->pruned_updates;
+	} else
 		store_check_usable(store);
 	batch_free(batch);
 	return r;
@@ -1247,6 +1249,12 @@ uint64_t
 store_histories_read(const struct store *store)
 {
 	return store->histories_read;
+}
+
+uint64_t
+store_batches_pruned(const struct store *store)
+{
+	return store->batches_pruned;
 }
 
 uint64_t

@@ -200,6 +200,10 @@ enum store_result store_batch_scan_from(struct store_batch *batch,
 /* How many history records this process has read from the store since it
  * opened it (got, scanned or visited), for the metrics. */
 uint64_t store_histories_read(const struct store *store);
+/* How many updates past update_retention the batches committed since the
+ * store was opened dropped as they went (batch_prune_updates), beside
+ * what store_prune removes. */
+uint64_t store_batches_pruned(const struct store *store);
 
 /* The sequence number of the last event accepted, this batch's included. */
 uint64_t store_batch_last_event_sequence(const struct store_batch *batch);

@@ -48,6 +48,7 @@ struct store {
 	size_t map_length;
 	uint64_t map_found_size;
 	uint64_t histories_read; /* records read from the histories, by any reader */
+	uint64_t batches_pruned; /* updates dropped by committed batches */
 	unsigned reads_unbounded; /* records read since the RSS bound was last checked */
 	unsigned read_batches;	 /* open: the map may not move (store_on_remap) */
 	void (*on_remap)(void *arg);
@@ -68,6 +69,7 @@ struct store_batch {
 	struct store_meta began;    /* as the transaction began: commit saves what differs */
 	enum store_result failed;
 	uint64_t appended_updates;
+	uint64_t pruned_updates;       /* the oldest dropped at its commit */
 	uint64_t first_appended_event; /* 0: none in this batch */
 	int64_t received_at_ms;	       /* 0: the clock at commit */
 	bool read_only;		       /* store_batch_begin_read's */

@@ -116,6 +116,23 @@ class Retention(DaemonTestCase):
         self.assertLess(max(gaps), max(5.0, 20 * statistics.median(gaps)), gaps)
 
 
+class RetentionAsBatchesCommit(DaemonTestCase):
+    """Each batch drops the oldest updates past update_retention as it
+    commits; commissiond_pruned_total{table="updates"} counts them (it
+    counted only the housekeeping timer's, here kept from running)."""
+    settings = {"store.update_retention": "10", "store.housekeeping_ms": "3600000"}
+
+    def test_what_the_batches_drop_is_counted(self):
+        for n in range(0, 60, 20):
+            self.daemon.send(event_mix(n + 20)[n:])
+        status = self.daemon.status()
+        dropped = status["firstUpdateSequence"] - 1
+        self.assertGreater(dropped, 0, status)
+        families = metrics(self.daemon)
+        self.assertEqual(sample(families, "commissiond_pruned_total", table="updates"), dropped)
+        self.assertEqual(sample(families, "commissiond_prune_transactions_total"), 0)
+
+
 class Archive(DaemonTestCase):
 
     def test_archive_prune_and_load_give_back_the_same_log_and_dedupe_holds(self):
