@@ -56,8 +56,9 @@ lock_open(const char *dir, const char *name, char *path, size_t pathlen, char *e
 }
 
 /* flock fd as op (LOCK_EX or LOCK_SH) without waiting, and write holder
- * into it for the message of the next one to try; else who holds it, in
- * who, and -1 with errno set. */
+ * into it for the message of the next one to try. 0; -1 with errno set
+ * when it is not had (who then says who holds it); -2 with errno set when
+ * holder could not be written. */
 static int
 lock_flock(int fd, int op, const char *holder, char *who, size_t wholen)
 {
@@ -75,7 +76,7 @@ lock_flock(int fd, int op, const char *holder, char *who, size_t wholen)
 	}
 	n = snprintf(line, sizeof(line), "%s (pid %ld)\n", holder, (long)getpid());
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, line, (size_t)n, 0) != n)
-		return -1;
+		return -2;
 	return 0;
 }
 
@@ -97,15 +98,18 @@ struct store_lock *
 store_lock_take(const char *dir, const char *holder, char *err, size_t errlen)
 {
 	char path[4096], who[128] = "";
-	int fd;
+	int fd, rc;
 
 	/* The store is the daemon's alone (docs/SECURITY.md). */
 	if (store_make_directory(dir, err, errlen) < 0)
 		return NULL;
 	if ((fd = lock_open(dir, STORE_LOCK_FILE, path, sizeof(path), err, errlen)) < 0)
 		return NULL;
-	if (lock_flock(fd, LOCK_EX, holder, who, sizeof(who)) < 0) {
-		if (errno == EWOULDBLOCK)
+	if ((rc = lock_flock(fd, LOCK_EX, holder, who, sizeof(who))) < 0) {
+		if (rc == -2)
+			snprintf(err, errlen, "%s: cannot write the lock file: %s", path,
+			    strerror(errno));
+		else if (errno == EWOULDBLOCK)
 			snprintf(err, errlen, "%s: the store is in use by %s: stop it first", dir,
 			    who[0] ? who : "another process");
 		else
@@ -120,12 +124,15 @@ struct store_lock *
 store_lock_changes(const char *dir, bool whole, const char *holder, char *err, size_t errlen)
 {
 	char path[4096], who[128] = "";
-	int fd;
+	int fd, rc;
 
 	if ((fd = lock_open(dir, STORE_CHANGES_LOCK_FILE, path, sizeof(path), err, errlen)) < 0)
 		return NULL;
-	if (lock_flock(fd, whole ? LOCK_EX : LOCK_SH, holder, who, sizeof(who)) < 0) {
-		if (errno == EWOULDBLOCK)
+	if ((rc = lock_flock(fd, whole ? LOCK_EX : LOCK_SH, holder, who, sizeof(who))) < 0) {
+		if (rc == -2)
+			snprintf(err, errlen, "%s: cannot write the lock file: %s", path,
+			    strerror(errno));
+		else if (errno == EWOULDBLOCK)
 			snprintf(err, errlen, "%s: %s is %s the store: wait for it to finish", dir,
 			    who[0] ? who : "another commissionctl",
 			    whole ? "changing" : "replacing or putting events back into");
