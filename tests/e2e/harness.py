@@ -394,6 +394,17 @@ class MllpClient:
         self.sock.close()
 
 
+def mllp_answer(address, message):
+    """Send one HL7 message on an MLLP connection of its own: its ACK's
+    fields (ack_fields)."""
+    client = MllpClient(address)
+    try:
+        client.send(message)
+        return ack_fields(client.ack())
+    finally:
+        client.close()
+
+
 def ack_fields(ack):
     """{'MSA': [...fields], 'ERR': [...]} of an ACK (segments split on CR)."""
     out = {}

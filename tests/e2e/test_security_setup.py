@@ -9,7 +9,7 @@ import unittest
 
 import zmq
 
-from harness import CTL, DAEMON, HL7, MllpClient, ack_fields, adt, nhs_number, wait_for
+from harness import CTL, DAEMON, HL7, adt, mllp_answer, nhs_number, wait_for
 from test_units import CONF_GID, DAEMON_ID, HL7_ID, SandboxedServices
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -63,12 +63,9 @@ class SecuritySetup(SandboxedServices):
         self.daemon.write_config()
         daemon = self.start("commissiond.service", DAEMON_ID, DAEMON, [self.dirs["daemon-state"]])
         hl7 = self.start("commissiond-hl7.service", HL7_ID, HL7, [self.dirs["hl7-state"]])
-        client = MllpClient(self.daemon.settings["hl7.listen"])
-        try:
-            client.send(adt("A01", "MSG1", nhs_number(1), "V1", facility="RXC_PAS"))
-            self.assertEqual(ack_fields(client.ack())["MSA"][1], "AA")
-        finally:
-            client.close()
+        answer = mllp_answer(self.daemon.settings["hl7.listen"],
+                             adt("A01", "MSG1", nhs_number(1), "V1", facility="RXC_PAS"))
+        self.assertEqual(answer["MSA"][1], "AA")
         wait_for(lambda: self.daemon.status()["events"] >= 1, timeout=60,
                  what="the ADT event through CURVE")
         self.assertIn("CURVE on the ingest", daemon.log_text())

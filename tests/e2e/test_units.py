@@ -10,17 +10,15 @@ import os
 import re
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
 import tempfile
-import time
 import unittest
 import urllib.request
 
-from harness import (BUILD, CTL, HL7, SPOOL, DAEMON, Daemon, MllpClient, SANITIZER_MARKS,
-                     ack_fields, adt, event_mix, free_port, nhs_number, wait_for)
+from harness import (HL7, SPOOL, DAEMON, Daemon, SANITIZER_MARKS,
+                     adt, event_mix, free_port, mllp_answer, nhs_number, wait_for)
 from unit_sandbox import allowed_syscalls, unit_settings
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -342,12 +340,9 @@ print("pids", len([p for p in os.listdir("/proc") if p.isdigit()]))
         spool = self.start("commissiond-spool.service", SPOOL_ID, SPOOL,
                            [self.dirs["spool-state"], self.dirs["spool"]])
         # An ADT message: answered AA once durable under the sandbox.
-        client = MllpClient(self.daemon.settings["hl7.listen"])
-        try:
-            client.send(adt("A01", "MSG1", nhs_number(1), "V1", facility="RXC_PAS"))
-            self.assertEqual(ack_fields(client.ack())["MSA"][1], "AA")
-        finally:
-            client.close()
+        answer = mllp_answer(self.daemon.settings["hl7.listen"],
+                             adt("A01", "MSG1", nhs_number(1), "V1", facility="RXC_PAS"))
+        self.assertEqual(answer["MSA"][1], "AA")
         # A council's extract: read through the group's setgid directory.
         name = "organisations_good.csv"
         target = os.path.join(self.dirs["spool"], name)
