@@ -184,14 +184,7 @@ reload_config(const struct reload_targets *t)
 			if (reload_have_last_read && !config_setting_differs(&reload_last_read, &fresh, i))
 				continue; /* said at the SIGHUP that read this value */
 			said++;
-			if (config_setting_is_secret(i))
-				log_warning("reload: %s changed, but it needs a restart; the running "
-					    "value stays",
-				    name);
-			else
-				log_warning("reload: %s changed to \"%s\", but it needs a restart; "
-					    "keeping \"%s\"",
-				    name, now, was);
+			config_warn_needs_restart(t->running, &fresh, i);
 			continue;
 		}
 		said++;

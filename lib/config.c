@@ -1150,3 +1150,20 @@ config_setting_value(const struct config *cfg, size_t i, char *buf, size_t size)
 		break;
 	}
 }
+
+void
+config_warn_needs_restart(const struct config *running, const struct config *fresh, size_t i)
+{
+	char name[96], was[CONFIG_TEXT_MAX + 16], now[CONFIG_TEXT_MAX + 16];
+
+	config_setting_name(i, name, sizeof(name));
+	if (config_setting_is_secret(i)) {
+		log_warning("reload: %s changed, but it needs a restart; the running value stays",
+		    name);
+		return;
+	}
+	config_setting_value(running, i, was, sizeof(was));
+	config_setting_value(fresh, i, now, sizeof(now));
+	log_warning("reload: %s changed to \"%s\", but it needs a restart; keeping \"%s\"", name,
+	    now, was);
+}

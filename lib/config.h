@@ -154,5 +154,10 @@ void config_setting_copy(struct config *dst, const struct config *src, size_t i)
 /* Setting i of cfg as text, as --print-config shows it ("(set)" for a
  * secret). */
 void config_setting_value(const struct config *cfg, size_t i, char *buf, size_t size);
+/* Log that setting i changed from running to fresh but needs a restart,
+ * the running value kept (a secret named, never shown): what commissiond
+ * and the adapters say on SIGHUP. */
+void config_warn_needs_restart(const struct config *running, const struct config *fresh,
+    size_t i);
 
 #endif

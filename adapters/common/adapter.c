@@ -158,7 +158,7 @@ adapter_on_reload(evutil_socket_t sig, short what, void *arg)
 	struct adapter_run *run = arg;
 	struct config fresh;
 	enum log_level level;
-	char err[768], name[96], was[CONFIG_TEXT_MAX + 16], now[CONFIG_TEXT_MAX + 16];
+	char err[768], name[96];
 
 	(void)sig;
 	(void)what;
@@ -177,18 +177,8 @@ adapter_on_reload(evutil_socket_t sig, short what, void *arg)
 		    !config_setting_differs(&run->last_read, &fresh, i))
 			continue;
 		config_setting_name(i, name, sizeof(name));
-		if (strcmp(name, "log.level") == 0 || !adapter_reads_setting(run->spec, name))
-			continue;
-		config_setting_value(run->a.cfg, i, was, sizeof(was));
-		config_setting_value(&fresh, i, now, sizeof(now));
-		if (config_setting_is_secret(i))
-			log_warning("reload: %s changed, but it needs a restart; the running value "
-				    "stays",
-			    name);
-		else
-			log_warning("reload: %s changed to \"%s\", but it needs a restart; keeping "
-				    "\"%s\"",
-			    name, now, was);
+		if (strcmp(name, "log.level") != 0 && adapter_reads_setting(run->spec, name))
+			config_warn_needs_restart(run->a.cfg, &fresh, i);
 	}
 	run->last_read = fresh;
 	sd_notify(0, "READY=1");
