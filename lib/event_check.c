@@ -145,6 +145,16 @@ event_text_fault_at(const char *text, size_t len)
 	return utf8_fault_at((const uint8_t *)text, len, UTF8_TEXT);
 }
 
+/* A date, period or financial year outside EVENT_YEAR_MIN..EVENT_YEAR_MAX. */
+static int
+check_outside_years(struct check_error *err, const char *field, const char *text)
+{
+	char shown[EVENT_SHOWN_VALUE_BUFSIZE];
+
+	return check_fail(err, field, "%s is outside the years %d to %d",
+	    event_value_shown(text, shown, sizeof(shown)), EVENT_YEAR_MIN, EVENT_YEAR_MAX);
+}
+
 /* Free text: empty is missing; at most 256 bytes of clean UTF-8. */
 static int
 check_text(struct check_error *err, const char *field, const char *text,
@@ -243,9 +253,7 @@ check_date(struct check_error *err, const char *field, const char *text,
 		    event_value_shown(text, shown, sizeof(shown)));
 	if (*day < dates_day_from_civil(EVENT_YEAR_MIN, 1, 1) ||
 	    *day > dates_day_from_civil(EVENT_YEAR_MAX, 12, 31))
-		return check_fail(err, field, "%s is outside the years %d to %d",
-		    event_value_shown(text, shown, sizeof(shown)), EVENT_YEAR_MIN,
-		    EVENT_YEAR_MAX);
+		return check_outside_years(err, field, text);
 	*given = true;
 	return 0;
 }
@@ -286,9 +294,7 @@ check_period(struct check_error *err, const char *field, const char *text)
 		    "%s is not a period written YYYY-MM (month 01-12)",
 		    event_value_shown(text, shown, sizeof(shown)));
 	if (year < EVENT_YEAR_MIN || year > EVENT_YEAR_MAX)
-		return check_fail(err, field, "%s is outside the years %d to %d",
-		    event_value_shown(text, shown, sizeof(shown)), EVENT_YEAR_MIN,
-		    EVENT_YEAR_MAX);
+		return check_outside_years(err, field, text);
 	return 0;
 }
 
@@ -307,9 +313,7 @@ check_financial_year(struct check_error *err, const char *field,
 		    event_value_shown(text, shown, sizeof(shown)));
 	/* 1 April first_year to 31 March the year after, both inside. */
 	if (first_year < EVENT_YEAR_MIN || first_year >= EVENT_YEAR_MAX)
-		return check_fail(err, field, "%s is outside the years %d to %d",
-		    event_value_shown(text, shown, sizeof(shown)), EVENT_YEAR_MIN,
-		    EVENT_YEAR_MAX);
+		return check_outside_years(err, field, text);
 	return 0;
 }
 
