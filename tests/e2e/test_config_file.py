@@ -174,8 +174,8 @@ class ReloadRefusesWhatStartRefuses(DaemonTestCase):
 
 
 class ReloadDuringAStart(DaemonTestCase):
-    """systemctl reload during a slow start-up (slow_open.c under
-    LD_PRELOAD holds the first LMDB open, the store's or the outbox's, as a
+    """systemctl reload during a slow start-up (hold.c under LD_PRELOAD
+    holds the first LMDB open, the store's or the outbox's, as a
     long migration or log recovery would): SIGHUP killed the process, its
     default before the handler was in place. It is held until then, and
     the file as it stands is read then."""
@@ -189,8 +189,8 @@ class ReloadDuringAStart(DaemonTestCase):
         hold = os.path.join(self.workdir, "hold")
         entered = os.path.join(self.workdir, "entered")
         open(hold, "w").close()
-        env = preload_env(self.workdir, "slow_open", SLOW_OPEN_HOLD=hold,
-                          SLOW_OPEN_ENTERED=entered)
+        env = preload_env(self.workdir, "hold", HOLD_CALL="mdb_env_open", HOLD_FILE=hold,
+                          HOLD_ENTERED=entered)
         # A start that fails raises in its thread: the poll below sees it.
         starting = threading.Thread(target=lambda: owner.start(timeout=60, env=env))
         try:

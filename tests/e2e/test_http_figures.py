@@ -25,8 +25,8 @@ import urllib.request
 from zoneinfo import ZoneInfo
 
 import examples
-from harness import (TABLES, Daemon, DaemonTestCase, fresh_daemon, pause, resume,
-                     decode_ack, sample_day, table_rows)
+from harness import (TABLES, Daemon, DaemonTestCase, fresh_daemon, pause, preload_env, resume,
+                     decode_ack, sample_day, table_rows, wait_for)
 
 LONDON = ZoneInfo("Europe/London")
 YEAR_MS = 365 * 86_400_000
@@ -291,6 +291,14 @@ class ReadInSlices(DaemonTestCase):
     settings = {"http.reading_slice_us": "1", "log.level": "debug",
                 "http.fold_wait_factor": "0", "ingest.batch_limit": "8"}
 
+    def daemon_env(self):
+        # hold.c holds the daemon's loop in a commit while the hold file
+        # exists: its ZeroMQ threads go on taking what is sent meanwhile.
+        self.hold = os.path.join(self.workdir, "hold")
+        self.entered = os.path.join(self.workdir, "entered")
+        return preload_env(self.workdir, "hold", HOLD_CALL="mdb_txn_commit",
+                           HOLD_FILE=self.hold, HOLD_ENTERED=self.entered)
+
     def test_answers_read_a_person_or_a_spell_a_slice_are_the_fold(self):
         today = datetime.datetime.now(LONDON).date()
         self.daemon.send(sample_day(today.isoformat(), 60))
@@ -328,24 +336,29 @@ class ReadInSlices(DaemonTestCase):
         sender = zmq.Context.instance().socket(zmq.DEALER)
         sender.setsockopt(zmq.LINGER, 0)
         sender.connect(self.daemon.settings["ingest.endpoint"])
-        # Connected (an envelope answered), the daemon is stopped; 64
-        # envelopes and a request wait for it. When it goes on, it takes
-        # the envelopes a batch ([ingest] batch_limit 8) a turn of its loop,
-        # so some are committed between the slices of the reading, whichever
-        # of the two it takes first.
+        # Connected (an envelope answered), the daemon's loop is held in
+        # the commit of the next one; 62 envelopes and a request wait for
+        # it, taken in by its ZeroMQ threads meanwhile (a SIGSTOP stopped
+        # those too, and they could hand the envelopes on after the reading
+        # was done). Let go, the loop takes the envelopes a batch ([ingest]
+        # batch_limit 8) a turn, so some are committed between the slices
+        # of the reading, whichever of the two it takes first.
         sender.send(pack_envelope(more[0]))
         self.assertTrue(sender.poll(30_000), "the first envelope was not answered")
         sender.recv()
         host, port = self.daemon.settings["http.listen"].rsplit(":", 1)
         conn = http.client.HTTPConnection(host, int(port), timeout=120)
-        pause(self.daemon)
+        open(self.hold, "w").close()
         try:
-            for event in more[1:]:
+            sender.send(pack_envelope(more[1]))
+            wait_for(lambda: os.path.exists(self.entered), timeout=30,
+                     what="a commit held")
+            for event in more[2:]:
                 sender.send(pack_envelope(event))
             conn.request("GET", route + query())
-            time.sleep(0.2)  # for the sockets' own threads to hand the bytes on
+            time.sleep(0.2)  # for the sockets' own threads to take the bytes in
         finally:
-            resume(self.daemon)
+            os.unlink(self.hold)
         response = conn.getresponse()
         body = response.read().decode()
         conn.close()
