@@ -83,6 +83,7 @@ struct ingest {
 	struct arena *arena; /* the batch's envelopes and updates */
 	bool stopped;
 	int64_t refused_at_ms;	/* the last batch answered RETRY_LATER, monotonic (0: never) */
+	const char *refusal;	/* why the batch failed, when not the store's error */
 	int64_t last_commit_ms; /* of the last batch that stored events */
 	uint64_t accepted, duplicates, rejected, retry_later, batches;
 };
@@ -402,6 +403,11 @@ ingest_decide(struct ingest *ingest, struct store_batch *batch, struct ingest_it
 	rc = envelope_decode_frame_on(zmq_msg_data(&item->payload), zmq_msg_size(&item->payload),
 	    ingest->cfg->ingest_max_envelope_bytes, arena_allocator(ingest->arena), &env,
 	    &item->why);
+	/* Nothing judged the frame: the whole batch is sent again later. */
+	if (rc == ENVELOPE_NO_MEMORY) {
+		ingest->refusal = "ingest: out of memory decoding an envelope; send again later";
+		return STORE_FAILED;
+	}
 	if (env != NULL)
 		ingest_echo(item, env);
 	else
@@ -458,6 +464,7 @@ ingest_write_batch(struct ingest *ingest, int64_t now_ms)
 	/* A batch written again (the map grown) starts from nothing. */
 	for (size_t i = 0; i < ingest->n_items; i++)
 		item_reset_outcome(&ingest->items[i]);
+	ingest->refusal = NULL;
 	arena_reset(ingest->arena);
 	r = store_batch_begin(ingest->store, &batch);
 	if (r != STORE_OK)
@@ -562,18 +569,19 @@ ingest_count(struct ingest *ingest, const struct ingest_item *item)
 static void
 ingest_refuse_batch(struct ingest *ingest, enum store_result r)
 {
-	const char *why = r == STORE_MAP_FULL
-	    ? "store: the store map is full ([store] map_max); send again later"
+	const char *why = ingest->refusal != NULL ? ingest->refusal
+	    : r == STORE_MAP_FULL ? "store: the store map is full ([store] map_max); send again later"
 	    : r == STORE_DISK_FULL ? "store: the disk is full; send again later"
 				   : "store: the store failed to write; send again later";
 
 	log_error("ingest: %zu envelope(s) answered RETRY_LATER: %s", ingest->n_items,
-	    store_error(ingest->store));
+	    ingest->refusal != NULL ? ingest->refusal : store_error(ingest->store));
 	for (size_t i = 0; i < ingest->n_items; i++) {
 		struct ingest_item *item = &ingest->items[i];
 		item_reset_outcome(item);
 		item->status = COMMISSIONING__ACK_STATUS__ACK_STATUS_RETRY_LATER;
-		snprintf(item->why.field, sizeof(item->why.field), "store");
+		snprintf(item->why.field, sizeof(item->why.field), "%s",
+		    ingest->refusal != NULL ? "envelope" : "store");
 		snprintf(item->why.reason, sizeof(item->why.reason), "%s", why);
 	}
 }

@@ -91,6 +91,11 @@ envelope_decode_frame_on(const uint8_t *frame, size_t len, uint64_t max_bytes,
 		    budget.limit);
 		return -1;
 	}
+	if (*env == NULL && budget.out_of_memory) {
+		snprintf(why->reason, sizeof(why->reason),
+		    "envelope: out of memory decoding the frame; send it again later");
+		return ENVELOPE_NO_MEMORY;
+	}
 	if (*env == NULL) {
 		snprintf(why->reason, sizeof(why->reason),
 		    "envelope: the frame is not a commissioning.Envelope (protobuf decoding "

@@ -22,8 +22,11 @@
  * the frame is refused: then *env is NULL when the frame is empty, too
  * large, over its budget or not an Envelope, and otherwise the decoded
  * Envelope that failed the check (the caller's to free), so that its
- * source and id can be echoed in the Ack.
+ * source and id can be echoed in the Ack. Return ENVELOPE_NO_MEMORY, *env
+ * NULL and why filled, when memory ran out decoding it: the frame was not
+ * judged, and may be sent again.
  */
+#define ENVELOPE_NO_MEMORY (-2)
 int envelope_decode_frame(const uint8_t *frame, size_t len, uint64_t max_bytes,
     Commissioning__Envelope **env, struct check_error *why);
 /* The same, the memory from allocator (NULL: malloc); *env is then freed

@@ -16,15 +16,17 @@ pb_budget_alloc(void *data, size_t size)
 {
 	struct pb_budget *b = data;
 	size_t cost = size + PB_BUDGET_OVERHEAD_BYTES;
+	void *p;
 
 	if (cost < size || cost > b->limit - b->used) {
 		b->exceeded = true;
 		return NULL;
 	}
 	b->used += cost;
-	if (b->backing != NULL)
-		return b->backing->alloc(b->backing->allocator_data, size);
-	return malloc(size);
+	p = b->backing != NULL ? b->backing->alloc(b->backing->allocator_data, size) : malloc(size);
+	if (p == NULL)
+		b->out_of_memory = true;
+	return p;
 }
 
 static void
@@ -53,6 +55,7 @@ pb_budget_init_on(struct pb_budget *budget, size_t limit, ProtobufCAllocator *ba
 	budget->used = 0;
 	budget->limit = limit;
 	budget->exceeded = false;
+	budget->out_of_memory = false;
 	budget->backing = backing;
 	return &budget->base;
 }

@@ -19,7 +19,8 @@ struct pb_budget {
 	ProtobufCAllocator base;
 	size_t used;
 	size_t limit;
-	bool exceeded;
+	bool exceeded;	    /* an allocation was refused: past the limit */
+	bool out_of_memory; /* one within the limit failed: no memory */
 	ProtobufCAllocator *backing; /* where the memory comes from (NULL: malloc) */
 };
 

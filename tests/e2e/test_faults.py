@@ -295,6 +295,35 @@ class StoreUnusable(DaemonTestCase):
         self.assertEqual([int(a["sequence"]) for a in acks], [1, 2, 3, 4])
 
 
+class OutOfMemoryDecoding(DaemonTestCase):
+    """Memory running out while an envelope is decoded (fail_decode.c under
+    LD_PRELOAD: the allocator behind the decoding budget fails) is no fault
+    of the envelope: the batch is answered RETRY_LATER naming it, nothing is
+    dead-lettered, and the envelope sent again is accepted. It was answered
+    REJECTED as "not a commissioning.Envelope", and dead-lettered."""
+
+    def daemon_env(self):
+        self.trigger = os.path.join(self.workdir, "fail-decode")
+        return preload_env(self.workdir, "fail_decode", FAIL_DECODE_FILE=self.trigger)
+
+    def test_the_envelope_is_answered_retry_later_and_taken_when_sent_again(self):
+        events = event_mix(2)
+        acks, proc = self.daemon.send(events[:1])
+        self.assertEqual([a["status"] for a in acks], ["ACK_STATUS_ACCEPTED"], proc.stderr)
+        open(self.trigger, "w").close()
+        acks, proc = self.daemon.send(events[1:], "--timeout", "5000")
+        self.assertFalse(os.path.exists(self.trigger), "no envelope was decoded")
+        self.assertEqual([(a["status"], a.get("reason")) for a in acks],
+                         [("ACK_STATUS_RETRY_LATER", "ingest: out of memory decoding an "
+                           "envelope; send again later")], proc.stderr)
+        self.assertIn("ingest: 1 envelope(s) answered RETRY_LATER: ingest: out of memory "
+                      "decoding an envelope", self.daemon.log_text())
+        acks, proc = self.daemon.send(events[1:])
+        self.assertEqual([(a["status"], int(a["sequence"])) for a in acks],
+                         [("ACK_STATUS_ACCEPTED", 2)], proc.stderr)
+        self.assertEqual(self.daemon.status()["rejected"], 0)
+
+
 class StoreOnANetworkFileSystem(DaemonTestCase):
     """LMDB corrupts a store on NFS (its locks and memory map are not kept
     coherent there): commissiond and commissionctl's writers refuse one at

@@ -263,10 +263,46 @@ test_overlong_and_surrogate_forms_are_not_utf8(void **state)
 	}
 }
 
+static void *
+no_memory_alloc(void *data, size_t size)
+{
+	(void)data;
+	(void)size;
+	return NULL;
+}
+
+static void
+no_memory_free(void *data, void *pointer)
+{
+	(void)data;
+	(void)pointer;
+}
+
+/* Memory running out is no fault of the frame: it is not refused as one
+ * (ingest would dead-letter it), but told apart, to be sent again. */
+static void
+test_running_out_of_memory_is_not_a_refusal(void **state)
+{
+	ProtobufCAllocator none = { no_memory_alloc, no_memory_free, NULL };
+	struct frame f;
+	struct check_error why;
+	Commissioning__Envelope *env;
+
+	(void)state;
+	frame_of(&f, organisation, NULL, NULL, 0);
+	assert_int_equal(envelope_decode_frame_on(f.bytes, f.len, MAX_BYTES, &none, &env, &why),
+	    ENVELOPE_NO_MEMORY);
+	assert_null(env);
+	assert_string_equal(why.reason,
+	    "envelope: out of memory decoding the frame; send it again later");
+	assert_int_equal(decode(&f, &why), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_running_out_of_memory_is_not_a_refusal),
 		cmocka_unit_test(test_a_nul_in_a_text_is_rejected_naming_the_field),
 		cmocka_unit_test(test_a_nul_in_the_source_is_rejected),
 		cmocka_unit_test(test_every_occurrence_of_a_string_must_be_utf8),

@@ -131,10 +131,54 @@ test_the_limit_is_exact(void **state)
 	free(buf);
 }
 
+/* A backing allocator with n allocations left; then none (out of memory). */
+static void *
+failing_alloc(void *data, size_t size)
+{
+	int *left = data;
+
+	return (*left)-- > 0 ? malloc(size) : NULL;
+}
+
+static void
+failing_free(void *data, void *pointer)
+{
+	(void)data;
+	free(pointer);
+}
+
+static void
+test_memory_running_out_is_told_from_the_limit(void **state)
+{
+	static const char *line = "{\"source\":\"s\",\"eventId\":\"e\",\"occurredAt\":\"1\","
+				  "\"capacityReported\":{\"organisation\":\"RXC01\"}}";
+	int left = 1;
+	ProtobufCAllocator backing = { failing_alloc, failing_free, &left };
+	size_t len;
+	uint8_t *buf = pack_line(line, &len);
+	struct pb_budget budget;
+
+	(void)state;
+	/* Well within the budget, the second allocation fails. */
+	assert_null(commissioning__envelope__unpack(
+	    pb_budget_init_on(&budget, pb_budget_for_frame(len), &backing), len, buf));
+	assert_true(budget.out_of_memory);
+	assert_false(budget.exceeded);
+	/* Past the budget, backing is not asked at all: no memory ran out. */
+	left = 1000;
+	assert_null(commissioning__envelope__unpack(pb_budget_init_on(&budget, 1, &backing), len,
+	    buf));
+	assert_true(budget.exceeded);
+	assert_false(budget.out_of_memory);
+	assert_int_equal(left, 1000);
+	free(buf);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_memory_running_out_is_told_from_the_limit),
 		cmocka_unit_test(test_every_scenario_envelope_unpacks_within_its_budget),
 		cmocka_unit_test(test_a_frame_of_tiny_unknown_fields_is_stopped_by_the_budget),
 		cmocka_unit_test(test_the_limit_is_exact),
