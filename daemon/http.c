@@ -882,15 +882,21 @@ http_healthz(struct http *h, struct evhttp_request *req, const char *rest)
 static void
 http_readyz(struct http *h, struct evhttp_request *req, const char *rest)
 {
-	bool refusing = ingest_refusing(h->ingest);
+	bool refusing = ingest_refusing(h->ingest), readable;
+	struct store_counts c;
 	json_t *json;
 
 	(void)rest;
 	if (!http_no_params(h, req, "/readyz"))
 		return;
-	json = json_pack("{s:b, s:s, s:s, s:b}", "ready", !refusing, "store", "open", "sockets",
-	    "bound", "refusing_input", refusing);
-	http_reply_json(h, req, "/readyz", refusing ? 503 : 200, json);
+	/* A store that cannot be read (LMDB's reader table full) answers no
+	 * figures: not ready either. */
+	readable = store_read_counts(h->store, &c) == STORE_OK;
+	json = json_pack("{s:b, s:s, s:s, s:b}", "ready", readable && !refusing, "store",
+	    readable ? "open" : "unreadable", "sockets", "bound", "refusing_input", refusing);
+	if (json != NULL && !readable)
+		json_object_set_new(json, "store_error", json_string(store_error(h->store)));
+	http_reply_json(h, req, "/readyz", readable && !refusing ? 200 : 503, json);
 	json_decref(json);
 }
 

@@ -1289,7 +1289,7 @@ class Freshness(DaemonTestCase):
 
 class StoreUnreadable(DaemonTestCase):
     """A store that cannot be read (fail_read_txn.c under LD_PRELOAD: the
-    reader table full) fails every figures route with 503 naming why,
+    reader table full) fails every figures route and /readyz with 503 naming why,
     rather than answer figures with a last_sequence of 0, which says the
     store is empty; once it reads again the answers are as before."""
 
@@ -1317,10 +1317,20 @@ class StoreUnreadable(DaemonTestCase):
                     self.assertEqual(answer.status, 503, answer)
                     self.assertEqual(answer.headers["Retry-After"], "1")
                     self.assertIn("MDB_READERS_FULL", answer.json()["error"]["message"])
+        # Not ready either (it said ready, with the store "open").
+        answer = self.api.get("/readyz")
+        self.assertEqual(answer.status, 503, answer)
+        ready = answer.json()
+        self.assertEqual((ready["ready"], ready["store"], ready["refusing_input"]),
+                         (False, "unreadable", False))
+        self.assertIn("MDB_READERS_FULL", ready["store_error"])
         os.unlink(self.trigger)
         for route in routes:
             with self.subTest(route=route, readable=True):
                 self.assertEqual(self.api.get_json(route)["last_sequence"], last)
+        self.assertEqual(self.api.get_json("/readyz"),
+                         {"ready": True, "store": "open", "sockets": "bound",
+                          "refusing_input": False})
 
 
 TOKEN = "s3cret-Token_123"
