@@ -15,6 +15,7 @@
 #include "client.h"
 #include "commissioning.pb-c.h"
 #include "event_check.h"
+#include "keyindex.h"
 #include "log.h"
 #include "zwatch.h"
 
@@ -43,6 +44,8 @@ struct client {
 	struct event *tick;
 	struct flight *flights;
 	size_t n_used;
+	struct keyindex *by_key; /* the flights in use, by source and event id */
+	size_t *free;		 /* the flights not in use: free[0..window - n_used) */
 	uint64_t scan_from; /* outbox sequences below this are in flight or settled */
 	struct outbox_settlement *settle;
 	char (*reasons)[256];
@@ -83,8 +86,44 @@ client_send(struct client *c, struct flight *f, const uint8_t *bytes, size_t len
 static struct flight *
 client_free_flight(struct client *c)
 {
-	for (size_t i = 0; i < c->opt.window; i++)
-		if (!c->flights[i].used)
+	return c->n_used < c->opt.window ? &c->flights[c->free[c->opt.window - c->n_used - 1]]
+					 : NULL;
+}
+
+/* f, from client_free_flight, is in flight with its key set. */
+static void
+client_take_flight(struct client *c, struct flight *f)
+{
+	size_t i = (size_t)(f - c->flights);
+
+	f->used = true;
+	keyindex_add(c->by_key, i, keyindex_hash(f->source, f->event_id));
+	if (c->n_used++ == 0 && !c->unanswered_said)
+		c->unanswered_since_ms = now_ms();
+}
+
+/* f is settled, or let go: its place is free for the next. */
+static void
+client_let_go(struct client *c, struct flight *f)
+{
+	size_t i = (size_t)(f - c->flights);
+
+	keyindex_remove(c->by_key, i);
+	f->used = false;
+	c->n_used--;
+	c->free[c->opt.window - c->n_used - 1] = i;
+}
+
+/* The flight of (source, event_id); NULL when none is in flight. */
+static struct flight *
+client_find_flight(struct client *c, const char *source, const char *event_id)
+{
+	uint32_t hash = keyindex_hash(source, event_id);
+	size_t cursor = 0, i;
+
+	while ((i = keyindex_next(c->by_key, hash, &cursor)) != SIZE_MAX)
+		if (strcmp(c->flights[i].event_id, event_id) == 0 &&
+		    strcmp(c->flights[i].source, source) == 0)
 			return &c->flights[i];
 	return NULL;
 }
@@ -168,12 +207,10 @@ client_load(void *arg, uint64_t seq, const uint8_t *bytes, size_t len)
 	if (f == NULL)
 		return 1;
 	memset(f, 0, sizeof(*f));
-	f->used = true;
 	f->seq = seq;
 	client_envelope_key(bytes, len, f->source, sizeof(f->source), f->event_id,
 	    sizeof(f->event_id));
-	if (c->n_used++ == 0 && !c->unanswered_said)
-		c->unanswered_since_ms = now_ms();
+	client_take_flight(c, f);
 	client_send(c, f, bytes, len);
 	/* Go on: outbox_scan's max stops at the window. Stopping here would
 	 * leave *next at this envelope, which the next fill would send again. */
@@ -229,10 +266,8 @@ client_resend_due(struct client *c)
 			f->due_ms = now + (int64_t)c->opt.resend_ms;
 			continue;
 		}
-		if (!rc.found) { /* settled meanwhile: let it go */
-			f->used = false;
-			c->n_used--;
-		}
+		if (!rc.found) /* settled meanwhile: let it go */
+			client_let_go(c, f);
 	}
 }
 
@@ -267,13 +302,8 @@ client_commit_idle_settlements(struct client *c)
 static void
 client_on_ack(struct client *c, const Commissioning__Ack *ack)
 {
-	struct flight *f = NULL;
+	struct flight *f = client_find_flight(c, ack->source, ack->event_id);
 
-	/* The event id first: the source is the same for most flights. */
-	for (size_t i = 0; i < c->opt.window && f == NULL; i++)
-		if (c->flights[i].used && strcmp(c->flights[i].event_id, ack->event_id) == 0 &&
-		    strcmp(c->flights[i].source, ack->source) == 0)
-			f = &c->flights[i];
 	if (f == NULL) {
 		/* An answer to a resend already settled; or, with no source
 		 * and no event id, to an envelope commissiond could not read
@@ -307,8 +337,7 @@ client_on_ack(struct client *c, const Commissioning__Ack *ack)
 		s->rejected = rejected;
 		s->reason = c->reasons[c->n_settle];
 		c->n_settle++;
-		f->used = false;
-		c->n_used--;
+		client_let_go(c, f);
 		break;
 	}
 	default: {
@@ -449,10 +478,15 @@ client_new(struct event_base *base, void *zmq_ctx, struct outbox *outbox,
 	c->flights = calloc(opt->window, sizeof(*c->flights));
 	c->settle = calloc(opt->window, sizeof(*c->settle));
 	c->reasons = calloc(opt->window, sizeof(*c->reasons));
-	if (c->flights == NULL || c->settle == NULL || c->reasons == NULL) {
+	c->by_key = keyindex_new(opt->window);
+	c->free = calloc(opt->window, sizeof(*c->free));
+	if (c->flights == NULL || c->settle == NULL || c->reasons == NULL || c->by_key == NULL ||
+	    c->free == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	for (size_t i = 0; i < opt->window; i++)
+		c->free[i] = i;
 	c->socket = zmq_socket(zmq_ctx, ZMQ_DEALER);
 	if (c->socket == NULL ||
 	    zmq_setsockopt(c->socket, ZMQ_IMMEDIATE, &one, sizeof(one)) < 0 ||
@@ -488,6 +522,8 @@ fail:
 	free(c->flights);
 	free(c->settle);
 	free(c->reasons);
+	keyindex_destroy(&c->by_key);
+	free(c->free);
 	free(c);
 	return NULL;
 }
@@ -506,6 +542,8 @@ client_destroy(struct client **cp)
 	free(c->flights);
 	free(c->settle);
 	free(c->reasons);
+	keyindex_destroy(&c->by_key);
+	free(c->free);
 	free(c);
 	*cp = NULL;
 }
