@@ -17,6 +17,7 @@
 
 #include "commissiond.h"
 #include "log.h"
+#include "loop.h"
 #include "sighup.h"
 
 struct daemon {
@@ -243,7 +244,7 @@ main(int argc, char **argv)
 	struct daemon d = { 0 };
 	char *sets[64];
 	int n_sets = 0, ch;
-	bool print = false;
+	bool print = false, loop_failed;
 	enum log_level level;
 	char err[768];
 
@@ -299,7 +300,7 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	daemon_start(&d);
-	event_base_dispatch(d.base);
+	loop_failed = loop_run(d.base) < 0;
 	daemon_stop(&d);
-	return d.store_unusable ? EXIT_FAILURE : 0;
+	return d.store_unusable || loop_failed ? EXIT_FAILURE : 0;
 }

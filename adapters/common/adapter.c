@@ -15,6 +15,7 @@
 
 #include "adapter.h"
 #include "log.h"
+#include "loop.h"
 #include "sighup.h"
 
 static void
@@ -239,6 +240,7 @@ adapter_run(struct adapter_run *run)
 	struct outbox_counts counts = { 0 };
 	struct curve_client curve;
 	uint64_t watchdog_usec;
+	bool loop_failed;
 	char err[768];
 
 	if (curve_client_load(cfg, &curve, err, sizeof(err)) < 0)
@@ -288,7 +290,7 @@ adapter_run(struct adapter_run *run)
 	sd_notifyf(0, "READY=1\nSTATUS=Ready: %" PRIu64 " envelopes pending", counts.pending);
 	client_kick(run->a.client);
 
-	event_base_dispatch(run->a.base);
+	loop_failed = loop_run(run->a.base) < 0;
 
 	run->spec->destroy(&run->a);
 	adapter_put_wait(&run->a);
@@ -307,6 +309,8 @@ adapter_run(struct adapter_run *run)
 	outbox_close(&run->a.outbox);
 	pseudonymiser_destroy(&run->a.pseudonymiser);
 	log_flush_suppressed(true);
+	if (loop_failed)
+		return EXIT_FAILURE;
 	log_info("stopped cleanly");
 	return 0;
 }

@@ -295,6 +295,63 @@ class StoreUnusable(DaemonTestCase):
         self.assertEqual([int(a["sequence"]) for a in acks], [1, 2, 3, 4])
 
 
+class EventLoopFails(DaemonTestCase):
+    """libevent's loop that fails (fail_loop.c under LD_PRELOAD: the main
+    thread's epoll_wait fails with EBADF) ends commissiond, and an adapter,
+    with status 1 and a line saying so, for the service manager
+    (Restart=on-failure) to start it again. Both exited 0 as if stopped,
+    the adapter saying "stopped cleanly", and stayed down."""
+
+    start_in_setup = False
+
+    def setUp(self):
+        super().setUp()
+        self.trigger = os.path.join(self.workdir, "fail-loop")
+        self.env = preload_env(self.workdir, "fail_loop", FAIL_LOOP_FILE=self.trigger)
+        self.failed = ("the event loop failed (Bad file descriptor); exiting so that the "
+                       "service manager starts the program again")
+
+    def fail_loop(self, owner, wake=lambda: None):
+        """Make owner's next loop turn fail (wake() ends the turn it
+        waits in); its exit status."""
+        open(self.trigger, "w").close()
+        wake()
+        try:
+            owner.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.fail(f"{owner.log_text()[-2000:]}\nit did not exit")
+        rc, owner.proc = owner.proc.returncode, None
+        self.assertFalse(os.path.exists(self.trigger))
+        return rc
+
+    def test_commissiond_exits_1_saying_why(self):
+        self.daemon.start(env=self.env)
+
+        def request():  # wakes the loop; the turn after it fails
+            try:
+                http_get(self.daemon, "/healthz", timeout=5)
+            except OSError:
+                pass
+        self.assertEqual(self.fail_loop(self.daemon, request), 1,
+                         self.daemon.log_text()[-2000:])
+        self.assertIn(self.failed, self.daemon.log_text())
+        self.assertIsNone(self.daemon.sanitizer_report())
+
+    def test_an_adapter_exits_1_saying_why(self):
+        self.daemon.settings.update(adapter_settings(self.workdir))
+        self.daemon.write_config()
+        self.daemon.start()
+        spool = Adapter(self.daemon, SPOOL).start(env=self.env)
+        try:
+            # Its tick wakes the loop every 200 ms.
+            self.assertEqual(self.fail_loop(spool), 1, spool.log_text()[-2000:])
+        finally:
+            stop_cleanly(self, spool)
+        self.assertIn(self.failed, spool.log_text())
+        self.assertNotIn("stopped cleanly", spool.log_text())
+        self.assertIsNone(spool.sanitizer_report())
+
+
 class OutOfMemoryDecoding(DaemonTestCase):
     """Memory running out while an envelope is decoded (fail_decode.c under
     LD_PRELOAD: the allocator behind the decoding budget fails) is no fault
