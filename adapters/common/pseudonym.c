@@ -104,23 +104,27 @@ pseudonym_from_nhs_number(const struct pseudonymiser *ps, const char *nhs_number
 {
 	char digits[IDS_NHS_NUMBER_DIGITS + 1];
 	size_t n = 0;
+	int rc = -1;
 
 	/* "943 476 5919" and "9434765919" are the same number. */
 	for (const char *p = nhs_number; *p != '\0'; p++) {
 		if (*p == ' ')
 			continue;
 		if (!isdigit((unsigned char)*p) || n == IDS_NHS_NUMBER_DIGITS)
-			return -1;
+			goto out;
 		digits[n++] = *p;
 	}
 	digits[n] = '\0';
 	if (!ids_is_nhs_number(digits))
-		return -1;
+		goto out;
 	/* The patient domain has no scope: the same person gets the same
 	 * pseudonym from the hospital feed and from the council feed. */
 	pseudonym_hash(ps, "nhs-number", "", digits, out);
+	rc = 0;
+out:
+	/* A number refused is a patient's all the same, mistyped. */
 	sodium_memzero(digits, sizeof(digits));
-	return 0;
+	return rc;
 }
 
 void
