@@ -23,6 +23,10 @@
 /* Sequence "after everything": asking from here returns only last_sequence. */
 #define TAIL_FROM_END (UINT64_MAX / 2)
 #define TAIL_USAGE "usage: commissionctl tail [--from SEQ] [--count N] [TOPIC-PREFIX]\n"
+/* The longest TOPIC-PREFIX: its request must fit the daemon's 4 KiB
+ * (docs/PROTOCOL.md, Replay), and tail's buffer. */
+#define TAIL_PREFIX_MAX_BYTES 1024
+#define TAIL_REQUEST_MAX_BYTES (TAIL_PREFIX_MAX_BYTES + 64)
 
 struct tail {
 	const struct config *cfg;
@@ -75,13 +79,16 @@ static int
 tail_replay_send(struct tail *t, uint64_t from, uint32_t credit, uint32_t more_credit)
 {
 	Commissioning__ReplayRequest req = COMMISSIONING__REPLAY_REQUEST__INIT;
-	uint8_t buf[512];
+	uint8_t buf[TAIL_REQUEST_MAX_BYTES];
 	size_t len;
 
 	req.from_sequence = from;
 	req.topic_prefix = (char *)t->prefix;
 	req.credit = credit;
 	req.more_credit = more_credit;
+	/* ctl_tail bounds the prefix; this bounds the write. */
+	if (commissioning__replay_request__get_packed_size(&req) > sizeof(buf))
+		return -1;
 	len = commissioning__replay_request__pack(&req, buf);
 	return zmq_send(t->replay, buf, len, 0) < 0 ? -1 : 0;
 }
@@ -254,6 +261,12 @@ ctl_tail(const struct config *cfg, int argc, char **argv)
 	}
 	if (optind < argc)
 		t.prefix = argv[optind];
+	if (strlen(t.prefix) > TAIL_PREFIX_MAX_BYTES) {
+		fprintf(stderr, "commissionctl: tail: TOPIC-PREFIX of %zu bytes: must be at most "
+				"%d\n" TAIL_USAGE,
+		    strlen(t.prefix), TAIL_PREFIX_MAX_BYTES);
+		return CTL_USAGE;
+	}
 	if (t.expected == 0)
 		t.expected = 1;
 	if (ctl_curve_client(cfg, &t.curve) < 0)
