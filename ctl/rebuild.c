@@ -146,6 +146,9 @@ struct replay_state {
 	struct store_batch *batch;
 	uint64_t done, total, undecodable;
 	bool progress;
+	/* rebuild in place: an event that does not decode stops it, as
+	 * the state made from it cannot be remade (--check counts it). */
+	bool in_place;
 	enum store_result failed;
 	struct store *target; /* the store replayed into */
 	const char *archive; /* the archive being replayed, or NULL */
@@ -159,6 +162,14 @@ rebuild_apply(void *arg, uint64_t seq, const uint8_t *bytes, size_t len)
 	struct replay_state *rs = arg;
 	Commissioning__Envelope *env = commissioning__envelope__unpack(NULL, len, bytes);
 
+	if (env == NULL && rs->in_place) {
+		snprintf(rs->why, sizeof(rs->why), "event %" PRIu64 " does not decode: the state "
+			 "it made cannot be remade from the log (commissionctl verify names the "
+			 "damage); nothing was changed", seq);
+		rs->undecodable++;
+		rs->failed = STORE_FAILED;
+		return 1;
+	}
 	if (env == NULL) {
 		fprintf(stderr, "commissionctl: event %" PRIu64 " does not decode; skipped\n", seq);
 		rs->undecodable++;
@@ -465,7 +476,7 @@ rebuild_check(const struct config *cfg, char *const *archives, int n, json_t **r
 static int
 rebuild_in_place(const struct config *cfg, char *const *archives, int n)
 {
-	struct replay_state rs = { .progress = isatty(STDERR_FILENO) };
+	struct replay_state rs = { .progress = isatty(STDERR_FILENO), .in_place = true };
 	struct store_counts counts;
 	struct store *live;
 	int order[REBUILD_ARCHIVES_MAX], written;

@@ -6,7 +6,20 @@ import struct
 import tempfile
 import unittest
 
+import lmdb
+
 from harness import Daemon, DaemonTestCase, event_mix
+
+
+def damage_record(store_path, table, key, value=b"\xff\xff\xff\xff"):
+    """Write value (no valid protobuf) under key of table, as a disk error
+    or a bad copy leaves a record: LMDB's pages stay sound."""
+    env = lmdb.open(store_path, max_dbs=16, subdir=True)
+    try:
+        with env.begin(write=True, db=env.open_db(table)) as txn:
+            txn.put(key, value)
+    finally:
+        env.close()
 
 
 class Arguments(unittest.TestCase):
@@ -24,6 +37,27 @@ class Arguments(unittest.TestCase):
         self.assertEqual(proc.returncode, 2, proc.stderr)
         self.assertIn("tail: TOPIC-PREFIX of 5000 bytes: must be at most 1024", proc.stderr)
         self.assertNotIn("AddressSanitizer", proc.stderr)
+
+
+class DamagedStore(DaemonTestCase):
+    """A store with a record that does not decode (the daemon stopped)."""
+
+    def setUp(self):
+        super().setUp()
+        acks, _ = self.daemon.send(event_mix(30))
+        self.assertEqual(len(acks), 30)
+        self.assertEqual(self.daemon.stop(), 0)
+        self.store = self.daemon.settings["store.path"]
+
+    def test_rebuild_does_not_commit_a_state_without_an_event_that_does_not_decode(self):
+        before = self.daemon.ctl("digest", check=True).stdout
+        damage_record(self.store, b"events", struct.pack(">Q", 5))
+        proc = self.daemon.ctl("rebuild")
+        self.assertEqual(proc.returncode, 4, proc.stderr)
+        self.assertIn("rebuild: event 5 does not decode", proc.stderr)
+        self.assertIn("nothing was changed", proc.stderr)
+        # The state still holds what event 5 made.
+        self.assertEqual(self.daemon.ctl("digest", check=True).stdout, before)
 
 
 if __name__ == "__main__":
