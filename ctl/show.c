@@ -16,13 +16,26 @@
 #include "projections.h"
 #include "store.h"
 
+struct show_loading {
+	struct picture *picture;
+	uint64_t undecodable; /* histories left out of the figures */
+};
+
+/* A history that does not decode is left out, said by its kind (its key
+ * is made of pseudonyms: verify says where), and counted: the figures are
+ * then short of it, which the exit status says. */
 static int
 show_load(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
 {
-	struct picture *picture = arg;
+	struct show_loading *loading = arg;
+	const char *kind = keylen > 0 ? thing_kind_name(key[0] & 127) : NULL;
 
-	if (picture_add_history(picture, key, keylen, bytes, len) < 0)
-		fprintf(stderr, "commissionctl: a stored history does not decode; skipped\n");
+	if (picture_add_history(loading->picture, key, keylen, bytes, len) < 0) {
+		fprintf(stderr, "commissionctl: show: a stored %s history does not decode; left "
+				"out of the figures\n",
+		    kind != NULL ? kind : "unknown");
+		loading->undecodable++;
+	}
 	return 0;
 }
 
@@ -55,6 +68,7 @@ ctl_show(const struct config *cfg, int argc, char **argv)
 	};
 	struct figures_filter_spec filter = { 0 };
 	uint64_t as_of;
+	struct show_loading loading = { 0 };
 	struct picture *picture;
 	struct store *store;
 	json_t *figures;
@@ -102,8 +116,8 @@ ctl_show(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "commissionctl: %s\n", err);
 		return CTL_STORE;
 	}
-	picture = picture_new();
-	if (picture == NULL || store_scan_histories(store, show_load, picture) != STORE_OK) {
+	picture = loading.picture = picture_new();
+	if (picture == NULL || store_scan_histories(store, show_load, &loading) != STORE_OK) {
 		fprintf(stderr, "commissionctl: %s\n", picture ? store_error(store) : "out of memory");
 		picture_destroy(&picture);
 		store_close(&store);
@@ -121,5 +135,13 @@ ctl_show(const struct config *cfg, int argc, char **argv)
 	figures_filter(figures, &filter);
 	written = ctl_print_json(figures);
 	json_decref(figures);
-	return ctl_output_failed("show", written) < 0 ? CTL_REFUSED : CTL_OK;
+	if (ctl_output_failed("show", written) < 0)
+		return CTL_REFUSED;
+	if (loading.undecodable > 0) {
+		fprintf(stderr, "commissionctl: show: %" PRIu64 " stored histories do not decode: "
+				"the figures leave them out (commissionctl verify names the damage)\n",
+		    loading.undecodable);
+		return CTL_STORE;
+	}
+	return CTL_OK;
 }

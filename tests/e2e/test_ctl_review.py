@@ -59,6 +59,23 @@ class DamagedStore(DaemonTestCase):
         # The state still holds what event 5 made.
         self.assertEqual(self.daemon.ctl("digest", check=True).stdout, before)
 
+    def first_history_key(self):
+        env = lmdb.open(self.store, max_dbs=16, readonly=True, lock=False)
+        try:
+            with env.begin(db=env.open_db(b"histories", create=False)) as txn:
+                return next(iter(txn.cursor()))[0]
+        finally:
+            env.close()
+
+    def test_show_fails_when_a_history_is_left_out_of_the_figures(self):
+        damage_record(self.store, b"histories", self.first_history_key())
+        proc = self.daemon.ctl("show", "all")
+        self.assertEqual(proc.returncode, 4, proc.stderr)
+        self.assertIn("show: a stored spell history does not decode; left out of the figures",
+                      proc.stderr)
+        self.assertIn("1 stored histories do not decode", proc.stderr)
+        self.assertIn('"flow"', proc.stdout)  # printed all the same
+
 
 if __name__ == "__main__":
     unittest.main()
