@@ -13,6 +13,7 @@
 
 #include <zmq.h>
 
+#include "clock.h"
 #include "commissioning.pb-c.h"
 #include "ctl.h"
 
@@ -40,6 +41,15 @@ struct tail {
 	uint64_t count; /* stop after this many (0: never) */
 	bool one_at_a_time; /* the daemon does not stream */
 	int write_errno; /* the output could not be written: why; tail stops */
+	uint64_t newest; /* the newest update known stored: printed or a reply's last */
+	/* The last update printed, to know it again in a replay. */
+	uint64_t last_sequence, last_event_sequence;
+	int64_t last_commit_time;
+	/* The store was restored or replaced under tail (why): the sequences
+	 * from there on name other updates than those printed; tail stops. */
+	bool went_back;
+	char went_back_why[160];
+	int64_t asked_ms; /* when the replay socket was last asked (monotonic) */
 };
 
 static int
@@ -60,7 +70,7 @@ tail_replay_connect(struct tail *t)
 static bool
 tail_done(const struct tail *t)
 {
-	return (t->count != 0 && t->printed >= t->count) || t->write_errno != 0;
+	return (t->count != 0 && t->printed >= t->count) || t->write_errno != 0 || t->went_back;
 }
 
 static void
@@ -73,6 +83,41 @@ tail_print(struct tail *t, const Commissioning__Update *update)
 		return;
 	t->expected = update->sequence + 1;
 	t->printed++;
+	if (update->sequence > t->newest)
+		t->newest = update->sequence;
+	t->last_sequence = update->sequence;
+	t->last_event_sequence = update->event_sequence;
+	t->last_commit_time = update->commit_time;
+}
+
+/* Has the store gone back under tail (a restore, a store deleted and
+ * made afresh)? The sequences from there on name other updates than those
+ * printed: following on would print nothing until the numbers caught up,
+ * then updates whose predecessors were never shown. Two signs, from a
+ * reply: its newest update is behind one known stored, or the update it
+ * holds under the number of the last printed is another one. */
+static void
+tail_check_went_back(struct tail *t, const Commissioning__ReplayReply *reply)
+{
+	if (reply->last_sequence < t->newest) {
+		t->went_back = true;
+		snprintf(t->went_back_why, sizeof(t->went_back_why),
+		    "its newest update is now %" PRIu64 ", but update %" PRIu64 " was stored "
+		    "before", reply->last_sequence, t->newest);
+		return;
+	}
+	t->newest = reply->last_sequence;
+	for (size_t i = 0; t->printed > 0 && i < reply->n_updates; i++) {
+		const Commissioning__Update *u = reply->updates[i];
+		if (u->sequence == t->last_sequence &&
+		    (u->event_sequence != t->last_event_sequence ||
+			u->commit_time != t->last_commit_time)) {
+			t->went_back = true;
+			snprintf(t->went_back_why, sizeof(t->went_back_why),
+			    "its update %" PRIu64 " is not the one printed under that number",
+			    u->sequence);
+		}
+	}
 }
 
 static int
@@ -90,6 +135,7 @@ tail_replay_send(struct tail *t, uint64_t from, uint32_t credit, uint32_t more_c
 	if (commissioning__replay_request__get_packed_size(&req) > sizeof(buf))
 		return -1;
 	len = commissioning__replay_request__pack(&req, buf);
+	t->asked_ms = clock_monotonic_ms();
 	return zmq_send(t->replay, buf, len, 0) < 0 ? -1 : 0;
 }
 
@@ -132,7 +178,12 @@ tail_replay_receive(struct tail *t)
 static int
 tail_catch_up(struct tail *t)
 {
-	if (tail_replay_send(t, t->expected, t->one_at_a_time ? 0 : TAIL_CREDIT, 0) < 0)
+	/* From the last printed, when it is the one before expected: the
+	 * reply then shows whether it is still the same update. */
+	uint64_t from = t->printed > 0 && t->last_sequence + 1 == t->expected ? t->last_sequence
+									       : t->expected;
+
+	if (tail_replay_send(t, from, t->one_at_a_time ? 0 : TAIL_CREDIT, 0) < 0)
 		return -1;
 	for (;;) {
 		Commissioning__ReplayReply *reply = tail_replay_receive(t);
@@ -147,6 +198,7 @@ tail_catch_up(struct tail *t)
 			commissioning__replay_reply__free_unpacked(reply, NULL);
 			return -1;
 		}
+		tail_check_went_back(t, reply);
 		end = reply->end || tail_done(t);
 		t->one_at_a_time |= !reply->streamed;
 		/* Ask for more before printing these. */
@@ -192,6 +244,7 @@ tail_find_end(struct tail *t)
 		return -1;
 	}
 	t->expected = reply->last_sequence + 1;
+	t->newest = reply->last_sequence;
 	commissioning__replay_reply__free_unpacked(reply, NULL);
 	return 0;
 }
@@ -289,15 +342,26 @@ ctl_tail(const struct config *cfg, int argc, char **argv)
 		int rc = zmq_poll(&item, 1, TAIL_IDLE_MS);
 		if (rc < 0)
 			break;
-		if (rc == 0)
-			tail_catch_up(&t); /* the last messages may have been lost */
-		else
+		/* A quiet second: the last messages may have been lost. A busy
+		 * one: a restored store publishes sequences already printed,
+		 * which only a reply's last_sequence tells from duplicates. */
+		if (rc > 0)
 			tail_on_message(&t);
+		if (!tail_done(&t) &&
+		    (rc == 0 || clock_monotonic_ms() - t.asked_ms >= TAIL_IDLE_MS))
+			tail_catch_up(&t);
 	}
 	if (t.write_errno != 0) {
 		fprintf(stderr, "commissionctl: tail: cannot write update %" PRIu64 ": %s (resume "
 				"with --from %" PRIu64 ")\n",
 		    t.expected, strerror(t.write_errno), t.expected);
+		status = CTL_REFUSED;
+	} else if (t.went_back) {
+		fprintf(stderr, "commissionctl: tail: the daemon's store was restored or replaced "
+				"(%s): its sequence numbers now name other updates than those printed; "
+				"stopped after update %" PRIu64 " (run tail again to follow the store "
+				"as it is)\n",
+		    t.went_back_why, t.expected - 1);
 		status = CTL_REFUSED;
 	}
 out:

@@ -3,6 +3,7 @@ out of bounds, a damaged store, a store restored under a running tail."""
 import os
 import shutil
 import struct
+import subprocess
 import tempfile
 import unittest
 
@@ -75,6 +76,35 @@ class DamagedStore(DaemonTestCase):
                       proc.stderr)
         self.assertIn("1 stored histories do not decode", proc.stderr)
         self.assertIn('"flow"', proc.stdout)  # printed all the same
+
+
+class TailOverARestore(DaemonTestCase):
+    """tail follows a daemon whose store is restored from an older backup:
+    the sequences start again below those printed."""
+
+    def test_tail_says_the_store_went_back_instead_of_printing_nothing(self):
+        self.daemon.send(event_mix(10))
+        backup = os.path.join(self.workdir, "backup")
+        self.daemon.ctl("backup", backup, check=True)
+        self.daemon.send(event_mix(30)[10:])
+        newest = self.daemon.status()["lastUpdateSequence"]
+        tail = self.daemon.ctl_popen("tail", "--from", str(newest + 1))
+        self.addCleanup(lambda: tail.poll() is None and tail.kill())
+        self.daemon.send([dict(event_mix(31)[30], eventId="before-restore")])
+        self.assertIn('"sequence"', tail.stdout.readline())
+        self.assertEqual(self.daemon.stop(), 0)
+        self.daemon.ctl("restore", backup, check=True)
+        self.daemon.start()
+        # Other events than those printed, under sequences tail has seen.
+        self.daemon.send([dict(e, eventId=e["eventId"] + "-after") for e in event_mix(60)])
+        try:
+            out, err = tail.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            tail.kill()
+            out, err = tail.communicate()
+        self.assertEqual(tail.returncode, 1, err)
+        self.assertIn("tail: the daemon's store was restored or replaced", err)
+        self.assertGreater(newest, 0)
 
 
 if __name__ == "__main__":
