@@ -486,7 +486,13 @@ rebuild_in_place(const struct config *cfg, char *const *archives, int n)
 
 	if ((live = ctl_open_store(cfg, cfg->store_path, false, STORE_SYNC_FULL)) == NULL)
 		return CTL_STORE;
-	store_read_counts(live, &counts);
+	/* Where the log begins decides which archives it needs. */
+	if (store_read_counts(live, &counts) != STORE_OK) {
+		fprintf(stderr, "commissionctl: rebuild: %s; nothing was changed\n",
+		    store_error(live));
+		store_close(&live);
+		return CTL_STORE;
+	}
 	if (rebuild_archives_fit(archives, n, counts.first_event_sequence, order, err,
 		sizeof(err)) < 0) {
 		fprintf(stderr, "commissionctl: rebuild: %s\n", err);

@@ -9,7 +9,7 @@ import unittest
 
 import lmdb
 
-from harness import Daemon, DaemonTestCase, event_mix
+from harness import CTL, Daemon, DaemonTestCase, event_mix, preload_env
 
 
 def damage_record(store_path, table, key, value=b"\xff\xff\xff\xff"):
@@ -76,6 +76,25 @@ class DamagedStore(DaemonTestCase):
                       proc.stderr)
         self.assertIn("1 stored histories do not decode", proc.stderr)
         self.assertIn('"flow"', proc.stdout)  # printed all the same
+
+
+class UnreadableStore(DaemonTestCase):
+    """Every read transaction fails (fail_read_txn.c: a reader table
+    filled by other processes), the daemon stopped."""
+
+    def test_rebuild_says_the_store_cannot_be_read_not_a_made_up_log_start(self):
+        self.daemon.send(event_mix(10))
+        self.assertEqual(self.daemon.stop(), 0)
+        trigger = os.path.join(self.workdir, "fail-reads")
+        open(trigger, "w").close()
+        env = dict(os.environ, **preload_env(self.workdir, "fail_read_txn",
+                                             FAIL_READ_TXN_FILE=trigger))
+        proc = subprocess.run([CTL, "--config", self.daemon.config, "rebuild"], env=env,
+                              capture_output=True, text=True, timeout=120)
+        self.assertEqual(proc.returncode, 4, proc.stderr)
+        self.assertIn("MDB_READERS_FULL", proc.stderr)
+        self.assertIn("nothing was changed", proc.stderr)
+        self.assertNotIn("archived", proc.stderr)
 
 
 class TailOverARestore(DaemonTestCase):
