@@ -285,6 +285,14 @@ archive_run(const struct config *cfg, const char *before_text, int64_t before_ms
 	char err[768];
 	json_t *report;
 
+	/* Said before the store is read: writing a large archive takes
+	 * long, and only its last step (the link) would find out. */
+	if (access(out, F_OK) == 0) {
+		fprintf(stderr, "commissionctl: archive: %s: already exists: choose another name "
+				"(nothing was read or written)\n",
+		    out);
+		return CTL_STORE;
+	}
 	if ((store = ctl_open_store(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
 		return CTL_STORE;
 	if (store_events_before(store, before_ms, &first, &last) != STORE_OK) {

@@ -96,6 +96,23 @@ class UnreadableStore(DaemonTestCase):
         self.assertIn("nothing was changed", proc.stderr)
         self.assertNotIn("archived", proc.stderr)
 
+    def test_archive_refuses_an_existing_out_before_reading_the_store(self):
+        self.daemon.send(event_mix(10))
+        self.assertEqual(self.daemon.stop(), 0)
+        out = os.path.join(self.workdir, "taken.arc")
+        open(out, "w").close()
+        trigger = os.path.join(self.workdir, "fail-reads")
+        open(trigger, "w").close()
+        env = dict(os.environ, **preload_env(self.workdir, "fail_read_txn",
+                                             FAIL_READ_TXN_FILE=trigger))
+        proc = subprocess.run([CTL, "--config", self.daemon.config, "archive", "--before",
+                               "2099-01-01", "--out", out], env=env,
+                              capture_output=True, text=True, timeout=120)
+        self.assertEqual(proc.returncode, 4, proc.stderr)
+        self.assertIn(f"archive: {out}: already exists: choose another name (nothing was read",
+                      proc.stderr)
+        self.assertEqual(os.path.getsize(out), 0)
+
 
 class TailOverARestore(DaemonTestCase):
     """tail follows a daemon whose store is restored from an older backup:
