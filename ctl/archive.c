@@ -453,10 +453,8 @@ ctl_load(const struct config *cfg, int argc, char **argv)
 	json_t *report;
 	int written;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: commissionctl load FILE\n");
-		return CTL_USAGE;
-	}
+	if (argc != 2)
+		return ctl_usage_arguments("load", "commissionctl load FILE", argc, argv, 2, "FILE");
 	if (archive_read(argv[1], NULL, NULL, &info, err, sizeof(err)) < 0) {
 		fprintf(stderr, "commissionctl: load: %s\n", err);
 		return CTL_REFUSED;

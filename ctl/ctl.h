@@ -92,6 +92,11 @@ struct store *ctl_open_store(const struct config *cfg, const char *path, bool re
  * CTL_REFUSED (another holds it). */
 int ctl_lock_changes(const struct config *cfg, const char *command, bool whole,
     struct store_lock **lock);
+/* A usage error in command's arguments, said on stderr: argv[at] is the
+ * first one too many, or, when at is argc, the one named missing is not
+ * there; then usage (one line, without "usage: "). Returns CTL_USAGE. */
+int ctl_usage_arguments(const char *command, const char *usage, int argc, char **argv, int at,
+    const char *missing);
 /* Parse a whole decimal number; -1 if it is not one. */
 int ctl_parse_u64(const char *text, uint64_t *out);
 /* The value text of command's numeric option --option: a whole decimal

@@ -51,11 +51,8 @@ ctl_status(const struct config *cfg, int argc, char **argv)
 	json_t *json;
 	int status;
 
-	(void)argv;
-	if (argc != 1) {
-		fprintf(stderr, "usage: commissionctl status\n");
-		return CTL_USAGE;
-	}
+	if (argc != 1)
+		return ctl_usage_arguments("status", "commissionctl status", argc, argv, 1, NULL);
 	if ((store = ctl_open_store(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
 		return CTL_STORE;
 	if (store_read_counts(store, &c) != STORE_OK) {
@@ -159,10 +156,8 @@ ctl_backup(const struct config *cfg, int argc, char **argv)
 	struct store *store;
 	enum store_result r;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: commissionctl backup DIR\n");
-		return CTL_USAGE;
-	}
+	if (argc != 2)
+		return ctl_usage_arguments("backup", "commissionctl backup DIR", argc, argv, 2, "DIR");
 	if ((store = ctl_open_store(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
 		return CTL_STORE;
 	r = store_backup(store, argv[1]);

@@ -181,6 +181,18 @@ ctl_connect(void *socket, const struct curve_client *client, const char *endpoin
 }
 
 int
+ctl_usage_arguments(const char *command, const char *usage, int argc, char **argv, int at,
+    const char *missing)
+{
+	if (at < argc)
+		fprintf(stderr, "commissionctl: %s: unexpected argument: %s\n", command, argv[at]);
+	else
+		fprintf(stderr, "commissionctl: %s: missing %s\n", command, missing);
+	fprintf(stderr, "usage: %s\n", usage);
+	return CTL_USAGE;
+}
+
+int
 ctl_parse_u64(const char *text, uint64_t *out)
 {
 	char *end;

@@ -119,11 +119,8 @@ ctl_digest(const struct config *cfg, int argc, char **argv)
 	json_t *json;
 	int status = CTL_STORE;
 
-	(void)argv;
-	if (argc != 1) {
-		fprintf(stderr, "usage: commissionctl digest\n");
-		return CTL_USAGE;
-	}
+	if (argc != 1)
+		return ctl_usage_arguments("digest", "commissionctl digest", argc, argv, 1, NULL);
 	if ((store = ctl_open_store(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
 		return CTL_STORE;
 	json = digest_of(store);
@@ -548,10 +545,9 @@ ctl_rebuild(const struct config *cfg, int argc, char **argv)
 			return CTL_USAGE;
 		}
 	}
-	if (optind != argc) {
-		fprintf(stderr, "usage: commissionctl rebuild [--check] [--archive FILE]...\n");
-		return CTL_USAGE;
-	}
+	if (optind != argc)
+		return ctl_usage_arguments("rebuild", "commissionctl rebuild [--check] [--archive FILE]...",
+		    argc, argv, optind, NULL);
 	if (!check) {
 		struct store_lock *changes;
 		/* A restore or load must not replace the store, or put

@@ -88,10 +88,8 @@ ctl_restore(const struct config *cfg, int argc, char **argv)
 	json_t *report;
 	int written;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: commissionctl restore DIR\n");
-		return CTL_USAGE;
-	}
+	if (argc != 2)
+		return ctl_usage_arguments("restore", "commissionctl restore DIR", argc, argv, 2, "DIR");
 	if (realpath(argv[1], from) != NULL && realpath(cfg->store_path, to) != NULL &&
 	    strcmp(from, to) == 0) {
 		fprintf(stderr, "commissionctl: restore: %s is the configured store itself: "

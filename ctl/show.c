@@ -100,8 +100,14 @@ ctl_show(const struct config *cfg, int argc, char **argv)
 			return show_usage();
 		}
 	}
-	if (optind + 1 != argc)
+	if (optind + 1 != argc) {
+		if (optind == argc)
+			fprintf(stderr, "commissionctl: show: missing AREA\n");
+		else
+			fprintf(stderr, "commissionctl: show: unexpected argument: %s\n",
+			    argv[optind + 1]);
 		return show_usage();
+	}
 	/* A usage error is said before the store is read: loading every
 	 * history of a large store takes minutes, and a store that cannot
 	 * be opened is no answer to a misspelt area. */

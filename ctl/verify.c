@@ -47,10 +47,9 @@ ctl_verify(const struct config *cfg, int argc, char **argv)
 		}
 		archives[n++] = optarg;
 	}
-	if (optind != argc) {
-		fprintf(stderr, "usage: commissionctl verify [--archive FILE]...\n");
-		return CTL_USAGE;
-	}
+	if (optind != argc)
+		return ctl_usage_arguments("verify", "commissionctl verify [--archive FILE]...", argc,
+		    argv, optind, NULL);
 	if ((store = ctl_open_store(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)
 		return CTL_STORE;
 	r = store_verify(store, verify_print_problem, &shown, &v);

@@ -39,6 +39,24 @@ class Arguments(unittest.TestCase):
         self.assertIn("tail: TOPIC-PREFIX of 5000 bytes: must be at most 1024", proc.stderr)
         self.assertNotIn("AddressSanitizer", proc.stderr)
 
+    def test_a_usage_error_names_the_argument_too_many_or_the_one_missing(self):
+        cases = [(("status", "now"), "status: unexpected argument: now"),
+                 (("digest", "all"), "digest: unexpected argument: all"),
+                 (("backup",), "backup: missing DIR"),
+                 (("backup", "a", "b"), "backup: unexpected argument: b"),
+                 (("restore", "a", "b"), "restore: unexpected argument: b"),
+                 (("load",), "load: missing FILE"),
+                 (("load", "a", "b"), "load: unexpected argument: b"),
+                 (("verify", "--archive", "a", "b"), "verify: unexpected argument: b"),
+                 (("rebuild", "check"), "rebuild: unexpected argument: check"),
+                 (("show",), "show: missing AREA"),
+                 (("show", "flow", "QNX"), "show: unexpected argument: QNX")]
+        for args, said in cases:
+            proc = self.config.ctl(*args, timeout=30)
+            self.assertEqual(proc.returncode, 2, (args, proc.stderr))
+            self.assertIn(f"commissionctl: {said}\n", proc.stderr)
+            self.assertIn("usage: ", proc.stderr)
+
 
 class DamagedStore(DaemonTestCase):
     """A store with a record that does not decode (the daemon stopped)."""
