@@ -337,7 +337,8 @@ archive_run(const struct config *cfg, const char *before_text, int64_t before_ms
 		}
 		store_close(&store);
 	}
-	report = json_pack("{s:s, s:I, s:I, s:I, s:s, s:b, s:I}", "archive", out, "first",
+	report = json_pack("{s:o, s:I, s:I, s:I, s:s, s:b, s:I}", "archive", ctl_json_text(out),
+	    "first",
 	    (json_int_t)first, "last", (json_int_t)last, "events", (json_int_t)check.count,
 	    "checksum", check.checksum, "pruned", prune, "removed", (json_int_t)removed);
 	written = ctl_print_json(report);
@@ -509,7 +510,7 @@ ctl_load(const struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "commissionctl: load: %s\n", store_error(store));
 		goto fail;
 	}
-	report = json_pack("{s:s, s:I, s:I, s:I}", "loaded", argv[1], "first",
+	report = json_pack("{s:o, s:I, s:I, s:I}", "loaded", ctl_json_text(argv[1]), "first",
 	    (json_int_t)info.first, "last", (json_int_t)info.last, "events",
 	    (json_int_t)info.count);
 	written = ctl_print_json(report);

@@ -71,6 +71,11 @@ int archive_read(const char *path, archive_record_fn fn, void *arg, struct archi
 int rebuild_check(const struct config *cfg, char *const *archives, int n_archives,
     json_t **report);
 
+/* text (a path, a message naming one) as a JSON string: as it is when it
+ * is UTF-8, which JSON must be; else with each byte past ASCII written
+ * \xNN, so that a file name in another encoding is still reported. NULL
+ * only when out of memory. */
+json_t *ctl_json_text(const char *text);
 /* Print a JSON value as one line on stdout, then flush. Returns 0 when it
  * was written, else why not (an errno: a full disk, ENOMEM). */
 int ctl_print_json(json_t *json);

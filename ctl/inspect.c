@@ -62,8 +62,8 @@ ctl_status(const struct config *cfg, int argc, char **argv)
 	}
 	/* events: every event ever accepted (sequences are gap-free);
 	 * eventsInLog: those not archived and pruned, verify's "events". */
-	json = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-	    "store", cfg->store_path,
+	json = json_pack("{s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	    "store", ctl_json_text(cfg->store_path),
 	    "formatVersion", (json_int_t)c.format_version,
 	    "firstSequence", (json_int_t)c.first_event_sequence,
 	    "firstDeadLetter", (json_int_t)c.first_dead_letter,

@@ -72,6 +72,24 @@ usage(FILE *out)
 		     "find the same store and endpoints.\n");
 }
 
+json_t *
+ctl_json_text(const char *text)
+{
+	json_t *json = json_string(text);
+	size_t len = strlen(text);
+	char *escaped, *p;
+
+	if (json != NULL || (escaped = malloc(4 * len + 1)) == NULL)
+		return json;
+	p = escaped;
+	for (const unsigned char *c = (const unsigned char *)text; *c != '\0'; c++)
+		p += *c < 0x80 ? (*p = (char)*c, 1) : sprintf(p, "\\x%02X", *c);
+	*p = '\0';
+	json = json_string(escaped);
+	free(escaped);
+	return json;
+}
+
 int
 ctl_print_json(json_t *json)
 {

@@ -368,7 +368,7 @@ rebuild_not_made(json_t **report, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	*report = json_pack("{s:b, s:s}", "clean", false, "reason", why);
+	*report = json_pack("{s:b, s:o}", "clean", false, "reason", ctl_json_text(why));
 	return CTL_STORE;
 }
 
@@ -441,7 +441,7 @@ rebuild_check(const struct config *cfg, char *const *archives, int n, json_t **r
 	}
 	if (rebuild_archives_fit(archives, n, counts.first_event_sequence, order, err,
 		sizeof(err)) < 0) {
-		*report = json_pack("{s:b, s:s}", "clean", false, "reason", err);
+		*report = json_pack("{s:b, s:o}", "clean", false, "reason", ctl_json_text(err));
 		json_decref(before);
 		store_close(&scratch);
 		remove_scratch();
@@ -451,7 +451,7 @@ rebuild_check(const struct config *cfg, char *const *archives, int n, json_t **r
 	r = rebuild_state(scratch, &rs, archives, order, n);
 	after = r == STORE_OK ? digest_of(scratch) : NULL;
 	if (rs.wrong_archive) {
-		*report = json_pack("{s:b, s:s}", "clean", false, "reason", rs.why);
+		*report = json_pack("{s:b, s:o}", "clean", false, "reason", ctl_json_text(rs.why));
 		status = CTL_REFUSED;
 	} else if (r != STORE_OK || after == NULL) {
 		status = rebuild_not_made(report, "replaying into the scratch copy: %s",

@@ -1,5 +1,6 @@
 """commissionctl as an ICS integration team finds it on a bad day: arguments
 out of bounds, a damaged store, a store restored under a running tail."""
+import json
 import os
 import shutil
 import struct
@@ -130,6 +131,32 @@ class UnreadableStore(DaemonTestCase):
         self.assertIn(f"archive: {out}: already exists: choose another name (nothing was read",
                       proc.stderr)
         self.assertEqual(os.path.getsize(out), 0)
+
+
+class PathsNotInUtf8(DaemonTestCase):
+    """A directory named in Latin-1 (a backup disk from an older system):
+    the reports that name it are still written, the work not taken back."""
+
+    def ctl_bytes(self, *args):
+        proc = subprocess.run([CTL.encode(), b"--config", self.daemon.config.encode(), *args],
+                              capture_output=True, timeout=120)
+        return proc.returncode, proc.stdout.decode(), proc.stderr.decode(errors="replace")
+
+    def test_status_restore_and_archive_report_a_latin1_path(self):
+        self.daemon.send(event_mix(10))
+        backup = self.workdir.encode() + b"/backup-\xe9"
+        self.assertEqual(self.ctl_bytes(b"backup", backup)[0], 0)
+        rc, out, err = self.ctl_bytes(b"--set", b"store.path=" + backup, b"status")
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(json.loads(out)["store"].endswith("/backup-\\xE9"), out)
+        archive = self.workdir.encode() + b"/night-\xe9.arc"
+        rc, out, err = self.ctl_bytes(b"archive", b"--before", b"2099-01-01", b"--out", archive)
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(json.loads(out)["archive"].endswith("/night-\\xE9.arc"), out)
+        self.assertEqual(self.daemon.stop(), 0)
+        rc, out, err = self.ctl_bytes(b"restore", backup)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["events"], 10)
 
 
 class TailOverARestore(DaemonTestCase):
