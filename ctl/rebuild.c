@@ -538,6 +538,11 @@ ctl_rebuild(const struct config *cfg, int argc, char **argv)
 			check = true;
 		} else if (ch == 'a' && n < REBUILD_ARCHIVES_MAX) {
 			archives[n++] = optarg;
+		} else if (ch == 'a') {
+			fprintf(stderr, "commissionctl: rebuild: --archive %s: at most %d archives\n"
+					"usage: commissionctl rebuild [--check] [--archive FILE]...\n",
+			    optarg, REBUILD_ARCHIVES_MAX);
+			return CTL_USAGE;
 		} else {
 			fprintf(stderr, "usage: commissionctl rebuild [--check] [--archive FILE]... "
 					"(at most %d archives)\n",

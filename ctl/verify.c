@@ -41,7 +41,13 @@ ctl_verify(const struct config *cfg, int argc, char **argv)
 
 	optind = 0; /* 0: glibc starts afresh, forgetting the "+" of the global options */
 	while ((ch = getopt_long(argc, argv, "a:", longopts, NULL)) != -1) {
-		if (ch != 'a' || n == VERIFY_ARCHIVES_MAX) {
+		if (ch == 'a' && n == VERIFY_ARCHIVES_MAX) {
+			fprintf(stderr, "commissionctl: verify: --archive %s: at most %d archives\n"
+					"usage: commissionctl verify [--archive FILE]...\n",
+			    optarg, VERIFY_ARCHIVES_MAX);
+			return CTL_USAGE;
+		}
+		if (ch != 'a') {
 			fprintf(stderr, "usage: commissionctl verify [--archive FILE]...\n");
 			return CTL_USAGE;
 		}

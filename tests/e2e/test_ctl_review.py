@@ -40,6 +40,13 @@ class Arguments(unittest.TestCase):
         self.assertIn("tail: TOPIC-PREFIX of 5000 bytes: must be at most 1024", proc.stderr)
         self.assertNotIn("AddressSanitizer", proc.stderr)
 
+    def test_verify_and_rebuild_say_how_many_archives_they_take(self):
+        many = [arg for i in range(65) for arg in ("--archive", f"a{i}.arc")]
+        for command in ("verify", "rebuild"):
+            proc = self.config.ctl(command, *many, timeout=30)
+            self.assertEqual(proc.returncode, 2, proc.stderr)
+            self.assertIn(f"{command}: --archive a64.arc: at most 64 archives", proc.stderr)
+
     def test_a_usage_error_names_the_argument_too_many_or_the_one_missing(self):
         cases = [(("status", "now"), "status: unexpected argument: now"),
                  (("digest", "all"), "digest: unexpected argument: all"),
