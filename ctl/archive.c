@@ -313,9 +313,15 @@ archive_run(const struct config *cfg, const char *before_text, int64_t before_ms
 	}
 	store_close(&store);
 	/* Read back what was written before anything leaves the log. */
-	if (archive_read(out, NULL, NULL, &check, err, sizeof(err)) < 0 || check.first != first ||
-	    check.last != last) {
+	if (archive_read(out, NULL, NULL, &check, err, sizeof(err)) < 0) {
 		fprintf(stderr, "commissionctl: archive: reading it back: %s\n", err);
+		return CTL_STORE;
+	}
+	if (check.first != first || check.last != last) {
+		fprintf(stderr, "commissionctl: archive: reading it back: %s holds events %" PRIu64
+				" to %" PRIu64 ", not the %" PRIu64 " to %" PRIu64 " written (was it "
+				"replaced meanwhile?); nothing was removed from the log\n",
+		    out, check.first, check.last, first, last);
 		return CTL_STORE;
 	}
 	if (prune) {

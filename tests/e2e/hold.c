@@ -2,8 +2,9 @@
  * hold.so: LD_PRELOADed into commissiond or an adapter by the e2e tests,
  * to hold the calling thread in one LMDB call at will: HOLD_CALL names it,
  * mdb_env_open (a slow start-up: a long store migration, an outbox
- * recovering its log) or mdb_txn_commit (the daemon's loop held while its
- * ZeroMQ threads go on taking what is sent). While the file HOLD_FILE
+ * recovering its log), mdb_txn_commit (the daemon's loop held while its
+ * ZeroMQ threads go on taking what is sent) or mdb_env_close (a command
+ * held between two steps). While the file HOLD_FILE
  * names exists, that call waits, after making the file HOLD_ENTERED names,
  * so that the test knows it is waiting. Every other call goes to LMDB.
  */
@@ -52,4 +53,15 @@ mdb_txn_commit(MDB_txn *txn)
 		*(void **)&real = dlsym(RTLD_NEXT, "mdb_txn_commit");
 	hold("mdb_txn_commit");
 	return real(txn);
+}
+
+void
+mdb_env_close(MDB_env *env)
+{
+	static void (*real)(MDB_env *);
+
+	if (real == NULL)
+		*(void **)&real = dlsym(RTLD_NEXT, "mdb_env_close");
+	hold("mdb_env_close");
+	real(env);
 }

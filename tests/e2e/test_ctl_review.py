@@ -10,7 +10,7 @@ import unittest
 
 import lmdb
 
-from harness import CTL, Daemon, DaemonTestCase, event_mix, preload_env
+from harness import CTL, Daemon, DaemonTestCase, event_mix, preload_env, wait_for
 
 
 def damage_record(store_path, table, key, value=b"\xff\xff\xff\xff"):
@@ -138,6 +138,42 @@ class UnreadableStore(DaemonTestCase):
         self.assertIn(f"archive: {out}: already exists: choose another name (nothing was read",
                       proc.stderr)
         self.assertEqual(os.path.getsize(out), 0)
+
+
+class ArchiveReadBack(DaemonTestCase):
+    """archive reads its file back before anything leaves the log; a file
+    that holds other events then (replaced meanwhile: hold.c holds the
+    command as it closes the store, between the two) is said, naming both
+    ranges. The message printed a buffer never written."""
+
+    def test_an_archive_replaced_before_its_read_back_is_named_with_both_ranges(self):
+        events = event_mix(10)
+        self.daemon.send(events[:5])
+        first = os.path.join(self.workdir, "first.arc")
+        proc = self.daemon.ctl("archive", "--before", "2099-01-01", "--out", first)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.daemon.send(events[5:])
+        out = os.path.join(self.workdir, "all.arc")
+        hold, entered = os.path.join(self.workdir, "hold"), os.path.join(self.workdir, "entered")
+        open(hold, "w").close()
+        env = dict(os.environ, **preload_env(self.workdir, "hold", HOLD_CALL="mdb_env_close",
+                                             HOLD_FILE=hold, HOLD_ENTERED=entered))
+        archive = subprocess.Popen([CTL, "--config", self.daemon.config, "archive", "--before",
+                                    "2099-01-01", "--out", out, "--prune"], env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for(lambda: os.path.exists(entered), timeout=60, what="the store closed")
+            self.assertTrue(os.path.exists(out))
+            shutil.copyfile(first, out + ".new")
+            os.replace(out + ".new", out)
+        finally:
+            os.unlink(hold)
+            stdout, stderr = archive.communicate(timeout=120)
+        self.assertEqual(archive.returncode, 4, stderr)
+        self.assertIn(f"archive: reading it back: {out} holds events 1 to 5, not the 1 to 10 "
+                      "written (was it replaced meanwhile?); nothing was removed from the log",
+                      stderr)
+        self.assertEqual(self.daemon.status()["events"], 10)
 
 
 class PathsNotInUtf8(DaemonTestCase):
