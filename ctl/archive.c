@@ -289,8 +289,13 @@ archive_run(const struct config *cfg, const char *before_text, int64_t before_ms
 	 * long, and only its last step (the link) would find out. */
 	if (access(out, F_OK) == 0) {
 		fprintf(stderr, "commissionctl: archive: %s: already exists: choose another name "
-				"(nothing was read or written)\n",
-		    out);
+				"(nothing was read or written)%s\n",
+		    out,
+		    prune ? ". If an archive --prune to it was interrupted, keep it: the same "
+			    "command with another --out finishes the prune, and that other file, "
+			    "which holds only events this one holds, may then be deleted "
+			    "(docs/ARCHIVE.md)"
+			  : "");
 		return CTL_STORE;
 	}
 	if ((store = ctl_open_store(cfg, cfg->store_path, true, STORE_SYNC_FULL)) == NULL)

@@ -137,7 +137,16 @@ class UnreadableStore(DaemonTestCase):
         self.assertEqual(proc.returncode, 4, proc.stderr)
         self.assertIn(f"archive: {out}: already exists: choose another name (nothing was read",
                       proc.stderr)
+        self.assertNotIn("interrupted", proc.stderr)
         self.assertEqual(os.path.getsize(out), 0)
+        # With --prune, it may be the file of a prune interrupted: what to do.
+        proc = subprocess.run([CTL, "--config", self.daemon.config, "archive", "--before",
+                               "2099-01-01", "--out", out, "--prune"], env=env,
+                              capture_output=True, text=True, timeout=120)
+        self.assertEqual(proc.returncode, 4, proc.stderr)
+        self.assertIn("(nothing was read or written). If an archive --prune to it was "
+                      "interrupted, keep it: the same command with another --out finishes "
+                      "the prune", proc.stderr)
 
 
 class ArchiveReadBack(DaemonTestCase):
