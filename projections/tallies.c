@@ -53,6 +53,10 @@ struct tally_list {
 
 struct tallies {
 	int64_t as_of_ms;
+	/* An allocation failed while a part was added or taken away: the
+	 * totals are no longer the sum of their parts, and tallies_flush
+	 * refuses to write them until they are cleared and read afresh. */
+	bool failed;
 	struct tally_list flow, by_provider, by_council;
 	struct tally_list sites, wards, spells; /* the flow area's places */
 };
@@ -122,6 +126,7 @@ tallies_clear(struct tallies *t)
 	for (size_t i = 0; i < TALLY_N_GROUPS; i++)
 		tally_list_clear(tallies_list(t, tally_groups[i]));
 	t->as_of_ms = 0;
+	t->failed = false;
 }
 
 void
@@ -251,14 +256,16 @@ tally_day_get(const struct tally *tally, int32_t day)
 
 /* Add (sign 1) or take away (-1) a listed spell's flow to one total. */
 static void
-tally_add_flow(struct tally *total, const struct flow_tally *tally, int sign)
+tally_add_flow(struct tallies *t, struct tally *total, const struct flow_tally *tally, int sign)
 {
 	total->dirty = true;
 	total->v[FLOW_LISTED] += sign;
 	total->v[FLOW_IN_HOSPITAL] += tally->in_hospital ? sign : 0;
 	for (size_t i = 0; i < tally->n_counts; i++) {
 		int64_t *v = tally_day(total, tally->counts[i].day);
-		if (v != NULL)
+		if (v == NULL)
+			t->failed = true;
+		else
 			v[tally->counts[i].count] += sign;
 	}
 }
@@ -272,7 +279,9 @@ tallies_add_spell(struct tallies *t, const char *provider, const struct flow_tal
 	if (!tally->listed)
 		return; /* counts nowhere */
 	if ((total = tally_take(t, TALLY_FLOW, provider)) != NULL)
-		tally_add_flow(total, tally, sign);
+		tally_add_flow(t, total, tally, sign);
+	else
+		t->failed = true;
 }
 
 /* The code of a site's or ward's total: parts joined by TALLY_SEPARATOR.
@@ -298,18 +307,26 @@ tallies_add_spell_places(struct tallies *t, const struct spell *spell,
 	if ((total = tally_take(t, TALLY_SPELLS, spell->provider)) != NULL) {
 		total->dirty = true;
 		total->v[FLOW_LISTED] += sign;
+	} else {
+		t->failed = true;
 	}
 	if (!tally->listed || spell->site[0] == '\0')
 		return;
-	if (tally_place_code(code, sizeof(code), spell->provider, spell->site, NULL) &&
-	    (total = tally_take(t, TALLY_FLOW_SITE, code)) != NULL)
-		tally_add_flow(total, tally, sign);
+	if (tally_place_code(code, sizeof(code), spell->provider, spell->site, NULL)) {
+		if ((total = tally_take(t, TALLY_FLOW_SITE, code)) != NULL)
+			tally_add_flow(t, total, tally, sign);
+		else
+			t->failed = true;
+	}
 	if (!tally->in_hospital || spell->ward[0] == '\0')
 		return;
-	if (tally_place_code(code, sizeof(code), spell->provider, spell->site, spell->ward) &&
-	    (total = tally_take(t, TALLY_FLOW_WARD, code)) != NULL) {
-		total->dirty = true;
-		total->v[FLOW_IN_HOSPITAL] += sign;
+	if (tally_place_code(code, sizeof(code), spell->provider, spell->site, spell->ward)) {
+		if ((total = tally_take(t, TALLY_FLOW_WARD, code)) != NULL) {
+			total->dirty = true;
+			total->v[FLOW_IN_HOSPITAL] += sign;
+		} else {
+			t->failed = true;
+		}
 	}
 }
 
@@ -348,6 +365,7 @@ tallies_copy(const struct tallies *t)
 	if (c == NULL)
 		return NULL;
 	c->as_of_ms = t->as_of_ms;
+	c->failed = t->failed;
 	if (tally_list_copy(&c->flow, &t->flow) < 0 ||
 	    tally_list_copy(&c->by_provider, &t->by_provider) < 0 ||
 	    tally_list_copy(&c->by_council, &t->by_council) < 0 ||
@@ -375,16 +393,20 @@ delays_add(struct tallies *t, enum tally_group group, const char *code,
 {
 	struct tally *total = tally_take(t, group, code);
 
-	if (total == NULL)
+	if (total == NULL) {
+		t->failed = true;
 		return;
+	}
 	total->dirty = true;
 	total->v[DELAYS_CASES] += sign;
 	if (c->closed) {
 		int64_t *v = tally_day(total, c->discharge_day);
-		if (v != NULL) {
-			v[CLOSED_CASES] += sign;
-			v[CLOSED_DAYS_DELAYED] += (int64_t)sign * c->days_delayed;
+		if (v == NULL) {
+			t->failed = true;
+			return;
 		}
+		v[CLOSED_CASES] += sign;
+		v[CLOSED_DAYS_DELAYED] += (int64_t)sign * c->days_delayed;
 		return;
 	}
 	open_add(&total->v[DELAYS_OPEN], c, as_of_day, sign);
@@ -528,6 +550,8 @@ tallies_flush(struct tallies *t, tallies_record_fn fn, void *arg)
 {
 	int rc = 0;
 
+	if (t->failed)
+		return -1; /* not the sum of their parts: the batch must not commit */
 	for (size_t i = 0; rc == 0 && i < TALLY_N_GROUPS; i++)
 		rc = tally_list_flush(tallies_list(t, tally_groups[i]), fn, arg);
 	return rc;

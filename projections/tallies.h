@@ -45,7 +45,7 @@ struct tallies;
 
 struct tallies *tallies_new(void);
 void tallies_destroy(struct tallies **tallies);
-/* Forget every total (before loading afresh). */
+/* Forget every total, and any failed allocation (before loading afresh). */
 void tallies_clear(struct tallies *tallies);
 
 /* The instant the totals are as of (UTC ms). */
@@ -81,7 +81,10 @@ int tallies_load_record(struct tallies *tallies, const uint8_t *key, size_t keyl
 typedef int (*tallies_record_fn)(void *arg, const uint8_t *key, size_t keylen,
     const uint8_t *bytes, size_t len);
 /* Hand every changed record to fn. 0, or fn's non-zero (then the records
- * not handed stay changed), or -1 when out of memory. */
+ * not handed stay changed), or -1 when out of memory: now, or while a part
+ * was added or taken away since the totals were cleared (they are then not
+ * the sum of their parts; nothing is handed, and they stay refused until
+ * tallies_clear and a fresh load). */
 int tallies_flush(struct tallies *tallies, tallies_record_fn fn, void *arg);
 
 /* ---- the figures an update carries, as place_figures cuts them from the
