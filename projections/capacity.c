@@ -180,8 +180,10 @@ capacity_service_places(struct figures *fig, json_t *capacity)
 		struct service_state st;
 		const char *icb, *council;
 
-		if (service_fold(picture_thing(p, THING_SERVICE, i), fig->as_of_day, &st) != 0)
+		if (service_fold(picture_thing(p, THING_SERVICE, i), fig->as_of_day, &st) != 0) {
+			fig->failed = true;
 			continue;
+		}
 		if (st.standing != NULL && st.commissioned_places > 0) {
 			icb = service_icb(p, st.standing);
 			if (icb == NULL) {

@@ -571,13 +571,17 @@ discharges_figures(struct figures *fig)
 	discharges_figures_begin(fig);
 	discharges_note_unmapped(fig);
 	if (spells == NULL || discharges_index_spells(&world, spells, n_spells) < 0 ||
-	    discharges_index_packages(&world, p) < 0)
-		goto done; /* out of memory: the figures stay empty */
+	    discharges_index_packages(&world, p) < 0) {
+		fig->failed = true; /* out of memory: no case can be told */
+		goto done;
+	}
 	discharges_world_sort(&world);
 	for (size_t i = 0; i < picture_count(p, THING_READY); i++)
 		if (discharges_cases_each(&world, picture_thing(p, THING_READY, i), fig->as_of_day,
-		        discharges_publish_each, fig) < 0)
+		        discharges_publish_each, fig) < 0) {
+			fig->failed = true;
 			break;
+		}
 done:
 	free(world.packages);
 	free(world.discharges);

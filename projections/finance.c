@@ -104,8 +104,10 @@ finance_contracts(struct figures *fig)
 		struct contract c;
 		json_t *o;
 
-		if (contract_fold(t, &c) < 0)
+		if (contract_fold(t, &c) < 0) {
+			fig->failed = true;
 			continue;
+		}
 		if (c.award == NULL) {
 			figures_add_pending(fig, "contracts_without_award", t->part[0]);
 			contract_release(&c);

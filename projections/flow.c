@@ -181,6 +181,8 @@ flow_figures(struct figures *fig)
 	size_t n;
 	struct spell *spells = spell_fold_all(fig->picture, &n);
 
+	if (spells == NULL)
+		fig->failed = true;
 	flow_figures_begin(fig);
 	for (size_t i = 0; i < n; i++)
 		flow_figures_add_spell(fig, &spells[i]);

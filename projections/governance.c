@@ -263,8 +263,10 @@ governance_alerts(struct governance *g)
 		struct decision dec;
 		char name[40];
 
-		if (contract_fold(t, &c) < 0)
+		if (contract_fold(t, &c) < 0) {
+			g->fig->failed = true; /* its alerts would look cleared */
 			continue;
+		}
 		if (c.award == NULL) {
 			contract_release(&c);
 			continue;
@@ -297,6 +299,8 @@ governance_figures(struct figures *fig)
 	if (governance_load(&g) == 0) {
 		governance_register(&g);
 		governance_alerts(&g);
+	} else {
+		fig->failed = true;
 	}
 	free(g.declarations);
 	free(g.by_person);

@@ -365,6 +365,7 @@ figures_begin(struct figures *fig, const struct picture *p, int64_t as_of_ms)
 	fig->picture = p;
 	fig->as_of_ms = as_of_ms;
 	fig->as_of_day = dates_london_day_of_ms(as_of_ms);
+	fig->failed = false;
 	fig->root = json_object();
 	if (fig->root == NULL)
 		return -1;
@@ -392,7 +393,7 @@ picture_figures(const struct picture *p, const char *area, int64_t as_of_ms)
 			known = true;
 		}
 	}
-	if (!known) {
+	if (!known || fig.failed) {
 		json_decref(fig.root);
 		return NULL;
 	}

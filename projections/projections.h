@@ -262,6 +262,9 @@ struct figures {
 	int64_t as_of_ms;
 	int32_t as_of_day; /* the Europe/London date of as_of_ms */
 	json_t *root;
+	/* An area could not fold a thing for want of memory: the figures
+	 * leave it out, so they must not be given as the figures. */
+	bool failed;
 };
 
 typedef void (*area_figures_fn)(struct figures *fig);
@@ -286,7 +289,9 @@ void finance_figures(struct figures *fig);
 void governance_figures(struct figures *fig);
 
 /* The figures of one area ("flow", ... or "all") as of as_of_ms: a new JSON
- * object, or NULL for an unknown area. */
+ * object, or NULL for an unknown area or when out of memory (an area that
+ * could not fold every thing: figures that leave things out are not
+ * given). */
 json_t *picture_figures(const struct picture *picture, const char *area, int64_t as_of_ms);
 /* The names picture_figures accepts, NULL-terminated. */
 extern const char *const picture_areas[];

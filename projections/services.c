@@ -131,8 +131,10 @@ services_figures(struct figures *fig)
 		const struct thing *t = picture_thing(p, THING_SERVICE, i);
 		struct service_state st;
 
-		if (service_fold(t, fig->as_of_day, &st) != 0)
+		if (service_fold(t, fig->as_of_day, &st) != 0) {
+			fig->failed = true;
 			continue;
+		}
 		/* Every code used as a commissioner whose ICB is not known. */
 		for (size_t k = 0; k < st.n_ordered; k++) {
 			const Commissioning__ServiceStatusChanged *s =
