@@ -249,6 +249,27 @@ static int (*last_stands_order(enum thing_kind kind))(const Commissioning__Histo
 	}
 }
 
+/*
+ * Pack history into out whole, or say it could not: protobuf-c's simple
+ * buffer drops an append it cannot grow for and says nothing (a later,
+ * smaller piece may then land where the lost one belonged), and a history
+ * cut short would be stored as the thing's. -1 when out of memory.
+ */
+static int
+history_pack(const Commissioning__History *history, ProtobufCBuffer *out)
+{
+	size_t size = protobuf_c_message_get_packed_size(&history->base), before = 0;
+	ProtobufCBufferSimple *simple = NULL;
+
+	if (out->append == protobuf_c_buffer_simple_append) {
+		simple = (ProtobufCBufferSimple *)out;
+		before = simple->len;
+	}
+	if (protobuf_c_message_pack_to_buffer(&history->base, out) != size)
+		return -1;
+	return simple != NULL && simple->len != before + size ? -1 : 0;
+}
+
 int
 history_insert_into(const struct thing_key *key, const Commissioning__History *old,
     const Commissioning__Envelope *env, const uint8_t *env_bytes, size_t env_len,
@@ -260,6 +281,7 @@ history_insert_into(const struct thing_key *key, const Commissioning__History *o
 	const Commissioning__History *history = old != NULL ? old : &empty;
 	int (*stands)(const Commissioning__HistoryEntry *, const Commissioning__HistoryEntry *);
 	size_t n = 0, at;
+	int rc;
 
 	entry.occurred_at = env->occurred_at;
 	entry.source = env->source;
@@ -295,10 +317,10 @@ history_insert_into(const struct thing_key *key, const Commissioning__History *o
 	commissioning__history__init(&fresh);
 	fresh.n_entries = n;
 	fresh.entries = entries;
-	protobuf_c_message_pack_to_buffer(&fresh.base, out);
+	rc = history_pack(&fresh, out);
 	if (entries != stack)
 		free(entries);
-	return 0;
+	return rc;
 }
 
 int

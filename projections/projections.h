@@ -60,13 +60,15 @@ int thing_key_of(const Commissioning__Envelope *env, struct thing_key *key);
  * Entries stay sorted by (occurred_at, source, event_id); an entry with the
  * same (source, event_id) is replaced. For the things where the last one
  * stands (organisations, budgets, spend, capacity lines) only the one that
- * stands is kept. Returns 0, or -1 when old does not decode.
+ * stands is kept. Returns 0, or -1 when old does not decode or out of
+ * memory (for a ProtobufCBufferSimple out, also when it could not grow:
+ * what it holds is then not the history).
  */
 int history_insert(const struct thing_key *key, const uint8_t *old, size_t old_len,
     const Commissioning__Envelope *env, const uint8_t *env_bytes, size_t env_len,
     ProtobufCBuffer *out);
 /* The same over the old history already unpacked (NULL: none). -1 when out
- * of memory. */
+ * of memory (out could not grow, as above). */
 int history_insert_into(const struct thing_key *key, const Commissioning__History *old,
     const Commissioning__Envelope *env, const uint8_t *env_bytes, size_t env_len,
     ProtobufCBuffer *out);

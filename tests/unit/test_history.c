@@ -338,6 +338,59 @@ test_pseudonym_from_hex_reads_back_either_case_and_refuses_non_hex(void **state)
 	assert_int_equal(pseudonym_from_hex(hex, got), -1);
 }
 
+/* An allocator that has no memory to give. */
+static void *
+no_memory_alloc(void *data, size_t size)
+{
+	(void)data;
+	(void)size;
+	return NULL;
+}
+
+static void
+no_memory_free(void *data, void *pointer)
+{
+	(void)data;
+	free(pointer);
+}
+
+/*
+ * protobuf-c's simple buffer drops an append it cannot grow for, saying
+ * nothing: a history packed into it was cut short, or had a later, smaller
+ * piece put where the lost one belonged, and was stored as the thing's
+ * history (then unreadable, or wrong). history_insert says it failed.
+ */
+static void
+test_a_history_that_cannot_be_written_whole_is_an_error(void **state)
+{
+	ProtobufCAllocator none = { no_memory_alloc, no_memory_free, NULL };
+	struct events ev = { 0 };
+	Commissioning__Envelope *env;
+	struct thing_key key;
+	uint8_t small[64], stack[4096];
+	ProtobufCBufferSimple out = PROTOBUF_C_BUFFER_SIMPLE_INIT(small);
+	ProtobufCBufferSimple roomy = PROTOBUF_C_BUFFER_SIMPLE_INIT(stack);
+
+	(void)state;
+	events_add_json(&ev, "{\"source\":\"hl7\",\"eventId\":\"1\",\"occurredAt\":\"1000\","
+			     "\"patientAdmitted\":{" SPELL ",\"site\":\"RXC01\",\"ward\":\"Ward 1\"}}");
+	env = commissioning__envelope__unpack(NULL, ev.item[0].len, ev.item[0].bytes);
+	assert_non_null(env);
+	assert_int_equal(thing_key_of(env, &key), 0);
+	assert_true(ev.item[0].len > sizeof(small));
+	out.allocator = &none;
+	assert_int_equal(
+	    history_insert(&key, NULL, 0, env, ev.item[0].bytes, ev.item[0].len, &out.base), -1);
+	/* With room, the same history is written whole. */
+	assert_int_equal(
+	    history_insert(&key, NULL, 0, env, ev.item[0].bytes, ev.item[0].len, &roomy.base), 0);
+	assert_true(roomy.len > ev.item[0].len);
+	PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
+	PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&roomy);
+	commissioning__envelope__free_unpacked(env, NULL);
+	events_free(&ev);
+}
+
 int
 main(void)
 {
@@ -350,6 +403,7 @@ main(void)
 		cmocka_unit_test(test_an_organisation_keeps_only_the_record_that_stands),
 		cmocka_unit_test(test_a_capacity_line_keeps_the_report_with_the_latest_as_of),
 		cmocka_unit_test(test_every_event_kind_has_a_thing_key),
+		cmocka_unit_test(test_a_history_that_cannot_be_written_whole_is_an_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
