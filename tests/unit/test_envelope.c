@@ -18,6 +18,7 @@
 #include "commissioning.pb-c.h"
 #include "envelope.h"
 #include "envelope_json.h"
+#include "oom_fixture.h"
 
 #define MAX_BYTES (1024 * 1024)
 
@@ -263,27 +264,12 @@ test_overlong_and_surrogate_forms_are_not_utf8(void **state)
 	}
 }
 
-static void *
-no_memory_alloc(void *data, size_t size)
-{
-	(void)data;
-	(void)size;
-	return NULL;
-}
-
-static void
-no_memory_free(void *data, void *pointer)
-{
-	(void)data;
-	(void)pointer;
-}
-
 /* Memory running out is no fault of the frame: it is not refused as one
  * (ingest would dead-letter it), but told apart, to be sent again. */
 static void
 test_running_out_of_memory_is_not_a_refusal(void **state)
 {
-	ProtobufCAllocator none = { no_memory_alloc, no_memory_free, NULL };
+	ProtobufCAllocator none = NO_MEMORY_ALLOCATOR;
 	struct frame f;
 	struct check_error why;
 	Commissioning__Envelope *env;

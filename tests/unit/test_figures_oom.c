@@ -19,37 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The n-th allocation from here on fails (0: none). */
-static long oom_countdown;
-static bool oom_failed;
-
-static bool
-oom_now(void)
-{
-	if (oom_countdown > 0 && --oom_countdown == 0) {
-		oom_failed = true;
-		return true;
-	}
-	return false;
-}
-
-static void *
-oom_malloc(size_t n)
-{
-	return oom_now() ? NULL : malloc(n);
-}
-
-static void *
-oom_calloc(size_t n, size_t size)
-{
-	return oom_now() ? NULL : calloc(n, size);
-}
-
-static void *
-oom_realloc(void *p, size_t n)
-{
-	return oom_now() ? NULL : realloc(p, n);
-}
+#include "oom_fixture.h"
 
 #define malloc(n) oom_malloc(n)
 #define calloc(n, size) oom_calloc(n, size)

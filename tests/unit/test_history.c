@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "oom_fixture.h"
 #include "pbjson.h"
 #include "projections.h"
 #include "picture_fixture.h"
@@ -338,22 +339,6 @@ test_pseudonym_from_hex_reads_back_either_case_and_refuses_non_hex(void **state)
 	assert_int_equal(pseudonym_from_hex(hex, got), -1);
 }
 
-/* An allocator that has no memory to give. */
-static void *
-no_memory_alloc(void *data, size_t size)
-{
-	(void)data;
-	(void)size;
-	return NULL;
-}
-
-static void
-no_memory_free(void *data, void *pointer)
-{
-	(void)data;
-	free(pointer);
-}
-
 /*
  * protobuf-c's simple buffer drops an append it cannot grow for, saying
  * nothing: a history packed into it was cut short, or had a later, smaller
@@ -363,7 +348,7 @@ no_memory_free(void *data, void *pointer)
 static void
 test_a_history_that_cannot_be_written_whole_is_an_error(void **state)
 {
-	ProtobufCAllocator none = { no_memory_alloc, no_memory_free, NULL };
+	ProtobufCAllocator none = NO_MEMORY_ALLOCATOR;
 	struct events ev = { 0 };
 	Commissioning__Envelope *env;
 	struct thing_key key;
