@@ -82,8 +82,12 @@ ctl_json_text(const char *text)
 	if (json != NULL || (escaped = malloc(4 * len + 1)) == NULL)
 		return json;
 	p = escaped;
-	for (const unsigned char *c = (const unsigned char *)text; *c != '\0'; c++)
-		p += *c < 0x80 ? (*p = (char)*c, 1) : sprintf(p, "\\x%02X", *c);
+	for (const unsigned char *c = (const unsigned char *)text; *c != '\0'; c++) {
+		if (*c < 0x80)
+			*p++ = (char)*c;
+		else
+			p += sprintf(p, "\\x%02X", *c);
+	}
 	*p = '\0';
 	json = json_string(escaped);
 	free(escaped);

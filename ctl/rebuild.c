@@ -551,8 +551,8 @@ ctl_rebuild(const struct config *cfg, int argc, char **argv)
 		}
 	}
 	if (optind != argc)
-		return ctl_usage_arguments("rebuild", "commissionctl rebuild [--check] [--archive FILE]...",
-		    argc, argv, optind, NULL);
+		return ctl_usage_arguments("rebuild",
+		    "commissionctl rebuild [--check] [--archive FILE]...", argc, argv, optind, NULL);
 	if (!check) {
 		struct store_lock *changes;
 		/* A restore or load must not replace the store, or put

@@ -130,9 +130,9 @@ ctl_restore(const struct config *cfg, int argc, char **argv)
 	store_lock_release(&changes);
 	store_lock_release(&lock);
 	report = json_pack("{s:o, s:o, s:I, s:I, s:I, s:o?}", "restored", ctl_json_text(argv[1]),
-	    "store", ctl_json_text(cfg->store_path), "events", (json_int_t)c.last_event_sequence, "lastUpdateSequence",
-	    (json_int_t)c.last_update_sequence, "formatVersion", (json_int_t)c.format_version,
-	    "kept", kept[0] != '\0' ? ctl_json_text(kept) : NULL);
+	    "store", ctl_json_text(cfg->store_path), "events", (json_int_t)c.last_event_sequence,
+	    "lastUpdateSequence", (json_int_t)c.last_update_sequence, "formatVersion",
+	    (json_int_t)c.format_version, "kept", kept[0] != '\0' ? ctl_json_text(kept) : NULL);
 	written = ctl_print_json(report);
 	json_decref(report);
 	return ctl_output_failed("restore", written) < 0 ? CTL_REFUSED : CTL_OK;

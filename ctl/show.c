@@ -28,7 +28,7 @@ static int
 show_load(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
 {
 	struct show_loading *loading = arg;
-	const char *kind = keylen > 0 ? thing_kind_name(key[0] & 127) : NULL;
+	const char *kind = keylen > 0 ? thing_kind_name(key[0]) : NULL;
 
 	if (picture_add_history(loading->picture, key, keylen, bytes, len) < 0) {
 		fprintf(stderr, "commissionctl: show: a stored %s history does not decode; left "
