@@ -405,7 +405,7 @@ ingest_decide(struct ingest *ingest, struct store_batch *batch, struct ingest_it
 	    &item->why);
 	/* Nothing judged the frame: the whole batch is sent again later. */
 	if (rc == ENVELOPE_NO_MEMORY) {
-		ingest->refusal = "ingest: out of memory decoding an envelope; send again later";
+		ingest->refusal = ENVELOPE_NO_MEMORY_REASON;
 		return STORE_FAILED;
 	}
 	if (env != NULL)
@@ -569,19 +569,22 @@ ingest_count(struct ingest *ingest, const struct ingest_item *item)
 static void
 ingest_refuse_batch(struct ingest *ingest, enum store_result r)
 {
-	const char *why = ingest->refusal != NULL ? ingest->refusal
-	    : r == STORE_MAP_FULL ? "store: the store map is full ([store] map_max); send again later"
+	const char *field = "store", *logged = store_error(ingest->store);
+	const char *why = r == STORE_MAP_FULL
+	    ? "store: the store map is full ([store] map_max); send again later"
 	    : r == STORE_DISK_FULL ? "store: the disk is full; send again later"
 				   : "store: the store failed to write; send again later";
 
-	log_error("ingest: %zu envelope(s) answered RETRY_LATER: %s", ingest->n_items,
-	    ingest->refusal != NULL ? ingest->refusal : store_error(ingest->store));
+	if (ingest->refusal != NULL) { /* not the store's doing */
+		field = "envelope";
+		why = logged = ingest->refusal;
+	}
+	log_error("ingest: %zu envelope(s) answered RETRY_LATER: %s", ingest->n_items, logged);
 	for (size_t i = 0; i < ingest->n_items; i++) {
 		struct ingest_item *item = &ingest->items[i];
 		item_reset_outcome(item);
 		item->status = COMMISSIONING__ACK_STATUS__ACK_STATUS_RETRY_LATER;
-		snprintf(item->why.field, sizeof(item->why.field), "%s",
-		    ingest->refusal != NULL ? "envelope" : "store");
+		snprintf(item->why.field, sizeof(item->why.field), "%s", field);
 		snprintf(item->why.reason, sizeof(item->why.reason), "%s", why);
 	}
 }

@@ -92,8 +92,7 @@ envelope_decode_frame_on(const uint8_t *frame, size_t len, uint64_t max_bytes,
 		return -1;
 	}
 	if (*env == NULL && budget.out_of_memory) {
-		snprintf(why->reason, sizeof(why->reason),
-		    "envelope: out of memory decoding the frame; send it again later");
+		snprintf(why->reason, sizeof(why->reason), "%s", ENVELOPE_NO_MEMORY_REASON);
 		return ENVELOPE_NO_MEMORY;
 	}
 	if (*env == NULL) {

@@ -27,6 +27,7 @@
  * judged, and may be sent again.
  */
 #define ENVELOPE_NO_MEMORY (-2)
+#define ENVELOPE_NO_MEMORY_REASON "envelope: out of memory decoding the frame; send it again later"
 int envelope_decode_frame(const uint8_t *frame, size_t len, uint64_t max_bytes,
     Commissioning__Envelope **env, struct check_error *why);
 /* The same, the memory from allocator (NULL: malloc); *env is then freed

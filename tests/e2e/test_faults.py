@@ -371,10 +371,10 @@ class OutOfMemoryDecoding(DaemonTestCase):
         acks, proc = self.daemon.send(events[1:], "--timeout", "5000")
         self.assertFalse(os.path.exists(self.trigger), "no envelope was decoded")
         self.assertEqual([(a["status"], a.get("reason")) for a in acks],
-                         [("ACK_STATUS_RETRY_LATER", "ingest: out of memory decoding an "
-                           "envelope; send again later")], proc.stderr)
-        self.assertIn("ingest: 1 envelope(s) answered RETRY_LATER: ingest: out of memory "
-                      "decoding an envelope", self.daemon.log_text())
+                         [("ACK_STATUS_RETRY_LATER", "envelope: out of memory decoding the "
+                           "frame; send it again later")], proc.stderr)
+        self.assertIn("ingest: 1 envelope(s) answered RETRY_LATER: envelope: out of memory "
+                      "decoding the frame", self.daemon.log_text())
         acks, proc = self.daemon.send(events[1:])
         self.assertEqual([(a["status"], int(a["sequence"])) for a in acks],
                          [("ACK_STATUS_ACCEPTED", 2)], proc.stderr)
