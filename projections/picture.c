@@ -10,6 +10,7 @@
 
 #include "dates.h"
 #include "ids.h"
+#include "pbbudget.h"
 #include "projections.h"
 
 
@@ -64,13 +65,19 @@ int
 thing_view_adopt_with(struct thing_view *it, const uint8_t *key, size_t keylen,
     Commissioning__History *history, ProtobufCAllocator *arena)
 {
+	/* No ceiling: the budget only tells a failed allocation from an
+	 * envelope that does not decode. */
+	struct pb_budget memory;
+	ProtobufCAllocator *alloc = pb_budget_init_on(&memory, SIZE_MAX, arena);
 	size_t at = 0;
+	int r = -1;
 
 	memset(it, 0, sizeof(*it));
 	it->history = history;
 	it->arena = arena;
 	if (history == NULL || keylen < 2 || key[keylen - 1] != '\0')
 		goto fail;
+	r = THING_VIEW_NO_MEMORY;
 	it->thing.kind = (enum thing_kind)key[0];
 	it->parts = malloc(keylen - 1);
 	if (it->parts == NULL)
@@ -86,22 +93,32 @@ thing_view_adopt_with(struct thing_view *it, const uint8_t *key, size_t keylen,
 		goto fail;
 	for (size_t k = 0; k < history->n_entries; k++) {
 		const ProtobufCBinaryData *b = &history->entries[k]->envelope;
-		Commissioning__Envelope *env = commissioning__envelope__unpack(arena, b->len, b->data);
-		if (env == NULL)
+		Commissioning__Envelope *env = commissioning__envelope__unpack(alloc, b->len, b->data);
+		if (env == NULL) {
+			r = memory.out_of_memory ? THING_VIEW_NO_MEMORY : -1;
 			goto fail;
+		}
 		it->thing.events[it->thing.n_events++] = env;
 	}
 	return 0;
 fail:
 	thing_view_release(it);
-	return -1;
+	return r;
 }
 
 int
 thing_view_load(struct thing_view *it, const uint8_t *key, size_t keylen, const uint8_t *bytes,
     size_t len)
 {
-	return thing_view_adopt(it, key, keylen, commissioning__history__unpack(NULL, len, bytes));
+	struct pb_budget memory;
+	Commissioning__History *history =
+	    commissioning__history__unpack(pb_budget_init(&memory, SIZE_MAX), len, bytes);
+
+	if (history == NULL) {
+		memset(it, 0, sizeof(*it));
+		return memory.out_of_memory ? THING_VIEW_NO_MEMORY : -1;
+	}
+	return thing_view_adopt(it, key, keylen, history);
 }
 
 int
@@ -151,12 +168,13 @@ picture_add_history(struct picture *p, const uint8_t *key, size_t keylen, const 
     size_t len)
 {
 	struct thing_view it;
+	int r = thing_view_load(&it, key, keylen, bytes, len);
 
-	if (thing_view_load(&it, key, keylen, bytes, len) < 0)
-		return -1;
+	if (r < 0)
+		return r;
 	if (picture_reserve(p) < 0) {
 		thing_view_release(&it);
-		return -1;
+		return THING_VIEW_NO_MEMORY;
 	}
 	p->items[p->n_items++] = it;
 	p->sealed = false;
@@ -171,10 +189,10 @@ picture_set_history(struct picture *p, const uint8_t *key, size_t keylen, const 
 {
 	struct thing_view it;
 	size_t lo = 0, hi, k;
-	int c = 1;
+	int c = 1, r = thing_view_load(&it, key, keylen, bytes, len);
 
-	if (thing_view_load(&it, key, keylen, bytes, len) < 0)
-		return -1;
+	if (r < 0)
+		return r;
 	picture_seal(p);
 	/* Replace the thing where it is, or insert it in its place, so the
 	 * picture stays sealed. */
@@ -193,7 +211,7 @@ picture_set_history(struct picture *p, const uint8_t *key, size_t keylen, const 
 	}
 	if (picture_reserve(p) < 0) {
 		thing_view_release(&it);
-		return -1;
+		return THING_VIEW_NO_MEMORY;
 	}
 	memmove(&p->items[lo + 1], &p->items[lo], (p->n_items - lo) * sizeof(*p->items));
 	p->items[lo] = it;

@@ -190,12 +190,18 @@ struct thing_view {
 	ProtobufCAllocator *arena;
 };
 
-/* Decode the history of key. 0, or -1 when it does not decode (nothing to
- * release then). */
+/* What loading a history can fail for, beside -1 (it does not decode: a
+ * record to skip and remake from the log): memory ran out, which says
+ * nothing of the record (fail what it was for, and try again). */
+#define THING_VIEW_NO_MEMORY (-2)
+
+/* Decode the history of key. 0, -1 when it does not decode, or
+ * THING_VIEW_NO_MEMORY (nothing to release then). */
 int thing_view_load(struct thing_view *view, const uint8_t *key, size_t keylen,
     const uint8_t *bytes, size_t len);
 /* The same from a history already unpacked: the view takes it (it is freed
- * with the view, or at once on failure). */
+ * with the view, or at once on failure; NULL is taken for one that did not
+ * decode). */
 int thing_view_adopt(struct thing_view *view, const uint8_t *key, size_t keylen,
     Commissioning__History *history);
 /* The same with the history unpacked in an arena (arena_allocator), where
@@ -214,12 +220,14 @@ struct picture;
 struct picture *picture_new(void);
 void picture_destroy(struct picture **picture);
 
-/* Add one stored history (in any order). -1 when it does not decode. */
+/* Add one stored history (in any order). -1 when it does not decode,
+ * THING_VIEW_NO_MEMORY when memory ran out. */
 int picture_add_history(struct picture *picture, const uint8_t *key, size_t keylen,
     const uint8_t *bytes, size_t len);
 
 /* Replace the history of key, or add it in its place: a picture kept up to
- * date as events are applied, sealed still. -1 when it does not decode. */
+ * date as events are applied, sealed still. -1 when it does not decode,
+ * THING_VIEW_NO_MEMORY when memory ran out (the picture is as it was). */
 int picture_set_history(struct picture *picture, const uint8_t *key, size_t keylen,
     const uint8_t *bytes, size_t len);
 

@@ -444,7 +444,7 @@ tallies_load_record(struct tallies *t, const uint8_t *key, size_t keylen, const 
 		return -1;
 	tally = tally_take(t, group, (const char *)key + 1);
 	if (tally == NULL)
-		return -1;
+		goto no_memory;
 	for (size_t i = 0; i < scalars; i++)
 		tally->v[i] = (int64_t)be64_get(bytes + 8 * i);
 	for (at = 8 * scalars; at < len; at += DAY_RECORD_BYTES) {
@@ -452,12 +452,22 @@ tallies_load_record(struct tallies *t, const uint8_t *key, size_t keylen, const 
 		    ((uint32_t)bytes[at + 2] << 8) | bytes[at + 3]);
 		int64_t *v = tally_day(tally, day);
 		if (v == NULL)
-			return -1;
+			goto no_memory;
 		for (size_t k = 0; k < TALLY_DAY_VALUES; k++)
 			v[k] = (int64_t)be64_get(bytes + at + 4 + 8 * k);
 	}
 	tally->dirty = false;
 	return 0;
+no_memory:
+	/* A total loaded in part is not the stored one. */
+	t->failed = true;
+	return -2;
+}
+
+bool
+tallies_failed(const struct tallies *t)
+{
+	return t->failed;
 }
 
 static bool

@@ -72,7 +72,8 @@ struct tallies *tallies_copy(const struct tallies *tallies);
 /* ---- keeping them: one record per (group, code), key = group byte, code,
  * NUL. */
 
-/* Take one stored record. -1 when it is not a tally's or does not decode. */
+/* Take one stored record. -1 when it is not a tally's or does not decode;
+ * -2 when memory ran out (tallies_failed says so from then on). */
 int tallies_load_record(struct tallies *tallies, const uint8_t *key, size_t keylen,
     const uint8_t *bytes, size_t len);
 
@@ -86,6 +87,9 @@ typedef int (*tallies_record_fn)(void *arg, const uint8_t *key, size_t keylen,
  * the sum of their parts; nothing is handed, and they stay refused until
  * tallies_clear and a fresh load). */
 int tallies_flush(struct tallies *tallies, tallies_record_fn fn, void *arg);
+/* Has an allocation failed since tallies_clear (a part added, taken away
+ * or loaded): are the totals short of what they should be? */
+bool tallies_failed(const struct tallies *tallies);
 
 /* ---- the figures an update carries, as place_figures cuts them from the
  * whole picture's. icb_of gives a provider's ICB (NULL: not known). */

@@ -36,6 +36,7 @@
 #include "ids.h"
 #include "jtext.h"
 #include "log.h"
+#include "pbbudget.h"
 #include "state.h"
 #include "text.h"
 
@@ -155,15 +156,32 @@ struct spell_view {
 	struct spell spell;
 };
 
+/* A history a scan could not load (r: thing_view_load's): one that does
+ * not decode is skipped, and said; true when memory ran out, which stops
+ * the scan and fails its batch (its retry finds the history whole). */
+static bool
+history_load_failed(int r)
+{
+	if (r == THING_VIEW_NO_MEMORY) {
+		log_error("state: out of memory reading a stored history");
+		return true;
+	}
+	log_error("state: a stored history does not decode; skipped (run commissionctl rebuild)");
+	return false;
+}
+
+/* 0, -1 when the history does not decode, or THING_VIEW_NO_MEMORY. */
 static int
 spell_view_load(struct spell_view *sv, const uint8_t *key, size_t keylen, const uint8_t *bytes,
     size_t len)
 {
-	if (thing_view_load(&sv->view, key, keylen, bytes, len) < 0)
-		return -1;
+	int r = thing_view_load(&sv->view, key, keylen, bytes, len);
+
+	if (r < 0)
+		return r;
 	if (spell_fold(&sv->view.thing, &sv->spell) < 0) {
 		thing_view_release(&sv->view);
-		return -1;
+		return THING_VIEW_NO_MEMORY;
 	}
 	return 0;
 }
@@ -193,7 +211,7 @@ struct person {
 	struct discharges_package *packages;
 	size_t n_packages, cap_packages;
 	struct discharges_world world;
-	bool failed; /* out of memory, or a stored record does not decode */
+	bool failed; /* out of memory: the person is not whole */
 };
 
 static void *
@@ -234,15 +252,19 @@ person_take_ready(void *arg, const uint8_t *key, size_t keylen, const uint8_t *b
 {
 	struct person *p = arg;
 	struct thing_view *ready = grow(p->ready, &p->cap_ready, p->n_ready, sizeof(*ready));
+	int r;
 
 	if (ready == NULL) {
 		p->failed = true;
 		return 1;
 	}
 	p->ready = ready;
-	if (thing_view_load(&p->ready[p->n_ready], key, keylen, bytes, len) < 0) {
-		log_error("state: a stored history does not decode; skipped (run commissionctl rebuild)");
-		return 0;
+	r = thing_view_load(&p->ready[p->n_ready], key, keylen, bytes, len);
+	if (r < 0) {
+		if (!history_load_failed(r))
+			return 0;
+		p->failed = true;
+		return 1;
 	}
 	p->n_ready++;
 	return 0;
@@ -443,15 +465,15 @@ person_move(struct store_batch *batch, struct tallies *tallies, const char *pati
 	enum store_result r = person_load(batch, patient, &p);
 
 	*next_ms = INT64_MAX;
-	if (r == STORE_OK && p.failed) {
-		log_error("state: out of memory reading the cases of a person; the figures may be off "
-			  "until commissionctl rebuild");
-	}
-	if (r == STORE_OK && !p.failed) {
+	if (r == STORE_OK && !p.failed)
 		person_cases_each(&p, NULL, part.as_of_day, person_part_case, &part);
-		if (part.next_day != INT32_MAX)
-			*next_ms = dates_london_midnight_ms(part.next_day);
+	if (r == STORE_OK && p.failed) {
+		/* Some of the person's part is moved, not all: the batch fails. */
+		log_error("state: out of memory reading the cases of a person");
+		r = STORE_FAILED;
 	}
+	if (r == STORE_OK && part.next_day != INT32_MAX)
+		*next_ms = dates_london_midnight_ms(part.next_day);
 	person_release(&p);
 	return r;
 }
@@ -780,13 +802,19 @@ state_edit_folds(enum thing_kind kind)
 	return kind == THING_SPELL || kind == THING_PACKAGE;
 }
 
-/* Decode the old history (-1: it does not decode) and view the thing
- * before and after, when the derived state folds it. */
+/* Decode the old history and view the thing before and after, when the
+ * derived state folds it: 0, -1 when the history does not decode, or
+ * THING_VIEW_NO_MEMORY. */
 static int
 state_edit_begin(struct state_edit *edit, const struct state_context *ctx,
     const struct thing_key *key, const Commissioning__Envelope *env, const uint8_t *old,
     size_t old_len)
 {
+	/* No ceiling: the budget only tells a failed allocation from a
+	 * history that does not decode. */
+	struct pb_budget memory;
+	int r;
+
 	memset(edit, 0, sizeof(*edit));
 	edit->kind = (enum thing_kind)key->bytes[0];
 	if (ctx != NULL && ctx->scratch != NULL) {
@@ -795,9 +823,12 @@ state_edit_begin(struct state_edit *edit, const struct state_context *ctx,
 		arena_reset(ctx->scratch);
 		edit->alloc = arena_allocator(ctx->scratch);
 	}
-	if (old_len > 0 &&
-	    (edit->old = commissioning__history__unpack(edit->alloc, old_len, old)) == NULL)
-		return -1;
+	if (old_len > 0) {
+		edit->old = commissioning__history__unpack(
+		    pb_budget_init_on(&memory, SIZE_MAX, edit->alloc), old_len, old);
+		if (edit->old == NULL)
+			return memory.out_of_memory ? THING_VIEW_NO_MEMORY : -1;
+	}
 	if (ctx == NULL || ctx->tallies == NULL || !state_edit_folds(edit->kind))
 		return 0;
 	if (edit->old == NULL) {
@@ -805,19 +836,20 @@ state_edit_begin(struct state_edit *edit, const struct state_context *ctx,
 		    ? edit->alloc->alloc(edit->alloc->allocator_data, sizeof(*edit->old))
 		    : malloc(sizeof(*edit->old));
 		if (edit->old == NULL)
-			return -1;
+			return THING_VIEW_NO_MEMORY;
 		commissioning__history__init(edit->old);
 	}
 	/* The view takes the history, and frees it even when it fails. */
-	if (thing_view_adopt_with(&edit->view, key->bytes, key->len, edit->old, edit->alloc) < 0) {
+	r = thing_view_adopt_with(&edit->view, key->bytes, key->len, edit->old, edit->alloc);
+	if (r < 0) {
 		edit->old = NULL;
-		return -1;
+		return r;
 	}
 	edit->old = edit->view.history;
 	if (thing_with_event(&edit->view.thing, env, &edit->with) < 0) {
 		thing_view_release(&edit->view);
 		edit->old = NULL;
-		return -1;
+		return THING_VIEW_NO_MEMORY;
 	}
 	edit->viewed = true;
 	return 0;
@@ -892,6 +924,7 @@ state_apply(struct store_batch *batch, const struct state_context *ctx,
 	int n_before = 0;
 	Commissioning__Envelope *before_scratch = NULL;
 	enum store_result r;
+	int began;
 
 	if (change != NULL)
 		change->n_places = change->n_persons = 0;
@@ -903,7 +936,15 @@ state_apply(struct store_batch *batch, const struct state_context *ctx,
 	r = store_batch_get_history(batch, key.bytes, key.len, &old, &old_len);
 	if (r != STORE_OK)
 		return r;
-	if (state_edit_begin(&edit, ctx, &key, env, old, old_len) < 0) {
+	began = state_edit_begin(&edit, ctx, &key, env, old, old_len);
+	if (began == THING_VIEW_NO_MEMORY) {
+		/* Nothing of the history's: the batch fails, and is sent again. */
+		log_error("state: out of memory reading the history of %s/%s", env->source,
+		    env->event_id);
+		state_edit_end(&edit);
+		return STORE_FAILED;
+	}
+	if (began < 0) {
 		/* Written by a build that this one cannot read: keep it as it is
 		 * and say so; `commissionctl rebuild` remakes it from the log. */
 		log_error("state: unreadable history for %s/%s; not updated", env->source,
@@ -971,10 +1012,14 @@ spell_move(struct store_batch *batch, struct tallies *tallies, const uint8_t *un
 	struct spell_view sv;
 	struct flow_tally before, after;
 	enum store_result r = store_batch_get_history(batch, unit, unitlen, &bytes, &len);
+	int loaded;
 
 	*next_ms = INT64_MAX;
-	if (r != STORE_OK || len == 0 || spell_view_load(&sv, unit, unitlen, bytes, len) < 0)
+	if (r != STORE_OK || len == 0)
 		return r;
+	loaded = spell_view_load(&sv, unit, unitlen, bytes, len);
+	if (loaded < 0)
+		return history_load_failed(loaded) ? STORE_FAILED : STORE_OK;
 	before = flow_tally_of(&sv.spell, from_ms);
 	after = flow_tally_of(&sv.spell, to_ms);
 	spell_tally_move(tallies, &sv.spell, &before, &sv.spell, &after);
@@ -1196,9 +1241,11 @@ state_flush(struct store_batch *batch, struct tallies *tallies)
 static int
 load_record(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
 {
-	if (tallies_load_record(arg, key, keylen, bytes, len) < 0)
+	int r = tallies_load_record(arg, key, keylen, bytes, len);
+
+	if (r == -1)
 		log_error("state: a stored tally does not decode; skipped (run commissionctl rebuild)");
-	return 0;
+	return r == -2; /* out of memory: the totals cannot be whole */
 }
 
 static enum store_result
@@ -1212,6 +1259,10 @@ state_load_tallies(struct store_batch *batch, struct tallies *tallies)
 	for (size_t i = 0; r == STORE_OK && i < TALLY_N_GROUPS; i++)
 		r = store_batch_scan_prefix(batch, STORE_DERIVED, &tally_groups[i], 1, load_record,
 		    tallies);
+	if (r == STORE_OK && tallies_failed(tallies)) {
+		log_error("state: out of memory loading the running totals");
+		r = STORE_FAILED;
+	}
 	if (r == STORE_OK)
 		r = meta_get(batch, meta_as_of, &as_of, &found);
 	if (r == STORE_OK)
@@ -1269,12 +1320,15 @@ rebuild_spell(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes
 {
 	struct rebuild *rb = arg;
 	struct spell_view empty, sv;
+	int loaded;
 
 	memset(&empty, 0, sizeof(empty));
 	empty.spell.provider = empty.spell.spell_hex = empty.spell.site = empty.spell.ward = "";
-	if (spell_view_load(&sv, key, keylen, bytes, len) < 0) {
-		log_error("state: a stored history does not decode; skipped (run commissionctl rebuild)");
-		return 0;
+	loaded = spell_view_load(&sv, key, keylen, bytes, len);
+	if (loaded < 0) {
+		if (history_load_failed(loaded))
+			rb->r = STORE_FAILED;
+		return rb->r != STORE_OK;
 	}
 	rb->r = state_spell_changed(rb->batch, rb->tallies, key, keylen, &empty.spell, &sv.spell,
 	    NULL);
@@ -1289,10 +1343,13 @@ rebuild_package(void *arg, const uint8_t *key, size_t keylen, const uint8_t *byt
 	struct discharges_package pk;
 	struct thing_key k;
 	struct thing_view view;
+	int loaded;
 
-	if (thing_view_load(&view, key, keylen, bytes, len) < 0) {
-		log_error("state: a stored history does not decode; skipped (run commissionctl rebuild)");
-		return 0;
+	loaded = thing_view_load(&view, key, keylen, bytes, len);
+	if (loaded < 0) {
+		if (history_load_failed(loaded))
+			rb->r = STORE_FAILED;
+		return rb->r != STORE_OK;
 	}
 	if (package_key(&view.thing, &pk, &k))
 		rb->r = store_batch_put_derived(rb->batch, k.bytes, k.len,
@@ -1586,13 +1643,16 @@ flow_read_spell(void *arg, const uint8_t *key, size_t keylen, const uint8_t *byt
 {
 	struct state_reading *sr = arg;
 	struct spell_view sv;
+	int loaded;
 
 	if (reading_pause(sr, key, keylen))
 		return 1;
 	sr->taken++;
-	if (spell_view_load(&sv, key, keylen, bytes, len) < 0) {
-		log_error("state: a stored history does not decode; skipped (run commissionctl rebuild)");
-		return 0;
+	loaded = spell_view_load(&sv, key, keylen, bytes, len);
+	if (loaded < 0) {
+		if (history_load_failed(loaded))
+			sr->r = STORE_FAILED;
+		return sr->r != STORE_OK;
 	}
 	flow_figures_add_spell(sr->fig, &sv.spell);
 	thing_view_release(&sv.view);
@@ -1635,6 +1695,11 @@ advance_read_timer(void *arg, const uint8_t *key, size_t keylen, const uint8_t *
 	sr->taken++;
 	sr->r = unit_move(sr->batch, sr->tallies, key + 9, keylen - 9, sr->from_ms,
 	    sr->fig->as_of_ms, &next_ms);
+	if (sr->r == STORE_OK && tallies_failed(sr->tallies)) {
+		/* The copy is short of a part: its figures would be too. */
+		log_error("state: out of memory moving the running totals for the flow figures");
+		sr->r = STORE_FAILED;
+	}
 	return sr->r != STORE_OK;
 }
 
@@ -1682,7 +1747,8 @@ state_flow_advance_begin(struct store_batch *batch, const struct tallies *tallie
 	if (r != STORE_OK)
 		return r;
 	(*reading)->from_ms = tallies_as_of_ms(tallies);
-	if (((*reading)->tallies = tallies_copy(tallies)) == NULL) {
+	(*reading)->tallies = tallies_copy(tallies);
+	if ((*reading)->tallies == NULL || tallies_failed((*reading)->tallies)) {
 		log_error("state: out of memory reading the flow figures");
 		state_reading_end(reading);
 		return STORE_FAILED;
