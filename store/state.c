@@ -25,6 +25,7 @@
  * Elsewhere, patients are the 64 hex characters of their pseudonym.
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,18 +157,31 @@ struct spell_view {
 	struct spell spell;
 };
 
-/* A history a scan could not load (r: thing_view_load's): one that does
- * not decode is skipped, and said; true when memory ran out, which stops
- * the scan and fails its batch (its retry finds the history whole). */
-static bool
-history_load_failed(int r)
+/* Memory ran out doing what (a printf format): logged, and made the
+ * store's error, which whoever reports the failure gives (not an older
+ * error of the store's). The batch or reading fails: STORE_FAILED. */
+static enum store_result __attribute__((format(printf, 2, 3)))
+state_out_of_memory(struct store_batch *batch, const char *what, ...)
 {
-	if (r == THING_VIEW_NO_MEMORY) {
-		log_error("state: out of memory reading a stored history");
-		return true;
-	}
-	log_error("state: a stored history does not decode; skipped (run commissionctl rebuild)");
-	return false;
+	char why[256];
+	va_list ap;
+
+	va_start(ap, what);
+	vsnprintf(why, sizeof(why), what, ap);
+	va_end(ap);
+	log_error("state: out of memory %s", why);
+	return store_batch_fail(batch, "state: out of memory %s", why);
+}
+
+/* A history a scan could not load (r: thing_view_load's): one that does
+ * not decode is skipped, and said (false); true when memory ran out, for
+ * the caller to fail the batch. */
+static bool
+history_no_memory(int r)
+{
+	if (r != THING_VIEW_NO_MEMORY)
+		log_error("state: a stored history does not decode; skipped (run commissionctl rebuild)");
+	return r == THING_VIEW_NO_MEMORY;
 }
 
 /* 0, -1 when the history does not decode, or THING_VIEW_NO_MEMORY. */
@@ -261,7 +275,7 @@ person_take_ready(void *arg, const uint8_t *key, size_t keylen, const uint8_t *b
 	p->ready = ready;
 	r = thing_view_load(&p->ready[p->n_ready], key, keylen, bytes, len);
 	if (r < 0) {
-		if (!history_load_failed(r))
+		if (!history_no_memory(r))
 			return 0;
 		p->failed = true;
 		return 1;
@@ -467,11 +481,8 @@ person_move(struct store_batch *batch, struct tallies *tallies, const char *pati
 	*next_ms = INT64_MAX;
 	if (r == STORE_OK && !p.failed)
 		person_cases_each(&p, NULL, part.as_of_day, person_part_case, &part);
-	if (r == STORE_OK && p.failed) {
-		/* Some of the person's part is moved, not all: the batch fails. */
-		log_error("state: out of memory reading the cases of a person");
-		r = STORE_FAILED;
-	}
+	if (r == STORE_OK && p.failed) /* their part would be moved in part */
+		r = state_out_of_memory(batch, "reading the cases of a person");
 	if (r == STORE_OK && part.next_day != INT32_MAX)
 		*next_ms = dates_london_midnight_ms(part.next_day);
 	person_release(&p);
@@ -893,7 +904,7 @@ state_after_change(struct store_batch *batch, const struct state_context *ctx,
 	switch (edit->kind) {
 	case THING_SPELL:
 		if (spell_fold(&edit->view.thing, &before) < 0 || spell_fold(&edit->with, &after) < 0)
-			return STORE_FAILED;
+			return state_out_of_memory(batch, "folding a spell");
 		if (edit->view.thing.n_events == 0)
 			before.provider = ""; /* no spell before: nothing of it to take away */
 		return state_spell_changed(batch, ctx->tallies, key->bytes, key->len, &before, &after,
@@ -938,11 +949,9 @@ state_apply(struct store_batch *batch, const struct state_context *ctx,
 		return r;
 	began = state_edit_begin(&edit, ctx, &key, env, old, old_len);
 	if (began == THING_VIEW_NO_MEMORY) {
-		/* Nothing of the history's: the batch fails, and is sent again. */
-		log_error("state: out of memory reading the history of %s/%s", env->source,
-		    env->event_id);
 		state_edit_end(&edit);
-		return STORE_FAILED;
+		return state_out_of_memory(batch, "reading the history of %s/%s", env->source,
+		    env->event_id);
 	}
 	if (began < 0) {
 		/* Written by a build that this one cannot read: keep it as it is
@@ -953,11 +962,10 @@ state_apply(struct store_batch *batch, const struct state_context *ctx,
 		return STORE_OK;
 	}
 	if (history_insert_into(&key, edit.old, env, bytes, len, &out.base) < 0) {
-		log_error("state: out of memory putting %s/%s in its history", env->source,
-		    env->event_id);
 		state_edit_end(&edit);
 		PROTOBUF_C_BUFFER_SIMPLE_CLEAR(&out);
-		return STORE_FAILED;
+		return state_out_of_memory(batch, "putting %s/%s in its history", env->source,
+		    env->event_id);
 	}
 	/* An event that leaves the history as it was (an older record where
 	 * the last one stands) changes nothing the derived state is made of:
@@ -1019,7 +1027,9 @@ spell_move(struct store_batch *batch, struct tallies *tallies, const uint8_t *un
 		return r;
 	loaded = spell_view_load(&sv, unit, unitlen, bytes, len);
 	if (loaded < 0)
-		return history_load_failed(loaded) ? STORE_FAILED : STORE_OK;
+		return history_no_memory(loaded)
+		    ? state_out_of_memory(batch, "reading a spell whose timer fell due")
+		    : STORE_OK;
 	before = flow_tally_of(&sv.spell, from_ms);
 	after = flow_tally_of(&sv.spell, to_ms);
 	spell_tally_move(tallies, &sv.spell, &before, &sv.spell, &after);
@@ -1131,10 +1141,8 @@ state_advance(struct store_batch *batch, struct tallies *tallies, int64_t as_of_
 		due.n = 0;
 		due.more = false;
 		r = store_batch_scan_prefix(batch, STORE_DERIVED, &prefix, 1, due_take, &due);
-		if (r == STORE_OK && due.failed) {
-			log_error("state: out of memory reading timers");
-			r = STORE_FAILED;
-		}
+		if (r == STORE_OK && due.failed)
+			r = state_out_of_memory(batch, "reading the timers due");
 		if (r == STORE_OK)
 			r = state_advance_due(batch, tallies, &due, from, as_of_ms);
 	}
@@ -1228,10 +1236,8 @@ state_flush(struct store_batch *batch, struct tallies *tallies)
 	enum store_result r;
 	int rc = tallies_flush(tallies, flush_record, batch);
 
-	if (rc < 0) {
-		log_error("state: out of memory writing the tallies");
-		return STORE_FAILED;
-	}
+	if (rc < 0)
+		return state_out_of_memory(batch, "writing the running totals");
 	r = meta_put(batch, meta_as_of, (uint64_t)tallies_as_of_ms(tallies));
 	if (r == STORE_OK)
 		r = meta_put(batch, meta_events, store_batch_last_event_sequence(batch));
@@ -1259,10 +1265,8 @@ state_load_tallies(struct store_batch *batch, struct tallies *tallies)
 	for (size_t i = 0; r == STORE_OK && i < TALLY_N_GROUPS; i++)
 		r = store_batch_scan_prefix(batch, STORE_DERIVED, &tally_groups[i], 1, load_record,
 		    tallies);
-	if (r == STORE_OK && tallies_failed(tallies)) {
-		log_error("state: out of memory loading the running totals");
-		r = STORE_FAILED;
-	}
+	if (r == STORE_OK && tallies_failed(tallies))
+		r = state_out_of_memory(batch, "loading the running totals");
 	if (r == STORE_OK)
 		r = meta_get(batch, meta_as_of, &as_of, &found);
 	if (r == STORE_OK)
@@ -1326,8 +1330,8 @@ rebuild_spell(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes
 	empty.spell.provider = empty.spell.spell_hex = empty.spell.site = empty.spell.ward = "";
 	loaded = spell_view_load(&sv, key, keylen, bytes, len);
 	if (loaded < 0) {
-		if (history_load_failed(loaded))
-			rb->r = STORE_FAILED;
+		if (history_no_memory(loaded))
+			rb->r = state_out_of_memory(rb->batch, "reading a stored history");
 		return rb->r != STORE_OK;
 	}
 	rb->r = state_spell_changed(rb->batch, rb->tallies, key, keylen, &empty.spell, &sv.spell,
@@ -1347,8 +1351,8 @@ rebuild_package(void *arg, const uint8_t *key, size_t keylen, const uint8_t *byt
 
 	loaded = thing_view_load(&view, key, keylen, bytes, len);
 	if (loaded < 0) {
-		if (history_load_failed(loaded))
-			rb->r = STORE_FAILED;
+		if (history_no_memory(loaded))
+			rb->r = state_out_of_memory(rb->batch, "reading a stored history");
 		return rb->r != STORE_OK;
 	}
 	if (package_key(&view.thing, &pk, &k))
@@ -1463,7 +1467,9 @@ person_cases_out(struct store_batch *batch, const struct tallies *tallies,
 	if (r == STORE_OK && !p.failed)
 		person_cases_each(&p, provider, dates_london_day_of_ms(tallies_as_of_ms(tallies)),
 		    cases_out_add, co);
-	ok = r == STORE_OK && !p.failed;
+	if (r == STORE_OK && p.failed)
+		r = state_out_of_memory(batch, "reading the cases of a person");
+	ok = r == STORE_OK;
 	person_release(&p);
 	return ok;
 }
@@ -1583,10 +1589,8 @@ reading_begin(struct store_batch *batch, struct figures *fig, const struct readi
 	struct state_reading *sr = calloc(1, sizeof(*sr));
 
 	*out = sr;
-	if (sr == NULL) {
-		log_error("state: out of memory reading %s", phases[0].what);
-		return STORE_FAILED;
-	}
+	if (sr == NULL)
+		return state_out_of_memory(batch, "reading %s", phases[0].what);
 	sr->batch = batch;
 	sr->fig = fig;
 	sr->phases = phases;
@@ -1614,9 +1618,7 @@ state_reading_step(struct state_reading *sr, double until, bool *done)
 		if (r == STORE_OK)
 			r = sr->r;
 		if (r != STORE_OK) {
-			if (r == STORE_FAILED && sr->r == STORE_FAILED)
-				log_error("state: out of memory, or a stored record does not "
-					  "decode, reading %s", ph->what);
+			/* a take's failure is said where it failed */
 			return r;
 		}
 		if (sr->resume_len > 0)
@@ -1650,8 +1652,8 @@ flow_read_spell(void *arg, const uint8_t *key, size_t keylen, const uint8_t *byt
 	sr->taken++;
 	loaded = spell_view_load(&sv, key, keylen, bytes, len);
 	if (loaded < 0) {
-		if (history_load_failed(loaded))
-			sr->r = STORE_FAILED;
+		if (history_no_memory(loaded))
+			sr->r = state_out_of_memory(sr->batch, "reading %s", sr->phases[sr->phase].what);
 		return sr->r != STORE_OK;
 	}
 	flow_figures_add_spell(sr->fig, &sv.spell);
@@ -1695,11 +1697,9 @@ advance_read_timer(void *arg, const uint8_t *key, size_t keylen, const uint8_t *
 	sr->taken++;
 	sr->r = unit_move(sr->batch, sr->tallies, key + 9, keylen - 9, sr->from_ms,
 	    sr->fig->as_of_ms, &next_ms);
-	if (sr->r == STORE_OK && tallies_failed(sr->tallies)) {
-		/* The copy is short of a part: its figures would be too. */
-		log_error("state: out of memory moving the running totals for the flow figures");
-		sr->r = STORE_FAILED;
-	}
+	if (sr->r == STORE_OK && tallies_failed(sr->tallies)) /* figures short of a part */
+		sr->r = state_out_of_memory(sr->batch, "moving the running totals for %s",
+		    sr->phases[sr->phase].what);
 	return sr->r != STORE_OK;
 }
 
@@ -1749,9 +1749,8 @@ state_flow_advance_begin(struct store_batch *batch, const struct tallies *tallie
 	(*reading)->from_ms = tallies_as_of_ms(tallies);
 	(*reading)->tallies = tallies_copy(tallies);
 	if ((*reading)->tallies == NULL || tallies_failed((*reading)->tallies)) {
-		log_error("state: out of memory reading the flow figures");
 		state_reading_end(reading);
-		return STORE_FAILED;
+		return state_out_of_memory(batch, "reading the flow figures");
 	}
 	return STORE_OK;
 }
@@ -1790,12 +1789,13 @@ discharges_read_ready(void *arg, const uint8_t *key, size_t keylen, const uint8_
 	sr->taken++;
 	sr->r = person_load(sr->batch, patient, &p);
 	if (sr->r == STORE_OK && p.failed)
-		sr->r = STORE_FAILED;
+		sr->r = state_out_of_memory(sr->batch, "reading %s", sr->phases[sr->phase].what);
 	for (size_t i = 0; sr->r == STORE_OK && i < p.n_ready; i++) {
 		discharges_figures_note_ready(sr->fig, &p.ready[i].thing);
 		if (discharges_cases_each(&p.world, &p.ready[i].thing, sr->fig->as_of_day,
 			discharges_read_case, sr) < 0)
-			sr->r = STORE_FAILED;
+			sr->r = state_out_of_memory(sr->batch, "reading %s",
+			    sr->phases[sr->phase].what);
 	}
 	person_release(&p);
 	return sr->r != STORE_OK;

@@ -44,6 +44,17 @@ store_set_error(struct store *store, const char *fmt, ...)
 	va_end(ap);
 }
 
+enum store_result
+store_batch_fail(struct store_batch *batch, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(batch->store->error, sizeof(batch->store->error), fmt, ap);
+	va_end(ap);
+	return STORE_FAILED;
+}
+
 const char *
 store_error(const struct store *store)
 {

@@ -137,6 +137,7 @@ apply_batch(struct fixture *fx, const struct events *ev, size_t first, size_t n,
 		as_of_ms = FROM_MS;
 
 	assert_int_equal(store_batch_begin(fx->store, batch), STORE_OK);
+	(void)store_batch_fail(*batch, "no error yet"); /* so that a stale one is not read */
 	r = state_advance(*batch, fx->tallies, as_of_ms);
 	for (size_t i = first; r == STORE_OK && i < first + n; i++) {
 		const struct packed *p = &ev->item[i];
@@ -258,6 +259,11 @@ a_failed_allocation_never_acks_an_event_left_out_of_the_state(void **state)
 				store_batch_abort(&batch);
 				went_on++;
 			} else {
+				/* What the daemon logs and answers says why. */
+				if (strncmp(store_error(fx.store), "state: out of memory ", 21) != 0)
+					fail_msg("allocation %ld failed the batch of events %zu on, "
+						 "and the store's error says \"%s\"",
+					    k, first, store_error(fx.store));
 				refused++;
 			}
 			reload_tallies(&fx);
