@@ -48,6 +48,10 @@ void zap_destroy(struct zap **zap);
 /* Refuse root unless [daemon] user names the account to switch to (it
  * switches, for good) or [daemon] allow_root is yes. -1 with err. */
 int privilege_settle(const struct config *cfg, char *err, size_t errlen);
+/* The account [daemon] user names is one to run as: not root, and not of
+ * root's group. 0, or -1 with err. */
+struct passwd;
+int privilege_check_account(const struct passwd *pw, char *err, size_t errlen);
 
 /* ---- metrics.c: counters and histograms, rendered for Prometheus. */
 struct metrics;
