@@ -25,8 +25,9 @@
  *
  * Live updates: each update on the stream names its area and ICB
  * (stateChanged.area, stateChanged.icb); an update for the ICS shown (or
- * for "unmapped") marks that area stale, and stale areas are fetched again
- * at most every REFRESH_MS. After the stream (re)connects every area is
+ * for "unmapped") marks that area stale, unless the figures shown already
+ * hold its event (their last_sequence is at or past its eventSequence), and
+ * stale areas are fetched again at most every REFRESH_MS. After the stream (re)connects every area is
  * fetched again, so nothing missed while disconnected is lost. Without an
  * as_of, every area is also fetched again each minute: figures such as
  * "today" and days delayed so far move with the clock, event or not.
@@ -527,6 +528,18 @@ function onUpdate(text) {
 	const sc = u.stateChanged;
 	if (!sc || !sc.area)
 		return;
+	/*
+	 * A stream opened with no id to resume after begins at the oldest
+	 * update kept ([store] update_retention: millions), so most of what
+	 * comes first is already in the figures fetched: fetching again for
+	 * each of those would ask for every area every REFRESH_MS for as long
+	 * as the backlog takes to come (about 2,560 updates a second).
+	 */
+	const seq = Number(u.eventSequence);
+	function reflected(area) {
+		const d = state.data[area];
+		return d !== undefined && typeof d.last_sequence === "number" && seq <= d.last_sequence;
+	}
 	if (!state.icb) {
 		/* No ICS chosen yet (no figures at all before): pick one now. */
 		if (sc.icb && sc.icb !== "unmapped")
@@ -537,10 +550,11 @@ function onUpdate(text) {
 		return;
 	if (sc.area === "organisations") {
 		/* Reference data moves codes between ICBs: every area may change. */
-		refreshAll();
+		if (!AREAS.every(reflected))
+			refreshAll();
 		return;
 	}
-	if (AREAS.indexOf(sc.area) >= 0)
+	if (AREAS.indexOf(sc.area) >= 0 && !reflected(sc.area))
 		markStale(sc.area);
 }
 

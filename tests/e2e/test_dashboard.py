@@ -21,6 +21,8 @@ What is checked, with the sample day (tools/sample-day --date 2026-05-11
   "last updated" line in an aria-live region, keyboard reach (Tab);
 - one more admission sent changes the page within a few seconds, live
   from the SSE stream;
+- the stream's backlog (it begins at the oldest update kept) does not make
+  the page fetch again figures that already hold those updates;
 - with an [http] token, the page opened as /?token=... (and no icb) picks
   the first ICB, takes the token out of the address bar, sends it, and
   stays live (the stream read with fetch, since EventSource cannot send
@@ -38,7 +40,7 @@ import unittest
 import urllib.error
 import urllib.request
 
-from harness import BUILD, DaemonTestCase, free_port, pseudonym
+from harness import BUILD, DaemonTestCase, capacity, free_port, pseudonym
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
@@ -334,6 +336,33 @@ class Dashboard(DashboardCase):
         now = b.read(in_hospital="#kpi-in-hospital")
         self.assertEqual(now["in_hospital"], count(after["icbs"]["QNX"]["in_hospital"]))
         self.screenshot("dashboard-after-admission.png")
+        self.assert_no_problems()
+
+
+class DashboardStreamBacklog(DashboardCase):
+    """The stream, opened with no id to resume after, begins at the oldest
+    update kept: the page must not fetch again what its figures hold."""
+
+    def test_backlog_already_shown_is_not_fetched_again(self):
+        # Thousands of updates already stored: the stream sends them first
+        # (2,560 a second), after the page has fetched figures holding them.
+        acks, proc = self.daemon.send([capacity(n) for n in range(6000)])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        b = self.browser
+        b.do("open", url=f"{self.base}/?icb=QNX",
+             wait_for="html[data-loaded=yes][data-live=yes]", timeout_ms=30000)
+        b.do("requests")
+        time.sleep(4)
+        again = [r["path"] for r in b.do("requests")["requests"]
+                 if r["path"].startswith("/api/v1/") and not r["path"].startswith("/api/v1/stream")]
+        self.assertEqual(again, [], "areas fetched again for updates their figures already hold")
+        # A new event still reaches the page.
+        before = b.read(beds="#kpi-beds")["beds"]
+        latest = capacity(6000)     # RXC01's latest report: the figures move
+        latest["occurredAt"] = latest["capacityReported"]["asOf"] = str(int(time.time() * 1000))
+        acks, _ = self.daemon.send([latest])
+        self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED", acks)
+        b.do("wait_text", selector="#kpi-beds", **{"not": before}, timeout_ms=20000)
         self.assert_no_problems()
 
 

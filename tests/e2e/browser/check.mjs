@@ -18,6 +18,14 @@
 //   {"cmd":"audit"}                                    -> "audit": accessibility facts
 //   {"cmd":"tab","count":N}                             -> "focused": what Tab reaches
 //   {"cmd":"screenshot","path":FILE}
+//   {"cmd":"requests"}                                 -> "requests": [{method, path, status}]
+//                                                         made to the page's origin since the last
+//                                                         "requests" (status null: no answer yet)
+//   {"cmd":"route","match":REGEX,"status":N,"body":TEXT,"headers":{...}}
+//                                                      answer requests whose path and query match
+//                                                      REGEX with this instead of the daemon's
+//   {"cmd":"unroute"}                                  the daemon answers everything again
+//   {"cmd":"eval","expr":JS}                           -> "value": the expression's JSON value
 //   {"cmd":"close"}
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
@@ -31,6 +39,8 @@ let context = null;
 let page = null;
 let origin = null;
 const problems = [];
+let requests = [];
+const routes = [];
 
 function text(v) {
 	return v === null || v === undefined ? null : String(v);
@@ -52,6 +62,12 @@ function watch(p) {
 	});
 	p.on("request", (req) => {
 		const url = req.url();
+		if (origin && url.startsWith(origin)) {
+			const u = new URL(url);
+			const entry = { method: req.method(), path: u.pathname + u.search, status: null };
+			requests.push(entry);
+			req.response().then((res) => { if (res) entry.status = res.status(); }, () => {});
+		}
 		if (origin && !url.startsWith(origin) && !url.startsWith("data:") && !url.startsWith("blob:"))
 			problems.push({ kind: "request to another origin", text: url });
 	});
@@ -180,6 +196,36 @@ const commands = {
 			}));
 		}
 		return { focused };
+	},
+
+	async requests() {
+		const out = requests;
+		requests = [];
+		return { requests: out };
+	},
+
+	async route(c) {
+		const re = new RegExp(c.match);
+		const handler = (route) => {
+			const u = new URL(route.request().url());
+			if (!re.test(u.pathname + u.search))
+				return route.fallback();
+			return route.fulfill({ status: c.status || 200, body: c.body || "",
+				headers: Object.assign({ "Content-Type": "application/json" }, c.headers || {}) });
+		};
+		routes.push(handler);
+		await page.route("**/*", handler);
+		return {};
+	},
+
+	async unroute() {
+		while (routes.length)
+			await page.unroute("**/*", routes.pop());
+		return {};
+	},
+
+	async eval(c) {
+		return { value: await page.evaluate(c.expr) };
 	},
 
 	async screenshot(c) {
