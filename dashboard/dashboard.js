@@ -27,10 +27,13 @@
  * (stateChanged.area, stateChanged.icb); an update for the ICS shown (or
  * for "unmapped") marks that area stale, unless the figures shown already
  * hold its event (their last_sequence is at or past its eventSequence), and
- * stale areas are fetched again at most every REFRESH_MS. After the stream (re)connects every area is
- * fetched again, so nothing missed while disconnected is lost. Without an
- * as_of, every area is also fetched again each minute: figures such as
- * "today" and days delayed so far move with the clock, event or not.
+ * stale areas are fetched again at most every REFRESH_MS. After the stream
+ * (re)connects every area is fetched again, so nothing missed while
+ * disconnected is lost. Without an as_of, every area is also fetched again
+ * each minute: figures such as "today" and days delayed so far move with
+ * the clock, event or not. An area whose fetch failed is not asked again
+ * before its back-off (RETRY_MS, or the answer's Retry-After if longer)
+ * has passed, whatever updates come meanwhile.
  */
 "use strict";
 
@@ -310,10 +313,17 @@ function barScales(stacked, horizontal, title) {
 /* --------------------------------------------------------------- API */
 
 class ApiError extends Error {
-	constructor(status, message) {
+	constructor(status, message, retryAfterMs) {
 		super(message);
 		this.status = status;
+		this.retryAfterMs = retryAfterMs || 0;   /* the answer's Retry-After */
 	}
+}
+
+/* Retry-After in seconds (429, 503), as ms; 0 when absent or a date. */
+function retryAfterMs(res) {
+	const v = res.headers.get("Retry-After");
+	return v !== null && /^[0-9]{1,6}$/.test(v.trim()) ? Number(v.trim()) * 1000 : 0;
 }
 
 function apiUrl(path, query) {
@@ -346,7 +356,7 @@ async function api(path, query) {
 		let msg = body && body.error && body.error.message ? body.error.message : res.statusText;
 		if (res.status === 401)
 			msg = "the API needs a bearer token: open this page as /?token=… (" + msg + ")";
-		throw new ApiError(res.status, "HTTP " + res.status + ": " + msg);
+		throw new ApiError(res.status, "HTTP " + res.status + ": " + msg, retryAfterMs(res));
 	}
 	if (body === null)
 		throw new ApiError(res.status, "the answer is not JSON");
@@ -433,6 +443,7 @@ async function fetchArea(area) {
 const stale = new Set();
 const inFlight = new Set();
 const retryCount = {};
+const notBefore = {};     /* area -> Date.now() before which it is not asked again */
 let refreshTimer = null;
 
 function markStale(area) {
@@ -450,18 +461,30 @@ function flushStale() {
 	Array.from(stale).forEach(function (area) {
 		if (inFlight.has(area))
 			return;          /* fetched again when the current one ends */
+		if (notBefore[area] && Date.now() < notBefore[area])
+			return;          /* backing off: its retry timer marks it stale again */
 		stale.delete(area);
 		inFlight.add(area);
 		fetchArea(area).then(function (d) {
 			state.data[area] = d;
 			delete state.errors[area];
 			retryCount[area] = 0;
+			delete notBefore[area];
 			state.updatedAt = Date.now();
 			render(area);
 		}, function (e) {
 			state.errors[area] = e.message;
+			/*
+			 * Back off (longer each time, and at least what Retry-After
+			 * says), also when updates keep coming meanwhile: each would
+			 * otherwise ask again within REFRESH_MS, against a daemon that
+			 * has just said it cannot answer (a fold too soon, 429; its
+			 * store unreadable or its map growing, 503).
+			 */
 			const n = retryCount[area] = (retryCount[area] || 0) + 1;
-			window.setTimeout(function () { markStale(area); }, RETRY_MS[Math.min(n, RETRY_MS.length) - 1]);
+			const wait = Math.max(RETRY_MS[Math.min(n, RETRY_MS.length) - 1], e.retryAfterMs || 0);
+			notBefore[area] = Date.now() + wait;
+			window.setTimeout(function () { markStale(area); }, wait);
 		}).then(function () {
 			inFlight.delete(area);
 			if (stale.has(area) && refreshTimer === null)

@@ -23,6 +23,9 @@ What is checked, with the sample day (tools/sample-day --date 2026-05-11
   from the SSE stream;
 - the stream's backlog (it begins at the oldest update kept) does not make
   the page fetch again figures that already hold those updates;
+- an area whose figures route answers an error (503 with Retry-After)
+  is said in the error box, not asked again before Retry-After however
+  many updates come, and the message goes once it answers again;
 - with an [http] token, the page opened as /?token=... (and no icb) picks
   the first ICB, takes the token out of the address bar, sends it, and
   stays live (the stream read with fetch, since EventSource cannot send
@@ -364,6 +367,37 @@ class DashboardStreamBacklog(DashboardCase):
         self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED", acks)
         b.do("wait_text", selector="#kpi-beds", **{"not": before}, timeout_ms=20000)
         self.assert_no_problems()
+
+
+class DashboardBackOff(DashboardCase):
+
+    def test_an_area_that_fails_is_not_asked_again_before_retry_after(self):
+        b = self.browser
+        b.do("open", url=f"{self.base}/?icb=QNX",
+             wait_for="html[data-loaded=yes][data-live=yes]", timeout_ms=30000)
+        time.sleep(3)           # the stream's backlog of the sample day, already shown
+        # The store cannot be read now: 503 with Retry-After: 10 (the daemon
+        # sends 1; longer here so that the window below is inside it).
+        unreadable = "the store cannot be read now: MDB_READERS_FULL: reader table full"
+        b.do("route", match=r"^/api/v1/capacity\?", status=503, headers={"Retry-After": "10"},
+             body=json.dumps({"error": {"status": 503, "message": unreadable}}))
+        b.do("requests")
+        now = int(time.time() * 1000)
+        for n in range(8):      # an update for the area every half second
+            event = capacity(7000 + n)
+            event["occurredAt"] = event["capacityReported"]["asOf"] = str(now + n)
+            acks, _ = self.daemon.send([event])
+            self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED", acks)
+            time.sleep(0.5)
+        asked = [r for r in b.do("requests")["requests"] if r["path"].startswith("/api/v1/capacity?")]
+        self.assertEqual(len(asked), 1, f"asked again within Retry-After: {asked}")
+        shown = b.read(error="#error")["error"]
+        self.assertIn(unreadable, shown)
+        self.assertIn("Retrying", shown)
+        b.do("unroute")
+        # Once Retry-After has passed, it is asked again and the error goes.
+        b.do("wait_for", selector="#error[hidden]", timeout_ms=15000)
+        b.problems = []         # the 503s routed above
 
 
 class DashboardWithToken(DashboardCase):
