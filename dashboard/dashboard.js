@@ -219,9 +219,53 @@ function flag(text, kind) {
 }
 
 /*
+ * A table shows at most PAGE_ROWS rows at a time, with a pager under it
+ * when it has more: a region's open cases, care-home lines, contracts or
+ * register run to thousands, and writing them all into the page on each
+ * update would stall it. The page shown is kept across updates.
+ */
+const PAGE_ROWS = 100;
+const tablePage = {};     /* table id -> index of the page shown */
+
+function pager(table, id, count, redraw) {
+	const pagerId = id + "-pager";
+	let box = $(pagerId);
+	const pages = Math.ceil(count / PAGE_ROWS);
+	if (pages <= 1) {
+		if (box)
+			box.hidden = true;
+		return;
+	}
+	if (!box) {
+		box = el("div", { id: pagerId, class: "pager" },
+		    el("button", { type: "button", class: "prev", "aria-controls": id, text: "Previous rows" }),
+		    el("span", { class: "where" }),
+		    el("button", { type: "button", class: "next", "aria-controls": id, text: "Next rows" }));
+		box.querySelector(".prev").addEventListener("click", function () {
+			tablePage[id]--;
+			box.redraw();
+		});
+		box.querySelector(".next").addEventListener("click", function () {
+			tablePage[id]++;
+			box.redraw();
+		});
+		table.parentNode.insertBefore(box, table.nextSibling);
+	}
+	box.redraw = redraw;
+	box.hidden = false;
+	const page = tablePage[id];
+	const first = page * PAGE_ROWS;
+	box.querySelector(".where").textContent = "Rows " + num(first + 1) + " to " +
+	    num(Math.min(first + PAGE_ROWS, count)) + " of " + num(count);
+	box.querySelector(".prev").disabled = page === 0;
+	box.querySelector(".next").disabled = page >= pages - 1;
+}
+
+/*
  * Fill a table: columns are {key, label, num, header, value(row) -> text or
  * node}; rows are objects, each with a `key` (data-key of its <tr>). Every
  * cell has data-col = its column's key, so the figures can be found again.
+ * A total row (when more than one row) closes every page.
  */
 function fillTable(id, columns, rows, total) {
 	const table = $(id);
@@ -256,16 +300,20 @@ function fillTable(id, columns, rows, total) {
 		});
 		return tr;
 	}
+	const pages = Math.max(1, Math.ceil(rows.length / PAGE_ROWS));
+	tablePage[id] = Math.min(Math.max(tablePage[id] || 0, 0), pages - 1);
+	const shown = rows.slice(tablePage[id] * PAGE_ROWS, (tablePage[id] + 1) * PAGE_ROWS);
 	if (rows.length === 0) {
 		frag.appendChild(el("tr", { class: "none" },
 		    el("td", { colspan: String(columns.length), class: "empty", text: "None." })));
 	} else {
-		rows.forEach(function (r) { frag.appendChild(row(r, null)); });
+		shown.forEach(function (r) { frag.appendChild(row(r, null)); });
 	}
 	if (total && rows.length > 1)
 		frag.appendChild(row(total, "total"));
 	tbody.textContent = "";
 	tbody.appendChild(frag);
+	pager(table, id, rows.length, function () { fillTable(id, columns, rows, total); });
 }
 
 function setText(id, text) {

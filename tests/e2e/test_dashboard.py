@@ -23,6 +23,8 @@ What is checked, with the sample day (tools/sample-day --date 2026-05-11
   from the SSE stream;
 - the stream's backlog (it begins at the oldest update kept) does not make
   the page fetch again figures that already hold those updates;
+- a table of thousands of rows (capacity lines) shows 100 at a time,
+  with a pager that says where it is and keeps its page across updates;
 - an area whose figures route answers an error (503 with Retry-After)
   is said in the error box, not asked again before Retry-After however
   many updates come, and the message goes once it answers again;
@@ -398,6 +400,50 @@ class DashboardBackOff(DashboardCase):
         # Once Retry-After has passed, it is asked again and the error goes.
         b.do("wait_for", selector="#error[hidden]", timeout_ms=15000)
         b.problems = []         # the 503s routed above
+
+
+class DashboardLargeTables(DashboardCase):
+
+    def test_thousands_of_rows_are_shown_a_page_at_a_time(self):
+        # 1,295 sites of RXC (QNX by their code, registered or not), each
+        # with a capacity line: the capacity lines table has them all.
+        alnum = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        sites = [f"RXC{a}{b}" for a in alnum for b in alnum if a + b != "01"]
+        events = []
+        for n, site in enumerate(sites):
+            e = capacity(8000 + n)
+            e["capacityReported"]["organisation"] = site
+            events.append(e)
+        acks, proc = self.daemon.send(events)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        total = self.api("capacity/lines", icb="QNX", limit=1)["total"]
+        self.assertGreater(total, 1295)
+
+        b = self.browser
+        b.do("open", url=f"{self.base}/?icb=QNX",
+             wait_for="html[data-loaded=yes][data-live=yes]", timeout_ms=30000)
+        rows = "document.querySelectorAll('#capacity-lines tbody tr').length"
+        first = "document.querySelector('#capacity-lines tbody tr').dataset.key"
+        self.assertEqual(b.do("eval", expr=rows)["value"], 100)
+        self.assertEqual(b.read(where="#capacity-lines-pager .where")["where"],
+                         f"Rows 1 to 100 of {count(total)}")
+        page1 = b.do("eval", expr=first)["value"]
+        b.do("eval", expr="document.querySelector('#capacity-lines-pager .next').click()")
+        self.assertEqual(b.do("eval", expr=rows)["value"], 100)
+        self.assertEqual(b.read(where="#capacity-lines-pager .where")["where"],
+                         f"Rows 101 to 200 of {count(total)}")
+        self.assertNotEqual(b.do("eval", expr=first)["value"], page1)
+        # The page shown stays across an update.
+        latest = capacity(9999)
+        latest["occurredAt"] = latest["capacityReported"]["asOf"] = str(int(time.time() * 1000))
+        before = b.read(beds="#kpi-beds")["beds"]
+        self.daemon.send([latest])
+        b.do("wait_text", selector="#kpi-beds", **{"not": before}, timeout_ms=20000)
+        self.assertEqual(b.read(where="#capacity-lines-pager .where")["where"],
+                         f"Rows 101 to 200 of {count(total)}")
+        # Small tables have no pager.
+        self.assertIsNone(b.read(p="#flow-providers-pager")["p"])
+        self.assert_no_problems()
 
 
 class DashboardWithToken(DashboardCase):
