@@ -16,6 +16,8 @@ What is checked, with the sample day (tools/sample-day --date 2026-05-11
   for the ICB and per provider, delayed-discharge cases and those waiting
   on social care, per council, beds, capacity at risk, a commissioner's
   allocation, the conflict alerts);
+- the page works within its Content-Security-Policy, which refuses
+  inline script;
 - accessibility basics: landmarks, one h1, labelled controls, captioned
   tables with column headers, every chart also given as a table, the
   "last updated" line in an aria-live region, keyboard reach (Tab);
@@ -323,6 +325,18 @@ class Dashboard(DashboardCase):
 
         self.screenshot("dashboard-as-of.png")
         self.assert_no_problems()
+
+        # The page works within its Content-Security-Policy (no violation
+        # above), which refuses inline script: a value from the API that
+        # reached the page as HTML could not run.
+        ran = b.do("eval", expr="""(() => {
+            const s = document.createElement("script");
+            s.textContent = "window.inlineRan = true";
+            document.head.appendChild(s);
+            return window.inlineRan === true;
+        })()""")["value"]
+        self.assertFalse(ran, "inline script ran: no Content-Security-Policy")
+        b.problems = []         # the refusal is reported on the console
 
         # Live: one more admission at RXC, inside the day shown.
         old = int(shown["rxc_in_hospital"].replace(",", ""))
