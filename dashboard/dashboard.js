@@ -547,6 +547,19 @@ function flushStale() {
 let stream = null;
 let streamOpens = 0;
 let streamRetry = 0;
+/*
+ * The id of the last update read, to resume after when the stream is
+ * opened again: without one the daemon starts again from the oldest
+ * update it keeps (millions). EventSource resumes by itself only while it
+ * reconnects on its own; a new one (after "dropped" or a refusal), and the
+ * fetch() stream always, must be told.
+ */
+let streamLastId = null;
+
+function noteStreamId(id) {
+	if (typeof id === "string" && /^[0-9]{1,20}$/.test(id))
+		streamLastId = id;
+}
 
 /*
  * Is the daemon there, and ready? Asked when the stream is down (the page
@@ -641,32 +654,49 @@ function openStream() {
 }
 
 function openEventSource() {
-	const es = new window.EventSource(apiUrl("stream"));
+	/*
+	 * The position goes in the URL, and the daemon prefers it to the
+	 * Last-Event-ID header the browser sends when it reconnects by itself
+	 * (a later position): so every reconnect is made here, with the latest.
+	 */
+	const es = new window.EventSource(apiUrl("stream", streamLastId !== null ? { last_event_id: streamLastId } : null));
 	stream = es;
 	es.onopen = onStreamOpen;
-	es.addEventListener("update", function (e) { onUpdate(e.data); });
-	es.addEventListener("dropped", function () {
-		/* Too far behind: the server closed us. Start again and refetch. */
+	es.addEventListener("update", function (e) {
+		noteStreamId(e.lastEventId);
+		onUpdate(e.data);
+	});
+	es.addEventListener("dropped", function (e) {
+		/* Too far behind: the server closed us. Resume where it says. */
+		try {
+			const r = JSON.parse(e.data).resume_after;
+			if (typeof r === "number")
+				noteStreamId(String(r));
+		} catch (err) {
+			/* resume after the last update read */
+		}
 		es.close();
 		onStreamDown("reconnecting");
 		scheduleStream(1000);
 	});
 	es.onerror = function () {
-		if (es.readyState === window.EventSource.CLOSED) {
-			/* Refused (an error status): the browser will not retry itself. */
-			onStreamDown("off, retrying");
-			streamRetry++;
-			scheduleStream(RETRY_MS[Math.min(streamRetry, RETRY_MS.length) - 1]);
-		} else {
-			onStreamDown("reconnecting");
-		}
+		/* Refused (an error status, CLOSED) or cut (the browser would
+		 * reconnect by itself, from the URL's old position): again here. */
+		const refused = es.readyState === window.EventSource.CLOSED;
+		es.close();
+		onStreamDown(refused ? "off, retrying" : "reconnecting");
+		streamRetry++;
+		scheduleStream(RETRY_MS[Math.min(streamRetry, RETRY_MS.length) - 1]);
 	};
 }
 
 /* The stream read with fetch(), for when a bearer token must be sent. */
 async function openFetchStream() {
 	try {
-		const res = await fetch(apiUrl("stream"), { headers: authHeaders("text/event-stream"), cache: "no-store" });
+		const headers = authHeaders("text/event-stream");
+		if (streamLastId !== null)
+			headers["Last-Event-ID"] = streamLastId;
+		const res = await fetch(apiUrl("stream"), { headers: headers, cache: "no-store" });
 		if (!res.ok || !res.body)
 			throw new Error("HTTP " + res.status);
 		onStreamOpen();
@@ -675,6 +705,7 @@ async function openFetchStream() {
 		let buf = "";
 		let event = "message";
 		let data = [];
+		let id = null;
 		for (;;) {
 			const chunk = await reader.read();
 			if (chunk.done)
@@ -685,14 +716,24 @@ async function openFetchStream() {
 				const line = buf.slice(0, nl);
 				buf = buf.slice(nl + (buf.startsWith("\r\n", nl) ? 2 : 1));
 				if (line === "") {
+					if (id !== null)
+						noteStreamId(id);
 					if (data.length && event === "update")
 						onUpdate(data.join("\n"));
 					if (event === "dropped") {
+						try {
+							const r = JSON.parse(data.join("\n")).resume_after;
+							if (typeof r === "number")
+								noteStreamId(String(r));
+						} catch (err) {
+							/* resume after the last update read */
+						}
 						reader.cancel();
 						break;
 					}
 					event = "message";
 					data = [];
+					id = null;
 				} else if (line[0] !== ":") {
 					const colon = line.indexOf(":");
 					const field = colon < 0 ? line : line.slice(0, colon);
@@ -703,6 +744,8 @@ async function openFetchStream() {
 						event = value;
 					else if (field === "data")
 						data.push(value);
+					else if (field === "id")
+						id = value;
 				}
 			}
 		}

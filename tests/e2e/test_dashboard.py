@@ -34,7 +34,8 @@ What is checked, with the sample day (tools/sample-day --date 2026-05-11
   the first ICB, takes the token out of the address bar, sends it, and
   stays live (the stream read with fetch, since EventSource cannot send
   headers); when the daemon stops the page says the API cannot be reached,
-  and it recovers when the daemon is back.
+  and it recovers when the daemon is back, its stream resuming after the
+  last update it read (Last-Event-ID).
 Screenshots go to build/test-output/dashboard/ (under $COMMISSIOND_BUILD;
 $DASHBOARD_TEST_OUTPUT overrides), and their paths are printed."""
 import json
@@ -383,6 +384,20 @@ class DashboardStreamBacklog(DashboardCase):
         self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED", acks)
         b.do("wait_text", selector="#kpi-beds", **{"not": before}, timeout_ms=20000)
         self.assert_no_problems()
+        # A restart: the EventSource is opened again after the last update
+        # it read, not from the oldest kept.
+        time.sleep(2)
+        last = self.daemon.status()["lastUpdateSequence"]
+        self.assertEqual(self.daemon.stop(), 0)
+        b.do("wait_for", selector="html[data-live=no]", timeout_ms=15000)
+        b.do("requests")
+        self.daemon.start()
+        b.do("wait_for", selector="html[data-live=yes]", timeout_ms=30000)
+        b.problems = []         # refused connections while it was down
+        streams = [r for r in b.do("requests")["requests"] if r["path"].startswith("/api/v1/stream")]
+        self.assertTrue(streams)
+        resumed = streams[-1]["last_event_id"] or streams[-1]["path"].partition("last_event_id=")[2]
+        self.assertEqual(resumed, str(last), streams)
 
 
 class DashboardBackOff(DashboardCase):
@@ -499,10 +514,18 @@ class DashboardWithToken(DashboardCase):
         self.assertIn("cannot be reached", message)
         self.screenshot("dashboard-unreachable.png")
         b.problems = []         # refused connections are expected now
+        b.do("requests")
         self.daemon.start()
         b.do("wait_for", selector="#error[hidden]", timeout_ms=30000)
         b.do("wait_for", selector="html[data-live=yes]", timeout_ms=30000)
         b.problems = []
+        # The stream resumed after the last update it had read, rather than
+        # from the oldest kept (the whole backlog again).
+        streams = [r for r in b.do("requests")["requests"] if r["path"].startswith("/api/v1/stream")]
+        self.assertTrue(streams)
+        resumed = streams[-1]["last_event_id"]
+        self.assertIsNotNone(resumed, f"the stream was opened again from the oldest: {streams}")
+        self.assertEqual(int(resumed), self.daemon.status()["lastUpdateSequence"])
 
 
 if __name__ == "__main__":

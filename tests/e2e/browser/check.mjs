@@ -18,7 +18,7 @@
 //   {"cmd":"audit"}                                    -> "audit": accessibility facts
 //   {"cmd":"tab","count":N}                             -> "focused": what Tab reaches
 //   {"cmd":"screenshot","path":FILE}
-//   {"cmd":"requests"}                                 -> "requests": [{method, path, status}]
+//   {"cmd":"requests"}                                 -> "requests": [{method, path, status, last_event_id}]
 //                                                         made to the page's origin since the last
 //                                                         "requests" (status null: no answer yet)
 //   {"cmd":"route","match":REGEX,"status":N,"body":TEXT,"headers":{...}}
@@ -64,7 +64,8 @@ function watch(p) {
 		const url = req.url();
 		if (origin && url.startsWith(origin)) {
 			const u = new URL(url);
-			const entry = { method: req.method(), path: u.pathname + u.search, status: null };
+			const entry = { method: req.method(), path: u.pathname + u.search, status: null,
+				last_event_id: req.headers()["last-event-id"] || null };
 			requests.push(entry);
 			req.response().then((res) => { if (res) entry.status = res.status(); }, () => {});
 		}
