@@ -489,19 +489,23 @@ async function fetchArea(area) {
 /* ------------------------------------------------- refreshing, throttled */
 
 const stale = new Set();
+const staleUpTo = {};     /* area -> the latest eventSequence it is stale for (Infinity: any) */
 const inFlight = new Set();
 const retryCount = {};
 const notBefore = {};     /* area -> Date.now() before which it is not asked again */
 let refreshTimer = null;
 
-function markStale(area) {
+/* seq: the eventSequence of the update that makes it stale; none: fetch again whatever. */
+function markStale(area, seq) {
+	const upTo = typeof seq === "number" && !isNaN(seq) ? seq : Infinity;
+	staleUpTo[area] = stale.has(area) ? Math.max(staleUpTo[area], upTo) : upTo;
 	stale.add(area);
 	if (refreshTimer === null)
 		refreshTimer = window.setTimeout(flushStale, REFRESH_MS);
 }
 
 function refreshAll() {
-	AREAS.forEach(markStale);
+	AREAS.forEach(function (a) { markStale(a); });
 }
 
 function flushStale() {
@@ -518,6 +522,9 @@ function flushStale() {
 			delete state.errors[area];
 			retryCount[area] = 0;
 			delete notBefore[area];
+			/* Updates that came while it was fetched, and that it holds. */
+			if (stale.has(area) && typeof d.last_sequence === "number" && staleUpTo[area] <= d.last_sequence)
+				stale.delete(area);
 			state.updatedAt = Date.now();
 			render(area);
 		}, function (e) {
@@ -634,12 +641,11 @@ function onUpdate(text) {
 		return;
 	if (sc.area === "organisations") {
 		/* Reference data moves codes between ICBs: every area may change. */
-		if (!AREAS.every(reflected))
-			refreshAll();
+		AREAS.forEach(function (a) { if (!reflected(a)) markStale(a, seq); });
 		return;
 	}
 	if (AREAS.indexOf(sc.area) >= 0 && !reflected(sc.area))
-		markStale(sc.area);
+		markStale(sc.area, seq);
 }
 
 function scheduleStream(ms) {

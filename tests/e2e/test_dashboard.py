@@ -369,13 +369,17 @@ class DashboardStreamBacklog(DashboardCase):
         acks, proc = self.daemon.send([capacity(n) for n in range(6000)])
         self.assertEqual(proc.returncode, 0, proc.stderr)
         b = self.browser
+        # Capacity's first answer comes late: the backlog's capacity updates
+        # arrive while it is on its way, and it holds them all.
+        b.do("route", match=r"^/api/v1/capacity\?", delay_ms=2500)
         b.do("open", url=f"{self.base}/?icb=QNX",
              wait_for="html[data-loaded=yes][data-live=yes]", timeout_ms=30000)
-        b.do("requests")
         time.sleep(4)
-        again = [r["path"] for r in b.do("requests")["requests"]
+        asked = [r["path"] for r in b.do("requests")["requests"]
                  if r["path"].startswith("/api/v1/") and not r["path"].startswith("/api/v1/stream")]
-        self.assertEqual(again, [], "areas fetched again for updates their figures already hold")
+        again = [p for p in set(asked) if asked.count(p) > 1]
+        self.assertEqual(again, [], f"areas fetched again for updates their figures already hold: {asked}")
+        b.do("unroute")
         # A new event still reaches the page.
         before = b.read(beds="#kpi-beds")["beds"]
         latest = capacity(6000)     # RXC01's latest report: the figures move

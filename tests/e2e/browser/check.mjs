@@ -24,6 +24,7 @@
 //   {"cmd":"route","match":REGEX,"status":N,"body":TEXT,"headers":{...}}
 //                                                      answer requests whose path and query match
 //                                                      REGEX with this instead of the daemon's
+//   {"cmd":"route","match":REGEX,"delay_ms":N}         or pass them to the daemon N ms late
 //   {"cmd":"unroute"}                                  the daemon answers everything again
 //   {"cmd":"eval","expr":JS}                           -> "value": the expression's JSON value
 //   {"cmd":"close"}
@@ -207,10 +208,14 @@ const commands = {
 
 	async route(c) {
 		const re = new RegExp(c.match);
-		const handler = (route) => {
+		const handler = async (route) => {
 			const u = new URL(route.request().url());
 			if (!re.test(u.pathname + u.search))
 				return route.fallback();
+			if (c.delay_ms) {
+				await new Promise((done) => setTimeout(done, c.delay_ms));
+				return route.fallback();
+			}
 			return route.fulfill({ status: c.status || 200, body: c.body || "",
 				headers: Object.assign({ "Content-Type": "application/json" }, c.headers || {}) });
 		};
