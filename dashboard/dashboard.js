@@ -597,8 +597,12 @@ function onStreamOpen() {
 	state.live = true;
 	state.liveNote = "on";
 	/* After a reconnect, fetch everything: updates may have been missed. */
-	if (streamOpens++ > 0)
-		refreshAll();
+	if (streamOpens++ > 0) {
+		if (state.icb)
+			refreshAll();
+		else
+			chooseDefaultIcb();
+	}
 	renderStatus();
 }
 
@@ -632,8 +636,13 @@ function onUpdate(text) {
 		return d !== undefined && typeof d.last_sequence === "number" && seq <= d.last_sequence;
 	}
 	if (!state.icb) {
-		/* No ICS chosen yet (no figures at all before): pick one now. */
-		if (sc.icb && sc.icb !== "unmapped")
+		/*
+		 * No ICS chosen yet (no flow figures before): an update that can
+		 * put an ICB in the flow/icbs table, and that the table did not
+		 * hold when last read, is a reason to read it again.
+		 */
+		if ((sc.area === "flow" || sc.area === "organisations") && sc.icb && sc.icb !== "unmapped" &&
+		    !(icbsSequence !== null && seq <= icbsSequence))
 			chooseDefaultIcb();
 		return;
 	}
@@ -1294,6 +1303,8 @@ async function fillIcbSelect() {
 	let codes = [];
 	try {
 		const t = await apiTable("flow/icbs", asOf ? { as_of: asOf } : {});
+		if (typeof t.last_sequence === "number")
+			icbsSequence = t.last_sequence;
 		codes = t.items.map(function (r) { return r.icb; }).filter(function (c) { return c && c !== "unmapped"; });
 		delete state.errors.icbs;
 	} catch (e) {
@@ -1311,11 +1322,17 @@ async function fillIcbSelect() {
 }
 
 let choosing = false;
+let icbsSequence = null;  /* last_sequence of the flow/icbs table last read */
+let icbsAgain = false;    /* asked for while it was being read */
+let icbsTimer = null;
 
 async function chooseDefaultIcb() {
-	if (choosing)
+	if (choosing) {
+		icbsAgain = true;
 		return;
+	}
 	choosing = true;
+	icbsAgain = false;
 	const codes = await fillIcbSelect();
 	choosing = false;
 	state.icbsChecked = !state.errors.icbs;
@@ -1327,8 +1344,13 @@ async function chooseDefaultIcb() {
 		renderTitle();
 		refreshAll();
 	}
-	if (!state.icb && Object.keys(state.errors).length)
-		window.setTimeout(chooseDefaultIcb, 5000);
+	/* Once again at most: after a failure, or for updates that came meanwhile. */
+	if (!state.icb && (state.errors.icbs || icbsAgain) && icbsTimer === null) {
+		icbsTimer = window.setTimeout(function () {
+			icbsTimer = null;
+			chooseDefaultIcb();
+		}, state.errors.icbs ? 5000 : REFRESH_MS);
+	}
 	renderStatus();
 }
 

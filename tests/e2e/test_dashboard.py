@@ -27,6 +27,9 @@ What is checked, with the sample day (tools/sample-day --date 2026-05-11
   the page fetch again figures that already hold those updates;
 - a table of thousands of rows (capacity lines) shows 100 at a time,
   with a pager that says where it is and keeps its page across updates;
+- with no flow figures yet (no ICB to pick), updates for other areas do
+  not make the page ask for the ICB list again each time; the first flow
+  figures make it pick their ICB;
 - an area whose figures route answers an error (503 with Retry-After)
   is said in the error box, not asked again before Retry-After however
   many updates come, and the message goes once it answers again;
@@ -175,6 +178,7 @@ def cell(table, key, col):
 
 class DashboardCase(DaemonTestCase):
     token = None
+    events = staticmethod(sample_day)     # what is sent before the page opens
 
     @classmethod
     def setUpClass(cls):
@@ -189,7 +193,7 @@ class DashboardCase(DaemonTestCase):
             self.settings["http.token"] = self.token
         super().setUp()
         self.base = f"http://127.0.0.1:{self.port}"
-        acks, proc = self.daemon.send(sample_day())
+        acks, proc = self.daemon.send(self.events())
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.accepted = sum(1 for a in acks if a["status"] == "ACK_STATUS_ACCEPTED")
         self.profile = tempfile.mkdtemp(prefix="cd-chromium-")
@@ -402,6 +406,31 @@ class DashboardStreamBacklog(DashboardCase):
         self.assertTrue(streams)
         resumed = streams[-1]["last_event_id"] or streams[-1]["path"].partition("last_event_id=")[2]
         self.assertEqual(resumed, str(last), streams)
+
+
+def reference_data_and_capacity():
+    """The sample day's organisations, then 4,000 capacity reports at
+    RXC01 (QNX): updates for an ICB, but no flow figures."""
+    orgs = [e for e in sample_day() if "organisationRegistered" in e]
+    return orgs + [capacity(n) for n in range(4000)]
+
+
+class DashboardNoFlowYet(DashboardCase):
+    events = staticmethod(reference_data_and_capacity)
+
+    def test_no_icb_to_show_yet_is_not_asked_for_each_update(self):
+        b = self.browser
+        b.do("open", url=f"{self.base}/", wait_for="html[data-live=yes]", timeout_ms=30000)
+        b.do("wait_for", selector='#status[data-text^="No ICB has figures yet"]', timeout_ms=10000)
+        time.sleep(4)           # the stream's backlog: capacity updates for QNX
+        asked = [r["path"] for r in b.do("requests")["requests"] if r["path"].startswith("/api/v1/flow/icbs")]
+        self.assertLessEqual(len(asked), 2, f"flow/icbs asked for each update: {len(asked)}")
+        # The first flow figures: the page picks their ICB.
+        acks, _ = self.daemon.send([admission(3, at=int(time.time() * 1000) - 60000)])
+        self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED", acks)
+        b.do("wait_for", selector="html[data-loaded=yes]", timeout_ms=LIVE_WITHIN_MS + 5000)
+        self.assertIn("icb=QNX", b.do("eval", expr="window.location.search")["value"])
+        self.assert_no_problems()
 
 
 class DashboardBackOff(DashboardCase):
