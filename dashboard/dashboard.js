@@ -33,7 +33,8 @@
  * each minute: figures such as "today" and days delayed so far move with
  * the clock, event or not. An area whose fetch failed is not asked again
  * before its back-off (RETRY_MS, or the answer's Retry-After if longer)
- * has passed, whatever updates come meanwhile.
+ * has passed, whatever updates come meanwhile; nor is one whose answer took
+ * T before SLOW_FACTOR times T has passed since.
  */
 "use strict";
 
@@ -41,6 +42,7 @@
 
 const AREAS = ["organisations", "flow", "discharges", "capacity", "services", "finance", "governance"];
 const REFRESH_MS = 300;          /* the most often one area is fetched again */
+const SLOW_FACTOR = 3;           /* after a fetch that took T, the area waits T times this */
 const CLOCK_MS = 60000;          /* live figures depend on the time too ("today", days delayed so far) */
 const RETRY_MS = [2000, 5000, 10000, 30000];
 const TOKEN_KEY = "commissiond.token";
@@ -493,6 +495,7 @@ const staleUpTo = {};     /* area -> the latest eventSequence it is stale for (I
 const inFlight = new Set();
 const retryCount = {};
 const notBefore = {};     /* area -> Date.now() before which it is not asked again */
+const wakeTimer = {};     /* area -> the timer that flushes it at notBefore */
 let refreshTimer = null;
 
 /* seq: the eventSequence of the update that makes it stale; none: fetch again whatever. */
@@ -513,15 +516,32 @@ function flushStale() {
 	Array.from(stale).forEach(function (area) {
 		if (inFlight.has(area))
 			return;          /* fetched again when the current one ends */
-		if (notBefore[area] && Date.now() < notBefore[area])
-			return;          /* backing off: its retry timer marks it stale again */
+		if (notBefore[area] && Date.now() < notBefore[area]) {
+			/* Waiting (after a slow answer, or backing off): flushed then. */
+			if (!wakeTimer[area]) {
+				wakeTimer[area] = window.setTimeout(function () {
+					delete wakeTimer[area];
+					if (stale.has(area) && refreshTimer === null)
+						refreshTimer = window.setTimeout(flushStale, 0);
+				}, notBefore[area] - Date.now());
+			}
+			return;
+		}
 		stale.delete(area);
 		inFlight.add(area);
+		const started = Date.now();
 		fetchArea(area).then(function (d) {
 			state.data[area] = d;
 			delete state.errors[area];
 			retryCount[area] = 0;
-			delete notBefore[area];
+			/*
+			 * An area that is slow to answer (the delayed discharges, a
+			 * flow fold: seconds on a large store, and the daemon reads
+			 * two at a time) is not asked again at once however many
+			 * updates come: this page keeps it busy a quarter of the time
+			 * at most.
+			 */
+			notBefore[area] = Date.now() + SLOW_FACTOR * (Date.now() - started);
 			/* Updates that came while it was fetched, and that it holds. */
 			if (stale.has(area) && typeof d.last_sequence === "number" && staleUpTo[area] <= d.last_sequence)
 				stale.delete(area);

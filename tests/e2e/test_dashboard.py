@@ -30,6 +30,8 @@ What is checked, with the sample day (tools/sample-day --date 2026-05-11
 - with no flow figures yet (no ICB to pick), updates for other areas do
   not make the page ask for the ICB list again each time; the first flow
   figures make it pick their ICB;
+- an area slow to answer (2 s) is not asked again at once under a
+  stream of its updates, and its figures still catch up;
 - an area whose figures route answers an error (503 with Retry-After)
   is said in the error box, not asked again before Retry-After however
   many updates come, and the message goes once it answers again;
@@ -430,6 +432,38 @@ class DashboardNoFlowYet(DashboardCase):
         self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED", acks)
         b.do("wait_for", selector="html[data-loaded=yes]", timeout_ms=LIVE_WITHIN_MS + 5000)
         self.assertIn("icb=QNX", b.do("eval", expr="window.location.search")["value"])
+        self.assert_no_problems()
+
+
+class DashboardSlowArea(DashboardCase):
+
+    def test_a_slow_area_is_not_asked_again_at_once(self):
+        b = self.browser
+        b.do("open", url=f"{self.base}/?icb=QNX",
+             wait_for="html[data-loaded=yes][data-live=yes]", timeout_ms=30000)
+        time.sleep(3)           # the stream's backlog of the sample day, already shown
+        # The delayed discharges take 2 s to read (seconds, on a large store).
+        b.do("route", match=r"^/api/v1/discharges\?", delay_ms=2000)
+        b.do("requests")
+        ready = next(e for e in sample_day() if "readyForDischarge" in e)
+        for n in range(18):     # a discharges update every half second
+            e = json.loads(json.dumps(ready))
+            e["eventId"] = f"DASH-READY-{n}"
+            e["readyForDischarge"]["patientPseudonym"] = pseudonym(n, "dash-ready")
+            acks, _ = self.daemon.send([e])
+            self.assertEqual(acks[0]["status"], "ACK_STATUS_ACCEPTED", acks)
+            time.sleep(0.5)
+        asked = [r for r in b.do("requests")["requests"] if r["path"].startswith("/api/v1/discharges?")]
+        # Back to back, it would be one every 2 s (4 or more in 9 s).
+        self.assertLessEqual(len(asked), 2, f"asked again at once after a slow answer: {asked}")
+        b.do("unroute")
+        # The figures still follow: every one of those cases is shown in the end.
+        want = count(self.api("discharges", icb="QNX")["figures"]["discharges"]["icbs"]["QNX"]["open"]["cases"])
+        b.do("wait_for", selector=f'#kpi-delayed', timeout_ms=1000)
+        deadline = time.time() + 15
+        while b.read(d="#kpi-delayed")["d"] != want and time.time() < deadline:
+            time.sleep(0.5)
+        self.assertEqual(b.read(d="#kpi-delayed")["d"], want)
         self.assert_no_problems()
 
 
