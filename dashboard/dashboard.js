@@ -602,18 +602,33 @@ async function probe() {
 		return;
 	}
 	delete state.errors.connection;
-	if (res.status === 503)
-		state.errors.ready = "commissiond is not ready: its store refuses input for now (map or disk full)";
+	let body = null;
+	try {
+		body = await res.json();
+	} catch (e) {
+		body = null;
+	}
+	if (res.ok)
+		delete state.errors.ready;
 	else if (res.status === 401)
 		state.errors.ready = "HTTP 401: the API needs a bearer token: open this page as /?token=…";
+	else if (body && body.store === "unreadable")
+		state.errors.ready = "commissiond is not ready: its store cannot be read (" +
+		    (typeof body.store_error === "string" && body.store_error ? body.store_error : "no reason given") + ")";
+	else if (body && body.refusing_input)
+		state.errors.ready = "commissiond is not ready: its store refuses input for now (map or disk full)";
 	else
-		delete state.errors.ready;
+		state.errors.ready = "commissiond is not ready: /readyz answered HTTP " + res.status +
+		    (body && body.error && body.error.message ? ": " + body.error.message : "");
 	renderStatus();
 }
 
 function onStreamOpen() {
 	streamRetry = 0;
 	delete state.errors.connection;
+	/* Said while it was down: asked again, or it would stay for good. */
+	if (state.errors.ready)
+		probe();
 	state.live = true;
 	state.liveNote = "on";
 	/* After a reconnect, fetch everything: updates may have been missed. */

@@ -35,6 +35,8 @@ What is checked, with the sample day (tools/sample-day --date 2026-05-11
 - an area whose figures route answers an error (503 with Retry-After)
   is said in the error box, not asked again before Retry-After however
   many updates come, and the message goes once it answers again;
+- when /readyz says the store cannot be read, the page says so and why
+  (not "map or disk full");
 - with an [http] token, the page opened as /?token=... (and no icb) picks
   the first ICB, takes the token out of the address bar, sends it, and
   stays live (the stream read with fetch, since EventSource cannot send
@@ -540,6 +542,32 @@ class DashboardLargeTables(DashboardCase):
         # Small tables have no pager.
         self.assertIsNone(b.read(p="#flow-providers-pager")["p"])
         self.assert_no_problems()
+
+
+class DashboardNotReady(DashboardCase):
+
+    def test_not_ready_says_why(self):
+        b = self.browser
+        b.do("open", url=f"{self.base}/?icb=QNX",
+             wait_for="html[data-loaded=yes][data-live=yes]", timeout_ms=30000)
+        # The store cannot be read (LMDB's reader table full): /readyz says
+        # so and why; the stream is refused meanwhile.
+        why = "MDB_READERS_FULL: Environment maxreaders limit reached"
+        b.do("route", match=r"^/readyz$", status=503, headers={"Retry-After": "1"},
+             body=json.dumps({"ready": False, "store": "unreadable", "sockets": "bound",
+                              "refusing_input": False, "store_error": why}))
+        b.do("route", match=r"^/api/v1/stream", status=503, headers={"Retry-After": "1"},
+             body=json.dumps({"error": {"status": 503, "message": "the store cannot be read now"}}))
+        self.daemon.stop()      # the stream is cut, and opened again: refused
+        self.daemon.start()
+        b.do("wait_for", selector="#error:not([hidden])", timeout_ms=15000)
+        shown = b.read(error="#error")["error"]
+        self.assertIn("store cannot be read", shown)
+        self.assertIn(why, shown)
+        self.assertNotIn("map or disk full", shown)
+        b.do("unroute")
+        b.do("wait_for", selector="#error[hidden]", timeout_ms=40000)
+        b.problems = []
 
 
 class DashboardWithToken(DashboardCase):
