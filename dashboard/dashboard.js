@@ -560,6 +560,13 @@ function flushStale() {
 			const wait = Math.max(RETRY_MS[Math.min(n, RETRY_MS.length) - 1], e.retryAfterMs || 0);
 			notBefore[area] = Date.now() + wait;
 			window.setTimeout(function () { markStale(area); }, wait);
+		}).catch(function (e) {
+			/*
+			 * The answer came but could not be shown (figures of a shape
+			 * this page does not know): say so. Without this the area
+			 * stayed in flight, never to be fetched again.
+			 */
+			state.errors[area] = "the answer could not be shown (" + (e && e.message ? e.message : String(e)) + ")";
 		}).then(function () {
 			inFlight.delete(area);
 			if (stale.has(area) && refreshTimer === null)

@@ -37,6 +37,8 @@ What is checked, with the sample day (tools/sample-day --date 2026-05-11
   many updates come, and the message goes once it answers again;
 - when /readyz says the store cannot be read, the page says so and why
   (not "map or disk full");
+- an answer the page cannot show is said in the error box, and the area
+  is fetched again on its next update;
 - with an [http] token, the page opened as /?token=... (and no icb) picks
   the first ICB, takes the token out of the address bar, sends it, and
   stays live (the stream read with fetch, since EventSource cannot send
@@ -568,6 +570,43 @@ class DashboardNotReady(DashboardCase):
         b.do("unroute")
         b.do("wait_for", selector="#error[hidden]", timeout_ms=40000)
         b.problems = []
+
+
+def allocation(n, pence):
+    """QNX's core allocation for 2026-27, the latest of all."""
+    return {"source": "allocations", "eventId": f"DASH-ALLOC-{n}",
+            "occurredAt": str(1778454000000 + 1000 * n),
+            "budgetAllocated": {"commissioner": "QNX", "financialYear": "2026-27",
+                                "pool": "BUDGET_POOL_CORE", "amount": str(pence)}}
+
+
+class DashboardUnexpectedAnswer(DashboardCase):
+
+    def test_an_answer_that_cannot_be_shown_is_said_and_the_area_goes_on(self):
+        b = self.browser
+        b.do("open", url=f"{self.base}/?icb=QNX",
+             wait_for="html[data-loaded=yes][data-live=yes]", timeout_ms=30000)
+        time.sleep(3)           # the stream's backlog of the sample day, already shown
+        # An answer of a shape the page does not know (a commissioner's
+        # years null): rendering it fails.
+        odd = {"area": "finance", "as_of": int(time.time() * 1000),
+               "last_sequence": self.daemon.status()["lastSequence"] + 1,
+               "last_event_time": None,
+               "figures": {"finance": {"commissioners": {"QNX": None}, "contracts": {}},
+                           "unmapped": [], "pending": {}}}
+        b.do("route", match=r"^/api/v1/finance\?", body=json.dumps(odd))
+        self.daemon.send([allocation(1, 360000000000)])
+        b.do("wait_for", selector="#error:not([hidden])", timeout_ms=LIVE_WITHIN_MS)
+        self.assertIn("Figures of finance: the answer could not be shown", b.read(e="#error")["e"])
+        b.do("unroute")
+        # The next update fetches it again: the page shows it.
+        self.daemon.send([allocation(2, 370000000000)])
+        b.do("wait_text", selector=cell("finance-commissioners", "QNX/2026-27", "allocated"),
+             **{"not": money(350000000000)}, timeout_ms=LIVE_WITHIN_MS)
+        shown = b.read(a=cell("finance-commissioners", "QNX/2026-27", "allocated"))["a"]
+        self.assertEqual(shown, money(370000000000))
+        b.do("wait_for", selector="#error[hidden]", timeout_ms=LIVE_WITHIN_MS)
+        self.assert_no_problems()
 
 
 class DashboardWithToken(DashboardCase):
