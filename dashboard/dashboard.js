@@ -8,7 +8,8 @@
  *                figures (the flow/icbs table, in the daemon's order).
  *   as_of=MS     show figures as of that instant (UTC milliseconds) instead
  *                of now. Live updates still refresh them: every stored event
- *                counts, whatever its time.
+ *                counts, whatever its time. One that is not digits is said
+ *                in the status line, and the figures are as of now.
  *   token=...    when commissiond runs with an [http] token, open the page as
  *                /?token=SECRET. The page keeps the token in this tab's
  *                sessionStorage, removes it from the address bar (so it does
@@ -1311,6 +1312,10 @@ function renderStatus() {
 	} else {
 		parts.push("Loading figures…");
 	}
+	/* An as_of the page cannot use is not dropped silently: the figures
+	 * would pass for the ones asked for. */
+	if (asOfParam !== null && asOf === null)
+		parts.unshift("as_of \u201c" + asOfParam + "\u201d in the address is not UTC milliseconds: showing figures as of now");
 	const text = parts.join(" · ");
 	const lt = "Live updates: " + state.liveNote;
 	const live = status.querySelector(".live");

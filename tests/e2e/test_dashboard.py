@@ -37,6 +37,8 @@ What is checked, with the sample day (tools/sample-day --date 2026-05-11
   many updates come, and the message goes once it answers again;
 - when /readyz says the store cannot be read, the page says so and why
   (not "map or disk full");
+- an as_of in the address that is not milliseconds is said, not dropped
+  silently;
 - an answer the page cannot show is said in the error box, and the area
   is fetched again on its next update;
 - with an [http] token, the page opened as /?token=... (and no icb) picks
@@ -606,6 +608,18 @@ class DashboardUnexpectedAnswer(DashboardCase):
         shown = b.read(a=cell("finance-commissioners", "QNX/2026-27", "allocated"))["a"]
         self.assertEqual(shown, money(370000000000))
         b.do("wait_for", selector="#error[hidden]", timeout_ms=LIVE_WITHIN_MS)
+        self.assert_no_problems()
+
+
+class DashboardBadAsOf(DashboardCase):
+
+    def test_an_as_of_that_is_not_milliseconds_is_said(self):
+        b = self.browser
+        b.do("open", url=f"{self.base}/?icb=QNX&as_of=2026-05-11",
+             wait_for="html[data-loaded=yes]", timeout_ms=30000)
+        status = b.read(s="#status")["s"]
+        self.assertIn("as_of “2026-05-11” in the address is not UTC milliseconds", status)
+        self.assertIn("as of now", status)
         self.assert_no_problems()
 
 
