@@ -244,14 +244,16 @@ function pager(table, id, count, redraw) {
 		    el("button", { type: "button", class: "prev", "aria-controls": id, text: "Previous rows" }),
 		    el("span", { class: "where" }),
 		    el("button", { type: "button", class: "next", "aria-controls": id, text: "Next rows" }));
-		box.querySelector(".prev").addEventListener("click", function () {
-			tablePage[id]--;
+		/* A button that goes disabled under the keyboard's focus would
+		 * drop it to the page's start: the other one takes it. */
+		const turn = function (by, other) {
+			tablePage[id] += by;
 			box.redraw();
-		});
-		box.querySelector(".next").addEventListener("click", function () {
-			tablePage[id]++;
-			box.redraw();
-		});
+			if (this.disabled)
+				box.querySelector(other).focus();
+		};
+		box.querySelector(".prev").addEventListener("click", function () { turn.call(this, -1, ".next"); });
+		box.querySelector(".next").addEventListener("click", function () { turn.call(this, 1, ".prev"); });
 		table.parentNode.insertBefore(box, table.nextSibling);
 	}
 	box.redraw = redraw;

@@ -545,6 +545,14 @@ class DashboardLargeTables(DashboardCase):
                          f"Rows 101 to 200 of {count(total)}")
         # Small tables have no pager.
         self.assertIsNone(b.read(p="#flow-providers-pager")["p"])
+        # By keyboard to the last page: the focus stays on the pager.
+        b.do("eval", expr="document.querySelector('#capacity-lines').closest('details').open = true")
+        b.do("eval", expr="document.querySelector('#capacity-lines-pager .next').focus()")
+        pages = -(-total // 100)
+        b.do("press", key="Enter", count=pages - 2)    # from the second page to the last
+        self.assertEqual(b.read(where="#capacity-lines-pager .where")["where"],
+                         f"Rows {count((pages - 1) * 100 + 1)} to {count(total)} of {count(total)}")
+        self.assertEqual(b.do("eval", expr="document.activeElement.className")["value"], "prev")
         self.assert_no_problems()
 
 

@@ -26,6 +26,7 @@
 //                                                      REGEX with this instead of the daemon's
 //   {"cmd":"route","match":REGEX,"delay_ms":N}         or pass them to the daemon N ms late
 //   {"cmd":"unroute"}                                  the daemon answers everything again
+//   {"cmd":"press","key":"Enter","count":N}            press a key N times where the focus is
 //   {"cmd":"eval","expr":JS}                           -> "value": the expression's JSON value
 //   {"cmd":"close"}
 import { createInterface } from "node:readline";
@@ -227,6 +228,12 @@ const commands = {
 	async unroute() {
 		while (routes.length)
 			await page.unroute("**/*", routes.pop());
+		return {};
+	},
+
+	async press(c) {
+		for (let i = 0; i < (c.count || 1); i++)
+			await page.keyboard.press(c.key);
 		return {};
 	},
 
