@@ -26,6 +26,7 @@
 #include "commissiond.h"
 #include "dates.h"
 #include "log.h"
+#include "pbbudget.h"
 #include "text.h"
 
 /* The kinds of thing the picture in memory holds. */
@@ -96,8 +97,41 @@ live_icb_of(void *arg, const char *provider)
 	return picture_icb_of(arg, provider);
 }
 
+/*
+ * Is a history the picture refused (picture_add_history, _set_history: -1
+ * for both) at fault itself, its key or bytes not decoding, rather than
+ * memory? Decoded again on a budget, which tells an allocation that failed
+ * from bytes that are not a history; out of memory here is memory's too.
+ */
+static bool
+live_history_undecodable(const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
+{
+	struct pb_budget budget;
+	ProtobufCAllocator *alloc = pb_budget_init(&budget, SIZE_MAX);
+	Commissioning__History *history;
+	bool undecodable = false;
+
+	if (keylen < 2 || key[keylen - 1] != '\0')
+		return true;
+	if ((history = commissioning__history__unpack(alloc, len, bytes)) == NULL)
+		return !budget.out_of_memory;
+	for (size_t i = 0; !undecodable && !budget.out_of_memory && i < history->n_entries; i++) {
+		const ProtobufCBinaryData *b = &history->entries[i]->envelope;
+		Commissioning__Envelope *env =
+		    commissioning__envelope__unpack(alloc, b->len, b->data);
+
+		undecodable = env == NULL && !budget.out_of_memory;
+		if (env != NULL)
+			commissioning__envelope__free_unpacked(env, alloc);
+	}
+	commissioning__history__free_unpacked(history, alloc);
+	return undecodable;
+}
+
 /* state_apply tells of each history it writes: the picture follows at
- * once, so the next event's topic sees the organisations it registered. */
+ * once, so the next event's topic sees the organisations it registered.
+ * One it could not take for want of memory leaves the picture short: it
+ * is read again from the store before it is next used (live->stale). */
 static void
 live_history_changed(void *arg, const struct thing_key *key, const uint8_t *bytes, size_t len)
 {
@@ -105,16 +139,38 @@ live_history_changed(void *arg, const struct thing_key *key, const uint8_t *byte
 
 	if (!live_is_small_kind(key->bytes[0]))
 		return;
-	if (picture_set_history(live->picture, key->bytes, key->len, bytes, len) < 0)
-		log_error("live: a history does not decode; its figures are left out");
+	if (picture_set_history(live->picture, key->bytes, key->len, bytes, len) < 0) {
+		if (live_history_undecodable(key->bytes, key->len, bytes, len)) {
+			log_error("live: a history does not decode; its figures are left out");
+		} else {
+			if (!live->stale)
+				log_error("live: out of memory taking a history into the reference "
+					  "data; it is read again from the store after this batch");
+			live->stale = true;
+		}
+	}
 	json_object_clear(live->figures); /* figures from here on see it */
 }
+
+/* Loading a picture: a history it could not take for want of memory
+ * stops the load (the picture would be short of it). */
+struct live_loading {
+	struct picture *picture;
+	bool no_memory;
+};
 
 static int
 live_load_one(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
 {
-	if (picture_add_history(arg, key, keylen, bytes, len) < 0)
-		log_warning("live: a stored history does not decode; skipped (run commissionctl rebuild)");
+	struct live_loading *loading = arg;
+
+	if (picture_add_history(loading->picture, key, keylen, bytes, len) == 0)
+		return 0;
+	if (!live_history_undecodable(key, keylen, bytes, len)) {
+		loading->no_memory = true;
+		return 1;
+	}
+	log_warning("live: a stored history does not decode; skipped (run commissionctl rebuild)");
 	return 0;
 }
 
@@ -123,20 +179,24 @@ live_load_one(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes
 static enum store_result
 live_picture_load(struct live *live, struct store_batch *batch, struct picture **picture)
 {
+	struct live_loading loading = { picture_new(), false };
 	enum store_result r = STORE_OK;
 
-	if ((*picture = picture_new()) == NULL) {
+	if ((*picture = loading.picture) == NULL) {
 		log_error("live: out of memory loading the reference data");
 		return STORE_FAILED;
 	}
-	for (size_t i = 0; r == STORE_OK && i < sizeof(live_small_kinds); i++)
+	for (size_t i = 0; r == STORE_OK && !loading.no_memory && i < sizeof(live_small_kinds); i++)
 		r = store_batch_scan_prefix(batch, STORE_HISTORIES, &live_small_kinds[i], 1,
-		    live_load_one, *picture);
-	if (r != STORE_OK) {
-		log_error("live: the reference data could not be read: %s",
-		    store_error(live->store));
+		    live_load_one, &loading);
+	if (r != STORE_OK || loading.no_memory) {
+		if (r != STORE_OK)
+			log_error("live: the reference data could not be read: %s",
+			    store_error(live->store));
+		else
+			log_error("live: out of memory loading the reference data");
 		picture_destroy(picture);
-		return r;
+		return r != STORE_OK ? r : STORE_FAILED;
 	}
 	picture_seal(*picture);
 	return STORE_OK;
