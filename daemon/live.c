@@ -58,6 +58,7 @@ struct live {
 	json_t *figures;	   /* area -> that area's figures, for this batch */
 	json_t *slices;		   /* key -> figures text already cut, for this batch */
 	json_t *alerts_before;	   /* conflict alerts before the batch, when asked */
+	bool alerts_unknown;	   /* ... and they could not be worked out: none compared */
 	char *scratch;		   /* the last figures cut that are not in slices */
 	bool stale;		   /* a batch failed: reload before the next */
 	uint64_t folds;		   /* flow figures folded from every spell */
@@ -424,18 +425,25 @@ live_area(struct live *live, const char *area)
 	return f;
 }
 
+/* Out of memory, the alerts before stay unknown for the batch: none is
+ * then said raised or cleared (taken as none, every alert of the event's
+ * contract would be said raised), nor taken later, after changes. */
 void
 live_note_alerts(struct live *live)
 {
-	json_t *gov;
+	json_t *gov, *alerts;
 
-	if (live->alerts_before != NULL)
+	if (live->alerts_before != NULL || live->alerts_unknown)
 		return;
-	gov = live_area(live, "governance");
-	live->alerts_before = json_deep_copy(
-	    json_object_get(json_object_get(gov, "governance"), "conflict_alerts"));
-	if (live->alerts_before == NULL)
-		live->alerts_before = json_array();
+	if ((gov = live_area(live, "governance")) != NULL) {
+		alerts = json_object_get(json_object_get(gov, "governance"), "conflict_alerts");
+		live->alerts_before = alerts != NULL ? json_deep_copy(alerts) : json_array();
+	}
+	if (live->alerts_before == NULL) {
+		log_error("live: out of memory working out the conflict alerts before a batch; "
+			  "its updates leave out the alerts raised and cleared");
+		live->alerts_unknown = true;
+	}
 }
 
 /* Items of a that are not in b. */
@@ -658,6 +666,7 @@ live_batch_end(struct live *live)
 	json_object_clear(live->slices);
 	json_decref(live->alerts_before);
 	live->alerts_before = NULL;
+	live->alerts_unknown = false;
 	free(live->scratch);
 	live->scratch = NULL;
 	live->batch = NULL;

@@ -8,7 +8,7 @@ import json
 import os
 import unittest
 
-from harness import DaemonTestCase, capacity, http_get, preload_env
+from harness import DaemonTestCase, capacity, http_get, json_lines, preload_env
 
 
 def capacity_at(organisation, n):
@@ -65,6 +65,56 @@ class OutOfMemoryFollowingAHistory(DaemonTestCase):
         self.assertNotIn("does not decode", log)
         self.assertIn("live: out of memory loading the reference data", log)
         self.assertEqual(lines_of(self.daemon), ["RXC01", "RXC02"], log)
+
+
+def org(n, code, role, parent):
+    return {"source": "ods", "eventId": f"O{n}", "occurredAt": "1767225600000",
+            "organisationRegistered": {"code": code, "role": role, "parentCode": parent}}
+
+
+class OutOfMemoryNotingTheAlerts(DaemonTestCase):
+    """The conflict alerts before a batch could not be worked out (the
+    governance fold ran out of memory): they were taken as none, and the
+    batch's update published every alert of its contract as raised."""
+
+    def daemon_env(self):
+        self.trigger = os.path.join(self.workdir, "fail-json")
+        return preload_env(self.workdir, "fail_json", FAIL_JSON_FILE=self.trigger)
+
+    def governance_updates(self):
+        last = self.daemon.status()["lastUpdateSequence"]
+        out = self.daemon.ctl("tail", "--from", "1", "--count", str(last), timeout=60).stdout
+        return [json.loads(u["stateChanged"]["figures"]) for u in json_lines(out)
+                if u["topic"] == "governance.QNX.QNX"]
+
+    def test_an_alert_already_raised_is_not_published_as_raised_again(self):
+        declared = {"source": "governance", "eventId": "D1", "occurredAt": "1767225600000",
+                    "interestDeclared": {"declarationId": "DOI-1", "person": "S7",
+                                         "organisation": "QNX",
+                                         "type": "INTEREST_TYPE_FINANCIAL", "interestIn": "RXC",
+                                         "fromDate": "2026-01-01"}}
+        award = {"source": "commissioner", "eventId": "A1", "occurredAt": "1778407200000",
+                 "contractAwarded": {"contractId": "K-1", "commissioner": "QNX",
+                                     "provider": "RXC01", "annualValue": "1000",
+                                     "startDate": "2026-04-01", "endDate": "2027-03-31",
+                                     "decidedOn": "2026-03-01", "decisionMakers": ["S7", "S8"]}}
+        varied = {"source": "commissioner", "eventId": "V1", "occurredAt": "1778407300000",
+                  "contractVaried": {"contractId": "K-1", "variationNumber": "1",
+                                     "newAnnualValue": "1200", "effectiveDate": "2026-06-01",
+                                     "decidedOn": "2026-05-01", "decisionMakers": ["S8"]}}
+        for batch in ([org(1, "QNX", "ORG_ROLE_ICB", "Y59"),
+                       org(2, "RXC", "ORG_ROLE_TRUST", "QNX")], [declared], [award]):
+            acks, proc = self.daemon.send(batch)
+            self.assertEqual({a["status"] for a in acks}, {"ACK_STATUS_ACCEPTED"}, proc.stderr)
+        raised = self.governance_updates()[-1]["alerts_raised"]
+        self.assertEqual([a["contract_id"] for a in raised], ["K-1"])
+        open(self.trigger, "w").close()
+        acks, proc = self.daemon.send([varied])
+        self.assertFalse(os.path.exists(self.trigger), "no figures were worked out")
+        self.assertEqual([a["status"] for a in acks], ["ACK_STATUS_ACCEPTED"], proc.stderr)
+        figures = self.governance_updates()[-1]
+        self.assertEqual(figures.get("alerts_raised", []), [], figures)
+        self.assertIn("live: out of memory", self.daemon.log_text())
 
 
 if __name__ == "__main__":
