@@ -131,13 +131,17 @@ ctl_show(const struct config *cfg, int argc, char **argv)
 	}
 	store_close(&store);
 	picture_seal(picture);
+	/* The area is known (checked above): NULL is for want of memory, an
+	 * area that could not fold every thing (no figures short of one). */
 	figures = picture_figures(picture, argv[optind], (int64_t)as_of);
 	picture_destroy(&picture);
-	if (figures == NULL) {
-		fprintf(stderr, "commissionctl: show: no such area: %s\n", argv[optind]);
-		return show_usage();
+	if (figures == NULL ||
+	    json_object_set_new(figures, "as_of", json_integer((json_int_t)as_of)) < 0) {
+		fprintf(stderr, "commissionctl: show: out of memory working out the %s figures\n",
+		    argv[optind]);
+		json_decref(figures);
+		return CTL_REFUSED;
 	}
-	json_object_set_new(figures, "as_of", json_integer((json_int_t)as_of));
 	figures_filter(figures, &filter);
 	written = ctl_print_json(figures);
 	json_decref(figures);
