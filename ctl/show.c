@@ -13,29 +13,68 @@
 #include "clock.h"
 #include "ctl.h"
 #include "dates.h"
+#include "pbbudget.h"
 #include "projections.h"
 #include "store.h"
 
 struct show_loading {
 	struct picture *picture;
 	uint64_t undecodable; /* histories left out of the figures */
+	bool no_memory;	      /* the loading stopped: figures short of memory */
 };
+
+/*
+ * Is a history picture_add_history refused (-1 both for bytes that do not
+ * decode and for want of memory) at fault itself, its key or bytes not
+ * decoding? Decoded again on a budget, which tells an allocation that
+ * failed from bytes that are not a history; out of memory here is
+ * memory's too.
+ */
+static bool
+show_history_undecodable(const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
+{
+	struct pb_budget budget;
+	ProtobufCAllocator *alloc = pb_budget_init(&budget, SIZE_MAX);
+	Commissioning__History *history;
+	bool undecodable = false;
+
+	if (keylen < 2 || key[keylen - 1] != '\0')
+		return true;
+	if ((history = commissioning__history__unpack(alloc, len, bytes)) == NULL)
+		return !budget.out_of_memory;
+	for (size_t i = 0; !undecodable && !budget.out_of_memory && i < history->n_entries; i++) {
+		const ProtobufCBinaryData *b = &history->entries[i]->envelope;
+		Commissioning__Envelope *env =
+		    commissioning__envelope__unpack(alloc, b->len, b->data);
+
+		undecodable = env == NULL && !budget.out_of_memory;
+		if (env != NULL)
+			commissioning__envelope__free_unpacked(env, alloc);
+	}
+	commissioning__history__free_unpacked(history, alloc);
+	return undecodable;
+}
 
 /* A history that does not decode is left out, said by its kind (its key
  * is made of pseudonyms: verify says where), and counted: the figures are
- * then short of it, which the exit status says. */
+ * then short of it, which the exit status says. One the picture could not
+ * take for want of memory stops the loading: no figures are given. */
 static int
 show_load(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
 {
 	struct show_loading *loading = arg;
 	const char *kind = keylen > 0 ? thing_kind_name(key[0]) : NULL;
 
-	if (picture_add_history(loading->picture, key, keylen, bytes, len) < 0) {
-		fprintf(stderr, "commissionctl: show: a stored %s history does not decode; left "
-				"out of the figures\n",
-		    kind != NULL ? kind : "unknown");
-		loading->undecodable++;
+	if (picture_add_history(loading->picture, key, keylen, bytes, len) == 0)
+		return 0;
+	if (!show_history_undecodable(key, keylen, bytes, len)) {
+		loading->no_memory = true;
+		return 1;
 	}
+	fprintf(stderr, "commissionctl: show: a stored %s history does not decode; left "
+			"out of the figures\n",
+	    kind != NULL ? kind : "unknown");
+	loading->undecodable++;
 	return 0;
 }
 
@@ -123,13 +162,19 @@ ctl_show(const struct config *cfg, int argc, char **argv)
 		return CTL_STORE;
 	}
 	picture = loading.picture = picture_new();
-	if (picture == NULL || store_scan_histories(store, show_load, &loading) != STORE_OK) {
-		fprintf(stderr, "commissionctl: %s\n", picture ? store_error(store) : "out of memory");
+	if (picture != NULL && store_scan_histories(store, show_load, &loading) != STORE_OK) {
+		fprintf(stderr, "commissionctl: %s\n", store_error(store));
 		picture_destroy(&picture);
 		store_close(&store);
 		return CTL_STORE;
 	}
 	store_close(&store);
+	if (picture == NULL || loading.no_memory) {
+		fprintf(stderr,
+		    "commissionctl: show: out of memory loading the stored histories\n");
+		picture_destroy(&picture);
+		return CTL_REFUSED;
+	}
 	picture_seal(picture);
 	/* The area is known (checked above): NULL is for want of memory, an
 	 * area that could not fold every thing (no figures short of one). */

@@ -33,6 +33,19 @@ class ShowOutOfMemory(DaemonTestCase):
                       proc.stderr)
         self.assertEqual(proc.returncode, 1, proc.stderr)
 
+    def test_a_history_short_of_memory_is_not_said_not_to_decode(self):
+        """A history the picture could not take for want of memory was said
+        not to decode, left out of the figures printed, and show exited 4
+        sending the operator to commissionctl verify, which finds nothing."""
+        acks, proc = self.daemon.send([capacity(1)])
+        self.assertEqual([a["status"] for a in acks], ["ACK_STATUS_ACCEPTED"], proc.stderr)
+        proc = self.show("fail_history", "FAIL_HISTORY_FILE")
+        self.assertEqual(proc.stdout, "")
+        self.assertNotIn("does not decode", proc.stderr)
+        self.assertIn("commissionctl: show: out of memory loading the stored histories",
+                      proc.stderr)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
