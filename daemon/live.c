@@ -410,17 +410,20 @@ live_context(struct live *live)
 	return &live->context;
 }
 
-/* The area's figures for the batch in hand, worked out once. */
+/* The area's figures for the batch in hand, worked out once; NULL when out
+ * of memory (logged). */
 static json_t *
 live_area(struct live *live, const char *area)
 {
 	json_t *f = json_object_get(live->figures, area);
 
-	if (f == NULL) {
-		f = picture_figures(live->picture, area, tallies_as_of_ms(live->tallies));
-		if (f == NULL)
-			return NULL;
-		json_object_set_new(live->figures, area, f);
+	if (f != NULL)
+		return f;
+	f = picture_figures(live->picture, area, tallies_as_of_ms(live->tallies));
+	/* json_object_set_new releases f when it fails. */
+	if (f == NULL || json_object_set_new(live->figures, area, f) < 0) {
+		log_error("live: out of memory working out the %s figures of a batch", area);
+		return NULL;
 	}
 	return f;
 }

@@ -1,5 +1,5 @@
 /*
- * fail_json.so: LD_PRELOADed into commissiond by test_live_memory.py.
+ * fail_json.so: LD_PRELOADed into commissiond or commissionctl by the tests.
  * When the file FAIL_JSON_FILE names appears, it is removed and the next
  * json_object() (jansson's, as every area's figures begin with one) finds
  * no memory and returns NULL. Every other call goes to jansson as it is.
@@ -22,4 +22,24 @@ json_object(void)
 	if (trigger != NULL && unlink(trigger) == 0)
 		return NULL;
 	return real();
+}
+
+/* When the file FAIL_JSON_SET_FILE names appears, it is removed and the
+ * next json_object_set_new() of a whole area's figures (an object with
+ * "unmapped", as figures_begin makes) fails as jansson's does for want of
+ * memory: the value is released, -1 returned. */
+int
+json_object_set_new(json_t *object, const char *key, json_t *value)
+{
+	static int (*real)(json_t *, const char *, json_t *);
+	const char *trigger = getenv("FAIL_JSON_SET_FILE");
+
+	if (real == NULL)
+		*(void **)&real = dlsym(RTLD_NEXT, "json_object_set_new");
+	if (trigger != NULL && json_is_object(value) &&
+	    json_object_get(value, "unmapped") != NULL && unlink(trigger) == 0) {
+		json_decref(value);
+		return -1;
+	}
+	return real(object, key, value);
 }

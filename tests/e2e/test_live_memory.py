@@ -117,5 +117,33 @@ class OutOfMemoryNotingTheAlerts(DaemonTestCase):
         self.assertIn("live: out of memory", self.daemon.log_text())
 
 
+class OutOfMemoryKeepingAnArea(DaemonTestCase):
+    """An area's figures that the batch could not keep (jansson's
+    json_object_set_new failed for want of memory, releasing them) were
+    used all the same: a use after free as the update was cut."""
+
+    def daemon_env(self):
+        self.trigger = os.path.join(self.workdir, "fail-json-set")
+        env = preload_env(self.workdir, "fail_json", FAIL_JSON_SET_FILE=self.trigger)
+        # Freed memory filled (jansson's reads of it are not checked by
+        # ASan: the library is not instrumented), so that a use shows.
+        env["ASAN_OPTIONS"] += ":max_free_fill_size=65536:free_fill_byte=255"
+        return env
+
+    def test_the_update_is_cut_without_them_and_the_daemon_goes_on(self):
+        open(self.trigger, "w").close()
+        acks, proc = self.daemon.send([capacity_at("RXC01", 1)])
+        self.assertFalse(os.path.exists(self.trigger), "no area's figures were kept")
+        self.assertEqual([a["status"] for a in acks], ["ACK_STATUS_ACCEPTED"], proc.stderr)
+        self.assertIn("live: out of memory", self.daemon.log_text())
+        last = self.daemon.status()["lastUpdateSequence"]
+        out = self.daemon.ctl("tail", "--from", "1", "--count", str(last), timeout=60).stdout
+        self.assertEqual([u["stateChanged"]["figures"] for u in json_lines(out)
+                          if "stateChanged" in u], ["{}"])
+        acks, proc = self.daemon.send([capacity_at("RXC02", 2)])
+        self.assertEqual([a["status"] for a in acks], ["ACK_STATUS_ACCEPTED"], proc.stderr)
+        self.assertEqual(lines_of(self.daemon), ["RXC01", "RXC02"])
+
+
 if __name__ == "__main__":
     unittest.main()
