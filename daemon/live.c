@@ -61,6 +61,7 @@ struct live {
 	bool alerts_unknown;	   /* ... and they could not be worked out: none compared */
 	char *scratch;		   /* the last figures cut that are not in slices */
 	bool stale;		   /* a batch failed: reload before the next */
+	bool load_no_memory;	   /* the last picture loaded failed for want of memory */
 	uint64_t folds;		   /* flow figures folded from every spell */
 	uint64_t batches;	   /* batches ended: a fold is kept only if none since */
 	/* The last flow fold (before the tallies' as-of), until the next batch:
@@ -183,6 +184,8 @@ live_picture_load(struct live *live, struct store_batch *batch, struct picture *
 	struct live_loading loading = { picture_new(), false };
 	enum store_result r = STORE_OK;
 
+	/* Not the store's failure: store_error does not say it. */
+	live->load_no_memory = loading.picture == NULL;
 	if ((*picture = loading.picture) == NULL) {
 		log_error("live: out of memory loading the reference data");
 		return STORE_FAILED;
@@ -196,6 +199,7 @@ live_picture_load(struct live *live, struct store_batch *batch, struct picture *
 			    store_error(live->store));
 		else
 			log_error("live: out of memory loading the reference data");
+		live->load_no_memory = r == STORE_OK;
 		picture_destroy(picture);
 		return r != STORE_OK ? r : STORE_FAILED;
 	}
@@ -259,7 +263,9 @@ live_new(struct store *store, char *err, size_t errlen)
 	live->context.history_arg = live;
 	live->context.scratch = live->decode;
 	if (live_load_afresh(live) != STORE_OK) {
-		snprintf(err, errlen, "live: cannot load the state: %s", store_error(store));
+		snprintf(err, errlen, "live: cannot load the state: %s",
+		    live->load_no_memory ? "out of memory loading the reference data"
+					 : store_error(store));
 		goto fail;
 	}
 	return live;

@@ -8,7 +8,8 @@ import json
 import os
 import unittest
 
-from harness import DaemonTestCase, capacity, http_get, json_lines, preload_env
+from harness import (DaemonTestCase, capacity, http_get, json_lines, preload_env,
+                     start_refused)
 
 
 def capacity_at(organisation, n):
@@ -65,6 +66,19 @@ class OutOfMemoryFollowingAHistory(DaemonTestCase):
         self.assertNotIn("does not decode", log)
         self.assertIn("live: out of memory loading the reference data", log)
         self.assertEqual(lines_of(self.daemon), ["RXC01", "RXC02"], log)
+
+    def test_a_start_short_of_memory_says_so(self):
+        """A start whose picture could not be loaded for want of memory
+        said "cannot load the state: " and the store's last message, which
+        was about nothing (empty)."""
+        acks, proc = self.daemon.send([capacity_at("RXC01", 1)])
+        self.assertEqual([a["status"] for a in acks], ["ACK_STATUS_ACCEPTED"], proc.stderr)
+        self.assertEqual(self.daemon.stop(), 0)
+        open(self.trigger, "w").close()
+        _, stderr = start_refused(self, self.daemon, "short of memory", env=self.daemon_env())
+        self.assertFalse(os.path.exists(self.trigger), "no history was unpacked")
+        self.assertIn("live: cannot load the state: out of memory loading the reference data",
+                      stderr)
 
 
 def org(n, code, role, parent):
