@@ -455,7 +455,8 @@ live_note_alerts(struct live *live)
 	}
 }
 
-/* Items of a that are not in b. */
+/* Items of a that are not in b; NULL when out of memory (never a list
+ * short of one). */
 static json_t *
 alerts_minus(json_t *a, json_t *b)
 {
@@ -469,20 +470,25 @@ alerts_minus(json_t *a, json_t *b)
 				found = true;
 				break;
 			}
-		if (!found)
-			json_array_append(out, x);
+		if (!found && json_array_append(out, x) < 0) {
+			json_decref(out);
+			return NULL;
+		}
 	}
 	return out;
 }
 
-/* The alerts of list about the event's contract or declaration. */
+/* The alerts of list about the event's contract or declaration; NULL when
+ * out of memory (list NULL included). */
 static json_t *
 alerts_about(json_t *list, const Commissioning__Envelope *env)
 {
 	const char *field = NULL, *value = NULL;
-	json_t *out = json_array(), *x;
+	json_t *out = list != NULL ? json_array() : NULL, *x;
 	size_t i;
 
+	if (out == NULL)
+		return NULL;
 	switch (env->event_case) {
 	case COMMISSIONING__ENVELOPE__EVENT_CONTRACT_AWARDED:
 		field = "contract_id", value = env->contract_awarded->contract_id;
@@ -501,8 +507,11 @@ alerts_about(json_t *list, const Commissioning__Envelope *env)
 	}
 	json_array_foreach(list, i, x) {
 		json_t *v = json_object_get(x, field);
-		if (json_is_string(v) && strcmp(json_string_value(v), value) == 0)
-			json_array_append(out, x);
+		if (json_is_string(v) && strcmp(json_string_value(v), value) == 0 &&
+		    json_array_append(out, x) < 0) {
+			json_decref(out);
+			return NULL;
+		}
 	}
 	return out;
 }
@@ -520,15 +529,27 @@ live_picture_slice(struct live *live, const char *area, const char *icb, const c
 		return NULL;
 	slice = place_figures(figures, area, icb, code, env, &cut,
 	    dates_london_day_of_ms(env->occurred_at));
-	if (strcmp(area, "governance") == 0 && live->alerts_before != NULL) {
+	/* Out of memory, the alerts raised and cleared are left out, as when
+	 * those before are unknown: a list short of one would say it is not. */
+	if (strcmp(area, "governance") == 0 && live->alerts_before != NULL && slice != NULL) {
 		json_t *after = json_object_get(json_object_get(figures, "governance"),
 		    "conflict_alerts");
 		json_t *raised = alerts_minus(after, live->alerts_before);
 		json_t *cleared = alerts_minus(live->alerts_before, after);
-		json_object_set_new(slice, "alerts_raised", alerts_about(raised, env));
-		json_object_set_new(slice, "alerts_cleared", alerts_about(cleared, env));
+		json_t *raised_here = alerts_about(raised, env);
+		json_t *cleared_here = alerts_about(cleared, env);
+
+		if (raised_here == NULL || cleared_here == NULL ||
+		    json_object_set(slice, "alerts_raised", raised_here) < 0 ||
+		    json_object_set(slice, "alerts_cleared", cleared_here) < 0) {
+			json_object_del(slice, "alerts_raised");
+			log_error("live: out of memory listing the conflict alerts an update "
+				  "raised and cleared; it leaves them out");
+		}
 		json_decref(raised);
 		json_decref(cleared);
+		json_decref(raised_here);
+		json_decref(cleared_here);
 	}
 	text = json_dumps(slice, JSON_COMPACT);
 	json_decref(slice);

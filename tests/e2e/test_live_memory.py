@@ -86,6 +86,17 @@ def org(n, code, role, parent):
             "organisationRegistered": {"code": code, "role": role, "parentCode": parent}}
 
 
+DECLARED = {"source": "governance", "eventId": "D1", "occurredAt": "1767225600000",
+            "interestDeclared": {"declarationId": "DOI-1", "person": "S7", "organisation": "QNX",
+                                 "type": "INTEREST_TYPE_FINANCIAL", "interestIn": "RXC",
+                                 "fromDate": "2026-01-01"}}
+AWARD = {"source": "commissioner", "eventId": "A1", "occurredAt": "1778407200000",
+         "contractAwarded": {"contractId": "K-1", "commissioner": "QNX", "provider": "RXC01",
+                             "annualValue": "1000", "startDate": "2026-04-01",
+                             "endDate": "2027-03-31", "decidedOn": "2026-03-01",
+                             "decisionMakers": ["S7", "S8"]}}
+
+
 class OutOfMemoryNotingTheAlerts(DaemonTestCase):
     """The conflict alerts before a batch could not be worked out (the
     governance fold ran out of memory): they were taken as none, and the
@@ -93,7 +104,9 @@ class OutOfMemoryNotingTheAlerts(DaemonTestCase):
 
     def daemon_env(self):
         self.trigger = os.path.join(self.workdir, "fail-json")
-        return preload_env(self.workdir, "fail_json", FAIL_JSON_FILE=self.trigger)
+        self.append_trigger = os.path.join(self.workdir, "fail-json-append")
+        return preload_env(self.workdir, "fail_json", FAIL_JSON_FILE=self.trigger,
+                           FAIL_JSON_APPEND_FILE=self.append_trigger)
 
     def governance_updates(self):
         last = self.daemon.status()["lastUpdateSequence"]
@@ -129,6 +142,24 @@ class OutOfMemoryNotingTheAlerts(DaemonTestCase):
         figures = self.governance_updates()[-1]
         self.assertEqual(figures.get("alerts_raised", []), [], figures)
         self.assertIn("live: out of memory", self.daemon.log_text())
+
+    def test_an_alert_raised_is_not_published_as_none_short_of_memory(self):
+        """Listing the alerts a batch raised, an append that failed for want
+        of memory left the list short: the award's update said it raised
+        none."""
+        for batch in ([org(1, "QNX", "ORG_ROLE_ICB", "Y59"),
+                       org(2, "RXC", "ORG_ROLE_TRUST", "QNX")], [DECLARED]):
+            acks, proc = self.daemon.send(batch)
+            self.assertEqual({a["status"] for a in acks}, {"ACK_STATUS_ACCEPTED"}, proc.stderr)
+        open(self.append_trigger, "w").close()
+        acks, proc = self.daemon.send([AWARD])
+        self.assertFalse(os.path.exists(self.append_trigger), "no alert was listed")
+        self.assertEqual([a["status"] for a in acks], ["ACK_STATUS_ACCEPTED"], proc.stderr)
+        figures = self.governance_updates()[-1]
+        self.assertNotIn("alerts_raised", figures)
+        self.assertNotIn("alerts_cleared", figures)
+        self.assertEqual([d["declaration_id"] for d in figures["register"]], ["DOI-1"])
+        self.assertIn("live: out of memory listing the conflict alerts", self.daemon.log_text())
 
 
 class OutOfMemoryKeepingAnArea(DaemonTestCase):
