@@ -120,6 +120,10 @@ enum store_result live_catch_up(struct live *live, int64_t now_ms);
 void live_running_totals(const struct live *live, int64_t *as_of_ms, uint64_t *steps,
     bool *catching_up);
 const struct state_context *live_context(struct live *live);
+/* Note the conflict alerts before the batch's first governance change;
+ * out of memory they stay unknown, and its updates leave out the alerts
+ * raised and cleared. A history state_apply writes that the picture could
+ * not take for want of memory has it read again after the batch. */
 void live_note_alerts(struct live *live);
 enum store_result live_batch_flush(struct live *live);
 /* The place's figures as JSON text, valid until the next call or the
