@@ -13,7 +13,6 @@
 #include "clock.h"
 #include "ctl.h"
 #include "dates.h"
-#include "pbbudget.h"
 #include "projections.h"
 #include "store.h"
 
@@ -22,38 +21,6 @@ struct show_loading {
 	uint64_t undecodable; /* histories left out of the figures */
 	bool no_memory;	      /* the loading stopped: figures short of memory */
 };
-
-/*
- * Is a history picture_add_history refused (-1 both for bytes that do not
- * decode and for want of memory) at fault itself, its key or bytes not
- * decoding? Decoded again on a budget, which tells an allocation that
- * failed from bytes that are not a history; out of memory here is
- * memory's too.
- */
-static bool
-show_history_undecodable(const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
-{
-	struct pb_budget budget;
-	ProtobufCAllocator *alloc = pb_budget_init(&budget, SIZE_MAX);
-	Commissioning__History *history;
-	bool undecodable = false;
-
-	if (keylen < 2 || key[keylen - 1] != '\0')
-		return true;
-	if ((history = commissioning__history__unpack(alloc, len, bytes)) == NULL)
-		return !budget.out_of_memory;
-	for (size_t i = 0; !undecodable && !budget.out_of_memory && i < history->n_entries; i++) {
-		const ProtobufCBinaryData *b = &history->entries[i]->envelope;
-		Commissioning__Envelope *env =
-		    commissioning__envelope__unpack(alloc, b->len, b->data);
-
-		undecodable = env == NULL && !budget.out_of_memory;
-		if (env != NULL)
-			commissioning__envelope__free_unpacked(env, alloc);
-	}
-	commissioning__history__free_unpacked(history, alloc);
-	return undecodable;
-}
 
 /* A history that does not decode is left out, said by its kind (its key
  * is made of pseudonyms: verify says where), and counted: the figures are
@@ -64,10 +31,11 @@ show_load(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, si
 {
 	struct show_loading *loading = arg;
 	const char *kind = keylen > 0 ? thing_kind_name(key[0]) : NULL;
+	int r = picture_add_history(loading->picture, key, keylen, bytes, len);
 
-	if (picture_add_history(loading->picture, key, keylen, bytes, len) == 0)
+	if (r == 0)
 		return 0;
-	if (!show_history_undecodable(key, keylen, bytes, len)) {
+	if (r == THING_VIEW_NO_MEMORY) {
 		loading->no_memory = true;
 		return 1;
 	}

@@ -26,7 +26,6 @@
 #include "commissiond.h"
 #include "dates.h"
 #include "log.h"
-#include "pbbudget.h"
 #include "text.h"
 
 /* The kinds of thing the picture in memory holds. */
@@ -99,37 +98,6 @@ live_icb_of(void *arg, const char *provider)
 	return picture_icb_of(arg, provider);
 }
 
-/*
- * Is a history the picture refused (picture_add_history, _set_history: -1
- * for both) at fault itself, its key or bytes not decoding, rather than
- * memory? Decoded again on a budget, which tells an allocation that failed
- * from bytes that are not a history; out of memory here is memory's too.
- */
-static bool
-live_history_undecodable(const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
-{
-	struct pb_budget budget;
-	ProtobufCAllocator *alloc = pb_budget_init(&budget, SIZE_MAX);
-	Commissioning__History *history;
-	bool undecodable = false;
-
-	if (keylen < 2 || key[keylen - 1] != '\0')
-		return true;
-	if ((history = commissioning__history__unpack(alloc, len, bytes)) == NULL)
-		return !budget.out_of_memory;
-	for (size_t i = 0; !undecodable && !budget.out_of_memory && i < history->n_entries; i++) {
-		const ProtobufCBinaryData *b = &history->entries[i]->envelope;
-		Commissioning__Envelope *env =
-		    commissioning__envelope__unpack(alloc, b->len, b->data);
-
-		undecodable = env == NULL && !budget.out_of_memory;
-		if (env != NULL)
-			commissioning__envelope__free_unpacked(env, alloc);
-	}
-	commissioning__history__free_unpacked(history, alloc);
-	return undecodable;
-}
-
 /* state_apply tells of each history it writes: the picture follows at
  * once, so the next event's topic sees the organisations it registered.
  * One it could not take for want of memory leaves the picture short: it
@@ -138,18 +106,18 @@ static void
 live_history_changed(void *arg, const struct thing_key *key, const uint8_t *bytes, size_t len)
 {
 	struct live *live = arg;
+	int r;
 
 	if (!live_is_small_kind(key->bytes[0]))
 		return;
-	if (picture_set_history(live->picture, key->bytes, key->len, bytes, len) < 0) {
-		if (live_history_undecodable(key->bytes, key->len, bytes, len)) {
-			log_error("live: a history does not decode; its figures are left out");
-		} else {
-			if (!live->stale)
-				log_error("live: out of memory taking a history into the reference "
-					  "data; it is read again from the store after this batch");
-			live->stale = true;
-		}
+	r = picture_set_history(live->picture, key->bytes, key->len, bytes, len);
+	if (r == THING_VIEW_NO_MEMORY) {
+		if (!live->stale)
+			log_error("live: out of memory taking a history into the reference "
+				  "data; it is read again from the store after this batch");
+		live->stale = true;
+	} else if (r < 0) {
+		log_error("live: a history does not decode; its figures are left out");
 	}
 	json_object_clear(live->figures); /* figures from here on see it */
 }
@@ -165,10 +133,11 @@ static int
 live_load_one(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
 {
 	struct live_loading *loading = arg;
+	int r = picture_add_history(loading->picture, key, keylen, bytes, len);
 
-	if (picture_add_history(loading->picture, key, keylen, bytes, len) == 0)
+	if (r == 0)
 		return 0;
-	if (!live_history_undecodable(key, keylen, bytes, len)) {
+	if (r == THING_VIEW_NO_MEMORY) {
 		loading->no_memory = true;
 		return 1;
 	}
