@@ -123,7 +123,9 @@ const struct state_context *live_context(struct live *live);
 /* Note the conflict alerts before the batch's first governance change;
  * out of memory they stay unknown, and its updates leave out the alerts
  * raised and cleared. A history state_apply writes that the picture could
- * not take for want of memory has it read again after the batch. */
+ * not take for want of memory fails the batch (live_batch_flush answers
+ * STORE_FAILED: its updates would be cut from a picture short of it) and
+ * has the picture read again. */
 void live_note_alerts(struct live *live);
 enum store_result live_batch_flush(struct live *live);
 /* The place's figures as JSON text, valid until the next call or the

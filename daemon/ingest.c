@@ -573,7 +573,8 @@ ingest_refuse_batch(struct ingest *ingest, enum store_result r)
 	const char *why = r == STORE_MAP_FULL
 	    ? "store: the store map is full ([store] map_max); send again later"
 	    : r == STORE_DISK_FULL ? "store: the disk is full; send again later"
-				   : "store: the store failed to write; send again later";
+				   : "store: the batch could not be stored (commissiond's log "
+				     "says why); send again later";
 
 	if (ingest->refusal != NULL) { /* not the store's doing */
 		field = "envelope";

@@ -60,6 +60,7 @@ struct live {
 	bool alerts_unknown;	   /* ... and they could not be worked out: none compared */
 	char *scratch;		   /* the last figures cut that are not in slices */
 	bool stale;		   /* a batch failed: reload before the next */
+	bool picture_short;	   /* the batch's picture lacks a history it wrote */
 	bool load_no_memory;	   /* the last picture loaded failed for want of memory */
 	uint64_t folds;		   /* flow figures folded from every spell */
 	uint64_t batches;	   /* batches ended: a fold is kept only if none since */
@@ -100,8 +101,9 @@ live_icb_of(void *arg, const char *provider)
 
 /* state_apply tells of each history it writes: the picture follows at
  * once, so the next event's topic sees the organisations it registered.
- * One it could not take for want of memory leaves the picture short: it
- * is read again from the store before it is next used (live->stale). */
+ * One it could not take for want of memory leaves the picture short: the
+ * batch fails (live_batch_flush), as its updates would be cut from it,
+ * and the picture is read again from the store (live->stale). */
 static void
 live_history_changed(void *arg, const struct thing_key *key, const uint8_t *bytes, size_t len)
 {
@@ -112,10 +114,8 @@ live_history_changed(void *arg, const struct thing_key *key, const uint8_t *byte
 		return;
 	r = picture_set_history(live->picture, key->bytes, key->len, bytes, len);
 	if (r == THING_VIEW_NO_MEMORY) {
-		if (!live->stale)
-			log_error("live: out of memory taking a history into the reference "
-				  "data; it is read again from the store after this batch");
 		live->stale = true;
+		live->picture_short = true;
 	} else if (r < 0) {
 		log_error("live: a history does not decode; its figures are left out");
 	}
@@ -652,6 +652,9 @@ live_place_figures(struct live *live, const char *area, const char *icb, const c
 enum store_result
 live_batch_flush(struct live *live)
 {
+	if (live->picture_short)
+		return store_batch_fail(live->batch, "live: out of memory taking a history into "
+						     "the reference data; it is read again from the store");
 	return state_flush(live->batch, live->tallies);
 }
 
@@ -666,6 +669,7 @@ live_batch_end(struct live *live)
 	json_decref(live->alerts_before);
 	live->alerts_before = NULL;
 	live->alerts_unknown = false;
+	live->picture_short = false;
 	free(live->scratch);
 	live->scratch = NULL;
 	live->batch = NULL;
