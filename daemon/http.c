@@ -104,6 +104,10 @@ struct http_params {
 
 /* ---------------------------------------------------------------- answers */
 
+#define HTTP_CONTENT_SECURITY_POLICY                                                      \
+	"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "  \
+	"connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
 /* Send an answer already counted in the metrics, with the headers every
  * answer has. */
 static void
@@ -115,6 +119,11 @@ http_send(struct evhttp_request *req, int status, const char *content_type,
 	evhttp_add_header(out, "Content-Type", content_type);
 	evhttp_add_header(out, "Cache-Control", "no-store");
 	evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+	/* The dashboard's policy (index.html's meta says the same), and what
+	 * a meta cannot say: no page of another site may frame this one,
+	 * which holds the token, nor learn its address from a link. */
+	evhttp_add_header(out, "Content-Security-Policy", HTTP_CONTENT_SECURITY_POLICY);
+	evhttp_add_header(out, "Referrer-Policy", "no-referrer");
 	/* Every 503 says when to ask again (docs/HTTP.md): what it waits for
 	 * (a place, the store taking input) is looked at again by then. */
 	if (status == 503)

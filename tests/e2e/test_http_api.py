@@ -547,6 +547,19 @@ class Figures(SharedDaemon):
                 self.assertIn("no-store", answer.headers.get("Cache-Control", ""))
                 self.assertEqual(answer.headers.get("X-Content-Type-Options"), "nosniff")
 
+    def test_no_other_site_may_frame_the_dashboard(self):
+        """The page holds the token: a page of another site framing it
+        could have its user click on what they do not see. A meta's policy
+        cannot say frame-ancestors; the header does, for every answer."""
+        for path in ("/", "/dashboard.js", "/api/v1/flow", "/healthz"):
+            with self.subTest(path):
+                answer = self.api.get(path)
+                self.assertEqual(answer.status, 200, answer)
+                policy = answer.headers.get("Content-Security-Policy", "")
+                self.assertIn("frame-ancestors 'none'", policy)
+                self.assertIn("script-src 'self'", policy)
+                self.assertEqual(answer.headers.get("Referrer-Policy"), "no-referrer")
+
     # ---- areas
 
     def test_every_area_is_commissionctl_show_for_the_same_as_of_and_filter(self):
