@@ -653,8 +653,9 @@ enum store_result
 live_batch_flush(struct live *live)
 {
 	if (live->picture_short)
-		return store_batch_fail(live->batch, "live: out of memory taking a history into "
-						     "the reference data; it is read again from the store");
+		return store_batch_fail(live->batch,
+		    "live: out of memory taking a history into the reference data; it is read "
+		    "again from the store");
 	return state_flush(live->batch, live->tallies);
 }
 

@@ -93,7 +93,9 @@ thing_view_adopt_with(struct thing_view *it, const uint8_t *key, size_t keylen,
 		goto fail;
 	for (size_t k = 0; k < history->n_entries; k++) {
 		const ProtobufCBinaryData *b = &history->entries[k]->envelope;
-		Commissioning__Envelope *env = commissioning__envelope__unpack(alloc, b->len, b->data);
+		Commissioning__Envelope *env =
+		    commissioning__envelope__unpack(alloc, b->len, b->data);
+
 		if (env == NULL) {
 			r = memory.out_of_memory ? THING_VIEW_NO_MEMORY : -1;
 			goto fail;

@@ -180,7 +180,8 @@ static bool
 history_no_memory(int r)
 {
 	if (r != THING_VIEW_NO_MEMORY)
-		log_error("state: a stored history does not decode; skipped (run commissionctl rebuild)");
+		log_error("state: a stored history does not decode; skipped "
+			  "(run commissionctl rebuild)");
 	return r == THING_VIEW_NO_MEMORY;
 }
 
@@ -1653,7 +1654,8 @@ flow_read_spell(void *arg, const uint8_t *key, size_t keylen, const uint8_t *byt
 	loaded = spell_view_load(&sv, key, keylen, bytes, len);
 	if (loaded < 0) {
 		if (history_no_memory(loaded))
-			sr->r = state_out_of_memory(sr->batch, "reading %s", sr->phases[sr->phase].what);
+			sr->r = state_out_of_memory(sr->batch, "reading %s",
+			    sr->phases[sr->phase].what);
 		return sr->r != STORE_OK;
 	}
 	flow_figures_add_spell(sr->fig, &sv.spell);

@@ -141,7 +141,8 @@ apply_batch(struct fixture *fx, const struct events *ev, size_t first, size_t n,
 	r = state_advance(*batch, fx->tallies, as_of_ms);
 	for (size_t i = first; r == STORE_OK && i < first + n; i++) {
 		const struct packed *p = &ev->item[i];
-		Commissioning__Envelope *env = commissioning__envelope__unpack(NULL, p->len, p->bytes);
+		Commissioning__Envelope *env =
+		    commissioning__envelope__unpack(NULL, p->len, p->bytes);
 		struct state_change change;
 
 		assert_non_null(env);
@@ -260,10 +261,12 @@ a_failed_allocation_never_acks_an_event_left_out_of_the_state(void **state)
 				went_on++;
 			} else {
 				/* What the daemon logs and answers says why. */
-				if (strncmp(store_error(fx.store), "state: out of memory ", 21) != 0)
-					fail_msg("allocation %ld failed the batch of events %zu on, "
-						 "and the store's error says \"%s\"",
-					    k, first, store_error(fx.store));
+				const char *why = store_error(fx.store);
+
+				if (strncmp(why, "state: out of memory ", 21) != 0)
+					fail_msg("allocation %ld failed the batch of events %zu "
+						 "on, and the store's error says \"%s\"",
+					    k, first, why);
 				refused++;
 			}
 			reload_tallies(&fx);
@@ -314,7 +317,9 @@ a_failed_allocation_while_the_totals_load_fails_the_load(void **state)
 			break;
 		}
 		if (r == STORE_OK)
-			fail_msg("allocation %ld of loading the totals failed, and the load said OK", k);
+			fail_msg("allocation %ld of loading the totals failed, and the load "
+				 "said OK",
+			    k);
 		refused++;
 	}
 	assert_true(refused > 10);
