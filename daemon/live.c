@@ -61,7 +61,6 @@ struct live {
 	char *scratch;		   /* the last figures cut that are not in slices */
 	bool stale;		   /* a batch failed: reload before the next */
 	bool picture_short;	   /* the batch's picture lacks a history it wrote */
-	bool load_no_memory;	   /* the last picture loaded failed for want of memory */
 	uint64_t folds;		   /* flow figures folded from every spell */
 	uint64_t batches;	   /* batches ended: a fold is kept only if none since */
 	/* The last flow fold (before the tallies' as-of), until the next batch:
@@ -150,27 +149,21 @@ live_load_one(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes
 static enum store_result
 live_picture_load(struct live *live, struct store_batch *batch, struct picture **picture)
 {
-	struct live_loading loading = { picture_new(), false };
+	struct picture *loaded = picture_new();
+	struct live_loading loading = { loaded, loaded == NULL };
 	enum store_result r = STORE_OK;
 
-	/* Not the store's failure: store_error does not say it. */
-	live->load_no_memory = loading.picture == NULL;
-	if ((*picture = loading.picture) == NULL) {
-		log_error("live: out of memory loading the reference data");
-		return STORE_FAILED;
-	}
 	for (size_t i = 0; r == STORE_OK && !loading.no_memory && i < sizeof(live_small_kinds); i++)
 		r = store_batch_scan_prefix(batch, STORE_HISTORIES, &live_small_kinds[i], 1,
 		    live_load_one, &loading);
-	if (r != STORE_OK || loading.no_memory) {
-		if (r != STORE_OK)
-			log_error("live: the reference data could not be read: %s",
-			    store_error(live->store));
-		else
-			log_error("live: out of memory loading the reference data");
-		live->load_no_memory = r == STORE_OK;
+	*picture = loaded;
+	if (r == STORE_OK && loading.no_memory) /* not the store's: its error says so */
+		r = store_batch_fail(batch, "out of memory loading the reference data");
+	if (r != STORE_OK) {
+		log_error("live: the reference data could not be read: %s",
+		    store_error(live->store));
 		picture_destroy(picture);
-		return r != STORE_OK ? r : STORE_FAILED;
+		return r;
 	}
 	picture_seal(*picture);
 	return STORE_OK;
@@ -232,9 +225,7 @@ live_new(struct store *store, char *err, size_t errlen)
 	live->context.history_arg = live;
 	live->context.scratch = live->decode;
 	if (live_load_afresh(live) != STORE_OK) {
-		snprintf(err, errlen, "live: cannot load the state: %s",
-		    live->load_no_memory ? "out of memory loading the reference data"
-					 : store_error(store));
+		snprintf(err, errlen, "live: cannot load the state: %s", store_error(store));
 		goto fail;
 	}
 	return live;

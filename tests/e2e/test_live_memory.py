@@ -70,7 +70,8 @@ class OutOfMemoryFollowingAHistory(DaemonTestCase):
         self.assertNotEqual(status, 200, body)
         log = self.daemon.log_text()
         self.assertNotIn("does not decode", log)
-        self.assertIn("live: out of memory loading the reference data", log)
+        self.assertIn("live: the reference data could not be read: out of memory loading "
+                      "the reference data", log)
         acks, proc = self.daemon.send([capacity_at("RXC02", 2)])
         self.assertEqual([a["status"] for a in acks], ["ACK_STATUS_ACCEPTED"], proc.stderr)
         self.assertEqual(lines_of(self.daemon), ["RXC01", "RXC02"], log)
