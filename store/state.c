@@ -163,14 +163,15 @@ struct spell_view {
 static enum store_result __attribute__((format(printf, 2, 3)))
 state_out_of_memory(struct store_batch *batch, const char *what, ...)
 {
-	char why[256];
+	char doing[200], why[256];
 	va_list ap;
 
 	va_start(ap, what);
-	vsnprintf(why, sizeof(why), what, ap);
+	vsnprintf(doing, sizeof(doing), what, ap);
 	va_end(ap);
-	log_error("state: out of memory %s", why);
-	return store_batch_fail(batch, "state: out of memory %s", why);
+	snprintf(why, sizeof(why), "state: out of memory %s", doing);
+	log_error("%s", why);
+	return store_batch_fail(batch, why);
 }
 
 /* A history a scan could not load (r: thing_view_load's): one that does

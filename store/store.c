@@ -45,13 +45,9 @@ store_set_error(struct store *store, const char *fmt, ...)
 }
 
 enum store_result
-store_batch_fail(struct store_batch *batch, const char *fmt, ...)
+store_batch_fail(struct store_batch *batch, const char *why)
 {
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(batch->store->error, sizeof(batch->store->error), fmt, ap);
-	va_end(ap);
+	store_set_error(batch->store, "%s", why);
 	return STORE_FAILED;
 }
 

@@ -152,10 +152,9 @@ enum store_result store_batch_append_dead_letter(struct store_batch *batch,
 void store_batch_count_duplicate(struct store_batch *batch);
 
 /* The batch cannot go on for a reason of its caller's (memory ran out
- * moving the state): store_error says so from now on, for whoever reports
- * the failure. STORE_FAILED, to return. */
-enum store_result store_batch_fail(struct store_batch *batch, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+ * moving the state): store_error says why from now on, for whoever
+ * reports the failure. STORE_FAILED, to return. */
+enum store_result store_batch_fail(struct store_batch *batch, const char *why);
 
 /* Commit with the configured sync; frees the batch either way. */
 enum store_result store_batch_commit(struct store_batch **batch);
