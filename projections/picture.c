@@ -109,16 +109,30 @@ fail:
 }
 
 int
+thing_history_unpack(const uint8_t *bytes, size_t len, ProtobufCAllocator *alloc,
+    Commissioning__History **history)
+{
+	/* No ceiling: the budget only tells a failed allocation from bytes
+	 * that are not a history. */
+	struct pb_budget memory;
+
+	*history = commissioning__history__unpack(pb_budget_init_on(&memory, SIZE_MAX, alloc), len,
+	    bytes);
+	if (*history != NULL)
+		return 0;
+	return memory.out_of_memory ? THING_VIEW_NO_MEMORY : -1;
+}
+
+int
 thing_view_load(struct thing_view *it, const uint8_t *key, size_t keylen, const uint8_t *bytes,
     size_t len)
 {
-	struct pb_budget memory;
-	Commissioning__History *history =
-	    commissioning__history__unpack(pb_budget_init(&memory, SIZE_MAX), len, bytes);
+	Commissioning__History *history;
+	int r = thing_history_unpack(bytes, len, NULL, &history);
 
-	if (history == NULL) {
+	if (r < 0) {
 		memset(it, 0, sizeof(*it));
-		return memory.out_of_memory ? THING_VIEW_NO_MEMORY : -1;
+		return r;
 	}
 	return thing_view_adopt(it, key, keylen, history);
 }

@@ -195,6 +195,11 @@ struct thing_view {
  * nothing of the record (fail what it was for, and try again). */
 #define THING_VIEW_NO_MEMORY (-2)
 
+/* Unpack a stored history into *history, in alloc (NULL: malloc): 0, -1
+ * when it does not decode, or THING_VIEW_NO_MEMORY. */
+int thing_history_unpack(const uint8_t *bytes, size_t len, ProtobufCAllocator *alloc,
+    Commissioning__History **history);
+
 /* Decode the history of key. 0, -1 when it does not decode, or
  * THING_VIEW_NO_MEMORY (nothing to release then). */
 int thing_view_load(struct thing_view *view, const uint8_t *key, size_t keylen,

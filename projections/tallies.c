@@ -461,7 +461,7 @@ tallies_load_record(struct tallies *t, const uint8_t *key, size_t keylen, const 
 no_memory:
 	/* A total loaded in part is not the stored one. */
 	t->failed = true;
-	return -2;
+	return -1;
 }
 
 bool

@@ -72,8 +72,8 @@ struct tallies *tallies_copy(const struct tallies *tallies);
 /* ---- keeping them: one record per (group, code), key = group byte, code,
  * NUL. */
 
-/* Take one stored record. -1 when it is not a tally's or does not decode;
- * -2 when memory ran out (tallies_failed says so from then on). */
+/* Take one stored record. -1 when it is not a tally's, does not decode, or
+ * memory ran out (tallies_failed then says so from then on). */
 int tallies_load_record(struct tallies *tallies, const uint8_t *key, size_t keylen,
     const uint8_t *bytes, size_t len);
 

@@ -37,7 +37,6 @@
 #include "ids.h"
 #include "jtext.h"
 #include "log.h"
-#include "pbbudget.h"
 #include "state.h"
 #include "text.h"
 
@@ -823,9 +822,6 @@ state_edit_begin(struct state_edit *edit, const struct state_context *ctx,
     const struct thing_key *key, const Commissioning__Envelope *env, const uint8_t *old,
     size_t old_len)
 {
-	/* No ceiling: the budget only tells a failed allocation from a
-	 * history that does not decode. */
-	struct pb_budget memory;
 	int r;
 
 	memset(edit, 0, sizeof(*edit));
@@ -837,10 +833,9 @@ state_edit_begin(struct state_edit *edit, const struct state_context *ctx,
 		edit->alloc = arena_allocator(ctx->scratch);
 	}
 	if (old_len > 0) {
-		edit->old = commissioning__history__unpack(
-		    pb_budget_init_on(&memory, SIZE_MAX, edit->alloc), old_len, old);
-		if (edit->old == NULL)
-			return memory.out_of_memory ? THING_VIEW_NO_MEMORY : -1;
+		r = thing_history_unpack(old, old_len, edit->alloc, &edit->old);
+		if (r < 0)
+			return r;
 	}
 	if (ctx == NULL || ctx->tallies == NULL || !state_edit_folds(edit->kind))
 		return 0;
@@ -1249,11 +1244,10 @@ state_flush(struct store_batch *batch, struct tallies *tallies)
 static int
 load_record(void *arg, const uint8_t *key, size_t keylen, const uint8_t *bytes, size_t len)
 {
-	int r = tallies_load_record(arg, key, keylen, bytes, len);
-
-	if (r == -1)
+	/* Out of memory is not the record's: the load fails after the scan. */
+	if (tallies_load_record(arg, key, keylen, bytes, len) < 0 && !tallies_failed(arg))
 		log_error("state: a stored tally does not decode; skipped (run commissionctl rebuild)");
-	return r == -2; /* out of memory: the totals cannot be whole */
+	return 0;
 }
 
 static enum store_result
