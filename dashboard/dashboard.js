@@ -598,6 +598,18 @@ function noteStreamId(id) {
 		streamLastId = id;
 }
 
+/* A "dropped" event's data: resume where it says (else after the last
+ * update read). */
+function noteDropped(text) {
+	try {
+		const r = JSON.parse(text).resume_after;
+		if (typeof r === "number")
+			noteStreamId(String(r));
+	} catch (err) {
+		/* resume after the last update read */
+	}
+}
+
 /*
  * Is the daemon there, and ready? Asked when the stream is down (the page
  * fetches nothing else while no update comes) so that an outage shows.
@@ -728,13 +740,7 @@ function openEventSource() {
 	});
 	es.addEventListener("dropped", function (e) {
 		/* Too far behind: the server closed us. Resume where it says. */
-		try {
-			const r = JSON.parse(e.data).resume_after;
-			if (typeof r === "number")
-				noteStreamId(String(r));
-		} catch (err) {
-			/* resume after the last update read */
-		}
+		noteDropped(e.data);
 		es.close();
 		onStreamDown("reconnecting");
 		scheduleStream(1000);
@@ -781,13 +787,7 @@ async function openFetchStream() {
 					if (data.length && event === "update")
 						onUpdate(data.join("\n"));
 					if (event === "dropped") {
-						try {
-							const r = JSON.parse(data.join("\n")).resume_after;
-							if (typeof r === "number")
-								noteStreamId(String(r));
-						} catch (err) {
-							/* resume after the last update read */
-						}
+						noteDropped(data.join("\n"));
 						reader.cancel();
 						break;
 					}
